@@ -1,0 +1,165 @@
+/**
+ * The signer protocol: length-prefixed binary frames over one long-lived stream (a Unix socket
+ * locally; in production a local socket bridged to the enclave's vsock port).
+ *
+ *   frame   = length:u32be  request_id:u32be  kind:u8  payload
+ *   length  = 5 + payload length (bytes after the length field)
+ *   payload = one MessagePack value (the message for `kind`)
+ *
+ * Request ids let many requests be in flight on one connection; replies may come out of order.
+ * Writers coalesce the frames produced in one event-loop turn into a single write (batching under
+ * load without adding latency when idle).
+ */
+import { Packr, Unpackr } from "msgpackr";
+import type { Ed25519Jwk } from "./keys";
+import type { RawReadRequest } from "./request";
+
+export const FRAME_HEADER_BYTES = 9;
+/** A batch of 100 × 1 MiB objects would exceed this; the runtime bounds objects and batches first. */
+export const MAX_FRAME_BYTES = 32 * 1024 * 1024;
+
+export enum FrameKind {
+  /** runtime → signer: { } → KeyInfo */
+  KeyInfo = 1,
+  /** runtime → signer: SignReadRequest → SignedResponse */
+  SignRead = 2,
+  /** runtime → signer: AttestRequest → AttestResponse */
+  Attest = 3,
+  /** signer → runtime: reply to the request with the same id */
+  Reply = 0x40,
+  /** signer → runtime: ErrorReply for the request with the same id */
+  Error = 0x7f,
+}
+
+export interface KeyInfo {
+  readonly keyid: string;
+  readonly alg: "ed25519";
+  readonly jwk: Ed25519Jwk;
+}
+
+/**
+ * What the runtime sends for a read: the raw request facts (the signer re-parses them itself) and
+ * the stored object bytes for each entity in request order, or null where the store had none.
+ */
+export interface SignReadRequest extends RawReadRequest {
+  readonly objects: ReadonlyArray<Uint8Array | null>;
+}
+
+/** A complete, signed HTTP answer made by the signer. The runtime copies it to the wire as is. */
+export interface SignedResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly contentDigest: string;
+  readonly signatureInput: string;
+  readonly signature: string;
+  readonly body: Uint8Array;
+}
+
+export interface AttestRequest {
+  readonly nonce?: Uint8Array;
+}
+
+export interface AttestResponse {
+  /** COSE_Sign1 attestation document binding the signing key (public_key = raw Ed25519 key). */
+  readonly document: Uint8Array;
+  readonly keyid: string;
+}
+
+export interface ErrorReply {
+  readonly code: string;
+  readonly message: string;
+  /** HTTP status the runtime should answer with. */
+  readonly status: number;
+}
+
+export interface Frame {
+  readonly id: number;
+  readonly kind: FrameKind;
+  readonly payload: Buffer;
+}
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+export function encodeFrame(id: number, kind: FrameKind, message: unknown): Buffer {
+  const payload = packr.pack(message);
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  frame.writeUInt32BE(5 + payload.length, 0);
+  frame.writeUInt32BE(id >>> 0, 4);
+  frame.writeUInt8(kind, 8);
+  payload.copy(frame, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+export function decodePayload<T>(frame: Frame): T {
+  return unpackr.unpack(frame.payload) as T;
+}
+
+export class FrameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FrameError";
+  }
+}
+
+/**
+ * Incremental decoder: feed it stream chunks, get whole frames. Keeps a list of chunks and only
+ * concatenates when a frame spans chunks, so the common case (whole frames per chunk) copies
+ * nothing but the payload slice.
+ */
+export class FrameDecoder {
+  private buffer: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
+
+  push(chunk: Buffer): Frame[] {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const frames: Frame[] = [];
+    let offset = 0;
+    while (this.buffer.length - offset >= 4) {
+      const length = this.buffer.readUInt32BE(offset);
+      if (length < 5 || length > this.maxFrameBytes) throw new FrameError(`frame length ${length} out of range`);
+      if (this.buffer.length - offset < 4 + length) break;
+      const id = this.buffer.readUInt32BE(offset + 4);
+      const kind = this.buffer.readUInt8(offset + 8) as FrameKind;
+      frames.push({ id, kind, payload: this.buffer.subarray(offset + FRAME_HEADER_BYTES, offset + 4 + length) });
+      offset += 4 + length;
+    }
+    this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
+    return frames;
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get pending(): number {
+    return this.buffer.length;
+  }
+}
+
+/** Coalesces frames queued in one event-loop turn into one write (one syscall, one bridge hop). */
+export class FrameWriter {
+  private queue: Buffer[] = [];
+  private scheduled = false;
+
+  constructor(private readonly write: (data: Buffer) => void) {}
+
+  send(frame: Buffer): void {
+    this.queue.push(frame);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const queue = this.queue;
+    if (queue.length === 0) return;
+    this.queue = [];
+    this.write(queue.length === 1 ? queue[0] : Buffer.concat(queue));
+  };
+
+  /** Drop anything queued (the connection is gone; callers fail their pending requests). */
+  clear(): void {
+    this.queue = [];
+  }
+}
