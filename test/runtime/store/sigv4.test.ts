@@ -24,10 +24,11 @@ import {
 /** The smithy Checksum interface over node:crypto (the SDK's own @smithy/hash-node does the same). */
 class Sha256 {
   private readonly hash: Hash | Hmac;
-  constructor(secret?: string | Uint8Array) {
-    this.hash = secret === undefined ? createHash("sha256") : createHmac("sha256", secret);
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    const key = secret === undefined || typeof secret === "string" ? secret : Buffer.from(ArrayBuffer.isView(secret) ? secret.buffer.slice(secret.byteOffset, secret.byteOffset + secret.byteLength) : secret);
+    this.hash = key === undefined ? createHash("sha256") : createHmac("sha256", key);
   }
-  update(data: string | Uint8Array): void {
+  update(data: Uint8Array): void {
     this.hash.update(data);
   }
   async digest(): Promise<Uint8Array> {

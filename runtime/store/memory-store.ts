@@ -1,0 +1,58 @@
+/**
+ * In-memory store for tests and benchmarks where the store must not be the bottleneck. Same
+ * conditional-write semantics as S3: ifNoneMatch "*" fails when the key exists, ifMatch fails when
+ * the current ETag differs (or the key is absent) → StoreError precondition_failed (412).
+ */
+import { createHash } from "node:crypto";
+import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./types";
+
+interface StoredObject {
+  readonly body: Buffer;
+  readonly etag: string;
+}
+
+export class MemoryStore implements ObjectStore, ObjectWriter {
+  private readonly objects = new Map<string, StoredObject>();
+
+  /** Optionally seeded: key → body. */
+  constructor(initial?: Iterable<readonly [string, Buffer]>) {
+    if (initial) for (const [key, body] of initial) this.objects.set(key, { body: Buffer.from(body), etag: etagOf(body) });
+  }
+
+  async get(key: string, signal?: AbortSignal): Promise<StoreGetResult> {
+    if (signal?.aborted) throw new StoreError("timeout", `GET ${key}: aborted by the caller`);
+    const stored = this.objects.get(key);
+    // Callers get the stored Buffer itself (no copy: benchmarks). They must not mutate it.
+    return stored === undefined ? { found: false } : { found: true, body: stored.body, etag: stored.etag };
+  }
+
+  async put(key: string, body: Buffer, opts: { ifMatch?: string; ifNoneMatch?: "*"; contentType?: string } = {}): Promise<{ etag: string }> {
+    const current = this.objects.get(key);
+    if (opts.ifNoneMatch === "*" && current !== undefined) {
+      throw new StoreError("precondition_failed", `PUT ${key}: object exists (If-None-Match: *)`, 412);
+    }
+    if (opts.ifMatch !== undefined && (current === undefined || current.etag !== opts.ifMatch)) {
+      throw new StoreError("precondition_failed", `PUT ${key}: ETag does not match (If-Match)`, 412);
+    }
+    // Copy: the caller may reuse its buffer after put() returns.
+    const stored = { body: Buffer.from(body), etag: etagOf(body) };
+    this.objects.set(key, stored);
+    return { etag: stored.etag };
+  }
+
+  async delete(key: string): Promise<void> {
+    this.objects.delete(key);
+  }
+
+  get size(): number {
+    return this.objects.size;
+  }
+
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/** Quoted MD5 hex, as S3 general-purpose buckets do for single-part uploads. */
+export function etagOf(body: Buffer): string {
+  return `"${createHash("md5").update(body).digest("hex")}"`;
+}
