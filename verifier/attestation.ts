@@ -13,13 +13,19 @@
  * Root-G1, local ones under a dev CA in .lane/dev-ca/ (which proves nothing about hardware).
  * docs/trust.md says what a verified document does and does not prove.
  */
-import { createHash, verify as verifySignature, X509Certificate } from "node:crypto";
+import { verify as verifySignature, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Decoder, Encoder, Tag } from "cbor-x";
+import type * as CborX from "cbor-x" with { "resolution-mode": "import" };
 import "reflect-metadata"; // @peculiar/x509 (tsyringe) needs a Reflect polyfill loaded first
 import * as x509 from "@peculiar/x509";
 import { AWS_NITRO_ROOT_G1_PEM } from "./roots/aws-nitro-enclaves-root-g1";
+import { keyidForRawKey } from "../wire/keys";
+
+// cbor-x runs as CommonJS (dist/node.cjs) but ships only ESM typings, which TypeScript refuses to
+// `import` from a CommonJS module; load the CJS build and borrow the ESM types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Decoder, Encoder, Tag } = require("cbor-x") as typeof CborX;
 
 /** One reason a document was refused; tests and callers branch on `code`, never on the message. */
 export type AttestationErrorCode =
@@ -94,7 +100,6 @@ export const DEFAULT_MAX_AGE_MS = 5 * 60_000;
 /** NSM and verifier clocks differ; a document this far "in the future" is still accepted. */
 export const CLOCK_SKEW_MS = 60_000;
 const COSE_ALG_ES384 = -35;
-const PCR_LENGTH = 48;
 
 // Maps stay Maps (PCR keys are integers) and 64-bit integers come back as bigint.
 const cbor = new Decoder({ mapsAsObjects: false, useRecords: false });
@@ -394,12 +399,10 @@ export function loadPinnedRoot(spec: "aws" | "local" | string, devCaDir: string 
 }
 
 /**
- * RFC 7638 JWK thumbprint of an Ed25519 public key (RFC 8037 OKP JWK): SHA-256 over
- * `{"crv":"Ed25519","kty":"OKP","x":"<base64url>"}` (required members, lexicographic order, no
- * whitespace), base64url without padding. This is the RFC 9421 `keyid` of the signer's key.
+ * RFC 7638 JWK thumbprint of a raw Ed25519 public key (RFC 8037 OKP JWK): SHA-256 over
+ * `{"crv":"Ed25519","kty":"OKP","x":"<base64url>"}`, base64url — the RFC 9421 `keyid` of the
+ * signer's key. The one definition lives in wire/keys.ts, shared with the signer.
  */
 export function jwkThumbprintEd25519(raw32: Buffer): string {
-  if (raw32.length !== 32) throw new Error(`Ed25519 public key must be 32 bytes, got ${raw32.length}`);
-  const canonical = `{"crv":"Ed25519","kty":"OKP","x":"${raw32.toString("base64url")}"}`;
-  return createHash("sha256").update(canonical).digest("base64url");
+  return keyidForRawKey(raw32);
 }
