@@ -1,0 +1,31 @@
+/**
+ * The signing key. It is born here, in the signer's memory, when the signer starts, and it never
+ * leaves: there is no export, no file, no frame that carries it. Inside a Nitro Enclave that means
+ * the parent host cannot read it; the attestation document (enclave/nsm) binds its public half to
+ * the enclave's measurements, and its JWK thumbprint is the keyid of every response signature.
+ */
+import { generateKeyPairSync, KeyObject, sign } from "node:crypto";
+import { ed25519Jwk, keyidForRawKey, rawFromPublicKey } from "../wire/keys";
+import type { KeyInfo } from "../wire/frames";
+
+export class SigningKey {
+  readonly publicKeyRaw: Buffer;
+  readonly keyid: string;
+  readonly info: KeyInfo;
+
+  private constructor(private readonly privateKey: KeyObject, publicKey: KeyObject) {
+    this.publicKeyRaw = rawFromPublicKey(publicKey);
+    this.keyid = keyidForRawKey(this.publicKeyRaw);
+    this.info = { keyid: this.keyid, alg: "ed25519", jwk: ed25519Jwk(this.publicKeyRaw) };
+  }
+
+  /** A fresh Ed25519 key pair; called once per signer process. */
+  static generate(): SigningKey {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    return new SigningKey(privateKey, publicKey);
+  }
+
+  sign(data: string | Buffer): Buffer {
+    return sign(null, typeof data === "string" ? Buffer.from(data, "utf8") : data, this.privateKey);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Reader runtime entry point (bundled to dist/runtime.js): wires config → store → signer client →
+ * HTTP service, and shuts down cleanly on SIGTERM/SIGINT.
+ */
+import pino from "pino";
+import { parseRuntimeConfig, RuntimeConfig } from "./config";
+import { LaneMetrics } from "./metrics";
+import { ReaderService } from "./server";
+import { SignerClient } from "./signer-client";
+import { awsDefaultCredentials, StaticCredentials } from "./store/credentials";
+import { FileStore } from "./store/file-store";
+import { S3Store } from "./store/s3-store";
+import type { ObjectStore } from "./store/types";
+
+export function createStore(config: RuntimeConfig): ObjectStore {
+  if (config.store === "file") return new FileStore({ root: config.storeDir!, etags: false });
+  const credentials =
+    config.accessKeyId && config.secretAccessKey
+      ? new StaticCredentials({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey })
+      : undefined;
+  const express = config.addressing === "express" || (config.addressing === undefined && config.bucket.endsWith("--x-s3"));
+  return new S3Store({
+    bucket: config.bucket,
+    region: config.region,
+    endpoint: config.endpoint,
+    addressing: config.addressing,
+    // Express mode gets session credentials from CreateSession (the SDK's default chain).
+    credentials: express ? undefined : (credentials ?? awsDefaultCredentials()),
+    connections: config.storeConnections,
+    timeoutMs: config.storeTimeoutMs,
+  });
+}
+
+async function main(): Promise<void> {
+  let config: RuntimeConfig;
+  try {
+    config = parseRuntimeConfig(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`express-lane-runtime: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const logger = pino({ level: config.logLevel, base: { service: "express-lane-runtime" } });
+  const metrics = new LaneMetrics();
+  const store = createStore(config);
+  const signer = new SignerClient({
+    socketPath: config.signerSocket,
+    timeoutMs: config.signerTimeoutMs,
+    onStateChange: (up, key) => {
+      metrics.signerUp.set(up ? 1 : 0);
+      logger.info({ up, keyid: key?.keyid }, up ? "signer connected" : "signer disconnected");
+    },
+  });
+  const service = new ReaderService({ store, signer, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate });
+  const server = service.createServer();
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  logger.info({ host: config.host, port }, "runtime listening");
+  process.stdout.write(`${JSON.stringify({ event: "runtime_ready", host: config.host, port })}\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: draining in-flight requests");
+    server.close(() => {
+      signer.close();
+      void store.close().finally(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`runtime failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}

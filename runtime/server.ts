@@ -1,0 +1,285 @@
+/**
+ * The reader runtime's HTTP service. One request, top-down:
+ *
+ *   parse (wire/request) → GET each entity's object (store) → signer builds and signs the answer
+ *   (runtime/signer-client → enclave/signer) → copy the signed answer to the wire.
+ *
+ * The runtime never makes or alters a 2xx/404 read answer itself: status, content type, body and
+ * signature all come from the signer. Errors the runtime produces (bad input, store or signer
+ * down) are unsigned JSON `{error:{code,message}}` with a non-2xx status.
+ */
+import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { LaneMetrics } from "./metrics";
+import { SignerClient, SignerRejectedError, SignerUnavailableError } from "./signer-client";
+import { StoreError, type ObjectStore, type StoreGetResult } from "./store/types";
+import { objectKey } from "../wire/object";
+import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, RequestError, splitTarget } from "../wire/request";
+import type { SignedResponse } from "../wire/frames";
+import { verifyResponse } from "../verifier/response";
+
+export interface ReaderOptions {
+  readonly store: ObjectStore;
+  readonly signer: SignerClient;
+  readonly metrics?: LaneMetrics;
+  readonly logger?: Logger;
+  /** Prefix of every object key in the bucket. @default "" */
+  readonly keyPrefix?: string;
+  /**
+   * Share of signed answers the runtime verifies itself before sending (0..1). A failure marks the
+   * answer 503 and counts lane_self_verify_failures_total. @default 0.01
+   */
+  readonly selfVerifyRate?: number;
+}
+
+type Route = "features" | "batch" | "signer" | "attestation" | "live" | "ready" | "metrics" | "other";
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), "cache-control": "no-store", ...headers });
+  res.end(body);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  const headers: Record<string, string> = err.retryAfterSeconds !== undefined ? { "retry-after": String(err.retryAfterSeconds) } : {};
+  sendJson(res, err.status, { error: { code: err.code, message: err.message } }, headers);
+}
+
+/** Map anything thrown on the read path to the HTTP error a client should see. */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof RequestError) return new HttpError(err.status, err.code, err.message);
+  if (err instanceof SignerUnavailableError) return new HttpError(503, "signer_unavailable", err.message, 1);
+  if (err instanceof SignerRejectedError) {
+    const status = err.reply.status >= 400 && err.reply.status < 600 ? err.reply.status : 500;
+    return new HttpError(status, err.reply.code, err.reply.message);
+  }
+  if (err instanceof StoreError) {
+    if (err.code === "timeout") return new HttpError(504, "store_timeout", err.message);
+    return new HttpError(503, "store_unavailable", err.message, 1);
+  }
+  return new HttpError(500, "internal", "internal error");
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (declared > limit) {
+      reject(new RequestError("body_too_large", `body larger than ${limit} bytes`));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new RequestError("body_too_large", `body larger than ${limit} bytes`));
+        req.removeAllListeners("data");
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+export class ReaderService {
+  readonly metrics: LaneMetrics;
+  private readonly keyPrefix: string;
+  private readonly selfVerifyRate: number;
+
+  constructor(private readonly options: ReaderOptions) {
+    this.metrics = options.metrics ?? new LaneMetrics();
+    this.keyPrefix = options.keyPrefix ?? "";
+    this.selfVerifyRate = options.selfVerifyRate ?? 0.01;
+    this.metrics.signerUp.set(options.signer.up ? 1 : 0);
+  }
+
+  createServer(): Server {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    return server;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const target = req.url ?? "/";
+    const { path, query } = splitTarget(target);
+    let route: Route = "other";
+    try {
+      if (path.startsWith("/v1/features/")) {
+        route = path.endsWith("/batch") ? "batch" : "features";
+        await this.read(req, res, path, query);
+      } else if (req.method !== "GET") {
+        throw new HttpError(405, "method_not_allowed", `${req.method} not allowed here`);
+      } else if (path === "/health/live") {
+        route = "live";
+        sendJson(res, 200, { status: "ok" });
+      } else if (path === "/health/ready") {
+        route = "ready";
+        await this.ready(res);
+      } else if (path === "/metrics") {
+        route = "metrics";
+        const text = await this.metrics.registry.metrics();
+        res.writeHead(200, { "content-type": this.metrics.registry.contentType });
+        res.end(text);
+      } else if (path === "/v1/signer") {
+        route = "signer";
+        const info = this.options.signer.keyInfo;
+        if (!info) throw new SignerUnavailableError();
+        sendJson(res, 200, { keyid: info.keyid, alg: info.alg, jwk: info.jwk });
+      } else if (path === "/v1/attestation") {
+        route = "attestation";
+        await this.attestation(res, query);
+      } else {
+        throw new HttpError(404, "not_found_route", "no such route");
+      }
+    } catch (err) {
+      const httpError = toHttpError(err);
+      if (httpError.status >= 500) this.options.logger?.warn({ err, route, code: httpError.code }, "request failed");
+      if (!res.headersSent) sendError(res, httpError);
+      else res.destroy();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const status = String(res.statusCode);
+      this.metrics.requestDuration.observe({ route, status }, seconds);
+      this.metrics.requests.inc({ route, status });
+    }
+  }
+
+  private async read(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    const raw: RawReadRequest = {
+      method: req.method ?? "GET",
+      path,
+      query,
+      accept: header(req, "accept"),
+      acceptSignature: header(req, "accept-signature"),
+      contentType: header(req, "content-type"),
+      body: req.method === "POST" ? await readBody(req, MAX_BATCH_BODY_BYTES) : undefined,
+    };
+    const request = parseReadRequest(raw);
+    const objects = await this.fetchObjects(request);
+    const signerStarted = process.hrtime.bigint();
+    const signed = await this.options.signer.signRead({ ...raw, objects });
+    this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
+    this.checkSigned(signed, raw);
+    res.writeHead(signed.status, {
+      "content-type": signed.contentType,
+      "content-length": signed.body.length,
+      "content-digest": signed.contentDigest,
+      "signature-input": signed.signatureInput,
+      signature: signed.signature,
+      "cache-control": "no-store",
+    });
+    res.end(signed.body);
+  }
+
+  private async fetchObjects(request: ReadRequest): Promise<Array<Buffer | null>> {
+    const get = async (entity: string): Promise<Buffer | null> => {
+      const started = process.hrtime.bigint();
+      let result: StoreGetResult;
+      try {
+        result = await this.options.store.get(objectKey(request.view, entity, this.keyPrefix));
+      } catch (err) {
+        this.metrics.storeDuration.observe({ result: "error" }, Number(process.hrtime.bigint() - started) / 1e9);
+        throw err;
+      }
+      this.metrics.storeDuration.observe({ result: result.found ? "found" : "missing" }, Number(process.hrtime.bigint() - started) / 1e9);
+      return result.found ? result.body : null;
+    };
+    return request.entities.length === 1 ? [await get(request.entities[0])] : Promise.all(request.entities.map(get));
+  }
+
+  /**
+   * Fail closed: a signed answer must look signed; a sampled share is fully verified with the
+   * signer's public key. Anything off is a 503, never a 2xx.
+   */
+  private checkSigned(signed: SignedResponse, raw: RawReadRequest): void {
+    const wellFormed =
+      typeof signed.status === "number" &&
+      typeof signed.signature === "string" &&
+      signed.signature.length > 0 &&
+      typeof signed.signatureInput === "string" &&
+      typeof signed.contentDigest === "string" &&
+      typeof signed.contentType === "string" &&
+      signed.body instanceof Uint8Array;
+    if (!wellFormed) throw new HttpError(503, "signer_unavailable", "signer returned a malformed answer", 1);
+    if (this.selfVerifyRate <= 0 || (this.selfVerifyRate < 1 && Math.random() >= this.selfVerifyRate)) return;
+    const key = this.options.signer.keyInfo;
+    try {
+      if (!key) throw new Error("no signer key");
+      verifyResponse(
+        {
+          status: signed.status,
+          headers: {
+            "content-type": signed.contentType,
+            "content-digest": signed.contentDigest,
+            "signature-input": signed.signatureInput,
+            signature: signed.signature,
+          },
+          body: signed.body,
+        },
+        { method: raw.method, path: raw.path, query: raw.query },
+        { key: key.jwk, skewSeconds: 30 },
+      );
+    } catch (err) {
+      this.metrics.selfVerifyFailures.inc();
+      this.options.logger?.error({ err }, "signed answer failed self-verification");
+      throw new HttpError(503, "signer_unavailable", "signer answer failed verification", 1);
+    }
+  }
+
+  private async ready(res: ServerResponse): Promise<void> {
+    const checks: Record<string, string> = {};
+    const signerUp = this.options.signer.up;
+    checks.signer = signerUp ? "ok" : "unavailable";
+    try {
+      await this.options.store.ping(AbortSignal.timeout(1000));
+      checks.store = "ok";
+    } catch (err) {
+      checks.store = err instanceof StoreError ? err.code : "unavailable";
+    }
+    const ok = checks.signer === "ok" && checks.store === "ok";
+    sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not_ready", checks }, ok ? {} : { "retry-after": "1" });
+  }
+
+  private async attestation(res: ServerResponse, query: string): Promise<void> {
+    const params = new URLSearchParams(query.startsWith("?") ? query.slice(1) : query);
+    for (const key of params.keys()) {
+      if (key !== "nonce") throw new RequestError("bad_query", `unknown query parameter ${JSON.stringify(key.slice(0, 64))}`);
+    }
+    const nonceText = params.get("nonce");
+    const nonce = nonceText === null ? randomBytes(32) : Buffer.from(nonceText, "utf8");
+    if (nonce.length === 0 || nonce.length > MAX_NONCE_LENGTH) throw new RequestError("bad_query", `nonce must be 1..${MAX_NONCE_LENGTH} bytes`);
+    const reply = await this.options.signer.attest(nonce);
+    const info = this.options.signer.keyInfo;
+    sendJson(res, 200, {
+      document: Buffer.from(reply.document).toString("base64"),
+      keyid: reply.keyid,
+      public_key_jwk: info?.keyid === reply.keyid ? info.jwk : undefined,
+      nonce: nonce.toString("base64"),
+    });
+  }
+}

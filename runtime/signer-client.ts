@@ -1,0 +1,217 @@
+/**
+ * The runtime's side of the signer protocol: one long-lived stream connection, many requests in
+ * flight (matched by request id), frames coalesced per event-loop turn, automatic reconnect.
+ *
+ * While the connection is down every call fails at once with SignerUnavailableError (the server
+ * answers 503 + Retry-After); nothing queues without bound.
+ */
+import { connect, Socket } from "node:net";
+import {
+  AttestResponse,
+  decodePayload,
+  encodeFrame,
+  ErrorReply,
+  Frame,
+  FrameDecoder,
+  FrameKind,
+  FrameWriter,
+  KeyInfo,
+  SignedResponse,
+  SignReadRequest,
+} from "../wire/frames";
+
+export class SignerUnavailableError extends Error {
+  readonly code = "signer_unavailable";
+  constructor(message = "signer unavailable") {
+    super(message);
+    this.name = "SignerUnavailableError";
+  }
+}
+
+/** The signer answered with an error frame (e.g. it rejected the request). */
+export class SignerRejectedError extends Error {
+  constructor(readonly reply: ErrorReply) {
+    super(reply.message);
+    this.name = "SignerRejectedError";
+  }
+}
+
+export interface SignerClientOptions {
+  /** Unix socket path (locally, and on the host where a bridge forwards it to the enclave's vsock). */
+  readonly socketPath: string;
+  /** Per-request deadline. */
+  readonly timeoutMs?: number;
+  /** Reconnect backoff bounds; the max keeps recovery within 1 s of the signer returning. */
+  readonly reconnectMinMs?: number;
+  readonly reconnectMaxMs?: number;
+  /** Bound on requests in flight to the signer; beyond it calls fail fast as unavailable. */
+  readonly maxInFlight?: number;
+  readonly onStateChange?: (up: boolean, keyInfo: KeyInfo | null) => void;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  deadline: number;
+}
+
+export class SignerClient {
+  private socket: Socket | null = null;
+  private writer: FrameWriter | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private reconnectDelay: number;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private key: KeyInfo | null = null;
+  private readonly timeoutMs: number;
+  private readonly maxInFlight: number;
+
+  constructor(private readonly options: SignerClientOptions) {
+    this.timeoutMs = options.timeoutMs ?? 1000;
+    this.maxInFlight = options.maxInFlight ?? 4096;
+    this.reconnectDelay = options.reconnectMinMs ?? 50;
+    // One coarse timer for all deadlines instead of a timer per request.
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(100, this.timeoutMs / 4)));
+    this.sweepTimer.unref();
+    this.connect();
+  }
+
+  /** True when connected and the signer's key is known. */
+  get up(): boolean {
+    return this.key !== null;
+  }
+
+  get keyInfo(): KeyInfo | null {
+    return this.key;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  signRead(request: SignReadRequest): Promise<SignedResponse> {
+    return this.call<SignedResponse>(FrameKind.SignRead, request);
+  }
+
+  attest(nonce?: Uint8Array): Promise<AttestResponse> {
+    return this.call<AttestResponse>(FrameKind.Attest, { nonce });
+  }
+
+  /** Resolves once the signer is connected and its key known (or rejects after `timeoutMs`). */
+  async ready(timeoutMs = 5000): Promise<KeyInfo> {
+    const until = Date.now() + timeoutMs;
+    while (!this.key) {
+      if (Date.now() > until) throw new SignerUnavailableError("signer not ready");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.key;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.socket?.destroy();
+    this.failAll(new SignerUnavailableError("signer client closed"));
+  }
+
+  private call<T>(kind: FrameKind, message: unknown): Promise<T> {
+    const writer = this.writer;
+    if (!writer || (kind !== FrameKind.KeyInfo && !this.key)) return Promise.reject(new SignerUnavailableError());
+    if (this.pending.size >= this.maxInFlight) return Promise.reject(new SignerUnavailableError("signer saturated"));
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline: Date.now() + this.timeoutMs });
+      writer.send(encodeFrame(id, kind, message));
+    });
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const socket = connect(this.options.socketPath);
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder();
+    socket.on("connect", () => {
+      this.socket = socket;
+      this.writer = new FrameWriter((data) => socket.write(data));
+      this.reconnectDelay = this.options.reconnectMinMs ?? 50;
+      this.call<KeyInfo>(FrameKind.KeyInfo, {}).then(
+        (info) => {
+          if (this.socket !== socket) return;
+          this.key = info;
+          this.options.onStateChange?.(true, info);
+        },
+        () => socket.destroy(),
+      );
+    });
+    socket.on("data", (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = decoder.push(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) this.settle(frame);
+    });
+    socket.on("error", () => {
+      /* 'close' follows and handles it */
+    });
+    socket.on("close", () => {
+      const wasUp = this.key !== null;
+      if (this.socket === socket) {
+        this.socket = null;
+        this.writer?.clear();
+        this.writer = null;
+        this.key = null;
+      }
+      this.failAll(new SignerUnavailableError("signer connection lost"));
+      if (wasUp) this.options.onStateChange?.(false, null);
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.options.reconnectMaxMs ?? 250);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private settle(frame: Frame): void {
+    const entry = this.pending.get(frame.id);
+    if (!entry) return; // timed out already
+    this.pending.delete(frame.id);
+    try {
+      if (frame.kind === FrameKind.Reply) entry.resolve(decodePayload(frame));
+      else if (frame.kind === FrameKind.Error) entry.reject(new SignerRejectedError(decodePayload<ErrorReply>(frame)));
+      else entry.reject(new SignerUnavailableError(`unexpected frame kind ${frame.kind}`));
+    } catch (err) {
+      entry.reject(new SignerUnavailableError(`undecodable reply: ${(err as Error).message}`));
+    }
+  }
+
+  private sweep(): void {
+    if (this.pending.size === 0) return;
+    const now = Date.now();
+    for (const [id, entry] of this.pending) {
+      if (entry.deadline <= now) {
+        this.pending.delete(id);
+        entry.reject(new SignerUnavailableError("signer timed out"));
+      }
+    }
+  }
+
+  private failAll(err: Error): void {
+    const entries = [...this.pending.values()];
+    this.pending.clear();
+    for (const entry of entries) entry.reject(err);
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Starts the local lane as separate processes, exactly as they run in production but on loopback:
+ * the local store (s3rver), the signer (the enclave's code) on a Unix socket, and the reader
+ * runtime. Used by `npm start` and by the integration tests, so both exercise the same wiring.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { S3Store } from "../../runtime/store/s3-store";
+import { StaticCredentials } from "../../runtime/store/credentials";
+import { objectKey } from "../../wire/object";
+import { DEMO_VIEW, demoEntityId, demoObjectBytes } from "./demo-data";
+
+const ROOT = resolve(__dirname, "../..");
+
+/** Local-only credentials: s3rver accepts any; these are not secrets and grant nothing on AWS. */
+export const LOCAL_STORE_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+export interface LaneOptions {
+  /** Working folder: store data, signer socket, dev keys. @default ".lane" */
+  readonly dataDir?: string;
+  /** @default 8080 (0 = any free port) */
+  readonly port?: number;
+  /** @default 0 (any free port) */
+  readonly storePort?: number;
+  readonly bucket?: string;
+  /** Demo entities to load; 0 loads nothing. @default 3000 */
+  readonly demoEntities?: number;
+  /** Run dist/*.js bundles (what production runs) instead of the TypeScript sources. @default true */
+  readonly bundles?: boolean;
+  /** Extra environment for the runtime process. */
+  readonly runtimeEnv?: Readonly<Record<string, string>>;
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Child stderr goes here (default: inherited). */
+  readonly quiet?: boolean;
+}
+
+export interface Lane {
+  readonly url: string;
+  readonly storeEndpoint: string;
+  readonly bucket: string;
+  readonly signerSocket: string;
+  keyid: string;
+  readonly dataDir: string;
+  /** A store client on the lane's bucket (tests write objects with it). */
+  readonly store: S3Store;
+  stopSigner(): Promise<void>;
+  startSigner(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+type Program = "runtime" | "signer" | "local-store";
+const SOURCES: Record<Program, string> = {
+  runtime: "runtime/main.ts",
+  signer: "enclave/main.ts",
+  "local-store": "scripts/lane/local-store.ts",
+};
+
+function command(program: Program, bundles: boolean): string[] {
+  return bundles ? [join(ROOT, "dist", `${program}.js`)] : ["--import", "tsx", join(ROOT, SOURCES[program])];
+}
+
+/** Spawn a child and wait for its one-line JSON ready event on stdout. */
+function spawnReady(program: Program, args: string[], options: { bundles: boolean; env?: NodeJS.ProcessEnv; quiet?: boolean }, event: string) {
+  const child = spawn(process.execPath, [...command(program, options.bundles), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", options.quiet ? "pipe" : "inherit"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  return new Promise<{ child: ChildProcess; ready: Record<string, unknown> }>((resolveReady, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error(`${program} not ready after 30 s\n${stderr}`)), 30_000);
+    lines.on("line", (line) => {
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        if (parsed.event === event) {
+          clearTimeout(timer);
+          resolveReady({ child, ready: parsed });
+        }
+      } catch {
+        /* a log line, not the ready event */
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${program} exited with ${code} before it was ready\n${stderr}`));
+    });
+  });
+}
+
+function stopChild(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const force = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      done();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+async function loadDemo(store: S3Store, count: number, onProgress?: (done: number, total: number) => void): Promise<void> {
+  const now = Date.now();
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), demoObjectBytes(i, now), { contentType: "application/msgpack" });
+      done++;
+      if (done % 250 === 0 || done === count) onProgress?.(done, count);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+export async function startLane(options: LaneOptions = {}): Promise<Lane> {
+  const dataDir = resolve(options.dataDir ?? join(ROOT, ".lane"));
+  const bundles = options.bundles ?? true;
+  const bucket = options.bucket ?? "lane";
+  mkdirSync(dataDir, { recursive: true });
+  const signerSocket = join(dataDir, "signer.sock");
+  const children: { store: ChildProcess | null; signer: ChildProcess | null; runtime: ChildProcess | null } = { store: null, signer: null, runtime: null };
+  const base = { bundles, quiet: options.quiet };
+
+  try {
+    const storeStarted = await spawnReady(
+      "local-store",
+      ["--port", String(options.storePort ?? 0), "--dir", join(dataDir, "store"), "--bucket", bucket],
+      base,
+      "store_ready",
+    );
+    children.store = storeStarted.child;
+    const storeEndpoint = String(storeStarted.ready.endpoint);
+    const store = new S3Store({ bucket, endpoint: storeEndpoint, addressing: "path", region: "us-east-1", credentials: new StaticCredentials(LOCAL_STORE_CREDENTIALS) });
+    if ((options.demoEntities ?? 3000) > 0) await loadDemo(store, options.demoEntities ?? 3000, options.onProgress);
+
+    const startSigner = async (): Promise<string> => {
+      const started = await spawnReady("signer", ["--socket", signerSocket], base, "signer_ready");
+      children.signer = started.child;
+      return String(started.ready.keyid);
+    };
+    const keyid = await startSigner();
+
+    const runtimeStarted = await spawnReady(
+      "runtime",
+      [],
+      {
+        ...base,
+        env: {
+          EXPRESS_LANE_HOST: "127.0.0.1",
+          EXPRESS_LANE_PORT: String(options.port ?? 8080),
+          EXPRESS_LANE_SIGNER_SOCKET: signerSocket,
+          EXPRESS_LANE_STORE: "s3",
+          EXPRESS_LANE_BUCKET: bucket,
+          EXPRESS_LANE_REGION: "us-east-1",
+          EXPRESS_LANE_S3_ENDPOINT: storeEndpoint,
+          EXPRESS_LANE_S3_ADDRESSING: "path",
+          EXPRESS_LANE_S3_ACCESS_KEY_ID: LOCAL_STORE_CREDENTIALS.accessKeyId,
+          EXPRESS_LANE_S3_SECRET_ACCESS_KEY: LOCAL_STORE_CREDENTIALS.secretAccessKey,
+          EXPRESS_LANE_LOG_LEVEL: "warn",
+          ...options.runtimeEnv,
+        },
+      },
+      "runtime_ready",
+    );
+    children.runtime = runtimeStarted.child;
+    const url = `http://127.0.0.1:${String(runtimeStarted.ready.port)}`;
+
+    const lane: Lane = {
+      url,
+      storeEndpoint,
+      bucket,
+      signerSocket,
+      keyid,
+      dataDir,
+      store,
+      stopSigner: async () => {
+        await stopChild(children.signer);
+        children.signer = null;
+      },
+      startSigner: async () => {
+        lane.keyid = await startSigner();
+        return lane.keyid;
+      },
+      stop: async () => {
+        await Promise.all([stopChild(children.runtime), stopChild(children.signer)]);
+        await store.close();
+        await stopChild(children.store);
+      },
+    };
+    return lane;
+  } catch (err) {
+    await Promise.all([stopChild(children.runtime), stopChild(children.signer), stopChild(children.store)]);
+    throw err;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * `npm start`: the whole lane on this machine, no cloud, no Docker. Builds the bundles, starts the
+ * local store, loads demo features, starts the signer and the runtime, and prints how to use it.
+ */
+import { Command, Option } from "commander";
+import { buildBundles } from "./build";
+import { startLane } from "./lane/processes";
+import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
+
+async function main(): Promise<void> {
+  const opts = new Command("npm start")
+    .description("Run the Express Lane locally: store, signer, runtime, demo data")
+    .addOption(new Option("--port <n>", "runtime port").env("EXPRESS_LANE_PORT").default("8080"))
+    .addOption(new Option("--store-port <n>", "local store port (0 = any)").env("EXPRESS_LANE_STORE_PORT").default("0"))
+    .addOption(new Option("--data-dir <dir>", "working folder").env("EXPRESS_LANE_DATA_DIR").default(".lane"))
+    .addOption(new Option("--entities <n>", "demo entities to load").env("EXPRESS_LANE_DEMO_ENTITIES").default("3000"))
+    .parse()
+    .opts<{ port: string; storePort: string; dataDir: string; entities: string }>();
+
+  process.stdout.write("building bundles…\n");
+  await buildBundles(["runtime", "signer", "local-store"]);
+  const lane = await startLane({
+    port: Number(opts.port),
+    storePort: Number(opts.storePort),
+    dataDir: opts.dataDir,
+    demoEntities: Number(opts.entities),
+    onProgress: (done, total) => process.stdout.write(`\rloading demo features ${done}/${total}`),
+  });
+  const entity = demoEntityId(42);
+  process.stdout.write(`
+\nExpress Lane is running (local mode: signer key is a dev key, not enclave-attested).
+
+  runtime   ${lane.url}
+  store     ${lane.storeEndpoint} (bucket ${lane.bucket}, data in ${lane.dataDir}/store)
+  signer    ${lane.signerSocket}
+  keyid     ${lane.keyid}
+  key       curl -s ${lane.url}/v1/signer
+
+Try:
+  curl -si '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,segment,risk_score' \\
+       -H 'Accept-Signature: sig1=("@status" "content-digest");nonce="my-nonce-1"'
+  npx tsx cli/main.ts verify '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,risk_score'
+
+Ctrl-C stops everything.
+`);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write("\nstopping…\n");
+    void lane.stop().finally(() => process.exit(0));
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`local lane failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

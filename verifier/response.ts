@@ -1,0 +1,153 @@
+/**
+ * Verifying a signed Express Lane answer (docs/envelope.md), for consumers, the CLI, the benchmark
+ * and the runtime's own sampled self-check. Fails closed: any missing or unexpected piece is a
+ * VerificationError with a code that says which check failed.
+ */
+import { KeyObject, verify as verifySignature } from "node:crypto";
+import { isInnerList, parseDictionary, serializeInnerList } from "structured-headers";
+import { COVERED_COMPONENTS, contentDigest, SIGNATURE_ALG, SIGNATURE_TAG, signatureBase } from "../wire/envelope";
+import { Ed25519Jwk, jwkThumbprint, publicKeyFromJwk } from "../wire/keys";
+
+export type VerificationCode =
+  | "missing_header"
+  | "malformed_signature_input"
+  | "unknown_label"
+  | "wrong_components"
+  | "wrong_alg"
+  | "wrong_keyid"
+  | "digest_mismatch"
+  | "bad_signature"
+  | "not_yet_valid"
+  | "expired"
+  | "nonce_mismatch";
+
+export class VerificationError extends Error {
+  constructor(
+    readonly code: VerificationCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "VerificationError";
+  }
+}
+
+/** The response as received. Header names lower-case. */
+export interface ReceivedResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: Uint8Array;
+}
+
+/** The request the consumer sent: what the signature must be bound to. */
+export interface SentRequest {
+  readonly method: string;
+  /** Path as sent (percent-encoded). */
+  readonly path: string;
+  /** Query as sent, with "?", or "" for none. */
+  readonly query: string;
+}
+
+export interface VerifyOptions {
+  /** The signer's public key (from /v1/signer, or better, from a verified attestation document). */
+  readonly key: Ed25519Jwk | { readonly jwk: Ed25519Jwk; readonly keyObject: KeyObject };
+  /** The nonce the consumer put in Accept-Signature; required in the signature when given. */
+  readonly nonce?: string;
+  /** Signature label; default: the only/first label in Signature-Input. */
+  readonly label?: string;
+  /** Seconds since epoch; default now. */
+  readonly now?: number;
+  /** Allowed clock skew in seconds for created/expires. @default 5 */
+  readonly skewSeconds?: number;
+}
+
+export interface VerifiedResponse {
+  readonly label: string;
+  readonly keyid: string;
+  readonly created: number;
+  readonly expires: number;
+  readonly nonce?: string;
+}
+
+const thumbprintCache = new WeakMap<object, { keyid: string; keyObject: KeyObject }>();
+
+function resolveKey(key: VerifyOptions["key"]): { keyid: string; keyObject: KeyObject } {
+  const cached = thumbprintCache.get(key);
+  if (cached) return cached;
+  const jwk = "jwk" in key ? key.jwk : key;
+  const keyObject = "keyObject" in key ? key.keyObject : publicKeyFromJwk(jwk);
+  const resolved = { keyid: jwkThumbprint(jwk), keyObject };
+  thumbprintCache.set(key, resolved);
+  return resolved;
+}
+
+function byteSequence(header: string, label: string): Buffer {
+  let dict: ReturnType<typeof parseDictionary>;
+  try {
+    dict = parseDictionary(header);
+  } catch {
+    throw new VerificationError("malformed_signature_input", "Signature header is not a structured dictionary");
+  }
+  const member = dict.get(label);
+  if (!member || isInnerList(member) || !(member[0] instanceof ArrayBuffer)) {
+    throw new VerificationError("unknown_label", `Signature has no byte sequence labelled ${label}`);
+  }
+  return Buffer.from(member[0]);
+}
+
+export function verifyResponse(response: ReceivedResponse, request: SentRequest, options: VerifyOptions): VerifiedResponse {
+  const signatureInput = response.headers["signature-input"];
+  const signatureHeader = response.headers["signature"];
+  const digestHeader = response.headers["content-digest"];
+  const contentType = response.headers["content-type"];
+  if (!signatureInput || !signatureHeader || !digestHeader || !contentType) {
+    throw new VerificationError("missing_header", "Signature-Input, Signature, Content-Digest and Content-Type are required");
+  }
+  let inputs: ReturnType<typeof parseDictionary>;
+  try {
+    inputs = parseDictionary(signatureInput);
+  } catch {
+    throw new VerificationError("malformed_signature_input", "Signature-Input is not a structured dictionary");
+  }
+  const label = options.label ?? inputs.keys().next().value;
+  const member = label === undefined ? undefined : inputs.get(label);
+  if (label === undefined || !member) throw new VerificationError("unknown_label", `no signature labelled ${options.label ?? "(any)"}`);
+  if (!isInnerList(member)) throw new VerificationError("malformed_signature_input", "signature input must be an inner list");
+
+  const [items, params] = member;
+  const covered = items.map(([name, p]) => `${String(name)}${p.get("req") === true ? ";req" : ""}`);
+  const expected = COVERED_COMPONENTS.map((c) => `${c.name}${c.req ? ";req" : ""}`);
+  if (covered.join(" ") !== expected.join(" ")) {
+    throw new VerificationError("wrong_components", `covered components ${covered.join(" ")} != ${expected.join(" ")}`);
+  }
+  const created = params.get("created");
+  const expires = params.get("expires");
+  const keyid = params.get("keyid");
+  const alg = params.get("alg");
+  const tag = params.get("tag");
+  const nonce = params.get("nonce");
+  if (typeof created !== "number" || typeof expires !== "number" || typeof keyid !== "string") {
+    throw new VerificationError("malformed_signature_input", "created, expires and keyid are required");
+  }
+  if (alg !== SIGNATURE_ALG || tag !== SIGNATURE_TAG) throw new VerificationError("wrong_alg", `alg must be ${SIGNATURE_ALG}, tag ${SIGNATURE_TAG}`);
+
+  const key = resolveKey(options.key);
+  if (keyid !== key.keyid) throw new VerificationError("wrong_keyid", `signed by ${keyid}, expected ${key.keyid}`);
+  if (contentDigest(response.body) !== digestHeader) throw new VerificationError("digest_mismatch", "Content-Digest does not match the body");
+
+  const base = signatureBase(
+        { status: response.status, contentType, contentDigest: digestHeader, method: request.method, path: request.path, query: request.query },
+    serializeInnerList(member),
+  );
+  const signature = byteSequence(signatureHeader, label);
+  if (!verifySignature(null, Buffer.from(base, "utf8"), key.keyObject, signature)) {
+    throw new VerificationError("bad_signature", "signature does not verify over the response and request");
+  }
+
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  const skew = options.skewSeconds ?? 5;
+  if (created > now + skew) throw new VerificationError("not_yet_valid", `created ${created} is in the future`);
+  if (expires < now - skew) throw new VerificationError("expired", `signature expired at ${expires}`);
+  if (options.nonce !== undefined && nonce !== options.nonce) throw new VerificationError("nonce_mismatch", "signature does not carry the nonce we sent");
+
+  return { label, keyid, created, expires, nonce: typeof nonce === "string" ? nonce : undefined };
+}
