@@ -74,6 +74,8 @@ interface BucketSessionState {
   session: ExpressSession | undefined;
   inflight: Promise<ExpressSession> | undefined;
   timer: unknown;
+  /** When the scheduled refresh/retry is due: the backstop in current() never jumps the backoff. */
+  nextAttemptAt: number;
   consecutiveFailures: number;
 }
 
@@ -106,9 +108,9 @@ export class ExpressSessionCache {
     const now = this.now();
     const expiresAt = session.expiration.getTime();
     if (now >= expiresAt - this.expiryMarginMs) return undefined;
-    // Backstop should the timer have been delayed (event-loop stall, suspended VM): refresh in
-    // the background, still serving the valid session.
-    if (now >= expiresAt - this.refreshBeforeExpiryMs && state!.inflight === undefined && !this.closed) {
+    // Backstop should the timer be overdue (event-loop stall, suspended VM): refresh in the
+    // background, still serving the valid session. Never earlier than a scheduled retry.
+    if (now >= expiresAt - this.refreshBeforeExpiryMs && now >= state!.nextAttemptAt && state!.inflight === undefined && !this.closed) {
       void this.refresh(bucket).catch(() => undefined);
     }
     return session;
@@ -147,7 +149,7 @@ export class ExpressSessionCache {
   private refresh(bucket: string): Promise<ExpressSession> {
     let state = this.buckets.get(bucket);
     if (state === undefined) {
-      state = { session: undefined, inflight: undefined, timer: undefined, consecutiveFailures: 0 };
+      state = { session: undefined, inflight: undefined, timer: undefined, nextAttemptAt: 0, consecutiveFailures: 0 };
       this.buckets.set(bucket, state);
     }
     if (state.inflight) return state.inflight;
@@ -179,6 +181,7 @@ export class ExpressSessionCache {
   private schedule(bucket: string, state: BucketSessionState, delayMs: number): void {
     if (this.closed) return;
     if (state.timer !== undefined) this.scheduler.clearTimeout(state.timer);
+    state.nextAttemptAt = this.now() + Math.max(0, delayMs);
     state.timer = this.scheduler.setTimeout(() => {
       state.timer = undefined;
       void this.refresh(bucket).catch(() => undefined);
