@@ -1,0 +1,69 @@
+/**
+ * Bootstrap stack: applied once, by an administrator, with local state (see docs/deploy.md).
+ * Creates the Terraform state bucket, the release artifact bucket, and GitHub OIDC federation
+ * with the deploy role used by .github/workflows/deploy.yml and destroy.yml.
+ */
+import { TerraformOutput, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { AwsProvider } from "../constructs/aws";
+import { GithubOidc } from "../constructs/github-oidc";
+import { VersionedBucket } from "../constructs/versioned-bucket";
+import { LaneConfig } from "./config";
+
+export class BootstrapStack extends TerraformStack {
+  readonly stateBucket: VersionedBucket;
+  readonly artifactBucket: VersionedBucket;
+  readonly github: GithubOidc;
+
+  constructor(scope: Construct, id: string, config: LaneConfig) {
+    super(scope, id);
+    new AwsProvider(this, "aws", { region: config.region, defaultTags: [{ tags: { Project: config.project, Stack: id } }] });
+
+    this.stateBucket = new VersionedBucket(this, "StateBucket", { bucketName: config.stateBucketName });
+    this.artifactBucket = new VersionedBucket(this, "ArtifactBucket", { bucketName: config.artifactBucketName });
+    this.github = new GithubOidc(this, "Github", {
+      repository: config.repository,
+      environment: config.environment,
+      roleName: config.deployRoleName,
+    });
+
+    const deploy = this.github.deployRole;
+    this.stateBucket.grantReadWrite(deploy);
+    this.artifactBucket.grantReadWrite(deploy, "releases/");
+    deploy.addToPrincipalPolicy({
+      sid: "DeployLaneInfrastructure",
+      actions: [
+        "ec2:*",
+        "autoscaling:*",
+        "elasticloadbalancing:*",
+        "kms:*",
+        "s3express:*",
+        "cloudwatch:*",
+        "logs:*",
+        "sns:*",
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+      ],
+      resources: ["*"],
+      conditions: { StringEquals: { "aws:RequestedRegion": config.region } },
+    });
+    deploy.addToPrincipalPolicy({
+      sid: "DeployLaneIam",
+      actions: ["iam:*"],
+      resources: [`arn:aws:iam::*:role/${config.project}-*`, `arn:aws:iam::*:instance-profile/${config.project}-*`],
+    });
+    deploy.addToPrincipalPolicy({
+      sid: "ServiceLinkedRoles",
+      actions: ["iam:CreateServiceLinkedRole"],
+      resources: ["arn:aws:iam::*:role/aws-service-role/*"],
+    });
+
+    new TerraformOutput(this, "deploy_role_arn", {
+      value: deploy.roleArn,
+      description: "Set as the GitHub environment variable AWS_DEPLOY_ROLE_ARN",
+    });
+    new TerraformOutput(this, "state_bucket", { value: this.stateBucket.bucketName });
+    new TerraformOutput(this, "artifact_bucket", { value: this.artifactBucket.bucketName });
+    new TerraformOutput(this, "oidc_subject", { value: this.github.subject });
+  }
+}

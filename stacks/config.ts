@@ -1,0 +1,333 @@
+/**
+ * The one validated configuration for the Express Lane stacks.
+ *
+ * Inputs come from environment variables (so CI can set them) with safe defaults for a local
+ * `npm run synth`. Every problem is collected and reported at once; a bad value fails synth
+ * with a message naming the variable, the value, and what would be accepted.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** Region → AZ IDs we know, and which of them host S3 Express One Zone directory buckets. */
+export const REGION_AZ_IDS: Readonly<Record<string, { readonly azIds: readonly string[]; readonly s3Express: readonly string[] }>> = {
+  "ap-south-1": { azIds: ["aps1-az1", "aps1-az2", "aps1-az3"], s3Express: ["aps1-az1", "aps1-az3"] },
+  "us-east-1": {
+    azIds: ["use1-az1", "use1-az2", "use1-az3", "use1-az4", "use1-az5", "use1-az6"],
+    s3Express: ["use1-az4", "use1-az5", "use1-az6"],
+  },
+  "us-west-2": { azIds: ["usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4"], s3Express: ["usw2-az1", "usw2-az3", "usw2-az4"] },
+  "eu-north-1": { azIds: ["eun1-az1", "eun1-az2", "eun1-az3"], s3Express: ["eun1-az1", "eun1-az2", "eun1-az3"] },
+  "ap-northeast-1": { azIds: ["apne1-az1", "apne1-az2", "apne1-az4"], s3Express: ["apne1-az1", "apne1-az4"] },
+};
+
+/**
+ * Graviton families that support Nitro Enclaves (facts.md: c7g yes; M7g/R7g/C7gd/C7gn no).
+ * Sizes below `large` have one vCPU and cannot give one to an enclave.
+ */
+export const ENCLAVE_GRAVITON_FAMILIES: readonly string[] = ["c6g", "c6gd", "c6gn", "m6g", "m6gd", "r6g", "r6gd", "c7g"];
+export const ENCLAVE_SIZES: readonly string[] = ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"];
+
+/** nitro-cli `build-enclave` / `describe-eif` measurement shape. */
+export interface EnclaveMeasurements {
+  readonly hashAlgorithm: string;
+  readonly pcr0: string;
+  readonly pcr1: string;
+  readonly pcr2: string;
+  /** True when the file marks itself as a development (non-production) measurement. */
+  readonly development: boolean;
+  readonly sourceFile: string;
+}
+
+export interface LaneConfig {
+  readonly project: string;
+  readonly region: string;
+  readonly azId: string;
+  readonly instanceType: string;
+  readonly hostCount: number;
+  readonly clientCidrs: readonly string[];
+  readonly clientSecurityGroupIds: readonly string[];
+  /** GitHub repository, `owner/name`. */
+  readonly repository: string;
+  /** GitHub environment that gates deploys (and the deploy role's trust). */
+  readonly environment: string;
+  readonly measurementsFile: string;
+  readonly measurements: EnclaveMeasurements;
+  readonly bucketBaseName: string;
+  /** `{base}--{azid}--x-s3` */
+  readonly directoryBucketName: string;
+  readonly stateBucketName: string;
+  readonly artifactBucketName: string;
+  readonly deployRoleName: string;
+  readonly releaseId: string;
+  readonly readerPort: number;
+  readonly vpcCidr: string;
+  readonly subnetCidr: string;
+  readonly enclaveMemoryMib: number;
+  readonly logRetentionDays: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid Express Lane configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** The checked-in development measurements, used when EXPRESS_LANE_MEASUREMENTS is unset. */
+export const DEV_MEASUREMENTS_FILE = path.join(__dirname, "measurements.dev.json");
+
+/** Raw inputs; every field optional, defaults applied by `resolveConfig`. */
+export interface RawConfig {
+  readonly region?: string;
+  readonly azId?: string;
+  readonly instanceType?: string;
+  readonly hostCount?: string | number;
+  readonly clientCidrs?: readonly string[] | string;
+  readonly clientSecurityGroupIds?: readonly string[] | string;
+  readonly repository?: string;
+  readonly environment?: string;
+  readonly measurementsFile?: string;
+  readonly bucketBaseName?: string;
+  readonly stateBucketName?: string;
+  readonly artifactBucketName?: string;
+  readonly deployRoleName?: string;
+  readonly releaseId?: string;
+  readonly readerPort?: string | number;
+  readonly enclaveMemoryMib?: string | number;
+  readonly logRetentionDays?: string | number;
+  /** Refuse measurement files that mark themselves as development (set in the deploy workflow). */
+  readonly requireReleaseMeasurements?: boolean;
+}
+
+/** Valid CloudWatch Logs retention values. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/** Reads `EXPRESS_LANE_*` variables. */
+export function rawConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfig {
+  return {
+    region: env.EXPRESS_LANE_REGION,
+    azId: env.EXPRESS_LANE_AZ_ID,
+    instanceType: env.EXPRESS_LANE_INSTANCE_TYPE,
+    hostCount: env.EXPRESS_LANE_HOST_COUNT,
+    clientCidrs: env.EXPRESS_LANE_CLIENT_CIDRS,
+    clientSecurityGroupIds: env.EXPRESS_LANE_CLIENT_SECURITY_GROUPS,
+    repository: env.EXPRESS_LANE_REPOSITORY ?? env.GITHUB_REPOSITORY,
+    environment: env.EXPRESS_LANE_ENVIRONMENT,
+    measurementsFile: env.EXPRESS_LANE_MEASUREMENTS,
+    bucketBaseName: env.EXPRESS_LANE_BUCKET_BASE,
+    stateBucketName: env.EXPRESS_LANE_STATE_BUCKET,
+    artifactBucketName: env.EXPRESS_LANE_ARTIFACT_BUCKET,
+    deployRoleName: env.EXPRESS_LANE_DEPLOY_ROLE_NAME,
+    releaseId: env.EXPRESS_LANE_RELEASE,
+    readerPort: env.EXPRESS_LANE_PORT,
+    enclaveMemoryMib: env.EXPRESS_LANE_ENCLAVE_MEMORY_MIB,
+    logRetentionDays: env.EXPRESS_LANE_LOG_RETENTION_DAYS,
+    requireReleaseMeasurements: env.EXPRESS_LANE_REQUIRE_RELEASE_MEASUREMENTS === "1" || env.EXPRESS_LANE_REQUIRE_RELEASE_MEASUREMENTS === "true",
+  };
+}
+
+function list(v: readonly string[] | string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const items = typeof v === "string" ? v.split(",") : [...v];
+  return items.map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function integer(name: string, v: string | number | undefined, dflt: number, min: number, max: number, problems: string[]): number {
+  if (v === undefined || v === "") return dflt;
+  const n = typeof v === "number" ? v : Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    problems.push(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+    return dflt;
+  }
+  return n;
+}
+
+/** Returns a problem description, or undefined if `cidr` is a valid IPv4 network. */
+export function checkCidr(cidr: string): string | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m) return `"${cidr}" is not an IPv4 CIDR like 10.0.0.0/16`;
+  const octets = m.slice(1, 5).map(Number);
+  const prefix = Number(m[5]);
+  if (octets.some((o) => o > 255) || prefix > 32) return `"${cidr}" has an octet > 255 or a prefix > 32`;
+  const addr = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  if ((addr & ~mask) >>> 0 !== 0) return `"${cidr}" has host bits set (did you mean the network address?)`;
+  if (prefix === 0) return `"${cidr}" opens the reader to the whole internet; list client networks instead`;
+  return undefined;
+}
+
+/** Directory bucket base-name rules (the part before `--{azid}--x-s3`). */
+export function checkBucketBaseName(base: string, azId: string): string | undefined {
+  const full = `${base}--${azId}--x-s3`;
+  if (!/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(base)) {
+    return `bucket base name "${base}" must use only lowercase letters, digits and hyphens, and start and end with a letter or digit`;
+  }
+  if (base.includes("--")) return `bucket base name "${base}" must not contain "--" (reserved as the directory-bucket separator)`;
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(base)) return `bucket base name "${base}" must not start with a reserved prefix (xn--, sthree-, amzn-s3-demo-)`;
+  if (full.length < 3 || full.length > 63) {
+    return `directory bucket name "${full}" is ${full.length} characters; the limit is 63 (shorten the base name)`;
+  }
+  return undefined;
+}
+
+/** General purpose bucket name rules (state and artifact buckets). */
+function checkGeneralBucketName(name: string): string | undefined {
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) || name.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(name)) {
+    return `"${name}" is not a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)`;
+  }
+  if (name.endsWith("--x-s3")) return `"${name}" uses the directory-bucket suffix --x-s3`;
+  return undefined;
+}
+
+export function checkInstanceType(instanceType: string): string | undefined {
+  const m = /^([a-z0-9]+)\.([a-z0-9]+)$/.exec(instanceType);
+  const ok = m !== null && ENCLAVE_GRAVITON_FAMILIES.includes(m[1]) && ENCLAVE_SIZES.includes(m[2]);
+  if (ok) return undefined;
+  return (
+    `instance type "${instanceType}" is not a Graviton (arm64) type that supports Nitro Enclaves with a spare vCPU; ` +
+    `use one of the families ${ENCLAVE_GRAVITON_FAMILIES.join(", ")} in size large or bigger (e.g. c7g.large)`
+  );
+}
+
+const HEX96 = /^[0-9a-f]{96}$/;
+
+/** Parses a nitro-cli measurements file (`{"Measurements": {"HashAlgorithm", "PCR0", "PCR1", "PCR2"}}`). */
+export function parseMeasurements(text: string, sourceFile: string): EnclaveMeasurements {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError([`measurements file ${sourceFile} is not JSON: ${(e as Error).message}`]);
+  }
+  const problems: string[] = [];
+  const root = (typeof doc === "object" && doc !== null ? doc : {}) as Record<string, unknown>;
+  const m = root["Measurements"];
+  if (typeof m !== "object" || m === null) {
+    throw new ConfigError([`measurements file ${sourceFile} has no "Measurements" object (expected nitro-cli build-enclave/describe-eif output)`]);
+  }
+  const meas = m as Record<string, unknown>;
+  const algo = meas["HashAlgorithm"];
+  if (typeof algo !== "string" || !algo.startsWith("Sha384")) problems.push(`${sourceFile}: Measurements.HashAlgorithm must be "Sha384 { ... }", got ${JSON.stringify(algo)}`);
+  const pcr = (k: string): string => {
+    const v = meas[k];
+    if (typeof v !== "string" || !HEX96.test(v.toLowerCase())) {
+      problems.push(`${sourceFile}: Measurements.${k} must be 96 hex characters (SHA-384), got ${JSON.stringify(v)}`);
+      return "";
+    }
+    return v.toLowerCase();
+  };
+  const pcr0 = pcr("PCR0");
+  const pcr1 = pcr("PCR1");
+  const pcr2 = pcr("PCR2");
+  if (pcr0 !== "" && /^0+$/.test(pcr0)) {
+    problems.push(`${sourceFile}: PCR0 is all zeros — that is a debug-mode enclave, whose attestation proves nothing; refusing to bind the seal key to it`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { hashAlgorithm: algo as string, pcr0, pcr1, pcr2, development: root["Development"] === true, sourceFile };
+}
+
+/** Applies defaults and validates; throws ConfigError listing every problem. */
+export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()): LaneConfig {
+  const problems: string[] = [];
+  const project = "express-lane";
+  const region = raw.region || "ap-south-1";
+  const azId = raw.azId || "aps1-az1";
+  const regionInfo = REGION_AZ_IDS[region];
+  if (!regionInfo) {
+    problems.push(`region "${region}" is not in the known region table (${Object.keys(REGION_AZ_IDS).join(", ")}); add it to REGION_AZ_IDS in stacks/config.ts`);
+  } else if (!regionInfo.azIds.includes(azId)) {
+    problems.push(`AZ ID "${azId}" does not belong to region ${region} (its AZ IDs: ${regionInfo.azIds.join(", ")})`);
+  } else if (!regionInfo.s3Express.includes(azId)) {
+    problems.push(`AZ ID "${azId}" in ${region} does not support S3 Express One Zone directory buckets (use one of ${regionInfo.s3Express.join(", ")})`);
+  }
+
+  const instanceType = raw.instanceType || "c7g.large";
+  const itProblem = checkInstanceType(instanceType);
+  if (itProblem) problems.push(itProblem);
+
+  const hostCount = integer("host count (EXPRESS_LANE_HOST_COUNT)", raw.hostCount, 1, 1, 20, problems);
+  const readerPort = integer("reader port (EXPRESS_LANE_PORT)", raw.readerPort, 8080, 1024, 65535, problems);
+  const enclaveMemoryMib = integer("enclave memory (EXPRESS_LANE_ENCLAVE_MEMORY_MIB)", raw.enclaveMemoryMib, 1536, 256, 1_048_576, problems);
+  const logRetentionDays = integer("log retention days", raw.logRetentionDays, 30, 1, 3653, problems);
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) problems.push(`log retention ${logRetentionDays} days is not a CloudWatch Logs retention value (${LOG_RETENTION_DAYS.join(", ")})`);
+
+  const vpcCidr = "10.40.0.0/16";
+  const subnetCidr = "10.40.0.0/24";
+  const clientCidrs = list(raw.clientCidrs) ?? [vpcCidr];
+  for (const c of clientCidrs) {
+    const p = checkCidr(c);
+    if (p) problems.push(`client CIDR (EXPRESS_LANE_CLIENT_CIDRS): ${p}`);
+  }
+  const clientSecurityGroupIds = list(raw.clientSecurityGroupIds) ?? [];
+  for (const sg of clientSecurityGroupIds) {
+    if (!/^sg-[0-9a-f]{8,17}$/.test(sg)) problems.push(`client security group "${sg}" is not a security group ID like sg-0123456789abcdef0`);
+  }
+
+  const repository = raw.repository || "express-lane/express-lane";
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/.test(repository)) {
+    problems.push(`repository "${repository}" must be "owner/name" (EXPRESS_LANE_REPOSITORY or GITHUB_REPOSITORY)`);
+  }
+  const environment = raw.environment || "production";
+  if (!/^[A-Za-z0-9._-]{1,255}$/.test(environment)) problems.push(`environment "${environment}" must be a GitHub environment name without spaces or wildcards`);
+
+  const bucketBaseName = raw.bucketBaseName || "lane";
+  const bbProblem = checkBucketBaseName(bucketBaseName, azId);
+  if (bbProblem) problems.push(bbProblem);
+  const stateBucketName = raw.stateBucketName || `${project}-tfstate-${region}`;
+  const artifactBucketName = raw.artifactBucketName || `${project}-artifacts-${region}`;
+  for (const n of [stateBucketName, artifactBucketName]) {
+    const p = checkGeneralBucketName(n);
+    if (p) problems.push(p);
+  }
+  const deployRoleName = raw.deployRoleName || `${project}-deploy`;
+  if (!/^[\w+=,.@-]{1,64}$/.test(deployRoleName)) problems.push(`deploy role name "${deployRoleName}" is not a valid IAM role name`);
+  const releaseId = raw.releaseId || "dev";
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(releaseId)) problems.push(`release id "${releaseId}" must be letters, digits, '.', '_' or '-' (e.g. a git SHA)`);
+
+  const measurementsFile = raw.measurementsFile ? path.resolve(cwd, raw.measurementsFile) : DEV_MEASUREMENTS_FILE;
+  let measurements: EnclaveMeasurements | undefined;
+  if (!fs.existsSync(measurementsFile)) {
+    problems.push(`measurements file ${measurementsFile} does not exist (EXPRESS_LANE_MEASUREMENTS; produced by scripts/build-eif.sh)`);
+  } else {
+    try {
+      measurements = parseMeasurements(fs.readFileSync(measurementsFile, "utf8"), measurementsFile);
+      if (measurements.development && raw.requireReleaseMeasurements) {
+        problems.push(`${measurementsFile} is a development measurements file; a release deploy needs the EIF build's measurements.json`);
+      }
+    } catch (e) {
+      if (e instanceof ConfigError) problems.push(...e.problems);
+      else throw e;
+    }
+  }
+
+  if (problems.length > 0 || measurements === undefined) throw new ConfigError(problems);
+  return {
+    project,
+    region,
+    azId,
+    instanceType,
+    hostCount,
+    clientCidrs,
+    clientSecurityGroupIds,
+    repository,
+    environment,
+    measurementsFile,
+    measurements,
+    bucketBaseName,
+    directoryBucketName: `${bucketBaseName}--${azId}--x-s3`,
+    stateBucketName,
+    artifactBucketName,
+    deployRoleName,
+    releaseId,
+    readerPort,
+    vpcCidr,
+    subnetCidr,
+    enclaveMemoryMib,
+    logRetentionDays,
+  };
+}
+
+/** `resolveConfig(rawConfigFromEnv())`. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LaneConfig {
+  return resolveConfig(rawConfigFromEnv(env));
+}
