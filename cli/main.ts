@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/**
+ * `express-lane`: the command line for consumers and operators. Each command lives in its own
+ * module and registers itself here.
+ */
+import { Command } from "commander";
+import { registerVerifyCommand } from "./verify";
+
+export function buildProgram(): Command {
+  const program = new Command("express-lane").description("Express Lane: signed online features").showHelpAfterError();
+  registerVerifyCommand(program);
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync()
+    .catch((err: unknown) => {
+      process.stderr.write(`express-lane: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(2);
+    });
+}

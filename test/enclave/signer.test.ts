@@ -1,0 +1,99 @@
+import { Packr } from "msgpackr";
+import { Signer } from "../../enclave/signer";
+import { decodePayload, encodeFrame, ErrorReply, FrameKind, SignedResponse } from "../../wire/frames";
+import { encodeObject } from "../../wire/object";
+import { verifyResponse } from "../../verifier/response";
+
+const NOW = 1_800_000_000_000;
+const object = (view: string, entity: string) =>
+  encodeObject({ v: 1, view, entity, event_time: NOW - 5000, written_time: NOW - 1000, features: { a: 1, b: "two", c: [0.5, 1.5], d: null } });
+
+function verify(signer: Signer, signed: SignedResponse, path: string, query = "", nonce?: string) {
+  return verifyResponse(
+    {
+      status: signed.status,
+      headers: {
+        "content-type": signed.contentType,
+        "content-digest": signed.contentDigest,
+        "signature-input": signed.signatureInput,
+        signature: signed.signature,
+      },
+      body: signed.body,
+    },
+    { method: "GET", path, query },
+    { key: signer.key.info.jwk, nonce, now: NOW / 1000 },
+  );
+}
+
+describe("enclave/signer", () => {
+  const signer = new Signer({ now: () => NOW });
+
+  it("projects, encodes and signs a found entity", () => {
+    const signed = signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "?features=b,zz", objects: [object("users", "u1")] });
+    expect(signed.status).toBe(200);
+    const body = JSON.parse(Buffer.from(signed.body).toString());
+    expect(body).toEqual({
+      view: "users",
+      entity: "u1",
+      found: true,
+      event_time: new Date(NOW - 5000).toISOString(),
+      written_time: new Date(NOW - 1000).toISOString(),
+      features: { b: "two", zz: null },
+      status: { b: "PRESENT", zz: "NOT_FOUND" },
+    });
+    expect(verify(signer, signed, "/v1/features/users/u1", "?features=b,zz").keyid).toBe(signer.key.keyid);
+  });
+
+  it("signs a 404 for a missing entity and carries the client's nonce and label", () => {
+    const signed = signer.signRead({ method: "GET", path: "/v1/features/users/u2", query: "", acceptSignature: 'mine=("@status");nonce="n-123"', objects: [null] });
+    expect(signed.status).toBe(404);
+    expect(signed.signatureInput.startsWith("mine=")).toBe(true);
+    expect(verify(signer, signed, "/v1/features/users/u2", "", "n-123").nonce).toBe("n-123");
+  });
+
+  it("answers MessagePack when asked", () => {
+    const signed = signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "", accept: "application/msgpack", objects: [object("users", "u1")] });
+    expect(signed.contentType).toBe("application/msgpack");
+    const body = new Packr({ useRecords: false, mapsAsObjects: true }).unpack(Buffer.from(signed.body));
+    expect(body.features).toEqual({ a: 1, b: "two", c: [0.5, 1.5], d: null });
+    expect(body.status.d).toBe("NULL_VALUE");
+  });
+
+  it("refuses to sign another entity's object as this one (signed 502, no features)", () => {
+    const signed = signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "", objects: [object("users", "someone_else")] });
+    expect(signed.status).toBe(502);
+    const body = JSON.parse(Buffer.from(signed.body).toString());
+    expect(body.features).toBeUndefined();
+    expect(body.error.code).toBe("object_mismatch");
+  });
+
+  it("refuses corrupt objects, per entity in a batch", () => {
+    const signed = signer.signRead({
+      method: "POST",
+      path: "/v1/features/users/batch",
+      query: "",
+      contentType: "application/json",
+      body: Buffer.from(JSON.stringify({ entities: ["u1", "u2", "u3"], features: ["a"] })),
+      objects: [object("users", "u1"), Buffer.from("garbage"), null],
+    });
+    expect(signed.status).toBe(200);
+    const body = JSON.parse(Buffer.from(signed.body).toString());
+    expect(body.results.map((r: { found: boolean; error?: { code: string } }) => r.found || r.error?.code)).toEqual([true, "corrupt_object", "not_found"]);
+  });
+
+  it("derives the entity from the signed path, not from the host: a count mismatch is refused", async () => {
+    const frame = encodeFrame(7, FrameKind.SignRead, { method: "GET", path: "/v1/features/users/u1", query: "", objects: [] });
+    const reply = await signer.handle({ id: 7, kind: FrameKind.SignRead, payload: frame.subarray(9) });
+    expect((reply as Buffer).readUInt8(8)).toBe(FrameKind.Error);
+  });
+
+  it("answers malformed frames with an error frame, never a signature", async () => {
+    for (const payload of [{ method: 1 }, { method: "GET", path: "/v1/features/USERS/u1", query: "", objects: [null] }, "junk"]) {
+      const frame = encodeFrame(9, FrameKind.SignRead, payload);
+      const reply = (await signer.handle({ id: 9, kind: FrameKind.SignRead, payload: frame.subarray(9) })) as Buffer;
+      expect(reply.readUInt8(8)).toBe(FrameKind.Error);
+      const err = decodePayload<ErrorReply>({ id: 9, kind: FrameKind.Error, payload: reply.subarray(9) });
+      expect(err.status).toBeGreaterThanOrEqual(400);
+    }
+  });
+});

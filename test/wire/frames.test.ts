@@ -1,0 +1,47 @@
+import fc from "fast-check";
+import { decodePayload, encodeFrame, FrameDecoder, FrameError, FrameKind, FrameWriter } from "../../wire/frames";
+
+describe("wire/frames", () => {
+  it("decodes frames however the stream is chunked", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ id: fc.integer({ min: 0, max: 0xffffffff }), text: fc.string() }), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 50 }),
+        (messages, cuts) => {
+          const stream = Buffer.concat(messages.map((m) => encodeFrame(m.id, FrameKind.SignRead, { text: m.text })));
+          const decoder = new FrameDecoder();
+          const out: Array<{ id: number; text: string }> = [];
+          let offset = 0;
+          let i = 0;
+          while (offset < stream.length) {
+            const end = Math.min(stream.length, offset + cuts[i++ % cuts.length]);
+            for (const f of decoder.push(stream.subarray(offset, end))) out.push({ id: f.id, ...decodePayload<{ text: string }>(f) });
+            offset = end;
+          }
+          expect(out).toEqual(messages);
+          expect(decoder.pending).toBe(0);
+        },
+      ),
+    );
+  });
+
+  it("rejects frame lengths out of range", () => {
+    const bad = Buffer.alloc(9);
+    bad.writeUInt32BE(2, 0);
+    expect(() => new FrameDecoder().push(bad)).toThrow(FrameError);
+    const huge = Buffer.alloc(9);
+    huge.writeUInt32BE(0xfffffff0, 0);
+    expect(() => new FrameDecoder(1024).push(huge)).toThrow(FrameError);
+  });
+
+  it("coalesces frames sent in one turn into one write", async () => {
+    const writes: Buffer[] = [];
+    const writer = new FrameWriter((d) => writes.push(d));
+    writer.send(encodeFrame(1, FrameKind.KeyInfo, {}));
+    writer.send(encodeFrame(2, FrameKind.KeyInfo, {}));
+    writer.send(encodeFrame(3, FrameKind.KeyInfo, {}));
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1);
+    expect(new FrameDecoder().push(writes[0]).map((f) => f.id)).toEqual([1, 2, 3]);
+  });
+});
