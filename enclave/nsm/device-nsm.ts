@@ -46,7 +46,8 @@ export class DeviceNsm implements Nsm {
 /** Runs nsm-helper once: request on stdin, response from stdout; a non-zero exit is an NsmError. */
 export function runNsmHelper(helperPath: string, request: Buffer, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(helperPath, [], { stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs, env: {} });
+    const child = spawn(helperPath, [], { stdio: ["pipe", "pipe", "pipe"], env: {} });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let stdoutBytes = 0;
@@ -56,8 +57,12 @@ export function runNsmHelper(helperPath: string, request: Buffer, timeoutMs: num
       else stdout.push(chunk);
     });
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.on("error", (err) => reject(new NsmError("HelperFailed", `${helperPath}: ${err.message}`)));
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(new NsmError("HelperFailed", `${helperPath}: ${err.message}`));
+    });
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
       const reason = Buffer.concat(stderr).toString("utf8").trim().slice(0, 500);
       if (stdoutBytes > NSM_RESPONSE_MAX_SIZE) reject(new NsmError("HelperFailed", `response larger than ${NSM_RESPONSE_MAX_SIZE} bytes`));
       else if (code === 0) resolve(Buffer.concat(stdout));
