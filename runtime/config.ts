@@ -4,6 +4,7 @@
  * stops the process with a message naming the flag.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { parseLatencyModel, type LatencyModel } from "./store/simulated-latency";
 
 export interface RuntimeConfig {
   readonly host: string;
@@ -23,6 +24,11 @@ export interface RuntimeConfig {
   readonly signerTimeoutMs: number;
   readonly selfVerifyRate: number;
   readonly logLevel: string;
+  /** Hedged store GETs (runtime/store/hedged-store.ts). */
+  readonly hedge: boolean;
+  readonly hedgeMaxRatio: number;
+  /** SIMULATION only: a what-if store latency model added below the store client. */
+  readonly storeLatency?: LatencyModel;
 }
 
 function int(min: number, max: number) {
@@ -58,7 +64,18 @@ export function runtimeCommand(): Command {
     .addOption(new Option("--store-connections <n>", "keep-alive connections to the store").env("EXPRESS_LANE_STORE_CONNECTIONS").default(64).argParser(int(1, 4096)))
     .addOption(new Option("--signer-timeout-ms <n>", "per-signature deadline").env("EXPRESS_LANE_SIGNER_TIMEOUT_MS").default(1000).argParser(int(10, 60000)))
     .addOption(new Option("--self-verify-rate <0..1>", "share of answers verified before sending").env("EXPRESS_LANE_SELF_VERIFY_RATE").default(0.01).argParser(fraction))
-    .addOption(new Option("--log-level <level>", "pino log level").env("EXPRESS_LANE_LOG_LEVEL").default("info"));
+    .addOption(new Option("--log-level <level>", "pino log level").env("EXPRESS_LANE_LOG_LEVEL").default("info"))
+    .addOption(new Option("--hedge <on|off>", "hedged store GETs (second GET after the recent P95)").env("EXPRESS_LANE_HEDGE").choices(["on", "off"]).default("off"))
+    .addOption(new Option("--hedge-max-ratio <0..1>", "cap on hedged GETs as a share of all GETs").env("EXPRESS_LANE_HEDGE_MAX_RATIO").default(0.05).argParser(fraction))
+    .addOption(
+      new Option("--store-latency <model>", "SIMULATION: delay store GETs, e.g. lognormal:p50=2ms,p99=12ms").env("EXPRESS_LANE_STORE_LATENCY").argParser((v: string) => {
+        try {
+          return parseLatencyModel(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      }),
+    );
 }
 
 export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
@@ -67,12 +84,12 @@ export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessE
   try {
     const program = runtimeCommand().exitOverride();
     program.parse([...argv], { from: "user" });
-    const o = program.opts<RuntimeConfig>();
+    const o = program.opts<Omit<RuntimeConfig, "hedge"> & { hedge: "on" | "off" | boolean }>();
     if (o.store === "file" && !o.storeDir) throw new InvalidArgumentError("--store file needs --store-dir");
     if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
       throw new InvalidArgumentError("--access-key-id and --secret-access-key go together");
     }
-    return { ...o };
+    return { ...o, hedge: o.hedge === "on" || o.hedge === true };
   } finally {
     process.env = saved;
   }

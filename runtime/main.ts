@@ -11,8 +11,21 @@ import { awsDefaultCredentials, StaticCredentials } from "./store/credentials";
 import { FileStore } from "./store/file-store";
 import { S3Store } from "./store/s3-store";
 import type { ObjectStore } from "./store/types";
+import { HedgedStore } from "./store/hedged-store";
+import { describeModel, SimulatedLatencyStore } from "./store/simulated-latency";
 
-export function createStore(config: RuntimeConfig): ObjectStore {
+/** The configured store, wrapped: [hedging] → [SIMULATION latency] → store client. */
+export function createStore(config: RuntimeConfig, metrics?: LaneMetrics, logger?: pino.Logger): ObjectStore {
+  let store = createBaseStore(config);
+  if (config.storeLatency) {
+    logger?.warn({ simulation: true, model: describeModel(config.storeLatency) }, "SIMULATION: store GETs are delayed by a what-if latency model (--store-latency); not for production");
+    store = new SimulatedLatencyStore(store, { model: config.storeLatency, registry: metrics?.registry });
+  }
+  if (config.hedge) store = new HedgedStore(store, { maxRatio: config.hedgeMaxRatio, registry: metrics?.registry, maxDelayMs: config.storeTimeoutMs });
+  return store;
+}
+
+function createBaseStore(config: RuntimeConfig): ObjectStore {
   if (config.store === "file") return new FileStore({ root: config.storeDir!, etags: false });
   const credentials =
     config.accessKeyId && config.secretAccessKey
@@ -41,7 +54,7 @@ async function main(): Promise<void> {
   }
   const logger = pino({ level: config.logLevel, base: { service: "express-lane-runtime" } });
   const metrics = new LaneMetrics();
-  const store = createStore(config);
+  const store = createStore(config, metrics, logger);
   const signer = new SignerClient({
     socketPath: config.signerSocket,
     timeoutMs: config.signerTimeoutMs,

@@ -4,15 +4,20 @@
  * runtime. Used by `npm start` and by the integration tests, so both exercise the same wiring.
  */
 import { ChildProcess, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { S3Store } from "../../runtime/store/s3-store";
 import { StaticCredentials } from "../../runtime/store/credentials";
+import { FileStore } from "../../runtime/store/file-store";
 import { objectKey } from "../../wire/object";
 import { DEMO_VIEW, demoEntityId, demoObjectBytes } from "./demo-data";
 
-const ROOT = resolve(__dirname, "../..");
+// From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
+const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
+
+/** `taskset` (util-linux) when present: CPU pinning for benchmarks. */
+const TASKSET = ["/usr/bin/taskset", "/bin/taskset"].find((p) => existsSync(p));
 
 /** Local-only credentials: s3rver accepts any; these are not secrets and grant nothing on AWS. */
 export const LOCAL_STORE_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
@@ -34,6 +39,14 @@ export interface LaneOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Child stderr goes here (default: inherited). */
   readonly quiet?: boolean;
+  /**
+   * Where the runtime reads objects: "s3" (the s3rver twin, via S3Store) or "file" (a FileStore
+   * folder under dataDir, seeded with the same demo objects; benchmarks where the store must not
+   * be the bottleneck). The s3rver twin is started either way. @default "s3"
+   */
+  readonly storeKind?: "s3" | "file";
+  /** Pin processes to CPUs with `taskset -c` when available (benchmarks). */
+  readonly cpus?: { readonly runtime?: string; readonly signer?: string; readonly store?: string };
 }
 
 export interface Lane {
@@ -45,6 +58,11 @@ export interface Lane {
   readonly dataDir: string;
   /** A store client on the lane's bucket (tests write objects with it). */
   readonly store: S3Store;
+  /** What the runtime reads from; with "file", objectsDir is the FileStore root. */
+  readonly storeKind: "s3" | "file";
+  readonly objectsDir: string;
+  /** CPU pinning applied (empty when taskset is unavailable or none was asked). */
+  readonly pinning: Readonly<Record<string, string>>;
   stopSigner(): Promise<void>;
   startSigner(): Promise<string>;
   stop(): Promise<void>;
@@ -62,8 +80,10 @@ function command(program: Program, bundles: boolean): string[] {
 }
 
 /** Spawn a child and wait for its one-line JSON ready event on stdout. */
-function spawnReady(program: Program, args: string[], options: { bundles: boolean; env?: NodeJS.ProcessEnv; quiet?: boolean }, event: string) {
-  const child = spawn(process.execPath, [...command(program, options.bundles), ...args], {
+function spawnReady(program: Program, args: string[], options: { bundles: boolean; env?: NodeJS.ProcessEnv; quiet?: boolean; cpu?: string }, event: string) {
+  const argv = [...command(program, options.bundles), ...args];
+  const pinned = options.cpu !== undefined && TASKSET !== undefined;
+  const child = spawn(pinned ? TASKSET! : process.execPath, pinned ? ["-c", options.cpu!, process.execPath, ...argv] : argv, {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", options.quiet ? "pipe" : "inherit"],
@@ -105,7 +125,7 @@ function stopChild(child: ChildProcess | null): Promise<void> {
   });
 }
 
-async function loadDemo(store: S3Store, count: number, onProgress?: (done: number, total: number) => void): Promise<void> {
+async function loadDemo(store: S3Store | FileStore, count: number, onProgress?: (done: number, total: number) => void): Promise<void> {
   const now = Date.now();
   let next = 0;
   let done = 0;
@@ -126,6 +146,11 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const bucket = options.bucket ?? "lane";
   mkdirSync(dataDir, { recursive: true });
   const signerSocket = join(dataDir, "signer.sock");
+  const storeKind = options.storeKind ?? "s3";
+  const objectsDir = join(dataDir, "objects");
+  const cpus = options.cpus ?? {};
+  const pinning: Record<string, string> = {};
+  if (TASKSET) for (const [k, v] of Object.entries(cpus)) if (v !== undefined) pinning[k] = v;
   const children: { store: ChildProcess | null; signer: ChildProcess | null; runtime: ChildProcess | null } = { store: null, signer: null, runtime: null };
   const base = { bundles, quiet: options.quiet };
 
@@ -133,16 +158,18 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     const storeStarted = await spawnReady(
       "local-store",
       ["--port", String(options.storePort ?? 0), "--dir", join(dataDir, "store"), "--bucket", bucket],
-      base,
+      { ...base, cpu: cpus.store },
       "store_ready",
     );
     children.store = storeStarted.child;
     const storeEndpoint = String(storeStarted.ready.endpoint);
     const store = new S3Store({ bucket, endpoint: storeEndpoint, addressing: "path", region: "us-east-1", credentials: new StaticCredentials(LOCAL_STORE_CREDENTIALS) });
-    if ((options.demoEntities ?? 3000) > 0) await loadDemo(store, options.demoEntities ?? 3000, options.onProgress);
+    const demoTarget = storeKind === "file" ? new FileStore({ root: objectsDir }) : store;
+    if (storeKind === "file") mkdirSync(objectsDir, { recursive: true });
+    if ((options.demoEntities ?? 3000) > 0) await loadDemo(demoTarget, options.demoEntities ?? 3000, options.onProgress);
 
     const startSigner = async (): Promise<string> => {
-      const started = await spawnReady("signer", ["--socket", signerSocket], base, "signer_ready");
+      const started = await spawnReady("signer", ["--socket", signerSocket], { ...base, cpu: cpus.signer }, "signer_ready");
       children.signer = started.child;
       return String(started.ready.keyid);
     };
@@ -153,6 +180,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       [],
       {
         ...base,
+        cpu: cpus.runtime,
         env: {
           EXPRESS_LANE_HOST: "127.0.0.1",
           EXPRESS_LANE_PORT: String(options.port ?? 8080),
@@ -165,6 +193,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
           EXPRESS_LANE_S3_ACCESS_KEY_ID: LOCAL_STORE_CREDENTIALS.accessKeyId,
           EXPRESS_LANE_S3_SECRET_ACCESS_KEY: LOCAL_STORE_CREDENTIALS.secretAccessKey,
           EXPRESS_LANE_LOG_LEVEL: "warn",
+          ...(storeKind === "file" ? { EXPRESS_LANE_STORE: "file", EXPRESS_LANE_STORE_DIR: objectsDir } : {}),
           ...options.runtimeEnv,
         },
       },
@@ -181,6 +210,9 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       keyid,
       dataDir,
       store,
+      storeKind,
+      objectsDir,
+      pinning,
       stopSigner: async () => {
         await stopChild(children.signer);
         children.signer = null;
