@@ -14,7 +14,7 @@
  * docs/trust.md says what a verified document does and does not prove.
  */
 import { verify as verifySignature, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type * as CborX from "cbor-x" with { "resolution-mode": "import" };
 import "reflect-metadata"; // @peculiar/x509 (tsyringe) needs a Reflect polyfill loaded first
@@ -395,6 +395,9 @@ export const DEFAULT_DEV_CA_DIR = join(".lane", "dev-ca");
 export function loadPinnedRoot(spec: "aws" | "local" | string, devCaDir: string = DEFAULT_DEV_CA_DIR): X509Certificate {
   if (spec === "aws") return new X509Certificate(AWS_NITRO_ROOT_G1_PEM);
   const path = spec === "local" ? join(devCaDir, "root.pem") : spec;
+  if (spec === "local" && !existsSync(path)) {
+    throw new Error(`no local dev root at ${path}: it is created when a LocalNsm first attests (start the local lane)`);
+  }
   return new X509Certificate(readFileSync(path));
 }
 
