@@ -4,7 +4,7 @@
  * the parent host cannot read it; the attestation document (enclave/nsm) binds its public half to
  * the enclave's measurements, and its JWK thumbprint is the keyid of every response signature.
  */
-import { generateKeyPairSync, KeyObject, sign } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, KeyObject, sign } from "node:crypto";
 import { ed25519Jwk, keyidForRawKey, rawFromPublicKey } from "../wire/keys";
 import type { KeyInfo } from "../wire/frames";
 
@@ -23,6 +23,14 @@ export class SigningKey {
   static generate(): SigningKey {
     const { privateKey, publicKey } = generateKeyPairSync("ed25519");
     return new SigningKey(privateKey, publicKey);
+  }
+
+  /**
+   * Wrap an existing private key. Only for tests and the documented worked example (which uses the
+   * public RFC 9421 test key); the signer process always calls generate().
+   */
+  static fromPrivateKey(privateKey: KeyObject): SigningKey {
+    return new SigningKey(privateKey, createPublicKey(privateKey));
   }
 
   sign(data: string | Buffer): Buffer {
