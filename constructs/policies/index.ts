@@ -3,7 +3,7 @@
  * `applyPolicies(scope)` adds every rule; violations become error annotations that make
  * `app.synth()` throw.
  */
-import { Aspects, IAspect } from "cdktf";
+import { Aspects, IAspect, TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
 import { BucketVersioned } from "./bucket-versioned";
 import { EncryptedVolumes } from "./encrypted-volumes";
@@ -32,6 +32,12 @@ export function allRules(): IAspect[] {
   ];
 }
 
+/**
+ * Adds every rule to each stack in `scope`. cdktf invokes aspects per stack, starting at the
+ * stack (aspects added to the App are not inherited), so rules must be attached to stacks.
+ */
 export function applyPolicies(scope: IConstruct): void {
-  for (const rule of allRules()) Aspects.of(scope).add(rule);
+  const stacks = scope.node.findAll().filter((c): c is TerraformStack => c instanceof TerraformStack);
+  if (stacks.length === 0) throw new Error(`applyPolicies: no TerraformStack under ${scope.node.path || "the app"}; call it after creating the stacks`);
+  for (const stack of stacks) for (const rule of allRules()) Aspects.of(stack).add(rule);
 }

@@ -1,0 +1,65 @@
+import "cdktf/lib/testing/adapters/jest";
+import { Testing } from "cdktf";
+import { asList, one, resources, statements, synthStacks } from "./helpers";
+
+const s = synthStacks({ repository: "acme/express-lane", environment: "production" });
+const b = s.bootstrapJson;
+
+describe("bootstrap stack", () => {
+  test("state and artifact buckets: versioned, encrypted, public access blocked, TLS only", () => {
+    const buckets = resources(b, "aws_s3_bucket").map((x) => x.bucket).sort();
+    expect(buckets).toEqual(["express-lane-artifacts-ap-south-1", "express-lane-tfstate-ap-south-1"]);
+    const versioning = resources(b, "aws_s3_bucket_versioning");
+    expect(versioning).toHaveLength(2);
+    for (const v of versioning) expect(v.versioning_configuration).toEqual({ status: "Enabled" });
+    for (const e of resources(b, "aws_s3_bucket_server_side_encryption_configuration")) {
+      expect(asList(e.rule)[0].apply_server_side_encryption_by_default.sse_algorithm).toBe("aws:kms");
+    }
+    const pab = resources(b, "aws_s3_bucket_public_access_block");
+    expect(pab).toHaveLength(2);
+    for (const p of pab) expect(p).toEqual(expect.objectContaining({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true }));
+    for (const p of resources(b, "aws_s3_bucket_policy")) {
+      expect(statements(p.policy).find((x) => x.Sid === "DenyInsecureTransport")?.Condition).toEqual({ Bool: { "aws:SecureTransport": "false" } });
+    }
+  });
+
+  test("GitHub OIDC provider", () => {
+    expect(Testing.synth(s.bootstrap)).toHaveResourceWithProperties({ tfResourceType: "aws_iam_openid_connect_provider" }, {
+      url: "https://token.actions.githubusercontent.com",
+      client_id_list: ["sts.amazonaws.com"],
+    });
+  });
+
+  test("deploy role trusted only for this repository and the named environment", () => {
+    const role = one(b, "aws_iam_role");
+    const trust = statements(role.assume_role_policy);
+    expect(trust).toHaveLength(1);
+    expect(trust[0].Action).toBe("sts:AssumeRoleWithWebIdentity");
+    expect(trust[0].Principal.Federated).toMatch(/aws_iam_openid_connect_provider\./);
+    expect(trust[0].Condition).toEqual({
+      StringEquals: {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:acme/express-lane:environment:production",
+      },
+    });
+    expect(JSON.stringify(trust)).not.toMatch(/StringLike|\*/);
+    expect(role.name).toBe("express-lane-deploy");
+  });
+
+  test("deploy role can use state lock files and publish releases; outputs the role ARN", () => {
+    const policy = statements(one(b, "aws_iam_role_policy").policy);
+    const write = policy.filter((x) => asList(x.Action).includes("s3:PutObject"));
+    expect(write.flatMap((x) => asList(x.Resource)).join(" ")).toMatch(/StateBucket.*\/\*/);
+    expect(write.flatMap((x) => asList(x.Resource)).join(" ")).toMatch(/ArtifactBucket.*\/releases\/\*/);
+    const infra = policy.find((x) => x.Sid === "DeployLaneInfrastructure")!;
+    expect(infra.Condition).toEqual({ StringEquals: { "aws:RequestedRegion": "ap-south-1" } });
+    expect(b.output.deploy_role_arn.value).toMatch(/aws_iam_role\..*\.arn/);
+  });
+
+  test("no IAM users or access keys anywhere", () => {
+    for (const json of [b, s.laneJson]) {
+      expect(resources(json, "aws_iam_user")).toHaveLength(0);
+      expect(resources(json, "aws_iam_access_key")).toHaveLength(0);
+    }
+  });
+});

@@ -1,0 +1,102 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ConfigError, parseMeasurements, rawConfigFromEnv, resolveConfig } from "../../stacks/config";
+
+function problems(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+function measurementsFile(pcr0: string, extra: Record<string, unknown> = {}): string {
+  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "meas-")), "measurements.json");
+  fs.writeFileSync(f, JSON.stringify({ ...extra, Measurements: { HashAlgorithm: "Sha384 { ... }", PCR0: pcr0, PCR1: "1".repeat(96), PCR2: "2".repeat(96) } }));
+  return f;
+}
+
+describe("config", () => {
+  test("defaults: ap-south-1, aps1-az1, c7g.large, dev measurements", () => {
+    const c = resolveConfig({});
+    expect([c.region, c.azId, c.instanceType, c.hostCount, c.readerPort]).toEqual(["ap-south-1", "aps1-az1", "c7g.large", 1, 8080]);
+    expect(c.directoryBucketName).toBe("lane--aps1-az1--x-s3");
+    expect(c.measurements.development).toBe(true);
+    expect(c.measurements.pcr0).toMatch(/^[0-9a-f]{96}$/);
+  });
+
+  test("reads EXPRESS_LANE_* environment variables", () => {
+    const c = resolveConfig(rawConfigFromEnv({ EXPRESS_LANE_AZ_ID: "aps1-az3", EXPRESS_LANE_HOST_COUNT: "2", GITHUB_REPOSITORY: "acme/lane" }));
+    expect([c.azId, c.hostCount, c.repository]).toEqual(["aps1-az3", 2, "acme/lane"]);
+  });
+
+  test("AZ ID from another region fails", () => {
+    expect(problems(() => resolveConfig({ azId: "use1-az4" }))).toMatch(/AZ ID "use1-az4" does not belong to region ap-south-1/);
+  });
+
+  test("AZ without S3 Express fails", () => {
+    expect(problems(() => resolveConfig({ azId: "aps1-az2" }))).toMatch(/does not support S3 Express One Zone/);
+  });
+
+  test("unknown region fails", () => {
+    expect(problems(() => resolveConfig({ region: "xx-nowhere-1", azId: "x" }))).toMatch(/region "xx-nowhere-1" is not in the known region table/);
+  });
+
+  test.each([
+    ["Lane", /lowercase/],
+    ["my--lane", /must not contain "--"/],
+    ["-lane", /start and end/],
+    ["xn--lane", /reserved prefix|must not contain/],
+    ["a".repeat(60), /limit is 63/],
+  ])("bucket base name %s fails", (base, msg) => {
+    expect(problems(() => resolveConfig({ bucketBaseName: base }))).toMatch(msg);
+  });
+
+  test.each(["m7g.large", "c7gn.large", "c7g.medium", "c6i.large", "t4g.large"])("instance type %s fails", (it) => {
+    expect(problems(() => resolveConfig({ instanceType: it }))).toMatch(/not a Graviton \(arm64\) type that supports Nitro Enclaves/);
+  });
+
+  test.each([
+    ["10.0.0.0/33", /prefix > 32/],
+    ["10.0.0.1/16", /host bits set/],
+    ["0.0.0.0/0", /whole internet/],
+    ["banana", /not an IPv4 CIDR/],
+  ])("client CIDR %s fails", (cidr, msg) => {
+    expect(problems(() => resolveConfig({ clientCidrs: cidr }))).toMatch(msg);
+  });
+
+  test("all problems are reported together", () => {
+    const msg = problems(() => resolveConfig({ azId: "use1-az1", instanceType: "c6i.large", hostCount: 0, repository: "nope" }));
+    expect(msg).toMatch(/AZ ID/);
+    expect(msg).toMatch(/instance type/);
+    expect(msg).toMatch(/host count/);
+    expect(msg).toMatch(/repository "nope"/);
+  });
+
+  test("all-zero (debug) PCR0 is refused", () => {
+    expect(problems(() => resolveConfig({ measurementsFile: measurementsFile("0".repeat(96)) }))).toMatch(/PCR0 is all zeros/);
+  });
+
+  test("malformed measurements are refused", () => {
+    expect(problems(() => resolveConfig({ measurementsFile: measurementsFile("abc") }))).toMatch(/PCR0 must be 96 hex/);
+    expect(() => parseMeasurements("{}", "x.json")).toThrow(/no "Measurements" object/);
+    expect(problems(() => resolveConfig({ measurementsFile: "/nonexistent/measurements.json" }))).toMatch(/does not exist/);
+  });
+
+  test("a release measurements file is accepted; the dev file is refused when release measurements are required", () => {
+    const f = measurementsFile("ab".repeat(48));
+    const c = resolveConfig({ measurementsFile: f, requireReleaseMeasurements: true });
+    expect(c.measurements.pcr0).toBe("ab".repeat(48));
+    expect(c.measurements.development).toBe(false);
+    expect(problems(() => resolveConfig({ requireReleaseMeasurements: true }))).toMatch(/development measurements file/);
+  });
+
+  test("checked-in dev measurements have nitro-cli's shape and say they are not production", () => {
+    const doc = JSON.parse(fs.readFileSync(path.join(__dirname, "../../stacks/measurements.dev.json"), "utf8"));
+    expect(Object.keys(doc.Measurements).sort()).toEqual(["HashAlgorithm", "PCR0", "PCR1", "PCR2"]);
+    expect(doc.Comment).toMatch(/not a production measurement/);
+  });
+});

@@ -1,0 +1,238 @@
+import "cdktf/lib/testing/adapters/jest";
+import { Testing } from "cdktf";
+import { asList, Json, one, resources, statements, synthStacks } from "./helpers";
+
+const s = synthStacks();
+const lane = s.laneJson;
+const laneStr = Testing.synth(s.lane);
+
+describe("lane stack: backend", () => {
+  test("S3 backend with native lockfile in the state bucket", () => {
+    expect(lane.terraform.backend.s3).toEqual(
+      expect.objectContaining({ bucket: "express-lane-tfstate-ap-south-1", use_lockfile: true, encrypt: true, region: "ap-south-1" }),
+    );
+    expect(lane.terraform.backend.s3.dynamodb_table).toBeUndefined();
+  });
+});
+
+describe("lane stack: directory bucket", () => {
+  test("S3 Express One Zone bucket named {base}--{azid}--x-s3 in the AZ ID, single-AZ", () => {
+    expect(laneStr).toHaveResourceWithProperties({ tfResourceType: "aws_s3_directory_bucket" }, {
+      bucket: "lane--aps1-az1--x-s3",
+      data_redundancy: "SingleAvailabilityZone",
+      type: "Directory",
+      location: [expect.objectContaining({ name: "aps1-az1", type: "AvailabilityZone" })],
+    });
+  });
+
+  test("SSE-KMS with the lane's own bucket key (not aws/s3)", () => {
+    const sse = one(lane, "aws_s3_bucket_server_side_encryption_configuration");
+    expect(sse.bucket).toMatch(/aws_s3_directory_bucket\./);
+    const rule = asList(sse.rule)[0];
+    expect(rule.apply_server_side_encryption_by_default.sse_algorithm).toBe("aws:kms");
+    expect(rule.apply_server_side_encryption_by_default.kms_master_key_id).toMatch(/^\$\{aws_kms_key\.Keys_BucketKey_[A-Z0-9]+\.arn\}$/);
+    expect(rule.bucket_key_enabled).toBe(true);
+  });
+
+  test("bucket policy: hosts ReadOnly sessions, only the writer gets ReadWrite", () => {
+    const policy = resources(lane, "aws_s3_bucket_policy").find((p) => String(p.bucket).includes("aws_s3_directory_bucket"));
+    expect(policy).toBeDefined();
+    const st = statements(policy!.policy);
+    const ro = st.find((x) => x.Condition?.StringEquals?.["s3express:SessionMode"] === "ReadOnly" && x.Effect === "Allow");
+    expect(ro?.Principal.AWS).toMatch(/aws_iam_role\.Hosts_Role/);
+    expect(ro?.Action).toBe("s3express:CreateSession");
+    const rw = st.find((x) => x.Condition?.StringEquals?.["s3express:SessionMode"] === "ReadWrite" && x.Effect === "Allow");
+    expect(rw?.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
+    const deny = st.find((x) => x.Sid === "DenyReadWriteSessionsExceptWriters");
+    expect(deny?.Effect).toBe("Deny");
+    expect(asList(deny?.Condition.ArnNotEquals["aws:PrincipalArn"])).toEqual([expect.stringMatching(/aws_iam_role\.Writer/)]);
+  });
+
+  test("host identity policy: CreateSession only with s3express:SessionMode = ReadOnly", () => {
+    const hostPolicy = resources(lane, "aws_iam_role_policy").find((p) => String(p.role).includes("Hosts_Role"));
+    const st = statements(hostPolicy!.policy);
+    const cs = st.filter((x) => asList(x.Action).includes("s3express:CreateSession"));
+    expect(cs).toHaveLength(1);
+    expect(cs[0].Condition).toEqual({ StringEquals: { "s3express:SessionMode": "ReadOnly" } });
+    expect(cs[0].Resource).toMatch(/aws_s3_directory_bucket\..*\.arn/);
+  });
+});
+
+describe("lane stack: keys", () => {
+  const keys = resources(lane, "aws_kms_key");
+  const seal = keys.find((k) => k.tags?.ExpressLaneKeyRole === "seal")!;
+  const bucketKey = keys.find((k) => k.tags?.ExpressLaneKeyRole === "bucket")!;
+
+  test("two customer managed keys, both rotating", () => {
+    expect(keys).toHaveLength(2);
+    for (const k of keys) expect(k.enable_key_rotation).toBe(true);
+  });
+
+  test("host may Decrypt with the seal key only under the PCR0 attestation condition", () => {
+    const st = statements(seal.policy);
+    const decrypts = st.filter((x) => x.Effect === "Allow" && asList(x.Action).some((a: string) => a === "kms:Decrypt" || a === "kms:*"));
+    expect(decrypts).toHaveLength(1);
+    expect(decrypts[0].Principal.AWS).toMatch(/aws_iam_role\.Hosts_Role/);
+    expect(decrypts[0].Condition).toEqual({
+      StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": s.config.measurements.pcr0 },
+    });
+  });
+
+  test("writer may seal (encrypt) but not unseal", () => {
+    const writer = statements(seal.policy).find((x) => x.Sid === "WriterSeal")!;
+    expect(writer.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
+    expect(asList(writer.Action)).toEqual(expect.arrayContaining(["kms:Encrypt", "kms:GenerateDataKey"]));
+    expect(asList(writer.Action)).not.toContain("kms:Decrypt");
+  });
+
+  test("key admin (deploy role) is separated from key use", () => {
+    for (const k of [seal, bucketKey]) {
+      const admin = statements(k.policy).find((x) => x.Sid === "KeyAdministration")!;
+      expect(admin.Principal.AWS).toMatch(/:role\/express-lane-deploy$/);
+      const actions = asList<string>(admin.Action);
+      for (const a of ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:*"]) expect(actions).not.toContain(a);
+      expect(actions.some((a) => a.startsWith("kms:Decrypt") || a.startsWith("kms:Encrypt") || a.startsWith("kms:Generate"))).toBe(false);
+      // nobody else is named as admin, and the account root is not a principal (IAM cannot widen use)
+      expect(JSON.stringify(statements(k.policy))).not.toMatch(/:root"/);
+    }
+  });
+});
+
+describe("lane stack: network", () => {
+  test("subnet placed by AZ ID, private", () => {
+    const subnets = resources(lane, "aws_subnet");
+    expect(subnets.length).toBeGreaterThanOrEqual(1);
+    for (const sn of subnets) {
+      expect(sn.availability_zone_id).toBe("aps1-az1");
+      expect(sn.availability_zone).toBeUndefined();
+      expect(sn.map_public_ip_on_launch).toBe(false);
+    }
+  });
+
+  test("no NAT gateway, no internet gateway, no EIP, no 0.0.0.0/0 route", () => {
+    for (const t of ["aws_nat_gateway", "aws_internet_gateway", "aws_egress_only_internet_gateway", "aws_eip", "aws_route"]) {
+      expect(resources(lane, t)).toHaveLength(0);
+    }
+    expect(laneStr).not.toMatch(/0\.0\.0\.0\/0/);
+  });
+
+  test("gateway endpoints for S3 Express and S3 on the private route table", () => {
+    const eps = resources(lane, "aws_vpc_endpoint");
+    const gw = eps.filter((e) => e.vpc_endpoint_type === "Gateway").map((e) => e.service_name).sort();
+    expect(gw).toEqual(["com.amazonaws.ap-south-1.s3", "com.amazonaws.ap-south-1.s3express"]);
+    for (const e of eps.filter((x) => x.vpc_endpoint_type === "Gateway")) expect(e.route_table_ids).toEqual([expect.stringMatching(/aws_route_table\./)]);
+  });
+
+  test("interface endpoints for KMS, SSM, CloudWatch, logs, STS with private DNS", () => {
+    const iface = resources(lane, "aws_vpc_endpoint").filter((e) => e.vpc_endpoint_type === "Interface");
+    const names = iface.map((e) => String(e.service_name).replace("com.amazonaws.ap-south-1.", "")).sort();
+    expect(names).toEqual(["ec2messages", "kms", "logs", "monitoring", "ssm", "ssmmessages", "sts"]);
+    for (const e of iface) expect(e.private_dns_enabled).toBe(true);
+  });
+
+  test("host security group opens only the reader port, to configured clients", () => {
+    const ingress = resources(lane, "aws_vpc_security_group_ingress_rule").filter((r) => String(r.security_group_id).includes("HostSg"));
+    expect(ingress.length).toBeGreaterThan(0);
+    for (const r of ingress) {
+      expect(r.from_port).toBe(8080);
+      expect(r.to_port).toBe(8080);
+      expect(r.ip_protocol).toBe("tcp");
+    }
+    expect(ingress.map((r) => r.cidr_ipv4)).toEqual(["10.40.0.0/16"]);
+  });
+
+  test("configured client CIDRs and security groups become reader-port rules", () => {
+    const other = synthStacks({ clientCidrs: "10.1.0.0/16,192.168.4.0/24", clientSecurityGroupIds: "sg-0123456789abcdef0" });
+    const ingress = resources(other.laneJson, "aws_vpc_security_group_ingress_rule").filter((r) => String(r.security_group_id).includes("HostSg"));
+    expect(ingress.map((r) => r.cidr_ipv4 ?? r.referenced_security_group_id).sort()).toEqual(
+      ["10.1.0.0/16", "10.40.0.0/16", "192.168.4.0/24", "sg-0123456789abcdef0"].sort(),
+    );
+    for (const r of ingress) expect([r.from_port, r.to_port]).toEqual([8080, 8080]);
+  });
+});
+
+describe("lane stack: enclave hosts", () => {
+  const lt = one(lane, "aws_launch_template");
+
+  test("launch template: c7g.large, enclave on, IMDSv2, encrypted gp3, no public IP, no key pair", () => {
+    expect(lt.instance_type).toBe("c7g.large");
+    expect(lt.enclave_options).toEqual({ enabled: true });
+    expect(lt.metadata_options).toEqual(expect.objectContaining({ http_tokens: "required", http_put_response_hop_limit: 1 }));
+    expect(lt.block_device_mappings).toEqual([expect.objectContaining({ ebs: expect.objectContaining({ volume_type: "gp3", encrypted: "true" }) })]);
+    expect(lt.network_interfaces).toEqual([expect.objectContaining({ associate_public_ip_address: "false" })]);
+    expect(lt.key_name).toBeUndefined();
+    expect(lt.user_data).toMatch(/^\$\{base64gzip\(/);
+  });
+
+  test("AMI from the AL2023 arm64 SSM public parameter", () => {
+    const params = Object.values(lane.data.aws_ssm_parameter as Record<string, Json>);
+    expect(params.map((p) => p.name)).toEqual(["/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"]);
+    expect(lt.image_id).toMatch(/^\$\{data\.aws_ssm_parameter\..*\.value\}$/);
+  });
+
+  test("instance profile role: EC2 trust, SSM managed policy", () => {
+    const role = resources(lane, "aws_iam_role").find((r) => r.name === "express-lane-host")!;
+    expect(JSON.parse(role.assume_role_policy).Statement[0].Principal.Service).toBe("ec2.amazonaws.com");
+    expect(resources(lane, "aws_iam_role_policy_attachment").map((a) => a.policy_arn)).toContain("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
+  });
+
+  test("ASG in the single subnet behind an internal NLB with a TCP listener on the reader port", () => {
+    const asg = one(lane, "aws_autoscaling_group");
+    expect(asg.vpc_zone_identifier).toHaveLength(1);
+    expect(asg.vpc_zone_identifier[0]).toMatch(/aws_subnet\./);
+    expect([asg.min_size, asg.desired_capacity, asg.max_size]).toEqual([1, 1, 1]);
+    expect(asg.target_group_arns).toEqual([expect.stringMatching(/aws_lb_target_group\./)]);
+    const nlb = one(lane, "aws_lb");
+    expect(nlb).toEqual(expect.objectContaining({ load_balancer_type: "network", internal: true }));
+    expect(nlb.subnets).toEqual(asg.vpc_zone_identifier);
+    const listener = one(lane, "aws_lb_listener");
+    expect(listener).toEqual(expect.objectContaining({ port: 8080, protocol: "TCP" }));
+  });
+
+  test("host count scales the ASG", () => {
+    const big = synthStacks({ hostCount: 3, instanceType: "c7g.xlarge" });
+    const asg = one(big.laneJson, "aws_autoscaling_group");
+    expect([asg.min_size, asg.desired_capacity, asg.max_size]).toEqual([3, 3, 3]);
+    expect(one(big.laneJson, "aws_launch_template").instance_type).toBe("c7g.xlarge");
+  });
+});
+
+describe("lane stack: observability", () => {
+  test("log groups have retention", () => {
+    const groups = resources(lane, "aws_cloudwatch_log_group");
+    expect(groups.map((g) => g.name).sort()).toEqual(["/express-lane/bootstrap", "/express-lane/prometheus", "/express-lane/runtime"]);
+    for (const g of groups) expect(g.retention_in_days).toBe(30);
+  });
+
+  test("alarms: P99 > 5 ms, 5xx rate, signer unavailable, all to the SNS topic", () => {
+    const alarms = resources(lane, "aws_cloudwatch_metric_alarm");
+    const byName = Object.fromEntries(alarms.map((a) => [a.alarm_name, a])) as Record<string, Json>;
+    const p99 = byName["express-lane-read-latency-p99"];
+    expect(p99).toEqual(expect.objectContaining({ metric_name: "lane_request_duration_seconds", extended_statistic: "p99", threshold: 0.005, comparison_operator: "GreaterThanThreshold" }));
+    const err = byName["express-lane-5xx-rate"];
+    expect(JSON.stringify(err.metric_query)).toMatch(/"status_class":"5xx"/);
+    expect(err.metric_query.find((q: Json) => q.return_data === true).expression).toMatch(/r5/);
+    const signer = byName["express-lane-signer-unavailable"];
+    expect(signer).toEqual(expect.objectContaining({ metric_name: "lane_signer_up", comparison_operator: "LessThanThreshold", threshold: 1, treat_missing_data: "breaching" }));
+    for (const a of alarms) expect(a.alarm_actions).toEqual([expect.stringMatching(/aws_sns_topic\./)]);
+  });
+
+  test("dashboard: read latency P50/P95/P99, req/s, errors, signer and store latency", () => {
+    const body = JSON.parse(one(lane, "aws_cloudwatch_dashboard").dashboard_body) as { widgets: Json[] };
+    const titles = body.widgets.map((w) => String(w.properties.title));
+    for (const t of [/Read latency/, /Requests\/s/, /Errors/, /Signer latency/, /Store .*latency/, /Signer up/]) expect(titles.some((x) => t.test(x))).toBe(true);
+    const latency = body.widgets.find((w) => /Read latency/.test(w.properties.title))!;
+    const stats = (latency.properties.metrics as Json[][]).map((m) => m[m.length - 1].stat);
+    expect(stats).toEqual(["p50", "p95", "p99"]);
+    const store = body.widgets.find((w) => /Store/.test(w.properties.title))!;
+    expect(JSON.stringify(store)).toMatch(/lane_store_duration_seconds/);
+    const signer = body.widgets.find((w) => /Signer latency/.test(w.properties.title))!;
+    expect(JSON.stringify(signer)).toMatch(/lane_signer_duration_seconds/);
+  });
+
+  test("hosts may publish metrics only in the ExpressLane namespace", () => {
+    const hostPolicy = resources(lane, "aws_iam_role_policy").find((p) => String(p.role).includes("Hosts_Role"))!;
+    const put = statements(hostPolicy.policy).find((x) => x.Action === "cloudwatch:PutMetricData")!;
+    expect(put.Condition).toEqual({ StringEquals: { "cloudwatch:namespace": "ExpressLane" } });
+  });
+});
