@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, Server, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Signer } from "../../enclave/signer";
+import { SignerClient, SignerRejectedError, SignerUnavailableError } from "../../runtime/signer-client";
+import { encodeObject } from "../../wire/object";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "signer-client-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const object = encodeObject({ v: 1, view: "v", entity: "e", event_time: 1, written_time: 2, features: { a: 1 } });
+
+describe("runtime/signer-client", () => {
+  it("multiplexes many requests over one connection and matches replies by id", async () => {
+    const socketPath = join(dir, "a.sock");
+    const signer = new Signer();
+    const server = await signer.listen(socketPath);
+    let connections = 0;
+    server.on("connection", () => connections++);
+    const client = new SignerClient({ socketPath });
+    await client.ready();
+    const entities = Array.from({ length: 500 }, (_, i) => `e${i}`);
+    const replies = await Promise.all(
+      entities.map((e) => client.signRead({ method: "GET", path: `/v1/features/v/${e}`, query: "", objects: [e === "e" ? object : null] })),
+    );
+    replies.forEach((r, i) => expect(JSON.parse(Buffer.from(r.body).toString()).entity).toBe(entities[i]));
+    expect(connections).toBe(1);
+    expect(client.inFlight).toBe(0);
+    client.close();
+    server.close();
+  });
+
+  it("surfaces signer rejections as SignerRejectedError with the signer's status", async () => {
+    const socketPath = join(dir, "b.sock");
+    const server = await new Signer().listen(socketPath);
+    const client = new SignerClient({ socketPath });
+    await client.ready();
+    await expect(client.signRead({ method: "GET", path: "/v1/features/BAD/e", query: "", objects: [null] })).rejects.toMatchObject({
+      reply: { code: "bad_view", status: 400 },
+    });
+    await expect(client.signRead({ method: "GET", path: "/v1/features/v/e", query: "", objects: [] })).rejects.toBeInstanceOf(SignerRejectedError);
+    client.close();
+    server.close();
+  });
+
+  it("fails fast while disconnected, times out a stalled signer, and reconnects through the transport seam", async () => {
+    const socketPath = join(dir, "c.sock");
+    // A "signer" that accepts, answers KeyInfo once, then stalls: requests must time out, not hang.
+    const real = new Signer();
+    let stall = false;
+    const server: Server = createServer((socket) => {
+      socket.on("data", async (chunk: Buffer) => {
+        if (stall) return;
+        stall = true;
+        const reply = await real.handle({ id: chunk.readUInt32BE(4), kind: chunk.readUInt8(8), payload: chunk.subarray(9) });
+        socket.write(reply);
+      });
+    });
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    let opened = 0;
+    const client = new SignerClient({
+      socketPath,
+      timeoutMs: 100,
+      connect: () => {
+        opened++;
+        return connect(socketPath);
+      },
+    });
+    await client.ready();
+    await expect(client.signRead({ method: "GET", path: "/v1/features/v/e", query: "", objects: [null] })).rejects.toThrow(/timed out/);
+    server.close();
+    // Drop the connection: calls fail at once with SignerUnavailableError.
+    (client as unknown as { socket: { destroy(): void } }).socket.destroy();
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(client.signRead({ method: "GET", path: "/v1/features/v/e", query: "", objects: [null] })).rejects.toBeInstanceOf(SignerUnavailableError);
+    // A real signer comes back on the same path: the client reconnects by itself.
+    rmSync(socketPath, { force: true });
+    const back = await new Signer().listen(socketPath);
+    const key = await client.ready(2000);
+    expect(key.keyid).not.toBe(real.key.keyid);
+    expect(opened).toBeGreaterThanOrEqual(2);
+    client.close();
+    back.close();
+  });
+});
