@@ -39,6 +39,12 @@ export class SignerRejectedError extends Error {
 export interface SignerClientOptions {
   /** Unix socket path (locally, and on the host where a bridge forwards it to the enclave's vsock). */
   readonly socketPath: string;
+  /**
+   * Transport seam: how to open the stream. Default: the Unix socket at `socketPath`. Anything
+   * that yields a duplex byte stream works (a TCP port, a native vsock binding), because the
+   * frame protocol needs nothing but ordered bytes.
+   */
+  readonly connect?: () => Socket;
   /** Per-request deadline. */
   readonly timeoutMs?: number;
   /** Reconnect backoff bounds; the max keeps recovery within 1 s of the signer returning. */
@@ -131,7 +137,7 @@ export class SignerClient {
 
   private connect(): void {
     if (this.closed) return;
-    const socket = connect(this.options.socketPath);
+    const socket = this.options.connect ? this.options.connect() : connect(this.options.socketPath);
     socket.setNoDelay(true);
     const decoder = new FrameDecoder();
     socket.on("connect", () => {
