@@ -1,0 +1,174 @@
+import { App, Aspects, IAspect, TerraformStack, Testing } from "cdktf";
+import { Construct } from "constructs";
+import {
+  AwsProvider,
+  CloudwatchLogGroup,
+  IamRole,
+  IamRolePolicy,
+  KmsKey,
+  LaunchTemplate,
+  S3Bucket,
+  S3BucketVersioning,
+  SecurityGroup,
+  Subnet,
+  VpcSecurityGroupIngressRule,
+} from "../../../constructs/aws";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
+import {
+  BucketVersioned,
+  EncryptedVolumes,
+  IamNoWildcards,
+  Imdsv2Required,
+  KmsRotation,
+  LogRetention,
+  NoPublicIp,
+  NoWorldIngress,
+  SealKeyAttestation,
+  applyPolicies,
+  policyErrors,
+} from "../../../constructs/policies";
+
+/** Builds a stack with `build`, applies one rule, returns its error annotations. */
+function errorsOf(rule: IAspect, build: (s: TerraformStack) => void): string[] {
+  const app = Testing.app();
+  const stack = new TerraformStack(app, "test");
+  build(stack);
+  Aspects.of(stack).add(rule);
+  Testing.synth(stack);
+  return policyErrors(stack);
+}
+
+const lt = (s: Construct, over: Partial<ConstructorParameters<typeof LaunchTemplate>[2]> = {}) =>
+  new LaunchTemplate(s, "lt", {
+    metadataOptions: { httpTokens: "required" },
+    networkInterfaces: [{ deviceIndex: 0, associatePublicIpAddress: "false" }],
+    blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeType: "gp3" } }],
+    ...over,
+  });
+
+const policyDoc = (statement: Record<string, unknown>) => JSON.stringify({ Version: "2012-10-17", Statement: [statement] });
+const PCR0 = "ab".repeat(48);
+
+describe("EL-IMDSV2", () => {
+  test("compliant: http_tokens required", () => expect(errorsOf(new Imdsv2Required(), (s) => lt(s))).toEqual([]));
+  test("non-compliant: http_tokens optional or missing", () => {
+    expect(errorsOf(new Imdsv2Required(), (s) => lt(s, { metadataOptions: { httpTokens: "optional" } }))).toEqual([expect.stringMatching(/EL-IMDSV2.*required/)]);
+    expect(errorsOf(new Imdsv2Required(), (s) => lt(s, { metadataOptions: undefined }))).toHaveLength(1);
+  });
+});
+
+describe("EL-NO-PUBLIC-IP", () => {
+  test("compliant: private NIC, private subnet", () =>
+    expect(errorsOf(new NoPublicIp(), (s) => {
+      lt(s);
+      new Subnet(s, "sn", { vpcId: "vpc-1", cidrBlock: "10.0.0.0/24", mapPublicIpOnLaunch: false });
+    })).toEqual([]));
+  test("non-compliant: public IP on NIC, public subnet, IGW, NAT", () => {
+    expect(errorsOf(new NoPublicIp(), (s) => lt(s, { networkInterfaces: [{ associatePublicIpAddress: "true" }] }))).toEqual([expect.stringMatching(/associate_public_ip_address/)]);
+    expect(errorsOf(new NoPublicIp(), (s) => new Subnet(s, "sn", { vpcId: "v", cidrBlock: "10.0.0.0/24", mapPublicIpOnLaunch: true }))).toHaveLength(1);
+    expect(errorsOf(new NoPublicIp(), (s) => new InternetGateway(s, "igw", { vpcId: "v" }))).toEqual([expect.stringMatching(/aws_internet_gateway is not allowed/)]);
+    expect(errorsOf(new NoPublicIp(), (s) => new NatGateway(s, "nat", { subnetId: "s" }))).toHaveLength(1);
+  });
+});
+
+describe("EL-EBS-ENCRYPTED", () => {
+  test("compliant: encrypted root", () => expect(errorsOf(new EncryptedVolumes(), (s) => lt(s))).toEqual([]));
+  test("non-compliant: unencrypted or unmapped root", () => {
+    expect(errorsOf(new EncryptedVolumes(), (s) => lt(s, { blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "false" } }] }))).toEqual([expect.stringMatching(/not encrypted/)]);
+    expect(errorsOf(new EncryptedVolumes(), (s) => lt(s, { blockDeviceMappings: [] }))).toHaveLength(1);
+  });
+});
+
+describe("EL-KMS-ROTATION", () => {
+  test("compliant: rotation on", () => expect(errorsOf(new KmsRotation(), (s) => new KmsKey(s, "k", { enableKeyRotation: true }))).toEqual([]));
+  test("non-compliant: rotation off or unset", () => {
+    expect(errorsOf(new KmsRotation(), (s) => new KmsKey(s, "k", { enableKeyRotation: false }))).toHaveLength(1);
+    expect(errorsOf(new KmsRotation(), (s) => new KmsKey(s, "k", {}))).toHaveLength(1);
+  });
+});
+
+describe("EL-IAM-NO-WILDCARD", () => {
+  const rolePolicy = (st: Record<string, unknown>) => (s: TerraformStack) => new IamRolePolicy(s, "p", { role: "r", policy: policyDoc(st) });
+  test("compliant: scoped actions/resources, documented exceptions, key-policy self reference", () => {
+    expect(errorsOf(new IamNoWildcards(), rolePolicy({ Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::b/*" }))).toEqual([]);
+    expect(errorsOf(new IamNoWildcards(), rolePolicy({ Effect: "Allow", Action: "cloudwatch:PutMetricData", Resource: "*" }))).toEqual([]);
+    expect(errorsOf(new IamNoWildcards(), rolePolicy({ Sid: "DeployLaneInfrastructure", Effect: "Allow", Action: "ec2:*", Resource: "*" }))).toEqual([]);
+    expect(errorsOf(new IamNoWildcards(), rolePolicy({ Effect: "Deny", Action: "s3:*", Resource: "*" }))).toEqual([]);
+    expect(errorsOf(new IamNoWildcards(), (s) => new KmsKey(s, "k", { enableKeyRotation: true, policy: policyDoc({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::1:role/x" }, Action: "kms:Decrypt", Resource: "*" }) }))).toEqual([]);
+  });
+  test("non-compliant: * action, service:* action, Resource *, NotAction", () => {
+    expect(errorsOf(new IamNoWildcards(), rolePolicy({ Effect: "Allow", Action: "*", Resource: "arn:aws:s3:::b" }))).toEqual([expect.stringMatching(/wildcard actions \*/)]);
+    expect(errorsOf(new IamNoWildcards(), rolePolicy({ Effect: "Allow", Action: "s3:*", Resource: "arn:aws:s3:::b" }))).toHaveLength(1);
+    expect(errorsOf(new IamNoWildcards(), rolePolicy({ Effect: "Allow", Action: "s3:GetObject", Resource: "*" }))).toEqual([expect.stringMatching(/Resource "\*"/)]);
+    expect(errorsOf(new IamNoWildcards(), rolePolicy({ Effect: "Allow", NotAction: "iam:*", Resource: "arn:aws:s3:::b" }))).toHaveLength(1);
+  });
+});
+
+describe("EL-SEAL-ATTESTATION", () => {
+  const seal = (statements: Record<string, unknown>[]) => (s: TerraformStack) =>
+    new KmsKey(s, "seal", { enableKeyRotation: true, tags: { ExpressLaneKeyRole: "seal" }, policy: JSON.stringify({ Version: "2012-10-17", Statement: statements }) });
+  const admin = { Sid: "KeyAdministration", Effect: "Allow", Principal: { AWS: "arn:aws:iam::1:role/deploy" }, Action: ["kms:Describe*"], Resource: "*" };
+  const hostGrant = (cond: unknown) => ({ Sid: "EnclaveDecryptWithAttestation", Effect: "Allow", Principal: { AWS: "arn:aws:iam::1:role/host" }, Action: "kms:Decrypt", Resource: "*", Condition: cond });
+  test("compliant: host Decrypt requires ImageSha384 = PCR0", () => {
+    expect(errorsOf(new SealKeyAttestation(), seal([admin, hostGrant({ StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": PCR0 } })]))).toEqual([]);
+  });
+  test("non-compliant: no condition, zero PCR0, missing grant", () => {
+    expect(errorsOf(new SealKeyAttestation(), seal([admin, hostGrant(undefined)]))).toEqual([expect.stringMatching(/without a kms:RecipientAttestation:ImageSha384 condition/)]);
+    expect(errorsOf(new SealKeyAttestation(), seal([admin, hostGrant({ StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": "0".repeat(96) } })]))).toEqual([expect.stringMatching(/all zeros/)]);
+    expect(errorsOf(new SealKeyAttestation(), seal([admin]))).toEqual([expect.stringMatching(/no statement grants/)]);
+  });
+  test("keys not tagged as seal keys are ignored", () => {
+    expect(errorsOf(new SealKeyAttestation(), (s) => new KmsKey(s, "k", { enableKeyRotation: true }))).toEqual([]);
+  });
+});
+
+describe("EL-SG-NO-WORLD-INGRESS", () => {
+  test("compliant: private CIDR", () => {
+    expect(errorsOf(new NoWorldIngress(), (s) => new VpcSecurityGroupIngressRule(s, "r", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8080, toPort: 8080, cidrIpv4: "10.0.0.0/8" }))).toEqual([]);
+  });
+  test("non-compliant: 0.0.0.0/0 rule and inline ::/0", () => {
+    expect(errorsOf(new NoWorldIngress(), (s) => new VpcSecurityGroupIngressRule(s, "r", { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/0" }))).toEqual([expect.stringMatching(/0\.0\.0\.0\/0/)]);
+    expect(errorsOf(new NoWorldIngress(), (s) => new SecurityGroup(s, "sg", { ingress: [{ fromPort: 443, toPort: 443, protocol: "tcp", ipv6CidrBlocks: ["::/0"] }] }))).toHaveLength(1);
+  });
+});
+
+describe("EL-LOG-RETENTION", () => {
+  test("compliant: retention set", () => expect(errorsOf(new LogRetention(), (s) => new CloudwatchLogGroup(s, "g", { name: "/x", retentionInDays: 30 }))).toEqual([]));
+  test("non-compliant: retention unset", () => expect(errorsOf(new LogRetention(), (s) => new CloudwatchLogGroup(s, "g", { name: "/x" }))).toHaveLength(1));
+});
+
+describe("EL-STATE-BUCKET-VERSIONED", () => {
+  test("compliant: versioning Enabled on the bucket", () => {
+    expect(errorsOf(new BucketVersioned(), (s) => {
+      const b = new S3Bucket(s, "state", { bucket: "state-bucket" });
+      new S3BucketVersioning(s, "v", { bucket: b.id, versioningConfiguration: { status: "Enabled" } });
+    })).toEqual([]);
+  });
+  test("non-compliant: no versioning, or Suspended", () => {
+    expect(errorsOf(new BucketVersioned(), (s) => new S3Bucket(s, "state", { bucket: "state-bucket" }))).toEqual([expect.stringMatching(/EL-STATE-BUCKET-VERSIONED.*state-bucket/)]);
+    expect(errorsOf(new BucketVersioned(), (s) => {
+      const b = new S3Bucket(s, "state", { bucket: "state-bucket" });
+      new S3BucketVersioning(s, "v", { bucket: b.id, versioningConfiguration: { status: "Suspended" } });
+    })).toHaveLength(1);
+  });
+});
+
+describe("policy pack", () => {
+  test("violations fail a full app synth; compliant stacks synthesize", () => {
+    const bad = new App({ outdir: Testing.app().outdir });
+    const stack = new TerraformStack(bad, "bad");
+    new AwsProvider(stack, "aws", { region: "ap-south-1" });
+    new IamRole(stack, "r", { assumeRolePolicy: policyDoc({ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }) });
+    new IamRolePolicy(stack, "p", { role: "r", policy: policyDoc({ Effect: "Allow", Action: "*", Resource: "*" }) });
+    applyPolicies(bad);
+    expect(() => bad.synth()).toThrow(/EL-IAM-NO-WILDCARD/);
+
+    const good = new App({ outdir: Testing.app().outdir });
+    const ok = new TerraformStack(good, "good");
+    new AwsProvider(ok, "aws", { region: "ap-south-1" });
+    new CloudwatchLogGroup(ok, "g", { name: "/x", retentionInDays: 7 });
+    applyPolicies(good);
+    expect(() => good.synth()).not.toThrow();
+  });
+});
