@@ -105,7 +105,8 @@ export class LatencyRecorder {
     for (let i = 0; i <= points; i++) {
       const nines = (i / points) * maxNines;
       const p = 100 * (1 - Math.pow(10, -nines));
-      out.push({ p, ms: this.histogram.getValueAtPercentile(p) / 1000 });
+      // HDR answers with the highest value equivalent to the bucket; never above the true max.
+      out.push({ p, ms: Math.min(this.histogram.getValueAtPercentile(p), this.histogram.maxValue) / 1000 });
     }
     out.push({ p: 100, ms: this.histogram.maxValue / 1000 });
     return out;
