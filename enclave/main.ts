@@ -5,6 +5,8 @@
  */
 import { existsSync, unlinkSync } from "node:fs";
 import { Command, Option } from "commander";
+import { createNsm } from "./nsm";
+import { DEFAULT_DEV_CA_DIR } from "./nsm/local-nsm";
 import { Signer } from "./signer";
 
 async function main(): Promise<void> {
@@ -12,17 +14,27 @@ async function main(): Promise<void> {
     .description("Express Lane signer: holds the enclave-born signing key and signs every read")
     .addOption(new Option("--socket <path>", "Unix socket to listen on").env("EXPRESS_LANE_SIGNER_SOCKET").default("/run/express-lane/signer.sock"))
     .addOption(new Option("--validity <seconds>", "signature validity").env("EXPRESS_LANE_SIGNATURE_VALIDITY").default("60"))
+    .addOption(
+      new Option("--nsm <mode>", "attestation source: device (/dev/nsm inside a Nitro Enclave) or local (dev CA twin)")
+        .env("EXPRESS_LANE_NSM")
+        .choices(["device", "local"])
+        .default("local"),
+    )
+    .addOption(new Option("--dev-ca-dir <dir>", "local mode: dev CA folder (created on first use)").env("EXPRESS_LANE_DEV_CA_DIR").default(DEFAULT_DEV_CA_DIR))
+    .addOption(new Option("--bundle <file>", "local mode: the signer bundle the local PCRs measure (default: this program)"))
     .parse();
-  const opts = program.opts<{ socket: string; validity: string }>();
+  const opts = program.opts<{ socket: string; validity: string; nsm: "device" | "local"; devCaDir: string; bundle?: string }>();
   const validitySeconds = Number(opts.validity);
   if (!Number.isInteger(validitySeconds) || validitySeconds < 1 || validitySeconds > 3600) {
     program.error("--validity must be an integer between 1 and 3600 seconds");
   }
-  const signer = new Signer({ validitySeconds });
+  // Local PCRs measure the code actually running, so a code change changes them.
+  const nsm = opts.nsm === "device" ? createNsm({ mode: "device" }) : createNsm({ mode: "local", bundlePath: opts.bundle ?? process.argv[1], devCaDir: opts.devCaDir });
+  const signer = new Signer({ validitySeconds, nsm });
   if (existsSync(opts.socket)) unlinkSync(opts.socket); // a stale socket from a previous run
   const server = await signer.listen(opts.socket);
   // One line on stdout that the local lane (and systemd logs) read: where, and which key.
-  process.stdout.write(`${JSON.stringify({ event: "signer_ready", socket: opts.socket, keyid: signer.key.keyid })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: "signer_ready", socket: opts.socket, keyid: signer.key.keyid, nsm: nsm.kind })}\n`);
   const stop = (): void => {
     server.close();
     try {

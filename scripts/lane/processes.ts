@@ -169,7 +169,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     if ((options.demoEntities ?? 3000) > 0) await loadDemo(demoTarget, options.demoEntities ?? 3000, options.onProgress);
 
     const startSigner = async (): Promise<string> => {
-      const started = await spawnReady("signer", ["--socket", signerSocket], { ...base, cpu: cpus.signer }, "signer_ready");
+      const started = await spawnReady("signer", ["--socket", signerSocket, "--nsm", "local", "--dev-ca-dir", join(dataDir, "dev-ca")], { ...base, cpu: cpus.signer }, "signer_ready");
       children.signer = started.child;
       return String(started.ready.keyid);
     };
