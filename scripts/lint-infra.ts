@@ -1,0 +1,112 @@
+/**
+ * `npm run lint:infra`: checks for what cannot run here.
+ *
+ *  1. shellcheck: the hosts' generated user data and every shell script under scripts/.
+ *  2. systemd-analyze verify: the generated systemd units, in a throw-away root that holds the
+ *     units, stub executables (nitro-cli, socat, node, vsock-proxy) and a stub
+ *     nitro-enclaves-allocator.service. Any output (including "Unknown key" warnings) fails.
+ *     If systemd-analyze is missing, a strict parse check runs instead and says so.
+ *  3. @action-validator/cli: every workflow under .github/workflows/.
+ *
+ * Needs the Debian packages `shellcheck` and `systemd` (see .ci/run).
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { renderHostUnits } from "../constructs/host-units";
+import { resolveConfig } from "../stacks/config";
+import { buildApp } from "../stacks/main";
+
+const ROOT = path.resolve(__dirname, "..");
+const failures: string[] = [];
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lint-infra-"));
+
+function have(cmd: string, arg = "--version"): boolean {
+  return !spawnSync(cmd, [arg], { stdio: "ignore" }).error;
+}
+
+function run(label: string, cmd: string, args: string[], opts: { cwd?: string; quietOk?: boolean } = {}): void {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? ROOT, encoding: "utf8" });
+  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`.split("\n").filter((l) => l.trim() !== "" && !/^npm warn/.test(l)).join("\n");
+  if (r.error || r.status !== 0 || (opts.quietOk && out !== "")) {
+    failures.push(`${label}\n${out || String(r.error ?? `exit ${r.status}`)}`);
+    console.log(`FAIL ${label}`);
+  } else {
+    console.log(`ok   ${label}`);
+  }
+}
+
+function shellScripts(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return shellScripts(p);
+    if (e.name.endsWith(".sh") || e.name.endsWith(".bash")) return [p];
+    const head = fs.readFileSync(p, "utf8").slice(0, 64);
+    return /^#!.*\b(ba|da|k)?sh\b/.test(head) ? [p] : [];
+  });
+}
+
+// 1. shellcheck
+const config = resolveConfig({});
+const { lane } = buildApp(config, path.join(tmp, "cdktf.out"));
+const userData = path.join(tmp, "user-data.sh");
+fs.writeFileSync(userData, lane.hosts.userData);
+if (!have("shellcheck")) {
+  failures.push("shellcheck is not installed (apt-get install -y shellcheck)");
+} else {
+  run("shellcheck: generated user data", "shellcheck", ["--shell=bash", userData], { quietOk: true });
+  for (const f of shellScripts(path.join(ROOT, "scripts"))) run(`shellcheck: ${path.relative(ROOT, f)}`, "shellcheck", ["-x", f], { quietOk: true });
+}
+
+// 2. systemd units
+const units = renderHostUnits({
+  region: config.region,
+  bucketName: config.directoryBucketName,
+  readerPort: config.readerPort,
+  enclaveMemoryMib: config.enclaveMemoryMib,
+});
+if (have("systemd-analyze")) {
+  const root = path.join(tmp, "root");
+  const sys = path.join(root, "usr/lib/systemd/system");
+  fs.mkdirSync(path.join(root, "etc/systemd/system"), { recursive: true });
+  fs.mkdirSync(sys, { recursive: true });
+  fs.mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+  // The host's own units (sysinit.target etc.); cp -a keeps masked units' /dev/null symlinks.
+  for (const d of ["/usr/lib/systemd/system", "/lib/systemd/system"]) if (fs.existsSync(d)) spawnSync("cp", ["-a", `${d}/.`, sys]);
+  for (const bin of ["nitro-cli", "socat", "node", "vsock-proxy"]) fs.writeFileSync(path.join(root, "usr/bin", bin), "#!/bin/sh\n", { mode: 0o755 });
+  fs.writeFileSync(path.join(sys, "nitro-enclaves-allocator.service"), "[Unit]\nDescription=stub\n[Service]\nType=oneshot\nExecStart=/usr/bin/nitro-cli --version\n");
+  for (const [name, text] of Object.entries(units)) fs.writeFileSync(path.join(root, "etc/systemd/system", name), text);
+  for (const name of Object.keys(units)) run(`systemd-analyze verify: ${name}`, "systemd-analyze", ["verify", "--man=no", `--root=${root}`, name], { quietOk: true });
+} else {
+  console.log("systemd-analyze not found: running the fallback parse check instead");
+  const known: Record<string, RegExp> = { Unit: /^(Description|Requires|Wants|After|Before|PartOf)$/, Service: /^(Type|RemainAfterExit|ExecStart|ExecStop|User|Group|DynamicUser|Environment|RuntimeDirectory\w*|StateDirectory|ReadWritePaths|Standard(Output|Error)|Limit\w+|NoNewPrivileges|Protect\w+|PrivateTmp|Restart|RestartSec|TimeoutStartSec)$/, Install: /^WantedBy$/ };
+  for (const [name, text] of Object.entries(units)) {
+    let section = "";
+    const bad: string[] = [];
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      const sec = /^\[(\w+)\]$/.exec(line);
+      if (sec) section = sec[1];
+      else if (!/^[A-Za-z]+=.+$/.test(line) || !known[section]?.test(line.split("=")[0])) bad.push(line);
+      else if (/^Exec(Start|Stop)=/.test(line) && !/^Exec\w+=\//.test(line)) bad.push(`${line} (not an absolute path)`);
+    }
+    if (bad.length) failures.push(`unit parse check: ${name}\n${bad.join("\n")}`);
+    else console.log(`ok   unit parse check (fallback): ${name}`);
+  }
+}
+
+// 3. workflows
+const wfDir = path.join(ROOT, ".github/workflows");
+const validator = path.join(ROOT, "node_modules/.bin/action-validator");
+for (const f of fs.existsSync(wfDir) ? fs.readdirSync(wfDir).filter((n) => /\.ya?ml$/.test(n)) : []) {
+  run(`action-validator: .github/workflows/${f}`, validator, [path.join(".github/workflows", f)]);
+}
+
+fs.rmSync(tmp, { recursive: true, force: true });
+if (failures.length > 0) {
+  console.error(`\nlint:infra failed:\n\n${failures.join("\n\n")}`);
+  process.exit(1);
+}
+console.log("\nlint:infra: all checks passed");

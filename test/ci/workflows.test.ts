@@ -1,0 +1,74 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+
+type Step = { uses?: string; run?: string; with?: Record<string, unknown>; name?: string };
+type Job = { "runs-on": string; environment?: string | { name: string }; permissions?: Record<string, string>; steps: Step[]; needs?: string | string[] };
+type Workflow = { on: Record<string, unknown>; permissions?: Record<string, string>; jobs: Record<string, Job> };
+
+const dir = path.join(__dirname, "../../.github/workflows");
+const load = (name: string) => parse(fs.readFileSync(path.join(dir, name), "utf8")) as Workflow;
+const ci = load("ci.yml");
+const deploy = load("deploy.yml");
+const destroy = load("destroy.yml");
+const allSteps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
+const runs = (w: Workflow) => allSteps(w).map((s) => s.run ?? "").join("\n");
+
+describe("workflows", () => {
+  test("ci: pull requests and pushes run npm ci, npm test, npm run synth", () => {
+    expect(Object.keys(ci.on).sort()).toEqual(["pull_request", "push"]);
+    const r = runs(ci);
+    expect(r).toMatch(/^npm ci$/m);
+    expect(r).toMatch(/^npm test$/m);
+    expect(r).toMatch(/^npm run synth$/m);
+  });
+
+  test("every action is pinned to a full commit SHA", () => {
+    for (const w of [ci, deploy, destroy]) {
+      for (const s of allSteps(w).filter((x) => x.uses)) expect(s.uses).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+    }
+  });
+
+  test("deploy: on push to main; arm64 build calls scripts/build-eif.sh", () => {
+    expect(deploy.on).toEqual({ push: { branches: ["main"] } });
+    const build = deploy.jobs.build;
+    expect(build["runs-on"]).toBe("ubuntu-24.04-arm");
+    expect(build.steps.map((s) => s.run ?? "").join("\n")).toMatch(/scripts\/build-eif\.sh/);
+    expect(build.permissions?.["id-token"]).toBeUndefined();
+  });
+
+  test("deploy: OIDC role from a variable, protected environment, publish, cdktf deploy with release measurements", () => {
+    const job = deploy.jobs.deploy;
+    expect(job.environment).toBe("production");
+    expect(job.permissions).toEqual({ "id-token": "write", contents: "read" });
+    const creds = job.steps.find((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"))!;
+    expect(creds.with?.["role-to-assume"]).toBe("${{ vars.AWS_DEPLOY_ROLE_ARN }}");
+    const r = job.steps.map((s) => s.run ?? "").join("\n");
+    expect(r).toMatch(/aws s3 cp .*s3:\/\/\$EXPRESS_LANE_ARTIFACT_BUCKET\/releases\/\$EXPRESS_LANE_RELEASE\//);
+    expect(r).toMatch(/cdktf-cli@[\d.]+ deploy/);
+    const env = (job as unknown as { env: Record<string, string> }).env;
+    expect(env.EXPRESS_LANE_MEASUREMENTS).toBe("release/measurements.json");
+    expect(env.EXPRESS_LANE_REQUIRE_RELEASE_MEASUREMENTS).toBe("1");
+    const credIndex = job.steps.indexOf(creds);
+    expect(job.steps.findIndex((s) => /cdktf-cli.*deploy/.test(s.run ?? ""))).toBeGreaterThan(credIndex);
+  });
+
+  test("destroy: manual dispatch with a typed confirmation checked before cdktf destroy", () => {
+    const input = (destroy.on.workflow_dispatch as { inputs: Record<string, { required: boolean; type: string }> }).inputs.confirm;
+    expect(input).toEqual(expect.objectContaining({ required: true, type: "string" }));
+    const steps = destroy.jobs.destroy.steps;
+    const check = steps.findIndex((s) => /"\$CONFIRM" != "destroy express-lane"/.test(s.run ?? "") && /exit 1/.test(s.run ?? ""));
+    const destroyStep = steps.findIndex((s) => /cdktf-cli@[\d.]+ destroy/.test(s.run ?? ""));
+    expect(check).toBe(0);
+    expect(destroyStep).toBeGreaterThan(check);
+    expect(destroy.jobs.destroy.environment).toBe("production");
+    expect(destroy.jobs.destroy.permissions?.["id-token"]).toBe("write");
+  });
+
+  test("no long-lived AWS keys anywhere in the workflows", () => {
+    for (const name of ["ci.yml", "deploy.yml", "destroy.yml"]) {
+      const text = fs.readFileSync(path.join(dir, name), "utf8");
+      expect(text).not.toMatch(/aws-access-key-id|aws-secret-access-key|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|secrets\./);
+    }
+  });
+});

@@ -1,0 +1,138 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { renderAgentConfig, renderPrometheusConfig } from "../../constructs/cloudwatch-agent";
+import { HISTOGRAM_EXPORTER_SOURCE } from "../../constructs/histogram-exporter";
+import { renderHostUnits } from "../../constructs/host-units";
+import { renderUserData, UserDataOptions } from "../../constructs/user-data";
+
+export const SAMPLE: UserDataOptions = {
+  region: "ap-south-1",
+  bucketName: "lane--aps1-az1--x-s3",
+  readerPort: 8080,
+  enclaveMemoryMib: 1536,
+  artifactBucket: "express-lane-artifacts-ap-south-1",
+  releaseId: "0123abcd",
+  expectedPcr0: "ab".repeat(48),
+  agent: { readerPort: 8080, logRetentionDays: 30, logGroups: { runtime: "/express-lane/runtime", bootstrap: "/express-lane/bootstrap", metrics: "/express-lane/prometheus" } },
+};
+
+const units = renderHostUnits(SAMPLE);
+const ud = renderUserData(SAMPLE);
+
+describe("systemd units", () => {
+  test("enclave: production mode, CID 16, configured CPU/memory", () => {
+    const u = units["express-lane-enclave.service"];
+    expect(u).toMatch(/^ExecStart=\/usr\/bin\/nitro-cli run-enclave --eif-path \/opt\/express-lane\/enclave\.eif --cpu-count 1 --memory 1536 --enclave-cid 16 /m);
+    expect(u).not.toMatch(/debug-mode|attach-console/);
+    expect(u).toMatch(/Requires=nitro-enclaves-allocator\.service/);
+  });
+
+  test("bridge: socat Unix socket to vsock CID 16 port 5000", () => {
+    expect(units["express-lane-bridge.service"]).toMatch(
+      /^ExecStart=\/usr\/bin\/socat UNIX-LISTEN:\/run\/express-lane\/signer\.sock,fork,[^ ]* VSOCK-CONNECT:16:5000$/m,
+    );
+    expect(units["express-lane-bridge.service"]).toMatch(/Requires=express-lane-enclave\.service/);
+  });
+
+  test("runtime: node runtime.js with signer socket, bucket, region, port", () => {
+    const u = units["express-lane-runtime.service"];
+    expect(u).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/express-lane\/runtime\.js$/m);
+    for (const env of [
+      "EXPRESS_LANE_SIGNER_SOCKET=/run/express-lane/signer.sock",
+      "EXPRESS_LANE_BUCKET=lane--aps1-az1--x-s3",
+      "EXPRESS_LANE_REGION=ap-south-1",
+      "EXPRESS_LANE_PORT=8080",
+    ]) expect(u).toContain(`Environment=${env}\n`);
+    expect(u).toMatch(/Requires=express-lane-bridge\.service/);
+    expect(u).not.toMatch(/^User=root/m);
+  });
+
+  test("vsock-proxy for kms.{region}.amazonaws.com:443", () => {
+    expect(units["express-lane-kms-proxy.service"]).toMatch(/^ExecStart=\/usr\/bin\/vsock-proxy 8000 kms\.ap-south-1\.amazonaws\.com 443 /m);
+  });
+});
+
+describe("user data", () => {
+  test("installs nitro-cli, writes the allocator config, fetches release artifacts, verifies PCR0", () => {
+    expect(ud.startsWith("#!/bin/bash\n")).toBe(true);
+    expect(ud).toMatch(/^dnf install -y aws-nitro-enclaves-cli .*socat/m);
+    expect(ud).toMatch(/cat > \/etc\/nitro_enclaves\/allocator\.yaml <<'ALLOCATOR'\n---\n# .*\nmemory_mib: 1536\ncpu_count: 1\nALLOCATOR/);
+    expect(ud).toContain("- {address: kms.ap-south-1.amazonaws.com, port: 443}");
+    expect(ud).toContain('"s3://$ARTIFACT_BUCKET/releases/$RELEASE/runtime.js"');
+    expect(ud).toContain('"s3://$ARTIFACT_BUCKET/releases/$RELEASE/enclave.eif"');
+    expect(ud).toContain(`EXPECTED_PCR0='${"ab".repeat(48)}'`);
+    expect(ud).toMatch(/if \[ "\$ACTUAL_PCR0" != "\$EXPECTED_PCR0" \]; then/);
+  });
+
+  test("embeds every generated unit verbatim and starts them under systemd in order", () => {
+    for (const [name, text] of Object.entries(units)) expect(ud).toContain(`cat > /etc/systemd/system/${name} <<'UNIT'\n${text}UNIT\n`);
+    expect(ud).toMatch(/systemctl enable --now express-lane-kms-proxy\.service express-lane-enclave\.service express-lane-bridge\.service express-lane-runtime\.service/);
+    expect(ud).toMatch(/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/);
+  });
+
+  test("fits the 16 KB user data limit and has nothing Terraform would interpolate", () => {
+    expect(Buffer.byteLength(ud)).toBeLessThan(16 * 1024);
+    expect(ud).not.toMatch(/\$\{|%\{/);
+  });
+
+  test("rejects unsafe values instead of quoting them", () => {
+    expect(() => renderUserData({ ...SAMPLE, releaseId: "x'; rm -rf /" })).toThrow(/not safe/);
+  });
+
+  test("passes shellcheck (when installed)", () => {
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    const probe = spawnSync("shellcheck", ["--version"]);
+    if (probe.error) return console.warn("shellcheck not installed; `npm run lint:infra` requires it");
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ud-")), "user-data.sh");
+    fs.writeFileSync(f, ud);
+    const r = spawnSync("shellcheck", ["--shell=bash", f], { encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+});
+
+describe("CloudWatch agent config", () => {
+  test("scrapes the runtime's Prometheus endpoint and emits counters/gauges in ExpressLane", () => {
+    const prom = JSON.parse(renderPrometheusConfig(SAMPLE.agent));
+    expect(prom.scrape_configs[0].static_configs[0].targets).toEqual(["127.0.0.1:8080"]);
+    expect(prom.scrape_configs[0].metrics_path).toBe("/metrics");
+    const agent = JSON.parse(renderAgentConfig(SAMPLE.agent));
+    const p = agent.logs.metrics_collected.prometheus;
+    expect(p.emf_processor.metric_namespace).toBe("ExpressLane");
+    const selectors = p.emf_processor.metric_declaration.flatMap((d: { metric_selectors: string[] }) => d.metric_selectors);
+    expect(selectors).toEqual(["^lane_requests_total$", "^lane_signer_up$"]);
+  });
+});
+
+describe("histogram exporter", () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hx-")), "histogram-exporter.js");
+  fs.writeFileSync(file, HISTOGRAM_EXPORTER_SOURCE);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hx = require(file) as {
+    parseBuckets(t: string): Map<string, Map<number, number>>;
+    distributions(p: Map<string, Map<number, number>>, c: Map<string, Map<number, number>>): { name: string; values: number[]; counts: number[] }[];
+  };
+  const scrape = (a: number, b: number, c: number) =>
+    [
+      "# TYPE lane_request_duration_seconds histogram",
+      `lane_request_duration_seconds_bucket{route="read",status="200",le="0.001"} ${a}`,
+      `lane_request_duration_seconds_bucket{route="read",status="200",le="0.005"} ${b}`,
+      `lane_request_duration_seconds_bucket{route="read",status="200",le="+Inf"} ${c}`,
+      `lane_request_duration_seconds_bucket{route="read",status="500",le="0.001"} 1`,
+      `lane_request_duration_seconds_bucket{route="read",status="500",le="0.005"} 1`,
+      `lane_request_duration_seconds_bucket{route="read",status="500",le="+Inf"} 1`,
+      `lane_request_duration_seconds_sum{route="read",status="200"} 1.5`,
+      `lane_requests_total{route="read",status="200"} ${c}`,
+    ].join("\n");
+
+  test("per-bucket deltas between scrapes, summed over label sets", () => {
+    const d = hx.distributions(hx.parseBuckets(scrape(10, 20, 21)), hx.parseBuckets(scrape(110, 125, 130)));
+    expect(d).toEqual([{ name: "lane_request_duration_seconds", values: [0.001, 0.005, 0.01], counts: [100, 5, 4] }]);
+  });
+
+  test("counter reset restarts from zero; no traffic publishes nothing", () => {
+    expect(hx.distributions(hx.parseBuckets(scrape(500, 600, 700)), hx.parseBuckets(scrape(3, 3, 3)))[0].counts).toEqual([4]);
+    expect(hx.distributions(hx.parseBuckets(scrape(3, 3, 3)), hx.parseBuckets(scrape(3, 3, 3)))).toEqual([]);
+  });
+});
