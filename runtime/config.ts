@@ -29,6 +29,17 @@ export interface RuntimeConfig {
   readonly hedgeMaxRatio: number;
   /** SIMULATION only: a what-if store latency model added below the store client. */
   readonly storeLatency?: LatencyModel;
+  /** Hardening (docs/operations.md): keys source, limits, shedding, TLS, shutdown, access log. */
+  readonly apiKeys?: string;
+  readonly ssmEndpoint?: string;
+  readonly defaultRateLimit: number;
+  readonly defaultBurst?: number;
+  readonly maxInFlight: number;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsClientCa?: string;
+  readonly shutdownTimeoutMs: number;
+  readonly accessLog: boolean;
 }
 
 function int(min: number, max: number) {
@@ -75,7 +86,17 @@ export function runtimeCommand(): Command {
           throw new InvalidArgumentError((err as Error).message);
         }
       }),
-    );
+    )
+    .addOption(new Option("--api-keys <source>", "keys document: a file path, ssm:<name> or secretsmanager:<id> (unset = no access control)").env("EXPRESS_LANE_API_KEYS"))
+    .addOption(new Option("--ssm-endpoint <url>", "SSM endpoint override for --api-keys ssm:/secretsmanager:").env("EXPRESS_LANE_SSM_ENDPOINT"))
+    .addOption(new Option("--default-rate-limit <rps>", "per-key limit for keys without their own rateLimit (0 = none)").env("EXPRESS_LANE_DEFAULT_RATE_LIMIT").default(0).argParser(int(0, 10_000_000)))
+    .addOption(new Option("--default-burst <n>", "bucket size for --default-rate-limit (default: = rps)").env("EXPRESS_LANE_DEFAULT_BURST").argParser(int(1, 10_000_000)))
+    .addOption(new Option("--max-in-flight <n>", "requests worked on at once; beyond it 503 overloaded").env("EXPRESS_LANE_MAX_IN_FLIGHT").default(64).argParser(int(1, 100_000)))
+    .addOption(new Option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)").env("EXPRESS_LANE_TLS_CERT"))
+    .addOption(new Option("--tls-key <file>", "private key for --tls-cert (PEM)").env("EXPRESS_LANE_TLS_KEY"))
+    .addOption(new Option("--tls-client-ca <file>", "require client certificates from this CA (mTLS)").env("EXPRESS_LANE_TLS_CLIENT_CA"))
+    .addOption(new Option("--shutdown-timeout-ms <n>", "SIGTERM: how long to drain in-flight requests").env("EXPRESS_LANE_SHUTDOWN_TIMEOUT_MS").default(10_000).argParser(int(0, 600_000)))
+    .addOption(new Option("--access-log <on|off>", "one log line per request (id, route, status, key id)").env("EXPRESS_LANE_ACCESS_LOG").choices(["on", "off"]).default("on"));
 }
 
 export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
@@ -84,12 +105,14 @@ export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessE
   try {
     const program = runtimeCommand().exitOverride();
     program.parse([...argv], { from: "user" });
-    const o = program.opts<Omit<RuntimeConfig, "hedge"> & { hedge: "on" | "off" | boolean }>();
+    const o = program.opts<Omit<RuntimeConfig, "hedge" | "accessLog"> & { hedge: "on" | "off" | boolean; accessLog: "on" | "off" | boolean }>();
     if (o.store === "file" && !o.storeDir) throw new InvalidArgumentError("--store file needs --store-dir");
     if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
       throw new InvalidArgumentError("--access-key-id and --secret-access-key go together");
     }
-    return { ...o, hedge: o.hedge === "on" || o.hedge === true };
+    if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new InvalidArgumentError("--tls-cert and --tls-key go together");
+    if (o.tlsClientCa !== undefined && o.tlsCert === undefined) throw new InvalidArgumentError("--tls-client-ca needs --tls-cert");
+    return { ...o, hedge: o.hedge === "on" || o.hedge === true, accessLog: o.accessLog === "on" || o.accessLog === true };
   } finally {
     process.env = saved;
   }

@@ -13,6 +13,8 @@ import { S3Store } from "./store/s3-store";
 import type { ObjectStore } from "./store/types";
 import { HedgedStore } from "./store/hedged-store";
 import { describeModel, SimulatedLatencyStore } from "./store/simulated-latency";
+import { gateFromConfig } from "./gate";
+import { createListener, drain } from "./listener";
 
 /** The configured store, wrapped: [hedging] → [SIMULATION latency] → store client. */
 export function createStore(config: RuntimeConfig, metrics?: LaneMetrics, logger?: pino.Logger): ObjectStore {
@@ -52,7 +54,12 @@ async function main(): Promise<void> {
     process.stderr.write(`express-lane-runtime: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const logger = pino({ level: config.logLevel, base: { service: "express-lane-runtime" } });
+  // Never log credentials, even if a header object ends up in a log call.
+  const logger = pino({
+    level: config.logLevel,
+    base: { service: "express-lane-runtime" },
+    redact: ["req.headers.authorization", 'req.headers["x-api-key"]', "headers.authorization", 'headers["x-api-key"]'],
+  });
   const metrics = new LaneMetrics();
   const store = createStore(config, metrics, logger);
   const signer = new SignerClient({
@@ -63,28 +70,32 @@ async function main(): Promise<void> {
       logger.info({ up, keyid: key?.keyid }, up ? "signer connected" : "signer disconnected");
     },
   });
-  const service = new ReaderService({ store, signer, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate });
-  const server = service.createServer();
+  const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
+  const service = new ReaderService({ store, signer, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
+  const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   logger.info({ host: config.host, port }, "runtime listening");
   process.stdout.write(`${JSON.stringify({ event: "runtime_ready", host: config.host, port })}\n`);
 
+  // SIGTERM: stop accepting, answer what is in flight, then close store and signer connections.
   let stopping = false;
-  const stop = (signal: string): void => {
+  const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down: draining in-flight requests");
-    server.close(() => {
-      signer.close();
-      void store.close().finally(() => process.exit(0));
-    });
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 10_000).unref();
+    logger.info({ signal, inFlight: gate.inFlight }, "shutting down: draining in-flight requests");
+    gate.startDraining();
+    const drained = await drain(server, () => gate.inFlight, config.shutdownTimeoutMs);
+    signer.close();
+    await store.close().catch(() => undefined);
+    logger.info({ drained }, "stopped");
+    process.exit(drained ? 0 : 1);
   };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  // SIGHUP: re-read the keys document (keys and their limits); a bad document keeps the old one.
+  process.on("SIGHUP", () => void reload());
 }
 
 if (require.main === module) {

@@ -18,6 +18,8 @@ import { objectKey } from "../wire/object";
 import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, RequestError, splitTarget } from "../wire/request";
 import type { SignedResponse } from "../wire/frames";
 import { verifyResponse } from "../verifier/response";
+import type { GateTicket, RequestGate } from "./gate";
+import { requestIdOf } from "./request-id";
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
@@ -31,6 +33,10 @@ export interface ReaderOptions {
    * answer 503 and counts lane_self_verify_failures_total. @default 0.01
    */
   readonly selfVerifyRate?: number;
+  /** Access control, per-key rate limits, load shedding (runtime/gate.ts). None = all open. */
+  readonly gate?: RequestGate;
+  /** One structured log line per request (request id, route, status, key id; no key, no values). */
+  readonly accessLog?: boolean;
 }
 
 type Route = "features" | "batch" | "signer" | "attestation" | "live" | "ready" | "metrics" | "other";
@@ -68,6 +74,8 @@ export function toHttpError(err: unknown): HttpError {
   }
   if (err instanceof StoreError) {
     if (err.code === "timeout") return new HttpError(504, "store_timeout", err.message);
+    // e.g. an object over the size limit: retrying will not help, and it is not the caller's fault.
+    if (err.code === "bad_response") return new HttpError(502, "store_bad_response", err.message);
     return new HttpError(503, "store_unavailable", err.message, 1);
   }
   return new HttpError(500, "internal", "internal error");
@@ -127,8 +135,14 @@ export class ReaderService {
     const started = process.hrtime.bigint();
     const target = req.url ?? "/";
     const { path, query } = splitTarget(target);
+    const requestId = requestIdOf(req);
+    res.setHeader("x-request-id", requestId);
     let route: Route = "other";
+    let ticket: GateTicket | undefined;
+    let errorCode: string | undefined;
     try {
+      // 401/403 (keys), 429 (per-key limit), 503 overloaded (in-flight bound); health stays open.
+      ticket = this.options.gate?.enter(req, res, path);
       if (path.startsWith("/v1/features/")) {
         route = path.endsWith("/batch") ? "batch" : "features";
         await this.read(req, res, path, query);
@@ -158,14 +172,19 @@ export class ReaderService {
       }
     } catch (err) {
       const httpError = toHttpError(err);
-      if (httpError.status >= 500) this.options.logger?.warn({ err, route, code: httpError.code }, "request failed");
+      errorCode = httpError.code;
+      if (httpError.status >= 500 && httpError.code !== "overloaded") this.options.logger?.warn({ err, requestId, route, code: httpError.code }, "request failed");
       if (!res.headersSent) sendError(res, httpError);
       else res.destroy();
     } finally {
+      ticket?.release();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = String(res.statusCode);
       this.metrics.requestDuration.observe({ route, status }, seconds);
       this.metrics.requests.inc({ route, status });
+      if (this.options.accessLog) {
+        this.options.logger?.info({ requestId, method: req.method, route, status: res.statusCode, code: errorCode, keyId: ticket?.keyId, ms: seconds * 1000 }, "request");
+      }
     }
   }
 

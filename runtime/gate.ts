@@ -1,0 +1,177 @@
+/**
+ * The gate every request passes before the reader does any work (called first in
+ * ReaderService.handle): access control (runtime/auth), per-key rate limit (runtime/rate-limit),
+ * load shedding (runtime/admission). Order: 401/403 → 429 → 503 overloaded, so unauthenticated
+ * or throttled callers never take an in-flight slot. Health endpoints pass untouched.
+ *
+ * Keys and limits can be swapped at runtime (SIGHUP → reload()) without touching requests in
+ * flight: a request holds the ticket it was admitted with.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { Counter, Gauge, Registry } from "prom-client";
+import { Admission } from "./admission";
+import { ApiKeyRecord, KeyRing, loadKeys, presentedKey, RateLimitSpec, requiredRole, roleAllows } from "./auth";
+import type { RuntimeConfig } from "./config";
+import { RateLimiter } from "./rate-limit";
+import { HttpError } from "./server";
+
+export interface GateOptions {
+  /** null = access control off (no keys configured): every route is open. */
+  readonly keys: readonly ApiKeyRecord[] | null;
+  /** Limit for keys that have no rateLimit of their own; undefined = none. */
+  readonly defaultRateLimit?: RateLimitSpec;
+  readonly maxInFlight: number;
+  /** Seconds a shed caller is told to wait. @default 1 */
+  readonly shedRetryAfterSeconds?: number;
+  readonly registry?: Registry;
+  readonly logger?: Logger;
+}
+
+export interface GateTicket {
+  /** Id of the API key the request authenticated with (never the key). */
+  readonly keyId?: string;
+  release(): void;
+}
+
+const OPEN: GateTicket = { release() {} };
+
+export class RequestGate {
+  private ring: KeyRing | null;
+  private defaultRateLimit?: RateLimitSpec;
+  private readonly limiter = new RateLimiter();
+  readonly admission: Admission;
+  private readonly shedRetryAfter: string;
+  private drainingFlag = false;
+  private readonly refused?: Counter<"code">;
+
+  constructor(options: GateOptions) {
+    this.ring = options.keys ? new KeyRing(options.keys) : null;
+    this.defaultRateLimit = options.defaultRateLimit;
+    this.admission = new Admission(options.maxInFlight);
+    this.shedRetryAfter = String(options.shedRetryAfterSeconds ?? 1);
+    if (options.registry) {
+      const admission = this.admission;
+      new Gauge({
+        name: "lane_in_flight_requests",
+        help: "Requests admitted and not yet answered",
+        registers: [options.registry],
+        collect() {
+          this.set(admission.inFlight);
+        },
+      });
+      new Gauge({
+        name: "lane_max_in_flight_requests",
+        help: "Admission limit (--max-in-flight)",
+        registers: [options.registry],
+        collect() {
+          this.set(admission.maxInFlight);
+        },
+      });
+      this.refused = new Counter({
+        name: "lane_gate_refused_total",
+        help: "Requests refused before any work: unauthenticated, forbidden, rate_limited, overloaded",
+        labelNames: ["code"] as const,
+        registers: [options.registry],
+      });
+    }
+  }
+
+  get accessControl(): boolean {
+    return this.ring !== null;
+  }
+
+  get keyCount(): number {
+    return this.ring?.size ?? 0;
+  }
+
+  /** Swap keys and limits; requests in flight keep their tickets. */
+  reload(keys: readonly ApiKeyRecord[] | null, defaultRateLimit?: RateLimitSpec): void {
+    this.ring = keys ? new KeyRing(keys) : null;
+    this.defaultRateLimit = defaultRateLimit;
+    this.limiter.retain((keys ?? []).map((k) => k.id));
+  }
+
+  /** After SIGTERM: answers carry `Connection: close` so keep-alive clients move elsewhere. */
+  startDraining(): void {
+    this.drainingFlag = true;
+  }
+
+  get draining(): boolean {
+    return this.drainingFlag;
+  }
+
+  get inFlight(): number {
+    return this.admission.inFlight;
+  }
+
+  private refuse(code: string, status: number, message: string, retryAfter?: number): never {
+    this.refused?.inc({ code });
+    throw new HttpError(status, code, message, retryAfter);
+  }
+
+  /** Admit a request or throw the HttpError to answer (401, 403, 429, 503). */
+  enter(req: IncomingMessage, res: ServerResponse, path: string): GateTicket {
+    if (this.drainingFlag) res.setHeader("connection", "close");
+    const need = requiredRole(req.method ?? "GET", path);
+    if (need === null) return OPEN;
+    let keyId: string | undefined;
+    const ring = this.ring;
+    if (ring) {
+      const presented = presentedKey(req.headers);
+      if (presented === undefined) {
+        res.setHeader("www-authenticate", 'Bearer realm="express-lane"');
+        this.refuse("unauthenticated", 401, "an API key is required (Authorization: Bearer <key> or x-api-key)");
+      }
+      const record = ring.authenticate(presented);
+      if (!record) {
+        res.setHeader("www-authenticate", 'Bearer realm="express-lane", error="invalid_token"');
+        this.refuse("unauthenticated", 401, "unknown API key");
+      }
+      if (!roleAllows(record.role, need)) this.refuse("forbidden", 403, `role ${record.role} may not call this route (needs ${need})`);
+      keyId = record.id;
+      const retryAfter = this.limiter.check(record.id, record.rateLimit ?? this.defaultRateLimit);
+      if (retryAfter !== null) this.refuse("rate_limited", 429, "rate limit exceeded for this API key", retryAfter);
+    }
+    if (!this.admission.tryEnter()) {
+      this.refuse("overloaded", 503, "too many requests in flight; retry shortly", Number(this.shedRetryAfter));
+    }
+    let released = false;
+    return {
+      keyId,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.admission.leave();
+      },
+    };
+  }
+}
+
+/** Build the gate from the runtime config; `reload` re-reads the keys source (SIGHUP). */
+export async function gateFromConfig(
+  config: Pick<RuntimeConfig, "apiKeys" | "ssmEndpoint" | "region" | "defaultRateLimit" | "defaultBurst" | "maxInFlight">,
+  registry?: Registry,
+  logger?: Logger,
+): Promise<{ gate: RequestGate; reload: () => Promise<boolean> }> {
+  const defaultRateLimit = config.defaultRateLimit > 0 ? { rps: config.defaultRateLimit, burst: config.defaultBurst } : undefined;
+  const source = config.apiKeys;
+  const load = async (): Promise<ApiKeyRecord[] | null> =>
+    source === undefined || source === "" ? null : loadKeys(source, { region: config.region, ssmEndpoint: config.ssmEndpoint });
+  const keys = await load();
+  const gate = new RequestGate({ keys, defaultRateLimit, maxInFlight: config.maxInFlight, registry, logger });
+  logger?.info({ accessControl: keys !== null, keys: keys?.length ?? 0, maxInFlight: config.maxInFlight }, "gate configured");
+  const reload = async (): Promise<boolean> => {
+    try {
+      const next = await load();
+      gate.reload(next, defaultRateLimit);
+      logger?.info({ keys: next?.length ?? 0 }, "keys reloaded");
+      process.stdout.write(`${JSON.stringify({ event: "keys_reloaded", keys: next?.length ?? 0 })}\n`);
+      return true;
+    } catch (err) {
+      logger?.error({ err: { message: (err as Error).message } }, "keys reload failed; keeping the previous keys");
+      return false;
+    }
+  };
+  return { gate, reload };
+}
