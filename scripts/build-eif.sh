@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Build the signer enclave image (EIF) and the PCR measurements everything else pins.
+#
+#   dist/signer.js + enclave/image/ + enclave/nsm/nsm-helper.c
+#     → docker image (linux/arm64)                       docker build
+#     → build/enclave/express-lane.eif                   nitro-cli build-enclave
+#     → build/enclave/measurements.json                  nitro-cli's {"Measurements": {PCR0, PCR1, PCR2, …}}
+#
+# measurements.json feeds the KMS key policy (stacks: EXPRESS_LANE_MEASUREMENTS) and consumers'
+# `express-lane attest --measurements`. Runs on an arm64 host with Docker and nitro-cli (the
+# aws-nitro-enclaves-cli package); nothing here needs AWS credentials.
+#
+# Environment:
+#   OUT_DIR         output folder (default build/enclave)
+#   IMAGE           docker tag (default express-lane-signer:<git sha>)
+#   NODE_IMAGE      base image; pin by digest for a reproducible PCR0 (default node:20-bookworm-slim)
+#   SIGNER_BUNDLE   use this bundle instead of building dist/signer.js
+#   EIF_SIGNING_CERT, EIF_SIGNING_KEY   sign the EIF (adds PCR8, the signing certificate's hash)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+OUT_DIR=${OUT_DIR:-build/enclave}
+IMAGE=${IMAGE:-express-lane-signer:$(git rev-parse --short=12 HEAD 2>/dev/null || echo dev)}
+NODE_IMAGE=${NODE_IMAGE:-node:20-bookworm-slim}
+EIF="$OUT_DIR/express-lane.eif"
+MEASUREMENTS="$OUT_DIR/measurements.json"
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "build-eif: '$1' not found: $2" >&2; exit 1; }
+}
+need docker "install Docker (with an arm64 engine)"
+need nitro-cli "install aws-nitro-enclaves-cli"
+need jq "install jq"
+
+if [[ -z "${SIGNER_BUNDLE:-}" ]]; then
+  npm run --silent build -- signer
+  SIGNER_BUNDLE=dist/signer.js
+fi
+[[ -f "$SIGNER_BUNDLE" ]] || { echo "build-eif: no signer bundle at $SIGNER_BUNDLE" >&2; exit 1; }
+
+# A build context with exactly the files the image needs: nothing else can leak into the
+# measured image, and the build does not ship node_modules to the daemon.
+context="$OUT_DIR/context"
+rm -rf "$context"
+mkdir -p "$context"
+cp enclave/image/Dockerfile enclave/image/entrypoint.sh enclave/nsm/nsm-helper.c "$context/"
+cp "$SIGNER_BUNDLE" "$context/signer.js"
+
+docker build --platform linux/arm64 --build-arg "NODE_IMAGE=$NODE_IMAGE" --tag "$IMAGE" "$context"
+
+signing=()
+if [[ -n "${EIF_SIGNING_CERT:-}" ]]; then
+  signing=(--signing-certificate "$EIF_SIGNING_CERT" --private-key "${EIF_SIGNING_KEY:?EIF_SIGNING_KEY is required with EIF_SIGNING_CERT}")
+fi
+
+# nitro-cli prints progress on stderr and the measurements as JSON on stdout.
+nitro-cli build-enclave --docker-uri "$IMAGE" --output-file "$EIF" "${signing[@]}" > "$OUT_DIR/build-enclave.json"
+
+jq -e '[.Measurements | (.PCR0, .PCR1, .PCR2) | strings | select(test("^[0-9a-f]{96}$"))] | length == 3' \
+  "$OUT_DIR/build-enclave.json" >/dev/null \
+  || { echo "build-eif: nitro-cli output has no PCR0/1/2 measurements" >&2; exit 1; }
+jq '{Measurements: .Measurements}' "$OUT_DIR/build-enclave.json" > "$MEASUREMENTS"
+
+echo "build-eif: $EIF ($(wc -c < "$EIF") bytes)" >&2
+echo "build-eif: $MEASUREMENTS PCR0=$(jq -r .Measurements.PCR0 "$MEASUREMENTS")" >&2

@@ -1,0 +1,109 @@
+// The enclave image and EIF build run only on AWS/CI (no Docker engine, no nitro-cli here). What
+// can be checked here: the shell scripts pass shellcheck, build-eif.sh does the right thing with
+// stand-in docker/nitro-cli, the image wiring matches the host units, the allocator config parses.
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { ENCLAVE_SIGNER_VSOCK_PORT, KMS_VSOCK_PROXY_PORT } from "../../constructs/host-units";
+import { DEFAULT_NSM_HELPER } from "../../enclave/nsm/device-nsm";
+import { loadMeasurementsFile } from "../../verifier/attestation";
+import { tempDir } from "../enclave/nsm/fixtures";
+
+const repo = join(__dirname, "../..");
+const read = (path: string) => readFileSync(join(repo, path), "utf8");
+const hasShellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
+const hasJq = spawnSync("jq", ["--version"]).status === 0;
+
+(hasShellcheck ? test : test.skip)("shellcheck passes on the enclave scripts", () => {
+  const result = spawnSync("shellcheck", ["scripts/build-eif.sh", "enclave/image/entrypoint.sh"], { cwd: repo, encoding: "utf8" });
+  expect(result.stdout + result.stderr).toBe("");
+  expect(result.status).toBe(0);
+});
+
+describe("enclave/allocator.yaml", () => {
+  test("gives the enclave 1 vCPU and a sized amount of memory", () => {
+    const config = parseYaml(read("enclave/allocator.yaml")) as Record<string, unknown>;
+    expect(Object.keys(config).sort()).toEqual(["cpu_count", "memory_mib"]);
+    expect(config.cpu_count).toBe(1); // c7g.large: the parent keeps the other vCPU
+    expect(Number.isInteger(config.memory_mib)).toBe(true);
+    expect(config.memory_mib as number).toBeGreaterThanOrEqual(1024);
+    expect(config.memory_mib as number).toBeLessThanOrEqual(2048); // c7g.large has 4 GiB; leave the parent room
+  });
+});
+
+describe("enclave image", () => {
+  const dockerfile = read("enclave/image/Dockerfile");
+  const entrypoint = read("enclave/image/entrypoint.sh");
+
+  test("is arm64, builds the NSM helper from source, and runs the entrypoint", () => {
+    expect(dockerfile.match(/^FROM --platform=linux\/arm64 /gm)).toHaveLength(2);
+    expect(dockerfile).toMatch(/gcc .*-static -o \/nsm-helper \/src\/nsm-helper\.c/);
+    expect(dockerfile).toContain("COPY --from=nsm-helper /nsm-helper /usr/local/bin/nsm-helper");
+    expect(dockerfile).toContain('CMD ["/bin/sh", "/app/entrypoint.sh"]');
+    // Every COPY source from the context is a file build-eif.sh stages.
+    const staged = ["Dockerfile", "entrypoint.sh", "nsm-helper.c", "signer.js"];
+    for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)) expect(staged).toContain(source);
+  });
+
+  test("installs the helper where DeviceNsm looks for it", () => {
+    expect(dockerfile).toContain(`COPY --from=nsm-helper /nsm-helper ${DEFAULT_NSM_HELPER}`);
+  });
+
+  test("entrypoint bridges the vsock ports the host units use, and starts the signer on the device NSM", () => {
+    expect(entrypoint).toContain(`SIGNER_VSOCK_PORT=${ENCLAVE_SIGNER_VSOCK_PORT}`);
+    expect(entrypoint).toContain(`KMS_VSOCK_PORT=${KMS_VSOCK_PROXY_PORT}`);
+    expect(entrypoint).toContain("PARENT_CID=3");
+    expect(entrypoint).toContain('"VSOCK-LISTEN:${SIGNER_VSOCK_PORT},fork,reuseaddr" "UNIX-CONNECT:${SIGNER_SOCKET}"');
+    expect(entrypoint).toMatch(/^exec node \/app\/signer\.js --socket "\$\{SIGNER_SOCKET\}" --nsm device$/m);
+    expect(entrypoint).toContain("ip link set lo up");
+    expect(entrypoint).not.toMatch(/--debug|--nsm local/);
+  });
+});
+
+(hasJq ? describe : describe.skip)("scripts/build-eif.sh with stand-in docker and nitro-cli", () => {
+  const pcr = (c: string) => c.repeat(96);
+
+  function run(nitroOutput: unknown) {
+    const dir = tempDir("lane-eif-");
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    const log = join(dir, "calls.log");
+    const tool = (name: string, body: string) => {
+      writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $*" >> '${log}'\n${body}\n`);
+      chmodSync(join(bin, name), 0o755);
+    };
+    // docker: check the staged context holds the four files, nothing else.
+    tool("docker", `ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${log}'`);
+    // nitro-cli: write the EIF where asked, print measurements like the real one.
+    tool("nitro-cli", `out=""; while [ $# -gt 0 ]; do [ "$1" = "--output-file" ] && out=$2; shift; done; echo EIF > "$out"; echo '${JSON.stringify(nitroOutput)}'`);
+    const bundle = join(dir, "signer.js");
+    writeFileSync(bundle, "console.log('signer')\n");
+    const out = join(dir, "out");
+    const result = spawnSync("bash", ["scripts/build-eif.sh"], {
+      cwd: repo,
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, OUT_DIR: out, SIGNER_BUNDLE: bundle, IMAGE: "express-lane-signer:test" },
+    });
+    return { result, out, calls: existsSync(log) ? readFileSync(log, "utf8") : "" };
+  }
+
+  test("builds arm64, calls nitro-cli with the image, writes measurements.json the verifier reads", () => {
+    const measurements = { HashAlgorithm: "Sha384 { ... }", PCR0: pcr("a"), PCR1: pcr("b"), PCR2: pcr("c") };
+    const { result, out, calls } = run({ Measurements: measurements });
+    expect(result.stderr).toContain("build-eif: ");
+    expect(result.status).toBe(0);
+    expect(calls).toMatch(/^docker build --platform linux\/arm64 --build-arg NODE_IMAGE=node:20-bookworm-slim --tag express-lane-signer:test \S+\/context$/m);
+    expect(calls).toContain("Dockerfile entrypoint.sh nsm-helper.c signer.js");
+    expect(calls).toContain(`nitro-cli build-enclave --docker-uri express-lane-signer:test --output-file ${out}/express-lane.eif`);
+    expect(existsSync(join(out, "express-lane.eif"))).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, "measurements.json"), "utf8"))).toEqual({ Measurements: measurements });
+    expect(loadMeasurementsFile(join(out, "measurements.json"))[0]!.get(0)!.toString("hex")).toBe(pcr("a"));
+  });
+
+  test("fails when nitro-cli's output lacks a PCR", () => {
+    const { result } = run({ Measurements: { HashAlgorithm: "Sha384 { ... }", PCR0: pcr("a"), PCR2: pcr("c") } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/no PCR0\/1\/2/);
+  });
+});
