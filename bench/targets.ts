@@ -1,0 +1,169 @@
+/**
+ * What the benchmark calls: the lane over HTTP (single, projected and batch reads, a share of the
+ * answers verified with the verifier library) and the store directly with the runtime's own store
+ * client (the baseline the lane's added latency is measured against).
+ */
+import { Pool } from "undici";
+import type { Ed25519Jwk } from "../wire/keys";
+import { objectKey, encodeObject } from "../wire/object";
+import { verifyResponse, VerificationError } from "../verifier/response";
+import type { ObjectStore, ObjectWriter } from "../runtime/store/types";
+import { seededRandom } from "../runtime/store/simulated-latency";
+import { DEMO_VIEW, demoEntityId, demoObject } from "../scripts/lane/demo-data";
+import type { Outcome, Send } from "./load";
+
+export type ReadKind = "single" | "projected" | "batch";
+
+/** The 10 features projected reads and batches ask for (all present in demo objects). */
+export const PROJECTED_FEATURES = [
+  "country",
+  "segment",
+  "risk_score",
+  "device",
+  "txn_count_7d",
+  "spend_30d_cat_0",
+  "spend_30d_cat_1",
+  "flag_0",
+  "last_login_time",
+  "embedding_0",
+] as const;
+
+export interface Workload {
+  readonly view: string;
+  readonly entities: number;
+  readonly batchSize: number;
+  readonly features: readonly string[];
+}
+
+export const defaultWorkload = (entities: number, batchSize = 100): Workload => ({
+  view: DEMO_VIEW,
+  entities,
+  batchSize,
+  features: PROJECTED_FEATURES,
+});
+
+/** A demo object padded (or trimmed) to about `bytes` bytes of MessagePack. */
+export function sizedObject(i: number, bytes: number, now: number): Buffer {
+  const base = demoObject(i, now);
+  const features: Record<string, unknown> = { ...base.features };
+  let encoded = encodeObject({ ...base, features: features as typeof base.features });
+  const keep = new Set<string>(PROJECTED_FEATURES);
+  for (const name of Object.keys(features).reverse()) {
+    if (encoded.length <= bytes) break;
+    if (keep.has(name)) continue;
+    delete features[name];
+    encoded = encodeObject({ ...base, features: features as typeof base.features });
+  }
+  const room = bytes - encoded.length - 8; // key "pad" + str header
+  if (room > 0) {
+    features.pad = "x".repeat(room);
+    encoded = encodeObject({ ...base, features: features as typeof base.features });
+  }
+  return encoded;
+}
+
+/** Write `count` objects of `bytes` bytes for demo entity ids 0..count-1. */
+export async function seedObjects(store: ObjectWriter, count: number, bytes: number, onProgress?: (done: number) => void): Promise<number> {
+  const now = Date.now();
+  let next = 0;
+  let size = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const body = sizedObject(i, bytes, now);
+      size = body.length;
+      await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), body, { contentType: "application/msgpack" });
+      if (i % 200 === 0) onProgress?.(i);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return size;
+}
+
+export interface VerifyStats {
+  checked: number;
+  failed: number;
+  readonly byCode: Record<string, number>;
+}
+
+export class LaneTarget {
+  readonly pool: Pool;
+  readonly verify: VerifyStats = { checked: 0, failed: 0, byCode: {} };
+  private readonly random: () => number;
+  private nonceCounter = 0;
+
+  constructor(
+    readonly url: string,
+    connections: number,
+    private readonly key: Ed25519Jwk | undefined,
+    private readonly verifyShare: number,
+    seed = 1,
+  ) {
+    this.pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
+    this.random = seededRandom(seed);
+  }
+
+  /** Fetch the signer's public key from /v1/signer (the bench verifies against it). */
+  static async signerKey(url: string): Promise<{ keyid: string; jwk: Ed25519Jwk }> {
+    const res = await fetch(new URL("/v1/signer", url));
+    if (!res.ok) throw new Error(`GET /v1/signer: HTTP ${res.status}`);
+    return (await res.json()) as { keyid: string; jwk: Ed25519Jwk };
+  }
+
+  private entity(w: Workload): string {
+    return demoEntityId(Math.floor(this.random() * w.entities));
+  }
+
+  sender(kind: ReadKind, w: Workload): Send {
+    const base = `/v1/features/${w.view}/`;
+    const query = kind === "projected" ? `?features=${w.features.join(",")}` : "";
+    return async (): Promise<Outcome> => {
+      let path: string;
+      let body: string | undefined;
+      if (kind === "batch") {
+        path = `${base}batch`;
+        const entities = new Set<string>();
+        while (entities.size < Math.min(w.batchSize, w.entities)) entities.add(this.entity(w));
+        body = JSON.stringify({ entities: [...entities], features: w.features });
+      } else {
+        path = base + encodeURIComponent(this.entity(w));
+      }
+      const check = this.key !== undefined && this.verifyShare > 0 && this.random() < this.verifyShare;
+      const nonce = check ? `bench-${++this.nonceCounter}` : undefined;
+      const headers: Record<string, string> = {};
+      if (nonce) headers["accept-signature"] = `sig1=("@status" "content-digest");nonce="${nonce}"`;
+      if (body) headers["content-type"] = "application/json";
+      const res = await this.pool.request({ method: body ? "POST" : "GET", path: path + query, headers, body });
+      if (!check) {
+        await res.body.dump({ limit: 16 * 1024 * 1024 });
+      } else {
+        const bytes = Buffer.from(await res.body.arrayBuffer());
+        const flat: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(res.headers)) flat[k] = Array.isArray(v) ? v.join(", ") : v;
+        this.verify.checked++;
+        try {
+          verifyResponse({ status: res.statusCode, headers: flat, body: bytes }, { method: body ? "POST" : "GET", path, query }, { key: this.key!, nonce, skewSeconds: 30 });
+        } catch (err) {
+          const code = err instanceof VerificationError ? err.code : "verify_error";
+          this.verify.failed++;
+          this.verify.byCode[code] = (this.verify.byCode[code] ?? 0) + 1;
+          return { ok: false, status: res.statusCode, error: `verify_${code}` };
+        }
+      }
+      return res.statusCode === 200 ? { ok: true, status: 200 } : { ok: false, status: res.statusCode, error: `http_${res.statusCode}` };
+    };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** The baseline: one GET of the same objects with the runtime's store client, in this process. */
+export function directSender(store: ObjectStore, w: Workload, seed = 2): Send {
+  const random = seededRandom(seed);
+  return async (): Promise<Outcome> => {
+    const r = await store.get(objectKey(w.view, demoEntityId(Math.floor(random() * w.entities))));
+    return r.found ? { ok: true, status: 200 } : { ok: false, status: 404, error: "not_found" };
+  };
+}
