@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { Command, Option } from "commander";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import S3rver = require("s3rver");
+import { conditionalWritesMiddleware } from "./conditional-writes";
 
 export interface LocalStoreOptions {
   readonly host: string;
@@ -30,6 +31,9 @@ export async function startLocalStore(options: LocalStoreOptions): Promise<Runni
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
+  // S3 conditional writes (If-Match / If-None-Match on PUT), which s3rver ignores: prepended so it
+  // runs before s3rver's routes (scripts/lane/conditional-writes.ts).
+  server.middleware.unshift(conditionalWritesMiddleware() as (typeof server.middleware)[number]);
   const address = (await server.run()) as { address: string; port: number };
   return {
     endpoint: `http://${options.host}:${address.port}`,
