@@ -23,7 +23,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, hostname, release, tmpdir, totalmem } from "node:os";
+import { cpus, hostname, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { SingleBar, Presets } from "cli-progress";
@@ -312,7 +312,7 @@ function wrkScenario(r: WrkResult, opts: BenchOptions): ScenarioResult {
 
 function machine(): BenchResult["machine"] {
   const c = cpus();
-  return { hostname: hostname(), cpus: c.length, cpuModel: c[0]?.model ?? "?", memoryBytes: totalmem(), node: process.version, platform: process.platform, kernel: release() };
+  return { hostname: hostname(), cpus: c.length, cpuModel: c[0]?.model ?? "?", memoryBytes: totalmem(), node: process.version, platform: process.platform, kernel: release(), loadavg: loadavg() };
 }
 
 function gitCommit(): string | undefined {
@@ -541,6 +541,8 @@ export function evaluateGoals(r: Pick<BenchResult, "scenarios" | "added" | "hedg
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const startedAt = new Date().toISOString();
+  const loadBefore = loadavg()[0];
+  if (loadBefore > 0.5 * cpus().length) log(`warning: load average ${loadBefore.toFixed(2)} before the run — other work on this machine will skew the figures`);
   const scenarios: ScenarioResult[] = [];
   let added: BenchResult["added"];
   let hedging: BenchResult["hedging"];

@@ -43,7 +43,7 @@ export interface BenchResult {
   readonly tool: "express-lane-bench";
   readonly version: 1;
   readonly startedAt: string;
-  readonly machine: { hostname: string; cpus: number; cpuModel: string; memoryBytes: number; node: string; platform: string; kernel: string };
+  readonly machine: { hostname: string; cpus: number; cpuModel: string; memoryBytes: number; node: string; platform: string; kernel: string; loadavg: number[] };
   readonly config: Record<string, unknown>;
   readonly lane: { url: string; storeKind?: string; pinning?: Record<string, string>; simulation?: string; keyid?: string };
   readonly scenarios: ScenarioResult[];
@@ -204,7 +204,7 @@ export function renderHtml(result: BenchResult): string {
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}pre{background:#f6f6f6;padding:10px;overflow:auto}.sim{color:#b00}.met{color:#070}.miss{color:#b00}</style></head>
 <body>
 <h1>Express Lane benchmark</h1>
-<p>${escapeHtml(result.startedAt)} · ${escapeHtml(result.machine.cpuModel)} × ${result.machine.cpus} · Node ${escapeHtml(result.machine.node)} · lane ${escapeHtml(result.lane.url)} (store ${escapeHtml(result.lane.storeKind ?? "?")}) · pinning ${escapeHtml(JSON.stringify(result.lane.pinning ?? {}))}</p>
+<p>${escapeHtml(result.startedAt)} · ${escapeHtml(result.machine.cpuModel)} × ${result.machine.cpus} · Node ${escapeHtml(result.machine.node)} · load avg ${result.machine.loadavg.map((l) => l.toFixed(2)).join(" ")} · lane ${escapeHtml(result.lane.url)} (store ${escapeHtml(result.lane.storeKind ?? "?")}) · pinning ${escapeHtml(JSON.stringify(result.lane.pinning ?? {}))}</p>
 ${sim ? `<p class="sim"><b>SIMULATION</b>: some rows use a simulated store latency model (${escapeHtml(String(result.lane.simulation ?? result.scenarios.find((s) => s.simulation)?.simulation))}); they show what-if behaviour, not measured store latency.</p>` : ""}
 <h2>Summary</h2>
 <pre>${escapeHtml(table)}</pre>
