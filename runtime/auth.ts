@@ -18,6 +18,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { IncomingHttpHeaders } from "node:http";
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 
 export type Role = "reader" | "writer" | "admin";
 export const ROLES: readonly Role[] = ["reader", "writer", "admin"];
@@ -174,7 +175,6 @@ export async function loadKeys(source: string, options: KeySourceOptions = {}): 
 }
 
 async function getSsmParameter(name: string, options: KeySourceOptions): Promise<string> {
-  const { SSMClient, GetParameterCommand } = await import("@aws-sdk/client-ssm");
   const client = new SSMClient({
     region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
     ...(options.ssmEndpoint ? { endpoint: options.ssmEndpoint } : {}),

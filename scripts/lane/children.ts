@@ -1,0 +1,124 @@
+/**
+ * Extra lane processes under the caller's control (hardening tests, soak, overload measurement):
+ * a signer or a runtime started from the dist/ bundles like startLane() does, but returned with
+ * their pid, captured stdout (the runtime's JSON logs) and signal helpers. They attach to a lane
+ * started by startLane() (its store, its data).
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { LOCAL_STORE_CREDENTIALS, type Lane } from "./processes";
+
+const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
+
+export interface Child {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Every stdout line so far (the runtime logs JSON there). */
+  readonly lines: string[];
+  /** Ready-event fields. */
+  readonly ready: Record<string, unknown>;
+  readonly exited: Promise<number | null>;
+  alive(): boolean;
+  signal(sig: NodeJS.Signals): void;
+  stop(): Promise<void>;
+}
+
+function start(bundle: string, args: string[], env: Record<string, string>, event: string): Promise<Child> {
+  const child = spawn(process.execPath, [join(ROOT, "dist", bundle), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${bundle} not ready after 30 s\n${stderr}`)), 30_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      lines.push(line);
+      if (lines.length > 200_000) lines.splice(0, 100_000);
+      if (!line.includes(`"${event}"`)) return;
+      try {
+        const ready = JSON.parse(line) as Record<string, unknown>;
+        if (ready.event !== event) return;
+        clearTimeout(timer);
+        const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+        resolveReady({
+          child,
+          pid: child.pid!,
+          lines,
+          ready,
+          exited,
+          alive,
+          signal: (sig) => {
+            if (alive()) child.kill(sig);
+          },
+          stop: async () => {
+            if (!alive()) return;
+            const force = setTimeout(() => child.kill("SIGKILL"), 5000);
+            child.kill("SIGTERM");
+            await exited;
+            clearTimeout(force);
+          },
+        });
+      } catch {
+        /* a log line */
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${bundle} exited with ${code} before it was ready\n${stderr}`));
+    });
+  });
+}
+
+export function spawnSigner(socket: string): Promise<Child> {
+  return start("signer.js", ["--socket", socket], {}, "signer_ready");
+}
+
+export interface RuntimeChild extends Child {
+  readonly url: string;
+  readonly port: number;
+}
+
+/** A runtime reading the lane's store through `storeEndpoint` (default: the lane's s3rver). */
+export async function spawnRuntime(
+  lane: Pick<Lane, "storeEndpoint" | "bucket">,
+  options: { signerSocket: string; storeEndpoint?: string; port?: number; env?: Record<string, string> },
+): Promise<RuntimeChild> {
+  const c = await start(
+    "runtime.js",
+    [],
+    {
+      EXPRESS_LANE_HOST: "127.0.0.1",
+      EXPRESS_LANE_PORT: String(options.port ?? 0),
+      EXPRESS_LANE_SIGNER_SOCKET: options.signerSocket,
+      EXPRESS_LANE_STORE: "s3",
+      EXPRESS_LANE_BUCKET: lane.bucket,
+      EXPRESS_LANE_REGION: "us-east-1",
+      EXPRESS_LANE_S3_ENDPOINT: options.storeEndpoint ?? lane.storeEndpoint,
+      EXPRESS_LANE_S3_ADDRESSING: "path",
+      EXPRESS_LANE_S3_ACCESS_KEY_ID: LOCAL_STORE_CREDENTIALS.accessKeyId,
+      EXPRESS_LANE_S3_SECRET_ACCESS_KEY: LOCAL_STORE_CREDENTIALS.secretAccessKey,
+      EXPRESS_LANE_LOG_LEVEL: "warn",
+      ...options.env,
+    },
+    "runtime_ready",
+  );
+  const port = Number(c.ready.port);
+  const scheme = options.env?.EXPRESS_LANE_TLS_CERT ? "https" : "http";
+  return Object.assign(c, { port, url: `${scheme}://127.0.0.1:${port}` });
+}
+
+/** Resident set size of a process in KiB (VmRSS from /proc/<pid>/status); NaN when unknown. */
+export function rssKiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
