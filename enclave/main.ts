@@ -8,6 +8,7 @@ import { Command, Option } from "commander";
 import { createNsm } from "./nsm";
 import { DEFAULT_DEV_CA_DIR } from "./nsm/local-nsm";
 import { Signer } from "./signer";
+import { FileSealKeySource, type SealKeyring, type SealKeySource } from "./seal";
 
 async function main(): Promise<void> {
   const program = new Command("express-lane-signer")
@@ -22,19 +23,28 @@ async function main(): Promise<void> {
     )
     .addOption(new Option("--dev-ca-dir <dir>", "local mode: dev CA folder (created on first use)").env("EXPRESS_LANE_DEV_CA_DIR").default(DEFAULT_DEV_CA_DIR))
     .addOption(new Option("--bundle <file>", "local mode: the signer bundle the local PCRs measure (default: this program)"))
+    .addOption(
+      new Option("--seal-key-file <paths>", "LOCAL DEV ONLY: comma-separated seal key files (first = active); production unwraps KMS-wrapped keys with attestation (docs/keys.md)").env(
+        "EXPRESS_LANE_SEAL_KEY_FILE",
+      ),
+    )
     .parse();
-  const opts = program.opts<{ socket: string; validity: string; nsm: "device" | "local"; devCaDir: string; bundle?: string }>();
+  const opts = program.opts<{ socket: string; validity: string; nsm: "device" | "local"; devCaDir: string; bundle?: string; sealKeyFile?: string }>();
   const validitySeconds = Number(opts.validity);
   if (!Number.isInteger(validitySeconds) || validitySeconds < 1 || validitySeconds > 3600) {
     program.error("--validity must be an integer between 1 and 3600 seconds");
   }
   // Local PCRs measure the code actually running, so a code change changes them.
   const nsm = opts.nsm === "device" ? createNsm({ mode: "device" }) : createNsm({ mode: "local", bundlePath: opts.bundle ?? process.argv[1], devCaDir: opts.devCaDir });
-  const signer = new Signer({ validitySeconds, nsm });
+  // Seal keys: without any, every stored object is refused (seal_key_unavailable) and pushes fail.
+  const sealSource: SealKeySource | null = opts.sealKeyFile ? new FileSealKeySource(opts.sealKeyFile.split(",").filter(Boolean)) : null;
+  const seals: SealKeyring | null = sealSource ? await sealSource.load() : null;
+  if (!seals) process.stderr.write("signer: no seal keys configured; every stored object will be refused (seal_key_unavailable)\n");
+  const signer = new Signer({ validitySeconds, nsm, seals });
   if (existsSync(opts.socket)) unlinkSync(opts.socket); // a stale socket from a previous run
   const server = await signer.listen(opts.socket);
   // One line on stdout that the local lane (and systemd logs) read: where, and which key.
-  process.stdout.write(`${JSON.stringify({ event: "signer_ready", socket: opts.socket, keyid: signer.key.keyid, nsm: nsm.kind })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: "signer_ready", socket: opts.socket, keyid: signer.key.keyid, nsm: nsm.kind, seal_kids: seals?.kids ?? [] })}\n`);
   const stop = (): void => {
     server.close();
     try {

@@ -1,14 +1,29 @@
 /**
- * Turns stored objects into the response body, on the fly: decode the MessagePack object, check it
- * is the object the request names, project the requested features, encode JSON or MessagePack.
+ * Turns stored objects into the response body, on the fly: verify the object's seal and that it is
+ * the object the request names (enclave/seal.ts), project the requested features as the registry
+ * defines them, apply the view's max age against the signed read time, encode JSON or MessagePack.
  * There is no second "clean" copy of the data anywhere; this is the only transformation.
  */
 import { Packr } from "msgpackr";
-import { decodeObject, FeatureObject, FeatureValue, ObjectFormatError } from "../wire/object";
-import type { ReadRequest } from "../wire/request";
+import type { FeatureObject, FeatureValue } from "../wire/object";
+import type { Registry, ViewDef } from "../wire/registry";
+import { lookupView, type ReadRequest } from "../wire/request";
+import type { SealKeyring } from "./seal";
 
-/** Per-feature status, Feast/Tecton style. */
-export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND";
+/**
+ * Per-feature status, Feast style. OUTSIDE_MAX_AGE: the object's event_time is older than the
+ * view's ttlSeconds at the signed read time (the signature's `created`); the value is withheld.
+ */
+export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE";
+
+export interface RenderContext {
+  /** Seal keys to verify with; null = none loaded, every stored object is refused. */
+  readonly seals: SealKeyring | null;
+  /** The signed read time in ms (signature `created` × 1000): max age is enforced against it. */
+  readonly readTimeMs: number;
+  /** @default the registry bundled into this build (registry/views.ts) */
+  readonly registry?: Registry;
+}
 
 export interface EntityFound {
   readonly entity: string;
@@ -31,17 +46,25 @@ export interface RenderedBody {
   readonly status: number;
   readonly contentType: string;
   readonly body: Buffer;
+  /** Codes of entities refused (not counting not_found), for metrics. */
+  readonly entityErrors: string[];
 }
 
 const packr = new Packr({ useRecords: false });
 
-function project(object: FeatureObject, wanted: readonly string[] | null): Pick<EntityFound, "features" | "status"> {
+function project(object: FeatureObject, def: ViewDef, wanted: readonly string[] | null, readTimeMs: number): Pick<EntityFound, "features" | "status"> {
   const features: Record<string, FeatureValue> = {};
   const status: Record<string, FeatureStatus> = {};
-  const names = wanted ?? Object.keys(object.features);
+  // Full reads return the view's features as the registry defines them now (not whatever else an
+  // older object may carry); explicit projections were checked against the view by the parser.
+  const names = wanted ?? def.featureNames;
+  const outsideMaxAge = readTimeMs - object.event_time > def.ttlSeconds * 1000;
   for (const name of names) {
     const value = Object.prototype.hasOwnProperty.call(object.features, name) ? object.features[name] : undefined;
-    if (value === undefined) {
+    if (outsideMaxAge) {
+      features[name] = null;
+      status[name] = "OUTSIDE_MAX_AGE";
+    } else if (value === undefined) {
       features[name] = null;
       status[name] = "NOT_FOUND";
     } else {
@@ -52,29 +75,34 @@ function project(object: FeatureObject, wanted: readonly string[] | null): Pick<
   return { features, status };
 }
 
-/** One entity: found and projected, missing, or refused (corrupt or not the object asked for). */
-export function renderEntity(view: string, entity: string, bytes: Uint8Array | null, wanted: readonly string[] | null): EntityResult {
+/**
+ * One entity: found and projected, missing, or refused. Refusals (per-entity error codes):
+ * corrupt_object, seal_missing, seal_unknown_key, seal_invalid, object_mismatch,
+ * seal_key_unavailable — none of them ever carries a feature value.
+ */
+export function renderEntity(def: ViewDef, entity: string, bytes: Uint8Array | null, wanted: readonly string[] | null, ctx: RenderContext): EntityResult {
   if (bytes === null) {
     return { entity, found: false, error: { code: "not_found", message: "no features stored for this entity" } };
   }
-  let object: FeatureObject;
-  try {
-    object = decodeObject(bytes);
-  } catch (err) {
-    if (err instanceof ObjectFormatError) return { entity, found: false, error: { code: err.code, message: err.message } };
-    throw err;
-  }
-  // The host chose which bytes to send; make sure they are this entity's object in this view.
-  if (object.view !== view || object.entity !== entity) {
-    return { entity, found: false, error: { code: "object_mismatch", message: "stored object belongs to another view or entity" } };
-  }
+  if (!ctx.seals) return { entity, found: false, error: { code: "seal_key_unavailable", message: "signer has no seal keys loaded" } };
+  // The host chose which bytes to send: the seal proves a writer made them, the identity check
+  // that they are this entity's object in this view.
+  const opened = ctx.seals.open(bytes, def.name, entity);
+  if (!opened.ok) return { entity, found: false, error: { code: opened.code, message: opened.message } };
+  const object = opened.object;
   return {
     entity,
     found: true,
     event_time: new Date(object.event_time),
     written_time: new Date(object.written_time),
-    ...project(object, wanted),
+    ...project(object, def, wanted, ctx.readTimeMs),
   };
+}
+
+function refusals(results: readonly EntityResult[]): string[] {
+  const codes: string[] = [];
+  for (const r of results) if (!r.found && r.error.code !== "not_found") codes.push(r.error.code);
+  return codes;
 }
 
 function statusOf(result: EntityResult): number {
@@ -88,14 +116,15 @@ export function encodeBody(format: ReadRequest["format"], value: unknown): { con
 }
 
 /** The whole answer for a parsed request and the objects the host fetched, in request order. */
-export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Array | null>): RenderedBody {
+export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext): RenderedBody {
   if (objects.length !== request.entities.length) {
     throw new Error(`expected ${request.entities.length} objects, host sent ${objects.length}`);
   }
+  const def = lookupView(request.view, ctx.registry);
   if (request.kind === "single") {
-    const result = renderEntity(request.view, request.entities[0], objects[0], request.features);
-    return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...result }) };
+    const result = renderEntity(def, request.entities[0], objects[0], request.features, ctx);
+    return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...result }), entityErrors: refusals([result]) };
   }
-  const results = request.entities.map((entity, i) => renderEntity(request.view, entity, objects[i], request.features));
-  return { status: 200, ...encodeBody(request.format, { view: request.view, results }) };
+  const results = request.entities.map((entity, i) => renderEntity(def, entity, objects[i], request.features, ctx));
+  return { status: 200, ...encodeBody(request.format, { view: request.view, results }), entityErrors: refusals(results) };
 }

@@ -8,6 +8,12 @@
  *   3. Every read answer is produced and signed here: we re-parse the request facts the host
  *      forwards, decode and project the stored bytes ourselves, and sign status, content type,
  *      digest and the request's method, path and query (RFC 9421). The host only moves bytes.
+ *   4. We sign only data an authorized writer wrote: every stored object carries a seal (HMAC under
+ *      the seal key, enclave/seal.ts) that we verify, with the object's view and entity, before a
+ *      value goes into an answer. A failed seal is a signed per-entity error, never a PRESENT value.
+ *      The seal key comes from a SealKeySource (KMS + attestation in production); the host never
+ *      holds it, so push-API rows are validated against the registry built into this image and
+ *      sealed here (FrameKind.SealWrite); the host only stores the sealed bytes.
  *
  * The host is untrusted: every frame is validated; a bad frame gets an error reply, never a
  * signature over something we did not build.
@@ -15,6 +21,7 @@
 import { createServer, Server, Socket } from "node:net";
 import { SigningKey } from "./key";
 import { renderRead } from "./render";
+import type { SealKeyring } from "./seal";
 import type { Nsm } from "./nsm/types";
 import { contentDigest, DEFAULT_SIGNATURE_VALIDITY_S, serializeSignatureParams, signatureBase, signatureHeaders } from "../wire/envelope";
 import {
@@ -27,10 +34,15 @@ import {
   FrameDecoder,
   FrameKind,
   FrameWriter,
+  SealedRow,
+  SealWriteRequest,
+  SealWriteResponse,
   SignedResponse,
   SignReadRequest,
 } from "../wire/frames";
+import type { Registry } from "../wire/registry";
 import { MAX_NONCE_LENGTH, parseReadRequest, RequestError } from "../wire/request";
+import { parseWriteRequest } from "../wire/write";
 
 export interface SignerOptions {
   readonly key?: SigningKey;
@@ -39,6 +51,10 @@ export interface SignerOptions {
   readonly validitySeconds?: number;
   /** Clock, injectable for tests. Milliseconds since epoch. */
   readonly now?: () => number;
+  /** Seal keys (from a SealKeySource). Without them every stored object is refused and pushes fail. */
+  readonly seals?: SealKeyring | null;
+  /** Feature views. @default the registry bundled into this build (registry/views.ts) */
+  readonly registry?: Registry;
 }
 
 function toBuffer(value: unknown): Buffer | undefined {
@@ -56,9 +72,20 @@ function optStr(value: unknown, field: string): string | undefined {
   return value === undefined || value === null ? undefined : str(value, field);
 }
 
+/** A refusal that is the signer's state, not the request's fault (e.g. no seal keys loaded). */
+class SignerFault extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 function errorFrame(id: number, err: unknown): Buffer {
   const reply: ErrorReply =
-    err instanceof RequestError
+    err instanceof RequestError || err instanceof SignerFault
       ? { code: err.code, message: err.message, status: err.status }
       : { code: "signer_error", message: err instanceof Error ? err.message : "signer failure", status: 500 };
   return encodeFrame(id, FrameKind.Error, reply);
@@ -69,12 +96,16 @@ export class Signer {
   private readonly nsm?: Nsm;
   private readonly validitySeconds: number;
   private readonly now: () => number;
+  private readonly seals: SealKeyring | null;
+  private readonly registry?: Registry;
 
   constructor(options: SignerOptions = {}) {
     this.key = options.key ?? SigningKey.generate();
     this.nsm = options.nsm;
     this.validitySeconds = options.validitySeconds ?? DEFAULT_SIGNATURE_VALIDITY_S;
     this.now = options.now ?? Date.now;
+    this.seals = options.seals ?? null;
+    this.registry = options.registry;
   }
 
   /** Build and sign the HTTP answer for one read. Throws RequestError for malformed input. */
@@ -91,10 +122,11 @@ export class Signer {
     };
     if (!Array.isArray(m.objects)) throw new RequestError("bad_body", "frame field objects must be an array");
     const objects = (m.objects as unknown[]).map((o) => toBuffer(o) ?? null);
-    const request = parseReadRequest(raw);
-    const rendered = renderRead(request, objects);
-
+    const request = parseReadRequest(raw, this.registry);
+    // The signed read time: max age (OUTSIDE_MAX_AGE) is judged against the `created` we sign.
     const created = Math.floor(this.now() / 1000);
+    const rendered = renderRead(request, objects, { seals: this.seals, readTimeMs: created * 1000, registry: this.registry });
+
     const digest = contentDigest(rendered.body);
     const params = serializeSignatureParams({
       created,
@@ -107,7 +139,34 @@ export class Signer {
       params,
     );
     const headers = signatureHeaders(request.signature.label, params, this.key.sign(base));
-    return { status: rendered.status, contentType: rendered.contentType, contentDigest: digest, ...headers, body: rendered.body };
+    const signed: SignedResponse = { status: rendered.status, contentType: rendered.contentType, contentDigest: digest, ...headers, body: rendered.body };
+    return rendered.entityErrors.length > 0 ? { ...signed, entityErrors: rendered.entityErrors } : signed;
+  }
+
+  /**
+   * Push API: validate each row against the registry built into this image and seal the valid ones
+   * under the active seal key. The host gets sealed bytes to store (with its conditional PUT) and
+   * a reason for each rejected row; it never sees the key.
+   */
+  sealWrite(message: SealWriteRequest): SealWriteResponse {
+    const m = message as unknown as Record<string, unknown>;
+    const raw = {
+      method: str(m.method, "method"),
+      path: str(m.path, "path"),
+      query: str(m.query, "query"),
+      contentType: optStr(m.contentType, "contentType"),
+      body: toBuffer(m.body),
+    };
+    const now = this.now();
+    const request = parseWriteRequest(raw, this.registry, now);
+    const seals = this.seals;
+    if (!seals) throw new SignerFault("seal_key_unavailable", 503, "signer has no seal keys loaded");
+    const rows = request.rows.map((row, index): SealedRow => {
+      if (!row.ok) return { index, entity: row.entity, error: row.error };
+      const object = seals.seal({ view: request.view, entity: row.entity, event_time: row.event_time, written_time: now, features: row.features });
+      return { index, entity: row.entity, event_time: row.event_time, object };
+    });
+    return { view: request.view, kid: seals.activeKid, rows };
   }
 
   /** A fresh attestation document whose public_key is our signing key. */
@@ -130,6 +189,8 @@ export class Signer {
           return encodeFrame(frame.id, FrameKind.Reply, this.key.info);
         case FrameKind.SignRead:
           return encodeFrame(frame.id, FrameKind.Reply, this.signRead(decodePayload<SignReadRequest>(frame)));
+        case FrameKind.SealWrite:
+          return encodeFrame(frame.id, FrameKind.Reply, this.sealWrite(decodePayload<SealWriteRequest>(frame)));
         case FrameKind.Attest:
           return this.attest(decodePayload<AttestRequest>(frame)).then(
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),

@@ -46,6 +46,12 @@ export class LaneMetrics {
     labelNames: ["code"] as const,
     registers: [this.registry],
   });
+  readonly pushRows = new Counter({
+    name: "lane_push_rows_total",
+    help: "Push API rows by result (written, unchanged, skipped_older, rejected)",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
   readonly selfVerifyFailures = new Counter({
     name: "lane_self_verify_failures_total",
     help: "Signed answers whose signature did not verify in the runtime's sampled self-check",

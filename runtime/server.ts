@@ -13,8 +13,10 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { LaneMetrics } from "./metrics";
 import { SignerClient, SignerRejectedError, SignerUnavailableError } from "./signer-client";
-import { StoreError, type ObjectStore, type StoreGetResult } from "./store/types";
+import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./store/types";
+import { writeIfNewer, type WriteResult } from "./store/conditional-write";
 import { objectKey } from "../wire/object";
+import { MAX_PUSH_BODY_BYTES, writeTarget, type RawWriteRequest, type WriteTarget } from "../wire/write";
 import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, RequestError, splitTarget } from "../wire/request";
 import type { SignedResponse } from "../wire/frames";
 import { verifyResponse } from "../verifier/response";
@@ -37,9 +39,14 @@ export interface ReaderOptions {
   readonly gate?: RequestGate;
   /** One structured log line per request (request id, route, status, key id; no key, no values). */
   readonly accessLog?: boolean;
+  /**
+   * Where the push API stores sealed objects (conditional PUTs). @default `store` when it can put
+   * (S3Store does); without one, pushes answer 501.
+   */
+  readonly writer?: ObjectStore & ObjectWriter;
 }
 
-type Route = "features" | "batch" | "signer" | "attestation" | "live" | "ready" | "metrics" | "other";
+type Route = "features" | "batch" | "push" | "signer" | "attestation" | "live" | "ready" | "metrics" | "other";
 
 export class HttpError extends Error {
   constructor(
@@ -143,7 +150,11 @@ export class ReaderService {
     try {
       // 401/403 (keys), 429 (per-key limit), 503 overloaded (in-flight bound); health stays open.
       ticket = this.options.gate?.enter(req, res, path);
-      if (path.startsWith("/v1/features/")) {
+      const push = writeTarget(req.method ?? "GET", path);
+      if (push) {
+        route = "push";
+        await this.push(req, res, push, path, query);
+      } else if (path.startsWith("/v1/features/")) {
         route = path.endsWith("/batch") ? "batch" : "features";
         await this.read(req, res, path, query);
       } else if (req.method !== "GET") {
@@ -204,6 +215,8 @@ export class ReaderService {
     const signed = await this.options.signer.signRead({ ...raw, objects });
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
     this.checkSigned(signed, raw);
+    // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
+    if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
     res.writeHead(signed.status, {
       "content-type": signed.contentType,
       "content-length": signed.body.length,
@@ -213,6 +226,36 @@ export class ReaderService {
       "cache-control": "no-store",
     });
     res.end(signed.body);
+  }
+
+  /**
+   * Push API (writer role, enforced by the gate): the signer validates and seals the rows (the host
+   * never holds the seal key); we store each sealed object with a conditional PUT, newer event time
+   * wins. 201 when a single row was written, 200 otherwise, with what happened per row.
+   */
+  private async push(req: IncomingMessage, res: ServerResponse, target: WriteTarget, path: string, query: string): Promise<void> {
+    const writer = this.options.writer ?? (typeof (this.options.store as Partial<ObjectWriter>).put === "function" ? (this.options.store as ObjectStore & ObjectWriter) : undefined);
+    if (!writer) throw new HttpError(501, "push_unavailable", "this runtime's store cannot write");
+    const raw: RawWriteRequest = { method: "POST", path, query, contentType: header(req, "content-type"), body: await readBody(req, MAX_PUSH_BODY_BYTES) };
+    const sealed = await this.options.signer.sealWrite(raw);
+    const results = await Promise.all(
+      sealed.rows.map(async (row) => {
+        if ("error" in row) return { entity: row.entity, result: "rejected" as const, error: row.error };
+        const object = Buffer.from(row.object.buffer, row.object.byteOffset, row.object.byteLength);
+        const written: WriteResult = await writeIfNewer(writer, objectKey(sealed.view, row.entity, this.keyPrefix), object);
+        return { entity: row.entity, result: written.outcome, event_time: new Date(row.event_time).toISOString(), stored_event_time: new Date(written.storedEventTime).toISOString() };
+      }),
+    );
+    for (const r of results) this.metrics.pushRows.inc({ result: r.result });
+    if (target.kind === "single") {
+      const r = results[0];
+      if (r.result === "rejected") throw new HttpError(400, r.error.code, r.error.message);
+      sendJson(res, r.result === "written" ? 201 : 200, { view: sealed.view, kid: sealed.kid, ...r });
+      return;
+    }
+    const summary = { written: 0, unchanged: 0, skipped_older: 0, rejected: 0 };
+    for (const r of results) summary[r.result]++;
+    sendJson(res, 200, { view: sealed.view, kid: sealed.kid, summary, results });
   }
 
   private async fetchObjects(request: ReadRequest): Promise<Array<Buffer | null>> {

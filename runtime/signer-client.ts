@@ -16,6 +16,8 @@ import {
   FrameKind,
   FrameWriter,
   KeyInfo,
+  SealWriteRequest,
+  SealWriteResponse,
   SignedResponse,
   SignReadRequest,
 } from "../wire/frames";
@@ -99,6 +101,11 @@ export class SignerClient {
 
   signRead(request: SignReadRequest): Promise<SignedResponse> {
     return this.call<SignedResponse>(FrameKind.SignRead, request);
+  }
+
+  /** Push API: the signer validates the rows and returns sealed objects for the host to store. */
+  sealWrite(request: SealWriteRequest): Promise<SealWriteResponse> {
+    return this.call<SealWriteResponse>(FrameKind.SealWrite, request);
   }
 
   attest(nonce?: Uint8Array): Promise<AttestResponse> {

@@ -13,6 +13,7 @@
 import { Packr, Unpackr } from "msgpackr";
 import type { Ed25519Jwk } from "./keys";
 import type { RawReadRequest } from "./request";
+import type { RawWriteRequest } from "./write";
 
 export const FRAME_HEADER_BYTES = 9;
 /** A batch of 100 × 1 MiB objects would exceed this; the runtime bounds objects and batches first. */
@@ -25,6 +26,8 @@ export enum FrameKind {
   SignRead = 2,
   /** runtime → signer: AttestRequest → AttestResponse */
   Attest = 3,
+  /** runtime → signer: SealWriteRequest → SealWriteResponse (push API; the signer validates and seals) */
+  SealWrite = 4,
   /** signer → runtime: reply to the request with the same id */
   Reply = 0x40,
   /** signer → runtime: ErrorReply for the request with the same id */
@@ -53,6 +56,27 @@ export interface SignedResponse {
   readonly signatureInput: string;
   readonly signature: string;
   readonly body: Uint8Array;
+  /**
+   * Error codes of entities the signer refused in this answer (corrupt_object, object_mismatch,
+   * seal_*), one per refused entity; absent when none. The same codes are in the signed body; this
+   * copy lets the runtime count lane_entity_errors_total without parsing bodies. Not signed: it
+   * only feeds metrics.
+   */
+  readonly entityErrors?: readonly string[];
+}
+
+/** A push: the raw request facts; the signer re-parses and validates them (wire/write.ts). */
+export type SealWriteRequest = RawWriteRequest;
+
+export type SealedRow =
+  | { readonly index: number; readonly entity: string; readonly event_time: number; readonly object: Uint8Array }
+  | { readonly index: number; readonly entity?: string; readonly error: { readonly code: string; readonly message: string } };
+
+/** Sealed objects (layout v2) for the valid rows, a reason for each rejected one; request order. */
+export interface SealWriteResponse {
+  readonly view: string;
+  readonly kid: string;
+  readonly rows: readonly SealedRow[];
 }
 
 export interface AttestRequest {

@@ -7,6 +7,9 @@
  * Values are msgpack nil, bool, int, float, str, array of numbers (float vectors), or the msgpack
  * timestamp extension (-1) for timestamp features.
  *
+ * Layout v2 (sealed; what writers produce and the signer accepts) is defined at the end of this
+ * file: `{ v: 2, body: <msgpack of the v1 fields>, seal: { kid, mac } }`.
+ *
  * Object key: `{prefix}{view}/{base64url(utf8(entity))}`. Base64url has no `/`, `.` or `%`, so no
  * entity id can name a key outside its view's key space, and the mapping is one-to-one.
  */
@@ -85,6 +88,11 @@ export function decodeObject(bytes: Uint8Array): FeatureObject {
   }
   if (!isPlainObject(raw)) throw new ObjectFormatError("object is not a map");
   if (raw.v !== OBJECT_LAYOUT_VERSION) throw new ObjectFormatError(`unsupported layout version ${String(raw.v)}`);
+  return checkObjectFields(raw);
+}
+
+/** The fields every layout shares (v1 top level, v2 body). */
+function checkObjectFields(raw: Record<string, unknown>): FeatureObject {
   if (typeof raw.view !== "string" || typeof raw.entity !== "string") throw new ObjectFormatError("view/entity missing");
   if (!Number.isSafeInteger(raw.event_time) || !Number.isSafeInteger(raw.written_time)) {
     throw new ObjectFormatError("event_time/written_time must be integer milliseconds");
@@ -100,4 +108,101 @@ export function decodeObject(bytes: Uint8Array): FeatureObject {
     if (!isFeatureValue(features[name])) throw new ObjectFormatError(`feature ${name} has an unsupported value type`);
   }
   return raw as unknown as FeatureObject;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout v2: the sealed object (docs/object-layout.md).
+//
+//   stored bytes = msgpack { v: 2, body: bin, seal: { kid: str, mac: bin } }
+//   body         = msgpack { v: 2, view, entity, event_time, written_time, features }  (v1 fields)
+//   mac          = HMAC-SHA256(seal key[kid], SEAL_DOMAIN || kid || 0x0a || body)
+//
+// The MAC covers the body's exact bytes as stored, so verification never re-encodes anything;
+// view, entity and version (event_time) are inside the body, so they are sealed too. Sealing and
+// verifying need the key and live in enclave/seal.ts; this module only defines the bytes.
+
+export const OBJECT_LAYOUT_V2 = 2;
+/** Domain separation: a seal MAC can never be confused with any other HMAC under the same key. */
+export const SEAL_DOMAIN = "express-lane/seal/v2\n";
+/** Seal key ids: short, printable, safe in logs and metrics. */
+export const SEAL_KID = /^[A-Za-z0-9_.-]{1,64}$/;
+export const SEAL_MAC_BYTES = 32;
+
+export interface SealedEnvelope {
+  readonly v: 2;
+  readonly body: Buffer;
+  /** null when the object carries no seal (stripped, or never sealed). */
+  readonly seal: { readonly kid: string; readonly mac: Buffer } | null;
+}
+
+/** What a stored object is, before any key is involved: unsealed v1, or a v2 envelope. */
+export type StoredObject = { readonly v: 1; readonly object: FeatureObject } | SealedEnvelope;
+
+/** The body bytes of a v2 object (what the seal covers). Writers encode once and never again. */
+export function encodeObjectBody(object: Omit<FeatureObject, "v">): Buffer {
+  return packr.pack({ v: OBJECT_LAYOUT_V2, view: object.view, entity: object.entity, event_time: object.event_time, written_time: object.written_time, features: object.features });
+}
+
+/** The exact bytes the seal MAC is computed over. */
+export function sealInput(kid: string, body: Uint8Array): Buffer {
+  if (!SEAL_KID.test(kid)) throw new Error(`seal kid must match ${SEAL_KID.source}`);
+  return Buffer.concat([Buffer.from(SEAL_DOMAIN, "utf8"), Buffer.from(kid, "utf8"), Buffer.from([0x0a]), body]);
+}
+
+export function encodeSealedObject(body: Buffer, kid: string, mac: Buffer): Buffer {
+  return packr.pack({ v: OBJECT_LAYOUT_V2, body, seal: { kid, mac } });
+}
+
+function asBuffer(value: unknown): Buffer | null {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return null;
+}
+
+/** Parse the outer layer of stored bytes (untrusted). Throws ObjectFormatError. */
+export function decodeStoredObject(bytes: Uint8Array): StoredObject {
+  if (bytes.length > MAX_OBJECT_BYTES) throw new ObjectFormatError(`object larger than ${MAX_OBJECT_BYTES} bytes`);
+  let raw: unknown;
+  try {
+    raw = unpackr.unpack(bytes);
+  } catch (err) {
+    throw new ObjectFormatError(`not MessagePack: ${(err as Error).message}`);
+  }
+  if (!isPlainObject(raw)) throw new ObjectFormatError("object is not a map");
+  if (raw.v === OBJECT_LAYOUT_VERSION) return { v: 1, object: decodeObject(bytes) };
+  if (raw.v !== OBJECT_LAYOUT_V2) throw new ObjectFormatError(`unsupported layout version ${String(raw.v)}`);
+  const body = asBuffer(raw.body);
+  if (!body) throw new ObjectFormatError("v2 body must be binary");
+  if (raw.seal === undefined || raw.seal === null) return { v: 2, body, seal: null };
+  const seal = raw.seal;
+  if (!isPlainObject(seal)) throw new ObjectFormatError("seal must be a map");
+  const mac = asBuffer(seal.mac);
+  if (typeof seal.kid !== "string" || !SEAL_KID.test(seal.kid) || !mac || mac.length !== SEAL_MAC_BYTES) {
+    throw new ObjectFormatError("seal must be {kid, mac: 32 bytes}");
+  }
+  return { v: 2, body, seal: { kid: seal.kid, mac } };
+}
+
+/** Decode a v2 body. Only call on a body whose seal verified (or to inspect, knowing it is unverified). */
+export function decodeObjectBody(body: Uint8Array): FeatureObject {
+  let raw: unknown;
+  try {
+    raw = unpackr.unpack(body);
+  } catch (err) {
+    throw new ObjectFormatError(`body is not MessagePack: ${(err as Error).message}`);
+  }
+  if (!isPlainObject(raw)) throw new ObjectFormatError("body is not a map");
+  if (raw.v !== OBJECT_LAYOUT_V2) throw new ObjectFormatError(`body layout version ${String(raw.v)} is not 2`);
+  return checkObjectFields(raw);
+}
+
+/**
+ * A stable fingerprint of feature values (keys sorted, msgpack-encoded): two objects with the same
+ * event time and fingerprint carry the same data, whatever their written_time. Writers use it to
+ * report "unchanged" and keep re-loads idempotent.
+ */
+export function featuresFingerprint(features: Readonly<Record<string, FeatureValue>>): string {
+  const sorted: Record<string, FeatureValue> = {};
+  for (const k of Object.keys(features).sort()) sorted[k] = features[k];
+  return packr.pack(sorted).toString("base64");
 }

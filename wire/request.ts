@@ -5,6 +5,8 @@
  */
 import { parseDictionary, isInnerList } from "structured-headers";
 import { checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, MAX_PROJECTED_FEATURES, NameError } from "./names";
+import { Registry, ViewDef } from "./registry";
+import { LANE_REGISTRY } from "../registry/views";
 
 export type OutputFormat = "json" | "msgpack";
 export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
@@ -21,6 +23,8 @@ export type RequestErrorCode =
   | "not_found_route"
   | "method_not_allowed"
   | "bad_view"
+  | "unknown_view"
+  | "unknown_feature"
   | "bad_entity"
   | "bad_feature"
   | "bad_query"
@@ -36,6 +40,8 @@ const STATUS_BY_CODE: Record<RequestErrorCode, number> = {
   not_found_route: 404,
   method_not_allowed: 405,
   bad_view: 400,
+  unknown_view: 404,
+  unknown_feature: 400,
   bad_entity: 400,
   bad_feature: 400,
   bad_query: 400,
@@ -225,8 +231,29 @@ function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: st
   return { entities: entities as string[], features: projected };
 }
 
-/** Parse a read request. Throws RequestError (with its HTTP status) for anything malformed. */
-export function parseReadRequest(raw: RawReadRequest): ReadRequest {
+/**
+ * The registry's answer for a view name: unknown views are 404 `unknown_view` for reads and
+ * writes alike. The registry defaults to the one built into this bundle (registry/views.ts).
+ */
+export function lookupView(view: string, registry: Registry = LANE_REGISTRY): ViewDef {
+  const def = registry.get(view);
+  if (!def) throw new RequestError("unknown_view", `no feature view ${JSON.stringify(view)} (known: ${registry.names.join(", ")})`);
+  return def;
+}
+
+/** Every projected feature must be defined in the view: 400 `unknown_feature` names the first that is not. */
+function checkProjected(def: ViewDef, features: readonly string[] | null): void {
+  for (const f of features ?? []) {
+    if (!def.featureIndex.has(f)) throw new RequestError("unknown_feature", `view ${def.name} has no feature ${JSON.stringify(f)}`);
+  }
+}
+
+/**
+ * Parse a read request. Throws RequestError (with its HTTP status) for anything malformed, for
+ * unknown views (404) and for features the view does not define (400). Runtime and signer both
+ * call this with their bundled registry, so they agree on what exists.
+ */
+export function parseReadRequest(raw: RawReadRequest, registry: Registry = LANE_REGISTRY): ReadRequest {
   if (!raw.path.startsWith(FEATURES_PREFIX)) throw new RequestError("not_found_route", "no such route");
   const rest = raw.path.slice(FEATURES_PREFIX.length);
   const slash = rest.indexOf("/");
@@ -245,6 +272,7 @@ export function parseReadRequest(raw: RawReadRequest): ReadRequest {
     if (raw.method !== "POST") throw new RequestError("method_not_allowed", "batch reads use POST");
     if (raw.query !== "" && raw.query !== "?") throw new RequestError("bad_query", "batch reads take features in the body");
     const { entities, features } = parseBatchBody(raw);
+    checkProjected(lookupView(view, registry), features);
     return { kind: "batch", view, entities, features, format, signature };
   }
   if (raw.method !== "GET") throw new RequestError("method_not_allowed", "single reads use GET");
@@ -254,5 +282,7 @@ export function parseReadRequest(raw: RawReadRequest): ReadRequest {
   } catch (err) {
     asRequestError(err);
   }
-  return { kind: "single", view, entities: [entity], features: parseQuery(raw.query), format, signature };
+  const features = parseQuery(raw.query);
+  checkProjected(lookupView(view, registry), features);
+  return { kind: "single", view, entities: [entity], features, format, signature };
 }

@@ -1,8 +1,11 @@
 /**
  * Demo features for the local lane: deterministic (seeded), ~60 features of mixed types per
  * entity, ~4 KB per MessagePack object — the object size the seed's benchmark is quoted for.
+ * The features are exactly the view `user_profile` in registry/views.ts (a test checks it); the
+ * local lane stores them sealed (layout v2) under the dev seal key.
  */
 import { encodeObject, FeatureObject, FeatureValue } from "../../wire/object";
+import type { SealKeyring } from "../../enclave/seal";
 
 export const DEMO_VIEW = "user_profile";
 
@@ -51,6 +54,12 @@ export function demoObject(i: number, now: number): FeatureObject {
   };
 }
 
+/** Layout v1 bytes (unsealed: the signer refuses them as seal_missing). */
 export function demoObjectBytes(i: number, now: number): Buffer {
   return encodeObject(demoObject(i, now));
+}
+
+/** Layout v2 bytes, sealed under the writer's active seal key: what the local lane stores. */
+export function demoSealedBytes(i: number, now: number, seals: SealKeyring): Buffer {
+  return seals.seal(demoObject(i, now));
 }

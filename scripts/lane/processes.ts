@@ -11,7 +11,9 @@ import { S3Store } from "../../runtime/store/s3-store";
 import { StaticCredentials } from "../../runtime/store/credentials";
 import { FileStore } from "../../runtime/store/file-store";
 import { objectKey } from "../../wire/object";
-import { DEMO_VIEW, demoEntityId, demoObjectBytes } from "./demo-data";
+import { DEMO_VIEW, demoEntityId, demoSealedBytes } from "./demo-data";
+// The local lane plays the writer too: it holds the dev seal key (never the runtime).
+import { ensureDevSealKeyFile, SealKeyring } from "../../enclave/seal";
 
 // From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
 const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
@@ -63,6 +65,8 @@ export interface Lane {
   readonly objectsDir: string;
   /** CPU pinning applied (empty when taskset is unavailable or none was asked). */
   readonly pinning: Readonly<Record<string, string>>;
+  /** The dev seal key file (dataDir/keys/, gitignored) given to the signer and to local writers. */
+  readonly sealKeyFile: string;
   stopSigner(): Promise<void>;
   startSigner(): Promise<string>;
   stop(): Promise<void>;
@@ -125,14 +129,14 @@ function stopChild(child: ChildProcess | null): Promise<void> {
   });
 }
 
-async function loadDemo(store: S3Store | FileStore, count: number, onProgress?: (done: number, total: number) => void): Promise<void> {
+async function loadDemo(store: S3Store | FileStore, count: number, seals: SealKeyring, onProgress?: (done: number, total: number) => void): Promise<void> {
   const now = Date.now();
   let next = 0;
   let done = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = next++;
-      await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), demoObjectBytes(i, now), { contentType: "application/msgpack" });
+      await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), demoSealedBytes(i, now, seals), { contentType: "application/msgpack" });
       done++;
       if (done % 250 === 0 || done === count) onProgress?.(done, count);
     }
@@ -146,6 +150,8 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const bucket = options.bucket ?? "lane";
   mkdirSync(dataDir, { recursive: true });
   const signerSocket = join(dataDir, "signer.sock");
+  const sealKeyFile = join(dataDir, "keys", "seal-dev.json");
+  const seals = new SealKeyring([ensureDevSealKeyFile(sealKeyFile)]);
   const storeKind = options.storeKind ?? "s3";
   const objectsDir = join(dataDir, "objects");
   const cpus = options.cpus ?? {};
@@ -166,10 +172,10 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     const store = new S3Store({ bucket, endpoint: storeEndpoint, addressing: "path", region: "us-east-1", credentials: new StaticCredentials(LOCAL_STORE_CREDENTIALS) });
     const demoTarget = storeKind === "file" ? new FileStore({ root: objectsDir }) : store;
     if (storeKind === "file") mkdirSync(objectsDir, { recursive: true });
-    if ((options.demoEntities ?? 3000) > 0) await loadDemo(demoTarget, options.demoEntities ?? 3000, options.onProgress);
+    if ((options.demoEntities ?? 3000) > 0) await loadDemo(demoTarget, options.demoEntities ?? 3000, seals, options.onProgress);
 
     const startSigner = async (): Promise<string> => {
-      const started = await spawnReady("signer", ["--socket", signerSocket, "--nsm", "local", "--dev-ca-dir", join(dataDir, "dev-ca")], { ...base, cpu: cpus.signer }, "signer_ready");
+      const started = await spawnReady("signer", ["--socket", signerSocket, "--nsm", "local", "--dev-ca-dir", join(dataDir, "dev-ca"), "--seal-key-file", sealKeyFile], { ...base, cpu: cpus.signer }, "signer_ready");
       children.signer = started.child;
       return String(started.ready.keyid);
     };
@@ -213,6 +219,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       storeKind,
       objectsDir,
       pinning,
+      sealKeyFile,
       stopSigner: async () => {
         await stopChild(children.signer);
         children.signer = null;

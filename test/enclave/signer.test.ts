@@ -1,12 +1,30 @@
 import { Packr } from "msgpackr";
 import { Signer } from "../../enclave/signer";
 import { decodePayload, encodeFrame, ErrorReply, FrameKind, SignedResponse } from "../../wire/frames";
-import { encodeObject } from "../../wire/object";
 import { verifyResponse } from "../../verifier/response";
+import { defineRegistry } from "../../wire/registry";
+import { generateSealKey, SealKeyring } from "../../enclave/seal";
 
 const NOW = 1_800_000_000_000;
+const registry = defineRegistry([
+  {
+    name: "users",
+    entityKey: "user_id",
+    owner: "tests",
+    description: "signer tests",
+    ttlSeconds: 3600,
+    features: [
+      { name: "a", type: "int" },
+      { name: "b", type: "string" },
+      { name: "c", type: "float_array" },
+      { name: "d", type: "string" },
+      { name: "zz", type: "float" },
+    ],
+  },
+]);
+const seals = new SealKeyring([generateSealKey("test")]);
 const object = (view: string, entity: string) =>
-  encodeObject({ v: 1, view, entity, event_time: NOW - 5000, written_time: NOW - 1000, features: { a: 1, b: "two", c: [0.5, 1.5], d: null } });
+  seals.seal({ view, entity, event_time: NOW - 5000, written_time: NOW - 1000, features: { a: 1, b: "two", c: [0.5, 1.5], d: null } });
 
 function verify(signer: Signer, signed: SignedResponse, path: string, query = "", nonce?: string) {
   return verifyResponse(
@@ -26,7 +44,7 @@ function verify(signer: Signer, signed: SignedResponse, path: string, query = ""
 }
 
 describe("enclave/signer", () => {
-  const signer = new Signer({ now: () => NOW });
+  const signer = new Signer({ now: () => NOW, registry, seals });
 
   it("projects, encodes and signs a found entity", () => {
     const signed = signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "?features=b,zz", objects: [object("users", "u1")] });
@@ -55,7 +73,7 @@ describe("enclave/signer", () => {
     const signed = signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "", accept: "application/msgpack", objects: [object("users", "u1")] });
     expect(signed.contentType).toBe("application/msgpack");
     const body = new Packr({ useRecords: false, mapsAsObjects: true }).unpack(Buffer.from(signed.body));
-    expect(body.features).toEqual({ a: 1, b: "two", c: [0.5, 1.5], d: null });
+    expect(body.features).toEqual({ a: 1, b: "two", c: [0.5, 1.5], d: null, zz: null });
     expect(body.status.d).toBe("NULL_VALUE");
   });
 
