@@ -37,6 +37,7 @@ import { S3Store } from "../runtime/store/s3-store";
 import { StaticCredentials, awsDefaultCredentials } from "../runtime/store/credentials";
 import type { ObjectStore } from "../runtime/store/types";
 import { DEMO_VIEW, demoEntityId } from "../scripts/lane/demo-data";
+import { readSealKeyFile, SealKeyring } from "../enclave/seal";
 import type { Ed25519Jwk } from "../wire/keys";
 
 export interface BenchOptions {
@@ -340,7 +341,10 @@ async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, string>
   try {
     const writer = opts.store === "file" ? new FileStore({ root: lane.objectsDir, etags: false }) : lane.store;
     log(`seeding ${opts.entities} objects of ~${opts.size} bytes into the ${opts.store} store…`);
-    const objectBytes = await seedObjects(writer, opts.entities, opts.size);
+    // The lane's signer only signs sealed objects (layout v2): seal with the lane's dev seal key, as
+    // the local lane's own demo loader does.
+    const seals = new SealKeyring([readSealKeyFile(lane.sealKeyFile)]);
+    const objectBytes = await seedObjects(writer, opts.entities, opts.size, (o) => seals.seal(o));
     const direct: ObjectStore =
       opts.store === "file"
         ? new FileStore({ root: lane.objectsDir, etags: false }) // exactly what the runtime builds for --store file

@@ -5,7 +5,7 @@
  */
 import { Pool } from "undici";
 import type { Ed25519Jwk } from "../wire/keys";
-import { objectKey, encodeObject } from "../wire/object";
+import { objectKey, encodeObject, type FeatureObject } from "../wire/object";
 import { verifyResponse, VerificationError } from "../verifier/response";
 import type { ObjectStore, ObjectWriter } from "../runtime/store/types";
 import { seededRandom } from "../runtime/store/simulated-latency";
@@ -42,35 +42,57 @@ export const defaultWorkload = (entities: number, batchSize = 100): Workload => 
   features: PROJECTED_FEATURES,
 });
 
-/** A demo object padded (or trimmed) to about `bytes` bytes of MessagePack. */
-export function sizedObject(i: number, bytes: number, now: number): Buffer {
+/** The feature string padded to reach the size (declared `string` in the registry view). */
+const PAD_FEATURE = "last_item_5";
+
+/**
+ * A demo object whose MessagePack encoding is about `bytes` bytes: features the registry view
+ * declares are dropped (never the projected ones) to go below, or the string feature PAD_FEATURE
+ * lengthened to go above, so the object stays valid for the view.
+ */
+export function sizedFeatureObject(i: number, bytes: number, now: number): FeatureObject {
   const base = demoObject(i, now);
   const features: Record<string, unknown> = { ...base.features };
-  let encoded = encodeObject({ ...base, features: features as typeof base.features });
-  const keep = new Set<string>(PROJECTED_FEATURES);
+  const make = (): FeatureObject => ({ ...base, features: features as FeatureObject["features"] });
+  let encoded = encodeObject(make());
+  const keep = new Set<string>([...PROJECTED_FEATURES, PAD_FEATURE]);
   for (const name of Object.keys(features).reverse()) {
     if (encoded.length <= bytes) break;
     if (keep.has(name)) continue;
     delete features[name];
-    encoded = encodeObject({ ...base, features: features as typeof base.features });
+    encoded = encodeObject(make());
   }
-  const room = bytes - encoded.length - 8; // key "pad" + str header
+  const room = bytes - encoded.length;
   if (room > 0) {
-    features.pad = "x".repeat(room);
-    encoded = encodeObject({ ...base, features: features as typeof base.features });
+    features[PAD_FEATURE] = String(features[PAD_FEATURE] ?? "") + "x".repeat(room);
+    encoded = encodeObject(make());
+    // A longer string header may add a byte or two; trim back.
+    const over = encoded.length - bytes;
+    if (over > 0) features[PAD_FEATURE] = String(features[PAD_FEATURE]).slice(0, -over);
   }
-  return encoded;
+  return make();
 }
 
-/** Write `count` objects of `bytes` bytes for demo entity ids 0..count-1. */
-export async function seedObjects(store: ObjectWriter, count: number, bytes: number, onProgress?: (done: number) => void): Promise<number> {
+/** Unsealed (layout v1) bytes of a sized object. */
+export function sizedObject(i: number, bytes: number, now: number): Buffer {
+  return encodeObject(sizedFeatureObject(i, bytes, now));
+}
+
+/** Write `count` objects of ~`bytes` bytes for demo entity ids 0..count-1, encoded by `encode` (e.g. sealed). */
+export async function seedObjects(
+  store: ObjectWriter,
+  count: number,
+  bytes: number,
+  encode: (object: FeatureObject) => Buffer = encodeObject,
+  onProgress?: (done: number) => void,
+): Promise<number> {
   const now = Date.now();
   let next = 0;
   let size = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = next++;
-      const body = sizedObject(i, bytes, now);
+      const body = encode(sizedFeatureObject(i, bytes, now));
       size = body.length;
       await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), body, { contentType: "application/msgpack" });
       if (i % 200 === 0) onProgress?.(i);
