@@ -3,6 +3,7 @@
  * certificate issued by --tls-client-ca). Also turns Node's bare parser errors (malformed request
  * line, oversized headers) into the JSON error shape, and implements the graceful drain.
  */
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -54,7 +55,7 @@ export function installClientErrorHandler(server: HttpServer): void {
           : [400, "Bad Request", "bad_request"];
     const body = JSON.stringify({ error: { code: errorCode, message: "malformed HTTP request" } });
     socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nx-request-id: ${randomUUID()}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
 }
