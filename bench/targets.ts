@@ -156,7 +156,10 @@ export class LaneTarget {
       if (nonce) headers["accept-signature"] = `sig1=("@status" "content-digest");nonce="${nonce}"`;
       if (body) headers["content-type"] = "application/json";
       const res = await this.pool.request({ method: body ? "POST" : "GET", path: path + query, headers, body });
-      if (!check) {
+      // Runtime-made errors (429/503 shedding, 5xx) are unsigned by design: count them as HTTP
+      // errors, not as verification failures. Signed answers (200, 404, 4xx from the signer) verify.
+      const signed = res.headers["signature-input"] !== undefined || res.statusCode < 500;
+      if (!check || !signed) {
         await res.body.dump({ limit: 16 * 1024 * 1024 });
       } else {
         const bytes = Buffer.from(await res.body.arrayBuffer());
