@@ -5,10 +5,14 @@
  */
 import { Command } from "commander";
 import { registerVerifyCommand } from "./verify";
+import { registerLoadCommand } from "./load";
+import { registerParityCommand } from "./parity";
 
 export function buildProgram(): Command {
   const program = new Command("express-lane").description("Express Lane: signed online features").showHelpAfterError();
   registerVerifyCommand(program);
+  registerLoadCommand(program);
+  registerParityCommand(program);
   return program;
 }
 
