@@ -1,0 +1,73 @@
+import { defineRegistry, RegistryError, validateFlatRow, validatePushRow, coerceValue, RowError } from "../../wire/registry";
+import { LANE_REGISTRY, USER_PROFILE } from "../../registry/views";
+import { demoObject } from "../../scripts/lane/demo-data";
+import { parseReadRequest, RequestError } from "../../wire/request";
+
+const base = { name: "v", entityKey: "id", owner: "o", description: "d", ttlSeconds: 60, features: [{ name: "a", type: "int" as const }] };
+
+describe("registry", () => {
+  it("ships user_profile and merchant_risk", () => {
+    expect(LANE_REGISTRY.names.sort()).toEqual(["merchant_risk", "user_profile"]);
+  });
+
+  it("demo data conforms to user_profile exactly", () => {
+    const view = LANE_REGISTRY.get("user_profile")!;
+    for (const i of [0, 1, 42, 2999]) {
+      const o = demoObject(i, 1_800_000_000_000);
+      expect(Object.keys(o.features).sort()).toEqual([...view.featureNames].sort());
+      const row = validateFlatRow(view, { user_id: o.entity, event_time: o.event_time, ...o.features }, "json", 1_800_000_000_000);
+      expect(row.features).toEqual(o.features);
+    }
+    expect(USER_PROFILE.features).toHaveLength(60);
+  });
+
+  it("reports every problem of a bad definition at once", () => {
+    try {
+      defineRegistry([
+        { ...base, name: "Bad-Name" },
+        { ...base, ttlSeconds: 0, owner: "", features: [{ name: "a", type: "int" }, { name: "a", type: "float" }, { name: "b", type: "decimal" as never }, { name: "c", type: "int", length: 3 }] },
+        base,
+        base,
+      ]);
+      throw new Error("expected RegistryError");
+    } catch (err) {
+      expect(err).toBeInstanceOf(RegistryError);
+      const problems = (err as RegistryError).problems.join("\n");
+      for (const p of ["name must match", "ttlSeconds", "owner is required", "defined twice", "type must be one of", "length applies to float_array only"]) expect(problems).toContain(p);
+    }
+  });
+
+  it("coerces text cells per type and refuses mismatches", () => {
+    const f = (type: string, length?: number) => ({ name: "f", type: type as never, length });
+    expect(coerceValue(f("int"), "12", "text")).toBe(12);
+    expect(coerceValue(f("float"), "1.5", "text")).toBe(1.5);
+    expect(coerceValue(f("bool"), "TRUE", "text")).toBe(true);
+    expect(coerceValue(f("float_array", 2), "[1,2]", "text")).toEqual([1, 2]);
+    expect(coerceValue(f("timestamp"), "2025-01-01T00:00:00+05:30", "text")).toEqual(new Date("2024-12-31T18:30:00Z"));
+    expect(coerceValue(f("string"), "", "text")).toBeNull();
+    for (const [type, value, source] of [["int", "1.5", "text"], ["int", "12", "json"], ["bool", "yes", "text"], ["bool", 1, "json"], ["float", NaN, "json"], ["timestamp", "2025-01-01 00:00", "text"], ["string", 5, "json"]] as const) {
+      expect(() => coerceValue(f(type), value, source)).toThrow(RowError);
+    }
+  });
+
+  it("validates push rows strictly", () => {
+    const view = LANE_REGISTRY.get("merchant_risk")!;
+    expect(validatePushRow(view, { entity: "m", event_time: 1000, features: { txn_count_1h: 1 } }, 2000)).toEqual({ entity: "m", event_time: 1000, features: { txn_count_1h: 1 } });
+    expect(() => validatePushRow(view, { entity: "m", event_time: 1000, features: {}, extra: 1 })).toThrow(/unknown field/);
+    expect(() => validatePushRow(view, { entity: "m", event_time: 1000 })).toThrow(/features must be an object/);
+  });
+
+  it("the shared read parser refuses unknown views (404) and features (400)", () => {
+    const err = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return [(e as RequestError).status, (e as RequestError).code];
+      }
+      return null;
+    };
+    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/nope/u", query: "" }))).toEqual([404, "unknown_view"]);
+    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country,zzz" }))).toEqual([400, "unknown_feature"]);
+    expect(parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country" }).features).toEqual(["country"]);
+  });
+});
