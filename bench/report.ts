@@ -48,7 +48,18 @@ export interface BenchResult {
   readonly lane: { url: string; storeKind?: string; pinning?: Record<string, string>; simulation?: string; keyid?: string };
   readonly scenarios: ScenarioResult[];
   readonly added?: { rate: number; p50: number; p90: number; p95: number; p99: number; p999: number };
-  readonly hedging?: { model: string; rate: number; p99Off: number; p99On: number; ratio: number; hedgesSent: number; hedgesWon: number; gets: number };
+  readonly hedging?: {
+    model: string;
+    rate: number;
+    p99Off: number;
+    p99On: number;
+    ratio: number;
+    hedgesSent: number;
+    hedgesWon: number;
+    gets: number;
+    /** Store level, in-process (no lane CPU in the path). */
+    store?: { rate: number; p99Off: number; p99On: number; ratio: number; hedgesSent: number; hedgesWon: number; gets: number };
+  };
   readonly goals: Goal[];
 }
 
@@ -85,7 +96,8 @@ export function renderTable(result: BenchResult): string {
   }
   if (result.hedging) {
     const h = result.hedging;
-    rows.push([`Hedging P99 ratio (on/off) @ ${fmtRps(h.rate)} req/s, SIMULATION`, "", "", `${h.ratio.toFixed(2)}×`, "", "", "", "", ""]);
+    if (h.store) rows.push([`Hedging P99 ratio (on/off), store level @ ${fmtRps(h.store.rate)} req/s, SIMULATION`, "", "", `${h.store.ratio.toFixed(2)}×`, "", "", "", "", ""]);
+    rows.push([`Hedging P99 ratio (on/off), lane @ ${fmtRps(h.rate)} req/s, SIMULATION`, "", "", `${h.ratio.toFixed(2)}×`, "", "", "", "", ""]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => pad(c, widths[i])).join(" | ")} |`;
