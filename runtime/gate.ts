@@ -133,6 +133,8 @@ export class RequestGate {
       const retryAfter = this.limiter.check(record.id, record.rateLimit ?? this.defaultRateLimit);
       if (retryAfter !== null) this.refuse("rate_limited", 429, "rate limit exceeded for this API key", retryAfter);
     }
+    // Scrapes stay possible under overload (cheap, and the moment they matter most).
+    if (path === "/metrics") return { keyId, release() {} };
     if (!this.admission.tryEnter()) {
       this.refuse("overloaded", 503, "too many requests in flight; retry shortly", Number(this.shedRetryAfter));
     }
