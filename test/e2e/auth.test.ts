@@ -1,0 +1,239 @@
+/**
+ * Access control on a running runtime: hashed keys from a file, roles, 401/403/429 in the JSON
+ * shape, open health, SIGHUP reload under load without a dropped request, request ids and logs that
+ * never contain a key or a feature value, and mutual TLS.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, renameSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { webcrypto } from "node:crypto";
+import { Pool } from "undici";
+import { buildBundles } from "../../scripts/build";
+import { startLane, Lane } from "../../scripts/lane/processes";
+import { RuntimeChild, spawnRuntime } from "../../scripts/lane/children";
+import { DEMO_VIEW, demoEntityId, demoObject } from "../../scripts/lane/demo-data";
+import { generateKey } from "../../runtime/auth";
+import type { Ed25519Jwk } from "../../wire/keys";
+import { errorShape, request, sleep, verifies } from "./helpers/hardening";
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+let lane: Lane;
+let dir: string;
+let runtime: RuntimeChild;
+let keysFile: string;
+const reader = generateKey("svc-reader", "reader");
+const writer = generateKey("svc-writer", "writer");
+const admin = generateKey("ops-admin", "admin");
+const limited = generateKey("svc-limited", "reader", { rps: 2, burst: 3 });
+
+function writeKeys(records: unknown[]): void {
+  writeFileSync(`${keysFile}.tmp`, JSON.stringify(records));
+  renameSync(`${keysFile}.tmp`, keysFile);
+}
+
+beforeAll(async () => {
+  await buildBundles(["runtime", "signer", "local-store"]);
+  dir = mkdtempSync(join(tmpdir(), "lane-auth-"));
+  keysFile = join(dir, "keys.json");
+  writeKeys([reader.record, writer.record, admin.record, limited.record]);
+  lane = await startLane({ dataDir: dir, port: 0, demoEntities: 10, quiet: true });
+  runtime = await spawnRuntime(lane, { signerSocket: lane.signerSocket, env: { EXPRESS_LANE_API_KEYS: keysFile, EXPRESS_LANE_LOG_LEVEL: "info", EXPRESS_LANE_ACCESS_LOG: "on" } });
+}, 120_000);
+
+afterAll(async () => {
+  await runtime?.stop();
+  await lane?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const read = `/v1/features/${DEMO_VIEW}/${demoEntityId(3)}?features=country,last_item_0,embedding_0`;
+
+async function call(path: string, headers: Record<string, string> = {}, method = "GET", body?: string) {
+  const pool = new Pool(runtime.url);
+  const a = await request(pool, method, path, headers, body);
+  await pool.close();
+  return a;
+}
+
+describe("access control", () => {
+  it("keeps health open and everything else behind a key (401 in the JSON shape)", async () => {
+    expect((await call("/health/live")).status).toBe(200);
+    expect((await call("/health/ready")).status).toBe(200);
+    for (const path of [read, "/v1/signer", "/v1/attestation", "/metrics", "/nowhere"]) {
+      const a = await call(path);
+      expect([path, a.status, errorShape(a).code]).toEqual([path, 401, "unauthenticated"]);
+      expect(a.headers["www-authenticate"]).toMatch(/^Bearer/);
+    }
+    const wrong = await call(read, { authorization: `Bearer ${reader.key}x` });
+    expect([wrong.status, errorShape(wrong).code]).toEqual([401, "unauthenticated"]);
+    expect((await call(read, { authorization: `Basic ${Buffer.from(`u:${reader.key}`).toString("base64")}` })).status).toBe(401);
+  });
+
+  it("lets a reader read (signed), but not scrape metrics or write (403)", async () => {
+    const ok = await call(read, { authorization: `Bearer ${reader.key}` });
+    expect(ok.status).toBe(200);
+    const jwk = JSON.parse((await call("/v1/signer", { "x-api-key": reader.key })).body.toString()).jwk as Ed25519Jwk;
+    expect(verifies(ok, "GET", read, jwk)).toBeNull();
+    const batch = await call(`/v1/features/${DEMO_VIEW}/batch`, { "x-api-key": reader.key, "content-type": "application/json" }, "POST", JSON.stringify({ entities: [demoEntityId(1)] }));
+    expect(batch.status).toBe(200);
+    for (const [path, method] of [["/metrics", "GET"], [`/v1/features/${DEMO_VIEW}`, "POST"], [`/v1/features/${DEMO_VIEW}/_push`, "POST"]]) {
+      const a = await call(path, { "x-api-key": reader.key, "content-type": "application/json" }, method, method === "POST" ? "{}" : undefined);
+      expect([path, a.status, errorShape(a).code]).toEqual([path, 403, "forbidden"]);
+    }
+  });
+
+  it("lets a writer past the gate on write routes, and only an admin scrape /metrics", async () => {
+    const w = await call(`/v1/features/${DEMO_VIEW}`, { "x-api-key": writer.key, "content-type": "application/json" }, "POST", "{}");
+    expect([401, 403]).not.toContain(w.status);
+    expect((await call("/metrics", { "x-api-key": writer.key })).status).toBe(403);
+    const m = await call("/metrics", { authorization: `Bearer ${admin.key}` });
+    expect(m.status).toBe(200);
+    expect(m.body.toString()).toMatch(/lane_gate_refused_total\{code="forbidden"\} \d+/);
+  });
+
+  it("rate-limits per key: 429 rate_limited with Retry-After, other keys unaffected", async () => {
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await call(read, { "x-api-key": limited.key }));
+    const limitedOnes = answers.filter((a) => a.status === 429);
+    expect(answers.slice(0, 3).every((a) => a.status === 200)).toBe(true);
+    expect(limitedOnes.length).toBeGreaterThan(0);
+    for (const a of limitedOnes) {
+      expect(errorShape(a).code).toBe("rate_limited");
+      expect(Number(a.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    }
+    expect((await call(read, { "x-api-key": reader.key })).status).toBe(200);
+  });
+
+  it("reloads keys on SIGHUP under load without dropping a request", async () => {
+    const fresh = generateKey("svc-new", "reader");
+    const pool = new Pool(runtime.url, { connections: 8 });
+    let stop = false;
+    const statuses: Record<number, number> = {};
+    const load = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (!stop) {
+          const a = await request(pool, "GET", read, { "x-api-key": admin.key });
+          statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+        }
+      }),
+    );
+    await sleep(300);
+    writeKeys([admin.record, writer.record, fresh.record]); // reader revoked, svc-new added
+    const reloadsBefore = runtime.lines.filter((l) => l.includes('"keys_reloaded"')).length;
+    runtime.signal("SIGHUP");
+    for (let i = 0; i < 100 && runtime.lines.filter((l) => l.includes('"keys_reloaded"')).length === reloadsBefore; i++) await sleep(20);
+    await sleep(300);
+    stop = true;
+    await load;
+    await pool.close();
+    expect(Object.keys(statuses)).toEqual(["200"]);
+    expect(statuses[200]).toBeGreaterThan(50);
+    expect((await call(read, { "x-api-key": reader.key })).status).toBe(401);
+    expect((await call(read, { "x-api-key": fresh.key })).status).toBe(200);
+    // A broken document keeps the previous keys.
+    writeFileSync(keysFile, "[{broken");
+    runtime.signal("SIGHUP");
+    await sleep(300);
+    expect((await call(read, { "x-api-key": fresh.key })).status).toBe(200);
+    expect(runtime.alive()).toBe(true);
+    writeKeys([reader.record, writer.record, admin.record, limited.record]);
+    runtime.signal("SIGHUP");
+    await sleep(200);
+  });
+
+  it("returns and logs a request id, and never logs a key or a feature value", async () => {
+    const mine = await call(read, { "x-api-key": admin.key, "x-request-id": "trace-abc-123" });
+    expect(mine.headers["x-request-id"]).toBe("trace-abc-123");
+    const generated = await call(read, { "x-api-key": admin.key, "x-request-id": "bad id with spaces" });
+    expect(generated.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    const refused = await call(read, { "x-api-key": "elk_not-a-real-key-0123456789" });
+    expect(refused.headers["x-request-id"]).toBeDefined();
+    await sleep(300);
+    const log = runtime.lines.join("\n");
+    const entries = runtime.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const access = entries.filter((e) => e.msg === "request");
+    expect(access.find((e) => e.requestId === "trace-abc-123")).toMatchObject({ route: "features", status: 200, keyId: "ops-admin" });
+    expect(access.find((e) => e.requestId === generated.headers["x-request-id"])).toBeDefined();
+    expect(access.find((e) => e.requestId === refused.headers["x-request-id"])).toMatchObject({ status: 401, code: "unauthenticated" });
+    for (const k of [reader, writer, admin, limited]) {
+      expect(log).not.toContain(k.key);
+      expect(log).not.toContain(k.key.slice(4, 24));
+    }
+    expect(log).not.toContain("elk_not-a-real-key");
+    const values = demoObject(3, Date.now()).features;
+    for (const name of ["last_item_0", "last_item_1"]) expect(log).not.toContain(String(values[name]));
+    expect(log).not.toContain(String((values.embedding_0 as number[])[0]));
+  });
+});
+
+describe("mutual TLS on the reader port", () => {
+  let tlsRuntime: RuntimeChild;
+  let clientCert: string;
+  let clientKey: string;
+  let caPem: string;
+
+  beforeAll(async () => {
+    const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+    const now = new Date(Date.now() - 60_000);
+    const later = new Date(Date.now() + 3_600_000);
+    const caKeys = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
+    const ca = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: "01", name: "CN=lane test CA", notBefore: now, notAfter: later, keys: caKeys as CryptoKeyPair, signingAlgorithm: alg,
+      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    });
+    const leaf = async (cn: string, server: boolean) => {
+      const keys = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
+      const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: server ? "02" : "03", subject: `CN=${cn}`, issuer: ca.subject, notBefore: now, notAfter: later, signingKey: (caKeys as CryptoKeyPair).privateKey, publicKey: keys.publicKey, signingAlgorithm: alg,
+        extensions: [
+          new x509.ExtendedKeyUsageExtension([server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+          ...(server ? [new x509.SubjectAlternativeNameExtension([{ type: "ip", value: "127.0.0.1" }])] : []),
+        ],
+      });
+      const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey)).toString("base64");
+      return { cert: cert.toString("pem"), key: `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join("\n")}\n-----END PRIVATE KEY-----\n` };
+    };
+    const server = await leaf("127.0.0.1", true);
+    const client = await leaf("svc-client", false);
+    caPem = ca.toString("pem");
+    clientCert = client.cert;
+    clientKey = client.key;
+    for (const [name, text] of [["ca.pem", caPem], ["server.pem", server.cert], ["server.key", server.key]]) writeFileSync(join(dir, name), text);
+    tlsRuntime = await spawnRuntime(lane, {
+      signerSocket: lane.signerSocket,
+      env: { EXPRESS_LANE_TLS_CERT: join(dir, "server.pem"), EXPRESS_LANE_TLS_KEY: join(dir, "server.key"), EXPRESS_LANE_TLS_CLIENT_CA: join(dir, "ca.pem") },
+    });
+  });
+  afterAll(async () => tlsRuntime?.stop());
+
+  const get = (path: string, withCert: boolean) =>
+    new Promise<number | string>((resolve) => {
+      const req = httpsRequest(`${tlsRuntime.url}${path}`, { ca: caPem, ...(withCert ? { cert: clientCert, key: clientKey } : {}), agent: false }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode!));
+      });
+      req.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      req.end();
+    });
+
+  it("serves clients with a certificate from the CA and refuses the handshake without one", async () => {
+    expect(await get(read, true)).toBe(200);
+    expect(await get("/health/live", true)).toBe(200);
+    const refused = await get("/health/live", false);
+    expect(typeof refused).toBe("string"); // a TLS alert / reset, no HTTP at all
+  });
+});
+
+it("npm run keys creates a key shown once and stores only its hash", () => {
+  const file = join(dir, "cli-keys.json");
+  const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/keys.ts", "create", "--id", "cli-made", "--role", "writer", "--rps", "10", "--file", file], { cwd: join(__dirname, "../.."), stdio: ["ignore", "pipe", "pipe"] }).toString().trim();
+  expect(out).toMatch(/^elk_/);
+  const stored = require("node:fs").readFileSync(file, "utf8") as string;
+  expect(stored).not.toContain(out);
+  expect(JSON.parse(stored)).toEqual([{ id: "cli-made", sha256: require("node:crypto").createHash("sha256").update(out).digest("hex"), role: "writer", rateLimit: { rps: 10 } }]);
+});
