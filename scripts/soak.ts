@@ -1,0 +1,129 @@
+/**
+ * Soak: a steady open-loop read load against a fresh lane for a long time, watching for errors and
+ * memory growth of the runtime and the signer (VmRSS from /proc/<pid>/status).
+ *
+ *   npm run soak                                  # 10 min at half the measured capacity
+ *   npm run soak -- --duration 60 --rate 300      # seconds, requests/s
+ *   npm run soak -- --json                        # machine-readable summary
+ *
+ * Growth is measured from the end of the warm-up (default: 20 % of the run, at most 60 s) to the
+ * end; the pass criteria are 0 errors and RSS growth ≤ 10 % for both processes.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { buildBundles } from "./build";
+import { startLane } from "./lane/processes";
+import { rssKiB, spawnRuntime, spawnSigner } from "./lane/children";
+import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
+import { openLoop, percentile } from "./lane/load";
+
+/** Half of the saturation throughput measured with scripts/overload.ts --store s3 (docs/operations.md). */
+export const DEFAULT_SOAK_RATE = 500;
+
+export interface SoakOptions {
+  readonly durationSeconds: number;
+  readonly rate: number;
+  readonly warmupSeconds?: number;
+  readonly entities?: number;
+  readonly onSample?: (s: { t: number; runtimeKiB: number; signerKiB: number; done: number; errors: number }) => void;
+}
+
+export interface SoakReport {
+  readonly seconds: number;
+  readonly rate: number;
+  readonly requests: number;
+  readonly errors: number;
+  readonly byStatus: Record<string, number>;
+  readonly p50: number;
+  readonly p99: number;
+  readonly rss: Record<"runtime" | "signer", { warmKiB: number; endKiB: number; maxKiB: number; growthPct: number }>;
+}
+
+export async function runSoak(o: SoakOptions): Promise<SoakReport> {
+  const entities = o.entities ?? 1000;
+  const warmup = o.warmupSeconds ?? Math.min(60, Math.max(3, o.durationSeconds * 0.2));
+  await buildBundles(["runtime", "signer", "local-store"]);
+  const dir = mkdtempSync(join(tmpdir(), "lane-soak-"));
+  const lane = await startLane({ dataDir: dir, port: 0, demoEntities: entities, quiet: true });
+  const signer = await spawnSigner(join(dir, "soak-signer.sock"));
+  const runtime = await spawnRuntime(lane, { signerSocket: join(dir, "soak-signer.sock") });
+  const samples: Array<{ t: number; runtimeKiB: number; signerKiB: number }> = [];
+  let done = 0;
+  let errors = 0;
+  const t0 = Date.now();
+  const sampler = setInterval(() => {
+    const s = { t: (Date.now() - t0) / 1000, runtimeKiB: rssKiB(runtime.pid), signerKiB: rssKiB(signer.pid), done, errors };
+    samples.push(s);
+    o.onSample?.(s);
+  }, 1000);
+  try {
+    const summary = await openLoop({
+      url: runtime.url,
+      rate: o.rate,
+      durationMs: (o.durationSeconds + warmup) * 1000,
+      connections: 64,
+      next: (i) => (i % 20 === 0
+        ? { method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, headers: { "content-type": "application/json" }, body: JSON.stringify({ entities: [demoEntityId(i % entities), demoEntityId((i * 7) % entities), "nobody"], features: ["country", "segment"] }) }
+        : { path: `/v1/features/${DEMO_VIEW}/${demoEntityId((i * 7919) % entities)}?features=country,risk_score,embedding_0` }),
+      onResult: (r) => {
+        done++;
+        if (r.status !== 200) errors++;
+      },
+    });
+    clearInterval(sampler);
+    const alive = runtime.alive() && signer.alive();
+    const warm = samples.filter((s) => s.t >= warmup);
+    const stat = (key: "runtimeKiB" | "signerKiB") => {
+      const warmKiB = warm[0]?.[key] ?? NaN;
+      const endKiB = warm.at(-1)?.[key] ?? NaN;
+      const maxKiB = Math.max(...warm.map((s) => s[key]));
+      return { warmKiB, endKiB, maxKiB, growthPct: Number(((100 * (endKiB - warmKiB)) / warmKiB).toFixed(1)) };
+    };
+    const ok = summary.latencies["200"] ?? [];
+    return {
+      seconds: summary.seconds,
+      rate: o.rate,
+      requests: summary.sent,
+      errors: errors + (alive ? 0 : 1),
+      byStatus: summary.byStatus,
+      p50: Number(percentile(ok, 50).toFixed(2)),
+      p99: Number(percentile(ok, 99).toFixed(2)),
+      rss: { runtime: stat("runtimeKiB"), signer: stat("signerKiB") },
+    };
+  } finally {
+    clearInterval(sampler);
+    await Promise.all([runtime.stop(), signer.stop()]);
+    await lane.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const o = new Command("soak")
+    .option("--duration <seconds>", "measured run after warm-up", "600")
+    .option("--rate <rps>", "offered load (default: half the measured capacity)", String(DEFAULT_SOAK_RATE))
+    .option("--warmup <seconds>", "warm-up before RSS is baselined (default 20 % of --duration, ≤ 60 s)")
+    .option("--json", "print the report as JSON")
+    .parse()
+    .opts<{ duration: string; rate: string; warmup?: string; json?: boolean }>();
+  const report = await runSoak({
+    durationSeconds: Number(o.duration),
+    rate: Number(o.rate),
+    warmupSeconds: o.warmup ? Number(o.warmup) : undefined,
+    onSample: o.json ? undefined : (s) => {
+      if (Math.round(s.t) % 10 === 0) process.stderr.write(`t=${Math.round(s.t)}s requests=${s.done} errors=${s.errors} rss runtime=${(s.runtimeKiB / 1024).toFixed(1)}MiB signer=${(s.signerKiB / 1024).toFixed(1)}MiB\n`);
+    },
+  });
+  const pass = report.errors === 0 && report.rss.runtime.growthPct <= 10 && report.rss.signer.growthPct <= 10;
+  process.stdout.write(o.json ? `${JSON.stringify({ ...report, pass })}\n` : `${JSON.stringify(report, null, 2)}\n${pass ? "PASS" : "FAIL"}: errors=${report.errors}, RSS growth runtime ${report.rss.runtime.growthPct}% signer ${report.rss.signer.growthPct}% (limit 10%)\n`);
+  process.exit(pass ? 0 : 1);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}
