@@ -138,10 +138,12 @@ export class SimulatedLatencyStore implements ObjectStore {
         this.clearTimer(handle);
         reject(new StoreError("timeout", `GET ${key}: aborted by the caller`));
       };
+      // Node timers have 1 ms granularity and truncate fractions, which would shift the whole
+      // model down by ~0.5 ms; rounding keeps the median where the model puts it.
       const handle = this.setTimer(() => {
         signal?.removeEventListener("abort", onAbort);
         resolve();
-      }, delay);
+      }, Math.max(1, Math.round(delay)));
       signal?.addEventListener("abort", onAbort, { once: true });
     });
     return this.inner.get(key, signal);
