@@ -6,7 +6,8 @@
 import { createPrivateKey } from "node:crypto";
 import { SigningKey } from "../../enclave/key";
 import { Signer } from "../../enclave/signer";
-import { encodeObject, objectKey } from "../../wire/object";
+import { SealKeyring } from "../../enclave/seal";
+import { objectKey } from "../../wire/object";
 import { COVERED_COMPONENTS, signatureBase } from "../../wire/envelope";
 
 /** RFC 9421 Appendix B.1.4 "test-key-ed25519" — published in the RFC, a test key, not a secret. */
@@ -15,9 +16,10 @@ export const EXAMPLE_NOW_MS = 1_800_000_000_000;
 
 export function envelopeExample(): string {
   const key = SigningKey.fromPrivateKey(createPrivateKey(RFC9421_TEST_KEY_PEM));
-  const signer = new Signer({ key, now: () => EXAMPLE_NOW_MS, validitySeconds: 60 });
-  const object = encodeObject({
-    v: 1,
+  // A fixed, public example seal key (the stored object must be sealed: docs/object-layout.md).
+  const seals = new SealKeyring([{ kid: "example", key: Buffer.alloc(32, 0x42) }]);
+  const signer = new Signer({ key, now: () => EXAMPLE_NOW_MS, validitySeconds: 60, seals });
+  const object = seals.seal({
     view: "user_profile",
     entity: "user_000042",
     event_time: EXAMPLE_NOW_MS - 90_000,
