@@ -20,7 +20,8 @@ import { generateKey } from "../../runtime/auth";
 import type { Ed25519Jwk } from "../../wire/keys";
 import { errorShape, request, sleep, verifies } from "./helpers/hardening";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as never);
+type KeyPair = webcrypto.CryptoKeyPair;
 
 let lane: Lane;
 let dir: string;
@@ -183,13 +184,13 @@ describe("mutual TLS on the reader port", () => {
     const later = new Date(Date.now() + 3_600_000);
     const caKeys = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
     const ca = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: "01", name: "CN=lane test CA", notBefore: now, notAfter: later, keys: caKeys as CryptoKeyPair, signingAlgorithm: alg,
+      serialNumber: "01", name: "CN=lane test CA", notBefore: now, notAfter: later, keys: caKeys as never, signingAlgorithm: alg,
       extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
     });
     const leaf = async (cn: string, server: boolean) => {
-      const keys = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
+      const keys = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as KeyPair;
       const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: server ? "02" : "03", subject: `CN=${cn}`, issuer: ca.subject, notBefore: now, notAfter: later, signingKey: (caKeys as CryptoKeyPair).privateKey, publicKey: keys.publicKey, signingAlgorithm: alg,
+        serialNumber: server ? "02" : "03", subject: `CN=${cn}`, issuer: ca.subject, notBefore: now, notAfter: later, signingKey: (caKeys as KeyPair).privateKey as never, publicKey: keys.publicKey as never, signingAlgorithm: alg,
         extensions: [
           new x509.ExtendedKeyUsageExtension([server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
           ...(server ? [new x509.SubjectAlternativeNameExtension([{ type: "ip", value: "127.0.0.1" }])] : []),
