@@ -80,7 +80,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "lane-write-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 5, quiet: true });
   seals = await new FileSealKeySource([lane.sealKeyFile]).load();
-  jwk = JSON.parse((await call("/v1/signer")).body.toString()).jwk;
+  // The runtime may say ready before its signer connection has the key (busy machine): wait for it.
+  for (let i = 0; i < 200 && !jwk; i++) {
+    const res = await call("/v1/signer");
+    if (res.status === 200) jwk = res.json.jwk;
+    else await new Promise((r) => setTimeout(r, 25));
+  }
+  if (!jwk) throw new Error("signer key never became available");
 }, 120_000);
 
 afterAll(async () => {
