@@ -47,7 +47,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   await buildBundles(["runtime", "signer", "local-store"]);
   const dir = mkdtempSync(join(tmpdir(), "lane-soak-"));
   const lane = await startLane({ dataDir: dir, port: 0, demoEntities: entities, quiet: true });
-  const signer = await spawnSigner(join(dir, "soak-signer.sock"));
+  const signer = await spawnSigner(join(dir, "soak-signer.sock"), lane.sealKeyFile);
   const runtime = await spawnRuntime(lane, { signerSocket: join(dir, "soak-signer.sock") });
   const samples: Array<{ t: number; runtimeKiB: number; signerKiB: number }> = [];
   let done = 0;

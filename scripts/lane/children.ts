@@ -75,8 +75,9 @@ function start(bundle: string, args: string[], env: Record<string, string>, even
   });
 }
 
-export function spawnSigner(socket: string): Promise<Child> {
-  return start("signer.js", ["--socket", socket], {}, "signer_ready");
+/** A signer on `socket`; pass the lane's dev seal key file so it accepts the lane's sealed objects. */
+export function spawnSigner(socket: string, sealKeyFile?: string): Promise<Child> {
+  return start("signer.js", ["--socket", socket, ...(sealKeyFile ? ["--seal-key-file", sealKeyFile] : [])], {}, "signer_ready");
 }
 
 export interface RuntimeChild extends Child {

@@ -88,7 +88,7 @@ describe("signer killed under load", () => {
   const socket = (): string => join(dir, "own-signer.sock");
 
   beforeAll(async () => {
-    signer = await spawnSigner(socket());
+    signer = await spawnSigner(socket(), lane.sealKeyFile);
     runtime = await spawnRuntime(lane, { signerSocket: socket() });
   });
   afterAll(async () => {
@@ -115,7 +115,7 @@ describe("signer killed under load", () => {
     await signer.exited;
     const killedAt = Date.now();
     await sleep(700);
-    signer = await spawnSigner(socket());
+    signer = await spawnSigner(socket(), lane.sealKeyFile);
     const backAt = Date.now();
     keys.push(await (async () => {
       // the new key, once the runtime has it
