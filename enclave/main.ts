@@ -41,6 +41,9 @@ async function main(): Promise<void> {
   const seals: SealKeyring | null = sealSource ? await sealSource.load() : null;
   if (!seals) process.stderr.write("signer: no seal keys configured; every stored object will be refused (seal_key_unavailable)\n");
   const signer = new Signer({ validitySeconds, nsm, seals });
+  // One attestation before we say ready: proves the NSM works (device) or creates the dev CA
+  // (local), so the first client request does not pay for it.
+  await signer.attest({});
   if (existsSync(opts.socket)) unlinkSync(opts.socket); // a stale socket from a previous run
   const server = await signer.listen(opts.socket);
   // One line on stdout that the local lane (and systemd logs) read: where, and which key.

@@ -108,8 +108,9 @@ export class SignerClient {
     return this.call<SealWriteResponse>(FrameKind.SealWrite, request);
   }
 
-  attest(nonce?: Uint8Array): Promise<AttestResponse> {
-    return this.call<AttestResponse>(FrameKind.Attest, { nonce });
+  /** Attestation goes through the NSM (a device round trip, or the dev CA's first issuance): allow longer. */
+  attest(nonce?: Uint8Array, timeoutMs = Math.max(this.timeoutMs, 10_000)): Promise<AttestResponse> {
+    return this.call<AttestResponse>(FrameKind.Attest, { nonce }, timeoutMs);
   }
 
   /** Resolves once the signer is connected and its key known (or rejects after `timeoutMs`). */
@@ -130,14 +131,14 @@ export class SignerClient {
     this.failAll(new SignerUnavailableError("signer client closed"));
   }
 
-  private call<T>(kind: FrameKind, message: unknown): Promise<T> {
+  private call<T>(kind: FrameKind, message: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const writer = this.writer;
     if (!writer || (kind !== FrameKind.KeyInfo && !this.key)) return Promise.reject(new SignerUnavailableError());
     if (this.pending.size >= this.maxInFlight) return Promise.reject(new SignerUnavailableError("signer saturated"));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline: Date.now() + this.timeoutMs });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline: Date.now() + timeoutMs });
       writer.send(encodeFrame(id, kind, message));
     });
   }
