@@ -4,6 +4,7 @@
  * module and registers itself here.
  */
 import { Command } from "commander";
+import { registerAttestCommand } from "./attest";
 import { registerVerifyCommand } from "./verify";
 import { registerLoadCommand } from "./load";
 import { registerParityCommand } from "./parity";
@@ -11,6 +12,7 @@ import { registerParityCommand } from "./parity";
 export function buildProgram(): Command {
   const program = new Command("express-lane").description("Express Lane: signed online features").showHelpAfterError();
   registerVerifyCommand(program);
+  registerAttestCommand(program);
   registerLoadCommand(program);
   registerParityCommand(program);
   return program;

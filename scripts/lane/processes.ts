@@ -144,6 +144,27 @@ async function loadDemo(store: S3Store | FileStore, count: number, seals: SealKe
   await Promise.all(Array.from({ length: 16 }, worker));
 }
 
+/**
+ * The runtime listens before its signer connection is up (in production it must answer 503 rather
+ * than refuse connections); the lane is handed out only once /health/ready says store and signer
+ * are both reachable, so callers never race the signer handshake.
+ */
+async function waitUntilReady(url: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < until) {
+    try {
+      const res = await fetch(`${url}/health/ready`);
+      last = await res.text();
+      if (res.status === 200) return;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`lane not ready after ${timeoutMs} ms: ${last}`);
+}
+
 export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const dataDir = resolve(options.dataDir ?? join(ROOT, ".lane"));
   const bundles = options.bundles ?? true;
@@ -207,6 +228,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     );
     children.runtime = runtimeStarted.child;
     const url = `http://127.0.0.1:${String(runtimeStarted.ready.port)}`;
+    await waitUntilReady(url);
 
     const lane: Lane = {
       url,

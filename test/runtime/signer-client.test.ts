@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Signer } from "../../enclave/signer";
 import { SignerClient, SignerRejectedError, SignerUnavailableError } from "../../runtime/signer-client";
-import { encodeObject } from "../../wire/object";
 
 let dir: string;
 beforeAll(() => {
@@ -12,7 +11,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const object = encodeObject({ v: 1, view: "v", entity: "e", event_time: 1, written_time: 2, features: { a: 1 } });
 
 describe("runtime/signer-client", () => {
   it("multiplexes many requests over one connection and matches replies by id", async () => {
@@ -24,14 +22,16 @@ describe("runtime/signer-client", () => {
     const client = new SignerClient({ socketPath });
     await client.ready();
     const entities = Array.from({ length: 500 }, (_, i) => `e${i}`);
-    const replies = await Promise.all(
-      entities.map((e) => client.signRead({ method: "GET", path: `/v1/features/v/${e}`, query: "", objects: [e === "e" ? object : null] })),
-    );
-    replies.forEach((r, i) => expect(JSON.parse(Buffer.from(r.body).toString()).entity).toBe(entities[i]));
-    expect(connections).toBe(1);
-    expect(client.inFlight).toBe(0);
-    client.close();
-    server.close();
+    try {
+      const replies = await Promise.all(entities.map((e) => client.signRead({ method: "GET", path: `/v1/features/user_profile/${e}`, query: "", objects: [null] })));
+      replies.forEach((r, i) => expect(JSON.parse(Buffer.from(r.body).toString()).entity).toBe(entities[i]));
+      expect(replies.every((r) => r.status === 404)).toBe(true);
+      expect(connections).toBe(1);
+      expect(client.inFlight).toBe(0);
+    } finally {
+      client.close();
+      server.close();
+    }
   });
 
   it("surfaces signer rejections as SignerRejectedError with the signer's status", async () => {
@@ -42,7 +42,7 @@ describe("runtime/signer-client", () => {
     await expect(client.signRead({ method: "GET", path: "/v1/features/BAD/e", query: "", objects: [null] })).rejects.toMatchObject({
       reply: { code: "bad_view", status: 400 },
     });
-    await expect(client.signRead({ method: "GET", path: "/v1/features/v/e", query: "", objects: [] })).rejects.toBeInstanceOf(SignerRejectedError);
+    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [] })).rejects.toBeInstanceOf(SignerRejectedError);
     client.close();
     server.close();
   });
@@ -71,12 +71,12 @@ describe("runtime/signer-client", () => {
       },
     });
     await client.ready();
-    await expect(client.signRead({ method: "GET", path: "/v1/features/v/e", query: "", objects: [null] })).rejects.toThrow(/timed out/);
+    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toThrow(/timed out/);
     server.close();
     // Drop the connection: calls fail at once with SignerUnavailableError.
     (client as unknown as { socket: { destroy(): void } }).socket.destroy();
     await new Promise((r) => setTimeout(r, 10));
-    await expect(client.signRead({ method: "GET", path: "/v1/features/v/e", query: "", objects: [null] })).rejects.toBeInstanceOf(SignerUnavailableError);
+    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toBeInstanceOf(SignerUnavailableError);
     // A real signer comes back on the same path: the client reconnects by itself.
     rmSync(socketPath, { force: true });
     const back = await new Signer().listen(socketPath);

@@ -1,11 +1,16 @@
 import { Signer } from "../../enclave/signer";
-import { encodeObject } from "../../wire/object";
+import { generateSealKey, SealKeyring } from "../../enclave/seal";
+import { defineRegistry } from "../../wire/registry";
 import { verifyResponse, VerificationError, ReceivedResponse, SentRequest } from "../../verifier/response";
 
 const NOW = 1_800_000_000_000;
-const signer = new Signer({ now: () => NOW });
-const other = new Signer({ now: () => NOW });
-const obj = encodeObject({ v: 1, view: "users", entity: "u1", event_time: NOW, written_time: NOW, features: { a: 1 } });
+const registry = defineRegistry([
+  { name: "users", entityKey: "user_id", owner: "tests", description: "verifier tests", ttlSeconds: 3600, features: [{ name: "a", type: "int" }, { name: "b", type: "int" }] },
+]);
+const seals = new SealKeyring([generateSealKey("test")]);
+const signer = new Signer({ now: () => NOW, registry, seals });
+const other = new Signer({ now: () => NOW, registry, seals });
+const obj = seals.seal({ view: "users", entity: "u1", event_time: NOW, written_time: NOW, features: { a: 1 } });
 
 function signedResponse(): { response: ReceivedResponse; request: SentRequest } {
   const s = signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "?features=a", acceptSignature: 'sig1=();nonce="abc"', objects: [obj] });
