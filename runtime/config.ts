@@ -10,7 +10,7 @@ export interface RuntimeConfig {
   readonly host: string;
   readonly port: number;
   readonly signerSocket: string;
-  readonly store: "s3" | "file";
+  readonly store: "s3" | "file" | "memory";
   readonly bucket: string;
   readonly region: string;
   readonly endpoint?: string;
@@ -62,7 +62,7 @@ export function runtimeCommand(): Command {
     .addOption(new Option("--host <addr>", "listen address").env("EXPRESS_LANE_HOST").default("127.0.0.1"))
     .addOption(new Option("--port <n>", "listen port").env("EXPRESS_LANE_PORT").default(8080).argParser(int(0, 65535)))
     .addOption(new Option("--signer-socket <path>", "signer Unix socket").env("EXPRESS_LANE_SIGNER_SOCKET").default("/run/express-lane/signer.sock"))
-    .addOption(new Option("--store <kind>", "object store").env("EXPRESS_LANE_STORE").choices(["s3", "file"]).default("s3"))
+    .addOption(new Option("--store <kind>", "object store").env("EXPRESS_LANE_STORE").choices(["s3", "file", "memory"]).default("s3"))
     .addOption(new Option("--bucket <name>", "bucket (a `--x-s3` name selects S3 Express)").env("EXPRESS_LANE_BUCKET").default("lane"))
     .addOption(new Option("--region <region>", "AWS region").env("EXPRESS_LANE_REGION").default("ap-south-1"))
     .addOption(new Option("--endpoint <url>", "S3 endpoint override (local store, VPC endpoint)").env("EXPRESS_LANE_S3_ENDPOINT"))
@@ -106,7 +106,7 @@ export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessE
     const program = runtimeCommand().exitOverride();
     program.parse([...argv], { from: "user" });
     const o = program.opts<Omit<RuntimeConfig, "hedge" | "accessLog"> & { hedge: "on" | "off" | boolean; accessLog: "on" | "off" | boolean }>();
-    if (o.store === "file" && !o.storeDir) throw new InvalidArgumentError("--store file needs --store-dir");
+    if ((o.store === "file" || o.store === "memory") && !o.storeDir) throw new InvalidArgumentError(`--store ${o.store} needs --store-dir`);
     if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
       throw new InvalidArgumentError("--access-key-id and --secret-access-key go together");
     }

@@ -9,6 +9,7 @@ import { ReaderService } from "./server";
 import { SignerClient } from "./signer-client";
 import { awsDefaultCredentials, StaticCredentials } from "./store/credentials";
 import { FileStore } from "./store/file-store";
+import { MemoryStore } from "./store/memory-store";
 import { S3Store } from "./store/s3-store";
 import type { ObjectStore } from "./store/types";
 import { HedgedStore } from "./store/hedged-store";
@@ -29,6 +30,7 @@ export function createStore(config: RuntimeConfig, metrics?: LaneMetrics, logger
 
 function createBaseStore(config: RuntimeConfig): ObjectStore {
   if (config.store === "file") return new FileStore({ root: config.storeDir!, etags: false });
+  if (config.store === "memory") return MemoryStore.fromFileStoreDir(config.storeDir!);
   const credentials =
     config.accessKeyId && config.secretAccessKey
       ? new StaticCredentials({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey })

@@ -4,6 +4,8 @@
  * the current ETag differs (or the key is absent) → StoreError precondition_failed (412).
  */
 import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./types";
 
 interface StoredObject {
@@ -17,6 +19,19 @@ export class MemoryStore implements ObjectStore, ObjectWriter {
   /** Optionally seeded: key → body. */
   constructor(initial?: Iterable<readonly [string, Buffer]>) {
     if (initial) for (const [key, body] of initial) this.objects.set(key, { body: Buffer.from(body), etag: etagOf(body) });
+  }
+
+  /**
+   * Preload every object of a FileStore folder (benchmarks: "the store is not the bottleneck").
+   * File names are FileStore's URI-encoded keys; hashed long names cannot be mapped back and are skipped.
+   */
+  static fromFileStoreDir(root: string): MemoryStore {
+    const entries: Array<[string, Buffer]> = [];
+    for (const name of readdirSync(root)) {
+      if (name.startsWith("=sha256-") || name.startsWith(".")) continue;
+      entries.push([decodeURIComponent(name), readFileSync(join(root, name))]);
+    }
+    return new MemoryStore(entries);
   }
 
   async get(key: string, signal?: AbortSignal): Promise<StoreGetResult> {

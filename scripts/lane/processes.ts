@@ -46,7 +46,7 @@ export interface LaneOptions {
    * folder under dataDir, seeded with the same demo objects; benchmarks where the store must not
    * be the bottleneck). The s3rver twin is started either way. @default "s3"
    */
-  readonly storeKind?: "s3" | "file";
+  readonly storeKind?: "s3" | "file" | "memory";
   /** Pin processes to CPUs with `taskset -c` when available (benchmarks). */
   readonly cpus?: { readonly runtime?: string; readonly signer?: string; readonly store?: string };
 }
@@ -61,7 +61,7 @@ export interface Lane {
   /** A store client on the lane's bucket (tests write objects with it). */
   readonly store: S3Store;
   /** What the runtime reads from; with "file", objectsDir is the FileStore root. */
-  readonly storeKind: "s3" | "file";
+  readonly storeKind: "s3" | "file" | "memory";
   readonly objectsDir: string;
   /** CPU pinning applied (empty when taskset is unavailable or none was asked). */
   readonly pinning: Readonly<Record<string, string>>;
@@ -191,8 +191,9 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     children.store = storeStarted.child;
     const storeEndpoint = String(storeStarted.ready.endpoint);
     const store = new S3Store({ bucket, endpoint: storeEndpoint, addressing: "path", region: "us-east-1", credentials: new StaticCredentials(LOCAL_STORE_CREDENTIALS) });
-    const demoTarget = storeKind === "file" ? new FileStore({ root: objectsDir }) : store;
-    if (storeKind === "file") mkdirSync(objectsDir, { recursive: true });
+    // "memory": the runtime preloads the same folder into RAM at start (benchmarks).
+    const demoTarget = storeKind !== "s3" ? new FileStore({ root: objectsDir }) : store;
+    if (storeKind !== "s3") mkdirSync(objectsDir, { recursive: true });
     if ((options.demoEntities ?? 3000) > 0) await loadDemo(demoTarget, options.demoEntities ?? 3000, seals, options.onProgress);
 
     const startSigner = async (): Promise<string> => {
@@ -220,7 +221,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
           EXPRESS_LANE_S3_ACCESS_KEY_ID: LOCAL_STORE_CREDENTIALS.accessKeyId,
           EXPRESS_LANE_S3_SECRET_ACCESS_KEY: LOCAL_STORE_CREDENTIALS.secretAccessKey,
           EXPRESS_LANE_LOG_LEVEL: "warn",
-          ...(storeKind === "file" ? { EXPRESS_LANE_STORE: "file", EXPRESS_LANE_STORE_DIR: objectsDir } : {}),
+          ...(storeKind !== "s3" ? { EXPRESS_LANE_STORE: storeKind, EXPRESS_LANE_STORE_DIR: objectsDir } : {}),
           ...options.runtimeEnv,
         },
       },

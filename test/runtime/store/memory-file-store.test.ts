@@ -75,3 +75,22 @@ describe("FileStore key → file name", () => {
     expect(fileNameForKey("..")).toBe("%2E.");
   });
 });
+
+describe("MemoryStore.fromFileStoreDir", () => {
+  it("preloads exactly the objects a FileStore holds, under the same keys", async () => {
+    const root = mkdtempSync(join(tmpdir(), "mem-from-file-"));
+    try {
+      const files = new FileStore({ root });
+      const keys = ["user_profile/dXNlcl8wMDAwNDI", "v/a b/ünï", ".hidden/../x"];
+      for (const [i, key] of keys.entries()) await files.put(key, Buffer.from(`body-${i}`));
+      const memory = MemoryStore.fromFileStoreDir(root);
+      for (const [i, key] of keys.entries()) {
+        const got = await memory.get(key);
+        expect(got.found && got.body.toString()).toBe(`body-${i}`);
+      }
+      expect((await memory.get("user_profile/other")).found).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
