@@ -74,11 +74,8 @@ function isFeatureValue(value: unknown): value is FeatureValue {
   }
 }
 
-/**
- * Decode and validate a stored object. The bytes come from the host (untrusted): anything that is
- * not exactly layout v1 is an ObjectFormatError, never an exception of another kind.
- */
-export function decodeObject(bytes: Uint8Array): FeatureObject {
+/** Untrusted stored bytes → a MessagePack map, or ObjectFormatError (never another exception). */
+function unpackStoredMap(bytes: Uint8Array): Record<string, unknown> {
   if (bytes.length > MAX_OBJECT_BYTES) throw new ObjectFormatError(`object larger than ${MAX_OBJECT_BYTES} bytes`);
   let raw: unknown;
   try {
@@ -87,6 +84,15 @@ export function decodeObject(bytes: Uint8Array): FeatureObject {
     throw new ObjectFormatError(`not MessagePack: ${(err as Error).message}`);
   }
   if (!isPlainObject(raw)) throw new ObjectFormatError("object is not a map");
+  return raw;
+}
+
+/**
+ * Decode and validate a stored object. The bytes come from the host (untrusted): anything that is
+ * not exactly layout v1 is an ObjectFormatError, never an exception of another kind.
+ */
+export function decodeObject(bytes: Uint8Array): FeatureObject {
+  const raw = unpackStoredMap(bytes);
   if (raw.v !== OBJECT_LAYOUT_VERSION) throw new ObjectFormatError(`unsupported layout version ${String(raw.v)}`);
   return checkObjectFields(raw);
 }
@@ -161,14 +167,7 @@ function asBuffer(value: unknown): Buffer | null {
 
 /** Parse the outer layer of stored bytes (untrusted). Throws ObjectFormatError. */
 export function decodeStoredObject(bytes: Uint8Array): StoredObject {
-  if (bytes.length > MAX_OBJECT_BYTES) throw new ObjectFormatError(`object larger than ${MAX_OBJECT_BYTES} bytes`);
-  let raw: unknown;
-  try {
-    raw = unpackr.unpack(bytes);
-  } catch (err) {
-    throw new ObjectFormatError(`not MessagePack: ${(err as Error).message}`);
-  }
-  if (!isPlainObject(raw)) throw new ObjectFormatError("object is not a map");
+  const raw = unpackStoredMap(bytes);
   if (raw.v === OBJECT_LAYOUT_VERSION) return { v: 1, object: decodeObject(bytes) };
   if (raw.v !== OBJECT_LAYOUT_V2) throw new ObjectFormatError(`unsupported layout version ${String(raw.v)}`);
   const body = asBuffer(raw.body);
