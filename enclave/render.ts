@@ -5,7 +5,7 @@
  * There is no second "clean" copy of the data anywhere; this is the only transformation.
  */
 import { Packr } from "msgpackr";
-import type { FeatureObject, FeatureValue } from "../wire/object";
+import { isFeatureValue, ObjectFormatError, type FeatureObject, type FeatureValue } from "../wire/object";
 import type { Registry, ViewDef } from "../wire/registry";
 import { lookupView, type ReadRequest } from "../wire/request";
 import type { SealKeyring } from "./seal";
@@ -61,6 +61,8 @@ function project(object: FeatureObject, def: ViewDef, wanted: readonly string[] 
   const outsideMaxAge = readTimeMs - object.event_time > def.ttlSeconds * 1000;
   for (const name of names) {
     const value = Object.prototype.hasOwnProperty.call(object.features, name) ? object.features[name] : undefined;
+    // The body was decoded without per-feature checks (wire/object.ts): check what we output.
+    if (value !== undefined && !isFeatureValue(value)) throw new ObjectFormatError(`feature ${name} has an unsupported value type`);
     if (outsideMaxAge) {
       features[name] = null;
       status[name] = "OUTSIDE_MAX_AGE";
@@ -90,13 +92,14 @@ export function renderEntity(def: ViewDef, entity: string, bytes: Uint8Array | n
   const opened = ctx.seals.open(bytes, def.name, entity);
   if (!opened.ok) return { entity, found: false, error: { code: opened.code, message: opened.message } };
   const object = opened.object;
-  return {
-    entity,
-    found: true,
-    event_time: new Date(object.event_time),
-    written_time: new Date(object.written_time),
-    ...project(object, def, wanted, ctx.readTimeMs),
-  };
+  let projected: Pick<EntityFound, "features" | "status">;
+  try {
+    projected = project(object, def, wanted, ctx.readTimeMs);
+  } catch (err) {
+    if (err instanceof ObjectFormatError) return { entity, found: false, error: { code: err.code, message: err.message } };
+    throw err;
+  }
+  return { entity, found: true, event_time: new Date(object.event_time), written_time: new Date(object.written_time), ...projected };
 }
 
 function refusals(results: readonly EntityResult[]): string[] {

@@ -1,5 +1,6 @@
 import { createSignatureBase, formatSignatureBase } from "http-message-signatures/lib/httpbis";
-import { parseDictionary, isInnerList } from "structured-headers";
+import { parseDictionary, isInnerList, serializeInnerList } from "structured-headers";
+import fc from "fast-check";
 import { contentDigest, COVERED_COMPONENTS, serializeSignatureParams, signatureBase } from "../../wire/envelope";
 
 describe("wire/envelope", () => {
@@ -27,6 +28,29 @@ describe("wire/envelope", () => {
     // The params line round-trips through a structured-field parser, nonce escaped correctly.
     const parsed = parseDictionary(`sig1=${params}`).get("sig1");
     expect(parsed && isInnerList(parsed) && parsed[1].get("nonce")).toBe('n"o\\nce');
+  });
+
+  it("hand-serializes @signature-params exactly as the structured-field serializer does", () => {
+    const components = COVERED_COMPONENTS.map((c) => [c.name, new Map(c.req ? [["req", true]] : [])] as [string, Map<string, boolean>]);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 64 }),
+        fc.option(fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 512 }), { nil: undefined }),
+        (created, keyid, nonce) => {
+          const params = new Map<string, string | number>([
+            ["created", created],
+            ["expires", created + 60],
+            ["keyid", keyid],
+            ["alg", "ed25519"],
+            ["tag", "express-lane"],
+          ]);
+          if (nonce !== undefined) params.set("nonce", nonce);
+          expect(serializeSignatureParams({ created, expires: created + 60, keyid, nonce })).toBe(serializeInnerList([components, params]));
+        },
+      ),
+    );
+    expect(() => serializeSignatureParams({ created: 1, expires: 2, keyid: "k", nonce: "é" })).toThrow(/printable ASCII/);
   });
 
   it("uses '?' for an absent query (RFC 9421 §2.2.7)", () => {
