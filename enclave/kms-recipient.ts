@@ -240,8 +240,9 @@ export async function decryptWithAttestation(input: DecryptInput, nsm: Nsm, opti
     throw new KmsRecipientError("KMS returned Plaintext for a Recipient request: refusing a plaintext that left the enclave boundary");
   }
   if (typeof response.CiphertextForRecipient !== "string") throw new KmsRecipientError("KMS response has no CiphertextForRecipient");
-  if (input.keyId !== undefined && typeof response.KeyId === "string" && !keyMatches(input.keyId, response.KeyId)) {
-    throw new KmsRecipientError(`KMS decrypted with ${response.KeyId}, not ${input.keyId}`);
+  // KMS always names the key it used; a response that does not, or names another, is refused.
+  if (input.keyId !== undefined && (typeof response.KeyId !== "string" || !keyMatches(input.keyId, response.KeyId))) {
+    throw new KmsRecipientError(`KMS decrypted with ${typeof response.KeyId === "string" ? response.KeyId : "an unnamed key"}, not ${input.keyId}`);
   }
   return decryptCiphertextForRecipient(Buffer.from(response.CiphertextForRecipient, "base64"), key.privateKey);
 }

@@ -14,6 +14,9 @@
  *      The seal key comes from a SealKeySource (KMS + attestation in production); the host never
  *      holds it, so push-API rows are validated against the registry built into this image and
  *      sealed here (FrameKind.SealWrite); the host only stores the sealed bytes.
+ *   5. In production the seal keys arrive KMS-wrapped (FrameKind.ProvisionSealKeys): we unwrap them
+ *      ourselves with KMS Decrypt + our attestation, only under the seal KMS key pinned in this
+ *      image (enclave/seal-provisioning.ts). The host's credentials let us ask; they open nothing.
  *
  * The host is untrusted: every frame is validated; a bad frame gets an error reply, never a
  * signature over something we did not build.
@@ -22,6 +25,7 @@ import { createServer, Server, Socket } from "node:net";
 import { SigningKey } from "./key";
 import { renderRead } from "./render";
 import type { SealKeyring } from "./seal";
+import { SealProvisioningError, type SealKeyProvisioner } from "./seal-provisioning";
 import type { Nsm } from "./nsm/types";
 import { contentDigest, DEFAULT_SIGNATURE_VALIDITY_S, serializeSignatureParams, signatureBase, signatureHeaders } from "../wire/envelope";
 import {
@@ -34,6 +38,8 @@ import {
   FrameDecoder,
   FrameKind,
   FrameWriter,
+  ProvisionSealKeysRequest,
+  ProvisionSealKeysResponse,
   SealedRow,
   SealWriteRequest,
   SealWriteResponse,
@@ -53,6 +59,8 @@ export interface SignerOptions {
   readonly now?: () => number;
   /** Seal keys (from a SealKeySource). Without them every stored object is refused and pushes fail. */
   readonly seals?: SealKeyring | null;
+  /** Production: unwraps host-provisioned, KMS-wrapped seal keys (FrameKind.ProvisionSealKeys). */
+  readonly sealProvisioner?: SealKeyProvisioner;
   /** Feature views. @default the registry bundled into this build (registry/views.ts) */
   readonly registry?: Registry;
 }
@@ -85,7 +93,7 @@ class SignerFault extends Error {
 
 function errorFrame(id: number, err: unknown): Buffer {
   const reply: ErrorReply =
-    err instanceof RequestError || err instanceof SignerFault
+    err instanceof RequestError || err instanceof SignerFault || err instanceof SealProvisioningError
       ? { code: err.code, message: err.message, status: err.status }
       : { code: "signer_error", message: err instanceof Error ? err.message : "signer failure", status: 500 };
   return encodeFrame(id, FrameKind.Error, reply);
@@ -96,7 +104,8 @@ export class Signer {
   private readonly nsm?: Nsm;
   private readonly validitySeconds: number;
   private readonly now: () => number;
-  private readonly seals: SealKeyring | null;
+  private seals: SealKeyring | null;
+  private readonly sealProvisioner?: SealKeyProvisioner;
   private readonly registry?: Registry;
 
   constructor(options: SignerOptions = {}) {
@@ -105,6 +114,7 @@ export class Signer {
     this.validitySeconds = options.validitySeconds ?? DEFAULT_SIGNATURE_VALIDITY_S;
     this.now = options.now ?? Date.now;
     this.seals = options.seals ?? null;
+    this.sealProvisioner = options.sealProvisioner;
     this.registry = options.registry;
   }
 
@@ -169,6 +179,19 @@ export class Signer {
     return { view: request.view, kid: seals.activeKid, rows };
   }
 
+  /** The seal key ids loaded (verify) and the active one (seal); empty before provisioning. */
+  get sealKids(): string[] {
+    return this.seals?.kids ?? [];
+  }
+
+  /** Production seal keys: unwrap what the host provisions, then swap the keyring in whole. */
+  async provisionSealKeys(message: ProvisionSealKeysRequest): Promise<ProvisionSealKeysResponse> {
+    if (!this.sealProvisioner) throw new SealProvisioningError("seal_provisioning_disabled", 409, "this signer has no pinned seal KMS config (--seal-kms-config)");
+    const { keyring, response } = await this.sealProvisioner.provision(message);
+    this.seals = keyring;
+    return response;
+  }
+
   /** A fresh attestation document whose public_key is our signing key. */
   async attest(message: AttestRequest): Promise<AttestResponse> {
     if (!this.nsm) throw new RequestError("bad_body", "this signer has no NSM configured");
@@ -191,6 +214,11 @@ export class Signer {
           return encodeFrame(frame.id, FrameKind.Reply, this.signRead(decodePayload<SignReadRequest>(frame)));
         case FrameKind.SealWrite:
           return encodeFrame(frame.id, FrameKind.Reply, this.sealWrite(decodePayload<SealWriteRequest>(frame)));
+        case FrameKind.ProvisionSealKeys:
+          return this.provisionSealKeys(decodePayload<ProvisionSealKeysRequest>(frame)).then(
+            (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),
+            (err: unknown) => errorFrame(frame.id, err),
+          );
         case FrameKind.Attest:
           return this.attest(decodePayload<AttestRequest>(frame)).then(
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),

@@ -28,6 +28,12 @@ export enum FrameKind {
   Attest = 3,
   /** runtime → signer: SealWriteRequest → SealWriteResponse (push API; the signer validates and seals) */
   SealWrite = 4,
+  /**
+   * runtime → signer: ProvisionSealKeysRequest → ProvisionSealKeysResponse (production: KMS-wrapped
+   * seal keys + the instance role's temporary credentials; the signer unwraps them with its own
+   * attestation against the seal KMS key pinned in its image — enclave/seal-provisioning.ts)
+   */
+  ProvisionSealKeys = 5,
   /** signer → runtime: reply to the request with the same id */
   Reply = 0x40,
   /** signer → runtime: ErrorReply for the request with the same id */
@@ -87,6 +93,29 @@ export interface AttestResponse {
   /** COSE_Sign1 attestation document binding the signing key (public_key = raw Ed25519 key). */
   readonly document: Uint8Array;
   readonly keyid: string;
+}
+
+/**
+ * The host hands the signer what it cannot use itself: seal key ciphertexts (not secret) and
+ * temporary credentials that only let the enclave *ask* KMS — the key policy answers only to the
+ * attested image. `wrapped` is the full set the signer should hold (first = active unless the image
+ * pins one); kids already unwrapped are reused without a KMS call, so re-sending is idempotent.
+ */
+export interface ProvisionSealKeysRequest {
+  /** Must equal the region pinned in the image when given. */
+  readonly region?: string;
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly wrapped: ReadonlyArray<{ readonly kid: string; readonly ciphertextBlob: Uint8Array }>;
+}
+
+export interface ProvisionSealKeysResponse {
+  /** Seal key ids the signer now verifies with, and the one it seals pushes with. */
+  readonly kids: readonly string[];
+  readonly activeKid: string;
+  /** Kids unwrapped through KMS by this request (the rest were already held). */
+  readonly unwrapped: readonly string[];
+  /** The pinned seal KMS key ARN (from the measured image). */
+  readonly keyArn: string;
 }
 
 export interface ErrorReply {
