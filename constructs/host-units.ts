@@ -113,7 +113,9 @@ export function renderHostUnits(o: HostUnitOptions): UnitFiles {
         `Environment=EXPRESS_LANE_REGION=${o.region}`,
         `Environment=EXPRESS_LANE_PORT=${o.readerPort}`,
         "Environment=NODE_ENV=production",
-        `ExecStart=${node} ${INSTALL_DIR}/runtime.js`,
+        // A 2 MB young generation keeps peak RSS under load at 141 MB vs 156 MB by default, at no
+        // measurable throughput cost (docs/performance.md, "Runtime RSS").
+        `ExecStart=${node} --max-semi-space-size=2 ${INSTALL_DIR}/runtime.js`,
         `ReadWritePaths=${LOG_DIR}`,
         `StandardOutput=append:${LOG_DIR}/runtime.log`,
         `StandardError=append:${LOG_DIR}/runtime.log`,

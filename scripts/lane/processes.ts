@@ -221,6 +221,8 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
           EXPRESS_LANE_S3_ACCESS_KEY_ID: LOCAL_STORE_CREDENTIALS.accessKeyId,
           EXPRESS_LANE_S3_SECRET_ACCESS_KEY: LOCAL_STORE_CREDENTIALS.secretAccessKey,
           EXPRESS_LANE_LOG_LEVEL: "warn",
+          // Same heap shape as the production unit (constructs/host-units.ts).
+          NODE_OPTIONS: [process.env.NODE_OPTIONS, "--max-semi-space-size=2"].filter(Boolean).join(" "),
           ...(storeKind !== "s3" ? { EXPRESS_LANE_STORE: storeKind, EXPRESS_LANE_STORE_DIR: objectsDir } : {}),
           ...options.runtimeEnv,
         },

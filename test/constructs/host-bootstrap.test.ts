@@ -37,7 +37,7 @@ describe("systemd units", () => {
 
   test("runtime: node runtime.js with signer socket, bucket, region, port", () => {
     const u = units["express-lane-runtime.service"];
-    expect(u).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/express-lane\/runtime\.js$/m);
+    expect(u).toMatch(/^ExecStart=\/usr\/bin\/node --max-semi-space-size=2 \/opt\/express-lane\/runtime\.js$/m);
     for (const env of [
       "EXPRESS_LANE_SIGNER_SOCKET=/run/express-lane/signer.sock",
       "EXPRESS_LANE_BUCKET=lane--aps1-az1--x-s3",
