@@ -10,6 +10,8 @@ export interface RuntimeConfig {
   readonly host: string;
   readonly port: number;
   readonly signerSocket: string;
+  /** Production: wrapped seal keys document to provision the signer with (runtime/seal-provisioning.ts). */
+  readonly sealKeysFile?: string;
   readonly store: "s3" | "file" | "memory";
   readonly bucket: string;
   readonly region: string;
@@ -62,6 +64,11 @@ export function runtimeCommand(): Command {
     .addOption(new Option("--host <addr>", "listen address").env("EXPRESS_LANE_HOST").default("127.0.0.1"))
     .addOption(new Option("--port <n>", "listen port").env("EXPRESS_LANE_PORT").default(8080).argParser(int(0, 65535)))
     .addOption(new Option("--signer-socket <path>", "signer Unix socket").env("EXPRESS_LANE_SIGNER_SOCKET").default("/run/express-lane/signer.sock"))
+    .addOption(
+      new Option("--seal-keys-file <path>", "production: wrapped seal keys (s3://<artifacts>/seal-keys/wrapped.json, fetched at boot) sent to the signer with the instance role's credentials").env(
+        "EXPRESS_LANE_SEAL_KEYS_FILE",
+      ),
+    )
     .addOption(new Option("--store <kind>", "object store").env("EXPRESS_LANE_STORE").choices(["s3", "file", "memory"]).default("s3"))
     .addOption(new Option("--bucket <name>", "bucket (a `--x-s3` name selects S3 Express)").env("EXPRESS_LANE_BUCKET").default("lane"))
     .addOption(new Option("--region <region>", "AWS region").env("EXPRESS_LANE_REGION").default("ap-south-1"))

@@ -7,6 +7,7 @@ import { parseRuntimeConfig, RuntimeConfig } from "./config";
 import { LaneMetrics } from "./metrics";
 import { ReaderService } from "./server";
 import { SignerClient } from "./signer-client";
+import { SealKeyProvisioning } from "./seal-provisioning";
 import { awsDefaultCredentials, StaticCredentials } from "./store/credentials";
 import { FileStore } from "./store/file-store";
 import { MemoryStore } from "./store/memory-store";
@@ -64,14 +65,22 @@ async function main(): Promise<void> {
   });
   const metrics = new LaneMetrics();
   const store = createStore(config, metrics, logger);
+  // Production seal keys: the signer starts without them; every (re)connect provisions it.
+  let sealProvisioning: SealKeyProvisioning | undefined;
   const signer = new SignerClient({
     socketPath: config.signerSocket,
     timeoutMs: config.signerTimeoutMs,
     onStateChange: (up, key) => {
       metrics.signerUp.set(up ? 1 : 0);
       logger.info({ up, keyid: key?.keyid }, up ? "signer connected" : "signer disconnected");
+      if (up) void sealProvisioning?.trigger();
     },
   });
+  if (config.sealKeysFile) {
+    const roleCredentials = awsDefaultCredentials();
+    sealProvisioning = new SealKeyProvisioning({ file: config.sealKeysFile, credentials: () => roleCredentials.resolve(), signer, logger });
+    if (signer.up) void sealProvisioning.trigger();
+  }
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
   const service = new ReaderService({ store, signer, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
   const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined);
@@ -89,6 +98,7 @@ async function main(): Promise<void> {
     logger.info({ signal, inFlight: gate.inFlight }, "shutting down: draining in-flight requests");
     gate.startDraining();
     const drained = await drain(server, () => gate.inFlight, config.shutdownTimeoutMs);
+    sealProvisioning?.stop();
     signer.close();
     await store.close().catch(() => undefined);
     logger.info({ drained }, "stopped");
@@ -97,7 +107,11 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
   // SIGHUP: re-read the keys document (keys and their limits); a bad document keeps the old one.
-  process.on("SIGHUP", () => void reload());
+  // and re-provision the signer's seal keys (user data re-fetched a rotated document).
+  process.on("SIGHUP", () => {
+    void reload();
+    void sealProvisioning?.trigger();
+  });
 }
 
 if (require.main === module) {

@@ -16,6 +16,8 @@ import {
   FrameKind,
   FrameWriter,
   KeyInfo,
+  ProvisionSealKeysRequest,
+  ProvisionSealKeysResponse,
   SealWriteRequest,
   SealWriteResponse,
   SignedResponse,
@@ -106,6 +108,14 @@ export class SignerClient {
   /** Push API: the signer validates the rows and returns sealed objects for the host to store. */
   sealWrite(request: SealWriteRequest): Promise<SealWriteResponse> {
     return this.call<SealWriteResponse>(FrameKind.SealWrite, request);
+  }
+
+  /**
+   * Production seal keys: hand the signer the wrapped keys and temporary credentials; it unwraps
+   * them itself (KMS + attestation), so allow for KMS round trips.
+   */
+  provisionSealKeys(request: ProvisionSealKeysRequest, timeoutMs = Math.max(this.timeoutMs, 30_000)): Promise<ProvisionSealKeysResponse> {
+    return this.call<ProvisionSealKeysResponse>(FrameKind.ProvisionSealKeys, request, timeoutMs);
   }
 
   /** Attestation goes through the NSM (a device round trip, or the dev CA's first issuance): allow longer. */
