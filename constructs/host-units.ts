@@ -18,6 +18,8 @@ export const INSTALL_DIR = "/opt/express-lane";
 export const LOG_DIR = "/var/log/express-lane";
 export const SERVICE_USER = "express-lane";
 export const ENCLAVE_NAME = "express-lane";
+/** Wrapped seal keys document, fetched by user data; the runtime provisions the signer from it. */
+export const SEAL_KEYS_FILE = "/opt/express-lane/seal-keys.json";
 
 export interface HostUnitOptions {
   readonly region: string;
@@ -112,6 +114,7 @@ export function renderHostUnits(o: HostUnitOptions): UnitFiles {
         `Environment=EXPRESS_LANE_BUCKET=${o.bucketName}`,
         `Environment=EXPRESS_LANE_REGION=${o.region}`,
         `Environment=EXPRESS_LANE_PORT=${o.readerPort}`,
+        `Environment=EXPRESS_LANE_SEAL_KEYS_FILE=${SEAL_KEYS_FILE}`,
         "Environment=NODE_ENV=production",
         // A 2 MB young generation keeps peak RSS under load at 141 MB vs 156 MB by default, at no
         // measurable throughput cost (docs/performance.md, "Runtime RSS").

@@ -5,8 +5,9 @@
  */
 import { Lazy } from "cdktf";
 import { Construct } from "constructs";
-import { KmsAlias, KmsKey } from "./aws";
+import { KmsAlias, KmsKey, KmsKeyPolicy } from "./aws";
 import { Conditions, IGrantable, PolicyStatement, renderPolicyDocument } from "./iam";
+import { KEY_ROLE_METADATA } from "./policies/seal-key-attestation";
 
 /** Administrative actions: manage the key, never use it for cryptography. */
 export const KEY_ADMIN_ACTIONS: readonly string[] = [
@@ -50,7 +51,15 @@ export interface KeyProps {
   readonly pendingWindowInDays?: number;
   /** @default none */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * The key is created here with only the admin statement, and its policy is owned afterwards by
+   * an `ExistingKeyPolicy` in a later stack (Terraform ignores policy drift on this resource). Used
+   * for the seal key: it must exist before the EIF build pins its ARN, while its attested grant
+   * needs the PCR0 of that build. @default false
+   */
+  readonly policyManagedElsewhere?: boolean;
 }
+
 
 export class Key extends Construct {
   /** The L1 key. */
@@ -76,6 +85,7 @@ export class Key extends Construct {
       customerMasterKeySpec: "SYMMETRIC_DEFAULT",
       policy: Lazy.stringValue({ produce: () => renderPolicyDocument(this.statements) }),
       tags: props.tags ? { ...props.tags } : undefined,
+      lifecycle: props.policyManagedElsewhere ? { ignoreChanges: ["policy"] } : undefined,
     });
     this.keyArn = this.resource.arn;
     this.keyId = this.resource.keyId;
@@ -105,6 +115,53 @@ export class Key extends Construct {
   }
 
   /** The current key-policy statements (for tests and reviews). */
+  get policyStatements(): readonly PolicyStatement[] {
+    return [...this.statements];
+  }
+}
+
+export interface ExistingKeyPolicyProps {
+  /** ARN of a key created elsewhere (e.g. by `Key` with `policyManagedElsewhere`). */
+  readonly keyArn: string;
+  /** Key administrators, as in `Key`; the new policy must keep them (KMS lockout check). */
+  readonly admins: readonly string[];
+  /** Marks the policy resource for the policy rules (KEY_ROLE_METADATA), e.g. "seal". */
+  readonly role?: string;
+}
+
+/**
+ * The whole key policy of an existing key (aws_kms_key_policy), assembled from the same grants as
+ * `Key`. It replaces the policy the key was created with.
+ */
+export class ExistingKeyPolicy extends Construct {
+  readonly resource: KmsKeyPolicy;
+  readonly keyArn: string;
+  private readonly statements: PolicyStatement[] = [];
+
+  constructor(scope: Construct, id: string, props: ExistingKeyPolicyProps) {
+    super(scope, id);
+    if (props.admins.length === 0) throw new Error(`${this.node.path}: a key needs at least one admin principal`);
+    this.keyArn = props.keyArn;
+    this.statements.push({ sid: "KeyAdministration", actions: KEY_ADMIN_ACTIONS, principals: { AWS: props.admins }, resources: ["*"] });
+    this.resource = new KmsKeyPolicy(this, "Resource", {
+      keyId: props.keyArn,
+      policy: Lazy.stringValue({ produce: () => renderPolicyDocument(this.statements) }),
+    });
+    if (props.role) this.resource.node.addMetadata(KEY_ROLE_METADATA, props.role);
+  }
+
+  addToResourcePolicy(statement: PolicyStatement): void {
+    this.statements.push({ ...statement, resources: statement.resources ?? ["*"] });
+  }
+
+  grant(grantee: IGrantable, sid: string, actions: readonly string[], conditions?: Conditions): void {
+    this.addToResourcePolicy({ sid, actions, principals: { AWS: [grantee.grantPrincipal.principalArn] }, conditions });
+  }
+
+  grantDecrypt(grantee: IGrantable, sid = "Decrypt", conditions?: Conditions): void {
+    this.grant(grantee, sid, ["kms:Decrypt"], conditions);
+  }
+
   get policyStatements(): readonly PolicyStatement[] {
     return [...this.statements];
   }

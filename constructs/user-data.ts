@@ -5,7 +5,11 @@
  */
 import { AGENT_CONFIG_PATH, AgentConfigOptions, PROMETHEUS_CONFIG_PATH, renderAgentConfig, renderPrometheusConfig } from "./cloudwatch-agent";
 import { HISTOGRAM_EXPORTER_PATH, HISTOGRAM_EXPORTER_SOURCE } from "./histogram-exporter";
-import { HostUnitOptions, INSTALL_DIR, LOG_DIR, SERVICE_USER, UNIT_START_ORDER, renderHostUnits } from "./host-units";
+import { HostUnitOptions, INSTALL_DIR, LOG_DIR, SEAL_KEYS_FILE, SERVICE_USER, UNIT_START_ORDER, renderHostUnits } from "./host-units";
+
+/** Artifact bucket prefix of the wrapped seal keys document (wire/seal-keys.ts). */
+export const SEAL_KEYS_PREFIX = "seal-keys/";
+export const SEAL_KEYS_OBJECT = `${SEAL_KEYS_PREFIX}wrapped.json`;
 
 export interface UserDataOptions extends HostUnitOptions {
   /** Versioned artifact bucket holding `releases/{releaseId}/runtime.js` and `enclave.eif`. */
@@ -63,7 +67,10 @@ export function renderUserData(o: UserDataOptions): string {
     "# Release artifacts from the versioned artifact bucket.",
     'aws s3 cp --only-show-errors --region "$REGION" "s3://$ARTIFACT_BUCKET/releases/$RELEASE/runtime.js" "$INSTALL_DIR/runtime.js"',
     'aws s3 cp --only-show-errors --region "$REGION" "s3://$ARTIFACT_BUCKET/releases/$RELEASE/enclave.eif" "$INSTALL_DIR/enclave.eif"',
+    "# Wrapped seal keys (KMS ciphertexts, not secret): the runtime hands them to the enclave, which unwraps them with its attestation.",
+    `aws s3 cp --only-show-errors --region "$REGION" "s3://$ARTIFACT_BUCKET/${SEAL_KEYS_OBJECT}" "${SEAL_KEYS_FILE}"`,
     'chmod 0644 "$INSTALL_DIR/runtime.js" "$INSTALL_DIR/enclave.eif"',
+    `chmod 0644 "${SEAL_KEYS_FILE}"`,
     "# Refuse an EIF whose measurement differs from the one the seal key is bound to.",
     "ACTUAL_PCR0=$(nitro-cli describe-eif --eif-path \"$INSTALL_DIR/enclave.eif\" | jq -r '.Measurements.PCR0')",
     'if [ "$ACTUAL_PCR0" != "$EXPECTED_PCR0" ]; then',

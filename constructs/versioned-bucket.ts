@@ -105,4 +105,9 @@ export class ImportedBucket {
       resources: [`${this.bucketArn}/${prefix}*`],
     });
   }
+
+  /** s3:PutObject under `prefix` (e.g. the writer publishing seal-keys/wrapped.json). */
+  grantPut(grantee: IGrantable, prefix: string, sid = "ArtifactPut"): void {
+    grantee.grantPrincipal.addToPrincipalPolicy({ sid, actions: ["s3:PutObject"], resources: [`${this.bucketArn}/${prefix}*`] });
+  }
 }

@@ -7,6 +7,8 @@ import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { AwsProvider } from "../constructs/aws";
 import { GithubOidc } from "../constructs/github-oidc";
+import { Key } from "../constructs/key";
+import { createSealKey } from "../constructs/lane-keys";
 import { VersionedBucket } from "../constructs/versioned-bucket";
 import { LaneConfig } from "./config";
 
@@ -14,6 +16,8 @@ export class BootstrapStack extends TerraformStack {
   readonly stateBucket: VersionedBucket;
   readonly artifactBucket: VersionedBucket;
   readonly github: GithubOidc;
+  /** The seal KMS key: created here, before the EIF build pins its ARN; its policy is set by the lane stack. */
+  readonly sealKey: Key;
 
   constructor(scope: Construct, id: string, config: LaneConfig) {
     super(scope, id);
@@ -28,6 +32,7 @@ export class BootstrapStack extends TerraformStack {
     });
 
     const deploy = this.github.deployRole;
+    this.sealKey = createSealKey(this, "SealKey", { prefix: config.project, admins: [deploy.roleArn] });
     this.stateBucket.grantReadWrite(deploy);
     this.artifactBucket.grantReadWrite(deploy, "releases/");
     deploy.addToPrincipalPolicy({
@@ -65,5 +70,6 @@ export class BootstrapStack extends TerraformStack {
     new TerraformOutput(this, "state_bucket", { value: this.stateBucket.bucketName });
     new TerraformOutput(this, "artifact_bucket", { value: this.artifactBucket.bucketName });
     new TerraformOutput(this, "oidc_subject", { value: this.github.subject });
+    new TerraformOutput(this, "seal_key_arn", { value: this.sealKey.keyArn, description: "Pinned into the enclave image (scripts/build-eif.sh SEAL_KMS_KEY_ARN)" });
   }
 }

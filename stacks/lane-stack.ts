@@ -3,14 +3,15 @@
  */
 import { S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { AwsProvider, DataAwsCallerIdentity } from "../constructs/aws";
+import { AwsProvider, DataAwsCallerIdentity, DataAwsKmsKey } from "../constructs/aws";
 import { DirectoryBucket } from "../constructs/directory-bucket";
 import { EnclaveHosts } from "../constructs/enclave-hosts";
 import { Role } from "../constructs/iam";
-import { LaneKeys } from "../constructs/lane-keys";
+import { LaneKeys, sealKeyAlias } from "../constructs/lane-keys";
 import { Network } from "../constructs/network";
 import { Observability } from "../constructs/observability";
 import { ImportedBucket } from "../constructs/versioned-bucket";
+import { SEAL_KEYS_PREFIX } from "../constructs/user-data";
 import { LaneConfig } from "./config";
 
 export class LaneStack extends TerraformStack {
@@ -42,7 +43,9 @@ export class LaneStack extends TerraformStack {
       clientSecurityGroupIds: config.clientSecurityGroupIds,
     });
 
-    this.keys = new LaneKeys(this, "Keys", { prefix, admins: [deployRoleArn], pcr0: config.measurements.pcr0 });
+    // The seal key exists already (bootstrap stack; its ARN is pinned in the EIF): this stack sets its policy.
+    const sealKey = new DataAwsKmsKey(this, "SealKey", { keyId: `alias/${sealKeyAlias(prefix)}` });
+    this.keys = new LaneKeys(this, "Keys", { prefix, admins: [deployRoleArn], pcr0: config.measurements.pcr0, sealKeyArn: sealKey.arn });
 
     this.bucket = new DirectoryBucket(this, "Bucket", {
       baseName: config.bucketBaseName,
@@ -84,8 +87,13 @@ export class LaneStack extends TerraformStack {
     this.bucket.grantRead(this.hosts);
     this.bucket.grantWrite(this.writer);
     this.keys.grantSeal(this.writer);
+    this.keys.grantSealKeyUnwrap(this.writer);
     this.keys.grantAttestedUnseal(this.hosts);
-    new ImportedBucket(config.artifactBucketName).grantRead(this.hosts, `releases/${config.releaseId}/`);
+    const artifacts = new ImportedBucket(config.artifactBucketName);
+    artifacts.grantRead(this.hosts, `releases/${config.releaseId}/`);
+    // Wrapped seal keys (KMS ciphertexts): writers publish them, hosts fetch and forward them to the enclave.
+    artifacts.grantRead(this.hosts, SEAL_KEYS_PREFIX);
+    artifacts.grantPut(this.writer, SEAL_KEYS_PREFIX, "PublishWrappedSealKeys");
     this.observability.grantPublish(this.hosts);
 
     new TerraformOutput(this, "directory_bucket", { value: this.bucket.bucketName });

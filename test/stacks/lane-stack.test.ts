@@ -60,43 +60,57 @@ describe("lane stack: directory bucket", () => {
 
 describe("lane stack: keys", () => {
   const keys = resources(lane, "aws_kms_key");
-  const seal = keys.find((k) => k.tags?.ExpressLaneKeyRole === "seal")!;
   const bucketKey = keys.find((k) => k.tags?.ExpressLaneKeyRole === "bucket")!;
+  // The seal key is created by the bootstrap stack (before the EIF pins its ARN); the lane stack
+  // owns its whole policy, with the PCR0 of this release.
+  const sealPolicy = one(lane, "aws_kms_key_policy");
+  const sealKey = resources(s.bootstrapJson, "aws_kms_key").find((k) => k.tags?.ExpressLaneKeyRole === "seal")!;
 
-  test("two customer managed keys, both rotating", () => {
-    expect(keys).toHaveLength(2);
-    for (const k of keys) expect(k.enable_key_rotation).toBe(true);
+  test("the lane creates only the bucket key; the seal key is the bootstrap stack's, found by alias", () => {
+    expect(keys).toHaveLength(1);
+    expect(bucketKey.enable_key_rotation).toBe(true);
+    expect(sealKey.enable_key_rotation).toBe(true);
+    expect(sealKey.lifecycle.ignore_changes).toEqual(["policy"]);
+    expect(Object.values(lane.data.aws_kms_key)).toEqual([expect.objectContaining({ key_id: "alias/express-lane-seal" })]);
   });
 
   test("host may Decrypt with the seal key only under the PCR0 attestation condition", () => {
-    const st = statements(seal.policy);
+    const st = statements(sealPolicy.policy);
     const decrypts = st.filter((x) => x.Effect === "Allow" && asList(x.Action).some((a: string) => a === "kms:Decrypt" || a === "kms:*"));
-    expect(decrypts).toHaveLength(1);
-    expect(decrypts[0].Principal.AWS).toMatch(/aws_iam_role\.Hosts_Role/);
-    expect(decrypts[0].Condition).toEqual({
+    const host = decrypts.filter((x) => /aws_iam_role\.Hosts_Role/.test(JSON.stringify(x.Principal)));
+    expect(host).toHaveLength(1);
+    expect(host[0].Condition).toEqual({
       StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": s.config.measurements.pcr0 },
     });
+    expect(sealPolicy.key_id).toMatch(/data\.aws_kms_key\.SealKey\.arn/);
   });
 
-  test("writer may seal (encrypt) but not unseal", () => {
-    const writer = statements(seal.policy).find((x) => x.Sid === "WriterSeal")!;
+  test("writer may wrap seal keys and unwrap only seal-purpose ciphertexts", () => {
+    const writer = statements(sealPolicy.policy).find((x) => x.Sid === "WriterSeal")!;
     expect(writer.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
     expect(asList(writer.Action)).toEqual(expect.arrayContaining(["kms:Encrypt", "kms:GenerateDataKey"]));
     expect(asList(writer.Action)).not.toContain("kms:Decrypt");
+    const unwrap = statements(sealPolicy.policy).find((x) => x.Sid === "WriterUnwrapSealKeys")!;
+    expect(unwrap.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
+    expect(unwrap.Action).toBe("kms:Decrypt");
+    expect(unwrap.Condition).toEqual({ StringEquals: { "kms:EncryptionContext:purpose": "express-lane-seal" } });
   });
 
   test("key admin (deploy role) is separated from key use", () => {
-    for (const k of [seal, bucketKey]) {
-      const admin = statements(k.policy).find((x) => x.Sid === "KeyAdministration")!;
-      expect(admin.Principal.AWS).toMatch(/:role\/express-lane-deploy$/);
+    for (const policy of [sealPolicy.policy, bucketKey.policy, sealKey.policy]) {
+      const admin = statements(policy).find((x) => x.Sid === "KeyAdministration")!;
+      expect(JSON.stringify(admin.Principal.AWS)).toMatch(/:role\/express-lane-deploy|aws_iam_role\.Github_DeployRole/);
       const actions = asList<string>(admin.Action);
       for (const a of ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:*"]) expect(actions).not.toContain(a);
       expect(actions.some((a) => a.startsWith("kms:Decrypt") || a.startsWith("kms:Encrypt") || a.startsWith("kms:Generate"))).toBe(false);
       // nobody else is named as admin, and the account root is not a principal (IAM cannot widen use)
-      expect(JSON.stringify(statements(k.policy))).not.toMatch(/:root"/);
+      expect(JSON.stringify(statements(policy))).not.toMatch(/:root"/);
     }
+    // Before the lane stack sets it, the seal key's policy grants no use at all.
+    expect(statements(sealKey.policy).map((x) => x.Sid)).toEqual(["KeyAdministration"]);
   });
 });
+
 
 describe("lane stack: network", () => {
   test("subnet placed by AZ ID, private", () => {

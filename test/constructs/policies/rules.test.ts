@@ -6,6 +6,7 @@ import {
   IamRole,
   IamRolePolicy,
   KmsKey,
+  KmsKeyPolicy,
   LaunchTemplate,
   S3Bucket,
   S3BucketVersioning,
@@ -118,6 +119,30 @@ describe("EL-SEAL-ATTESTATION", () => {
     expect(errorsOf(new SealKeyAttestation(), seal([admin, hostGrant({ StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": "0".repeat(96) } })]))).toEqual([expect.stringMatching(/all zeros/)]);
     expect(errorsOf(new SealKeyAttestation(), seal([admin]))).toEqual([expect.stringMatching(/no statement grants/)]);
   });
+  test("the writers' seal-key unwrap (purpose context, not the host) is the one un-attested Decrypt allowed", () => {
+    const attested = hostGrant({ StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": PCR0 } });
+    const unwrap = (principal: string, cond: unknown) => ({ Sid: "WriterUnwrapSealKeys", Effect: "Allow", Principal: { AWS: principal }, Action: "kms:Decrypt", Resource: "*", Condition: cond });
+    const purpose = { StringEquals: { "kms:EncryptionContext:purpose": "express-lane-seal" } };
+    expect(errorsOf(new SealKeyAttestation(), seal([admin, attested, unwrap("arn:aws:iam::1:role/writer", purpose)]))).toEqual([]);
+    expect(errorsOf(new SealKeyAttestation(), seal([admin, attested, unwrap("arn:aws:iam::1:role/host", purpose)]))).toEqual([expect.stringMatching(/WriterUnwrapSealKeys allows kms:Decrypt without/)]);
+    expect(errorsOf(new SealKeyAttestation(), seal([admin, attested, unwrap("arn:aws:iam::1:role/writer", undefined)]))).toHaveLength(1);
+    expect(errorsOf(new SealKeyAttestation(), seal([admin, attested, unwrap("*", purpose)]))).toHaveLength(1);
+  });
+
+  test("a seal key whose policy is managed elsewhere: its initial policy grants no Decrypt; the attached policy is checked", () => {
+    const initial = (statements: Record<string, unknown>[]) => (s: TerraformStack) =>
+      new KmsKey(s, "seal", { enableKeyRotation: true, tags: { ExpressLaneKeyRole: "seal" }, lifecycle: { ignoreChanges: ["policy"] }, policy: JSON.stringify({ Version: "2012-10-17", Statement: statements }) });
+    expect(errorsOf(new SealKeyAttestation(), initial([admin]))).toEqual([]);
+    expect(errorsOf(new SealKeyAttestation(), initial([admin, hostGrant({ StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": PCR0 } })]))).toHaveLength(1);
+    const attached = (statements: Record<string, unknown>[]) => (s: TerraformStack) => {
+      const p = new KmsKeyPolicy(s, "sealPolicy", { keyId: "k", policy: JSON.stringify({ Version: "2012-10-17", Statement: statements }) });
+      p.node.addMetadata("express-lane:key-role", "seal");
+    };
+    expect(errorsOf(new SealKeyAttestation(), attached([admin]))).toEqual([expect.stringMatching(/no statement grants/)]);
+    expect(errorsOf(new SealKeyAttestation(), attached([admin, hostGrant(undefined)]))).toHaveLength(1);
+    expect(errorsOf(new SealKeyAttestation(), attached([admin, hostGrant({ StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": PCR0 } })]))).toEqual([]);
+  });
+
   test("keys not tagged as seal keys are ignored", () => {
     expect(errorsOf(new SealKeyAttestation(), (s) => new KmsKey(s, "k", { enableKeyRotation: true }))).toEqual([]);
   });
