@@ -15,6 +15,9 @@
 #   IMAGE           docker tag (default express-lane-signer:<git sha>)
 #   NODE_IMAGE      base image; pin by digest for a reproducible PCR0 (default node:20-bookworm-slim)
 #   SIGNER_BUNDLE   use this bundle instead of building dist/signer.js
+#   SEAL_KMS_KEY_ARN  (required) the seal KMS key ARN (bootstrap output seal_key_arn). Baked into
+#                   the image as /app/seal-kms.json, so it is measured: the enclave unwraps seal
+#                   keys only under this key, whatever the host says (docs/keys.md).
 #   EIF_SIGNING_CERT, EIF_SIGNING_KEY   sign the EIF (adds PCR8, the signing certificate's hash)
 set -euo pipefail
 
@@ -33,6 +36,13 @@ need docker "install Docker (with an arm64 engine)"
 need nitro-cli "install aws-nitro-enclaves-cli"
 need jq "install jq"
 
+SEAL_KMS_KEY_ARN=${SEAL_KMS_KEY_ARN:-}
+if [[ ! "$SEAL_KMS_KEY_ARN" =~ ^arn:aws[a-z-]*:kms:([a-z0-9-]+):[0-9]{12}:key/[A-Za-z0-9-]+$ ]]; then
+  echo "build-eif: SEAL_KMS_KEY_ARN must be the seal key's ARN (bootstrap output seal_key_arn), got '$SEAL_KMS_KEY_ARN'" >&2
+  exit 1
+fi
+SEAL_KMS_REGION=${BASH_REMATCH[1]}
+
 if [[ -z "${SIGNER_BUNDLE:-}" ]]; then
   npm run --silent build -- signer
   SIGNER_BUNDLE=dist/signer.js
@@ -46,6 +56,7 @@ rm -rf "$context"
 mkdir -p "$context"
 cp enclave/image/Dockerfile enclave/image/entrypoint.sh enclave/nsm/nsm-helper.c "$context/"
 cp "$SIGNER_BUNDLE" "$context/signer.js"
+jq -n --arg keyArn "$SEAL_KMS_KEY_ARN" --arg region "$SEAL_KMS_REGION" '{keyArn: $keyArn, region: $region}' > "$context/seal-kms.json"
 
 docker build --platform linux/arm64 --build-arg "NODE_IMAGE=$NODE_IMAGE" --tag "$IMAGE" "$context"
 

@@ -19,4 +19,4 @@ ip link set lo up
 socat "TCP-LISTEN:${KMS_VSOCK_PORT},bind=127.0.0.1,fork,reuseaddr" "VSOCK-CONNECT:${PARENT_CID}:${KMS_VSOCK_PORT}" &
 socat "VSOCK-LISTEN:${SIGNER_VSOCK_PORT},fork,reuseaddr" "UNIX-CONNECT:${SIGNER_SOCKET}" &
 
-exec node /app/signer.js --socket "${SIGNER_SOCKET}" --nsm device
+exec node /app/signer.js --socket "${SIGNER_SOCKET}" --nsm device --seal-kms-config /app/seal-kms.json

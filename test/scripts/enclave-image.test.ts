@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { ENCLAVE_SIGNER_VSOCK_PORT, KMS_VSOCK_PROXY_PORT } from "../../constructs/host-units";
 import { DEFAULT_NSM_HELPER } from "../../enclave/nsm/device-nsm";
 import { loadMeasurementsFile } from "../../verifier/attestation";
+import { parseSealKmsConfig } from "../../enclave/seal-provisioning";
 import { tempDir } from "../enclave/nsm/fixtures";
 
 const repo = join(__dirname, "../..");
@@ -42,7 +43,7 @@ describe("enclave image", () => {
     expect(dockerfile).toContain("COPY --from=nsm-helper /nsm-helper /usr/local/bin/nsm-helper");
     expect(dockerfile).toContain('CMD ["/bin/sh", "/app/entrypoint.sh"]');
     // Every COPY source from the context is a file build-eif.sh stages.
-    const staged = ["Dockerfile", "entrypoint.sh", "nsm-helper.c", "signer.js"];
+    const staged = ["Dockerfile", "entrypoint.sh", "nsm-helper.c", "seal-kms.json", "signer.js"];
     for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)) expect(staged).toContain(source);
   });
 
@@ -55,7 +56,7 @@ describe("enclave image", () => {
     expect(entrypoint).toContain(`KMS_VSOCK_PORT=${KMS_VSOCK_PROXY_PORT}`);
     expect(entrypoint).toContain("PARENT_CID=3");
     expect(entrypoint).toContain('"VSOCK-LISTEN:${SIGNER_VSOCK_PORT},fork,reuseaddr" "UNIX-CONNECT:${SIGNER_SOCKET}"');
-    expect(entrypoint).toMatch(/^exec node \/app\/signer\.js --socket "\$\{SIGNER_SOCKET\}" --nsm device$/m);
+    expect(entrypoint).toMatch(/^exec node \/app\/signer\.js --socket "\$\{SIGNER_SOCKET\}" --nsm device --seal-kms-config \/app\/seal-kms\.json$/m);
     expect(entrypoint).toContain("ip link set lo up");
     expect(entrypoint).not.toMatch(/--debug|--nsm local/);
   });
@@ -64,7 +65,8 @@ describe("enclave image", () => {
 (hasJq ? describe : describe.skip)("scripts/build-eif.sh with stand-in docker and nitro-cli", () => {
   const pcr = (c: string) => c.repeat(96);
 
-  function run(nitroOutput: unknown) {
+  const SEAL_ARN = "arn:aws:kms:ap-south-1:111122223333:key/5ea15ea1-0000-4000-8000-000000000000";
+  function run(nitroOutput: unknown, sealArn = SEAL_ARN) {
     const dir = tempDir("lane-eif-");
     const bin = join(dir, "bin");
     mkdirSync(bin);
@@ -74,7 +76,7 @@ describe("enclave image", () => {
       chmodSync(join(bin, name), 0o755);
     };
     // docker: check the staged context holds the four files, nothing else.
-    tool("docker", `ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${log}'`);
+    tool("docker", `ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${log}'; cp "$ctx/seal-kms.json" '${dir}/seal-kms.json' 2>/dev/null || true`);
     // nitro-cli: write the EIF where asked, print measurements like the real one.
     tool("nitro-cli", `out=""; while [ $# -gt 0 ]; do [ "$1" = "--output-file" ] && out=$2; shift; done; echo EIF > "$out"; echo '${JSON.stringify(nitroOutput)}'`);
     const bundle = join(dir, "signer.js");
@@ -83,22 +85,34 @@ describe("enclave image", () => {
     const result = spawnSync("bash", ["scripts/build-eif.sh"], {
       cwd: repo,
       encoding: "utf8",
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, OUT_DIR: out, SIGNER_BUNDLE: bundle, IMAGE: "express-lane-signer:test" },
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, OUT_DIR: out, SIGNER_BUNDLE: bundle, IMAGE: "express-lane-signer:test", SEAL_KMS_KEY_ARN: sealArn },
     });
-    return { result, out, calls: existsSync(log) ? readFileSync(log, "utf8") : "" };
+    const sealConfig = existsSync(join(dir, "seal-kms.json")) ? JSON.parse(readFileSync(join(dir, "seal-kms.json"), "utf8")) : undefined;
+    return { result, out, sealConfig, calls: existsSync(log) ? readFileSync(log, "utf8") : "" };
   }
 
   test("builds arm64, calls nitro-cli with the image, writes measurements.json the verifier reads", () => {
     const measurements = { HashAlgorithm: "Sha384 { ... }", PCR0: pcr("a"), PCR1: pcr("b"), PCR2: pcr("c") };
-    const { result, out, calls } = run({ Measurements: measurements });
+    const { result, out, calls, sealConfig } = run({ Measurements: measurements });
+    // The pinned seal key, in the shape the signer's --seal-kms-config reads.
+    expect(sealConfig).toEqual({ keyArn: SEAL_ARN, region: "ap-south-1" });
+    expect(parseSealKmsConfig(JSON.stringify(sealConfig))).toEqual(sealConfig);
     expect(result.stderr).toContain("build-eif: ");
     expect(result.status).toBe(0);
     expect(calls).toMatch(/^docker build --platform linux\/arm64 --build-arg NODE_IMAGE=node:20-bookworm-slim --tag express-lane-signer:test \S+\/context$/m);
-    expect(calls).toContain("Dockerfile entrypoint.sh nsm-helper.c signer.js");
+    expect(calls).toContain("Dockerfile entrypoint.sh nsm-helper.c seal-kms.json signer.js");
     expect(calls).toContain(`nitro-cli build-enclave --docker-uri express-lane-signer:test --output-file ${out}/express-lane.eif`);
     expect(existsSync(join(out, "express-lane.eif"))).toBe(true);
     expect(JSON.parse(readFileSync(join(out, "measurements.json"), "utf8"))).toEqual({ Measurements: measurements });
     expect(loadMeasurementsFile(join(out, "measurements.json"))[0]!.get(0)!.toString("hex")).toBe(pcr("a"));
+  });
+
+  test("refuses to build without a seal key ARN (an alias or nothing is not pinned)", () => {
+    for (const arn of ["", "arn:aws:kms:ap-south-1:111122223333:alias/express-lane-seal"]) {
+      const { result } = run({ Measurements: {} }, arn);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/SEAL_KMS_KEY_ARN/);
+    }
   });
 
   test("fails when nitro-cli's output lacks a PCR", () => {
