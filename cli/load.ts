@@ -19,6 +19,7 @@ import { objectKey } from "../wire/object";
 import type { Registry, ValidRow } from "../wire/registry";
 import { lookupView } from "../wire/request";
 import { formatOf, newestPerEntity, readSource } from "./sources";
+import { readWrappedSealKeys, unwrapSealKeys } from "./seal-key";
 
 export interface LoadOptions {
   readonly file: string;
@@ -153,12 +154,19 @@ export function registerLoadCommand(program: Command): void {
       .option("--format <fmt>", "jsonl | csv (default: from the file extension)"),
   )
     .addOption(new Option("--seal-key-file <path>", "seal key (local dev key: .lane/keys/seal-dev.json)").env("EXPRESS_LANE_SEAL_KEY_FILE").default(".lane/keys/seal-dev.json"))
+    .addOption(new Option("--seal-key-kms <file>", "production: wrapped seal keys document (seal-keys/wrapped.json); unwrapped with KMS Decrypt as the writer role").env("EXPRESS_LANE_SEAL_KEY_KMS"))
+    .addOption(new Option("--kms-endpoint <url>", "KMS endpoint override for --seal-key-kms").env("EXPRESS_LANE_KMS_ENDPOINT"))
     .addOption(new Option("--concurrency <n>", "entities written in parallel").default("16"))
     .option("--rejects <file>", "rejects file (default: <file>.rejects.jsonl)")
     .option("--no-progress", "no progress bar")
-    .action(async (file: string, o: { view: string; format?: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; sealKeyFile: string; concurrency: string; rejects?: string; progress: boolean }) => {
-      if (!existsSync(o.sealKeyFile)) throw new Error(`no seal key at ${o.sealKeyFile} (start the local lane once, or pass --seal-key-file)`);
-      const seals = await new FileSealKeySource([o.sealKeyFile]).load();
+    .action(async (file: string, o: { view: string; format?: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; sealKeyFile: string; sealKeyKms?: string; kmsEndpoint?: string; concurrency: string; rejects?: string; progress: boolean }) => {
+      let seals: SealKeyring;
+      if (o.sealKeyKms) {
+        seals = await unwrapSealKeys(readWrappedSealKeys(o.sealKeyKms), { endpoint: o.kmsEndpoint });
+      } else {
+        if (!existsSync(o.sealKeyFile)) throw new Error(`no seal key at ${o.sealKeyFile} (start the local lane once, or pass --seal-key-file / --seal-key-kms)`);
+        seals = await new FileSealKeySource([o.sealKeyFile]).load();
+      }
       const store = writerStore(o);
       try {
         const s = await load({ file, view: o.view, format: o.format, store, seals, keyPrefix: o.keyPrefix, concurrency: Number(o.concurrency), rejectsFile: o.rejects, progress: o.progress && process.stderr.isTTY });

@@ -8,6 +8,7 @@ import { registerAttestCommand } from "./attest";
 import { registerVerifyCommand } from "./verify";
 import { registerLoadCommand } from "./load";
 import { registerParityCommand } from "./parity";
+import { registerSealKeyCommand } from "./seal-key";
 
 export function buildProgram(): Command {
   const program = new Command("express-lane").description("Express Lane: signed online features").showHelpAfterError();
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerAttestCommand(program);
   registerLoadCommand(program);
   registerParityCommand(program);
+  registerSealKeyCommand(program);
   return program;
 }
 
