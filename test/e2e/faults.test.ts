@@ -28,8 +28,15 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The signer key as the runtime knows it; waits while the runtime is still connecting (503). */
 async function keyOf(url: string): Promise<Ed25519Jwk> {
-  return ((await (await fetch(`${url}/v1/signer`)).json()) as { jwk: Ed25519Jwk }).jwk;
+  for (let i = 0; i < 400; i++) {
+    const res = await fetch(`${url}/v1/signer`);
+    if (res.status === 200) return ((await res.json()) as { jwk: Ed25519Jwk }).jwk;
+    await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error("runtime never learned the signer key");
 }
 
 const target = (i: number): string => `/v1/features/${DEMO_VIEW}/${demoEntityId(i % 30)}?features=country,segment`;
@@ -135,7 +142,7 @@ describe("signer killed under load", () => {
     let firstOkAfter: number | undefined;
     for (const { a, t, at } of answers) {
       if (a.status === 200 || a.status === 404) {
-        if (!keys.some((k) => verifies(a, "GET", t, k) === null)) problems.push(`${a.status} does not verify`);
+        if (!keys.some((k) => verifies(a, "GET", t, k) === null)) problems.push(`${a.status} does not verify: ${keys.map((k) => verifies(a, "GET", t, k)).join(" / ")} sig-keyid=${/keyid="([^"]+)"/.exec(a.headers["signature-input"] ?? "")?.[1]}`);
         if (at > backAt && firstOkAfter === undefined) firstOkAfter = at - backAt;
       } else if (a.status === 503) {
         downAnswers++;
