@@ -19,7 +19,7 @@ import { objectKey } from "../wire/object";
 import { MAX_PUSH_BODY_BYTES, writeTarget, type RawWriteRequest, type WriteTarget } from "../wire/write";
 import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, RequestError, splitTarget } from "../wire/request";
 import type { SignedResponse } from "../wire/frames";
-import { verifyResponse } from "../verifier/response";
+import { receivedFromSigned, verifyResponse } from "../verifier/response";
 import type { GateTicket, RequestGate } from "./gate";
 import { requestIdOf } from "./request-id";
 
@@ -293,16 +293,7 @@ export class ReaderService {
     try {
       if (!key) throw new Error("no signer key");
       verifyResponse(
-        {
-          status: signed.status,
-          headers: {
-            "content-type": signed.contentType,
-            "content-digest": signed.contentDigest,
-            "signature-input": signed.signatureInput,
-            signature: signed.signature,
-          },
-          body: signed.body,
-        },
+        receivedFromSigned(signed),
         { method: raw.method, path: raw.path, query: raw.query },
         { key: key.jwk, skewSeconds: 30 },
       );

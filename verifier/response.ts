@@ -7,6 +7,7 @@ import { KeyObject, verify as verifySignature } from "node:crypto";
 import { isInnerList, parseDictionary, serializeInnerList } from "structured-headers";
 import { COVERED_COMPONENTS, contentDigest, SIGNATURE_ALG, SIGNATURE_TAG, signatureBase } from "../wire/envelope";
 import { Ed25519Jwk, jwkThumbprint, publicKeyFromJwk } from "../wire/keys";
+import type { SignedResponse } from "../wire/frames";
 
 export type VerificationCode =
   | "missing_header"
@@ -39,6 +40,20 @@ export interface ReceivedResponse {
 }
 
 /** The request the consumer sent: what the signature must be bound to. */
+/** A signer's answer as it will appear on the wire (the runtime's self-check and tests use it). */
+export function receivedFromSigned(signed: SignedResponse): ReceivedResponse {
+  return {
+    status: signed.status,
+    headers: {
+      "content-type": signed.contentType,
+      "content-digest": signed.contentDigest,
+      "signature-input": signed.signatureInput,
+      signature: signed.signature,
+    },
+    body: signed.body,
+  };
+}
+
 export interface SentRequest {
   readonly method: string;
   /** Path as sent (percent-encoded). */

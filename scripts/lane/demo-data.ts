@@ -5,21 +5,10 @@
  * local lane stores them sealed (layout v2) under the dev seal key.
  */
 import { encodeObject, FeatureObject, FeatureValue } from "../../wire/object";
+import { seededRandom as prng } from "../../runtime/store/simulated-latency";
 import type { SealKeyring } from "../../enclave/seal";
 
 export const DEMO_VIEW = "user_profile";
-
-/** mulberry32: tiny deterministic PRNG so the same entity always gets the same features. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const COUNTRIES = ["IN", "US", "DE", "BR", "JP", "NG", "FR", "ID", "MX", "GB"];
 const SEGMENTS = ["new", "casual", "regular", "power", "churn_risk", "dormant"];

@@ -1,7 +1,7 @@
 import { Packr } from "msgpackr";
 import { Signer } from "../../enclave/signer";
 import { decodePayload, encodeFrame, ErrorReply, FrameKind, SignedResponse } from "../../wire/frames";
-import { verifyResponse } from "../../verifier/response";
+import { receivedFromSigned, verifyResponse } from "../../verifier/response";
 import { defineRegistry } from "../../wire/registry";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
 
@@ -28,16 +28,7 @@ const object = (view: string, entity: string) =>
 
 function verify(signer: Signer, signed: SignedResponse, path: string, query = "", nonce?: string) {
   return verifyResponse(
-    {
-      status: signed.status,
-      headers: {
-        "content-type": signed.contentType,
-        "content-digest": signed.contentDigest,
-        "signature-input": signed.signatureInput,
-        signature: signed.signature,
-      },
-      body: signed.body,
-    },
+    receivedFromSigned(signed),
     { method: "GET", path, query },
     { key: signer.key.info.jwk, nonce, now: NOW / 1000 },
   );
