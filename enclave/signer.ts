@@ -23,7 +23,7 @@
  */
 import { createServer, Server, Socket } from "node:net";
 import { SigningKey } from "./key";
-import { renderRead } from "./render";
+import { encodeBody, renderRead } from "./render";
 import type { SealKeyring } from "./seal";
 import { SealProvisioningError, type SealKeyProvisioner } from "./seal-provisioning";
 import type { Nsm } from "./nsm/types";
@@ -45,9 +45,11 @@ import {
   SealWriteResponse,
   SignedResponse,
   SignReadRequest,
+  SignWriteOutcomeRequest,
+  WriteOutcome,
 } from "../wire/frames";
 import type { Registry } from "../wire/registry";
-import { MAX_NONCE_LENGTH, parseReadRequest, RequestError } from "../wire/request";
+import { MAX_NONCE_LENGTH, parseAcceptSignature, parseReadRequest, RequestError } from "../wire/request";
 import { parseWriteRequest } from "../wire/write";
 
 export interface SignerOptions {
@@ -90,6 +92,8 @@ class SignerFault extends Error {
     super(message);
   }
 }
+
+const WRITE_RESULTS: ReadonlySet<string> = new Set(["written", "unchanged", "skipped_older"]);
 
 function errorFrame(id: number, err: unknown): Buffer {
   const reply: ErrorReply =
@@ -137,20 +141,74 @@ export class Signer {
     const created = Math.floor(this.now() / 1000);
     const rendered = renderRead(request, objects, { seals: this.seals, readTimeMs: created * 1000, registry: this.registry });
 
-    const digest = contentDigest(rendered.body);
-    const params = serializeSignatureParams({
-      created,
-      expires: created + this.validitySeconds,
-      keyid: this.key.keyid,
-      nonce: request.signature.nonce,
-    });
+    const signed = this.signAnswer(rendered, raw, request.signature, created);
+    return rendered.entityErrors.length > 0 ? { ...signed, entityErrors: rendered.entityErrors } : signed;
+  }
+
+  /** RFC 9421 over an answer this signer built, bound to the request it was built for. */
+  private signAnswer(
+    answer: { status: number; contentType: string; body: Buffer },
+    raw: { method: string; path: string; query: string },
+    signature: { label: string; nonce?: string },
+    created = Math.floor(this.now() / 1000),
+  ): SignedResponse {
+    const digest = contentDigest(answer.body);
+    const params = serializeSignatureParams({ created, expires: created + this.validitySeconds, keyid: this.key.keyid, nonce: signature.nonce });
     const base = signatureBase(
-      { status: rendered.status, contentType: rendered.contentType, contentDigest: digest, method: raw.method, path: raw.path, query: raw.query },
+      { status: answer.status, contentType: answer.contentType, contentDigest: digest, method: raw.method, path: raw.path, query: raw.query },
       params,
     );
-    const headers = signatureHeaders(request.signature.label, params, this.key.sign(base));
-    const signed: SignedResponse = { status: rendered.status, contentType: rendered.contentType, contentDigest: digest, ...headers, body: rendered.body };
-    return rendered.entityErrors.length > 0 ? { ...signed, entityErrors: rendered.entityErrors } : signed;
+    const headers = signatureHeaders(signature.label, params, this.key.sign(base));
+    return { status: answer.status, contentType: answer.contentType, contentDigest: digest, ...headers, body: answer.body };
+  }
+
+  /**
+   * The push answer, signed. We re-validate the request we sealed (the host cannot add, drop or
+   * rename rows) and take from the host only what it alone knows: what each conditional PUT did.
+   * The answer says so (`outcome_reported_by: "host"`): the signature proves which rows this
+   * signer accepted and sealed, not that the store kept them — read them back for that.
+   */
+  signWriteOutcome(message: SignWriteOutcomeRequest): SignedResponse {
+    const m = message as unknown as Record<string, unknown>;
+    const raw = {
+      method: str(m.method, "method"),
+      path: str(m.path, "path"),
+      query: str(m.query, "query"),
+      contentType: optStr(m.contentType, "contentType"),
+      body: toBuffer(m.body),
+    };
+    const signature = parseAcceptSignature(optStr(m.acceptSignature, "acceptSignature"));
+    const request = parseWriteRequest(raw, this.registry, this.now());
+    if (!Array.isArray(m.outcomes)) throw new RequestError("bad_body", "frame field outcomes must be an array");
+    const outcomes = new Map<number, WriteOutcome>();
+    for (const o of m.outcomes as unknown[]) {
+      const { index, result, stored_event_time } = (o ?? {}) as Record<string, unknown>;
+      if (typeof index !== "number" || !WRITE_RESULTS.has(result as string) || !Number.isSafeInteger(stored_event_time)) {
+        throw new RequestError("bad_body", "outcome must be {index, result: written|unchanged|skipped_older, stored_event_time}");
+      }
+      outcomes.set(index, o as WriteOutcome);
+    }
+    const results = request.rows.map((row, index) => {
+      if (!row.ok) return { entity: row.entity, result: "rejected", error: row.error };
+      const outcome = outcomes.get(index);
+      if (!outcome) throw new RequestError("bad_body", `no store outcome for row ${index}`);
+      return {
+        entity: row.entity,
+        result: outcome.result,
+        event_time: new Date(row.event_time).toISOString(),
+        stored_event_time: new Date(outcome.stored_event_time).toISOString(),
+      };
+    });
+    const kid = this.seals?.activeKid;
+    if (request.kind === "single") {
+      const r = results[0];
+      if (r.result === "rejected") throw new RequestError("bad_body", "a rejected single row has no signed answer");
+      const body = { view: request.view, kid, ...r, outcome_reported_by: "host" };
+      return this.signAnswer({ status: r.result === "written" ? 201 : 200, ...encodeBody("json", body) }, raw, signature);
+    }
+    const summary = { written: 0, unchanged: 0, skipped_older: 0, rejected: 0 };
+    for (const r of results) summary[r.result as keyof typeof summary]++;
+    return this.signAnswer({ status: 200, ...encodeBody("json", { view: request.view, kid, summary, results, outcome_reported_by: "host" }) }, raw, signature);
   }
 
   /**
@@ -214,6 +272,8 @@ export class Signer {
           return encodeFrame(frame.id, FrameKind.Reply, this.signRead(decodePayload<SignReadRequest>(frame)));
         case FrameKind.SealWrite:
           return encodeFrame(frame.id, FrameKind.Reply, this.sealWrite(decodePayload<SealWriteRequest>(frame)));
+        case FrameKind.SignWriteOutcome:
+          return encodeFrame(frame.id, FrameKind.Reply, this.signWriteOutcome(decodePayload<SignWriteOutcomeRequest>(frame)));
         case FrameKind.ProvisionSealKeys:
           return this.provisionSealKeys(decodePayload<ProvisionSealKeysRequest>(frame)).then(
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),

@@ -214,18 +214,9 @@ export class ReaderService {
     const signerStarted = process.hrtime.bigint();
     const signed = await this.options.signer.signRead({ ...raw, objects });
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
-    this.checkSigned(signed, raw);
     // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
-    res.writeHead(signed.status, {
-      "content-type": signed.contentType,
-      "content-length": signed.body.length,
-      "content-digest": signed.contentDigest,
-      "signature-input": signed.signatureInput,
-      signature: signed.signature,
-      "cache-control": "no-store",
-    });
-    res.end(signed.body);
+    this.writeSigned(res, signed, raw);
   }
 
   /**
@@ -247,15 +238,32 @@ export class ReaderService {
       }),
     );
     for (const r of results) this.metrics.pushRows.inc({ result: r.result });
-    if (target.kind === "single") {
+    if (target.kind === "single" && results[0].result === "rejected") {
       const r = results[0];
-      if (r.result === "rejected") throw new HttpError(400, r.error.code, r.error.message);
-      sendJson(res, r.result === "written" ? 201 : 200, { view: sealed.view, kid: sealed.kid, ...r });
-      return;
+      throw new HttpError(400, r.error.code, r.error.message);
     }
-    const summary = { written: 0, unchanged: 0, skipped_older: 0, rejected: 0 };
-    for (const r of results) summary[r.result]++;
-    sendJson(res, 200, { view: sealed.view, kid: sealed.kid, summary, results });
+    // The answer is built and signed by the signer too: it re-validates the request it sealed and
+    // adds the store outcomes we report (labelled as host-reported). No 2xx leaves unsigned.
+    const outcomes = sealed.rows.flatMap((row, i) => {
+      const r = results[i];
+      return "error" in row || r.result === "rejected" ? [] : [{ index: row.index, result: r.result, stored_event_time: Date.parse(r.stored_event_time) }];
+    });
+    const signed = await this.options.signer.signWriteOutcome({ ...raw, acceptSignature: header(req, "accept-signature"), outcomes });
+    this.writeSigned(res, signed, raw);
+  }
+
+  /** Copy a signed answer to the wire, after the fail-closed check. */
+  private writeSigned(res: ServerResponse, signed: SignedResponse, raw: { method: string; path: string; query: string }): void {
+    this.checkSigned(signed, raw);
+    res.writeHead(signed.status, {
+      "content-type": signed.contentType,
+      "content-length": signed.body.length,
+      "content-digest": signed.contentDigest,
+      "signature-input": signed.signatureInput,
+      signature: signed.signature,
+      "cache-control": "no-store",
+    });
+    res.end(signed.body);
   }
 
   private async fetchObjects(request: ReadRequest): Promise<Array<Buffer | null>> {
@@ -278,7 +286,7 @@ export class ReaderService {
    * Fail closed: a signed answer must look signed; a sampled share is fully verified with the
    * signer's public key. Anything off is a 503, never a 2xx.
    */
-  private checkSigned(signed: SignedResponse, raw: RawReadRequest): void {
+  private checkSigned(signed: SignedResponse, raw: { method: string; path: string; query: string }): void {
     const wellFormed =
       typeof signed.status === "number" &&
       typeof signed.signature === "string" &&

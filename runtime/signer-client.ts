@@ -22,6 +22,7 @@ import {
   SealWriteResponse,
   SignedResponse,
   SignReadRequest,
+  SignWriteOutcomeRequest,
 } from "../wire/frames";
 
 export class SignerUnavailableError extends Error {
@@ -106,6 +107,10 @@ export class SignerClient {
   }
 
   /** Push API: the signer validates the rows and returns sealed objects for the host to store. */
+  signWriteOutcome(request: SignWriteOutcomeRequest): Promise<SignedResponse> {
+    return this.call<SignedResponse>(FrameKind.SignWriteOutcome, request);
+  }
+
   sealWrite(request: SealWriteRequest): Promise<SealWriteResponse> {
     return this.call<SealWriteResponse>(FrameKind.SealWrite, request);
   }

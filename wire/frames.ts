@@ -34,6 +34,11 @@ export enum FrameKind {
    * attestation against the seal KMS key pinned in its image — enclave/seal-provisioning.ts)
    */
   ProvisionSealKeys = 5,
+  /**
+   * runtime → signer: SignWriteOutcomeRequest → SignedResponse (the push answer: the signer rebuilds
+   * it from the request it validated and sealed plus the store outcomes the host reports, and signs it)
+   */
+  SignWriteOutcome = 6,
   /** signer → runtime: reply to the request with the same id */
   Reply = 0x40,
   /** signer → runtime: ErrorReply for the request with the same id */
@@ -83,6 +88,19 @@ export interface SealWriteResponse {
   readonly view: string;
   readonly kid: string;
   readonly rows: readonly SealedRow[];
+}
+
+/** What the host's conditional PUT did with one sealed row (host-reported; the answer says so). */
+export interface WriteOutcome {
+  readonly index: number;
+  readonly result: "written" | "unchanged" | "skipped_older";
+  /** Event time (ms) of the object now stored under the key. */
+  readonly stored_event_time: number;
+}
+
+export interface SignWriteOutcomeRequest extends RawWriteRequest {
+  readonly acceptSignature?: string;
+  readonly outcomes: readonly WriteOutcome[];
 }
 
 export interface AttestRequest {

@@ -53,8 +53,14 @@ async function read(view: string, entity: string, query = ""): Promise<Got> {
   return res;
 }
 
-function push(path: string, body: unknown): Promise<Got> {
-  return call(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+/** A push; every 2xx answer must carry a valid signature bound to this POST (fail closed). */
+async function push(path: string, body: unknown): Promise<Got> {
+  const res = await call(path, { method: "POST", headers: { "content-type": "application/json", "accept-signature": 'sig1=();nonce="push-nonce"' }, body: JSON.stringify(body) });
+  if (res.status < 300) {
+    verifyResponse(res, { method: "POST", path, query: "" }, { key: jwk, nonce: "push-nonce" });
+    expect(res.json.outcome_reported_by).toBe("host");
+  }
+  return res;
 }
 
 function jsonl(name: string, rows: unknown[]): string {

@@ -106,3 +106,29 @@ describe("enclave/signer", () => {
     }
   });
 });
+
+describe("enclave/signer push answers", () => {
+  const signer = new Signer({ now: () => NOW, registry, seals });
+  const body = (rows: unknown[]) => Buffer.from(JSON.stringify({ rows }));
+  const raw = (rows: unknown[]) => ({ method: "POST", path: "/v1/features/users/_push", query: "", contentType: "application/json", body: body(rows) });
+  const rows = [
+    { entity: "u1", event_time: NOW - 10, features: { a: 1 } },
+    { entity: "u2", event_time: NOW - 10, features: { nope: 1 } },
+  ];
+
+  it("rebuilds the answer from the request it sealed plus host outcomes, labelled, and signs it", () => {
+    const signed = signer.signWriteOutcome({ ...raw(rows), outcomes: [{ index: 0, result: "written", stored_event_time: NOW - 10 }] });
+    const answer = JSON.parse(Buffer.from(signed.body).toString());
+    expect(answer).toMatchObject({ view: "users", outcome_reported_by: "host", summary: { written: 1, rejected: 1 } });
+    expect(answer.results.map((r: { entity: string; result: string }) => [r.entity, r.result])).toEqual([["u1", "written"], ["u2", "rejected"]]);
+    verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/v1/features/users/_push", query: "" }, { key: signer.key.info.jwk, now: NOW / 1000 });
+  });
+
+  it("refuses outcomes that are missing, invented or malformed", () => {
+    expect(() => signer.signWriteOutcome({ ...raw(rows), outcomes: [] })).toThrow(/no store outcome/);
+    expect(() => signer.signWriteOutcome({ ...raw(rows), outcomes: [{ index: 0, result: "deleted" as never, stored_event_time: 1 }] })).toThrow(/outcome must be/);
+    // An outcome for a row the signer rejected is ignored: the rejection stands.
+    const signed = signer.signWriteOutcome({ ...raw(rows), outcomes: [{ index: 0, result: "unchanged", stored_event_time: 1 }, { index: 1, result: "written", stored_event_time: 1 }] });
+    expect(JSON.parse(Buffer.from(signed.body).toString()).results[1].result).toBe("rejected");
+  });
+});
