@@ -1,5 +1,5 @@
 /**
- * `express-lane load`: materialize a JSONL/CSV file into the lane. A writer: it holds the seal key.
+ * `express-lane load`: materialize a JSONL/CSV/Parquet file into the lane. A writer: it holds the seal key.
  *
  *   read + validate every row against the view → newest row per entity → seal (layout v2) →
  *   newer-wins conditional write per entity (runtime/store/conditional-write.ts), N in flight →
@@ -148,10 +148,10 @@ export function registerLoadCommand(program: Command): void {
   storeOptions(
     program
       .command("load")
-      .description("validate a JSONL/CSV file against a feature view and write one sealed object per entity (newer event time wins)")
-      .argument("<file>", "source file (.jsonl/.ndjson or .csv): entity key column, event_time, feature columns")
+      .description("validate a JSONL/CSV/Parquet file against a feature view and write one sealed object per entity (newer event time wins)")
+      .argument("<file>", "source file (.jsonl/.ndjson, .csv or .parquet): entity key column, event_time, feature columns")
       .requiredOption("--view <name>", "feature view (registry/views.ts)")
-      .option("--format <fmt>", "jsonl | csv (default: from the file extension)"),
+      .option("--format <fmt>", "jsonl | csv | parquet (default: from the file extension)"),
   )
     .addOption(new Option("--seal-key-file <path>", "seal key (local dev key: .lane/keys/seal-dev.json)").env("EXPRESS_LANE_SEAL_KEY_FILE").default(".lane/keys/seal-dev.json"))
     .addOption(new Option("--seal-key-kms <file>", "production: wrapped seal keys document (seal-keys/wrapped.json); unwrapped with KMS Decrypt as the writer role").env("EXPRESS_LANE_SEAL_KEY_KMS"))

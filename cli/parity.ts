@@ -145,10 +145,10 @@ export function registerParityCommand(program: Command): void {
   program
     .command("parity")
     .description("compare a source file with what the lane serves (signed, verified reads)")
-    .argument("<file>", "source file (.jsonl/.csv), same shape as for load")
+    .argument("<file>", "source file (.jsonl/.csv/.parquet), same shape as for load")
     .requiredOption("--view <name>", "feature view")
     .addOption(new Option("--url <url>", "lane runtime").env("EXPRESS_LANE_URL").default("http://127.0.0.1:8080"))
-    .option("--format <fmt>", "jsonl | csv")
+    .option("--format <fmt>", "jsonl | csv | parquet")
     .addOption(new Option("--api-key <key>", "API key (reader role)").env("EXPRESS_LANE_API_KEY"))
     .option("--keyid <keyid>", "require this signer key id")
     .option("--report <file>", "write every difference as JSONL")
