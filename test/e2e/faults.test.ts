@@ -12,7 +12,7 @@ import { Child, RuntimeChild, spawnRuntime, spawnSigner } from "../../scripts/la
 import { DEMO_VIEW, demoEntityId, demoObjectBytes } from "../../scripts/lane/demo-data";
 import { objectKey } from "../../wire/object";
 import type { Ed25519Jwk } from "../../wire/keys";
-import { Answer, errorShape, FaultProxy, portOf, request, sleep, verifies } from "./helpers/hardening";
+import { Answer, errorShape, FaultProxy, portOf, request, signerKeyOf, sleep, verifies } from "./helpers/hardening";
 
 let lane: Lane;
 let dir: string;
@@ -27,17 +27,6 @@ afterAll(async () => {
   await lane?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** The signer key as the runtime knows it; waits while the runtime is still connecting (503). */
-async function keyOf(url: string): Promise<Ed25519Jwk> {
-  for (let i = 0; i < 400; i++) {
-    const res = await fetch(`${url}/v1/signer`);
-    if (res.status === 200) return ((await res.json()) as { jwk: Ed25519Jwk }).jwk;
-    await res.arrayBuffer();
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error("runtime never learned the signer key");
-}
 
 const target = (i: number): string => `/v1/features/${DEMO_VIEW}/${demoEntityId(i % 30)}?features=country,segment`;
 
@@ -55,7 +44,7 @@ describe("corrupted stored objects", () => {
   it.each(cases)("%s: a signed error, never a PRESENT value", async (_name, bytes) => {
     const entity = `corrupt_${_name.replace(/\W+/g, "_")}`;
     await lane.store.put(objectKey(DEMO_VIEW, entity), bytes);
-    const key = await keyOf(lane.url);
+    const key = await signerKeyOf(lane.url);
     const path = `/v1/features/${DEMO_VIEW}/${entity}`;
     const res = await fetch(`${lane.url}${path}`);
     const body = Buffer.from(await res.arrayBuffer());
@@ -104,7 +93,7 @@ describe("signer killed under load", () => {
   });
 
   it("never sends an unsigned read; 503 + Retry-After while down; reconnects within 1 s of the signer's return", async () => {
-    const keys: Ed25519Jwk[] = [await keyOf(runtime.url)];
+    const keys: Ed25519Jwk[] = [await signerKeyOf(runtime.url)];
     const pool = new Pool(runtime.url, { connections: 8 });
     const answers: Array<{ a: Answer; t: string; at: number }> = [];
     let stop = false;
@@ -248,7 +237,7 @@ describe("store slow, hanging or down", () => {
 
   it("SIGTERM: requests in flight complete (signed), new connections are refused, exit 0", async () => {
     proxy.setMode("delay", 200);
-    const key = await keyOf(runtime.url);
+    const key = await signerKeyOf(runtime.url);
     const pool = new Pool(runtime.url, { connections: 6 });
     const inflight = Array.from({ length: 6 }, (_, i) => request(pool, "GET", target(i)));
     await sleep(150);

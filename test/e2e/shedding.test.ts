@@ -13,8 +13,7 @@ import { startLane, Lane } from "../../scripts/lane/processes";
 import { RuntimeChild, spawnRuntime } from "../../scripts/lane/children";
 import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
 import { closedLoop, percentile, Result } from "../../scripts/lane/load";
-import type { Ed25519Jwk } from "../../wire/keys";
-import { errorShape, FaultProxy, portOf, verifies } from "./helpers/hardening";
+import { errorShape, FaultProxy, portOf, signerKeyOf, verifies } from "./helpers/hardening";
 
 let lane: Lane;
 let dir: string;
@@ -41,7 +40,7 @@ afterAll(async () => {
 });
 
 it(`sheds beyond --max-in-flight ${MAX} at once, and every admitted request succeeds signed`, async () => {
-  const jwk = ((await (await fetch(`${runtime.url}/v1/signer`)).json()) as { jwk: Ed25519Jwk }).jwk;
+  const jwk = await signerKeyOf(runtime.url);
   const problems: string[] = [];
   const shedMs: number[] = [];
   const check = (r: Result): void => {

@@ -42,6 +42,20 @@ export function errorShape(a: Answer): { code?: string; problem?: string } {
   return { code: p.error.code };
 }
 
+/**
+ * The signer key as a runtime knows it. A freshly spawned runtime answers 503 here until its signer
+ * connection is up, so wait for the 200 instead of reading an error as a key.
+ */
+export async function signerKeyOf(url: string): Promise<Ed25519Jwk> {
+  for (let i = 0; i < 500; i++) {
+    const res = await fetch(`${url}/v1/signer`);
+    if (res.status === 200) return ((await res.json()) as { jwk: Ed25519Jwk }).jwk;
+    await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${url} never learned its signer key`);
+}
+
 export function verifies(a: Answer, method: string, target: string, key: Ed25519Jwk): string | null {
   const q = target.indexOf("?");
   const path = q < 0 ? target : target.slice(0, q);
