@@ -50,7 +50,7 @@ import {
 } from "../wire/frames";
 import type { Registry } from "../wire/registry";
 import { MAX_NONCE_LENGTH, parseAcceptSignature, parseReadRequest, RequestError } from "../wire/request";
-import { parseWriteRequest } from "../wire/write";
+import { parseWriteRequest, type RawWriteRequest } from "../wire/write";
 
 export interface SignerOptions {
   readonly key?: SigningKey;
@@ -91,6 +91,11 @@ class SignerFault extends Error {
   ) {
     super(message);
   }
+}
+
+/** The raw push request facts from an untrusted frame (the signer re-parses them itself). */
+function rawWriteOf(m: Record<string, unknown>): RawWriteRequest {
+  return { method: str(m.method, "method"), path: str(m.path, "path"), query: str(m.query, "query"), contentType: optStr(m.contentType, "contentType"), body: toBuffer(m.body) };
 }
 
 const WRITE_RESULTS: ReadonlySet<string> = new Set(["written", "unchanged", "skipped_older"]);
@@ -170,13 +175,7 @@ export class Signer {
    */
   signWriteOutcome(message: SignWriteOutcomeRequest): SignedResponse {
     const m = message as unknown as Record<string, unknown>;
-    const raw = {
-      method: str(m.method, "method"),
-      path: str(m.path, "path"),
-      query: str(m.query, "query"),
-      contentType: optStr(m.contentType, "contentType"),
-      body: toBuffer(m.body),
-    };
+    const raw = rawWriteOf(m);
     const signature = parseAcceptSignature(optStr(m.acceptSignature, "acceptSignature"));
     const request = parseWriteRequest(raw, this.registry, this.now());
     if (!Array.isArray(m.outcomes)) throw new RequestError("bad_body", "frame field outcomes must be an array");
@@ -218,13 +217,7 @@ export class Signer {
    */
   sealWrite(message: SealWriteRequest): SealWriteResponse {
     const m = message as unknown as Record<string, unknown>;
-    const raw = {
-      method: str(m.method, "method"),
-      path: str(m.path, "path"),
-      query: str(m.query, "query"),
-      contentType: optStr(m.contentType, "contentType"),
-      body: toBuffer(m.body),
-    };
+    const raw = rawWriteOf(m);
     const now = this.now();
     const request = parseWriteRequest(raw, this.registry, now);
     const seals = this.seals;
