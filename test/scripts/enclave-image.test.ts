@@ -43,7 +43,7 @@ describe("enclave image", () => {
     expect(dockerfile).toContain("COPY --from=nsm-helper /nsm-helper /usr/local/bin/nsm-helper");
     expect(dockerfile).toContain('CMD ["/bin/sh", "/app/entrypoint.sh"]');
     // Every COPY source from the context is a file build-eif.sh stages.
-    const staged = ["Dockerfile", "entrypoint.sh", "nsm-helper.c", "seal-kms.json", "signer.js"];
+    const staged = ["Dockerfile", "entrypoint.sh", "node_modules", "nsm-helper.c", "seal-kms.json", "signer.js"];
     for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)) expect(staged).toContain(source);
   });
 
@@ -66,7 +66,7 @@ describe("enclave image", () => {
   const pcr = (c: string) => c.repeat(96);
 
   const SEAL_ARN = "arn:aws:kms:ap-south-1:111122223333:key/5ea15ea1-0000-4000-8000-000000000000";
-  function run(nitroOutput: unknown, sealArn = SEAL_ARN) {
+  function run(nitroOutput: unknown, sealArn = SEAL_ARN, nodeModules?: string) {
     const dir = tempDir("lane-eif-");
     const bin = join(dir, "bin");
     mkdirSync(bin);
@@ -75,8 +75,8 @@ describe("enclave image", () => {
       writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $*" >> '${log}'\n${body}\n`);
       chmodSync(join(bin, name), 0o755);
     };
-    // docker: check the staged context holds the four files, nothing else.
-    tool("docker", `ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${log}'; cp "$ctx/seal-kms.json" '${dir}/seal-kms.json' 2>/dev/null || true`);
+    // docker: record what the staged context holds (files, and which packages under node_modules).
+    tool("docker", `ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${log}'; (cd "$ctx" && find node_modules -name package.json | sort | tr '\\n' ' ') >> '${log}'; echo >> '${log}'; cp "$ctx/seal-kms.json" '${dir}/seal-kms.json' 2>/dev/null || true`);
     // nitro-cli: write the EIF where asked, print measurements like the real one.
     tool("nitro-cli", `out=""; while [ $# -gt 0 ]; do [ "$1" = "--output-file" ] && out=$2; shift; done; echo EIF > "$out"; echo '${JSON.stringify(nitroOutput)}'`);
     const bundle = join(dir, "signer.js");
@@ -85,7 +85,7 @@ describe("enclave image", () => {
     const result = spawnSync("bash", ["scripts/build-eif.sh"], {
       cwd: repo,
       encoding: "utf8",
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, OUT_DIR: out, SIGNER_BUNDLE: bundle, IMAGE: "express-lane-signer:test", SEAL_KMS_KEY_ARN: sealArn },
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, OUT_DIR: out, SIGNER_BUNDLE: bundle, IMAGE: "express-lane-signer:test", SEAL_KMS_KEY_ARN: sealArn, ...(nodeModules ? { NODE_MODULES: nodeModules } : { NODE_MODULES: join(dir, "no-node-modules") }) },
     });
     const sealConfig = existsSync(join(dir, "seal-kms.json")) ? JSON.parse(readFileSync(join(dir, "seal-kms.json"), "utf8")) : undefined;
     return { result, out, sealConfig, calls: existsSync(log) ? readFileSync(log, "utf8") : "" };
@@ -100,11 +100,24 @@ describe("enclave image", () => {
     expect(result.stderr).toContain("build-eif: ");
     expect(result.status).toBe(0);
     expect(calls).toMatch(/^docker build --platform linux\/arm64 --build-arg NODE_IMAGE=node:20-bookworm-slim --tag express-lane-signer:test \S+\/context$/m);
-    expect(calls).toContain("Dockerfile entrypoint.sh nsm-helper.c seal-kms.json signer.js");
+    expect(calls).toContain("Dockerfile entrypoint.sh node_modules nsm-helper.c seal-kms.json signer.js");
+    expect(result.stderr).toContain("pure-JS decoder");
     expect(calls).toContain(`nitro-cli build-enclave --docker-uri express-lane-signer:test --output-file ${out}/express-lane.eif`);
     expect(existsSync(join(out, "express-lane.eif"))).toBe(true);
     expect(JSON.parse(readFileSync(join(out, "measurements.json"), "utf8"))).toEqual({ Measurements: measurements });
     expect(loadMeasurementsFile(join(out, "measurements.json"))[0]!.get(0)!.toString("hex")).toBe(pcr("a"));
+  });
+
+  test("stages msgpackr's native linux-arm64 decoder from the lockfile install, and nothing else of node_modules", () => {
+    const nm = tempDir("lane-nm-");
+    for (const pkg of ["msgpackr-extract", "node-gyp-build-optional-packages", "@msgpackr-extract/msgpackr-extract-linux-arm64", "@msgpackr-extract/msgpackr-extract-linux-x64", "left-pad"]) {
+      mkdirSync(join(nm, pkg), { recursive: true });
+      writeFileSync(join(nm, pkg, "package.json"), "{}");
+    }
+    const { result, calls } = run({ Measurements: { HashAlgorithm: "Sha384 { ... }", PCR0: pcr("a"), PCR1: pcr("b"), PCR2: pcr("c") } }, SEAL_ARN, nm);
+    expect(result.status).toBe(0);
+    expect(calls).toContain("node_modules/@msgpackr-extract/msgpackr-extract-linux-arm64/package.json node_modules/msgpackr-extract/package.json node_modules/node-gyp-build-optional-packages/package.json \n");
+    expect(result.stderr).not.toContain("pure-JS decoder");
   });
 
   test("refuses to build without a seal key ARN (an alias or nothing is not pinned)", () => {
