@@ -61,35 +61,22 @@ export interface KeyProps {
 }
 
 
-export class Key extends Construct {
-  /** The L1 key. */
-  readonly resource: KmsKey;
-  readonly keyArn: string;
-  readonly keyId: string;
-  private readonly statements: PolicyStatement[] = [];
+/**
+ * A key policy assembled from grants: shared by `Key` (policy inline on the key) and
+ * `ExistingKeyPolicy` (aws_kms_key_policy on a key created elsewhere), so both grant alike.
+ */
+abstract class KeyPolicyGrants extends Construct {
+  protected readonly statements: PolicyStatement[] = [];
 
-  constructor(scope: Construct, id: string, props: KeyProps) {
+  constructor(scope: Construct, id: string, admins: readonly string[]) {
     super(scope, id);
-    if (props.admins.length === 0) throw new Error(`${this.node.path}: a key needs at least one admin principal`);
-    this.statements.push({
-      sid: "KeyAdministration",
-      actions: KEY_ADMIN_ACTIONS,
-      principals: { AWS: props.admins },
-      resources: ["*"],
-    });
-    this.resource = new KmsKey(this, "Resource", {
-      description: props.description,
-      enableKeyRotation: props.enableKeyRotation ?? true,
-      deletionWindowInDays: props.pendingWindowInDays ?? 30,
-      keyUsage: "ENCRYPT_DECRYPT",
-      customerMasterKeySpec: "SYMMETRIC_DEFAULT",
-      policy: Lazy.stringValue({ produce: () => renderPolicyDocument(this.statements) }),
-      tags: props.tags ? { ...props.tags } : undefined,
-      lifecycle: props.policyManagedElsewhere ? { ignoreChanges: ["policy"] } : undefined,
-    });
-    this.keyArn = this.resource.arn;
-    this.keyId = this.resource.keyId;
-    if (props.alias) new KmsAlias(this, "Alias", { name: `alias/${props.alias}`, targetKeyId: this.resource.keyId });
+    if (admins.length === 0) throw new Error(`${this.node.path}: a key needs at least one admin principal`);
+    this.statements.push({ sid: "KeyAdministration", actions: KEY_ADMIN_ACTIONS, principals: { AWS: admins }, resources: ["*"] });
+  }
+
+  /** The policy document, rendered when synthesized (grants may still be added until then). */
+  protected renderedPolicy(): string {
+    return Lazy.stringValue({ produce: () => renderPolicyDocument(this.statements) });
   }
 
   /** Adds a statement to the key policy. In a key policy `Resource: "*"` means this key. */
@@ -120,6 +107,31 @@ export class Key extends Construct {
   }
 }
 
+export class Key extends KeyPolicyGrants {
+  /** The L1 key. */
+  readonly resource: KmsKey;
+  readonly keyArn: string;
+  readonly keyId: string;
+
+  constructor(scope: Construct, id: string, props: KeyProps) {
+    super(scope, id, props.admins);
+    this.resource = new KmsKey(this, "Resource", {
+      description: props.description,
+      enableKeyRotation: props.enableKeyRotation ?? true,
+      deletionWindowInDays: props.pendingWindowInDays ?? 30,
+      keyUsage: "ENCRYPT_DECRYPT",
+      customerMasterKeySpec: "SYMMETRIC_DEFAULT",
+      policy: this.renderedPolicy(),
+      tags: props.tags ? { ...props.tags } : undefined,
+      lifecycle: props.policyManagedElsewhere ? { ignoreChanges: ["policy"] } : undefined,
+    });
+    this.keyArn = this.resource.arn;
+    this.keyId = this.resource.keyId;
+    if (props.alias) new KmsAlias(this, "Alias", { name: `alias/${props.alias}`, targetKeyId: this.resource.keyId });
+  }
+
+}
+
 export interface ExistingKeyPolicyProps {
   /** ARN of a key created elsewhere (e.g. by `Key` with `policyManagedElsewhere`). */
   readonly keyArn: string;
@@ -133,36 +145,14 @@ export interface ExistingKeyPolicyProps {
  * The whole key policy of an existing key (aws_kms_key_policy), assembled from the same grants as
  * `Key`. It replaces the policy the key was created with.
  */
-export class ExistingKeyPolicy extends Construct {
+export class ExistingKeyPolicy extends KeyPolicyGrants {
   readonly resource: KmsKeyPolicy;
   readonly keyArn: string;
-  private readonly statements: PolicyStatement[] = [];
 
   constructor(scope: Construct, id: string, props: ExistingKeyPolicyProps) {
-    super(scope, id);
-    if (props.admins.length === 0) throw new Error(`${this.node.path}: a key needs at least one admin principal`);
+    super(scope, id, props.admins);
     this.keyArn = props.keyArn;
-    this.statements.push({ sid: "KeyAdministration", actions: KEY_ADMIN_ACTIONS, principals: { AWS: props.admins }, resources: ["*"] });
-    this.resource = new KmsKeyPolicy(this, "Resource", {
-      keyId: props.keyArn,
-      policy: Lazy.stringValue({ produce: () => renderPolicyDocument(this.statements) }),
-    });
+    this.resource = new KmsKeyPolicy(this, "Resource", { keyId: props.keyArn, policy: this.renderedPolicy() });
     if (props.role) this.resource.node.addMetadata(KEY_ROLE_METADATA, props.role);
-  }
-
-  addToResourcePolicy(statement: PolicyStatement): void {
-    this.statements.push({ ...statement, resources: statement.resources ?? ["*"] });
-  }
-
-  grant(grantee: IGrantable, sid: string, actions: readonly string[], conditions?: Conditions): void {
-    this.addToResourcePolicy({ sid, actions, principals: { AWS: [grantee.grantPrincipal.principalArn] }, conditions });
-  }
-
-  grantDecrypt(grantee: IGrantable, sid = "Decrypt", conditions?: Conditions): void {
-    this.grant(grantee, sid, ["kms:Decrypt"], conditions);
-  }
-
-  get policyStatements(): readonly PolicyStatement[] {
-    return [...this.statements];
   }
 }
