@@ -1,13 +1,12 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { constants, createCipheriv, createHash, createHmac, createPublicKey, publicEncrypt, randomBytes } from "node:crypto";
+import { createHash, createHmac, createPublicKey, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { ContentInfo, EncryptedContent, EncryptedContentInfo, EnvelopedData, id_data, id_envelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo, RecipientInfos } from "@peculiar/asn1-cms";
-import { id_mgf1, id_RSAES_OAEP, id_sha256, RsaEsOaepParams } from "@peculiar/asn1-rsa";
-import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier, SubjectKeyIdentifier } from "@peculiar/asn1-x509";
+import { id_RSAES_OAEP, RsaEsOaepParams } from "@peculiar/asn1-rsa";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { SignatureV4 } from "@smithy/signature-v4";
 import {
   buildDecryptRequest,
@@ -15,52 +14,13 @@ import {
   decryptCiphertextForRecipient,
   decryptWithAttestation,
   generateRecipientKey,
-  ID_AES256_CBC,
   KmsError,
   KmsRecipientError,
 } from "../../enclave/kms-recipient";
 import { verifyAttestation } from "../../verifier/attestation";
 import { localSetup, tempDir } from "./nsm/fixtures";
+import { envelopeFor } from "../helpers/fake-kms";
 
-const sha256Oaep = () =>
-  new AlgorithmIdentifier({
-    algorithm: id_RSAES_OAEP,
-    parameters: AsnConvert.serialize(
-      new RsaEsOaepParams({
-        hashAlgorithm: new AlgorithmIdentifier({ algorithm: id_sha256, parameters: null }),
-        maskGenAlgorithm: new AlgorithmIdentifier({ algorithm: id_mgf1, parameters: AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: id_sha256, parameters: null })) }),
-      }),
-    ),
-  });
-
-/** What KMS builds: EnvelopedData, RSAES-OAEP-SHA-256 key transport to `spki`, AES-256-CBC content. */
-function envelopeFor(spki: Buffer, plaintext: Buffer, variant: { chunked?: boolean; keyEncryption?: AlgorithmIdentifier; contentAlgorithm?: string } = {}): Buffer {
-  const contentKey = randomBytes(32);
-  const iv = randomBytes(16);
-  const cipher = createCipheriv("aes-256-cbc", contentKey, iv);
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  const encryptedKey = publicEncrypt({ key: createPublicKey({ key: spki, format: "der", type: "spki" }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, contentKey);
-  const chunks = variant.chunked ? [ciphertext.subarray(0, 16), ciphertext.subarray(16)].map((c) => new OctetString(c)) : undefined;
-  const enveloped = new EnvelopedData({
-    version: 2,
-    recipientInfos: new RecipientInfos([
-      new RecipientInfo({
-        ktri: new KeyTransRecipientInfo({
-          version: 2,
-          rid: new RecipientIdentifier({ subjectKeyIdentifier: new SubjectKeyIdentifier(createHash("sha1").update(spki).digest()) }),
-          keyEncryptionAlgorithm: variant.keyEncryption ?? sha256Oaep(),
-          encryptedKey: new OctetString(encryptedKey),
-        }),
-      }),
-    ]),
-    encryptedContentInfo: new EncryptedContentInfo({
-      contentType: id_data,
-      contentEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: variant.contentAlgorithm ?? ID_AES256_CBC, parameters: AsnConvert.serialize(new OctetString(iv)) }),
-      encryptedContent: chunks ? new EncryptedContent({ constructedValue: chunks }) : new EncryptedContent({ value: new OctetString(ciphertext) }),
-    }),
-  });
-  return Buffer.from(AsnConvert.serialize(new ContentInfo({ contentType: id_envelopedData, content: AsnConvert.serialize(enveloped) })));
-}
 
 describe("decryptCiphertextForRecipient", () => {
   const key = generateRecipientKey();

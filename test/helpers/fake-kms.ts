@@ -17,14 +17,8 @@ import { AlgorithmIdentifier, SubjectKeyIdentifier } from "@peculiar/asn1-x509";
 import { ID_AES256_CBC } from "../../enclave/kms-recipient";
 import { verifyAttestation, type VerifyAttestationOptions } from "../../verifier/attestation";
 
-/** What KMS builds: EnvelopedData, RSAES-OAEP-SHA-256 key transport to `spki`, AES-256-CBC content. */
-export function envelopeFor(spki: Buffer, plaintext: Buffer): Buffer {
-  const contentKey = randomBytes(32);
-  const iv = randomBytes(16);
-  const cipher = createCipheriv("aes-256-cbc", contentKey, iv);
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  const encryptedKey = publicEncrypt({ key: createPublicKey({ key: spki, format: "der", type: "spki" }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, contentKey);
-  const oaep = new AlgorithmIdentifier({
+export const sha256Oaep = (): AlgorithmIdentifier =>
+  new AlgorithmIdentifier({
     algorithm: id_RSAES_OAEP,
     parameters: AsnConvert.serialize(
       new RsaEsOaepParams({
@@ -33,6 +27,15 @@ export function envelopeFor(spki: Buffer, plaintext: Buffer): Buffer {
       }),
     ),
   });
+
+/** What KMS builds: EnvelopedData, RSAES-OAEP-SHA-256 key transport to `spki`, AES-256-CBC content. */
+export function envelopeFor(spki: Buffer, plaintext: Buffer, variant: { chunked?: boolean; keyEncryption?: AlgorithmIdentifier; contentAlgorithm?: string } = {}): Buffer {
+  const contentKey = randomBytes(32);
+  const iv = randomBytes(16);
+  const cipher = createCipheriv("aes-256-cbc", contentKey, iv);
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  const encryptedKey = publicEncrypt({ key: createPublicKey({ key: spki, format: "der", type: "spki" }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, contentKey);
+  const chunks = variant.chunked ? [ciphertext.subarray(0, 16), ciphertext.subarray(16)].map((c) => new OctetString(c)) : undefined;
   const enveloped = new EnvelopedData({
     version: 2,
     recipientInfos: new RecipientInfos([
@@ -40,15 +43,15 @@ export function envelopeFor(spki: Buffer, plaintext: Buffer): Buffer {
         ktri: new KeyTransRecipientInfo({
           version: 2,
           rid: new RecipientIdentifier({ subjectKeyIdentifier: new SubjectKeyIdentifier(createHash("sha1").update(spki).digest()) }),
-          keyEncryptionAlgorithm: oaep,
+          keyEncryptionAlgorithm: variant.keyEncryption ?? sha256Oaep(),
           encryptedKey: new OctetString(encryptedKey),
         }),
       }),
     ]),
     encryptedContentInfo: new EncryptedContentInfo({
       contentType: id_data,
-      contentEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: ID_AES256_CBC, parameters: AsnConvert.serialize(new OctetString(iv)) }),
-      encryptedContent: new EncryptedContent({ value: new OctetString(ciphertext) }),
+      contentEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: variant.contentAlgorithm ?? ID_AES256_CBC, parameters: AsnConvert.serialize(new OctetString(iv)) }),
+      encryptedContent: chunks ? new EncryptedContent({ constructedValue: chunks }) : new EncryptedContent({ value: new OctetString(ciphertext) }),
     }),
   });
   return Buffer.from(AsnConvert.serialize(new ContentInfo({ contentType: id_envelopedData, content: AsnConvert.serialize(enveloped) })));
