@@ -15,10 +15,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { dirname } from "node:path";
 import {
   decodeObjectBody,
+  decodeObjectBodyProjected,
   decodeStoredObject,
   encodeObjectBody,
   encodeSealedObject,
   FeatureObject,
+  FeatureSelector,
   ObjectFormatError,
   SEAL_KID,
   sealPrefix,
@@ -74,7 +76,11 @@ export class SealKeyring {
    * Verify stored bytes and that they are (view, entity)'s object. The MAC is checked over the
    * body bytes exactly as stored before anything inside the body is trusted.
    */
-  open(bytes: Uint8Array, view: string, entity: string): OpenResult {
+  /**
+   * @param wanted when given, only these features are decoded (projected and batch reads); the
+   *   seal is still checked over the whole body first.
+   */
+  open(bytes: Uint8Array, view: string, entity: string, wanted: FeatureSelector | null = null): OpenResult {
     let stored;
     try {
       stored = decodeStoredObject(bytes);
@@ -89,7 +95,7 @@ export class SealKeyring {
     let object: FeatureObject;
     try {
       // Feature values are checked where they are output (enclave/render.ts), names come from the registry.
-      object = decodeObjectBody(stored.body, { checkFeatures: false });
+      object = wanted ? decodeObjectBodyProjected(stored.body, wanted) : decodeObjectBody(stored.body, { checkFeatures: false });
     } catch (err) {
       // A valid seal over a malformed body means a buggy writer, not tampering; still refuse.
       if (err instanceof ObjectFormatError) return { ok: false, code: "corrupt_object", message: err.message };

@@ -174,35 +174,54 @@ export class FrameError extends Error {
 }
 
 /**
- * Incremental decoder: feed it stream chunks, get whole frames. Keeps a list of chunks and only
- * concatenates when a frame spans chunks, so the common case (whole frames per chunk) copies
- * nothing but the payload slice.
+ * Incremental decoder: feed it stream chunks, get whole frames. Whole frames inside one chunk are
+ * sliced, not copied. A frame that spans chunks (a 100-entity batch is ≈ 410 KB, delivered in
+ * 64 KB reads) is collected as a list and concatenated once, when its last byte has arrived —
+ * not once per chunk, which copied ≈ 1.8 MB per batch frame.
  */
 export class FrameDecoder {
   private buffer: Buffer = Buffer.alloc(0);
+  /** Chunks received after `buffer` while waiting for the rest of a frame. */
+  private parts: Buffer[] = [];
+  private held = 0;
+  /** Bytes the incomplete frame at the start of the held data needs in all (0 = not yet known). */
+  private needed = 0;
 
   constructor(private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
 
   push(chunk: Buffer): Frame[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    if (this.held === 0) {
+      this.buffer = chunk;
+    } else {
+      this.parts.push(chunk);
+      this.held += chunk.length;
+      if (this.needed !== 0 && this.held < this.needed) return []; // 0: the length itself is still incomplete
+      this.buffer = Buffer.concat([this.buffer, ...this.parts], this.held);
+      this.parts = [];
+    }
     const frames: Frame[] = [];
     let offset = 0;
+    this.needed = 0;
     while (this.buffer.length - offset >= 4) {
       const length = this.buffer.readUInt32BE(offset);
       if (length < 5 || length > this.maxFrameBytes) throw new FrameError(`frame length ${length} out of range`);
-      if (this.buffer.length - offset < 4 + length) break;
+      if (this.buffer.length - offset < 4 + length) {
+        this.needed = 4 + length;
+        break;
+      }
       const id = this.buffer.readUInt32BE(offset + 4);
       const kind = this.buffer.readUInt8(offset + 8) as FrameKind;
       frames.push({ id, kind, payload: this.buffer.subarray(offset + FRAME_HEADER_BYTES, offset + 4 + length) });
       offset += 4 + length;
     }
     this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
+    this.held = this.buffer.length;
     return frames;
   }
 
   /** Bytes held for an incomplete frame. */
   get pending(): number {
-    return this.buffer.length;
+    return this.held;
   }
 }
 

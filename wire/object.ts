@@ -206,6 +206,251 @@ export function decodeObjectBody(body: Uint8Array, options: { readonly checkFeat
   return checkObjectFields(raw, options.checkFeatures ?? true);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Projected decoding of a v2 body: the hot path of projected and batch reads.
+//
+// A 10-of-60-feature read used to materialise the whole body (≈ 300 embedding floats and 60 key
+// strings) and keep 10 values. decodeObjectBodyProjected walks the same bytes by their MessagePack
+// framing: keys are compared as bytes against the wanted names (no strings made), values that are
+// not wanted are skipped by length, wanted values and the top-level fields are decoded by msgpackr
+// itself, so every value it returns is exactly what decodeObjectBody would return
+// (property-tested against it in test/wire/object.test.ts). Measured in
+// bench/micro/signer.ts and docs/performance.md.
+//
+// Differences from a full decode, by design: values that are not output are checked for framing
+// only (a sealed body whose skipped feature holds, say, an unknown extension type is still served
+// for the features it does hold validly). The seal has already proven that a writer made the bytes.
+
+/** The wanted feature names of one request, prepared once (a batch reuses it for every entity). */
+export class FeatureSelector {
+  /** Wanted names' UTF-8 bytes, indexed by byte length: a key is compared only with equal-length names. */
+  private readonly byLength: Array<Array<{ readonly name: string; readonly bytes: Buffer }> | undefined> = [];
+  private readonly nameSet: ReadonlySet<string>;
+
+  /** @param names wanted feature names, in answer order */
+  constructor(readonly names: readonly string[]) {
+    this.nameSet = new Set(names);
+    for (const name of this.nameSet) {
+      const bytes = Buffer.from(name, "utf8");
+      (this.byLength[bytes.length] ??= []).push({ name, bytes });
+    }
+  }
+
+  /** The wanted name spelled by src[start, start + length), or null. */
+  matchBytes(src: Buffer, start: number, length: number): string | null {
+    const candidates = this.byLength[length];
+    if (candidates === undefined) return null;
+    for (const { name, bytes } of candidates) {
+      let i = 0;
+      while (i < length && src[start + i] === bytes[i]) i++;
+      if (i === length) return name;
+    }
+    return null;
+  }
+
+  matchString(key: string): string | null {
+    return this.nameSet.has(key) ? key : null;
+  }
+}
+
+function truncated(): never {
+  throw new ObjectFormatError("body is not MessagePack: truncated");
+}
+
+/** Elements of the array skipFloat64s stopped in that are still to be skipped item by item. */
+let remaining = 0;
+
+/**
+ * Skip the leading float64 elements of an array of `count` at `pos` in one tight loop (embeddings
+ * are most of a typical object's bytes; the general loop costs ≈ 10× more per element). Leaves
+ * the number of elements not skipped in `remaining`.
+ */
+function skipFloat64s(src: Buffer, pos: number, count: number): number {
+  const last = src.length - 9;
+  while (count > 0 && pos <= last && src[pos] === 0xcb) {
+    pos += 9;
+    count--;
+  }
+  remaining = count;
+  return pos;
+}
+
+/** Position after the MessagePack item (and everything nested in it) starting at `pos`. */
+function skipItem(src: Buffer, pos: number): number {
+  const end = src.length;
+  let pending = 1;
+  while (pending > 0) {
+    pending--;
+    if (pos >= end) truncated();
+    const t = src[pos++];
+    if (t <= 0x7f || t >= 0xe0 || (t >= 0xc0 && t <= 0xc3)) continue; // fixint, nil, (0xc1), bool
+    if (t <= 0x8f) { pending += 2 * (t & 0x0f); continue; } // fixmap
+    if (t <= 0x9f) { pos = skipFloat64s(src, pos, t & 0x0f); pending += remaining; continue; } // fixarray
+    if (t <= 0xbf) { pos += t & 0x1f; continue; } // fixstr
+    let n: number;
+    switch (t) {
+      case 0xc4: case 0xd9: // bin8, str8
+        if (pos + 1 > end) truncated();
+        pos += 1 + src[pos]; continue;
+      case 0xc5: case 0xda: // bin16, str16
+        if (pos + 2 > end) truncated();
+        pos += 2 + src.readUInt16BE(pos); continue;
+      case 0xc6: case 0xdb: // bin32, str32
+        if (pos + 4 > end) truncated();
+        pos += 4 + src.readUInt32BE(pos); continue;
+      case 0xc7: // ext8: length, type, data
+        if (pos + 1 > end) truncated();
+        pos += 2 + src[pos]; continue;
+      case 0xc8:
+        if (pos + 2 > end) truncated();
+        pos += 3 + src.readUInt16BE(pos); continue;
+      case 0xc9:
+        if (pos + 4 > end) truncated();
+        pos += 5 + src.readUInt32BE(pos); continue;
+      case 0xca: case 0xce: case 0xd2: pos += 4; continue; // float32, uint32, int32
+      case 0xcb: case 0xcf: case 0xd3: pos += 8; continue; // float64, uint64, int64
+      case 0xcc: case 0xd0: pos += 1; continue;
+      case 0xcd: case 0xd1: pos += 2; continue;
+      case 0xd4: pos += 2; continue; // fixext 1..16: type + data
+      case 0xd5: pos += 3; continue;
+      case 0xd6: pos += 5; continue;
+      case 0xd7: pos += 9; continue;
+      case 0xd8: pos += 17; continue;
+      case 0xdc: // array16
+        if (pos + 2 > end) truncated();
+        pos = skipFloat64s(src, pos + 2, src.readUInt16BE(pos));
+        pending += remaining; continue;
+      case 0xdd: // array32
+        if (pos + 4 > end) truncated();
+        pos = skipFloat64s(src, pos + 4, src.readUInt32BE(pos));
+        pending += remaining; continue;
+      case 0xde: // map16
+        if (pos + 2 > end) truncated();
+        n = src.readUInt16BE(pos); pos += 2;
+        pending += 2 * n; continue;
+      case 0xdf: // map32
+        if (pos + 4 > end) truncated();
+        n = src.readUInt32BE(pos); pos += 4;
+        pending += 2 * n; continue;
+    }
+  }
+  if (pos > end) truncated();
+  return pos;
+}
+
+/** [entry count, position of the first key] if a map starts at `pos`, else null. */
+function mapHeader(src: Buffer, pos: number): [number, number] | null {
+  const t = src[pos];
+  if (t >= 0x80 && t <= 0x8f) return [t & 0x0f, pos + 1];
+  if (t === 0xde && pos + 3 <= src.length) return [src.readUInt16BE(pos + 1), pos + 3];
+  if (t === 0xdf && pos + 5 <= src.length) return [src.readUInt32BE(pos + 1), pos + 5];
+  return null;
+}
+
+/** [start, length] of a str key's bytes at `pos`, or null when the key is not a str. */
+function strAt(src: Buffer, pos: number): [number, number] | null {
+  const t = src[pos];
+  if (t >= 0xa0 && t <= 0xbf) return [pos + 1, t & 0x1f];
+  if (t === 0xd9 && pos + 2 <= src.length) return [pos + 2, src[pos + 1]];
+  if (t === 0xda && pos + 3 <= src.length) return [pos + 3, src.readUInt16BE(pos + 1)];
+  return null;
+}
+
+function unpackValue(src: Buffer, start: number, end: number): unknown {
+  try {
+    return unpackr.unpack(src.subarray(start, end));
+  } catch (err) {
+    throw new ObjectFormatError(`body is not MessagePack: ${(err as Error).message}`);
+  }
+}
+
+/** A map key that strAt does not read, as msgpackr names it in mapsAsObjects mode (it refuses keys of other types). */
+function otherKeyName(src: Buffer, start: number, end: number): string {
+  const key = unpackValue(src, start, end);
+  if (typeof key === "string") return key; // str32: legal, if unusual, for a key
+  if (typeof key === "number" || typeof key === "boolean" || typeof key === "bigint" || key === null || key === undefined) return String(key);
+  throw new ObjectFormatError("body is not MessagePack: map key of an unsupported type");
+}
+
+function isAscii(src: Buffer, start: number, length: number): boolean {
+  for (let i = start; i < start + length; i++) if (src[i] >= 0x80) return false;
+  return true;
+}
+
+/** A wanted value; scalars that need no interpretation are read in place, the rest by msgpackr. */
+function readValue(src: Buffer, start: number, end: number): unknown {
+  const t = src[start];
+  if (t <= 0x7f) return t;
+  if (t >= 0xe0) return t - 0x100;
+  switch (t) {
+    case 0xc0: return null;
+    case 0xc2: return false;
+    case 0xc3: return true;
+    case 0xcb: return src.readDoubleBE(start + 1);
+    case 0xcc: return src[start + 1];
+    case 0xcd: return src.readUInt16BE(start + 1);
+    case 0xce: return src.readUInt32BE(start + 1);
+    case 0xd0: return src.readInt8(start + 1);
+    case 0xd1: return src.readInt16BE(start + 1);
+    case 0xd2: return src.readInt32BE(start + 1);
+  }
+  // Short ASCII strings (view, entity, most string features) read in place; anything else —
+  // multi-byte UTF-8 included — is left to msgpackr so its decoding rules apply unchanged.
+  const str = strAt(src, start);
+  if (str !== null && str[1] <= 64 && isAscii(src, str[0], str[1])) return src.toString("latin1", str[0], str[0] + str[1]);
+  return unpackValue(src, start, end);
+}
+
+const TOP_LEVEL_FIELDS = new Set(["v", "view", "entity", "event_time", "written_time"]);
+
+/**
+ * Decode a v2 body keeping only the `wanted` features. Same contract as decodeObjectBody with
+ * `checkFeatures: false`: call it only on a body whose seal verified; malformed framing is an
+ * ObjectFormatError. The returned `features` has a null prototype and only wanted names present
+ * in the body.
+ */
+export function decodeObjectBodyProjected(body: Uint8Array, wanted: FeatureSelector): FeatureObject {
+  const src = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const header = src.length > 0 ? mapHeader(src, 0) : null;
+  if (header === null) {
+    if (src.length === 0) truncated();
+    skipItem(src, 0); // a complete item that is not a map, or truncated
+    throw new ObjectFormatError("body is not a map");
+  }
+  const raw: Record<string, unknown> = {};
+  let [count, pos] = header;
+  for (; count > 0; count--) {
+    if (pos >= src.length) truncated();
+    const keyEnd = skipItem(src, pos);
+    const str = strAt(src, pos);
+    const key = str ? src.toString("utf8", str[0], str[0] + str[1]) : otherKeyName(src, pos, keyEnd);
+    const valueEnd = skipItem(src, keyEnd);
+    if (key === "features") raw.features = projectFeatures(src, keyEnd, valueEnd, wanted);
+    else if (TOP_LEVEL_FIELDS.has(key)) raw[key] = readValue(src, keyEnd, valueEnd);
+    pos = valueEnd;
+  }
+  if (pos !== src.length) throw new ObjectFormatError("body is not MessagePack: data after the end of the map");
+  if (raw.v !== OBJECT_LAYOUT_V2) throw new ObjectFormatError(`body layout version ${String(raw.v)} is not 2`);
+  return checkObjectFields(raw, false);
+}
+
+/** The wanted entries of the features map in src[start, end); a non-map value is returned as-is (and refused by the caller). */
+function projectFeatures(src: Buffer, start: number, end: number, wanted: FeatureSelector): unknown {
+  const header = mapHeader(src, start);
+  if (header === null) return unpackValue(src, start, end);
+  const features: Record<string, FeatureValue> = Object.create(null);
+  let [count, pos] = header;
+  for (; count > 0; count--) {
+    const keyEnd = skipItem(src, pos);
+    const str = strAt(src, pos);
+    const name = str ? wanted.matchBytes(src, str[0], str[1]) : wanted.matchString(otherKeyName(src, pos, keyEnd));
+    const valueEnd = skipItem(src, keyEnd);
+    if (name !== null) features[name] = readValue(src, keyEnd, valueEnd) as FeatureValue;
+    pos = valueEnd;
+  }
+  return features;
+}
+
 /**
  * A stable fingerprint of feature values (keys sorted, msgpack-encoded): two objects with the same
  * event time and fingerprint carry the same data, whatever their written_time. Writers use it to

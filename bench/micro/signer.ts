@@ -11,7 +11,7 @@ import { createHmac, generateKeyPairSync, sign } from "node:crypto";
 import { Packr } from "msgpackr";
 import { Signer } from "../../enclave/signer";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
-import { decodeObjectBody, decodeStoredObject, sealInput } from "../../wire/object";
+import { decodeObjectBody, decodeObjectBodyProjected, decodeStoredObject, FeatureSelector, sealInput } from "../../wire/object";
 import { contentDigest, COVERED_COMPONENTS, serializeSignatureParams } from "../../wire/envelope";
 import { serializeInnerList } from "structured-headers";
 import { DEMO_VIEW, demoEntityId, demoObject } from "../../scripts/lane/demo-data";
@@ -23,6 +23,7 @@ const seals = new SealKeyring([generateSealKey("bench")]);
 const signer = new Signer({ seals, now: () => now });
 const objects = Array.from({ length: 100 }, (_, i) => seals.seal(demoObject(i, now)));
 const TEN = "country,risk_score,segment,txn_count_1d,flag_0,spend_30d_cat_0,spend_30d_cat_1,device,referrer,signup_time";
+const TEN_SELECTOR = new FeatureSelector(TEN.split(","));
 const batchBody = Buffer.from(JSON.stringify({ entities: objects.map((_, i) => demoEntityId(i)), features: TEN.split(",") }));
 
 const path = `/v1/features/${DEMO_VIEW}/${demoEntityId(7)}`;
@@ -45,6 +46,7 @@ const scenarios: Scenario[] = [
   ["  stage: decode envelope", 1, () => decodeStoredObject(objects[7])],
   ["  stage: seal HMAC (4 KB)", 1, () => createHmac("sha256", sealKey).update(sealInput("bench-x", body)).digest()],
   ["  stage: decode body", 1, () => decodeObjectBody(body)],
+  ["  stage: decode body, 10 features", 1, () => decodeObjectBodyProjected(body, TEN_SELECTOR)],
   ["  stage: JSON encode full", 1, () => Buffer.from(JSON.stringify(object.features))],
   ["  stage: msgpack encode full", 1, () => packr.pack(object.features)],
   ["  stage: content digest (6 KB)", 1, () => contentDigest(Buffer.alloc(6000))],

@@ -25,6 +25,19 @@ describe("wire/frames", () => {
     );
   });
 
+  it("reassembles a batch-sized frame from socket-sized reads, with whole frames before and after it", () => {
+    const big = { objects: Array.from({ length: 100 }, (_, i) => Buffer.alloc(4096, i)) };
+    const stream = Buffer.concat([encodeFrame(1, FrameKind.KeyInfo, {}), encodeFrame(2, FrameKind.SignRead, big), encodeFrame(3, FrameKind.KeyInfo, {})]);
+    const decoder = new FrameDecoder();
+    const frames = [];
+    for (let offset = 0; offset < stream.length; offset += 65_536) {
+      frames.push(...decoder.push(stream.subarray(offset, offset + 65_536)));
+    }
+    expect(frames.map((f) => f.id)).toEqual([1, 2, 3]);
+    expect(decodePayload<typeof big>(frames[1]).objects.map((o) => o[0])).toEqual(big.objects.map((_, i) => i));
+    expect(decoder.pending).toBe(0);
+  });
+
   it("rejects frame lengths out of range", () => {
     const bad = Buffer.alloc(9);
     bad.writeUInt32BE(2, 0);
