@@ -48,6 +48,38 @@ export const realClock: Clock = {
   },
 };
 
+/**
+ * Timer-only clock: never spins. Sends due while the generator slept go out together when the
+ * timer fires, up to ≈ 1 ms late (Node's timer grain); open-loop latency still counts from the
+ * scheduled time, so that lateness is charged to both the direct baseline and the lane. For
+ * machines where a spinning generator would take a core from the system under test (2 vCPUs:
+ * runtime on one, signer on the other).
+ */
+export const timerClock: Clock = {
+  now: () => performance.now(),
+  sleepUntil(t: number): Promise<void> {
+    return new Promise((resolve) => {
+      const step = (): void => {
+        const gap = t - performance.now();
+        if (gap <= 0) resolve();
+        else setTimeout(step, gap);
+      };
+      step();
+    });
+  },
+};
+
+export type Pacing = "spin" | "timer";
+
+/** spin needs a core of its own: use it only where the lane still has two others. */
+export function autoPacing(cpuCount: number): Pacing {
+  return cpuCount >= 4 ? "spin" : "timer";
+}
+
+export function clockFor(pacing: Pacing): Clock {
+  return pacing === "spin" ? realClock : timerClock;
+}
+
 export interface Progress {
   completed: number;
   errors: number;

@@ -27,27 +27,27 @@ import { cpus, hostname, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { SingleBar, Presets } from "cli-progress";
-import { closedLoop, openLoop, type PhaseResult, type Progress, type Send } from "./load";
+import { autoPacing, clockFor, closedLoop, openLoop, type Pacing, type PhaseResult, type Progress, type Send } from "./load";
 import { addedLatency, type LatencySummary } from "./stats";
 import { defaultWorkload, directSender, LaneTarget, seedObjects, type ReadKind, type Workload } from "./targets";
 import { renderHtml, renderTable, type BenchResult, type Goal, type ScenarioResult } from "./report";
-import { startLane, LOCAL_STORE_CREDENTIALS, type Lane } from "../scripts/lane/processes";
+import { lanePaths, startLane, LOCAL_STORE_CREDENTIALS, type Lane } from "../scripts/lane/processes";
 import { FileStore } from "../runtime/store/file-store";
 import { S3Store } from "../runtime/store/s3-store";
 import { StaticCredentials, awsDefaultCredentials } from "../runtime/store/credentials";
-import type { ObjectStore } from "../runtime/store/types";
+import type { ObjectStore, ObjectWriter } from "../runtime/store/types";
 import { MemoryStore } from "../runtime/store/memory-store";
 import { HedgedStore } from "../runtime/store/hedged-store";
 import { parseLatencyModel, SimulatedLatencyStore } from "../runtime/store/simulated-latency";
 import { objectKey } from "../wire/object";
 import { sizedObject } from "./targets";
 import { DEMO_VIEW, demoEntityId } from "../scripts/lane/demo-data";
-import { readSealKeyFile, SealKeyring } from "../enclave/seal";
+import { ensureDevSealKeyFile, SealKeyring } from "../enclave/seal";
 import type { Ed25519Jwk } from "../wire/keys";
 
 export interface BenchOptions {
   url?: string;
-  store: "file" | "s3";
+  store: "file" | "s3" | "memory";
   suite: "default" | "hedging" | "all";
   duration: number;
   warmup: number;
@@ -58,11 +58,13 @@ export interface BenchOptions {
   size: number;
   verifyShare: number;
   halfRate?: number;
+  pacing: "auto" | Pacing;
   hedgeModel: string;
   hedgeRate: number;
   hedgeMaxRatio: number;
   wrk: boolean;
-  pin: boolean;
+  /** undefined: pin only with ≥ 4 CPUs (see pinLane). */
+  pin?: boolean;
   out: string;
   jsonOut?: string;
   directBucket?: string;
@@ -86,22 +88,28 @@ function program(): Command {
   return new Command("express-lane-bench")
     .description("Express Lane benchmark: direct store GET vs signed lane reads; table + JSON + HTML")
     .addOption(new Option("--url <url>", "benchmark a running lane instead of starting one locally"))
-    .addOption(new Option("--store <kind>", "local lane store: file (store not the bottleneck) or s3 (s3rver twin)").choices(["file", "s3"]).default("file"))
+    .addOption(new Option("--store <kind>", "local lane store: file (a folder, read per request), memory (that folder preloaded into the runtime: the store is not the bottleneck) or s3 (s3rver twin)").choices(["file", "memory", "s3"]).default("file"))
     .addOption(new Option("--suite <name>", "default | hedging (SIMULATION what-if) | all").choices(["default", "hedging", "all"]).default("default"))
     .addOption(new Option("--duration <s>", "measured seconds per scenario").argParser(num).default(5))
     .addOption(new Option("--warmup <s>", "warm-up seconds per scenario").argParser(num).default(1))
     .addOption(new Option("-c, --concurrency <n>", "closed-loop concurrency (connections)").argParser(num).default(32))
-    .addOption(new Option("--batch-concurrency <n>", "closed-loop concurrency for batch reads").argParser(num).default(4))
+    .addOption(new Option("--batch-concurrency <n>", "closed-loop concurrency for batch reads (1: the latency goal, unqueued on one signer core)").argParser(num).default(1))
     .addOption(new Option("--batch-size <n>", "entities per batch read").argParser(num).default(100))
     .addOption(new Option("--entities <n>", "distinct entities (objects) read").argParser(num).default(2000))
     .addOption(new Option("--size <bytes>", "object size").argParser(num).default(4096))
     .addOption(new Option("--verify-share <0..1>", "share of lane answers whose signature is verified").argParser(num).default(0.02))
     .addOption(new Option("--half-rate <n>", "open-loop rate for the added-latency run (default: half the measured max)").argParser(num))
+    .addOption(
+      new Option("--pacing <mode>", "open-loop pacing: spin (setImmediate below 2 ms; takes a core) or timer (never spins); auto = spin with ≥ 4 CPUs")
+        .choices(["auto", "spin", "timer"])
+        .default("auto"),
+    )
     .addOption(new Option("--hedge-model <model>", "SIMULATION store latency for the hedging suite").default("lognormal:p50=2ms,p99=20ms"))
     .addOption(new Option("--hedge-rate <n>", "open-loop rate for the hedging suite").argParser(num).default(1000))
     .addOption(new Option("--hedge-max-ratio <0..1>", "hedge cap for the hedging suite").argParser(num).default(0.05))
     .addOption(new Option("--no-wrk", "skip the wrk throughput run even if wrk is installed"))
-    .addOption(new Option("--no-pin", "do not pin lane processes to CPUs"))
+    .addOption(new Option("--pin", "pin the runtime to CPU 0 and the signer to CPU 1 (default: only with ≥ 4 CPUs)"))
+    .addOption(new Option("--no-pin", "never pin lane processes to CPUs"))
     .addOption(new Option("--out <dir>", "results folder").default("bench-results"))
     .addOption(new Option("--json-out <file>", "write the JSON result exactly here (remote runs)"))
     .addOption(new Option("--direct-bucket <name>", "remote mode: bucket for the direct-GET baseline (`--x-s3` = S3 Express)"))
@@ -205,7 +213,7 @@ async function runPhase(spec: PhaseSpec, opts: BenchOptions, metricsUrl: string 
     result =
       spec.mode === "closed"
         ? await closedLoop({ concurrency: spec.concurrency, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000, send: spec.send, progress })
-        : await openLoop({ rate: spec.rate!, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000, maxInFlight: spec.concurrency, send: spec.send, progress });
+        : await openLoop({ rate: spec.rate!, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000, maxInFlight: spec.concurrency, send: spec.send, progress, clock: clockFor(pacingOf(opts)) });
   } finally {
     clearInterval(ticker);
     clearTimeout(cpuTimer);
@@ -278,13 +286,24 @@ function findWrk(): string | undefined {
   return ["/usr/bin/wrk", "/usr/local/bin/wrk"].find((p) => existsSync(p));
 }
 
-async function runWrk(wrk: string, url: string, w: Workload, opts: BenchOptions, dir: string, cpu?: string): Promise<WrkResult> {
-  const script = join(dir, "rotate.lua");
-  writeFileSync(
-    script,
-    `local n = ${w.entities}\nlocal i = 0\nrequest = function()\n  i = (i + 7919) % n\n  return wrk.format("GET", "/v1/features/${w.view}/" .. string.format("user_%06d", i))\nend\n`,
-  );
-  const args = ["-t1", `-c${opts.concurrency}`, `-d${Math.max(2, Math.round(opts.duration))}s`, "--latency", "-s", script, url];
+/** The wrk Lua script for single reads: rotate through the seeded entities. */
+function singleScript(w: Workload): string {
+  return `local n = ${w.entities}\nlocal i = 0\nrequest = function()\n  i = (i + 7919) % n\n  return wrk.format("GET", "/v1/features/${w.view}/" .. string.format("user_%06d", i))\nend\n`;
+}
+
+/** The wrk Lua script for batch reads: 16 fixed bodies of batchSize distinct entities, in turn. */
+function batchScript(w: Workload): string {
+  const bodies = Array.from({ length: 16 }, (_, b) => {
+    const entities = Array.from({ length: Math.min(w.batchSize, w.entities) }, (_, k) => demoEntityId((b * 7919 + k * 13) % w.entities));
+    return JSON.stringify(JSON.stringify({ entities: [...new Set(entities)], features: w.features }));
+  });
+  return `local bodies = {${bodies.join(",\n")}}\nlocal i = 0\nlocal headers = { ["Content-Type"] = "application/json" }\nrequest = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", "/v1/features/${w.view}/batch", headers, bodies[i])\nend\n`;
+}
+
+async function runWrk(wrk: string, url: string, lua: string, concurrency: number, opts: BenchOptions, dir: string, cpu?: string): Promise<WrkResult> {
+  const script = join(dir, `wrk-${concurrency}-${Date.now()}.lua`);
+  writeFileSync(script, lua);
+  const args = ["-t1", `-c${concurrency}`, `-d${Math.max(2, Math.round(opts.duration))}s`, "--latency", "-s", script, url];
   const taskset = cpu !== undefined && existsSync("/usr/bin/taskset") ? ["/usr/bin/taskset", ["-c", cpu, wrk, ...args]] as const : ([wrk, args] as const);
   return new Promise((resolveRun, reject) => {
     const child = spawn(taskset[0], [...taskset[1]], { stdio: ["ignore", "pipe", "pipe"] });
@@ -296,25 +315,41 @@ async function runWrk(wrk: string, url: string, w: Workload, opts: BenchOptions,
   });
 }
 
-function wrkScenario(r: WrkResult, opts: BenchOptions): ScenarioResult {
+function wrkScenario(r: WrkResult, opts: BenchOptions, name: string, label: string, concurrency: number): ScenarioResult {
   const summary: LatencySummary = { count: Math.round(r.rps * opts.duration), errors: r.errors, rps: r.rps, mean: NaN, p50: r.p50, p90: r.p90, p95: NaN, p99: r.p99, p999: NaN, max: NaN };
   return {
-    name: "single (wrk)",
-    label: `Signed single read, wrk c=${opts.concurrency}`,
+    name,
+    label,
     target: "wrk",
     mode: "closed",
-    concurrency: opts.concurrency,
+    concurrency,
     seconds: opts.duration,
     summary,
     statuses: {},
     errorKinds: {},
     cdf: [],
     bins: [],
-    notes: ["wrk (closed loop, 1 thread): independent load generator for the throughput figure; its latencies are not CO-corrected"],
+    notes: ["wrk (closed loop, 1 thread, C): an independent load generator that spends little CPU on the shared cores; its latencies are not CO-corrected"],
   };
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * Pin the lane (runtime → CPU 0, signer → CPU 1) only where the load generator keeps cores of its
+ * own. taskset pins every thread of a process, V8's GC helpers and libuv's pool included: on a
+ * 2-vCPU machine that put each process's GC on its own main thread's core and multiplied the batch
+ * P99 by ≈ 4 in side-by-side runs (docs/performance.md). `--pin` forces it.
+ */
+export function pinLane(opts: Pick<BenchOptions, "pin">, cpuCount: number): boolean {
+  if (cpuCount < 2) return false;
+  return opts.pin ?? cpuCount >= 4;
+}
+
+/** The open-loop pacing this run uses (auto resolved against this machine's CPU count). */
+function pacingOf(opts: Pick<BenchOptions, "pacing">): Pacing {
+  return opts.pacing === "auto" ? autoPacing(cpus().length) : opts.pacing;
+}
 
 function machine(): BenchResult["machine"] {
   const c = cpus();
@@ -341,18 +376,27 @@ async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, string>
   const dataDir = mkdtempSync(join(tmpdir(), "express-lane-bench-"));
   const cpuCount = cpus().length;
   // Runtime on core 0, signer on core 1 (the goal's layout); the store twin shares core 1.
-  const pins = opts.pin && cpuCount >= 2 ? { runtime: "0", signer: "1", store: "1" } : undefined;
+  const pins = pinLane(opts, cpuCount) ? { runtime: "0", signer: "1", store: "1" } : undefined;
+  // The lane's signer only signs sealed objects (layout v2): seal with the lane's dev seal key, as
+  // the local lane's own demo loader does.
+  const paths = lanePaths(dataDir);
+  const seals = new SealKeyring([ensureDevSealKeyFile(paths.sealKeyFile)]);
+  const seed = async (writer: ObjectWriter): Promise<number> => {
+    log(`seeding ${opts.entities} objects of ~${opts.size} bytes into the ${opts.store} store…`);
+    return seedObjects(writer, opts.entities, opts.size, (o) => seals.seal(o));
+  };
+  // memory: the runtime loads the folder into RAM when it starts, so the objects go in first.
+  let objectBytes = opts.store === "memory" ? await seed(new FileStore({ root: paths.objectsDir, etags: false })) : 0;
   const lane = await startLane({ dataDir, port: 0, demoEntities: 0, storeKind: opts.store, cpus: pins, quiet: true, runtimeEnv });
   try {
-    const writer = opts.store === "file" ? new FileStore({ root: lane.objectsDir, etags: false }) : lane.store;
-    log(`seeding ${opts.entities} objects of ~${opts.size} bytes into the ${opts.store} store…`);
-    // The lane's signer only signs sealed objects (layout v2): seal with the lane's dev seal key, as
-    // the local lane's own demo loader does.
-    const seals = new SealKeyring([readSealKeyFile(lane.sealKeyFile)]);
-    const objectBytes = await seedObjects(writer, opts.entities, opts.size, (o) => seals.seal(o));
+    if (opts.store === "file") objectBytes = await seed(new FileStore({ root: lane.objectsDir, etags: false }));
+    if (opts.store === "s3") objectBytes = await seed(lane.store);
+    // The baseline uses exactly the store client the runtime builds for this --store.
     const direct: ObjectStore =
-      opts.store === "file"
-        ? new FileStore({ root: lane.objectsDir, etags: false }) // exactly what the runtime builds for --store file
+      opts.store === "memory"
+        ? MemoryStore.fromFileStoreDir(lane.objectsDir)
+        : opts.store === "file"
+        ? new FileStore({ root: lane.objectsDir, etags: false })
         : new S3Store({
             bucket: lane.bucket,
             endpoint: lane.storeEndpoint,
@@ -425,8 +469,11 @@ async function defaultSuite(
     const wrkBin = opts.wrk ? findWrk() : undefined;
     if (wrkBin) {
       log(`wrk: ${opts.duration}s, c=${c}…`);
-      wrk = await runWrk(wrkBin, url, w, opts, scratch, wrkCpu);
-      scenarios.push(wrkScenario(wrk, opts));
+      wrk = await runWrk(wrkBin, url, singleScript(w), c, opts, scratch, wrkCpu);
+      scenarios.push(wrkScenario(wrk, opts, "single (wrk)", `Signed single read, wrk c=${c}`, c));
+      log(`wrk: ${opts.duration}s, batch c=${opts.batchConcurrency}…`);
+      const batch = await runWrk(wrkBin, url, batchScript(w), opts.batchConcurrency, opts, scratch, wrkCpu);
+      scenarios.push(wrkScenario(batch, opts, "batch (wrk)", `Signed batch ${opts.batchSize}×10 features, wrk c=${opts.batchConcurrency}`, opts.batchConcurrency));
     }
     const maxRps = Math.max(single.summary.rps, wrk?.rps ?? 0);
     // Half of the max load this generator reached (the Node generator's own max: its open loop
@@ -549,7 +596,7 @@ export function evaluateGoals(r: Pick<BenchResult, "scenarios" | "added" | "hedg
       target: "≤ 50 µs",
       measured: `${cpu.toFixed(1)} µs (bench process CPU / GET, includes the load loop)`,
       met: storeKind === "s3" ? cpu <= 50 : null,
-      note: storeKind === "s3" ? "S3Store (undici + own SigV4) against the local S3 twin" : "measured on the FileStore; run with --store s3 for the S3 client",
+      note: storeKind === "s3" ? "S3Store (undici + own SigV4) against the local S3 twin" : `measured on the ${storeKind === "memory" ? "MemoryStore" : "FileStore"}; run with --store s3 for the S3 client`,
     });
   }
   const single = byName("single");
@@ -567,7 +614,18 @@ export function evaluateGoals(r: Pick<BenchResult, "scenarios" | "added" | "hedg
   const rss = Math.max(0, ...r.scenarios.map((s) => s.runtimeRssPeakBytes ?? 0));
   if (rss > 0) goals.push({ goal: "Runtime RSS under load", target: "≤ 150 MB", measured: `${(rss / 1048576).toFixed(0)} MB peak`, met: rss <= 150 * 1048576 });
   const batch = byName("batch");
-  if (batch) goals.push({ goal: "Batch 100 entities × 10 features, P99", target: "≤ 5 ms", measured: `${batch.summary.p99.toFixed(2)} ms at c=${batch.concurrency}`, met: batch.summary.p99 <= 5 });
+  // The latency goal is judged on wrk's figure when there is one: the Node generator parses every
+  // 35 KB answer on the same two cores as the lane, and its own CPU shows up in the lane's tail.
+  const batchWrk = byName("batch (wrk)");
+  if (batch) {
+    const judged = batchWrk ?? batch;
+    goals.push({
+      goal: "Batch 100 entities × 10 features, P99",
+      target: "≤ 5 ms",
+      measured: `${batchWrk ? `wrk ${batchWrk.summary.p99.toFixed(2)} ms, ` : ""}node generator ${batch.summary.p99.toFixed(2)} ms at c=${batch.concurrency}`,
+      met: judged.summary.p99 <= 5,
+    });
+  }
   if (r.hedging?.store) {
     const h = r.hedging.store;
     goals.push({
@@ -614,13 +672,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
           await direct?.close();
         }
       } else {
-        log(`starting the local lane (store ${opts.store}${opts.pin ? ", pinned" : ""})…`);
+        log(`starting the local lane (store ${opts.store}${pinLane(opts, cpus().length) ? ", pinned" : ""})…`);
         const local = await startLocal(opts, {}, log);
         try {
           objectBytes = local.objectBytes;
           const key = await LaneTarget.signerKey(local.lane.url);
           laneInfo = { url: local.lane.url, storeKind: opts.store, pinning: { ...local.lane.pinning, bench: "unpinned", wrk: "unpinned" }, keyid: key.keyid };
-          const r = await defaultSuite(opts, local.lane.url, key, local.direct, opts.store === "file" ? "FileStore" : "S3Store→s3rver", scratch, undefined, log);
+          const r = await defaultSuite(opts, local.lane.url, key, local.direct, { file: "FileStore", memory: "MemoryStore", s3: "S3Store→s3rver" }[opts.store], scratch, undefined, log);
           scenarios.push(...r.scenarios);
           added = r.added;
         } finally {
@@ -643,7 +701,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     version: 1,
     startedAt,
     machine: machine(),
-    config: { ...opts, objectBytes, commit: gitCommit(), view: DEMO_VIEW, entityExample: demoEntityId(0) },
+    config: { ...opts, pacing: pacingOf(opts), objectBytes, commit: gitCommit(), view: DEMO_VIEW, entityExample: demoEntityId(0) },
     lane: laneInfo,
     scenarios,
     added,

@@ -165,16 +165,20 @@ async function waitUntilReady(url: string, timeoutMs = 15_000): Promise<void> {
   throw new Error(`lane not ready after ${timeoutMs} ms: ${last}`);
 }
 
+/** Where a lane in `dataDir` keeps its dev seal key and (file/memory stores) its objects. */
+export function lanePaths(dataDir: string): { readonly sealKeyFile: string; readonly objectsDir: string } {
+  return { sealKeyFile: join(dataDir, "keys", "seal-dev.json"), objectsDir: join(dataDir, "objects") };
+}
+
 export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const dataDir = resolve(options.dataDir ?? join(ROOT, ".lane"));
   const bundles = options.bundles ?? true;
   const bucket = options.bucket ?? "lane";
   mkdirSync(dataDir, { recursive: true });
   const signerSocket = join(dataDir, "signer.sock");
-  const sealKeyFile = join(dataDir, "keys", "seal-dev.json");
+  const { sealKeyFile, objectsDir } = lanePaths(dataDir);
   const seals = new SealKeyring([ensureDevSealKeyFile(sealKeyFile)]);
   const storeKind = options.storeKind ?? "s3";
-  const objectsDir = join(dataDir, "objects");
   const cpus = options.cpus ?? {};
   const pinning: Record<string, string> = {};
   if (TASKSET) for (const [k, v] of Object.entries(cpus)) if (v !== undefined) pinning[k] = v;
