@@ -1,0 +1,82 @@
+/**
+ * Signer A/B: this tree's signer against another checkout's, in one process, scenarios
+ * interleaved (alternating which side goes first), median CPU µs per answer. Same inputs for both:
+ * this tree's demo objects, sealed by each side's own keyring. Quoted in docs/performance.md.
+ *
+ *   git worktree add /tmp/old <commit>
+ *   npx tsx bench/micro/signer-ab.ts /tmp/old [rounds]
+ *
+ * The other checkout needs this tree's packages: a missing `<other>/node_modules` is linked to
+ * ours. Both sides must share the Signer({ seals, now }) / signRead(raw) API (true since the
+ * sealed layout, commit c177714).
+ */
+import { existsSync, symlinkSync } from "node:fs";
+import { resolve } from "node:path";
+import { DEMO_VIEW, demoEntityId, demoObject } from "../../scripts/lane/demo-data";
+import * as thisSigner from "../../enclave/signer";
+import * as thisSeal from "../../enclave/seal";
+
+interface SignerModule {
+  Signer: new (options: { seals: unknown; now: () => number }) => { signRead(raw: Record<string, unknown>): unknown };
+}
+interface SealModule {
+  generateSealKey(kid: string): unknown;
+  SealKeyring: new (keys: unknown[]) => { seal(object: unknown): Buffer };
+}
+
+const TEN = "country,risk_score,segment,txn_count_1d,flag_0,spend_30d_cat_0,spend_30d_cat_1,device,referrer,signup_time";
+const SCENARIOS = ["batch 100×10", "10 features", "full JSON", "full msgpack"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+function side(signerModule: SignerModule, sealModule: SealModule): Record<Scenario, () => unknown> {
+  const now = Date.now();
+  const seals = new sealModule.SealKeyring([sealModule.generateSealKey("ab")]);
+  const signer = new signerModule.Signer({ seals, now: () => now });
+  const objects = Array.from({ length: 100 }, (_, i) => seals.seal(demoObject(i, now)));
+  const batchBody = Buffer.from(JSON.stringify({ entities: objects.map((_, i) => demoEntityId(i)), features: TEN.split(",") }));
+  const path = `/v1/features/${DEMO_VIEW}/${demoEntityId(7)}`;
+  return {
+    "batch 100×10": () => signer.signRead({ method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, query: "", contentType: "application/json", body: batchBody, objects }),
+    "10 features": () => signer.signRead({ method: "GET", path, query: `?features=${TEN}`, objects: [objects[7]] }),
+    "full JSON": () => signer.signRead({ method: "GET", path, query: "", objects: [objects[7]] }),
+    "full msgpack": () => signer.signRead({ method: "GET", path, query: "", accept: "application/msgpack", objects: [objects[7]] }),
+  };
+}
+
+async function main(): Promise<void> {
+  const other = resolve(process.argv[2] ?? "");
+  const rounds = Number(process.argv[3] ?? 11);
+  if (!process.argv[2] || !existsSync(`${other}/enclave/signer.ts`)) throw new Error("usage: signer-ab.ts <other checkout> [rounds]");
+  if (!existsSync(`${other}/node_modules`)) symlinkSync(resolve(__dirname, "../../node_modules"), `${other}/node_modules`);
+  const sides = {
+    other: side((await import(`${other}/enclave/signer`)) as SignerModule, (await import(`${other}/enclave/seal`)) as SealModule),
+    this: side(thisSigner as unknown as SignerModule, thisSeal as unknown as SealModule),
+  };
+  const samples = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (const scenario of SCENARIOS) {
+      for (const name of round % 2 ? (["other", "this"] as const) : (["this", "other"] as const)) {
+        const run = sides[name][scenario];
+        const n = scenario.startsWith("batch") ? 60 : 3000;
+        for (let i = 0; i < n / 10; i++) run();
+        const t0 = process.cpuUsage();
+        for (let i = 0; i < n; i++) run();
+        const t = process.cpuUsage(t0);
+        const key = `${scenario}|${name}`;
+        samples.set(key, [...(samples.get(key) ?? []), (t.user + t.system) / n]);
+      }
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  process.stdout.write(`signer A/B — node ${process.version}, ${rounds} interleaved rounds, CPU µs per answer (median)\nother = ${other}\n`);
+  for (const scenario of SCENARIOS) {
+    const a = median(samples.get(`${scenario}|other`)!);
+    const b = median(samples.get(`${scenario}|this`)!);
+    process.stdout.write(`${scenario.padEnd(14)} other ${a.toFixed(1).padStart(8)}   this ${b.toFixed(1).padStart(8)}   this/other ${(b / a).toFixed(2)}\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
