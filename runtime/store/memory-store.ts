@@ -16,9 +16,11 @@ interface StoredObject {
 export class MemoryStore implements ObjectStore, ObjectWriter {
   private readonly objects = new Map<string, StoredObject>();
 
-  /** Optionally seeded: key → body. */
-  constructor(initial?: Iterable<readonly [string, Buffer]>) {
-    if (initial) for (const [key, body] of initial) this.objects.set(key, { body: Buffer.from(body), etag: etagOf(body) });
+  /**
+   * Optionally seeded: key → body (copied, unless `owned`: the caller hands the buffers over).
+   */
+  constructor(initial?: Iterable<readonly [string, Buffer]>, options: { readonly owned?: boolean } = {}) {
+    if (initial) for (const [key, body] of initial) this.objects.set(key, { body: options.owned ? body : Buffer.from(body), etag: etagOf(body) });
   }
 
   /**
@@ -31,7 +33,8 @@ export class MemoryStore implements ObjectStore, ObjectWriter {
       if (name.startsWith("=sha256-") || name.startsWith(".")) continue;
       entries.push([decodeURIComponent(name), readFileSync(join(root, name))]);
     }
-    return new MemoryStore(entries);
+    // The buffers were just read and nobody else holds them: no second copy (RSS, benchmarks).
+    return new MemoryStore(entries, { owned: true });
   }
 
   async get(key: string, signal?: AbortSignal): Promise<StoreGetResult> {
