@@ -5,7 +5,7 @@
  * There is no second "clean" copy of the data anywhere; this is the only transformation.
  */
 import { Packr } from "msgpackr";
-import { FeatureSelector, isFeatureValue, ObjectFormatError, type FeatureObject, type FeatureValue } from "../wire/object";
+import { KeySelector, isFeatureValue, ObjectFormatError, type FeatureObject, type FeatureValue } from "../wire/object";
 import type { Registry, ViewDef } from "../wire/registry";
 import { lookupView, type ReadRequest } from "../wire/request";
 import type { SealKeyring } from "./seal";
@@ -100,7 +100,7 @@ export function isoTime(ms: number): string | null {
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
-function project(object: FeatureObject, def: ViewDef, wanted: FeatureSelector | null, readTimeMs: number, format: ReadRequest["format"]): Pick<EntityFound, "features" | "status"> {
+function project(object: FeatureObject, def: ViewDef, wanted: KeySelector | null, readTimeMs: number, format: ReadRequest["format"]): Pick<EntityFound, "features" | "status"> {
   const features: Record<string, FeatureValue> = {};
   const status: Record<string, FeatureStatus> = {};
   // Full reads return the view's features as the registry defines them now (not whatever else an
@@ -134,7 +134,7 @@ export function renderEntity(
   def: ViewDef,
   entity: string,
   bytes: Uint8Array | null,
-  wanted: FeatureSelector | null,
+  wanted: KeySelector | null,
   ctx: RenderContext,
   format: ReadRequest["format"] = "json",
 ): EntityResult {
@@ -186,7 +186,7 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
   }
   const def = lookupView(request.view, ctx.registry);
   // Prepared once per request: a batch matches every entity's keys against the same byte strings.
-  const wanted = request.features ? new FeatureSelector(request.features) : null;
+  const wanted = request.features ? new KeySelector(request.features) : null;
   if (request.kind === "single") {
     const result = renderEntity(def, request.entities[0], objects[0], wanted, ctx, request.format);
     return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...result }), entityErrors: refusals([result]) };

@@ -20,7 +20,7 @@ import {
   encodeObjectBody,
   encodeSealedObject,
   FeatureObject,
-  FeatureSelector,
+  KeySelector,
   ObjectFormatError,
   SEAL_KID,
   sealPrefix,
@@ -80,7 +80,7 @@ export class SealKeyring {
    * @param wanted when given, only these features are decoded (projected and batch reads); the
    *   seal is still checked over the whole body first.
    */
-  open(bytes: Uint8Array, view: string, entity: string, wanted: FeatureSelector | null = null): OpenResult {
+  open(bytes: Uint8Array, view: string, entity: string, wanted: KeySelector | null = null): OpenResult {
     let stored;
     try {
       stored = decodeStoredObject(bytes);

@@ -225,8 +225,11 @@ export function decodeObjectBody(body: Uint8Array, options: { readonly checkFeat
 // only (a sealed body whose skipped feature holds, say, an unknown extension type is still served
 // for the features it does hold validly). The seal has already proven that a writer made the bytes.
 
-/** The wanted feature names of one request, prepared once (a batch reuses it for every entity). */
-export class FeatureSelector {
+/**
+ * Names wanted from a MessagePack map, matched against its keys' bytes: a request's features
+ * (prepared once; a batch reuses it for every entity) or a layout's own field names.
+ */
+export class KeySelector {
   /** Wanted names' UTF-8 bytes, indexed by byte length: a key is compared only with equal-length names. */
   private readonly byLength: Array<Array<{ readonly name: string; readonly bytes: Buffer }> | undefined> = [];
   private readonly nameSet: ReadonlySet<string>;
@@ -244,10 +247,11 @@ export class FeatureSelector {
   matchBytes(src: Buffer, start: number, length: number): string | null {
     const candidates = this.byLength[length];
     if (candidates === undefined) return null;
+    // From the last byte: names of one family (spend_30d_cat_0, spend_30d_cat_1, …) differ there.
     for (const { name, bytes } of candidates) {
-      let i = 0;
-      while (i < length && src[start + i] === bytes[i]) i++;
-      if (i === length) return name;
+      let i = length - 1;
+      while (i >= 0 && src[start + i] === bytes[i]) i--;
+      if (i < 0) return name;
     }
     return null;
   }
@@ -405,9 +409,9 @@ function readValue(src: Buffer, start: number, end: number): unknown {
   return unpackValue(src, start, end);
 }
 
-const BODY_FIELDS = new FeatureSelector(["v", "view", "entity", "event_time", "written_time", "features"]);
-const ENVELOPE_FIELDS = new FeatureSelector(["v", "body", "seal"]);
-const SEAL_FIELDS = new FeatureSelector(["kid", "mac"]);
+const BODY_FIELDS = new KeySelector(["v", "view", "entity", "event_time", "written_time", "features"]);
+const ENVELOPE_FIELDS = new KeySelector(["v", "body", "seal"]);
+const SEAL_FIELDS = new KeySelector(["kid", "mac"]);
 
 /** [start, length] of a bin at `pos` whose bytes lie inside src, or null. */
 function binAt(src: Buffer, pos: number): [number, number] | null {
@@ -483,7 +487,7 @@ function sealedEnvelopeFast(src: Buffer): SealedEnvelope | null {
  * ObjectFormatError. The returned `features` has a null prototype and only wanted names present
  * in the body.
  */
-export function decodeObjectBodyProjected(body: Uint8Array, wanted: FeatureSelector): FeatureObject {
+export function decodeObjectBodyProjected(body: Uint8Array, wanted: KeySelector): FeatureObject {
   const src = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const header = src.length > 0 ? mapHeader(src, 0) : null;
   if (header === null) {
@@ -509,7 +513,7 @@ export function decodeObjectBodyProjected(body: Uint8Array, wanted: FeatureSelec
 }
 
 /** The wanted entries of the features map in src[start, end); a non-map value is returned as-is (and refused by the caller). */
-function projectFeatures(src: Buffer, start: number, end: number, wanted: FeatureSelector): unknown {
+function projectFeatures(src: Buffer, start: number, end: number, wanted: KeySelector): unknown {
   const header = mapHeader(src, start);
   if (header === null) return unpackValue(src, start, end);
   const features: Record<string, FeatureValue> = Object.create(null);

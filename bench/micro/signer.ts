@@ -11,7 +11,7 @@ import { createHmac, generateKeyPairSync, sign } from "node:crypto";
 import { Packr } from "msgpackr";
 import { Signer } from "../../enclave/signer";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
-import { decodeObjectBody, decodeObjectBodyProjected, decodeStoredObject, FeatureSelector, sealInput } from "../../wire/object";
+import { decodeObjectBody, decodeObjectBodyProjected, decodeStoredObject, KeySelector, sealInput } from "../../wire/object";
 import { contentDigest, COVERED_COMPONENTS, serializeSignatureParams } from "../../wire/envelope";
 import { serializeInnerList } from "structured-headers";
 import { DEMO_VIEW, demoEntityId, demoObject } from "../../scripts/lane/demo-data";
@@ -23,7 +23,7 @@ const seals = new SealKeyring([generateSealKey("bench")]);
 const signer = new Signer({ seals, now: () => now });
 const objects = Array.from({ length: 100 }, (_, i) => seals.seal(demoObject(i, now)));
 const TEN = "country,risk_score,segment,txn_count_1d,flag_0,spend_30d_cat_0,spend_30d_cat_1,device,referrer,signup_time";
-const TEN_SELECTOR = new FeatureSelector(TEN.split(","));
+const TEN_SELECTOR = new KeySelector(TEN.split(","));
 const batchBody = Buffer.from(JSON.stringify({ entities: objects.map((_, i) => demoEntityId(i)), features: TEN.split(",") }));
 
 const path = `/v1/features/${DEMO_VIEW}/${demoEntityId(7)}`;

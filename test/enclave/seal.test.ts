@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
 import { renderEntity } from "../../enclave/render";
-import { decodeStoredObject, encodeObjectBody, encodeSealedObject, FeatureSelector, sealInput } from "../../wire/object";
+import { decodeStoredObject, encodeObjectBody, encodeSealedObject, KeySelector, sealInput } from "../../wire/object";
 import { defineRegistry } from "../../wire/registry";
 
 const key = generateSealKey("t");
@@ -27,9 +27,9 @@ describe("enclave/seal", () => {
     const bytes = encodeSealedObject(body, key.kid, mac);
     const def = registry.get("users")!;
     const ctx = { seals: ring, readTimeMs: 2_000, registry };
-    expect(renderEntity(def, "u1", bytes, new FeatureSelector(["a"]), ctx)).toMatchObject({ found: false, error: { code: "corrupt_object" } });
+    expect(renderEntity(def, "u1", bytes, new KeySelector(["a"]), ctx)).toMatchObject({ found: false, error: { code: "corrupt_object" } });
     expect(renderEntity(def, "u1", bytes, null, ctx)).toMatchObject({ found: false, error: { code: "corrupt_object" } });
     // Features not output are not judged: projecting only b answers.
-    expect(renderEntity(def, "u1", bytes, new FeatureSelector(["b"]), ctx)).toMatchObject({ found: true, features: { b: "x" } });
+    expect(renderEntity(def, "u1", bytes, new KeySelector(["b"]), ctx)).toMatchObject({ found: true, features: { b: "x" } });
   });
 });

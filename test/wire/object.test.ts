@@ -7,7 +7,7 @@ import {
   encodeObject,
   encodeObjectBody,
   encodeSealedObject,
-  FeatureSelector,
+  KeySelector,
   objectKey,
   ObjectFormatError,
   type FeatureObject,
@@ -106,7 +106,7 @@ describe("wire/object projected body decoding", () => {
         const wanted = [...names.filter((_, i) => (i * 37) % 100 < share), ...extra];
         const bytes = encodeObjectBody({ view: "user_profile", entity: o.entity, event_time: o.event_time, written_time: 1, features: o.features as never });
         const full = decodeObjectBody(bytes, { checkFeatures: false });
-        expectSameProjection(full, decodeObjectBodyProjected(bytes, new FeatureSelector(wanted)), wanted);
+        expectSameProjection(full, decodeObjectBodyProjected(bytes, new KeySelector(wanted)), wanted);
       }),
       { numRuns: 400 },
     );
@@ -123,7 +123,7 @@ describe("wire/object projected body decoding", () => {
         let full: FeatureObject | undefined;
         let projected: FeatureObject | undefined;
         try {
-          projected = decodeObjectBodyProjected(bytes, new FeatureSelector(wanted));
+          projected = decodeObjectBodyProjected(bytes, new KeySelector(wanted));
         } catch (err) {
           expect(err).toBeInstanceOf(ObjectFormatError);
         }
@@ -144,9 +144,9 @@ describe("wire/object projected body decoding", () => {
     const bytes = packr.pack(new Map<string, unknown>([["v", 2], ["view", "v"], ["entity", "e"], ["event_time", 1], ["written_time", 2], ["features", features]]));
     const full = decodeObjectBody(bytes, { checkFeatures: false });
     expect(full.features).toEqual({ true: 7, 5: "five", b: 2 });
-    expectSameProjection(full, decodeObjectBodyProjected(bytes, new FeatureSelector(["true", "b", "c"])), ["true", "b", "c"]);
+    expectSameProjection(full, decodeObjectBodyProjected(bytes, new KeySelector(["true", "b", "c"])), ["true", "b", "c"]);
     const binaryKey = packr.pack(new Map<string, unknown>([["v", 2], ["features", new Map([[Buffer.from("a"), 1]])]]));
-    expect(() => decodeObjectBodyProjected(binaryKey, new FeatureSelector(["a"]))).toThrow(ObjectFormatError);
+    expect(() => decodeObjectBodyProjected(binaryKey, new KeySelector(["a"]))).toThrow(ObjectFormatError);
   });
 
   it("skips every MessagePack form a skipped value can take and finds the wanted value after it", () => {
@@ -167,7 +167,7 @@ describe("wire/object projected body decoding", () => {
       const features = Buffer.concat([hex("82"), packr.pack("skipped"), encoded, packr.pack("wanted"), hex("2a")]);
       const head = packr.pack({ v: 2, view: "v", entity: "e", event_time: 1, written_time: 2 });
       const bytes = Buffer.concat([hex("86"), head.subarray(1), packr.pack("features"), features]);
-      expect({ form, value: decodeObjectBodyProjected(bytes, new FeatureSelector(["wanted"])).features.wanted }).toEqual({ form, value: 42 });
+      expect({ form, value: decodeObjectBodyProjected(bytes, new KeySelector(["wanted"])).features.wanted }).toEqual({ form, value: 42 });
     }
   });
 
@@ -180,7 +180,7 @@ describe("wire/object projected body decoding", () => {
     ["features not a map", new Packr({ useRecords: false }).pack({ ...sample, v: 2, features: [1] })],
     ["a huge declared array", Buffer.concat([new Packr({ useRecords: false }).pack({ ...sample, v: 2, features: {} }).subarray(0, 10), Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])])],
   ])("refuses %s with ObjectFormatError, as the full decode does", (_name, bytes) => {
-    expect(() => decodeObjectBodyProjected(bytes, new FeatureSelector(["a"]))).toThrow(ObjectFormatError);
+    expect(() => decodeObjectBodyProjected(bytes, new KeySelector(["a"]))).toThrow(ObjectFormatError);
     expect(() => decodeObjectBody(bytes)).toThrow(ObjectFormatError);
   });
 });
