@@ -132,3 +132,36 @@ export class EnclaveHosts extends Construct implements IGrantable {
     });
   }
 }
+
+export interface RunCommandGrantProps {
+  readonly region: string;
+  /** The hosts' name prefix: they carry the tag `Name = {namePrefix}-host`. */
+  readonly namePrefix: string;
+}
+
+/**
+ * Lets `grantee` run `AWS-RunShellScript` on the lane's hosts — only instances tagged
+ * `Name = {namePrefix}-host` — and read the results: what scripts/remote-bench.ts (and the bench
+ * workflow) needs to run the benchmark on a node. A function, not a method: the deploy role lives
+ * in the bootstrap stack, before any host exists.
+ */
+export function grantRunCommandOnHosts(grantee: IGrantable, props: RunCommandGrantProps): void {
+  const principal = grantee.grantPrincipal;
+  principal.addToPrincipalPolicy({
+    sid: "RunCommandOnLaneHosts",
+    actions: ["ssm:SendCommand"],
+    resources: [`arn:aws:ec2:${props.region}:*:instance/*`],
+    conditions: { StringEquals: { "ssm:resourceTag/Name": `${props.namePrefix}-host` } },
+  });
+  principal.addToPrincipalPolicy({
+    sid: "RunShellScriptDocument",
+    actions: ["ssm:SendCommand"],
+    resources: [`arn:aws:ssm:${props.region}::document/AWS-RunShellScript`],
+  });
+  principal.addToPrincipalPolicy({
+    sid: "FindHostsAndReadCommandResults",
+    actions: ["ec2:DescribeInstances", "ssm:GetCommandInvocation"],
+    resources: ["*"],
+  });
+}
+

@@ -12,7 +12,7 @@ export const SEAL_KEYS_PREFIX = "seal-keys/";
 export const SEAL_KEYS_OBJECT = `${SEAL_KEYS_PREFIX}wrapped.json`;
 
 export interface UserDataOptions extends HostUnitOptions {
-  /** Versioned artifact bucket holding `releases/{releaseId}/runtime.js` and `enclave.eif`. */
+  /** Versioned artifact bucket holding `releases/{releaseId}/runtime.js`, `enclave.eif` and `bench.js`. */
   readonly artifactBucket: string;
   readonly releaseId: string;
   /** PCR0 the downloaded EIF must have; the host refuses to start anything else. */
@@ -67,9 +67,11 @@ export function renderUserData(o: UserDataOptions): string {
     "# Release artifacts from the versioned artifact bucket.",
     'aws s3 cp --only-show-errors --region "$REGION" "s3://$ARTIFACT_BUCKET/releases/$RELEASE/runtime.js" "$INSTALL_DIR/runtime.js"',
     'aws s3 cp --only-show-errors --region "$REGION" "s3://$ARTIFACT_BUCKET/releases/$RELEASE/enclave.eif" "$INSTALL_DIR/enclave.eif"',
+    "# The bundled benchmark, where scripts/remote-bench.ts runs it (the bench workflow, over SSM).",
+    'aws s3 cp --only-show-errors --region "$REGION" "s3://$ARTIFACT_BUCKET/releases/$RELEASE/bench.js" "$INSTALL_DIR/bench.js"',
     "# Wrapped seal keys (KMS ciphertexts, not secret): the runtime hands them to the enclave, which unwraps them with its attestation.",
     `aws s3 cp --only-show-errors --region "$REGION" "s3://$ARTIFACT_BUCKET/${SEAL_KEYS_OBJECT}" "${SEAL_KEYS_FILE}"`,
-    'chmod 0644 "$INSTALL_DIR/runtime.js" "$INSTALL_DIR/enclave.eif"',
+    'chmod 0644 "$INSTALL_DIR/runtime.js" "$INSTALL_DIR/enclave.eif" "$INSTALL_DIR/bench.js"',
     `chmod 0644 "${SEAL_KEYS_FILE}"`,
     "# Refuse an EIF whose measurement differs from the one the seal key is bound to.",
     "ACTUAL_PCR0=$(nitro-cli describe-eif --eif-path \"$INSTALL_DIR/enclave.eif\" | jq -r '.Measurements.PCR0')",

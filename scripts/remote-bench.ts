@@ -23,6 +23,7 @@ import { randomBytes } from "node:crypto";
 import { Command, Option } from "commander";
 import { DescribeInstancesCommand, EC2Client, type Filter } from "@aws-sdk/client-ec2";
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { renderHtml, type BenchResult } from "../bench/report";
 
 export interface Host {
   readonly instanceId: string;
@@ -162,6 +163,20 @@ export async function runRemoteBench(ssm: SSMClient, instanceId: string, o: Remo
   return { result: JSON.parse(gunzipSync(Buffer.from(b64, "base64")).toString("utf8")), table };
 }
 
+/**
+ * Write a collected result as `remote-<instance>-<time>.json` ({ host, result }) and, when it is a
+ * benchmark result, the same self-contained HTML report a local run writes.
+ */
+export function writeRemoteResult(outDir: string, host: Host, result: unknown, now = new Date()): { json: string; html?: string } {
+  mkdirSync(resolve(outDir), { recursive: true });
+  const base = resolve(outDir, `remote-${host.instanceId}-${now.toISOString().replace(/[:.]/g, "-")}`);
+  writeFileSync(`${base}.json`, JSON.stringify({ host, result }, null, 2));
+  const r = result as Partial<BenchResult> | null;
+  if (r?.tool !== "express-lane-bench" || !Array.isArray(r.scenarios)) return { json: `${base}.json` };
+  writeFileSync(`${base}.html`, renderHtml(r as BenchResult));
+  return { json: `${base}.json`, html: `${base}.html` };
+}
+
 async function main(): Promise<void> {
   const opts = new Command("remote-bench")
     .description("Discover lane nodes by tag (EC2), run the bundled benchmark on one via SSM, collect the JSON")
@@ -185,7 +200,6 @@ async function main(): Promise<void> {
   if (opts.list) return;
   const targets = opts.instance ? hosts.filter((h) => h.instanceId === opts.instance) : opts.all ? hosts : hosts.slice(0, 1);
   if (targets.length === 0) throw new Error(`no running host with tag ${opts.tag}${opts.instance ? ` and id ${opts.instance}` : ""}`);
-  mkdirSync(resolve(opts.out), { recursive: true });
   for (const h of targets) {
     const { result, table } = await runRemoteBench(ssm, h.instanceId, {
       benchPath: opts.benchPath,
@@ -193,9 +207,8 @@ async function main(): Promise<void> {
       benchArgs: opts.benchArgs.split(/\s+/).filter(Boolean),
       log: (l) => process.stderr.write(`${l}\n`),
     });
-    const file = resolve(opts.out, `remote-${h.instanceId}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-    writeFileSync(file, JSON.stringify({ host: h, result }, null, 2));
-    process.stdout.write(`${table}\n\n${h.instanceId}: JSON ${file}\n`);
+    const files = writeRemoteResult(opts.out, h, result);
+    process.stdout.write(`${table}\n\n${h.instanceId}: JSON ${files.json}${files.html ? `\nHTML ${files.html}` : ""}\n`);
   }
   ec2.destroy();
   ssm.destroy();

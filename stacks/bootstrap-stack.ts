@@ -6,6 +6,7 @@
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { AwsProvider } from "../constructs/aws";
+import { grantRunCommandOnHosts } from "../constructs/enclave-hosts";
 import { GithubOidc } from "../constructs/github-oidc";
 import { Key } from "../constructs/key";
 import { createSealKey } from "../constructs/lane-keys";
@@ -62,6 +63,9 @@ export class BootstrapStack extends TerraformStack {
       actions: ["iam:CreateServiceLinkedRole"],
       resources: ["arn:aws:iam::*:role/aws-service-role/*"],
     });
+
+    // The bench workflow runs the bundled benchmark on a host over SSM (scripts/remote-bench.ts).
+    grantRunCommandOnHosts(deploy, { region: config.region, namePrefix: config.project });
 
     new TerraformOutput(this, "deploy_role_arn", {
       value: deploy.roleArn,

@@ -16,6 +16,8 @@ export const WILDCARD_STATEMENT_ALLOWLIST: Readonly<Record<string, string>> = {
 export const RESOURCE_WILDCARD_ACTIONS: Readonly<Record<string, string>> = {
   "cloudwatch:PutMetricData": "no resource-level permissions; scoped by the cloudwatch:namespace condition",
   "ec2:DescribeTags": "describe actions have no resource-level permissions",
+  "ec2:DescribeInstances": "describe actions have no resource-level permissions (the benchmark finds the lane hosts by tag)",
+  "ssm:GetCommandInvocation": "no resource-level permissions; it only reads results of commands the caller may send (SendCommand is scoped to the hosts' tag)",
 };
 
 /** Resource types whose policies use `Resource: "*"` to mean "this resource" (key policies). */

@@ -5,12 +5,14 @@
  */
 import { createServer, IncomingMessage, Server } from "node:http";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { discoverHosts, runRemoteBench, SLICE_CHARS } from "../../scripts/remote-bench";
+import { discoverHosts, runRemoteBench, SLICE_CHARS, writeRemoteResult } from "../../scripts/remote-bench";
+import { LatencyRecorder } from "../../bench/stats";
+import type { BenchResult } from "../../bench/report";
 
 interface FakeInstance {
   id: string;
@@ -180,6 +182,31 @@ describe("remote benchmark: discovery and collection", () => {
     expect(fake.ssmTargets).toContain("AmazonSSM.SendCommand");
     expect(fake.ssmTargets).toContain("AmazonSSM.GetCommandInvocation");
     ssm.destroy();
+  });
+
+  test("writes the collected result as JSON, and a benchmark result also as the HTML report", () => {
+    const rec = new LatencyRecorder();
+    for (let us = 1000; us < 3000; us += 10) rec.recordMicros(us);
+    const scenario = { name: "single", label: "Signed single read, c=32", target: "lane" as const, mode: "closed" as const, concurrency: 32, seconds: 1, summary: rec.summary(1), statuses: { "200": 200 }, errorKinds: {}, cdf: rec.cdf(), bins: rec.histogramBins() };
+    const result: BenchResult = {
+      tool: "express-lane-bench",
+      version: 1,
+      startedAt: "2026-11-22T00:00:00.000Z",
+      machine: { hostname: "ip-10-0-1-11", cpus: 2, cpuModel: "Neoverse-V1", memoryBytes: 4e9, node: "v20", platform: "linux", kernel: "6.1", loadavg: [0, 0, 0] },
+      config: { objectBytes: 4096 },
+      lane: { url: "http://127.0.0.1:8080", storeKind: "s3" },
+      scenarios: [scenario],
+      goals: [],
+    };
+    const host = { instanceId: "i-0a", instanceType: "c7g.large" };
+    const files = writeRemoteResult(join(dir, "out"), host, result, new Date("2026-11-22T01:02:03.456Z"));
+    expect(files.json).toMatch(/remote-i-0a-2026-11-22T01-02-03-456Z\.json$/);
+    expect(JSON.parse(readFileSync(files.json, "utf8"))).toEqual({ host, result: JSON.parse(JSON.stringify(result)) });
+    expect(readFileSync(files.html!, "utf8")).toMatch(/^<!doctype html>[\s\S]*<svg /);
+    // Whatever else a node printed is kept as JSON only.
+    const other = writeRemoteResult(join(dir, "out"), host, { tool: "something-else" }, new Date("2026-11-22T01:02:04.000Z"));
+    expect(other.html).toBeUndefined();
+    expect(existsSync(other.json.replace(/\.json$/, ".html"))).toBe(false);
   });
 
   test("a failing benchmark surfaces its output", async () => {

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { parse } from "yaml";
 
 type Step = { uses?: string; run?: string; with?: Record<string, unknown>; name?: string };
@@ -11,6 +12,7 @@ const load = (name: string) => parse(fs.readFileSync(path.join(dir, name), "utf8
 const ci = load("ci.yml");
 const deploy = load("deploy.yml");
 const destroy = load("destroy.yml");
+const bench = load("bench.yml");
 const allSteps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
 const runs = (w: Workflow) => allSteps(w).map((s) => s.run ?? "").join("\n");
 
@@ -24,7 +26,7 @@ describe("workflows", () => {
   });
 
   test("every action is pinned to a full commit SHA", () => {
-    for (const w of [ci, deploy, destroy]) {
+    for (const w of [ci, deploy, destroy, bench]) {
       for (const s of allSteps(w).filter((x) => x.uses)) expect(s.uses).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
     }
   });
@@ -65,8 +67,40 @@ describe("workflows", () => {
     expect(destroy.jobs.destroy.permissions?.["id-token"]).toBe("write");
   });
 
+  test("deploy: every release carries the benchmark bundle the hosts install", () => {
+    const build = deploy.jobs.build.steps.map((s) => s.run ?? "").join("\n");
+    expect(build).toMatch(/cp dist\/bench\.js release\/bench\.js/);
+    expect(runs(deploy)).toMatch(/for f in [^;]*\bbench\.js\b[^;]*; do/);
+  });
+
+  test("bench: manual, protected environment, OIDC, inputs only through the environment, results kept", () => {
+    expect(Object.keys(bench.on)).toEqual(["workflow_dispatch"]);
+    const job = bench.jobs.bench;
+    expect(job.environment).toBe("production");
+    expect(job.permissions).toEqual({ "id-token": "write", contents: "read" });
+    const creds = job.steps.find((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"))!;
+    expect(creds.with?.["role-to-assume"]).toBe("${{ vars.AWS_DEPLOY_ROLE_ARN }}");
+    // No ${{ inputs.* }} inside a shell script (script injection): they arrive as env variables.
+    for (const st of job.steps) expect(st.run ?? "").not.toMatch(/\$\{\{/);
+    const r = job.steps.map((s) => s.run ?? "").join("\n");
+    expect(r).toMatch(/npx tsx scripts\/remote-bench\.ts "\$@"/);
+    expect(r).toMatch(/--tag Name=express-lane-host/);
+    const check = job.steps.findIndex((s) => /DURATION/.test(s.run ?? "") && /exit 1/.test(s.run ?? ""));
+    expect(check).toBe(0);
+    const upload = job.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"))!;
+    expect(upload.with?.path).toBe("bench-results/");
+  });
+
+  test("bench: the duration check refuses anything but 2..600 whole seconds (run with sh)", () => {
+    const script = bench.jobs.bench.steps[0].run!;
+    const ok = (duration: string) => spawnSync("sh", ["-c", script], { env: { ...process.env, DURATION: duration } }).status === 0;
+    expect(ok("10")).toBe(true);
+    expect(ok("600")).toBe(true);
+    for (const bad of ["", "1", "601", "10; curl evil", "$(id)", "1e3", "-5"]) expect(ok(bad)).toBe(false);
+  });
+
   test("no long-lived AWS keys anywhere in the workflows", () => {
-    for (const name of ["ci.yml", "deploy.yml", "destroy.yml"]) {
+    for (const name of ["ci.yml", "deploy.yml", "destroy.yml", "bench.yml"]) {
       const text = fs.readFileSync(path.join(dir, name), "utf8");
       expect(text).not.toMatch(/aws-access-key-id|aws-secret-access-key|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|secrets\./);
     }

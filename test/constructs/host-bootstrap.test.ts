@@ -61,6 +61,8 @@ describe("user data", () => {
     expect(ud).toContain("- {address: kms.ap-south-1.amazonaws.com, port: 443}");
     expect(ud).toContain('"s3://$ARTIFACT_BUCKET/releases/$RELEASE/runtime.js"');
     expect(ud).toContain('"s3://$ARTIFACT_BUCKET/releases/$RELEASE/enclave.eif"');
+    // remote-bench's default --bench-path
+    expect(ud).toContain('"s3://$ARTIFACT_BUCKET/releases/$RELEASE/bench.js" "$INSTALL_DIR/bench.js"');
     expect(ud).toContain(`EXPECTED_PCR0='${"ab".repeat(48)}'`);
     expect(ud).toMatch(/if \[ "\$ACTUAL_PCR0" != "\$EXPECTED_PCR0" \]; then/);
   });

@@ -56,6 +56,19 @@ describe("bootstrap stack", () => {
     expect(b.output.deploy_role_arn.value).toMatch(/aws_iam_role\..*\.arn/);
   });
 
+  test("deploy role may run commands only on the lane's hosts, only AWS-RunShellScript (the bench workflow)", () => {
+    const policy = statements(one(b, "aws_iam_role_policy").policy);
+    const send = policy.filter((x) => asList(x.Action).includes("ssm:SendCommand"));
+    expect(send.map((x) => x.Sid).sort()).toEqual(["RunCommandOnLaneHosts", "RunShellScriptDocument"]);
+    const onHosts = send.find((x) => x.Sid === "RunCommandOnLaneHosts")!;
+    expect(onHosts.Resource).toBe("arn:aws:ec2:ap-south-1:*:instance/*");
+    expect(onHosts.Condition).toEqual({ StringEquals: { "ssm:resourceTag/Name": "express-lane-host" } });
+    expect(send.find((x) => x.Sid === "RunShellScriptDocument")!.Resource).toBe("arn:aws:ssm:ap-south-1::document/AWS-RunShellScript");
+    // The hosts the lane stack creates carry exactly that tag.
+    const asg = resources(s.laneJson, "aws_autoscaling_group")[0];
+    expect(asList(asg.tag)).toEqual(expect.arrayContaining([expect.objectContaining({ key: "Name", value: "express-lane-host" })]));
+  });
+
   test("no IAM users or access keys anywhere", () => {
     for (const json of [b, s.laneJson]) {
       expect(resources(json, "aws_iam_user")).toHaveLength(0);
