@@ -350,6 +350,15 @@ export function pinLane(opts: Pick<BenchOptions, "pin">, cpuCount: number): bool
   return opts.pin ?? cpuCount >= 4;
 }
 
+/**
+ * CPUs for the load generator when the lane is pinned (runtime 0, signer and store 1): the rest,
+ * or none when there is no rest.
+ */
+export function generatorCpus(cpuCount: number): string | undefined {
+  if (cpuCount < 3) return undefined;
+  return cpuCount === 3 ? "2" : `2-${cpuCount - 1}`;
+}
+
 /** The open-loop pacing this run uses (auto resolved against this machine's CPU count). */
 function pacingOf(opts: Pick<BenchOptions, "pacing">): Pacing {
   return opts.pacing === "auto" ? autoPacing(cpus().length) : opts.pacing;
@@ -682,8 +691,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         try {
           objectBytes = local.objectBytes;
           const key = await LaneTarget.signerKey(local.lane.url);
-          laneInfo = { url: local.lane.url, storeKind: opts.store, pinning: { ...local.lane.pinning, bench: "unpinned", wrk: "unpinned" }, keyid: key.keyid };
-          const r = await defaultSuite(opts, local.lane.url, key, local.direct, { file: "FileStore", memory: "MemoryStore", s3: "S3Store→s3rver" }[opts.store], scratch, undefined, log);
+          // The generator (this process, every thread, and wrk) on the cores the lane does not use.
+          const generator = pinLane(opts, cpus().length) ? generatorCpus(cpus().length) : undefined;
+          const benchPinned = generator !== undefined && spawnSync("taskset", ["-a", "-cp", generator, String(process.pid)], { stdio: "ignore" }).status === 0;
+          laneInfo = {
+            url: local.lane.url,
+            storeKind: opts.store,
+            pinning: { ...local.lane.pinning, bench: benchPinned ? generator! : "unpinned", wrk: generator ?? "unpinned" },
+            keyid: key.keyid,
+          };
+          const r = await defaultSuite(opts, local.lane.url, key, local.direct, { file: "FileStore", memory: "MemoryStore", s3: "S3Store→s3rver" }[opts.store], scratch, generator, log);
           scenarios.push(...r.scenarios);
           added = r.added;
         } finally {

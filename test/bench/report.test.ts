@@ -1,5 +1,5 @@
 import { renderHtml, renderTable, type BenchResult, type ScenarioResult } from "../../bench/report";
-import { evaluateGoals, parseWrk, pinLane } from "../../bench/main";
+import { evaluateGoals, generatorCpus, parseWrk, pinLane } from "../../bench/main";
 import { LatencyRecorder } from "../../bench/stats";
 import { sizedObject } from "../../bench/targets";
 import { decodeObject } from "../../wire/object";
@@ -64,6 +64,10 @@ describe("report", () => {
     expect(pinLane({ pin: true }, 2)).toBe(true);
     expect(pinLane({ pin: false }, 8)).toBe(false);
     expect(pinLane({ pin: true }, 1)).toBe(false);
+    // The generator gets the cores the lane does not use (runtime 0, signer and store 1).
+    expect(generatorCpus(2)).toBeUndefined();
+    expect(generatorCpus(3)).toBe("2");
+    expect(generatorCpus(8)).toBe("2-7");
   });
 
   test("the HTML is self-contained: inline SVG CDF and histogram, no external assets", () => {
