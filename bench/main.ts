@@ -29,7 +29,7 @@ import { Command, Option } from "commander";
 import { SingleBar, Presets } from "cli-progress";
 import { autoPacing, clockFor, closedLoop, openLoop, type Pacing, type PhaseResult, type Progress, type Send } from "./load";
 import { addedLatency, type LatencySummary } from "./stats";
-import { defaultWorkload, directSender, LaneTarget, seedObjects, type ReadKind, type Workload } from "./targets";
+import { BENCH_VIEW, benchEntityId, defaultWorkload, directSender, LaneTarget, seedObjects, type ReadKind, type Workload } from "./targets";
 import { renderHtml, renderTable, type BenchResult, type Goal, type ScenarioResult } from "./report";
 import { lanePaths, startLane, LOCAL_STORE_CREDENTIALS, type Lane } from "../scripts/lane/processes";
 import { FileStore } from "../runtime/store/file-store";
@@ -41,7 +41,6 @@ import { HedgedStore } from "../runtime/store/hedged-store";
 import { parseLatencyModel, SimulatedLatencyStore } from "../runtime/store/simulated-latency";
 import { objectKey } from "../wire/object";
 import { sizedObject } from "./targets";
-import { DEMO_VIEW, demoEntityId } from "../scripts/lane/demo-data";
 import { ensureDevSealKeyFile, SealKeyring } from "../enclave/seal";
 import type { Ed25519Jwk } from "../wire/keys";
 
@@ -292,13 +291,13 @@ export function findWrk(): string | undefined {
 /** The wrk Lua script for single reads (all features, or `w.features` when projected): rotate through the seeded entities. */
 export function singleScript(w: Workload, projected = false): string {
   const query = projected ? `?features=${w.features.join(",")}` : "";
-  return `local n = ${w.entities}\nlocal i = 0\nrequest = function()\n  i = (i + 7919) % n\n  return wrk.format("GET", "/v1/features/${w.view}/" .. string.format("user_%06d", i) .. "${query}")\nend\n`;
+  return `local n = ${w.entities}\nlocal i = 0\nrequest = function()\n  i = (i + 7919) % n\n  return wrk.format("GET", "/v1/features/${w.view}/" .. string.format("bench_%06d", i) .. "${query}")\nend\n`;
 }
 
 /** The wrk Lua script for batch reads: 16 fixed bodies of batchSize distinct entities, in turn. */
 export function batchScript(w: Workload): string {
   const bodies = Array.from({ length: 16 }, (_, b) => {
-    const entities = Array.from({ length: Math.min(w.batchSize, w.entities) }, (_, k) => demoEntityId((b * 7919 + k * 13) % w.entities));
+    const entities = Array.from({ length: Math.min(w.batchSize, w.entities) }, (_, k) => benchEntityId((b * 7919 + k * 13) % w.entities));
     return JSON.stringify(JSON.stringify({ entities: [...new Set(entities)], features: w.features }));
   });
   return `local bodies = {${bodies.join(",\n")}}\nlocal i = 0\nlocal headers = { ["Content-Type"] = "application/json" }\nrequest = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", "/v1/features/${w.view}/batch", headers, bodies[i])\nend\n`;
@@ -523,7 +522,7 @@ async function hedgingSuite(opts: BenchOptions, log: (s: string) => void): Promi
   //    in-memory objects), open loop. Isolates hedging from the lane's CPU time (and from other
   //    load on a shared machine, which swamps a few-ms effect end to end).
   const now = Date.now();
-  const objects = Array.from({ length: w.entities }, (_, i) => [objectKey(w.view, demoEntityId(i)), sizedObject(i, opts.size, now)] as const);
+  const objects = Array.from({ length: w.entities }, (_, i) => [objectKey(w.view, benchEntityId(i)), sizedObject(i, opts.size, now)] as const);
   const storeP99: Record<"off" | "on", number> = { off: NaN, on: NaN };
   let storeHedges = { sent: 0, won: 0, gets: 0 };
   for (const mode of ["off", "on"] as const) {
@@ -723,7 +722,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     version: 1,
     startedAt,
     machine: machine(),
-    config: { ...opts, pacing: pacingOf(opts), objectBytes, commit: gitCommit(), view: DEMO_VIEW, entityExample: demoEntityId(0) },
+    config: { ...opts, pacing: pacingOf(opts), objectBytes, commit: gitCommit(), view: BENCH_VIEW, entityExample: benchEntityId(0) },
     lane: laneInfo,
     scenarios,
     added,

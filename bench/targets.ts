@@ -9,7 +9,17 @@ import { objectKey, encodeObject, type FeatureObject } from "../wire/object";
 import { verifyResponse, VerificationError } from "../verifier/response";
 import type { ObjectStore, ObjectWriter } from "../runtime/store/types";
 import { seededRandom } from "../runtime/store/simulated-latency";
-import { DEMO_VIEW, demoEntityId, demoObject } from "../scripts/lane/demo-data";
+import { demoObject } from "../scripts/lane/demo-data";
+import { BENCH_PROFILE } from "../registry/views";
+
+/**
+ * The benchmark's own view and entity ids (registry/views.ts BENCH_PROFILE): user_profile's
+ * features, so reads cost the same, but never mixed with real users on a deployed lane.
+ */
+export const BENCH_VIEW = BENCH_PROFILE.name;
+export function benchEntityId(i: number): string {
+  return `bench_${String(i).padStart(6, "0")}`;
+}
 import type { Outcome, Send } from "./load";
 
 export type ReadKind = "single" | "projected" | "batch";
@@ -36,7 +46,7 @@ export interface Workload {
 }
 
 export const defaultWorkload = (entities: number, batchSize = 100): Workload => ({
-  view: DEMO_VIEW,
+  view: BENCH_VIEW,
   entities,
   batchSize,
   features: PROJECTED_FEATURES,
@@ -51,7 +61,7 @@ const PAD_FEATURE = "last_item_5";
  * lengthened to go above, so the object stays valid for the view.
  */
 export function sizedFeatureObject(i: number, bytes: number, now: number): FeatureObject {
-  const base = demoObject(i, now);
+  const base: FeatureObject = { ...demoObject(i, now), view: BENCH_VIEW, entity: benchEntityId(i) };
   const features: Record<string, unknown> = { ...base.features };
   const make = (): FeatureObject => ({ ...base, features: features as FeatureObject["features"] });
   let encoded = encodeObject(make());
@@ -94,7 +104,7 @@ export async function seedObjects(
       const i = next++;
       const body = encode(sizedFeatureObject(i, bytes, now));
       size = body.length;
-      await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), body, { contentType: "application/msgpack" });
+      await store.put(objectKey(BENCH_VIEW, benchEntityId(i)), body, { contentType: "application/msgpack" });
       if (i % 200 === 0) onProgress?.(i);
     }
   };
@@ -133,7 +143,7 @@ export class LaneTarget {
   }
 
   private entity(w: Workload): string {
-    return demoEntityId(Math.floor(this.random() * w.entities));
+    return benchEntityId(Math.floor(this.random() * w.entities));
   }
 
   sender(kind: ReadKind, w: Workload): Send {
@@ -188,7 +198,7 @@ export class LaneTarget {
 export function directSender(store: ObjectStore, w: Workload, seed = 2): Send {
   const random = seededRandom(seed);
   return async (): Promise<Outcome> => {
-    const r = await store.get(objectKey(w.view, demoEntityId(Math.floor(random() * w.entities))));
+    const r = await store.get(objectKey(w.view, benchEntityId(Math.floor(random() * w.entities))));
     return r.found ? { ok: true, status: 200 } : { ok: false, status: 404, error: "not_found" };
   };
 }

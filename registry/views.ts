@@ -50,4 +50,19 @@ export const MERCHANT_RISK: ViewSpec = {
   ],
 };
 
-export const LANE_REGISTRY = defineRegistry([USER_PROFILE, MERCHANT_RISK]);
+/**
+ * Synthetic entities for the benchmark (bench/, `express-lane bench-data`): the user_profile shape,
+ * so a benchmark read costs what a real read costs, in a view of its own, so benchmark entities
+ * are never mixed with real ones when a deployed lane is benchmarked. Max age 10 years: data
+ * loaded once stays servable for every later run.
+ */
+export const BENCH_PROFILE: ViewSpec = {
+  ...USER_PROFILE,
+  name: "express_lane_bench",
+  entityKey: "bench_id",
+  owner: "express-lane",
+  description: "Synthetic benchmark entities (user_profile's features); never real data",
+  ttlSeconds: 315_360_000,
+};
+
+export const LANE_REGISTRY = defineRegistry([USER_PROFILE, MERCHANT_RISK, BENCH_PROFILE]);
