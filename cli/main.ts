@@ -9,6 +9,7 @@ import { registerVerifyCommand } from "./verify";
 import { registerLoadCommand } from "./load";
 import { registerParityCommand } from "./parity";
 import { registerSealKeyCommand } from "./seal-key";
+import { registerBenchDataCommand } from "./bench-data";
 
 export function buildProgram(): Command {
   const program = new Command("express-lane").description("Express Lane: signed online features").showHelpAfterError();
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerLoadCommand(program);
   registerParityCommand(program);
   registerSealKeyCommand(program);
+  registerBenchDataCommand(program);
   return program;
 }
 
