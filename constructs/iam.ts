@@ -120,3 +120,12 @@ export class Role extends Construct implements IGrantable, IPrincipal {
     return [...this.statements];
   }
 }
+
+/**
+ * Lets `grantee` assume the role `roleArn` (sts:AssumeRole on that role only). The role's own trust
+ * policy must allow it too; for a role created in another stack, pass its ARN.
+ */
+export function grantAssumeRole(grantee: IGrantable, roleArn: string, sid = "AssumeRole"): void {
+  grantee.grantPrincipal.addToPrincipalPolicy({ sid, actions: ["sts:AssumeRole"], resources: [roleArn] });
+}
+

@@ -11,7 +11,8 @@ import { GithubOidc } from "../constructs/github-oidc";
 import { Key } from "../constructs/key";
 import { createSealKey } from "../constructs/lane-keys";
 import { VersionedBucket } from "../constructs/versioned-bucket";
-import { LaneConfig } from "./config";
+import { grantAssumeRole } from "../constructs/iam";
+import { LaneConfig, writerRoleName } from "./config";
 
 export class BootstrapStack extends TerraformStack {
   readonly stateBucket: VersionedBucket;
@@ -64,8 +65,10 @@ export class BootstrapStack extends TerraformStack {
       resources: ["arn:aws:iam::*:role/aws-service-role/*"],
     });
 
-    // The bench workflow runs the bundled benchmark on a host over SSM (scripts/remote-bench.ts).
+    // The bench workflow runs the bundled benchmark on a host over SSM (scripts/remote-bench.ts),
+    // and may first load the benchmark's own entities (view express_lane_bench) as the writer role.
     grantRunCommandOnHosts(deploy, { region: config.region, namePrefix: config.project });
+    grantAssumeRole(deploy, `arn:aws:iam::*:role/${writerRoleName(config.project)}`, "LoadBenchmarkDataAsWriter");
 
     new TerraformOutput(this, "deploy_role_arn", {
       value: deploy.roleArn,

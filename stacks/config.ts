@@ -38,6 +38,11 @@ export interface EnclaveMeasurements {
   readonly sourceFile: string;
 }
 
+/** The writer role's name (created by the lane stack; the bootstrap stack's deploy role may assume it). */
+export function writerRoleName(project: string): string {
+  return `${project}-writer`;
+}
+
 export interface LaneConfig {
   readonly project: string;
   readonly region: string;

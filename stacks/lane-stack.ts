@@ -12,7 +12,7 @@ import { Network } from "../constructs/network";
 import { Observability } from "../constructs/observability";
 import { ImportedBucket } from "../constructs/versioned-bucket";
 import { SEAL_KEYS_PREFIX } from "../constructs/user-data";
-import { LaneConfig } from "./config";
+import { LaneConfig, writerRoleName } from "./config";
 
 export class LaneStack extends TerraformStack {
   readonly network: Network;
@@ -79,7 +79,7 @@ export class LaneStack extends TerraformStack {
     });
 
     this.writer = new Role(this, "Writer", {
-      roleName: `${prefix}-writer`,
+      roleName: writerRoleName(prefix),
       description: "Writes features to the directory bucket and seals secrets for the enclave",
       assumedBy: [{ actions: ["sts:AssumeRole"], principals: { AWS: [`arn:aws:iam::${account.accountId}:root`] } }],
     });
@@ -94,6 +94,7 @@ export class LaneStack extends TerraformStack {
     // Wrapped seal keys (KMS ciphertexts): writers publish them, hosts fetch and forward them to the enclave.
     artifacts.grantRead(this.hosts, SEAL_KEYS_PREFIX);
     artifacts.grantPut(this.writer, SEAL_KEYS_PREFIX, "PublishWrappedSealKeys");
+    artifacts.grantRead(this.writer, SEAL_KEYS_PREFIX); // to load with them (the bench workflow's seed step)
     this.observability.grantPublish(this.hosts);
 
     new TerraformOutput(this, "directory_bucket", { value: this.bucket.bucketName });

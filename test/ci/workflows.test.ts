@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { parse } from "yaml";
 
-type Step = { uses?: string; run?: string; with?: Record<string, unknown>; name?: string };
+type Step = { uses?: string; run?: string; with?: Record<string, unknown>; name?: string; if?: string };
 type Job = { "runs-on": string; environment?: string | { name: string }; permissions?: Record<string, string>; steps: Step[]; needs?: string | string[] };
 type Workflow = { on: Record<string, unknown>; permissions?: Record<string, string>; jobs: Record<string, Job> };
 
@@ -91,12 +91,31 @@ describe("workflows", () => {
     expect(upload.with?.path).toBe("bench-results/");
   });
 
-  test("bench: the duration check refuses anything but 2..600 whole seconds (run with sh)", () => {
+  test("bench: seeding hops deploy role → writer role, loads only the benchmark's view, then returns to the deploy role", () => {
+    const steps = bench.jobs.bench.steps;
+    const seedSteps = steps.filter((st) => st.if === "${{ inputs.seed }}");
+    expect(seedSteps).toHaveLength(3);
+    const [deployHop, writerHop, loadStep] = seedSteps;
+    expect(deployHop.with?.["role-to-assume"]).toBe("${{ vars.AWS_DEPLOY_ROLE_ARN }}");
+    expect(writerHop.with).toMatchObject({ "role-to-assume": "${{ vars.EXPRESS_LANE_WRITER_ROLE_ARN }}", "role-chaining": true });
+    expect(loadStep.run).toMatch(/cli\/main\.ts bench-data --entities "\$ENTITIES"/);
+    expect(loadStep.run).toMatch(/cli\/main\.ts load bench\.jsonl --view express_lane_bench .*--seal-key-kms wrapped\.json/);
+    expect(loadStep.run).not.toMatch(/user_profile/);
+    const back = steps.findIndex((st, i) => i > steps.indexOf(loadStep) && !st.if && st.with?.["role-to-assume"] === "${{ vars.AWS_DEPLOY_ROLE_ARN }}");
+    const remote = steps.findIndex((st) => /remote-bench\.ts/.test(st.run ?? ""));
+    expect(back).toBeGreaterThan(steps.indexOf(loadStep));
+    expect(remote).toBeGreaterThan(back);
+    expect(steps[remote].run).toMatch(/--entities \$ENTITIES/);
+  });
+
+  test("bench: the input check refuses anything but 2..600 whole seconds and 1..100000 entities (run with sh)", () => {
     const script = bench.jobs.bench.steps[0].run!;
-    const ok = (duration: string) => spawnSync("sh", ["-c", script], { env: { ...process.env, DURATION: duration } }).status === 0;
+    const ok = (duration: string, entities = "2000") => spawnSync("sh", ["-c", script], { env: { ...process.env, DURATION: duration, ENTITIES: entities } }).status === 0;
     expect(ok("10")).toBe(true);
     expect(ok("600")).toBe(true);
     for (const bad of ["", "1", "601", "10; curl evil", "$(id)", "1e3", "-5"]) expect(ok(bad)).toBe(false);
+    expect(ok("10", "100000")).toBe(true);
+    for (const bad of ["", "0", "100001", "5 --view user_profile", "$(id)"]) expect(ok("10", bad)).toBe(false);
   });
 
   test("no long-lived AWS keys anywhere in the workflows", () => {

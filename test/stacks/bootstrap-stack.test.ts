@@ -64,6 +64,10 @@ describe("bootstrap stack", () => {
     expect(onHosts.Resource).toBe("arn:aws:ec2:ap-south-1:*:instance/*");
     expect(onHosts.Condition).toEqual({ StringEquals: { "ssm:resourceTag/Name": "express-lane-host" } });
     expect(send.find((x) => x.Sid === "RunShellScriptDocument")!.Resource).toBe("arn:aws:ssm:ap-south-1::document/AWS-RunShellScript");
+    // …and may become the writer role (the lane stack's, by name) to load the benchmark's entities.
+    const assume = policy.find((x) => x.Sid === "LoadBenchmarkDataAsWriter")!;
+    expect(assume).toMatchObject({ Action: "sts:AssumeRole", Resource: "arn:aws:iam::*:role/express-lane-writer" });
+    expect(resources(s.laneJson, "aws_iam_role").map((r) => r.name)).toContain("express-lane-writer");
     // The hosts the lane stack creates carry exactly that tag.
     const asg = resources(s.laneJson, "aws_autoscaling_group")[0];
     expect(asList(asg.tag)).toEqual(expect.arrayContaining([expect.objectContaining({ key: "Name", value: "express-lane-host" })]));

@@ -85,6 +85,14 @@ describe("lane stack: keys", () => {
     expect(sealPolicy.key_id).toMatch(/data\.aws_kms_key\.SealKey\.arn/);
   });
 
+  test("writer may publish and read the wrapped seal keys, nothing else in the artifact bucket", () => {
+    const writerPolicy = resources(lane, "aws_iam_role_policy").find((p) => String(p.role).includes("Writer"))!;
+    const artifact = statements(writerPolicy.policy).filter((x) => asList(x.Resource).some((r: string) => /express-lane-artifacts/.test(r)));
+    const objects = artifact.filter((x) => !asList(x.Action).includes("s3:ListBucket"));
+    expect(objects.flatMap((x) => asList(x.Resource))).toEqual(["arn:aws:s3:::express-lane-artifacts-ap-south-1/seal-keys/*", "arn:aws:s3:::express-lane-artifacts-ap-south-1/seal-keys/*"]);
+    expect(objects.flatMap((x) => asList(x.Action)).sort()).toEqual(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]);
+  });
+
   test("writer may wrap seal keys and unwrap only seal-purpose ciphertexts", () => {
     const writer = statements(sealPolicy.policy).find((x) => x.Sid === "WriterSeal")!;
     expect(writer.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
