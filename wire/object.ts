@@ -234,7 +234,7 @@ export class KeySelector {
   private readonly byLength: Array<Array<{ readonly name: string; readonly bytes: Buffer }> | undefined> = [];
   private readonly nameSet: ReadonlySet<string>;
 
-  /** @param names wanted feature names, in answer order */
+  /** @param names the wanted names (for a request: its features, in answer order) */
   constructor(readonly names: readonly string[]) {
     this.nameSet = new Set(names);
     for (const name of this.nameSet) {
@@ -269,9 +269,10 @@ function truncated(): never {
 let remaining = 0;
 
 /**
- * Skip the leading float64 elements of an array of `count` at `pos` in one tight loop (embeddings
- * are most of a typical object's bytes; the general loop costs ≈ 10× more per element). Leaves
- * the number of elements not skipped in `remaining`.
+ * Skip the leading float64 elements of an array of `count` at `pos` in one tight loop: embeddings
+ * are most of a typical object's bytes, and skipping them item by item was ≈ 10 % of a batch's
+ * signer time in a CPU profile (≈ 5 % with this loop). Leaves the number of elements not skipped
+ * in `remaining` (a module variable rather than a returned pair: no allocation per array).
  */
 function skipFloat64s(src: Buffer, pos: number, count: number): number {
   const last = src.length - 9;
