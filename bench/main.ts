@@ -37,6 +37,7 @@ import { S3Store } from "../runtime/store/s3-store";
 import { StaticCredentials, awsDefaultCredentials } from "../runtime/store/credentials";
 import type { ObjectStore, ObjectWriter } from "../runtime/store/types";
 import { MemoryStore } from "../runtime/store/memory-store";
+import { DEFAULT_STORE_CONNECTIONS } from "../runtime/config";
 import { HedgedStore } from "../runtime/store/hedged-store";
 import { parseLatencyModel, SimulatedLatencyStore } from "../runtime/store/simulated-latency";
 import { objectKey } from "../wire/object";
@@ -415,7 +416,7 @@ async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, string>
             addressing: "path",
             region: "us-east-1",
             credentials: new StaticCredentials(LOCAL_STORE_CREDENTIALS),
-            connections: 64, // the runtime's default --store-connections
+            connections: DEFAULT_STORE_CONNECTIONS, // the runtime's default --store-connections
           });
     return {
       lane,
