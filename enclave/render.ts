@@ -60,9 +60,9 @@ export interface RenderedBody {
 
 const packr = new Packr({ useRecords: false });
 
-/** What the answer's encoding needs from a Date: itself for MessagePack, JSON's text for JSON. */
-function timeFor(format: ReadRequest["format"], date: Date): AnswerTime {
-  return format === "msgpack" ? date : isoTime(date.getTime());
+/** What the answer's encoding needs for a time in ms: a Date for MessagePack, JSON's text for JSON. */
+function timeFor(format: ReadRequest["format"], ms: number): AnswerTime {
+  return format === "msgpack" ? new Date(ms) : isoTime(ms);
 }
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
@@ -118,7 +118,7 @@ function project(object: FeatureObject, def: ViewDef, wanted: KeySelector | null
       features[name] = null;
       status[name] = "NOT_FOUND";
     } else {
-      features[name] = format === "json" && value instanceof Date ? (timeFor(format, value) as FeatureValue) : value;
+      features[name] = format === "json" && value instanceof Date ? (isoTime(value.getTime()) as FeatureValue) : value;
       status[name] = value === null ? "NULL_VALUE" : "PRESENT";
     }
   }
@@ -157,8 +157,8 @@ export function renderEntity(
   return {
     entity,
     found: true,
-    event_time: timeFor(format, new Date(object.event_time)),
-    written_time: timeFor(format, new Date(object.written_time)),
+    event_time: timeFor(format, object.event_time),
+    written_time: timeFor(format, object.written_time),
     ...projected,
   };
 }
