@@ -11,8 +11,7 @@ import { join } from "node:path";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { discoverHosts, runRemoteBench, SLICE_CHARS, writeRemoteResult } from "../../scripts/remote-bench";
-import { LatencyRecorder } from "../../bench/stats";
-import type { BenchResult } from "../../bench/report";
+import { benchResultOf, scenarioOf } from "./fixtures";
 
 interface FakeInstance {
   id: string;
@@ -185,19 +184,8 @@ describe("remote benchmark: discovery and collection", () => {
   });
 
   test("writes the collected result as JSON, and a benchmark result also as the HTML report", () => {
-    const rec = new LatencyRecorder();
-    for (let us = 1000; us < 3000; us += 10) rec.recordMicros(us);
-    const scenario = { name: "single", label: "Signed single read, c=32", target: "lane" as const, mode: "closed" as const, concurrency: 32, seconds: 1, summary: rec.summary(1), statuses: { "200": 200 }, errorKinds: {}, cdf: rec.cdf(), bins: rec.histogramBins() };
-    const result: BenchResult = {
-      tool: "express-lane-bench",
-      version: 1,
-      startedAt: "2026-11-22T00:00:00.000Z",
-      machine: { hostname: "ip-10-0-1-11", cpus: 2, cpuModel: "Neoverse-V1", memoryBytes: 4e9, node: "v20", platform: "linux", kernel: "6.1", loadavg: [0, 0, 0] },
-      config: { objectBytes: 4096 },
-      lane: { url: "http://127.0.0.1:8080", storeKind: "s3" },
-      scenarios: [scenario],
-      goals: [],
-    };
+    const scenario = scenarioOf("single", Array.from({ length: 200 }, (_, i) => 1000 + 10 * i), { label: "Signed single read, c=32" });
+    const result = benchResultOf([scenario], { lane: { url: "http://127.0.0.1:8080", storeKind: "s3" } });
     const host = { instanceId: "i-0a", instanceType: "c7g.large" };
     const files = writeRemoteResult(join(dir, "out"), host, result, new Date("2026-11-22T01:02:03.456Z"));
     expect(files.json).toMatch(/remote-i-0a-2026-11-22T01-02-03-456Z\.json$/);

@@ -1,34 +1,18 @@
 import { renderHtml, renderTable, type BenchResult, type ScenarioResult } from "../../bench/report";
 import { evaluateGoals, generatorCpus, parseWrk, pinLane } from "../../bench/main";
-import { LatencyRecorder } from "../../bench/stats";
+import { benchResultOf, scenarioOf } from "./fixtures";
 import { sizedObject } from "../../bench/targets";
 import { decodeObject } from "../../wire/object";
 
-function scenario(name: string, values: number[], extra: Partial<ScenarioResult> = {}): ScenarioResult {
-  const r = new LatencyRecorder();
-  for (const us of values) r.recordMicros(us);
-  return { name, label: name, target: "lane", mode: "closed", concurrency: 32, seconds: 1, summary: r.summary(1), statuses: { "200": values.length }, errorKinds: {}, cdf: r.cdf(), bins: r.histogramBins(), ...extra };
-}
-
 function result(scenarios: ScenarioResult[], extra: Partial<BenchResult> = {}): BenchResult {
   const base = { scenarios, added: { rate: 1000, p50: 0.1, p90: 0.2, p95: 0.25, p99: 0.4, p999: 0.9 } };
-  return {
-    tool: "express-lane-bench",
-    version: 1,
-    startedAt: "2026-01-01T00:00:00.000Z",
-    machine: { hostname: "h", cpus: 2, cpuModel: "cpu", memoryBytes: 1, node: "v20", platform: "linux", kernel: "k", loadavg: [0, 0, 0] },
-    config: { objectBytes: 4096 },
-    lane: { url: "(local)", storeKind: "file" },
-    goals: evaluateGoals(base, "file"),
-    ...base,
-    ...extra,
-  };
+  return benchResultOf(scenarios, { ...base, goals: evaluateGoals(base, "file"), ...extra });
 }
 
 describe("report", () => {
-  const direct = scenario("direct", Array.from({ length: 1000 }, (_, i) => 100 + i), { target: "direct", clientCpuUsPerRequest: 30 });
-  const single = scenario("single", Array.from({ length: 1000 }, (_, i) => 500 + i), { runtimeRssPeakBytes: 100 * 1048576 });
-  const batch = scenario("batch", Array.from({ length: 100 }, () => 6000));
+  const direct = scenarioOf("direct", Array.from({ length: 1000 }, (_, i) => 100 + i), { target: "direct", clientCpuUsPerRequest: 30 });
+  const single = scenarioOf("single", Array.from({ length: 1000 }, (_, i) => 500 + i), { runtimeRssPeakBytes: 100 * 1048576 });
+  const batch = scenarioOf("batch", Array.from({ length: 100 }, () => 6000));
 
   test("the terminal table has the seed's columns and the added-latency row", () => {
     const table = renderTable(result([direct, single, batch]));
@@ -51,7 +35,7 @@ describe("report", () => {
   });
 
   test("the batch goal is judged on wrk's figure when wrk ran, and both figures are shown", () => {
-    const batchWrk = scenario("batch (wrk)", Array.from({ length: 100 }, () => 4000), { target: "wrk", concurrency: 1 });
+    const batchWrk = scenarioOf("batch (wrk)", Array.from({ length: 100 }, () => 4000), { target: "wrk", concurrency: 1 });
     const goal = evaluateGoals(result([batch, batchWrk]), "memory").find((g) => g.goal.startsWith("Batch"))!;
     expect(goal.met).toBe(true); // wrk 4 ms ≤ 5 ms, though the Node generator saw 6 ms
     expect(goal.measured).toMatch(/^wrk 4\.00 ms, node generator 6\.00 ms/);
@@ -79,7 +63,7 @@ describe("report", () => {
   });
 
   test("simulation runs are labelled SIMULATION", () => {
-    const sim = scenario("hedge-on", [1000, 2000], { simulation: "SIMULATION lognormal:p50=2ms,p99=20ms" });
+    const sim = scenarioOf("hedge-on", [1000, 2000], { simulation: "SIMULATION lognormal:p50=2ms,p99=20ms" });
     const r = result([sim], { hedging: { model: "SIMULATION lognormal", rate: 1000, p99Off: 20, p99On: 10, ratio: 0.5, hedgesSent: 5, hedgesWon: 3, gets: 100 } });
     expect(renderHtml(r)).toContain("SIMULATION");
     expect(renderTable(r)).toContain("SIMULATION");
