@@ -5,13 +5,19 @@
  * enclave (Decrypt with Recipient) can open them. Shared by the CLI (writer), the runtime (host,
  * forwards them to the signer) and the signer; no key material and no I/O here.
  */
+import { WRITER_ID } from "./key-directory";
 import { SEAL_KID } from "./object";
 
-/** Encryption context every seal key is wrapped under: binds the blob to its purpose and its kid. */
+/**
+ * Encryption context every writer (seal) key is wrapped under: binds the blob to its purpose, its
+ * kid and its writer. The key policy lets each writer role use only blobs with its own `writer`
+ * (kms:EncryptionContext:writer), so one writer's credentials cannot unwrap another's key; the
+ * enclave asks with the writer the signed key directory names for the kid.
+ */
 export const SEAL_KEY_PURPOSE = "express-lane-seal";
 
-export function sealKeyEncryptionContext(kid: string): Record<string, string> {
-  return { purpose: SEAL_KEY_PURPOSE, kid };
+export function sealKeyEncryptionContext(kid: string, writer: string): Record<string, string> {
+  return { purpose: SEAL_KEY_PURPOSE, kid, writer };
 }
 
 /** A symmetric KMS key ARN (not an alias: the enclave pins one key, not a name that can move). */
@@ -23,6 +29,8 @@ export const MAX_WRAPPED_KEYS = 16;
 
 export interface WrappedSealKeyEntry {
   readonly kid: string;
+  /** The writer the key belongs to (wire/key-directory.ts WRITER_ID); part of the encryption context. */
+  readonly writer: string;
   /** base64 KMS CiphertextBlob (GenerateDataKey under `keyArn`, context sealKeyEncryptionContext(kid)). */
   readonly ciphertextBlob: string;
   readonly created?: string;
@@ -66,6 +74,7 @@ export function parseWrappedSealKeys(text: string, source = "wrapped seal keys")
   for (const k of doc.keys as WrappedSealKeyEntry[]) {
     if (!k || typeof k.kid !== "string" || !SEAL_KID.test(k.kid)) throw new SealKeysDocumentError(`${source}: kid ${JSON.stringify(k?.kid)} must match ${SEAL_KID.source}`);
     if (seen.has(k.kid)) throw new SealKeysDocumentError(`${source}: kid ${k.kid} listed twice`);
+    if (typeof k.writer !== "string" || !WRITER_ID.test(k.writer)) throw new SealKeysDocumentError(`${source}: ${k.kid}: writer must match ${WRITER_ID.source}`);
     seen.add(k.kid);
     const blob = typeof k.ciphertextBlob === "string" ? Buffer.from(k.ciphertextBlob, "base64") : Buffer.alloc(0);
     if (blob.length === 0 || blob.length > MAX_WRAPPED_BLOB_BYTES) throw new SealKeysDocumentError(`${source}: ${k.kid}: ciphertextBlob must be 1..${MAX_WRAPPED_BLOB_BYTES} bytes of base64`);
