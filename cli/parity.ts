@@ -96,15 +96,17 @@ export async function parity(options: ParityOptions): Promise<ParityReport> {
   for (let i = 0; i < winners.length; i += MAX_BATCH_ENTITIES) {
     const chunk = winners.slice(i, i + MAX_BATCH_ENTITIES).map((w) => w.value);
     const nonce = randomBytes(12).toString("base64url");
+    // The exact bytes we send: the signed answer is bound to them (envelope v2, "content-digest";req).
+    const requestBody = Buffer.from(JSON.stringify({ entities: chunk.map((c) => c.entity) }));
     const res = await fetch(new URL(path, base), {
       method: "POST",
       headers: { ...headers, "content-type": "application/json", "accept-signature": `sig1=("@status");nonce="${nonce}"` },
-      body: JSON.stringify({ entities: chunk.map((c) => c.entity) }),
+      body: requestBody,
     });
     const received = { status: res.status, headers: Object.fromEntries(res.headers.entries()), body: Buffer.from(await res.arrayBuffer()) };
     if (res.status !== 200) throw new Error(`batch read answered ${res.status}: ${received.body.toString("utf8").slice(0, 200)}`);
     // Only signed, verified answers count as "what the lane serves".
-    verifyResponse(received, { method: "POST", path, query: "" }, { key: jwk, nonce, skewSeconds: 30 });
+    verifyResponse(received, { method: "POST", path, query: "", body: requestBody }, { key: jwk, nonce, skewSeconds: 30 });
     const body = JSON.parse(received.body.toString("utf8")) as { results: OnlineResult[] };
     chunk.forEach((src, k) => {
       const online = body.results[k];

@@ -2,15 +2,24 @@
  * Verifying a signed Express Lane answer (docs/envelope.md), for consumers, the CLI, the benchmark
  * and the runtime's own sampled self-check. Fails closed: any missing or unexpected piece is a
  * VerificationError with a code that says which check failed.
+ *
+ * The caller pins the key (or key set): this module never fetches one. A key taken from the host
+ * that serves the answers proves nothing (the host can sign with a key of its own); take it from a
+ * verified attestation document (verifier/attestation.ts) or pin its keyid.
+ *
+ * Envelope v2: an answer to a request with a body (POST: batch reads, pushes) must also cover
+ * `"content-digest";req`, the digest of the body *we* sent, so a host cannot have the signer answer
+ * another batch under our method, path and query. A v1 answer to a POST is `wrong_components`.
  */
 import { KeyObject, verify as verifySignature } from "node:crypto";
 import { isInnerList, parseDictionary, serializeInnerList } from "structured-headers";
-import { COVERED_COMPONENTS, contentDigest, SIGNATURE_ALG, SIGNATURE_TAG, signatureBase } from "../wire/envelope";
+import { contentDigest, coveredComponents, SIGNATURE_ALG, SIGNATURE_TAG, signatureBase } from "../wire/envelope";
 import { Ed25519Jwk, jwkThumbprint, publicKeyFromJwk } from "../wire/keys";
 import type { SignedResponse } from "../wire/frames";
 
 export type VerificationCode =
   | "missing_header"
+  | "missing_request_body"
   | "malformed_signature_input"
   | "unknown_label"
   | "wrong_components"
@@ -39,7 +48,6 @@ export interface ReceivedResponse {
   readonly body: Uint8Array;
 }
 
-/** The request the consumer sent: what the signature must be bound to. */
 /** A signer's answer as it will appear on the wire (the runtime's self-check and tests use it). */
 export function receivedFromSigned(signed: SignedResponse): ReceivedResponse {
   return {
@@ -54,17 +62,48 @@ export function receivedFromSigned(signed: SignedResponse): ReceivedResponse {
   };
 }
 
+/** The request the consumer sent: what the signature must be bound to. */
 export interface SentRequest {
   readonly method: string;
   /** Path as sent (percent-encoded). */
   readonly path: string;
   /** Query as sent, with "?", or "" for none. */
   readonly query: string;
+  /**
+   * The request body exactly as sent (the bytes, not a re-serialization). Required for POST, PUT
+   * and PATCH: their answers are bound to it (`"content-digest";req`).
+   */
+  readonly body?: Uint8Array;
 }
 
+/** Methods whose requests carry a body; their answers must cover `"content-digest";req`. */
+const METHODS_WITH_BODY: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH"]);
+
+/**
+ * Does the answer to this request have to cover the request body? Yes for POST/PUT/PATCH (with or
+ * without `body`: then the caller forgot it, and we refuse rather than guess) and for any request
+ * that did send a non-empty body.
+ */
+export function requestHasBody(request: SentRequest): boolean {
+  return METHODS_WITH_BODY.has(request.method.toUpperCase()) || (request.body !== undefined && request.body.length > 0);
+}
+
+const componentList = (hasBody: boolean): string =>
+  coveredComponents(hasBody)
+    .map((c) => `${c.name}${c.req ? ";req" : ""}`)
+    .join(" ");
+const EXPECTED_COMPONENTS = { withBody: componentList(true), withoutBody: componentList(false) } as const;
+
+/** A pinned signer public key: a JWK, or a JWK with its KeyObject already built (hot paths). */
+export type PinnedKey = Ed25519Jwk | { readonly jwk: Ed25519Jwk; readonly keyObject: KeyObject };
+
 export interface VerifyOptions {
-  /** The signer's public key (from /v1/signer, or better, from a verified attestation document). */
-  readonly key: Ed25519Jwk | { readonly jwk: Ed25519Jwk; readonly keyObject: KeyObject };
+  /**
+   * The pinned signer key, or a set of them (e.g. the keys of several enclaves behind one load
+   * balancer): the answer's keyid must be one of them. Take it from a verified attestation
+   * document or pin its keyid; never from the channel that carries the answers.
+   */
+  readonly key: PinnedKey | readonly PinnedKey[];
   /** The nonce the consumer put in Accept-Signature; required in the signature when given. */
   readonly nonce?: string;
   /** Signature label; default: the only/first label in Signature-Input. */
@@ -85,7 +124,7 @@ export interface VerifiedResponse {
 
 const thumbprintCache = new WeakMap<object, { keyid: string; keyObject: KeyObject }>();
 
-function resolveKey(key: VerifyOptions["key"]): { keyid: string; keyObject: KeyObject } {
+function resolveKey(key: PinnedKey): { keyid: string; keyObject: KeyObject } {
   const cached = thumbprintCache.get(key);
   if (cached) return cached;
   const jwk = "jwk" in key ? key.jwk : key;
@@ -128,11 +167,16 @@ export function verifyResponse(response: ReceivedResponse, request: SentRequest,
   if (label === undefined || !member) throw new VerificationError("unknown_label", `no signature labelled ${options.label ?? "(any)"}`);
   if (!isInnerList(member)) throw new VerificationError("malformed_signature_input", "signature input must be an inner list");
 
+  const hasBody = requestHasBody(request);
+  if (hasBody && request.body === undefined) {
+    throw new VerificationError("missing_request_body", `a ${request.method.toUpperCase()} answer is bound to the request body: pass the body as sent`);
+  }
   const [items, params] = member;
-  const covered = items.map(([name, p]) => `${String(name)}${p.get("req") === true ? ";req" : ""}`);
-  const expected = COVERED_COMPONENTS.map((c) => `${c.name}${c.req ? ";req" : ""}`);
-  if (covered.join(" ") !== expected.join(" ")) {
-    throw new VerificationError("wrong_components", `covered components ${covered.join(" ")} != ${expected.join(" ")}`);
+  const covered = items.map(([name, p]) => `${String(name)}${p.get("req") === true ? ";req" : ""}`).join(" ");
+  const expected = hasBody ? EXPECTED_COMPONENTS.withBody : EXPECTED_COMPONENTS.withoutBody;
+  if (covered !== expected) {
+    const why = hasBody && covered === EXPECTED_COMPONENTS.withoutBody ? " (an envelope v1 answer: it does not cover the request body)" : "";
+    throw new VerificationError("wrong_components", `covered components ${covered} != ${expected}${why}`);
   }
   const created = params.get("created");
   const expires = params.get("expires");
@@ -145,12 +189,24 @@ export function verifyResponse(response: ReceivedResponse, request: SentRequest,
   }
   if (alg !== SIGNATURE_ALG || tag !== SIGNATURE_TAG) throw new VerificationError("wrong_alg", `alg must be ${SIGNATURE_ALG}, tag ${SIGNATURE_TAG}`);
 
-  const key = resolveKey(options.key);
-  if (keyid !== key.keyid) throw new VerificationError("wrong_keyid", `signed by ${keyid}, expected ${key.keyid}`);
+  const pinned = (Array.isArray(options.key) ? options.key : [options.key]) as readonly PinnedKey[];
+  if (pinned.length === 0) throw new VerificationError("wrong_keyid", "no pinned key to verify against");
+  const resolved = pinned.map(resolveKey);
+  const key = resolved.find((k) => k.keyid === keyid);
+  if (!key) throw new VerificationError("wrong_keyid", `signed by ${keyid}, expected ${resolved.map((k) => k.keyid).join(" or ")}`);
   if (contentDigest(response.body) !== digestHeader) throw new VerificationError("digest_mismatch", "Content-Digest does not match the body");
 
   const base = signatureBase(
-        { status: response.status, contentType, contentDigest: digestHeader, method: request.method, path: request.path, query: request.query },
+    {
+      status: response.status,
+      contentType,
+      contentDigest: digestHeader,
+      method: request.method,
+      path: request.path,
+      query: request.query,
+      // Our own digest of what we sent, never a header the answer brought along.
+      requestContentDigest: hasBody ? contentDigest(request.body!) : undefined,
+    },
     serializeInnerList(member),
   );
   const signature = byteSequence(signatureHeader, label);

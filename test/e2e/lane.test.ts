@@ -89,7 +89,8 @@ describe("local lane", () => {
 
   it("reads a batch in one signed response, with a result or error per entity", async () => {
     const req = { entities: [demoEntityId(1), "nobody", demoEntityId(2)], features: ["segment"] };
-    const res = await get(`/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(req) });
+    const sent = Buffer.from(JSON.stringify(req));
+    const res = await get(`/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: sent });
     expect(res.status).toBe(200);
     const body = JSON.parse(res.body.toString());
     expect(body.results.map((r: { entity: string; found: boolean }) => [r.entity, r.found])).toEqual([
@@ -97,7 +98,13 @@ describe("local lane", () => {
       ["nobody", false],
       [demoEntityId(2), true],
     ]);
-    verifyResponse(res, { method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, query: "" }, { key: await signerKey() });
+    const key = await signerKey();
+    verifyResponse(res, { method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, query: "", body: sent }, { key });
+    // Envelope v2: the same answer is not an answer to another batch (issue #11 P3).
+    const reordered = Buffer.from(JSON.stringify({ ...req, entities: [...req.entities].reverse() }));
+    expect(() => verifyResponse(res, { method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, query: "", body: reordered }, { key })).toThrow(
+      expect.objectContaining({ code: "bad_signature" }),
+    );
   });
 
   it("signs the 404 for a missing entity, and keeps traversal attempts inside the view", async () => {

@@ -1,7 +1,12 @@
 import { Signer } from "../../enclave/signer";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
 import { defineRegistry } from "../../wire/registry";
-import { verifyResponse, VerificationError, ReceivedResponse, SentRequest } from "../../verifier/response";
+import { createPublicKey, verify as cryptoVerify } from "node:crypto";
+import { verifyMessage } from "http-message-signatures/lib/httpbis";
+import { SigningKey } from "../../enclave/key";
+import { contentDigest } from "../../wire/envelope";
+import { requestHasBody, verifyResponse, VerificationError, ReceivedResponse, SentRequest } from "../../verifier/response";
+import { batchRequest, signAnswer } from "./answers";
 
 const NOW = 1_800_000_000_000;
 const registry = defineRegistry([
@@ -56,7 +61,8 @@ describe("verifier/response", () => {
       const { contentDigest } = require("../../wire/envelope");
       return [{ ...r, body, headers: { ...r.headers, "content-digest": contentDigest(body) } }, q];
     }, "bad_signature"],
-    ["method", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, method: "POST" }], "bad_signature"],
+    ["method", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, method: "DELETE" }], "bad_signature"],
+    ["method to POST (whose answers must cover a body)", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, method: "POST", body: Buffer.from("{}") }], "wrong_components"],
     ["path", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, path: "/v1/features/users/u2" }], "bad_signature"],
     ["query", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, query: "?features=b" }], "bad_signature"],
     ["signature-input params", (r: ReceivedResponse, q: SentRequest) => [{ ...r, headers: { ...r.headers, "signature-input": String(r.headers["signature-input"]).replace(/expires=\d+/, "expires=1900000000") } }, q], "bad_signature"],
@@ -73,5 +79,96 @@ describe("verifier/response", () => {
     expect(code(() => verifyResponse(response, request, { ...opts, now: NOW / 1000 + 3600 }))).toBe("expired");
     expect(code(() => verifyResponse(response, request, { ...opts, now: NOW / 1000 - 3600 }))).toBe("not_yet_valid");
     expect(code(() => verifyResponse({ ...response, headers: { ...response.headers, signature: undefined } }, request, opts))).toBe("missing_header");
+  });
+});
+
+describe("verifier/response: envelope v2 binds POST answers to the request body", () => {
+  const key = SigningKey.generate();
+  const created = NOW / 1000;
+  const opts = { key: key.info.jwk, nonce: "n-1", now: created };
+  const asked = batchRequest("users", ["u1", "u2"], ["a"]);
+  const answerBody = { view: "users", results: [{ entity: "u1", found: true }, { entity: "u2", found: true }] };
+  const answer = (overrides: Partial<Parameters<typeof signAnswer>[0]> = {}) => signAnswer({ key, request: asked, body: answerBody, created, nonce: "n-1", ...overrides });
+
+  it("verifies the answer signed for the body we sent", () => {
+    const r = answer();
+    expect(r.headers["signature-input"]).toContain('"@query";req "content-digest";req);');
+    expect(code(() => verifyResponse(r, asked, opts))).toBe("verified");
+  });
+
+  it.each([
+    ["other entities", batchRequest("users", ["u1", "u3"], ["a"])],
+    ["another order", batchRequest("users", ["u2", "u1"], ["a"])],
+    ["other features", batchRequest("users", ["u1", "u2"], ["b"])],
+    ["all features instead of a projection", batchRequest("users", ["u1", "u2"])],
+    ["the same JSON re-serialized (bytes count)", { ...asked, body: Buffer.from(JSON.stringify({ entities: ["u1", "u2"], features: ["a"] }, null, 1)) }],
+  ])("refuses an answer the signer made for %s (bad_signature)", (_name, other) => {
+    const swapped = answer({ signedRequestBody: other.body });
+    expect(code(() => verifyResponse(swapped, asked, opts))).toBe("bad_signature");
+    // …and that same answer does verify against the request it was made for: the binding, not the answer, failed.
+    expect(code(() => verifyResponse(swapped, other, opts))).toBe("verified");
+  });
+
+  it("refuses an envelope v1 answer to a POST (wrong_components), even when its signature is good", () => {
+    const v1 = answer({ envelope: "v1" });
+    expect(v1.headers["signature-input"]).not.toContain('"content-digest";req');
+    let message = "";
+    try {
+      verifyResponse(v1, asked, opts);
+    } catch (err) {
+      expect((err as VerificationError).code).toBe("wrong_components");
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/envelope v1/);
+  });
+
+  it("refuses a GET answer that carries \"content-digest\";req (wrong_components)", () => {
+    const get: SentRequest = { method: "GET", path: "/v1/features/users/u1", query: "" };
+    const withBodyDigest = signAnswer({ key, request: get, body: { entity: "u1" }, created, signedRequestBody: Buffer.from("{}") });
+    expect(code(() => verifyResponse(withBodyDigest, get, { key: key.info.jwk, now: created }))).toBe("wrong_components");
+    expect(code(() => verifyResponse(signAnswer({ key, request: get, body: { entity: "u1" }, created }), get, { key: key.info.jwk, now: created }))).toBe("verified");
+  });
+
+  it("refuses to verify a POST answer without the request body (missing_request_body), never guesses it", () => {
+    const { body: _omitted, ...noBody } = asked;
+    expect(code(() => verifyResponse(answer(), noBody, opts))).toBe("missing_request_body");
+    expect(requestHasBody({ method: "post", path: "/", query: "" })).toBe(true);
+    expect(requestHasBody({ method: "GET", path: "/", query: "" })).toBe(false);
+    expect(requestHasBody({ method: "GET", path: "/", query: "", body: Buffer.alloc(0) })).toBe(false);
+    expect(requestHasBody({ method: "GET", path: "/", query: "", body: Buffer.from("x") })).toBe(true);
+  });
+
+  it("the answer's status, path and query are still covered", () => {
+    const r = answer();
+    expect(code(() => verifyResponse({ ...r, status: 201 }, asked, opts))).toBe("bad_signature");
+    expect(code(() => verifyResponse(r, { ...asked, path: "/v1/features/other/batch" }, opts))).toBe("bad_signature");
+    expect(code(() => verifyResponse(r, { ...asked, query: "?x=1" }, opts))).toBe("bad_signature");
+  });
+
+  it("accepts a key set: an answer by any pinned key verifies, by none fails", () => {
+    const other = SigningKey.generate();
+    expect(code(() => verifyResponse(answer(), asked, { ...opts, key: [other.info.jwk, key.info.jwk] }))).toBe("verified");
+    expect(code(() => verifyResponse(answer(), asked, { ...opts, key: [other.info.jwk] }))).toBe("wrong_keyid");
+    expect(code(() => verifyResponse(answer(), asked, { ...opts, key: [] }))).toBe("wrong_keyid");
+  });
+
+  it("an independent RFC 9421 library agrees: the answer verifies for our body's digest and not for another's", async () => {
+    const r = answer();
+    const publicKey = createPublicKey({ key: { ...key.info.jwk }, format: "jwk" });
+    const library = (requestBody: Uint8Array) =>
+      verifyMessage(
+        {
+          keyLookup: async () => ({ id: key.keyid, algs: ["ed25519"], verify: async (data: Buffer, sig: Buffer) => cryptoVerify(null, data, publicKey, sig) }),
+          // The library matches required fields by name only, so "content-digest";req is asserted on
+          // the Signature-Input below; the library does build it from the request's Content-Digest.
+          requiredFields: ["@status", "content-digest", "@method", "@path"],
+          notAfter: new Date((created + 30) * 1000),
+        },
+        { status: r.status, headers: r.headers as Record<string, string> },
+        { method: "POST", url: `https://lane.example${asked.path}`, headers: { "content-type": "application/json", "content-digest": contentDigest(requestBody) } },
+      ).catch((err: Error) => `threw ${err.name}`);
+    expect(r.headers["signature-input"]).toContain('"content-digest";req');
+    await expect(library(asked.body!)).resolves.toBe(true);
+    await expect(library(batchRequest("users", ["u2", "u1"], ["a"]).body!)).resolves.toBe(false);
   });
 });

@@ -56,12 +56,13 @@ export async function signerKeyOf(url: string): Promise<Ed25519Jwk> {
   throw new Error(`${url} never learned its signer key`);
 }
 
-export function verifies(a: Answer, method: string, target: string, key: Ed25519Jwk): string | null {
+/** `body`: the request body as sent; required for POST (envelope v2 binds the answer to it). */
+export function verifies(a: Answer, method: string, target: string, key: Ed25519Jwk, body?: Uint8Array): string | null {
   const q = target.indexOf("?");
   const path = q < 0 ? target : target.slice(0, q);
   const query = q < 0 ? "" : target.slice(q);
   try {
-    verifyResponse({ status: a.status, headers: a.headers, body: a.body }, { method, path, query }, { key, skewSeconds: 30 });
+    verifyResponse({ status: a.status, headers: a.headers, body: a.body }, { method, path, query, body }, { key, skewSeconds: 30 });
     return null;
   } catch (err) {
     return (err as Error).message;
