@@ -1,35 +1,37 @@
 /**
- * Production seal keys: provisioned by the host, unwrapped by the enclave with its attestation.
+ * Keys reach the enclave through the host, which can deliver or withhold them but not choose them.
  *
- * What is pinned in the measured image (`--seal-kms-config`, enclave/image/seal-kms.json, baked
- * at EIF build time so it is part of PCR0): the seal KMS key ARN and its region. What the host
- * sends (FrameKind.ProvisionSealKeys): the KMS ciphertexts of the seal keys and temporary
- * credentials of its instance role. Neither gives the host anything: the credentials only let the
+ * What is pinned in the measured image (the image trust config, enclave/image/trust.json, baked at
+ * EIF build time so it is part of PCR0): the lane name, the admin public keys that sign key
+ * directories, and in production the seal KMS key ARN and its region. What the host sends
+ * (FrameKind.ProvisionKeys): the signed key directory, and in production the KMS ciphertexts of the
+ * writer keys with temporary credentials of its instance role. None of it gives the host anything:
+ * the directory needs an admin signature (enclave/key-state.ts); the credentials only let the
  * enclave *ask* KMS (the key policy grants the host role Decrypt only under
  * kms:RecipientAttestation:ImageSha384 = this image's PCR0), and KMS answers with
  * CiphertextForRecipient that only this enclave's RSA key opens (enclave/kms-recipient.ts).
  *
- * For every kid we ask KMS with KeyId = the pinned ARN and EncryptionContext {purpose, kid}, so
+ * For every kid the directory lists and we do not hold, we ask KMS with KeyId = the pinned ARN and
+ * EncryptionContext {purpose, kid, writer (from the directory)}, so
  *   - a blob under another KMS key is refused by KMS (and a response naming another key by us),
- *   - a blob cannot be relabelled under another kid (the context is bound into the ciphertext),
- *   - a response carrying Plaintext instead of CiphertextForRecipient is refused.
- * Provisioning is all-or-nothing: one refused key fails the request and keeps the keys we had.
+ *   - a blob cannot be relabelled under another kid or writer (the context is bound into it),
+ *   - a response carrying Plaintext instead of CiphertextForRecipient is refused,
+ *   - a key that is not the one the admin listed fails the directory's commitment.
+ * The directory applies even when a blob fails (revocations take effect at once); the kids without
+ * a key are reported `missing` and their objects are refused.
  */
-import { readFileSync } from "node:fs";
-import { SealKeyring } from "./seal";
 import { DEFAULT_KMS_ENDPOINT, decryptWithAttestation, type AwsCredentials } from "./kms-recipient";
+import { KeyState, KeyStateError } from "./key-state";
 import type { Nsm } from "./nsm/types";
-import type { ProvisionSealKeysRequest, ProvisionSealKeysResponse } from "../wire/frames";
+import type { ProvisionKeysRequest, ProvisionKeysResponse } from "../wire/frames";
 import { SEAL_KID } from "../wire/object";
-import { KMS_KEY_ARN, kmsKeyRegion, MAX_WRAPPED_BLOB_BYTES, MAX_WRAPPED_KEYS, sealKeyEncryptionContext } from "../wire/seal-keys";
+import { KMS_KEY_ARN, kmsKeyRegion, sealKeyEncryptionContext } from "../wire/seal-keys";
 
 export interface SealKmsConfig {
   /** The seal KMS key; a full key ARN (an alias could be repointed). */
   readonly keyArn: string;
   /** Must be the ARN's region. */
   readonly region: string;
-  /** Seal pushes with this kid when it is provisioned. @default the first provisioned kid */
-  readonly activeKid?: string;
   /**
    * Where KMS is reached. @default https://127.0.0.1:8000 (the vsock bridge to the parent's
    * vsock-proxy). Only https is accepted on the device NSM; http is for the local fake KMS.
@@ -39,7 +41,7 @@ export interface SealKmsConfig {
 
 export class SealProvisioningError extends Error {
   constructor(
-    readonly code: "bad_provisioning" | "seal_unwrap_failed" | "seal_provisioning_disabled",
+    readonly code: "bad_provisioning" | "seal_unwrap_failed" | "kms_provisioning_disabled",
     readonly status: number,
     message: string,
   ) {
@@ -48,18 +50,14 @@ export class SealProvisioningError extends Error {
   }
 }
 
-export function parseSealKmsConfig(text: string, source = "seal KMS config"): SealKmsConfig {
-  let raw: Partial<SealKmsConfig>;
-  try {
-    raw = JSON.parse(text) as Partial<SealKmsConfig>;
-  } catch {
-    throw new Error(`${source}: not JSON`);
-  }
-  const known = new Set(["keyArn", "region", "activeKid", "endpoint"]);
+/** The `sealKms` member of the image trust config (enclave/trust-config.ts). */
+export function parseSealKmsConfig(value: unknown, source = "sealKms"): SealKmsConfig {
+  const raw = (value ?? {}) as Partial<SealKmsConfig>;
+  if (typeof value !== "object" || value === null) throw new Error(`${source}: must be an object`);
+  const known = new Set(["keyArn", "region", "endpoint"]);
   for (const k of Object.keys(raw ?? {})) if (!known.has(k)) throw new Error(`${source}: unknown field ${k}`);
   if (typeof raw.keyArn !== "string" || !KMS_KEY_ARN.test(raw.keyArn)) throw new Error(`${source}: keyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
   if (typeof raw.region !== "string" || raw.region !== kmsKeyRegion(raw.keyArn)) throw new Error(`${source}: region must be the key ARN's region (${kmsKeyRegion(raw.keyArn)})`);
-  if (raw.activeKid !== undefined && (typeof raw.activeKid !== "string" || !SEAL_KID.test(raw.activeKid))) throw new Error(`${source}: activeKid must match ${SEAL_KID.source}`);
   if (raw.endpoint !== undefined) {
     let url: URL;
     try {
@@ -69,21 +67,17 @@ export function parseSealKmsConfig(text: string, source = "seal KMS config"): Se
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`${source}: endpoint must be http(s)`);
   }
-  return { keyArn: raw.keyArn, region: raw.region, activeKid: raw.activeKid, endpoint: raw.endpoint };
+  return { keyArn: raw.keyArn, region: raw.region, endpoint: raw.endpoint };
 }
 
-export function readSealKmsConfig(path: string): SealKmsConfig {
-  return parseSealKmsConfig(readFileSync(path, "utf8"), path);
-}
+/** Unwraps one writer key (32 bytes) for the enclave; injected so tests can count calls. */
+export type SealKeyUnwrap = (input: { kid: string; writer: string; ciphertextBlob: Buffer }, credentials: AwsCredentials) => Promise<Buffer>;
 
-/** Unwraps one seal key (32 bytes) for the enclave; injected so tests can count calls. */
-export type SealKeyUnwrap = (input: { kid: string; ciphertextBlob: Buffer }, credentials: AwsCredentials) => Promise<Buffer>;
-
-/** The production unwrap: KMS Decrypt with Recipient, KeyId = pinned ARN, context {purpose, kid}. */
+/** The production unwrap: KMS Decrypt with Recipient, KeyId = pinned ARN, context {purpose, kid, writer}. */
 export function attestedSealKeyUnwrap(config: SealKmsConfig, nsm: Nsm, options: { timeoutMs?: number } = {}): SealKeyUnwrap {
   return (input, credentials) =>
     decryptWithAttestation(
-      { ciphertextBlob: input.ciphertextBlob, keyId: config.keyArn, encryptionContext: sealKeyEncryptionContext(input.kid) },
+      { ciphertextBlob: input.ciphertextBlob, keyId: config.keyArn, encryptionContext: sealKeyEncryptionContext(input.kid, input.writer) },
       nsm,
       { region: config.region, credentials, endpoint: config.endpoint ?? DEFAULT_KMS_ENDPOINT, timeoutMs: options.timeoutMs },
     );
@@ -91,82 +85,54 @@ export function attestedSealKeyUnwrap(config: SealKmsConfig, nsm: Nsm, options: 
 
 const bad = (message: string) => new SealProvisioningError("bad_provisioning", 400, message);
 
-function boundedString(v: unknown, field: string, max = 4096): string {
-  if (typeof v !== "string" || v.length === 0 || v.length > max) throw bad(`${field} must be a non-empty string (≤ ${max} characters)`);
-  return v;
-}
-
-/** Validates an untrusted ProvisionSealKeys payload against the pinned config. */
-export function parseProvisionRequest(message: unknown, config: SealKmsConfig): { credentials: AwsCredentials; wrapped: { kid: string; ciphertextBlob: Buffer }[] } {
-  const m = message as Partial<Record<keyof ProvisionSealKeysRequest, unknown>> | null;
-  if (!m || typeof m !== "object") throw bad("payload must be a map");
-  if (m.region !== undefined && m.region !== null && m.region !== config.region) {
-    throw bad(`region ${JSON.stringify(m.region)} is not the pinned seal key region ${config.region}`);
-  }
-  const c = m.credentials as Record<string, unknown> | undefined;
-  if (!c || typeof c !== "object") throw bad("credentials missing");
-  const credentials: AwsCredentials = {
-    accessKeyId: boundedString(c.accessKeyId, "credentials.accessKeyId", 128),
-    secretAccessKey: boundedString(c.secretAccessKey, "credentials.secretAccessKey", 256),
-    ...(c.sessionToken !== undefined && c.sessionToken !== null ? { sessionToken: boundedString(c.sessionToken, "credentials.sessionToken", 4096) } : {}),
-  };
-  if (!Array.isArray(m.wrapped) || m.wrapped.length === 0 || m.wrapped.length > MAX_WRAPPED_KEYS) throw bad(`wrapped must list 1..${MAX_WRAPPED_KEYS} keys`);
-  const seen = new Set<string>();
-  const wrapped = (m.wrapped as unknown[]).map((w) => {
-    const e = w as Record<string, unknown> | null;
-    const kid = e?.kid;
-    if (typeof kid !== "string" || !SEAL_KID.test(kid)) throw bad(`kid ${JSON.stringify(kid)} must match ${SEAL_KID.source}`);
-    if (seen.has(kid)) throw bad(`kid ${kid} listed twice`);
-    seen.add(kid);
-    const blob = e?.ciphertextBlob;
-    if (!(blob instanceof Uint8Array) || blob.length === 0 || blob.length > MAX_WRAPPED_BLOB_BYTES) throw bad(`${kid}: ciphertextBlob must be 1..${MAX_WRAPPED_BLOB_BYTES} bytes`);
-    return { kid, ciphertextBlob: Buffer.from(blob) };
-  });
-  return { credentials, wrapped };
-}
-
 /**
- * Holds the seal keys this enclave has unwrapped and turns each provisioning request into the
- * keyring the signer uses. Requests are serialized (one KMS round at a time).
+ * Turns provisioning requests into key state. Requests are serialized (one KMS round at a time).
+ * Without a pinned KMS config (local dev) only directories are accepted; key material then comes
+ * from the dev key files given at start.
  */
-export class SealKeyProvisioner {
-  /** kid → 32-byte key, every key unwrapped so far (only ever under the pinned key ARN). */
-  private readonly unwrapped = new Map<string, Buffer>();
+export class KeyProvisioner {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    readonly config: SealKmsConfig,
-    private readonly unwrap: SealKeyUnwrap,
+    readonly state: KeyState,
+    readonly kms?: { readonly config: SealKmsConfig; readonly unwrap: SealKeyUnwrap },
   ) {}
 
-  provision(message: unknown): Promise<{ keyring: SealKeyring; response: ProvisionSealKeysResponse }> {
-    const run = this.queue.then(() => this.provisionNow(message));
+  provision(request: ProvisionKeysRequest): Promise<ProvisionKeysResponse> {
+    const run = this.queue.then(() => this.provisionNow(request));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async provisionNow(message: unknown): Promise<{ keyring: SealKeyring; response: ProvisionSealKeysResponse }> {
-    const { credentials, wrapped } = parseProvisionRequest(message, this.config);
-    const fresh = new Map<string, Buffer>();
-    for (const w of wrapped) {
-      if (this.unwrapped.has(w.kid)) continue;
-      let key: Buffer;
-      try {
-        key = await this.unwrap(w, credentials);
-      } catch (err) {
-        throw new SealProvisioningError("seal_unwrap_failed", 502, `seal key ${w.kid}: ${(err as Error).message}`);
-      }
-      if (key.length !== 32) throw new SealProvisioningError("seal_unwrap_failed", 502, `seal key ${w.kid}: unwrapped ${key.length} bytes, expected 32`);
-      fresh.set(w.kid, key);
+  private async provisionNow(request: ProvisionKeysRequest): Promise<ProvisionKeysResponse> {
+    if (request.wrapped && request.wrapped.length > 0 && !this.kms) throw new SealProvisioningError("kms_provisioning_disabled", 409, "this image pins no seal KMS key: it accepts no wrapped keys");
+    if (this.kms && request.region !== undefined && request.region !== this.kms.config.region) {
+      throw bad(`region ${JSON.stringify(request.region)} is not the pinned seal key region ${this.kms.config.region}`);
     }
-    // All or nothing: only now do the new keys join.
-    for (const [kid, key] of fresh) this.unwrapped.set(kid, key);
-    const kids = wrapped.map((w) => w.kid);
-    const activeKid = this.config.activeKid !== undefined && kids.includes(this.config.activeKid) ? this.config.activeKid : kids[0]!;
-    const keyring = new SealKeyring(
-      kids.map((kid) => ({ kid, key: this.unwrapped.get(kid)! })),
-      activeKid,
-    );
-    return { keyring, response: { kids, activeKid, unwrapped: [...fresh.keys()], keyArn: this.config.keyArn } };
+    const directory = this.state.acceptDirectory(request.directory);
+    const unwrapped: string[] = [];
+    const failures: string[] = [];
+    if (this.kms && request.wrapped) {
+      if (!request.credentials) throw bad("wrapped keys need credentials to ask KMS with");
+      const seen = new Set<string>();
+      for (const w of request.wrapped) {
+        if (!SEAL_KID.test(w.kid) || seen.has(w.kid)) throw bad(`kid ${JSON.stringify(w.kid)} is malformed or listed twice`);
+        seen.add(w.kid);
+        const writer = this.state.writerOf(w.kid);
+        // Blobs for kids the directory does not list are never unwrapped; held kids need no KMS call.
+        if (writer === undefined || this.state.holds(w.kid)) continue;
+        try {
+          const key = await this.kms.unwrap({ kid: w.kid, writer, ciphertextBlob: Buffer.from(w.ciphertextBlob) }, request.credentials);
+          this.state.offerKeys([{ kid: w.kid, key }]);
+          unwrapped.push(w.kid);
+        } catch (err) {
+          failures.push(`${w.kid}: ${err instanceof KeyStateError ? err.message : (err as Error).message}`);
+        }
+      }
+    }
+    if (failures.length > 0 && unwrapped.length === 0 && this.state.keyring?.kids.length === 0) {
+      throw new SealProvisioningError("seal_unwrap_failed", 502, `no writer key could be unwrapped: ${failures.join("; ").slice(0, 1024)}`);
+    }
+    return { lane: directory.lane, epoch: directory.epoch, expires_at: directory.expires_at, kids: this.state.keyring?.kids ?? [], missing: this.state.missing, unwrapped };
   }
 }

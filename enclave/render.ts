@@ -7,14 +7,20 @@
 import { Packr } from "msgpackr";
 import { KeySelector, isFeatureValue, ObjectFormatError, type FeatureObject, type FeatureValue } from "../wire/object";
 import type { Registry, ViewDef } from "../wire/registry";
-import { lookupView, type ReadRequest } from "../wire/request";
-import type { SealKeyring } from "./seal";
+import { lookupView, RequestError, type ReadRequest } from "../wire/request";
+import { SEAL_FAILURE_MESSAGES, type SealKeyring } from "./seal";
 
 /**
  * Per-feature status, Feast style. OUTSIDE_MAX_AGE: the object's event_time is older than the
  * view's ttlSeconds at the signed read time (the signature's `created`); the value is withheld.
  */
 export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE";
+
+/**
+ * A last check on a verified object before its values are used (the signer's P2 high-water mark):
+ * null = serve it, else the refusal (code and fixed message) that goes into the signed answer.
+ */
+export type EntityGuard = (view: string, entity: string, eventTime: number) => { readonly code: string; readonly message: string } | null;
 
 export interface RenderContext {
   /** Seal keys to verify with; null = none loaded, every stored object is refused. */
@@ -23,6 +29,8 @@ export interface RenderContext {
   readonly readTimeMs: number;
   /** @default the registry bundled into this build (registry/views.ts) */
   readonly registry?: Registry;
+  /** @default none */
+  readonly guard?: EntityGuard;
 }
 
 /**
@@ -38,6 +46,8 @@ export interface EntityFound {
   readonly found: true;
   readonly event_time: AnswerTime;
   readonly written_time: AnswerTime;
+  /** The writer whose key sealed the object (the key directory names it). */
+  readonly written_by: string;
   readonly features: Record<string, FeatureValue>;
   readonly status: Record<string, FeatureStatus>;
 }
@@ -144,14 +154,17 @@ export function renderEntity(
   if (!ctx.seals) return { entity, found: false, error: { code: "seal_key_unavailable", message: "signer has no seal keys loaded" } };
   // The host chose which bytes to send: the seal proves a writer made them, the identity check
   // that they are this entity's object in this view.
-  const opened = ctx.seals.open(bytes, def.name, entity, wanted);
+  const opened = ctx.seals.open(bytes, def.name, entity, wanted, ctx.readTimeMs);
   if (!opened.ok) return { entity, found: false, error: { code: opened.code, message: opened.message } };
   const object = opened.object;
+  const refused = ctx.guard?.(def.name, entity, object.event_time);
+  if (refused) return { entity, found: false, error: refused };
   let projected: Pick<EntityFound, "features" | "status">;
   try {
     projected = project(object, def, wanted, ctx.readTimeMs, format);
   } catch (err) {
-    if (err instanceof ObjectFormatError) return { entity, found: false, error: { code: err.code, message: err.message } };
+    // Fixed text: the decoder's own message may quote stored (host-chosen) bytes.
+    if (err instanceof ObjectFormatError) return { entity, found: false, error: { code: err.code, message: SEAL_FAILURE_MESSAGES.corrupt_object } };
     throw err;
   }
   return {
@@ -159,6 +172,7 @@ export function renderEntity(
     found: true,
     event_time: timeFor(format, object.event_time),
     written_time: timeFor(format, object.written_time),
+    written_by: opened.writer,
     ...projected,
   };
 }
@@ -182,7 +196,7 @@ export function encodeBody(format: ReadRequest["format"], value: unknown): { con
 /** The whole answer for a parsed request and the objects the host fetched, in request order. */
 export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext): RenderedBody {
   if (objects.length !== request.entities.length) {
-    throw new Error(`expected ${request.entities.length} objects, host sent ${objects.length}`);
+    throw new RequestError("bad_body", `expected ${request.entities.length} objects, host sent ${objects.length}`);
   }
   const def = lookupView(request.view, ctx.registry);
   // Prepared once per request: a batch matches every entity's keys against the same byte strings.

@@ -8,7 +8,8 @@
  * Who holds the key: writers and the signer (enclave). Never the reader runtime: nothing under
  * runtime/ imports this module. Locally the key is a dev key generated into `.lane/keys/`
  * (gitignored); in production the enclave unwraps it with KMS Decrypt + Recipient (attestation),
- * see KmsSealKeySource and docs/keys.md.
+ * enclave/key-state.ts and docs/keys.md. Which kids an enclave uses, and for which writer, is
+ * decided by the admin-signed key directory (wire/key-directory.ts), never by the host.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -25,51 +26,86 @@ import {
   SEAL_KID,
   sealPrefix,
 } from "../wire/object";
+import { WRITER_ID, type KeyUse } from "../wire/key-directory";
 
 export interface SealKey {
   readonly kid: string;
   /** 32 random bytes. */
   readonly key: Buffer;
+  /** The writer this key belongs to (from the signed key directory in the enclave; from the key file for writers). */
+  readonly writer?: string;
+  /** "write" keys seal; "verify" keys only open what was sealed before (rotation). @default "write" */
+  readonly use?: KeyUse;
 }
 
 /** Why an object was refused; each is a per-entity error code in signed answers and a metric label. */
-export type SealFailure = "seal_missing" | "seal_unknown_key" | "seal_invalid" | "corrupt_object" | "object_mismatch";
+export type SealFailure = "seal_missing" | "seal_unknown_key" | "seal_invalid" | "corrupt_object" | "object_mismatch" | "key_directory_expired";
 
-export type OpenResult = { readonly ok: true; readonly object: FeatureObject } | { readonly ok: false; readonly code: SealFailure; readonly message: string };
+/**
+ * The messages that go into signed answers: fixed, signer-authored text only. A decoder's own
+ * error text can quote the stored (host-chosen) bytes, so it never reaches a signed body.
+ */
+export const SEAL_FAILURE_MESSAGES: Readonly<Record<SealFailure, string>> = {
+  seal_missing: "stored object carries no seal",
+  seal_unknown_key: "object sealed under a key this signer does not hold (unknown, revoked or not provisioned)",
+  seal_invalid: "seal does not verify: object altered or sealed with another key",
+  corrupt_object: "stored object is not a valid sealed object",
+  object_mismatch: "sealed object belongs to another view or entity",
+  key_directory_expired: "the signer's key directory has expired; it verifies nothing until an admin publishes a new one",
+};
+
+export type OpenResult =
+  | { readonly ok: true; readonly object: FeatureObject; readonly writer: string }
+  | { readonly ok: false; readonly code: SealFailure; readonly message: string };
 
 export const SEAL_KEY_BYTES = 32;
 
-/** The keys a process may verify with (all known kids) and seal with (the active kid). */
+/**
+ * The keys a process may verify with (all known kids) and seal with (the active kid, or a named
+ * write key). In the enclave a keyring is a snapshot of the current key directory (enclave/key-state.ts)
+ * and stops verifying anything at the directory's expiry.
+ */
 export class SealKeyring {
-  private readonly keys: ReadonlyMap<string, Buffer>;
+  private readonly keys: ReadonlyMap<string, { readonly key: Buffer; readonly writer: string; readonly use: KeyUse }>;
+  /** ms since epoch after which open() refuses everything; Infinity for writers' own keyrings. */
+  readonly expiresAt: number;
 
   constructor(
     keys: readonly SealKey[],
     readonly activeKid: string = keys[0]?.kid ?? "",
+    options: { readonly expiresAt?: number } = {},
   ) {
     for (const k of keys) {
       if (!SEAL_KID.test(k.kid)) throw new Error(`seal kid ${JSON.stringify(k.kid)} must match ${SEAL_KID.source}`);
       if (k.key.length !== SEAL_KEY_BYTES) throw new Error(`seal key ${k.kid} must be ${SEAL_KEY_BYTES} bytes`);
     }
-    this.keys = new Map(keys.map((k) => [k.kid, Buffer.from(k.key)]));
-    if (!this.keys.has(activeKid)) throw new Error(`active seal kid ${JSON.stringify(activeKid)} is not in the keyring`);
+    this.keys = new Map(keys.map((k) => [k.kid, { key: Buffer.from(k.key), writer: k.writer ?? "unknown", use: k.use ?? "write" }]));
+    if (activeKid !== "" && !this.keys.has(activeKid)) throw new Error(`active seal kid ${JSON.stringify(activeKid)} is not in the keyring`);
+    this.expiresAt = options.expiresAt ?? Number.POSITIVE_INFINITY;
   }
 
   get kids(): string[] {
     return [...this.keys.keys()];
   }
 
-  private mac(kid: string, body: Uint8Array): Buffer {
-    const key = this.keys.get(kid);
-    if (!key) throw new Error(`no seal key ${kid}`);
-    // Stream prefix then body: the same MAC input as sealInput(), without copying the body.
-    return createHmac("sha256", key).update(sealPrefix(kid)).update(body).digest();
+  /** The writer and key of a kid that may seal (use "write"); undefined for unknown or verify-only kids. */
+  writeKey(kid: string): { readonly writer: string; readonly key: Buffer } | undefined {
+    const k = this.keys.get(kid);
+    return k && k.use === "write" ? { writer: k.writer, key: k.key } : undefined;
   }
 
-  /** Encode and seal an object under the active key: the stored bytes of layout v2. */
-  seal(object: Omit<FeatureObject, "v">): Buffer {
+  private mac(kid: string, body: Uint8Array): Buffer {
+    const entry = this.keys.get(kid);
+    if (!entry) throw new Error(`no seal key ${kid}`);
+    // Stream prefix then body: the same MAC input as sealInput(), without copying the body.
+    return createHmac("sha256", entry.key).update(sealPrefix(kid)).update(body).digest();
+  }
+
+  /** Encode and seal an object under a write key (default: the active one): the stored bytes of layout v2. */
+  seal(object: Omit<FeatureObject, "v">, kid: string = this.activeKid): Buffer {
+    if (!this.writeKey(kid)) throw new Error(`seal kid ${JSON.stringify(kid)} is not a write key of this keyring`);
     const body = encodeObjectBody(object);
-    return encodeSealedObject(body, this.activeKid, this.mac(this.activeKid, body));
+    return encodeSealedObject(body, kid, this.mac(kid, body));
   }
 
   /**
@@ -80,33 +116,35 @@ export class SealKeyring {
    * @param wanted when given, only these features are decoded (projected and batch reads); the
    *   seal is still checked over the whole body first.
    */
-  open(bytes: Uint8Array, view: string, entity: string, wanted: KeySelector | null = null): OpenResult {
+  open(bytes: Uint8Array, view: string, entity: string, wanted: KeySelector | null = null, nowMs = Date.now()): OpenResult {
+    if (nowMs >= this.expiresAt) return refuse("key_directory_expired");
     let stored;
     try {
       stored = decodeStoredObject(bytes);
     } catch (err) {
-      if (err instanceof ObjectFormatError) return { ok: false, code: "corrupt_object", message: err.message };
+      if (err instanceof ObjectFormatError) return refuse("corrupt_object");
       throw err;
     }
-    if (stored.v === 1 || stored.seal === null) return { ok: false, code: "seal_missing", message: "stored object carries no seal" };
+    if (stored.v === 1 || stored.seal === null) return refuse("seal_missing");
     const { kid, mac } = stored.seal;
-    if (!this.keys.has(kid)) return { ok: false, code: "seal_unknown_key", message: `object sealed under unknown key id ${kid}` };
-    if (!timingSafeEqual(this.mac(kid, stored.body), mac)) return { ok: false, code: "seal_invalid", message: "seal does not verify: object altered or sealed with another key" };
+    const entry = this.keys.get(kid);
+    if (!entry) return refuse("seal_unknown_key");
+    if (!timingSafeEqual(this.mac(kid, stored.body), mac)) return refuse("seal_invalid");
     let object: FeatureObject;
     try {
       // Feature values are checked where they are output (enclave/render.ts), names come from the registry.
       object = wanted ? decodeObjectBodyProjected(stored.body, wanted) : decodeObjectBody(stored.body, { checkFeatures: false });
     } catch (err) {
       // A valid seal over a malformed body means a buggy writer, not tampering; still refuse.
-      if (err instanceof ObjectFormatError) return { ok: false, code: "corrupt_object", message: err.message };
+      if (err instanceof ObjectFormatError) return refuse("corrupt_object");
       throw err;
     }
-    if (object.view !== view || object.entity !== entity) {
-      return { ok: false, code: "object_mismatch", message: "sealed object belongs to another view or entity" };
-    }
-    return { ok: true, object };
+    if (object.view !== view || object.entity !== entity) return refuse("object_mismatch");
+    return { ok: true, object, writer: entry.writer };
   }
 }
+
+const refuse = (code: SealFailure): OpenResult => ({ ok: false, code, message: SEAL_FAILURE_MESSAGES[code] });
 
 /** Where a process gets its seal keys. The signer asks once at startup. */
 export interface SealKeySource {
@@ -120,6 +158,8 @@ export interface SealKeySource {
 interface SealKeyFile {
   readonly kid: string;
   readonly key: string;
+  /** The writer the key belongs to (the key directory lists it under this writer). */
+  readonly writer?: string;
   readonly created: string;
   readonly note: string;
 }
@@ -133,6 +173,7 @@ export function writeSealKeyFile(path: string, key: SealKey): void {
   const file: SealKeyFile = {
     kid: key.kid,
     key: key.key.toString("base64"),
+    ...(key.writer ? { writer: key.writer } : {}),
     created: new Date().toISOString(),
     note: "Express Lane LOCAL DEV seal key. Never use outside a local lane; production keys are KMS-wrapped (docs/keys.md).",
   };
@@ -145,12 +186,13 @@ export function readSealKeyFile(path: string): SealKey {
   if (typeof raw.kid !== "string" || typeof raw.key !== "string") throw new Error(`${path}: not a seal key file (needs kid and key)`);
   const key = Buffer.from(raw.key, "base64");
   if (key.length !== SEAL_KEY_BYTES) throw new Error(`${path}: key must be ${SEAL_KEY_BYTES} bytes`);
-  return { kid: raw.kid, key };
+  if (raw.writer !== undefined && (typeof raw.writer !== "string" || !WRITER_ID.test(raw.writer))) throw new Error(`${path}: writer must match ${WRITER_ID.source}`);
+  return { kid: raw.kid, key, ...(raw.writer ? { writer: raw.writer } : {}) };
 }
 
 /** Read the dev key at `path`, creating it first if absent. */
-export function ensureDevSealKeyFile(path: string): SealKey {
-  if (!existsSync(path)) writeSealKeyFile(path, generateSealKey("dev"));
+export function ensureDevSealKeyFile(path: string, writer = "loader"): SealKey {
+  if (!existsSync(path)) writeSealKeyFile(path, { ...generateSealKey("dev"), writer });
   return readSealKeyFile(path);
 }
 
@@ -162,35 +204,6 @@ export class FileSealKeySource implements SealKeySource {
 
   async load(): Promise<SealKeyring> {
     const keys = this.paths.map(readSealKeyFile);
-    return new SealKeyring(keys, keys[0]?.kid);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Production: KMS-wrapped keys, unwrapped inside the enclave with its attestation.
-
-export interface WrappedSealKey {
-  readonly kid: string;
-  /** KMS CiphertextBlob of the 32-byte key (from GenerateDataKey / Encrypt under the seal KMS key). */
-  readonly ciphertext: Buffer;
-}
-
-/**
- * Unwraps each key with `unwrap` — in the enclave, enclave/kms-recipient.ts's
- * decryptWithAttestation({ciphertextBlob, keyId: <seal key ARN, pinned in the image>,
- * encryptionContext: {purpose: "express-lane-seal", kid}}, nsm, kms options) — so the plaintext
- * exists only in enclave memory. The function is injected to keep this module free of AWS I/O.
- */
-export class KmsSealKeySource implements SealKeySource {
-  readonly description = "KMS Decrypt with Recipient (attested)";
-  constructor(
-    private readonly wrapped: readonly WrappedSealKey[],
-    private readonly unwrap: (key: WrappedSealKey) => Promise<Buffer>,
-  ) {}
-
-  async load(): Promise<SealKeyring> {
-    const keys: SealKey[] = [];
-    for (const w of this.wrapped) keys.push({ kid: w.kid, key: await this.unwrap(w) });
     return new SealKeyring(keys, keys[0]?.kid);
   }
 }

@@ -1,45 +1,66 @@
 /**
  * The signer: the only code that holds the signing key. In production it runs inside a Nitro
- * Enclave; locally it is the same code in a separate process. The whole trust story is here:
+ * Enclave; locally it is the same code in a separate process. The whole trust story is here
+ * (docs/trust.md states it as properties P1–P7):
  *
- *   1. The key is born in this process (SigningKey.generate) and never leaves it.
- *   2. The attestation document binds the key: NSM puts our raw public key into `public_key`, next to
- *      the enclave's PCRs, under AWS's certificate chain (GET /v1/attestation → FrameKind.Attest).
- *   3. Every read answer is produced and signed here: we re-parse the request facts the host
- *      forwards, decode and project the stored bytes ourselves, and sign status, content type,
- *      digest and the request's method, path and query (RFC 9421). The host only moves bytes.
- *   4. We sign only data an authorized writer wrote: every stored object carries a seal (HMAC under
- *      the seal key, enclave/seal.ts) that we verify, with the object's view and entity, before a
- *      value goes into an answer. A failed seal is a signed per-entity error, never a PRESENT value.
- *      The seal key comes from a SealKeySource (KMS + attestation in production); the host never
- *      holds it, so push-API rows are validated against the registry built into this image and
- *      sealed here (FrameKind.SealWrite); the host only stores the sealed bytes.
- *   5. In production the seal keys arrive KMS-wrapped (FrameKind.ProvisionSealKeys): we unwrap them
- *      ourselves with KMS Decrypt + our attestation, only under the seal KMS key pinned in this
- *      image (enclave/seal-provisioning.ts). The host's credentials let us ask; they open nothing.
+ *   1. The key is born in this process (SigningKey.generate) and never leaves it. The attestation
+ *      document binds it: NSM puts our raw public key into `public_key`, next to the PCRs.
+ *   2. Every answer is produced and signed here, bound to the whole request: status, content type
+ *      and digest of the answer, the request's method, path and query, and for requests with a body
+ *      the digest of the body we parsed (P3). The host only moves bytes.
+ *   3. We sign only data an authorized writer wrote (P1): every stored object carries a seal under
+ *      its writer's key, which we verify with the object's view and entity before a value goes
+ *      into an answer. Pushes are sealed only after the writer's own request signature verifies
+ *      (wire/writer-auth.ts), fresh and not replayed, under that writer's key; the answer names the
+ *      writer (`written_by`).
+ *   4. Which writer keys exist is decided by an admin, not the host (P4): an admin-signed key
+ *      directory with a forward-only epoch and an expiry (enclave/key-state.ts); key material is
+ *      used only if it matches the directory's commitment; in production it arrives KMS-wrapped and
+ *      only this attested image can unwrap it (enclave/key-provisioning.ts).
+ *   5. We never go back (P2): an entity version older than one this process served or sealed is
+ *      refused (enclave/high-water.ts).
+ *   6. Push answers are signed only for rows we sealed, proven by the ticket we issued with them
+ *      (P3); what the store did with them is the host's report and labelled as such.
+ *   7. The channel has roles (P7): each connection declares read, write or provision in its first
+ *      frame and may send only that role's frames, each decoded by its one typed decoder
+ *      (wire/frames.ts), with bounded frames, in-flight work and connections.
  *
  * The host is untrusted: every frame is validated; a bad frame gets an error reply, never a
  * signature over something we did not build.
  */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, Server, Socket } from "node:net";
 import { SigningKey } from "./key";
-import { encodeBody, renderRead } from "./render";
+import { encodeBody, renderRead, type EntityGuard } from "./render";
 import type { SealKeyring } from "./seal";
-import { SealProvisioningError, type SealKeyProvisioner } from "./seal-provisioning";
+import { SealProvisioningError, type KeyProvisioner } from "./key-provisioning";
+import { KeyStateError } from "./key-state";
+import { HighWaterMarks, NonceCache } from "./high-water";
 import type { Nsm } from "./nsm/types";
 import { contentDigest, DEFAULT_SIGNATURE_VALIDITY_S, serializeSignatureParams, signatureBase, signatureHeaders } from "../wire/envelope";
 import {
   AttestRequest,
   AttestResponse,
-  decodePayload,
+  ChannelRole,
+  decodeAttest,
+  decodeHello,
+  decodeProvisionKeys,
+  decodeSealWrite,
+  decodeSignRead,
+  decodeSignWriteOutcome,
   encodeFrame,
   ErrorReply,
   Frame,
   FrameDecoder,
+  FrameFieldError,
   FrameKind,
   FrameWriter,
-  ProvisionSealKeysRequest,
-  ProvisionSealKeysResponse,
+  FRAME_PROTOCOL_VERSION,
+  HelloReply,
+  ProvisionKeysRequest,
+  ProvisionKeysResponse,
+  ROLE_FRAMES,
+  ROLE_MAX_FRAME_BYTES,
   SealedRow,
   SealWriteRequest,
   SealWriteResponse,
@@ -47,10 +68,17 @@ import {
   SignReadRequest,
   SignWriteOutcomeRequest,
   WriteOutcome,
+  WriteTicket,
 } from "../wire/frames";
 import type { Registry } from "../wire/registry";
 import { MAX_NONCE_LENGTH, parseAcceptSignature, parseReadRequest, RequestError } from "../wire/request";
-import { parseWriteRequest, type RawWriteRequest } from "../wire/write";
+import { parseWriteRequest } from "../wire/write";
+import { parseWriterSignature, WriterAuthError, writerMac, WRITER_SIGNATURE_FUTURE_SKEW_S, WRITER_SIGNATURE_MAX_AGE_S } from "../wire/writer-auth";
+
+/** Where the signer gets its current keyring: KeyState in production and dev, a fixed one in unit tests. */
+export interface KeyringSource {
+  readonly keyring: SealKeyring | null;
+}
 
 export interface SignerOptions {
   readonly key?: SigningKey;
@@ -59,30 +87,33 @@ export interface SignerOptions {
   readonly validitySeconds?: number;
   /** Clock, injectable for tests. Milliseconds since epoch. */
   readonly now?: () => number;
-  /** Seal keys (from a SealKeySource). Without them every stored object is refused and pushes fail. */
-  readonly seals?: SealKeyring | null;
-  /** Production: unwraps host-provisioned, KMS-wrapped seal keys (FrameKind.ProvisionSealKeys). */
-  readonly sealProvisioner?: SealKeyProvisioner;
+  /** The writer keys to verify and seal with. Without a keyring every stored object and push is refused. */
+  readonly keys?: KeyringSource;
+  /** Accepts key directories and key material from the host (FrameKind.ProvisionKeys). */
+  readonly provisioner?: KeyProvisioner;
   /** Feature views. @default the registry bundled into this build (registry/views.ts) */
   readonly registry?: Registry;
+  /** Entities tracked for P2 (enclave/high-water.ts). */
+  readonly maxTrackedEntities?: number;
 }
 
-function toBuffer(value: unknown): Buffer | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  throw new RequestError("bad_body", "binary field expected");
-}
+/** Limits on what one host can make us hold (P7): a restart would change the signing key. */
+export const CHANNEL_LIMITS = {
+  /** Connections per role, and in all. */
+  connectionsPerRole: { read: 16, write: 8, provision: 2 } as Readonly<Record<ChannelRole, number>>,
+  maxConnections: 26,
+  /** Until Hello arrives a connection may send only this much. */
+  helloMaxBytes: 1024,
+  /** Async work (attestation, provisioning) in flight per connection. */
+  maxPendingPerConnection: 8,
+  /** Stop reading a connection whose replies the host is not reading. */
+  maxUnreadReplyBytes: 64 * 1024 * 1024,
+} as const;
 
-function str(value: unknown, field: string): string {
-  if (typeof value !== "string") throw new RequestError("bad_body", `frame field ${field} must be a string`);
-  return value;
-}
+/** Tickets older than this cannot be turned into a signed push answer. */
+export const WRITE_TICKET_TTL_MS = 60_000;
 
-function optStr(value: unknown, field: string): string | undefined {
-  return value === undefined || value === null ? undefined : str(value, field);
-}
-
-/** A refusal that is the signer's state, not the request's fault (e.g. no seal keys loaded). */
+/** A refusal that is the signer's state, not the request's fault (e.g. no keys loaded). */
 class SignerFault extends Error {
   constructor(
     readonly code: string,
@@ -93,59 +124,62 @@ class SignerFault extends Error {
   }
 }
 
-/** The raw push request facts from an untrusted frame (the signer re-parses them itself). */
-function rawWriteOf(m: Record<string, unknown>): RawWriteRequest {
-  return { method: str(m.method, "method"), path: str(m.path, "path"), query: str(m.query, "query"), contentType: optStr(m.contentType, "contentType"), body: toBuffer(m.body) };
-}
-
-const WRITE_RESULTS: ReadonlySet<string> = new Set(["written", "unchanged", "skipped_older"]);
+/** The fixed texts of refusals that go into signed answers (signer-authored only, P5). */
+const GUARD_MESSAGES = {
+  rolled_back: "an older version of this entity than one this signer has already served or sealed",
+  high_water_full: "this signer tracks no more entities (P2 bound); it refuses new ones rather than risk serving a rolled-back version",
+} as const;
 
 function errorFrame(id: number, err: unknown): Buffer {
-  const reply: ErrorReply =
-    err instanceof RequestError || err instanceof SignerFault || err instanceof SealProvisioningError
-      ? { code: err.code, message: err.message, status: err.status }
-      : { code: "signer_error", message: err instanceof Error ? err.message : "signer failure", status: 500 };
+  let reply: ErrorReply;
+  if (err instanceof RequestError || err instanceof SignerFault || err instanceof SealProvisioningError || err instanceof FrameFieldError || err instanceof KeyStateError) {
+    reply = { code: err.code, message: err.message, status: err.status };
+  } else if (err instanceof WriterAuthError) {
+    reply = { code: err.code, message: err.message, status: err.code === "content_digest_mismatch" ? 400 : 401 };
+  } else {
+    reply = { code: "signer_error", message: "signer failure", status: 500 };
+  }
   return encodeFrame(id, FrameKind.Error, reply);
 }
+
+type TicketBody = Omit<WriteTicket, "mac">;
 
 export class Signer {
   readonly key: SigningKey;
   private readonly nsm?: Nsm;
   private readonly validitySeconds: number;
   private readonly now: () => number;
-  private seals: SealKeyring | null;
-  private readonly sealProvisioner?: SealKeyProvisioner;
+  private readonly keys: KeyringSource;
+  private readonly provisioner?: KeyProvisioner;
   private readonly registry?: Registry;
+  readonly highWater: HighWaterMarks;
+  private readonly nonces = new NonceCache((WRITER_SIGNATURE_MAX_AGE_S + 2 * WRITER_SIGNATURE_FUTURE_SKEW_S) * 1000);
+  /** Born here, never leaves: write tickets are MACs only this process can make. */
+  private readonly ticketKey = randomBytes(32);
+  private readonly connections: Record<ChannelRole | "pending", number> = { read: 0, write: 0, provision: 0, pending: 0 };
+  private readonly guard: EntityGuard;
 
   constructor(options: SignerOptions = {}) {
     this.key = options.key ?? SigningKey.generate();
     this.nsm = options.nsm;
     this.validitySeconds = options.validitySeconds ?? DEFAULT_SIGNATURE_VALIDITY_S;
     this.now = options.now ?? Date.now;
-    this.seals = options.seals ?? null;
-    this.sealProvisioner = options.sealProvisioner;
+    this.provisioner = options.provisioner;
+    this.keys = options.keys ?? options.provisioner?.state ?? { keyring: null };
     this.registry = options.registry;
+    this.highWater = new HighWaterMarks(options.maxTrackedEntities);
+    this.guard = (view, entity, eventTime) => {
+      const verdict = this.highWater.admit(view, entity, eventTime);
+      return verdict === "ok" ? null : { code: verdict, message: GUARD_MESSAGES[verdict] };
+    };
   }
 
   /** Build and sign the HTTP answer for one read. Throws RequestError for malformed input. */
-  signRead(message: SignReadRequest): SignedResponse {
-    const m = message as unknown as Record<string, unknown>;
-    const raw = {
-      method: str(m.method, "method"),
-      path: str(m.path, "path"),
-      query: str(m.query, "query"),
-      accept: optStr(m.accept, "accept"),
-      acceptSignature: optStr(m.acceptSignature, "acceptSignature"),
-      contentType: optStr(m.contentType, "contentType"),
-      body: toBuffer(m.body),
-    };
-    if (!Array.isArray(m.objects)) throw new RequestError("bad_body", "frame field objects must be an array");
-    const objects = (m.objects as unknown[]).map((o) => toBuffer(o) ?? null);
+  signRead(raw: SignReadRequest): SignedResponse {
     const request = parseReadRequest(raw, this.registry);
     // The signed read time: max age (OUTSIDE_MAX_AGE) is judged against the `created` we sign.
     const created = Math.floor(this.now() / 1000);
-    const rendered = renderRead(request, objects, { seals: this.seals, readTimeMs: created * 1000, registry: this.registry });
-
+    const rendered = renderRead(request, raw.objects, { seals: this.keys.keyring, readTimeMs: created * 1000, registry: this.registry, guard: this.guard });
     const signed = this.signAnswer(rendered, raw, request.signature, created);
     return rendered.entityErrors.length > 0 ? { ...signed, entityErrors: rendered.entityErrors } : signed;
   }
@@ -153,127 +187,151 @@ export class Signer {
   /** RFC 9421 over an answer this signer built, bound to the request it was built for. */
   private signAnswer(
     answer: { status: number; contentType: string; body: Buffer },
-    raw: { method: string; path: string; query: string },
+    request: { method: string; path: string; query: string; body?: Uint8Array; bodyDigest?: string },
     signature: { label: string; nonce?: string },
     created = Math.floor(this.now() / 1000),
   ): SignedResponse {
     const digest = contentDigest(answer.body);
-    const params = serializeSignatureParams({ created, expires: created + this.validitySeconds, keyid: this.key.keyid, nonce: signature.nonce });
+    // A request with a body (POST) is covered by its digest: the host cannot swap the batch (P3).
+    const requestContentDigest = request.bodyDigest ?? (request.method === "POST" ? contentDigest(request.body ?? new Uint8Array(0)) : undefined);
+    const params = serializeSignatureParams({ created, expires: created + this.validitySeconds, keyid: this.key.keyid, nonce: signature.nonce, requestHasBody: requestContentDigest !== undefined });
     const base = signatureBase(
-      { status: answer.status, contentType: answer.contentType, contentDigest: digest, method: raw.method, path: raw.path, query: raw.query },
+      { status: answer.status, contentType: answer.contentType, contentDigest: digest, method: request.method, path: request.path, query: request.query, requestContentDigest },
       params,
     );
     const headers = signatureHeaders(signature.label, params, this.key.sign(base));
     return { status: answer.status, contentType: answer.contentType, contentDigest: digest, ...headers, body: answer.body };
   }
 
+  private ticketMac(t: TicketBody): Buffer {
+    const text = JSON.stringify([t.issued, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.rows]);
+    return createHmac("sha256", this.ticketKey).update("express-lane/write-ticket/v1\n").update(text).digest();
+  }
+
   /**
-   * The push answer, signed. We re-validate the request we sealed (the host cannot add, drop or
-   * rename rows) and take from the host only what it alone knows: what each conditional PUT did.
-   * The answer says so (`outcome_reported_by: "host"`): the signature proves which rows this
-   * signer accepted and sealed, not that the store kept them — read them back for that.
+   * Push API (P1): verify the writer's request signature with the writer's own key, refuse stale
+   * or replayed signatures, validate each row against the registry built into this image, and seal
+   * the valid ones under that writer's key. The host gets sealed bytes to store and a ticket that
+   * lets it ask for the signed answer later; it never sees a key.
    */
-  signWriteOutcome(message: SignWriteOutcomeRequest): SignedResponse {
-    const m = message as unknown as Record<string, unknown>;
-    const raw = rawWriteOf(m);
-    const signature = parseAcceptSignature(optStr(m.acceptSignature, "acceptSignature"));
-    const request = parseWriteRequest(raw, this.registry, this.now());
-    if (!Array.isArray(m.outcomes)) throw new RequestError("bad_body", "frame field outcomes must be an array");
-    const outcomes = new Map<number, WriteOutcome>();
-    for (const o of m.outcomes as unknown[]) {
-      const { index, result, stored_event_time } = (o ?? {}) as Record<string, unknown>;
-      if (typeof index !== "number" || !WRITE_RESULTS.has(result as string) || !Number.isSafeInteger(stored_event_time)) {
-        throw new RequestError("bad_body", "outcome must be {index, result: written|unchanged|skipped_older, stored_event_time}");
+  sealWrite(request: SealWriteRequest): SealWriteResponse {
+    const now = this.now();
+    const keyring = this.keys.keyring;
+    if (!keyring) throw new SignerFault("seal_key_unavailable", 503, "signer has no key directory loaded");
+    if (now >= keyring.expiresAt) throw new SignerFault("key_directory_expired", 503, "the signer's key directory has expired");
+    const auth = parseWriterSignature(request, request.writerSignature, Math.floor(now / 1000));
+    const writeKey = keyring.writeKey(auth.kid);
+    if (!writeKey) throw new WriterAuthError("writer_signature_malformed", "keyid is not a write key in the current key directory (unknown, verify-only or revoked)");
+    if (!timingSafeEqual(writerMac(writeKey.key, auth.base), auth.mac)) throw new WriterAuthError("writer_signature_malformed", "writer signature does not verify");
+    const parsed = parseWriteRequest(request, this.registry, now);
+    const replay = this.nonces.check(auth.kid, auth.nonce, now);
+    if (replay === "replayed") throw new SignerFault("push_replayed", 409, "this writer signature was already used");
+    if (replay === "full") throw new SignerFault("push_replay_cache_full", 503, "too many pushes within the signature window; retry shortly");
+    const rows = parsed.rows.map((row, index): SealedRow => {
+      if (!row.ok) return { index, entity: row.entity, error: row.error };
+      if (this.highWater.admit(parsed.view, row.entity, row.event_time) !== "ok") {
+        return { index, entity: row.entity, error: { code: "older_than_served", message: "this signer has already served or sealed a newer version of this entity" } };
       }
-      outcomes.set(index, o as WriteOutcome);
+      const object = keyring.seal({ view: parsed.view, entity: row.entity, event_time: row.event_time, written_time: now, features: row.features }, auth.kid);
+      return { index, entity: row.entity, event_time: row.event_time, object, object_digest: contentDigest(object).slice(8, -1) };
+    });
+    const body: TicketBody = {
+      issued: now,
+      method: request.method,
+      path: request.path,
+      query: request.query,
+      requestDigest: contentDigest(request.body ?? new Uint8Array(0)),
+      view: parsed.view,
+      writer: writeKey.writer,
+      kid: auth.kid,
+      kind: parsed.kind,
+      rows: rows.map((r) => ("error" in r ? ([r.index, r.entity ?? "", r.error.code, r.error.message] as const) : ([r.index, r.entity, r.event_time, r.object_digest] as const))),
+    };
+    return { view: parsed.view, kid: auth.kid, writer: writeKey.writer, rows, ticket: { ...body, mac: this.ticketMac(body) } };
+  }
+
+  /**
+   * The push answer, signed (P3): only for a ticket this signer issued (so only rows it sealed,
+   * with the digests of the objects it made), within its lifetime. From the host we take only what
+   * it alone knows — what each conditional PUT did — and the answer says so.
+   */
+  signWriteOutcome(request: SignWriteOutcomeRequest): SignedResponse {
+    const { ticket } = request;
+    const { mac, ...body } = ticket;
+    if (!timingSafeEqual(Buffer.from(mac), this.ticketMac(body)) || mac.length !== 32) throw new SignerFault("bad_write_ticket", 400, "write ticket was not issued by this signer or was altered");
+    if (this.now() - ticket.issued > WRITE_TICKET_TTL_MS || ticket.issued > this.now()) throw new SignerFault("bad_write_ticket", 400, "write ticket expired");
+    const signature = parseAcceptSignature(request.acceptSignature);
+    const outcomes = new Map<number, WriteOutcome>();
+    for (const o of request.outcomes) {
+      if (outcomes.has(o.index)) throw new RequestError("bad_body", `two outcomes for row ${o.index}`);
+      outcomes.set(o.index, o);
     }
-    const results = request.rows.map((row, index) => {
-      if (!row.ok) return { entity: row.entity, result: "rejected", error: row.error };
+    const results = ticket.rows.map((row) => {
+      const [index, entity, third, fourth] = row;
+      if (typeof third === "string") return { entity, result: "rejected", error: { code: third, message: fourth } };
       const outcome = outcomes.get(index);
       if (!outcome) throw new RequestError("bad_body", `no store outcome for row ${index}`);
-      return {
-        entity: row.entity,
-        result: outcome.result,
-        event_time: new Date(row.event_time).toISOString(),
-        stored_event_time: new Date(outcome.stored_event_time).toISOString(),
-      };
+      outcomes.delete(index);
+      return { entity, result: outcome.result, written_by: ticket.writer, event_time: new Date(third).toISOString(), object_digest: fourth, stored_event_time: new Date(outcome.stored_event_time).toISOString() };
     });
-    const kid = this.seals?.activeKid;
-    if (request.kind === "single") {
+    if (outcomes.size > 0) throw new RequestError("bad_body", "outcomes for rows that were not sealed");
+    const answerTo = { method: ticket.method, path: ticket.path, query: ticket.query, bodyDigest: ticket.requestDigest };
+    if (ticket.kind === "single") {
       const r = results[0];
-      if (r.result === "rejected") throw new RequestError("bad_body", "a rejected single row has no signed answer");
-      const body = { view: request.view, kid, ...r, outcome_reported_by: "host" };
-      return this.signAnswer({ status: r.result === "written" ? 201 : 200, ...encodeBody("json", body) }, raw, signature);
+      if (!r || r.result === "rejected") throw new RequestError("bad_body", "a rejected single row has no signed answer");
+      const answer = { view: ticket.view, kid: ticket.kid, ...r, outcome_reported_by: "host" };
+      return this.signAnswer({ status: r.result === "written" ? 201 : 200, ...encodeBody("json", answer) }, answerTo, signature);
     }
     const summary = { written: 0, unchanged: 0, skipped_older: 0, rejected: 0 };
     for (const r of results) summary[r.result as keyof typeof summary]++;
-    return this.signAnswer({ status: 200, ...encodeBody("json", { view: request.view, kid, summary, results, outcome_reported_by: "host" }) }, raw, signature);
+    return this.signAnswer({ status: 200, ...encodeBody("json", { view: ticket.view, kid: ticket.kid, written_by: ticket.writer, summary, results, outcome_reported_by: "host" }) }, answerTo, signature);
   }
 
-  /**
-   * Push API: validate each row against the registry built into this image and seal the valid ones
-   * under the active seal key. The host gets sealed bytes to store (with its conditional PUT) and
-   * a reason for each rejected row; it never sees the key.
-   */
-  sealWrite(message: SealWriteRequest): SealWriteResponse {
-    const m = message as unknown as Record<string, unknown>;
-    const raw = rawWriteOf(m);
-    const now = this.now();
-    const request = parseWriteRequest(raw, this.registry, now);
-    const seals = this.seals;
-    if (!seals) throw new SignerFault("seal_key_unavailable", 503, "signer has no seal keys loaded");
-    const rows = request.rows.map((row, index): SealedRow => {
-      if (!row.ok) return { index, entity: row.entity, error: row.error };
-      const object = seals.seal({ view: request.view, entity: row.entity, event_time: row.event_time, written_time: now, features: row.features });
-      return { index, entity: row.entity, event_time: row.event_time, object };
-    });
-    return { view: request.view, kid: seals.activeKid, rows };
-  }
-
-  /** The seal key ids loaded (verify) and the active one (seal); empty before provisioning. */
+  /** The writer key ids the signer verifies with now; empty before a key directory. */
   get sealKids(): string[] {
-    return this.seals?.kids ?? [];
+    return this.keys.keyring?.kids ?? [];
   }
 
-  /** Production seal keys: unwrap what the host provisions, then swap the keyring in whole. */
-  async provisionSealKeys(message: ProvisionSealKeysRequest): Promise<ProvisionSealKeysResponse> {
-    if (!this.sealProvisioner) throw new SealProvisioningError("seal_provisioning_disabled", 409, "this signer has no pinned seal KMS config (--seal-kms-config)");
-    const { keyring, response } = await this.sealProvisioner.provision(message);
-    this.seals = keyring;
-    return response;
+  /** Key directory and key material from the host (enclave/key-provisioning.ts). */
+  async provisionKeys(message: ProvisionKeysRequest): Promise<ProvisionKeysResponse> {
+    if (!this.provisioner) throw new SealProvisioningError("kms_provisioning_disabled", 409, "this signer takes no key provisioning");
+    return this.provisioner.provision(message);
   }
 
   /** A fresh attestation document whose public_key is our signing key. */
   async attest(message: AttestRequest): Promise<AttestResponse> {
     if (!this.nsm) throw new RequestError("bad_body", "this signer has no NSM configured");
-    const nonce = toBuffer((message as unknown as Record<string, unknown>)?.nonce);
+    const nonce = message.nonce ? Buffer.from(message.nonce) : undefined;
     if (nonce && nonce.length > MAX_NONCE_LENGTH) throw new RequestError("bad_query", `nonce longer than ${MAX_NONCE_LENGTH} bytes`);
     const document = await this.nsm.attest({ publicKey: this.key.publicKeyRaw, nonce });
     return { document, keyid: this.key.keyid };
   }
 
   /**
-   * Answer one frame; never throws (a failure is an Error frame for that request id). Reads are
-   * answered synchronously, without a promise hop on the hot path; only attestation awaits NSM.
+   * Answer one frame of a connection in `role`; never throws (a failure is an Error frame for that
+   * request id). Reads are answered synchronously, without a promise hop on the hot path.
    */
-  handle(frame: Frame): Buffer | Promise<Buffer> {
+  handle(frame: Frame, role: ChannelRole): Buffer | Promise<Buffer> {
     try {
+      if (!ROLE_FRAMES[role].has(frame.kind)) {
+        return encodeFrame(frame.id, FrameKind.Error, { code: "frame_not_allowed", message: `frame kind ${frame.kind} is not allowed on a ${role} connection`, status: 500 } satisfies ErrorReply);
+      }
       switch (frame.kind) {
         case FrameKind.KeyInfo:
           return encodeFrame(frame.id, FrameKind.Reply, this.key.info);
         case FrameKind.SignRead:
-          return encodeFrame(frame.id, FrameKind.Reply, this.signRead(decodePayload<SignReadRequest>(frame)));
+          return encodeFrame(frame.id, FrameKind.Reply, this.signRead(decodeSignRead(frame.payload)));
         case FrameKind.SealWrite:
-          return encodeFrame(frame.id, FrameKind.Reply, this.sealWrite(decodePayload<SealWriteRequest>(frame)));
+          return encodeFrame(frame.id, FrameKind.Reply, this.sealWrite(decodeSealWrite(frame.payload)));
         case FrameKind.SignWriteOutcome:
-          return encodeFrame(frame.id, FrameKind.Reply, this.signWriteOutcome(decodePayload<SignWriteOutcomeRequest>(frame)));
-        case FrameKind.ProvisionSealKeys:
-          return this.provisionSealKeys(decodePayload<ProvisionSealKeysRequest>(frame)).then(
+          return encodeFrame(frame.id, FrameKind.Reply, this.signWriteOutcome(decodeSignWriteOutcome(frame.payload)));
+        case FrameKind.ProvisionKeys:
+          return this.provisionKeys(decodeProvisionKeys(frame.payload)).then(
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),
             (err: unknown) => errorFrame(frame.id, err),
           );
         case FrameKind.Attest:
-          return this.attest(decodePayload<AttestRequest>(frame)).then(
+          return this.attest(decodeAttest(frame.payload)).then(
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),
             (err: unknown) => errorFrame(frame.id, err),
           );
@@ -285,32 +343,81 @@ export class Signer {
     }
   }
 
-  /** Serve one connection: frames in, replies out (coalesced per event-loop turn). */
+  /**
+   * Serve one connection: Hello first (declares the role), then frames of that role, replies
+   * coalesced per event-loop turn. Bounded: frame size by role, async work in flight, unread reply
+   * bytes (the socket is paused until the host reads), connections per role.
+   */
   serveConnection(socket: Socket): void {
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder();
-    const writer = new FrameWriter((data) => socket.write(data));
+    const decoder = new FrameDecoder(CHANNEL_LIMITS.helloMaxBytes);
+    const writer = new FrameWriter((data) => {
+      if (!socket.write(data) && socket.writableLength > CHANNEL_LIMITS.maxUnreadReplyBytes) socket.pause();
+    });
+    socket.on("drain", () => socket.resume());
+    let role: ChannelRole | null = null;
+    let pending = 0;
+    this.connections.pending++;
+    let counted: ChannelRole | "pending" = "pending";
+    const drop = (): void => {
+      socket.destroy();
+    };
     socket.on("data", (chunk: Buffer) => {
       let frames: Frame[];
       try {
         frames = decoder.push(chunk);
       } catch {
         // A broken stream cannot be resynchronised: drop the connection, the runtime reconnects.
-        socket.destroy();
+        drop();
         return;
       }
       for (const frame of frames) {
-        const reply = this.handle(frame);
+        if (role === null) {
+          if (frame.kind !== FrameKind.Hello) return drop();
+          let hello;
+          try {
+            hello = decodeHello(frame.payload);
+          } catch {
+            return drop();
+          }
+          if (hello.protocol !== FRAME_PROTOCOL_VERSION || this.connections[hello.role] >= CHANNEL_LIMITS.connectionsPerRole[hello.role]) {
+            writer.send(encodeFrame(frame.id, FrameKind.Error, { code: "hello_refused", message: `protocol ${FRAME_PROTOCOL_VERSION} only; at most ${CHANNEL_LIMITS.connectionsPerRole[hello.role]} ${hello.role} connections`, status: 503 } satisfies ErrorReply));
+            socket.end();
+            return;
+          }
+          role = hello.role;
+          this.connections.pending--;
+          this.connections[role]++;
+          counted = role;
+          decoder.maxFrameBytes = ROLE_MAX_FRAME_BYTES[role];
+          const reply: HelloReply = { ...this.key.info, role, protocol: FRAME_PROTOCOL_VERSION };
+          writer.send(encodeFrame(frame.id, FrameKind.Reply, reply));
+          continue;
+        }
+        const reply = this.handle(frame, role);
         if (Buffer.isBuffer(reply)) writer.send(reply);
-        else void reply.then((r) => writer.send(r));
+        else if (pending >= CHANNEL_LIMITS.maxPendingPerConnection) {
+          void reply.catch(() => undefined);
+          writer.send(encodeFrame(frame.id, FrameKind.Error, { code: "signer_busy", message: "too many requests in flight on this connection", status: 503 } satisfies ErrorReply));
+        } else {
+          pending++;
+          void reply.then((r) => {
+            pending--;
+            writer.send(r);
+          });
+        }
       }
     });
     socket.on("error", () => socket.destroy());
-    socket.on("close", () => writer.clear());
+    socket.on("close", () => {
+      writer.clear();
+      this.connections[counted]--;
+    });
   }
 
   listen(path: string): Promise<Server> {
     const server = createServer((socket) => this.serveConnection(socket));
+    server.maxConnections = CHANNEL_LIMITS.maxConnections;
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen(path, () => {

@@ -10,7 +10,10 @@ const ROOT = join(__dirname, "..");
 
 export const BUNDLES: Record<string, string> = {
   runtime: "runtime/main.ts",
+  /** The enclave image's signer: device NSM only. */
   signer: "enclave/main.ts",
+  /** The development signer: local NSM twin, dev key files. Never in an image. */
+  "dev-signer": "enclave/dev-main.ts",
   cli: "cli/main.ts",
   bench: "bench/main.ts",
   "local-store": "scripts/lane/local-store.ts",

@@ -14,29 +14,34 @@ import { Packr, Unpackr } from "msgpackr";
 import type { Ed25519Jwk } from "./keys";
 import type { RawReadRequest } from "./request";
 import type { RawWriteRequest } from "./write";
+import type { WriterSignatureHeaders } from "./writer-auth";
 
 export const FRAME_HEADER_BYTES = 9;
 /** A batch of 100 × 1 MiB objects would exceed this; the runtime bounds objects and batches first. */
 export const MAX_FRAME_BYTES = 32 * 1024 * 1024;
+/** Protocol version spoken in Hello (2: roles, typed frames, writer-authenticated pushes). */
+export const FRAME_PROTOCOL_VERSION = 2;
 
 export enum FrameKind {
-  /** runtime → signer: { } → KeyInfo */
+  /** runtime → signer, first frame on every connection: Hello → HelloReply. Declares the role. */
+  Hello = 7,
+  /** runtime → signer: { } → KeyInfo (any role) */
   KeyInfo = 1,
-  /** runtime → signer: SignReadRequest → SignedResponse */
+  /** read role: SignReadRequest → SignedResponse */
   SignRead = 2,
-  /** runtime → signer: AttestRequest → AttestResponse */
+  /** read and provision roles: AttestRequest → AttestResponse */
   Attest = 3,
-  /** runtime → signer: SealWriteRequest → SealWriteResponse (push API; the signer validates and seals) */
+  /** write role: SealWriteRequest → SealWriteResponse (a writer-signed push; the signer verifies, validates and seals) */
   SealWrite = 4,
   /**
-   * runtime → signer: ProvisionSealKeysRequest → ProvisionSealKeysResponse (production: KMS-wrapped
-   * seal keys + the instance role's temporary credentials; the signer unwraps them with its own
-   * attestation against the seal KMS key pinned in its image — enclave/seal-provisioning.ts)
+   * provision role: ProvisionKeysRequest → ProvisionKeysResponse (the admin-signed key directory, and
+   * in production KMS-wrapped writer keys + the instance role's temporary credentials; the signer
+   * unwraps them with its own attestation against the KMS key pinned in its image)
    */
-  ProvisionSealKeys = 5,
+  ProvisionKeys = 5,
   /**
-   * runtime → signer: SignWriteOutcomeRequest → SignedResponse (the push answer: the signer rebuilds
-   * it from the request it validated and sealed plus the store outcomes the host reports, and signs it)
+   * write role: SignWriteOutcomeRequest → SignedResponse (the push answer: only for rows this signer
+   * sealed, proven by the ticket it issued with them, plus the store outcomes the host reports)
    */
   SignWriteOutcome = 6,
   /** signer → runtime: reply to the request with the same id */
@@ -45,10 +50,38 @@ export enum FrameKind {
   Error = 0x7f,
 }
 
+/**
+ * What each connection may ask. The host opens one connection per role; a frame outside the
+ * connection's role is refused (P7: the read path cannot provision keys or seal writes).
+ */
+export type ChannelRole = "read" | "write" | "provision";
+export const CHANNEL_ROLES: readonly ChannelRole[] = ["read", "write", "provision"];
+export const ROLE_FRAMES: Readonly<Record<ChannelRole, ReadonlySet<FrameKind>>> = {
+  read: new Set([FrameKind.KeyInfo, FrameKind.SignRead, FrameKind.Attest]),
+  write: new Set([FrameKind.KeyInfo, FrameKind.SealWrite, FrameKind.SignWriteOutcome]),
+  provision: new Set([FrameKind.KeyInfo, FrameKind.ProvisionKeys, FrameKind.Attest]),
+};
+/** Largest frame each role may send (bounded buffering per connection). */
+export const ROLE_MAX_FRAME_BYTES: Readonly<Record<ChannelRole, number>> = {
+  read: MAX_FRAME_BYTES,
+  write: 4 * 1024 * 1024,
+  provision: 1024 * 1024,
+};
+
+export interface Hello {
+  readonly role: ChannelRole;
+  readonly protocol: number;
+}
+
 export interface KeyInfo {
   readonly keyid: string;
   readonly alg: "ed25519";
   readonly jwk: Ed25519Jwk;
+}
+
+export interface HelloReply extends KeyInfo {
+  readonly role: ChannelRole;
+  readonly protocol: number;
 }
 
 /**
@@ -76,18 +109,43 @@ export interface SignedResponse {
   readonly entityErrors?: readonly string[];
 }
 
-/** A push: the raw request facts; the signer re-parses and validates them (wire/write.ts). */
-export type SealWriteRequest = RawWriteRequest;
+/** A push: the raw request facts and the writer's signature headers, forwarded untouched. */
+export interface SealWriteRequest extends RawWriteRequest {
+  readonly writerSignature: WriterSignatureHeaders;
+}
 
 export type SealedRow =
-  | { readonly index: number; readonly entity: string; readonly event_time: number; readonly object: Uint8Array }
+  | { readonly index: number; readonly entity: string; readonly event_time: number; readonly object: Uint8Array; readonly object_digest: string }
   | { readonly index: number; readonly entity?: string; readonly error: { readonly code: string; readonly message: string } };
+
+/**
+ * What the signer vouches for after sealing a push; the host hands it back with the outcomes.
+ * `mac` = HMAC under a key born in this signer process over everything else, so the host cannot
+ * add, drop or alter a row, or claim a push the signer never sealed.
+ */
+export interface WriteTicket {
+  readonly issued: number;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  /** contentDigest() of the push body the signer verified. */
+  readonly requestDigest: string;
+  readonly view: string;
+  readonly writer: string;
+  readonly kid: string;
+  readonly kind: "single" | "batch";
+  /** Per row in request order: [index, entity, event_time, object_digest] or [index, entity|"", error code, error message]. */
+  readonly rows: ReadonlyArray<readonly [number, string, number, string] | readonly [number, string, string, string]>;
+  readonly mac: Uint8Array;
+}
 
 /** Sealed objects (layout v2) for the valid rows, a reason for each rejected one; request order. */
 export interface SealWriteResponse {
   readonly view: string;
   readonly kid: string;
+  readonly writer: string;
   readonly rows: readonly SealedRow[];
+  readonly ticket: WriteTicket;
 }
 
 /** What the host's conditional PUT did with one sealed row (host-reported; the answer says so). */
@@ -98,7 +156,8 @@ export interface WriteOutcome {
   readonly stored_event_time: number;
 }
 
-export interface SignWriteOutcomeRequest extends RawWriteRequest {
+export interface SignWriteOutcomeRequest {
+  readonly ticket: WriteTicket;
   readonly acceptSignature?: string;
   readonly outcomes: readonly WriteOutcome[];
 }
@@ -114,26 +173,30 @@ export interface AttestResponse {
 }
 
 /**
- * The host hands the signer what it cannot use itself: seal key ciphertexts (not secret) and
- * temporary credentials that only let the enclave *ask* KMS — the key policy answers only to the
- * attested image. `wrapped` is the full set the signer should hold (first = active unless the image
- * pins one); kids already unwrapped are reused without a KMS call, so re-sending is idempotent.
+ * The host hands the signer what it cannot make or use itself: the admin-signed key directory and,
+ * in production, writer key ciphertexts (not secret) with temporary credentials that only let the
+ * enclave *ask* KMS — the key policy answers only to the attested image. Kids already unwrapped are
+ * reused without a KMS call (only while the directory lists them with the same commitment).
  */
-export interface ProvisionSealKeysRequest {
+export interface ProvisionKeysRequest {
+  /** The signed key directory (wire/key-directory.ts), bytes as published. */
+  readonly directory: Uint8Array;
   /** Must equal the region pinned in the image when given. */
   readonly region?: string;
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
-  readonly wrapped: ReadonlyArray<{ readonly kid: string; readonly ciphertextBlob: Uint8Array }>;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly wrapped?: ReadonlyArray<{ readonly kid: string; readonly ciphertextBlob: Uint8Array }>;
 }
 
-export interface ProvisionSealKeysResponse {
-  /** Seal key ids the signer now verifies with, and the one it seals pushes with. */
+export interface ProvisionKeysResponse {
+  readonly lane: string;
+  readonly epoch: number;
+  readonly expires_at: number;
+  /** Kids the signer now verifies with (directory ∩ keys it holds). */
   readonly kids: readonly string[];
-  readonly activeKid: string;
-  /** Kids unwrapped through KMS by this request (the rest were already held). */
+  /** Kids the directory lists that the signer holds no key for (their objects are refused). */
+  readonly missing: readonly string[];
+  /** Kids unwrapped through KMS by this request. */
   readonly unwrapped: readonly string[];
-  /** The pinned seal KMS key ARN (from the measured image). */
-  readonly keyArn: string;
 }
 
 export interface ErrorReply {
@@ -162,6 +225,237 @@ export function encodeFrame(id: number, kind: FrameKind, message: unknown): Buff
   return frame;
 }
 
+// ---------------------------------------------------------------------------------------------
+// One typed decoder per frame kind, used by both ends: the signer decodes requests with them, the
+// runtime decodes replies with them. A payload that does not have the kind's exact shape is a
+// FrameFieldError (an error reply), never a partially trusted object.
+
+export class FrameFieldError extends Error {
+  readonly code = "bad_frame";
+  readonly status = 500;
+  constructor(message: string) {
+    super(message);
+    this.name = "FrameFieldError";
+  }
+}
+
+type Fields = Record<string, unknown>;
+const badField = (message: string): never => {
+  throw new FrameFieldError(message);
+};
+
+function unpackMap(payload: Uint8Array): Fields {
+  let value: unknown;
+  try {
+    value = unpackr.unpack(payload);
+  } catch {
+    return badField("payload is not MessagePack");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) return badField("payload must be a map");
+  return value as Fields;
+}
+
+const MAX_TEXT = 64 * 1024;
+function str(m: Fields, field: string, max = MAX_TEXT): string {
+  const v = m[field];
+  if (typeof v !== "string" || v.length > max) return badField(`${field} must be a string of at most ${max} characters`);
+  return v;
+}
+function optStr(m: Fields, field: string, max = MAX_TEXT): string | undefined {
+  return m[field] === undefined || m[field] === null ? undefined : str(m, field, max);
+}
+function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+function bin(m: Fields, field: string, max = MAX_FRAME_BYTES): Buffer {
+  const v = m[field];
+  if (!(v instanceof Uint8Array) || v.length > max) return badField(`${field} must be bytes (at most ${max})`);
+  return asBuffer(v);
+}
+function optBin(m: Fields, field: string, max = MAX_FRAME_BYTES): Buffer | undefined {
+  return m[field] === undefined || m[field] === null ? undefined : bin(m, field, max);
+}
+function int(m: Fields, field: string): number {
+  const v = m[field];
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) return badField(`${field} must be an integer`);
+  return v;
+}
+function list(m: Fields, field: string, max: number): unknown[] {
+  const v = m[field];
+  if (!Array.isArray(v) || v.length > max) return badField(`${field} must be an array of at most ${max}`);
+  return v;
+}
+function map(v: unknown, field: string): Fields {
+  if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Uint8Array) return badField(`${field} must be a map`);
+  return v as Fields;
+}
+function oneOf<T extends string>(m: Fields, field: string, allowed: readonly T[]): T {
+  const v = m[field];
+  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) return badField(`${field} must be one of ${allowed.join(", ")}`);
+  return v as T;
+}
+
+/** Bounds a read frame may carry: entities per batch (wire/request MAX_BATCH_ENTITIES) with slack. */
+const MAX_OBJECTS = 1000;
+const MAX_ROWS = 1000;
+
+export const decodeHello = (payload: Uint8Array): Hello => {
+  const m = unpackMap(payload);
+  return { role: oneOf(m, "role", CHANNEL_ROLES), protocol: int(m, "protocol") };
+};
+
+function decodeJwk(v: unknown): Ed25519Jwk {
+  const m = map(v, "jwk");
+  if (m.kty !== "OKP" || m.crv !== "Ed25519") return badField("jwk must be an Ed25519 OKP key");
+  return { kty: "OKP", crv: "Ed25519", x: str(m, "x", 64) };
+}
+
+export const decodeKeyInfo = (payload: Uint8Array): KeyInfo => {
+  const m = unpackMap(payload);
+  if (m.alg !== "ed25519") badField("alg must be ed25519");
+  return { keyid: str(m, "keyid", 128), alg: "ed25519", jwk: decodeJwk(m.jwk) };
+};
+
+export const decodeHelloReply = (payload: Uint8Array): HelloReply => {
+  const m = unpackMap(payload);
+  if (m.alg !== "ed25519") badField("alg must be ed25519");
+  return { keyid: str(m, "keyid", 128), alg: "ed25519", jwk: decodeJwk(m.jwk), role: oneOf(m, "role", CHANNEL_ROLES), protocol: int(m, "protocol") };
+};
+
+export const decodeSignRead = (payload: Uint8Array): SignReadRequest => {
+  const m = unpackMap(payload);
+  const objects = list(m, "objects", MAX_OBJECTS).map((o, i) => {
+    if (o === null || o === undefined) return null;
+    if (!(o instanceof Uint8Array)) return badField(`objects[${i}] must be bytes or nil`);
+    return asBuffer(o);
+  });
+  return {
+    method: str(m, "method", 16),
+    path: str(m, "path", 8192),
+    query: str(m, "query", 8192),
+    accept: optStr(m, "accept", 1024),
+    acceptSignature: optStr(m, "acceptSignature", 4096),
+    contentType: optStr(m, "contentType", 256),
+    body: optBin(m, "body", 4 * 1024 * 1024),
+    objects,
+  };
+};
+
+export const decodeSignedResponse = (payload: Uint8Array): SignedResponse => {
+  const m = unpackMap(payload);
+  const errors = m.entityErrors === undefined ? undefined : list(m, "entityErrors", MAX_OBJECTS).map((c) => (typeof c === "string" ? c.slice(0, 64) : "unknown"));
+  return {
+    status: int(m, "status"),
+    contentType: str(m, "contentType", 256),
+    contentDigest: str(m, "contentDigest", 256),
+    signatureInput: str(m, "signatureInput", 8192),
+    signature: str(m, "signature", 1024),
+    body: bin(m, "body"),
+    ...(errors ? { entityErrors: errors } : {}),
+  };
+};
+
+export const decodeAttest = (payload: Uint8Array): AttestRequest => {
+  const m = unpackMap(payload);
+  const nonce = optBin(m, "nonce", 512);
+  return nonce ? { nonce } : {};
+};
+
+export const decodeAttestResponse = (payload: Uint8Array): AttestResponse => {
+  const m = unpackMap(payload);
+  return { document: bin(m, "document", 64 * 1024), keyid: str(m, "keyid", 128) };
+};
+
+export const decodeSealWrite = (payload: Uint8Array): SealWriteRequest => {
+  const m = unpackMap(payload);
+  const w = map(m.writerSignature ?? {}, "writerSignature");
+  return {
+    method: str(m, "method", 16),
+    path: str(m, "path", 8192),
+    query: str(m, "query", 8192),
+    contentType: optStr(m, "contentType", 256),
+    body: optBin(m, "body", ROLE_MAX_FRAME_BYTES.write),
+    writerSignature: { signatureInput: optStr(w, "signatureInput", 4096), signature: optStr(w, "signature", 4096), contentDigest: optStr(w, "contentDigest", 256) },
+  };
+};
+
+function decodeTicketRow(v: unknown, i: number): WriteTicket["rows"][number] {
+  if (!Array.isArray(v) || v.length !== 4 || typeof v[0] !== "number" || typeof v[1] !== "string" || typeof v[3] !== "string") return badField(`ticket.rows[${i}] malformed`);
+  if (typeof v[2] === "number") return [v[0], v[1], v[2], v[3]] as const;
+  if (typeof v[2] === "string") return [v[0], v[1], v[2], v[3]] as const;
+  return badField(`ticket.rows[${i}] malformed`);
+}
+
+export function decodeWriteTicket(v: unknown): WriteTicket {
+  const m = map(v, "ticket");
+  return {
+    issued: int(m, "issued"),
+    method: str(m, "method", 16),
+    path: str(m, "path", 8192),
+    query: str(m, "query", 8192),
+    requestDigest: str(m, "requestDigest", 128),
+    view: str(m, "view", 128),
+    writer: str(m, "writer", 64),
+    kid: str(m, "kid", 64),
+    kind: oneOf(m, "kind", ["single", "batch"] as const),
+    rows: list(m, "rows", MAX_ROWS).map(decodeTicketRow),
+    mac: bin(m, "mac", 64),
+  };
+}
+
+export const decodeSealWriteResponse = (payload: Uint8Array): SealWriteResponse => {
+  const m = unpackMap(payload);
+  const rows = list(m, "rows", MAX_ROWS).map((r, i): SealedRow => {
+    const row = map(r, `rows[${i}]`);
+    if (row.error !== undefined) {
+      const e = map(row.error, `rows[${i}].error`);
+      return { index: int(row, "index"), entity: optStr(row, "entity", 1024), error: { code: str(e, "code", 64), message: str(e, "message", 1024) } };
+    }
+    return { index: int(row, "index"), entity: str(row, "entity", 1024), event_time: int(row, "event_time"), object: bin(row, "object"), object_digest: str(row, "object_digest", 64) };
+  });
+  return { view: str(m, "view", 128), kid: str(m, "kid", 64), writer: str(m, "writer", 64), rows, ticket: decodeWriteTicket(m.ticket) };
+};
+
+const WRITE_RESULTS = ["written", "unchanged", "skipped_older"] as const;
+
+export const decodeSignWriteOutcome = (payload: Uint8Array): SignWriteOutcomeRequest => {
+  const m = unpackMap(payload);
+  const outcomes = list(m, "outcomes", MAX_ROWS).map((o, i): WriteOutcome => {
+    const e = map(o, `outcomes[${i}]`);
+    return { index: int(e, "index"), result: oneOf(e, "result", WRITE_RESULTS), stored_event_time: int(e, "stored_event_time") };
+  });
+  return { ticket: decodeWriteTicket(m.ticket), acceptSignature: optStr(m, "acceptSignature", 4096), outcomes };
+};
+
+export const decodeProvisionKeys = (payload: Uint8Array): ProvisionKeysRequest => {
+  const m = unpackMap(payload);
+  let credentials: ProvisionKeysRequest["credentials"];
+  if (m.credentials !== undefined && m.credentials !== null) {
+    const c = map(m.credentials, "credentials");
+    credentials = { accessKeyId: str(c, "accessKeyId", 128), secretAccessKey: str(c, "secretAccessKey", 256), ...(c.sessionToken !== undefined && c.sessionToken !== null ? { sessionToken: str(c, "sessionToken", 4096) } : {}) };
+  }
+  const wrapped =
+    m.wrapped === undefined || m.wrapped === null
+      ? undefined
+      : list(m, "wrapped", 64).map((w, i) => {
+          const e = map(w, `wrapped[${i}]`);
+          return { kid: str(e, "kid", 64), ciphertextBlob: bin(e, "ciphertextBlob", 6144) };
+        });
+  return { directory: bin(m, "directory", 64 * 1024), region: optStr(m, "region", 64), ...(credentials ? { credentials } : {}), ...(wrapped ? { wrapped } : {}) };
+};
+
+export const decodeProvisionKeysResponse = (payload: Uint8Array): ProvisionKeysResponse => {
+  const m = unpackMap(payload);
+  const strings = (field: string): string[] => list(m, field, 64).map((s) => (typeof s === "string" ? s : badField(`${field} must list strings`)));
+  return { lane: str(m, "lane", 64), epoch: int(m, "epoch"), expires_at: int(m, "expires_at"), kids: strings("kids"), missing: strings("missing"), unwrapped: strings("unwrapped") };
+};
+
+export const decodeErrorReply = (payload: Uint8Array): ErrorReply => {
+  const m = unpackMap(payload);
+  return { code: str(m, "code", 64), message: str(m, "message", 2048), status: int(m, "status") };
+};
+
+/** Untyped decode, for tests that look at raw replies. Production code uses the typed decoders. */
 export function decodePayload<T>(frame: Frame): T {
   return unpackr.unpack(frame.payload) as T;
 }
@@ -187,7 +481,8 @@ export class FrameDecoder {
   /** Bytes the incomplete frame at the start of the held data needs in all (0 = not yet known). */
   private needed = 0;
 
-  constructor(private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
+  /** Mutable: a connection raises it once its role is known (enclave/signer.ts). */
+  constructor(public maxFrameBytes = MAX_FRAME_BYTES) {}
 
   push(chunk: Buffer): Frame[] {
     if (this.held === 0) {

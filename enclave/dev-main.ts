@@ -1,0 +1,40 @@
+/**
+ * The DEVELOPMENT signer entry point (dist/dev-signer.js): the same signer as enclave/main.ts, with
+ * the local NSM twin (Nitro-format documents under the local dev root in .lane/dev-ca) and writer
+ * keys from dev files instead of KMS. Never part of the enclave image. The key directory still
+ * decides which of those keys are used, exactly as in production.
+ */
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { DEFAULT_DEV_CA_DIR, LocalNsm } from "./nsm/local-nsm";
+import { readSealKeyFile } from "./seal";
+import { fail, parseValidity, serveSigner } from "./serve";
+import { readImageTrust } from "./trust-config";
+
+async function main(): Promise<void> {
+  const opts = new Command("express-lane-dev-signer")
+    .description("Express Lane signer, DEVELOPMENT build: local NSM twin and dev key files (never in an enclave image)")
+    .addOption(new Option("--socket <path>", "Unix socket to listen on").env("EXPRESS_LANE_SIGNER_SOCKET").default("/run/express-lane/signer.sock"))
+    .addOption(new Option("--validity <seconds>", "signature validity").env("EXPRESS_LANE_SIGNATURE_VALIDITY").default("60"))
+    .addOption(new Option("--dev-ca-dir <dir>", "dev CA folder (created on first use)").env("EXPRESS_LANE_DEV_CA_DIR").default(DEFAULT_DEV_CA_DIR))
+    .addOption(new Option("--bundle <file>", "the signer bundle the local PCRs measure (default: this program)"))
+    .addOption(new Option("--trust-config <file>", "trust config: lane and admin public keys (the local lane writes .lane/keys/trust.json)").env("EXPRESS_LANE_TRUST_CONFIG").makeOptionMandatory())
+    .addOption(new Option("--writer-key-file <paths>", "comma-separated dev writer key files").env("EXPRESS_LANE_WRITER_KEY_FILE"))
+    .addOption(new Option("--key-directory <file>", "signed key directory to start with (the host can provision newer ones)").env("EXPRESS_LANE_KEY_DIRECTORY"))
+    .parse()
+    .opts<{ socket: string; validity: string; devCaDir: string; bundle?: string; trustConfig: string; writerKeyFile?: string; keyDirectory?: string }>();
+  const trust = readImageTrust(opts.trustConfig);
+  // Local PCRs measure the code actually running, so a code change changes them.
+  const nsm = new LocalNsm({ bundlePath: opts.bundle ?? process.argv[1], devCaDir: opts.devCaDir });
+  const devKeys = (opts.writerKeyFile ?? "").split(",").filter(Boolean).map(readSealKeyFile);
+  await serveSigner({
+    socket: opts.socket,
+    validitySeconds: parseValidity(opts.validity),
+    nsm,
+    trust: trust.sealKms ? { lane: trust.lane, adminKeys: trust.adminKeys } : trust,
+    devKeys,
+    initialDirectory: opts.keyDirectory ? readFileSync(opts.keyDirectory) : undefined,
+  });
+}
+
+main().catch(fail);

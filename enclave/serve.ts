@@ -1,0 +1,64 @@
+/**
+ * What both signer entry points share once they have an NSM and the image trust config: key state,
+ * provisioning, the signer, one attestation before ready, the socket, the ready line. The
+ * production entry point (enclave/main.ts, the only one in the EIF) and the development one
+ * (enclave/dev-main.ts, local NSM and dev key files) differ only in what they pass in.
+ */
+import { existsSync, unlinkSync } from "node:fs";
+import { KeyState } from "./key-state";
+import { attestedSealKeyUnwrap, KeyProvisioner } from "./key-provisioning";
+import type { Nsm } from "./nsm/types";
+import { Signer } from "./signer";
+import type { ImageTrust } from "./trust-config";
+
+export interface ServeOptions {
+  readonly socket: string;
+  readonly validitySeconds: number;
+  readonly nsm: Nsm;
+  readonly trust: ImageTrust;
+  /** Development only: writer key material from files (production: KMS-wrapped, via ProvisionKeys). */
+  readonly devKeys?: readonly { readonly kid: string; readonly key: Buffer }[];
+  /** Development only: a signed key directory to start with (production: the host provisions it). */
+  readonly initialDirectory?: Buffer;
+}
+
+export function parseValidity(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) throw new Error("--validity must be an integer between 1 and 3600 seconds");
+  return seconds;
+}
+
+export async function serveSigner(options: ServeOptions): Promise<void> {
+  const state = new KeyState(options.trust);
+  if (options.devKeys) state.offerKeys(options.devKeys);
+  if (options.initialDirectory) state.acceptDirectory(options.initialDirectory);
+  const kms = options.trust.sealKms;
+  const provisioner = new KeyProvisioner(state, kms ? { config: kms, unwrap: attestedSealKeyUnwrap(kms, options.nsm) } : undefined);
+  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner });
+  // One attestation before we say ready: proves the NSM works (device) or creates the dev CA
+  // (local), so the first client request does not pay for it.
+  await signer.attest({});
+  if (existsSync(options.socket)) unlinkSync(options.socket); // a stale socket from a previous run
+  const server = await signer.listen(options.socket);
+  if (!state.keyring) process.stderr.write("signer: no key directory yet; every stored object and push is refused until the host provisions one\n");
+  // One line on stdout that the local lane (and systemd logs) read: where, and which key.
+  process.stdout.write(
+    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, key_epoch: state.epoch, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
+  );
+  const stop = (): void => {
+    server.close();
+    try {
+      unlinkSync(options.socket);
+    } catch {
+      /* already gone */
+    }
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+export function fail(err: unknown): never {
+  process.stderr.write(`signer failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+}
