@@ -4,7 +4,8 @@
  * saved one, verifies it (verifier/attestation.ts), checks the server's claimed keyid against the
  * key inside the document, and prints what was proven. Exit 0 only when everything verified.
  *
- * The printed keyid is what `express-lane verify --keyid` should then pin.
+ * The printed keyid is what `express-lane verify --key <keyid>` should then pin (or let
+ * `express-lane verify --attest` do both steps at once).
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -63,15 +64,21 @@ export function readDocumentFile(path: string): AttestationResponse | { document
   return { document: Buffer.from(text, "base64") };
 }
 
+/** The allowlist from --measurements <file> or --local-bundle <file> (`verify --attest` shares it). */
+export function measurementAllowlist(opts: { measurements?: string; localBundle?: string }): { sets: MeasurementSet[]; source: string } {
+  if (opts.measurements) return { sets: loadMeasurementsFile(opts.measurements), source: opts.measurements };
+  if (opts.localBundle) return { sets: parseMeasurements(measureLocalBundle(opts.localBundle)), source: `local PCRs of ${opts.localBundle}` };
+  throw new Error("no measurement allowlist: give --measurements <file> or --local-bundle <file>");
+}
+
 function allowedMeasurements(opts: AttestOptions): { sets: readonly MeasurementSet[] | "unchecked"; source: string } {
   const chosen = [opts.measurements, opts.localBundle, opts.anyPcrs].filter((x) => x !== undefined && x !== false);
   if (chosen.length !== 1) throw new Error("choose exactly one of --measurements <file>, --local-bundle <file>, --any-pcrs");
-  if (opts.measurements) return { sets: loadMeasurementsFile(opts.measurements), source: opts.measurements };
-  if (opts.localBundle) return { sets: parseMeasurements(measureLocalBundle(opts.localBundle)), source: `local PCRs of ${opts.localBundle}` };
-  return { sets: "unchecked", source: "NOT CHECKED (--any-pcrs): any enclave image under this root is accepted" };
+  if (opts.anyPcrs) return { sets: "unchecked", source: "NOT CHECKED (--any-pcrs): any enclave image under this root is accepted" };
+  return measurementAllowlist(opts);
 }
 
-function describeRoot(spec: string): string {
+export function describeRoot(spec: string): string {
   if (spec === "aws") return `AWS Nitro Enclaves Root-G1 (${AWS_NITRO_ROOT_G1_SHA256})`;
   if (spec === "local") return "local dev root: proves the format and binding only, nothing about hardware";
   return `pinned root from ${spec}`;

@@ -1,13 +1,24 @@
 /**
- * `express-lane verify`: fetch a read (or read a saved `curl -si` response) and check digest,
- * signature, request binding, created/expires and nonce — docs/envelope.md, executable.
+ * `express-lane verify`: fetch a read or push answer (or read a saved `curl -si` response) and
+ * check digest, signature, request binding (method, path, query and, for POST, the body), created,
+ * expires and nonce — docs/envelope.md, executable.
+ *
+ * Fail closed (issue #11 P5): it reports OK only against a trust anchor the user pinned —
+ *   --key <jwk file | keyid>  (repeatable: a key set), or
+ *   --attest + --root + --measurements/--local-bundle  (verify a fresh attestation document, then
+ *                                                      the answer with the key inside it).
+ * With neither it refuses. `--trust-on-first-use` takes the key from the lane's own /v1/signer, for
+ * development only, and says so: a host that forges answers serves its own key there too.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { verifyResponse, VerificationError, ReceivedResponse } from "../verifier/response";
-import { jwkThumbprint, type Ed25519Jwk } from "../wire/keys";
+import { verifyResponse, VerificationError, ReceivedResponse, requestHasBody } from "../verifier/response";
+import { AttestationError, DEFAULT_DEV_CA_DIR, loadPinnedRoot, verifyAttestation } from "../verifier/attestation";
+import { contentDigest } from "../wire/envelope";
+import { ed25519Jwk, jwkThumbprint, type Ed25519Jwk } from "../wire/keys";
 import { splitTarget } from "../wire/request";
+import { describeRoot, fetchAttestation, measurementAllowlist } from "./attest";
 
 /** Parse a raw HTTP/1.1 response as saved by `curl -si` (headers, blank line, body bytes). */
 export function parseRawResponse(raw: Buffer): ReceivedResponse {
@@ -26,60 +37,278 @@ export function parseRawResponse(raw: Buffer): ReceivedResponse {
   return { status, headers, body };
 }
 
-async function fetchResponse(url: URL, method: string, body: string | undefined, nonce: string): Promise<ReceivedResponse> {
-  const res = await fetch(url, {
-    method,
-    body,
-    headers: { "accept-signature": `sig1=("@status" "content-digest");nonce="${nonce}"`, ...(body ? { "content-type": "application/json" } : {}) },
-  });
-  const headers: Record<string, string> = {};
-  res.headers.forEach((v, k) => (headers[k] = v));
-  return { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()) };
+export interface VerifyCommandOptions {
+  response?: string;
+  method?: string;
+  data?: string;
+  dataFile?: string;
+  nonce?: string;
+  /** --key, repeatable: JWK files or keyids. */
+  key?: string[];
+  /** Old spellings of --key <file> and --key <keyid>. */
+  jwk?: string;
+  keyid?: string;
+  attest?: boolean;
+  root: string;
+  devCa: string;
+  measurements?: string;
+  localBundle?: string;
+  allowDebug?: boolean;
+  maxAge: string;
+  trustOnFirstUse?: boolean;
+  skew: string;
+  showBody?: boolean;
 }
 
-async function loadKey(opts: { jwk?: string }, base: URL): Promise<{ jwk: Ed25519Jwk; source: string }> {
-  if (opts.jwk) return { jwk: JSON.parse(readFileSync(opts.jwk, "utf8")) as Ed25519Jwk, source: opts.jwk };
-  const res = await fetch(new URL("/v1/signer", base));
-  if (!res.ok) throw new Error(`GET /v1/signer answered ${res.status}`);
-  return { jwk: ((await res.json()) as { jwk: Ed25519Jwk }).jwk, source: `${base.origin}/v1/signer (unpinned: pin with --keyid, or check it with 'express-lane attest')` };
+export interface VerifyIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const KEYID = /^[A-Za-z0-9_-]{43}$/;
+
+/** Why the network said no, with the cause undici hides behind "fetch failed" (issue #13). */
+export function networkCause(err: unknown): string {
+  // Duck-typed, not instanceof Error: fetch's errors may come from another realm (test runners).
+  type ErrorLike = { message?: unknown; cause?: unknown; errors?: unknown };
+  const isErrorLike = (value: unknown): value is ErrorLike => typeof value === "object" && value !== null && "message" in value;
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; isErrorLike(current) && depth < 4; depth++) {
+    if (Array.isArray(current.errors) && current.errors.length > 0) {
+      // AggregateError: one failure per address tried (e.g. ::1 and 127.0.0.1 for localhost).
+      parts.push(current.errors.map((e: unknown) => (isErrorLike(e) ? String(e.message) : String(e))).join("; "));
+      break;
+    }
+    const message = String(current.message);
+    if (message && !parts.includes(message)) parts.push(message);
+    current = current.cause;
+  }
+  return parts.join(": ") || String(err);
+}
+
+/** fetch() with the destination and the real cause in its error. */
+async function fetchOrExplain(url: URL, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new Error(`cannot reach ${url.origin}${url.pathname}: ${networkCause(err)}`);
+  }
+}
+
+/** A short, terminal-safe view of a body the host chose (control characters escaped). */
+export function bodyPreview(body: Uint8Array, max = 400): string {
+  const text = Buffer.from(body.subarray(0, max)).toString("utf8");
+  return `${JSON.stringify(text)}${body.length > max ? ` … (${body.length} bytes)` : ""}`;
+}
+
+function readJwkFile(path: string): Ed25519Jwk {
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new Error(`--key ${path}: not a JSON file: ${(err as Error).message}`);
+  }
+  // Accept a bare JWK or the /v1/signer document ({keyid, alg, jwk}) saved as is.
+  const candidate = (typeof jwk === "object" && jwk !== null && "jwk" in jwk ? (jwk as { jwk: unknown }).jwk : jwk) as Record<string, unknown>;
+  if (candidate?.kty !== "OKP" || candidate.crv !== "Ed25519" || typeof candidate.x !== "string" || Buffer.from(candidate.x, "base64url").length !== 32) {
+    throw new Error(`--key ${path}: not an Ed25519 public JWK ({"kty":"OKP","crv":"Ed25519","x":…})`);
+  }
+  return { kty: "OKP", crv: "Ed25519", x: candidate.x };
+}
+
+async function signerKeyOfLane(base: URL): Promise<Ed25519Jwk> {
+  const res = await fetchOrExplain(new URL("/v1/signer", base));
+  if (!res.ok) throw new Error(`GET /v1/signer answered ${res.status}: ${bodyPreview(Buffer.from(await res.arrayBuffer()), 200)}`);
+  const jwk = ((await res.json()) as { jwk?: Ed25519Jwk }).jwk;
+  if (!jwk || jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string") throw new Error("GET /v1/signer: no Ed25519 jwk in the answer");
+  return { kty: "OKP", crv: "Ed25519", x: jwk.x };
+}
+
+/** The keys an answer may be signed by, and how we came to trust them. */
+export interface TrustAnchor {
+  readonly keys: readonly Ed25519Jwk[];
+  /** Printed next to OK: where the key came from. */
+  readonly source: string;
+  /** False only for --trust-on-first-use. */
+  readonly pinned: boolean;
+}
+
+/**
+ * The one place `verify` decides which keys it trusts. Throws (exit 2) when nothing is pinned, so
+ * no code path below can report OK with a key the lane chose.
+ */
+export async function resolveTrustAnchor(opts: VerifyCommandOptions, base: URL, io: VerifyIo): Promise<TrustAnchor> {
+  const keySpecs = [...(opts.key ?? []), ...(opts.jwk ? [opts.jwk] : []), ...(opts.keyid ? [opts.keyid] : [])];
+  const chosen = [keySpecs.length > 0 && "--key", opts.attest && "--attest", opts.trustOnFirstUse && "--trust-on-first-use"].filter(Boolean);
+  if (chosen.length === 0) {
+    throw new Error(
+      "no trust anchor: refusing to verify against a key the lane itself hands out. Pin one: " +
+        "--key <jwk file|keyid> (e.g. the keyid `express-lane attest` printed), or --attest --root <aws|local|file> --measurements <file>; " +
+        "for development only, --trust-on-first-use",
+    );
+  }
+  if (chosen.length > 1) throw new Error(`choose one trust anchor, not ${chosen.join(" and ")}`);
+
+  if (keySpecs.length > 0) {
+    const files: Ed25519Jwk[] = [];
+    const keyids: string[] = [];
+    for (const spec of keySpecs) {
+      if (existsSync(spec)) files.push(readJwkFile(spec));
+      else if (KEYID.test(spec)) keyids.push(spec);
+      else throw new Error(`--key ${spec}: neither a JWK file nor a keyid (43 base64url characters, a JWK thumbprint)`);
+    }
+    const keys = [...files];
+    const sources = files.length > 0 ? [`pinned JWK ${keySpecs.filter((s) => existsSync(s)).join(", ")}`] : [];
+    if (keyids.length > 0) {
+      // A pinned keyid is the SHA-256 of the key: the lane may hand us the key, it cannot choose it.
+      const offered = await signerKeyOfLane(base);
+      const offeredId = jwkThumbprint(offered);
+      if (keyids.includes(offeredId)) {
+        keys.push(offered);
+        sources.push(`pinned keyid ${offeredId} (key from ${base.origin}/v1/signer, checked against it)`);
+      } else if (files.length === 0) {
+        throw new VerificationError("wrong_keyid", `the lane's signer key is ${offeredId}, pinned: ${keyids.join(", ")}`);
+      }
+    }
+    return { keys, source: sources.join("; "), pinned: true };
+  }
+
+  if (opts.attest) {
+    if ((opts.measurements === undefined) === (opts.localBundle === undefined)) {
+      throw new Error("--attest needs exactly one of --measurements <file> or --local-bundle <file>: without an allowlist any enclave image under the root would be trusted");
+    }
+    const root = loadPinnedRoot(opts.root, opts.devCa);
+    const { sets, source: measurementsSource } = measurementAllowlist(opts);
+    const maxAgeSeconds = Number(opts.maxAge);
+    if (!(maxAgeSeconds > 0)) throw new Error("--max-age must be a positive number of seconds");
+    const nonce = randomBytes(24).toString("base64url");
+    const response = await fetchAttestation(base.href, nonce).catch((err: unknown) => {
+      // fetch's own failures carry the network cause; answers it got (non-2xx) are explained already.
+      throw typeof err === "object" && err !== null && "cause" in err ? new Error(`cannot reach ${base.origin}/v1/attestation: ${networkCause(err)}`) : err;
+    });
+    const verified = verifyAttestation(Buffer.from(response.document, "base64"), {
+      root,
+      measurements: sets,
+      nonce: Buffer.from(nonce, "utf8"),
+      maxAgeMs: maxAgeSeconds * 1000,
+      allowDebug: opts.allowDebug === true,
+    });
+    if (verified.publicKey === null || verified.publicKey.length !== 32) {
+      throw new AttestationError("PUBLIC_KEY_MISMATCH", "the attestation document carries no Ed25519 signing key");
+    }
+    const root_ = describeRoot(opts.root);
+    return {
+      keys: [ed25519Jwk(verified.publicKey)],
+      source: `attested key ${verified.keyId} (root: ${root_}; measurements: ${measurementsSource}; module ${verified.moduleId}${verified.debug ? "; DEBUG MODE" : ""})`,
+      pinned: true,
+    };
+  }
+
+  const jwk = await signerKeyOfLane(base);
+  io.stderr(
+    `WARNING --trust-on-first-use: nothing was pinned. The key came from ${base.origin}/v1/signer, the same host that sent the answer; ` +
+      "OK below proves only that the answer is consistent with a key that host chose, not that an enclave made it. " +
+      `Pin it for real with --attest, or --key ${jwkThumbprint(jwk)} after checking that keyid with 'express-lane attest'.\n`,
+  );
+  return { keys: [jwk], source: `${base.origin}/v1/signer (UNPINNED: trust on first use)`, pinned: false };
+}
+
+function requestBodyOf(opts: VerifyCommandOptions): Buffer | undefined {
+  if (opts.data !== undefined && opts.dataFile !== undefined) throw new Error("give the request body once: --data or --data-file");
+  if (opts.data !== undefined) return Buffer.from(opts.data, "utf8");
+  if (opts.dataFile !== undefined) return readFileSync(opts.dataFile);
+  return undefined;
+}
+
+async function fetchAnswer(url: URL, method: string, body: Buffer | undefined, nonce: string): Promise<ReceivedResponse> {
+  const headers: Record<string, string> = { "accept-signature": `sig1=("@status" "content-digest");nonce="${nonce}"` };
+  if (body !== undefined) {
+    headers["content-type"] = "application/json";
+    headers["content-digest"] = contentDigest(body);
+  }
+  const res = await fetchOrExplain(url, { method, body, headers });
+  const received: Record<string, string> = {};
+  res.headers.forEach((v, k) => (received[k] = v));
+  return { status: res.status, headers: received, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+/** Runs `verify`; returns the exit code (0 OK, 1 verification failed). Usage errors throw. */
+export async function runVerify(target: string, opts: VerifyCommandOptions, io: VerifyIo): Promise<number> {
+  const url = new URL(target);
+  const { path, query } = splitTarget(url.pathname + url.search);
+  const body = requestBodyOf(opts);
+  const method = (opts.method ?? (body !== undefined ? "POST" : "GET")).toUpperCase();
+  const request = { method, path, query, body };
+  if (requestHasBody(request) && body === undefined) {
+    throw new Error(`a ${method} answer is bound to its request body: give the body as sent with --data <json> or --data-file <file>`);
+  }
+
+  let trust: TrustAnchor;
+  try {
+    trust = await resolveTrustAnchor(opts, url, io);
+  } catch (err) {
+    if (err instanceof AttestationError) {
+      io.stderr(`FAIL attestation ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof VerificationError) {
+      io.stderr(`FAIL ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+
+  const nonce = opts.response ? opts.nonce : (opts.nonce ?? randomBytes(12).toString("base64url"));
+  const response = opts.response ? parseRawResponse(readFileSync(opts.response)) : await fetchAnswer(url, method, body, nonce!);
+  try {
+    const v = verifyResponse(response, request, { key: trust.keys, nonce, skewSeconds: Number(opts.skew) });
+    io.stdout(
+      `OK status=${response.status} label=${v.label} keyid=${v.keyid} created=${new Date(v.created * 1000).toISOString()} ` +
+        `expires=${new Date(v.expires * 1000).toISOString()}${v.nonce ? ` nonce=${v.nonce}` : ""}${body !== undefined ? " request-body=bound" : ""}\n` +
+        `key from ${trust.source}\n`,
+    );
+    if (opts.showBody) io.stdout(`${Buffer.from(response.body).toString("utf8")}\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof VerificationError)) throw err;
+    io.stderr(`FAIL ${err.code}: ${err.message}\n`);
+    const unsigned = response.headers["signature"] === undefined && response.headers["signature-input"] === undefined;
+    io.stderr(
+      `  answer: HTTP ${response.status}${unsigned ? " (unsigned: runtime errors carry no signature and no data)" : ""}, ` +
+        `content-type ${response.headers["content-type"] ?? "(none)"}, body ${bodyPreview(response.body)}\n`,
+    );
+    return 1;
+  }
 }
 
 export function registerVerifyCommand(program: Command): void {
   program
     .command("verify")
-    .description("verify a signed Express Lane response")
-    .argument("<url>", "URL of the read (with --response: only its path and query are used)")
+    .description("verify a signed Express Lane answer against a pinned key or a verified attestation")
+    .argument("<url>", "URL of the read or push (with --response: only its path and query are used)")
     .option("--response <file>", "verify a saved `curl -si` response instead of fetching")
-    .option("-X, --method <method>", "request method", "GET")
-    .option("-d, --data <json>", "request body (batch reads)")
+    .option("-X, --method <method>", "request method (default: GET, or POST with --data/--data-file)")
+    .option("-d, --data <json>", "request body (batch reads, pushes), sent as is with Content-Digest")
+    .option("--data-file <file>", "request body from a file, sent byte for byte")
     .option("--nonce <nonce>", "nonce to send and require (default: random when fetching)")
-    .option("--jwk <file>", "signer public key as a JWK file (default: fetch /v1/signer)")
-    .option("--keyid <keyid>", "require this key id (JWK thumbprint)")
+    .option("--key <jwk file|keyid>", "pin the signer key: a JWK file or a keyid (repeat for a key set)", (v: string, all: string[] = []) => [...all, v])
+    .addOption(new Option("--jwk <file>", "same as --key <file>").hideHelp())
+    .addOption(new Option("--keyid <keyid>", "same as --key <keyid>").hideHelp())
+    .option("--attest", "pin the key of a freshly attested enclave (GET /v1/attestation with a nonce); needs --measurements or --local-bundle")
+    .addOption(new Option("--root <root>", "with --attest: trust anchor aws, local (the dev CA), or a PEM/DER file").default("aws"))
+    .addOption(new Option("--dev-ca <dir>", "with --attest --root local: the dev CA folder").default(DEFAULT_DEV_CA_DIR))
+    .option("--measurements <file>", "with --attest: allowed PCRs (nitro-cli measurements JSON)")
+    .option("--local-bundle <file>", "with --attest: allowed PCRs are those LocalNsm derives from this signer bundle")
+    .option("--allow-debug", "with --attest: accept a debug-mode enclave")
+    .addOption(new Option("--max-age <seconds>", "with --attest: maximum document age").default("300"))
+    .option("--trust-on-first-use", "DEVELOPMENT: take the key from the lane's /v1/signer (pins nothing)")
     .addOption(new Option("--skew <seconds>", "allowed clock skew").default("5"))
     .option("--show-body", "print the verified body")
-    .action(async (target: string, opts: { response?: string; method: string; data?: string; nonce?: string; jwk?: string; keyid?: string; skew: string; showBody?: boolean }) => {
-      const url = new URL(target);
-      const { path, query } = splitTarget(url.pathname + url.search);
-      const nonce = opts.response ? opts.nonce : (opts.nonce ?? randomBytes(12).toString("base64url"));
-      const response = opts.response ? parseRawResponse(readFileSync(opts.response)) : await fetchResponse(url, opts.method.toUpperCase(), opts.data, nonce!);
-      const key = await loadKey(opts, url);
-      const keyid = jwkThumbprint(key.jwk);
-      if (opts.keyid && keyid !== opts.keyid) {
-        process.stderr.write(`FAIL wrong_keyid: key from ${key.source} is ${keyid}, expected ${opts.keyid}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      try {
-        const v = verifyResponse(response, { method: opts.method.toUpperCase(), path, query }, { key: key.jwk, nonce, skewSeconds: Number(opts.skew) });
-        process.stdout.write(
-          `OK status=${response.status} label=${v.label} keyid=${v.keyid} created=${new Date(v.created * 1000).toISOString()} ` +
-            `expires=${new Date(v.expires * 1000).toISOString()}${v.nonce ? ` nonce=${v.nonce}` : ""}\nkey from ${key.source}\n`,
-        );
-        if (opts.showBody) process.stdout.write(`${Buffer.from(response.body).toString("utf8")}\n`);
-      } catch (err) {
-        if (!(err instanceof VerificationError)) throw err;
-        process.stderr.write(`FAIL ${err.code}: ${err.message}\n`);
-        process.exitCode = 1;
-      }
+    .action(async (target: string, opts: VerifyCommandOptions) => {
+      process.exitCode = await runVerify(target, opts, {
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+      });
     });
 }

@@ -1,6 +1,3 @@
-import { Signer } from "../../enclave/signer";
-import { generateSealKey, SealKeyring } from "../../enclave/seal";
-import { defineRegistry } from "../../wire/registry";
 import { createPublicKey, verify as cryptoVerify } from "node:crypto";
 import { verifyMessage } from "http-message-signatures/lib/httpbis";
 import { SigningKey } from "../../enclave/key";
@@ -8,25 +5,16 @@ import { contentDigest } from "../../wire/envelope";
 import { requestHasBody, verifyResponse, VerificationError, ReceivedResponse, SentRequest } from "../../verifier/response";
 import { batchRequest, signAnswer } from "./answers";
 
+// Answers are built from wire/envelope.ts (./answers.ts), not by the signer: these tests pin the
+// envelope a verifier accepts; test/enclave and test/e2e check the signer produces exactly that.
 const NOW = 1_800_000_000_000;
-const registry = defineRegistry([
-  { name: "users", entityKey: "user_id", owner: "tests", description: "verifier tests", ttlSeconds: 3600, features: [{ name: "a", type: "int" }, { name: "b", type: "int" }] },
-]);
-const seals = new SealKeyring([generateSealKey("test")]);
-const signer = new Signer({ now: () => NOW, registry, seals });
-const other = new Signer({ now: () => NOW, registry, seals });
-const obj = seals.seal({ view: "users", entity: "u1", event_time: NOW, written_time: NOW, features: { a: 1 } });
+const signer = { key: SigningKey.generate() };
+const other = { key: SigningKey.generate() };
 
 function signedResponse(): { response: ReceivedResponse; request: SentRequest } {
-  const s = signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "?features=a", acceptSignature: 'sig1=();nonce="abc"', objects: [obj] });
-  return {
-    response: {
-      status: s.status,
-      headers: { "content-type": s.contentType, "content-digest": s.contentDigest, "signature-input": s.signatureInput, signature: s.signature },
-      body: Buffer.from(s.body),
-    },
-    request: { method: "GET", path: "/v1/features/users/u1", query: "?features=a" },
-  };
+  const request: SentRequest = { method: "GET", path: "/v1/features/users/u1", query: "?features=a" };
+  const body = { view: "users", entity: "u1", found: true, features: { a: 1 }, status: { a: "PRESENT" } };
+  return { response: signAnswer({ key: signer.key, request, body, created: NOW / 1000, nonce: "abc" }), request };
 }
 
 function code(fn: () => unknown): string {
