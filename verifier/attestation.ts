@@ -38,6 +38,7 @@ export type AttestationErrorCode =
   | "BAD_SIGNATURE" // COSE signature does not verify under the leaf key
   | "DEBUG_MODE" // PCR0..2 all zero: a debug-mode enclave, whose memory the host can read
   | "PCR_MISMATCH" // measurements not in the allowlist
+  | "INCOMPLETE_ALLOWLIST" // an allowlist entry does not pin PCR0, PCR1 and PCR2 (it would admit other images)
   | "NONCE_MISMATCH"
   | "STALE_DOCUMENT" // older than maxAgeMs
   | "FUTURE_DOCUMENT" // timestamp ahead of `now` by more than the allowed clock skew
@@ -55,8 +56,20 @@ export class AttestationError extends Error {
 
 /** PCR index → 48-byte SHA-384 register value. */
 export type Pcrs = ReadonlyMap<number, Buffer>;
-/** One allowed measurement set: every PCR it names must match; PCRs it omits are not checked. */
+/**
+ * One allowed measurement set: every PCR it names must match. It must name PCR0, PCR1 and PCR2
+ * (image, kernel + boot ramfs, application): those are what identify the code. PCR3/4/8 (parent
+ * role, instance, signing cert) may be added to narrow it further, never used instead.
+ */
 export type MeasurementSet = ReadonlyMap<number, Buffer>;
+
+/** The PCRs every allowlist entry must pin: together they identify the enclave's code. */
+export const REQUIRED_PCRS = [0, 1, 2] as const;
+
+/** The required PCRs a set does not pin, e.g. [0, 1] for a set naming only PCR2 and PCR4. */
+export function missingRequiredPcrs(set: MeasurementSet): number[] {
+  return REQUIRED_PCRS.filter((index) => !set.has(index));
+}
 
 export interface VerifyAttestationOptions {
   /** The pinned trust anchor: `loadPinnedRoot("aws" | "local" | path)`. */
@@ -330,6 +343,14 @@ function isDebugMode(pcrs: Pcrs): boolean {
 function checkMeasurements(pcrs: Pcrs, allowed: readonly MeasurementSet[] | "unchecked"): void {
   if (allowed === "unchecked") return;
   if (allowed.length === 0) throw new AttestationError("PCR_MISMATCH", "the measurement allowlist is empty");
+  // parseMeasurements refuses such entries at load time; this catches sets built in code. An entry
+  // naming only, say, PCR4 would match every image on that instance.
+  for (const [n, set] of allowed.entries()) {
+    const missing = missingRequiredPcrs(set);
+    if (missing.length > 0) {
+      throw new AttestationError("INCOMPLETE_ALLOWLIST", `allowlist entry ${n} does not pin ${missing.map((i) => `PCR${i}`).join(", ")}: it would accept other enclave images`);
+    }
+  }
   const matches = (set: MeasurementSet) => [...set].every(([index, value]) => pcrs.get(index)?.equals(value) ?? false);
   if (!allowed.some(matches)) {
     const shown = [0, 1, 2].map((i) => `PCR${i}=${pcrs.get(i)?.toString("hex").slice(0, 16) ?? "?"}…`).join(" ");
@@ -340,7 +361,8 @@ function checkMeasurements(pcrs: Pcrs, allowed: readonly MeasurementSet[] | "unc
 /**
  * Reads nitro-cli's measurements output — `{"Measurements": {"HashAlgorithm": "Sha384 { ... }",
  * "PCR0": hex, "PCR1": hex, "PCR2": hex}}` — or the bare inner object, or an array of either
- * (several allowed images, e.g. during a rollout).
+ * (several allowed images, e.g. during a rollout). Every entry must pin PCR0, PCR1 and PCR2 (more
+ * PCRs are allowed); an entry without them is refused here, at load time, not at first use.
  */
 export function parseMeasurements(json: unknown): MeasurementSet[] {
   const entries = Array.isArray(json) ? json : [json];
@@ -360,6 +382,13 @@ export function parseMeasurements(json: unknown): MeasurementSet[] {
       set.set(Number(match[1]), Buffer.from(value, "hex"));
     }
     if (set.size === 0) throw new Error(`measurements[${n}]: no PCRn entries`);
+    const missing = missingRequiredPcrs(set);
+    if (missing.length > 0) {
+      throw new Error(
+        `measurements[${n}]: does not pin ${missing.map((i) => `PCR${i}`).join(", ")} (has ${[...set.keys()].map((i) => `PCR${i}`).join(", ")}); ` +
+          "every entry must pin PCR0, PCR1 and PCR2, which identify the enclave's code — without them it would accept any image",
+      );
+    }
     return set;
   });
 }

@@ -143,9 +143,28 @@ describe("verifyAttestation", () => {
     expectRefused(() => verifyAttestation(doc, { ...options, measurements: v2 }), "PCR_MISMATCH");
     expectRefused(() => verifyAttestation(doc, { ...options, measurements: [] }), "PCR_MISMATCH");
     expect(() => verifyAttestation(doc, { ...options, measurements: [...v2, ...lane.measurements()] })).not.toThrow();
-    // A set naming only PCR0 checks only PCR0.
-    const pcr0Only = parseMeasurements({ PCR0: measureLocalBundle(lane.bundlePath).Measurements.PCR0 });
-    expect(() => verifyAttestation(doc, { ...options, measurements: pcr0Only })).not.toThrow();
+    // Extra PCRs narrow a set further: PCR0..2 plus the (local: zero) PCR4 still matches.
+    const withPcr4 = parseMeasurements({ ...measureLocalBundle(lane.bundlePath).Measurements, PCR4: "00".repeat(48) });
+    expect(() => verifyAttestation(doc, { ...options, measurements: withPcr4 })).not.toThrow();
+  });
+
+  test("an allowlist entry without PCR0, PCR1 and PCR2 is refused: one naming only PCR4 used to accept any image", async () => {
+    // The attack: PCR4 is the parent instance, the same for every image on it (zero locally), so an
+    // entry pinning only PCR4 matched a document from another signer bundle.
+    const otherImage = localSetup("console.log('a signer nobody reviewed');\n");
+    const otherDoc = await otherImage.nsm.attest({ publicKey: signerKey, nonce });
+    const pcr4Only = new Map([[4, Buffer.alloc(48)]]);
+    expectRefused(() => verifyAttestation(otherDoc, { ...options, root: otherImage.root(), measurements: [pcr4Only] }), "INCOMPLETE_ALLOWLIST");
+    // Refused at load time, with the reason, whichever required PCR is missing.
+    expect(() => parseMeasurements({ PCR4: "00".repeat(48) })).toThrow(/measurements\[0\]: does not pin PCR0, PCR1, PCR2 \(has PCR4\).*must pin PCR0, PCR1 and PCR2/);
+    const full = measureLocalBundle(lane.bundlePath).Measurements;
+    for (const dropped of ["PCR0", "PCR1", "PCR2"] as const) {
+      const { [dropped]: _gone, ...partial } = full;
+      expect(() => parseMeasurements([{ Measurements: full }, { Measurements: partial }])).toThrow(new RegExp(`measurements\\[1\\]: does not pin ${dropped} `));
+    }
+    // One incomplete entry in a list poisons the list: a rollout list is refused whole.
+    const good = lane.measurements()[0]!;
+    expectRefused(() => verifyAttestation(doc, { ...options, measurements: [good, new Map([[0, good.get(0)!]])] }), "INCOMPLETE_ALLOWLIST");
   });
 
   test("wrong nonce → NONCE_MISMATCH (and a document without one)", async () => {
@@ -212,11 +231,12 @@ describe("parseMeasurements", () => {
     const [set] = parseMeasurements(nitro);
     expect([...set!.keys()]).toEqual([0, 1, 2]);
     expect(set!.get(2)!.toString("hex")).toBe(pcr("c"));
-    expect(parseMeasurements([nitro, { PCR0: pcr("d"), PCR8: pcr("e") }])).toHaveLength(2);
+    expect(parseMeasurements([nitro, { PCR0: pcr("d"), PCR1: pcr("e"), PCR2: pcr("f"), PCR8: pcr("0") }])).toHaveLength(2);
   });
 
   test("refuses what it cannot trust", () => {
     expect(() => parseMeasurements({ Measurements: { HashAlgorithm: "Sha256", PCR0: pcr("a") } })).toThrow(/Sha384/);
+    expect(() => parseMeasurements({ PCR0: pcr("a") })).toThrow(/does not pin PCR1, PCR2/);
     expect(() => parseMeasurements({ PCR0: "abc" })).toThrow(/96 hex/);
     expect(() => parseMeasurements({ HashAlgorithm: "Sha384 { ... }" })).toThrow(/no PCRn/);
     expect(() => parseMeasurements([])).toThrow(/empty/);
