@@ -10,7 +10,9 @@ export interface RuntimeConfig {
   readonly host: string;
   readonly port: number;
   readonly signerSocket: string;
-  /** Production: wrapped seal keys document to provision the signer with (runtime/seal-provisioning.ts). */
+  /** The admin-signed key directory the signer is provisioned with (runtime/key-provisioning.ts). */
+  readonly keyDirectory?: string;
+  /** Production: wrapped writer keys document to provision the signer with (with keyDirectory). */
   readonly sealKeysFile?: string;
   readonly store: "s3" | "file" | "memory";
   readonly bucket: string;
@@ -72,6 +74,9 @@ export function runtimeCommand(): Command {
     .addOption(new Option("--port <n>", "listen port").env("EXPRESS_LANE_PORT").default(8080).argParser(int(0, 65535)))
     .addOption(new Option("--signer-socket <path>", "signer Unix socket").env("EXPRESS_LANE_SIGNER_SOCKET").default("/run/express-lane/signer.sock"))
     .addOption(
+      new Option("--key-directory <path>", "the admin-signed key directory (fetched at boot; re-read on SIGHUP) sent to the signer on every (re)connect").env("EXPRESS_LANE_KEY_DIRECTORY"),
+    )
+    .addOption(
       new Option("--seal-keys-file <path>", "production: wrapped seal keys (s3://<artifacts>/seal-keys/wrapped.json, fetched at boot) sent to the signer with the instance role's credentials").env(
         "EXPRESS_LANE_SEAL_KEYS_FILE",
       ),
@@ -124,6 +129,7 @@ export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessE
     if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
       throw new InvalidArgumentError("--access-key-id and --secret-access-key go together");
     }
+    if (o.sealKeysFile !== undefined && o.keyDirectory === undefined) throw new InvalidArgumentError("--seal-keys-file needs --key-directory (the signer uses only the keys an admin-signed directory lists)");
     if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new InvalidArgumentError("--tls-cert and --tls-key go together");
     if (o.tlsClientCa !== undefined && o.tlsCert === undefined) throw new InvalidArgumentError("--tls-client-ca needs --tls-cert");
     return { ...o, hedge: o.hedge === "on" || o.hedge === true, accessLog: o.accessLog === "on" || o.accessLog === true };

@@ -7,7 +7,7 @@ import { parseRuntimeConfig, RuntimeConfig } from "./config";
 import { LaneMetrics } from "./metrics";
 import { ReaderService } from "./server";
 import { SignerClient } from "./signer-client";
-import { SealKeyProvisioning } from "./seal-provisioning";
+import { KeyProvisioning } from "./key-provisioning";
 import { awsDefaultCredentials, StaticCredentials } from "./store/credentials";
 import { FileStore } from "./store/file-store";
 import { MemoryStore } from "./store/memory-store";
@@ -65,24 +65,40 @@ async function main(): Promise<void> {
   });
   const metrics = new LaneMetrics();
   const store = createStore(config, metrics, logger);
-  // Production seal keys: the signer starts without them; every (re)connect provisions it.
-  let sealProvisioning: SealKeyProvisioning | undefined;
+  // One connection per role (the signer refuses other frames on each). Keys: the signer starts
+  // without a directory in production; every (re)connect of the provision connection sends it.
+  let sealProvisioning: KeyProvisioning | undefined;
   const signer = new SignerClient({
+    role: "read",
     socketPath: config.signerSocket,
     timeoutMs: config.signerTimeoutMs,
     onStateChange: (up, key) => {
       metrics.signerUp.set(up ? 1 : 0);
       logger.info({ up, keyid: key?.keyid }, up ? "signer connected" : "signer disconnected");
+    },
+  });
+  const writeSigner = new SignerClient({ role: "write", socketPath: config.signerSocket, timeoutMs: config.signerTimeoutMs });
+  const provisionSigner = new SignerClient({
+    role: "provision",
+    socketPath: config.signerSocket,
+    timeoutMs: config.signerTimeoutMs,
+    onStateChange: (up) => {
       if (up) void sealProvisioning?.trigger();
     },
   });
-  if (config.sealKeysFile) {
-    const roleCredentials = awsDefaultCredentials();
-    sealProvisioning = new SealKeyProvisioning({ file: config.sealKeysFile, credentials: () => roleCredentials.resolve(), signer, logger });
-    if (signer.up) void sealProvisioning.trigger();
+  if (config.keyDirectory) {
+    const roleCredentials = config.sealKeysFile ? awsDefaultCredentials() : undefined;
+    sealProvisioning = new KeyProvisioning({
+      directoryFile: config.keyDirectory,
+      file: config.sealKeysFile,
+      credentials: roleCredentials ? () => roleCredentials.resolve() : undefined,
+      signer: provisionSigner,
+      logger,
+    });
+    if (provisionSigner.up) void sealProvisioning.trigger();
   }
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
-  const service = new ReaderService({ store, signer, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
+  const service = new ReaderService({ store, signer, writeSigner, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
   const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
@@ -100,6 +116,8 @@ async function main(): Promise<void> {
     const drained = await drain(server, () => gate.inFlight, config.shutdownTimeoutMs);
     sealProvisioning?.stop();
     signer.close();
+    writeSigner.close();
+    provisionSigner.close();
     await store.close().catch(() => undefined);
     logger.info({ drained }, "stopped");
     process.exit(drained ? 0 : 1);

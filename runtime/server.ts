@@ -25,7 +25,10 @@ import { requestIdOf } from "./request-id";
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
+  /** The signer connection in the read role. */
   readonly signer: SignerClient;
+  /** The signer connection in the write role (pushes). Without one, pushes answer 503. */
+  readonly writeSigner?: SignerClient;
   readonly metrics?: LaneMetrics;
   readonly logger?: Logger;
   /** Prefix of every object key in the bucket. @default "" */
@@ -220,21 +223,28 @@ export class ReaderService {
   }
 
   /**
-   * Push API (writer role, enforced by the gate): the signer validates and seals the rows (the host
-   * never holds the seal key); we store each sealed object with a conditional PUT, newer event time
-   * wins. 201 when a single row was written, 200 otherwise, with what happened per row.
+   * Push API: the writer signed the request with its own key (wire/writer-auth.ts); we forward it
+   * with those headers untouched, the signer verifies and seals the rows (the host never holds a
+   * writer key), we store each sealed object with a conditional PUT (newer event time wins), and
+   * the signer signs the answer for the ticket it issued. 201 when a single row was written, 200
+   * otherwise, with what happened per row. The API-key writer role (gate) is a second, host-side check.
    */
   private async push(req: IncomingMessage, res: ServerResponse, target: WriteTarget, path: string, query: string): Promise<void> {
     const writer = this.options.writer ?? (typeof (this.options.store as Partial<ObjectWriter>).put === "function" ? (this.options.store as ObjectStore & ObjectWriter) : undefined);
     if (!writer) throw new HttpError(501, "push_unavailable", "this runtime's store cannot write");
+    const writeSigner = this.options.writeSigner;
+    if (!writeSigner) throw new HttpError(503, "push_unavailable", "this runtime has no write connection to the signer", 1);
     const raw: RawWriteRequest = { method: "POST", path, query, contentType: header(req, "content-type"), body: await readBody(req, MAX_PUSH_BODY_BYTES) };
-    const sealed = await this.options.signer.sealWrite(raw);
+    const sealed = await writeSigner.sealWrite({
+      ...raw,
+      writerSignature: { signatureInput: header(req, "signature-input"), signature: header(req, "signature"), contentDigest: header(req, "content-digest") },
+    });
     const results = await Promise.all(
       sealed.rows.map(async (row) => {
         if ("error" in row) return { entity: row.entity, result: "rejected" as const, error: row.error };
         const object = Buffer.from(row.object.buffer, row.object.byteOffset, row.object.byteLength);
         const written: WriteResult = await writeIfNewer(writer, objectKey(sealed.view, row.entity, this.keyPrefix), object);
-        return { entity: row.entity, result: written.outcome, event_time: new Date(row.event_time).toISOString(), stored_event_time: new Date(written.storedEventTime).toISOString() };
+        return { entity: row.entity, result: written.outcome, storedEventTimeMs: written.storedEventTime };
       }),
     );
     for (const r of results) this.metrics.pushRows.inc({ result: r.result });
@@ -246,15 +256,15 @@ export class ReaderService {
     // adds the store outcomes we report (labelled as host-reported). No 2xx leaves unsigned.
     const outcomes = sealed.rows.flatMap((row, i) => {
       const r = results[i];
-      return "error" in row || r.result === "rejected" ? [] : [{ index: row.index, result: r.result, stored_event_time: Date.parse(r.stored_event_time) }];
+      return "error" in row || r.result === "rejected" ? [] : [{ index: row.index, result: r.result, stored_event_time: r.storedEventTimeMs }];
     });
-    const signed = await this.options.signer.signWriteOutcome({ ...raw, acceptSignature: header(req, "accept-signature"), outcomes });
-    this.writeSigned(res, signed, raw);
+    const signed = await writeSigner.signWriteOutcome({ ticket: sealed.ticket, acceptSignature: header(req, "accept-signature"), outcomes });
+    this.writeSigned(res, signed, raw, writeSigner);
   }
 
   /** Copy a signed answer to the wire, after the fail-closed check. */
-  private writeSigned(res: ServerResponse, signed: SignedResponse, raw: { method: string; path: string; query: string }): void {
-    this.checkSigned(signed, raw);
+  private writeSigned(res: ServerResponse, signed: SignedResponse, raw: { method: string; path: string; query: string; body?: Uint8Array }, signer: SignerClient = this.options.signer): void {
+    this.checkSigned(signed, raw, signer);
     res.writeHead(signed.status, {
       "content-type": signed.contentType,
       "content-length": signed.body.length,
@@ -286,7 +296,7 @@ export class ReaderService {
    * Fail closed: a signed answer must look signed; a sampled share is fully verified with the
    * signer's public key. Anything off is a 503, never a 2xx.
    */
-  private checkSigned(signed: SignedResponse, raw: { method: string; path: string; query: string }): void {
+  private checkSigned(signed: SignedResponse, raw: { method: string; path: string; query: string; body?: Uint8Array }, signer: SignerClient): void {
     const wellFormed =
       typeof signed.status === "number" &&
       typeof signed.signature === "string" &&
@@ -297,12 +307,12 @@ export class ReaderService {
       signed.body instanceof Uint8Array;
     if (!wellFormed) throw new HttpError(503, "signer_unavailable", "signer returned a malformed answer", 1);
     if (this.selfVerifyRate <= 0 || (this.selfVerifyRate < 1 && Math.random() >= this.selfVerifyRate)) return;
-    const key = this.options.signer.keyInfo;
+    const key = signer.keyInfo;
     try {
       if (!key) throw new Error("no signer key");
       verifyResponse(
         receivedFromSigned(signed),
-        { method: raw.method, path: raw.path, query: raw.query },
+        { method: raw.method, path: raw.path, query: raw.query, body: raw.method === "POST" ? (raw.body ?? new Uint8Array(0)) : undefined },
         { key: key.jwk, skewSeconds: 30 },
       );
     } catch (err) {

@@ -1,6 +1,8 @@
 /**
- * The runtime's side of the signer protocol: one long-lived stream connection, many requests in
- * flight (matched by request id), frames coalesced per event-loop turn, automatic reconnect.
+ * The runtime's side of the signer protocol: one long-lived stream connection per role (read,
+ * write or provision, declared in the Hello frame; the signer refuses other frames on it), many
+ * requests in flight (matched by request id), frames coalesced per event-loop turn, automatic
+ * reconnect. Replies are decoded with the same typed decoders the signer uses (wire/frames.ts).
  *
  * While the connection is down every call fails at once with SignerUnavailableError (the server
  * answers 503 + Retry-After); nothing queues without bound.
@@ -8,16 +10,23 @@
 import { connect, Socket } from "node:net";
 import {
   AttestResponse,
-  decodePayload,
+  ChannelRole,
+  decodeAttestResponse,
+  decodeErrorReply,
+  decodeHelloReply,
+  decodeProvisionKeysResponse,
+  decodeSealWriteResponse,
+  decodeSignedResponse,
   encodeFrame,
   ErrorReply,
   Frame,
   FrameDecoder,
   FrameKind,
   FrameWriter,
+  FRAME_PROTOCOL_VERSION,
   KeyInfo,
-  ProvisionSealKeysRequest,
-  ProvisionSealKeysResponse,
+  ProvisionKeysRequest,
+  ProvisionKeysResponse,
   SealWriteRequest,
   SealWriteResponse,
   SignedResponse,
@@ -42,6 +51,8 @@ export class SignerRejectedError extends Error {
 }
 
 export interface SignerClientOptions {
+  /** What this connection is for; the signer accepts only that role's frames on it. @default "read" */
+  readonly role?: ChannelRole;
   /** Unix socket path (locally, and on the host where a bridge forwards it to the enclave's vsock). */
   readonly socketPath: string;
   /**
@@ -63,6 +74,7 @@ export interface SignerClientOptions {
 interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
+  decode(payload: Uint8Array): unknown;
   deadline: number;
 }
 
@@ -78,8 +90,10 @@ export class SignerClient {
   private key: KeyInfo | null = null;
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
+  readonly role: ChannelRole;
 
   constructor(private readonly options: SignerClientOptions) {
+    this.role = options.role ?? "read";
     this.timeoutMs = options.timeoutMs ?? 1000;
     this.maxInFlight = options.maxInFlight ?? 4096;
     this.reconnectDelay = options.reconnectMinMs ?? 50;
@@ -103,29 +117,30 @@ export class SignerClient {
   }
 
   signRead(request: SignReadRequest): Promise<SignedResponse> {
-    return this.call<SignedResponse>(FrameKind.SignRead, request);
+    return this.call(FrameKind.SignRead, request, decodeSignedResponse);
   }
 
-  /** Push API: the signer validates the rows and returns sealed objects for the host to store. */
+  /** Push API (write role): the signed answer for a ticket the signer issued with the sealed rows. */
   signWriteOutcome(request: SignWriteOutcomeRequest): Promise<SignedResponse> {
-    return this.call<SignedResponse>(FrameKind.SignWriteOutcome, request);
+    return this.call(FrameKind.SignWriteOutcome, request, decodeSignedResponse);
   }
 
+  /** Push API (write role): the signer verifies the writer signature and returns sealed objects to store. */
   sealWrite(request: SealWriteRequest): Promise<SealWriteResponse> {
-    return this.call<SealWriteResponse>(FrameKind.SealWrite, request);
+    return this.call(FrameKind.SealWrite, request, decodeSealWriteResponse);
   }
 
   /**
-   * Production seal keys: hand the signer the wrapped keys and temporary credentials; it unwraps
-   * them itself (KMS + attestation), so allow for KMS round trips.
+   * Provision role: hand the signer the signed key directory and, in production, the wrapped keys
+   * and temporary credentials; it unwraps them itself (KMS + attestation), so allow for KMS round trips.
    */
-  provisionSealKeys(request: ProvisionSealKeysRequest, timeoutMs = Math.max(this.timeoutMs, 30_000)): Promise<ProvisionSealKeysResponse> {
-    return this.call<ProvisionSealKeysResponse>(FrameKind.ProvisionSealKeys, request, timeoutMs);
+  provisionKeys(request: ProvisionKeysRequest, timeoutMs = Math.max(this.timeoutMs, 30_000)): Promise<ProvisionKeysResponse> {
+    return this.call(FrameKind.ProvisionKeys, request, decodeProvisionKeysResponse, timeoutMs);
   }
 
   /** Attestation goes through the NSM (a device round trip, or the dev CA's first issuance): allow longer. */
   attest(nonce?: Uint8Array, timeoutMs = Math.max(this.timeoutMs, 10_000)): Promise<AttestResponse> {
-    return this.call<AttestResponse>(FrameKind.Attest, { nonce }, timeoutMs);
+    return this.call(FrameKind.Attest, nonce ? { nonce } : {}, decodeAttestResponse, timeoutMs);
   }
 
   /** Resolves once the signer is connected and its key known (or rejects after `timeoutMs`). */
@@ -146,14 +161,14 @@ export class SignerClient {
     this.failAll(new SignerUnavailableError("signer client closed"));
   }
 
-  private call<T>(kind: FrameKind, message: unknown, timeoutMs = this.timeoutMs): Promise<T> {
+  private call<T>(kind: FrameKind, message: unknown, decode: (payload: Uint8Array) => T, timeoutMs = this.timeoutMs): Promise<T> {
     const writer = this.writer;
-    if (!writer || (kind !== FrameKind.KeyInfo && !this.key)) return Promise.reject(new SignerUnavailableError());
+    if (!writer || (kind !== FrameKind.Hello && !this.key)) return Promise.reject(new SignerUnavailableError());
     if (this.pending.size >= this.maxInFlight) return Promise.reject(new SignerUnavailableError("signer saturated"));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, deadline: Date.now() + timeoutMs });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, decode, deadline: Date.now() + timeoutMs });
       writer.send(encodeFrame(id, kind, message));
     });
   }
@@ -167,9 +182,15 @@ export class SignerClient {
       this.socket = socket;
       this.writer = new FrameWriter((data) => socket.write(data));
       this.reconnectDelay = this.options.reconnectMinMs ?? 50;
-      this.call<KeyInfo>(FrameKind.KeyInfo, {}).then(
-        (info) => {
+      // The first frame declares the role; the reply carries the signer's key.
+      this.call(FrameKind.Hello, { role: this.role, protocol: FRAME_PROTOCOL_VERSION }, decodeHelloReply).then(
+        (hello) => {
           if (this.socket !== socket) return;
+          if (hello.role !== this.role) {
+            socket.destroy();
+            return;
+          }
+          const info: KeyInfo = { keyid: hello.keyid, alg: hello.alg, jwk: hello.jwk };
           this.key = info;
           this.options.onStateChange?.(true, info);
         },
@@ -219,8 +240,8 @@ export class SignerClient {
     if (!entry) return; // timed out already
     this.pending.delete(frame.id);
     try {
-      if (frame.kind === FrameKind.Reply) entry.resolve(decodePayload(frame));
-      else if (frame.kind === FrameKind.Error) entry.reject(new SignerRejectedError(decodePayload<ErrorReply>(frame)));
+      if (frame.kind === FrameKind.Reply) entry.resolve(entry.decode(frame.payload));
+      else if (frame.kind === FrameKind.Error) entry.reject(new SignerRejectedError(decodeErrorReply(frame.payload)));
       else entry.reject(new SignerUnavailableError(`unexpected frame kind ${frame.kind}`));
     } catch (err) {
       entry.reject(new SignerUnavailableError(`undecodable reply: ${(err as Error).message}`));

@@ -1,9 +1,9 @@
 /**
- * Host side of production seal keys: read the wrapped seal keys document (KMS ciphertexts, fetched
- * from the artifact bucket at boot by user data) and hand it to the signer together with temporary
- * credentials of the instance role (FrameKind.ProvisionSealKeys). The signer unwraps them with its
- * attestation; the host never sees a seal key (the key policy lets the host role Decrypt only with
- * the enclave's attestation, and KMS answers with a ciphertext only the enclave opens).
+ * Host side of key provisioning: read the admin-signed key directory and (production) the wrapped
+ * writer keys document (KMS ciphertexts), both fetched from the artifact bucket by user data, and
+ * hand them to the signer with temporary credentials of the instance role (FrameKind.ProvisionKeys,
+ * on a provision-role connection). The host forwards bytes it can neither make nor use: the
+ * directory needs an admin signature, the blobs open only inside the attested enclave.
  *
  * When: at startup, every time the signer (re)connects (a restarted enclave starts empty), on
  * SIGHUP (a rotated document was fetched), and periodically. Failures retry with backoff; reads
@@ -11,7 +11,7 @@
  * forwards bytes it cannot use.
  */
 import { readFile } from "node:fs/promises";
-import type { ProvisionSealKeysRequest, ProvisionSealKeysResponse } from "../wire/frames";
+import type { ProvisionKeysRequest as ProvisionSealKeysRequest, ProvisionKeysResponse as ProvisionSealKeysResponse } from "../wire/frames";
 import { parseWrappedSealKeys } from "../wire/seal-keys";
 
 export interface TemporaryCredentials {
@@ -26,11 +26,13 @@ export interface SealProvisioningLogger {
 }
 
 export interface SealProvisioningOptions {
-  /** The wrapped seal keys document (wire/seal-keys.ts). */
-  readonly file: string;
-  /** The instance role's current credentials (e.g. RefreshingCredentials.resolve). */
-  readonly credentials: () => Promise<TemporaryCredentials>;
-  readonly signer: { provisionSealKeys(request: ProvisionSealKeysRequest): Promise<ProvisionSealKeysResponse>; readonly up: boolean };
+  /** The signed key directory (wire/key-directory.ts), as published. */
+  readonly directoryFile: string;
+  /** Production: the wrapped writer keys document (wire/seal-keys.ts). */
+  readonly file?: string;
+  /** The instance role's current credentials (e.g. RefreshingCredentials.resolve); with `file`. */
+  readonly credentials?: () => Promise<TemporaryCredentials>;
+  readonly signer: { provisionKeys(request: ProvisionSealKeysRequest): Promise<ProvisionSealKeysResponse>; readonly up: boolean };
   readonly logger?: SealProvisioningLogger;
   /** First retry delay after a failure (doubles up to retryMaxMs). @default 2000 */
   readonly retryMs?: number;
@@ -39,10 +41,14 @@ export interface SealProvisioningOptions {
   readonly refreshMs?: number;
 }
 
-/** Reads the document and builds the frame; exported for tests and the CLI. */
-export async function buildProvisionRequest(file: string, credentials: TemporaryCredentials): Promise<ProvisionSealKeysRequest> {
+/** Reads the documents and builds the frame; exported for tests and the CLI. */
+export async function buildProvisionRequest(directoryFile: string, file?: string, credentials?: TemporaryCredentials): Promise<ProvisionSealKeysRequest> {
+  const directory = await readFile(directoryFile);
+  if (!file) return { directory };
+  if (!credentials) throw new Error("wrapped keys need the instance role's credentials");
   const doc = parseWrappedSealKeys(await readFile(file, "utf8"), file);
   return {
+    directory,
     region: doc.region,
     // Only the three fields: nothing else of the host's credential object crosses.
     credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) },
@@ -50,7 +56,7 @@ export async function buildProvisionRequest(file: string, credentials: Temporary
   };
 }
 
-export class SealKeyProvisioning {
+export class KeyProvisioning {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<ProvisionSealKeysResponse | undefined> | null = null;
   private again = false;
@@ -65,8 +71,9 @@ export class SealKeyProvisioning {
 
   /** One attempt; rejects with the reason. */
   async provisionOnce(): Promise<ProvisionSealKeysResponse> {
-    const request = await buildProvisionRequest(this.options.file, await this.options.credentials());
-    const reply = await this.options.signer.provisionSealKeys(request);
+    const credentials = this.options.file && this.options.credentials ? await this.options.credentials() : undefined;
+    const request = await buildProvisionRequest(this.options.directoryFile, this.options.file, credentials);
+    const reply = await this.options.signer.provisionKeys(request);
     this.last = reply;
     return reply;
   }
@@ -85,14 +92,14 @@ export class SealKeyProvisioning {
     this.running = this.provisionOnce().then(
       (reply) => {
         this.delay = this.options.retryMs ?? 2000;
-        this.options.logger?.info({ seal_kids: reply.kids, active: reply.activeKid, unwrapped: reply.unwrapped, key: reply.keyArn }, "signer seal keys provisioned");
+        this.options.logger?.info({ lane: reply.lane, epoch: reply.epoch, expires_at: new Date(reply.expires_at).toISOString(), kids: reply.kids, missing: reply.missing, unwrapped: reply.unwrapped }, "signer keys provisioned");
         this.schedule(this.options.refreshMs ?? 15 * 60_000);
         return reply;
       },
       (err: unknown) => {
         const retryIn = this.delay;
         this.delay = Math.min(this.delay * 2, this.options.retryMaxMs ?? 60_000);
-        this.options.logger?.warn({ err: (err as Error).message, retryInMs: retryIn }, "signer seal key provisioning failed; reads answer seal_key_unavailable until it succeeds");
+        this.options.logger?.warn({ err: (err as Error).message, retryInMs: retryIn }, "signer key provisioning failed; the signer keeps what it had (reads of unknown kids are refused) and this retries");
         this.schedule(retryIn);
         return undefined;
       },
