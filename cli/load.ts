@@ -1,5 +1,6 @@
 /**
- * `express-lane load`: materialize a JSONL/CSV/Parquet file into the lane. A writer: it holds the seal key.
+ * `express-lane load`: materialize a JSONL/CSV/Parquet file into the lane. A writer: it holds its
+ * writer key (cli/writer-key.ts), the key the lane's directory lists for it, and seals with it.
  *
  *   read + validate every row against the view → newest row per entity → seal (layout v2) →
  *   newer-wins conditional write per entity (runtime/store/conditional-write.ts), N in flight →
@@ -7,19 +8,19 @@
  *
  * Re-running the same load is idempotent: every entity comes back "unchanged".
  */
-import { createWriteStream, existsSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { Command, Option } from "commander";
 import { SingleBar, Presets } from "cli-progress";
-import { FileSealKeySource, SealKeyring } from "../enclave/seal";
+import type { SealKeyring } from "../enclave/seal";
 import { writeIfNewer, WriteConflictError } from "../runtime/store/conditional-write";
 import { S3Store } from "../runtime/store/s3-store";
 import { StaticCredentials, awsDefaultCredentials } from "../runtime/store/credentials";
 import { StoreError, type ObjectStore, type ObjectWriter } from "../runtime/store/types";
-import { objectKey } from "../wire/object";
+import { decodeStoredObject, objectKey } from "../wire/object";
 import type { Registry, ValidRow } from "../wire/registry";
 import { lookupView } from "../wire/request";
 import { formatOf, newestPerEntity, readSource } from "./sources";
-import { readWrappedSealKeys, unwrapSealKeys } from "./seal-key";
+import { writerKeyOptions, writerKeysFromOptions } from "./writer-key";
 
 export interface LoadOptions {
   readonly file: string;
@@ -84,8 +85,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
       const sealed = options.seals.seal({ view: view.name, entity: value.entity, event_time: value.event_time, written_time: now, features: value.features });
       try {
         const result = await writeIfNewer(options.store, objectKey(view.name, value.entity, prefix), sealed, {
-          // We hold the key: a current object that does not verify (forged/corrupt) gets replaced.
-          trustCurrent: (bytes) => options.seals.open(bytes, view.name, value.entity).ok,
+          trustCurrent: (bytes) => trustCurrent(options.seals, bytes, view.name, value.entity),
         });
         counts[result.outcome]++;
       } catch (err) {
@@ -120,6 +120,25 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   };
 }
 
+/**
+ * Whether the stored object's claimed event time counts against ours. Under one of our kids we can
+ * check it: one that does not verify (forged/corrupt) is replaced. Under another writer's kid we
+ * cannot, and its claim is taken at face value (never overwrite what may be a newer genuine value;
+ * a forged one is refused at read time, seal_unknown_key / seal_invalid, and shows in metrics).
+ */
+function trustCurrent(seals: SealKeyring, bytes: Buffer, view: string, entity: string): boolean {
+  let kid: string | undefined;
+  try {
+    const stored = decodeStoredObject(bytes);
+    kid = stored.v === 2 && stored.seal ? stored.seal.kid : undefined;
+  } catch {
+    return false;
+  }
+  if (kid === undefined) return false; // unsealed: nobody vouches for it
+  if (!seals.kids.includes(kid)) return true;
+  return seals.open(bytes, view, entity).ok;
+}
+
 /** The store a writer CLI talks to: the local twin by default (`--endpoint`), or S3 / S3 Express. */
 export function writerStore(opts: { endpoint?: string; bucket: string; region: string }): S3Store {
   const local = opts.endpoint !== undefined && /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?/.test(opts.endpoint);
@@ -145,28 +164,21 @@ export function storeOptions(command: Command): Command {
 }
 
 export function registerLoadCommand(program: Command): void {
-  storeOptions(
-    program
-      .command("load")
+  writerKeyOptions(
+    storeOptions(
+      program
+        .command("load")
       .description("validate a JSONL/CSV/Parquet file against a feature view and write one sealed object per entity (newer event time wins)")
       .argument("<file>", "source file (.jsonl/.ndjson, .csv or .parquet): entity key column, event_time, feature columns")
       .requiredOption("--view <name>", "feature view (registry/views.ts)")
       .option("--format <fmt>", "jsonl | csv | parquet (default: from the file extension)"),
+    ),
   )
-    .addOption(new Option("--seal-key-file <path>", "seal key (local dev key: .lane/keys/seal-dev.json)").env("EXPRESS_LANE_SEAL_KEY_FILE").default(".lane/keys/seal-dev.json"))
-    .addOption(new Option("--seal-key-kms <file>", "production: wrapped seal keys document (seal-keys/wrapped.json); unwrapped with KMS Decrypt as the writer role").env("EXPRESS_LANE_SEAL_KEY_KMS"))
-    .addOption(new Option("--kms-endpoint <url>", "KMS endpoint override for --seal-key-kms").env("EXPRESS_LANE_KMS_ENDPOINT"))
     .addOption(new Option("--concurrency <n>", "entities written in parallel").default("16"))
     .option("--rejects <file>", "rejects file (default: <file>.rejects.jsonl)")
     .option("--no-progress", "no progress bar")
-    .action(async (file: string, o: { view: string; format?: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; sealKeyFile: string; sealKeyKms?: string; kmsEndpoint?: string; concurrency: string; rejects?: string; progress: boolean }) => {
-      let seals: SealKeyring;
-      if (o.sealKeyKms) {
-        seals = await unwrapSealKeys(readWrappedSealKeys(o.sealKeyKms), { endpoint: o.kmsEndpoint });
-      } else {
-        if (!existsSync(o.sealKeyFile)) throw new Error(`no seal key at ${o.sealKeyFile} (start the local lane once, or pass --seal-key-file / --seal-key-kms)`);
-        seals = await new FileSealKeySource([o.sealKeyFile]).load();
-      }
+    .action(async (file: string, o: { view: string; format?: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string; concurrency: string; rejects?: string; progress: boolean }) => {
+      const { keyring: seals } = await writerKeysFromOptions({ writerKeyFile: o.sealKeyFile ?? o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint });
       const store = writerStore(o);
       try {
         const s = await load({ file, view: o.view, format: o.format, store, seals, keyPrefix: o.keyPrefix, concurrency: Number(o.concurrency), rejectsFile: o.rejects, progress: o.progress && process.stderr.isTTY });

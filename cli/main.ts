@@ -8,7 +8,9 @@ import { registerAttestCommand } from "./attest";
 import { registerVerifyCommand } from "./verify";
 import { registerLoadCommand } from "./load";
 import { registerParityCommand } from "./parity";
-import { registerSealKeyCommand } from "./seal-key";
+import { registerWriterKeyCommand } from "./writer-key";
+import { registerDirectoryCommands } from "./directory";
+import { registerPushCommand } from "./push";
 import { registerBenchDataCommand } from "./bench-data";
 
 export function buildProgram(): Command {
@@ -17,7 +19,9 @@ export function buildProgram(): Command {
   registerAttestCommand(program);
   registerLoadCommand(program);
   registerParityCommand(program);
-  registerSealKeyCommand(program);
+  registerWriterKeyCommand(program);
+  registerDirectoryCommands(program);
+  registerPushCommand(program);
   registerBenchDataCommand(program);
   return program;
 }

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from "commander";
 import { buildBundles } from "./build";
-import { startLane } from "./lane/processes";
+import { LANE_BUNDLES, startLane } from "./lane/processes";
 import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
 
 async function main(): Promise<void> {
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     .opts<{ port: string; storePort: string; dataDir: string; entities: string }>();
 
   process.stdout.write("building bundles…\n");
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(LANE_BUNDLES);
   const lane = await startLane({
     port: Number(opts.port),
     storePort: Number(opts.storePort),
@@ -35,11 +35,13 @@ async function main(): Promise<void> {
   signer    ${lane.signerSocket}
   keyid     ${lane.keyid}
   key       curl -s ${lane.url}/v1/signer
+  writer    ${lane.writerKid} (dev writer "loader": ${lane.writerKeyFile}; directory ${lane.keys.directoryFile})
 
 Try:
   curl -si '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,segment,risk_score' \\
        -H 'Accept-Signature: sig1=("@status" "content-digest");nonce="my-nonce-1"'
   npx tsx cli/main.ts verify '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,risk_score'
+  npx tsx cli/main.ts push rows.jsonl --url ${lane.url} --view ${DEMO_VIEW} --writer-key-file ${lane.writerKeyFile}
 
 Ctrl-C stops everything.
 `);

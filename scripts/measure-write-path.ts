@@ -14,9 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { buildBundles } from "./build";
-import { startLane } from "./lane/processes";
+import { LANE_BUNDLES, startLane } from "./lane/processes";
 import { demoObject, DEMO_VIEW, demoEntityId } from "./lane/demo-data";
-import { FileSealKeySource } from "../enclave/seal";
+import { readWriterKeyFile, writerKeyring } from "../cli/writer-key";
 import { load } from "../cli/load";
 
 function pct(sorted: number[], p: number): number {
@@ -26,11 +26,11 @@ function pct(sorted: number[], p: number): number {
 async function main(): Promise<void> {
   const i = process.argv.indexOf("--entities");
   const entities = i > 0 ? Number(process.argv[i + 1]) : 3000;
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(LANE_BUNDLES);
   const dir = mkdtempSync(join(tmpdir(), "lane-measure-"));
   const lane = await startLane({ dataDir: dir, port: 0, demoEntities: 0, quiet: true });
   try {
-    const seals = await new FileSealKeySource([lane.sealKeyFile]).load();
+    const seals = writerKeyring([readWriterKeyFile(lane.writerKeyFile)]);
     const now = Date.now();
 
     // 1. seal / open in process

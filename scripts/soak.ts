@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { buildBundles } from "./build";
-import { startLane } from "./lane/processes";
+import { LANE_BUNDLES, startLane } from "./lane/processes";
 import { rssKiB, spawnRuntime, spawnSigner } from "./lane/children";
 import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
 import { openLoop, percentile } from "./lane/load";
@@ -44,10 +44,10 @@ export interface SoakReport {
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const entities = o.entities ?? 1000;
   const warmup = o.warmupSeconds ?? Math.min(60, Math.max(3, o.durationSeconds * 0.2));
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(LANE_BUNDLES);
   const dir = mkdtempSync(join(tmpdir(), "lane-soak-"));
   const lane = await startLane({ dataDir: dir, port: 0, demoEntities: entities, quiet: true });
-  const signer = await spawnSigner(join(dir, "soak-signer.sock"), lane.sealKeyFile);
+  const signer = await spawnSigner(join(dir, "soak-signer.sock"), lane.dataDir);
   const runtime = await spawnRuntime(lane, { signerSocket: join(dir, "soak-signer.sock") });
   const samples: Array<{ t: number; runtimeKiB: number; signerKiB: number }> = [];
   let done = 0;

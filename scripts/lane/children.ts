@@ -8,7 +8,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { LOCAL_STORE_CREDENTIALS, type Lane } from "./processes";
+import { devSignerKeyArgs, lanePaths, LOCAL_STORE_CREDENTIALS, type Lane } from "./processes";
 
 const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
 
@@ -75,9 +75,12 @@ function start(bundle: string, args: string[], env: Record<string, string>, even
   });
 }
 
-/** A signer on `socket`; pass the lane's dev seal key file so it accepts the lane's sealed objects. */
-export function spawnSigner(socket: string, sealKeyFile?: string): Promise<Child> {
-  return start("signer.js", ["--socket", socket, ...(sealKeyFile ? ["--seal-key-file", sealKeyFile] : [])], {}, "signer_ready");
+/**
+ * A dev signer on `socket` with the keys of the lane in `dataDir` (its trust config, dev writer key
+ * and signed directory, lanePaths()), so it accepts the lane's sealed objects and signed pushes.
+ */
+export function spawnSigner(socket: string, dataDir: string): Promise<Child> {
+  return start("dev-signer.js", ["--socket", socket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir)], {}, "signer_ready");
 }
 
 export interface RuntimeChild extends Child {
@@ -87,12 +90,13 @@ export interface RuntimeChild extends Child {
 
 /** A runtime reading the lane's store through `storeEndpoint` (default: the lane's s3rver). */
 export async function spawnRuntime(
-  lane: Pick<Lane, "storeEndpoint" | "bucket">,
-  options: { signerSocket: string; storeEndpoint?: string; port?: number; env?: Record<string, string> },
+  lane: Pick<Lane, "storeEndpoint" | "bucket" | "dataDir">,
+  options: { signerSocket: string; storeEndpoint?: string; port?: number; env?: Record<string, string>; keyDirectory?: string },
 ): Promise<RuntimeChild> {
   const c = await start(
     "runtime.js",
-    [],
+    // The lane's signed key directory (or another one, for revocation tests), forwarded to the signer.
+    ["--key-directory", options.keyDirectory ?? lanePaths(lane.dataDir).directoryFile],
     {
       EXPRESS_LANE_HOST: "127.0.0.1",
       EXPRESS_LANE_PORT: String(options.port ?? 0),

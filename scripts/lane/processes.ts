@@ -12,8 +12,11 @@ import { StaticCredentials } from "../../runtime/store/credentials";
 import { FileStore } from "../../runtime/store/file-store";
 import { objectKey } from "../../wire/object";
 import { DEMO_VIEW, demoEntityId, demoSealedBytes } from "./demo-data";
-// The local lane plays the writer too: it holds the dev seal key (never the runtime).
-import { ensureDevSealKeyFile, SealKeyring } from "../../enclave/seal";
+import type { SealKeyring } from "../../enclave/seal";
+// The local lane plays the writer and the lane admin too: it holds the dev writer key and the dev
+// admin key (never the runtime), see ./dev-keys.ts.
+import { writerKeyring } from "../../cli/writer-key";
+import { ensureLaneKeys, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
 
 // From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
 const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
@@ -65,8 +68,13 @@ export interface Lane {
   readonly objectsDir: string;
   /** CPU pinning applied (empty when taskset is unavailable or none was asked). */
   readonly pinning: Readonly<Record<string, string>>;
-  /** The dev seal key file (dataDir/keys/, gitignored) given to the signer and to local writers. */
+  /** The dev writer key file (dataDir/keys/seal-dev.json, gitignored) given to the signer and to local writers. */
   readonly sealKeyFile: string;
+  /** The same file under its current name, and the lane's other dev key files (lanePaths()). */
+  readonly writerKeyFile: string;
+  readonly keys: LaneKeyPaths;
+  /** The dev writer's kid (the directory lists it for "write"). */
+  readonly writerKid: string;
   /** Process ids of the running children (CPU accounting in bench/cpu.ts). */
   pids(): { readonly runtime?: number; readonly signer?: number; readonly store?: number };
   stopSigner(): Promise<void>;
@@ -74,15 +82,22 @@ export interface Lane {
   stop(): Promise<void>;
 }
 
-type Program = "runtime" | "signer" | "local-store";
+type Program = "runtime" | "dev-signer" | "local-store";
 const SOURCES: Record<Program, string> = {
   runtime: "runtime/main.ts",
-  signer: "enclave/main.ts",
+  // The development entry point (LocalNsm, dev CA, dev key files); never in the measured image.
+  "dev-signer": "enclave/dev-main.ts",
   "local-store": "scripts/lane/local-store.ts",
 };
 
+/** The bundles a lane runs (scripts/build.ts names): build these before startLane(). */
+export const LANE_BUNDLES: readonly string[] = ["runtime", "signer", "dev-signer", "local-store"];
+
 function command(program: Program, bundles: boolean): string[] {
-  return bundles ? [join(ROOT, "dist", `${program}.js`)] : ["--import", "tsx", join(ROOT, SOURCES[program])];
+  if (!bundles) return ["--import", "tsx", join(ROOT, SOURCES[program])];
+  const bundle = join(ROOT, "dist", `${program}.js`);
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build the lane's bundles first (buildBundles(LANE_BUNDLES), scripts/build.ts)`);
+  return [bundle];
 }
 
 /** Spawn a child and wait for its one-line JSON ready event on stdout. */
@@ -167,9 +182,19 @@ async function waitUntilReady(url: string, timeoutMs = 15_000): Promise<void> {
   throw new Error(`lane not ready after ${timeoutMs} ms: ${last}`);
 }
 
-/** Where a lane in `dataDir` keeps its dev seal key and (file/memory stores) its objects. */
-export function lanePaths(dataDir: string): { readonly sealKeyFile: string; readonly objectsDir: string } {
-  return { sealKeyFile: join(dataDir, "keys", "seal-dev.json"), objectsDir: join(dataDir, "objects") };
+/**
+ * Where a lane in `dataDir` keeps its dev keys (./dev-keys.ts: writer key, admin key, trust config,
+ * signed directory) and (file/memory stores) its objects. The one place that names these files.
+ */
+export function lanePaths(dataDir: string): LaneKeyPaths & { readonly sealKeyFile: string; readonly objectsDir: string } {
+  const keys = laneKeyPaths(dataDir);
+  return { ...keys, sealKeyFile: keys.writerKeyFile, objectsDir: join(dataDir, "objects") };
+}
+
+/** The dev signer's key arguments for a lane in `dataDir` (startLane and children.ts spawnSigner). */
+export function devSignerKeyArgs(dataDir: string): string[] {
+  const p = lanePaths(dataDir);
+  return ["--trust-config", p.trustConfigFile, "--writer-key-file", p.writerKeyFile, "--key-directory", p.directoryFile];
 }
 
 export async function startLane(options: LaneOptions = {}): Promise<Lane> {
@@ -178,8 +203,10 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const bucket = options.bucket ?? "lane";
   mkdirSync(dataDir, { recursive: true });
   const signerSocket = join(dataDir, "signer.sock");
-  const { sealKeyFile, objectsDir } = lanePaths(dataDir);
-  const seals = new SealKeyring([ensureDevSealKeyFile(sealKeyFile)]);
+  const paths = lanePaths(dataDir);
+  const { sealKeyFile, objectsDir } = paths;
+  const laneKeys = await ensureLaneKeys(dataDir);
+  const seals = writerKeyring([laneKeys.writer]);
   const storeKind = options.storeKind ?? "s3";
   const cpus = options.cpus ?? {};
   const pinning: Record<string, string> = {};
@@ -203,7 +230,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     if ((options.demoEntities ?? 3000) > 0) await loadDemo(demoTarget, options.demoEntities ?? 3000, seals, options.onProgress);
 
     const startSigner = async (): Promise<string> => {
-      const started = await spawnReady("signer", ["--socket", signerSocket, "--nsm", "local", "--dev-ca-dir", join(dataDir, "dev-ca"), "--seal-key-file", sealKeyFile], { ...base, cpu: cpus.signer }, "signer_ready");
+      const started = await spawnReady("dev-signer", ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir)], { ...base, cpu: cpus.signer }, "signer_ready");
       children.signer = started.child;
       return String(started.ready.keyid);
     };
@@ -211,7 +238,8 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
 
     const runtimeStarted = await spawnReady(
       "runtime",
-      [],
+      // The runtime forwards the signed directory to the signer (at start, reconnect, SIGHUP); it cannot make one.
+      ["--key-directory", paths.directoryFile],
       {
         ...base,
         cpu: cpus.runtime,
@@ -251,6 +279,9 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       objectsDir,
       pinning,
       sealKeyFile,
+      writerKeyFile: sealKeyFile,
+      keys: laneKeyPaths(dataDir),
+      writerKid: laneKeys.writer.kid,
       pids: () => ({ runtime: children.runtime?.pid, signer: children.signer?.pid, store: children.store?.pid }),
       stopSigner: async () => {
         await stopChild(children.signer);

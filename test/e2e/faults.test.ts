@@ -84,7 +84,7 @@ describe("signer killed under load", () => {
   const socket = (): string => join(dir, "own-signer.sock");
 
   beforeAll(async () => {
-    signer = await spawnSigner(socket(), lane.sealKeyFile);
+    signer = await spawnSigner(socket(), lane.dataDir);
     runtime = await spawnRuntime(lane, { signerSocket: socket() });
   });
   afterAll(async () => {
@@ -111,7 +111,7 @@ describe("signer killed under load", () => {
     await signer.exited;
     const killedAt = Date.now();
     await sleep(700);
-    signer = await spawnSigner(socket(), lane.sealKeyFile);
+    signer = await spawnSigner(socket(), lane.dataDir);
     const backAt = Date.now();
     keys.push(await (async () => {
       // the new key, once the runtime has it

@@ -6,8 +6,12 @@
 //
 // Key policy, simplified to what the stacks grant: a Recipient Decrypt must carry an attestation
 // document that verifies against `attestation` (root + PCRs, like kms:RecipientAttestation:*);
-// a plain Decrypt is allowed only for access key ids in `plainDecrypt` (the writer role).
-import { constants, createCipheriv, createDecipheriv, createHash, createPublicKey, publicEncrypt, randomBytes } from "node:crypto";
+// a plain Decrypt is allowed only for access key ids in `plainDecrypt` (the writer role), and, when
+// `plainDecryptWriters` names that access key, only for blobs whose encryption context carries its
+// writer (kms:EncryptionContext:writer). Asymmetric Ed25519 keys (`signingKeyArns`, KeySpec
+// ECC_NIST_EDWARDS25519) answer GetPublicKey (DER SPKI) and Sign (ED25519_SHA_512, MessageType RAW,
+// ≤ 4096 bytes), as the lane admin key does.
+import { constants, createCipheriv, createDecipheriv, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, sign as edSign, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ContentInfo, EncryptedContent, EncryptedContentInfo, EnvelopedData, id_data, id_envelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo, RecipientInfos } from "@peculiar/asn1-cms";
@@ -73,6 +77,10 @@ export interface FakeKmsOptions {
   readonly attestation: () => Pick<VerifyAttestationOptions, "root" | "measurements">;
   /** Access key ids allowed a plain (un-attested) Decrypt. */
   readonly plainDecrypt?: readonly string[];
+  /** Access key id → the only `writer` encryption context it may plain-Decrypt (per-writer key policy). */
+  readonly plainDecryptWriters?: Readonly<Record<string, string>>;
+  /** Ed25519 signing keys (lane admin keys). */
+  readonly signingKeyArns?: readonly string[];
 }
 
 const canonicalContext = (ctx: unknown): string =>
@@ -84,9 +92,18 @@ export class FakeKms {
   endpoint = "";
   private server?: Server;
   private readonly masters = new Map<string, Buffer>();
+  private readonly signing = new Map<string, { privateKey: KeyObject; publicKey: KeyObject }>();
 
   constructor(readonly options: FakeKmsOptions) {
     for (const arn of options.keyArns) this.masters.set(arn, randomBytes(32));
+    for (const arn of options.signingKeyArns ?? []) this.signing.set(arn, generateKeyPairSync("ed25519"));
+  }
+
+  /** The Ed25519 public key of a signing key (what a trust config must pin). */
+  signingPublicKey(keyArn: string): KeyObject {
+    const k = this.signing.get(keyArn);
+    if (!k) throw new Error(`fake KMS has no signing key ${keyArn}`);
+    return k.publicKey;
   }
 
   async start(): Promise<this> {
@@ -159,6 +176,19 @@ export class FakeKms {
 
   private dispatch(action: string, body: Record<string, unknown>, accessKeyId: string): [number, unknown] {
     const err = (type: string, message: string): [number, unknown] => [400, { __type: `com.amazonaws.kms#${type}`, message }];
+    if (action === "GetPublicKey" || action === "Sign") {
+      const arn = [...this.signing.keys()].find((a) => a === body.KeyId || a.endsWith(`:key/${String(body.KeyId)}`));
+      if (!arn) return this.masters.size > 0 && this.resolveKey(body.KeyId) ? err("UnsupportedOperationException", `${String(body.KeyId)} is a symmetric key`) : err("NotFoundException", `key ${String(body.KeyId)} not found`);
+      const key = this.signing.get(arn)!;
+      if (action === "GetPublicKey") {
+        return [200, { KeyId: arn, KeySpec: "ECC_NIST_EDWARDS25519", KeyUsage: "SIGN_VERIFY", SigningAlgorithms: ["ED25519_SHA_512", "ED25519_PH_SHA_512"], PublicKey: key.publicKey.export({ format: "der", type: "spki" }).toString("base64") }];
+      }
+      if (body.SigningAlgorithm !== "ED25519_SHA_512") return err("ValidationException", "SigningAlgorithm must be ED25519_SHA_512 for this key");
+      if (body.MessageType !== "RAW") return err("ValidationException", "ED25519_SHA_512 takes MessageType RAW");
+      const message = Buffer.from(String(body.Message ?? ""), "base64");
+      if (message.length === 0 || message.length > 4096) return err("ValidationException", "Message must be 1..4096 bytes");
+      return [200, { KeyId: arn, SigningAlgorithm: "ED25519_SHA_512", Signature: edSign(null, message, key.privateKey).toString("base64") }];
+    }
     if (action === "GenerateDataKey") {
       const keyArn = this.resolveKey(body.KeyId);
       if (!keyArn) return err("NotFoundException", `key ${String(body.KeyId)} not found`);
@@ -192,6 +222,10 @@ export class FakeKms {
       return [200, withKeyId({ CiphertextForRecipient: envelopeFor(publicKey, opened.plaintext).toString("base64"), EncryptionAlgorithm: "SYMMETRIC_DEFAULT" })];
     }
     if (!(this.options.plainDecrypt ?? []).includes(accessKeyId)) return err("AccessDeniedException", `${accessKeyId} may Decrypt only with a Nitro attestation (kms:RecipientAttestation)`);
+    const onlyWriter = this.options.plainDecryptWriters?.[accessKeyId];
+    if (onlyWriter !== undefined && (body.EncryptionContext as Record<string, string> | undefined)?.writer !== onlyWriter) {
+      return err("AccessDeniedException", `${accessKeyId} may Decrypt only keys of writer ${onlyWriter} (kms:EncryptionContext:writer)`);
+    }
     return [200, withKeyId({ Plaintext: opened.plaintext.toString("base64"), EncryptionAlgorithm: "SYMMETRIC_DEFAULT" })];
   }
 }

@@ -1,0 +1,99 @@
+/**
+ * The local lane's development keys, generated at run time into `<dataDir>/keys/` (0600; `.lane/`
+ * is gitignored — no key is ever in the repository):
+ *
+ *   admin-dev.json   Ed25519 lane admin key {kid, privateKeyPem, publicKey}: signs the directory
+ *   seal-dev.json    the dev writer key {kid, key, writer: "loader"}: seals the demo objects and
+ *                    `express-lane load`'s, and signs pushes (same path and format as the dev seal
+ *                    key before writer keys; an old file keeps its kid and key and gains `writer`)
+ *   trust.json       what a production image pins: {lane: "local", adminKeys: [{kid, publicKey}]}
+ *   directory.json   re-signed on every start: epoch = unix seconds now (always ahead of the last
+ *                    start's), valid 30 days, listing the dev writer key for "write"
+ *
+ * Production differs only in where these live: the admin key in KMS, the trust config in the
+ * measured image, writer keys KMS-wrapped (docs/keys.md).
+ */
+import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { keyCommitment, localAdminSigner, signKeyDirectory, type DirectoryKey } from "../../wire/key-directory";
+import { buildKeyDirectory, generateAdminKey, readAdminKeyFile, writeAdminKeyFile, type AdminKeyFile, type TrustConfig } from "../../cli/directory";
+import { ensureDevWriterKeyFile, type WriterKey } from "../../cli/writer-key";
+
+export const DEV_LANE = "local";
+/** How long the dev directory is valid (a lane left running past it refuses every read and push). */
+export const DEV_DIRECTORY_VALIDITY_MS = 30 * 86_400_000;
+
+export interface LaneKeyPaths {
+  readonly keysDir: string;
+  readonly adminKeyFile: string;
+  /** The dev writer key (historic name: the dev seal key). */
+  readonly writerKeyFile: string;
+  readonly trustConfigFile: string;
+  readonly directoryFile: string;
+}
+
+export function laneKeyPaths(dataDir: string): LaneKeyPaths {
+  const keysDir = join(dataDir, "keys");
+  return {
+    keysDir,
+    adminKeyFile: join(keysDir, "admin-dev.json"),
+    writerKeyFile: join(keysDir, "seal-dev.json"),
+    trustConfigFile: join(keysDir, "trust.json"),
+    directoryFile: join(keysDir, "directory.json"),
+  };
+}
+
+export interface LaneKeys {
+  readonly admin: AdminKeyFile;
+  readonly writer: WriterKey;
+  readonly trust: TrustConfig;
+  /** The signed directory written this start. */
+  readonly directory: string;
+  readonly epoch: number;
+}
+
+function writePrivate(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+export function ensureDevAdminKeyFile(path: string): AdminKeyFile {
+  if (!existsSync(path)) writeAdminKeyFile(path, generateAdminKey(`local-admin-${randomBytes(4).toString("hex")}`));
+  return readAdminKeyFile(path);
+}
+
+/** The directory entry of a writer key: its kid, writer and commitment (never the key). */
+export function directoryKeyOf(key: WriterKey, use: DirectoryKey["use"] = "write"): DirectoryKey {
+  return { kid: key.kid, writer: key.writer, use, commitment: keyCommitment(key.key) };
+}
+
+/**
+ * Sign and write `<keys>/directory.json` with the lane's dev admin key. Default: the dev writer key
+ * for "write", epoch = unix seconds now. Tests pass other keys (rotation, revocation) and a higher
+ * epoch, then SIGHUP the runtime to deliver it.
+ */
+export async function signLaneDirectory(dataDir: string, o: { keys?: readonly DirectoryKey[]; epoch?: number; now?: number; validForMs?: number } = {}): Promise<{ directory: string; epoch: number }> {
+  const paths = laneKeyPaths(dataDir);
+  const admin = readAdminKeyFile(paths.adminKeyFile);
+  const keys = o.keys ?? [directoryKeyOf(ensureDevWriterKeyFile(paths.writerKeyFile))];
+  const now = o.now ?? Date.now();
+  const dir = buildKeyDirectory({ lane: DEV_LANE, keys, epoch: o.epoch ?? Math.floor(now / 1000), issuedAt: now, validForMs: o.validForMs ?? DEV_DIRECTORY_VALIDITY_MS });
+  const signed = await signKeyDirectory(dir, admin.kid, localAdminSigner(admin.privateKeyPem));
+  writePrivate(paths.directoryFile, signed);
+  return { directory: signed, epoch: dir.epoch };
+}
+
+/** Everything the dev signer needs, created when missing; the directory re-signed every call. */
+export async function ensureLaneKeys(dataDir: string, now = Date.now()): Promise<LaneKeys> {
+  const paths = laneKeyPaths(dataDir);
+  const admin = ensureDevAdminKeyFile(paths.adminKeyFile);
+  const writer = ensureDevWriterKeyFile(paths.writerKeyFile);
+  // Derived from the admin key: rewritten when it does not match (a replaced admin key), so the
+  // signer never pins a key other than the one that signs the directory.
+  const trust: TrustConfig = { lane: DEV_LANE, adminKeys: [{ kid: admin.kid, publicKey: admin.publicKey }] };
+  const trustText = `${JSON.stringify(trust, null, 2)}\n`;
+  if (!existsSync(paths.trustConfigFile) || readFileSync(paths.trustConfigFile, "utf8") !== trustText) writePrivate(paths.trustConfigFile, trustText);
+  const { directory, epoch } = await signLaneDirectory(dataDir, { keys: [directoryKeyOf(writer)], now });
+  return { admin, writer, trust, directory, epoch };
+}
