@@ -19,4 +19,5 @@ ip link set lo up
 socat "TCP-LISTEN:${KMS_VSOCK_PORT},bind=127.0.0.1,fork,reuseaddr" "VSOCK-CONNECT:${PARENT_CID}:${KMS_VSOCK_PORT}" &
 socat "VSOCK-LISTEN:${SIGNER_VSOCK_PORT},fork,reuseaddr" "UNIX-CONNECT:${SIGNER_SOCKET}" &
 
-exec node /app/signer.js --socket "${SIGNER_SOCKET}" --nsm device --seal-kms-config /app/seal-kms.json
+# The production entry point: device NSM only; trust.json (lane, admin keys, seal KMS key) is baked in.
+exec node /app/signer.js --socket "${SIGNER_SOCKET}" --trust-config /app/trust.json

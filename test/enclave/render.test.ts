@@ -44,6 +44,7 @@ describe("enclave/render", () => {
           found: true,
           event_time: new Date(eventTime),
           written_time: new Date(writtenTime),
+          written_by: "unknown",
           features: projected ? { seen: new Date(seen), tags: null } : { seen: new Date(seen), score: 0.5, tags: null },
           status: projected ? { seen: "PRESENT", tags: "NOT_FOUND" } : { seen: "PRESENT", score: "PRESENT", tags: "NOT_FOUND" },
         };

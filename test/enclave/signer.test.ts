@@ -2,6 +2,8 @@ import { Packr } from "msgpackr";
 import { Signer } from "../../enclave/signer";
 import { decodePayload, encodeFrame, ErrorReply, FrameKind, SignedResponse } from "../../wire/frames";
 import { receivedFromSigned, verifyResponse } from "../../verifier/response";
+import { contentDigest } from "../../wire/envelope";
+import { signPush } from "../../wire/writer-auth";
 import { defineRegistry } from "../../wire/registry";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
 
@@ -22,7 +24,8 @@ const registry = defineRegistry([
     ],
   },
 ]);
-const seals = new SealKeyring([generateSealKey("test")]);
+const writerKey = { ...generateSealKey("test"), writer: "loader" };
+const seals = new SealKeyring([writerKey]);
 const object = (view: string, entity: string) =>
   seals.seal({ view, entity, event_time: NOW - 5000, written_time: NOW - 1000, features: { a: 1, b: "two", c: [0.5, 1.5], d: null } });
 
@@ -35,7 +38,7 @@ function verify(signer: Signer, signed: SignedResponse, path: string, query = ""
 }
 
 describe("enclave/signer", () => {
-  const signer = new Signer({ now: () => NOW, registry, seals });
+  const signer = new Signer({ now: () => NOW, registry, keys: { keyring: seals } });
 
   it("projects, encodes and signs a found entity", () => {
     const signed = signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "?features=b,zz", objects: [object("users", "u1")] });
@@ -47,6 +50,7 @@ describe("enclave/signer", () => {
       found: true,
       event_time: new Date(NOW - 5000).toISOString(),
       written_time: new Date(NOW - 1000).toISOString(),
+      written_by: "loader",
       features: { b: "two", zz: null },
       status: { b: "PRESENT", zz: "NOT_FOUND" },
     });
@@ -92,14 +96,14 @@ describe("enclave/signer", () => {
 
   it("derives the entity from the signed path, not from the host: a count mismatch is refused", async () => {
     const frame = encodeFrame(7, FrameKind.SignRead, { method: "GET", path: "/v1/features/users/u1", query: "", objects: [] });
-    const reply = await signer.handle({ id: 7, kind: FrameKind.SignRead, payload: frame.subarray(9) });
+    const reply = await signer.handle({ id: 7, kind: FrameKind.SignRead, payload: frame.subarray(9) }, "read");
     expect((reply as Buffer).readUInt8(8)).toBe(FrameKind.Error);
   });
 
   it("answers malformed frames with an error frame, never a signature", async () => {
     for (const payload of [{ method: 1 }, { method: "GET", path: "/v1/features/USERS/u1", query: "", objects: [null] }, "junk"]) {
       const frame = encodeFrame(9, FrameKind.SignRead, payload);
-      const reply = (await signer.handle({ id: 9, kind: FrameKind.SignRead, payload: frame.subarray(9) })) as Buffer;
+      const reply = (await signer.handle({ id: 9, kind: FrameKind.SignRead, payload: frame.subarray(9) }, "read")) as Buffer;
       expect(reply.readUInt8(8)).toBe(FrameKind.Error);
       const err = decodePayload<ErrorReply>({ id: 9, kind: FrameKind.Error, payload: reply.subarray(9) });
       expect(err.status).toBeGreaterThanOrEqual(400);
@@ -108,27 +112,34 @@ describe("enclave/signer", () => {
 });
 
 describe("enclave/signer push answers", () => {
-  const signer = new Signer({ now: () => NOW, registry, seals });
+  const signer = new Signer({ now: () => NOW, registry, keys: { keyring: seals } });
   const body = (rows: unknown[]) => Buffer.from(JSON.stringify({ rows }));
-  const raw = (rows: unknown[]) => ({ method: "POST", path: "/v1/features/users/_push", query: "", contentType: "application/json", body: body(rows) });
+  let n = 0;
+  const push = (rows: unknown[]) => {
+    const facts = { method: "POST", path: "/v1/features/users/_push", query: "", contentType: "application/json", body: body(rows) };
+    return { ...facts, writerSignature: signPush(facts, writerKey, { nowSeconds: NOW / 1000, nonce: `nonce-${String(++n).padStart(16, "0")}` }) };
+  };
   const rows = [
     { entity: "u1", event_time: NOW - 10, features: { a: 1 } },
     { entity: "u2", event_time: NOW - 10, features: { nope: 1 } },
   ];
 
-  it("rebuilds the answer from the request it sealed plus host outcomes, labelled, and signs it", () => {
-    const signed = signer.signWriteOutcome({ ...raw(rows), outcomes: [{ index: 0, result: "written", stored_event_time: NOW - 10 }] });
+  it("builds the answer from the ticket it issued plus host outcomes, labelled, bound to the push body, and signs it", () => {
+    const request = push(rows);
+    const sealed = signer.sealWrite(request);
+    expect(sealed.writer).toBe("loader");
+    const signed = signer.signWriteOutcome({ ticket: sealed.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: NOW - 10 }] });
     const answer = JSON.parse(Buffer.from(signed.body).toString());
-    expect(answer).toMatchObject({ view: "users", outcome_reported_by: "host", summary: { written: 1, rejected: 1 } });
+    expect(answer).toMatchObject({ view: "users", written_by: "loader", outcome_reported_by: "host", summary: { written: 1, rejected: 1 } });
     expect(answer.results.map((r: { entity: string; result: string }) => [r.entity, r.result])).toEqual([["u1", "written"], ["u2", "rejected"]]);
-    verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/v1/features/users/_push", query: "" }, { key: signer.key.info.jwk, now: NOW / 1000 });
+    expect(answer.results[0].object_digest).toBe(contentDigest(sealed.rows[0] && "object" in sealed.rows[0] ? sealed.rows[0].object : Buffer.alloc(0)).slice(8, -1));
+    verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/v1/features/users/_push", query: "", body: request.body }, { key: signer.key.info.jwk, now: NOW / 1000 });
   });
 
-  it("refuses outcomes that are missing, invented or malformed", () => {
-    expect(() => signer.signWriteOutcome({ ...raw(rows), outcomes: [] })).toThrow(/no store outcome/);
-    expect(() => signer.signWriteOutcome({ ...raw(rows), outcomes: [{ index: 0, result: "deleted" as never, stored_event_time: 1 }] })).toThrow(/outcome must be/);
-    // An outcome for a row the signer rejected is ignored: the rejection stands.
-    const signed = signer.signWriteOutcome({ ...raw(rows), outcomes: [{ index: 0, result: "unchanged", stored_event_time: 1 }, { index: 1, result: "written", stored_event_time: 1 }] });
-    expect(JSON.parse(Buffer.from(signed.body).toString()).results[1].result).toBe("rejected");
+  it("refuses outcomes that are missing, invented or duplicated, and keeps rejections", () => {
+    const sealed = signer.sealWrite(push(rows));
+    expect(() => signer.signWriteOutcome({ ticket: sealed.ticket, outcomes: [] })).toThrow(/no store outcome/);
+    expect(() => signer.signWriteOutcome({ ticket: sealed.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: 1 }, { index: 0, result: "written", stored_event_time: 1 }] })).toThrow(/two outcomes/);
+    expect(() => signer.signWriteOutcome({ ticket: sealed.ticket, outcomes: [{ index: 0, result: "unchanged", stored_event_time: 1 }, { index: 1, result: "written", stored_event_time: 1 }] })).toThrow(/not sealed/);
   });
 });
