@@ -36,6 +36,7 @@ import {
 } from "../wire/key-directory";
 import { SEAL_KID } from "../wire/object";
 import { kmsKeyRegion } from "../wire/seal-keys";
+import { parseImageTrust, type ImageTrust } from "../enclave/trust-config";
 import { kmsClient, readWrappedWriterKeys, type KmsOptions } from "./writer-key";
 
 export class DirectoryCliError extends Error {
@@ -146,26 +147,13 @@ export function defaultAdminKid(keyArn: string): string {
 // ---------------------------------------------------------------------------------------------
 // Trust config (the image's pinned anchors; a file in dev)
 
-export interface TrustConfig {
-  readonly lane: string;
-  readonly adminKeys: readonly AdminKeyEntry[];
-  readonly sealKms?: { readonly keyArn: string; readonly region: string; readonly endpoint?: string };
-}
+/** The image trust config (enclave/trust-config.ts: the one parser the signer uses too). */
+export type TrustConfig = ImageTrust;
 
 export function parseTrustConfig(text: string, source = "trust config"): TrustConfig {
-  let raw: Partial<TrustConfig>;
-  try {
-    raw = JSON.parse(text) as Partial<TrustConfig>;
-  } catch {
-    return fail(`${source}: not JSON`);
-  }
-  if (typeof raw.lane !== "string" || !LANE_NAME.test(raw.lane)) fail(`${source}: lane must match ${LANE_NAME.source}`);
-  if (!Array.isArray(raw.adminKeys) || raw.adminKeys.length === 0) fail(`${source}: adminKeys must list at least one key`);
-  for (const k of raw.adminKeys!) {
-    if (!k || typeof k.kid !== "string" || !ADMIN_KID.test(k.kid)) fail(`${source}: admin kid must match ${ADMIN_KID.source}`);
-    adminPublicKey(k); // 32 raw bytes, a valid Ed25519 point
-  }
-  return raw as TrustConfig;
+  const trust = parseImageTrust(text, source);
+  for (const k of trust.adminKeys) adminPublicKey(k); // a valid Ed25519 point, not just 32 bytes
+  return trust;
 }
 
 export function readTrustConfig(path: string): TrustConfig {

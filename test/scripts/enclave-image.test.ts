@@ -8,7 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { ENCLAVE_SIGNER_VSOCK_PORT, KMS_VSOCK_PROXY_PORT } from "../../constructs/host-units";
 import { DEFAULT_NSM_HELPER } from "../../enclave/nsm/device-nsm";
 import { loadMeasurementsFile } from "../../verifier/attestation";
-import { parseSealKmsConfig } from "../../enclave/seal-provisioning";
+import { parseSealKmsConfig } from "../../enclave/key-provisioning";
 import { tempDir } from "../enclave/nsm/fixtures";
 
 const repo = join(__dirname, "../..");
@@ -56,7 +56,9 @@ describe("enclave image", () => {
     expect(entrypoint).toContain(`KMS_VSOCK_PORT=${KMS_VSOCK_PROXY_PORT}`);
     expect(entrypoint).toContain("PARENT_CID=3");
     expect(entrypoint).toContain('"VSOCK-LISTEN:${SIGNER_VSOCK_PORT},fork,reuseaddr" "UNIX-CONNECT:${SIGNER_SOCKET}"');
-    expect(entrypoint).toMatch(/^exec node \/app\/signer\.js --socket "\$\{SIGNER_SOCKET\}" --nsm device --seal-kms-config \/app\/seal-kms\.json$/m);
+    // The production entry point: device NSM only (no --nsm choice, no dev CA), trust pinned in the image.
+    expect(entrypoint).toMatch(/^exec node \/app\/signer\.js --socket "\$\{SIGNER_SOCKET\}" --trust-config \/app\/trust\.json$/m);
+    expect(entrypoint).not.toMatch(/dev-signer|--dev-ca|--writer-key-file/);
     expect(entrypoint).toContain("ip link set lo up");
     expect(entrypoint).not.toMatch(/--debug|--nsm local/);
   });
@@ -96,7 +98,7 @@ describe("enclave image", () => {
     const { result, out, calls, sealConfig } = run({ Measurements: measurements });
     // The pinned seal key, in the shape the signer's --seal-kms-config reads.
     expect(sealConfig).toEqual({ keyArn: SEAL_ARN, region: "ap-south-1" });
-    expect(parseSealKmsConfig(JSON.stringify(sealConfig))).toEqual(sealConfig);
+    expect(parseSealKmsConfig(sealConfig)).toEqual(sealConfig);
     expect(result.stderr).toContain("build-eif: ");
     expect(result.status).toBe(0);
     expect(calls).toMatch(/^docker build --platform linux\/arm64 --build-arg NODE_IMAGE=node:20-bookworm-slim --tag express-lane-signer:test \S+\/context$/m);
