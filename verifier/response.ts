@@ -189,7 +189,8 @@ export function verifyResponse(response: ReceivedResponse, request: SentRequest,
   }
   if (alg !== SIGNATURE_ALG || tag !== SIGNATURE_TAG) throw new VerificationError("wrong_alg", `alg must be ${SIGNATURE_ALG}, tag ${SIGNATURE_TAG}`);
 
-  const pinned = (Array.isArray(options.key) ? options.key : [options.key]) as readonly PinnedKey[];
+  // No key, no verification: there is deliberately no fallback that asks the lane for one.
+  const pinned = (options?.key === undefined || options.key === null ? [] : Array.isArray(options.key) ? options.key : [options.key]) as readonly PinnedKey[];
   if (pinned.length === 0) throw new VerificationError("wrong_keyid", "no pinned key to verify against");
   const resolved = pinned.map(resolveKey);
   const key = resolved.find((k) => k.keyid === keyid);

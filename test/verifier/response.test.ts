@@ -1,4 +1,6 @@
 import { createPublicKey, verify as cryptoVerify } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { verifyMessage } from "http-message-signatures/lib/httpbis";
 import { SigningKey } from "../../enclave/key";
 import { contentDigest } from "../../wire/envelope";
@@ -131,6 +133,15 @@ describe("verifier/response: envelope v2 binds POST answers to the request body"
     expect(code(() => verifyResponse({ ...r, status: 201 }, asked, opts))).toBe("bad_signature");
     expect(code(() => verifyResponse(r, { ...asked, path: "/v1/features/other/batch" }, opts))).toBe("bad_signature");
     expect(code(() => verifyResponse(r, { ...asked, query: "?x=1" }, opts))).toBe("bad_signature");
+  });
+
+  it("without a pinned key nothing verifies, and the library has no way to fetch one", () => {
+    expect(code(() => verifyResponse(answer(), asked, { ...opts, key: undefined as never }))).toBe("wrong_keyid");
+    // P5: the only keys are the ones the caller passes; no module of the verifier talks to the network.
+    const dir = join(__dirname, "../../verifier");
+    const sources = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => readFileSync(join(dir, f), "utf8"));
+    expect(sources.length).toBeGreaterThanOrEqual(2);
+    for (const text of sources) expect(text).not.toMatch(/\bfetch\(|from "node:(http|https|net|dns)"|from "undici"|require\("node:(http|https|net)"\)/);
   });
 
   it("accepts a key set: an answer by any pinned key verifies, by none fails", () => {
