@@ -44,11 +44,40 @@ interface AttestOptions {
   json?: boolean;
 }
 
+/** Why the network said no, with the cause undici hides behind "fetch failed" (issue #13). */
+export function networkCause(err: unknown): string {
+  // Duck-typed, not instanceof Error: fetch's errors may come from another realm (test runners).
+  type ErrorLike = { message?: unknown; cause?: unknown; errors?: unknown };
+  const isErrorLike = (value: unknown): value is ErrorLike => typeof value === "object" && value !== null && "message" in value;
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; isErrorLike(current) && depth < 4; depth++) {
+    if (Array.isArray(current.errors) && current.errors.length > 0) {
+      // AggregateError: one failure per address tried (e.g. ::1 and 127.0.0.1 for localhost).
+      parts.push(current.errors.map((e: unknown) => (isErrorLike(e) ? String(e.message) : String(e))).join("; "));
+      break;
+    }
+    const message = String(current.message);
+    if (message && !parts.includes(message)) parts.push(message);
+    current = current.cause;
+  }
+  return parts.join(": ") || String(err);
+}
+
+/** fetch() whose failure names the destination and the real cause. */
+export async function fetchOrExplain(url: URL, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new Error(`cannot reach ${url.origin}${url.pathname}: ${networkCause(err)}`);
+  }
+}
+
 /** Fetches a document bound to `nonce`; the server puts the nonce's UTF-8 bytes in the document. */
 export async function fetchAttestation(baseUrl: string, nonce: string): Promise<AttestationResponse> {
   const url = new URL("/v1/attestation", baseUrl);
   url.searchParams.set("nonce", nonce);
-  const res = await fetch(url, { headers: { accept: "application/json" } });
+  const res = await fetchOrExplain(url, { headers: { accept: "application/json" } });
   if (!res.ok) throw new Error(`GET ${url.pathname} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
   const body = (await res.json()) as AttestationResponse;
   if (typeof body.document !== "string") throw new Error(`GET ${url.pathname}: no "document" in the response`);

@@ -18,7 +18,7 @@ import { AttestationError, DEFAULT_DEV_CA_DIR, loadPinnedRoot, verifyAttestation
 import { contentDigest } from "../wire/envelope";
 import { ed25519Jwk, jwkThumbprint, type Ed25519Jwk } from "../wire/keys";
 import { splitTarget } from "../wire/request";
-import { describeRoot, fetchAttestation, measurementAllowlist } from "./attest";
+import { describeRoot, fetchAttestation, fetchOrExplain, measurementAllowlist } from "./attest";
 
 /** Parse a raw HTTP/1.1 response as saved by `curl -si` (headers, blank line, body bytes). */
 export function parseRawResponse(raw: Buffer): ReceivedResponse {
@@ -66,35 +66,6 @@ export interface VerifyIo {
 }
 
 const KEYID = /^[A-Za-z0-9_-]{43}$/;
-
-/** Why the network said no, with the cause undici hides behind "fetch failed" (issue #13). */
-export function networkCause(err: unknown): string {
-  // Duck-typed, not instanceof Error: fetch's errors may come from another realm (test runners).
-  type ErrorLike = { message?: unknown; cause?: unknown; errors?: unknown };
-  const isErrorLike = (value: unknown): value is ErrorLike => typeof value === "object" && value !== null && "message" in value;
-  const parts: string[] = [];
-  let current: unknown = err;
-  for (let depth = 0; isErrorLike(current) && depth < 4; depth++) {
-    if (Array.isArray(current.errors) && current.errors.length > 0) {
-      // AggregateError: one failure per address tried (e.g. ::1 and 127.0.0.1 for localhost).
-      parts.push(current.errors.map((e: unknown) => (isErrorLike(e) ? String(e.message) : String(e))).join("; "));
-      break;
-    }
-    const message = String(current.message);
-    if (message && !parts.includes(message)) parts.push(message);
-    current = current.cause;
-  }
-  return parts.join(": ") || String(err);
-}
-
-/** fetch() with the destination and the real cause in its error. */
-async function fetchOrExplain(url: URL, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (err) {
-    throw new Error(`cannot reach ${url.origin}${url.pathname}: ${networkCause(err)}`);
-  }
-}
 
 /** A short, terminal-safe view of a body the host chose (control characters escaped). */
 export function bodyPreview(body: Uint8Array, max = 400): string {
@@ -183,10 +154,7 @@ export async function resolveTrustAnchor(opts: VerifyCommandOptions, base: URL, 
     const maxAgeSeconds = Number(opts.maxAge);
     if (!(maxAgeSeconds > 0)) throw new Error("--max-age must be a positive number of seconds");
     const nonce = randomBytes(24).toString("base64url");
-    const response = await fetchAttestation(base.href, nonce).catch((err: unknown) => {
-      // fetch's own failures carry the network cause; answers it got (non-2xx) are explained already.
-      throw typeof err === "object" && err !== null && "cause" in err ? new Error(`cannot reach ${base.origin}/v1/attestation: ${networkCause(err)}`) : err;
-    });
+    const response = await fetchAttestation(base.href, nonce);
     const verified = verifyAttestation(Buffer.from(response.document, "base64"), {
       root,
       measurements: sets,

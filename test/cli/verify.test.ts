@@ -198,6 +198,13 @@ describe("express-lane verify", () => {
     await expect(verify(`http://127.0.0.1:${port}/v1/features/users/u1`, "--trust-on-first-use")).rejects.toThrow(
       new RegExp(`cannot reach http://127.0.0.1:${port}/v1/signer: fetch failed: .*ECONNREFUSED`),
     );
+    await expect(verify(`http://127.0.0.1:${port}/v1/features/users/u1`, ...attestArgs())).rejects.toThrow(
+      new RegExp(`cannot reach http://127.0.0.1:${port}/v1/attestation: fetch failed: .*ECONNREFUSED`),
+    );
+    // With a pinned JWK nothing is fetched before the answer itself.
+    await expect(verify(`http://127.0.0.1:${port}/v1/features/users/u1`, "--key", jwkFile(enclave, "enclave.jwk"))).rejects.toThrow(
+      new RegExp(`cannot reach http://127.0.0.1:${port}/v1/features/users/u1: fetch failed: .*ECONNREFUSED`),
+    );
   });
 
   test("a saved response verifies offline with a pinned JWK", async () => {
