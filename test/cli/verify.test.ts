@@ -142,8 +142,12 @@ describe("express-lane verify", () => {
     expect(otherImage.err).toMatch(/^FAIL attestation PCR_MISMATCH/);
   });
 
-  test("--attest without a measurement allowlist is refused", async () => {
+  test("--attest without a measurement allowlist, or with one that does not pin PCR0..2, is refused", async () => {
     await expect(verify(read(), "--attest", "--root", "local", "--dev-ca", lane.devCaDir)).rejects.toThrow(/--measurements <file> or --local-bundle/);
+    const pcr4Only = join(lane.dir, "pcr4-only.json");
+    writeFileSync(pcr4Only, JSON.stringify({ Measurements: { HashAlgorithm: "Sha384 { ... }", PCR4: "00".repeat(48) } }));
+    await expect(verify(read(), "--attest", "--root", "local", "--dev-ca", lane.devCaDir, "--measurements", pcr4Only)).rejects.toThrow(/does not pin PCR0, PCR1, PCR2/);
+    expect(seen.filter((r) => r.path === "/v1/attestation")).toHaveLength(0);
   });
 
   test("--trust-on-first-use: OK, and says loudly that nothing was pinned (it accepts an impostor too)", async () => {
