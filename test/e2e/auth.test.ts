@@ -13,7 +13,8 @@ import * as x509 from "@peculiar/x509";
 import { webcrypto } from "node:crypto";
 import { Pool } from "undici";
 import { buildBundles } from "../../scripts/build";
-import { startLane, Lane } from "../../scripts/lane/processes";
+import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
+import { signedPush } from "../helpers/writer";
 import { RuntimeChild, spawnRuntime } from "../../scripts/lane/children";
 import { DEMO_VIEW, demoEntityId, demoObject } from "../../scripts/lane/demo-data";
 import { generateKey } from "../../runtime/auth";
@@ -38,7 +39,7 @@ function writeKeys(records: unknown[]): void {
 }
 
 beforeAll(async () => {
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(LANE_BUNDLES);
   dir = mkdtempSync(join(tmpdir(), "lane-auth-"));
   keysFile = join(dir, "keys.json");
   writeKeys([reader.record, writer.record, admin.record, limited.record]);
@@ -88,9 +89,16 @@ describe("access control", () => {
     }
   });
 
-  it("lets a writer past the gate on write routes, and only an admin scrape /metrics", async () => {
-    const w = await call(`/v1/features/${DEMO_VIEW}`, { "x-api-key": writer.key, "content-type": "application/json" }, "POST", "{}");
-    expect([401, 403]).not.toContain(w.status);
+  it("lets a writer past the gate on write routes (the push still needs the writer key's signature), and only an admin scrape /metrics", async () => {
+    const o = demoObject(7, Date.now());
+    const row = { entity: "auth-push-1", event_time: o.event_time - 1000, features: { country: o.features.country, txn_count_0d: 3 } };
+    const w = await signedPush(runtime.url, DEMO_VIEW, row, lane.writerKeyFile, { headers: { "x-api-key": writer.key } });
+    expect([w.status, w.json.result, w.json.written_by]).toEqual([201, "written", "loader"]);
+    // The API key gets a push past the host's gate, but only the writer signature gets it sealed.
+    const unsigned = await call(`/v1/features/${DEMO_VIEW}`, { "x-api-key": writer.key, "content-type": "application/json" }, "POST", JSON.stringify(row));
+    expect([unsigned.status, errorShape(unsigned).code]).toEqual([401, "writer_signature_missing"]);
+    // A signed push without an API key stops at the gate.
+    expect((await signedPush(runtime.url, DEMO_VIEW, row, lane.writerKeyFile)).status).toBe(401);
     expect((await call("/metrics", { "x-api-key": writer.key })).status).toBe(403);
     const m = await call("/metrics", { authorization: `Bearer ${admin.key}` });
     expect(m.status).toBe(200);

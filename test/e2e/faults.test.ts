@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
 import { buildBundles } from "../../scripts/build";
-import { startLane, Lane } from "../../scripts/lane/processes";
+import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
 import { Child, RuntimeChild, spawnRuntime, spawnSigner } from "../../scripts/lane/children";
 import { DEMO_VIEW, demoEntityId, demoObjectBytes } from "../../scripts/lane/demo-data";
 import { objectKey } from "../../wire/object";
@@ -18,7 +18,7 @@ let lane: Lane;
 let dir: string;
 
 beforeAll(async () => {
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(LANE_BUNDLES);
   dir = mkdtempSync(join(tmpdir(), "lane-faults-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 30, quiet: true });
 }, 120_000);

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { Pool } from "undici";
 import { buildBundles } from "../../scripts/build";
-import { startLane, Lane } from "../../scripts/lane/processes";
+import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
 import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
 import type { Ed25519Jwk } from "../../wire/keys";
 import { Answer, errorShape, request, verifies } from "./helpers/hardening";
@@ -25,7 +25,7 @@ let lane: Lane;
 let dir: string;
 
 beforeAll(async () => {
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(LANE_BUNDLES);
   dir = mkdtempSync(join(tmpdir(), "lane-fuzz-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 20, quiet: true });
 }, 120_000);

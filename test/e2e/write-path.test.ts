@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Packr } from "msgpackr";
 import { buildBundles } from "../../scripts/build";
-import { startLane, Lane } from "../../scripts/lane/processes";
+import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
+import { signedPush } from "../helpers/writer";
 import { demoObjectBytes } from "../../scripts/lane/demo-data";
 import { verifyResponse } from "../../verifier/response";
 import type { Ed25519Jwk } from "../../wire/keys";
@@ -53,12 +54,17 @@ async function read(view: string, entity: string, query = ""): Promise<Got> {
   return res;
 }
 
-/** A push; every 2xx answer must carry a valid signature bound to this POST (fail closed). */
+/**
+ * A push signed with the lane's dev writer key; every 2xx answer must carry a valid signature
+ * bound to this POST and its body (fail closed), and name the writer.
+ */
 async function push(path: string, body: unknown): Promise<Got> {
-  const res = await call(path, { method: "POST", headers: { "content-type": "application/json", "accept-signature": 'sig1=();nonce="push-nonce"' }, body: JSON.stringify(body) });
+  const [, view, segment] = /^\/v1\/features\/([^/]+)(\/_push)?$/.exec(path)!;
+  const res = await signedPush(lane.url, decodeURIComponent(view!), body, lane.writerKeyFile, { batch: segment !== undefined });
   if (res.status < 300) {
-    verifyResponse(res, { method: "POST", path, query: "" }, { key: jwk, nonce: "push-nonce" });
+    verifyResponse(res, res.request, { key: jwk, nonce: res.answerNonce });
     expect(res.json.outcome_reported_by).toBe("host");
+    expect(res.json.written_by).toBe("loader");
   }
   return res;
 }
@@ -82,7 +88,7 @@ const m = (id: string, event_time: number | string, extra: Record<string, unknow
 });
 
 beforeAll(async () => {
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(LANE_BUNDLES);
   dir = mkdtempSync(join(tmpdir(), "lane-write-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 5, quiet: true });
   seals = await new FileSealKeySource([lane.sealKeyFile]).load();
@@ -240,12 +246,34 @@ describe("push API", () => {
     expect((await read("merchant_risk", "push-1")).json.features.txn_count_1h).toBe(6);
   });
 
+  it("seals only what the directory's writer key signed: unsigned, foreign-key, altered and replayed pushes are refused", async () => {
+    const row = { entity: "push-auth", event_time: NOW - 4000, features: { txn_count_1h: 4 } };
+    const unsigned = await call("/v1/features/merchant_risk", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(row) });
+    expect([unsigned.status, unsigned.json.error.code]).toEqual([401, "writer_signature_missing"]);
+    // A well-formed signature under a key the directory does not list (same kid, other key; or another kid).
+    const rogue = { ...generateSealKey("rogue"), writer: "loader" };
+    expect((await signedPush(lane.url, "merchant_risk", row, rogue)).status).toBe(401);
+    expect((await signedPush(lane.url, "merchant_risk", row, { ...rogue, kid: seals.activeKid })).status).toBe(401);
+    // The body changed after signing: the digest no longer matches.
+    const altered = await signedPush(lane.url, "merchant_risk", row, lane.writerKeyFile, { headers: { "content-digest": "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:" } });
+    expect(altered.status).toBeGreaterThanOrEqual(400);
+    // A stale signature (created 10 min ago) and a replayed nonce.
+    expect((await signedPush(lane.url, "merchant_risk", row, lane.writerKeyFile, { nowSeconds: Math.floor(Date.now() / 1000) - 600 })).json.error.code).toBe("writer_signature_stale");
+    const nonce = "replay-nonce-0123456789";
+    const once = await signedPush(lane.url, "merchant_risk", row, lane.writerKeyFile, { nonce, nowSeconds: Math.floor(Date.now() / 1000) });
+    expect(once.status).toBe(201);
+    const replayed = await signedPush(lane.url, "merchant_risk", row, lane.writerKeyFile, { nonce, nowSeconds: Math.floor(Date.now() / 1000) });
+    expect([replayed.status, replayed.json.error.code]).toEqual([409, "push_replayed"]);
+    // None of the refused pushes wrote anything: only the signed one is there.
+    expect((await read("merchant_risk", "push-auth")).json.features.txn_count_1h).toBe(4);
+  });
+
   it("refuses unknown views, bad rows and bad bodies with clear errors", async () => {
     expect((await push("/v1/features/nope", { entity: "x", event_time: NOW, features: {} })).json.error.code).toBe("unknown_view");
     const bad = await push("/v1/features/merchant_risk", { entity: "x", event_time: NOW, features: { secret: 1 } });
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe("unknown_feature");
-    const notJson = await call("/v1/features/merchant_risk", { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+    const notJson = await signedPush(lane.url, "merchant_risk", "{", lane.writerKeyFile);
     expect([notJson.status, notJson.json.error.code]).toEqual([400, "bad_body"]);
     const tooMany = await push("/v1/features/merchant_risk/_push", { rows: Array.from({ length: 101 }, (_, i) => ({ entity: `e${i}`, event_time: NOW, features: {} })) });
     expect([tooMany.status, tooMany.json.error.code]).toEqual([413, "batch_too_large"]);
