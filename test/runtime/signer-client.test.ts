@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Signer } from "../../enclave/signer";
 import { SignerClient, SignerRejectedError, SignerUnavailableError } from "../../runtime/signer-client";
+import { encodeFrame, FrameKind, FRAME_PROTOCOL_VERSION } from "../../wire/frames";
 
 let dir: string;
 beforeAll(() => {
@@ -56,8 +57,8 @@ describe("runtime/signer-client", () => {
       socket.on("data", async (chunk: Buffer) => {
         if (stall) return;
         stall = true;
-        const reply = await real.handle({ id: chunk.readUInt32BE(4), kind: chunk.readUInt8(8), payload: chunk.subarray(9) });
-        socket.write(reply);
+        // Answers the Hello the way the signer does, then never again.
+        socket.write(encodeFrame(chunk.readUInt32BE(4), FrameKind.Reply, { ...real.key.info, role: "read", protocol: FRAME_PROTOCOL_VERSION }));
       });
     });
     await new Promise<void>((r) => server.listen(socketPath, r));
