@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBundles } from "../../scripts/build";
-import { startLane, Lane } from "../../scripts/lane/processes";
+import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
 import { verifyResponse } from "../../verifier/response";
 import type { Ed25519Jwk } from "../../wire/keys";
 
@@ -36,7 +36,7 @@ function run(file: string, args: string[]): Promise<Run> {
   });
 }
 
-const storeArgs = (): string[] => ["--endpoint", lane.storeEndpoint, "--bucket", lane.bucket, "--seal-key-file", lane.sealKeyFile, "--no-progress"];
+const storeArgs = (): string[] => ["--endpoint", lane.storeEndpoint, "--bucket", lane.bucket, "--writer-key-file", lane.writerKeyFile, "--no-progress"];
 
 /** The merchant_risk columns as Parquet types: INT64 int, DOUBLE float, UTF8 string, BOOLEAN, LIST<FLOAT>, TIMESTAMP(MICROS). */
 const SCHEMA = [
@@ -88,7 +88,7 @@ async function read(entity: string): Promise<{ status: number; json: any }> {
 }
 
 beforeAll(async () => {
-  await buildBundles(["runtime", "signer", "local-store", "cli"]);
+  await buildBundles([...LANE_BUNDLES, "cli"]);
   dir = mkdtempSync(join(tmpdir(), "lane-parquet-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 0, quiet: true });
   for (let i = 0; i < 200 && !jwk; i++) {
