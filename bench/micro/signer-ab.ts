@@ -7,8 +7,8 @@
  *   npx tsx bench/micro/signer-ab.ts /tmp/old [rounds]
  *
  * The other checkout needs this tree's packages: a missing `<other>/node_modules` is linked to
- * ours. Both sides must share the Signer({ seals, now }) / signRead(raw) API (true since the
- * sealed layout, commit c177714).
+ * ours. Both sides must take Signer({ seals | keys, now }) / signRead(raw) (true since the sealed
+ * layout, commit c177714; `keys` since the key directory).
  */
 import { existsSync, symlinkSync } from "node:fs";
 import { resolve } from "node:path";
@@ -17,7 +17,7 @@ import * as thisSigner from "../../enclave/signer";
 import * as thisSeal from "../../enclave/seal";
 
 interface SignerModule {
-  Signer: new (options: { seals: unknown; now: () => number }) => { signRead(raw: Record<string, unknown>): unknown };
+  Signer: new (options: { seals: unknown; keys: unknown; now: () => number }) => { signRead(raw: Record<string, unknown>): unknown };
 }
 interface SealModule {
   generateSealKey(kid: string): unknown;
@@ -31,7 +31,8 @@ type Scenario = (typeof SCENARIOS)[number];
 function side(signerModule: SignerModule, sealModule: SealModule): Record<Scenario, () => unknown> {
   const now = Date.now();
   const seals = new sealModule.SealKeyring([sealModule.generateSealKey("ab")]);
-  const signer = new signerModule.Signer({ seals, now: () => now });
+  // `seals` for checkouts before the key directory (issue #11), `keys` after it.
+  const signer = new signerModule.Signer({ seals, keys: { keyring: seals }, now: () => now });
   const objects = Array.from({ length: 100 }, (_, i) => seals.seal(demoObject(i, now)));
   const batchBody = Buffer.from(JSON.stringify({ entities: objects.map((_, i) => demoEntityId(i)), features: TEN.split(",") }));
   const path = `/v1/features/${DEMO_VIEW}/${demoEntityId(7)}`;
