@@ -4,8 +4,7 @@
  * whatever bytes the host sends. In memory only: a restarted enclave starts empty (docs/trust.md
  * states the window that leaves).
  *
- * Entities are keyed by a 52-bit hash of (view, entity) so an entry costs a number, not a string
- * (measured: bench/micro/high-water.ts). A collision can only make an entity's mark *higher* than
+ * Entities are keyed by a 52-bit hash of (view, entity) in a typed-array hash table (below). A collision can only make an entity's mark *higher* than
  * its own history, i.e. refuse an older genuine object of the other entity: fail closed, and at a
  * million entities the chance that any two collide is ≈ 1e12 / 2^53 ≈ 1e-4.
  *
@@ -42,13 +41,26 @@ export type HighWaterVerdict = "ok" | "rolled_back" | "high_water_full";
 
 export const DEFAULT_MAX_TRACKED_ENTITIES = 4_000_000;
 
+/**
+ * An open-addressing hash table in two Float64Arrays (hash → event time): 16 bytes a slot, at most
+ * half full, so ≤ 32 bytes per entity, and nothing for the garbage collector to walk — a Map of a
+ * million entries costs ≈ 60 bytes each and is marked on every major GC of the signer
+ * (bench/micro/high-water.ts). Grows by doubling; slot key 0 means empty.
+ */
 export class HighWaterMarks {
-  private readonly marks = new Map<number, number>();
+  private keys = new Float64Array(1 << 12);
+  private values = new Float64Array(1 << 12);
+  private count = 0;
 
   constructor(readonly maxEntities = DEFAULT_MAX_TRACKED_ENTITIES) {}
 
   get size(): number {
-    return this.marks.size;
+    return this.count;
+  }
+
+  /** Bytes held by the table now. */
+  get bytes(): number {
+    return this.keys.byteLength + this.values.byteLength;
   }
 
   /**
@@ -56,16 +68,42 @@ export class HighWaterMarks {
    * version served twice, or two writers that chose one event time).
    */
   admit(view: string, entity: string, eventTime: number): HighWaterVerdict {
-    const key = entityHash(view, entity);
-    const mark = this.marks.get(key);
-    if (mark === undefined) {
-      if (this.marks.size >= this.maxEntities) return "high_water_full";
-      this.marks.set(key, eventTime);
-      return "ok";
+    const key = entityHash(view, entity) || 1;
+    const mask = this.keys.length - 1;
+    let slot = (key % 0x1_0000_0000) & mask;
+    for (;;) {
+      const k = this.keys[slot]!;
+      if (k === key) {
+        const mark = this.values[slot]!;
+        if (eventTime < mark) return "rolled_back";
+        if (eventTime > mark) this.values[slot] = eventTime;
+        return "ok";
+      }
+      if (k === 0) break;
+      slot = (slot + 1) & mask;
     }
-    if (eventTime < mark) return "rolled_back";
-    if (eventTime > mark) this.marks.set(key, eventTime);
+    if (this.count >= this.maxEntities) return "high_water_full";
+    this.keys[slot] = key;
+    this.values[slot] = eventTime;
+    this.count++;
+    if (this.count * 2 > this.keys.length) this.grow();
     return "ok";
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    this.keys = new Float64Array(oldKeys.length * 2);
+    this.values = new Float64Array(oldKeys.length * 2);
+    const mask = this.keys.length - 1;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i]!;
+      if (k === 0) continue;
+      let slot = (k % 0x1_0000_0000) & mask;
+      while (this.keys[slot] !== 0) slot = (slot + 1) & mask;
+      this.keys[slot] = k;
+      this.values[slot] = oldValues[i]!;
+    }
   }
 }
 
