@@ -6,20 +6,21 @@
  * only the enclave can check it, and it seals only rows a key the signed directory lists for
  * "write" signed. A bearer API key (`--api-key`, the host's gate) is no substitute: the host sees it.
  *
- * With a pinned signer key (`--jwk`, `--keyid`) every answer is verified against the exact request
+ * With a pinned signer key (`--key <jwk file|keyid>`, as for `verify`) every answer is verified against the exact request
  * (verifier/response.ts, including the request body's digest) and the per-row outcomes are taken
  * from the verified body; without one the outcomes are printed as unverified.
  *
  * Input: JSONL, one push row per line, {"entity": "...", "event_time": <ms or ISO>, "features": {...}}.
  */
 import { randomBytes } from "node:crypto";
-import { createReadStream, readFileSync, writeFileSync } from "node:fs";
+import { createReadStream, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { Command, Option } from "commander";
 import { verifyResponse, VerificationError, type ReceivedResponse, type SentRequest } from "../verifier/response";
-import { jwkThumbprint, type Ed25519Jwk } from "../wire/keys";
+import type { Ed25519Jwk } from "../wire/keys";
 import { MAX_PUSH_ROWS, PUSH_BATCH_SEGMENT } from "../wire/write";
 import { signPush } from "../wire/writer-auth";
+import { resolveTrustAnchor } from "./verify";
 import { writerKeyOptions, writerKeysFromOptions, type WriterKey } from "./writer-key";
 
 /** 16 random bytes → 22 base64url characters (wire/writer-auth.ts WRITER_NONCE). */
@@ -204,19 +205,13 @@ export async function push(o: PushOptions): Promise<PushSummary> {
   return { view: o.view, ...counts, verified: verified && counts.failed === 0, written_by: [...writers], errors, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
-async function pinnedKeys(o: { jwk?: string; keyid?: string }, url: string): Promise<Ed25519Jwk[] | undefined> {
-  if (o.jwk) {
-    const jwk = JSON.parse(readFileSync(o.jwk, "utf8")) as Ed25519Jwk;
-    if (o.keyid && jwkThumbprint(jwk) !== o.keyid) throw new Error(`${o.jwk} is key ${jwkThumbprint(jwk)}, not --keyid ${o.keyid}`);
-    return [jwk];
-  }
-  if (!o.keyid) return undefined;
-  // The key comes over the host's channel, but is accepted only with the pinned thumbprint.
-  const res = await fetch(new URL("/v1/signer", url));
-  if (!res.ok) throw new Error(`GET /v1/signer answered ${res.status}`);
-  const jwk = ((await res.json()) as { jwk: Ed25519Jwk }).jwk;
-  if (jwkThumbprint(jwk) !== o.keyid) throw new Error(`the lane's signer key is ${jwkThumbprint(jwk)}, not the pinned --keyid ${o.keyid}`);
-  return [jwk];
+/** The pinned signer keys, decided exactly as `verify --key` does (a keyid pins the lane's offered key only if it matches). */
+async function pinnedKeys(o: { key?: string[]; jwk?: string; keyid?: string }, url: string): Promise<Ed25519Jwk[] | undefined> {
+  const specs = [...(o.key ?? []), ...(o.jwk ? [o.jwk] : []), ...(o.keyid ? [o.keyid] : [])];
+  if (specs.length === 0) return undefined;
+  const io = { stdout: () => undefined, stderr: (t: string) => void process.stderr.write(t) };
+  const anchor = await resolveTrustAnchor({ key: specs, root: "aws", devCa: "", maxAge: "300", skew: "5" }, new URL(url), io);
+  return [...anchor.keys];
 }
 
 export function registerPushCommand(program: Command): void {
@@ -228,14 +223,15 @@ export function registerPushCommand(program: Command): void {
       .requiredOption("--view <name>", "feature view")
       .addOption(new Option("--url <url>", "the lane (runtime) URL").env("EXPRESS_LANE_URL").default("http://127.0.0.1:8080"))
       .addOption(new Option("--api-key <key>", "writer API key for the host's gate (when the lane has API keys on)").env("EXPRESS_LANE_API_KEY"))
-      .option("--jwk <file>", "pinned signer public key (JWK): verify every answer")
-      .option("--keyid <thumbprint>", "pinned signer key id: verify every answer with the lane's key only if it has this id")
+      .option("--key <jwk file|keyid>", "pin the signer key (repeat for a key set): verify every answer against the request and its body", (v: string, all: string[] = []) => [...all, v])
+      .addOption(new Option("--jwk <file>", "same as --key <file>").hideHelp())
+      .addOption(new Option("--keyid <keyid>", "same as --key <keyid>").hideHelp())
       .addOption(new Option("--batch-size <n>", `rows per request (1..${MAX_PUSH_ROWS})`).default(String(MAX_PUSH_ROWS)))
       .option("--results <file>", "also write each row's outcome as JSONL"),
   ).action(
     async (
       file: string,
-      o: { view: string; url: string; apiKey?: string; jwk?: string; keyid?: string; batchSize: string; results?: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string },
+      o: { view: string; url: string; apiKey?: string; key?: string[]; jwk?: string; keyid?: string; batchSize: string; results?: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string },
     ) => {
       const { keys } = await writerKeysFromOptions({ writerKeyFile: o.sealKeyFile ?? o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint });
       const pinned = await pinnedKeys(o, o.url);
@@ -245,7 +241,7 @@ export function registerPushCommand(program: Command): void {
       process.stdout.write(
         `view ${s.view}: ${s.rows} rows in ${s.requests} signed requests as ${keys[0]!.writer} (${keys[0]!.kid}), ${s.seconds.toFixed(2)} s\n` +
           `  written ${s.written}  unchanged ${s.unchanged}  skipped as older ${s.skipped_older}  rejected ${s.rejected}${s.failed ? `  failed ${s.failed}` : ""}\n` +
-          `  answers ${pinned ? (s.verified ? "verified against the pinned signer key" : "NOT all verified") : "not verified (no --jwk / --keyid pinned)"}${s.written_by.length ? `; written_by ${s.written_by.join(", ")}` : ""}\n` +
+          `  answers ${pinned ? (s.verified ? "verified against the pinned signer key" : "NOT all verified") : "not verified (no --key pinned)"}${s.written_by.length ? `; written_by ${s.written_by.join(", ")}` : ""}\n` +
           s.errors.map((e) => `  request ${e.request}: ${e.status} ${e.code}: ${e.message}\n`).join(""),
       );
       if (s.rejected > 0 || s.failed > 0 || (pinned && !s.verified)) process.exitCode = 1;

@@ -40,8 +40,8 @@ async function main(): Promise<void> {
 Try:
   curl -si '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,segment,risk_score' \\
        -H 'Accept-Signature: sig1=("@status" "content-digest");nonce="my-nonce-1"'
-  npx tsx cli/main.ts verify '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,risk_score'
-  npx tsx cli/main.ts push rows.jsonl --url ${lane.url} --view ${DEMO_VIEW} --writer-key-file ${lane.writerKeyFile}
+  npx tsx cli/main.ts verify '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,risk_score' --key ${lane.keyid}
+  npx tsx cli/main.ts push rows.jsonl --url ${lane.url} --view ${DEMO_VIEW} --writer-key-file ${lane.writerKeyFile} --key ${lane.keyid}
 
 Ctrl-C stops everything.
 `);

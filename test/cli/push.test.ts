@@ -81,7 +81,7 @@ describe("express-lane push", () => {
     const file = join(dir, "rows.jsonl");
     writeFileSync(file, Array.from({ length: 250 }, (_, i) => JSON.stringify(row(`p-${i}`, i))).join("\n") + "\n");
     const results = join(dir, "results.jsonl");
-    const r = await cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--keyid", jwkThumbprint(jwk), "--results", results]);
+    const r = await cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", jwkThumbprint(jwk), "--results", results]);
     expect(r.exitCode).toBe(0);
     expect(r.out).toMatch(/250 rows in 3 signed requests as loader/);
     expect(r.out).toMatch(/written 250 {2}unchanged 0 {2}skipped as older 0 {2}rejected 0/);
@@ -104,18 +104,28 @@ describe("express-lane push", () => {
   test("a wrong pin is refused before anything is sent; an answer for a pinned key set it is not in does not verify", async () => {
     const file = join(dir, "one.jsonl");
     writeFileSync(file, JSON.stringify(row("p-pin", 1)) + "\n");
-    await expect(cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--keyid", "not-the-key"])).rejects.toThrow(/not the pinned --keyid/);
+    await expect(cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", "A".repeat(43)])).rejects.toThrow(/the lane's signer key is .*, pinned: A{43}/);
+    await expect(cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", "not-a-key"])).rejects.toThrow(/neither a JWK file nor a keyid/);
     const otherKey = { ...jwk, x: Buffer.alloc(32, 1).toString("base64url") };
     const s = await push({ url: lane.url, view: "merchant_risk", key: readWriterKeyFile(lane.writerKeyFile), rows: [row("p-pin", 2)], pinned: [otherKey] });
     expect(s).toMatchObject({ failed: 1, verified: false });
     expect(s.errors[0]!.code).toMatch(/^unverified_/);
   });
 
+  test("--key <jwk file> pins the key itself (saved from /v1/signer or an attestation)", async () => {
+    const jwkFile = join(dir, "signer.jwk");
+    writeFileSync(jwkFile, JSON.stringify(jwk));
+    const file = join(dir, "jwk-pinned.jsonl");
+    writeFileSync(file, JSON.stringify(row("p-jwk", 1)) + "\n");
+    const r = await cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", jwkFile]);
+    expect([r.exitCode, /answers verified against the pinned signer key/.test(r.out)]).toEqual([0, true]);
+  });
+
   test("without a pin the summary says the answers were not verified", async () => {
     const file = join(dir, "unpinned.jsonl");
     writeFileSync(file, JSON.stringify(row("p-unpinned", 1)) + "\n");
     const r = await cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile]);
-    expect(r.out).toMatch(/not verified \(no --jwk \/ --keyid pinned\)/);
+    expect(r.out).toMatch(/not verified \(no --key pinned\)/);
     expect(r.out).toMatch(/written 1/);
   });
 
@@ -124,7 +134,7 @@ describe("express-lane push", () => {
     writeWriterKeyFile(rogueFile, generateWriterKey("loader", "rogue"));
     const file = join(dir, "rogue.jsonl");
     writeFileSync(file, JSON.stringify(row("p-rogue", 1)) + "\n");
-    const r = await cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", rogueFile, "--keyid", jwkThumbprint(jwk)]);
+    const r = await cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", rogueFile, "--key", jwkThumbprint(jwk)]);
     expect(r.exitCode).toBe(1);
     expect(r.out).toMatch(/failed 1/);
     expect(r.out).toMatch(/request 0: 401 writer_signature/);
