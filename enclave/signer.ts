@@ -229,9 +229,9 @@ export class Signer {
     if (replay === "full") throw new SignerFault("push_replay_cache_full", 503, "too many pushes within the signature window; retry shortly");
     const rows = parsed.rows.map((row, index): SealedRow => {
       if (!row.ok) return { index, entity: row.entity, error: row.error };
-      if (this.highWater.admit(parsed.view, row.entity, row.event_time) !== "ok") {
-        return { index, entity: row.entity, error: { code: "older_than_served", message: "this signer has already served or sealed a newer version of this entity" } };
-      }
+      // Sealing a version raises the entity's mark (P2). An older row is still sealed: the store's
+      // newer-wins write skips it (skipped_older), and if the host stored it anyway, reads refuse it.
+      this.highWater.admit(parsed.view, row.entity, row.event_time);
       const object = keyring.seal({ view: parsed.view, entity: row.entity, event_time: row.event_time, written_time: now, features: row.features }, auth.kid);
       return { index, entity: row.entity, event_time: row.event_time, object, object_digest: contentDigest(object).slice(8, -1) };
     });

@@ -334,15 +334,26 @@ describe("tampering with stored objects (the host can write the bucket; the sign
     await refused("t-unknown-kid", "seal_unknown_key");
   });
 
-  it("an older sealed version put back is served with its true (old) event time", async () => {
+  it("an older sealed version put back is refused once the signer served the newer one (P2)", async () => {
     await load({ file: jsonl("r1.jsonl", [m("t-replay", NOW - 2 * HOUR, { txn_count_1h: 1 })]), view: "merchant_risk", store: lane.store, seals });
     const old = await stored("t-replay");
     await load({ file: jsonl("r2.jsonl", [m("t-replay", NOW - 1000, { txn_count_1h: 2 })]), view: "merchant_risk", store: lane.store, seals });
     expect((await read("merchant_risk", "t-replay")).json.features.txn_count_1h).toBe(2);
     await lane.store.put(key("t-replay"), old); // the host rolls the object back
     const res = await read("merchant_risk", "t-replay");
-    // The seal is genuine, so the signer serves it — but with the event time it was sealed with:
-    // a consumer's freshness check sees an old value, and here the view's max age withholds it.
+    // The seal is genuine, but this signer already served a newer version: a signed refusal.
+    expect(res.status).toBe(502);
+    expect(res.json.error.code).toBe("rolled_back");
+  });
+
+  it("an older sealed version of an entity the signer has not seen is served with its true (old) event time", async () => {
+    await load({ file: jsonl("r3.jsonl", [m("t-replay-unseen", NOW - 2 * HOUR, { txn_count_1h: 1 })]), view: "merchant_risk", store: lane.store, seals });
+    const old = await stored("t-replay-unseen");
+    await load({ file: jsonl("r4.jsonl", [m("t-replay-unseen", NOW - 1000, { txn_count_1h: 2 })]), view: "merchant_risk", store: lane.store, seals });
+    await lane.store.put(key("t-replay-unseen"), old); // rolled back before any read (docs/trust.md, residual risk)
+    const res = await read("merchant_risk", "t-replay-unseen");
+    // The seal is genuine and this signer never saw the newer one: served with the event time it was
+    // sealed with, so a consumer's freshness check sees an old value and the view's max age withholds it.
     expect(res.status).toBe(200);
     expect(res.json.event_time).toBe(new Date(NOW - 2 * HOUR).toISOString());
     expect(res.json.status.txn_count_1h).toBe("OUTSIDE_MAX_AGE");
