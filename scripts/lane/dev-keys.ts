@@ -8,7 +8,8 @@
  *                    key before writer keys; an old file keeps its kid and key and gains `writer`)
  *   trust.json       what a production image pins: {lane: "local", adminKeys: [{kid, publicKey}]}
  *   directory.json   re-signed on every start: epoch = unix seconds now (always ahead of the last
- *                    start's), valid 30 days, listing the dev writer key for "write"
+ *                    start's), valid 30 days, listing the dev writer key for "write" (and any
+ *                    extra dev keys the signer is given, for "verify": see ensureLaneKeys)
  *
  * Production differs only in where these live: the admin key in KMS, the trust config in the
  * measured image, writer keys KMS-wrapped (docs/keys.md).
@@ -84,8 +85,14 @@ export async function signLaneDirectory(dataDir: string, o: { keys?: readonly Di
   return { directory: signed, epoch: dir.epoch };
 }
 
-/** Everything the dev signer needs, created when missing; the directory re-signed every call. */
-export async function ensureLaneKeys(dataDir: string, now = Date.now()): Promise<LaneKeys> {
+/**
+ * Everything the dev signer needs, created when missing; the directory re-signed every call.
+ * `extraKeys` (other dev key files the signer holds) are listed for "verify": the signer keeps key
+ * material only while a directory lists its kid, and a dev signer gets its files once, at start —
+ * so a key to rotate to later must be staged in the first directory (the production path, KMS
+ * blobs re-sent with every provisioning, has no such limit). A later directory makes it "write".
+ */
+export async function ensureLaneKeys(dataDir: string, now = Date.now(), extraKeys: readonly WriterKey[] = []): Promise<LaneKeys> {
   const paths = laneKeyPaths(dataDir);
   const admin = ensureDevAdminKeyFile(paths.adminKeyFile);
   const writer = ensureDevWriterKeyFile(paths.writerKeyFile);
@@ -94,6 +101,6 @@ export async function ensureLaneKeys(dataDir: string, now = Date.now()): Promise
   const trust: TrustConfig = { lane: DEV_LANE, adminKeys: [{ kid: admin.kid, publicKey: admin.publicKey }] };
   const trustText = `${JSON.stringify(trust, null, 2)}\n`;
   if (!existsSync(paths.trustConfigFile) || readFileSync(paths.trustConfigFile, "utf8") !== trustText) writePrivate(paths.trustConfigFile, trustText);
-  const { directory, epoch } = await signLaneDirectory(dataDir, { keys: [directoryKeyOf(writer)], now });
+  const { directory, epoch } = await signLaneDirectory(dataDir, { keys: [directoryKeyOf(writer), ...extraKeys.filter((k) => k.kid !== writer.kid).map((k) => directoryKeyOf(k, "verify"))], now });
   return { admin, writer, trust, directory, epoch };
 }

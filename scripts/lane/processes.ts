@@ -15,7 +15,7 @@ import { DEMO_VIEW, demoEntityId, demoSealedBytes } from "./demo-data";
 import type { SealKeyring } from "../../enclave/seal";
 // The local lane plays the writer and the lane admin too: it holds the dev writer key and the dev
 // admin key (never the runtime), see ./dev-keys.ts.
-import { writerKeyring } from "../../cli/writer-key";
+import { readWriterKeyFile, writerKeyring } from "../../cli/writer-key";
 import { ensureLaneKeys, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
 
 // From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
@@ -50,6 +50,12 @@ export interface LaneOptions {
    * be the bottleneck). The s3rver twin is started either way. @default "s3"
    */
   readonly storeKind?: "s3" | "file" | "memory";
+  /**
+   * More dev writer key files for the signer besides the lane's own (rotation tests, other
+   * writers). The start directory lists them for "verify" only (./dev-keys.ts ensureLaneKeys):
+   * they read what they sealed but push nothing until an admin-signed directory says "write".
+   */
+  readonly extraWriterKeyFiles?: readonly string[];
   /** Pin processes to CPUs with `taskset -c` when available (benchmarks). */
   readonly cpus?: { readonly runtime?: string; readonly signer?: string; readonly store?: string };
 }
@@ -192,9 +198,9 @@ export function lanePaths(dataDir: string): LaneKeyPaths & { readonly sealKeyFil
 }
 
 /** The dev signer's key arguments for a lane in `dataDir` (startLane and children.ts spawnSigner). */
-export function devSignerKeyArgs(dataDir: string): string[] {
+export function devSignerKeyArgs(dataDir: string, extraWriterKeyFiles: readonly string[] = []): string[] {
   const p = lanePaths(dataDir);
-  return ["--trust-config", p.trustConfigFile, "--writer-key-file", p.writerKeyFile, "--key-directory", p.directoryFile];
+  return ["--trust-config", p.trustConfigFile, "--writer-key-file", [p.writerKeyFile, ...extraWriterKeyFiles].join(","), "--key-directory", p.directoryFile];
 }
 
 export async function startLane(options: LaneOptions = {}): Promise<Lane> {
@@ -205,7 +211,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const signerSocket = join(dataDir, "signer.sock");
   const paths = lanePaths(dataDir);
   const { sealKeyFile, objectsDir } = paths;
-  const laneKeys = await ensureLaneKeys(dataDir);
+  const laneKeys = await ensureLaneKeys(dataDir, Date.now(), (options.extraWriterKeyFiles ?? []).map(readWriterKeyFile));
   const seals = writerKeyring([laneKeys.writer]);
   const storeKind = options.storeKind ?? "s3";
   const cpus = options.cpus ?? {};
@@ -230,7 +236,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     if ((options.demoEntities ?? 3000) > 0) await loadDemo(demoTarget, options.demoEntities ?? 3000, seals, options.onProgress);
 
     const startSigner = async (): Promise<string> => {
-      const started = await spawnReady("dev-signer", ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir)], { ...base, cpu: cpus.signer }, "signer_ready");
+      const started = await spawnReady("dev-signer", ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, options.extraWriterKeyFiles)], { ...base, cpu: cpus.signer }, "signer_ready");
       children.signer = started.child;
       return String(started.ready.keyid);
     };
