@@ -72,6 +72,23 @@ describe("express-lane writer-key create / unwrap (KMS)", () => {
     await expect(unwrapWriterKeys(both.document, { endpoint: kms.endpoint, credentials: LOADER, writer: "nobody" })).rejects.toThrow(/no key for writer nobody/);
   });
 
+  test("load/push --seal-key-kms: the writer's keys from the published document, first = active; --writer picks whose", async () => {
+    const loader = await createWrappedWriterKey(SEAL_ARN, { writer: "loader", endpoint: kms.endpoint, credentials: LOADER });
+    const both = await createWrappedWriterKey(SEAL_ARN, { writer: "stream", endpoint: kms.endpoint, credentials: STREAM, existing: loader.document });
+    const file = join(dir, "published.json");
+    writeFileSync(file, JSON.stringify(both.document));
+    const env = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: LOADER.accessKeyId, AWS_SECRET_ACCESS_KEY: LOADER.secretAccessKey });
+    try {
+      // Default writer: the first entry's (stream) — loader's credentials may not open it.
+      await expect(writerKeysFromOptions({ sealKeyKms: file, kmsEndpoint: kms.endpoint })).rejects.toThrow(/only keys of writer loader/);
+      const mine = await writerKeysFromOptions({ sealKeyKms: file, kmsEndpoint: kms.endpoint, writer: "loader" });
+      expect([mine.writer, mine.keyring.activeKid, keyCommitment(mine.keys[0]!.key)]).toEqual(["loader", loader.kid, loader.commitment]);
+    } finally {
+      process.env = env;
+    }
+  });
+
   test("the host role's credentials cannot unwrap a writer key without the enclave's attestation", async () => {
     const { document } = await createWrappedWriterKey(SEAL_ARN, { writer: "loader", endpoint: kms.endpoint, credentials: LOADER });
     await expect(unwrapWriterKeys(document, { endpoint: kms.endpoint, credentials: HOST })).rejects.toThrow(/attestation/);
