@@ -258,7 +258,7 @@ export class Signer {
   signWriteOutcome(request: SignWriteOutcomeRequest): SignedResponse {
     const { ticket } = request;
     const { mac, ...body } = ticket;
-    if (!timingSafeEqual(Buffer.from(mac), this.ticketMac(body)) || mac.length !== 32) throw new SignerFault("bad_write_ticket", 400, "write ticket was not issued by this signer or was altered");
+    if (mac.length !== 32 || !timingSafeEqual(Buffer.from(mac), this.ticketMac(body))) throw new SignerFault("bad_write_ticket", 400, "write ticket was not issued by this signer or was altered");
     if (this.now() - ticket.issued > WRITE_TICKET_TTL_MS || ticket.issued > this.now()) throw new SignerFault("bad_write_ticket", 400, "write ticket expired");
     const signature = parseAcceptSignature(request.acceptSignature);
     const outcomes = new Map<number, WriteOutcome>();
