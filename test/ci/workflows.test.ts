@@ -281,8 +281,9 @@ describe("workflows", () => {
     expect(bench.concurrency?.group).not.toBe(deploy.concurrency?.group);
   });
 
-  test("the stack the workflows deploy is the app's lane stack", () => {
+  test("the stack the workflows deploy is the app's lane stack; no HashiCorp checkpoint calls", () => {
     for (const w of [deploy, destroy]) expect(w.env?.LANE_STACK).toBe(LANE_STACK_ID);
+    for (const w of [deploy, destroy]) expect(w.env?.CHECKPOINT_DISABLE).toBe("1");
   });
 
   describe("guard: default branch only, a lane environment (run with bash)", () => {
