@@ -401,10 +401,13 @@ describe("workflows", () => {
       for (const s of pins) expect(s.with?.terraform_wrapper).toBe(false);
     });
 
-    test("deploy, destroy and bench run on the current Node LTS (24)", () => {
+    test("deploy, destroy and bench run on the current Node LTS (24), the enclave base image's Node", () => {
       for (const w of [deploy, destroy, bench]) {
         for (const s of allSteps(w).filter((x) => x.uses?.startsWith("actions/setup-node@"))) expect(s.with?.["node-version"]).toBe(24);
       }
+      const base = JSON.parse(fs.readFileSync(path.join(repo, "enclave/image/base-image.json"), "utf8"));
+      expect(Number(base.node.split(".")[0])).toBe(24);
+      expect(base.tag.startsWith("24-")).toBe(true);
     });
   });
 
