@@ -355,6 +355,21 @@ describe("workflows", () => {
     }
   });
 
+  test("jobs in the protected environment stop first if it has no deploy role (an environment GitHub created on the fly)", () => {
+    for (const job of [deploy.jobs.deploy, destroy.jobs.destroy, bench.jobs.bench]) {
+      const check = job.steps.findIndex((s) => /^Check the deploy role variable/.test(s.name ?? ""));
+      const creds = job.steps.findIndex((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"));
+      expect(check).toBeGreaterThanOrEqual(0);
+      expect(check).toBeLessThan(creds);
+      const exec = (arn: string) => spawnSync("bash", [...GITHUB_BASH, job.steps[check].run!], { env: { PATH: process.env.PATH, AWS_DEPLOY_ROLE_ARN: arn, LANE_ENVIRONMENT: "staging" }, encoding: "utf8" });
+      const r = exec("");
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/AWS_DEPLOY_ROLE_ARN in the protected environment staging/);
+      expect(exec("arn:aws:iam::111122223333:role/express-lane-deploy").status).toBe(0);
+    }
+    for (const job of [deploy.jobs.deploy, destroy.jobs.destroy]) expect(job.steps[0].name).toMatch(/^Check the deploy role variable/);
+  });
+
   test("destroy: a destroy plan is shown before the approval, then cdktf destroy with the deploy role", () => {
     const plan = destroy.jobs.plan;
     expect(environmentKind(plan)).toBe("plan");
