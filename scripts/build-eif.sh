@@ -4,7 +4,7 @@
 #   dist/signer.js + enclave/image/ + enclave/nsm/nsm-helper.c
 #     → docker image (linux/arm64, FROM the digest in enclave/image/base-image.json)   docker build
 #     → build/enclave/express-lane.eif                                                 nitro-cli build-enclave
-#     → build/enclave/measurements.json    nitro-cli's {"Measurements": {PCR0, PCR1, PCR2, …}} + "BaseImage"
+#     → build/enclave/measurements.json    nitro-cli's {"Measurements": {PCR0, PCR1, PCR2, …}} + "BaseImage", "Toolchain"
 #
 # measurements.json feeds the KMS key policy (stacks: EXPRESS_LANE_MEASUREMENTS) and consumers'
 # `express-lane attest --measurements`. Runs on an arm64 (aarch64) Linux machine with Docker and
@@ -142,7 +142,12 @@ jq -e '[.Measurements | (.PCR0, .PCR1, .PCR2) | strings | select(test("^[0-9a-f]
   || { echo "build-eif: nitro-cli output has no PCR0/1/2 measurements" >&2; exit 1; }
 # The base image the PCRs belong to, next to them: a rebuild from the same commit and digest must
 # give the same PCR0 (docs/trust.md), and a consumer can see which Node the signer ran on.
-jq --arg ref "$NODE_IMAGE" '{Measurements: .Measurements, BaseImage: {reference: $ref, digest: ($ref | split("@")[1])}}' \
+# So are nitro-cli's version and the blobs it put into the EIF (kernel, init, NSM driver: measured
+# into PCR0/PCR1), which come from the build machine's aws-nitro-enclaves-cli-devel package.
+nitro_version=$(nitro-cli --version 2>/dev/null | head -n 1 || true)
+blob_sums=$(cd "$BLOBS" && sha256sum Image cmdline init linuxkit nsm.ko | jq -R -s 'split("\n") | map(select(length > 0) | capture("^(?<sum>[0-9a-f]{64}) [ *](?<name>.+)$") | {(.name): .sum}) | add')
+jq --arg ref "$NODE_IMAGE" --arg nitro "$nitro_version" --argjson blobs "$blob_sums" \
+  '{Measurements: .Measurements, BaseImage: {reference: $ref, digest: ($ref | split("@")[1])}, Toolchain: {nitroCli: $nitro, blobsSha256: $blobs}}' \
   "$OUT_DIR/build-enclave.json" > "$MEASUREMENTS"
 
 echo "build-eif: $EIF ($(wc -c < "$EIF") bytes)" >&2

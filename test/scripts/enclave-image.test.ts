@@ -2,6 +2,7 @@
 // can be checked here: the shell scripts pass shellcheck, build-eif.sh does the right thing with
 // stand-in docker/nitro-cli, the image wiring matches the host units, the allocator config parses.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -114,7 +115,7 @@ describe("enclave image", () => {
     tool("docker", `if [ "$1" = info ]; then ${dockerDaemon ? "exit 0" : "echo 'Cannot connect to the Docker daemon' >&2; exit 1"}; fi
 ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${log}'; (cd "$ctx" && find node_modules -name package.json | sort | tr '\\n' ' ') >> '${log}'; echo >> '${log}'; cp "$ctx/seal-kms.json" '${dir}/seal-kms.json' 2>/dev/null || true`);
     // nitro-cli: write the EIF where asked, print measurements like the real one.
-    tool("nitro-cli", `out=""; while [ $# -gt 0 ]; do [ "$1" = "--output-file" ] && out=$2; shift; done; echo EIF > "$out"; echo '${JSON.stringify(nitroOutput)}'`);
+    tool("nitro-cli", `if [ "$1" = --version ]; then echo "Nitro CLI 1.4.2"; exit 0; fi; out=""; while [ $# -gt 0 ]; do [ "$1" = "--output-file" ] && out=$2; shift; done; echo EIF > "$out"; echo '${JSON.stringify(nitroOutput)}'`);
     // The Graviton runner: uname -m says aarch64 (this test machine is x86_64).
     tool("uname", `[ "$1" = -m ] && echo aarch64 || echo Linux`);
     const blobs = join(dir, "blobs");
@@ -166,7 +167,13 @@ ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${lo
     expect(existsSync(join(out, "express-lane.eif"))).toBe(true);
     // The measurements, and next to them the base image they were built from.
     const written = readFileSync(join(out, "measurements.json"), "utf8");
-    expect(JSON.parse(written)).toEqual({ Measurements: measurements, BaseImage: { reference: PINNED_BASE, digest: baseImage.digest } });
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    expect(JSON.parse(written)).toEqual({
+      Measurements: measurements,
+      BaseImage: { reference: PINNED_BASE, digest: baseImage.digest },
+      // nitro-cli and the blobs it measured into PCR0/PCR1 (the stand-in blobs hold their own names).
+      Toolchain: { nitroCli: "Nitro CLI 1.4.2", blobsSha256: Object.fromEntries(["Image", "cmdline", "init", "linuxkit", "nsm.ko"].map((b) => [b, sha(b)])) },
+    });
     expect(result.stderr).toContain(`base=${PINNED_BASE}`);
     // Both readers of the file accept it: the verifier and the stacks' config.
     expect(loadMeasurementsFile(join(out, "measurements.json"))[0]!.get(0)!.toString("hex")).toBe(pcr("a"));
