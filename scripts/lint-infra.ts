@@ -1,19 +1,28 @@
 /**
  * `npm run lint:infra`: checks for what cannot run here.
  *
- *  1. shellcheck: the hosts' generated user data and every shell script under scripts/.
+ *  1. shellcheck: the hosts' generated user data, every shell script under scripts/, .ci/run and
+ *     the enclave's entrypoint.sh.
  *  2. systemd-analyze verify: the generated systemd units, in a throw-away root that holds the
  *     units, stub executables (nitro-cli, socat, node, vsock-proxy) and a stub
  *     nitro-enclaves-allocator.service. Any output (including "Unknown key" warnings) fails.
  *     If systemd-analyze is missing, a strict parse check runs instead and says so.
  *  3. @action-validator/cli: every workflow under .github/workflows/.
+ *  4. promtool check config: the Prometheus scrape configuration the CloudWatch agent reads.
+ *  5. wrk: the benchmark's Lua request scripts (single and batch reads) run for a second against a
+ *     stand-in HTTP server; a Lua error or no requests fails.
  *
- * Needs the Debian packages `shellcheck` and `systemd` (see .ci/run).
+ * Needs the Debian packages `shellcheck`, `systemd`, `prometheus` (promtool) and `wrk` (see .ci/run).
+ * With CI=true a missing tool fails the run; otherwise each check that needs one prints
+ * "skipped: <tool> not installed (<check>)" and the others still run.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { batchScript, singleScript } from "../bench/main";
+import { defaultWorkload } from "../bench/targets";
+import { renderPrometheusConfig } from "../constructs/cloudwatch-agent";
 import { renderHostUnits } from "../constructs/host-units";
 import { resolveConfig } from "../stacks/config";
 import { buildApp } from "../stacks/main";
@@ -22,8 +31,22 @@ const ROOT = path.resolve(__dirname, "..");
 const failures: string[] = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lint-infra-"));
 
+const CI = process.env.CI === "true";
+
 function have(cmd: string, arg = "--version"): boolean {
   return !spawnSync(cmd, [arg], { stdio: "ignore" }).error;
+}
+
+/** True if `tool` is installed; otherwise a failure in CI, one "skipped" line elsewhere. */
+function requireTool(tool: string, check: string, pkg: string): boolean {
+  if (have(tool)) return true;
+  if (CI) {
+    failures.push(`${tool} is not installed, and CI=true requires it for ${check} (apt-get install -y ${pkg}; .ci/run does)`);
+    console.log(`FAIL ${check}: ${tool} not installed`);
+  } else {
+    console.log(`skipped: ${tool} not installed (${check}; apt-get install -y ${pkg})`);
+  }
+  return false;
 }
 
 function run(label: string, cmd: string, args: string[], opts: { cwd?: string; quietOk?: boolean } = {}): void {
@@ -53,11 +76,11 @@ const config = resolveConfig({});
 const { lane } = buildApp(config, path.join(tmp, "cdktf.out"));
 const userData = path.join(tmp, "user-data.sh");
 fs.writeFileSync(userData, lane.hosts.userData);
-if (!have("shellcheck")) {
-  failures.push("shellcheck is not installed (apt-get install -y shellcheck)");
-} else {
+if (requireTool("shellcheck", "shellcheck of the user data and scripts/", "shellcheck")) {
   run("shellcheck: generated user data", "shellcheck", ["--shell=bash", userData], { quietOk: true });
-  for (const f of shellScripts(path.join(ROOT, "scripts"))) run(`shellcheck: ${path.relative(ROOT, f)}`, "shellcheck", ["-x", f], { quietOk: true });
+  for (const f of [...shellScripts(path.join(ROOT, "scripts")), path.join(ROOT, ".ci/run"), path.join(ROOT, "enclave/image/entrypoint.sh")]) {
+    run(`shellcheck: ${path.relative(ROOT, f)}`, "shellcheck", ["-x", f], { quietOk: true });
+  }
 }
 
 // 2. systemd units
@@ -67,7 +90,7 @@ const units = renderHostUnits({
   readerPort: config.readerPort,
   enclaveMemoryMib: config.enclaveMemoryMib,
 });
-if (have("systemd-analyze")) {
+if (requireTool("systemd-analyze", "systemd-analyze verify of the host units", "systemd")) {
   const root = path.join(tmp, "root");
   const sys = path.join(root, "usr/lib/systemd/system");
   fs.mkdirSync(path.join(root, "etc/systemd/system"), { recursive: true });
@@ -79,8 +102,8 @@ if (have("systemd-analyze")) {
   fs.writeFileSync(path.join(sys, "nitro-enclaves-allocator.service"), "[Unit]\nDescription=stub\n[Service]\nType=oneshot\nExecStart=/usr/bin/nitro-cli --version\n");
   for (const [name, text] of Object.entries(units)) fs.writeFileSync(path.join(root, "etc/systemd/system", name), text);
   for (const name of Object.keys(units)) run(`systemd-analyze verify: ${name}`, "systemd-analyze", ["verify", "--man=no", `--root=${root}`, name], { quietOk: true });
-} else {
-  console.log("systemd-analyze not found: running the fallback parse check instead");
+} else if (!CI) {
+  console.log("      (running the fallback unit parse check instead)");
   const known: Record<string, RegExp> = { Unit: /^(Description|Requires|Wants|After|Before|PartOf)$/, Service: /^(Type|RemainAfterExit|ExecStart|ExecStop|User|Group|DynamicUser|Environment|RuntimeDirectory\w*|StateDirectory|ReadWritePaths|Standard(Output|Error)|Limit\w+|NoNewPrivileges|Protect\w+|PrivateTmp|Restart|RestartSec|TimeoutStartSec)$/, Install: /^WantedBy$/ };
   for (const [name, text] of Object.entries(units)) {
     let section = "";
@@ -104,9 +127,51 @@ for (const f of fs.existsSync(wfDir) ? fs.readdirSync(wfDir).filter((n) => /\.ya
   run(`action-validator: .github/workflows/${f}`, validator, [path.join(".github/workflows", f)]);
 }
 
-fs.rmSync(tmp, { recursive: true, force: true });
-if (failures.length > 0) {
-  console.error(`\nlint:infra failed:\n\n${failures.join("\n\n")}`);
-  process.exit(1);
+// 4. promtool: the agent's Prometheus scrape configuration (JSON is YAML).
+if (requireTool("promtool", "promtool check config of the agent's Prometheus configuration", "prometheus")) {
+  const promConfig = path.join(tmp, "express-lane-prometheus.yaml");
+  fs.writeFileSync(promConfig, renderPrometheusConfig(lane.observability.agentOptions));
+  run("promtool check config: CloudWatch agent Prometheus scrape config", "promtool", ["check", "config", promConfig]);
 }
-console.log("\nlint:infra: all checks passed");
+
+// 5. wrk: the benchmark's Lua scripts, against a stand-in server in a child process (wrk blocks).
+async function checkWrkScripts(): Promise<void> {
+  if (!requireTool("wrk", "wrk run of the benchmark's Lua scripts", "wrk")) return;
+  const server = spawn(process.execPath, ["-e", "const s=require('node:http').createServer((q,r)=>{q.resume();q.on('end',()=>r.end('{}'))});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))"], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      server.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim()));
+      server.once("error", reject);
+    });
+    const w = defaultWorkload(100, 10);
+    for (const [label, lua] of [["single reads", singleScript(w)], ["projected reads", singleScript(w, true)], ["batch reads", batchScript(w)]] as const) {
+      const script = path.join(tmp, `bench-${label.replace(/\W/g, "-")}.lua`);
+      fs.writeFileSync(script, lua);
+      const r = await new Promise<{ out: string; code: number | null }>((resolve) => {
+        const child = spawn("wrk", ["-t1", "-c2", "-d1s", "-s", script, `http://127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+        child.once("exit", (code) => resolve({ out, code }));
+      });
+      const requests = Number(/(\d+) requests in/.exec(r.out)?.[1] ?? 0);
+      if (r.code !== 0 || requests === 0 || /error|PANIC/i.test(r.out.replace(/Socket errors:.*$/m, ""))) {
+        failures.push(`wrk: the benchmark's Lua script for ${label}\n${r.out}`);
+        console.log(`FAIL wrk: bench Lua script (${label})`);
+      } else {
+        console.log(`ok   wrk: bench Lua script (${label}), ${requests} requests`);
+      }
+    }
+  } finally {
+    server.kill();
+  }
+}
+
+void checkWrkScripts().then(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+  if (failures.length > 0) {
+    console.error(`\nlint:infra failed:\n\n${failures.join("\n\n")}`);
+    process.exit(1);
+  }
+  console.log("\nlint:infra: all checks passed");
+});

@@ -93,12 +93,12 @@ describe("express-lane push", () => {
     // The same file again: unchanged (the enclave sealed the same objects); an older row is skipped.
     const again = await push({ url: lane.url, view: "merchant_risk", key: readWriterKeyFile(lane.writerKeyFile), rows: readPushRows(file), pinned: [jwk] });
     expect(again).toMatchObject({ requests: 3, unchanged: 250, failed: 0, verified: true });
-    // An older row: this enclave already sealed a newer version (its high-water mark), so it refuses
-    // to seal the older one at all; a row with an unknown feature is rejected on its own.
+    // An older row is sealed but not stored (newer event time wins: skipped_older); a row with an
+    // unknown feature is rejected on its own.
     const codes: string[] = [];
     const older = await push({ url: lane.url, view: "merchant_risk", key: readWriterKeyFile(lane.writerKeyFile), rows: [row("p-1", 99, 5000), { entity: "p-bad", event_time: NOW, features: { nope: 1 } }], pinned: [jwk], onResult: (r) => codes.push(r.error?.code ?? r.result) });
-    expect(older).toMatchObject({ requests: 1, rejected: 2, failed: 0, verified: true });
-    expect(codes).toEqual(["older_than_served", "unknown_feature"]);
+    expect(older).toMatchObject({ requests: 1, skipped_older: 1, rejected: 1, failed: 0, verified: true });
+    expect(codes).toEqual(["skipped_older", "unknown_feature"]);
   });
 
   test("a wrong pin is refused before anything is sent; an answer for a pinned key set it is not in does not verify", async () => {
