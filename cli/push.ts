@@ -98,6 +98,14 @@ export interface PushOptions {
   readonly pinned?: readonly Ed25519Jwk[];
   readonly apiKey?: string;
   readonly onResult?: (r: PushRowResult) => void;
+  /**
+   * Retries of a request that got no answer or a 503 (signer restarting, replay cache full), each
+   * with a fresh signature (new nonce and `created`: a retry is never a replay). Safe: a push is
+   * idempotent (newer event time wins; the same rows again come back "unchanged"). @default 2
+   */
+  readonly retries?: number;
+  /** Base backoff between retries in ms (doubled each time, at most 2 s; Retry-After wins). @default 200 */
+  readonly retryDelayMs?: number;
 }
 
 async function* chunks(rows: AsyncIterable<unknown> | Iterable<unknown>, size: number): AsyncGenerator<unknown[]> {
@@ -151,19 +159,30 @@ export async function push(o: PushOptions): Promise<PushSummary> {
   for await (const rows of chunks(o.rows, size)) {
     const request = counts.requests++;
     counts.rows += rows.length;
-    const req = signedPushRequest(o.view, { rows }, o.key, { batch: true });
     const fail = (status: number, code: string, message: string): void => {
       counts.failed += rows.length;
       errors.push({ request, status, code, message });
     };
-    let answer: ReceivedResponse;
-    try {
-      const res = await fetch(new URL(req.path, base), { method: "POST", body: req.body, headers: { ...req.headers, ...(o.apiKey ? { "x-api-key": o.apiKey } : {}) } });
-      const headers: Record<string, string> = {};
-      res.headers.forEach((v, k) => (headers[k] = v));
-      answer = { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()) };
-    } catch (err) {
-      fail(0, "transport_error", (err as Error).message);
+    let req: SignedPushRequest;
+    let answer: ReceivedResponse | undefined;
+    let transportError = "";
+    for (let attempt = 0; ; attempt++) {
+      req = signedPushRequest(o.view, { rows }, o.key, { batch: true });
+      try {
+        const res = await fetch(new URL(req.path, base), { method: "POST", body: req.body, headers: { ...req.headers, ...(o.apiKey ? { "x-api-key": o.apiKey } : {}) } });
+        const headers: Record<string, string> = {};
+        res.headers.forEach((v, k) => (headers[k] = v));
+        answer = { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()) };
+      } catch (err) {
+        answer = undefined;
+        transportError = (err as Error).message;
+      }
+      if ((answer !== undefined && answer.status !== 503) || attempt >= (o.retries ?? 2)) break;
+      const retryAfter = Number(answer?.headers["retry-after"]);
+      await new Promise((r) => setTimeout(r, Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter, 5) * 1000 : Math.min(2000, (o.retryDelayMs ?? 200) * 2 ** attempt)));
+    }
+    if (answer === undefined) {
+      fail(0, "transport_error", transportError);
       continue;
     }
     if (answer.status >= 300) {
@@ -227,16 +246,17 @@ export function registerPushCommand(program: Command): void {
       .addOption(new Option("--jwk <file>", "same as --key <file>").hideHelp())
       .addOption(new Option("--keyid <keyid>", "same as --key <keyid>").hideHelp())
       .addOption(new Option("--batch-size <n>", `rows per request (1..${MAX_PUSH_ROWS})`).default(String(MAX_PUSH_ROWS)))
+      .addOption(new Option("--retries <n>", "re-sends (freshly signed) of a request without an answer or with a 503").default("2"))
       .option("--results <file>", "also write each row's outcome as JSONL"),
   ).action(
     async (
       file: string,
-      o: { view: string; url: string; apiKey?: string; key?: string[]; jwk?: string; keyid?: string; batchSize: string; results?: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string },
+      o: { view: string; url: string; apiKey?: string; key?: string[]; jwk?: string; keyid?: string; batchSize: string; retries: string; results?: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string },
     ) => {
       const { keys } = await writerKeysFromOptions({ writerKeyFile: o.sealKeyFile ?? o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint });
       const pinned = await pinnedKeys(o, o.url);
       const lines: string[] = [];
-      const s = await push({ url: o.url, view: o.view, key: keys[0]!, rows: readPushRows(file), batchSize: Number(o.batchSize), pinned, apiKey: o.apiKey, onResult: o.results ? (r) => lines.push(JSON.stringify(r)) : undefined });
+      const s = await push({ url: o.url, view: o.view, key: keys[0]!, rows: readPushRows(file), batchSize: Number(o.batchSize), retries: Number(o.retries), pinned, apiKey: o.apiKey, onResult: o.results ? (r) => lines.push(JSON.stringify(r)) : undefined });
       if (o.results) writeFileSync(o.results, lines.length ? `${lines.join("\n")}\n` : "");
       process.stdout.write(
         `view ${s.view}: ${s.rows} rows in ${s.requests} signed requests as ${keys[0]!.writer} (${keys[0]!.kid}), ${s.seconds.toFixed(2)} s\n` +
