@@ -99,10 +99,8 @@ async function signerKeyOfLane(base: URL): Promise<Ed25519Jwk> {
 /** The keys an answer may be signed by, and how we came to trust them. */
 export interface TrustAnchor {
   readonly keys: readonly Ed25519Jwk[];
-  /** Printed next to OK: where the key came from. */
+  /** Printed next to OK: where the key came from (says UNPINNED for --trust-on-first-use). */
   readonly source: string;
-  /** False only for --trust-on-first-use. */
-  readonly pinned: boolean;
 }
 
 /**
@@ -142,7 +140,7 @@ export async function resolveTrustAnchor(opts: VerifyCommandOptions, base: URL, 
         throw new VerificationError("wrong_keyid", `the lane's signer key is ${offeredId}, pinned: ${keyids.join(", ")}`);
       }
     }
-    return { keys, source: sources.join("; "), pinned: true };
+    return { keys, source: sources.join("; ") };
   }
 
   if (opts.attest) {
@@ -165,11 +163,9 @@ export async function resolveTrustAnchor(opts: VerifyCommandOptions, base: URL, 
     if (verified.publicKey === null || verified.publicKey.length !== 32) {
       throw new AttestationError("PUBLIC_KEY_MISMATCH", "the attestation document carries no Ed25519 signing key");
     }
-    const root_ = describeRoot(opts.root);
     return {
       keys: [ed25519Jwk(verified.publicKey)],
-      source: `attested key ${verified.keyId} (root: ${root_}; measurements: ${measurementsSource}; module ${verified.moduleId}${verified.debug ? "; DEBUG MODE" : ""})`,
-      pinned: true,
+      source: `attested key ${verified.keyId} (root: ${describeRoot(opts.root)}; measurements: ${measurementsSource}; module ${verified.moduleId}${verified.debug ? "; DEBUG MODE" : ""})`,
     };
   }
 
@@ -179,7 +175,7 @@ export async function resolveTrustAnchor(opts: VerifyCommandOptions, base: URL, 
       "OK below proves only that the answer is consistent with a key that host chose, not that an enclave made it. " +
       `Pin it for real with --attest, or --key ${jwkThumbprint(jwk)} after checking that keyid with 'express-lane attest'.\n`,
   );
-  return { keys: [jwk], source: `${base.origin}/v1/signer (UNPINNED: trust on first use)`, pinned: false };
+  return { keys: [jwk], source: `${base.origin}/v1/signer (UNPINNED: trust on first use)` };
 }
 
 function requestBodyOf(opts: VerifyCommandOptions): Buffer | undefined {
