@@ -230,7 +230,8 @@ export async function writerKeysFromOptions(o: { writerKeyFile?: string; sealKey
 export function writerKeyOptions(command: Command): Command {
   return command
     .addOption(new Option("--writer-key-file <path>", "local dev writer key {kid, key, writer}").env("EXPRESS_LANE_WRITER_KEY_FILE").default(".lane/keys/seal-dev.json"))
-    .addOption(new Option("--seal-key-file <path>", "old name of --writer-key-file").env("EXPRESS_LANE_SEAL_KEY_FILE").hideHelp())
+    // The old flag name still works; no env var for it, so it can never silently override an explicit --writer-key-file.
+    .addOption(new Option("--seal-key-file <path>", "old name of --writer-key-file").hideHelp())
     .addOption(new Option("--seal-key-kms <file>", "production: wrapped writer keys document (seal-keys/wrapped.json); unwrapped with KMS Decrypt as the writer role").env("EXPRESS_LANE_SEAL_KEY_KMS"))
     .addOption(new Option("--writer <id>", "with --seal-key-kms: whose keys to unwrap (default: the writer of the document's first key)").env("EXPRESS_LANE_WRITER"))
     .addOption(new Option("--kms-endpoint <url>", "KMS endpoint override for --seal-key-kms").env("EXPRESS_LANE_KMS_ENDPOINT"));
