@@ -168,10 +168,10 @@ export function registerLoadCommand(program: Command): void {
     storeOptions(
       program
         .command("load")
-      .description("validate a JSONL/CSV/Parquet file against a feature view and write one sealed object per entity (newer event time wins)")
-      .argument("<file>", "source file (.jsonl/.ndjson, .csv or .parquet): entity key column, event_time, feature columns")
-      .requiredOption("--view <name>", "feature view (registry/views.ts)")
-      .option("--format <fmt>", "jsonl | csv | parquet (default: from the file extension)"),
+        .description("validate a JSONL/CSV/Parquet file against a feature view and write one sealed object per entity (newer event time wins)")
+        .argument("<file>", "source file (.jsonl/.ndjson, .csv or .parquet): entity key column, event_time, feature columns")
+        .requiredOption("--view <name>", "feature view (registry/views.ts)")
+        .option("--format <fmt>", "jsonl | csv | parquet (default: from the file extension)"),
     ),
   )
     .addOption(new Option("--concurrency <n>", "entities written in parallel").default("16"))
