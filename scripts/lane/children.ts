@@ -79,8 +79,8 @@ function start(bundle: string, args: string[], env: Record<string, string>, even
  * A dev signer on `socket` with the keys of the lane in `dataDir` (its trust config, dev writer key
  * and signed directory, lanePaths()), so it accepts the lane's sealed objects and signed pushes.
  */
-export function spawnSigner(socket: string, dataDir: string): Promise<Child> {
-  return start("dev-signer.js", ["--socket", socket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir)], {}, "signer_ready");
+export function spawnSigner(socket: string, dataDir: string, extraWriterKeyFiles: readonly string[] = []): Promise<Child> {
+  return start("dev-signer.js", ["--socket", socket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, extraWriterKeyFiles)], {}, "signer_ready");
 }
 
 export interface RuntimeChild extends Child {
