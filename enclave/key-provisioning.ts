@@ -21,7 +21,10 @@
  * a key are reported `missing` and their objects are refused.
  */
 import { DEFAULT_KMS_ENDPOINT, decryptWithAttestation, type AwsCredentials } from "./kms-recipient";
+import { createPrivateKey } from "node:crypto";
 import { KeyState, KeyStateError } from "./key-state";
+import type { LaneKeys } from "./lane-keys";
+import { laneKeyEncryptionContext } from "../wire/lane-key";
 import type { Nsm } from "./nsm/types";
 import type { ProvisionKeysRequest, ProvisionKeysResponse } from "../wire/frames";
 import { SEAL_KID } from "../wire/object";
@@ -85,6 +88,19 @@ export function attestedSealKeyUnwrap(config: SealKmsConfig, nsm: Nsm, options: 
 
 const bad = (message: string) => new SealProvisioningError("bad_provisioning", 400, message);
 
+/** Unwraps one lane signing key (PKCS#8 DER) for the enclave. */
+export type LaneKeyUnwrap = (input: { kid: string; ciphertextBlob: Buffer; notBefore: number; notAfter: number }, credentials: AwsCredentials) => Promise<Buffer>;
+
+/** The production lane key unwrap: KMS Decrypt with Recipient, context {purpose, lane, kid, not_before, not_after}. */
+export function attestedLaneKeyUnwrap(config: SealKmsConfig, lane: string, nsm: Nsm, options: { timeoutMs?: number } = {}): LaneKeyUnwrap {
+  return (input, credentials) =>
+    decryptWithAttestation(
+      { ciphertextBlob: input.ciphertextBlob, keyId: config.keyArn, encryptionContext: laneKeyEncryptionContext(lane, input.kid, input.notBefore, input.notAfter) },
+      nsm,
+      { region: config.region, credentials, endpoint: config.endpoint ?? DEFAULT_KMS_ENDPOINT, timeoutMs: options.timeoutMs },
+    );
+}
+
 /**
  * Turns provisioning requests into key state. Requests are serialized (one KMS round at a time).
  * Without a pinned KMS config (local dev) only directories are accepted; key material then comes
@@ -95,7 +111,9 @@ export class KeyProvisioner {
 
   constructor(
     readonly state: KeyState,
-    readonly kms?: { readonly config: SealKmsConfig; readonly unwrap: SealKeyUnwrap },
+    readonly kms?: { readonly config: SealKmsConfig; readonly unwrap: SealKeyUnwrap; readonly unwrapLaneKey?: LaneKeyUnwrap },
+    readonly laneKeys?: LaneKeys,
+    private readonly now: () => number = Date.now,
   ) {}
 
   provision(request: ProvisionKeysRequest): Promise<ProvisionKeysResponse> {
@@ -105,7 +123,7 @@ export class KeyProvisioner {
   }
 
   private async provisionNow(request: ProvisionKeysRequest): Promise<ProvisionKeysResponse> {
-    if (request.wrapped && request.wrapped.length > 0 && !this.kms) throw new SealProvisioningError("kms_provisioning_disabled", 409, "this image pins no seal KMS key: it accepts no wrapped keys");
+    if (((request.wrapped && request.wrapped.length > 0) || (request.laneKeys && request.laneKeys.length > 0)) && !this.kms) throw new SealProvisioningError("kms_provisioning_disabled", 409, "this image pins no seal KMS key: it accepts no wrapped keys");
     if (this.kms && request.region !== undefined && request.region !== this.kms.config.region) {
       throw bad(`region ${JSON.stringify(request.region)} is not the pinned seal key region ${this.kms.config.region}`);
     }
@@ -130,9 +148,25 @@ export class KeyProvisioner {
         }
       }
     }
+    if (this.kms?.unwrapLaneKey && this.laneKeys && request.laneKeys) {
+      if (!request.credentials) throw bad("lane keys need credentials to ask KMS with");
+      for (const l of request.laneKeys) {
+        if (this.laneKeys.holds(l.kid) || l.notAfter <= this.now()) continue;
+        try {
+          // KMS opens the blob only with the exact context it was made with: kid and validity are the admin's.
+          const der = await this.kms.unwrapLaneKey({ kid: l.kid, ciphertextBlob: Buffer.from(l.ciphertextBlob), notBefore: l.notBefore, notAfter: l.notAfter }, request.credentials);
+          this.laneKeys.offer(l.kid, createPrivateKey({ key: der, format: "der", type: "pkcs8" }), l.notBefore, l.notAfter);
+          unwrapped.push(l.kid);
+        } catch (err) {
+          // Reported by omission (the reply lists the lane keys held); writer keys decide the failure below.
+          void err;
+        }
+      }
+    }
     if (failures.length > 0 && unwrapped.length === 0 && this.state.keyring?.kids.length === 0) {
       throw new SealProvisioningError("seal_unwrap_failed", 502, `no writer key could be unwrapped: ${failures.join("; ").slice(0, 1024)}`);
     }
-    return { lane: directory.lane, epoch: directory.epoch, expires_at: directory.expires_at, kids: this.state.keyring?.kids ?? [], missing: this.state.missing, unwrapped };
+    const laneKeys = (this.laneKeys?.list(this.now()) ?? []).map((h) => ({ ...h.key.info, notBefore: h.notBefore, notAfter: h.notAfter }));
+    return { lane: directory.lane, epoch: directory.epoch, expires_at: directory.expires_at, kids: this.state.keyring?.kids ?? [], missing: this.state.missing, unwrapped, laneKeys };
   }
 }

@@ -26,8 +26,9 @@ export class SigningKey {
   }
 
   /**
-   * Wrap an existing private key. Only for tests and the documented worked example (which uses the
-   * public RFC 9421 test key); the signer process always calls generate().
+   * Wrap an existing private key: a lane signing key unwrapped inside the enclave
+   * (enclave/lane-keys.ts), tests, and the documented worked example (the public RFC 9421 test
+   * key). The signer's own key always comes from generate().
    */
   static fromPrivateKey(privateKey: KeyObject): SigningKey {
     return new SigningKey(privateKey, createPublicKey(privateKey));

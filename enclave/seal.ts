@@ -11,7 +11,7 @@
  * enclave/key-state.ts and docs/keys.md. Which kids an enclave uses, and for which writer, is
  * decided by the admin-signed key directory (wire/key-directory.ts), never by the host.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, createPrivateKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import {
@@ -206,4 +206,26 @@ export class FileSealKeySource implements SealKeySource {
     const keys = this.paths.map(readSealKeyFile);
     return new SealKeyring(keys, keys[0]?.kid);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local: a dev lane signing key (wire/lane-key.ts) in a file under .lane/keys/. Production lane
+// keys never exist in a file: KMS generates them and only attested enclaves unwrap them.
+
+export interface DevLaneKeyFile {
+  readonly kid: string;
+  readonly privateKeyPem: string;
+  /** Raw 32-byte public key, base64. */
+  readonly publicKey: string;
+  readonly not_before: number;
+  readonly not_after: number;
+  readonly note?: string;
+}
+
+export function readDevLaneKeyFile(path: string): { kid: string; privateKey: KeyObject; notBefore: number; notAfter: number } {
+  const raw = JSON.parse(readFileSync(path, "utf8")) as Partial<DevLaneKeyFile>;
+  if (typeof raw.kid !== "string" || typeof raw.privateKeyPem !== "string" || typeof raw.not_before !== "number" || typeof raw.not_after !== "number") {
+    throw new Error(`${path}: not a lane key file (needs kid, privateKeyPem, not_before, not_after)`);
+  }
+  return { kid: raw.kid, privateKey: createPrivateKey(raw.privateKeyPem), notBefore: raw.not_before, notAfter: raw.not_after };
 }

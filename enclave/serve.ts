@@ -4,9 +4,11 @@
  * production entry point (enclave/main.ts, the only one in the EIF) and the development one
  * (enclave/dev-main.ts, local NSM and dev key files) differ only in what they pass in.
  */
+import type { KeyObject } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
 import { KeyState } from "./key-state";
-import { attestedSealKeyUnwrap, KeyProvisioner } from "./key-provisioning";
+import { attestedLaneKeyUnwrap, attestedSealKeyUnwrap, KeyProvisioner } from "./key-provisioning";
+import { LaneKeys } from "./lane-keys";
 import type { Nsm } from "./nsm/types";
 import { Signer } from "./signer";
 import type { ImageTrust } from "./trust-config";
@@ -20,6 +22,8 @@ export interface ServeOptions {
   readonly devKeys?: readonly { readonly kid: string; readonly key: Buffer }[];
   /** Development only: a signed key directory to start with (production: the host provisions it). */
   readonly initialDirectory?: Buffer;
+  /** Development only: lane signing keys from files (production: KMS-wrapped, via ProvisionKeys). */
+  readonly devLaneKeys?: readonly { readonly kid: string; readonly privateKey: KeyObject; readonly notBefore: number; readonly notAfter: number }[];
 }
 
 export function parseValidity(value: string): number {
@@ -32,8 +36,14 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   const state = new KeyState(options.trust);
   if (options.devKeys) state.offerKeys(options.devKeys);
   if (options.initialDirectory) state.acceptDirectory(options.initialDirectory);
+  const laneKeys = new LaneKeys();
+  for (const k of options.devLaneKeys ?? []) laneKeys.offer(k.kid, k.privateKey, k.notBefore, k.notAfter);
   const kms = options.trust.sealKms;
-  const provisioner = new KeyProvisioner(state, kms ? { config: kms, unwrap: attestedSealKeyUnwrap(kms, options.nsm) } : undefined);
+  const provisioner = new KeyProvisioner(
+    state,
+    kms ? { config: kms, unwrap: attestedSealKeyUnwrap(kms, options.nsm), unwrapLaneKey: attestedLaneKeyUnwrap(kms, options.trust.lane, options.nsm) } : undefined,
+    laneKeys,
+  );
   const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner });
   // One attestation before we say ready: proves the NSM works (device) or creates the dev CA
   // (local), so the first client request does not pay for it.
@@ -43,7 +53,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   if (!state.keyring) process.stderr.write("signer: no key directory yet; every stored object and push is refused until the host provisions one\n");
   // One line on stdout that the local lane (and systemd logs) read: where, and which key.
   process.stdout.write(
-    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, key_epoch: state.epoch, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
+    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
   );
   const stop = (): void => {
     server.close();

@@ -36,6 +36,7 @@ import type { SealKeyring } from "./seal";
 import { SealProvisioningError, type KeyProvisioner } from "./key-provisioning";
 import { KeyStateError } from "./key-state";
 import { HighWaterMarks, NonceCache } from "./high-water";
+import type { LaneKeys } from "./lane-keys";
 import type { Nsm } from "./nsm/types";
 import { contentDigest, DEFAULT_SIGNATURE_VALIDITY_S, serializeSignatureParams, signatureBase, signatureHeaders } from "../wire/envelope";
 import {
@@ -91,6 +92,8 @@ export interface SignerOptions {
   readonly keys?: KeyringSource;
   /** Accepts key directories and key material from the host (FrameKind.ProvisionKeys). */
   readonly provisioner?: KeyProvisioner;
+  /** Lane signing keys: when one is valid, answers are signed with it instead of our own key (one trust anchor per lane). */
+  readonly laneKeys?: LaneKeys;
   /** Feature views. @default the registry bundled into this build (registry/views.ts) */
   readonly registry?: Registry;
   /** Entities tracked for P2 (enclave/high-water.ts). */
@@ -151,6 +154,7 @@ export class Signer {
   private readonly now: () => number;
   private readonly keys: KeyringSource;
   private readonly provisioner?: KeyProvisioner;
+  private readonly laneKeys?: LaneKeys;
   private readonly registry?: Registry;
   readonly highWater: HighWaterMarks;
   private readonly nonces = new NonceCache((WRITER_SIGNATURE_MAX_AGE_S + 2 * WRITER_SIGNATURE_FUTURE_SKEW_S) * 1000);
@@ -165,6 +169,7 @@ export class Signer {
     this.validitySeconds = options.validitySeconds ?? DEFAULT_SIGNATURE_VALIDITY_S;
     this.now = options.now ?? Date.now;
     this.provisioner = options.provisioner;
+    this.laneKeys = options.laneKeys ?? options.provisioner?.laneKeys;
     this.keys = options.keys ?? options.provisioner?.state ?? { keyring: null };
     this.registry = options.registry;
     this.highWater = new HighWaterMarks(options.maxTrackedEntities);
@@ -194,12 +199,14 @@ export class Signer {
     const digest = contentDigest(answer.body);
     // A request with a body (POST) is covered by its digest: the host cannot swap the batch (P3).
     const requestContentDigest = request.bodyDigest ?? (request.method === "POST" ? contentDigest(request.body ?? new Uint8Array(0)) : undefined);
-    const params = serializeSignatureParams({ created, expires: created + this.validitySeconds, keyid: this.key.keyid, nonce: signature.nonce, requestHasBody: requestContentDigest !== undefined });
+    // The lane key when one is valid now (every host of the lane signs with it), else our own.
+    const key = this.laneKeys?.current(created * 1000) ?? this.key;
+    const params = serializeSignatureParams({ created, expires: created + this.validitySeconds, keyid: key.keyid, nonce: signature.nonce, requestHasBody: requestContentDigest !== undefined });
     const base = signatureBase(
       { status: answer.status, contentType: answer.contentType, contentDigest: digest, method: request.method, path: request.path, query: request.query, requestContentDigest },
       params,
     );
-    const headers = signatureHeaders(signature.label, params, this.key.sign(base));
+    const headers = signatureHeaders(signature.label, params, key.sign(base));
     return { status: answer.status, contentType: answer.contentType, contentDigest: digest, ...headers, body: answer.body };
   }
 
@@ -303,7 +310,11 @@ export class Signer {
     if (!this.nsm) throw new RequestError("bad_body", "this signer has no NSM configured");
     const nonce = message.nonce ? Buffer.from(message.nonce) : undefined;
     if (nonce && nonce.length > MAX_NONCE_LENGTH) throw new RequestError("bad_query", `nonce longer than ${MAX_NONCE_LENGTH} bytes`);
-    const document = await this.nsm.attest({ publicKey: this.key.publicKeyRaw, nonce });
+    // user_data names the lane keys this enclave signs with: an attested consumer may trust them
+    // (KMS releases them only to the measured image), and pin one key for the whole lane.
+    const lane = (this.laneKeys?.list(this.now()) ?? []).map((h) => h.key.keyid);
+    const userData = lane.length > 0 ? Buffer.from(JSON.stringify({ lane_keys: lane }), "utf8") : undefined;
+    const document = await this.nsm.attest({ publicKey: this.key.publicKeyRaw, nonce, userData });
     return { document, keyid: this.key.keyid };
   }
 

@@ -14,6 +14,8 @@ export interface RuntimeConfig {
   readonly keyDirectory?: string;
   /** Production: wrapped writer keys document to provision the signer with (with keyDirectory). */
   readonly sealKeysFile?: string;
+  /** Production: the lane signing keys document (wire/lane-key.ts), with keyDirectory. */
+  readonly laneKeysFile?: string;
   readonly store: "s3" | "file" | "memory";
   readonly bucket: string;
   readonly region: string;
@@ -76,6 +78,7 @@ export function runtimeCommand(): Command {
     .addOption(
       new Option("--key-directory <path>", "the admin-signed key directory (fetched at boot; re-read on SIGHUP) sent to the signer on every (re)connect").env("EXPRESS_LANE_KEY_DIRECTORY"),
     )
+    .addOption(new Option("--lane-keys-file <path>", "production: the lane signing keys (KMS blobs, fetched at boot) the signer unwraps with attestation").env("EXPRESS_LANE_LANE_KEYS_FILE"))
     .addOption(
       new Option("--seal-keys-file <path>", "production: wrapped seal keys (s3://<artifacts>/seal-keys/wrapped.json, fetched at boot) sent to the signer with the instance role's credentials").env(
         "EXPRESS_LANE_SEAL_KEYS_FILE",
@@ -129,6 +132,7 @@ export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessE
     if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
       throw new InvalidArgumentError("--access-key-id and --secret-access-key go together");
     }
+    if (o.laneKeysFile !== undefined && o.keyDirectory === undefined) throw new InvalidArgumentError("--lane-keys-file needs --key-directory");
     if (o.sealKeysFile !== undefined && o.keyDirectory === undefined) throw new InvalidArgumentError("--seal-keys-file needs --key-directory (the signer uses only the keys an admin-signed directory lists)");
     if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new InvalidArgumentError("--tls-cert and --tls-key go together");
     if (o.tlsClientCa !== undefined && o.tlsCert === undefined) throw new InvalidArgumentError("--tls-client-ca needs --tls-cert");

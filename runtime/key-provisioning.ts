@@ -13,6 +13,7 @@
 import { readFile } from "node:fs/promises";
 import type { ProvisionKeysRequest as ProvisionSealKeysRequest, ProvisionKeysResponse as ProvisionSealKeysResponse } from "../wire/frames";
 import { parseWrappedSealKeys } from "../wire/seal-keys";
+import { parseLaneKeys } from "../wire/lane-key";
 
 export interface TemporaryCredentials {
   readonly accessKeyId: string;
@@ -30,6 +31,8 @@ export interface SealProvisioningOptions {
   readonly directoryFile: string;
   /** Production: the wrapped writer keys document (wire/seal-keys.ts). */
   readonly file?: string;
+  /** Production: the lane signing keys document (wire/lane-key.ts). */
+  readonly laneKeysFile?: string;
   /** The instance role's current credentials (e.g. RefreshingCredentials.resolve); with `file`. */
   readonly credentials?: () => Promise<TemporaryCredentials>;
   readonly signer: { provisionKeys(request: ProvisionSealKeysRequest): Promise<ProvisionSealKeysResponse>; readonly up: boolean };
@@ -42,13 +45,18 @@ export interface SealProvisioningOptions {
 }
 
 /** Reads the documents and builds the frame; exported for tests and the CLI. */
-export async function buildProvisionRequest(directoryFile: string, file?: string, credentials?: TemporaryCredentials): Promise<ProvisionSealKeysRequest> {
+export async function buildProvisionRequest(directoryFile: string, file?: string, credentials?: TemporaryCredentials, laneKeysFile?: string): Promise<ProvisionSealKeysRequest> {
   const directory = await readFile(directoryFile);
-  if (!file) return { directory };
+  if (!file && !laneKeysFile) return { directory };
   if (!credentials) throw new Error("wrapped keys need the instance role's credentials");
+  const lane = laneKeysFile ? parseLaneKeys(await readFile(laneKeysFile, "utf8"), laneKeysFile) : undefined;
+  const laneKeys = lane?.keys.map((k) => ({ kid: k.kid, ciphertextBlob: Buffer.from(k.ciphertextBlob, "base64"), notBefore: k.not_before, notAfter: k.not_after }));
+  const creds = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) };
+  if (!file) return { directory, region: lane!.region, credentials: creds, laneKeys };
   const doc = parseWrappedSealKeys(await readFile(file, "utf8"), file);
   return {
     directory,
+    ...(laneKeys ? { laneKeys } : {}),
     region: doc.region,
     // Only the three fields: nothing else of the host's credential object crosses.
     credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) },
@@ -64,6 +72,8 @@ export class KeyProvisioning {
   private stopped = false;
   /** The signer's answer to the last successful provisioning. */
   last: ProvisionSealKeysResponse | null = null;
+  /** Called with every successful answer (the service learns the lane keys the signer holds). */
+  onProvisioned?: (reply: ProvisionSealKeysResponse) => void;
 
   constructor(private readonly options: SealProvisioningOptions) {
     this.delay = options.retryMs ?? 2000;
@@ -71,10 +81,11 @@ export class KeyProvisioning {
 
   /** One attempt; rejects with the reason. */
   async provisionOnce(): Promise<ProvisionSealKeysResponse> {
-    const credentials = this.options.file && this.options.credentials ? await this.options.credentials() : undefined;
-    const request = await buildProvisionRequest(this.options.directoryFile, this.options.file, credentials);
+    const credentials = (this.options.file || this.options.laneKeysFile) && this.options.credentials ? await this.options.credentials() : undefined;
+    const request = await buildProvisionRequest(this.options.directoryFile, this.options.file, credentials, this.options.laneKeysFile);
     const reply = await this.options.signer.provisionKeys(request);
     this.last = reply;
+    this.onProvisioned?.(reply);
     return reply;
   }
 

@@ -87,10 +87,11 @@ async function main(): Promise<void> {
     },
   });
   if (config.keyDirectory) {
-    const roleCredentials = config.sealKeysFile ? awsDefaultCredentials() : undefined;
+    const roleCredentials = config.sealKeysFile || config.laneKeysFile ? awsDefaultCredentials() : undefined;
     sealProvisioning = new KeyProvisioning({
       directoryFile: config.keyDirectory,
       file: config.sealKeysFile,
+      laneKeysFile: config.laneKeysFile,
       credentials: roleCredentials ? () => roleCredentials.resolve() : undefined,
       signer: provisionSigner,
       logger,
@@ -99,6 +100,11 @@ async function main(): Promise<void> {
   }
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
   const service = new ReaderService({ store, signer, writeSigner, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
+  // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
+  if (sealProvisioning) {
+    sealProvisioning.onProvisioned = (reply) => service.setLaneKeys(reply.laneKeys);
+    if (sealProvisioning.last) service.setLaneKeys(sealProvisioning.last.laneKeys);
+  }
   const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();

@@ -18,7 +18,7 @@ import { writeIfNewer, type WriteResult } from "./store/conditional-write";
 import { objectKey } from "../wire/object";
 import { MAX_PUSH_BODY_BYTES, writeTarget, type RawWriteRequest, type WriteTarget } from "../wire/write";
 import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, RequestError, splitTarget } from "../wire/request";
-import type { SignedResponse } from "../wire/frames";
+import type { LaneKeyInfo, SignedResponse } from "../wire/frames";
 import { receivedFromSigned, verifyResponse } from "../verifier/response";
 import type { GateTicket, RequestGate } from "./gate";
 import { requestIdOf } from "./request-id";
@@ -125,12 +125,18 @@ export class ReaderService {
   readonly metrics: LaneMetrics;
   private readonly keyPrefix: string;
   private readonly selfVerifyRate: number;
+  /** Lane signing keys the signer holds (from provisioning): published on /v1/signer, used by the self-check. */
+  private laneKeys: readonly LaneKeyInfo[] = [];
 
   constructor(private readonly options: ReaderOptions) {
     this.metrics = options.metrics ?? new LaneMetrics();
     this.keyPrefix = options.keyPrefix ?? "";
     this.selfVerifyRate = options.selfVerifyRate ?? 0.01;
     this.metrics.signerUp.set(options.signer.up ? 1 : 0);
+  }
+
+  setLaneKeys(keys: readonly LaneKeyInfo[]): void {
+    this.laneKeys = keys;
   }
 
   createServer(): Server {
@@ -177,7 +183,9 @@ export class ReaderService {
         route = "signer";
         const info = this.options.signer.keyInfo;
         if (!info) throw new SignerUnavailableError();
-        sendJson(res, 200, { keyid: info.keyid, alg: info.alg, jwk: info.jwk });
+        // Not a trust anchor (the host could change it): consumers pin keys from attestation or the lane's published JWKS.
+        const laneKeys = this.laneKeys.map((k) => ({ keyid: k.keyid, alg: k.alg, jwk: k.jwk, not_before: new Date(k.notBefore).toISOString(), not_after: new Date(k.notAfter).toISOString() }));
+        sendJson(res, 200, { keyid: info.keyid, alg: info.alg, jwk: info.jwk, lane_keys: laneKeys });
       } else if (path === "/v1/attestation") {
         route = "attestation";
         await this.attestation(res, query);
@@ -313,7 +321,7 @@ export class ReaderService {
       verifyResponse(
         receivedFromSigned(signed),
         { method: raw.method, path: raw.path, query: raw.query, body: raw.method === "POST" ? (raw.body ?? new Uint8Array(0)) : undefined },
-        { key: key.jwk, skewSeconds: 30 },
+        { key: [key.jwk, ...this.laneKeys.map((k) => k.jwk)], skewSeconds: 30 },
       );
     } catch (err) {
       this.metrics.selfVerifyFailures.inc();

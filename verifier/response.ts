@@ -25,6 +25,7 @@ export type VerificationCode =
   | "wrong_components"
   | "wrong_alg"
   | "wrong_keyid"
+  | "key_not_valid"
   | "digest_mismatch"
   | "bad_signature"
   | "not_yet_valid"
@@ -124,6 +125,12 @@ export interface VerifiedResponse {
 
 const thumbprintCache = new WeakMap<object, { keyid: string; keyObject: KeyObject }>();
 
+function validityOf(key: PinnedKey): { nbf: number; exp: number } | undefined {
+  const jwk = ("jwk" in key ? key.jwk : key) as { nbf?: unknown; exp?: unknown };
+  if (jwk.nbf === undefined && jwk.exp === undefined) return undefined;
+  return { nbf: typeof jwk.nbf === "number" ? jwk.nbf : Number.NEGATIVE_INFINITY, exp: typeof jwk.exp === "number" ? jwk.exp : Number.POSITIVE_INFINITY };
+}
+
 function resolveKey(key: PinnedKey): { keyid: string; keyObject: KeyObject } {
   const cached = thumbprintCache.get(key);
   if (cached) return cached;
@@ -193,8 +200,15 @@ export function verifyResponse(response: ReceivedResponse, request: SentRequest,
   const pinned = (options?.key === undefined || options.key === null ? [] : Array.isArray(options.key) ? options.key : [options.key]) as readonly PinnedKey[];
   if (pinned.length === 0) throw new VerificationError("wrong_keyid", "no pinned key to verify against");
   const resolved = pinned.map(resolveKey);
-  const key = resolved.find((k) => k.keyid === keyid);
+  const index = resolved.findIndex((k) => k.keyid === keyid);
+  const key = resolved[index];
   if (!key) throw new VerificationError("wrong_keyid", `signed by ${keyid}, expected ${resolved.map((k) => k.keyid).join(" or ")}`);
+  // A pinned key with a validity window (a lane key's JWK: nbf/exp in seconds) only vouches for
+  // answers created inside it: a retired lane key stops verifying when its window ends.
+  const window = validityOf(pinned[index]!);
+  if (window && (created < window.nbf || created > window.exp)) {
+    throw new VerificationError("key_not_valid", `key ${keyid} is valid from ${window.nbf} to ${window.exp}; the answer was created at ${created}`);
+  }
   if (contentDigest(response.body) !== digestHeader) throw new VerificationError("digest_mismatch", "Content-Digest does not match the body");
 
   const base = signatureBase(

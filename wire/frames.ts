@@ -185,6 +185,14 @@ export interface ProvisionKeysRequest {
   readonly region?: string;
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
   readonly wrapped?: ReadonlyArray<{ readonly kid: string; readonly ciphertextBlob: Uint8Array }>;
+  /** Lane signing keys (wire/lane-key.ts): KMS blobs with the validity bound into their context. */
+  readonly laneKeys?: ReadonlyArray<{ readonly kid: string; readonly ciphertextBlob: Uint8Array; readonly notBefore: number; readonly notAfter: number }>;
+}
+
+/** A lane signing key the signer holds: public half and validity (ms). */
+export interface LaneKeyInfo extends KeyInfo {
+  readonly notBefore: number;
+  readonly notAfter: number;
 }
 
 export interface ProvisionKeysResponse {
@@ -197,6 +205,8 @@ export interface ProvisionKeysResponse {
   readonly missing: readonly string[];
   /** Kids unwrapped through KMS by this request. */
   readonly unwrapped: readonly string[];
+  /** The lane signing keys the signer holds now (it signs with the valid one of the latest notBefore). */
+  readonly laneKeys: readonly LaneKeyInfo[];
 }
 
 export interface ErrorReply {
@@ -441,13 +451,34 @@ export const decodeProvisionKeys = (payload: Uint8Array): ProvisionKeysRequest =
           const e = map(w, `wrapped[${i}]`);
           return { kid: str(e, "kid", 64), ciphertextBlob: bin(e, "ciphertextBlob", 6144) };
         });
-  return { directory: bin(m, "directory", 64 * 1024), region: optStr(m, "region", 64), ...(credentials ? { credentials } : {}), ...(wrapped ? { wrapped } : {}) };
+  const laneKeys =
+    m.laneKeys === undefined || m.laneKeys === null
+      ? undefined
+      : list(m, "laneKeys", 8).map((w, i) => {
+          const e = map(w, `laneKeys[${i}]`);
+          return { kid: str(e, "kid", 64), ciphertextBlob: bin(e, "ciphertextBlob", 6144), notBefore: int(e, "notBefore"), notAfter: int(e, "notAfter") };
+        });
+  return { directory: bin(m, "directory", 64 * 1024), region: optStr(m, "region", 64), ...(credentials ? { credentials } : {}), ...(wrapped ? { wrapped } : {}), ...(laneKeys ? { laneKeys } : {}) };
 };
+
+function decodeLaneKeyInfo(v: unknown, i: number): LaneKeyInfo {
+  const m = map(v, `laneKeys[${i}]`);
+  if (m.alg !== "ed25519") badField("alg must be ed25519");
+  return { keyid: str(m, "keyid", 128), alg: "ed25519", jwk: decodeJwk(m.jwk), notBefore: int(m, "notBefore"), notAfter: int(m, "notAfter") };
+}
 
 export const decodeProvisionKeysResponse = (payload: Uint8Array): ProvisionKeysResponse => {
   const m = unpackMap(payload);
   const strings = (field: string): string[] => list(m, field, 64).map((s) => (typeof s === "string" ? s : badField(`${field} must list strings`)));
-  return { lane: str(m, "lane", 64), epoch: int(m, "epoch"), expires_at: int(m, "expires_at"), kids: strings("kids"), missing: strings("missing"), unwrapped: strings("unwrapped") };
+  return {
+    lane: str(m, "lane", 64),
+    epoch: int(m, "epoch"),
+    expires_at: int(m, "expires_at"),
+    kids: strings("kids"),
+    missing: strings("missing"),
+    unwrapped: strings("unwrapped"),
+    laneKeys: (m.laneKeys === undefined ? [] : list(m, "laneKeys", 8)).map(decodeLaneKeyInfo),
+  };
 };
 
 export const decodeErrorReply = (payload: Uint8Array): ErrorReply => {

@@ -3,9 +3,13 @@
 // directory and KMS-wrapped writer keys over the frame protocol; the signer unwraps exactly the
 // listed kids with its attestation, checks each against the directory's commitment, then signs
 // PRESENT reads naming the writer.
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { Signer } from "../../enclave/signer";
-import { attestedSealKeyUnwrap, KeyProvisioner, parseSealKmsConfig, type SealKmsConfig } from "../../enclave/key-provisioning";
+import { attestedLaneKeyUnwrap, attestedSealKeyUnwrap, KeyProvisioner, parseSealKmsConfig, type SealKmsConfig } from "../../enclave/key-provisioning";
+import { LaneKeys } from "../../enclave/lane-keys";
+import { receivedFromSigned, verifyResponse } from "../../verifier/response";
+import { verifyAttestation } from "../../verifier/attestation";
+import { laneKeyEncryptionContext, laneKeysJwks, laneKidOf } from "../../wire/lane-key";
 import { KeyState } from "../../enclave/key-state";
 import { SealKeyring } from "../../enclave/seal";
 import { decodeErrorReply, decodeProvisionKeysResponse, encodeFrame, ErrorReply, FrameKind, ProvisionKeysResponse, SignedResponse } from "../../wire/frames";
@@ -136,5 +140,88 @@ describe("key directory and writer keys provisioned through the frame protocol, 
     expect(() => parseSealKmsConfig({ keyArn: "alias/express-lane-seal", region: REGION })).toThrow(/KMS key ARN/);
     expect(() => parseSealKmsConfig({ keyArn: SEAL_ARN, region: "us-east-1" })).toThrow(/region/);
     expect(() => parseSealKmsConfig({ keyArn: SEAL_ARN, region: REGION, extra: 1 })).toThrow(/unknown field/);
+  });
+});
+
+describe("lane signing keys: one trust anchor for every enclave of the lane (issue #14)", () => {
+  const lane = localSetup();
+  const admin = testAdmin();
+  const kms = new FakeKms({ region: REGION, keyArns: [SEAL_ARN], attestation: () => ({ root: lane.root(), measurements: lane.measurements() }) });
+  let config: SealKmsConfig;
+  const HOUR = 3600_000;
+  /** What an admin's GenerateDataKeyPairWithoutPlaintext yields: the public key and the PKCS#8 blob, context bound. */
+  function laneKey(notBefore: number, notAfter: number, context?: Record<string, string>) {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const raw = Buffer.from(publicKey.export({ format: "jwk" }).x as string, "base64url");
+    const kid = laneKidOf(raw);
+    const der = privateKey.export({ format: "der", type: "pkcs8" });
+    const blob = kms.wrap(SEAL_ARN, der, context ?? laneKeyEncryptionContext("test", kid, notBefore, notAfter));
+    return { kid, publicKey: raw.toString("base64"), ciphertextBlob: blob, notBefore, notAfter, privateKey };
+  }
+  function enclave(now: () => number) {
+    const state = new KeyState({ lane: "test", adminKeys: [admin.entry] }, now);
+    const laneKeys = new LaneKeys();
+    const provisioner = new KeyProvisioner(state, { config, unwrap: attestedSealKeyUnwrap(config, lane.nsm), unwrapLaneKey: attestedLaneKeyUnwrap(config, "test", lane.nsm) }, laneKeys, now);
+    return new Signer({ now, registry, provisioner, nsm: lane.nsm });
+  }
+  const provisionLane = async (signer: Signer, keys: ReturnType<typeof laneKey>[]) =>
+    call(signer, { directory: await admin.sign(directoryOf("test", 1, NOW, [])), region: REGION, credentials: HOST, laneKeys: keys.map(({ kid, ciphertextBlob, notBefore, notAfter }) => ({ kid, ciphertextBlob, notBefore, notAfter })) });
+  const readAt = (signer: Signer) => signer.signRead({ method: "GET", path: "/v1/features/users/u9", query: "", objects: [null] });
+
+  beforeAll(async () => {
+    await kms.start();
+    config = parseSealKmsConfig({ keyArn: SEAL_ARN, region: REGION, endpoint: kms.endpoint });
+  });
+  afterAll(() => kms.stop());
+
+  test("two enclaves (two hosts, or a restart) sign with the same lane key: a consumer pins it once", async () => {
+    const k1 = laneKey(NOW - HOUR, NOW + 24 * HOUR);
+    const a = enclave(() => NOW);
+    const b = enclave(() => NOW);
+    for (const s of [a, b]) expect(await provisionLane(s, [k1])).toMatchObject({ ok: true, value: { unwrapped: [k1.kid], laneKeys: [{ keyid: k1.kid }] } });
+    expect(a.key.keyid).not.toBe(b.key.keyid); // different enclave-born keys…
+    const pinned = laneKeysJwks([{ kid: k1.kid, publicKey: k1.publicKey, not_before: k1.notBefore, not_after: k1.notAfter }]).keys;
+    for (const s of [a, b]) expect(verifyResponse(receivedFromSigned(readAt(s)), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: NOW / 1000 }).keyid).toBe(k1.kid); // …one lane key
+    // The attestation names the lane key, so an attested consumer learns it from any host.
+    const doc = await a.attest({});
+    const verified = verifyAttestation(Buffer.from(doc.document), { root: lane.root(), measurements: lane.measurements(), maxAgeMs: 600_000 });
+    expect(JSON.parse(verified.userData!.toString())).toEqual({ lane_keys: [k1.kid] });
+  });
+
+  test("rotation without consumer outage: current and next published together; the signer switches at not_before", async () => {
+    const k1 = laneKey(NOW - HOUR, NOW + 2 * HOUR);
+    const k2 = laneKey(NOW + HOUR, NOW + 48 * HOUR);
+    let now = NOW;
+    const s = enclave(() => now);
+    expect((await provisionLane(s, [k1, k2])).ok).toBe(true);
+    const pinned = laneKeysJwks([k1, k2].map((k) => ({ kid: k.kid, publicKey: k.publicKey, not_before: k.notBefore, not_after: k.notAfter }))).keys;
+    const verify = (signed: SignedResponse) => verifyResponse(receivedFromSigned(signed), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: now / 1000 });
+    expect(verify(readAt(s)).keyid).toBe(k1.kid);
+    now = NOW + HOUR + 1000;
+    expect(verify(readAt(s)).keyid).toBe(k2.kid);
+    // An answer k1 signed after k1's published window is refused by the consumer (key_not_valid), even
+    // from a signer that somehow still held k1 with a longer window.
+    const stale = new LaneKeys();
+    stale.offer(k1.kid, k1.privateKey, NOW - HOUR, NOW + 100 * HOUR);
+    const retired = new Signer({ now: () => NOW + 3 * HOUR, registry, laneKeys: stale });
+    const late = retired.signRead({ method: "GET", path: "/v1/features/users/u9", query: "", objects: [null] });
+    expect(() => verifyResponse(receivedFromSigned(late), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: (NOW + 3 * HOUR) / 1000 })).toThrow(/valid from/);
+  });
+
+  test("the host cannot stretch a lane key's validity or relabel it: the blob's context does not match, KMS refuses", async () => {
+    const k = laneKey(NOW - HOUR, NOW + HOUR);
+    const s = enclave(() => NOW);
+    const stretched = { ...k, notAfter: NOW + 300 * 24 * HOUR };
+    const r = await provisionLane(s, [stretched]);
+    expect(r).toMatchObject({ ok: true, value: { unwrapped: [], laneKeys: [] } });
+    // Without a lane key the signer signs with its own key, which a consumer pinned on the lane key refuses.
+    const pinned = laneKeysJwks([{ kid: k.kid, publicKey: k.publicKey, not_before: k.notBefore, not_after: k.notAfter }]).keys;
+    expect(() => verifyResponse(receivedFromSigned(readAt(s)), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: NOW / 1000 })).toThrow(/expected/);
+  });
+
+  test("a lane key blob made for another lane, or wrapped with another kid, is refused", async () => {
+    const s = enclave(() => NOW);
+    const other = laneKey(NOW - HOUR, NOW + HOUR, { purpose: "express-lane-lane-key", lane: "elsewhere", kid: "x", not_before: "1", not_after: "2" });
+    expect(await provisionLane(s, [other])).toMatchObject({ ok: true, value: { unwrapped: [], laneKeys: [] } });
   });
 });
