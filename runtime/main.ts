@@ -46,6 +46,9 @@ function createBaseStore(config: RuntimeConfig): ObjectStore {
     credentials: express ? undefined : (credentials ?? awsDefaultCredentials()),
     connections: config.storeConnections,
     timeoutMs: config.storeTimeoutMs,
+    // The reader only reads: ask CreateSession for a ReadOnly session (the bucket policy allows
+    // hosts nothing else).
+    sessionMode: "ReadOnly",
   });
 }
 

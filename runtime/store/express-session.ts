@@ -23,13 +23,24 @@ export interface ExpressSession extends AwsCredentials {
 /** Creates one session for one directory bucket. */
 export type CreateSession = (bucket: string) => Promise<ExpressSession>;
 
-/** CreateSession through the AWS SDK client (which brings the IAM credential chain and signing). */
-export function createSessionWithSdk(client: S3Client): CreateSession {
+/** CreateSession's `SessionMode`: what the session's credentials may do. */
+export type ExpressSessionMode = "ReadOnly" | "ReadWrite";
+
+/**
+ * CreateSession through the AWS SDK client (which brings the IAM credential chain and signing).
+ *
+ * `sessionMode`: the read path asks for "ReadOnly" explicitly. Without it, CreateSession "creates
+ * a session with ReadWrite mode by default" (CreateSession API reference, SessionMode), which the
+ * lane's bucket policy denies to every principal but the writer; hosts hold only
+ * `s3express:CreateSession` with `s3express:SessionMode = ReadOnly`. Unset: the SDK default
+ * (writers: `express-lane load`).
+ */
+export function createSessionWithSdk(client: Pick<S3Client, "send">, sessionMode?: ExpressSessionMode): CreateSession {
   // Lazy import: the SDK is only loaded where S3 Express is actually used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { CreateSessionCommand } = require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3");
   return async (bucket) => {
-    const output = await client.send(new CreateSessionCommand({ Bucket: bucket }));
+    const output = await client.send(new CreateSessionCommand({ Bucket: bucket, ...(sessionMode ? { SessionMode: sessionMode } : {}) }));
     const c = output.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
       throw new StoreError("bad_response", `CreateSession for ${bucket} returned incomplete credentials`);
