@@ -49,6 +49,19 @@ export function createSessionWithSdk(client: Pick<S3Client, "send">, sessionMode
   };
 }
 
+/**
+ * The `event` of the JSON line a failed CreateSession writes to stderr when no `onRefreshError`
+ * hook is given (the runtime's stderr is its log file; a CloudWatch Logs metric filter on this
+ * field feeds the CreateSession errors alarm, constructs/observability.ts).
+ */
+export const CREATE_SESSION_FAILED_EVENT = "create_session_failed";
+
+function logCreateSessionFailure(bucket: string, error: unknown): void {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const line = { level: 50, time: Date.now(), event: CREATE_SESSION_FAILED_EVENT, bucket, error: `${e?.name ?? "Error"}: ${e?.message ?? String(error)}`, status: e?.$metadata?.httpStatusCode };
+  process.stderr.write(`${JSON.stringify(line)}\n`);
+}
+
 /** Timer seam so tests can drive refreshes with a manual clock. */
 export interface Scheduler {
   setTimeout(callback: () => void, delayMs: number): unknown;
@@ -77,7 +90,10 @@ export interface ExpressSessionCacheOptions {
   readonly retryMaxMs?: number;
   readonly now?: () => number;
   readonly scheduler?: Scheduler;
-  /** Observability hook for background refresh failures (they are otherwise silent). */
+  /**
+   * Observability hook for CreateSession failures (first use and background refreshes).
+   * Default: one JSON line with `event: "create_session_failed"` on stderr.
+   */
   readonly onRefreshError?: (bucket: string, error: unknown) => void;
 }
 
@@ -179,7 +195,7 @@ export class ExpressSessionCache {
           owner.consecutiveFailures++;
           const backoff = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (owner.consecutiveFailures - 1));
           this.schedule(bucket, owner, backoff);
-          this.options.onRefreshError?.(bucket, error);
+          (this.options.onRefreshError ?? logCreateSessionFailure)(bucket, error);
           throw toStoreError(bucket, error);
         },
       )
