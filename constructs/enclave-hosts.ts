@@ -219,7 +219,7 @@ export class EnclaveHosts extends Construct implements IGrantable {
     // healthy instances from this autoscaling group in all attached load balancers on both create
     // and update operations", Terraform AWS provider, aws_autoscaling_group).
     const published = new DataAwsS3Objects(this, "PublishedSealKeys", { bucket: props.artifactBucketName, prefix: SEAL_KEYS_OBJECT, maxKeys: 1 });
-    const keysPublished = Op.gt(Fn.lengthOf(published.keys), 0);
+    const keysPublished = Op.gte(Fn.lengthOf(published.keys), 1); // (Op.gt with a literal 0 renders "undefined")
 
     this.autoScalingGroup = new AutoscalingGroup(this, "Asg", {
       namePrefix: `${props.namePrefix}-hosts-`,
