@@ -27,9 +27,8 @@ export const SSM_MANAGED_INSTANCE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMMan
 /** The readiness route the NLB health-checks: 200 only with a live signer (holding keys) and a reachable store. */
 export const HEALTH_CHECK_PATH = "/health/ready";
 /**
- * TLS 1.3 and 1.2 only ("ELBSecurityPolicy-TLS13-1-2-2021-06 ... the default policy for TLS
- * listeners created using the AWS Management Console", ELB docs, "Security policies for your
- * Network Load Balancer").
+ * TLS 1.3 and 1.2 only (ELB docs, "Security policies for your Network Load Balancer":
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/network/describe-ssl-policies.html).
  */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
@@ -164,10 +163,11 @@ export class EnclaveHosts extends Construct implements IGrantable {
     });
     // HTTP health check on the readiness route, not a TCP connect: a host whose signer died (or
     // holds no seal keys, or cannot reach the store) answers 503 and leaves service; a TCP check
-    // passes as long as the runtime's socket is open. Network Load Balancers support HTTP health
-    // checks with a path and a matcher ("HealthCheckProtocol ... TCP, HTTP, HTTPS", "Matcher ...
-    // For Network Load Balancers ... 200-599", ELB docs, "Health checks for Network Load Balancer
-    // target groups").
+    // passes as long as the runtime's socket is open. Network Load Balancer target groups take
+    // HTTP health checks with a path and a success-code matcher (ELB docs, "Health checks for
+    // Network Load Balancer target groups": HealthCheckProtocol TCP, HTTP or HTTPS; Matcher
+    // applies to HTTP/HTTPS checks),
+    // https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html.
     this.targetGroup = new LbTargetGroup(this, "Targets", {
       name: `${props.namePrefix}-tg`.slice(0, 32),
       port: props.readerPort,
@@ -187,11 +187,11 @@ export class EnclaveHosts extends Construct implements IGrantable {
         unhealthyThreshold: 2,
       },
     });
-    // TLS terminates at the NLB with an ACM certificate ("To use a TLS listener, you must deploy
-    // at least one server certificate on your load balancer. The load balancer uses a server
-    // certificate to terminate the front-end connection and then to decrypt requests from clients
-    // before sending them to the targets", ELB docs, "TLS listeners for your Network Load
-    // Balancer"); the hop to the host stays inside the VPC. Responses are signed end to end anyway.
+    // TLS terminates at the NLB with an ACM certificate: a TLS listener needs a server certificate,
+    // with which the load balancer terminates the client's connection before forwarding to the
+    // targets (ELB docs, "Create a TLS listener for your Network Load Balancer", server
+    // certificates: https://docs.aws.amazon.com/elasticloadbalancing/latest/network/tls-listener-certificates.html).
+    // The hop to the host stays inside the VPC; answers are signed end to end anyway.
     this.tls = props.tlsCertificateArn !== undefined;
     this.listenerPort = this.tls ? (props.tlsListenerPort ?? 443) : props.readerPort;
     this.listener = new LbListener(this, "Listener", {
@@ -200,10 +200,10 @@ export class EnclaveHosts extends Construct implements IGrantable {
       ...(this.tls ? { protocol: "TLS", certificateArn: props.tlsCertificateArn, sslPolicy: TLS_POLICY } : { protocol: "TCP" }),
       defaultAction: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
     });
-    // Consumers in other VPCs/accounts: an interface endpoint to this service ("you can create your
-    // own application in your VPC and configure it as an AWS PrivateLink-powered service ...
-    // Network Load Balancer", VPC docs, "Share your services through AWS PrivateLink"). Only the
-    // allowed principals may create endpoints, and each connection waits for acceptance.
+    // Consumers in other VPCs/accounts: an interface endpoint to this endpoint service, which
+    // fronts the NLB (AWS PrivateLink Guide, "Share your services through AWS PrivateLink":
+    // https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-share-your-services.html).
+    // Only the allowed principals may create endpoints, and each connection waits for acceptance.
     this.endpointService = new VpcEndpointService(this, "EndpointService", {
       networkLoadBalancerArns: [this.loadBalancer.arn],
       acceptanceRequired: props.endpointServiceAcceptanceRequired ?? true,
@@ -237,10 +237,10 @@ export class EnclaveHosts extends Construct implements IGrantable {
       enabledMetrics: ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances", "GroupTotalInstances"],
       // Overlap and a way back: a new launch template version replaces hosts while keeping 100 %
       // of the capacity healthy (up to 200 % during the refresh), and a failed refresh rolls back
-      // to the previous version ("auto rollback ... automatically rolls back the Auto Scaling
-      // group to its previous configuration if the instance refresh fails", EC2 Auto Scaling
-      // docs, "Undo changes with a rollback"). Rollback needs an explicit launch template version,
-      // not $Latest/$Default: latestVersion is a number.
+      // to the previous version (EC2 Auto Scaling User Guide, "Undo changes with a rollback",
+      // automatic rollback: https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html).
+      // Rollback needs an explicit launch template version, not $Latest/$Default: latestVersion is
+      // a number.
       instanceRefresh: {
         strategy: "Rolling",
         preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: true, instanceWarmup: "300", skipMatching: false },

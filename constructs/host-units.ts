@@ -34,9 +34,10 @@ export const MEASUREMENTS_FILE = "/opt/express-lane/measurements.json";
 export const HOST_ENV_FILE = "/etc/express-lane/host.env";
 /**
  * Where the runtime listens on the host. The NLB sends health checks and traffic to the
- * instance's private address ("the load balancer routes traffic to the primary private IP address
- * of the primary network interface", ELB docs, "Target groups for your Network Load Balancers"),
- * which a 127.0.0.1 listener never sees. The security group limits who can connect.
+ * instance's private address ("If you specify targets using an instance ID, traffic is routed to
+ * instances using the primary private IP address specified in the primary network interface for
+ * the instance", ELB docs, "Target groups for your Network Load Balancers", target type), which a
+ * 127.0.0.1 listener never sees. The security group limits who can connect.
  */
 export const HOST_LISTEN_ADDRESS = "0.0.0.0";
 /** Node.js 24 LTS from AL2023's namespaced packages (see user-data.ts). */

@@ -123,8 +123,10 @@ export function renderUserData(o: UserDataOptions): string {
     `dnf install -y aws-nitro-enclaves-cli socat jq amazon-cloudwatch-agent ${shellValue("nodePackage", nodePkg)}`,
     `if ! id ${SERVICE_USER} >/dev/null 2>&1; then useradd --system --no-create-home --shell /sbin/nologin ${SERVICE_USER}; fi`,
     `install -d -m 0755 "$INSTALL_DIR" ${BIN_DIR} "$(dirname ${HOST_ENV_FILE})"`,
-    // The agent runs as cwagent ("cwagent, a user created when you install the agent"; CloudWatch
-    // agent configuration file, agent section, run_as_user). The runtime's log directory is the
+    // The agent runs as cwagent (`run_as_user` in its configuration; the amazon-cloudwatch-agent
+    // package creates that user: CloudWatch User Guide, "Manually create or edit the CloudWatch agent
+    // configuration file", agent section, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-Configuration-File-Details.html).
+    // The runtime's log directory is the
     // service user's, setgid so files in it keep its group, and cwagent is in that group: the agent
     // can read the runtime's log, nobody else can.
     `install -d -o ${SERVICE_USER} -g ${SERVICE_USER} -m 2750 ${LOG_DIR}`,

@@ -29,11 +29,12 @@ export type ExpressSessionMode = "ReadOnly" | "ReadWrite";
 /**
  * CreateSession through the AWS SDK client (which brings the IAM credential chain and signing).
  *
- * `sessionMode`: the read path asks for "ReadOnly" explicitly. Without it, CreateSession "creates
- * a session with ReadWrite mode by default" (CreateSession API reference, SessionMode), which the
- * lane's bucket policy denies to every principal but the writer; hosts hold only
- * `s3express:CreateSession` with `s3express:SessionMode = ReadOnly`. Unset: the SDK default
- * (writers: `express-lane load`).
+ * `sessionMode`: the read path asks for "ReadOnly" explicitly. Without it, "the default behavior
+ * attempts to create a session with the maximum allowable privilege. It will first attempt to
+ * create a ReadWrite session, and if that is not allowed by permissions, it will attempt to create
+ * a ReadOnly session" (CreateSession API reference, SessionMode): a wasted, denied attempt; the
+ * lane's bucket policy and host role allow hosts `s3express:CreateSession` only with
+ * `s3express:SessionMode = ReadOnly`. Unset: the SDK default (writers: `express-lane load`).
  */
 export function createSessionWithSdk(client: Pick<S3Client, "send">, sessionMode?: ExpressSessionMode): CreateSession {
   // Lazy import: the SDK is only loaded where S3 Express is actually used.

@@ -67,10 +67,11 @@ export interface S3StoreOptions {
   /**
    * ping() HEADs this key (200 or 404 = reachable). Default: the bucket itself in path mode;
    * EXPRESS_PING_KEY in express mode, because a directory bucket does not take session
-   * credentials for HeadBucket ("HeadBucket ... Directory buckets - You must use IAM credentials
-   * to authenticate and authorize your access to the HeadBucket API operation, instead of using
-   * the temporary security credentials through the CreateSession API operation", HeadBucket API
-   * reference) while HeadObject is a Zonal endpoint operation signed with the session.
+   * credentials for HeadBucket ("Directory buckets - You must use IAM credentials to authenticate
+   * and authorize your access to the HeadBucket API operation, instead of using the temporary
+   * security credentials through the CreateSession API operation", HeadBucket API reference)
+   * while HeadObject is one of a ReadOnly session's Zonal endpoint operations (CreateSession API
+   * reference, SessionMode).
    */
   readonly pingKey?: string;
   /** Express mode, default session cache: CreateSession's SessionMode (readers: "ReadOnly"). @default the SDK's */
