@@ -341,7 +341,7 @@ export function renderHostScripts(o: HostUnitOptions): HostScripts {
       'lane_curl() { if [ -n "$KEY" ]; then curl -H "x-api-key: $KEY" "$@"; else curl "$@"; fi; }',
       'N1=$(nonce)',
       'lane_curl -fsS --max-time 5 -o "$WORK/attestation.json" "$BASE/v1/attestation?nonce=$N1" || fail "GET /v1/attestation"',
-      '"$NODE" "$CLI" attest --document "$WORK/attestation.json" --nonce "$N1" --measurements "$MEASUREMENTS_FILE" --json >"$WORK/facts.json" || fail "attestation did not verify against the AWS Nitro root and this host\'s EIF measurements"',
+      '"$NODE" "$CLI" attest --document "$WORK/attestation.json" --nonce "$N1" --root "$ATTEST_ROOT" --measurements "$MEASUREMENTS_FILE" --json >"$WORK/facts.json" || fail "attestation did not verify against the $ATTEST_ROOT root and this host\'s EIF measurements"',
       "X=$(jq -er .publicKey \"$WORK/facts.json\") || fail \"attestation carries no public key\"",
       'jq -n --arg x "$X" \'{kty: "OKP", crv: "Ed25519", x: $x}\' >"$WORK/signer.jwk"',
       'N2=$(nonce)',

@@ -94,6 +94,9 @@ export function renderHostEnv(o: UserDataOptions): string {
     NODE: node,
     CLI: `${INSTALL_DIR}/cli.js`,
     MEASUREMENTS_FILE,
+    // The canary's trust anchor for attestation documents: the AWS Nitro Enclaves root pinned in
+    // the verifier (verifier/roots/). Not configurable from the stack.
+    ATTEST_ROOT: "aws",
     CANARY_PATH: o.canaryPath ?? DEFAULT_CANARY_PATH,
     CANARY_API_KEY_PARAMETER: o.apiKeys === false ? "" : (o.canaryApiKeyParameter ?? DEFAULT_CANARY_API_KEY_PARAMETER),
   };
