@@ -133,6 +133,8 @@ export function renderUserData(o: UserDataOptions): string {
     // service user's, setgid so files in it keep its group, and cwagent is in that group: the agent
     // can read the runtime's log, nobody else can.
     `install -d -o ${SERVICE_USER} -g ${SERVICE_USER} -m 2750 ${LOG_DIR}`,
+    // (The package creates cwagent; creating it here if absent keeps this step from depending on that.)
+    `if ! id ${AGENT_USER} >/dev/null 2>&1; then useradd --system --no-create-home --shell /sbin/nologin ${AGENT_USER}; fi`,
     `usermod -a -G ${SERVICE_USER} ${AGENT_USER}`,
     "",
     "# CloudWatch agent first: the bootstrap log reaches CloudWatch Logs even if a later step fails.",
