@@ -76,6 +76,8 @@ describeSandbox("first boot, simulated (user data run for real with stand-ins)",
       expect(cfg.apiKeys).toBe("ssm:/express-lane/api-keys");
       expect(cfg.sealKeysFile).toBe(SEAL_KEYS_FILE);
       expect(env).toEqual(runtimeEnvironment(SAMPLE));
+      // only the unit opens it up: the runtime's own default (npm start, local lane) stays loopback
+      expect(parseRuntimeConfig([], {}).host).toBe("127.0.0.1");
     });
 
     test("installs the namespaced Node.js 24 package and runs every node unit with /usr/bin/node-24", () => {
