@@ -112,6 +112,8 @@ export class LaneStack extends TerraformStack {
     new TerraformOutput(this, "directory_bucket", { value: this.bucket.bucketName });
     new TerraformOutput(this, "reader_endpoint", { value: `${this.hosts.tls ? "https" : "http"}://${this.hosts.loadBalancer.dnsName}:${this.hosts.listenerPort}` });
     new TerraformOutput(this, "reader_endpoint_service", { value: this.hosts.endpointService.serviceName });
+    // For the post-apply wait on the instance refresh (docs/deploy.md, "Rollouts").
+    new TerraformOutput(this, "hosts_autoscaling_group", { value: this.hosts.autoScalingGroup.name });
     new TerraformOutput(this, "seal_key_arn", { value: this.keys.sealKey.keyArn });
     new TerraformOutput(this, "writer_role_arn", { value: this.writer.roleArn });
     new TerraformOutput(this, "alarm_topic_arn", { value: this.observability.alarmTopic.arn });
