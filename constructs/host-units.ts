@@ -176,8 +176,9 @@ export function renderHostUnits(o: HostUnitOptions): UnitFiles {
         `ReadWritePaths=${LOG_DIR}`,
         `StandardOutput=append:${LOG_DIR}/runtime.log`,
         `StandardError=append:${LOG_DIR}/runtime.log`,
-        // The log file is opened by systemd: 0640 group cwagent (the directory's setgid group), so
-        // the CloudWatch agent reads it and nobody else does.
+        // systemd creates the log file in LOG_DIR (2750, setgid): it takes the directory's group,
+        // express-lane, of which the agent's user cwagent is a member (user-data.ts); others cannot
+        // enter the directory. No world-readable files from this service.
         "UMask=0027",
         "LimitNOFILE=65536",
         ...hardening,
