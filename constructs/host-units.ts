@@ -6,8 +6,9 @@
  * Process layout on the parent instance:
  *   express-lane-kms-proxy   vsock-proxy :8000 → kms.{region}.amazonaws.com:443 (enclave's KMS path)
  *   express-lane-enclave     enclave supervisor: nitro-cli run-enclave (CID 16, never --debug-mode),
- *                            then watches `nitro-cli describe-enclaves`; exits when the enclave is
- *                            gone so systemd restarts it (Restart=always)
+ *                            then watches `nitro-cli describe-enclaves` and the runtime's view of
+ *                            the signer; exits when the enclave is gone or its signer stays
+ *                            unavailable, so systemd restarts it (Restart=always)
  *   express-lane-bridge      socat UNIX-LISTEN:/run/express-lane/signer.sock ↔ VSOCK-CONNECT:16:5000
  *   express-lane-runtime     node-24 /opt/express-lane/runtime.js (reader, 0.0.0.0:8080: the NLB's
  *                            health check and traffic reach the instance's private address)
@@ -129,6 +130,9 @@ export function renderHostUnits(o: HostUnitOptions): UnitFiles {
       Service: [
         "Type=simple",
         `Environment=EXPRESS_LANE_ENCLAVE_POLL_SECONDS=${o.enclavePollSeconds ?? 5}`,
+        `Environment=EXPRESS_LANE_SIGNER_PROBE_URL=http://127.0.0.1:${o.readerPort}/health/ready`,
+        // 24 × 5 s: two minutes, longer than an enclave takes to boot and the runtime to reconnect.
+        "Environment=EXPRESS_LANE_SIGNER_DOWN_LIMIT=24",
         `ExecStart=${BIN_DIR}/enclave-supervisor`,
         `ExecStopPost=-/usr/bin/nitro-cli terminate-enclave --enclave-name ${ENCLAVE_NAME}`,
         "TimeoutStartSec=300",
@@ -266,10 +270,16 @@ export function renderHostScripts(o: HostUnitOptions): HostScripts {
       "set -euo pipefail",
       `NAME=${ENCLAVE_NAME}`,
       'POLL="$EXPRESS_LANE_ENCLAVE_POLL_SECONDS"',
+      'PROBE_URL="$EXPRESS_LANE_SIGNER_PROBE_URL"',
+      'DOWN_LIMIT="$EXPRESS_LANE_SIGNER_DOWN_LIMIT"',
       "# A previous enclave of ours (e.g. after this supervisor was killed) would hold the CPUs and memory.",
       'nitro-cli terminate-enclave --enclave-name "$NAME" >/dev/null 2>&1 || true',
       `nitro-cli run-enclave --eif-path ${INSTALL_DIR}/enclave.eif --cpu-count ${cpu} --memory ${o.enclaveMemoryMib} --enclave-cid ${ENCLAVE_CID} --enclave-name "$NAME"`,
       'echo "enclave $NAME started"',
+      "# An enclave can stay RUNNING with its signer dead or wedged: the runtime's readiness says",
+      "# so (checks.signer). Only explicit \"unavailable\" answers count (a runtime that is down or",
+      "# restarting says nothing about the signer); DOWN_LIMIT of them in a row restart the enclave.",
+      "down=0",
       "while true; do",
       '  sleep "$POLL"',
       '  if ! state=$(nitro-cli describe-enclaves | jq -r --arg n "$NAME" \'[.[] | select(.EnclaveName == $n)][0].State // "GONE"\'); then',
@@ -277,6 +287,12 @@ export function renderHostScripts(o: HostUnitOptions): HostScripts {
       "  fi",
       '  if [ "$state" != "RUNNING" ]; then',
       '    echo "enclave $NAME is $state: exiting so that systemd restarts it" >&2',
+      "    exit 1",
+      "  fi",
+      '  signer=$(curl -s --max-time 2 "$PROBE_URL" | jq -r \'.checks.signer // empty\' 2>/dev/null || true)',
+      '  if [ "$signer" = "unavailable" ]; then down=$((down + 1)); else down=0; fi',
+      '  if [ "$down" -ge "$DOWN_LIMIT" ]; then',
+      '    echo "signer unavailable to the runtime for $down checks in a row while enclave $NAME runs: exiting so that systemd restarts it" >&2',
       "    exit 1",
       "  fi",
       "done",

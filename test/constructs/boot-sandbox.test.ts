@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { runtimeEnvironment, SEAL_KEYS_FILE, UNIT_START_ORDER, renderHostScripts } from "../../constructs/host-units";
+import { runtimeEnvironment, SEAL_KEYS_FILE, UNIT_START_ORDER, renderHostScripts, renderHostUnits } from "../../constructs/host-units";
 import { RELEASE_FILES, renderUserData, SEAL_KEYS_OBJECT } from "../../constructs/user-data";
 import { parseRuntimeConfig } from "../../runtime/config";
 import { createSandbox, Sandbox, sandboxAvailable } from "./sandbox/host-sandbox";
@@ -145,13 +145,26 @@ describeSandbox("host scripts", () => {
     return sb;
   }
 
+  const supervisorEnv = { EXPRESS_LANE_ENCLAVE_POLL_SECONDS: "0", EXPRESS_LANE_SIGNER_PROBE_URL: "http://127.0.0.1:8080/health/ready", EXPRESS_LANE_SIGNER_DOWN_LIMIT: "3" };
+  const running = JSON.stringify([{ EnclaveName: "express-lane", EnclaveID: "i-0-enc1", State: "RUNNING", EnclaveCID: 16 }]);
+  /** curl stand-in answering the readiness probe with each line of `answers` in turn (then the last; "down" = connection refused). */
+  function readiness(sb: Sandbox, answers: string[]): void {
+    answers.forEach((a, i) => fs.writeFileSync(`${sb.root}/ready.${i + 1}`, a));
+    fs.writeFileSync(
+      `${sb.root}/curl.impl`,
+      `#!/bin/bash\nn=$(cat "$SANDBOX/ready.n" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$SANDBOX/ready.n"\nf="$SANDBOX/ready.$n"; [ -f "$f" ] || f="$SANDBOX/ready.${answers.length}"\nif [ "$(cat "$f")" = down ]; then exit 7; fi\ncat "$f"\n`,
+      { mode: 0o755 },
+    );
+  }
+  const signer = (state: string) => JSON.stringify({ status: state === "ok" ? "ready" : "not_ready", checks: { signer: state, store: "ok" } });
+
   test("enclave supervisor: starts the enclave, stays up while it runs, exits non-zero once it is gone (systemd restarts it)", () => {
     const sb = hostEnvSandbox();
-    const running = JSON.stringify([{ EnclaveName: "express-lane", EnclaveID: "i-0-enc1", State: "RUNNING", EnclaveCID: 16 }]);
     fs.writeFileSync(`${sb.root}/enclaves.1`, running);
     fs.writeFileSync(`${sb.root}/enclaves.2`, running);
     fs.writeFileSync(`${sb.root}/enclaves.3`, "[]");
-    const r = sb.run(scripts["enclave-supervisor"], { EXPRESS_LANE_ENCLAVE_POLL_SECONDS: "0" });
+    readiness(sb, [signer("ok")]);
+    const r = sb.run(scripts["enclave-supervisor"], supervisorEnv);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/enclave express-lane is GONE: exiting so that systemd restarts it/);
     const nitro = sb.calls().filter((c) => c[0] === "nitro-cli").map((c) => c[1]);
@@ -161,12 +174,31 @@ describeSandbox("host scripts", () => {
     expect(run.join(" ")).toContain("--eif-path /opt/express-lane/enclave.eif --cpu-count 1 --memory 1536 --enclave-cid 16 --enclave-name express-lane");
   });
 
+  test("enclave supervisor: an enclave that runs with its signer dead is restarted after DOWN_LIMIT unavailable answers in a row", () => {
+    const sb = hostEnvSandbox();
+    fs.writeFileSync(`${sb.root}/enclaves.1`, running);
+    // unavailable twice, ok (resets), runtime down (not counted), then unavailable for good
+    readiness(sb, [signer("unavailable"), signer("unavailable"), signer("ok"), "down", signer("unavailable")]);
+    const r = sb.run(scripts["enclave-supervisor"], supervisorEnv);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/signer unavailable to the runtime for 3 checks in a row while enclave express-lane runs/);
+    expect(sb.calls().filter((c) => c[0] === "curl")).toHaveLength(7);
+    expect(sb.calls().find((c) => c[0] === "curl")).toContain("http://127.0.0.1:8080/health/ready");
+  });
+
   test("enclave supervisor: a failed launch exits non-zero at once", () => {
     const sb = hostEnvSandbox();
     fs.writeFileSync(`${sb.root}/run-enclave.rc`, "1");
-    const r = sb.run(scripts["enclave-supervisor"], { EXPRESS_LANE_ENCLAVE_POLL_SECONDS: "0" });
+    const r = sb.run(scripts["enclave-supervisor"], supervisorEnv);
     expect(r.status).not.toBe(0);
     expect(sb.calls().filter((c) => c[1] === "describe-enclaves")).toHaveLength(0);
+  });
+
+  test("the enclave unit gives the supervisor its settings", () => {
+    const u = renderHostUnits(SAMPLE)["express-lane-enclave.service"];
+    expect(u).toContain("Environment=EXPRESS_LANE_SIGNER_PROBE_URL=http://127.0.0.1:8080/health/ready\n");
+    expect(u).toContain("Environment=EXPRESS_LANE_SIGNER_DOWN_LIMIT=24\n");
+    expect(u).toContain("Environment=EXPRESS_LANE_ENCLAVE_POLL_SECONDS=5\n");
   });
 
   test("seal-key refresh: absent is fine, arrival installs and signals the runtime only if it runs, other errors fail", () => {
