@@ -17,10 +17,10 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { SigV4Signer, encodeS3KeyPath, EMPTY_PAYLOAD_SHA256, type AwsCredentials, type SignedHeaders } from "./sigv4";
 import type { CredentialSource } from "./credentials";
 import { ExpressSessionCache, createSessionWithSdk, type ExpressSessionMode } from "./express-session";
+import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./types";
 
 /** The key ping() HEADs on a directory bucket (never written: a 404 proves the session works). */
 export const EXPRESS_PING_KEY = ".express-lane/ready";
-import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./types";
 
 /** `base--azid--x-s3` → azid, or undefined for a general-purpose bucket name. */
 export function expressAvailabilityZoneId(bucket: string): string | undefined {
