@@ -27,7 +27,6 @@ import {
 import { AgentConfigOptions, METRIC_NAMESPACE, PROMETHEUS_SCRAPE_JOB } from "./cloudwatch-agent";
 import { IGrantable, renderPolicyDocument } from "./iam";
 import { Key } from "./key";
-import { CREATE_SESSION_FAILED_EVENT } from "../runtime/store/express-session";
 
 /** Where alarm notifications go. SNS asks an email endpoint to confirm the subscription. */
 export interface AlarmSubscription {
@@ -50,7 +49,9 @@ export interface WatchedHosts {
  *  - CreateSession: runtime/store/express-session.ts's failure line.
  */
 export const KMS_ERROR_PATTERN = '{ ($.msg = "signer seal key provisioning failed*") && ($.err != "ENOENT*") }';
-export const CREATE_SESSION_ERROR_PATTERN = `{ $.event = "${CREATE_SESSION_FAILED_EVENT}" }`;
+// "create_session_failed": runtime/store/express-session.ts CREATE_SESSION_FAILED_EVENT (constructs/
+// may not import runtime/; test/constructs/log-patterns.test.ts checks the two agree).
+export const CREATE_SESSION_ERROR_PATTERN = '{ $.event = "create_session_failed" }';
 
 export interface ObservabilityProps {
   readonly namePrefix: string;

@@ -13,7 +13,7 @@ import { serializeWrappedSealKeys } from "../../wire/seal-keys";
 import pino from "pino";
 import { CREATE_SESSION_ERROR_PATTERN, KMS_ERROR_PATTERN } from "../../constructs/observability";
 import { SealKeyProvisioning } from "../../runtime/seal-provisioning";
-import { ExpressSessionCache } from "../../runtime/store/express-session";
+import { CREATE_SESSION_FAILED_EVENT, ExpressSessionCache } from "../../runtime/store/express-session";
 
 function matches(pattern: string, line: string): boolean {
   const event = JSON.parse(line) as Record<string, unknown>;
@@ -91,6 +91,7 @@ describe("CreateSession errors metric filter", () => {
     const lines = written.join("").split("\n").filter((l) => l !== "");
     expect(lines).toHaveLength(1);
     expect(matches(CREATE_SESSION_ERROR_PATTERN, lines[0])).toBe(true);
+    expect(CREATE_SESSION_ERROR_PATTERN).toContain(`"${CREATE_SESSION_FAILED_EVENT}"`);
     expect(JSON.parse(lines[0])).toEqual(expect.objectContaining({ bucket: "lane--aps1-az1--x-s3", status: 403, error: "AccessDenied: Access Denied" }));
   });
 });
