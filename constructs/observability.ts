@@ -325,6 +325,16 @@ export class Observability extends Construct {
           widget("Signer up (min over hosts)", [m("lane_signer_up", "Minimum", "signer up")], 12, 6),
           widget("Signer latency (s) P50/P95/P99", pct("lane_signer_duration_seconds"), 0, 12),
           widget("Store (S3 Express) latency (s) P50/P95/P99", pct("lane_store_duration_seconds"), 12, 12),
+          widget("Canary: signed read verified (min over hosts)", [m("lane_canary_success", "Minimum", "canary ok")], 0, 18),
+          widget(
+            "KMS / CreateSession errors (per minute)",
+            [
+              [METRIC_NAMESPACE, "lane_kms_errors", { stat: "Sum", label: "KMS (seal-key provisioning)", region: props.region }],
+              [METRIC_NAMESPACE, "lane_create_session_errors", { stat: "Sum", label: "CreateSession", region: props.region }],
+            ],
+            12,
+            18,
+          ),
         ],
       }),
     });
