@@ -162,3 +162,9 @@ describe("paging", () => {
     );
   });
 });
+
+test("dashboard shows the canary and the KMS/CreateSession error counts", () => {
+  const body = JSON.parse(one(lane, "aws_cloudwatch_dashboard").dashboard_body) as { widgets: Json[] };
+  const text = JSON.stringify(body.widgets);
+  for (const metric of ["lane_canary_success", "lane_kms_errors", "lane_create_session_errors"]) expect(text).toContain(`"${metric}"`);
+});
