@@ -8,10 +8,11 @@ import * as fs from "node:fs";
 import { runtimeEnvironment, SEAL_KEYS_FILE, UNIT_START_ORDER, renderHostScripts, renderHostUnits } from "../../constructs/host-units";
 import { RELEASE_FILES, renderUserData, SEAL_KEYS_OBJECT } from "../../constructs/user-data";
 import { parseRuntimeConfig } from "../../runtime/config";
-import { createSandbox, Sandbox, sandboxAvailable } from "./sandbox/host-sandbox";
+import { createSandbox, removeSandboxes, Sandbox, sandboxAvailable } from "./sandbox/host-sandbox";
 import { SAMPLE } from "./sandbox/sample";
 
 const unavailable = sandboxAvailable();
+afterAll(() => removeSandboxes());
 const describeSandbox = unavailable ? describe.skip : describe;
 if (unavailable) console.warn(`boot sandbox skipped: ${unavailable}`);
 

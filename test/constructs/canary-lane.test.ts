@@ -15,10 +15,11 @@ import { measureLocalBundle } from "../../enclave/nsm/local-nsm";
 import { hashKey } from "../../runtime/auth";
 import { buildBundles } from "../../scripts/build";
 import { startLane, type Lane } from "../../scripts/lane/processes";
-import { createSandbox, sandboxAvailable, type Sandbox } from "./sandbox/host-sandbox";
+import { createSandbox, removeSandboxes, sandboxAvailable, type Sandbox } from "./sandbox/host-sandbox";
 import { SAMPLE } from "./sandbox/sample";
 
 const unavailable = sandboxAvailable();
+afterAll(() => removeSandboxes());
 const describeSandbox = unavailable ? describe.skip : describe;
 
 const ROOT = path.join(__dirname, "../..");

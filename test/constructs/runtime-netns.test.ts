@@ -41,10 +41,12 @@ interface ProbeResult {
 
 describeNetns("runtime in a network namespace, started with the unit's environment", () => {
   let runtimeJs: string;
+  let dir: string;
   beforeAll(async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runtime-bundle-"));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "runtime-bundle-"));
     [runtimeJs] = await buildBundles(["runtime"], dir);
   }, 60_000);
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   function probe(env: Record<string, string>): ProbeResult {
     const keysDoc = JSON.stringify([{ id: "canary", sha256: hashKey("canary-key"), role: "reader" }]);

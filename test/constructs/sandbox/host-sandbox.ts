@@ -77,8 +77,16 @@ exec "$SANDBOX/curl.impl" "$@"`,
 exec "$SANDBOX/node.impl" "$@"`,
 };
 
+const created: string[] = [];
+
+/** Removes every sandbox this process created (call from afterAll). */
+export function removeSandboxes(): void {
+  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
 export function createSandbox(): Sandbox {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "host-sandbox-"));
+  created.push(root);
   for (const d of ["etc", "opt", "varlog", "bin", "s3", "tmp"]) fs.mkdirSync(path.join(root, d), { recursive: true });
   const cp = spawnSync("cp", ["-a", "/etc/.", path.join(root, "etc")]);
   if (cp.status !== 0) throw new Error(`copying /etc failed: ${cp.stderr}`);
