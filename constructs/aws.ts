@@ -6,12 +6,16 @@
  */
 export { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 export { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+export { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
+export { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
+export { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
 export { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
 export { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 export { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 export { DataAwsKmsKey } from "@cdktf/provider-aws/lib/data-aws-kms-key";
 export { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 export { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+export { DataAwsS3Objects } from "@cdktf/provider-aws/lib/data-aws-s3-objects";
 export { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 export { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 export { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-connect-provider";
@@ -36,8 +40,11 @@ export { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-own
 export { S3DirectoryBucket } from "@cdktf/provider-aws/lib/s3-directory-bucket";
 export { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 export { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
+export { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
+export { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 export { Subnet } from "@cdktf/provider-aws/lib/subnet";
 export { Vpc } from "@cdktf/provider-aws/lib/vpc";
 export { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
+export { VpcEndpointService } from "@cdktf/provider-aws/lib/vpc-endpoint-service";
 export { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 export { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";

@@ -6,11 +6,52 @@
  *    distributions published by the histogram exporter (p50/p95/p99 available)
  *  - lane_requests_total by status_class (2xx/4xx/5xx), from the agent's Prometheus scrape
  *  - lane_signer_up (0/1), from the agent's Prometheus scrape
+ *  - lane_canary_success (0/1), from the hosts' canary timer (constructs/host-units.ts)
+ *  - lane_kms_errors, lane_create_session_errors: CloudWatch Logs metric filters on the runtime log
+ *
+ * Paging: one SNS topic encrypted with a customer managed key whose policy lets CloudWatch alarms
+ * and EventBridge use it, and configurable subscriptions (email / https).
  */
 import { Construct } from "constructs";
-import { CloudwatchDashboard, CloudwatchLogGroup, CloudwatchMetricAlarm, SnsTopic } from "./aws";
+import {
+  CloudwatchDashboard,
+  CloudwatchEventRule,
+  CloudwatchEventTarget,
+  CloudwatchLogGroup,
+  CloudwatchLogMetricFilter,
+  CloudwatchMetricAlarm,
+  SnsTopic,
+  SnsTopicPolicy,
+  SnsTopicSubscription,
+} from "./aws";
 import { AgentConfigOptions, METRIC_NAMESPACE, PROMETHEUS_SCRAPE_JOB } from "./cloudwatch-agent";
-import { IGrantable } from "./iam";
+import { IGrantable, renderPolicyDocument } from "./iam";
+import { Key } from "./key";
+
+/** Where alarm notifications go. SNS asks an email endpoint to confirm the subscription. */
+export interface AlarmSubscription {
+  readonly protocol: "email" | "https";
+  readonly endpoint: string;
+}
+
+/** The hosts the host alarms watch (constructs/enclave-hosts.ts). */
+export interface WatchedHosts {
+  readonly loadBalancerArnSuffix: string;
+  readonly targetGroupArnSuffix: string;
+  readonly autoScalingGroupName: string;
+  readonly hostCount: number;
+}
+
+/**
+ * CloudWatch Logs metric filter patterns on the runtime's log (pino JSON lines).
+ *  - KMS: the signer's seal-key provisioning (KMS Decrypt with the enclave's attestation) failed
+ *    for any reason but a missing wrapped-keys file (first deploy: no keys published yet).
+ *  - CreateSession: runtime/store/express-session.ts's failure line.
+ */
+export const KMS_ERROR_PATTERN = '{ ($.msg = "signer key provisioning failed*") && ($.err != "ENOENT*") }';
+// "create_session_failed": runtime/store/express-session.ts CREATE_SESSION_FAILED_EVENT (constructs/
+// may not import runtime/; test/constructs/log-patterns.test.ts checks the two agree).
+export const CREATE_SESSION_ERROR_PATTERN = '{ $.event = "create_session_failed" }';
 
 export interface ObservabilityProps {
   readonly namePrefix: string;
@@ -22,6 +63,14 @@ export interface ObservabilityProps {
   readonly p99ThresholdSeconds?: number;
   /** 5xx share (percent of requests) that alarms. @default 1 */
   readonly errorRatePercent?: number;
+  /** Administrators of the alarm topic's key (role ARNs; no cryptographic use). */
+  readonly keyAdmins: readonly string[];
+  /** The account (for the confused-deputy conditions on service principals). */
+  readonly accountId: string;
+  /** Who gets paged. @default none (add subscriptions before relying on the alarms) */
+  readonly alarmSubscriptions?: readonly AlarmSubscription[];
+  /** Name prefix of the hosts' Auto Scaling group (failed launches are matched by it). @default `{namePrefix}-hosts-` */
+  readonly autoScalingGroupNamePrefix?: string;
 }
 
 const DIMS = { job: PROMETHEUS_SCRAPE_JOB };
@@ -35,12 +84,23 @@ export class Observability extends Construct {
   readonly p99Alarm: CloudwatchMetricAlarm;
   readonly errorRateAlarm: CloudwatchMetricAlarm;
   readonly signerAlarm: CloudwatchMetricAlarm;
+  readonly canaryAlarm: CloudwatchMetricAlarm;
+  readonly kmsErrorsAlarm: CloudwatchMetricAlarm;
+  readonly createSessionErrorsAlarm: CloudwatchMetricAlarm;
+  /** Host alarms, once `watchHosts` has run. */
+  readonly hostAlarms: CloudwatchMetricAlarm[] = [];
+  readonly alarmKey: Key;
+  readonly subscriptions: readonly SnsTopicSubscription[];
+  /** EventBridge rule: EC2 Auto Scaling launches that failed, straight to the topic. */
+  readonly failedLaunchRule: CloudwatchEventRule;
   /** Options for the host's CloudWatch agent configuration. */
   readonly agentOptions: AgentConfigOptions;
   readonly namespace = METRIC_NAMESPACE;
+  private readonly namePrefix: string;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
+    this.namePrefix = props.namePrefix;
     const retention = props.logRetentionDays ?? 30;
     const group = (gid: string, name: string) =>
       new CloudwatchLogGroup(this, gid, { name: `/${props.namePrefix}/${name}`, retentionInDays: retention });
@@ -54,8 +114,72 @@ export class Observability extends Construct {
       logGroups: { runtime: `/${props.namePrefix}/runtime`, bootstrap: `/${props.namePrefix}/bootstrap`, metrics: `/${props.namePrefix}/prometheus` },
     };
 
-    this.alarmTopic = new SnsTopic(this, "Alarms", { name: `${props.namePrefix}-alarms`, kmsMasterKeyId: "alias/aws/sns" });
+    // A customer managed key, because the AWS managed key's policy (alias/aws/sns) cannot name
+    // CloudWatch: "Several AWS services publish events to Amazon SNS topics. To allow these event
+    // sources to work with encrypted topics, you must perform the following steps: 1. Create a
+    // customer master key (CMK). 2. To allow the AWS service feature to have the
+    // kms:GenerateDataKey* and kms:Decrypt permissions, add the following statement to the policy
+    // of the CMK using the correct service principal" (SNS Developer Guide, "Enable compatibility
+    // between event sources from AWS services and encrypted topics",
+    // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+    this.alarmKey = new Key(this, "AlarmTopicKey", {
+      description: `Express Lane ${props.namePrefix}: alarm topic encryption`,
+      admins: props.keyAdmins,
+      alias: `${props.namePrefix}-alarms`,
+      tags: { ExpressLaneKeyRole: "alarms" },
+    });
+    const alarmArns = `arn:aws:cloudwatch:${props.region}:${props.accountId}:alarm:${props.namePrefix}-*`;
+    this.alarmKey.addToResourcePolicy({
+      sid: "CloudWatchAlarmsPublish",
+      actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+      principals: { Service: ["cloudwatch.amazonaws.com"] },
+      conditions: { StringEquals: { "aws:SourceAccount": props.accountId }, ArnLike: { "aws:SourceArn": alarmArns } },
+    });
+    // EventBridge (failed launches below) the same way; its KMS requests carry no
+    // aws:SourceArn/SourceAccount, so no such conditions here (EventBridge User Guide, resource-based
+    // policies for Amazon SNS targets: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions).
+    this.alarmKey.addToResourcePolicy({
+      sid: "EventBridgePublish",
+      actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+      principals: { Service: ["events.amazonaws.com"] },
+    });
+    this.alarmTopic = new SnsTopic(this, "Alarms", { name: `${props.namePrefix}-alarms`, kmsMasterKeyId: this.alarmKey.keyArn });
     const actions = [this.alarmTopic.arn];
+    this.subscriptions = (props.alarmSubscriptions ?? []).map(
+      (sub, i) => new SnsTopicSubscription(this, `Subscription${i}`, { topicArn: this.alarmTopic.arn, protocol: sub.protocol, endpoint: sub.endpoint }),
+    );
+
+    // Failed launches (capacity, a broken launch template, an AMI gone) as they happen.
+    const asgPrefix = props.autoScalingGroupNamePrefix ?? `${props.namePrefix}-hosts-`;
+    this.failedLaunchRule = new CloudwatchEventRule(this, "FailedLaunches", {
+      name: `${props.namePrefix}-failed-launches`,
+      description: "EC2 Auto Scaling could not launch a lane host",
+      eventPattern: JSON.stringify({
+        source: ["aws.autoscaling"],
+        "detail-type": ["EC2 Instance Launch Unsuccessful"],
+        detail: { AutoScalingGroupName: [{ prefix: asgPrefix }] },
+      }),
+    });
+    new CloudwatchEventTarget(this, "FailedLaunchesToTopic", { rule: this.failedLaunchRule.name, arn: this.alarmTopic.arn, targetId: "alarm-topic" });
+    new SnsTopicPolicy(this, "AlarmsPolicy", {
+      arn: this.alarmTopic.arn,
+      policy: renderPolicyDocument([
+        {
+          sid: "CloudWatchAlarmsPublish",
+          actions: ["sns:Publish"],
+          principals: { Service: ["cloudwatch.amazonaws.com"] },
+          resources: [this.alarmTopic.arn],
+          conditions: { StringEquals: { "aws:SourceAccount": props.accountId }, ArnLike: { "aws:SourceArn": alarmArns } },
+        },
+        {
+          sid: "EventBridgePublish",
+          actions: ["sns:Publish"],
+          principals: { Service: ["events.amazonaws.com"] },
+          resources: [this.alarmTopic.arn],
+          conditions: { ArnEquals: { "aws:SourceArn": this.failedLaunchRule.arn } },
+        },
+      ]),
+    });
 
     this.p99Alarm = new CloudwatchMetricAlarm(this, "ReadLatencyP99", {
       alarmName: `${props.namePrefix}-read-latency-p99`,
@@ -113,6 +237,57 @@ export class Observability extends Construct {
       okActions: actions,
     });
 
+    // The canary publishes 1 per verified signed read per host per minute: any 0, or no data
+    // (canary or host down), pages.
+    this.canaryAlarm = new CloudwatchMetricAlarm(this, "CanaryFailing", {
+      alarmName: `${props.namePrefix}-canary-failing`,
+      alarmDescription: "Synthetic signed read did not verify end to end (express-lane attest + verify) on some host, or no canary result",
+      namespace: METRIC_NAMESPACE,
+      metricName: "lane_canary_success",
+      dimensions: DIMS,
+      statistic: "Minimum",
+      period: 60,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      threshold: 1,
+      comparisonOperator: "LessThanThreshold",
+      treatMissingData: "breaching",
+      alarmActions: actions,
+      okActions: actions,
+    });
+
+    const logAlarm = (aid: string, metricName: string, pattern: string, alarmName: string, description: string) => {
+      new CloudwatchLogMetricFilter(this, `${aid}Filter`, {
+        name: `${props.namePrefix}-${metricName}`,
+        logGroupName: this.runtimeLogGroup.name,
+        pattern,
+        metricTransformation: { name: metricName, namespace: METRIC_NAMESPACE, value: "1", defaultValue: "0", unit: "Count" },
+      });
+      return new CloudwatchMetricAlarm(this, aid, {
+        alarmName: `${props.namePrefix}-${alarmName}`,
+        alarmDescription: description,
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        statistic: "Sum",
+        period: 60,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 2,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: actions,
+        okActions: actions,
+      });
+    };
+    this.kmsErrorsAlarm = logAlarm("KmsErrors", "lane_kms_errors", KMS_ERROR_PATTERN, "kms-errors", "Signer seal-key provisioning (KMS Decrypt with attestation) failing");
+    this.createSessionErrorsAlarm = logAlarm(
+      "CreateSessionErrors",
+      "lane_create_session_errors",
+      CREATE_SESSION_ERROR_PATTERN,
+      "create-session-errors",
+      "S3 Express CreateSession failing on a host (reads fail once the current session expires)",
+    );
+
     const m = (name: string, stat: string, label: string, extra: Record<string, string> = {}) => [
       METRIC_NAMESPACE,
       name,
@@ -150,8 +325,77 @@ export class Observability extends Construct {
           widget("Signer up (min over hosts)", [m("lane_signer_up", "Minimum", "signer up")], 12, 6),
           widget("Signer latency (s) P50/P95/P99", pct("lane_signer_duration_seconds"), 0, 12),
           widget("Store (S3 Express) latency (s) P50/P95/P99", pct("lane_store_duration_seconds"), 12, 12),
+          widget("Canary: signed read verified (min over hosts)", [m("lane_canary_success", "Minimum", "canary ok")], 0, 18),
+          widget(
+            "KMS / CreateSession errors (per minute)",
+            [
+              [METRIC_NAMESPACE, "lane_kms_errors", { stat: "Sum", label: "KMS (seal-key provisioning)", region: props.region }],
+              [METRIC_NAMESPACE, "lane_create_session_errors", { stat: "Sum", label: "CreateSession", region: props.region }],
+            ],
+            12,
+            18,
+          ),
         ],
       }),
+    });
+  }
+
+  /**
+   * Host alarms: targets unhealthy, fewer healthy targets than hosts, fewer in-service instances
+   * than desired (launches failing or hosts replaced in a loop).
+   */
+  watchHosts(hosts: WatchedHosts): void {
+    const actions = [this.alarmTopic.arn];
+    const nlb = { TargetGroup: hosts.targetGroupArnSuffix, LoadBalancer: hosts.loadBalancerArnSuffix };
+    const alarm = (aid: string, o: { name: string; description: string; namespace: string; metricName: string; dimensions: Record<string, string>; statistic: string; threshold: number; comparisonOperator: string }) =>
+      this.hostAlarms.push(
+        new CloudwatchMetricAlarm(this, aid, {
+          alarmName: o.name,
+          alarmDescription: o.description,
+          namespace: o.namespace,
+          metricName: o.metricName,
+          dimensions: o.dimensions,
+          statistic: o.statistic,
+          period: 60,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 3,
+          threshold: o.threshold,
+          comparisonOperator: o.comparisonOperator,
+          treatMissingData: "breaching",
+          alarmActions: actions,
+          okActions: actions,
+        }),
+      );
+    alarm("UnhealthyHosts", {
+      name: `${this.namePrefix}-unhealthy-hosts`,
+      description: "NLB health check (/health/ready) failing on some host: signer dead or without keys, store unreachable, or runtime down",
+      namespace: "AWS/NetworkELB",
+      metricName: "UnHealthyHostCount",
+      dimensions: nlb,
+      statistic: "Maximum",
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+    });
+    alarm("HealthyHostsBelowCount", {
+      name: `${this.namePrefix}-healthy-hosts-low`,
+      description: `Fewer than ${hosts.hostCount} healthy targets behind the NLB`,
+      namespace: "AWS/NetworkELB",
+      metricName: "HealthyHostCount",
+      dimensions: nlb,
+      statistic: "Minimum",
+      threshold: hosts.hostCount,
+      comparisonOperator: "LessThanThreshold",
+    });
+    // Group metrics need enabled_metrics on the group (enclave-hosts.ts sets them).
+    alarm("InServiceBelowDesired", {
+      name: `${this.namePrefix}-hosts-in-service-low`,
+      description: `Fewer than ${hosts.hostCount} in-service hosts: launches failing or hosts being replaced`,
+      namespace: "AWS/AutoScaling",
+      metricName: "GroupInServiceInstances",
+      dimensions: { AutoScalingGroupName: hosts.autoScalingGroupName },
+      statistic: "Minimum",
+      threshold: hosts.hostCount,
+      comparisonOperator: "LessThanThreshold",
     });
   }
 

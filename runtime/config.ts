@@ -14,6 +14,8 @@ export interface RuntimeConfig {
   readonly keyDirectory?: string;
   /** Production: wrapped writer keys document to provision the signer with (with keyDirectory). */
   readonly sealKeysFile?: string;
+  /** Loopback clients may scrape /metrics without an API key (the host's own agents). */
+  readonly loopbackMetrics: boolean;
   /** Production: the lane signing keys document (wire/lane-key.ts), with keyDirectory. */
   readonly laneKeysFile?: string;
   readonly store: "s3" | "file" | "memory";
@@ -118,6 +120,7 @@ export function runtimeCommand(): Command {
     .addOption(new Option("--tls-key <file>", "private key for --tls-cert (PEM)").env("EXPRESS_LANE_TLS_KEY"))
     .addOption(new Option("--tls-client-ca <file>", "require client certificates from this CA (mTLS)").env("EXPRESS_LANE_TLS_CLIENT_CA"))
     .addOption(new Option("--shutdown-timeout-ms <n>", "SIGTERM: how long to drain in-flight requests").env("EXPRESS_LANE_SHUTDOWN_TIMEOUT_MS").default(10_000).argParser(int(0, 600_000)))
+    .addOption(new Option("--loopback-metrics <on|off>", "loopback clients may scrape /metrics without an API key (the host's agents)").env("EXPRESS_LANE_LOOPBACK_METRICS").choices(["on", "off"]).default("off"))
     .addOption(new Option("--access-log <on|off>", "one log line per request (id, route, status, key id)").env("EXPRESS_LANE_ACCESS_LOG").choices(["on", "off"]).default("on"));
 }
 
@@ -127,7 +130,7 @@ export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessE
   try {
     const program = runtimeCommand().exitOverride();
     program.parse([...argv], { from: "user" });
-    const o = program.opts<Omit<RuntimeConfig, "hedge" | "accessLog"> & { hedge: "on" | "off" | boolean; accessLog: "on" | "off" | boolean }>();
+    const o = program.opts<Omit<RuntimeConfig, "hedge" | "accessLog" | "loopbackMetrics"> & { hedge: "on" | "off" | boolean; accessLog: "on" | "off" | boolean; loopbackMetrics: "on" | "off" }>();
     if ((o.store === "file" || o.store === "memory") && !o.storeDir) throw new InvalidArgumentError(`--store ${o.store} needs --store-dir`);
     if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
       throw new InvalidArgumentError("--access-key-id and --secret-access-key go together");
@@ -136,7 +139,7 @@ export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessE
     if (o.sealKeysFile !== undefined && o.keyDirectory === undefined) throw new InvalidArgumentError("--seal-keys-file needs --key-directory (the signer uses only the keys an admin-signed directory lists)");
     if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new InvalidArgumentError("--tls-cert and --tls-key go together");
     if (o.tlsClientCa !== undefined && o.tlsCert === undefined) throw new InvalidArgumentError("--tls-client-ca needs --tls-cert");
-    return { ...o, hedge: o.hedge === "on" || o.hedge === true, accessLog: o.accessLog === "on" || o.accessLog === true };
+    return { ...o, hedge: o.hedge === "on" || o.hedge === true, accessLog: o.accessLog === "on" || o.accessLog === true, loopbackMetrics: o.loopbackMetrics === "on" };
   } finally {
     process.env = saved;
   }

@@ -26,6 +26,8 @@ export interface GateOptions {
   readonly shedRetryAfterSeconds?: number;
   readonly registry?: Registry;
   readonly logger?: Logger;
+  /** Let loopback clients scrape /metrics without a key. @default false */
+  readonly loopbackMetrics?: boolean;
 }
 
 export interface GateTicket {
@@ -44,8 +46,10 @@ export class RequestGate {
   private readonly shedRetryAfter: string;
   private drainingFlag = false;
   private readonly refused?: Counter<"code">;
+  private readonly loopbackMetrics: boolean;
 
   constructor(options: GateOptions) {
+    this.loopbackMetrics = options.loopbackMetrics ?? false;
     this.ring = options.keys ? new KeyRing(options.keys) : null;
     this.defaultRateLimit = options.defaultRateLimit;
     this.admission = new Admission(options.maxInFlight);
@@ -115,6 +119,10 @@ export class RequestGate {
     if (this.drainingFlag) res.setHeader("connection", "close");
     const need = requiredRole(req.method ?? "GET", path);
     if (need === null) return OPEN;
+    // --loopback-metrics on (the host unit): the host's own scrapers (CloudWatch agent, histogram
+    // exporter) read /metrics over loopback without a key — metrics carry no values or keys, and the
+    // host is trusted for availability only. Off by default (the local lane is all loopback).
+    if (this.loopbackMetrics && path === "/metrics" && isLoopback(req.socket.remoteAddress)) return OPEN;
     let keyId: string | undefined;
     const ring = this.ring;
     if (ring) {
@@ -152,7 +160,7 @@ export class RequestGate {
 
 /** Build the gate from the runtime config; `reload` re-reads the keys source (SIGHUP). */
 export async function gateFromConfig(
-  config: Pick<RuntimeConfig, "apiKeys" | "ssmEndpoint" | "region" | "defaultRateLimit" | "defaultBurst" | "maxInFlight">,
+  config: Pick<RuntimeConfig, "apiKeys" | "ssmEndpoint" | "region" | "defaultRateLimit" | "defaultBurst" | "maxInFlight"> & { readonly loopbackMetrics?: boolean },
   registry?: Registry,
   logger?: Logger,
 ): Promise<{ gate: RequestGate; reload: () => Promise<boolean> }> {
@@ -161,7 +169,7 @@ export async function gateFromConfig(
   const load = async (): Promise<ApiKeyRecord[] | null> =>
     source === undefined || source === "" ? null : loadKeys(source, { region: config.region, ssmEndpoint: config.ssmEndpoint });
   const keys = await load();
-  const gate = new RequestGate({ keys, defaultRateLimit, maxInFlight: config.maxInFlight, registry, logger });
+  const gate = new RequestGate({ keys, defaultRateLimit, maxInFlight: config.maxInFlight, registry, logger, loopbackMetrics: config.loopbackMetrics });
   logger?.info({ accessControl: keys !== null, keys: keys?.length ?? 0, maxInFlight: config.maxInFlight }, "gate configured");
   const reload = async (): Promise<boolean> => {
     try {
@@ -176,4 +184,8 @@ export async function gateFromConfig(
     }
   };
   return { gate, reload };
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127."));
 }

@@ -44,16 +44,35 @@ export interface SealProvisioningOptions {
   readonly refreshMs?: number;
 }
 
-/** Reads the documents and builds the frame; exported for tests and the CLI. */
-export async function buildProvisionRequest(directoryFile: string, file?: string, credentials?: TemporaryCredentials, laneKeysFile?: string): Promise<ProvisionSealKeysRequest> {
+/** An optional document: absent (not published yet) is no error. */
+async function readOptional(path: string | undefined): Promise<string | undefined> {
+  if (!path) return undefined;
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Reads the documents and builds the frame; exported for tests and the CLI. The directory is
+ * required; the wrapped keys and lane keys documents are used when they exist (a first deploy
+ * publishes them after the hosts boot).
+ */
+export async function buildProvisionRequest(directoryFile: string, wrappedFile?: string, credentials?: TemporaryCredentials, laneKeysPath?: string): Promise<ProvisionSealKeysRequest> {
   const directory = await readFile(directoryFile);
+  const wrappedText = await readOptional(wrappedFile);
+  const laneText = await readOptional(laneKeysPath);
+  const file = wrappedText === undefined ? undefined : wrappedFile;
+  const laneKeysFile = laneText === undefined ? undefined : laneKeysPath;
   if (!file && !laneKeysFile) return { directory };
   if (!credentials) throw new Error("wrapped keys need the instance role's credentials");
-  const lane = laneKeysFile ? parseLaneKeys(await readFile(laneKeysFile, "utf8"), laneKeysFile) : undefined;
+  const lane = laneKeysFile ? parseLaneKeys(laneText!, laneKeysFile) : undefined;
   const laneKeys = lane?.keys.map((k) => ({ kid: k.kid, ciphertextBlob: Buffer.from(k.ciphertextBlob, "base64"), notBefore: k.not_before, notAfter: k.not_after }));
   const creds = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) };
   if (!file) return { directory, region: lane!.region, credentials: creds, laneKeys };
-  const doc = parseWrappedSealKeys(await readFile(file, "utf8"), file);
+  const doc = parseWrappedSealKeys(wrappedText!, file);
   return {
     directory,
     ...(laneKeys ? { laneKeys } : {}),

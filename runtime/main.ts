@@ -46,6 +46,9 @@ function createBaseStore(config: RuntimeConfig): ObjectStore {
     credentials: express ? undefined : (credentials ?? awsDefaultCredentials()),
     connections: config.storeConnections,
     timeoutMs: config.storeTimeoutMs,
+    // The reader only reads: ask CreateSession for a ReadOnly session (the bucket policy allows
+    // hosts nothing else).
+    sessionMode: "ReadOnly",
   });
 }
 
@@ -99,7 +102,8 @@ async function main(): Promise<void> {
     if (provisionSigner.up) void sealProvisioning.trigger();
   }
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
-  const service = new ReaderService({ store, signer, writeSigner, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
+  const keysReady = config.keyDirectory ? () => (sealProvisioning?.last?.kids.length ?? 0) > 0 : undefined;
+  const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
     sealProvisioning.onProvisioned = (reply) => service.setLaneKeys(reply.laneKeys);

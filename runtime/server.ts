@@ -43,6 +43,12 @@ export interface ReaderOptions {
   /** One structured log line per request (request id, route, status, key id; no key, no values). */
   readonly accessLog?: boolean;
   /**
+   * Whether the signer holds keys (a provisioned key directory with at least one writer key):
+   * `/health/ready` answers 503 until it does, so the load balancer sends no reads to a host whose
+   * every answer would be a refusal. @default always ready (no provisioning configured)
+   */
+  readonly keysReady?: () => boolean;
+  /**
    * Where the push API stores sealed objects (conditional PUTs). @default `store` when it can put
    * (S3Store does); without one, pushes answer 501.
    */
@@ -340,7 +346,8 @@ export class ReaderService {
     } catch (err) {
       checks.store = err instanceof StoreError ? err.code : "unavailable";
     }
-    const ok = checks.signer === "ok" && checks.store === "ok";
+    if (this.options.keysReady) checks.keys = this.options.keysReady() ? "ok" : "missing";
+    const ok = Object.values(checks).every((c) => c === "ok");
     sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not_ready", checks }, ok ? {} : { "retry-after": "1" });
   }
 

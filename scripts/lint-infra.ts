@@ -98,13 +98,18 @@ if (requireTool("systemd-analyze", "systemd-analyze verify of the host units", "
   fs.mkdirSync(path.join(root, "usr/bin"), { recursive: true });
   // The host's own units (sysinit.target etc.); cp -a keeps masked units' /dev/null symlinks.
   for (const d of ["/usr/lib/systemd/system", "/lib/systemd/system"]) if (fs.existsSync(d)) spawnSync("cp", ["-a", `${d}/.`, sys]);
-  for (const bin of ["nitro-cli", "socat", "node", "vsock-proxy"]) fs.writeFileSync(path.join(root, "usr/bin", bin), "#!/bin/sh\n", { mode: 0o755 });
+  // A stub for every executable the units name (/usr/bin/node-24, /opt/express-lane/bin/…).
+  const executables = new Set(Object.values(units).flatMap((t) => [...t.matchAll(/^Exec\w+=-?(\/\S+)/gm)].map((m) => m[1])));
+  for (const exe of executables) {
+    fs.mkdirSync(path.join(root, path.dirname(exe)), { recursive: true });
+    fs.writeFileSync(path.join(root, exe), "#!/bin/sh\n", { mode: 0o755 });
+  }
   fs.writeFileSync(path.join(sys, "nitro-enclaves-allocator.service"), "[Unit]\nDescription=stub\n[Service]\nType=oneshot\nExecStart=/usr/bin/nitro-cli --version\n");
   for (const [name, text] of Object.entries(units)) fs.writeFileSync(path.join(root, "etc/systemd/system", name), text);
   for (const name of Object.keys(units)) run(`systemd-analyze verify: ${name}`, "systemd-analyze", ["verify", "--man=no", `--root=${root}`, name], { quietOk: true });
 } else if (!CI) {
   console.log("      (running the fallback unit parse check instead)");
-  const known: Record<string, RegExp> = { Unit: /^(Description|Requires|Wants|After|Before|PartOf)$/, Service: /^(Type|RemainAfterExit|ExecStart|ExecStop|User|Group|DynamicUser|Environment|RuntimeDirectory\w*|StateDirectory|ReadWritePaths|Standard(Output|Error)|Limit\w+|NoNewPrivileges|Protect\w+|PrivateTmp|Restart|RestartSec|TimeoutStartSec)$/, Install: /^WantedBy$/ };
+  const known: Record<string, RegExp> = { Unit: /^(Description|Requires|Wants|After|Before|PartOf|StartLimitIntervalSec)$/, Timer: /^(OnBootSec|OnUnitActiveSec|AccuracySec)$/, Service: /^(Type|RemainAfterExit|ExecStart|ExecStop|ExecStopPost|User|Group|DynamicUser|Environment|RuntimeDirectory\w*|StateDirectory|ReadWritePaths|Standard(Output|Error)|Limit\w+|NoNewPrivileges|Protect\w+|PrivateTmp|Restart|RestartSec|TimeoutStartSec)$/, Install: /^WantedBy$/ };
   for (const [name, text] of Object.entries(units)) {
     let section = "";
     const bad: string[] = [];
@@ -113,7 +118,7 @@ if (requireTool("systemd-analyze", "systemd-analyze verify of the host units", "
       const sec = /^\[(\w+)\]$/.exec(line);
       if (sec) section = sec[1];
       else if (!/^[A-Za-z]+=.+$/.test(line) || !known[section]?.test(line.split("=")[0])) bad.push(line);
-      else if (/^Exec(Start|Stop)=/.test(line) && !/^Exec\w+=\//.test(line)) bad.push(`${line} (not an absolute path)`);
+      else if (/^Exec\w+=/.test(line) && !/^Exec\w+=-?\//.test(line)) bad.push(`${line} (not an absolute path)`);
     }
     if (bad.length) failures.push(`unit parse check: ${name}\n${bad.join("\n")}`);
     else console.log(`ok   unit parse check (fallback): ${name}`);

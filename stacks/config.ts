@@ -8,16 +8,27 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-/** Region → AZ IDs we know, and which of them host S3 Express One Zone directory buckets. */
+/**
+ * Region → AZ IDs, and which of them host S3 Express One Zone directory buckets: every Region
+ * with S3 Express zonal endpoints, as listed in "S3 Express One Zone Availability Zones and
+ * Regions" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-express-Endpoints.html:
+ * "The following table shows the S3 Express One Zone supported Regions and Availability Zones")
+ * and "Regional and Zonal endpoints for directory buckets in an Availability Zone"
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/endpoint-directory-buckets-AZ.html).
+ * `azIds` are all AZ IDs of the Region (EC2 DescribeAvailabilityZones), so a valid AZ without S3
+ * Express gets its own message.
+ */
 export const REGION_AZ_IDS: Readonly<Record<string, { readonly azIds: readonly string[]; readonly s3Express: readonly string[] }>> = {
-  "ap-south-1": { azIds: ["aps1-az1", "aps1-az2", "aps1-az3"], s3Express: ["aps1-az1", "aps1-az3"] },
   "us-east-1": {
     azIds: ["use1-az1", "use1-az2", "use1-az3", "use1-az4", "use1-az5", "use1-az6"],
     s3Express: ["use1-az4", "use1-az5", "use1-az6"],
   },
+  "us-east-2": { azIds: ["use2-az1", "use2-az2", "use2-az3"], s3Express: ["use2-az1", "use2-az2"] },
   "us-west-2": { azIds: ["usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4"], s3Express: ["usw2-az1", "usw2-az3", "usw2-az4"] },
-  "eu-north-1": { azIds: ["eun1-az1", "eun1-az2", "eun1-az3"], s3Express: ["eun1-az1", "eun1-az2", "eun1-az3"] },
+  "ap-south-1": { azIds: ["aps1-az1", "aps1-az2", "aps1-az3"], s3Express: ["aps1-az1", "aps1-az3"] },
   "ap-northeast-1": { azIds: ["apne1-az1", "apne1-az2", "apne1-az4"], s3Express: ["apne1-az1", "apne1-az4"] },
+  "eu-west-1": { azIds: ["euw1-az1", "euw1-az2", "euw1-az3"], s3Express: ["euw1-az1", "euw1-az3"] },
+  "eu-north-1": { azIds: ["eun1-az1", "eun1-az2", "eun1-az3"], s3Express: ["eun1-az1", "eun1-az2", "eun1-az3"] },
 };
 
 /**
@@ -69,6 +80,15 @@ export interface LaneConfig {
   readonly subnetCidr: string;
   readonly enclaveMemoryMib: number;
   readonly logRetentionDays: number;
+  // Hosts, network and paging (issue #12, constructs/enclave-hosts.ts, constructs/observability.ts).
+  /** ACM certificate of the NLB's TLS listener; undefined = plain TCP (development only). */
+  readonly tlsCertificateArn?: string;
+  /** Principals allowed to connect to the lane's PrivateLink endpoint service. */
+  readonly endpointServiceAllowedPrincipals: readonly string[];
+  /** Who gets paged: SNS subscriptions of the alarm topic. */
+  readonly alarmSubscriptions: readonly { readonly protocol: "email" | "https"; readonly endpoint: string }[];
+  /** The canary's signed read on each host. */
+  readonly canaryPath?: string;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +122,13 @@ export interface RawConfig {
   readonly logRetentionDays?: string | number;
   /** Refuse measurement files that mark themselves as development (set in the deploy workflow). */
   readonly requireReleaseMeasurements?: boolean;
+  readonly tlsCertificateArn?: string;
+  /** A release deploy without a TLS certificate is refused unless this is set. */
+  readonly allowPlaintext?: boolean;
+  readonly endpointServiceAllowedPrincipals?: readonly string[] | string;
+  readonly alarmEmails?: readonly string[] | string;
+  readonly alarmHttpsEndpoints?: readonly string[] | string;
+  readonly canaryPath?: string;
 }
 
 /** Valid CloudWatch Logs retention values. */
@@ -128,6 +155,12 @@ export function rawConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfi
     enclaveMemoryMib: env.EXPRESS_LANE_ENCLAVE_MEMORY_MIB,
     logRetentionDays: env.EXPRESS_LANE_LOG_RETENTION_DAYS,
     requireReleaseMeasurements: env.EXPRESS_LANE_REQUIRE_RELEASE_MEASUREMENTS === "1" || env.EXPRESS_LANE_REQUIRE_RELEASE_MEASUREMENTS === "true",
+    tlsCertificateArn: env.EXPRESS_LANE_TLS_CERTIFICATE_ARN,
+    allowPlaintext: env.EXPRESS_LANE_ALLOW_PLAINTEXT === "1" || env.EXPRESS_LANE_ALLOW_PLAINTEXT === "true",
+    endpointServiceAllowedPrincipals: env.EXPRESS_LANE_ENDPOINT_PRINCIPALS,
+    alarmEmails: env.EXPRESS_LANE_ALARM_EMAILS,
+    alarmHttpsEndpoints: env.EXPRESS_LANE_ALARM_HTTPS_ENDPOINTS,
+    canaryPath: env.EXPRESS_LANE_CANARY_PATH,
   };
 }
 
@@ -305,6 +338,36 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
     }
   }
 
+  // Hosts, network and paging.
+  const tlsCertificateArn = raw.tlsCertificateArn || undefined;
+  if (tlsCertificateArn !== undefined && !/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(tlsCertificateArn)) {
+    problems.push(`TLS certificate (EXPRESS_LANE_TLS_CERTIFICATE_ARN) "${tlsCertificateArn}" is not an ACM certificate ARN like arn:aws:acm:${region}:123456789012:certificate/…`);
+  } else if (tlsCertificateArn !== undefined && tlsCertificateArn.split(":")[3] !== region) {
+    problems.push(`TLS certificate ${tlsCertificateArn} is not in ${region}; the NLB needs a certificate from ACM in its own region`);
+  }
+  if (tlsCertificateArn === undefined && raw.requireReleaseMeasurements && !raw.allowPlaintext) {
+    problems.push("a release deploy needs TLS: set EXPRESS_LANE_TLS_CERTIFICATE_ARN (an ACM certificate for the reader's name), or EXPRESS_LANE_ALLOW_PLAINTEXT=1 to accept plain TCP");
+  }
+  const endpointServiceAllowedPrincipals = list(raw.endpointServiceAllowedPrincipals) ?? [];
+  for (const p of endpointServiceAllowedPrincipals) {
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@\/-]+|user\/[\w+=,.@\/-]+)$/.test(p)) {
+      problems.push(`endpoint service principal (EXPRESS_LANE_ENDPOINT_PRINCIPALS) "${p}" must be an IAM ARN (account root, role or user); "*" is not accepted`);
+    }
+  }
+  const alarmSubscriptions: { protocol: "email" | "https"; endpoint: string }[] = [];
+  for (const e of list(raw.alarmEmails) ?? []) {
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) problems.push(`alarm email (EXPRESS_LANE_ALARM_EMAILS) "${e}" is not an email address`);
+    alarmSubscriptions.push({ protocol: "email", endpoint: e });
+  }
+  for (const u of list(raw.alarmHttpsEndpoints) ?? []) {
+    if (!/^https:\/\/[^\s]+$/.test(u)) problems.push(`alarm endpoint (EXPRESS_LANE_ALARM_HTTPS_ENDPOINTS) "${u}" must be an https:// URL`);
+    alarmSubscriptions.push({ protocol: "https", endpoint: u });
+  }
+  const canaryPath = raw.canaryPath || undefined;
+  if (canaryPath !== undefined && !/^\/v1\/features\/[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/.test(canaryPath)) {
+    problems.push(`canary path (EXPRESS_LANE_CANARY_PATH) "${canaryPath}" must be a read like /v1/features/<view>/<entity>`);
+  }
+
   if (problems.length > 0 || measurements === undefined) throw new ConfigError(problems);
   return {
     project,
@@ -329,6 +392,10 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
     subnetCidr,
     enclaveMemoryMib,
     logRetentionDays,
+    tlsCertificateArn,
+    endpointServiceAllowedPrincipals,
+    alarmSubscriptions,
+    canaryPath,
   };
 }
 

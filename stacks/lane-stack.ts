@@ -59,6 +59,9 @@ export class LaneStack extends TerraformStack {
       region: config.region,
       readerPort: config.readerPort,
       logRetentionDays: config.logRetentionDays,
+      keyAdmins: [deployRoleArn],
+      accountId: account.accountId,
+      alarmSubscriptions: config.alarmSubscriptions,
     });
 
     this.hosts = new EnclaveHosts(this, "Hosts", {
@@ -76,6 +79,15 @@ export class LaneStack extends TerraformStack {
       expectedPcr0: config.measurements.pcr0,
       enclaveMemoryMib: config.enclaveMemoryMib,
       agent: this.observability.agentOptions,
+      tlsCertificateArn: config.tlsCertificateArn,
+      endpointServiceAllowedPrincipals: config.endpointServiceAllowedPrincipals,
+      canaryPath: config.canaryPath,
+    });
+    this.observability.watchHosts({
+      loadBalancerArnSuffix: this.hosts.loadBalancer.arnSuffix,
+      targetGroupArnSuffix: this.hosts.targetGroup.arnSuffix,
+      autoScalingGroupName: this.hosts.autoScalingGroup.name,
+      hostCount: this.hosts.hostCount,
     });
 
     this.writer = new Role(this, "Writer", {
@@ -98,7 +110,10 @@ export class LaneStack extends TerraformStack {
     this.observability.grantPublish(this.hosts);
 
     new TerraformOutput(this, "directory_bucket", { value: this.bucket.bucketName });
-    new TerraformOutput(this, "reader_endpoint", { value: `${this.hosts.loadBalancer.dnsName}:${config.readerPort}` });
+    new TerraformOutput(this, "reader_endpoint", { value: `${this.hosts.tls ? "https" : "http"}://${this.hosts.loadBalancer.dnsName}:${this.hosts.listenerPort}` });
+    new TerraformOutput(this, "reader_endpoint_service", { value: this.hosts.endpointService.serviceName });
+    // For the post-apply wait on the instance refresh (docs/deploy.md, "Rollouts").
+    new TerraformOutput(this, "hosts_autoscaling_group", { value: this.hosts.autoScalingGroup.name });
     new TerraformOutput(this, "seal_key_arn", { value: this.keys.sealKey.keyArn });
     new TerraformOutput(this, "writer_role_arn", { value: this.writer.roleArn });
     new TerraformOutput(this, "alarm_topic_arn", { value: this.observability.alarmTopic.arn });

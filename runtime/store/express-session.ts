@@ -23,19 +23,44 @@ export interface ExpressSession extends AwsCredentials {
 /** Creates one session for one directory bucket. */
 export type CreateSession = (bucket: string) => Promise<ExpressSession>;
 
-/** CreateSession through the AWS SDK client (which brings the IAM credential chain and signing). */
-export function createSessionWithSdk(client: S3Client): CreateSession {
+/** CreateSession's `SessionMode`: what the session's credentials may do. */
+export type ExpressSessionMode = "ReadOnly" | "ReadWrite";
+
+/**
+ * CreateSession through the AWS SDK client (which brings the IAM credential chain and signing).
+ *
+ * `sessionMode`: the read path asks for "ReadOnly" explicitly. Without it, "the default behavior
+ * attempts to create a session with the maximum allowable privilege. It will first attempt to
+ * create a ReadWrite session, and if that is not allowed by permissions, it will attempt to create
+ * a ReadOnly session" (CreateSession API reference, SessionMode): a wasted, denied attempt; the
+ * lane's bucket policy and host role allow hosts `s3express:CreateSession` only with
+ * `s3express:SessionMode = ReadOnly`. Unset: the SDK default (writers: `express-lane load`).
+ */
+export function createSessionWithSdk(client: Pick<S3Client, "send">, sessionMode?: ExpressSessionMode): CreateSession {
   // Lazy import: the SDK is only loaded where S3 Express is actually used.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { CreateSessionCommand } = require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3");
   return async (bucket) => {
-    const output = await client.send(new CreateSessionCommand({ Bucket: bucket }));
+    const output = await client.send(new CreateSessionCommand({ Bucket: bucket, ...(sessionMode ? { SessionMode: sessionMode } : {}) }));
     const c = output.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
       throw new StoreError("bad_response", `CreateSession for ${bucket} returned incomplete credentials`);
     }
     return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: new Date(c.Expiration) };
   };
+}
+
+/**
+ * The `event` of the JSON line a failed CreateSession writes to stderr when no `onRefreshError`
+ * hook is given (the runtime's stderr is its log file; a CloudWatch Logs metric filter on this
+ * field feeds the CreateSession errors alarm, constructs/observability.ts).
+ */
+export const CREATE_SESSION_FAILED_EVENT = "create_session_failed";
+
+function logCreateSessionFailure(bucket: string, error: unknown): void {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const line = { level: 50, time: Date.now(), event: CREATE_SESSION_FAILED_EVENT, bucket, error: `${e?.name ?? "Error"}: ${e?.message ?? String(error)}`, status: e?.$metadata?.httpStatusCode };
+  process.stderr.write(`${JSON.stringify(line)}\n`);
 }
 
 /** Timer seam so tests can drive refreshes with a manual clock. */
@@ -66,7 +91,10 @@ export interface ExpressSessionCacheOptions {
   readonly retryMaxMs?: number;
   readonly now?: () => number;
   readonly scheduler?: Scheduler;
-  /** Observability hook for background refresh failures (they are otherwise silent). */
+  /**
+   * Observability hook for CreateSession failures (first use and background refreshes).
+   * Default: one JSON line with `event: "create_session_failed"` on stderr.
+   */
   readonly onRefreshError?: (bucket: string, error: unknown) => void;
 }
 
@@ -168,7 +196,7 @@ export class ExpressSessionCache {
           owner.consecutiveFailures++;
           const backoff = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (owner.consecutiveFailures - 1));
           this.schedule(bucket, owner, backoff);
-          this.options.onRefreshError?.(bucket, error);
+          (this.options.onRefreshError ?? logCreateSessionFailure)(bucket, error);
           throw toStoreError(bucket, error);
         },
       )

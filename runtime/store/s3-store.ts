@@ -16,8 +16,11 @@ import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SigV4Signer, encodeS3KeyPath, EMPTY_PAYLOAD_SHA256, type AwsCredentials, type SignedHeaders } from "./sigv4";
 import type { CredentialSource } from "./credentials";
-import { ExpressSessionCache, createSessionWithSdk } from "./express-session";
+import { ExpressSessionCache, createSessionWithSdk, type ExpressSessionMode } from "./express-session";
 import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./types";
+
+/** The key ping() HEADs on a directory bucket (never written: a 404 proves the session works). */
+export const EXPRESS_PING_KEY = ".express-lane/ready";
 
 /** `base--azid--x-s3` → azid, or undefined for a general-purpose bucket name. */
 export function expressAvailabilityZoneId(bucket: string): string | undefined {
@@ -61,8 +64,18 @@ export interface S3StoreOptions {
   readonly maxObjectBytes?: number;
   /** Idle keep-alive socket lifetime. Default 20 s (S3 closes idle connections after ~20 s or more). */
   readonly keepAliveTimeoutMs?: number;
-  /** ping() HEADs this key (200 or 404 = reachable); default HEAD on the bucket itself. */
+  /**
+   * ping() HEADs this key (200 or 404 = reachable). Default: the bucket itself in path mode;
+   * EXPRESS_PING_KEY in express mode, because a directory bucket does not take session
+   * credentials for HeadBucket ("Directory buckets - You must use IAM credentials to authenticate
+   * and authorize your access to the HeadBucket API operation, instead of using the temporary
+   * security credentials through the CreateSession API operation", HeadBucket API reference)
+   * while HeadObject is one of a ReadOnly session's Zonal endpoint operations (CreateSession API
+   * reference, SessionMode).
+   */
   readonly pingKey?: string;
+  /** Express mode, default session cache: CreateSession's SessionMode (readers: "ReadOnly"). @default the SDK's */
+  readonly sessionMode?: ExpressSessionMode;
   /** Clock seam for signing (tests). */
   readonly now?: () => Date;
 }
@@ -95,7 +108,7 @@ export class S3Store implements ObjectStore, ObjectWriter {
     this.addressing = options.addressing ?? (expressAvailabilityZoneId(options.bucket) !== undefined ? "express" : "path");
     this.timeoutMs = options.timeoutMs ?? 1000;
     this.maxObjectBytes = options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
-    this.pingKey = options.pingKey;
+    this.pingKey = options.pingKey ?? (this.addressing === "express" ? EXPRESS_PING_KEY : undefined);
     this.now = options.now ?? (() => new Date());
 
     if (this.addressing === "express") {
@@ -108,7 +121,7 @@ export class S3Store implements ObjectStore, ObjectWriter {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const sdk = require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3");
         this.ownedSdkClient = new sdk.S3Client({ region });
-        sessions = this.ownedSessionCache = new ExpressSessionCache({ createSession: createSessionWithSdk(this.ownedSdkClient) });
+        sessions = this.ownedSessionCache = new ExpressSessionCache({ createSession: createSessionWithSdk(this.ownedSdkClient, options.sessionMode) });
       }
       this.credentials = sessions.credentialsFor(options.bucket);
     } else {

@@ -1,30 +1,29 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as zlib from "node:zlib";
 import { renderAgentConfig, renderPrometheusConfig } from "../../constructs/cloudwatch-agent";
 import { HISTOGRAM_EXPORTER_SOURCE } from "../../constructs/histogram-exporter";
-import { renderHostUnits } from "../../constructs/host-units";
-import { renderUserData, UserDataOptions } from "../../constructs/user-data";
+import { renderHostScripts, renderHostUnits } from "../../constructs/host-units";
+import { renderUserData } from "../../constructs/user-data";
+import { SAMPLE } from "./sandbox/sample";
 
-export const SAMPLE: UserDataOptions = {
-  region: "ap-south-1",
-  bucketName: "lane--aps1-az1--x-s3",
-  readerPort: 8080,
-  enclaveMemoryMib: 1536,
-  artifactBucket: "express-lane-artifacts-ap-south-1",
-  releaseId: "0123abcd",
-  expectedPcr0: "ab".repeat(48),
-  agent: { readerPort: 8080, logRetentionDays: 30, logGroups: { runtime: "/express-lane/runtime", bootstrap: "/express-lane/bootstrap", metrics: "/express-lane/prometheus" } },
-};
 
 const units = renderHostUnits(SAMPLE);
 const ud = renderUserData(SAMPLE);
 
 describe("systemd units", () => {
-  test("enclave: production mode, CID 16, configured CPU/memory", () => {
+  test("enclave: supervised (not a oneshot), restarted forever, production mode, CID 16, configured CPU/memory", () => {
     const u = units["express-lane-enclave.service"];
-    expect(u).toMatch(/^ExecStart=\/usr\/bin\/nitro-cli run-enclave --eif-path \/opt\/express-lane\/enclave\.eif --cpu-count 1 --memory 1536 --enclave-cid 16 /m);
-    expect(u).not.toMatch(/debug-mode|attach-console/);
+    expect(u).not.toMatch(/^Type=oneshot|^RemainAfterExit/m);
+    expect(u).toMatch(/^Type=simple$/m);
+    expect(u).toMatch(/^Restart=always$/m);
+    expect(u).toMatch(/^StartLimitIntervalSec=0$/m);
+    expect(u).toMatch(/^ExecStart=\/opt\/express-lane\/bin\/enclave-supervisor$/m);
+    expect(u).toMatch(/^ExecStopPost=-\/usr\/bin\/nitro-cli terminate-enclave --enclave-name express-lane$/m);
+    const supervisor = renderHostScripts(SAMPLE)["enclave-supervisor"];
+    expect(supervisor).toMatch(/^nitro-cli run-enclave --eif-path \/opt\/express-lane\/enclave\.eif --cpu-count 1 --memory 1536 --enclave-cid 16 /m);
+    expect(supervisor + u).not.toMatch(/debug-mode|attach-console/);
     expect(u).toMatch(/Requires=nitro-enclaves-allocator\.service/);
   });
 
@@ -37,14 +36,18 @@ describe("systemd units", () => {
 
   test("runtime: node runtime.js with signer socket, bucket, region, port", () => {
     const u = units["express-lane-runtime.service"];
-    expect(u).toMatch(/^ExecStart=\/usr\/bin\/node --max-semi-space-size=2 \/opt\/express-lane\/runtime\.js$/m);
+    expect(u).toMatch(/^ExecStart=\/usr\/bin\/node-24 --max-semi-space-size=2 \/opt\/express-lane\/runtime\.js$/m);
     for (const env of [
       "EXPRESS_LANE_SIGNER_SOCKET=/run/express-lane/signer.sock",
       "EXPRESS_LANE_BUCKET=lane--aps1-az1--x-s3",
       "EXPRESS_LANE_REGION=ap-south-1",
       "EXPRESS_LANE_PORT=8080",
+      "EXPRESS_LANE_HOST=0.0.0.0",
+      "EXPRESS_LANE_API_KEYS=ssm:/express-lane/api-keys",
     ]) expect(u).toContain(`Environment=${env}\n`);
-    expect(u).toMatch(/Requires=express-lane-bridge\.service/);
+    // Wants, not Requires: an enclave restart must not restart (drain) the runtime; it reconnects.
+    expect(u).toMatch(/^Wants=express-lane-bridge\.service/m);
+    expect(u).not.toMatch(/^Requires=/m);
     expect(u).not.toMatch(/^User=root/m);
   });
 
@@ -59,10 +62,9 @@ describe("user data", () => {
     expect(ud).toMatch(/^dnf install -y aws-nitro-enclaves-cli .*socat/m);
     expect(ud).toMatch(/cat > \/etc\/nitro_enclaves\/allocator\.yaml <<'ALLOCATOR'\n---\n# .*\nmemory_mib: 1536\ncpu_count: 1\nALLOCATOR/);
     expect(ud).toContain("- {address: kms.ap-south-1.amazonaws.com, port: 443}");
-    expect(ud).toContain('"s3://$ARTIFACT_BUCKET/releases/$RELEASE/runtime.js"');
-    expect(ud).toContain('"s3://$ARTIFACT_BUCKET/releases/$RELEASE/enclave.eif"');
-    // remote-bench's default --bench-path
-    expect(ud).toContain('"s3://$ARTIFACT_BUCKET/releases/$RELEASE/bench.js" "$INSTALL_DIR/bench.js"');
+    expect(ud).toContain("for f in runtime.js bench.js cli.js enclave.eif; do");
+    // remote-bench's default --bench-path is $INSTALL_DIR/bench.js
+    expect(ud).toContain('"s3://$ARTIFACT_BUCKET/releases/$RELEASE/$f" "$INSTALL_DIR/$f"');
     expect(ud).toContain(`EXPECTED_PCR0='${"ab".repeat(48)}'`);
     expect(ud).toMatch(/if \[ "\$ACTUAL_PCR0" != "\$EXPECTED_PCR0" \]; then/);
   });
@@ -73,8 +75,11 @@ describe("user data", () => {
     expect(ud).toMatch(/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/);
   });
 
-  test("fits the 16 KB user data limit and has nothing Terraform would interpolate", () => {
-    expect(Buffer.byteLength(ud)).toBeLessThan(16 * 1024);
+  // "User data is limited to 16 KB, in raw form, before it is base64-encoded" (EC2 User Guide,
+  // "Run commands when you launch an EC2 instance with user data input"): the raw form here is the
+  // gzip the launch template carries (Fn.base64gzip); cloud-init decompresses it.
+  test("fits the 16 KB user data limit (gzipped, as sent) and has nothing Terraform would interpolate", () => {
+    expect(zlib.gzipSync(ud, { level: 9 }).length).toBeLessThan(16 * 1024);
     expect(ud).not.toMatch(/\$\{|%\{/);
   });
 
@@ -91,6 +96,13 @@ describe("user data", () => {
     const r = spawnSync("shellcheck", ["--shell=bash", f], { encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
+    // the host scripts, which shellcheck does not see inside the heredocs
+    for (const [name, text] of Object.entries(renderHostScripts(SAMPLE))) {
+      const sf = path.join(path.dirname(f), name);
+      fs.writeFileSync(sf, text);
+      const rs = spawnSync("shellcheck", ["--shell=bash", sf], { encoding: "utf8" });
+      expect({ name, out: rs.stdout + rs.stderr }).toEqual({ name, out: "" });
+    }
   });
 });
 

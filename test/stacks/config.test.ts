@@ -1,7 +1,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError, parseMeasurements, rawConfigFromEnv, resolveConfig } from "../../stacks/config";
+import { ConfigError, parseMeasurements, rawConfigFromEnv, REGION_AZ_IDS, resolveConfig } from "../../stacks/config";
+
+const CERT = "arn:aws:acm:ap-south-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
 
 function problems(fn: () => unknown): string {
   try {
@@ -88,10 +90,50 @@ describe("config", () => {
 
   test("a release measurements file is accepted; the dev file is refused when release measurements are required", () => {
     const f = measurementsFile("ab".repeat(48));
-    const c = resolveConfig({ measurementsFile: f, requireReleaseMeasurements: true });
+    const c = resolveConfig({ measurementsFile: f, requireReleaseMeasurements: true, tlsCertificateArn: CERT });
     expect(c.measurements.pcr0).toBe("ab".repeat(48));
     expect(c.measurements.development).toBe(false);
     expect(problems(() => resolveConfig({ requireReleaseMeasurements: true }))).toMatch(/development measurements file/);
+  });
+
+  test("a release deploy needs a TLS certificate, or plain TCP accepted explicitly", () => {
+    const f = measurementsFile("ab".repeat(48));
+    expect(problems(() => resolveConfig({ measurementsFile: f, requireReleaseMeasurements: true }))).toMatch(/a release deploy needs TLS: set EXPRESS_LANE_TLS_CERTIFICATE_ARN/);
+    expect(resolveConfig({ measurementsFile: f, requireReleaseMeasurements: true, allowPlaintext: true }).tlsCertificateArn).toBeUndefined();
+    expect(problems(() => resolveConfig({ tlsCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/abc" }))).toMatch(/not in ap-south-1/);
+    expect(problems(() => resolveConfig({ tlsCertificateArn: "my-cert" }))).toMatch(/not an ACM certificate ARN/);
+  });
+
+  test("endpoint service principals, alarm subscriptions and the canary path are validated", () => {
+    const c = resolveConfig({
+      endpointServiceAllowedPrincipals: "arn:aws:iam::111122223333:root,arn:aws:iam::444455556666:role/consumer",
+      alarmEmails: "oncall@example.com",
+      alarmHttpsEndpoints: "https://events.example.com/sns",
+      canaryPath: "/v1/features/merchant_risk/m-1",
+    });
+    expect(c.endpointServiceAllowedPrincipals).toEqual(["arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:role/consumer"]);
+    expect(c.alarmSubscriptions).toEqual([{ protocol: "email", endpoint: "oncall@example.com" }, { protocol: "https", endpoint: "https://events.example.com/sns" }]);
+    expect(problems(() => resolveConfig({ endpointServiceAllowedPrincipals: "*" }))).toMatch(/"\*" is not accepted/);
+    expect(problems(() => resolveConfig({ alarmEmails: "not-an-address" }))).toMatch(/not an email address/);
+    expect(problems(() => resolveConfig({ alarmHttpsEndpoints: "http://plain.example.com" }))).toMatch(/must be an https:\/\/ URL/);
+    expect(problems(() => resolveConfig({ canaryPath: "/v1/features/x/y?z='1'" }))).toMatch(/canary path/);
+  });
+
+  test("the region table has every Region with S3 Express zonal endpoints (S3 user guide, s3-express-Endpoints)", () => {
+    const express = Object.fromEntries(Object.entries(REGION_AZ_IDS).map(([r, v]) => [r, v.s3Express]));
+    expect(express).toEqual({
+      "us-east-1": ["use1-az4", "use1-az5", "use1-az6"],
+      "us-east-2": ["use2-az1", "use2-az2"],
+      "us-west-2": ["usw2-az1", "usw2-az3", "usw2-az4"],
+      "ap-south-1": ["aps1-az1", "aps1-az3"],
+      "ap-northeast-1": ["apne1-az1", "apne1-az4"],
+      "eu-west-1": ["euw1-az1", "euw1-az3"],
+      "eu-north-1": ["eun1-az1", "eun1-az2", "eun1-az3"],
+    });
+    for (const [region, v] of Object.entries(REGION_AZ_IDS)) {
+      for (const az of v.s3Express) expect(v.azIds).toContain(az);
+      expect(resolveConfig({ region, azId: v.s3Express[0] }).directoryBucketName).toMatch(new RegExp(`--${v.s3Express[0]}--x-s3$`));
+    }
   });
 
   test("checked-in dev measurements have nitro-cli's shape and say they are not production", () => {

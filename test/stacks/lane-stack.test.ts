@@ -59,7 +59,7 @@ describe("lane stack: directory bucket", () => {
 });
 
 describe("lane stack: keys", () => {
-  const keys = resources(lane, "aws_kms_key");
+  const keys = resources(lane, "aws_kms_key").filter((k) => k.tags?.ExpressLaneKeyRole !== "alarms"); // alarm topic key: observability
   const bucketKey = keys.find((k) => k.tags?.ExpressLaneKeyRole === "bucket")!;
   // The seal key is created by the bootstrap stack (before the EIF pins its ARN); the lane stack
   // owns its whole policy, with the PCR0 of this release.
@@ -202,7 +202,7 @@ describe("lane stack: enclave hosts", () => {
     const asg = one(lane, "aws_autoscaling_group");
     expect(asg.vpc_zone_identifier).toHaveLength(1);
     expect(asg.vpc_zone_identifier[0]).toMatch(/aws_subnet\./);
-    expect([asg.min_size, asg.desired_capacity, asg.max_size]).toEqual([1, 1, 1]);
+    expect([asg.min_size, asg.desired_capacity, asg.max_size]).toEqual([1, 1, 2]); // max: room for a launch-before-terminate rollout
     expect(asg.target_group_arns).toEqual([expect.stringMatching(/aws_lb_target_group\./)]);
     const nlb = one(lane, "aws_lb");
     expect(nlb).toEqual(expect.objectContaining({ load_balancer_type: "network", internal: true }));
@@ -214,7 +214,7 @@ describe("lane stack: enclave hosts", () => {
   test("host count scales the ASG", () => {
     const big = synthStacks({ hostCount: 3, instanceType: "c7g.xlarge" });
     const asg = one(big.laneJson, "aws_autoscaling_group");
-    expect([asg.min_size, asg.desired_capacity, asg.max_size]).toEqual([3, 3, 3]);
+    expect([asg.min_size, asg.desired_capacity, asg.max_size]).toEqual([3, 3, 6]);
     expect(one(big.laneJson, "aws_launch_template").instance_type).toBe("c7g.xlarge");
   });
 });
