@@ -195,19 +195,26 @@ describe("workflows", () => {
     const publish = deploy.jobs.deploy.steps.find((s) => s.name === "Publish artifacts and measurements")!.run!;
     const verify = publish.split("\n")[0];
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "release-"));
-    for (const f of ["build/enclave/measurements.json", "build/enclave/express-lane.eif", "dist/runtime.js", "dist/bench.js"]) {
+    for (const f of ["build/enclave/measurements.json", "build/enclave/express-lane.eif", "dist/runtime.js", "dist/bench.js", "dist/cli.js"]) {
       fs.mkdirSync(path.join(work, path.dirname(f)), { recursive: true });
       fs.writeFileSync(path.join(work, f), f);
     }
     expect(spawnSync("bash", [...GITHUB_BASH, collect], { cwd: work, encoding: "utf8" }).status).toBe(0);
     const sums = fs.readFileSync(path.join(work, "release/SHA256SUMS"), "utf8");
-    // Plain file names: what hosts check a downloaded runtime.js/bench.js against.
-    expect(sums.trim().split("\n").map((l) => l.split(/\s+\*?/)[1]).sort()).toEqual(["bench.js", "enclave.eif", "measurements.json", "runtime.js"]);
+    // Plain file names: what hosts check a downloaded runtime.js/bench.js/cli.js (the canary) against.
+    expect(sums.trim().split("\n").map((l) => l.split(/\s+\*?/)[1]).sort()).toEqual(["bench.js", "cli.js", "enclave.eif", "measurements.json", "runtime.js"]);
     const ok = spawnSync("bash", [...GITHUB_BASH, verify], { cwd: work, encoding: "utf8" });
     expect(ok.stderr).toBe("");
     expect(ok.status).toBe(0);
     fs.writeFileSync(path.join(work, "release/runtime.js"), "tampered");
     expect(spawnSync("bash", [...GITHUB_BASH, verify], { cwd: work, encoding: "utf8" }).status).not.toBe(0);
+  });
+
+  test("deploy: every file user data downloads is published (cli.js for the canary too) and the apply waits for the instance refresh", () => {
+    const publish = deploy.jobs.deploy.steps.find((s) => s.name === "Publish artifacts and measurements")!.run!;
+    for (const f of ["runtime.js", "enclave.eif", "bench.js", "cli.js", "SHA256SUMS"]) expect(publish).toContain(f);
+    const names = deploy.jobs.deploy.steps.map((s) => s.name);
+    expect(names.indexOf("Wait for the instance refresh")).toBeGreaterThan(names.indexOf("cdktf deploy"));
   });
 
   test("deploy: the plan (cdktf diff) runs before the approval gate, with the read-only plan role", () => {
