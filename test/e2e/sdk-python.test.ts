@@ -1,0 +1,56 @@
+/**
+ * The Python SDK (clients/python) against the real local lane: jest starts the lane, hands its URL
+ * and trust material (dev CA root, PCRs of the running dev signer bundle) to
+ * clients/python/tests/e2e via the environment and runs them with the system Python, which has
+ * only the Debian packages python3-cryptography, python3-cbor2, python3-msgpack, python3-pytest.
+ * A missing interpreter or package fails this test (CI must install them), it does not skip.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildBundles } from "../../scripts/build";
+import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
+import { demoEntityId } from "../../scripts/lane/demo-data";
+import { measureLocalBundle } from "../../enclave/nsm/local-nsm";
+
+const PYTHON = process.env.EXPRESS_LANE_PYTHON ?? "/usr/bin/python3";
+const PYTHON_DIR = join(__dirname, "../../clients/python");
+let lane: Lane;
+let dir: string;
+
+beforeAll(async () => {
+  await buildBundles(LANE_BUNDLES);
+  dir = mkdtempSync(join(tmpdir(), "lane-sdk-py-"));
+  lane = await startLane({ dataDir: dir, port: 0, demoEntities: 150, quiet: true });
+}, 180_000);
+
+afterAll(async () => {
+  await lane?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function python(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(PYTHON, args, { cwd: PYTHON_DIR, env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: "1" }, encoding: "utf8", timeout: 120_000 });
+}
+
+describe("Python SDK on the local lane", () => {
+  it("has its Debian dependencies", () => {
+    const probe = python(["-c", "import cryptography, cbor2, msgpack, pytest"]);
+    expect({ status: probe.status, stderr: probe.stderr }).toEqual({ status: 0, stderr: "" });
+  });
+
+  it("attests, reads a batch, verifies every answer, rejects a tampered one (pytest clients/python/tests/e2e)", () => {
+    const measurements = join(dir, "measurements.json");
+    writeFileSync(measurements, JSON.stringify(measureLocalBundle(join(__dirname, "../../dist/dev-signer.js"))));
+    const run = python(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/e2e"], {
+      EXPRESS_LANE_E2E_URL: lane.url,
+      EXPRESS_LANE_E2E_ROOT: join(dir, "dev-ca", "root.pem"),
+      EXPRESS_LANE_E2E_MEASUREMENTS: measurements,
+      EXPRESS_LANE_E2E_KEYID: lane.keyid,
+      EXPRESS_LANE_E2E_ENTITIES: Array.from({ length: 150 }, (_, i) => demoEntityId(i)).join(","),
+    });
+    const output = `${run.stdout}\n${run.stderr}`;
+    expect({ status: run.status, output }).toEqual({ status: 0, output: expect.stringMatching(/5 passed/) });
+  });
+});
