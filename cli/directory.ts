@@ -20,6 +20,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import {
   ADMIN_KID,
   adminPublicKey,
+  DIRECTORY_CLOCK_SKEW_MS,
   LANE_NAME,
   localAdminSigner,
   MAX_DIRECTORY_VALIDITY_MS,
@@ -160,12 +161,16 @@ export function readTrustConfig(path: string): TrustConfig {
   return parseTrustConfig(readFileSync(path, "utf8"), path);
 }
 
-/** Verify a signed directory as an enclave with `trust` would, at `now` (ms). */
+/**
+ * Verify a signed directory as an enclave with `trust` would, at `now` (ms). What it cannot know
+ * here: the epoch the running enclaves hold (an enclave refuses a lower one).
+ */
 export function verifyDirectoryAgainstTrust(bytes: Uint8Array, trust: TrustConfig, now = Date.now()): KeyDirectory {
   const keys = new Map(trust.adminKeys.map((k) => [k.kid, adminPublicKey(k)] as const));
   const directory = verifySignedKeyDirectory(bytes, keys);
   if (directory.lane !== trust.lane) fail(`directory is for lane ${directory.lane}, the trust config for ${trust.lane}`);
   if (directory.expires_at <= now) fail(`directory expired at ${new Date(directory.expires_at).toISOString()}`);
+  if (directory.issued_at > now + DIRECTORY_CLOCK_SKEW_MS) fail(`directory issued in the future (${new Date(directory.issued_at).toISOString()})`);
   return directory;
 }
 

@@ -1,7 +1,7 @@
 // The admin side of the key directory: `directory sign` with a local dev admin key and with a KMS
 // admin key (the KMS twin: Sign ED25519_SHA_512 RAW, GetPublicKey → trust config entry), `directory
 // show` verifying against a trust config, and the refusals an enclave would make.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildProgram } from "../../cli/main";
@@ -55,6 +55,7 @@ describe("directory sign / show with a dev admin key", () => {
     expect(() => verifyDirectoryAgainstTrust(bytes, { lane: "prod", adminKeys: [{ kid: other.kid, publicKey: other.publicKey }] })).toThrow(/does not verify/);
     expect(() => verifyDirectoryAgainstTrust(bytes, { lane: "prod", adminKeys: [{ kid: "someone-else", publicKey: admin.publicKey }] })).toThrow(/not an admin key pinned/);
     expect(() => verifyDirectoryAgainstTrust(bytes, trust, directory.expires_at)).toThrow(/expired/);
+    expect(() => verifyDirectoryAgainstTrust(bytes, trust, directory.issued_at - 10 * 60_000)).toThrow(/issued in the future/);
     const envelope = JSON.parse(bytes.toString()) as { payload: string };
     const tampered = Buffer.from(JSON.stringify({ ...JSON.parse(bytes.toString()), payload: Buffer.from(Buffer.from(envelope.payload, "base64").toString().replace('"verify"', '"write"')).toString("base64") }));
     expect(() => verifyDirectoryAgainstTrust(tampered, trust)).toThrow(/does not verify/);
@@ -133,6 +134,14 @@ describe("KMS admin key (Ed25519 in KMS)", () => {
     } finally {
       process.env = env;
     }
+  });
+
+  test("admin-key create --dev-out: a 0600 key file whose public half is what it prints; never overwritten", async () => {
+    const file = join(dir, "admin-created.json");
+    const entry = JSON.parse(await cli(["admin-key", "create", "--kid", "dev-admin", "--dev-out", file]));
+    expect(readAdminKeyFile(file)).toMatchObject(entry);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    await expect(cli(["admin-key", "create", "--kid", "dev-admin", "--dev-out", file])).rejects.toThrow(/exists/);
   });
 
   test("a local dev admin key signs the same way (localAdminSigner), and its public key is what generateAdminKey records", async () => {
