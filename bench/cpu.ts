@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     .opts<Options>();
   const wrk = findWrk();
   if (!wrk) throw new Error("wrk is not installed (apt-get install wrk)");
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(["runtime", "dev-signer", "local-store"]);
   const dataDir = mkdtempSync(join(tmpdir(), "express-lane-cpu-"));
   const lane = await startLane({ dataDir, port: 0, demoEntities: opts.entities, storeKind: opts.store, quiet: true });
   const w = defaultWorkload(opts.entities, 100);

@@ -8,6 +8,7 @@ import { Packr } from "msgpackr";
 import { KeySelector, isFeatureValue, ObjectFormatError, type FeatureObject, type FeatureValue } from "../wire/object";
 import type { Registry, ViewDef } from "../wire/registry";
 import { lookupView, RequestError, type ReadRequest } from "../wire/request";
+import { FEAST_EPOCH, feastFeatureName, type FeastRequest, type FeastStatus } from "../wire/feast";
 import { SEAL_FAILURE_MESSAGES, type SealKeyring } from "./seal";
 
 /**
@@ -207,4 +208,47 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
   }
   const results = request.entities.map((entity, i) => renderEntity(def, entity, objects[i], wanted, ctx, request.format));
   return { status: 200, ...encodeBody(request.format, { view: request.view, results }), entityErrors: refusals(results) };
+}
+
+/**
+ * The Feast-shaped answer (wire/feast.ts): the join key column, then one column per requested
+ * feature with values, statuses and event timestamps per entity. Each object is checked exactly
+ * as for our own reads (seal, identity, P2 guard, max age); a refused one is INVALID with a null
+ * value and a line in `errors` — never PRESENT.
+ */
+export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext): RenderedBody {
+  const n = request.entities.length;
+  if (objects.length !== request.views.length * n) throw new RequestError("bad_body", `expected ${request.views.length * n} objects, host sent ${objects.length}`);
+  const columns = new Map<string, { values: unknown[]; statuses: FeastStatus[]; event_timestamps: string[] }>();
+  const errors: { view: string; entity: string; code: string; message: string }[] = [];
+  request.views.forEach((view, v) => {
+    const wanted = new KeySelector(view.features);
+    for (const feature of view.features) columns.set(`${v}\u0000${feature}`, { values: [], statuses: [], event_timestamps: [] });
+    for (let i = 0; i < n; i++) {
+      const result = renderEntity(view.def, request.entities[i]!, objects[v * n + i] ?? null, wanted, ctx, "json");
+      if (!result.found && result.error.code !== "not_found") errors.push({ view: view.def.name, entity: request.entities[i]!, code: result.error.code, message: result.error.message });
+      for (const feature of view.features) {
+        const column = columns.get(`${v}\u0000${feature}`)!;
+        if (result.found) {
+          column.values.push(result.features[feature] ?? null);
+          column.statuses.push(result.status[feature]!);
+          column.event_timestamps.push(String(result.event_time));
+        } else {
+          column.values.push(null);
+          column.statuses.push(result.error.code === "not_found" ? "NOT_FOUND" : "INVALID");
+          column.event_timestamps.push(FEAST_EPOCH);
+        }
+      }
+    }
+  });
+  const results = [
+    { values: request.entityValues, statuses: request.entityValues.map((): FeastStatus => "PRESENT"), event_timestamps: request.entityValues.map(() => FEAST_EPOCH) },
+    ...request.references.map((r) => columns.get(`${r.view}\u0000${r.feature}`)!),
+  ];
+  const answer = {
+    metadata: { feature_names: [request.joinKey, ...request.references.map((r) => feastFeatureName(request, r))] },
+    results,
+    ...(errors.length > 0 ? { errors } : {}),
+  };
+  return { status: 200, ...encodeBody("json", answer), entityErrors: errors.map((e) => e.code) };
 }

@@ -31,7 +31,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, Server, Socket } from "node:net";
 import { SigningKey } from "./key";
-import { encodeBody, renderRead, type EntityGuard } from "./render";
+import { encodeBody, renderFeast, renderRead, type EntityGuard } from "./render";
 import type { SealKeyring } from "./seal";
 import { SealProvisioningError, type KeyProvisioner } from "./key-provisioning";
 import { KeyStateError } from "./key-state";
@@ -74,6 +74,7 @@ import {
 import type { Registry } from "../wire/registry";
 import { MAX_NONCE_LENGTH, parseAcceptSignature, parseReadRequest, RequestError } from "../wire/request";
 import { parseWriteRequest } from "../wire/write";
+import { isFeastRequest, parseFeastRequest } from "../wire/feast";
 import { parseWriterSignature, WriterAuthError, writerMac, WRITER_SIGNATURE_FUTURE_SKEW_S, WRITER_SIGNATURE_MAX_AGE_S } from "../wire/writer-auth";
 
 /** Where the signer gets its current keyring: KeyState in production and dev, a fixed one in unit tests. */
@@ -181,10 +182,12 @@ export class Signer {
 
   /** Build and sign the HTTP answer for one read. Throws RequestError for malformed input. */
   signRead(raw: SignReadRequest): SignedResponse {
-    const request = parseReadRequest(raw, this.registry);
     // The signed read time: max age (OUTSIDE_MAX_AGE) is judged against the `created` we sign.
     const created = Math.floor(this.now() / 1000);
-    const rendered = renderRead(request, raw.objects, { seals: this.keys.keyring, readTimeMs: created * 1000, registry: this.registry, guard: this.guard });
+    const ctx = { seals: this.keys.keyring, readTimeMs: created * 1000, registry: this.registry, guard: this.guard };
+    // Our own grammar, or Feast's (POST /get-online-features): both re-parsed from the exact request we sign.
+    const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, this.registry) : parseReadRequest(raw, this.registry);
+    const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
     const signed = this.signAnswer(rendered, raw, request.signature, created);
     return rendered.entityErrors.length > 0 ? { ...signed, entityErrors: rendered.entityErrors } : signed;
   }

@@ -16,6 +16,7 @@ import { SignerClient, SignerRejectedError, SignerUnavailableError } from "./sig
 import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./store/types";
 import { writeIfNewer, type WriteResult } from "./store/conditional-write";
 import { objectKey } from "../wire/object";
+import { FEAST_PATH, feastLookups, MAX_FEAST_BODY_BYTES, parseFeastRequest } from "../wire/feast";
 import { MAX_PUSH_BODY_BYTES, writeTarget, type RawWriteRequest, type WriteTarget } from "../wire/write";
 import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, RequestError, splitTarget } from "../wire/request";
 import type { LaneKeyInfo, SignedResponse } from "../wire/frames";
@@ -55,7 +56,7 @@ export interface ReaderOptions {
   readonly writer?: ObjectStore & ObjectWriter;
 }
 
-type Route = "features" | "batch" | "push" | "signer" | "attestation" | "live" | "ready" | "metrics" | "other";
+type Route = "features" | "batch" | "feast" | "push" | "signer" | "attestation" | "live" | "ready" | "metrics" | "other";
 
 export class HttpError extends Error {
   constructor(
@@ -172,6 +173,10 @@ export class ReaderService {
       } else if (path.startsWith("/v1/features/")) {
         route = path.endsWith("/batch") ? "batch" : "features";
         await this.read(req, res, path, query);
+      } else if (path === FEAST_PATH) {
+        route = "feast";
+        if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "get-online-features uses POST");
+        await this.readFeast(req, res, path, query);
       } else if (req.method !== "GET") {
         throw new HttpError(405, "method_not_allowed", `${req.method} not allowed here`);
       } else if (path === "/health/live") {
@@ -237,6 +242,27 @@ export class ReaderService {
   }
 
   /**
+   * Feast's `POST /get-online-features` (wire/feast.ts): the same path as a batch read — fetch each
+   * (view, entity) object, the signer re-parses the body, checks every object and signs the
+   * Feast-shaped answer, bound to the body.
+   */
+  private async readFeast(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    const raw: RawReadRequest = {
+      method: "POST",
+      path,
+      query,
+      acceptSignature: header(req, "accept-signature"),
+      contentType: header(req, "content-type"),
+      body: await readBody(req, MAX_FEAST_BODY_BYTES),
+    };
+    const request = parseFeastRequest(raw);
+    const objects = await Promise.all(feastLookups(request).map(({ view, entity }) => this.getObject(view, entity)));
+    const signed = await this.options.signer.signRead({ ...raw, objects });
+    if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
+    this.writeSigned(res, signed, raw);
+  }
+
+  /**
    * Push API: the writer signed the request with its own key (wire/writer-auth.ts); we forward it
    * with those headers untouched, the signer verifies and seals the rows (the host never holds a
    * writer key), we store each sealed object with a conditional PUT (newer event time wins), and
@@ -290,20 +316,21 @@ export class ReaderService {
     res.end(signed.body);
   }
 
+  private async getObject(view: string, entity: string): Promise<Buffer | null> {
+    const started = process.hrtime.bigint();
+    let result: StoreGetResult;
+    try {
+      result = await this.options.store.get(objectKey(view, entity, this.keyPrefix));
+    } catch (err) {
+      this.metrics.storeDuration.observe({ result: "error" }, Number(process.hrtime.bigint() - started) / 1e9);
+      throw err;
+    }
+    this.metrics.storeDuration.observe({ result: result.found ? "found" : "missing" }, Number(process.hrtime.bigint() - started) / 1e9);
+    return result.found ? result.body : null;
+  }
+
   private async fetchObjects(request: ReadRequest): Promise<Array<Buffer | null>> {
-    const get = async (entity: string): Promise<Buffer | null> => {
-      const started = process.hrtime.bigint();
-      let result: StoreGetResult;
-      try {
-        result = await this.options.store.get(objectKey(request.view, entity, this.keyPrefix));
-      } catch (err) {
-        this.metrics.storeDuration.observe({ result: "error" }, Number(process.hrtime.bigint() - started) / 1e9);
-        throw err;
-      }
-      this.metrics.storeDuration.observe({ result: result.found ? "found" : "missing" }, Number(process.hrtime.bigint() - started) / 1e9);
-      return result.found ? result.body : null;
-    };
-    return request.entities.length === 1 ? [await get(request.entities[0])] : Promise.all(request.entities.map(get));
+    return request.entities.length === 1 ? [await this.getObject(request.view, request.entities[0])] : Promise.all(request.entities.map((e) => this.getObject(request.view, e)));
   }
 
   /**

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     .opts<{ stepSeconds: string; maxInFlight: string; entities: string; runs: string; store: "file" | "s3" }>();
   const stepMs = Number(o.stepSeconds) * 1000;
   const entities = Number(o.entities);
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(["runtime", "dev-signer", "local-store"]);
   const dir = mkdtempSync(join(tmpdir(), "lane-overload-"));
   const lane = await startLane({ dataDir: dir, port: 0, demoEntities: entities, quiet: true, storeKind: o.store });
   const storeEnv: Record<string, string> = o.store === "file" ? { EXPRESS_LANE_STORE: "file", EXPRESS_LANE_STORE_DIR: lane.objectsDir } : {};

@@ -30,7 +30,7 @@ describeSandbox("canary against a real local lane", () => {
   let dir: string;
   let measurements: string;
   beforeAll(async () => {
-    await buildBundles(["runtime", "signer", "local-store", "cli"]);
+    await buildBundles(["runtime", "dev-signer", "local-store", "cli"]);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "lane-canary-"));
     const keys = path.join(dir, "api-keys.json");
     fs.writeFileSync(keys, JSON.stringify([{ id: "canary", sha256: hashKey(CANARY_KEY), role: "reader" }]));

@@ -19,7 +19,7 @@ let lane: Lane;
 let dir: string;
 
 beforeAll(async () => {
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(["runtime", "dev-signer", "local-store"]);
   dir = mkdtempSync(join(tmpdir(), "lane-attest-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 5, quiet: true });
 }, 120_000);
@@ -40,7 +40,7 @@ describe("attested signing key on the local lane", () => {
   it("binds the signer key into a fresh document; a read verifies with the document's key alone", async () => {
     const nonce = randomBytes(16);
     const { document, keyid } = await attestation(nonce);
-    const measurements = parseMeasurements(measureLocalBundle(join(__dirname, "../../dist/signer.js")));
+    const measurements = parseMeasurements(measureLocalBundle(join(__dirname, "../../dist/dev-signer.js")));
     const verified = verifyAttestation(document, {
       root: loadPinnedRoot("local", join(dir, "dev-ca")),
       measurements,

@@ -41,7 +41,7 @@ function split(target: string) {
 }
 
 beforeAll(async () => {
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(["runtime", "dev-signer", "local-store"]);
   dir = mkdtempSync(join(tmpdir(), "lane-e2e-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 50, quiet: true });
 }, 120_000);

@@ -23,7 +23,7 @@ const MAX = 4;
 const DELAY = 40;
 
 beforeAll(async () => {
-  await buildBundles(["runtime", "signer", "local-store"]);
+  await buildBundles(["runtime", "dev-signer", "local-store"]);
   dir = mkdtempSync(join(tmpdir(), "lane-shed-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 20, quiet: true });
   proxy = new FaultProxy(portOf(lane.storeEndpoint));

@@ -1,0 +1,158 @@
+/**
+ * The Feast-compatible read: `POST /get-online-features` with Feast's feature server request and
+ * response shapes, so a Feast project can point `online_store: {type: remote, path: <lane url>}`
+ * at a lane (docs/feast.md). Shared by the runtime (what to fetch) and the signer (which re-parses
+ * the exact body it signs and builds the answer).
+ *
+ * Shapes taken from Feast's own source (feast-dev/feast):
+ *   - sdk/python/feast/feature_server.py: `GetOnlineFeaturesRequest` {entities: Dict[str, List[Any]],
+ *     feature_service?, features?: List[str], full_feature_names: bool = False}; the answer is
+ *     `MessageToDict(GetOnlineFeaturesResponse, preserving_proto_field_name=True)`:
+ *     {metadata: {feature_names: [...]}, results: [{values, statuses, event_timestamps}, ...]},
+ *     the join key first (its values as sent, PRESENT, epoch timestamps), then one result per feature.
+ *   - sdk/python/feast/infra/online_stores/remote.py: the `remote` online store posts
+ *     `json.dumps({"features": ["view:feature", ...], "entities": {join_key: [values]}})` with no
+ *     Content-Type header, reads `metadata.feature_names`, `results[i].statuses[j] == "PRESENT"`
+ *     and `results[1].event_timestamps[0]`.
+ * Feature references are `view:feature`; with full_feature_names the answer names them
+ * `view__feature` (Feast's convention). Statuses are Feast's FieldStatus names; a refused object
+ * (failed seal, rollback, …) is `INVALID` with a null value, and `errors` says why — never PRESENT.
+ */
+import { checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, NameError } from "./names";
+import type { Registry, ViewDef } from "./registry";
+import { lookupView, parseAcceptSignature, RequestError, type RawReadRequest } from "./request";
+
+export const FEAST_PATH = "/get-online-features";
+/** Distinct views one Feast request may read, and (view, entity) lookups in all. */
+export const MAX_FEAST_VIEWS = 8;
+export const MAX_FEAST_LOOKUPS = 400;
+export const MAX_FEAST_BODY_BYTES = 256 * 1024;
+
+export interface FeastViewRead {
+  readonly def: ViewDef;
+  /** Requested features of this view, in request order. */
+  readonly features: readonly string[];
+}
+
+export interface FeastRequest {
+  readonly kind: "feast";
+  /** The join key the entities came under (every view read must use it). */
+  readonly joinKey: string;
+  /** Entity values as sent (numbers stay numbers in the answer), and as entity ids. */
+  readonly entityValues: readonly (string | number)[];
+  readonly entities: readonly string[];
+  readonly views: readonly FeastViewRead[];
+  /** Output order: [view index, feature] per requested reference. */
+  readonly references: readonly { readonly view: number; readonly feature: string }[];
+  readonly fullFeatureNames: boolean;
+  readonly signature: { readonly label: string; readonly nonce?: string };
+}
+
+/** Objects the runtime fetches, in this order: for each view, each entity. */
+export function feastLookups(request: FeastRequest): { view: string; entity: string }[] {
+  return request.views.flatMap((v) => request.entities.map((entity) => ({ view: v.def.name, entity })));
+}
+
+const bad = (message: string): never => {
+  throw new RequestError("bad_body", message);
+};
+
+function entityId(value: unknown): string {
+  // One entity-key rule: ids are strings; Feast's typed integer keys are their decimal text.
+  const id = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : typeof value === "string" ? value : bad("entity values must be strings or integers");
+  try {
+    return checkEntity(id);
+  } catch (err) {
+    if (err instanceof NameError) throw new RequestError("bad_entity", err.message);
+    throw err;
+  }
+}
+
+export function isFeastRequest(method: string, path: string): boolean {
+  return method === "POST" && path === FEAST_PATH;
+}
+
+export function parseFeastRequest(raw: RawReadRequest, registry?: Registry): FeastRequest {
+  if (raw.path !== FEAST_PATH) throw new RequestError("not_found_route", "no such route");
+  if (raw.method !== "POST") throw new RequestError("method_not_allowed", "get-online-features uses POST");
+  if (raw.query !== "" && raw.query !== "?") throw new RequestError("bad_query", "get-online-features takes no query parameters");
+  // Feast's remote store sends no Content-Type (requests' data=<str>); JSON is all it ever sends.
+  const type = (raw.contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "" && type !== "application/json" && type !== "text/plain") throw new RequestError("unsupported_media_type", "get-online-features takes a JSON body");
+  const body = raw.body ?? new Uint8Array(0);
+  if (body.length > MAX_FEAST_BODY_BYTES) throw new RequestError("body_too_large", `body larger than ${MAX_FEAST_BODY_BYTES} bytes`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
+  } catch {
+    return bad("body is not valid JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return bad("body must be a JSON object");
+  const { entities, features, feature_service, full_feature_names, ...rest } = parsed as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length > 0) bad(`unknown field ${JSON.stringify(extra[0]!.slice(0, 64))} (expected entities, features, full_feature_names)`);
+  if (feature_service !== undefined && feature_service !== null) bad("feature_service is not supported: list the features as view:feature references");
+  if (full_feature_names !== undefined && typeof full_feature_names !== "boolean") bad("full_feature_names must be a boolean");
+  if (typeof entities !== "object" || entities === null || Array.isArray(entities)) return bad('entities must be an object {"<join key>": [values]}');
+  const keys = Object.keys(entities);
+  if (keys.length !== 1) bad("entities must name exactly one join key (every view of a lane request shares it)");
+  const joinKey = keys[0]!;
+  const values = (entities as Record<string, unknown>)[joinKey];
+  if (!Array.isArray(values) || values.length === 0) return bad(`entities.${joinKey.slice(0, 64)} must be a non-empty array`);
+  if (values.length > MAX_BATCH_ENTITIES) throw new RequestError("batch_too_large", `at most ${MAX_BATCH_ENTITIES} entities per request`);
+  const entityValues = values.map((v) => (typeof v === "number" ? v : typeof v === "string" ? v : bad("entity values must be strings or integers")));
+  const ids = entityValues.map(entityId);
+  if (!Array.isArray(features) || features.length === 0) return bad("features must be a non-empty array of view:feature references");
+  const views: { def: ViewDef; features: string[] }[] = [];
+  const references: { view: number; feature: string }[] = [];
+  const seen = new Set<string>();
+  for (const ref of features) {
+    if (typeof ref !== "string") bad("feature references must be strings");
+    const colon = (ref as string).indexOf(":");
+    if (colon <= 0) bad(`feature reference ${JSON.stringify((ref as string).slice(0, 128))} must be view:feature`);
+    const viewName = (ref as string).slice(0, colon);
+    const feature = (ref as string).slice(colon + 1);
+    try {
+      checkView(viewName);
+      checkFeature(feature);
+    } catch (err) {
+      if (err instanceof NameError) throw new RequestError(err.code, err.message);
+      throw err;
+    }
+    if (seen.has(ref as string)) continue;
+    seen.add(ref as string);
+    let index = views.findIndex((v) => v.def.name === viewName);
+    if (index < 0) {
+      const def = lookupView(viewName, registry);
+      if (def.entityKey !== joinKey) bad(`view ${viewName} is keyed by ${def.entityKey}, the request by ${joinKey.slice(0, 64)}`);
+      if (views.length >= MAX_FEAST_VIEWS) throw new RequestError("batch_too_large", `at most ${MAX_FEAST_VIEWS} views per request`);
+      views.push({ def, features: [] });
+      index = views.length - 1;
+    }
+    const view = views[index]!;
+    if (!view.def.featureIndex.has(feature)) throw new RequestError("unknown_feature", `view ${viewName} has no feature ${JSON.stringify(feature)}`);
+    view.features.push(feature);
+    references.push({ view: index, feature });
+  }
+  if (views.length * ids.length > MAX_FEAST_LOOKUPS) throw new RequestError("batch_too_large", `at most ${MAX_FEAST_LOOKUPS} (view, entity) lookups per request`);
+  const fullFeatureNames = full_feature_names === true;
+  if (!fullFeatureNames) {
+    const names = new Set<string>();
+    for (const r of references) {
+      if (names.has(r.feature)) bad(`feature ${r.feature} is requested from two views: set full_feature_names`);
+      names.add(r.feature);
+    }
+    if (names.has(joinKey)) bad(`a feature is named like the join key ${joinKey}: set full_feature_names`);
+  }
+  return { kind: "feast", joinKey, entityValues, entities: ids, views, references, fullFeatureNames, signature: parseAcceptSignature(raw.acceptSignature) };
+}
+
+/** What the answer calls a requested feature. */
+export function feastFeatureName(request: FeastRequest, reference: { view: number; feature: string }): string {
+  return request.fullFeatureNames ? `${request.views[reference.view]!.def.name}__${reference.feature}` : reference.feature;
+}
+
+/** Feast's FieldStatus names (feast/protos/feast/serving/ServingService.proto). */
+export type FeastStatus = "INVALID" | "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE";
+/** The event timestamp Feast reports for a value it does not have (the protobuf Timestamp default). */
+export const FEAST_EPOCH = "1970-01-01T00:00:00Z";
