@@ -67,6 +67,11 @@ export interface Vector {
   readonly now: number;
   /** Which keyids the verifier pins. */
   readonly pinned_keyids: readonly string[];
+  /**
+   * When set, every pinned key carries this validity window (JWK `nbf`/`exp`, seconds), as a
+   * published lane key does (wire/lane-key.ts): an answer created outside it is `key_not_valid`.
+   */
+  readonly pinned_key_validity?: { readonly nbf: number; readonly exp: number };
   readonly request: VectorRequest;
   readonly response: VectorResponse;
   /** "valid", or the verifier error code (verifier/response.ts VerificationCode) every verifier must report. */
@@ -229,7 +234,16 @@ export function generateVectors(): VectorFile {
   );
 
   // --- Tampered variants: each must fail, every verifier with the same code -----------------------
-  const tamper = (from: Vector, component: string, expect: string, change: { request?: Partial<VectorRequest>; response?: Partial<VectorResponse>; nonce?: string; now?: number; pinned_keyids?: string[] }, description: string): void => {
+  const signedAt = SIGNED_AT_MS / 1000;
+  add({ ...getJson, name: "read-json-lane-key-window", description: "the read-json answer, verified with a pinned key that carries a validity window (a lane key's nbf/exp) containing created", pinned_key_validity: { nbf: signedAt - 86_400, exp: signedAt + 86_400 } });
+
+  const tamper = (
+    from: Vector,
+    component: string,
+    expect: string,
+    change: { request?: Partial<VectorRequest>; response?: Partial<VectorResponse>; nonce?: string; now?: number; pinned_keyids?: string[]; pinned_key_validity?: { nbf: number; exp: number } },
+    description: string,
+  ): void => {
     add({
       ...from,
       name: `${from.name}~${component}`,
@@ -239,6 +253,7 @@ export function generateVectors(): VectorFile {
       ...(change.nonce !== undefined ? { nonce: change.nonce } : {}),
       ...(change.now !== undefined ? { now: change.now } : {}),
       ...(change.pinned_keyids !== undefined ? { pinned_keyids: change.pinned_keyids } : {}),
+      ...(change.pinned_key_validity !== undefined ? { pinned_key_validity: change.pinned_key_validity } : {}),
       expect,
       tampered: { from: from.name, component },
     });
@@ -262,6 +277,7 @@ export function generateVectors(): VectorFile {
   tamper(getJson, "keyid", "wrong_keyid", { pinned_keyids: [otherKey.keyid] }, "the verifier pinned another key: an answer by a key it did not pin is refused");
   tamper(getJson, "expires", "expired", { now: SIGNED_AT_MS / 1000 + 3600 }, "verified an hour after signing (expires = created + 60 s)");
   tamper(getJson, "created", "not_yet_valid", { now: SIGNED_AT_MS / 1000 - 3600 }, "verified an hour before it was signed (created in the future)");
+  tamper(getJson, "key-validity", "key_not_valid", { pinned_key_validity: { nbf: signedAt - 86_400, exp: signedAt - 3600 } }, "the pinned key's validity window (a retired lane key: exp an hour before created) does not contain the answer's created");
   tamper(getJson, "missing-signature", "missing_header", { response: { headers: { signature: "" } } }, "the Signature header dropped (an unsigned answer is an error)");
 
   const otherBody = Buffer.from(JSON.stringify({ entities: ["user_999999", "user_000042"], features: ["country", "risk_score"] }));

@@ -14,10 +14,10 @@ import { verifyResponse, VerificationError } from "../../verifier/response";
 import type { Ed25519Jwk } from "../../wire/keys";
 
 const file = JSON.parse(readFileSync(VECTORS_PATH, "utf8")) as VectorFile;
-const jwkOf = (keyid: string): Ed25519Jwk => {
+const jwkOf = (keyid: string, validity?: { nbf: number; exp: number }): Ed25519Jwk => {
   const k = file.keys.find((x) => x.keyid === keyid);
   if (!k) throw new Error(`vector names unknown key ${keyid}`);
-  return k.jwk;
+  return validity ? ({ ...k.jwk, ...validity } as Ed25519Jwk) : k.jwk;
 };
 const bytes = (b64?: string): Buffer | undefined => (b64 === undefined ? undefined : Buffer.from(b64, "base64"));
 
@@ -26,7 +26,7 @@ function ours(v: Vector): string {
     verifyResponse(
       { status: v.response.status, headers: v.response.headers, body: bytes(v.response.body_base64)! },
       { method: v.request.method, path: v.request.path, query: v.request.query, body: bytes(v.request.body_base64) },
-      { key: v.pinned_keyids.map(jwkOf), nonce: v.nonce, now: v.now, skewSeconds: file.skew_seconds },
+      { key: v.pinned_keyids.map((id) => jwkOf(id, v.pinned_key_validity)), nonce: v.nonce, now: v.now, skewSeconds: file.skew_seconds },
     );
     return "valid";
   } catch (err) {
@@ -56,6 +56,8 @@ async function library(v: Vector): Promise<"valid" | "invalid"> {
   if (v.nonce !== undefined && member[1].get("nonce") !== v.nonce) return "invalid";
   const requestBody = bytes(v.request.body_base64);
   if (hasBody && requestBody === undefined) return "invalid";
+  const created = member[1].get("created");
+  if (v.pinned_key_validity && (typeof created !== "number" || created < v.pinned_key_validity.nbf || created > v.pinned_key_validity.exp)) return "invalid";
   const spy = jest.spyOn(Date, "now").mockReturnValue(v.now * 1000);
   try {
     const ok = await verifyMessage(
@@ -92,7 +94,7 @@ describe("conformance vectors", () => {
     const valid = file.vectors.filter((v) => v.expect === "valid").map((v) => v.name);
     expect(valid).toEqual(expect.arrayContaining(["read-json", "read-msgpack", "batch-json", "not-found", "push-single", "push-batch"]));
     const tampered = new Set(file.vectors.filter((v) => v.tampered).map((v) => v.tampered!.component));
-    for (const c of ["status", "content-type", "content-digest", "body", "method", "path", "query", "request-content-digest", "nonce", "signature-params", "components", "keyid", "expires"]) {
+    for (const c of ["status", "content-type", "content-digest", "body", "method", "path", "query", "request-content-digest", "nonce", "signature-params", "components", "keyid", "expires", "key-validity"]) {
       expect(tampered).toContain(c);
     }
     for (const v of file.vectors) if (v.tampered) expect(v.expect).not.toBe("valid");

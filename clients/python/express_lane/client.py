@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from .attestation import AttestationError, verify_attestation
 from .envelope import Jwk, SentRequest, VerificationError, verify_response
-from .trust import Attested, PinnedKeys, TrustAnchor
+from .trust import KEYID_PATTERN, Attested, PinnedKeys, TrustAnchor
 
 #: The server's batch limit (wire/names.ts MAX_BATCH_ENTITIES).
 MAX_BATCH_ENTITIES = 100
@@ -341,14 +341,39 @@ class Client:
         jwk = Jwk.from_raw(verified.public_key)
         with self._lock:
             self._trusted[jwk.keyid] = jwk
-        return {"keyid": jwk.keyid, "jwk": jwk.to_dict(), "module_id": verified.module_id, "pcrs": dict(verified.pcrs), "debug": verified.debug}
+        # The enclave names the lane keys it signs with in user_data (under the document's
+        # signature); their public halves come from /v1/signer and count only if their thumbprints
+        # are the keyids the document names.
+        named = _lane_keyids_of(verified.user_data)
+        lane_keyids: List[str] = []
+        if named:
+            for offered in self._signer_info().get("lane_keys") or []:
+                try:
+                    lane = Jwk.from_raw(Jwk.from_dict(offered["jwk"]).raw)
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if lane.keyid in named:
+                    with self._lock:
+                        self._trusted[lane.keyid] = lane
+                    lane_keyids.append(lane.keyid)
+        return {"keyid": jwk.keyid, "jwk": jwk.to_dict(), "lane_keyids": lane_keyids, "module_id": verified.module_id, "pcrs": dict(verified.pcrs), "debug": verified.debug}
 
-    def _signer_key(self) -> Jwk:
+    def _signer_info(self) -> Dict[str, Any]:
         answer = self._send("GET", "/v1/signer", None, None, negotiate=False)
         try:
-            return Jwk.from_dict(json.loads(answer.body)["jwk"]) if answer.status == 200 else _raise()
-        except Exception as err:
-            raise ExpressLaneError("server_error", f"GET /v1/signer answered {answer.status} without an Ed25519 key", status=answer.status) from err
+            info = json.loads(answer.body) if answer.status == 200 else None
+        except ValueError:
+            info = None
+        if not isinstance(info, dict):
+            raise ExpressLaneError("server_error", f"GET /v1/signer answered {answer.status} without a key", status=answer.status)
+        return info
+
+    def _signer_key(self) -> Jwk:
+        info = self._signer_info()
+        try:
+            return Jwk.from_raw(Jwk.from_dict(info["jwk"]).raw)
+        except (ValueError, KeyError, TypeError) as err:
+            raise ExpressLaneError("server_error", "GET /v1/signer answered without an Ed25519 key") from err
 
     def _send(self, method: str, target: str, nonce: Optional[str], body: Optional[bytes], negotiate: bool = True) -> HttpResponse:
         headers: Dict[str, str] = {}
@@ -401,8 +426,16 @@ class AsyncClient:
         return FeatureResults(row for part in parts for row in part)
 
 
-def _raise():
-    raise ValueError("not 200")
+def _lane_keyids_of(user_data: Optional[bytes]) -> List[str]:
+    """`{"lane_keys": [keyid, ...]}` in an attestation document's user_data (enclave/signer.ts)."""
+    if not user_data:
+        return []
+    try:
+        parsed = json.loads(user_data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return []
+    keys = parsed.get("lane_keys") if isinstance(parsed, dict) else None
+    return [k for k in keys if isinstance(k, str) and KEYID_PATTERN.fullmatch(k)] if isinstance(keys, list) else []
 
 
 def _quote(value: str) -> str:

@@ -36,6 +36,7 @@ VERIFICATION_CODES = (
     "wrong_components",
     "wrong_alg",
     "wrong_keyid",
+    "key_not_valid",
     "digest_mismatch",
     "bad_signature",
     "not_yet_valid",
@@ -55,15 +56,26 @@ class VerificationError(Exception):
 
 @dataclass(frozen=True)
 class Jwk:
-    """An Ed25519 public key as an RFC 8037 OKP JWK."""
+    """An Ed25519 public key as an RFC 8037 OKP JWK. `nbf`/`exp` (seconds since epoch): the
+    validity window a published lane key carries; a key with one vouches only for answers created
+    inside it (`key_not_valid` otherwise)."""
 
     x: str
+    nbf: Optional[float] = None
+    exp: Optional[float] = None
 
     @staticmethod
     def from_dict(value: Mapping[str, object]) -> "Jwk":
         if value.get("kty") != "OKP" or value.get("crv") != "Ed25519" or not isinstance(value.get("x"), str):
             raise ValueError("not an Ed25519 public JWK")
-        jwk = Jwk(str(value["x"]))
+        window = {}
+        for name in ("nbf", "exp"):
+            v = value.get(name)
+            if v is not None:
+                if not isinstance(v, (int, float)) or isinstance(v, bool):
+                    raise ValueError(f"JWK {name} must be a number of seconds")
+                window[name] = v
+        jwk = Jwk(str(value["x"]), **window)
         if len(jwk.raw) != 32:
             raise ValueError("Ed25519 public key must be 32 bytes")
         return jwk
@@ -85,7 +97,12 @@ class Jwk:
         return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
 
     def to_dict(self) -> dict:
-        return {"kty": "OKP", "crv": "Ed25519", "x": self.x}
+        out: dict = {"kty": "OKP", "crv": "Ed25519", "x": self.x}
+        if self.nbf is not None:
+            out["nbf"] = self.nbf
+        if self.exp is not None:
+            out["exp"] = self.exp
+        return out
 
 
 @dataclass(frozen=True)
@@ -205,6 +222,11 @@ def verify_response(
     key = pinned.get(keyid)
     if key is None:
         raise VerificationError("wrong_keyid", f"signed by {keyid}, expected {' or '.join(pinned)}")
+    if key.nbf is not None or key.exp is not None:
+        nbf = key.nbf if key.nbf is not None else float("-inf")
+        exp = key.exp if key.exp is not None else float("inf")
+        if created < nbf or created > exp:  # type: ignore[operator]
+            raise VerificationError("key_not_valid", f"key {keyid} is valid from {nbf} to {exp}; the answer was created at {created}")
     if content_digest(body) != digest_header:
         raise VerificationError("digest_mismatch", "Content-Digest does not match the body")
 

@@ -57,7 +57,7 @@ class FakeNsm:
     def root_pem(self) -> str:
         return self.root.public_bytes(Encoding.PEM).decode("ascii")
 
-    def document(self, public_key: Optional[bytes], nonce: Optional[bytes], *, sign_with=None, protected: Optional[bytes] = None, tag: bool = False) -> bytes:
+    def document(self, public_key: Optional[bytes], nonce: Optional[bytes], *, sign_with=None, protected: Optional[bytes] = None, tag: bool = False, user_data: Optional[bytes] = None) -> bytes:
         import time
 
         payload = cbor2.dumps(
@@ -69,7 +69,7 @@ class FakeNsm:
                 "certificate": self.leaf.public_bytes(Encoding.DER),
                 "cabundle": [self.root.public_bytes(Encoding.DER), self.inter.public_bytes(Encoding.DER)],
                 "public_key": public_key,
-                "user_data": None,
+                "user_data": user_data,
                 "nonce": nonce,
             }
         )
@@ -107,9 +107,10 @@ class FakeSigner:
 class FakeLane:
     """A transport: Client(..., transport=lane)."""
 
-    def __init__(self, entities: int = 250) -> None:
+    def __init__(self, entities: int = 250, lane_key: Optional[FakeSigner] = None) -> None:
         import time
 
+        self.lane_key = lane_key
         self.signer = FakeSigner()
         self.nsm = FakeNsm()
         self.now = time.time
@@ -146,10 +147,12 @@ class FakeLane:
             h = {"content-type": "application/json", **({"retry-after": after} if after is not None else {})}
             return HttpResponse(status, h, json.dumps({"error": {"code": "rate_limited" if status == 429 else "signer_unavailable", "message": "later"}}).encode())
         if path == "/v1/signer":
-            return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"keyid": self.signer.jwk.keyid, "alg": "ed25519", "jwk": self.signer.jwk.to_dict()}).encode())
+            lane_keys = [{"keyid": self.lane_key.jwk.keyid, "alg": "ed25519", "jwk": self.lane_key.jwk.to_dict()}] if self.lane_key else []
+            return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"keyid": self.signer.jwk.keyid, "alg": "ed25519", "jwk": self.signer.jwk.to_dict(), "lane_keys": lane_keys}).encode())
         if path == "/v1/attestation":
             nonce = urllib.parse.parse_qs(parts.query)["nonce"][0].encode("utf-8")
-            doc = self.nsm.document(self.signer.jwk.raw, nonce)
+            user_data = json.dumps({"lane_keys": [self.lane_key.jwk.keyid]}).encode() if self.lane_key else None
+            doc = self.nsm.document(self.signer.jwk.raw, nonce, user_data=user_data)
             return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"document": base64.b64encode(doc).decode(), "keyid": self.signer.jwk.keyid}).encode())
         nonce = None
         if "accept-signature" in headers and 'nonce="' in headers["accept-signature"]:
@@ -170,7 +173,7 @@ class FakeLane:
             data, ctype = msgpack.packb(answer), "application/msgpack"
         else:
             data, ctype = json.dumps(answer, separators=(",", ":")).encode(), "application/json"
-        signed = self.signer.sign(status, ctype, data, method, path, query, body, nonce, int(self.now()))
+        signed = (self.lane_key or self.signer).sign(status, ctype, data, method, path, query, body, nonce, int(self.now()))
         response = {"status": status, "headers": signed, "body": data}
         if self.tamper:
             self.tamper(response)

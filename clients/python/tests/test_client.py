@@ -80,6 +80,49 @@ def test_attestation_of_another_image_or_under_another_root_is_refused():
     assert reason(e) == ("attestation_failed", "UNTRUSTED_ROOT")
 
 
+def test_lane_key_named_by_the_attested_enclave_is_trusted_and_survives_a_restart():
+    lane = FakeLane(lane_key=FakeSigner())
+    c = client(lane, trust=attested(root=lane.nsm.root_pem, measurements=MEASUREMENTS))
+    key = c.attest()
+    assert key["lane_keyids"] == [lane.lane_key.jwk.keyid]
+    assert c.get("user_profile", "user_000001")["verification"]["keyid"] == lane.lane_key.jwk.keyid
+    lane.restart()
+    c.get("user_profile", "user_000002")
+    assert len([t for _m, t, _h, _b in lane.calls if t.startswith("/v1/attestation")]) == 1
+
+
+def test_a_lane_key_only_the_host_advertises_is_not_trusted():
+    lane = FakeLane()
+    impostor = FakeSigner()
+    inner = lane.__call__
+
+    def advertise(method, url, headers, body, timeout):
+        res = inner(method, url, headers, body, timeout)
+        if url.endswith("/v1/signer"):
+            import json
+
+            info = json.loads(res.body)
+            info["lane_keys"] = [{"keyid": impostor.jwk.keyid, "jwk": impostor.jwk.to_dict()}]
+            return type(res)(200, res.headers, json.dumps(info).encode())
+        return res
+
+    c = Client("http://lane.test", transport=advertise, trust=attested(root=lane.nsm.root_pem, measurements=MEASUREMENTS))
+    assert c.attest()["lane_keyids"] == []
+    assert c.trusted_keyids == [lane.signer.jwk.keyid]
+
+
+def test_a_pinned_lane_key_verifies_within_its_window_and_not_once_retired():
+    key = FakeSigner()
+    lane = FakeLane(lane_key=key)
+    now = int(time.time())
+    current = {**key.jwk.to_dict(), "kid": key.jwk.keyid, "nbf": now - 3600, "exp": now + 86400}
+    assert client(lane, trust=lane_key({"keys": [current]})).get("user_profile", "user_000001")["found"]
+    retired = {**current, "exp": now - 60}
+    with pytest.raises(ExpressLaneError) as e:
+        client(lane, trust=lane_key({"keys": [retired]})).get("user_profile", "user_000001")
+    assert reason(e) == ("verification_failed", "key_not_valid")
+
+
 def test_trust_on_first_use_is_explicit_and_works():
     lane = FakeLane()
     assert Client("http://lane.test", transport=lane, trust_on_first_use=True).get("user_profile", "user_000004")["found"]

@@ -13,6 +13,10 @@ VECTORS = json.loads((Path(__file__).resolve().parents[3] / "test" / "conformanc
 KEYS = {k["keyid"]: Jwk.from_dict(k["jwk"]) for k in VECTORS["keys"]}
 
 
+def pinned(keyid: str, validity):
+    return Jwk.from_dict({**KEYS[keyid].to_dict(), **(validity or {})})
+
+
 def outcome(v: dict) -> str:
     req = v["request"]
     res = v["response"]
@@ -23,7 +27,7 @@ def outcome(v: dict) -> str:
             res["headers"],
             base64.b64decode(res["body_base64"]),
             SentRequest(req["method"], req["path"], req["query"], body),
-            [KEYS[k] for k in v["pinned_keyids"]],
+            [pinned(k, v.get("pinned_key_validity")) for k in v["pinned_keyids"]],
             nonce=v.get("nonce"),
             now=v["now"],
             skew_seconds=VECTORS["skew_seconds"],

@@ -18,7 +18,7 @@ import { AttestationError, verifyAttestation, type VerifiedAttestation } from ".
 import { VerificationError, verifyResponse, type VerifiedResponse } from "../../../verifier/response";
 import { ed25519Jwk, jwkThumbprint, type Ed25519Jwk } from "../../../wire/keys";
 import { MAX_BATCH_ENTITIES } from "../../../wire/names";
-import type { TrustAnchor } from "./trust";
+import { KEYID_PATTERN as KEYID, type TrustAnchor } from "./trust";
 
 export type Format = "json" | "msgpack";
 export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND";
@@ -121,8 +121,14 @@ export interface ReadOptions {
 
 /** What `attest()` established. */
 export interface AttestedKey {
+  /** The enclave's own key (the document's public_key). */
   readonly keyid: string;
   readonly jwk: Ed25519Jwk;
+  /**
+   * Lane signing keys the attested enclave says it signs with (its document's user_data,
+   * wire/lane-key.ts), trusted too: KMS releases them only to attested enclaves of the image.
+   */
+  readonly laneKeyids: readonly string[];
   readonly moduleId: string;
   readonly pcrs: ReadonlyMap<number, Buffer>;
   readonly debug: boolean;
@@ -394,16 +400,39 @@ export class ExpressLaneClient {
     const jwk = ed25519Jwk(verified.publicKey);
     const keyid = jwkThumbprint(jwk);
     this.trusted.set(keyid, jwk);
-    return { keyid, jwk, moduleId: verified.moduleId, pcrs: verified.pcrs, debug: verified.debug };
+    // The enclave names the lane keys it signs with in user_data (enclave-authored, under the
+    // document's signature); their public halves come from /v1/signer and are accepted only if
+    // their thumbprints are the keyids the document names.
+    const named = laneKeyidsOf(verified.userData);
+    const laneKeyids: string[] = [];
+    if (named.length > 0) {
+      const info = await this.signerInfo(signal);
+      for (const offered of info.lane_keys ?? []) {
+        const lane = asJwk(offered?.jwk);
+        if (lane && named.includes(jwkThumbprint(lane))) {
+          this.trusted.set(jwkThumbprint(lane), lane);
+          laneKeyids.push(jwkThumbprint(lane));
+        }
+      }
+    }
+    return { keyid, jwk, laneKeyids, moduleId: verified.moduleId, pcrs: verified.pcrs, debug: verified.debug };
+  }
+
+  private async signerInfo(signal?: AbortSignal): Promise<{ jwk?: unknown; lane_keys?: Array<{ jwk?: unknown }> }> {
+    const answer = await this.send("GET", "/v1/signer", undefined, undefined, signal, false);
+    try {
+      if (answer.status === 200) return JSON.parse(answer.body.toString("utf8")) as { jwk?: unknown; lane_keys?: Array<{ jwk?: unknown }> };
+    } catch {
+      /* fall through */
+    }
+    throw new ExpressLaneError("server_error", `GET /v1/signer answered ${answer.status} without a key`, { status: answer.status });
   }
 
   private async signerKey(signal?: AbortSignal): Promise<Ed25519Jwk> {
-    const answer = await this.send("GET", "/v1/signer", undefined, undefined, signal, false);
-    const jwk = answer.status === 200 ? (JSON.parse(answer.body.toString("utf8")) as { jwk?: Ed25519Jwk }).jwk : undefined;
-    if (!jwk || jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string") {
-      throw new ExpressLaneError("server_error", `GET /v1/signer answered ${answer.status} without an Ed25519 key`, { status: answer.status });
-    }
-    return { kty: "OKP", crv: "Ed25519", x: jwk.x };
+    const info = await this.signerInfo(signal);
+    const jwk = asJwk(info.jwk);
+    if (!jwk) throw new ExpressLaneError("server_error", "GET /v1/signer answered without an Ed25519 key");
+    return jwk;
   }
 
   private async send(method: string, target: string, nonce: string | undefined, body: Buffer | undefined, signal?: AbortSignal, negotiate = true): Promise<RawAnswer> {
@@ -425,6 +454,23 @@ export class ExpressLaneClient {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ExpressLaneError("network", `${method} ${this.base.origin}${target}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
     }
+  }
+}
+
+function asJwk(value: unknown): Ed25519Jwk | undefined {
+  const v = value as Partial<Ed25519Jwk> | null | undefined;
+  if (!v || v.kty !== "OKP" || v.crv !== "Ed25519" || typeof v.x !== "string" || Buffer.from(v.x, "base64url").length !== 32) return undefined;
+  return { kty: "OKP", crv: "Ed25519", x: v.x };
+}
+
+/** `{"lane_keys": [keyid, …]}` in an attestation document's user_data (enclave/signer.ts attest). */
+function laneKeyidsOf(userData: Buffer | null): string[] {
+  if (!userData) return [];
+  try {
+    const parsed = JSON.parse(userData.toString("utf8")) as { lane_keys?: unknown };
+    return Array.isArray(parsed.lane_keys) ? parsed.lane_keys.filter((k): k is string => typeof k === "string" && KEYID.test(k)) : [];
+  } catch {
+    return [];
   }
 }
 

@@ -7,4 +7,4 @@
 export { ExpressLaneClient, ExpressLaneError, retryAfterMs } from "./client";
 export type { AttestedKey, ClientErrorCode, ClientOptions, FeatureRow, FeatureStatus, FeatureValue, Format, ReadOptions, RetryOptions, Verification } from "./client";
 export { attested, laneKey, pinnedKeys, KEYID_PATTERN } from "./trust";
-export type { AttestationAnchor, AttestedOptions, PinnedKeysAnchor, TrustAnchor } from "./trust";
+export type { AttestationAnchor, AttestedOptions, PinnedJwk, PinnedKeysAnchor, TrustAnchor } from "./trust";

@@ -9,7 +9,8 @@
  *                       /v1/attestation with a fresh nonce, verifies the document
  *                       (verifier/attestation.ts) and trusts the key inside it; a signer restart
  *                       (new key) is handled by attesting again;
- *   - laneKey(jwk)      one published key per lane (issue #14): just a pinned key set of one.
+ *   - laneKey(jwks)     the lane's published signing key(s) (issue #14, wire/lane-key.ts): a pinned
+ *                       key set whose JWKs carry nbf/exp, which the verifier enforces.
  *
  * and, for development only, `trustOnFirstUse: true` in the client options.
  *
@@ -24,9 +25,16 @@ import type { Ed25519Jwk } from "../../../wire/keys";
 /** 43 base64url characters: a SHA-256 JWK thumbprint. */
 export const KEYID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
+/**
+ * A pinned Ed25519 public key. `nbf`/`exp` (seconds since epoch) are the validity window of a
+ * published lane key (wire/lane-key.ts): verifier/response.ts accepts the key only for answers
+ * created inside it (`key_not_valid`), so a retired lane key stops verifying when its window ends.
+ */
+export type PinnedJwk = Ed25519Jwk & { readonly nbf?: number; readonly exp?: number };
+
 export interface PinnedKeysAnchor {
   readonly kind: "pinned-keys";
-  readonly jwks: readonly Ed25519Jwk[];
+  readonly jwks: readonly PinnedJwk[];
   readonly keyids: readonly string[];
 }
 
@@ -44,28 +52,36 @@ export interface AttestationAnchor {
 
 export type TrustAnchor = PinnedKeysAnchor | AttestationAnchor;
 
-function isJwk(value: unknown): value is Ed25519Jwk {
-  const v = value as Partial<Ed25519Jwk> | null;
+function isJwk(value: unknown): value is PinnedJwk {
+  const v = value as Partial<PinnedJwk> | null;
   return typeof v === "object" && v !== null && v.kty === "OKP" && v.crv === "Ed25519" && typeof v.x === "string" && Buffer.from(v.x, "base64url").length === 32;
+}
+
+/** The public members we keep: the key and, for a lane key, its validity window. */
+function pinnedJwk(jwk: PinnedJwk): PinnedJwk {
+  for (const name of ["nbf", "exp"] as const) {
+    if (jwk[name] !== undefined && typeof jwk[name] !== "number") throw new TypeError(`JWK ${name} must be a number of seconds`);
+  }
+  return { kty: "OKP", crv: "Ed25519", x: jwk.x, ...(jwk.nbf !== undefined ? { nbf: jwk.nbf } : {}), ...(jwk.exp !== undefined ? { exp: jwk.exp } : {}) };
 }
 
 /**
  * A pinned key set: each entry an Ed25519 JWK (`{kty:"OKP",crv:"Ed25519",x}`), a JWKS
  * (`{keys:[…]}`), or a keyid string. Throws on anything else, and on an empty set.
  */
-export function pinnedKeys(...entries: ReadonlyArray<Ed25519Jwk | { keys: readonly unknown[] } | string>): PinnedKeysAnchor {
-  const jwks: Ed25519Jwk[] = [];
+export function pinnedKeys(...entries: ReadonlyArray<PinnedJwk | { keys: readonly unknown[] } | string>): PinnedKeysAnchor {
+  const jwks: PinnedJwk[] = [];
   const keyids: string[] = [];
   for (const entry of entries) {
     if (typeof entry === "string") {
       if (!KEYID_PATTERN.test(entry)) throw new TypeError(`pinned key ${JSON.stringify(entry.slice(0, 60))} is not a keyid (43 base64url characters)`);
       keyids.push(entry);
     } else if (isJwk(entry)) {
-      jwks.push({ kty: "OKP", crv: "Ed25519", x: entry.x });
+      jwks.push(pinnedJwk(entry));
     } else if (typeof entry === "object" && entry !== null && Array.isArray((entry as { keys?: unknown }).keys)) {
       for (const k of (entry as { keys: unknown[] }).keys) {
         if (!isJwk(k)) throw new TypeError("JWKS member is not an Ed25519 public JWK");
-        jwks.push({ kty: "OKP", crv: "Ed25519", x: k.x });
+        jwks.push(pinnedJwk(k));
       }
     } else {
       throw new TypeError("a pinned key is an Ed25519 JWK, a JWKS or a keyid");
@@ -76,7 +92,7 @@ export function pinnedKeys(...entries: ReadonlyArray<Ed25519Jwk | { keys: readon
 }
 
 /** One published Ed25519 key for a whole lane: a pinned key set of one (or two during rotation). */
-export function laneKey(...keys: ReadonlyArray<Ed25519Jwk | string>): PinnedKeysAnchor {
+export function laneKey(...keys: ReadonlyArray<PinnedJwk | { keys: readonly unknown[] } | string>): PinnedKeysAnchor {
   return pinnedKeys(...keys);
 }
 

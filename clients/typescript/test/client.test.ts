@@ -4,6 +4,7 @@
  * trust anchors, chunking and retries holds against the real runtime (test/e2e/sdk-typescript
  * runs the same client against a started lane).
  */
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,7 @@ import { SigningKey } from "../../../enclave/key";
 import { Signer } from "../../../enclave/signer";
 import { SealKeyring } from "../../../enclave/seal";
 import { LocalNsm, measureLocalBundle } from "../../../enclave/nsm/local-nsm";
+import { LaneKeys } from "../../../enclave/lane-keys";
 import { loadPinnedRoot } from "../../../verifier/attestation";
 import { attested, ExpressLaneClient, ExpressLaneError, laneKey, pinnedKeys, retryAfterMs, type ClientOptions } from "../src";
 
@@ -41,9 +43,18 @@ interface FakeLane {
   restart: () => void;
 }
 
-function fakeLane(): FakeLane {
+/** A lane key every signer of the fake lane holds (when `withLaneKey`), valid for a day around now. */
+const LANE_PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey;
+const LANE_KEY = SigningKey.fromPrivateKey(LANE_PRIVATE_KEY);
+const LANE_KEY_WINDOW = { notBefore: NOW - 3_600_000, notAfter: NOW + 86_400_000 };
+
+function fakeLane(withLaneKey = false): FakeLane {
   const nsm = new LocalNsm({ bundlePath: __filename, devCaDir });
-  const make = () => new Signer({ key: SigningKey.generate(), nsm, keys: { keyring } });
+  const make = () => {
+    const laneKeys = new LaneKeys();
+    if (withLaneKey) laneKeys.offer(LANE_KEY.keyid, LANE_PRIVATE_KEY, LANE_KEY_WINDOW.notBefore, LANE_KEY_WINDOW.notAfter);
+    return new Signer({ key: SigningKey.generate(), nsm, keys: { keyring }, laneKeys });
+  };
   const failures: Array<{ status: number; retryAfter?: string }> = [];
   const lane: FakeLane = {
     signer: make(),
@@ -63,7 +74,7 @@ function fakeLane(): FakeLane {
           headers: { "content-type": "application/json", ...(failure.retryAfter !== undefined ? { "retry-after": failure.retryAfter } : {}) },
         });
       }
-      if (url.pathname === "/v1/signer") return Response.json(lane.signer.key.info);
+      if (url.pathname === "/v1/signer") return Response.json({ ...lane.signer.key.info, lane_keys: withLaneKey ? [{ keyid: LANE_KEY.keyid, alg: "ed25519", jwk: LANE_KEY.info.jwk }] : [] });
       if (url.pathname === "/v1/attestation") {
         const nonce = Buffer.from(url.searchParams.get("nonce") ?? "", "utf8");
         const reply = await lane.signer.attest({ nonce });
@@ -143,6 +154,40 @@ describe("trust anchors", () => {
     const lane = fakeLane();
     const trust = attested({ root: loadPinnedRoot("local", devCaDir), measurements: { Measurements: { PCR0: "ab".repeat(48), PCR1: "cd".repeat(48), PCR2: "ef".repeat(48) } } });
     await expect(client(lane, { trust }).get("user_profile", "user_000001")).rejects.toMatchObject({ code: "attestation_failed", details: { reason: "PCR_MISMATCH" } });
+  });
+
+  it("lane key via attestation: the document names it, the client trusts it, a signer restart needs no new attestation", async () => {
+    const lane = fakeLane(true);
+    const trust = attested({ root: loadPinnedRoot("local", devCaDir), measurements: measureLocalBundle(__filename) });
+    const c = client(lane, { trust });
+    const key = await c.attest();
+    expect(key?.laneKeyids).toEqual([LANE_KEY.keyid]);
+    const row = await c.get("user_profile", "user_000003");
+    expect(row.verification.keyid).toBe(LANE_KEY.keyid);
+    lane.restart();
+    await c.get("user_profile", "user_000004");
+    expect(lane.calls.filter((x) => x.target.startsWith("/v1/attestation"))).toHaveLength(1);
+  });
+
+  it("a lane key the document does not name is not trusted from /v1/signer", async () => {
+    const lane = fakeLane(false);
+    const inner = lane.fetch;
+    // The host advertises a lane key of its own next to an enclave that holds none.
+    const impostor = SigningKey.generate();
+    lane.fetch = (async (input: URL | string, init?: RequestInit) =>
+      String(input).endsWith("/v1/signer") ? Response.json({ ...lane.signer.key.info, lane_keys: [{ keyid: impostor.keyid, jwk: impostor.info.jwk }] }) : inner(input, init)) as typeof fetch;
+    const c = client(lane, { trust: attested({ root: loadPinnedRoot("local", devCaDir), measurements: measureLocalBundle(__filename) }) });
+    expect((await c.attest())?.laneKeyids).toEqual([]);
+    expect(c.trustedKeyids).toEqual([lane.signer.key.keyid]);
+  });
+
+  it("a pinned lane key JWKS: verifies within its nbf/exp, refuses answers once it is retired", async () => {
+    const lane = fakeLane(true);
+    const s = (ms: number) => Math.floor(ms / 1000);
+    const current = { ...LANE_KEY.info.jwk, kid: LANE_KEY.keyid, nbf: s(LANE_KEY_WINDOW.notBefore), exp: s(LANE_KEY_WINDOW.notAfter) };
+    await expect(client(lane, { trust: laneKey({ keys: [current] }) }).get("user_profile", "user_000001")).resolves.toMatchObject({ verification: { keyid: LANE_KEY.keyid } });
+    const retired = { ...current, exp: s(NOW - 60_000) };
+    await expect(client(lane, { trust: laneKey({ keys: [retired] }) }).get("user_profile", "user_000001")).rejects.toMatchObject({ code: "verification_failed", details: { reason: "key_not_valid" } });
   });
 
   it("trustOnFirstUse (development) takes /v1/signer", async () => {
