@@ -11,9 +11,12 @@ export { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 export { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 export { DataAwsKmsKey } from "@cdktf/provider-aws/lib/data-aws-kms-key";
 export { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+export { DataAwsIamOpenidConnectProvider } from "@cdktf/provider-aws/lib/data-aws-iam-openid-connect-provider";
+export { DataAwsIamSessionContext } from "@cdktf/provider-aws/lib/data-aws-iam-session-context";
 export { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 export { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 export { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
+export { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 export { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-connect-provider";
 export { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 export { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
