@@ -18,7 +18,7 @@ describe("lane stack: backend", () => {
 describe("lane stack: directory bucket", () => {
   test("S3 Express One Zone bucket named {base}--{azid}--x-s3 in the AZ ID, single-AZ", () => {
     expect(laneStr).toHaveResourceWithProperties({ tfResourceType: "aws_s3_directory_bucket" }, {
-      bucket: "lane--aps1-az1--x-s3",
+      bucket: s.config.directoryBucketName,
       data_redundancy: "SingleAvailabilityZone",
       type: "Directory",
       location: [expect.objectContaining({ name: "aps1-az1", type: "AvailabilityZone" })],
@@ -45,7 +45,8 @@ describe("lane stack: directory bucket", () => {
     expect(rw?.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
     const deny = st.find((x) => x.Sid === "DenyReadWriteSessionsExceptWriters");
     expect(deny?.Effect).toBe("Deny");
-    expect(asList(deny?.Condition.ArnNotEquals["aws:PrincipalArn"])).toEqual([expect.stringMatching(/aws_iam_role\.Writer/)]);
+    // Exempt from the deny: the writer, and the deploy role (force_destroy empties the bucket on destroy).
+    expect(asList(deny?.Condition.ArnNotEquals["aws:PrincipalArn"])).toEqual([expect.stringMatching(/:role\/express-lane-deploy$/), expect.stringMatching(/aws_iam_role\.Writer/)]);
   });
 
   test("host identity policy: CreateSession only with s3express:SessionMode = ReadOnly", () => {
@@ -81,6 +82,7 @@ describe("lane stack: keys", () => {
     expect(host).toHaveLength(1);
     expect(host[0].Condition).toEqual({
       StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": s.config.measurements.pcr0 },
+      StringEquals: { "kms:EncryptionContext:purpose": "express-lane-seal" },
     });
     expect(sealPolicy.key_id).toMatch(/data\.aws_kms_key\.SealKey\.arn/);
   });
@@ -93,29 +95,43 @@ describe("lane stack: keys", () => {
     expect(objects.flatMap((x) => asList(x.Action)).sort()).toEqual(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]);
   });
 
-  test("writer may wrap seal keys and unwrap only seal-purpose ciphertexts", () => {
-    const writer = statements(sealPolicy.policy).find((x) => x.Sid === "WriterSeal")!;
-    expect(writer.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
-    expect(asList(writer.Action)).toEqual(expect.arrayContaining(["kms:Encrypt", "kms:GenerateDataKey"]));
-    expect(asList(writer.Action)).not.toContain("kms:Decrypt");
-    const unwrap = statements(sealPolicy.policy).find((x) => x.Sid === "WriterUnwrapSealKeys")!;
+  test("writer may generate and unwrap only its own writer keys (purpose and writer id in the encryption context)", () => {
+    const own = { StringEquals: { "kms:EncryptionContext:purpose": "express-lane-seal", "kms:EncryptionContext:writer": "loader" } };
+    const generate = statements(sealPolicy.policy).find((x) => x.Sid === "WriterSealLoader")!;
+    expect(generate.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
+    expect(generate.Action).toBe("kms:GenerateDataKey");
+    expect(generate.Condition).toEqual(own);
+    const unwrap = statements(sealPolicy.policy).find((x) => x.Sid === "WriterUnwrapSealKeysLoader")!;
     expect(unwrap.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
     expect(unwrap.Action).toBe("kms:Decrypt");
-    expect(unwrap.Condition).toEqual({ StringEquals: { "kms:EncryptionContext:purpose": "express-lane-seal" } });
+    expect(unwrap.Condition).toEqual(own);
   });
 
-  test("key admin (deploy role) is separated from key use", () => {
+  test("destroying the lane leaves the seal key's policy in place (bypass_policy_lockout_safety_check), not the default policy", () => {
+    expect(sealPolicy.bypass_policy_lockout_safety_check).toBe(true);
+    const sids = statements(sealPolicy.policy).map((x) => x.Sid);
+    expect(sids).toEqual(expect.arrayContaining(["DenyGrants", "DenyUnattestedDecrypt"]));
+  });
+
+  test("the bucket key is destroyed only after the (force-destroyed) bucket: depends_on", () => {
+    expect(bucketKey.depends_on).toEqual([expect.stringMatching(/^aws_s3_directory_bucket\.Bucket_/)]);
+    expect(one(lane, "aws_s3_directory_bucket").force_destroy).toBe(true);
+  });
+
+  test("key admins (break-glass) and operators (deploy role) are separated from key use and grants", () => {
     for (const policy of [sealPolicy.policy, bucketKey.policy, sealKey.policy]) {
       const admin = statements(policy).find((x) => x.Sid === "KeyAdministration")!;
-      expect(JSON.stringify(admin.Principal.AWS)).toMatch(/:role\/express-lane-deploy|aws_iam_role\.Github_DeployRole/);
-      const actions = asList<string>(admin.Action);
-      for (const a of ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:*"]) expect(actions).not.toContain(a);
-      expect(actions.some((a) => a.startsWith("kms:Decrypt") || a.startsWith("kms:Encrypt") || a.startsWith("kms:Generate"))).toBe(false);
+      expect(JSON.stringify(admin.Principal.AWS)).toMatch(/:role\/express-lane-break-glass|aws_iam_session_context\.CallerSession\.issuer_arn/);
+      const operator = statements(policy).find((x) => x.Sid === "KeyOperation")!;
+      expect(JSON.stringify(operator.Principal.AWS)).toMatch(/:role\/express-lane-deploy|aws_iam_role\.Github_DeployRole/);
+      const actions = [...asList<string>(admin.Action), ...asList<string>(operator.Action)];
+      for (const a of ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:*", "kms:CreateGrant", "kms:Create*"]) expect(actions).not.toContain(a);
+      expect(actions.some((a) => a.includes("*") || a.startsWith("kms:Decrypt") || a.startsWith("kms:Encrypt") || a.startsWith("kms:Generate") || a.startsWith("kms:ReEncrypt"))).toBe(false);
       // nobody else is named as admin, and the account root is not a principal (IAM cannot widen use)
       expect(JSON.stringify(statements(policy))).not.toMatch(/:root"/);
     }
     // Before the lane stack sets it, the seal key's policy grants no use at all.
-    expect(statements(sealKey.policy).map((x) => x.Sid)).toEqual(["KeyAdministration"]);
+    expect(statements(sealKey.policy).map((x) => x.Sid)).toEqual(["KeyAdministration", "KeyOperation"]);
   });
 });
 
