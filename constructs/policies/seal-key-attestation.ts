@@ -138,6 +138,7 @@ export function checkSealPolicy(policy: unknown, admins?: readonly string[]): st
           problems.push(
             `statements ${sids(allowing)} allow ${action} without a ${ATTESTATION_KEY} condition for ${p === STRANGER ? 'any principal (Principal "*" or the account root)' : p} (context ${JSON.stringify(context)}); only writers, on their own writer keys (${SEAL_PURPOSE_KEY} and ${SEAL_WRITER_KEY}), may`,
           );
+          break;
         }
       }
       for (const w of writerIds) {
@@ -154,6 +155,7 @@ export function checkSealPolicy(policy: unknown, admins?: readonly string[]): st
       if (allowing.length > 0) problems.push(`statements ${sids([...new Set(allowing)])} allow ${action} on the seal key for ${p === STRANGER ? "any principal" : p}: it would sidestep the attestation condition`);
     }
   }
+  if (attested.has(STRANGER)) problems.push(`the attested Decrypt is open to any principal (Principal "*" or the account root): any account running the image could unseal; name the host role`);
   problems.push(...putKeyPolicyProblems(statements, admins, new Set([...attested, ...writers])));
   if (attested.size === 0 && problems.length === 0) problems.push(`no statement grants the host kms:Decrypt under ${ATTESTATION_KEY}`);
   return [...new Set(problems)];
