@@ -274,3 +274,26 @@ describe("lane stack: observability", () => {
     expect(put.Condition).toEqual({ StringEquals: { "cloudwatch:namespace": "ExpressLane" } });
   });
 });
+
+describe("more than one lane", () => {
+  test("a lane name flows into every IAM role, alias, log group, alarm and the state key", () => {
+    const eu = synthStacks({ laneName: "eu1" });
+    const names = [
+      ...resources(eu.laneJson, "aws_iam_role").map((r) => r.name),
+      ...resources(eu.bootstrapJson, "aws_iam_role").map((r) => r.name),
+      ...resources(eu.laneJson, "aws_kms_alias").map((a) => String(a.name).replace(/^alias\//, "")),
+      ...resources(eu.bootstrapJson, "aws_kms_alias").map((a) => String(a.name).replace(/^alias\//, "")),
+      ...resources(eu.laneJson, "aws_cloudwatch_log_group").map((g) => String(g.name).replace(/^\//, "")),
+      ...resources(eu.laneJson, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name),
+      ...resources(eu.bootstrapJson, "aws_iam_policy").map((p) => p.name),
+      ...resources(eu.laneJson, "aws_s3_directory_bucket").map((b) => b.bucket),
+    ];
+    expect(names.length).toBeGreaterThan(10);
+    for (const n of names) expect(n).toMatch(/^express-lane-eu1[-/]/);
+    expect(eu.laneJson.terraform.backend.s3.key).toBe("lanes/eu1/express-lane.tfstate");
+    expect(eu.laneJson.data.aws_kms_key.SealKey.key_id).toBe("alias/express-lane-eu1-seal");
+    const main = synthStacks();
+    const mainNames = new Set([...resources(main.laneJson, "aws_iam_role"), ...resources(main.bootstrapJson, "aws_iam_role")].map((r) => r.name));
+    for (const r of [...resources(eu.laneJson, "aws_iam_role"), ...resources(eu.bootstrapJson, "aws_iam_role")]) expect(mainNames.has(r.name)).toBe(false);
+  });
+});
