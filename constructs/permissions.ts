@@ -197,6 +197,19 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
     conditions: { StringEquals: { "iam:AWSServiceName": ["autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com"] } },
   });
   add({ sid: "DenyChangingItself", effect: "Deny", actions: ["iam:*"], resources: [p.selfRoleArn] });
+  // Lanes share name prefixes (`express-lane-*` also matches `express-lane-eu1-*`), so resources of
+  // another lane are told apart by their lane tag (provider default tags): anything tagged with a
+  // different lane is off limits, whatever the name patterns above allow. Untagged resources (and
+  // actions without resource tags) are unaffected. (aws:ResourceTag/key-name: "Use this key to
+  // compare the tag key-value pair that you specify in the policy with the key-value pair attached to
+  // the resource", IAM User Guide, global condition keys.)
+  add({
+    sid: "DenyOtherLanes",
+    effect: "Deny",
+    actions: ["iam:*", "kms:*", "sns:*", "cloudwatch:*", "logs:*", "ec2:*", "autoscaling:*", "elasticloadbalancing:*", "s3express:*", "ssm:*"],
+    resources: ["*"],
+    conditions: { StringNotEquals: { [`aws:ResourceTag/${LANE_TAG}`]: p.laneName }, Null: { [`aws:ResourceTag/${LANE_TAG}`]: "false" } },
+  });
   add({ sid: "DenyRemovingBoundaries", effect: "Deny", actions: ["iam:DeleteRolePermissionsBoundary"], resources: ["*"] });
   add({
     sid: "DenyChangingTheBoundary",

@@ -137,6 +137,14 @@ describe("least privilege that holds", () => {
     expect(await evaluate({ ...as(deploy), action: "ec2:CreateSnapshot", resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:volume/vol-0123456789abcdef0`, context: { "aws:RequestedRegion": REGION } })).toBe("ExplicitlyDenied");
   });
 
+  test("lanes share name prefixes, but a lane's deploy role cannot touch another lane's tagged resources", async () => {
+    const other = { "aws:ResourceTag/ExpressLaneLane": "eu1" };
+    expect(await evaluate({ ...as(deploy), action: "iam:UpdateAssumeRolePolicy", resource: roleArn("express-lane-eu1-deploy"), context: other })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "iam:DeleteRole", resource: roleArn("express-lane-eu1-host"), context: other })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "sns:DeleteTopic", resource: `arn:aws:sns:${REGION}:${ACCOUNT}:express-lane-eu1-alarms`, context: other })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "iam:DeleteRole", resource: roleArn("express-lane-host"), context: { "aws:ResourceTag/ExpressLaneLane": "main" } })).toBe("Allowed");
+  });
+
   test("key admins hold no kms:CreateGrant and no cryptographic use", async () => {
     for (const [policy, resource] of [
       [sealKeyPolicy, sealKeyArn],
