@@ -242,4 +242,11 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
   add({ sid: "ManageLaneAlarms", actions: ["cloudwatch:*"], resources: [`arn:aws:cloudwatch:${p.region}:*:alarm:${p.prefix}-*`, `arn:aws:cloudwatch::*:dashboard/${p.prefix}*`] });
   add({ sid: "DescribeAlarms", actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetDashboard"], resources: ["*"] });
   add({ sid: "ReadAmiParameter", actions: ["ssm:GetParameter", "ssm:GetParameters"], resources: [`arn:aws:ssm:${p.region}::parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
+  // The lane's own parameters (e.g. the API key digests, /{prefix}/api-keys: runtime/auth.ts).
+  add({
+    sid: "ManageLaneParameters",
+    actions: ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource"],
+    resources: [`arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`],
+  });
+  add({ sid: "DescribeParameters", actions: ["ssm:DescribeParameters"], resources: ["*"] });
 }

