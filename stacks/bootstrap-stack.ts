@@ -4,7 +4,7 @@
  * federation with the deploy role used by the workflows, the permissions boundary of every role
  * the deploy role creates, the seal key and the admin signing key.
  */
-import { Fn, Op, TerraformOutput, TerraformStack } from "cdktf";
+import { Fn, LocalBackend, Op, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { AwsProvider, DataAwsCallerIdentity, DataAwsIamSessionContext } from "../constructs/aws";
 import { grantRunCommandOnHosts } from "../constructs/enclave-hosts";
@@ -36,6 +36,15 @@ export class BootstrapStack extends TerraformStack {
     super(scope, id);
     const prefix = config.namePrefix;
     new AwsProvider(this, "aws", { region: config.region, defaultTags: [{ tags: { Project: config.project, Stack: id, [LANE_TAG]: config.laneName } }] });
+    // First apply: local state, one file per lane (the state bucket does not exist yet). Then
+    // EXPRESS_LANE_BOOTSTRAP_STATE=s3 and `terraform init -migrate-state` move it into the state
+    // bucket it created (docs/deploy.md, "Bootstrap order").
+    if (config.bootstrapState === "s3") {
+      new S3Backend(this, { bucket: config.stateBucketName, key: config.bootstrapStateKey, region: config.region, encrypt: true });
+      this.addOverride("terraform.backend.s3.use_lockfile", true);
+    } else {
+      new LocalBackend(this, { path: config.bootstrapStateFile });
+    }
 
     // B1. KMS CreateKey: "the key policy must allow the calling principal to make a subsequent
     // PutKeyPolicy request on the KMS key" (KMS API reference, CreateKey, Policy). The caller is an
@@ -96,6 +105,14 @@ export class BootstrapStack extends TerraformStack {
     });
 
     this.stateBucket.grantReadWrite(deploy);
+    // The deploy role's workflows must not rewrite the administrator's bootstrap state (which would
+    // steer the administrator's next plan); they only need the lane stacks' state.
+    deploy.addToPrincipalPolicy({
+      sid: "DenyWritingBootstrapState",
+      effect: "Deny",
+      actions: ["s3:PutObject", "s3:DeleteObject"],
+      resources: [`${this.stateBucket.bucketArn}/lanes/*/express-lane-bootstrap.tfstate*`],
+    });
     this.artifactBucket.grantReadWrite(deploy, "releases/");
     grantLaneDeployment(deploy, { ...names, boundaryArn: this.boundary.policyArn, selfRoleArn: `arn:aws:iam::*:role/${config.deployRoleName}` });
     PolicySuppressions.add(deploy, [

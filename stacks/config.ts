@@ -65,6 +65,14 @@ export interface LaneConfig {
   readonly namePrefix: string;
   /** Terraform state key of the lane stack in the state bucket (one per lane). */
   readonly laneStateKey: string;
+  /**
+   * Where the bootstrap stack keeps its state (EXPRESS_LANE_BOOTSTRAP_STATE): "local" for the first
+   * apply (the state bucket does not exist yet), then "s3" to migrate it into the state bucket.
+   */
+  readonly bootstrapState: "local" | "s3";
+  /** Local state file of the bootstrap (one per lane), or its key in the state bucket. */
+  readonly bootstrapStateFile: string;
+  readonly bootstrapStateKey: string;
   /** AWS account id, when given (EXPRESS_LANE_ACCOUNT_ID): used for unique default bucket names. */
   readonly accountId?: string;
   /** Writer ids (EXPRESS_LANE_WRITERS); each gets its own role and seal-key grants. */
@@ -160,6 +168,8 @@ export interface RawConfig {
   readonly defaultBranch?: string;
   /** "existing" to use the account's GitHub OIDC provider. */
   readonly oidcProvider?: string;
+  /** "local" (default) or "s3". */
+  readonly bootstrapState?: string;
   /** Refuse measurement files that mark themselves as development (set in the deploy workflow). */
   readonly requireReleaseMeasurements?: boolean;
 }
@@ -200,6 +210,7 @@ export function rawConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfi
     deployWorkflows: env.EXPRESS_LANE_DEPLOY_WORKFLOWS,
     defaultBranch: env.EXPRESS_LANE_DEFAULT_BRANCH,
     oidcProvider: env.EXPRESS_LANE_OIDC_PROVIDER,
+    bootstrapState: env.EXPRESS_LANE_BOOTSTRAP_STATE,
     requireReleaseMeasurements: env.EXPRESS_LANE_REQUIRE_RELEASE_MEASUREMENTS === "1" || env.EXPRESS_LANE_REQUIRE_RELEASE_MEASUREMENTS === "true",
   };
 }
@@ -429,12 +440,18 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
   const oidcProvider = raw.oidcProvider || "create";
   if (oidcProvider !== "create" && oidcProvider !== "existing") problems.push(`EXPRESS_LANE_OIDC_PROVIDER must be "create" or "existing", got "${oidcProvider}"`);
 
+  const bootstrapState = raw.bootstrapState || "local";
+  if (bootstrapState !== "local" && bootstrapState !== "s3") problems.push(`EXPRESS_LANE_BOOTSTRAP_STATE must be "local" or "s3", got "${bootstrapState}"`);
+
   if (problems.length > 0 || measurements === undefined) throw new ConfigError(problems);
   return {
     project,
     laneName,
     namePrefix,
     laneStateKey: `lanes/${laneName}/express-lane.tfstate`,
+    bootstrapState: bootstrapState as "local" | "s3",
+    bootstrapStateFile: path.join(cwd, `terraform.${namePrefix}-bootstrap.tfstate`),
+    bootstrapStateKey: `lanes/${laneName}/express-lane-bootstrap.tfstate`,
     accountId,
     writers,
     writerPrincipals,

@@ -145,6 +145,13 @@ describe("least privilege that holds", () => {
     expect(await evaluate({ ...as(deploy), action: "iam:DeleteRole", resource: roleArn("express-lane-host"), context: { "aws:ResourceTag/ExpressLaneLane": "main" } })).toBe("Allowed");
   });
 
+  test("the deploy role uses the lanes' state but cannot rewrite the bootstrap's state", async () => {
+    const state = `arn:aws:s3:::${s.config.stateBucketName}`;
+    expect(await evaluate({ ...as(deploy), action: "s3:PutObject", resource: `${state}/lanes/main/express-lane.tfstate` })).toBe("Allowed");
+    expect(await evaluate({ ...as(deploy), action: "s3:PutObject", resource: `${state}/lanes/main/express-lane-bootstrap.tfstate` })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "s3:GetObject", resource: `${state}/lanes/main/express-lane-bootstrap.tfstate` })).toBe("Allowed");
+  });
+
   test("key admins hold no kms:CreateGrant and no cryptographic use", async () => {
     for (const [policy, resource] of [
       [sealKeyPolicy, sealKeyArn],

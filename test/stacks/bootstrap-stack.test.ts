@@ -115,6 +115,14 @@ describe("bootstrap stack", () => {
     expect(asList(asg.tag)).toEqual(expect.arrayContaining([expect.objectContaining({ key: "Name", value: "express-lane-host" })]));
   });
 
+  test("bootstrap state: a local file per lane first, then migrated into the state bucket (EXPRESS_LANE_BOOTSTRAP_STATE=s3)", () => {
+    expect(b.terraform.backend.local.path).toMatch(/terraform\.express-lane-bootstrap\.tfstate$/);
+    expect(synthStacks({ laneName: "eu1" }).bootstrapJson.terraform.backend.local.path).toMatch(/terraform\.express-lane-eu1-bootstrap\.tfstate$/);
+    const migrated = synthStacks({ bootstrapState: "s3" }).bootstrapJson.terraform.backend;
+    expect(migrated.local).toBeUndefined();
+    expect(migrated.s3).toEqual(expect.objectContaining({ bucket: "express-lane-tfstate-ap-south-1", key: "lanes/main/express-lane-bootstrap.tfstate", use_lockfile: true, encrypt: true }));
+  });
+
   test("no IAM users or access keys anywhere", () => {
     for (const json of [b, s.laneJson]) {
       expect(resources(json, "aws_iam_user")).toHaveLength(0);
