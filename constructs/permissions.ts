@@ -52,7 +52,9 @@ export function laneBoundaryStatements(n: LaneNames): PolicyStatement[] {
     },
     { sid: "ArtifactList", actions: ["s3:ListBucket"], resources: [`arn:aws:s3:::${n.artifactBucketName}`] },
     { sid: "ArtifactObjects", actions: ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], resources: [`arn:aws:s3:::${n.artifactBucketName}/*`] },
-    { sid: "LaneLogs", actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:PutRetentionPolicy"], resources: laneLogGroups(n) },
+    // What the CloudWatch agent may call on the lane's log groups (CloudWatchAgentServerPolicy's logs actions).
+    { sid: "LaneLogs", actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:PutRetentionPolicy"], resources: laneLogGroups(n) },
+    { sid: "DescribeLogGroups", actions: ["logs:DescribeLogGroups"], resources: ["*"] },
     // PutMetricData, ec2:Describe*, ssm:GetCommandInvocation: no resource-level permissions.
     { sid: "Metrics", actions: ["cloudwatch:PutMetricData"], resources: ["*"] },
     { sid: "DescribeInstances", actions: ["ec2:DescribeTags", "ec2:DescribeInstances"], resources: ["*"] },
