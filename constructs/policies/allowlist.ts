@@ -17,6 +17,7 @@ export const RESOURCE_WILDCARD_ACTIONS: Readonly<Record<string, string>> = {
   "kms:ListAliases": "list actions have no resource-level permissions",
   "kms:ListKeys": "list actions have no resource-level permissions",
   "s3express:ListAllMyDirectoryBuckets": "list actions have no resource-level permissions",
+  "logs:DescribeLogGroups": "list actions have no resource-level permissions",
   "ssm:DescribeParameters": "no resource-level permissions (Terraform reads aws_ssm_parameter with it)",
 };
 
