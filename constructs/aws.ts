@@ -39,6 +39,7 @@ export { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-own
 export { S3DirectoryBucket } from "@cdktf/provider-aws/lib/s3-directory-bucket";
 export { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 export { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
+export { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 export { Subnet } from "@cdktf/provider-aws/lib/subnet";
 export { Vpc } from "@cdktf/provider-aws/lib/vpc";
 export { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";

@@ -52,6 +52,11 @@ export interface GithubOidcProps {
   readonly roleName: string;
   /** @default 3600 */
   readonly maxSessionDuration?: number;
+  /**
+   * A second, read-only role for the workflows' plan jobs, trusted for its own environment (e.g.
+   * `production-plan`) with the same workflows, branch and subject formats. @default none
+   */
+  readonly planRole?: { readonly roleName: string; readonly environment: string };
 }
 
 /** Every `sub` value the trust accepts, in a stable order. */
@@ -79,6 +84,9 @@ export class GithubOidc extends Construct {
   readonly deployRole: Role;
   /** Every `sub` the deploy role trusts. */
   readonly subjects: readonly string[];
+  /** The read-only plan role, when `planRole` is given. */
+  readonly planRole?: Role;
+  readonly planSubjects?: readonly string[];
 
   constructor(scope: Construct, id: string, props: GithubOidcProps) {
     super(scope, id);
@@ -90,22 +98,31 @@ export class GithubOidc extends Construct {
       this.providerArn = this.resource.arn;
     }
     this.subjects = githubSubjects(props);
-    const trust: PolicyStatement = {
+    const trust = (subjects: readonly string[]): PolicyStatement => ({
       sid: "GithubWorkflowsOnly",
       actions: ["sts:AssumeRoleWithWebIdentity"],
       principals: { Federated: [this.providerArn] },
       conditions: {
         StringEquals: {
           [`${GITHUB_OIDC_HOST}:aud`]: "sts.amazonaws.com",
-          [`${GITHUB_OIDC_HOST}:sub`]: this.subjects.length === 1 ? this.subjects[0] : [...this.subjects],
+          [`${GITHUB_OIDC_HOST}:sub`]: subjects.length === 1 ? subjects[0] : [...subjects],
         },
       },
-    };
+    });
     this.deployRole = new Role(this, "DeployRole", {
       roleName: props.roleName,
       description: `Deploys Express Lane from ${props.repository} (environment ${props.environment})`,
-      assumedBy: [trust],
+      assumedBy: [trust(this.subjects)],
       maxSessionDuration: props.maxSessionDuration ?? 3600,
     });
+    if (props.planRole) {
+      this.planSubjects = githubSubjects({ ...props, environment: props.planRole.environment });
+      this.planRole = new Role(this, "PlanRole", {
+        roleName: props.planRole.roleName,
+        description: `Read-only plans of Express Lane from ${props.repository} (environment ${props.planRole.environment})`,
+        assumedBy: [trust(this.planSubjects)],
+        maxSessionDuration: props.maxSessionDuration ?? 3600,
+      });
+    }
   }
 }

@@ -78,6 +78,9 @@ export const KEY_LIFECYCLE_ACTIONS: readonly string[] = [
   "kms:ScheduleKeyDeletion",
 ];
 
+/** Read-only access to a key's metadata and policy (the plan role's `terraform plan` refresh). */
+export const KEY_READ_ACTIONS: readonly string[] = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListKeyRotations"];
+
 /** Cryptographic actions (and grants); none may appear in an admin or operator statement. */
 export const KEY_USE_ACTIONS: readonly string[] = [
   "kms:Encrypt",
@@ -102,6 +105,8 @@ export interface KeyAccess {
   readonly operators?: readonly string[];
   /** @default KEY_LIFECYCLE_ACTIONS */
   readonly operatorActions?: readonly string[];
+  /** Principals that may read the key and its policy (KEY_READ_ACTIONS): the plan role. @default none */
+  readonly readers?: readonly string[];
 }
 
 export interface KeyProps extends KeyAccess {
@@ -145,6 +150,7 @@ abstract class KeyPolicyGrants extends Construct {
     const misplaced = operatorActions.filter((a) => KEY_USE_ACTIONS.includes(a) || !KEY_ADMIN_ACTIONS.includes(a));
     if (misplaced.length > 0) throw new Error(`${this.node.path}: operator actions must be administrative, got ${misplaced.join(", ")}`);
     if (operators.length > 0) this.statements.push({ sid: "KeyOperation", actions: operatorActions, principals: { AWS: [...operators] }, resources: ["*"] });
+    if ((access.readers ?? []).length > 0) this.statements.push({ sid: "KeyRead", actions: KEY_READ_ACTIONS, principals: { AWS: [...access.readers!] }, resources: ["*"] });
     this.policyAdmins = [...access.admins, ...(operatorActions.includes("kms:PutKeyPolicy") ? operators : [])];
   }
 

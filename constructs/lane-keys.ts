@@ -51,6 +51,8 @@ export interface SealKeyProps {
   readonly admins: readonly string[];
   /** The deploy role: may only read and set the key policy (the lane stack's aws_kms_key_policy). */
   readonly policyOperators: readonly string[];
+  /** The plan role: reads the key and its policy. @default none */
+  readonly readers?: readonly string[];
 }
 
 /**
@@ -63,6 +65,7 @@ export function createSealKey(scope: Construct, id: string, props: SealKeyProps)
     admins: props.admins,
     operators: props.policyOperators,
     operatorActions: KEY_POLICY_ACTIONS,
+    readers: props.readers,
     alias: sealKeyAlias(props.prefix),
     tags: { [KEY_ROLE_TAG]: "seal" },
     policyManagedElsewhere: true,
@@ -117,6 +120,8 @@ export interface LaneKeysProps {
   readonly admins: readonly string[];
   /** The deploy role: lifecycle of the bucket key, policy of the seal key. */
   readonly operators: readonly string[];
+  /** The plan role: reads both keys and their policies. @default none */
+  readonly readers?: readonly string[];
   /**
    * PCR0 values the seal key accepts (96 lowercase hex characters each, never all zeros): the
    * release being deployed and, during a rollout, the previous one — hosts of both releases can
@@ -146,6 +151,7 @@ export class LaneKeys extends Construct {
       description: `${props.prefix}: SSE-KMS key of the S3 Express directory bucket`,
       admins: props.admins,
       operators: props.operators,
+      readers: props.readers,
       alias: `${props.prefix}-bucket`,
       tags: { [KEY_ROLE_TAG]: "bucket" },
     });
@@ -154,6 +160,7 @@ export class LaneKeys extends Construct {
       admins: props.admins,
       operators: props.operators,
       operatorActions: KEY_POLICY_ACTIONS,
+      readers: props.readers,
       role: "seal",
     });
     // Belt and braces, and what remains on the key after a destroy (keepOnDestroy): nobody creates

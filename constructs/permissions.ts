@@ -93,6 +93,45 @@ export function laneBoundaryStatements(n: LaneNames): PolicyStatement[] {
   ];
 }
 
+export interface PlanPermissionsProps extends LaneNames {
+  readonly stateBucketArn: string;
+  /** Key of the lane stack's state in the state bucket. */
+  readonly laneStateKey: string;
+}
+
+/**
+ * The plan role's permissions: what `terraform plan -lock=false` of the lane stack reads, and
+ * nothing it could write with. Terraform refreshes every resource (Describe/Get/List calls), reads
+ * the state object (S3 backend: s3:ListBucket, s3:GetObject), and reads the directory bucket with
+ * HeadBucket, which for directory buckets needs s3express:CreateSession ("If no session mode is
+ * specified, the session will be created with the maximum allowable privilege, attempting
+ * ReadWrite first, then ReadOnly", S3 API reference, HeadBucket): granted with SessionMode
+ * ReadOnly only. Key metadata is readable because the key policies name the plan role (KeyRead).
+ */
+export function grantLanePlanning(plan: IGrantable, p: PlanPermissionsProps): void {
+  const add = (s: PolicyStatement) => plan.grantPrincipal.addToPrincipalPolicy(s);
+  const inRegion = { StringEquals: { "aws:RequestedRegion": p.region } };
+  add({ sid: "ListStateBucket", actions: ["s3:ListBucket"], resources: [p.stateBucketArn] });
+  add({ sid: "ReadLaneState", actions: ["s3:GetObject"], resources: [`${p.stateBucketArn}/${p.laneStateKey}`] });
+  add({ sid: "DescribeNetworkAndCompute", actions: ["ec2:Describe*", "elasticloadbalancing:Describe*", "autoscaling:Describe*"], resources: ["*"], conditions: inRegion });
+  add({
+    sid: "ReadLaneIam",
+    actions: ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:GetInstanceProfile"],
+    resources: [`arn:aws:iam::*:role/${p.prefix}-*`, `arn:aws:iam::*:instance-profile/${p.prefix}-*`],
+  });
+  add({ sid: "ReadManagedPolicies", actions: ["iam:GetPolicy", "iam:GetPolicyVersion"], resources: ["arn:aws:iam::aws:policy/*"] });
+  add({ sid: "ListKeysAndAliases", actions: ["kms:ListAliases", "kms:ListKeys"], resources: ["*"] });
+  add({ sid: "ReadLaneDirectoryBucket", actions: ["s3express:GetBucketPolicy", "s3express:GetEncryptionConfiguration", "s3express:GetLifecycleConfiguration"], resources: [directoryBucketArnPattern(p)] });
+  add({ sid: "HeadLaneDirectoryBucket", actions: ["s3express:CreateSession"], resources: [directoryBucketArnPattern(p)], conditions: { StringEquals: { "s3express:SessionMode": "ReadOnly" } } });
+  add({ sid: "ListDirectoryBuckets", actions: ["s3express:ListAllMyDirectoryBuckets"], resources: ["*"] });
+  add({ sid: "ReadLaneLogs", actions: ["logs:ListTagsForResource", "logs:ListTagsLogGroup"], resources: laneLogGroups(p) });
+  add({ sid: "DescribeLogGroups", actions: ["logs:DescribeLogGroups"], resources: ["*"] });
+  add({ sid: "ReadLaneTopics", actions: ["sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource", "sns:GetSubscriptionAttributes"], resources: [`arn:aws:sns:${p.region}:*:${p.prefix}-*`] });
+  add({ sid: "ReadLaneAlarms", actions: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"], resources: [`arn:aws:cloudwatch:${p.region}:*:alarm:${p.prefix}-*`, `arn:aws:cloudwatch::*:dashboard/${p.prefix}*`] });
+  add({ sid: "ReadParameters", actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:ListTagsForResource"], resources: [`arn:aws:ssm:${p.region}::parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
+  add({ sid: "DescribeParameters", actions: ["ssm:DescribeParameters"], resources: ["*"] });
+}
+
 export interface DeployPermissionsProps extends LaneNames {
   /** ARN of the lane boundary policy (roles created by the deploy role must carry it). */
   readonly boundaryArn: string;

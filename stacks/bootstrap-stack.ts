@@ -6,21 +6,23 @@
  */
 import { Fn, LocalBackend, Op, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { AwsProvider, DataAwsCallerIdentity, DataAwsIamSessionContext } from "../constructs/aws";
+import { AwsProvider, DataAwsCallerIdentity, DataAwsIamSessionContext, SsmParameter } from "../constructs/aws";
 import { grantRunCommandOnHosts } from "../constructs/enclave-hosts";
 import { GithubOidc } from "../constructs/github-oidc";
-import { grantAssumeRole, ManagedPolicy } from "../constructs/iam";
+import { grantAssumeRole, ManagedPolicy, Role } from "../constructs/iam";
 import { Key } from "../constructs/key";
 import { createDirectorySigningKey, createSealKey } from "../constructs/lane-keys";
-import { boundaryPolicyName, grantLaneDeployment, LANE_TAG, laneBoundaryStatements } from "../constructs/permissions";
+import { boundaryPolicyName, grantLaneDeployment, grantLanePlanning, LANE_TAG, laneBoundaryStatements } from "../constructs/permissions";
 import { PolicySuppressions } from "../constructs/policies/suppressions";
 import { VersionedBucket } from "../constructs/versioned-bucket";
-import { LaneConfig, writerRoleName } from "./config";
+import { breakGlassParameterName, LaneConfig, writerRoleName } from "./config";
 
 export class BootstrapStack extends TerraformStack {
   readonly stateBucket: VersionedBucket;
   readonly artifactBucket: VersionedBucket;
   readonly github: GithubOidc;
+  /** Read-only role of the workflows' plan jobs (environment `{environment}-plan`). */
+  readonly planRole: Role;
   /** The permissions boundary every role created by the deploy role carries. */
   readonly boundary: ManagedPolicy;
   /** The seal KMS key: created here, before the EIF build pins its ARN; its policy is set by the lane stack. */
@@ -69,8 +71,10 @@ export class BootstrapStack extends TerraformStack {
       defaultBranch: config.github.defaultBranch,
       useExistingProvider: config.github.useExistingProvider,
       roleName: config.deployRoleName,
+      planRole: { roleName: config.planRoleName, environment: config.planEnvironment },
     });
     const deploy = this.github.deployRole;
+    this.planRole = this.github.planRole!;
 
     const names = { prefix, laneName: config.laneName, region: config.region, bucketBaseName: config.bucketBaseName, artifactBucketName: config.artifactBucketName };
     this.boundary = new ManagedPolicy(this, "LaneBoundary", {
@@ -86,7 +90,7 @@ export class BootstrapStack extends TerraformStack {
       },
     ]);
 
-    this.sealKey = createSealKey(this, "SealKey", { prefix, admins: keyAdmins, policyOperators: [deploy.roleArn] });
+    this.sealKey = createSealKey(this, "SealKey", { prefix, admins: keyAdmins, policyOperators: [deploy.roleArn], readers: [this.planRole.roleArn] });
     this.sealKey.resource.lifecycle = {
       ...this.sealKey.resource.lifecycle,
       precondition: [
@@ -105,13 +109,31 @@ export class BootstrapStack extends TerraformStack {
     });
 
     this.stateBucket.grantReadWrite(deploy);
+    grantLanePlanning(this.planRole, { ...names, stateBucketArn: this.stateBucket.bucketArn, laneStateKey: config.laneStateKey });
+    PolicySuppressions.add(this.planRole, [
+      {
+        id: "EL-IAM-NO-WILDCARD",
+        reason: "Read-only: Describe/List calls of EC2, ELB and Auto Scaling support no resource-level permissions and are region-bound; nothing the plan role may call writes.",
+        appliesTo: ["Resource::*"],
+      },
+      { id: "EL-IAM-ROLE-BOUNDARY", reason: "The plan role is created by the administrator applying the bootstrap and holds read-only permissions only." },
+    ]);
+    // The lane stack reads the break-glass admin from here (EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN
+    // overrides), so the workflows need no extra variable; the deploy role may not change it.
+    new SsmParameter(this, "BreakGlassAdminParameter", { name: breakGlassParameterName(prefix), type: "String", value: this.breakGlassAdminArn, description: "Break-glass administrator of the lane's KMS keys" });
+    deploy.addToPrincipalPolicy({
+      sid: "DenyChangingBootstrapParameters",
+      effect: "Deny",
+      actions: ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"],
+      resources: [`arn:aws:ssm:${config.region}:*:parameter/${prefix}/bootstrap/*`],
+    });
     // The deploy role's workflows must not rewrite the administrator's bootstrap state (which would
     // steer the administrator's next plan); they only need the lane stacks' state.
     deploy.addToPrincipalPolicy({
       sid: "DenyWritingBootstrapState",
       effect: "Deny",
       actions: ["s3:PutObject", "s3:DeleteObject"],
-      resources: [`${this.stateBucket.bucketArn}/lanes/*/express-lane-bootstrap.tfstate*`],
+      resources: [`${this.stateBucket.bucketArn}/bootstrap/*`],
     });
     this.artifactBucket.grantReadWrite(deploy, "releases/");
     grantLaneDeployment(deploy, { ...names, boundaryArn: this.boundary.policyArn, selfRoleArn: `arn:aws:iam::*:role/${config.deployRoleName}` });
@@ -141,5 +163,8 @@ export class BootstrapStack extends TerraformStack {
     });
     new TerraformOutput(this, "break_glass_admin_arn", { value: this.breakGlassAdminArn, description: "Set as EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN for lane deploys" });
     new TerraformOutput(this, "permissions_boundary_arn", { value: this.boundary.policyArn });
+    new TerraformOutput(this, "plan_role_arn", { value: this.planRole.roleArn, description: "Set as the variable AWS_PLAN_ROLE_ARN of the <env>-plan environment" });
+    new TerraformOutput(this, "plan_oidc_subjects", { value: [...(this.github.planSubjects ?? [])] });
+    new TerraformOutput(this, "directory_bucket_base", { value: config.bucketBaseName, description: "Set as EXPRESS_LANE_BUCKET_BASE so the lane stack uses the base name this bootstrap scoped the deploy role to" });
   }
 }

@@ -47,6 +47,11 @@ export function writerRoleName(prefix: string, writer: string): string {
   return `${prefix}-writer-${writer}`;
 }
 
+/** SSM parameter where the bootstrap records the break-glass admin for the lane stack. */
+export function breakGlassParameterName(prefix: string): string {
+  return `/${prefix}/bootstrap/break-glass-admin-arn`;
+}
+
 /** The default lane's name; its resources keep the bare `express-lane` prefix. */
 export const DEFAULT_LANE = "main";
 
@@ -73,6 +78,10 @@ export interface LaneConfig {
   /** Local state file of the bootstrap (one per lane), or its key in the state bucket. */
   readonly bootstrapStateFile: string;
   readonly bootstrapStateKey: string;
+  /** The read-only plan role (bootstrap), assumed by the workflows' plan jobs. */
+  readonly planRoleName: string;
+  /** GitHub environment of the plan jobs: `{environment}-plan`. */
+  readonly planEnvironment: string;
   /** AWS account id, when given (EXPRESS_LANE_ACCOUNT_ID): used for unique default bucket names. */
   readonly accountId?: string;
   /** Writer ids (EXPRESS_LANE_WRITERS); each gets its own role and seal-key grants. */
@@ -81,8 +90,8 @@ export interface LaneConfig {
   readonly writerPrincipals: readonly string[];
   /**
    * Break-glass key administrator (EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN): full administration of every
-   * key, no cryptographic use. Bootstrap default: the principal applying it; the lane stack needs it
-   * set (required for release deploys).
+   * key, no cryptographic use. Bootstrap default: the principal applying it; the bootstrap records
+   * the one it used in SSM (`breakGlassParameterName`) and the lane stack reads it from there unless set.
    */
   readonly breakGlassAdminArn?: string;
   /** Principals that may sign the key directory with the admin signing key (EXPRESS_LANE_DIRECTORY_PUBLISHERS). @default the break-glass admin */
@@ -410,7 +419,6 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
   for (const p of writerPrincipals) principalArn("writer principal (EXPRESS_LANE_WRITER_PRINCIPALS)", p);
   const breakGlassAdminArn = raw.breakGlassAdminArn || undefined;
   if (breakGlassAdminArn !== undefined) principalArn("break-glass admin (EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN)", breakGlassAdminArn);
-  else if (raw.requireReleaseMeasurements) problems.push("EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN must be set for a release deploy (bootstrap output break_glass_admin_arn): every lane key names it");
   const directoryPublisherArns = list(raw.directoryPublisherArns) ?? (breakGlassAdminArn ? [breakGlassAdminArn] : []);
   for (const p of directoryPublisherArns) principalArn("directory publisher (EXPRESS_LANE_DIRECTORY_PUBLISHERS)", p);
 
@@ -451,7 +459,9 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
     laneStateKey: `lanes/${laneName}/express-lane.tfstate`,
     bootstrapState: bootstrapState as "local" | "s3",
     bootstrapStateFile: path.join(cwd, `terraform.${namePrefix}-bootstrap.tfstate`),
-    bootstrapStateKey: `lanes/${laneName}/express-lane-bootstrap.tfstate`,
+    bootstrapStateKey: `bootstrap/${laneName}/terraform.tfstate`,
+    planRoleName: `${namePrefix}-plan`,
+    planEnvironment: `${environment}-plan`,
     accountId,
     writers,
     writerPrincipals,

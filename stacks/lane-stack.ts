@@ -3,7 +3,7 @@
  */
 import { S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { AwsProvider, DataAwsCallerIdentity, DataAwsKmsKey } from "../constructs/aws";
+import { AwsProvider, DataAwsCallerIdentity, DataAwsKmsKey, DataAwsSsmParameter } from "../constructs/aws";
 import { DirectoryBucket } from "../constructs/directory-bucket";
 import { EnclaveHosts } from "../constructs/enclave-hosts";
 import { PermissionsBoundary, Role } from "../constructs/iam";
@@ -13,7 +13,7 @@ import { Observability } from "../constructs/observability";
 import { boundaryPolicyName, LANE_TAG } from "../constructs/permissions";
 import { ImportedBucket } from "../constructs/versioned-bucket";
 import { SEAL_KEYS_PREFIX } from "../constructs/user-data";
-import { LaneConfig, writerRoleName } from "./config";
+import { breakGlassParameterName, LaneConfig, writerRoleName } from "./config";
 
 export class LaneStack extends TerraformStack {
   readonly network: Network;
@@ -35,7 +35,8 @@ export class LaneStack extends TerraformStack {
 
     const account = new DataAwsCallerIdentity(this, "Account");
     const deployRoleArn = `arn:aws:iam::${account.accountId}:role/${config.deployRoleName}`;
-    const breakGlassAdminArn = config.breakGlassAdminArn ?? `arn:aws:iam::${account.accountId}:role/${prefix}-break-glass`;
+    const planRoleArn = `arn:aws:iam::${account.accountId}:role/${config.planRoleName}`;
+    const breakGlassAdminArn = config.breakGlassAdminArn ?? new DataAwsSsmParameter(this, "BreakGlassAdmin", { name: breakGlassParameterName(prefix) }).value;
     // Every role this stack creates carries the bootstrap's boundary (the deploy role may create no other).
     PermissionsBoundary.of(this).apply(`arn:aws:iam::${account.accountId}:policy/${boundaryPolicyName(prefix)}`);
 
@@ -52,7 +53,7 @@ export class LaneStack extends TerraformStack {
 
     // The seal key exists already (bootstrap stack; its ARN is pinned in the EIF): this stack sets its policy.
     const sealKey = new DataAwsKmsKey(this, "SealKey", { keyId: `alias/${sealKeyAlias(prefix)}` });
-    this.keys = new LaneKeys(this, "Keys", { prefix, admins: [breakGlassAdminArn], operators: [deployRoleArn], pcr0s: config.pcr0s, sealKeyArn: sealKey.arn });
+    this.keys = new LaneKeys(this, "Keys", { prefix, admins: [breakGlassAdminArn], operators: [deployRoleArn], readers: [planRoleArn], pcr0s: config.pcr0s, sealKeyArn: sealKey.arn });
 
     this.bucket = new DirectoryBucket(this, "Bucket", {
       baseName: config.bucketBaseName,

@@ -148,8 +148,8 @@ describe("least privilege that holds", () => {
   test("the deploy role uses the lanes' state but cannot rewrite the bootstrap's state", async () => {
     const state = `arn:aws:s3:::${s.config.stateBucketName}`;
     expect(await evaluate({ ...as(deploy), action: "s3:PutObject", resource: `${state}/lanes/main/express-lane.tfstate` })).toBe("Allowed");
-    expect(await evaluate({ ...as(deploy), action: "s3:PutObject", resource: `${state}/lanes/main/express-lane-bootstrap.tfstate` })).toBe("ExplicitlyDenied");
-    expect(await evaluate({ ...as(deploy), action: "s3:GetObject", resource: `${state}/lanes/main/express-lane-bootstrap.tfstate` })).toBe("Allowed");
+    expect(await evaluate({ ...as(deploy), action: "s3:PutObject", resource: `${state}/bootstrap/main/terraform.tfstate` })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "s3:GetObject", resource: `${state}/bootstrap/main/terraform.tfstate` })).toBe("Allowed");
   });
 
   test("key admins hold no kms:CreateGrant and no cryptographic use", async () => {
@@ -255,5 +255,53 @@ describe("the admin signing key", () => {
       expect([r, await evaluate({ principal: roleArn(r), ...identity, action: "kms:Sign", resource: signingArn, context: ed25519, resourcePolicy: signingPolicy })]).toEqual([r, expect.stringMatching(/Denied/)]);
     }
     expect(await evaluate({ ...as(deploy), action: "kms:GetPublicKey", resource: signingArn, resourcePolicy: signingPolicy })).toBe("Allowed");
+  });
+});
+
+describe("the plan role (read-only, the workflows' plan jobs)", () => {
+  const plan = "express-lane-plan";
+  const state = `arn:aws:s3:::${s.config.stateBucketName}`;
+
+  test("reads the lane's state and refreshes the lane's resources", async () => {
+    expect(await evaluate({ ...as(plan), action: "s3:GetObject", resource: `${state}/lanes/main/express-lane.tfstate` })).toBe("Allowed");
+    expect(await evaluate({ ...as(plan), action: "s3:ListBucket", resource: state })).toBe("Allowed");
+    expect(await evaluate({ ...as(plan), action: "ec2:DescribeVpcs", resource: "*" })).toBe("Allowed");
+    expect(await evaluate({ ...as(plan), action: "iam:GetRole", resource: roleArn(host) })).toBe("Allowed");
+    expect(await evaluate({ ...as(plan), action: "s3express:CreateSession", resource: bucketArn, context: { "s3express:SessionMode": "ReadOnly" }, resourcePolicy: bucketPolicy })).toBe("Allowed");
+    for (const [resource, policy] of [
+      [sealKeyArn, sealKeyPolicy],
+      [sealKeyArn, sealKeyInitialPolicy],
+      [bucketKeyArn, bucketKeyPolicy],
+    ] as const) {
+      for (const action of ["kms:DescribeKey", "kms:GetKeyPolicy"]) expect([action, await evaluate({ ...as(plan), action, resource, resourcePolicy: policy })]).toEqual([action, "Allowed"]);
+    }
+  });
+
+  test("writes nothing: no state writes, no key use or policy, no ReadWrite sessions, no IAM or EC2 changes", async () => {
+    expect(await evaluate({ ...as(plan), action: "s3:PutObject", resource: `${state}/lanes/main/express-lane.tfstate` })).not.toBe("Allowed");
+    expect(await evaluate({ ...as(plan), action: "s3:GetObject", resource: `${state}/bootstrap/main/terraform.tfstate` })).not.toBe("Allowed");
+    expect(await evaluate({ ...as(plan), action: "s3express:CreateSession", resource: bucketArn, context: { "s3express:SessionMode": "ReadWrite" }, resourcePolicy: bucketPolicy })).not.toBe("Allowed");
+    for (const action of ["kms:Decrypt", "kms:GenerateDataKey", "kms:PutKeyPolicy", "kms:CreateGrant"]) {
+      expect([action, await evaluate({ ...as(plan), action, resource: bucketKeyArn, context: bucketKeyTags, resourcePolicy: bucketKeyPolicy })]).toEqual([action, expect.stringMatching(/Denied/)]);
+      expect([action, await evaluate({ ...as(plan), action, resource: sealKeyArn, context: attested(PCR0), resourcePolicy: sealKeyPolicy })]).toEqual([action, expect.stringMatching(/Denied/)]);
+    }
+    expect(await evaluate({ ...as(plan), action: "iam:PutRolePolicy", resource: roleArn(host) })).not.toBe("Allowed");
+    expect(await evaluate({ ...as(plan), action: "ec2:RunInstances", resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*` })).not.toBe("Allowed");
+    expect(await evaluate({ ...as(plan), action: "sts:AssumeRole", resource: roleArn(writer), resourcePolicy: role(s, writer).assume_role_policy })).not.toBe("Allowed");
+  });
+});
+
+describe("the break-glass admin the bootstrap recorded", () => {
+  test("administers the lane's keys (read from SSM by the lane stack), without use", async () => {
+    expect(resources(s.bootstrap, "aws_ssm_parameter")[0]).toMatchObject({ name: "/express-lane/bootstrap/break-glass-admin-arn", value: BOOTSTRAP_ADMIN });
+    expect(await evaluate({ principal: BOOTSTRAP_ADMIN, action: "kms:PutKeyPolicy", resource: bucketKeyArn, resourcePolicy: bucketKeyPolicy })).toBe("Allowed");
+    expect(await evaluate({ principal: BOOTSTRAP_ADMIN, action: "kms:CancelKeyDeletion", resource: sealKeyArn, resourcePolicy: sealKeyPolicy })).toBe("Allowed");
+    expect(await evaluate({ principal: BOOTSTRAP_ADMIN, action: "kms:Decrypt", resource: bucketKeyArn, context: bucketKeyTags, resourcePolicy: bucketKeyPolicy })).not.toBe("Allowed");
+  });
+
+  test("the deploy role cannot change the recorded break-glass admin", async () => {
+    const param = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/express-lane/bootstrap/break-glass-admin-arn`;
+    expect(await evaluate({ ...as(deploy), action: "ssm:PutParameter", resource: param })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "ssm:GetParameter", resource: param })).toBe("Allowed");
   });
 });

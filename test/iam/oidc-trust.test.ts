@@ -49,3 +49,21 @@ describe("deploy role trust (GitHub OIDC)", () => {
     expect(d).toBe("Allowed");
   });
 });
+
+describe("plan role trust", () => {
+  const planTrust = role(s, "express-lane-plan").assume_role_policy as string;
+  const assumePlan = (sub: string) =>
+    evaluate({
+      principal: PROVIDER,
+      action: "sts:AssumeRoleWithWebIdentity",
+      resource: roleArn("express-lane-plan"),
+      context: { "token.actions.githubusercontent.com:sub": sub, "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" },
+      resourcePolicy: planTrust,
+    });
+  test("the <env>-plan environment only; the deploy role never for it", async () => {
+    expect(await assumePlan(wf("acme/express-lane", "deploy.yml", "refs/heads/main", "production-plan"))).toBe("Allowed");
+    expect(await assumePlan(wf("acme@123456/express-lane@456789", "destroy.yml", "refs/heads/main", "production-plan"))).toBe("Allowed");
+    expect(await assumePlan(wf("acme/express-lane", "deploy.yml"))).not.toBe("Allowed");
+    expect(await assume(wf("acme/express-lane", "deploy.yml", "refs/heads/main", "production-plan"))).not.toBe("Allowed");
+  });
+});

@@ -87,6 +87,12 @@ function concretize(stacks: { lane: Json; bootstrap: Json }): { lane: Json; boot
         return BOOTSTRAP_ADMIN;
       case "data.aws_iam_session_context.issuer_arn":
         return BOOTSTRAP_ADMIN;
+      case "data.aws_ssm_parameter.value": {
+        // The lane reads parameters the bootstrap wrote (the break-glass admin).
+        const wanted = stacks.lane.data?.aws_ssm_parameter?.[name]?.name;
+        const written = Object.values((stacks.bootstrap.resource?.aws_ssm_parameter ?? {}) as Record<string, Json>).find((x) => x.name === wanted);
+        return written ? replace(String(written.value)) : `UNRESOLVED(ssm ${wanted})`;
+      }
       case "data.aws_kms_key.arn":
         // The lane looks the seal key up by alias: it is the bootstrap's SealKey.
         return key(Object.keys(stacks.bootstrap.resource.aws_kms_key).find((k) => k.startsWith("SealKey"))!);
@@ -94,7 +100,7 @@ function concretize(stacks: { lane: Json; bootstrap: Json }): { lane: Json; boot
         return `UNRESOLVED(${type}.${name}.${attr})`;
     }
   };
-  const replace = (s: string) =>
+  const replace = (s: string): string =>
     s.replace(/\$\{(data\.)?([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}/g, (_m, data: string | undefined, type: string, name: string, attr: string) =>
       value(data ? `data.${type}` : type, name, attr),
     );

@@ -121,7 +121,8 @@ describe("lane stack: keys", () => {
   test("key admins (break-glass) and operators (deploy role) are separated from key use and grants", () => {
     for (const policy of [sealPolicy.policy, bucketKey.policy, sealKey.policy]) {
       const admin = statements(policy).find((x) => x.Sid === "KeyAdministration")!;
-      expect(JSON.stringify(admin.Principal.AWS)).toMatch(/:role\/express-lane-break-glass|aws_iam_session_context\.CallerSession\.issuer_arn/);
+      // Lane keys: the break-glass admin the bootstrap recorded in SSM; bootstrap keys: the caller (and EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN).
+      expect(JSON.stringify(admin.Principal.AWS)).toMatch(/data\.aws_ssm_parameter\.BreakGlassAdmin\.value|aws_iam_session_context\.CallerSession\.issuer_arn/);
       const operator = statements(policy).find((x) => x.Sid === "KeyOperation")!;
       expect(JSON.stringify(operator.Principal.AWS)).toMatch(/:role\/express-lane-deploy|aws_iam_role\.Github_DeployRole/);
       const actions = [...asList<string>(admin.Action), ...asList<string>(operator.Action)];
@@ -131,7 +132,7 @@ describe("lane stack: keys", () => {
       expect(JSON.stringify(statements(policy))).not.toMatch(/:root"/);
     }
     // Before the lane stack sets it, the seal key's policy grants no use at all.
-    expect(statements(sealKey.policy).map((x) => x.Sid)).toEqual(["KeyAdministration", "KeyOperation"]);
+    expect(statements(sealKey.policy).map((x) => x.Sid)).toEqual(["KeyAdministration", "KeyOperation", "KeyRead"]);
   });
 });
 
@@ -204,7 +205,7 @@ describe("lane stack: enclave hosts", () => {
 
   test("AMI from the AL2023 arm64 SSM public parameter", () => {
     const params = Object.values(lane.data.aws_ssm_parameter as Record<string, Json>);
-    expect(params.map((p) => p.name)).toEqual(["/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"]);
+    expect(params.map((p) => p.name)).toEqual(["/express-lane/bootstrap/break-glass-admin-arn", "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"]);
     expect(lt.image_id).toMatch(/^\$\{data\.aws_ssm_parameter\..*\.value\}$/);
   });
 
