@@ -31,6 +31,13 @@ export const SEAL_WRITER_UNWRAP_SID = "WriterUnwrapSealKeys";
 export const SEAL_PURPOSE_CONDITION_KEY = "kms:EncryptionContext:purpose";
 export const SEAL_WRITER_CONDITION_KEY = "kms:EncryptionContext:writer";
 export const SEAL_PURPOSE = "express-lane-seal";
+/**
+ * Encryption context purpose of the lane signing key (wire/lane-key.ts LANE_KEY_PURPOSE): an admin
+ * generates it with GenerateDataKeyPairWithoutPlaintext under the seal key, context
+ * {purpose, lane, kid, not_before, not_after}; only attested enclaves decrypt it.
+ */
+export const LANE_KEY_PURPOSE = "express-lane-lane-key";
+export const LANE_CONDITION_KEY = "kms:EncryptionContext:lane";
 /** The admin signing key's one algorithm (KMS Sign `SigningAlgorithm`). */
 export const DIRECTORY_SIGNING_ALGORITHM = "ED25519_SHA_512";
 export const DIRECTORY_SIGNING_KEY_SPEC = "ECC_NIST_EDWARDS25519";
@@ -203,12 +210,30 @@ export class LaneKeys extends Construct {
    * and only on writer keys. KMS then returns `CiphertextForRecipient`, readable only inside the
    * enclave ("kms:RecipientAttestation:ImageSha384 ... Controls access to Decrypt ... based on the
    * image hash in the attestation document in the request", KMS Developer Guide, condition keys for
-   * AWS Nitro Enclaves). Several PCR0 values in one condition are ORed.
+   * AWS Nitro Enclaves). Several PCR0 values in one condition are ORed. Two kinds of ciphertext:
+   * writer keys (purpose express-lane-seal) and the lane signing key (purpose express-lane-lane-key).
    */
   grantAttestedUnseal(host: IGrantable): void {
     this.sealKey.grantDecrypt(host, SEAL_HOST_GRANT_SID, {
       StringEqualsIgnoreCase: { [ATTESTATION_PCR0_CONDITION_KEY]: this.pcr0s.length === 1 ? this.pcr0s[0] : [...this.pcr0s] },
-      StringEquals: { [SEAL_PURPOSE_CONDITION_KEY]: SEAL_PURPOSE },
+      StringEquals: { [SEAL_PURPOSE_CONDITION_KEY]: [SEAL_PURPOSE, LANE_KEY_PURPOSE] },
+    });
+  }
+
+  /**
+   * Lets `principals` (the directory publishers / lane admins) create the lane signing key: KMS
+   * GenerateDataKeyPairWithoutPlaintext returns the public key and the private key encrypted under
+   * this key, never the plaintext private key ("GenerateDataKeyPairWithoutPlaintext ... does not
+   * return a plaintext private key", KMS API reference), only for this lane and only Ed25519
+   * (kms:DataKeyPairSpec). They get no Decrypt, so only attested enclaves ever open it.
+   */
+  grantLaneKeyGeneration(principals: readonly string[], laneName: string): void {
+    if (principals.length === 0) return;
+    this.sealKey.addToResourcePolicy({
+      sid: "AdminsGenerateLaneSigningKey",
+      actions: ["kms:GenerateDataKeyPairWithoutPlaintext"],
+      principals: { AWS: [...principals] },
+      conditions: { StringEquals: { [SEAL_PURPOSE_CONDITION_KEY]: LANE_KEY_PURPOSE, [LANE_CONDITION_KEY]: laneName, "kms:DataKeyPairSpec": "ECC_NIST_EDWARDS25519" } },
     });
   }
 }

@@ -369,7 +369,10 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
   if (!/^[A-Za-z0-9._-]{1,255}$/.test(environment)) problems.push(`environment "${environment}" must be a GitHub environment name without spaces or wildcards`);
 
   const laneName = raw.laneName || DEFAULT_LANE;
-  if (!/^[a-z][a-z0-9]{0,11}$/.test(laneName)) problems.push(`lane name "${laneName}" (EXPRESS_LANE_NAME) must be 1-12 lowercase letters and digits, starting with a letter`);
+  // wire/key-directory.ts LANE_NAME, shorter (it is part of directory bucket and IAM role names).
+  if (!/^[a-z](?:[a-z0-9]|-(?!-)){0,19}$/.test(laneName) || laneName.endsWith("-")) {
+    problems.push(`lane name "${laneName}" (EXPRESS_LANE_NAME) must be 1-20 lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen`);
+  }
   const namePrefix = lanePrefix(project, laneName);
   const accountId = raw.accountId || undefined;
   if (accountId !== undefined && !/^\d{12}$/.test(accountId)) problems.push(`account id "${accountId}" (EXPRESS_LANE_ACCOUNT_ID) must be 12 digits`);

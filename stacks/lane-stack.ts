@@ -107,6 +107,7 @@ export class LaneStack extends TerraformStack {
 
     this.bucket.grantRead(this.hosts);
     this.keys.grantAttestedUnseal(this.hosts);
+    this.keys.grantLaneKeyGeneration(config.directoryPublisherArns.length > 0 ? config.directoryPublisherArns : [breakGlassAdminArn], config.laneName);
     const artifacts = new ImportedBucket(config.artifactBucketName);
     artifacts.grantRead(this.hosts, `releases/${config.releaseId}/`);
     // Wrapped seal keys (KMS ciphertexts): writers publish them, hosts fetch and forward them to the enclave.

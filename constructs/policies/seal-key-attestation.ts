@@ -12,13 +12,15 @@ export const ATTESTATION_KEY = "kms:RecipientAttestation:ImageSha384";
 export const SEAL_PURPOSE_KEY = "kms:EncryptionContext:purpose";
 export const SEAL_WRITER_KEY = "kms:EncryptionContext:writer";
 export const SEAL_PURPOSE_VALUE = "express-lane-seal";
+/** The lane signing key's purpose (wire/lane-key.ts): only attested enclaves may ever open it. */
+export const LANE_KEY_PURPOSE_VALUE = "express-lane-lane-key";
 
 /** A principal no policy of ours names: catches `Principal: "*"` and account-root delegation. */
 export const STRANGER = "arn:aws:iam::999999999999:role/stranger";
 
 /** Actions that would hand out the seal key's plaintext, or the power to get it, without attestation. */
 const UNSEAL_ACTIONS = ["kms:Decrypt", "kms:ReEncryptFrom"];
-const ESCAPE_ACTIONS = ["kms:CreateGrant", "kms:ReEncryptFrom", "kms:ReEncryptTo"];
+const ESCAPE_ACTIONS = ["kms:CreateGrant", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyPair"];
 
 /** Every value a policy compares the given condition key with (to build concrete requests). */
 function conditionValues(statements: readonly IamStatementJson[], key: string): string[] {
@@ -132,7 +134,7 @@ export function checkSealPolicy(policy: unknown, admins?: readonly string[]): st
   for (const p of principals) {
     // No Decrypt without attestation, except writer keys (purpose + writer id).
     for (const action of UNSEAL_ACTIONS) {
-      for (const context of [{}, { [SEAL_PURPOSE_KEY]: "something-else" }, seal()]) {
+      for (const context of [{}, { [SEAL_PURPOSE_KEY]: "something-else" }, { [SEAL_PURPOSE_KEY]: LANE_KEY_PURPOSE_VALUE }, seal()]) {
         const allowing = couldAllow(statements, { principal: p, action, context });
         if (allowing.length > 0) {
           problems.push(
@@ -150,7 +152,10 @@ export function checkSealPolicy(policy: unknown, admins?: readonly string[]): st
       }
     }
     for (const action of ESCAPE_ACTIONS) {
-      const contexts = [{}, seal(), ...pcr0s.map((v) => seal({ [ATTESTATION_KEY]: v })), ...writerIds.map((w) => seal({ [SEAL_WRITER_KEY]: w }))];
+      // GenerateDataKeyPair returns the private key in plaintext; the lane signing key must be made
+      // with ...WithoutPlaintext so only enclaves ever hold it.
+      const laneKey = { [SEAL_PURPOSE_KEY]: LANE_KEY_PURPOSE_VALUE };
+      const contexts = [{}, seal(), laneKey, ...conditionValues(statements, "kms:EncryptionContext:lane").map((l) => ({ ...laneKey, "kms:EncryptionContext:lane": l })), ...pcr0s.map((v) => seal({ [ATTESTATION_KEY]: v })), ...writerIds.map((w) => seal({ [SEAL_WRITER_KEY]: w }))];
       const allowing = contexts.flatMap((context) => couldAllow(statements, { principal: p, action, context }));
       if (allowing.length > 0) problems.push(`statements ${sids([...new Set(allowing)])} allow ${action} on the seal key for ${p === STRANGER ? "any principal" : p}: it would sidestep the attestation condition`);
     }

@@ -189,6 +189,19 @@ describe("the seal key", () => {
     expect(await evaluate({ ...as(host), action: "kms:Decrypt", resource: sealKeyArn, context: attested("ab".repeat(48)), resourcePolicy: sealKeyPolicy })).not.toBe("Allowed");
   });
 
+  test("the lane signing key: admins generate it without plaintext for this lane only; only attested enclaves open it", async () => {
+    const laneKey = { "kms:EncryptionContext:purpose": "express-lane-lane-key", "kms:EncryptionContext:lane": "main", "kms:EncryptionContext:kid": "k1", "kms:DataKeyPairSpec": "ECC_NIST_EDWARDS25519" };
+    expect(await evaluate({ principal: BOOTSTRAP_ADMIN, action: "kms:GenerateDataKeyPairWithoutPlaintext", resource: sealKeyArn, context: laneKey, resourcePolicy: sealKeyPolicy })).toBe("Allowed");
+    expect(await evaluate({ principal: BOOTSTRAP_ADMIN, action: "kms:GenerateDataKeyPairWithoutPlaintext", resource: sealKeyArn, context: { ...laneKey, "kms:EncryptionContext:lane": "eu1" }, resourcePolicy: sealKeyPolicy })).not.toBe("Allowed");
+    expect(await evaluate({ principal: BOOTSTRAP_ADMIN, action: "kms:GenerateDataKeyPairWithoutPlaintext", resource: sealKeyArn, context: { ...laneKey, "kms:DataKeyPairSpec": "RSA_2048" }, resourcePolicy: sealKeyPolicy })).not.toBe("Allowed");
+    for (const principal of principals) {
+      const identity = principal === roleArn(host) || principal === roleArn(writer) || principal === roleArn(deploy) ? principalPolicies(s, principal.split("/").pop()!) : powerful(principal);
+      expect(await evaluate({ principal, ...identity, action: "kms:GenerateDataKeyPair", resource: sealKeyArn, context: laneKey, resourcePolicy: sealKeyPolicy })).not.toBe("Allowed");
+      expect(await evaluate({ principal, ...identity, action: "kms:Decrypt", resource: sealKeyArn, context: laneKey, resourcePolicy: sealKeyPolicy })).not.toBe("Allowed");
+    }
+    expect(await evaluate({ ...as(host), action: "kms:Decrypt", resource: sealKeyArn, context: { ...laneKey, "kms:RecipientAttestation:ImageSha384": PCR0 }, resourcePolicy: sealKeyPolicy })).toBe("Allowed");
+  });
+
   test("a writer generates and unwraps only its own writer keys (encryption context writer = its id)", async () => {
     const own = { ...seal, "kms:EncryptionContext:writer": "loader", "kms:EncryptionContext:kid": "loader.1" };
     const other = { ...seal, "kms:EncryptionContext:writer": "other", "kms:EncryptionContext:kid": "other.1" };

@@ -82,7 +82,7 @@ describe("lane stack: keys", () => {
     expect(host).toHaveLength(1);
     expect(host[0].Condition).toEqual({
       StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": s.config.measurements.pcr0 },
-      StringEquals: { "kms:EncryptionContext:purpose": "express-lane-seal" },
+      StringEquals: { "kms:EncryptionContext:purpose": ["express-lane-seal", "express-lane-lane-key"] },
     });
     expect(sealPolicy.key_id).toMatch(/data\.aws_kms_key\.SealKey\.arn/);
   });

@@ -220,6 +220,11 @@ describe("EL-SEAL-ATTESTATION", () => {
       const notAction = { Sid: "Escape", Effect: "Allow", Principal: { AWS: "arn:aws:iam::1:role/writer" }, NotAction: "kms:Encrypt", Resource: "*" };
       expect(errorsOf(new SealKeyAttestation(), seal([admin, attested, notAction]))).toEqual(expect.arrayContaining([expect.stringMatching(/allow kms:Decrypt without/)]));
     });
+    test("the lane signing key: GenerateDataKeyPair (plaintext private key) or an un-attested Decrypt of it", () => {
+      expect(errorsOf(new SealKeyAttestation(), seal([admin, attested, allow("arn:aws:iam::1:role/admin", "kms:GenerateDataKeyPair")]))).toEqual([expect.stringMatching(/allow kms:GenerateDataKeyPair on the seal key/)]);
+      const laneKeyUnwrap = { ...allow("arn:aws:iam::1:role/admin", "kms:Decrypt"), Condition: { StringEquals: { "kms:EncryptionContext:purpose": "express-lane-lane-key" } } };
+      expect(errorsOf(new SealKeyAttestation(), seal([admin, attested, laneKeyUnwrap]))).toEqual([expect.stringMatching(/allow kms:Decrypt without .*express-lane-lane-key/)]);
+    });
     test("an attested statement for Principal * (any account's enclave of the image)", () => {
       const anyone = { ...attested, Principal: "*" };
       expect(errorsOf(new SealKeyAttestation(), seal([admin, anyone]))).toEqual(expect.arrayContaining([expect.stringMatching(/any principal/)]));
