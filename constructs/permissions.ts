@@ -128,7 +128,7 @@ export function grantLanePlanning(plan: IGrantable, p: PlanPermissionsProps): vo
   add({ sid: "DescribeLogGroups", actions: ["logs:DescribeLogGroups"], resources: ["*"] });
   add({ sid: "ReadLaneTopics", actions: ["sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource", "sns:GetSubscriptionAttributes"], resources: [`arn:aws:sns:${p.region}:*:${p.prefix}-*`] });
   add({ sid: "ReadLaneAlarms", actions: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"], resources: [`arn:aws:cloudwatch:${p.region}:*:alarm:${p.prefix}-*`, `arn:aws:cloudwatch::*:dashboard/${p.prefix}*`] });
-  add({ sid: "ReadParameters", actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:ListTagsForResource"], resources: [`arn:aws:ssm:${p.region}::parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
+  add({ sid: "ReadParameters", actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:ListTagsForResource"], resources: [`arn:aws:ssm:${p.region}:*:parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
   add({ sid: "DescribeParameters", actions: ["ssm:DescribeParameters"], resources: ["*"] });
 }
 
@@ -282,7 +282,7 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
   add({ sid: "ManageLaneTopics", actions: ["sns:*"], resources: [`arn:aws:sns:${p.region}:*:${p.prefix}-*`] });
   add({ sid: "ManageLaneAlarms", actions: ["cloudwatch:*"], resources: [`arn:aws:cloudwatch:${p.region}:*:alarm:${p.prefix}-*`, `arn:aws:cloudwatch::*:dashboard/${p.prefix}*`] });
   add({ sid: "DescribeAlarms", actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetDashboard"], resources: ["*"] });
-  add({ sid: "ReadAmiParameter", actions: ["ssm:GetParameter", "ssm:GetParameters"], resources: [`arn:aws:ssm:${p.region}::parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
+  add({ sid: "ReadAmiParameter", actions: ["ssm:GetParameter", "ssm:GetParameters"], resources: [`arn:aws:ssm:${p.region}:*:parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
   // The lane's own parameters (e.g. the API key digests, /{prefix}/api-keys: runtime/auth.ts).
   add({
     sid: "ManageLaneParameters",
