@@ -17,6 +17,8 @@ export interface PolicyStatement {
   readonly effect?: "Allow" | "Deny";
   readonly actions: readonly string[];
   readonly resources?: readonly string[];
+  /** NotResource (only for Deny statements: the rules refuse it in an Allow). */
+  readonly notResources?: readonly string[];
   /** Resource-policy principals, e.g. `{ AWS: [roleArn] }` or `{ Service: [...] }` or `"*"`. */
   readonly principals?: Readonly<Record<string, readonly string[]>> | "*";
   readonly conditions?: Conditions;
@@ -38,6 +40,7 @@ export function renderPolicyDocument(statements: readonly PolicyStatement[]): st
       }
       out.Action = s.actions.length === 1 ? s.actions[0] : [...s.actions];
       if (s.resources !== undefined) out.Resource = s.resources.length === 1 ? s.resources[0] : [...s.resources];
+      if (s.notResources !== undefined) out.NotResource = s.notResources.length === 1 ? s.notResources[0] : [...s.notResources];
       if (s.conditions !== undefined) out.Condition = s.conditions;
       return out;
     }),

@@ -192,6 +192,46 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
     conditions: { StringNotEquals: { "aws:ResourceTag/Name": `${p.prefix}-host` } },
   });
 
+  // Other workloads' launch templates and Auto Scaling groups: a new launch template version (user
+  // data) or a changed group would run code under *their* instance profiles — an escalation that
+  // needs no iam:PassRole. Lane launch templates carry the lane tag (provider default tags); lane
+  // groups are named `{prefix}-hosts-*` (aws_autoscaling_group gets no default tags). Security
+  // groups of others are not the lane's to open.
+  add({
+    sid: "DenyOtherLaunchTemplates",
+    effect: "Deny",
+    actions: ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate", "ec2:DeleteLaunchTemplate", "ec2:DeleteLaunchTemplateVersions"],
+    resources: ["arn:aws:ec2:*:*:launch-template/*"],
+    conditions: { StringNotEquals: { [`aws:ResourceTag/${LANE_TAG}`]: p.laneName } },
+  });
+  add({
+    sid: "DenyOtherAutoScalingGroups",
+    effect: "Deny",
+    actions: [
+      "autoscaling:UpdateAutoScalingGroup",
+      "autoscaling:DeleteAutoScalingGroup",
+      "autoscaling:SetDesiredCapacity",
+      "autoscaling:StartInstanceRefresh",
+      "autoscaling:CancelInstanceRefresh",
+      "autoscaling:AttachInstances",
+      "autoscaling:AttachLoadBalancerTargetGroups",
+      "autoscaling:AttachTrafficSources",
+      "autoscaling:PutLifecycleHook",
+      "autoscaling:PutScalingPolicy",
+      "autoscaling:CreateOrUpdateTags",
+      "autoscaling:DeleteTags",
+      "autoscaling:TerminateInstanceInAutoScalingGroup",
+    ],
+    notResources: [`arn:aws:autoscaling:${p.region}:*:autoScalingGroup:*:autoScalingGroupName/${p.prefix}-hosts-*`],
+  });
+  add({
+    sid: "DenyOtherSecurityGroups",
+    effect: "Deny",
+    actions: ["ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules", "ec2:DeleteSecurityGroup"],
+    resources: ["arn:aws:ec2:*:*:security-group/*"],
+    conditions: { StringNotEquals: { [`aws:ResourceTag/${LANE_TAG}`]: p.laneName } },
+  });
+
   // IAM: lane roles only, always with the boundary; never the deploy role itself.
   add({
     sid: "CreateBoundedLaneRoles",

@@ -38,6 +38,8 @@ const calls: Record<string, Call[]> = {
     ["ec2:CreateVpcEndpoint", ec2("vpc-endpoint")],
     ["ec2:CreateSecurityGroup", ec2("security-group")],
     ["ec2:AuthorizeSecurityGroupIngress", ec2("security-group-rule")],
+    ["ec2:AuthorizeSecurityGroupIngress", ec2("security-group"), laneTag],
+    ["ec2:DeleteSecurityGroup", ec2("security-group"), laneTag],
     ["ec2:DescribeVpcs", "*"],
     ["ec2:DeleteVpc", ec2("vpc")],
   ],
@@ -87,6 +89,9 @@ const calls: Record<string, Call[]> = {
   ],
   "hosts (launch template, ASG, NLB)": [
     ["ec2:CreateLaunchTemplate", ec2("launch-template")],
+    ["ec2:CreateLaunchTemplateVersion", ec2("launch-template"), laneTag],
+    ["autoscaling:UpdateAutoScalingGroup", `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:01234567-89ab-cdef-0123-456789abcdef:autoScalingGroupName/express-lane-hosts-1`],
+    ["autoscaling:StartInstanceRefresh", `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:01234567-89ab-cdef-0123-456789abcdef:autoScalingGroupName/express-lane-hosts-1`],
     ["autoscaling:CreateAutoScalingGroup", `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:01234567-89ab-cdef-0123-456789abcdef:autoScalingGroupName/express-lane-hosts-1`],
     ["iam:CreateServiceLinkedRole", `arn:aws:iam::${ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`, { "iam:AWSServiceName": "autoscaling.amazonaws.com" }],
     ["elasticloadbalancing:CreateLoadBalancer", `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:loadbalancer/net/express-lane-nlb/1`],

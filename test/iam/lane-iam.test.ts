@@ -14,6 +14,7 @@ const bucketArn = `arn:aws:s3express:${REGION}:${ACCOUNT}:bucket/${bucket}`;
 const bucketPolicy = resources(s.lane, "aws_s3_bucket_policy").find((p) => p.bucket === bucket)!.policy as string;
 const bucketKeyArn = kmsKeyArn(s, "Keys_BucketKey");
 const bucketKeyPolicy = kmsKey(s, "Keys_BucketKey").policy as string;
+const laneTagged = { "aws:ResourceTag/ExpressLaneLane": "main" };
 const bucketKeyTags = { "aws:ResourceTag/ExpressLaneLane": "main", "aws:ResourceTag/ExpressLaneKeyRole": "bucket" };
 const sealKeyArn = kmsKeyArn(s, "SealKey");
 const sealKeyInitialPolicy = kmsKey(s, "SealKey").policy as string;
@@ -135,6 +136,18 @@ describe("least privilege that holds", () => {
     expect(await evaluate({ ...as(deploy), action: "iam:PutRolePolicy", resource: roleArn("payments-admin") })).not.toBe("Allowed");
     expect(await evaluate({ ...as(deploy), action: "ec2:ModifyInstanceAttribute", resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/i-0123456789abcdef0`, context: { "aws:ResourceTag/Name": "payments-api", "aws:RequestedRegion": REGION } })).toBe("ExplicitlyDenied");
     expect(await evaluate({ ...as(deploy), action: "ec2:CreateSnapshot", resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:volume/vol-0123456789abcdef0`, context: { "aws:RequestedRegion": REGION } })).toBe("ExplicitlyDenied");
+  });
+
+  test("no escalation through other workloads' launch templates, Auto Scaling groups or security groups", async () => {
+    const other = { "aws:ResourceTag/ExpressLaneLane": "x", "aws:ResourceTag/Team": "payments" };
+    expect(await evaluate({ ...as(deploy), action: "ec2:CreateLaunchTemplateVersion", resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:launch-template/lt-0123456789abcdef0`, context: { "aws:ResourceTag/Team": "payments" } })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "ec2:CreateLaunchTemplateVersion", resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:launch-template/lt-0123456789abcdef0`, context: laneTagged })).toBe("Allowed");
+    const asg = (name: string) => `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:01234567-89ab-cdef-0123-456789abcdef:autoScalingGroupName/${name}`;
+    expect(await evaluate({ ...as(deploy), action: "autoscaling:UpdateAutoScalingGroup", resource: asg("payments-api") })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "autoscaling:UpdateAutoScalingGroup", resource: asg("express-lane-eu1-hosts-2026") })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "autoscaling:UpdateAutoScalingGroup", resource: asg("express-lane-hosts-2026") })).toBe("Allowed");
+    expect(await evaluate({ ...as(deploy), action: "ec2:AuthorizeSecurityGroupIngress", resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:security-group/sg-0123456789abcdef0`, context: other })).toBe("ExplicitlyDenied");
+    expect(await evaluate({ ...as(deploy), action: "ec2:AuthorizeSecurityGroupIngress", resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:security-group/sg-0123456789abcdef0`, context: laneTagged })).toBe("Allowed");
   });
 
   test("lanes share name prefixes, but a lane's deploy role cannot touch another lane's tagged resources", async () => {
