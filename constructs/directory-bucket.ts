@@ -22,7 +22,13 @@ export interface DirectoryBucketProps {
   readonly region: string;
   /** Customer managed key for SSE-KMS; used for the bucket's whole lifetime. */
   readonly encryptionKey: Key;
-  /** Let `terraform destroy` delete a non-empty bucket. @default false */
+  /**
+   * Let `terraform destroy` delete a non-empty bucket: the provider deletes every object first
+   * (aws_s3_directory_bucket `force_destroy`: "Boolean that indicates all objects should be deleted
+   * from the bucket when the bucket is destroyed so that the bucket can be destroyed without
+   * error"). The principal running the destroy needs ReadWrite sessions: `grantAdminister`.
+   * @default false
+   */
   readonly forceDestroy?: boolean;
 }
 
@@ -49,6 +55,11 @@ export class DirectoryBucket extends Construct {
       forceDestroy: props.forceDestroy ?? false,
     });
     this.bucketArn = this.resource.arn;
+    // Destroy order: Terraform destroys dependents first, so with the key depending on the bucket the
+    // bucket (emptied by force_destroy) is gone before the key is scheduled for deletion; a destroy
+    // that fails on the bucket never reaches the key, so no object is left under a deleted key.
+    // (An override, because the key is constructed before the bucket; Terraform JSON wants the bare address.)
+    props.encryptionKey.resource.addOverride("depends_on", [`${this.resource.terraformResourceType}.${this.resource.friendlyUniqueId}`]);
     new S3BucketServerSideEncryptionConfiguration(this, "Encryption", {
       bucket: this.resource.bucket,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.encryptionKey.keyArn }, bucketKeyEnabled: true }],
@@ -85,17 +96,42 @@ export class DirectoryBucket extends Construct {
     });
   }
 
-  /** ReadOnly sessions (`s3express:SessionMode = ReadOnly`) and kms:Decrypt on the bucket key. */
+  /**
+   * ReadOnly sessions (`s3express:SessionMode = ReadOnly`) and kms:GenerateDataKey + kms:Decrypt on
+   * the bucket key, in the key policy and the grantee's IAM policy. S3 API reference, GetObject /
+   * HeadObject, directory bucket permissions: "If the object is encrypted using SSE-KMS, you must
+   * also have the kms:GenerateDataKey and kms:Decrypt permissions in IAM identity-based policies and
+   * KMS key policies for the KMS key." (S3 Express creates a session key with GenerateDataKey.)
+   */
   grantRead(grantee: IGrantable): void {
     this.grantSession(grantee, "ReadOnly");
-    this.encryptionKey.grant(grantee, `BucketRead${this.encryptionKey.policyStatements.length}`, ["kms:Decrypt"]);
+    this.grantKeyUse(grantee, "BucketRead");
   }
 
-  /** ReadWrite sessions and kms:GenerateDataKey/Decrypt on the bucket key. */
+  /** ReadWrite sessions and kms:GenerateDataKey/Decrypt on the bucket key (PutObject: same sentence). */
   grantWrite(grantee: IGrantable): void {
     this.grantSession(grantee, "ReadWrite");
     this.writers.push(grantee.grantPrincipal.principalArn);
-    this.encryptionKey.grant(grantee, `BucketWrite${this.encryptionKey.policyStatements.length}`, ["kms:GenerateDataKey", "kms:Decrypt"]);
+    this.grantKeyUse(grantee, "BucketWrite");
+  }
+
+  /**
+   * For the principal that applies and destroys the bucket (the deploy role, whose IAM policy comes
+   * from the bootstrap stack): kms:GenerateDataKey + kms:Decrypt on the bucket key in the key policy
+   * (S3 API reference, PutBucketEncryption, directory buckets: "To set a directory bucket default
+   * encryption with SSE-KMS, you must also have the kms:GenerateDataKey and the kms:Decrypt
+   * permissions in IAM identity-based policies and KMS key policies for the target KMS key."), and
+   * exemption from the ReadWrite-session deny, so that force_destroy can delete the objects.
+   */
+  grantAdminister(principalArn: string): void {
+    this.writers.push(principalArn);
+    this.encryptionKey.addToResourcePolicy({ sid: "BucketEncryptionSetup", actions: ["kms:GenerateDataKey", "kms:Decrypt"], principals: { AWS: [principalArn] } });
+  }
+
+  private grantKeyUse(grantee: IGrantable, sid: string): void {
+    const actions = ["kms:GenerateDataKey", "kms:Decrypt"];
+    this.encryptionKey.grant(grantee, sid, actions);
+    grantee.grantPrincipal.addToPrincipalPolicy({ sid: `${sid}Key`, actions, resources: [this.encryptionKey.keyArn] });
   }
 
   private grantSession(grantee: IGrantable, mode: "ReadOnly" | "ReadWrite"): void {

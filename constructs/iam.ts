@@ -3,9 +3,9 @@
  * roles collect them, and resources hand out `grant*` helpers instead of stacks writing
  * policy JSON by hand.
  */
-import { Lazy } from "cdktf";
-import { Construct } from "constructs";
-import { IamRole, IamRolePolicy, IamRolePolicyAttachment } from "./aws";
+import { Aspects, IAspect, Lazy, TerraformResource } from "cdktf";
+import { Construct, IConstruct } from "constructs";
+import { IamPolicy, IamRole, IamRolePolicy, IamRolePolicyAttachment } from "./aws";
 
 /** `{ operator: { key: value | values } }`, as in IAM JSON. */
 export type Conditions = Readonly<Record<string, Readonly<Record<string, string | readonly string[] | boolean>>>>;
@@ -17,6 +17,8 @@ export interface PolicyStatement {
   readonly effect?: "Allow" | "Deny";
   readonly actions: readonly string[];
   readonly resources?: readonly string[];
+  /** NotResource (only for Deny statements: the rules refuse it in an Allow). */
+  readonly notResources?: readonly string[];
   /** Resource-policy principals, e.g. `{ AWS: [roleArn] }` or `{ Service: [...] }` or `"*"`. */
   readonly principals?: Readonly<Record<string, readonly string[]>> | "*";
   readonly conditions?: Conditions;
@@ -38,6 +40,7 @@ export function renderPolicyDocument(statements: readonly PolicyStatement[]): st
       }
       out.Action = s.actions.length === 1 ? s.actions[0] : [...s.actions];
       if (s.resources !== undefined) out.Resource = s.resources.length === 1 ? s.resources[0] : [...s.resources];
+      if (s.notResources !== undefined) out.NotResource = s.notResources.length === 1 ? s.notResources[0] : [...s.notResources];
       if (s.conditions !== undefined) out.Condition = s.conditions;
       return out;
     }),
@@ -66,6 +69,11 @@ export interface RoleProps {
   /** @default 3600 */
   readonly maxSessionDuration?: number;
   readonly description?: string;
+  /**
+   * Managed policy ARN set as the role's permissions boundary. @default the boundary applied to an
+   * enclosing scope with `PermissionsBoundary.of(scope).apply(arn)`, else none
+   */
+  readonly permissionsBoundary?: string;
 }
 
 /** An IAM role whose inline policy is assembled from grants. */
@@ -86,6 +94,7 @@ export class Role extends Construct implements IGrantable, IPrincipal {
       description: props.description,
       assumeRolePolicy: renderPolicyDocument(props.assumedBy),
       maxSessionDuration: props.maxSessionDuration ?? 3600,
+      permissionsBoundary: props.permissionsBoundary,
     });
     this.roleArn = this.resource.arn;
     this.roleName = this.resource.name;
@@ -118,6 +127,66 @@ export class Role extends Construct implements IGrantable, IPrincipal {
   /** The statements granted so far (for tests and reviews). */
   get policyStatements(): readonly PolicyStatement[] {
     return [...this.statements];
+  }
+}
+
+/**
+ * A customer managed policy (aws_iam_policy) assembled from statements, e.g. a permissions
+ * boundary. Its ARN is known before any role that uses it is created.
+ */
+export class ManagedPolicy extends Construct {
+  readonly resource: IamPolicy;
+  readonly policyArn: string;
+  private readonly statements: PolicyStatement[] = [];
+
+  constructor(scope: Construct, id: string, props: { readonly policyName: string; readonly description?: string; readonly statements?: readonly PolicyStatement[] }) {
+    super(scope, id);
+    this.statements.push(...(props.statements ?? []));
+    this.resource = new IamPolicy(this, "Resource", {
+      name: props.policyName,
+      description: props.description,
+      policy: Lazy.stringValue({ produce: () => renderPolicyDocument(this.statements) }),
+    });
+    this.policyArn = this.resource.arn;
+  }
+
+  addStatements(...statements: PolicyStatement[]): void {
+    this.statements.push(...statements);
+  }
+
+  get policyStatements(): readonly PolicyStatement[] {
+    return [...this.statements];
+  }
+}
+
+/**
+ * Applies a permissions boundary to every IAM role under a scope, like aws-cdk-lib's
+ * `PermissionsBoundary.of(scope).apply(policy)`: the lane stack applies the bootstrap's boundary so
+ * that every role the deploy role creates carries it (the deploy role may create roles only with
+ * it: see `laneBoundaryConditions`). A role that sets its own boundary keeps it.
+ *
+ * IAM User Guide, "Permissions boundaries for IAM entities": "An entity's permissions boundary
+ * allows it to perform only the actions that are allowed by both its identity-based policies and
+ * its permissions boundaries."
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+ */
+export class PermissionsBoundary {
+  static of(scope: IConstruct): PermissionsBoundary {
+    return new PermissionsBoundary(scope);
+  }
+
+  private constructor(private readonly scope: IConstruct) {}
+
+  apply(boundaryArn: string): void {
+    const aspect: IAspect = {
+      visit(node: IConstruct): void {
+        if (node instanceof TerraformResource && node.terraformResourceType === "aws_iam_role") {
+          const role = node as IamRole;
+          if (role.permissionsBoundaryInput === undefined) role.permissionsBoundary = boundaryArn;
+        }
+      },
+    };
+    Aspects.of(this.scope).add(aspect);
   }
 }
 

@@ -1,58 +1,130 @@
 /**
- * A KMS customer managed key in the style of aws-cdk-lib's aws-kms `Key`: rotation on,
- * a key policy that separates administration from use, and `grant*` helpers that add
- * key-policy statements naming the grantee.
+ * A KMS customer managed key in the style of aws-cdk-lib's aws-kms `Key`: rotation on, a key
+ * policy that separates administration from use, and `grant*` helpers that add key-policy
+ * statements naming the grantee.
+ *
+ * Who may do what with a key is written out action by action (never `kms:Create*`/`kms:Put*`, which
+ * hide `kms:CreateGrant` — a grant gives its grantee cryptographic use — and `kms:ReEncrypt*`):
+ *  - admins (the break-glass administrator, and the administrator who applied the bootstrap) get
+ *    KEY_ADMIN_ACTIONS: manage, never use, never grant;
+ *  - operators (the deploy role) get a narrow list: KEY_LIFECYCLE_ACTIONS for keys the lane stack
+ *    creates and destroys, KEY_POLICY_ACTIONS for a key whose policy it only sets (the seal key).
+ * The key policy never names the account root, so IAM policies alone cannot widen use (KMS
+ * Developer Guide, "Default key policy": the root statement "allows IAM policies to allow access to
+ * the KMS key"; without it, access must be in the key policy.
+ * https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
  */
 import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { KmsAlias, KmsKey, KmsKeyPolicy } from "./aws";
 import { Conditions, IGrantable, PolicyStatement, renderPolicyDocument } from "./iam";
-import { KEY_ROLE_METADATA } from "./policies/seal-key-attestation";
+import { KEY_POLICY_ADMINS_METADATA, KEY_ROLE_METADATA } from "./policies/seal-key-attestation";
 
-/** Administrative actions: manage the key, never use it for cryptography. */
+/**
+ * Full administration without cryptographic use and without kms:CreateGrant (KMS Developer Guide,
+ * "Allows key administrators to administer the KMS key" lists these; CreateGrant is left out because
+ * "a grant ... allows the grantee principal to use the KMS key in cryptographic operations",
+ * https://docs.aws.amazon.com/kms/latest/developerguide/grants.html).
+ */
 export const KEY_ADMIN_ACTIONS: readonly string[] = [
-  "kms:Create*",
-  "kms:Describe*",
-  "kms:Enable*",
-  "kms:List*",
-  "kms:Put*",
-  "kms:Update*",
-  "kms:Revoke*",
-  "kms:Disable*",
-  "kms:Get*",
-  "kms:Delete*",
+  "kms:DescribeKey",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:GetPublicKey",
+  "kms:ListGrants",
+  "kms:ListKeyPolicies",
+  "kms:ListKeyRotations",
+  "kms:ListResourceTags",
+  "kms:PutKeyPolicy",
+  "kms:EnableKey",
+  "kms:DisableKey",
+  "kms:EnableKeyRotation",
+  "kms:DisableKeyRotation",
+  "kms:RotateKeyOnDemand",
+  "kms:UpdateKeyDescription",
   "kms:TagResource",
   "kms:UntagResource",
+  "kms:CreateAlias",
+  "kms:UpdateAlias",
+  "kms:DeleteAlias",
+  "kms:RevokeGrant",
   "kms:ScheduleKeyDeletion",
   "kms:CancelKeyDeletion",
-  "kms:RotateKeyOnDemand",
 ];
 
-/** Cryptographic actions; none of them may appear in the admin statement. */
+/**
+ * What Terraform needs to read and set a key policy it owns on a key created elsewhere: the
+ * provider reads the key (DescribeKey, GetKeyPolicy) and writes the policy (PutKeyPolicy).
+ */
+export const KEY_POLICY_ACTIONS: readonly string[] = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"];
+
+/**
+ * What Terraform needs to create, update and destroy a key and its alias (aws_kms_key: CreateKey is
+ * an IAM permission; reads DescribeKey/GetKeyPolicy/GetKeyRotationStatus/ListResourceTags; writes
+ * PutKeyPolicy/EnableKeyRotation/TagResource/UntagResource/UpdateKeyDescription; destroy
+ * ScheduleKeyDeletion; aws_kms_alias CreateAlias/UpdateAlias/DeleteAlias need permission on the key
+ * too — KMS Developer Guide, "Controlling access to aliases").
+ */
+export const KEY_LIFECYCLE_ACTIONS: readonly string[] = [
+  ...KEY_POLICY_ACTIONS,
+  "kms:ListKeyRotations",
+  "kms:EnableKeyRotation",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:UpdateKeyDescription",
+  "kms:CreateAlias",
+  "kms:UpdateAlias",
+  "kms:DeleteAlias",
+  "kms:ScheduleKeyDeletion",
+];
+
+/** Read-only access to a key's metadata and policy (the plan role's `terraform plan` refresh). */
+export const KEY_READ_ACTIONS: readonly string[] = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListKeyRotations"];
+
+/** Cryptographic actions (and grants); none may appear in an admin or operator statement. */
 export const KEY_USE_ACTIONS: readonly string[] = [
   "kms:Encrypt",
   "kms:Decrypt",
-  "kms:ReEncrypt*",
-  "kms:GenerateDataKey*",
-  "kms:GenerateRandom",
+  "kms:ReEncryptFrom",
+  "kms:ReEncryptTo",
+  "kms:GenerateDataKey",
+  "kms:GenerateDataKeyWithoutPlaintext",
+  "kms:GenerateDataKeyPair",
+  "kms:GenerateDataKeyPairWithoutPlaintext",
+  "kms:GenerateMac",
+  "kms:VerifyMac",
   "kms:Sign",
   "kms:Verify",
+  "kms:CreateGrant",
 ];
 
-export interface KeyProps {
-  readonly description: string;
-  /** Principals (role ARNs) that administer the key. They get no cryptographic use. */
+export interface KeyAccess {
+  /** Principals (ARNs) with KEY_ADMIN_ACTIONS: the break-glass admin(s). At least one. */
   readonly admins: readonly string[];
+  /** Principals with the narrow operator actions (the deploy role). @default none */
+  readonly operators?: readonly string[];
+  /** @default KEY_LIFECYCLE_ACTIONS */
+  readonly operatorActions?: readonly string[];
+  /** Principals that may read the key and its policy (KEY_READ_ACTIONS): the plan role. @default none */
+  readonly readers?: readonly string[];
+}
+
+export interface KeyProps extends KeyAccess {
+  readonly description: string;
   /** Alias without the `alias/` prefix. @default no alias */
   readonly alias?: string;
-  /** @default true */
+  /** @default true for symmetric keys (asymmetric keys cannot rotate automatically) */
   readonly enableKeyRotation?: boolean;
   /** @default 30 */
   readonly pendingWindowInDays?: number;
+  /** @default "SYMMETRIC_DEFAULT" */
+  readonly keySpec?: string;
+  /** @default "ENCRYPT_DECRYPT" */
+  readonly keyUsage?: "ENCRYPT_DECRYPT" | "SIGN_VERIFY" | "GENERATE_VERIFY_MAC";
   /** @default none */
   readonly tags?: Readonly<Record<string, string>>;
   /**
-   * The key is created here with only the admin statement, and its policy is owned afterwards by
+   * The key is created here with only the admin statements, and its policy is owned afterwards by
    * an `ExistingKeyPolicy` in a later stack (Terraform ignores policy drift on this resource). Used
    * for the seal key: it must exist before the EIF build pins its ARN, while its attested grant
    * needs the PCR0 of that build. @default false
@@ -60,18 +132,26 @@ export interface KeyProps {
   readonly policyManagedElsewhere?: boolean;
 }
 
-
 /**
  * A key policy assembled from grants: shared by `Key` (policy inline on the key) and
  * `ExistingKeyPolicy` (aws_kms_key_policy on a key created elsewhere), so both grant alike.
  */
 abstract class KeyPolicyGrants extends Construct {
   protected readonly statements: PolicyStatement[] = [];
+  /** Principals that may PutKeyPolicy (the only ones who can change this policy). */
+  readonly policyAdmins: readonly string[];
 
-  constructor(scope: Construct, id: string, admins: readonly string[]) {
+  constructor(scope: Construct, id: string, access: KeyAccess) {
     super(scope, id);
-    if (admins.length === 0) throw new Error(`${this.node.path}: a key needs at least one admin principal`);
-    this.statements.push({ sid: "KeyAdministration", actions: KEY_ADMIN_ACTIONS, principals: { AWS: admins }, resources: ["*"] });
+    if (access.admins.length === 0) throw new Error(`${this.node.path}: a key needs at least one admin principal (the break-glass administrator)`);
+    this.statements.push({ sid: "KeyAdministration", actions: KEY_ADMIN_ACTIONS, principals: { AWS: [...access.admins] }, resources: ["*"] });
+    const operators = access.operators ?? [];
+    const operatorActions = access.operatorActions ?? KEY_LIFECYCLE_ACTIONS;
+    const misplaced = operatorActions.filter((a) => KEY_USE_ACTIONS.includes(a) || !KEY_ADMIN_ACTIONS.includes(a));
+    if (misplaced.length > 0) throw new Error(`${this.node.path}: operator actions must be administrative, got ${misplaced.join(", ")}`);
+    if (operators.length > 0) this.statements.push({ sid: "KeyOperation", actions: operatorActions, principals: { AWS: [...operators] }, resources: ["*"] });
+    if ((access.readers ?? []).length > 0) this.statements.push({ sid: "KeyRead", actions: KEY_READ_ACTIONS, principals: { AWS: [...access.readers!] }, resources: ["*"] });
+    this.policyAdmins = [...access.admins, ...(operatorActions.includes("kms:PutKeyPolicy") ? operators : [])];
   }
 
   /** The policy document, rendered when synthesized (grants may still be added until then). */
@@ -81,7 +161,10 @@ abstract class KeyPolicyGrants extends Construct {
 
   /** Adds a statement to the key policy. In a key policy `Resource: "*"` means this key. */
   addToResourcePolicy(statement: PolicyStatement): void {
-    this.statements.push({ ...statement, resources: statement.resources ?? ["*"] });
+    const taken = new Set(this.statements.map((s) => s.sid));
+    let sid = statement.sid;
+    for (let i = 2; sid !== undefined && taken.has(sid); i++) sid = `${statement.sid}${i}`;
+    this.statements.push({ ...statement, sid, resources: statement.resources ?? ["*"] });
   }
 
   /** Grants `actions` on this key to `grantee`, optionally under `conditions`. */
@@ -105,6 +188,11 @@ abstract class KeyPolicyGrants extends Construct {
   get policyStatements(): readonly PolicyStatement[] {
     return [...this.statements];
   }
+
+  /** The rendered policy JSON (for tests that evaluate it). */
+  get policyDocument(): string {
+    return renderPolicyDocument(this.statements);
+  }
 }
 
 export class Key extends KeyPolicyGrants {
@@ -114,31 +202,41 @@ export class Key extends KeyPolicyGrants {
   readonly keyId: string;
 
   constructor(scope: Construct, id: string, props: KeyProps) {
-    super(scope, id, props.admins);
+    super(scope, id, props);
+    const keySpec = props.keySpec ?? "SYMMETRIC_DEFAULT";
     this.resource = new KmsKey(this, "Resource", {
       description: props.description,
-      enableKeyRotation: props.enableKeyRotation ?? true,
+      enableKeyRotation: props.enableKeyRotation ?? keySpec === "SYMMETRIC_DEFAULT",
       deletionWindowInDays: props.pendingWindowInDays ?? 30,
-      keyUsage: "ENCRYPT_DECRYPT",
-      customerMasterKeySpec: "SYMMETRIC_DEFAULT",
+      keyUsage: props.keyUsage ?? "ENCRYPT_DECRYPT",
+      customerMasterKeySpec: keySpec,
       policy: this.renderedPolicy(),
       tags: props.tags ? { ...props.tags } : undefined,
       lifecycle: props.policyManagedElsewhere ? { ignoreChanges: ["policy"] } : undefined,
     });
+    this.resource.node.addMetadata(KEY_POLICY_ADMINS_METADATA, this.policyAdmins);
     this.keyArn = this.resource.arn;
     this.keyId = this.resource.keyId;
     if (props.alias) new KmsAlias(this, "Alias", { name: `alias/${props.alias}`, targetKeyId: this.resource.keyId });
   }
-
 }
 
-export interface ExistingKeyPolicyProps {
+export interface ExistingKeyPolicyProps extends KeyAccess {
   /** ARN of a key created elsewhere (e.g. by `Key` with `policyManagedElsewhere`). */
   readonly keyArn: string;
-  /** Key administrators, as in `Key`; the new policy must keep them (KMS lockout check). */
-  readonly admins: readonly string[];
   /** Marks the policy resource for the policy rules (KEY_ROLE_METADATA), e.g. "seal". */
   readonly role?: string;
+  /**
+   * Leave the last applied policy on the key when this resource is destroyed. The AWS provider's
+   * aws_kms_key_policy otherwise *resets the key to the default key policy* on destroy (which lets
+   * every IAM principal of the account use the key); with bypass_policy_lockout_safety_check set,
+   * "if this value is set, and the resource is destroyed, a warning will be shown, and the resource
+   * will be removed from state" (provider docs, kms_key_policy; resourceKeyPolicyDelete only
+   * restores the default policy when the flag is false). The price is that KMS skips its lockout
+   * check on PutKeyPolicy: the constructor checks it instead (some admin keeps PutKeyPolicy), and
+   * test/iam evaluates it for the synthesized policy. @default true
+   */
+  readonly keepOnDestroy?: boolean;
 }
 
 /**
@@ -150,9 +248,15 @@ export class ExistingKeyPolicy extends KeyPolicyGrants {
   readonly keyArn: string;
 
   constructor(scope: Construct, id: string, props: ExistingKeyPolicyProps) {
-    super(scope, id, props.admins);
+    super(scope, id, props);
+    if (this.policyAdmins.length === 0) throw new Error(`${this.node.path}: nobody could change this key policy again (no principal keeps kms:PutKeyPolicy)`);
     this.keyArn = props.keyArn;
-    this.resource = new KmsKeyPolicy(this, "Resource", { keyId: props.keyArn, policy: this.renderedPolicy() });
+    this.resource = new KmsKeyPolicy(this, "Resource", {
+      keyId: props.keyArn,
+      policy: this.renderedPolicy(),
+      bypassPolicyLockoutSafetyCheck: props.keepOnDestroy ?? true,
+    });
     if (props.role) this.resource.node.addMetadata(KEY_ROLE_METADATA, props.role);
+    this.resource.node.addMetadata(KEY_POLICY_ADMINS_METADATA, this.policyAdmins);
   }
 }

@@ -5,6 +5,7 @@
  * `npm run synth`. Every problem is collected and reported at once; a bad value fails synth
  * with a message naming the variable, the value, and what would be accepted.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -49,13 +50,74 @@ export interface EnclaveMeasurements {
   readonly sourceFile: string;
 }
 
-/** The writer role's name (created by the lane stack; the bootstrap stack's deploy role may assume it). */
-export function writerRoleName(project: string): string {
-  return `${project}-writer`;
+/**
+ * A writer role's name (created by the lane stack; the bootstrap stack's deploy role may assume the
+ * lane's writer roles: `{prefix}-writer-*`).
+ */
+export function writerRoleName(prefix: string, writer: string): string {
+  return `${prefix}-writer-${writer}`;
 }
+
+/** SSM parameter where the bootstrap records the break-glass admin for the lane stack. */
+export function breakGlassParameterName(prefix: string): string {
+  return `/${prefix}/bootstrap/break-glass-admin-arn`;
+}
+
+/** The default lane's name; its resources keep the bare `express-lane` prefix. */
+export const DEFAULT_LANE = "main";
+
+/** Name prefix of every lane resource: `express-lane` for the default lane, `express-lane-{lane}` otherwise. */
+export function lanePrefix(project: string, lane: string): string {
+  return lane === DEFAULT_LANE ? project : `${project}-${lane}`;
+}
+
+export type GithubSubjectFormatName = "classic" | "immutable";
 
 export interface LaneConfig {
   readonly project: string;
+  /** Lane name (EXPRESS_LANE_NAME): one lane per AZ/region/environment; flows into every name. */
+  readonly laneName: string;
+  /** `lanePrefix(project, laneName)`: IAM roles, aliases, log groups, alarms, tags. */
+  readonly namePrefix: string;
+  /** Terraform state key of the lane stack in the state bucket (one per lane). */
+  readonly laneStateKey: string;
+  /**
+   * Where the bootstrap stack keeps its state (EXPRESS_LANE_BOOTSTRAP_STATE): "local" for the first
+   * apply (the state bucket does not exist yet), then "s3" to migrate it into the state bucket.
+   */
+  readonly bootstrapState: "local" | "s3";
+  /** Local state file of the bootstrap (one per lane), or its key in the state bucket. */
+  readonly bootstrapStateFile: string;
+  readonly bootstrapStateKey: string;
+  /** The read-only plan role (bootstrap), assumed by the workflows' plan jobs. */
+  readonly planRoleName: string;
+  /** GitHub environment of the plan jobs: `{environment}-plan`. */
+  readonly planEnvironment: string;
+  /** AWS account id, when given (EXPRESS_LANE_ACCOUNT_ID): used for unique default bucket names. */
+  readonly accountId?: string;
+  /** Writer ids (EXPRESS_LANE_WRITERS); each gets its own role and seal-key grants. */
+  readonly writers: readonly string[];
+  /** Principals (besides the deploy role) the writer roles trust (EXPRESS_LANE_WRITER_PRINCIPALS). */
+  readonly writerPrincipals: readonly string[];
+  /**
+   * Break-glass key administrator (EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN): full administration of every
+   * key, no cryptographic use. Bootstrap default: the principal applying it; the bootstrap records
+   * the one it used in SSM (`breakGlassParameterName`) and the lane stack reads it from there unless set.
+   */
+  readonly breakGlassAdminArn?: string;
+  /** Principals that may sign the key directory with the admin signing key (EXPRESS_LANE_DIRECTORY_PUBLISHERS). @default the break-glass admin */
+  readonly directoryPublisherArns: readonly string[];
+  /** PCR0 values the seal key accepts: this release's, then the previous release's during a rollout. */
+  readonly pcr0s: readonly string[];
+  /** GitHub OIDC trust of the deploy role. */
+  readonly github: {
+    readonly repositoryIds?: { readonly ownerId: string; readonly repositoryId: string };
+    readonly subjectFormats: readonly GithubSubjectFormatName[];
+    /** Workflow files allowed to assume the deploy role (from the default branch only); undefined = any. */
+    readonly workflows?: readonly string[];
+    readonly defaultBranch: string;
+    readonly useExistingProvider: boolean;
+  };
   readonly region: string;
   readonly azId: string;
   readonly instanceType: string;
@@ -120,6 +182,23 @@ export interface RawConfig {
   readonly readerPort?: string | number;
   readonly enclaveMemoryMib?: string | number;
   readonly logRetentionDays?: string | number;
+  readonly laneName?: string;
+  readonly accountId?: string;
+  readonly writers?: readonly string[] | string;
+  readonly writerPrincipals?: readonly string[] | string;
+  readonly breakGlassAdminArn?: string;
+  readonly directoryPublisherArns?: readonly string[] | string;
+  readonly previousPcr0?: string;
+  readonly repositoryOwnerId?: string;
+  readonly repositoryId?: string;
+  readonly oidcSubjectFormats?: readonly string[] | string;
+  /** Comma-separated workflow files, or "*" for any workflow. */
+  readonly deployWorkflows?: readonly string[] | string;
+  readonly defaultBranch?: string;
+  /** "existing" to use the account's GitHub OIDC provider. */
+  readonly oidcProvider?: string;
+  /** "local" (default) or "s3". */
+  readonly bootstrapState?: string;
   /** Refuse measurement files that mark themselves as development (set in the deploy workflow). */
   readonly requireReleaseMeasurements?: boolean;
   readonly tlsCertificateArn?: string;
@@ -154,6 +233,20 @@ export function rawConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfi
     readerPort: env.EXPRESS_LANE_PORT,
     enclaveMemoryMib: env.EXPRESS_LANE_ENCLAVE_MEMORY_MIB,
     logRetentionDays: env.EXPRESS_LANE_LOG_RETENTION_DAYS,
+    laneName: env.EXPRESS_LANE_NAME,
+    accountId: env.EXPRESS_LANE_ACCOUNT_ID,
+    writers: env.EXPRESS_LANE_WRITERS,
+    writerPrincipals: env.EXPRESS_LANE_WRITER_PRINCIPALS,
+    breakGlassAdminArn: env.EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN,
+    directoryPublisherArns: env.EXPRESS_LANE_DIRECTORY_PUBLISHERS,
+    previousPcr0: env.EXPRESS_LANE_PREVIOUS_PCR0,
+    repositoryOwnerId: env.EXPRESS_LANE_REPOSITORY_OWNER_ID,
+    repositoryId: env.EXPRESS_LANE_REPOSITORY_ID,
+    oidcSubjectFormats: env.EXPRESS_LANE_OIDC_SUBJECT_FORMATS,
+    deployWorkflows: env.EXPRESS_LANE_DEPLOY_WORKFLOWS,
+    defaultBranch: env.EXPRESS_LANE_DEFAULT_BRANCH,
+    oidcProvider: env.EXPRESS_LANE_OIDC_PROVIDER,
+    bootstrapState: env.EXPRESS_LANE_BOOTSTRAP_STATE,
     requireReleaseMeasurements: env.EXPRESS_LANE_REQUIRE_RELEASE_MEASUREMENTS === "1" || env.EXPRESS_LANE_REQUIRE_RELEASE_MEASUREMENTS === "true",
     tlsCertificateArn: env.EXPRESS_LANE_TLS_CERTIFICATE_ARN,
     allowPlaintext: env.EXPRESS_LANE_ALLOW_PLAINTEXT === "1" || env.EXPRESS_LANE_ALLOW_PLAINTEXT === "true",
@@ -308,16 +401,29 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
   const environment = raw.environment || "production";
   if (!/^[A-Za-z0-9._-]{1,255}$/.test(environment)) problems.push(`environment "${environment}" must be a GitHub environment name without spaces or wildcards`);
 
-  const bucketBaseName = raw.bucketBaseName || "lane";
+  const laneName = raw.laneName || DEFAULT_LANE;
+  // wire/key-directory.ts LANE_NAME, shorter (it is part of directory bucket and IAM role names).
+  if (!/^[a-z](?:[a-z0-9]|-(?!-)){0,19}$/.test(laneName) || laneName.endsWith("-")) {
+    problems.push(`lane name "${laneName}" (EXPRESS_LANE_NAME) must be 1-20 lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen`);
+  }
+  const namePrefix = lanePrefix(project, laneName);
+  const accountId = raw.accountId || undefined;
+  if (accountId !== undefined && !/^\d{12}$/.test(accountId)) problems.push(`account id "${accountId}" (EXPRESS_LANE_ACCOUNT_ID) must be 12 digits`);
+  // Directory bucket names are unique per AZ across all AWS accounts (S3 User Guide, "Directory
+  // bucket naming rules": "Directory bucket names must be unique within the chosen Zone"), so the
+  // default is derived from the account id when known, else from what identifies this deployment.
+  const uniqueSuffix = accountId ?? createHash("sha256").update(`${repository}|${environment}|${laneName}|${region}`).digest("hex").slice(0, 12);
+  const bucketBaseName = raw.bucketBaseName || `${namePrefix}-${uniqueSuffix}`;
   const bbProblem = checkBucketBaseName(bucketBaseName, azId);
   if (bbProblem) problems.push(bbProblem);
-  const stateBucketName = raw.stateBucketName || `${project}-tfstate-${region}`;
-  const artifactBucketName = raw.artifactBucketName || `${project}-artifacts-${region}`;
+  const accountPart = accountId ? `-${accountId}` : "";
+  const stateBucketName = raw.stateBucketName || `${namePrefix}-tfstate${accountPart}-${region}`;
+  const artifactBucketName = raw.artifactBucketName || `${namePrefix}-artifacts${accountPart}-${region}`;
   for (const n of [stateBucketName, artifactBucketName]) {
     const p = checkGeneralBucketName(n);
     if (p) problems.push(p);
   }
-  const deployRoleName = raw.deployRoleName || `${project}-deploy`;
+  const deployRoleName = raw.deployRoleName || `${namePrefix}-deploy`;
   if (!/^[\w+=,.@-]{1,64}$/.test(deployRoleName)) problems.push(`deploy role name "${deployRoleName}" is not a valid IAM role name`);
   const releaseId = raw.releaseId || "dev";
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(releaseId)) problems.push(`release id "${releaseId}" must be letters, digits, '.', '_' or '-' (e.g. a git SHA)`);
@@ -368,9 +474,67 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
     problems.push(`canary path (EXPRESS_LANE_CANARY_PATH) "${canaryPath}" must be a read like /v1/features/<view>/<entity>`);
   }
 
+  const writers = list(raw.writers) ?? ["loader"];
+  if (writers.length === 0) problems.push("at least one writer id is needed (EXPRESS_LANE_WRITERS)");
+  for (const w of writers) if (!/^[a-z][a-z0-9-]{0,15}$/.test(w)) problems.push(`writer id "${w}" (EXPRESS_LANE_WRITERS) must be 1-16 lowercase letters, digits or hyphens, starting with a letter`);
+  if (new Set(writers).size !== writers.length) problems.push(`writer ids must be distinct (${writers.join(", ")})`);
+  const principalArn = (what: string, arn: string) => {
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/.test(arn)) problems.push(`${what} "${arn}" must be an IAM role or user ARN (not an account root, not a session)`);
+  };
+  const writerPrincipals = list(raw.writerPrincipals) ?? [];
+  for (const p of writerPrincipals) principalArn("writer principal (EXPRESS_LANE_WRITER_PRINCIPALS)", p);
+  const breakGlassAdminArn = raw.breakGlassAdminArn || undefined;
+  if (breakGlassAdminArn !== undefined) principalArn("break-glass admin (EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN)", breakGlassAdminArn);
+  const directoryPublisherArns = list(raw.directoryPublisherArns) ?? (breakGlassAdminArn ? [breakGlassAdminArn] : []);
+  for (const p of directoryPublisherArns) principalArn("directory publisher (EXPRESS_LANE_DIRECTORY_PUBLISHERS)", p);
+
+  const pcr0s = measurements ? [measurements.pcr0] : [];
+  const previousPcr0 = raw.previousPcr0?.trim().toLowerCase();
+  if (previousPcr0) {
+    if (!HEX96.test(previousPcr0)) problems.push(`previous PCR0 (EXPRESS_LANE_PREVIOUS_PCR0) must be 96 hex characters, got ${JSON.stringify(raw.previousPcr0)}`);
+    else if (/^0+$/.test(previousPcr0)) problems.push("previous PCR0 (EXPRESS_LANE_PREVIOUS_PCR0) is all zeros (debug-mode enclave); refusing to bind the seal key to it");
+    else if (!pcr0s.includes(previousPcr0)) pcr0s.push(previousPcr0);
+  }
+
+  const repositoryOwnerId = raw.repositoryOwnerId || undefined;
+  const repositoryId = raw.repositoryId || undefined;
+  for (const [what, v] of [["EXPRESS_LANE_REPOSITORY_OWNER_ID", repositoryOwnerId], ["EXPRESS_LANE_REPOSITORY_ID", repositoryId]] as const) {
+    if (v !== undefined && !/^\d{1,20}$/.test(v)) problems.push(`${what} "${v}" must be GitHub's numeric id`);
+  }
+  if ((repositoryOwnerId === undefined) !== (repositoryId === undefined)) problems.push("EXPRESS_LANE_REPOSITORY_OWNER_ID and EXPRESS_LANE_REPOSITORY_ID go together (the immutable OIDC subject names both)");
+  const repositoryIds = repositoryOwnerId && repositoryId ? { ownerId: repositoryOwnerId, repositoryId } : undefined;
+  const formats = list(raw.oidcSubjectFormats) ?? (repositoryIds ? ["classic", "immutable"] : ["classic"]);
+  for (const f of formats) if (f !== "classic" && f !== "immutable") problems.push(`OIDC subject format "${f}" (EXPRESS_LANE_OIDC_SUBJECT_FORMATS) must be classic or immutable`);
+  if (formats.includes("immutable") && !repositoryIds) problems.push("the immutable OIDC subject format needs EXPRESS_LANE_REPOSITORY_OWNER_ID and EXPRESS_LANE_REPOSITORY_ID");
+  const workflowList = list(raw.deployWorkflows) ?? ["deploy.yml", "destroy.yml", "bench.yml"];
+  const workflows = workflowList.length === 1 && workflowList[0] === "*" ? undefined : workflowList;
+  for (const w of workflows ?? []) if (!/^[\w.-]+\.ya?ml$/.test(w)) problems.push(`deploy workflow "${w}" (EXPRESS_LANE_DEPLOY_WORKFLOWS) must be a workflow file name like deploy.yml`);
+  const defaultBranch = raw.defaultBranch || "main";
+  if (!/^[\w./-]{1,255}$/.test(defaultBranch) || defaultBranch.includes("*")) problems.push(`default branch "${defaultBranch}" is not a branch name`);
+  const oidcProvider = raw.oidcProvider || "create";
+  if (oidcProvider !== "create" && oidcProvider !== "existing") problems.push(`EXPRESS_LANE_OIDC_PROVIDER must be "create" or "existing", got "${oidcProvider}"`);
+
+  const bootstrapState = raw.bootstrapState || "local";
+  if (bootstrapState !== "local" && bootstrapState !== "s3") problems.push(`EXPRESS_LANE_BOOTSTRAP_STATE must be "local" or "s3", got "${bootstrapState}"`);
+
   if (problems.length > 0 || measurements === undefined) throw new ConfigError(problems);
   return {
     project,
+    laneName,
+    namePrefix,
+    laneStateKey: `lanes/${laneName}/express-lane.tfstate`,
+    bootstrapState: bootstrapState as "local" | "s3",
+    bootstrapStateFile: path.join(cwd, `terraform.${namePrefix}-bootstrap.tfstate`),
+    bootstrapStateKey: `bootstrap/${laneName}/terraform.tfstate`,
+    planRoleName: `${namePrefix}-plan`,
+    planEnvironment: `${environment}-plan`,
+    accountId,
+    writers,
+    writerPrincipals,
+    breakGlassAdminArn,
+    directoryPublisherArns,
+    pcr0s,
+    github: { repositoryIds, subjectFormats: formats as GithubSubjectFormatName[], workflows, defaultBranch, useExistingProvider: oidcProvider === "existing" },
     region,
     azId,
     instanceType,

@@ -13,10 +13,13 @@ import { KmsRotation } from "./kms-rotation";
 import { LogRetention } from "./log-retention";
 import { NoPublicIp } from "./no-public-ip";
 import { NoWorldIngress } from "./no-world-ingress";
+import { RolePermissionsBoundary } from "./role-boundary";
 import { SealKeyAttestation } from "./seal-key-attestation";
+import { SigningKeyPolicy } from "./signing-key";
 
-export { BucketVersioned, EncryptedVolumes, IamNoWildcards, Imdsv2Required, KmsRotation, LogRetention, NoPublicIp, NoWorldIngress, SealKeyAttestation };
+export { BucketVersioned, EncryptedVolumes, IamNoWildcards, Imdsv2Required, KmsRotation, LogRetention, NoPublicIp, NoWorldIngress, RolePermissionsBoundary, SealKeyAttestation, SigningKeyPolicy };
 export { policyErrors } from "./rule";
+export { PolicySuppressions } from "./suppressions";
 
 export function allRules(): IAspect[] {
   return [
@@ -26,6 +29,8 @@ export function allRules(): IAspect[] {
     new KmsRotation(),
     new IamNoWildcards(),
     new SealKeyAttestation(),
+    new SigningKeyPolicy(),
+    new RolePermissionsBoundary(),
     new NoWorldIngress(),
     new LogRetention(),
     new BucketVersioned(),

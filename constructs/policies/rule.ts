@@ -42,6 +42,11 @@ export function resolvedAttributes(resource: TerraformResource): Attrs {
   return Object.values(byType)[0] ?? {};
 }
 
+/** Any value (e.g. construct metadata holding ARNs) with tokens resolved as in the synthesized JSON. */
+export function resolvedValue<T>(resource: TerraformResource, value: T): T {
+  return Tokenization.resolve(value, { scope: TerraformStack.of(resource), resolver: new DefaultTokenResolver(new StringConcat()), preparing: false }) as T;
+}
+
 /** First element of a block list (`[ {...} ]`) or the block itself. */
 export function block(v: unknown): Attrs | undefined {
   if (Array.isArray(v)) return (v[0] as Attrs | undefined) ?? undefined;

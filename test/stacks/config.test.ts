@@ -25,7 +25,10 @@ describe("config", () => {
   test("defaults: ap-south-1, aps1-az1, c7g.large, dev measurements", () => {
     const c = resolveConfig({});
     expect([c.region, c.azId, c.instanceType, c.hostCount, c.readerPort]).toEqual(["ap-south-1", "aps1-az1", "c7g.large", 1, 8080]);
-    expect(c.directoryBucketName).toBe("lane--aps1-az1--x-s3");
+    // B9: a unique default base name (directory bucket names are global per AZ), derived from what identifies the deployment.
+    expect(c.directoryBucketName).toMatch(/^express-lane-[0-9a-f]{12}--aps1-az1--x-s3$/);
+    expect(c.directoryBucketName).not.toBe("lane--aps1-az1--x-s3");
+    expect([c.laneName, c.namePrefix, c.laneStateKey, c.writers]).toEqual(["main", "express-lane", "lanes/main/express-lane.tfstate", ["loader"]]);
     expect(c.measurements.development).toBe(true);
     expect(c.measurements.pcr0).toMatch(/^[0-9a-f]{96}$/);
   });
@@ -134,6 +137,36 @@ describe("config", () => {
       for (const az of v.s3Express) expect(v.azIds).toContain(az);
       expect(resolveConfig({ region, azId: v.s3Express[0] }).directoryBucketName).toMatch(new RegExp(`--${v.s3Express[0]}--x-s3$`));
     }
+  });
+
+  test("B9: the default bucket base name is unique per account (when given) or per repository/environment/lane/region", () => {
+    expect(resolveConfig({ accountId: "111122223333" }).directoryBucketName).toBe("express-lane-111122223333--aps1-az1--x-s3");
+    const a = resolveConfig({ repository: "acme/lane" }).bucketBaseName;
+    const b = resolveConfig({ repository: "other/lane" }).bucketBaseName;
+    const c = resolveConfig({ repository: "acme/lane", laneName: "eu" }).bucketBaseName;
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(resolveConfig({ bucketBaseName: "mine" }).directoryBucketName).toBe("mine--aps1-az1--x-s3");
+  });
+
+  test("a lane name flows into every name and the state key; a second lane collides with nothing of the first", () => {
+    const eu = resolveConfig(rawConfigFromEnv({ EXPRESS_LANE_NAME: "eu1" }));
+    const main = resolveConfig({});
+    expect([eu.namePrefix, eu.deployRoleName, eu.laneStateKey]).toEqual(["express-lane-eu1", "express-lane-eu1-deploy", "lanes/eu1/express-lane.tfstate"]);
+    for (const k of ["namePrefix", "deployRoleName", "laneStateKey", "directoryBucketName", "stateBucketName", "artifactBucketName"] as const) expect(eu[k]).not.toBe(main[k]);
+    expect(problems(() => resolveConfig({ laneName: "EU-1" }))).toMatch(/lane name "EU-1"/);
+  });
+
+  test("writers, principals, PCR0 rollover and OIDC inputs are validated", () => {
+    expect(resolveConfig({ writers: "loader,backfill" }).writers).toEqual(["loader", "backfill"]);
+    expect(problems(() => resolveConfig({ writers: "Loader" }))).toMatch(/writer id "Loader"/);
+    expect(problems(() => resolveConfig({ writerPrincipals: "arn:aws:iam::111122223333:root" }))).toMatch(/not an account root/);
+    expect(problems(() => resolveConfig({ breakGlassAdminArn: "arn:aws:sts::111122223333:assumed-role/a/b" }))).toMatch(/IAM role or user ARN/);
+    expect(resolveConfig({ previousPcr0: "CD".repeat(48) }).pcr0s).toEqual([resolveConfig({}).measurements.pcr0, "cd".repeat(48)]);
+    expect(problems(() => resolveConfig({ previousPcr0: "0".repeat(96) }))).toMatch(/all zeros/);
+    expect(problems(() => resolveConfig({ oidcSubjectFormats: "immutable" }))).toMatch(/needs EXPRESS_LANE_REPOSITORY_OWNER_ID/);
+    expect(problems(() => resolveConfig({ repositoryOwnerId: "1" }))).toMatch(/go together/);
+    expect(problems(() => resolveConfig({ deployWorkflows: "deploy" }))).toMatch(/workflow file name/);
+    expect(problems(() => resolveConfig({ oidcProvider: "maybe" }))).toMatch(/EXPRESS_LANE_OIDC_PROVIDER/);
   });
 
   test("checked-in dev measurements have nitro-cli's shape and say they are not production", () => {

@@ -18,7 +18,7 @@ describe("lane stack: backend", () => {
 describe("lane stack: directory bucket", () => {
   test("S3 Express One Zone bucket named {base}--{azid}--x-s3 in the AZ ID, single-AZ", () => {
     expect(laneStr).toHaveResourceWithProperties({ tfResourceType: "aws_s3_directory_bucket" }, {
-      bucket: "lane--aps1-az1--x-s3",
+      bucket: s.config.directoryBucketName,
       data_redundancy: "SingleAvailabilityZone",
       type: "Directory",
       location: [expect.objectContaining({ name: "aps1-az1", type: "AvailabilityZone" })],
@@ -45,7 +45,8 @@ describe("lane stack: directory bucket", () => {
     expect(rw?.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
     const deny = st.find((x) => x.Sid === "DenyReadWriteSessionsExceptWriters");
     expect(deny?.Effect).toBe("Deny");
-    expect(asList(deny?.Condition.ArnNotEquals["aws:PrincipalArn"])).toEqual([expect.stringMatching(/aws_iam_role\.Writer/)]);
+    // Exempt from the deny: the writer, and the deploy role (force_destroy empties the bucket on destroy).
+    expect(asList(deny?.Condition.ArnNotEquals["aws:PrincipalArn"])).toEqual([expect.stringMatching(/:role\/express-lane-deploy$/), expect.stringMatching(/aws_iam_role\.Writer/)]);
   });
 
   test("host identity policy: CreateSession only with s3express:SessionMode = ReadOnly", () => {
@@ -81,6 +82,7 @@ describe("lane stack: keys", () => {
     expect(host).toHaveLength(1);
     expect(host[0].Condition).toEqual({
       StringEqualsIgnoreCase: { "kms:RecipientAttestation:ImageSha384": s.config.measurements.pcr0 },
+      StringEquals: { "kms:EncryptionContext:purpose": ["express-lane-seal", "express-lane-lane-key"] },
     });
     expect(sealPolicy.key_id).toMatch(/data\.aws_kms_key\.SealKey\.arn/);
   });
@@ -93,29 +95,44 @@ describe("lane stack: keys", () => {
     expect(objects.flatMap((x) => asList(x.Action)).sort()).toEqual(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]);
   });
 
-  test("writer may wrap seal keys and unwrap only seal-purpose ciphertexts", () => {
-    const writer = statements(sealPolicy.policy).find((x) => x.Sid === "WriterSeal")!;
-    expect(writer.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
-    expect(asList(writer.Action)).toEqual(expect.arrayContaining(["kms:Encrypt", "kms:GenerateDataKey"]));
-    expect(asList(writer.Action)).not.toContain("kms:Decrypt");
-    const unwrap = statements(sealPolicy.policy).find((x) => x.Sid === "WriterUnwrapSealKeys")!;
+  test("writer may generate and unwrap only its own writer keys (purpose and writer id in the encryption context)", () => {
+    const own = { StringEquals: { "kms:EncryptionContext:purpose": "express-lane-seal", "kms:EncryptionContext:writer": "loader" } };
+    const generate = statements(sealPolicy.policy).find((x) => x.Sid === "WriterSealLoader")!;
+    expect(generate.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
+    expect(generate.Action).toBe("kms:GenerateDataKey");
+    expect(generate.Condition).toEqual(own);
+    const unwrap = statements(sealPolicy.policy).find((x) => x.Sid === "WriterUnwrapSealKeysLoader")!;
     expect(unwrap.Principal.AWS).toMatch(/aws_iam_role\.Writer/);
     expect(unwrap.Action).toBe("kms:Decrypt");
-    expect(unwrap.Condition).toEqual({ StringEquals: { "kms:EncryptionContext:purpose": "express-lane-seal" } });
+    expect(unwrap.Condition).toEqual(own);
   });
 
-  test("key admin (deploy role) is separated from key use", () => {
+  test("destroying the lane leaves the seal key's policy in place (bypass_policy_lockout_safety_check), not the default policy", () => {
+    expect(sealPolicy.bypass_policy_lockout_safety_check).toBe(true);
+    const sids = statements(sealPolicy.policy).map((x) => x.Sid);
+    expect(sids).toEqual(expect.arrayContaining(["DenyGrants", "DenyUnattestedDecrypt"]));
+  });
+
+  test("the bucket key is destroyed only after the (force-destroyed) bucket: depends_on", () => {
+    expect(bucketKey.depends_on).toEqual([expect.stringMatching(/^aws_s3_directory_bucket\.Bucket_/)]);
+    expect(one(lane, "aws_s3_directory_bucket").force_destroy).toBe(true);
+  });
+
+  test("key admins (break-glass) and operators (deploy role) are separated from key use and grants", () => {
     for (const policy of [sealPolicy.policy, bucketKey.policy, sealKey.policy]) {
       const admin = statements(policy).find((x) => x.Sid === "KeyAdministration")!;
-      expect(JSON.stringify(admin.Principal.AWS)).toMatch(/:role\/express-lane-deploy|aws_iam_role\.Github_DeployRole/);
-      const actions = asList<string>(admin.Action);
-      for (const a of ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:*"]) expect(actions).not.toContain(a);
-      expect(actions.some((a) => a.startsWith("kms:Decrypt") || a.startsWith("kms:Encrypt") || a.startsWith("kms:Generate"))).toBe(false);
+      // Lane keys: the break-glass admin the bootstrap recorded in SSM; bootstrap keys: the caller (and EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN).
+      expect(JSON.stringify(admin.Principal.AWS)).toMatch(/data\.aws_ssm_parameter\.BreakGlassAdmin\.value|aws_iam_session_context\.CallerSession\.issuer_arn/);
+      const operator = statements(policy).find((x) => x.Sid === "KeyOperation")!;
+      expect(JSON.stringify(operator.Principal.AWS)).toMatch(/:role\/express-lane-deploy|aws_iam_role\.Github_DeployRole/);
+      const actions = [...asList<string>(admin.Action), ...asList<string>(operator.Action)];
+      for (const a of ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:*", "kms:CreateGrant", "kms:Create*"]) expect(actions).not.toContain(a);
+      expect(actions.some((a) => a.includes("*") || a.startsWith("kms:Decrypt") || a.startsWith("kms:Encrypt") || a.startsWith("kms:Generate") || a.startsWith("kms:ReEncrypt"))).toBe(false);
       // nobody else is named as admin, and the account root is not a principal (IAM cannot widen use)
       expect(JSON.stringify(statements(policy))).not.toMatch(/:root"/);
     }
     // Before the lane stack sets it, the seal key's policy grants no use at all.
-    expect(statements(sealKey.policy).map((x) => x.Sid)).toEqual(["KeyAdministration"]);
+    expect(statements(sealKey.policy).map((x) => x.Sid)).toEqual(["KeyAdministration", "KeyOperation", "KeyRead"]);
   });
 });
 
@@ -188,7 +205,7 @@ describe("lane stack: enclave hosts", () => {
 
   test("AMI from the AL2023 arm64 SSM public parameter", () => {
     const params = Object.values(lane.data.aws_ssm_parameter as Record<string, Json>);
-    expect(params.map((p) => p.name)).toEqual(["/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"]);
+    expect(params.map((p) => p.name)).toEqual(["/express-lane/bootstrap/break-glass-admin-arn", "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"]);
     expect(lt.image_id).toMatch(/^\$\{data\.aws_ssm_parameter\..*\.value\}$/);
   });
 
@@ -256,5 +273,28 @@ describe("lane stack: observability", () => {
     const hostPolicy = resources(lane, "aws_iam_role_policy").find((p) => String(p.role).includes("Hosts_Role"))!;
     const put = statements(hostPolicy.policy).find((x) => x.Action === "cloudwatch:PutMetricData")!;
     expect(put.Condition).toEqual({ StringEquals: { "cloudwatch:namespace": "ExpressLane" } });
+  });
+});
+
+describe("more than one lane", () => {
+  test("a lane name flows into every IAM role, alias, log group, alarm and the state key", () => {
+    const eu = synthStacks({ laneName: "eu1" });
+    const names = [
+      ...resources(eu.laneJson, "aws_iam_role").map((r) => r.name),
+      ...resources(eu.bootstrapJson, "aws_iam_role").map((r) => r.name),
+      ...resources(eu.laneJson, "aws_kms_alias").map((a) => String(a.name).replace(/^alias\//, "")),
+      ...resources(eu.bootstrapJson, "aws_kms_alias").map((a) => String(a.name).replace(/^alias\//, "")),
+      ...resources(eu.laneJson, "aws_cloudwatch_log_group").map((g) => String(g.name).replace(/^\//, "")),
+      ...resources(eu.laneJson, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name),
+      ...resources(eu.bootstrapJson, "aws_iam_policy").map((p) => p.name),
+      ...resources(eu.laneJson, "aws_s3_directory_bucket").map((b) => b.bucket),
+    ];
+    expect(names.length).toBeGreaterThan(10);
+    for (const n of names) expect(n).toMatch(/^express-lane-eu1[-/]/);
+    expect(eu.laneJson.terraform.backend.s3.key).toBe("lanes/eu1/express-lane.tfstate");
+    expect(eu.laneJson.data.aws_kms_key.SealKey.key_id).toBe("alias/express-lane-eu1-seal");
+    const main = synthStacks();
+    const mainNames = new Set([...resources(main.laneJson, "aws_iam_role"), ...resources(main.bootstrapJson, "aws_iam_role")].map((r) => r.name));
+    for (const r of [...resources(eu.laneJson, "aws_iam_role"), ...resources(eu.bootstrapJson, "aws_iam_role")]) expect(mainNames.has(r.name)).toBe(false);
   });
 });

@@ -170,6 +170,8 @@ class Client:
         self._trusted: Dict[str, Jwk] = {}
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
+        #: bumped by every key refresh: a thread that waited for another's refresh does not repeat it
+        self._generation = 0
         if isinstance(trust, PinnedKeys):
             for jwk in trust.jwks:
                 self._trusted[jwk.keyid] = jwk
@@ -264,6 +266,9 @@ class Client:
         time.sleep(max(retry_after or 0.0, random.random() * cap))
 
     def _verify(self, answer: HttpResponse, request: SentRequest, nonce: str):
+        with self._lock:
+            seen = self._generation
+
         def attempt():
             with self._lock:
                 keys = list(self._trusted.values())
@@ -275,7 +280,7 @@ class Client:
             # An unknown key: the signer restarted or another enclave of the lane answered. Only
             # anchors that can learn keys safely try again (attestation, keyids, TOFU).
             if err.code == "wrong_keyid" and self._can_learn_keys():
-                self._refresh_keys(err)
+                self._refresh_keys(seen)
                 try:
                     return attempt()
                 except VerificationError as again:
@@ -290,10 +295,18 @@ class Client:
         with self._lock:
             empty = not self._trusted
         if empty:
-            self._refresh_keys(None)
+            with self._lock:
+                seen = self._generation
+            self._refresh_keys(seen)
 
-    def _refresh_keys(self, _why: Optional[Exception]) -> None:
+    def _refresh_keys(self, seen_generation: Optional[int]) -> None:
+        """Learn keys (attest, resolve keyids, TOFU). `seen_generation`: the refresh count the caller
+        saw before it failed; if another thread refreshed since, its result is used instead."""
         with self._refresh_lock:  # one refresh at a time; others wait for it
+            with self._lock:
+                if seen_generation is not None and self._generation != seen_generation:
+                    return
+                self._generation += 1
             t = self.trust
             if t is None:  # trust_on_first_use (development)
                 jwk = self._signer_key()

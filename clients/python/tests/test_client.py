@@ -302,3 +302,13 @@ def test_async_client_reads_and_chunks_concurrently():
     one, many = asyncio.run(main())
     assert one["found"] and len(many) == 230 and many[229]["entity"] == "user_000229"
     assert many.to_dict()["country"][:2] == ["FR", "IN"]
+
+
+def test_parallel_chunks_that_meet_a_new_signer_key_attest_once():
+    lane = FakeLane()
+    c = client(lane, trust=attested(root=lane.nsm.root_pem, measurements=MEASUREMENTS))
+    c.attest()
+    lane.restart()
+    rows = c.get_many("user_profile", [f"user_{i:06d}" for i in range(240)])
+    assert all(r["verification"]["keyid"] == lane.signer.jwk.keyid for r in rows)
+    assert len([t for _m, t, _h, _b in lane.calls if t.startswith("/v1/attestation")]) == 2
