@@ -306,26 +306,34 @@ class Client:
             with self._lock:
                 if seen_generation is not None and self._generation != seen_generation:
                     return
-                self._generation += 1
-            t = self.trust
-            if t is None:  # trust_on_first_use (development)
-                jwk = self._signer_key()
+            try:
+                self._refresh_keys_now()
+            finally:
+                # Bumped when the refresh is over, so a caller that saw the old count and failed
+                # while it ran skips its own.
+                with self._lock:
+                    self._generation += 1
+
+    def _refresh_keys_now(self) -> None:
+        t = self.trust
+        if t is None:  # trust_on_first_use (development)
+            jwk = self._signer_key()
+            with self._lock:
+                self._trusted[jwk.keyid] = jwk
+        elif isinstance(t, Attested):
+            self._attest_now(t)
+        elif isinstance(t, PinnedKeys):
+            if not t.keyids:
+                return
+            # A pinned keyid is the key's SHA-256: the lane may hand us the key, not choose it.
+            jwk = self._signer_key()
+            if jwk.keyid in t.keyids:
                 with self._lock:
                     self._trusted[jwk.keyid] = jwk
-            elif isinstance(t, Attested):
-                self._attest_now(t)
-            elif isinstance(t, PinnedKeys):
-                if not t.keyids:
-                    return
-                # A pinned keyid is the key's SHA-256: the lane may hand us the key, not choose it.
-                jwk = self._signer_key()
-                if jwk.keyid in t.keyids:
-                    with self._lock:
-                        self._trusted[jwk.keyid] = jwk
-                elif not self._trusted:
-                    raise ExpressLaneError("verification_failed", f"the lane's signer key is {jwk.keyid}, pinned: {', '.join(t.keyids)}", reason="wrong_keyid")
-            else:
-                raise ExpressLaneError("bad_argument", f"unknown trust anchor {type(t).__name__}")
+            elif not self._trusted:
+                raise ExpressLaneError("verification_failed", f"the lane's signer key is {jwk.keyid}, pinned: {', '.join(t.keyids)}", reason="wrong_keyid")
+        else:
+            raise ExpressLaneError("bad_argument", f"unknown trust anchor {type(t).__name__}")
 
     def _attest_now(self, trust: Attested) -> Dict[str, Any]:
         nonce = base64.urlsafe_b64encode(os.urandom(24)).decode("ascii").rstrip("=")
