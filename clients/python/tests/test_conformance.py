@@ -50,3 +50,30 @@ def test_there_are_valid_and_tampered_vectors():
 @pytest.mark.parametrize("vector", VECTORS["vectors"], ids=[v["name"] for v in VECTORS["vectors"]])
 def test_vector(vector):
     assert outcome(vector) == vector["expect"]
+
+
+@pytest.mark.parametrize("name", ["read-json", "read-msgpack", "batch-json", "not-found"])
+def test_the_client_parses_the_real_signers_answers(name):
+    """The vectors' bodies are the real signer's (enclave/signer.ts, msgpackr for MessagePack):
+    the client turns them into rows with typed values and aware datetimes."""
+    import datetime as dt
+
+    from express_lane.client import HttpResponse, _decode, _row
+
+    v = next(x for x in VECTORS["vectors"] if x["name"] == name)
+    body = _decode(HttpResponse(v["response"]["status"], v["response"]["headers"], base64.b64decode(v["response"]["body_base64"])))
+    rows = [_row("user_profile", {"view": "user_profile", **r}, {}) for r in body["results"]] if name == "batch-json" else [_row("user_profile", body, {})]
+    first = rows[0]
+    if name == "not-found":
+        assert first["found"] is False and first["error"]["code"] == "not_found"
+        return
+    assert first["found"] is True and first["written_by"] == "loader"
+    assert first["event_time"] == dt.datetime(2027, 1, 15, 7, 58, 30, tzinfo=dt.timezone.utc)
+    assert first["features"]["country"] == "IN"
+    if name == "read-msgpack":
+        assert first["features"]["flag_0"] is True and first["features"]["txn_count_1d"] == 3
+        assert len(first["features"]["embedding_0"]) == 38
+    if name == "read-json":
+        assert first["status"] == {"country": "PRESENT", "risk_score": "PRESENT", "referrer": "NULL_VALUE", "device": "NOT_FOUND"}
+    if name == "batch-json":
+        assert rows[1]["found"] is False
