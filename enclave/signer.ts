@@ -28,7 +28,7 @@
  * The host is untrusted: every frame is validated; a bad frame gets an error reply, never a
  * signature over something we did not build.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, Server, Socket } from "node:net";
 import { SigningKey } from "./key";
 import { encodeBody, renderFeast, renderRead, type EntityGuard } from "./render";
@@ -243,7 +243,7 @@ export class Signer {
       // newer-wins write skips it (skipped_older), and if the host stored it anyway, reads refuse it.
       this.highWater.admit(parsed.view, row.entity, row.event_time);
       const object = keyring.seal({ view: parsed.view, entity: row.entity, event_time: row.event_time, written_time: now, features: row.features }, auth.kid);
-      return { index, entity: row.entity, event_time: row.event_time, object, object_digest: contentDigest(object).slice(8, -1) };
+      return { index, entity: row.entity, event_time: row.event_time, object, object_digest: createHash("sha256").update(object).digest("base64") };
     });
     const body: TicketBody = {
       issued: now,
