@@ -9,6 +9,7 @@ import { registerVerifyCommand } from "./verify";
 import { registerLoadCommand } from "./load";
 import { registerParityCommand } from "./parity";
 import { registerWriterKeyCommand } from "./writer-key";
+import { registerLaneKeyCommand } from "./lane-key";
 import { registerDirectoryCommands } from "./directory";
 import { registerPushCommand } from "./push";
 import { registerBenchDataCommand } from "./bench-data";
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerLoadCommand(program);
   registerParityCommand(program);
   registerWriterKeyCommand(program);
+  registerLaneKeyCommand(program);
   registerDirectoryCommands(program);
   registerPushCommand(program);
   registerBenchDataCommand(program);

@@ -73,19 +73,28 @@ export function bodyPreview(body: Uint8Array, max = 400): string {
   return `${JSON.stringify(text)}${body.length > max ? ` … (${body.length} bytes)` : ""}`;
 }
 
-function readJwkFile(path: string): Ed25519Jwk {
+/**
+ * A pinned key file: a bare JWK, the /v1/signer document ({keyid, alg, jwk}) saved as is, or a JWKS
+ * ({keys: [...]}, e.g. `express-lane lane-key jwks`: the lane keys, each with nbf/exp, which the
+ * verifier enforces).
+ */
+function readJwkFile(path: string): Ed25519Jwk[] {
   let jwk: unknown;
   try {
     jwk = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
     throw new Error(`--key ${path}: not a JSON file: ${(err as Error).message}`);
   }
-  // Accept a bare JWK or the /v1/signer document ({keyid, alg, jwk}) saved as is.
-  const candidate = (typeof jwk === "object" && jwk !== null && "jwk" in jwk ? (jwk as { jwk: unknown }).jwk : jwk) as Record<string, unknown>;
-  if (candidate?.kty !== "OKP" || candidate.crv !== "Ed25519" || typeof candidate.x !== "string" || Buffer.from(candidate.x, "base64url").length !== 32) {
-    throw new Error(`--key ${path}: not an Ed25519 public JWK ({"kty":"OKP","crv":"Ed25519","x":…})`);
-  }
-  return { kty: "OKP", crv: "Ed25519", x: candidate.x };
+  const list = typeof jwk === "object" && jwk !== null && Array.isArray((jwk as { keys?: unknown }).keys) ? ((jwk as { keys: unknown[] }).keys as unknown[]) : [jwk];
+  if (list.length === 0) throw new Error(`--key ${path}: the key set is empty`);
+  return list.map((entry) => {
+    const candidate = (typeof entry === "object" && entry !== null && "jwk" in entry ? (entry as { jwk: unknown }).jwk : entry) as Record<string, unknown>;
+    if (candidate?.kty !== "OKP" || candidate.crv !== "Ed25519" || typeof candidate.x !== "string" || Buffer.from(candidate.x, "base64url").length !== 32) {
+      throw new Error(`--key ${path}: not an Ed25519 public JWK ({"kty":"OKP","crv":"Ed25519","x":…}) or a set of them ({"keys":[…]})`);
+    }
+    const validity = typeof candidate.nbf === "number" || typeof candidate.exp === "number" ? { ...(typeof candidate.nbf === "number" ? { nbf: candidate.nbf } : {}), ...(typeof candidate.exp === "number" ? { exp: candidate.exp } : {}) } : {};
+    return { kty: "OKP", crv: "Ed25519", x: candidate.x, ...validity } as Ed25519Jwk;
+  });
 }
 
 async function signerKeyOfLane(base: URL): Promise<Ed25519Jwk> {
@@ -123,7 +132,7 @@ export async function resolveTrustAnchor(opts: VerifyCommandOptions, base: URL, 
     const files: Ed25519Jwk[] = [];
     const keyids: string[] = [];
     for (const spec of keySpecs) {
-      if (existsSync(spec)) files.push(readJwkFile(spec));
+      if (existsSync(spec)) files.push(...readJwkFile(spec));
       else if (KEYID.test(spec)) keyids.push(spec);
       else throw new Error(`--key ${spec}: neither a JWK file nor a keyid (43 base64url characters, a JWK thumbprint)`);
     }

@@ -91,11 +91,11 @@ const bad = (message: string) => new SealProvisioningError("bad_provisioning", 4
 /** Unwraps one lane signing key (PKCS#8 DER) for the enclave. */
 export type LaneKeyUnwrap = (input: { kid: string; ciphertextBlob: Buffer; notBefore: number; notAfter: number }, credentials: AwsCredentials) => Promise<Buffer>;
 
-/** The production lane key unwrap: KMS Decrypt with Recipient, context {purpose, lane, kid, not_before, not_after}. */
+/** The production lane key unwrap: KMS Decrypt with Recipient, context {purpose, lane, not_before, not_after}; the kid is checked on the key itself (LaneKeys.offer). */
 export function attestedLaneKeyUnwrap(config: SealKmsConfig, lane: string, nsm: Nsm, options: { timeoutMs?: number } = {}): LaneKeyUnwrap {
   return (input, credentials) =>
     decryptWithAttestation(
-      { ciphertextBlob: input.ciphertextBlob, keyId: config.keyArn, encryptionContext: laneKeyEncryptionContext(lane, input.kid, input.notBefore, input.notAfter) },
+      { ciphertextBlob: input.ciphertextBlob, keyId: config.keyArn, encryptionContext: laneKeyEncryptionContext(lane, input.notBefore, input.notAfter) },
       nsm,
       { region: config.region, credentials, endpoint: config.endpoint ?? DEFAULT_KMS_ENDPOINT, timeoutMs: options.timeoutMs },
     );

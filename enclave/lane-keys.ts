@@ -7,7 +7,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { SigningKey } from "./key";
-import { checkValidity, LaneKeyError } from "../wire/lane-key";
+import { checkValidity, currentLaneKey, LaneKeyError } from "../wire/lane-key";
 
 export interface HeldLaneKey {
   readonly key: SigningKey;
@@ -23,17 +23,16 @@ export class LaneKeys {
     checkValidity(notBefore, notAfter, `lane key ${kid}`);
     const key = SigningKey.fromPrivateKey(privateKey);
     if (key.keyid !== kid) throw new LaneKeyError(`lane key ${kid}: the private key's thumbprint is ${key.keyid}`);
-    this.held = [...this.held.filter((h) => h.key.keyid !== kid), { key, notBefore, notAfter }].sort((a, b) => b.notBefore - a.notBefore);
+    this.held = [...this.held.filter((h) => h.key.keyid !== kid), { key, notBefore, notAfter }];
   }
 
   holds(kid: string): boolean {
     return this.held.some((h) => h.key.keyid === kid);
   }
 
-  /** The key to sign with at `nowMs`, if any is valid then. */
+  /** The key to sign with at `nowMs`, if any is valid then (wire/lane-key.ts currentLaneKey). */
   current(nowMs: number): SigningKey | undefined {
-    for (const h of this.held) if (h.notBefore <= nowMs && nowMs < h.notAfter) return h.key;
-    return undefined;
+    return currentLaneKey(this.held, nowMs)?.key;
   }
 
   /** Drop what has expired; return what is held (for the provisioning reply and attestation). */

@@ -53,7 +53,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   if (!state.keyring) process.stderr.write("signer: no key directory yet; every stored object and push is refused until the host provisions one\n");
   // One line on stdout that the local lane (and systemd logs) read: where, and which key.
   process.stdout.write(
-    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
+    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
   );
   const stop = (): void => {
     server.close();

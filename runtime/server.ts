@@ -16,6 +16,7 @@ import { SignerClient, SignerRejectedError, SignerUnavailableError } from "./sig
 import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./store/types";
 import { writeIfNewer, type WriteResult } from "./store/conditional-write";
 import { objectKey } from "../wire/object";
+import { currentLaneKey } from "../wire/lane-key";
 import { FEAST_PATH, feastLookups, MAX_FEAST_BODY_BYTES, parseFeastRequest } from "../wire/feast";
 import { MAX_PUSH_BODY_BYTES, writeTarget, type RawWriteRequest, type WriteTarget } from "../wire/write";
 import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, RequestError, splitTarget } from "../wire/request";
@@ -194,9 +195,12 @@ export class ReaderService {
         route = "signer";
         const info = this.options.signer.keyInfo;
         if (!info) throw new SignerUnavailableError();
-        // Not a trust anchor (the host could change it): consumers pin keys from attestation or the lane's published JWKS.
+        // Not a trust anchor (the host could change it): consumers pin keys from attestation or the
+        // lane's published JWKS. Top level: the key answers are signed with now (the current lane
+        // key when the signer holds one, else the enclave's own); `enclave_key` is the attested one.
         const laneKeys = this.laneKeys.map((k) => ({ keyid: k.keyid, alg: k.alg, jwk: k.jwk, not_before: new Date(k.notBefore).toISOString(), not_after: new Date(k.notAfter).toISOString() }));
-        sendJson(res, 200, { keyid: info.keyid, alg: info.alg, jwk: info.jwk, lane_keys: laneKeys });
+        const signing = currentLaneKey(this.laneKeys, Date.now()) ?? info;
+        sendJson(res, 200, { keyid: signing.keyid, alg: signing.alg, jwk: signing.jwk, enclave_key: { keyid: info.keyid, alg: info.alg, jwk: info.jwk }, lane_keys: laneKeys });
       } else if (path === "/v1/attestation") {
         route = "attestation";
         await this.attestation(res, query);

@@ -24,6 +24,8 @@ async function main(): Promise<void> {
     storePort: Number(opts.storePort),
     dataDir: opts.dataDir,
     demoEntities: Number(opts.entities),
+    // One trust anchor for the lane: every signer it starts signs with the dev lane key.
+    laneKey: true,
     onProgress: (done, total) => process.stdout.write(`\rloading demo features ${done}/${total}`),
   });
   const entity = demoEntityId(42);
@@ -33,14 +35,14 @@ async function main(): Promise<void> {
   runtime   ${lane.url}
   store     ${lane.storeEndpoint} (bucket ${lane.bucket}, data in ${lane.dataDir}/store)
   signer    ${lane.signerSocket}
-  keyid     ${lane.keyid}
+  keyid     ${lane.keyid} (the lane key: pin ${lane.keys.laneJwksFile} once, it survives signer restarts)
   key       curl -s ${lane.url}/v1/signer
   writer    ${lane.writerKid} (dev writer "loader": ${lane.writerKeyFile}; directory ${lane.keys.directoryFile})
 
 Try:
   curl -si '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,segment,risk_score' \\
        -H 'Accept-Signature: sig1=("@status" "content-digest");nonce="my-nonce-1"'
-  npx tsx cli/main.ts verify '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,risk_score' --key ${lane.keyid}
+  npx tsx cli/main.ts verify '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,risk_score' --key ${lane.keys.laneJwksFile}
   npx tsx cli/main.ts push rows.jsonl --url ${lane.url} --view ${DEMO_VIEW} --writer-key-file ${lane.writerKeyFile} --key ${lane.keyid}
 
 Ctrl-C stops everything.

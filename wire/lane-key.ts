@@ -14,7 +14,7 @@
  *
  * `kid` is the RFC 7638 thumbprint of the public key (the keyid of every answer signed with it).
  * The validity window is in the encryption context, so KMS binds it to the blob: a host cannot
- * stretch a retired key's life. An enclave signs with the valid key of the latest not_before.
+ * stretch a retired key's life, nor move a key to another lane. An enclave signs with the valid key of the latest not_before.
  * Rotation: publish the next key (later not_before) next to the current one; consumers pin both.
  */
 import { createPublicKey } from "node:crypto";
@@ -64,9 +64,13 @@ const bad = (message: string): never => {
   throw new LaneKeyError(message);
 };
 
-/** Bound into the blob by KMS: purpose, lane, kid and the validity window (ms, decimal strings). */
-export function laneKeyEncryptionContext(lane: string, kid: string, notBefore: number, notAfter: number): Record<string, string> {
-  return { purpose: LANE_KEY_PURPOSE, lane, kid, not_before: String(notBefore), not_after: String(notAfter) };
+/**
+ * Bound into the blob by KMS: purpose, lane and the validity window (ms, decimal strings). Not the
+ * kid: KMS makes the pair, so nobody knows the public key before the call; the enclave derives the
+ * kid from the key it unwrapped and refuses a blob presented under another kid.
+ */
+export function laneKeyEncryptionContext(lane: string, notBefore: number, notAfter: number): Record<string, string> {
+  return { purpose: LANE_KEY_PURPOSE, lane, not_before: String(notBefore), not_after: String(notAfter) };
 }
 
 export function laneKidOf(rawPublicKey: Uint8Array): string {
@@ -116,4 +120,14 @@ export function laneKeysJwks(keys: readonly Pick<LaneKeyEntry, "kid" | "publicKe
   return {
     keys: keys.map((k) => ({ ...ed25519Jwk(Buffer.from(k.publicKey, "base64")), kid: k.kid, nbf: Math.floor(k.not_before / 1000), exp: Math.floor(k.not_after / 1000) })),
   };
+}
+
+/**
+ * The one rule for which lane key signs at `nowMs`: among those valid then, the one with the
+ * latest not_before (the enclave signs with it; the runtime publishes it as the current key).
+ */
+export function currentLaneKey<T extends { readonly notBefore: number; readonly notAfter: number }>(keys: readonly T[], nowMs: number): T | undefined {
+  let best: T | undefined;
+  for (const k of keys) if (k.notBefore <= nowMs && nowMs < k.notAfter && (!best || k.notBefore > best.notBefore)) best = k;
+  return best;
 }

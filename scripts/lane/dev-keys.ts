@@ -20,6 +20,9 @@ import { randomBytes } from "node:crypto";
 import { keyCommitment, localAdminSigner, signKeyDirectory, type DirectoryKey } from "../../wire/key-directory";
 import { buildKeyDirectory, generateAdminKey, readAdminKeyFile, writeAdminKeyFile, type AdminKeyFile, type TrustConfig } from "../../cli/directory";
 import { ensureDevWriterKeyFile, type WriterKey } from "../../cli/writer-key";
+import { createDevLaneKeyFile } from "../../cli/lane-key";
+import type { DevLaneKeyFile } from "../../enclave/seal";
+import { laneKeysJwks } from "../../wire/lane-key";
 
 export const DEV_LANE = "local";
 /** How long the dev directory is valid (a lane left running past it refuses every read and push). */
@@ -32,6 +35,10 @@ export interface LaneKeyPaths {
   readonly writerKeyFile: string;
   readonly trustConfigFile: string;
   readonly directoryFile: string;
+  /** The dev lane signing key (one trust anchor for the lane; created by `npm start`). */
+  readonly laneKeyFile: string;
+  /** Its public half as the consumers' JWKS: what `express-lane verify --key` and the SDKs pin. */
+  readonly laneJwksFile: string;
 }
 
 export function laneKeyPaths(dataDir: string): LaneKeyPaths {
@@ -42,6 +49,8 @@ export function laneKeyPaths(dataDir: string): LaneKeyPaths {
     writerKeyFile: join(keysDir, "seal-dev.json"),
     trustConfigFile: join(keysDir, "trust.json"),
     directoryFile: join(keysDir, "directory.json"),
+    laneKeyFile: join(keysDir, "lane-key-dev.json"),
+    laneJwksFile: join(keysDir, "lane-keys.jwks.json"),
   };
 }
 
@@ -103,4 +112,20 @@ export async function ensureLaneKeys(dataDir: string, now = Date.now(), extraKey
   if (!existsSync(paths.trustConfigFile) || readFileSync(paths.trustConfigFile, "utf8") !== trustText) writePrivate(paths.trustConfigFile, trustText);
   const { directory, epoch } = await signLaneDirectory(dataDir, { keys: [directoryKeyOf(writer), ...extraKeys.filter((k) => k.kid !== writer.kid).map((k) => directoryKeyOf(k, "verify"))], now });
   return { admin, writer, trust, directory, epoch };
+}
+
+/** How long a dev lane key is valid (re-created when it has under a day left). */
+export const DEV_LANE_KEY_VALIDITY_MS = 180 * 86_400_000;
+
+/**
+ * The dev lane signing key and its JWKS, created when missing or about to expire: every signer the
+ * lane starts (restarts, a second runtime+signer pair) signs with it, so a consumer pins the JWKS
+ * once. Production lane keys are made by KMS and exist only inside enclaves (cli/lane-key.ts).
+ */
+export function ensureDevLaneKey(dataDir: string, now = Date.now()): { kid: string; jwksFile: string } {
+  const paths = laneKeyPaths(dataDir);
+  let file: DevLaneKeyFile | undefined = existsSync(paths.laneKeyFile) ? (JSON.parse(readFileSync(paths.laneKeyFile, "utf8")) as DevLaneKeyFile) : undefined;
+  if (!file || file.not_after - now < 86_400_000) file = createDevLaneKeyFile(paths.laneKeyFile, now - 60_000, now - 60_000 + DEV_LANE_KEY_VALIDITY_MS);
+  writeFileSync(paths.laneJwksFile, `${JSON.stringify(laneKeysJwks([file]), null, 2)}\n`);
+  return { kid: file.kid, jwksFile: paths.laneJwksFile };
 }

@@ -16,7 +16,7 @@ import type { SealKeyring } from "../../enclave/seal";
 // The local lane plays the writer and the lane admin too: it holds the dev writer key and the dev
 // admin key (never the runtime), see ./dev-keys.ts.
 import { readWriterKeyFile, writerKeyring } from "../../cli/writer-key";
-import { ensureLaneKeys, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
+import { ensureDevLaneKey, ensureLaneKeys, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
 
 // From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
 const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
@@ -56,6 +56,11 @@ export interface LaneOptions {
    * they read what they sealed but push nothing until an admin-signed directory says "write".
    */
   readonly extraWriterKeyFiles?: readonly string[];
+  /**
+   * Give the lane a dev lane signing key (ensureDevLaneKey): one trust anchor across signer
+   * restarts and runtime+signer pairs. `npm start` turns it on. @default false
+   */
+  readonly laneKey?: boolean;
   /** Pin processes to CPUs with `taskset -c` when available (benchmarks). */
   readonly cpus?: { readonly runtime?: string; readonly signer?: string; readonly store?: string };
 }
@@ -200,7 +205,9 @@ export function lanePaths(dataDir: string): LaneKeyPaths & { readonly sealKeyFil
 /** The dev signer's key arguments for a lane in `dataDir` (startLane and children.ts spawnSigner). */
 export function devSignerKeyArgs(dataDir: string, extraWriterKeyFiles: readonly string[] = []): string[] {
   const p = lanePaths(dataDir);
-  return ["--trust-config", p.trustConfigFile, "--writer-key-file", [p.writerKeyFile, ...extraWriterKeyFiles].join(","), "--key-directory", p.directoryFile];
+  // The dev lane key when the lane has one (npm start makes it): every signer of the lane signs with it.
+  const lane = existsSync(p.laneKeyFile) ? ["--lane-key-file", p.laneKeyFile] : [];
+  return ["--trust-config", p.trustConfigFile, "--writer-key-file", [p.writerKeyFile, ...extraWriterKeyFiles].join(","), "--key-directory", p.directoryFile, ...lane];
 }
 
 export async function startLane(options: LaneOptions = {}): Promise<Lane> {
@@ -212,6 +219,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const paths = lanePaths(dataDir);
   const { sealKeyFile, objectsDir } = paths;
   const laneKeys = await ensureLaneKeys(dataDir, Date.now(), (options.extraWriterKeyFiles ?? []).map(readWriterKeyFile));
+  if (options.laneKey) ensureDevLaneKey(dataDir);
   const seals = writerKeyring([laneKeys.writer]);
   const storeKind = options.storeKind ?? "s3";
   const cpus = options.cpus ?? {};
@@ -238,7 +246,8 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     const startSigner = async (): Promise<string> => {
       const started = await spawnReady("dev-signer", ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, options.extraWriterKeyFiles)], { ...base, cpu: cpus.signer }, "signer_ready");
       children.signer = started.child;
-      return String(started.ready.keyid);
+      // The key answers are signed with: the lane key when there is one, else the signer's own.
+      return String(started.ready.signing_keyid ?? started.ready.keyid);
     };
     const keyid = await startSigner();
 

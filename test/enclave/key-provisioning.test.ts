@@ -155,7 +155,7 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     const raw = Buffer.from(publicKey.export({ format: "jwk" }).x as string, "base64url");
     const kid = laneKidOf(raw);
     const der = privateKey.export({ format: "der", type: "pkcs8" });
-    const blob = kms.wrap(SEAL_ARN, der, context ?? laneKeyEncryptionContext("test", kid, notBefore, notAfter));
+    const blob = kms.wrap(SEAL_ARN, der, context ?? laneKeyEncryptionContext("test", notBefore, notAfter));
     return { kid, publicKey: raw.toString("base64"), ciphertextBlob: blob, notBefore, notAfter, privateKey };
   }
   function enclave(now: () => number) {
@@ -219,9 +219,12 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     expect(() => verifyResponse(receivedFromSigned(readAt(s)), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: NOW / 1000 })).toThrow(/expected/);
   });
 
-  test("a lane key blob made for another lane, or wrapped with another kid, is refused", async () => {
+  test("a lane key blob made for another lane, or presented under another key's kid, is refused", async () => {
     const s = enclave(() => NOW);
-    const other = laneKey(NOW - HOUR, NOW + HOUR, { purpose: "express-lane-lane-key", lane: "elsewhere", kid: "x", not_before: "1", not_after: "2" });
+    const other = laneKey(NOW - HOUR, NOW + HOUR, { purpose: "express-lane-lane-key", lane: "elsewhere", not_before: String(NOW - HOUR), not_after: String(NOW + HOUR) });
     expect(await provisionLane(s, [other])).toMatchObject({ ok: true, value: { unwrapped: [], laneKeys: [] } });
+    const a = laneKey(NOW - HOUR, NOW + HOUR);
+    const b = laneKey(NOW - HOUR, NOW + HOUR);
+    expect(await provisionLane(s, [{ ...a, kid: b.kid }])).toMatchObject({ ok: true, value: { unwrapped: [], laneKeys: [] } });
   });
 });

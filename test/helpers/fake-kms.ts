@@ -196,6 +196,16 @@ export class FakeKms {
       const plaintext = randomBytes(32);
       return [200, { KeyId: keyArn, Plaintext: plaintext.toString("base64"), CiphertextBlob: this.wrap(keyArn, plaintext, body.EncryptionContext as Record<string, string>).toString("base64") }];
     }
+    if (action === "GenerateDataKeyPairWithoutPlaintext") {
+      // The lane signing key (wire/lane-key.ts): KMS makes the pair and returns only the public key
+      // (DER SPKI) and the private key (PKCS#8 DER) wrapped under the CMK with the context.
+      const keyArn = this.resolveKey(body.KeyId);
+      if (!keyArn) return err("NotFoundException", `key ${String(body.KeyId)} not found`);
+      if (body.KeyPairSpec !== "ECC_NIST_EDWARDS25519") return err("ValidationException", "KeyPairSpec ECC_NIST_EDWARDS25519 expected here");
+      const pair = generateKeyPairSync("ed25519");
+      const der = pair.privateKey.export({ format: "der", type: "pkcs8" });
+      return [200, { KeyId: keyArn, KeyPairSpec: "ECC_NIST_EDWARDS25519", PublicKey: pair.publicKey.export({ format: "der", type: "spki" }).toString("base64"), PrivateKeyCiphertextBlob: this.wrap(keyArn, der, body.EncryptionContext as Record<string, string>).toString("base64") }];
+    }
     if (action !== "Decrypt") return err("UnsupportedOperationException", action);
     const blob = Buffer.from(String(body.CiphertextBlob ?? ""), "base64");
     const opened = this.unwrapBlob(blob, body.EncryptionContext);
