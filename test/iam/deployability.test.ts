@@ -124,4 +124,21 @@ describe("the administrator can apply, refresh and destroy the bootstrap stack (
   test.each(Object.keys(bootstrap))("%s", async (type) => {
     expect(await denied(administrator, phases(bootstrap[type]))).toEqual([]);
   });
+
+  describe("with a distinct break-glass admin (EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN)", () => {
+    const breakGlass = roleArn(`${s.config.namePrefix}-break-glass`);
+    const other = synth({ breakGlassAdminArn: breakGlass });
+    const calls = bootstrapCalls(other);
+    const asBreakGlass = { ...administrator, principal: breakGlass };
+
+    test.each(Object.keys(calls))("the break-glass admin can apply, refresh and destroy it: %s", async (type) => {
+      expect(await denied(asBreakGlass, phases(calls[type]))).toEqual([]);
+    });
+
+    test("after the first lane deploy the seal key's policy names only the break-glass admin: the bootstrap caller can no longer refresh it (re-apply the bootstrap as the break-glass admin; docs/deploy.md)", async () => {
+      const sealReads = calls.aws_kms_key.read.filter((x) => x.resourcePolicy === other.lane.resource.aws_kms_key_policy[Object.keys(other.lane.resource.aws_kms_key_policy)[0]].policy);
+      expect(sealReads.length).toBeGreaterThan(0);
+      expect((await denied(administrator, sealReads)).length).toBe(sealReads.length);
+    });
+  });
 });

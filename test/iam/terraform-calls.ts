@@ -369,7 +369,8 @@ export function laneCalls(s: Synth): CallTable {
       create: resources(s.lane, "aws_sns_topic_subscription").map((x) => c("sns:Subscribe", topic, { ...laneTag, "sns:Protocol": x.protocol, "sns:Endpoint": x.endpoint })),
       // Subscription calls are authorized on the topic (Service Authorization Reference: resource type "topic").
       read: [c("sns:GetSubscriptionAttributes", topic, laneTag)],
-      delete: [c("sns:Unsubscribe", topic, laneTag)],
+      // Delete waits until GetSubscriptionAttributes answers NotFound.
+      delete: [c("sns:Unsubscribe", topic, laneTag), c("sns:GetSubscriptionAttributes", topic, laneTag)],
     },
     aws_cloudwatch_event_rule: {
       source: "internal/service/events/rule.go",
