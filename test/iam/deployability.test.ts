@@ -83,6 +83,26 @@ describe("the deploy role can make Terraform's calls for every lane type (create
     expect(await denied(deploy, phases(lane[type]))).toEqual([]);
   });
 
+  // A second lane: every name carries `{prefix}` = express-lane-eu1, the tag says eu1.
+  const eu1 = synth({ ...FULL, laneName: "eu1" });
+  const eu1Lane = laneCalls(eu1);
+  const eu1Deploy = { principal: roleArn(eu1.config.deployRoleName), ...principalPolicies(eu1, eu1.config.deployRoleName) };
+  const eu1Plan = { principal: roleArn(eu1.config.planRoleName), ...principalPolicies(eu1, eu1.config.planRoleName) };
+  test.each(Object.keys(eu1Lane))("lane eu1: %s", async (type) => {
+    expect(await denied(eu1Deploy, phases(eu1Lane[type]))).toEqual([]);
+    if (!(type in PLAN_REFRESH_GAPS)) expect(await denied(eu1Plan, eu1Lane[type].read)).toEqual([]);
+  });
+
+  test("lane eu1's deploy role cannot make the main lane's calls (its lane tag), and the reverse", async () => {
+    // Calls on one lane's own resources (not the region-wide Describe calls).
+    const probes = (table: CallTable) => [...table.aws_cloudwatch_event_rule.delete, ...table.aws_kms_key.delete, ...table.aws_launch_template.update!, ...table.aws_security_group.delete, ...table.aws_sns_topic.delete].filter((x) => x.resource !== "*");
+    for (const [principal, table] of [[eu1Deploy, lane], [deploy, eu1Lane]] as const) {
+      const refused = await denied(principal, probes(table));
+      const allowed = probes(table).filter((x) => !refused.some((r) => r.startsWith(`${x.action} on ${x.resource}:`)));
+      expect(allowed.map((x) => `${principal.principal}: ${x.action} on ${x.resource}`)).toEqual([]);
+    }
+  });
+
   test("S3 backend: state and lock file", async () => {
     const b = laneBackendCalls(s);
     expect(await denied(deploy, [...b.read, ...b.write])).toEqual([]);
