@@ -51,6 +51,12 @@ describe("deploy.yml reads the deployed lane's PCR0 before it plans and applies"
   });
 });
 
+/** The machine's terraform (its `output -json` format and its answer without any state), if installed. */
+const realTerraform = ((): string | undefined => {
+  const r = spawnSync("sh", ["-c", "command -v terraform"], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+})();
+
 describe("the step's shell, with stand-ins for npx and terraform", () => {
   const script = stepOf(deploy.jobs.deploy).run!;
   let work: string;
@@ -59,11 +65,23 @@ describe("the step's shell, with stand-ins for npx and terraform", () => {
     const bin = path.join(work, "bin");
     fs.mkdirSync(bin);
     // npx: records its arguments (cdktf synth). terraform: `init` fails with TF_INIT_FAIL set;
-    // `output -json` prints $TF_OUTPUTS (the state's outputs), like Terraform does.
+    // `output -json` is the real Terraform's (the version deploy.yml pins, when installed here)
+    // reading $TF_STATE (a state file the test writes; none = no state yet, a first deploy), else
+    // it prints $TF_OUTPUTS.
     fs.writeFileSync(path.join(bin, "npx"), `#!/bin/sh\necho "npx $*" >> "${work}/calls"\n`, { mode: 0o755 });
     fs.writeFileSync(
       path.join(bin, "terraform"),
-      `#!/bin/sh\necho "terraform $*" >> "${work}/calls"\ncase "$*" in\n  *" init "*) [ -z "$TF_INIT_FAIL" ] || { echo "Error: error loading state: AccessDenied" >&2; exit 1; } ;;\n  *" output -json"*) printf '%s' "$TF_OUTPUTS" ;;\nesac\n`,
+      [
+        "#!/bin/sh",
+        `echo "terraform $*" >> "${work}/calls"`,
+        'case "$*" in',
+        '  *" init "*) [ -z "$TF_INIT_FAIL" ] || { echo "Error: error loading state: AccessDenied" >&2; exit 1; } ;;',
+        '  *" output -json"*)',
+        `    if [ -n "$REAL_TERRAFORM" ]; then echo "real terraform output" >> "${work}/calls"; mkdir -p "${work}/tf" && cd "${work}/tf" && exec "$REAL_TERRAFORM" output -json \${TF_STATE:+-state=$TF_STATE} 2>/dev/null; fi`,
+        "    printf '%s' \"$TF_OUTPUTS\" ;;",
+        "esac",
+        "",
+      ].join("\n"),
       { mode: 0o755 },
     );
   });
@@ -72,9 +90,16 @@ describe("the step's shell, with stand-ins for npx and terraform", () => {
   const run = (env: Record<string, string>) => {
     const githubEnv = path.join(work, "github_env");
     fs.writeFileSync(githubEnv, "");
+    if (realTerraform && env.TF_OUTPUTS && env.TF_OUTPUTS !== "{}") {
+      // The same outputs as a Terraform state (format version 4), for the real `terraform output`.
+      const parsed = JSON.parse(env.TF_OUTPUTS) as Record<string, { type: unknown; value: unknown }>;
+      const state = { version: 4, terraform_version: "1.11.4", serial: 1, lineage: "00000000-0000-4000-8000-000000000000", outputs: Object.fromEntries(Object.entries(parsed).map(([k, o]) => [k, { value: o.value, type: o.type }])), resources: [], check_results: null };
+      fs.writeFileSync(path.join(work, "state.tfstate"), JSON.stringify(state));
+      env = { ...env, TF_STATE: path.join(work, "state.tfstate") };
+    }
     const r = spawnSync("bash", [...GITHUB_BASH, script], {
       cwd: work,
-      env: { PATH: `${path.join(work, "bin")}:${process.env.PATH}`, LANE_STACK: LANE_STACK_ID, GITHUB_ENV: githubEnv, ...env },
+      env: { PATH: `${path.join(work, "bin")}:${process.env.PATH}`, LANE_STACK: LANE_STACK_ID, GITHUB_ENV: githubEnv, ...(realTerraform ? { REAL_TERRAFORM: realTerraform } : {}), ...env },
       encoding: "utf8",
     });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr, exported: fs.readFileSync(githubEnv, "utf8"), calls: fs.existsSync(path.join(work, "calls")) ? fs.readFileSync(path.join(work, "calls"), "utf8") : "" };
@@ -100,6 +125,7 @@ describe("the step's shell, with stand-ins for npx and terraform", () => {
     const r = run({ TF_OUTPUTS: outputs(PCR0_A) });
     expect(r.status).toBe(0);
     expect(r.exported).toBe(`EXPRESS_LANE_PREVIOUS_PCR0=${PCR0_A}\n`);
+    if (realTerraform) expect(r.calls).toMatch(/real terraform output/);
   });
 
   test("a debug-mode release (all-zero PCR0) is not carried over, and the deploy goes on", () => {
