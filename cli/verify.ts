@@ -105,6 +105,25 @@ async function signerKeyOfLane(base: URL): Promise<Ed25519Jwk> {
   return { kty: "OKP", crv: "Ed25519", x: jwk.x };
 }
 
+/** Lane key ids an attestation document's user_data names ({"lane_keys": [kid, …]}); none if absent or malformed. */
+export function attestedLaneKids(userData: Buffer | null): string[] {
+  if (!userData) return [];
+  try {
+    const parsed = JSON.parse(userData.toString("utf8")) as { lane_keys?: unknown };
+    return Array.isArray(parsed.lane_keys) ? parsed.lane_keys.filter((k): k is string => typeof k === "string" && KEYID.test(k)) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The lane keys /v1/signer publishes (not trusted by themselves: callers match them to attested kids). */
+async function laneKeysOfLane(base: URL): Promise<Ed25519Jwk[]> {
+  const res = await fetchOrExplain(new URL("/v1/signer", base));
+  if (!res.ok) return [];
+  const body = (await res.json()) as { lane_keys?: { jwk?: Ed25519Jwk }[] };
+  return (body.lane_keys ?? []).flatMap((k) => (k.jwk && k.jwk.kty === "OKP" && k.jwk.crv === "Ed25519" && typeof k.jwk.x === "string" ? [{ kty: "OKP" as const, crv: "Ed25519" as const, x: k.jwk.x }] : []));
+}
+
 /** The keys an answer may be signed by, and how we came to trust them. */
 export interface TrustAnchor {
   readonly keys: readonly Ed25519Jwk[];
@@ -172,9 +191,15 @@ export async function resolveTrustAnchor(opts: VerifyCommandOptions, base: URL, 
     if (verified.publicKey === null || verified.publicKey.length !== 32) {
       throw new AttestationError("PUBLIC_KEY_MISMATCH", "the attestation document carries no Ed25519 signing key");
     }
+    // The document's user_data names the lane keys this enclave signs with (docs/trust.md, "One
+    // trust anchor per lane"): KMS releases them only to measured images, so they are as trusted as
+    // the attested key. Their JWKs may come from the host: each is accepted only if its thumbprint
+    // is one of the attested kids.
+    const laneKids = attestedLaneKids(verified.userData);
+    const laneKeys = laneKids.length > 0 ? (await laneKeysOfLane(base)).filter((k) => laneKids.includes(jwkThumbprint(k))) : [];
     return {
-      keys: [ed25519Jwk(verified.publicKey)],
-      source: `attested key ${verified.keyId} (root: ${describeRoot(opts.root)}; measurements: ${measurementsSource}; module ${verified.moduleId}${verified.debug ? "; DEBUG MODE" : ""})`,
+      keys: [ed25519Jwk(verified.publicKey), ...laneKeys],
+      source: `attested key ${verified.keyId}${laneKeys.length > 0 ? ` and lane key ${laneKeys.map((k) => jwkThumbprint(k)).join(", ")}` : ""} (root: ${describeRoot(opts.root)}; measurements: ${measurementsSource}; module ${verified.moduleId}${verified.debug ? "; DEBUG MODE" : ""})`,
     };
   }
 

@@ -11,6 +11,7 @@ import { buildBundles } from "../../scripts/build";
 import { spawnRuntime, spawnSigner, type Child, type RuntimeChild } from "../../scripts/lane/children";
 import { LANE_BUNDLES, startLane, type Lane } from "../../scripts/lane/processes";
 import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
+import { runVerify } from "../../cli/verify";
 import { verifyResponse } from "../../verifier/response";
 import type { LaneKeyJwk } from "../../wire/lane-key";
 
@@ -71,5 +72,15 @@ describe("one trust anchor for the lane", () => {
     const runtime = await spawnRuntime(lane, { signerSocket: socket });
     extra.push(runtime);
     expect((await readAndVerify(runtime.url, demoEntityId(3))).keyid).toBe(pinned[0]!.kid);
+  }, 30_000);
+
+  it("a consumer that trusts only what it attested gets the lane key from the document's user_data", async () => {
+    const out: string[] = [];
+    const code = await runVerify(
+      `${lane.url}/v1/features/${DEMO_VIEW}/${demoEntityId(5)}?features=country`,
+      { attest: true, root: "local", devCa: join(dir, "dev-ca"), localBundle: join(__dirname, "../../dist/dev-signer.js"), maxAge: "300", skew: "5" },
+      { stdout: (t) => out.push(t), stderr: (t) => out.push(t) },
+    );
+    expect([code, out.join("")]).toEqual([0, expect.stringContaining(`lane key ${pinned[0]!.kid}`)]);
   }, 30_000);
 });
