@@ -43,7 +43,7 @@ Try:
   curl -si '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,segment,risk_score' \\
        -H 'Accept-Signature: sig1=("@status" "content-digest");nonce="my-nonce-1"'
   npx tsx cli/main.ts verify '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,risk_score' --key ${lane.keys.laneJwksFile}
-  npx tsx cli/main.ts push rows.jsonl --url ${lane.url} --view ${DEMO_VIEW} --writer-key-file ${lane.writerKeyFile} --key ${lane.keyid}
+  npx tsx cli/main.ts push rows.jsonl --url ${lane.url} --view ${DEMO_VIEW} --writer-key-file ${lane.writerKeyFile} --key ${lane.keys.laneJwksFile}
 
 Ctrl-C stops everything.
 `);
