@@ -332,9 +332,10 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
   add({ sid: "DescribeAlarms", actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetDashboard"], resources: ["*"] });
   // EventBridge: the lane's rules on the default bus (failed launches → the alarm topic). Rule ARNs
   // are `arn:aws:events:{region}:{account}:rule/{name}` (Service Authorization Reference, Amazon
-  // EventBridge, resource type rule-on-default-event-bus). PutRule with tags also needs
-  // events:TagResource ("To use the Tags parameter, you must have permission for the
-  // events:TagResource action", EventBridge API reference, PutRule). Targets are limited to the
+  // EventBridge, resource type rule-on-default-event-bus:
+  // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html).
+  // events:TagResource because the provider tags the rule with the default tags, in PutRule or,
+  // where tag-on-create is unsupported, with TagResource after it (provider rule.go). Targets are limited to the
   // lane's topics with events:TargetArn ("Filters access by the ARN of a target that can be put to
   // a rule", same reference), so a lane rule cannot route events anywhere else; no iam:PassRole
   // to events.amazonaws.com is granted, so no target can run with a role.

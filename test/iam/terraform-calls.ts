@@ -9,10 +9,12 @@
  * deployability.test.ts check every action against).
  *
  * Conventions:
- *  - tag-on-create: the provider sends the provider's default tags with the create call; services
- *    authorize that with their TagResource action too (e.g. "To tag a KMS key when you create it,
- *    you need kms:TagResource permission", KMS API reference, CreateKey, Tags), so each create lists
- *    the service's tagging action as well;
+ *  - tag-on-create: the provider sends the provider's default tags with the create call, and
+ *    falls back to the service's tagging call where tag-on-create is unsupported (e.g. rule.go:
+ *    "For partitions not supporting tag-on-create, attempt tag after create"); services may
+ *    authorize tags on create with their tagging action too ("To use this parameter, you must have
+ *    kms:TagResource permission in an IAM policy", KMS API reference, CreateKey, Tags), so each
+ *    create lists the service's tagging action as well;
  *  - calls on an existing lane resource carry its lane tag (`aws:ResourceTag/ExpressLaneLane`),
  *    as AWS evaluates them (the provider's default tags: stacks/*-stack.ts);
  *  - calls that need no permission at all are listed with `none` and the documentation sentence.
@@ -232,12 +234,15 @@ export function laneCalls(s: Synth): CallTable {
     },
     aws_autoscaling_group: {
       source: "internal/service/autoscaling/group.go",
-      // Create: CreateAutoScalingGroup (the caller passes the launch template's instance profile:
-      // "you must have the iam:PassRole permission ... to create an Auto Scaling group that uses a
-      // launch template that specifies an instance profile", EC2 Auto Scaling User Guide, "IAM role
-      // for applications that run on Amazon EC2 instances"), EnableMetricsCollection, then waits for
-      // capacity (DescribeAutoScalingGroups, elasticloadbalancing:DescribeTargetHealth for
-      // wait_for_elb_capacity). Delete: scale to zero (UpdateAutoScalingGroup), wait, delete.
+      // Create: CreateAutoScalingGroup, which also needs "iam:PassRole – To pass an IAM role to the
+      // service or to EC2 instances on launch. Needed when ... a launch template that specifies an
+      // instance profile ... is provided", "ec2:RunInstances – To launch instances when a launch
+      // template is provided" and "ec2:CreateTags – To tag instances and volumes on launch" (EC2
+      // Auto Scaling User Guide, "Amazon EC2 Auto Scaling API permissions",
+      // https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-api-permissions.html);
+      // EnableMetricsCollection, then waits for capacity (DescribeAutoScalingGroups,
+      // elasticloadbalancing:DescribeTargetHealth for wait_for_elb_capacity). Delete: scale to zero
+      // (UpdateAutoScalingGroup), wait, delete.
       create: [
         c("autoscaling:CreateAutoScalingGroup", asg, requestTags()),
         c("iam:PassRole", role(`${prefix}-host`), { "iam:PassedToService": "ec2.amazonaws.com" }),
@@ -258,7 +263,14 @@ export function laneCalls(s: Synth): CallTable {
       ],
       // A new launch template version: the group's version changes and an instance refresh starts
       // (instance_refresh); deploy.yml then polls DescribeInstanceRefreshes.
-      update: [c("autoscaling:UpdateAutoScalingGroup", asg), c("autoscaling:StartInstanceRefresh", asg), c("autoscaling:CancelInstanceRefresh", asg), c("autoscaling:DescribeInstanceRefreshes", "*")],
+      update: [
+        c("autoscaling:UpdateAutoScalingGroup", asg),
+        c("iam:PassRole", role(`${prefix}-host`), { "iam:PassedToService": "ec2.amazonaws.com" }),
+        c("ec2:RunInstances", launchTemplate, laneTag),
+        c("autoscaling:StartInstanceRefresh", asg),
+        c("autoscaling:CancelInstanceRefresh", asg),
+        c("autoscaling:DescribeInstanceRefreshes", "*"),
+      ],
       delete: [c("autoscaling:UpdateAutoScalingGroup", asg), c("autoscaling:DeleteAutoScalingGroup", asg)],
     },
     aws_iam_role: {
