@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import {
   AttestationError,
+  attestedLaneKids,
   DEFAULT_DEV_CA_DIR,
   loadMeasurementsFile,
   loadPinnedRoot,
@@ -130,6 +131,9 @@ function report(v: VerifiedAttestation, facts: { root: string; measurements: str
     `  nonce         ${facts.nonce}`,
     `  keyid         ${v.keyId ?? "(public_key is not an Ed25519 key)"}`,
   );
+  // The lane keys this enclave signs with (user_data; docs/trust.md "One trust anchor per lane").
+  const lane = attestedLaneKids(v.userData);
+  if (lane.length > 0) lines.push(`  lane keys     ${lane.join(", ")} (answers are signed with these; pin the lane's JWKS)`);
   return lines.join("\n") + "\n";
 }
 

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { verifyResponse, VerificationError, ReceivedResponse, requestHasBody } from "../verifier/response";
-import { AttestationError, DEFAULT_DEV_CA_DIR, loadPinnedRoot, verifyAttestation } from "../verifier/attestation";
+import { AttestationError, attestedLaneKids, DEFAULT_DEV_CA_DIR, loadPinnedRoot, verifyAttestation } from "../verifier/attestation";
 import { contentDigest } from "../wire/envelope";
 import { ed25519Jwk, jwkThumbprint, type Ed25519Jwk } from "../wire/keys";
 import { splitTarget } from "../wire/request";
@@ -103,17 +103,6 @@ async function signerKeyOfLane(base: URL): Promise<Ed25519Jwk> {
   const jwk = ((await res.json()) as { jwk?: Ed25519Jwk }).jwk;
   if (!jwk || jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string") throw new Error("GET /v1/signer: no Ed25519 jwk in the answer");
   return { kty: "OKP", crv: "Ed25519", x: jwk.x };
-}
-
-/** Lane key ids an attestation document's user_data names ({"lane_keys": [kid, …]}); none if absent or malformed. */
-export function attestedLaneKids(userData: Buffer | null): string[] {
-  if (!userData) return [];
-  try {
-    const parsed = JSON.parse(userData.toString("utf8")) as { lane_keys?: unknown };
-    return Array.isArray(parsed.lane_keys) ? parsed.lane_keys.filter((k): k is string => typeof k === "string" && KEYID.test(k)) : [];
-  } catch {
-    return [];
-  }
 }
 
 /** The lane keys /v1/signer publishes (not trusted by themselves: callers match them to attested kids). */

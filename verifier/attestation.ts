@@ -438,3 +438,18 @@ export function loadPinnedRoot(spec: "aws" | "local" | string, devCaDir: string 
 export function jwkThumbprintEd25519(raw32: Buffer): string {
   return keyidForRawKey(raw32);
 }
+
+/**
+ * Lane key ids an attestation document's user_data names (`{"lane_keys": [kid, …]}`, written by the
+ * signer): the keys that enclave signs with (docs/trust.md, "One trust anchor per lane"). Empty when
+ * absent or malformed; a caller accepts a lane key's JWK only if its thumbprint is one of these.
+ */
+export function attestedLaneKids(userData: Buffer | null): string[] {
+  if (!userData) return [];
+  try {
+    const parsed = JSON.parse(userData.toString("utf8")) as { lane_keys?: unknown };
+    return Array.isArray(parsed.lane_keys) ? parsed.lane_keys.filter((k): k is string => typeof k === "string" && /^[A-Za-z0-9_-]{43}$/.test(k)) : [];
+  } catch {
+    return [];
+  }
+}
