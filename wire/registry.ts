@@ -143,6 +143,7 @@ export type RowErrorCode =
   | "missing_event_time"
   | "bad_event_time"
   | "future_event_time"
+  | "implausible_event_time"
   | "unknown_feature"
   | "bad_value"
   | "bad_row";
@@ -267,8 +268,17 @@ function checkEventTime(value: unknown, now: number): number {
     throw new RowError("bad_event_time", (err as Error).message);
   }
   if (t > now + MAX_FUTURE_SKEW_MS) throw new RowError("future_event_time", `${EVENT_TIME_COLUMN} is more than ${MAX_FUTURE_SKEW_MS / 60000} minutes in the future`);
+  // Epoch *seconds* read as milliseconds land in January 1970, and every read then says
+  // OUTSIDE_MAX_AGE: refuse anything before 2000 and say what the number probably was.
+  if (t < MIN_PLAUSIBLE_EVENT_TIME_MS) {
+    const hint = typeof value === "number" && value * 1000 >= MIN_PLAUSIBLE_EVENT_TIME_MS && value * 1000 <= now + MAX_FUTURE_SKEW_MS ? ` (${value} looks like seconds: send milliseconds, ${value * 1000}, or an ISO 8601 time)` : "";
+    throw new RowError("implausible_event_time", `${EVENT_TIME_COLUMN} ${new Date(t).toISOString()} is before 2000-01-01${hint}`);
+  }
   return t;
 }
+
+/** Event times before this are refused (2000-01-01T00:00:00Z): they are almost always a unit mistake. */
+export const MIN_PLAUSIBLE_EVENT_TIME_MS = 946_684_800_000;
 
 function checkFeatures(view: ViewDef, values: Record<string, unknown>, source: ValueSource): Record<string, FeatureValue> {
   for (const name of Object.keys(values)) {

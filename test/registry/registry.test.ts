@@ -52,9 +52,24 @@ describe("registry", () => {
 
   it("validates push rows strictly", () => {
     const view = LANE_REGISTRY.get("merchant_risk")!;
-    expect(validatePushRow(view, { entity: "m", event_time: 1000, features: { txn_count_1h: 1 } }, 2000)).toEqual({ entity: "m", event_time: 1000, features: { txn_count_1h: 1 } });
+    const T = 1_800_000_000_000;
+    expect(validatePushRow(view, { entity: "m", event_time: T, features: { txn_count_1h: 1 } }, T + 1000)).toEqual({ entity: "m", event_time: T, features: { txn_count_1h: 1 } });
     expect(() => validatePushRow(view, { entity: "m", event_time: 1000, features: {}, extra: 1 })).toThrow(/unknown field/);
     expect(() => validatePushRow(view, { entity: "m", event_time: 1000 })).toThrow(/features must be an object/);
+  });
+
+  it("refuses implausible event times (epoch seconds read as ms land in 1970) and says what the number probably was", () => {
+    const view = LANE_REGISTRY.get("merchant_risk")!;
+    const now = 1_800_000_000_000;
+    const row = (event_time: unknown) => ({ entity: "m", event_time, features: { txn_count_1h: 1 } });
+    expect(() => validatePushRow(view, row(1_799_999_000), now)).toThrow(/before 2000-01-01 \(1799999000 looks like seconds: send milliseconds, 1799999000000/);
+    expect(() => validatePushRow(view, row("1999-12-31T23:59:59Z"), now)).toThrow(RowError);
+    try {
+      validatePushRow(view, row(5), now);
+    } catch (err) {
+      expect((err as RowError).code).toBe("implausible_event_time");
+    }
+    expect(validatePushRow(view, row("2000-01-01T00:00:00Z"), now).event_time).toBe(946_684_800_000);
   });
 
   it("the shared read parser refuses unknown views (404) and features (400)", () => {
