@@ -70,6 +70,7 @@ export class LaneStack extends TerraformStack {
       readerPort: config.readerPort,
       logRetentionDays: config.logRetentionDays,
       keyAdmins: [deployRoleArn],
+      keyReaders: [planRoleArn],
       accountId: account.accountId,
       alarmSubscriptions: config.alarmSubscriptions,
     });

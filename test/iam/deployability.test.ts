@@ -113,12 +113,8 @@ describe("the deploy role can make Terraform's calls for every lane type (create
  * Known gaps outside the IAM files: the plan role's refresh is denied by a policy this test cannot
  * change. Each is a `test.failing` (it turns red once fixed: then delete the entry).
  */
-const PLAN_REFRESH_GAPS: Readonly<Record<string, string>> = {
-  // constructs/observability.ts creates the alarm topic key with admins only: its key policy has no
-  // KeyRead statement for the plan role (Key `readers`), and key policies do not delegate to IAM,
-  // so `cdktf diff` fails refreshing aws_kms_key.Observability_AlarmTopicKey (kms:DescribeKey).
-  aws_kms_key: "the alarm topic key's policy names no plan-role reader (constructs/observability.ts / stacks/lane-stack.ts)",
-};
+// Known refresh gaps of the plan role (none now: the alarm topic key names the plan role a reader).
+const PLAN_REFRESH_GAPS: Readonly<Record<string, string>> = {};
 
 describe("the plan role can refresh every lane type (cdktf diff before the approval)", () => {
   const types = Object.keys(lane);
