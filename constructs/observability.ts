@@ -65,6 +65,8 @@ export interface ObservabilityProps {
   readonly errorRatePercent?: number;
   /** Administrators of the alarm topic's key (role ARNs; no cryptographic use). */
   readonly keyAdmins: readonly string[];
+  /** Principals that operate the alarm topic's key (the deploy role: lifecycle, no use). @default none */
+  readonly keyOperators?: readonly string[];
   /** Principals that may read the alarm topic's key (the plan role refreshes it before an approval). @default none */
   readonly keyReaders?: readonly string[];
   /** The account (for the confused-deputy conditions on service principals). */
@@ -127,6 +129,7 @@ export class Observability extends Construct {
     this.alarmKey = new Key(this, "AlarmTopicKey", {
       description: `Express Lane ${props.namePrefix}: alarm topic encryption`,
       admins: props.keyAdmins,
+      operators: props.keyOperators,
       readers: props.keyReaders,
       alias: `${props.namePrefix}-alarms`,
       tags: { ExpressLaneKeyRole: "alarms" },

@@ -69,7 +69,9 @@ export class LaneStack extends TerraformStack {
       region: config.region,
       readerPort: config.readerPort,
       logRetentionDays: config.logRetentionDays,
-      keyAdmins: [deployRoleArn],
+      // Like every key of the lane: the break-glass admin administers, the deploy role operates.
+      keyAdmins: [breakGlassAdminArn],
+      keyOperators: [deployRoleArn],
       keyReaders: [planRoleArn],
       accountId: account.accountId,
       alarmSubscriptions: config.alarmSubscriptions,

@@ -91,7 +91,7 @@ describe("paging", () => {
     expect(cw.Condition.ArnLike["aws:SourceArn"]).toMatch(/^arn:aws:cloudwatch:ap-south-1:.*:alarm:express-lane-\*$/);
     const eb = st.find((x) => x.Sid === "EventBridgePublish")!;
     expect(eb.Principal).toEqual({ Service: "events.amazonaws.com" });
-    expect(st.map((x) => x.Sid).sort()).toEqual(["CloudWatchAlarmsPublish", "EventBridgePublish", "KeyAdministration", "KeyRead"]);
+    expect(st.map((x) => x.Sid).sort()).toEqual(["CloudWatchAlarmsPublish", "EventBridgePublish", "KeyAdministration", "KeyOperation", "KeyRead"]);
   });
 
   test("the topic policy lets those two publish, scoped to the lane's alarms and its failed-launch rule", () => {
