@@ -3,7 +3,8 @@
  * and trust material (dev CA root, PCRs of the running dev signer bundle) to
  * clients/python/tests/e2e via the environment and runs them with the system Python, which has
  * only the Debian packages python3-cryptography, python3-cbor2, python3-msgpack, python3-pytest.
- * A missing interpreter or package fails this test (CI must install them), it does not skip.
+ * With CI=true (.ci/run installs them) a missing interpreter or package fails this test; on a
+ * developer machine without them it is skipped with one line, so `npm test` passes with only Node.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +20,15 @@ const PYTHON_DIR = join(__dirname, "../../clients/python");
 let lane: Lane;
 let dir: string;
 
+const probe = spawnSync(PYTHON, ["-c", "import cryptography, cbor2, msgpack, pytest"], { encoding: "utf8" });
+const pythonReady = probe.status === 0;
+if (!pythonReady && process.env.CI !== "true") {
+  process.stdout.write(`skipped: Python SDK e2e (${PYTHON} with python3-cryptography, python3-cbor2, python3-msgpack, python3-pytest not installed)\n`);
+}
+const describePython = pythonReady || process.env.CI === "true" ? describe : describe.skip;
+
 beforeAll(async () => {
+  if (!pythonReady && process.env.CI !== "true") return;
   await buildBundles(LANE_BUNDLES);
   dir = mkdtempSync(join(tmpdir(), "lane-sdk-py-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 150, quiet: true });
@@ -27,14 +36,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await lane?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 function python(args: string[], env: Record<string, string> = {}) {
   return spawnSync(PYTHON, args, { cwd: PYTHON_DIR, env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: "1" }, encoding: "utf8", timeout: 120_000 });
 }
 
-describe("Python SDK on the local lane", () => {
+describePython("Python SDK on the local lane", () => {
   it("has its Debian dependencies", () => {
     const probe = python(["-c", "import cryptography, cbor2, msgpack, pytest"]);
     expect({ status: probe.status, stderr: probe.stderr }).toEqual({ status: 0, stderr: "" });
