@@ -177,7 +177,7 @@ describe("fuzzing the running lane", () => {
           const signed = a.headers["signature"] !== undefined;
           if (readRoute && a.status === 200 && !signed) fail(s, a, "unsigned 200 on a read route");
           if (signed) {
-            const problem = verifies(a, s.method, s.target, jwk);
+            const problem = verifies(a, s.method, s.target, jwk, s.body === undefined ? undefined : Buffer.from(s.body, "utf8"));
             if (problem) fail(s, a, `signed answer does not verify: ${problem}`);
             else verified++;
           }
