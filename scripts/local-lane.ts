@@ -2,10 +2,22 @@
  * `npm start`: the whole lane on this machine, no cloud, no Docker. Builds the bundles, starts the
  * local store, loads demo features, starts the signer and the runtime, and prints how to use it.
  */
+import { createServer } from "node:net";
 import { Command, Option } from "commander";
 import { buildBundles } from "./build";
 import { LANE_BUNDLES, startLane } from "./lane/processes";
 import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
+
+/** Why `port` cannot be listened on at 127.0.0.1 (in use, not permitted), or undefined. 0 is always free. */
+export function portProblem(port: number): Promise<string | undefined> {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.resolve("is not a port number");
+  if (port === 0) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${err.code ?? err.message})`));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(undefined)));
+  });
+}
 
 async function main(): Promise<void> {
   const opts = new Command("npm start")
@@ -14,8 +26,18 @@ async function main(): Promise<void> {
     .addOption(new Option("--store-port <n>", "local store port (0 = any)").env("EXPRESS_LANE_STORE_PORT").default("0"))
     .addOption(new Option("--data-dir <dir>", "working folder").env("EXPRESS_LANE_DATA_DIR").default(".lane"))
     .addOption(new Option("--entities <n>", "demo entities to load").env("EXPRESS_LANE_DEMO_ENTITIES").default("3000"))
+    .addOption(new Option("--log-level <level>", "the runtime's log level").env("EXPRESS_LANE_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace"]).default("warn"))
     .parse()
-    .opts<{ port: string; storePort: string; dataDir: string; entities: string }>();
+    .opts<{ port: string; storePort: string; dataDir: string; entities: string; logLevel: string }>();
+
+  // A port in use is a one-line error now, not an EADDRINUSE stack after the build and the load.
+  for (const [flag, port] of [["--port", Number(opts.port)], ["--store-port", Number(opts.storePort)]] as const) {
+    const problem = await portProblem(port);
+    if (problem) {
+      process.stderr.write(`npm start: ${flag} ${port} ${problem} (choose another: npm start -- ${flag} <n>)\n`);
+      process.exit(1);
+    }
+  }
 
   process.stdout.write("building bundles…\n");
   await buildBundles(LANE_BUNDLES);
@@ -26,6 +48,7 @@ async function main(): Promise<void> {
     demoEntities: Number(opts.entities),
     // One trust anchor for the lane: every signer it starts signs with the dev lane key.
     laneKey: true,
+    runtimeEnv: { EXPRESS_LANE_LOG_LEVEL: opts.logLevel },
     onProgress: (done, total) => process.stdout.write(`\rloading demo features ${done}/${total}`),
   });
   const entity = demoEntityId(42);
@@ -58,7 +81,9 @@ Ctrl-C stops everything.
   process.on("SIGTERM", stop);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`local lane failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`local lane failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

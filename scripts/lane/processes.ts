@@ -11,6 +11,7 @@ import { S3Store } from "../../runtime/store/s3-store";
 import { StaticCredentials } from "../../runtime/store/credentials";
 import { FileStore } from "../../runtime/store/file-store";
 import { objectKey } from "../../wire/object";
+import { LANE_REGISTRY } from "../../registry/views";
 import { DEMO_VIEW, demoEntityId, demoSealedBytes } from "./demo-data";
 import type { SealKeyring } from "../../enclave/seal";
 // The local lane plays the writer and the lane admin too: it holds the dev writer key and the dev
@@ -157,6 +158,22 @@ function stopChild(child: ChildProcess | null): Promise<void> {
   });
 }
 
+/**
+ * A restart of `npm start` need not rewrite 3,000 objects: skip when the first and last demo
+ * objects are there, sealed by this lane's writer key and fresh for at least half the view's max
+ * age (demo event times are the load time; older ones would soon read OUTSIDE_MAX_AGE).
+ */
+async function demoAlreadyLoaded(store: S3Store | FileStore, count: number, seals: SealKeyring): Promise<boolean> {
+  const maxAgeMs = (LANE_REGISTRY.get(DEMO_VIEW)?.ttlSeconds ?? 0) * 1000;
+  for (const i of [0, count - 1]) {
+    const got = await store.get(objectKey(DEMO_VIEW, demoEntityId(i))).catch(() => null);
+    if (!got || !got.found) return false;
+    const opened = seals.open(got.body, DEMO_VIEW, demoEntityId(i));
+    if (!opened.ok || Date.now() - opened.object.event_time > maxAgeMs / 2) return false;
+  }
+  return true;
+}
+
 async function loadDemo(store: S3Store | FileStore, count: number, seals: SealKeyring, onProgress?: (done: number, total: number) => void): Promise<void> {
   const now = Date.now();
   let next = 0;
@@ -241,7 +258,8 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     // "memory": the runtime preloads the same folder into RAM at start (benchmarks).
     const demoTarget = storeKind !== "s3" ? new FileStore({ root: objectsDir }) : store;
     if (storeKind !== "s3") mkdirSync(objectsDir, { recursive: true });
-    if ((options.demoEntities ?? 3000) > 0) await loadDemo(demoTarget, options.demoEntities ?? 3000, seals, options.onProgress);
+    const demoCount = options.demoEntities ?? 3000;
+    if (demoCount > 0 && !(await demoAlreadyLoaded(demoTarget, demoCount, seals))) await loadDemo(demoTarget, demoCount, seals, options.onProgress);
 
     const startSigner = async (): Promise<string> => {
       const started = await spawnReady("dev-signer", ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, options.extraWriterKeyFiles)], { ...base, cpu: cpus.signer }, "signer_ready");
