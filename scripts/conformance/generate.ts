@@ -23,6 +23,7 @@ import { Signer } from "../../enclave/signer";
 import { SealKeyring } from "../../enclave/seal";
 import { contentDigest, serializeSignatureParams, signatureBase, signatureHeaders } from "../../wire/envelope";
 import type { SignedResponse } from "../../wire/frames";
+import { receivedFromSigned } from "../../verifier/response";
 import { signPush } from "../../wire/writer-auth";
 import { RFC9421_TEST_KEY_PEM } from "../docs/envelope-example";
 
@@ -90,17 +91,10 @@ export interface VectorFile {
 
 const b64 = (bytes: Uint8Array | string): string => Buffer.from(bytes).toString("base64");
 
+/** The answer as it appears on the wire (verifier/response.ts receivedFromSigned), body as base64. */
 function responseOf(signed: SignedResponse): VectorResponse {
-  return {
-    status: signed.status,
-    headers: {
-      "content-type": signed.contentType,
-      "content-digest": signed.contentDigest,
-      "signature-input": signed.signatureInput,
-      signature: signed.signature,
-    },
-    body_base64: b64(signed.body),
-  };
+  const { status, headers, body } = receivedFromSigned(signed);
+  return { status, headers: headers as VectorResponse["headers"], body_base64: b64(body) };
 }
 
 const acceptSignature = (nonce: string): string => `sig1=("@status" "content-digest");nonce="${nonce}"`;
