@@ -77,7 +77,7 @@ describe("wire/object projected body decoding", () => {
     fc.string({ maxLength: 300 }),
     fc.string({ unit: "grapheme", maxLength: 20 }),
     fc.array(fc.double(), { maxLength: 40 }),
-    fc.date(),
+    fc.date({ noInvalidDate: true }), // an Invalid Date is never equal to itself under toEqual
     fc.date({ noInvalidDate: true }).map((d) => new Date(Math.floor(d.getTime() / 1000) * 1000)), // timestamp32 / 64 forms
     fc.constant(undefined), // msgpackr writes fixext1
     fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
