@@ -231,8 +231,8 @@ export class Signer {
     if (now >= keyring.expiresAt) throw new SignerFault("key_directory_expired", 503, "the signer's key directory has expired");
     const auth = parseWriterSignature(request, request.writerSignature, Math.floor(now / 1000));
     const writeKey = keyring.writeKey(auth.kid);
-    if (!writeKey) throw new WriterAuthError("writer_signature_malformed", "keyid is not a write key in the current key directory (unknown, verify-only or revoked)");
-    if (!timingSafeEqual(writerMac(writeKey.key, auth.base), auth.mac)) throw new WriterAuthError("writer_signature_malformed", "writer signature does not verify");
+    if (!writeKey) throw new WriterAuthError("writer_key_unknown", "keyid is not a write key in the current key directory (unknown, verify-only or revoked)");
+    if (!timingSafeEqual(writerMac(writeKey.key, auth.base), auth.mac)) throw new WriterAuthError("writer_signature_invalid", "writer signature does not verify");
     const parsed = parseWriteRequest(request, this.registry, now);
     const replay = this.nonces.check(auth.kid, auth.nonce, now);
     if (replay === "replayed") throw new SignerFault("push_replayed", 409, "this writer signature was already used");

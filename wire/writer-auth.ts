@@ -55,7 +55,7 @@ export interface WriterSignature {
   readonly mac: Buffer;
 }
 
-export type WriterAuthCode = "writer_signature_missing" | "writer_signature_malformed" | "writer_signature_stale" | "content_digest_mismatch";
+export type WriterAuthCode = "writer_signature_missing" | "writer_signature_malformed" | "writer_signature_stale" | "writer_key_unknown" | "writer_signature_invalid" | "content_digest_mismatch";
 
 export class WriterAuthError extends Error {
   constructor(

@@ -137,7 +137,7 @@ describe("express-lane push", () => {
     const r = await cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", rogueFile, "--key", jwkThumbprint(jwk)]);
     expect(r.exitCode).toBe(1);
     expect(r.out).toMatch(/failed 1/);
-    expect(r.out).toMatch(/request 0: 401 writer_signature/);
+    expect(r.out).toMatch(/request 0: 401 writer_key_unknown/);
     expect((await fetch(`${lane.url}/v1/features/merchant_risk/p-rogue`)).status).toBe(404);
   });
 });
