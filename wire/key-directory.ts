@@ -29,7 +29,8 @@ export const KEY_COMMITMENT_DOMAIN = "express-lane/key-commitment/v1";
 export const MAX_DIRECTORY_VALIDITY_MS = 31 * 24 * 3600 * 1000;
 /** Enclave and admin clocks may differ by this much (issued_at in the future). */
 export const DIRECTORY_CLOCK_SKEW_MS = 5 * 60 * 1000;
-export const MAX_DIRECTORY_KEYS = 64;
+/** KMS Sign takes at most 4096 bytes of RAW message: about 35 keys fit; 32 leaves room. */
+export const MAX_DIRECTORY_KEYS = 32;
 export const MAX_SIGNED_DIRECTORY_BYTES = 64 * 1024;
 /** Writer ids: short, lower-case; they appear in signed answers as `written_by`. */
 export const WRITER_ID = /^[a-z][a-z0-9-]{0,31}$/;
