@@ -225,6 +225,31 @@ describe("P7: the channel has roles and bounds", () => {
   });
 });
 
+describe("the Feast route and lane keys under a hostile host", () => {
+  const feastBody = (entities: string[]) => Buffer.from(JSON.stringify({ features: [`${VIEW}:country`], entities: { user_id: entities } }));
+  const feastFrame = (body: Buffer, objects: (Buffer | null)[]) => ({ method: "POST", path: "/get-online-features", query: "", body, objects });
+
+  test("legitimate: a Feast answer verifies against the consumer's own body", async () => {
+    const body = feastBody(["user_adv_1", "user_adv_20"]);
+    const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, feastFrame(body, [null, null])));
+    expect(verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body }, { key: key.jwk }).keyid).toBe(key.keyid);
+  });
+
+  test("a Feast answer the host had made for other entities fails against the consumer's body", async () => {
+    const hostBody = feastBody(["user_adv_20", "user_adv_1"]);
+    const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, feastFrame(hostBody, [null, null])));
+    expect(() => verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body: feastBody(["user_adv_1", "user_adv_20"]) }, { key: key.jwk })).toThrow(/signature/);
+  });
+
+  test("a host cannot hand the signer a lane key of its choosing: without the pinned KMS key it takes none, and keeps signing with its own", async () => {
+    const directory = await signer.admin.sign(directoryOf(LANE, ++epoch, Date.now(), [listed(signer.writer)]));
+    const err = await provision.refused(FrameKind.ProvisionKeys, { directory, laneKeys: [{ kid: "A".repeat(43), ciphertextBlob: randomBytes(200), notBefore: Date.now() - 1000, notAfter: Date.now() + 3_600_000 }] });
+    expect(err.code).toBe("kms_provisioning_disabled");
+    const s = await sealed("user_adv_21");
+    expect(bodyOf(await signedRead("user_adv_21", objectOf(s))).found).toBe(true); // still the signer's own, pinned key
+  });
+});
+
 // Last: it revokes the suite's writer key.
 describe("attack 4: revocation does not revoke (P4)", () => {
   test("an admin directory without a kid revokes it in the running signer; the host cannot bring it back", async () => {
