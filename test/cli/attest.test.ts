@@ -3,8 +3,8 @@ import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { Command } from "commander";
 import { registerAttestCommand } from "../../cli/attest";
+import { programWith, runProgram, type CliRun } from "../helpers/cli";
 import { measureLocalBundle } from "../../enclave/nsm/local-nsm";
 import { ed25519Jwk, keyidForRawKey, rawFromPublicKey } from "../../wire/keys";
 import { localSetup } from "../enclave/nsm/fixtures";
@@ -13,23 +13,8 @@ const signerKey = rawFromPublicKey(generateKeyPairSync("ed25519").publicKey);
 const keyid = keyidForRawKey(signerKey);
 
 /** Runs `express-lane attest …` in-process; returns exit code and output. */
-async function attest(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const program = new Command("express-lane").exitOverride();
-  registerAttestCommand(program);
-  let out = "";
-  let err = "";
-  const stdout = jest.spyOn(process.stdout, "write").mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = jest.spyOn(process.stderr, "write").mockImplementation((chunk) => ((err += String(chunk)), true));
-  process.exitCode = 0;
-  try {
-    await program.parseAsync(["node", "express-lane", "attest", ...args]);
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, out, err };
+function attest(...args: string[]): Promise<CliRun> {
+  return runProgram(programWith(registerAttestCommand), ["attest", ...args]);
 }
 
 describe("express-lane attest", () => {

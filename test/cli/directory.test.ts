@@ -8,6 +8,7 @@ import { buildProgram } from "../../cli/main";
 import { adminKeyEntryFromKms, buildKeyDirectory, generateAdminKey, keysFromWrapped, kmsAdminSigner, parseDirectoryKeySpec, parseDuration, rawEd25519FromSpki, readAdminKeyFile, verifyDirectoryAgainstTrust, writeAdminKeyFile, type TrustConfig } from "../../cli/directory";
 import { adminPublicKey, keyCommitment, localAdminSigner, parseSignedKeyDirectory, signKeyDirectory, verifySignedKeyDirectory } from "../../wire/key-directory";
 import { FakeKms } from "../helpers/fake-kms";
+import { runProgram } from "../helpers/cli";
 
 const REGION = "eu-west-1";
 const ADMIN_ARN = `arn:aws:kms:${REGION}:111122223333:key/ad000000-0000-4000-8000-000000000001`;
@@ -20,15 +21,11 @@ let dir: string;
 beforeAll(() => (dir = mkdtempSync(join(tmpdir(), "directory-"))));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** stdout of the command; its exit code stays in process.exitCode (the tests read it there). */
 async function cli(args: string[]): Promise<string> {
-  const printed: string[] = [];
-  const write = jest.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => (printed.push(String(s)), true));
-  try {
-    await buildProgram().parseAsync(args, { from: "user" });
-  } finally {
-    write.mockRestore();
-  }
-  return printed.join("");
+  const run = await runProgram(buildProgram(), args);
+  process.exitCode = run.code;
+  return run.out;
 }
 
 describe("directory sign / show with a dev admin key", () => {

@@ -3,8 +3,8 @@ import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { Command } from "commander";
 import { registerVerifyCommand } from "../../cli/verify";
+import { programWith, runProgram, type CliRun } from "../helpers/cli";
 import { SigningKey } from "../../enclave/key";
 import { contentDigest } from "../../wire/envelope";
 import { localSetup } from "../enclave/nsm/fixtures";
@@ -13,23 +13,8 @@ import { signAnswer } from "../verifier/answers";
 const ROOT = join(__dirname, "../..");
 
 /** Runs `express-lane verify …` in-process; returns exit code and output. */
-async function verify(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const program = new Command("express-lane").exitOverride();
-  registerVerifyCommand(program);
-  let out = "";
-  let err = "";
-  const stdout = jest.spyOn(process.stdout, "write").mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = jest.spyOn(process.stderr, "write").mockImplementation((chunk) => ((err += String(chunk)), true));
-  process.exitCode = 0;
-  try {
-    await program.parseAsync(["node", "express-lane", "verify", ...args]);
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, out, err };
+function verify(...args: string[]): Promise<CliRun> {
+  return runProgram(programWith(registerVerifyCommand), ["verify", ...args]);
 }
 
 /**

@@ -20,6 +20,7 @@ import { buildProgram } from "../../cli/main";
 import { readWriterKeyFile } from "../../cli/writer-key";
 import { keyCommitment, parseSignedKeyDirectory } from "../../wire/key-directory";
 import { signedPush } from "../helpers/writer";
+import { runProgram } from "../helpers/cli";
 
 let lane: Lane;
 let dir: string;
@@ -27,14 +28,7 @@ let newKeyFile: string;
 const NOW = Date.now();
 
 async function cli(args: string[]): Promise<string> {
-  const printed: string[] = [];
-  const write = jest.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => (printed.push(String(s)), true));
-  try {
-    await buildProgram().parseAsync(args, { from: "user" });
-  } finally {
-    write.mockRestore();
-  }
-  return printed.join("");
+  return (await runProgram(buildProgram(), args)).out;
 }
 
 const row = (entity: string) => ({ entity, event_time: NOW - 1000, features: { txn_count_1h: 1 } });
