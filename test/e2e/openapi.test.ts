@@ -139,7 +139,7 @@ describe("docs/openapi.yaml", () => {
     // Every documented path was exercised at least once.
     expect(Object.keys(doc.paths).filter((p) => !seen.some((s) => s.template === p))).toEqual([]);
     // …and the answers covered successes and errors.
-    expect(new Set(seen.map((s) => s.status))).toEqual(expect.objectContaining({}));
+    expect([...new Set(seen.map((s) => s.status))]).toEqual(expect.arrayContaining([200, 201, 400, 401, 404]));
     expect(seen.filter((s) => s.status >= 400).length).toBeGreaterThan(5);
   }, 60_000);
 });
