@@ -23,7 +23,7 @@ export type Access = Role | "open";
 export type Grammar = "read" | "batch_read" | "push" | "feast" | "none";
 
 /** ReaderService's handlers, by name (the table names them; server.ts implements them). */
-export type HandlerName = "read" | "push" | "feast" | "signer" | "attestation" | "live" | "ready" | "metrics";
+export type HandlerName = "read" | "push" | "signer" | "attestation" | "live" | "ready" | "metrics";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -52,7 +52,7 @@ export const ROUTES: readonly RouteDef[] = [
   { method: "POST", path: `${F}{view}/batch`, access: "reader", grammar: "batch_read", query: [], handler: "read", label: "batch", operationId: "getFeaturesBatch" },
   { method: "POST", path: `${F}{view}`, access: "writer", grammar: "push", query: [], handler: "push", label: "push", operationId: "pushRow" },
   { method: "POST", path: `${F}{view}/${PUSH_BATCH_SEGMENT}`, access: "writer", grammar: "push", query: [], handler: "push", label: "push", operationId: "pushRows" },
-  { method: "POST", path: FEAST_PATH, access: "reader", grammar: "feast", query: [], handler: "feast", label: "feast", operationId: "feastGetOnlineFeatures" },
+  { method: "POST", path: FEAST_PATH, access: "reader", grammar: "feast", query: [], handler: "read", label: "feast", operationId: "feastGetOnlineFeatures" },
   { method: "GET", path: "/v1/signer", access: "reader", grammar: "none", query: [], handler: "signer", label: "signer", operationId: "getSigner" },
   { method: "GET", path: "/v1/attestation", access: "reader", grammar: "none", query: ["nonce"], handler: "attestation", label: "attestation", operationId: "getAttestation" },
   { method: "GET", path: "/health/live", access: "open", grammar: "none", query: [], handler: "live", label: "live", operationId: "live" },

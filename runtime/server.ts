@@ -118,6 +118,17 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** The read grammars (wire/): what each route's request fetches, and its body limit (0 = no body). */
+const READ_GRAMMARS = {
+  read: { bodyLimit: 0, lookups: (raw: RawReadRequest) => entityLookups(parseReadRequest(raw)) },
+  batch_read: { bodyLimit: MAX_BATCH_BODY_BYTES, lookups: (raw: RawReadRequest) => entityLookups(parseReadRequest(raw)) },
+  feast: { bodyLimit: MAX_FEAST_BODY_BYTES, lookups: (raw: RawReadRequest) => feastLookups(parseFeastRequest(raw)) },
+};
+
+function entityLookups(request: ReadRequest): { view: string; entity: string }[] {
+  return request.entities.map((entity) => ({ view: request.view, entity }));
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(", ") : value;
@@ -153,7 +164,6 @@ export class ReaderService {
   private readonly handlers: Record<HandlerName, (call: RouteCall) => Promise<void>> = {
     read: (call) => this.read(call),
     push: (call) => this.push(call),
-    feast: (call) => this.readFeast(call),
     signer: async ({ res }) => this.signerInfo(res),
     attestation: (call) => this.attestation(call),
     live: async ({ res }) => sendJson(res, 200, { status: "ok" }),
@@ -215,43 +225,28 @@ export class ReaderService {
     sendJson(res, 200, { keyid: signing.keyid, alg: signing.alg, jwk: signing.jwk, enclave_key: { keyid: info.keyid, alg: info.alg, jwk: info.jwk }, lane_keys: laneKeys });
   }
 
-  private async read({ req, res, path, query }: RouteCall): Promise<void> {
+  /**
+   * Reads, batch reads and Feast's `POST /get-online-features` alike: parse with the route's
+   * grammar (the signer re-parses the same bytes), GET each (view, entity) object, the signer
+   * checks every object and signs the answer, bound to the request.
+   */
+  private async read({ req, res, route, path, query }: RouteCall): Promise<void> {
+    const grammar = READ_GRAMMARS[route.grammar as keyof typeof READ_GRAMMARS];
     const raw: RawReadRequest = {
-      method: req.method ?? "GET",
+      method: route.method,
       path,
       query,
       accept: header(req, "accept"),
       acceptSignature: header(req, "accept-signature"),
       contentType: header(req, "content-type"),
-      body: req.method === "POST" ? await readBody(req, MAX_BATCH_BODY_BYTES) : undefined,
+      body: grammar.bodyLimit > 0 ? await readBody(req, grammar.bodyLimit) : undefined,
     };
-    const request = parseReadRequest(raw);
-    const objects = await this.fetchObjects(request);
+    const lookups = grammar.lookups(raw);
+    const objects = lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
     const signerStarted = process.hrtime.bigint();
     const signed = await this.options.signer.signRead({ ...raw, objects });
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
     // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
-    if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
-    this.writeSigned(res, signed, raw);
-  }
-
-  /**
-   * Feast's `POST /get-online-features` (wire/feast.ts): the same path as a batch read — fetch each
-   * (view, entity) object, the signer re-parses the body, checks every object and signs the
-   * Feast-shaped answer, bound to the body.
-   */
-  private async readFeast({ req, res, path, query }: RouteCall): Promise<void> {
-    const raw: RawReadRequest = {
-      method: "POST",
-      path,
-      query,
-      acceptSignature: header(req, "accept-signature"),
-      contentType: header(req, "content-type"),
-      body: await readBody(req, MAX_FEAST_BODY_BYTES),
-    };
-    const request = parseFeastRequest(raw);
-    const objects = await Promise.all(feastLookups(request).map(({ view, entity }) => this.getObject(view, entity)));
-    const signed = await this.options.signer.signRead({ ...raw, objects });
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
     this.writeSigned(res, signed, raw);
   }
@@ -321,10 +316,6 @@ export class ReaderService {
     }
     this.metrics.storeDuration.observe({ result: result.found ? "found" : "missing" }, Number(process.hrtime.bigint() - started) / 1e9);
     return result.found ? result.body : null;
-  }
-
-  private async fetchObjects(request: ReadRequest): Promise<Array<Buffer | null>> {
-    return request.entities.length === 1 ? [await this.getObject(request.view, request.entities[0])] : Promise.all(request.entities.map((e) => this.getObject(request.view, e)));
   }
 
   /**
