@@ -7,7 +7,8 @@
 import { Packr } from "msgpackr";
 import { KeySelector, isFeatureValue, ObjectFormatError, type FeatureObject, type FeatureValue } from "../wire/object";
 import type { Registry, ViewDef } from "../wire/registry";
-import { lookupView, RequestError, type ReadRequest } from "../wire/request";
+import { lookupView, type ReadRequest } from "../wire/request";
+import { entityMessage, LaneError } from "../wire/errors";
 import { FEAST_EPOCH, feastFeatureName, type FeastRequest, type FeastStatus } from "../wire/feast";
 import { SEAL_FAILURE_MESSAGES, type SealKeyring } from "./seal";
 
@@ -150,9 +151,9 @@ export function renderEntity(
   format: ReadRequest["format"] = "json",
 ): EntityResult {
   if (bytes === null) {
-    return { entity, found: false, error: { code: "not_found", message: "no features stored for this entity" } };
+    return { entity, found: false, error: { code: "not_found", message: entityMessage("not_found") } };
   }
-  if (!ctx.seals) return { entity, found: false, error: { code: "seal_key_unavailable", message: "signer has no seal keys loaded" } };
+  if (!ctx.seals) return { entity, found: false, error: { code: "seal_key_unavailable", message: entityMessage("seal_key_unavailable") } };
   // The host chose which bytes to send: the seal proves a writer made them, the identity check
   // that they are this entity's object in this view.
   const opened = ctx.seals.open(bytes, def.name, entity, wanted, ctx.readTimeMs);
@@ -197,7 +198,7 @@ export function encodeBody(format: ReadRequest["format"], value: unknown): { con
 /** The whole answer for a parsed request and the objects the host fetched, in request order. */
 export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext): RenderedBody {
   if (objects.length !== request.entities.length) {
-    throw new RequestError("bad_body", `expected ${request.entities.length} objects, host sent ${objects.length}`);
+    throw new LaneError("bad_body", `expected ${request.entities.length} objects, host sent ${objects.length}`);
   }
   const def = lookupView(request.view, ctx.registry);
   // Prepared once per request: a batch matches every entity's keys against the same byte strings.
@@ -218,7 +219,7 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
  */
 export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext): RenderedBody {
   const n = request.entities.length;
-  if (objects.length !== request.views.length * n) throw new RequestError("bad_body", `expected ${request.views.length * n} objects, host sent ${objects.length}`);
+  if (objects.length !== request.views.length * n) throw new LaneError("bad_body", `expected ${request.views.length * n} objects, host sent ${objects.length}`);
   const columns = new Map<string, { values: unknown[]; statuses: FeastStatus[]; event_timestamps: string[] }>();
   const errors: { view: string; entity: string; code: string; message: string }[] = [];
   request.views.forEach((view, v) => {

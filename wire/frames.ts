@@ -242,7 +242,6 @@ export function encodeFrame(id: number, kind: FrameKind, message: unknown): Buff
 
 export class FrameFieldError extends Error {
   readonly code = "bad_frame";
-  readonly status = 500;
   constructor(message: string) {
     super(message);
     this.name = "FrameFieldError";

@@ -92,7 +92,7 @@ describe("docs/openapi.yaml", () => {
         if (statSync(p).isDirectory()) scan(join(d, name));
         else if (name.endsWith(".ts")) {
           const text = readFileSync(p, "utf8");
-          for (const re of [/new HttpError\(\d+, "([a-z_]+)"/g, /SignerFault\("([a-z_]+)"/g, /refuse\("([a-z_]+)"/g, /RowError\("([a-z_]+)"/g, /new RequestError\("([a-z_]+)"/g, /new WriterAuthError\("([a-z_]+)"/g]) {
+          for (const re of [/new LaneError\("([a-z_]+)"/g, /errorReply\("([a-z_]+)"/g, /refuse\("([a-z_]+)"/g, /RowError\("([a-z_]+)"/g, /new WriterAuthError\("([a-z_]+)"/g]) {
             for (const m of text.matchAll(re)) codes.add(m[1]!);
           }
         }

@@ -1,7 +1,8 @@
 import { defineRegistry, RegistryError, validateFlatRow, validatePushRow, coerceValue, RowError } from "../../wire/registry";
 import { LANE_REGISTRY, USER_PROFILE } from "../../registry/views";
 import { demoObject } from "../../scripts/lane/demo-data";
-import { parseReadRequest, RequestError } from "../../wire/request";
+import { parseReadRequest } from "../../wire/request";
+import type { LaneError } from "../../wire/errors";
 
 const base = { name: "v", entityKey: "id", owner: "o", description: "d", ttlSeconds: 60, features: [{ name: "a", type: "int" as const }] };
 
@@ -77,7 +78,7 @@ describe("registry", () => {
       try {
         fn();
       } catch (e) {
-        return [(e as RequestError).status, (e as RequestError).code];
+        return [(e as LaneError).status, (e as LaneError).code];
       }
       return null;
     };

@@ -3,7 +3,8 @@ import { createServer, Server, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Signer } from "../../enclave/signer";
-import { SignerClient, SignerRejectedError, SignerUnavailableError } from "../../runtime/signer-client";
+import { SignerClient } from "../../runtime/signer-client";
+import { LaneError } from "../../wire/errors";
 import { encodeFrame, FrameKind, FRAME_PROTOCOL_VERSION } from "../../wire/frames";
 
 let dir: string;
@@ -35,15 +36,13 @@ describe("runtime/signer-client", () => {
     }
   });
 
-  it("surfaces signer rejections as SignerRejectedError with the signer's status", async () => {
+  it("surfaces signer rejections as LaneErrors with the signer's code and the catalog's status", async () => {
     const socketPath = join(dir, "b.sock");
     const server = await new Signer().listen(socketPath);
     const client = new SignerClient({ socketPath });
     await client.ready();
-    await expect(client.signRead({ method: "GET", path: "/v1/features/BAD/e", query: "", objects: [null] })).rejects.toMatchObject({
-      reply: { code: "bad_view", status: 400 },
-    });
-    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [] })).rejects.toBeInstanceOf(SignerRejectedError);
+    await expect(client.signRead({ method: "GET", path: "/v1/features/BAD/e", query: "", objects: [null] })).rejects.toMatchObject({ code: "bad_view", status: 400 });
+    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [] })).rejects.toBeInstanceOf(LaneError);
     client.close();
     server.close();
   });
@@ -74,10 +73,10 @@ describe("runtime/signer-client", () => {
     await client.ready();
     await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toThrow(/timed out/);
     server.close();
-    // Drop the connection: calls fail at once with SignerUnavailableError.
+    // Drop the connection: calls fail at once with signer_unavailable.
     (client as unknown as { socket: { destroy(): void } }).socket.destroy();
     await new Promise((r) => setTimeout(r, 10));
-    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toBeInstanceOf(SignerUnavailableError);
+    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toMatchObject({ code: "signer_unavailable", status: 503 });
     // A real signer comes back on the same path: the client reconnects by itself.
     rmSync(socketPath, { force: true });
     const back = await new Signer().listen(socketPath);
