@@ -21,12 +21,15 @@ import { FEAST_PATH, feastLookups, MAX_FEAST_BODY_BYTES, parseFeastRequest } fro
 import { MAX_PUSH_BODY_BYTES, writeTarget, type RawWriteRequest, type WriteTarget } from "../wire/write";
 import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, RequestError, splitTarget } from "../wire/request";
 import type { LaneKeyInfo, SignedResponse } from "../wire/frames";
+import type { Registry } from "../wire/registry";
 import { receivedFromSigned, verifyResponse } from "../verifier/response";
 import type { GateTicket, RequestGate } from "./gate";
 import { requestIdOf } from "./request-id";
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
+  /** Feature views (runtime/main.ts passes the bundled registry/views.ts; the signer holds the same). */
+  readonly registry: Registry;
   /** The signer connection in the read role. */
   readonly signer: SignerClient;
   /** The signer connection in the write role (pushes). Without one, pushes answer 503. */
@@ -235,7 +238,7 @@ export class ReaderService {
       contentType: header(req, "content-type"),
       body: req.method === "POST" ? await readBody(req, MAX_BATCH_BODY_BYTES) : undefined,
     };
-    const request = parseReadRequest(raw);
+    const request = parseReadRequest(raw, this.options.registry);
     const objects = await this.fetchObjects(request);
     const signerStarted = process.hrtime.bigint();
     const signed = await this.options.signer.signRead({ ...raw, objects });
@@ -259,7 +262,7 @@ export class ReaderService {
       contentType: header(req, "content-type"),
       body: await readBody(req, MAX_FEAST_BODY_BYTES),
     };
-    const request = parseFeastRequest(raw);
+    const request = parseFeastRequest(raw, this.options.registry);
     const objects = await Promise.all(feastLookups(request).map(({ view, entity }) => this.getObject(view, entity)));
     const signed = await this.options.signer.signRead({ ...raw, objects });
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });

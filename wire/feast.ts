@@ -72,7 +72,7 @@ export function isFeastRequest(method: string, path: string): boolean {
   return method === "POST" && path === FEAST_PATH;
 }
 
-export function parseFeastRequest(raw: RawReadRequest, registry?: Registry): FeastRequest {
+export function parseFeastRequest(raw: RawReadRequest, registry: Registry): FeastRequest {
   if (raw.path !== FEAST_PATH) throw new RequestError("not_found_route", "no such route");
   if (raw.method !== "POST") throw new RequestError("method_not_allowed", "get-online-features uses POST");
   if (raw.query !== "" && raw.query !== "?") throw new RequestError("bad_query", "get-online-features takes no query parameters");

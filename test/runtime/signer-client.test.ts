@@ -3,6 +3,7 @@ import { createServer, Server, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Signer } from "../../enclave/signer";
+import { LANE_REGISTRY } from "../../registry/views";
 import { SignerClient, SignerRejectedError, SignerUnavailableError } from "../../runtime/signer-client";
 import { encodeFrame, FrameKind, FRAME_PROTOCOL_VERSION } from "../../wire/frames";
 
@@ -16,7 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("runtime/signer-client", () => {
   it("multiplexes many requests over one connection and matches replies by id", async () => {
     const socketPath = join(dir, "a.sock");
-    const signer = new Signer();
+    const signer = new Signer({ registry: LANE_REGISTRY });
     const server = await signer.listen(socketPath);
     let connections = 0;
     server.on("connection", () => connections++);
@@ -37,7 +38,7 @@ describe("runtime/signer-client", () => {
 
   it("surfaces signer rejections as SignerRejectedError with the signer's status", async () => {
     const socketPath = join(dir, "b.sock");
-    const server = await new Signer().listen(socketPath);
+    const server = await new Signer({ registry: LANE_REGISTRY }).listen(socketPath);
     const client = new SignerClient({ socketPath });
     await client.ready();
     await expect(client.signRead({ method: "GET", path: "/v1/features/BAD/e", query: "", objects: [null] })).rejects.toMatchObject({
@@ -51,7 +52,7 @@ describe("runtime/signer-client", () => {
   it("fails fast while disconnected, times out a stalled signer, and reconnects through the transport seam", async () => {
     const socketPath = join(dir, "c.sock");
     // A "signer" that accepts, answers KeyInfo once, then stalls: requests must time out, not hang.
-    const real = new Signer();
+    const real = new Signer({ registry: LANE_REGISTRY });
     let stall = false;
     const server: Server = createServer((socket) => {
       socket.on("data", async (chunk: Buffer) => {
@@ -80,7 +81,7 @@ describe("runtime/signer-client", () => {
     await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toBeInstanceOf(SignerUnavailableError);
     // A real signer comes back on the same path: the client reconnects by itself.
     rmSync(socketPath, { force: true });
-    const back = await new Signer().listen(socketPath);
+    const back = await new Signer({ registry: LANE_REGISTRY }).listen(socketPath);
     const key = await client.ready(2000);
     expect(key.keyid).not.toBe(real.key.keyid);
     expect(opened).toBeGreaterThanOrEqual(2);
