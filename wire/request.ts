@@ -8,11 +8,6 @@ import { checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, MAX_PROJECTED
 import { Registry, ViewDef } from "./registry";
 
 export type OutputFormat = "json" | "msgpack";
-export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
-  json: "application/json",
-  msgpack: "application/msgpack",
-};
-
 /** Bodies of batch requests larger than this are refused (100 entities × 256 bytes fits easily). */
 export const MAX_BATCH_BODY_BYTES = 64 * 1024;
 export const MAX_NONCE_LENGTH = 512;
