@@ -19,6 +19,7 @@ import { StoreError, type ObjectStore, type ObjectWriter } from "../runtime/stor
 import { decodeStoredObject, objectKey } from "../wire/object";
 import type { Registry, ValidRow } from "../wire/registry";
 import { lookupView } from "../wire/request";
+import { LANE_REGISTRY } from "../registry/views";
 import { formatOf, newestPerEntity, readSource } from "./sources";
 import { writerKeyOptions, writerKeysFromOptions } from "./writer-key";
 
@@ -61,7 +62,7 @@ interface Reject {
 
 export async function load(options: LoadOptions): Promise<LoadSummary> {
   const started = process.hrtime.bigint();
-  const view = lookupView(options.view, options.registry);
+  const view = lookupView(options.view, options.registry ?? LANE_REGISTRY);
   const format = formatOf(options.file, options.format);
   const now = options.now ?? Date.now();
   const rejects: Reject[] = [];

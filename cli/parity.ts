@@ -17,6 +17,7 @@ import { jwkThumbprint } from "../wire/keys";
 import type { FeatureValue } from "../wire/object";
 import type { Registry, ValidRow } from "../wire/registry";
 import { lookupView } from "../wire/request";
+import { LANE_REGISTRY } from "../registry/views";
 import { MAX_BATCH_ENTITIES } from "../wire/names";
 import { formatOf, newestPerEntity, readSource } from "./sources";
 
@@ -72,7 +73,7 @@ interface OnlineResult {
 }
 
 export async function parity(options: ParityOptions): Promise<ParityReport> {
-  const view = lookupView(options.view, options.registry);
+  const view = lookupView(options.view, options.registry ?? LANE_REGISTRY);
   const base = new URL(options.url);
   const headers: Record<string, string> = options.apiKey ? { "x-api-key": options.apiKey } : {};
   let jwk = options.jwk;

@@ -10,6 +10,7 @@ import { DEFAULT_DEV_CA_DIR, LocalNsm } from "./nsm/local-nsm";
 import { readDevLaneKeyFile, readSealKeyFile } from "./seal";
 import { fail, parseValidity, serveSigner } from "./serve";
 import { readImageTrust } from "./trust-config";
+import { LANE_REGISTRY } from "../registry/views";
 
 async function main(): Promise<void> {
   const opts = new Command("express-lane-dev-signer")
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     socket: opts.socket,
     validitySeconds: parseValidity(opts.validity),
     nsm,
+    registry: LANE_REGISTRY,
     trust: trust.sealKms ? { lane: trust.lane, adminKeys: trust.adminKeys } : trust,
     devKeys,
     initialDirectory: opts.keyDirectory ? readFileSync(opts.keyDirectory) : undefined,

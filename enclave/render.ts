@@ -29,8 +29,8 @@ export interface RenderContext {
   readonly seals: SealKeyring | null;
   /** The signed read time in ms (signature `created` × 1000): max age is enforced against it. */
   readonly readTimeMs: number;
-  /** @default the registry bundled into this build (registry/views.ts) */
-  readonly registry?: Registry;
+  /** Feature views (the composition root passes the bundled registry/views.ts). */
+  readonly registry: Registry;
   /** @default none */
   readonly guard?: EntityGuard;
 }

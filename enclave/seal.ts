@@ -147,12 +147,6 @@ export class SealKeyring {
 
 const refuse = (code: SealFailure): OpenResult => ({ ok: false, code, message: SEAL_FAILURE_MESSAGES[code] });
 
-/** Where a process gets its seal keys. The signer asks once at startup. */
-export interface SealKeySource {
-  readonly description: string;
-  load(): Promise<SealKeyring>;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Local: a dev key in a file under .lane/keys/ (gitignored), created on first use.
 
@@ -195,18 +189,6 @@ export function readSealKeyFile(path: string): SealKey {
 export function ensureDevSealKeyFile(path: string, writer = "loader"): SealKey {
   if (!existsSync(path)) writeSealKeyFile(path, { ...generateSealKey("dev"), writer });
   return readSealKeyFile(path);
-}
-
-export class FileSealKeySource implements SealKeySource {
-  readonly description: string;
-  constructor(private readonly paths: readonly string[]) {
-    this.description = `file ${paths.join(", ")}`;
-  }
-
-  async load(): Promise<SealKeyring> {
-    const keys = this.paths.map(readSealKeyFile);
-    return new SealKeyring(keys, keys[0]?.kid);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,12 +12,15 @@ import { LaneKeys } from "./lane-keys";
 import type { Nsm } from "./nsm/types";
 import { Signer } from "./signer";
 import type { ImageTrust } from "./trust-config";
+import type { Registry } from "../wire/registry";
 
 export interface ServeOptions {
   readonly socket: string;
   readonly validitySeconds: number;
   readonly nsm: Nsm;
   readonly trust: ImageTrust;
+  /** The feature views this build serves (registry/views.ts, bundled so PCR0 covers it). */
+  readonly registry: Registry;
   /** Development only: writer key material from files (production: KMS-wrapped, via ProvisionKeys). */
   readonly devKeys?: readonly { readonly kid: string; readonly key: Buffer }[];
   /** Development only: a signed key directory to start with (production: the host provisions it). */
@@ -44,7 +47,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
     kms ? { config: kms, unwrap: attestedSealKeyUnwrap(kms, options.nsm), unwrapLaneKey: attestedLaneKeyUnwrap(kms, options.trust.lane, options.nsm) } : undefined,
     laneKeys,
   );
-  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner });
+  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner, registry: options.registry });
   // One attestation before we say ready: proves the NSM works (device) or creates the dev CA
   // (local), so the first client request does not pay for it.
   await signer.attest({});

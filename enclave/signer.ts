@@ -96,8 +96,8 @@ export interface SignerOptions {
   readonly provisioner?: KeyProvisioner;
   /** Lane signing keys: when one is valid, answers are signed with it instead of our own key (one trust anchor per lane). */
   readonly laneKeys?: LaneKeys;
-  /** Feature views. @default the registry bundled into this build (registry/views.ts) */
-  readonly registry?: Registry;
+  /** Feature views: the composition root (enclave/serve.ts via main.ts/dev-main.ts) passes the bundled registry/views.ts. */
+  readonly registry: Registry;
   /** Entities tracked for P2 (enclave/high-water.ts). */
   readonly maxTrackedEntities?: number;
 }
@@ -147,7 +147,7 @@ export class Signer {
   private readonly keys: KeyringSource;
   private readonly provisioner?: KeyProvisioner;
   private readonly laneKeys?: LaneKeys;
-  private readonly registry?: Registry;
+  private readonly registry: Registry;
   readonly highWater: HighWaterMarks;
   private readonly nonces = new NonceCache((WRITER_SIGNATURE_MAX_AGE_S + 2 * WRITER_SIGNATURE_FUTURE_SKEW_S) * 1000);
   /** Born here, never leaves: write tickets are MACs only this process can make. */
@@ -155,7 +155,7 @@ export class Signer {
   private readonly connections: Record<ChannelRole | "pending", number> = { read: 0, write: 0, provision: 0, pending: 0 };
   private readonly guard: EntityGuard;
 
-  constructor(options: SignerOptions = {}) {
+  constructor(options: SignerOptions) {
     this.key = options.key ?? SigningKey.generate();
     this.nsm = options.nsm;
     this.validitySeconds = options.validitySeconds ?? DEFAULT_SIGNATURE_VALIDITY_S;

@@ -16,6 +16,7 @@ import type { ObjectStore } from "./store/types";
 import { HedgedStore } from "./store/hedged-store";
 import { describeModel, SimulatedLatencyStore } from "./store/simulated-latency";
 import { gateFromConfig } from "./gate";
+import { LANE_REGISTRY } from "../registry/views";
 import { createListener, drain } from "./listener";
 
 /** The configured store, wrapped: [hedging] → [SIMULATION latency] → store client. */
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
   }
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
   const keysReady = config.keyDirectory ? () => (sealProvisioning?.last?.kids.length ?? 0) > 0 : undefined;
-  const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
+  const service = new ReaderService({ registry: LANE_REGISTRY, store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
     sealProvisioning.onProvisioned = (reply) => service.setLaneKeys(reply.laneKeys);

@@ -23,6 +23,7 @@ import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadReques
 import { isErrorCode, LaneError } from "../wire/errors";
 import { parseQuery } from "../wire/query";
 import type { LaneKeyInfo, SignedResponse } from "../wire/frames";
+import type { Registry } from "../wire/registry";
 import { receivedFromSigned, verifyResponse } from "../verifier/response";
 import type { GateTicket, RequestGate } from "./gate";
 import { requestIdOf } from "./request-id";
@@ -30,6 +31,8 @@ import { matchRoute, UNROUTED, type HandlerName, type RouteDef } from "./routes"
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
+  /** Feature views (runtime/main.ts passes the bundled registry/views.ts; the signer holds the same). */
+  readonly registry: Registry;
   /** The signer connection in the read role. */
   readonly signer: SignerClient;
   /** The signer connection in the write role (pushes). Without one, pushes answer 503. */
@@ -120,9 +123,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** The read grammars (wire/): what each route's request fetches, and its body limit (0 = no body). */
 const READ_GRAMMARS = {
-  read: { bodyLimit: 0, lookups: (raw: RawReadRequest) => entityLookups(parseReadRequest(raw)) },
-  batch_read: { bodyLimit: MAX_BATCH_BODY_BYTES, lookups: (raw: RawReadRequest) => entityLookups(parseReadRequest(raw)) },
-  feast: { bodyLimit: MAX_FEAST_BODY_BYTES, lookups: (raw: RawReadRequest) => feastLookups(parseFeastRequest(raw)) },
+  read: { bodyLimit: 0, lookups: (raw: RawReadRequest, registry: Registry) => entityLookups(parseReadRequest(raw, registry)) },
+  batch_read: { bodyLimit: MAX_BATCH_BODY_BYTES, lookups: (raw: RawReadRequest, registry: Registry) => entityLookups(parseReadRequest(raw, registry)) },
+  feast: { bodyLimit: MAX_FEAST_BODY_BYTES, lookups: (raw: RawReadRequest, registry: Registry) => feastLookups(parseFeastRequest(raw, registry)) },
 };
 
 function entityLookups(request: ReadRequest): { view: string; entity: string }[] {
@@ -241,7 +244,7 @@ export class ReaderService {
       contentType: header(req, "content-type"),
       body: grammar.bodyLimit > 0 ? await readBody(req, grammar.bodyLimit) : undefined,
     };
-    const lookups = grammar.lookups(raw);
+    const lookups = grammar.lookups(raw, this.options.registry);
     const objects = lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
     const signerStarted = process.hrtime.bigint();
     const signed = await this.options.signer.signRead({ ...raw, objects });

@@ -74,7 +74,7 @@ export function isFeastRequest(method: string, path: string): boolean {
   return method === "POST" && path === FEAST_PATH;
 }
 
-export function parseFeastRequest(raw: RawReadRequest, registry?: Registry): FeastRequest {
+export function parseFeastRequest(raw: RawReadRequest, registry: Registry): FeastRequest {
   if (raw.path !== FEAST_PATH) throw new LaneError("not_found_route", "no such route");
   if (raw.method !== "POST") throw new LaneError("method_not_allowed", "get-online-features uses POST");
   parseQuery(raw.query, []);

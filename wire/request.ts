@@ -8,14 +8,8 @@ import { checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, MAX_PROJECTED
 import { Registry, ViewDef } from "./registry";
 import { LaneError } from "./errors";
 import { parseQuery } from "./query";
-import { LANE_REGISTRY } from "../registry/views";
 
 export type OutputFormat = "json" | "msgpack";
-export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
-  json: "application/json",
-  msgpack: "application/msgpack",
-};
-
 /** Bodies of batch requests larger than this are refused (100 entities × 256 bytes fits easily). */
 export const MAX_BATCH_BODY_BYTES = 64 * 1024;
 export const MAX_NONCE_LENGTH = 512;
@@ -177,9 +171,10 @@ function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: st
 
 /**
  * The registry's answer for a view name: unknown views are 404 `unknown_view` for reads and
- * writes alike. The registry defaults to the one built into this bundle (registry/views.ts).
+ * writes alike. The registry is the caller's (composition roots pass the bundled one; wire/ never
+ * imports registry/).
  */
-export function lookupView(view: string, registry: Registry = LANE_REGISTRY): ViewDef {
+export function lookupView(view: string, registry: Registry): ViewDef {
   const def = registry.get(view);
   if (!def) throw new LaneError("unknown_view", `no feature view ${JSON.stringify(view)} (known: ${registry.names.join(", ")})`);
   return def;
@@ -197,7 +192,7 @@ function checkProjected(def: ViewDef, features: readonly string[] | null): void 
  * unknown views (404) and for features the view does not define (400). Runtime and signer both
  * call this with their bundled registry, so they agree on what exists.
  */
-export function parseReadRequest(raw: RawReadRequest, registry: Registry = LANE_REGISTRY): ReadRequest {
+export function parseReadRequest(raw: RawReadRequest, registry: Registry): ReadRequest {
   if (!raw.path.startsWith(FEATURES_PREFIX)) throw new LaneError("not_found_route", "no such route");
   const rest = raw.path.slice(FEATURES_PREFIX.length);
   const slash = rest.indexOf("/");

@@ -66,7 +66,7 @@ function rowError(row: unknown, err: unknown): PushRow {
 }
 
 /** Parse and validate a push. Whole-request problems throw LaneError; row problems are per row. */
-export function parseWriteRequest(raw: RawWriteRequest, registry?: Registry, now = Date.now()): WriteRequest {
+export function parseWriteRequest(raw: RawWriteRequest, registry: Registry, now = Date.now()): WriteRequest {
   const target = writeTarget(raw.method, raw.path);
   if (!target) throw new LaneError("not_found_route", "expected POST /v1/features/{view} or /v1/features/{view}/_push");
   parseQuery(raw.query, []);

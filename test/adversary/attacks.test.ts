@@ -34,6 +34,7 @@ const readFrame = (entity: string, object: Uint8Array | null, acceptSignature = 
   acceptSignature,
   objects: [object],
 });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are walked freely in assertions
 const bodyOf = (s: SignedResponse) => JSON.parse(Buffer.from(s.body).toString()) as Record<string, any>;
 async function signedRead(entity: string, object: Uint8Array | null): Promise<SignedResponse> {
   const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, readFrame(entity, object)));

@@ -35,7 +35,7 @@ const RULES: Array<[folder: string, forbidden: string[]]> = [
   ["runtime", ["enclave", "stacks", "constructs", "scripts", "cli", "bench"]],
   ["enclave", ["runtime", "stacks", "constructs", "scripts", "cli", "bench", "verifier"]],
   ["verifier", ["runtime", "enclave", "stacks", "constructs", "scripts"]],
-  ["wire", ["runtime", "enclave", "verifier", "stacks", "constructs", "scripts", "cli", "bench"]],
+  ["wire", ["registry", "runtime", "enclave", "verifier", "stacks", "constructs", "scripts", "cli", "bench"]],
   ["constructs", ["runtime", "enclave", "verifier", "wire", "cli", "bench"]],
   ["stacks", ["runtime", "enclave", "verifier", "wire", "cli", "bench"]],
 ];

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -88,7 +89,6 @@ describe("user data", () => {
   });
 
   test("passes shellcheck (when installed)", () => {
-    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
     const probe = spawnSync("shellcheck", ["--version"]);
     if (probe.error) return console.warn("shellcheck not installed; `npm run lint:infra` requires it");
     const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ud-")), "user-data.sh");

@@ -82,8 +82,8 @@ describe("registry", () => {
       }
       return null;
     };
-    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/nope/u", query: "" }))).toEqual([404, "unknown_view"]);
-    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country,zzz" }))).toEqual([400, "unknown_feature"]);
-    expect(parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country" }).features).toEqual(["country"]);
+    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/nope/u", query: "" }, LANE_REGISTRY))).toEqual([404, "unknown_view"]);
+    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country,zzz" }, LANE_REGISTRY))).toEqual([400, "unknown_feature"]);
+    expect(parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country" }, LANE_REGISTRY).features).toEqual(["country"]);
   });
 });

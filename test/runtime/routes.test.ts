@@ -86,10 +86,10 @@ describe("runtime/routes: the one route table", () => {
 
   // The grammar each route names accepts that route's requests (the one both ends run, wire/).
   const GRAMMARS: Record<Exclude<Grammar, "none">, (raw: RawReadRequest) => unknown> = {
-    read: (raw) => parseReadRequest(raw),
-    batch_read: (raw) => parseReadRequest(raw),
-    push: (raw) => parseWriteRequest(raw),
-    feast: (raw) => parseFeastRequest(raw),
+    read: (raw) => parseReadRequest(raw, LANE_REGISTRY),
+    batch_read: (raw) => parseReadRequest(raw, LANE_REGISTRY),
+    push: (raw) => parseWriteRequest(raw, LANE_REGISTRY),
+    feast: (raw) => parseFeastRequest(raw, LANE_REGISTRY),
   };
   const feature = LANE_REGISTRY.get(VIEW)!.featureNames[0]!;
   const json = (value: unknown) => ({ contentType: "application/json", body: Buffer.from(JSON.stringify(value)) });

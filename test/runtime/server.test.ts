@@ -42,7 +42,7 @@ interface Lane {
 }
 
 async function startReader(gate?: RequestGate): Promise<Lane> {
-  const service = new ReaderService({ store: new MemoryStore(), signer, gate, selfVerifyRate: 1 });
+  const service = new ReaderService({ store: new MemoryStore(), signer, gate, selfVerifyRate: 1, registry: LANE_REGISTRY });
   const server: Server = service.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -64,7 +64,7 @@ async function call(lane: Lane, method: string, path: string, headers: Record<st
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "server-test-"));
   const socketPath = join(dir, "signer.sock");
-  signerServer = await new Signer({ nsm }).listen(socketPath);
+  signerServer = await new Signer({ nsm, registry: LANE_REGISTRY }).listen(socketPath);
   signer = new SignerClient({ socketPath });
   await signer.ready();
 });
