@@ -9,6 +9,8 @@ import { existsSync, unlinkSync } from "node:fs";
 import { KeyState } from "./key-state";
 import { attestedLaneKeyUnwrap, attestedSealKeyUnwrap, KeyProvisioner } from "./key-provisioning";
 import { LaneKeys } from "./lane-keys";
+import { RegistryState } from "./registry-state";
+import { DEFAULT_REGISTRY, DEFAULT_REGISTRY_REF } from "../registry/views";
 import type { Nsm } from "./nsm/types";
 import { Signer } from "./signer";
 import type { ImageTrust } from "./trust-config";
@@ -22,6 +24,8 @@ export interface ServeOptions {
   readonly devKeys?: readonly { readonly kid: string; readonly key: Buffer }[];
   /** Development only: a signed key directory to start with (production: the host provisions it). */
   readonly initialDirectory?: Buffer;
+  /** Development only: a signed registry document to start with (production: the host provisions it). */
+  readonly initialRegistryDocument?: Buffer;
   /** Development only: lane signing keys from files (production: KMS-wrapped, via ProvisionKeys). */
   readonly devLaneKeys?: readonly { readonly kid: string; readonly privateKey: KeyObject; readonly notBefore: number; readonly notAfter: number }[];
 }
@@ -44,7 +48,10 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
     kms ? { config: kms, unwrap: attestedSealKeyUnwrap(kms, options.nsm), unwrapLaneKey: attestedLaneKeyUnwrap(kms, options.trust.lane, options.nsm) } : undefined,
     laneKeys,
   );
-  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner });
+  // Views: the image default until an admin-signed registry document arrives (same admin keys).
+  const registryState = new RegistryState(options.trust, { registry: DEFAULT_REGISTRY, ref: DEFAULT_REGISTRY_REF });
+  if (options.initialRegistryDocument) registryState.accept(options.initialRegistryDocument);
+  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner, registryState });
   // One attestation before we say ready: proves the NSM works (device) or creates the dev CA
   // (local), so the first client request does not pay for it.
   await signer.attest({});
@@ -53,7 +60,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   if (!state.keyring) process.stderr.write("signer: no key directory yet; every stored object and push is refused until the host provisions one\n");
   // One line on stdout that the local lane (and systemd logs) read: where, and which key.
   process.stdout.write(
-    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
+    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, registry_version: registryState.current.ref.version, registry_digest: registryState.current.ref.digest, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
   );
   const stop = (): void => {
     server.close();

@@ -113,6 +113,9 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
 export function requiredRole(method: string, path: string): Role | null {
   if (path === "/health/live" || path === "/health/ready") return null;
   if (path === "/metrics" || path === "/admin" || path.startsWith("/admin/")) return "admin";
+  // Publishing a registry document: the document needs an admin signature anyway; the API key role
+  // keeps anyone else from making every host forward (and the fleet copy store) their bytes.
+  if (path === "/v1/registry" && method !== "GET" && method !== "HEAD") return "admin";
   if (path.startsWith("/v1/features/")) {
     const isRead = method === "GET" || method === "HEAD" || (method === "POST" && path.endsWith("/batch"));
     return isRead ? "reader" : "writer";
