@@ -17,13 +17,15 @@ import { REGISTRY_CLOCK_SKEW_MS, RegistryDocumentError, verifySignedRegistryDocu
 export type RegistryRefusal = "bad_registry_document" | "registry_rollback";
 
 export class RegistryStateError extends Error {
-  readonly status = 400;
+  /** 400: not acceptable at all; 409: valid but not newer than what is held. */
+  readonly status: number;
   constructor(
     readonly code: RegistryRefusal,
     message: string,
   ) {
     super(message);
     this.name = "RegistryStateError";
+    this.status = code === "registry_rollback" ? 409 : 400;
   }
 }
 

@@ -24,6 +24,16 @@ import type { LaneKeyInfo, SignedResponse } from "../wire/frames";
 import { receivedFromSigned, verifyResponse } from "../verifier/response";
 import type { GateTicket, RequestGate } from "./gate";
 import { requestIdOf } from "./request-id";
+import type { HeldRegistry } from "./registry-sync";
+import { MAX_SIGNED_REGISTRY_BYTES, type ViewDocument } from "../wire/registry-document";
+import { formatMaxAge } from "../wire/views-file";
+import { DEFAULT_REGISTRY } from "../registry/views";
+
+/** The registry the signer accepted, as the runtime keeps it (runtime/registry-sync.ts). */
+export interface RuntimeRegistry {
+  readonly current: HeldRegistry;
+  publish(bytes: Buffer): Promise<{ held: HeldRegistry; stored: boolean }>;
+}
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
@@ -55,9 +65,14 @@ export interface ReaderOptions {
    * (S3Store does); without one, pushes answer 501.
    */
   readonly writer?: ObjectStore & ObjectWriter;
+  /**
+   * The registry the signer holds: the runtime's own grammar uses it (early 4xx), GET /v1/views
+   * serves it, PUT /v1/registry publishes through it. @default the image default, no publishing
+   */
+  readonly registry?: RuntimeRegistry;
 }
 
-type Route = "features" | "batch" | "feast" | "push" | "signer" | "attestation" | "live" | "ready" | "metrics" | "other";
+type Route = "features" | "batch" | "feast" | "push" | "signer" | "attestation" | "live" | "ready" | "metrics" | "views" | "registry" | "other";
 
 export class HttpError extends Error {
   constructor(
@@ -178,6 +193,10 @@ export class ReaderService {
         route = "feast";
         if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "get-online-features uses POST");
         await this.readFeast(req, res, path, query);
+      } else if (path === "/v1/registry") {
+        route = "registry";
+        if (req.method !== "PUT") throw new HttpError(405, "method_not_allowed", "publish a registry document with PUT");
+        await this.publishRegistry(req, res);
       } else if (req.method !== "GET") {
         throw new HttpError(405, "method_not_allowed", `${req.method} not allowed here`);
       } else if (path === "/health/live") {
@@ -201,6 +220,9 @@ export class ReaderService {
         const laneKeys = this.laneKeys.map((k) => ({ keyid: k.keyid, alg: k.alg, jwk: k.jwk, not_before: new Date(k.notBefore).toISOString(), not_after: new Date(k.notAfter).toISOString() }));
         const signing = currentLaneKey(this.laneKeys, Date.now()) ?? info;
         sendJson(res, 200, { keyid: signing.keyid, alg: signing.alg, jwk: signing.jwk, enclave_key: { keyid: info.keyid, alg: info.alg, jwk: info.jwk }, lane_keys: laneKeys });
+      } else if (path === "/v1/views" || path.startsWith("/v1/views/")) {
+        route = "views";
+        this.views(res, path);
       } else if (path === "/v1/attestation") {
         route = "attestation";
         await this.attestation(res, query);
@@ -235,7 +257,7 @@ export class ReaderService {
       contentType: header(req, "content-type"),
       body: req.method === "POST" ? await readBody(req, MAX_BATCH_BODY_BYTES) : undefined,
     };
-    const request = parseReadRequest(raw);
+    const request = parseReadRequest(raw, this.options.registry?.current.registry);
     const objects = await this.fetchObjects(request);
     const signerStarted = process.hrtime.bigint();
     const signed = await this.options.signer.signRead({ ...raw, objects });
@@ -259,7 +281,7 @@ export class ReaderService {
       contentType: header(req, "content-type"),
       body: await readBody(req, MAX_FEAST_BODY_BYTES),
     };
-    const request = parseFeastRequest(raw);
+    const request = parseFeastRequest(raw, this.options.registry?.current.registry);
     const objects = await Promise.all(feastLookups(request).map(({ view, entity }) => this.getObject(view, entity)));
     const signed = await this.options.signer.signRead({ ...raw, objects });
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
@@ -365,6 +387,44 @@ export class ReaderService {
       this.options.logger?.error({ err }, "signed answer failed self-verification");
       throw new HttpError(503, "signer_unavailable", "signer answer failed verification", 1);
     }
+  }
+
+  /**
+   * GET /v1/views[/{view}]: what the signer serves now. Unsigned (the runtime makes it), so it
+   * carries the admin-signed document itself: a consumer checks its signature against the lane's
+   * admin keys and its digest against the registry_digest of any signed answer.
+   */
+  private views(res: ServerResponse, path: string): void {
+    const held = this.options.registry?.current;
+    const views: readonly ViewDocument[] = held?.document?.views ?? (held?.registry ?? DEFAULT_REGISTRY).all.map((d) => ({ name: d.name, entity_key: d.entityKey, max_age_seconds: d.ttlSeconds, owner: d.owner, description: d.description, features: d.features }));
+    const describe = (v: ViewDocument) => ({ name: v.name, entity_key: v.entity_key, max_age: formatMaxAge(v.max_age_seconds), max_age_seconds: v.max_age_seconds, owner: v.owner, description: v.description, features: v.features });
+    const version = held?.ref.version ?? 0;
+    const common = {
+      registry_version: version,
+      registry_digest: held?.ref.digest ?? null,
+      lane: held?.document?.lane ?? null,
+      issued_at: held?.document ? new Date(held.document.issued_at).toISOString() : null,
+      document: held?.signed ? (JSON.parse(held.signed.toString("utf8")) as unknown) : null,
+    };
+    if (path === "/v1/views") return sendJson(res, 200, { ...common, views: views.map(describe) });
+    let name: string;
+    try {
+      name = decodeURIComponent(path.slice("/v1/views/".length));
+    } catch {
+      throw new RequestError("bad_view", "view name is not valid percent-encoding");
+    }
+    const view = views.find((v) => v.name === name);
+    if (!view) throw new RequestError("unknown_view", `no feature view ${JSON.stringify(name.slice(0, 64))} (known: ${views.map((v) => v.name).join(", ")})`);
+    sendJson(res, 200, { ...common, view: describe(view) });
+  }
+
+  /** PUT /v1/registry (admin): forward to the signer; on acceptance the fleet copy is written. */
+  private async publishRegistry(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const registry = this.options.registry;
+    if (!registry) throw new HttpError(501, "registry_publish_unavailable", "this runtime does not forward registry documents");
+    const body = await readBody(req, MAX_SIGNED_REGISTRY_BYTES);
+    const { held, stored } = await registry.publish(body);
+    sendJson(res, 200, { registry_version: held.ref.version, registry_digest: held.ref.digest, stored });
   }
 
   private async ready(res: ServerResponse): Promise<void> {
