@@ -37,7 +37,7 @@ import { SealProvisioningError, type KeyProvisioner } from "./key-provisioning";
 import { KeyStateError } from "./key-state";
 import { RegistryStateError, type RegistryState } from "./registry-state";
 import { DEFAULT_REGISTRY, DEFAULT_REGISTRY_REF } from "../registry/views";
-import type { RegistryRef } from "../wire/registry-document";
+import { defaultRegistryRef, viewDocumentFromSpec, type RegistryRef } from "../wire/registry-document";
 import { HighWaterMarks, NonceCache } from "./high-water";
 import type { LaneKeys } from "./lane-keys";
 import type { Nsm } from "./nsm/types";
@@ -164,7 +164,7 @@ export class Signer {
   private readonly keys: KeyringSource;
   private readonly provisioner?: KeyProvisioner;
   private readonly laneKeys?: LaneKeys;
-  private readonly fixedRegistry?: Registry;
+  private readonly fixed: { readonly registry: Registry; readonly ref: RegistryRef };
   private readonly registryState?: RegistryState;
   readonly highWater: HighWaterMarks;
   private readonly nonces = new NonceCache((WRITER_SIGNATURE_MAX_AGE_S + 2 * WRITER_SIGNATURE_FUTURE_SKEW_S) * 1000);
@@ -181,7 +181,8 @@ export class Signer {
     this.provisioner = options.provisioner;
     this.laneKeys = options.laneKeys ?? options.provisioner?.laneKeys;
     this.keys = options.keys ?? options.provisioner?.state ?? { keyring: null };
-    this.fixedRegistry = options.registry;
+    // A fixed registry (unit tests) is named like an image default: version 0, its own digest.
+    this.fixed = options.registry ? { registry: options.registry, ref: defaultRegistryRef(options.registry.all.map(viewDocumentFromSpec)) } : { registry: DEFAULT_REGISTRY, ref: DEFAULT_REGISTRY_REF };
     this.registryState = options.registryState;
     this.highWater = new HighWaterMarks(options.maxTrackedEntities);
     this.guard = (view, entity, eventTime) => {
@@ -196,7 +197,7 @@ export class Signer {
    */
   private registryNow(): { readonly registry: Registry; readonly ref: RegistryRef } {
     if (this.registryState) return this.registryState.current;
-    return { registry: this.fixedRegistry ?? DEFAULT_REGISTRY, ref: DEFAULT_REGISTRY_REF };
+    return this.fixed;
   }
 
   /** The registry every answer names now (version, digest). */
