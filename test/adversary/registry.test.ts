@@ -5,7 +5,7 @@
 // (an admin-signed, newer document), after which answers name the new registry and serve its view.
 import { randomBytes } from "node:crypto";
 import { receivedFromSigned, verifyResponse } from "../../verifier/response";
-import { canonicalJson, parseSignedRegistryDocument } from "../../wire/registry-document";
+import { canonicalJson, parseSignedRegistryDocument, type ViewDocument } from "../../wire/registry-document";
 import { DEFAULT_REGISTRY_REF, DEFAULT_VIEWS } from "../../registry/views";
 import { decodeErrorReply, decodeKeyInfo, decodeProvisionRegistryResponse, decodeSealWriteResponse, decodeSignedResponse, FrameKind, type KeyInfo, type SignedResponse } from "../../wire/frames";
 import { signPush } from "../../wire/writer-auth";
@@ -20,7 +20,7 @@ let write: HostConnection;
 let provision: HostConnection;
 
 const NEW_VIEW = smallView("adv_orders", [{ name: "amount", type: "float" }, { name: "items", type: "int" }]);
-const doc = (version: number, views = [...DEFAULT_VIEWS, NEW_VIEW], lane = LANE, admin = signer.admin) => signedRegistry(admin, { version, lane, views });
+const doc = (version: number, views: readonly ViewDocument[] = [...DEFAULT_VIEWS, NEW_VIEW], lane = LANE, admin = signer.admin) => signedRegistry(admin, { version, lane, views });
 
 async function signedRead(view: string, entity: string, object: Uint8Array | null): Promise<{ status: number; body: Record<string, unknown> }> {
   const facts = { method: "GET", path: `/v1/features/${view}/${entity}`, query: "", acceptSignature: 'sig1=("@status");nonce="n1"' };
