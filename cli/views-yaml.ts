@@ -14,7 +14,7 @@ export function parseViewsText(text: string, source: string): ViewDocument[] {
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       return `${source}${pos ? `:${pos.line}:${pos.col}` : ""}: ${e.message.split("\n")[0]}`;
     });
     throw new ViewsFileError(

@@ -36,6 +36,8 @@ const RULES: Array<[folder: string, forbidden: string[]]> = [
   ["wire", ["runtime", "enclave", "verifier", "stacks", "constructs", "scripts", "cli", "bench"]],
   ["constructs", ["runtime", "enclave", "verifier", "wire", "cli", "bench"]],
   ["stacks", ["runtime", "enclave", "verifier", "wire", "cli", "bench"]],
+  // The pinned default views are bundled into the signer: registry/ may use wire/ only.
+  ["registry", ["runtime", "enclave", "verifier", "stacks", "constructs", "scripts", "cli", "bench"]],
 ];
 
 describe("import boundaries", () => {
