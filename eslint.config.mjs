@@ -15,6 +15,8 @@ export default tseslint.config(
     rules: {
       // tsc's noUnusedLocals covers locals; this adds unused parameters and catch bindings, with
       // the usual `_` prefix for parameters an interface requires.
+      // A `let` assigned once after closures that read it (composition roots wiring callbacks).
+      "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
       "@typescript-eslint/no-unused-vars": ["error", { args: "after-used", argsIgnorePattern: "^_", caughtErrors: "none", ignoreRestSiblings: true }],
     },
   },

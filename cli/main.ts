@@ -13,6 +13,7 @@ import { registerLaneKeyCommand } from "./lane-key";
 import { registerDirectoryCommands } from "./directory";
 import { registerPushCommand } from "./push";
 import { registerBenchDataCommand } from "./bench-data";
+import { registerApplyCommand } from "./apply";
 
 export function buildProgram(): Command {
   const program = new Command("express-lane").description("Express Lane: signed online features").showHelpAfterError();
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerDirectoryCommands(program);
   registerPushCommand(program);
   registerBenchDataCommand(program);
+  registerApplyCommand(program);
   return program;
 }
 

@@ -6,17 +6,41 @@
  */
 import { Packr } from "msgpackr";
 import { KeySelector, isFeatureValue, ObjectFormatError, type FeatureObject, type FeatureValue } from "../wire/object";
-import type { Registry, ViewDef } from "../wire/registry";
+import type { FeatureSpec, Registry, ViewDef } from "../wire/registry";
 import { lookupView, type ReadRequest } from "../wire/request";
 import { entityMessage, LaneError } from "../wire/errors";
 import { FEAST_EPOCH, feastFeatureName, type FeastRequest, type FeastStatus } from "../wire/feast";
 import { SEAL_FAILURE_MESSAGES, type SealKeyring } from "./seal";
+import type { RegistryRef } from "../wire/registry-document";
 
 /**
  * Per-feature status, Feast style. OUTSIDE_MAX_AGE: the object's event_time is older than the
  * view's ttlSeconds at the signed read time (the signature's `created`); the value is withheld.
  */
-export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE";
+export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE" | "TYPE_MISMATCH";
+
+/**
+ * Whether a stored value has the type the registry defines *now*. After a type change (docs/views.md)
+ * objects written under the old type still hold old-typed values: they read as TYPE_MISMATCH with a
+ * null value, never mis-typed. A float may be stored as an integral number (MessagePack keeps 3.0 as
+ * 3), so float accepts any number; an int must be a safe integer.
+ */
+export function valueMatchesType(spec: FeatureSpec, value: FeatureValue): boolean {
+  switch (spec.type) {
+    case "int":
+      return typeof value === "number" && Number.isSafeInteger(value);
+    case "float":
+      return typeof value === "number";
+    case "string":
+      return typeof value === "string";
+    case "bool":
+      return typeof value === "boolean";
+    case "timestamp":
+      return value instanceof Date;
+    case "float_array":
+      return Array.isArray(value) && (spec.length === undefined || value.length === spec.length);
+  }
+}
 
 /**
  * A last check on a verified object before its values are used (the signer's P2 high-water mark):
@@ -33,6 +57,13 @@ export interface RenderContext {
   readonly registry: Registry;
   /** @default none */
   readonly guard?: EntityGuard;
+  /** The registry the answer names (registry_version, registry_digest); absent = not named (unit tests). */
+  readonly registryRef?: RegistryRef;
+}
+
+/** The answer's registry fields: which registry the signer validated and projected with. */
+function registryFields(ref: RegistryRef | undefined): { registry_version?: number; registry_digest?: string } {
+  return ref ? { registry_version: ref.version, registry_digest: ref.digest } : {};
 }
 
 /**
@@ -129,6 +160,9 @@ function project(object: FeatureObject, def: ViewDef, wanted: KeySelector | null
     } else if (value === undefined) {
       features[name] = null;
       status[name] = "NOT_FOUND";
+    } else if (value !== null && !valueMatchesType(def.featureIndex.get(name)!, value)) {
+      features[name] = null;
+      status[name] = "TYPE_MISMATCH";
     } else {
       features[name] = format === "json" && value instanceof Date ? (isoTime(value.getTime()) as FeatureValue) : value;
       status[name] = value === null ? "NULL_VALUE" : "PRESENT";
@@ -205,10 +239,10 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
   const wanted = request.features ? new KeySelector(request.features) : null;
   if (request.kind === "single") {
     const result = renderEntity(def, request.entities[0], objects[0], wanted, ctx, request.format);
-    return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...result }), entityErrors: refusals([result]) };
+    return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), ...result }), entityErrors: refusals([result]) };
   }
   const results = request.entities.map((entity, i) => renderEntity(def, entity, objects[i], wanted, ctx, request.format));
-  return { status: 200, ...encodeBody(request.format, { view: request.view, results }), entityErrors: refusals(results) };
+  return { status: 200, ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), results }), entityErrors: refusals(results) };
 }
 
 /**
@@ -232,7 +266,8 @@ export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8A
         const column = columns.get(`${v}\u0000${feature}`)!;
         if (result.found) {
           column.values.push(result.features[feature] ?? null);
-          column.statuses.push(result.status[feature]!);
+          const status = result.status[feature]!;
+          column.statuses.push(status === "TYPE_MISMATCH" ? "INVALID" : status);
           column.event_timestamps.push(String(result.event_time));
         } else {
           column.values.push(null);
@@ -248,6 +283,7 @@ export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8A
   ];
   const answer = {
     metadata: { feature_names: [request.joinKey, ...request.references.map((r) => feastFeatureName(request, r))] },
+    ...registryFields(ctx.registryRef),
     results,
     ...(errors.length > 0 ? { errors } : {}),
   };

@@ -35,6 +35,8 @@ import { encodeBody, renderFeast, renderRead, type EntityGuard } from "./render"
 import type { SealKeyring } from "./seal";
 import { SealProvisioningError, type KeyProvisioner } from "./key-provisioning";
 import { KeyStateError } from "./key-state";
+import { RegistryStateError, type RegistryState } from "./registry-state";
+import { defaultRegistryRef, viewDocumentFromSpec, type RegistryRef } from "../wire/registry-document";
 import { HighWaterMarks, NonceCache } from "./high-water";
 import type { LaneKeys } from "./lane-keys";
 import type { Nsm } from "./nsm/types";
@@ -46,6 +48,7 @@ import {
   decodeAttest,
   decodeHello,
   decodeProvisionKeys,
+  decodeProvisionRegistry,
   decodeSealWrite,
   decodeSignRead,
   decodeSignWriteOutcome,
@@ -60,6 +63,8 @@ import {
   HelloReply,
   ProvisionKeysRequest,
   ProvisionKeysResponse,
+  ProvisionRegistryRequest,
+  ProvisionRegistryResponse,
   ROLE_FRAMES,
   ROLE_MAX_FRAME_BYTES,
   SealedRow,
@@ -96,8 +101,10 @@ export interface SignerOptions {
   readonly provisioner?: KeyProvisioner;
   /** Lane signing keys: when one is valid, answers are signed with it instead of our own key (one trust anchor per lane). */
   readonly laneKeys?: LaneKeys;
-  /** Feature views: the composition root (enclave/serve.ts via main.ts/dev-main.ts) passes the bundled registry/views.ts. */
-  readonly registry: Registry;
+  /** Feature views, fixed (unit tests). Either this or `registryState` (the entry points pass the image default through it). */
+  readonly registry?: Registry;
+  /** Admin-signed registry documents the host delivers (FrameKind.ProvisionRegistry), over the image default. */
+  readonly registryState?: RegistryState;
   /** Entities tracked for P2 (enclave/high-water.ts). */
   readonly maxTrackedEntities?: number;
 }
@@ -126,7 +133,7 @@ const GUARD_MESSAGES = {
 
 /** Any coded refusal becomes an error reply whose status is the catalog's; anything else is signer_error. */
 function errorFrame(id: number, err: unknown): Buffer {
-  const coded = err instanceof LaneError || err instanceof SealProvisioningError || err instanceof FrameFieldError || err instanceof KeyStateError || err instanceof WriterAuthError;
+  const coded = err instanceof LaneError || err instanceof SealProvisioningError || err instanceof FrameFieldError || err instanceof KeyStateError || err instanceof WriterAuthError || err instanceof RegistryStateError;
   const reply: ErrorReply = coded ? { code: err.code, message: err.message, status: statusOf(err.code) } : errorReply("signer_error");
   return encodeFrame(id, FrameKind.Error, reply);
 }
@@ -147,7 +154,8 @@ export class Signer {
   private readonly keys: KeyringSource;
   private readonly provisioner?: KeyProvisioner;
   private readonly laneKeys?: LaneKeys;
-  private readonly registry: Registry;
+  private readonly fixed: { readonly registry: Registry; readonly ref: RegistryRef };
+  private readonly registryState?: RegistryState;
   readonly highWater: HighWaterMarks;
   private readonly nonces = new NonceCache((WRITER_SIGNATURE_MAX_AGE_S + 2 * WRITER_SIGNATURE_FUTURE_SKEW_S) * 1000);
   /** Born here, never leaves: write tickets are MACs only this process can make. */
@@ -163,7 +171,12 @@ export class Signer {
     this.provisioner = options.provisioner;
     this.laneKeys = options.laneKeys ?? options.provisioner?.laneKeys;
     this.keys = options.keys ?? options.provisioner?.state ?? { keyring: null };
-    this.registry = options.registry;
+    // A fixed registry (unit tests) is named like an image default: version 0, its own digest.
+    if (!options.registry && !options.registryState) throw new Error("a Signer needs its views: a registry or a registry state");
+    this.fixed = options.registry
+      ? { registry: options.registry, ref: defaultRegistryRef(options.registry.all.map(viewDocumentFromSpec)) }
+      : options.registryState!.current;
+    this.registryState = options.registryState;
     this.highWater = new HighWaterMarks(options.maxTrackedEntities);
     this.guard = (view, entity, eventTime) => {
       const verdict = this.highWater.admit(view, entity, eventTime);
@@ -171,13 +184,28 @@ export class Signer {
     };
   }
 
+  /**
+   * The registry this request is answered with, read once per request (a document accepted
+   * meanwhile applies from the next one) and named in the answer.
+   */
+  private registryNow(): { readonly registry: Registry; readonly ref: RegistryRef } {
+    if (this.registryState) return this.registryState.current;
+    return this.fixed;
+  }
+
+  /** The registry every answer names now (version, digest). */
+  get registryRef(): RegistryRef {
+    return this.registryNow().ref;
+  }
+
   /** Build and sign the HTTP answer for one read. Throws LaneError for malformed input. */
   signRead(raw: SignReadRequest): SignedResponse {
     // The signed read time: max age (OUTSIDE_MAX_AGE) is judged against the `created` we sign.
     const created = Math.floor(this.now() / 1000);
-    const ctx = { seals: this.keys.keyring, readTimeMs: created * 1000, registry: this.registry, guard: this.guard };
+    const { registry, ref } = this.registryNow();
+    const ctx = { seals: this.keys.keyring, readTimeMs: created * 1000, registry, registryRef: ref, guard: this.guard };
     // Our own grammar, or Feast's (POST /get-online-features): both re-parsed from the exact request we sign.
-    const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, this.registry) : parseReadRequest(raw, this.registry);
+    const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, registry) : parseReadRequest(raw, registry);
     const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
     const signed = this.signAnswer(rendered, raw, request.signature, created);
     return rendered.entityErrors.length > 0 ? { ...signed, entityErrors: rendered.entityErrors } : signed;
@@ -205,7 +233,7 @@ export class Signer {
   }
 
   private ticketMac(t: TicketBody): Buffer {
-    const text = JSON.stringify([t.issued, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.rows]);
+    const text = JSON.stringify([t.issued, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.registryVersion, t.registryDigest, t.rows]);
     return createHmac("sha256", this.ticketKey).update("express-lane/write-ticket/v1\n").update(text).digest();
   }
 
@@ -224,7 +252,8 @@ export class Signer {
     const writeKey = keyring.writeKey(auth.kid);
     if (!writeKey) throw new WriterAuthError("writer_key_unknown", "keyid is not a write key in the current key directory (unknown, verify-only or revoked)");
     if (!timingSafeEqual(writerMac(writeKey.key, auth.base), auth.mac)) throw new WriterAuthError("writer_signature_invalid", "writer signature does not verify");
-    const parsed = parseWriteRequest(request, this.registry, now);
+    const { registry, ref } = this.registryNow();
+    const parsed = parseWriteRequest(request, registry, now);
     const replay = this.nonces.check(auth.kid, auth.nonce, now);
     if (replay === "replayed") throw new LaneError("push_replayed", "this writer signature was already used");
     if (replay === "full") throw new LaneError("push_replay_cache_full", "too many pushes within the signature window; retry shortly");
@@ -246,6 +275,8 @@ export class Signer {
       writer: writeKey.writer,
       kid: auth.kid,
       kind: parsed.kind,
+      registryVersion: ref.version,
+      registryDigest: ref.digest,
       rows: rows.map((r) => ("error" in r ? ([r.index, r.entity ?? "", r.error.code, r.error.message] as const) : ([r.index, r.entity, r.event_time, r.object_digest] as const))),
     };
     return { view: parsed.view, kid: auth.kid, writer: writeKey.writer, rows, ticket: { ...body, mac: this.ticketMac(body) } };
@@ -280,12 +311,12 @@ export class Signer {
     if (ticket.kind === "single") {
       const r = results[0];
       if (!r || r.result === "rejected") throw new LaneError("bad_body", "a rejected single row has no signed answer");
-      const answer = { view: ticket.view, kid: ticket.kid, ...r, outcome_reported_by: "host" };
+      const answer = { view: ticket.view, registry_version: ticket.registryVersion, registry_digest: ticket.registryDigest, kid: ticket.kid, ...r, outcome_reported_by: "host" };
       return this.signAnswer({ status: r.result === "written" ? 201 : 200, ...encodeBody("json", answer) }, answerTo, signature);
     }
     const summary = { written: 0, unchanged: 0, skipped_older: 0, rejected: 0 };
     for (const r of results) summary[r.result as keyof typeof summary]++;
-    return this.signAnswer({ status: 200, ...encodeBody("json", { view: ticket.view, kid: ticket.kid, written_by: ticket.writer, summary, results, outcome_reported_by: "host" }) }, answerTo, signature);
+    return this.signAnswer({ status: 200, ...encodeBody("json", { view: ticket.view, registry_version: ticket.registryVersion, registry_digest: ticket.registryDigest, kid: ticket.kid, written_by: ticket.writer, summary, results, outcome_reported_by: "host" }) }, answerTo, signature);
   }
 
   /** The writer key ids the signer verifies with now; empty before a key directory. */
@@ -299,6 +330,16 @@ export class Signer {
     return this.provisioner.provision(message);
   }
 
+  /**
+   * A registry document from the host (enclave/registry-state.ts), or none: the registry held now.
+   * A refusal leaves the held registry unchanged.
+   */
+  provisionRegistry(message: ProvisionRegistryRequest): ProvisionRegistryResponse {
+    if (!this.registryState) throw new RegistryStateError("bad_registry_document", "this signer serves a fixed registry and takes no registry documents");
+    const held = message.document ? this.registryState.accept(message.document) : this.registryState.current;
+    return { version: held.ref.version, digest: held.ref.digest, ...(held.signed ? { document: held.signed } : {}) };
+  }
+
   /** A fresh attestation document whose public_key is our signing key. */
   async attest(message: AttestRequest): Promise<AttestResponse> {
     if (!this.nsm) throw new LaneError("bad_body", "this signer has no NSM configured");
@@ -307,7 +348,9 @@ export class Signer {
     // user_data names the lane keys this enclave signs with: an attested consumer may trust them
     // (KMS releases them only to the measured image), and pin one key for the whole lane.
     const lane = (this.laneKeys?.list(this.now()) ?? []).map((h) => h.key.keyid);
-    const userData = lane.length > 0 ? Buffer.from(JSON.stringify({ lane_keys: lane }), "utf8") : undefined;
+    // ... and the registry it answers with now, so an attested consumer sees which views it serves.
+    const ref = this.registryNow().ref;
+    const userData = Buffer.from(JSON.stringify({ ...(lane.length > 0 ? { lane_keys: lane } : {}), registry_version: ref.version, registry_digest: ref.digest }), "utf8");
     const document = await this.nsm.attest({ publicKey: this.key.publicKeyRaw, nonce, userData });
     return { document, keyid: this.key.keyid };
   }
@@ -335,6 +378,8 @@ export class Signer {
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),
             (err: unknown) => errorFrame(frame.id, err),
           );
+        case FrameKind.ProvisionRegistry:
+          return encodeFrame(frame.id, FrameKind.Reply, this.provisionRegistry(decodeProvisionRegistry(frame.payload)));
         case FrameKind.Attest:
           return this.attest(decodeAttest(frame.payload)).then(
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),

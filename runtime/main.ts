@@ -8,6 +8,8 @@ import { LaneMetrics } from "./metrics";
 import { ReaderService } from "./server";
 import { SignerClient } from "./signer-client";
 import { KeyProvisioning } from "./key-provisioning";
+import { RegistrySync } from "./registry-sync";
+import { DEFAULT_REGISTRY, DEFAULT_REGISTRY_REF } from "../registry/views";
 import { awsDefaultCredentials, StaticCredentials } from "./store/credentials";
 import { FileStore } from "./store/file-store";
 import { MemoryStore } from "./store/memory-store";
@@ -16,7 +18,6 @@ import type { ObjectStore } from "./store/types";
 import { HedgedStore } from "./store/hedged-store";
 import { describeModel, SimulatedLatencyStore } from "./store/simulated-latency";
 import { gateFromConfig } from "./gate";
-import { LANE_REGISTRY } from "../registry/views";
 import { createListener, drain } from "./listener";
 
 /** The configured store, wrapped: [hedging] → [SIMULATION latency] → store client. */
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
   // One connection per role (the signer refuses other frames on each). Keys: the signer starts
   // without a directory in production; every (re)connect of the provision connection sends it.
   let sealProvisioning: KeyProvisioning | undefined;
+  let registrySync: RegistrySync | undefined;
   const signer = new SignerClient({
     role: "read",
     socketPath: config.signerSocket,
@@ -88,6 +90,8 @@ async function main(): Promise<void> {
     timeoutMs: config.signerTimeoutMs,
     onStateChange: (up) => {
       if (up) void sealProvisioning?.trigger();
+      // A restarted enclave starts from the image default: forward the newest document again.
+      if (up) void registrySync?.sync();
     },
   });
   if (config.keyDirectory) {
@@ -102,9 +106,20 @@ async function main(): Promise<void> {
     });
     if (provisionSigner.up) void sealProvisioning.trigger();
   }
+  registrySync = new RegistrySync({
+    signer: provisionSigner,
+    imageDefault: { registry: DEFAULT_REGISTRY, ref: DEFAULT_REGISTRY_REF },
+    file: config.registryDocument,
+    store,
+    keyPrefix: config.keyPrefix,
+    pollMs: config.registryPollMs,
+    logger,
+  });
+  if (config.registryPollMs > 0) registrySync.start();
+  else if (provisionSigner.up) void registrySync.sync();
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
   const keysReady = config.keyDirectory ? () => (sealProvisioning?.last?.kids.length ?? 0) > 0 : undefined;
-  const service = new ReaderService({ registry: LANE_REGISTRY, store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
+  const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog, registry: registrySync });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
     sealProvisioning.onProvisioned = (reply) => service.setLaneKeys(reply.laneKeys);
@@ -126,6 +141,7 @@ async function main(): Promise<void> {
     gate.startDraining();
     const drained = await drain(server, () => gate.inFlight, config.shutdownTimeoutMs);
     sealProvisioning?.stop();
+    registrySync?.stop();
     signer.close();
     writeSigner.close();
     provisionSigner.close();
@@ -140,6 +156,7 @@ async function main(): Promise<void> {
   process.on("SIGHUP", () => {
     void reload();
     void sealProvisioning?.trigger();
+    void registrySync?.sync();
   });
 }
 

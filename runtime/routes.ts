@@ -23,7 +23,7 @@ export type Access = Role | "open";
 export type Grammar = "read" | "batch_read" | "push" | "feast" | "none";
 
 /** ReaderService's handlers, by name (the table names them; server.ts implements them). */
-export type HandlerName = "read" | "push" | "signer" | "attestation" | "live" | "ready" | "metrics";
+export type HandlerName = "read" | "push" | "signer" | "attestation" | "views" | "publish_registry" | "live" | "ready" | "metrics";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -55,6 +55,11 @@ export const ROUTES: readonly RouteDef[] = [
   { method: "POST", path: FEAST_PATH, access: "reader", grammar: "feast", query: [], handler: "read", label: "feast", operationId: "feastGetOnlineFeatures" },
   { method: "GET", path: "/v1/signer", access: "reader", grammar: "none", query: [], handler: "signer", label: "signer", operationId: "getSigner" },
   { method: "GET", path: "/v1/attestation", access: "reader", grammar: "none", query: ["nonce"], handler: "attestation", label: "attestation", operationId: "getAttestation" },
+  { method: "GET", path: "/v1/views", access: "reader", grammar: "none", query: [], handler: "views", label: "views", operationId: "listViews" },
+  { method: "GET", path: "/v1/views/{view}", access: "reader", grammar: "none", query: [], handler: "views", label: "views", operationId: "getView" },
+  // The document needs an admin signature anyway; the admin role keeps anyone else from making every
+  // host forward (and the fleet copy store) their bytes.
+  { method: "PUT", path: "/v1/registry", access: "admin", grammar: "none", query: [], handler: "publish_registry", label: "registry", operationId: "publishRegistry" },
   { method: "GET", path: "/health/live", access: "open", grammar: "none", query: [], handler: "live", label: "live", operationId: "live" },
   { method: "GET", path: "/health/ready", access: "open", grammar: "none", query: [], handler: "ready", label: "ready", operationId: "ready" },
   { method: "GET", path: "/metrics", access: "admin", grammar: "none", query: [], handler: "metrics", label: "metrics", operationId: "metrics", unshed: true, loopbackOpen: true },

@@ -28,11 +28,25 @@ import { receivedFromSigned, verifyResponse } from "../verifier/response";
 import type { GateTicket, RequestGate } from "./gate";
 import { requestIdOf } from "./request-id";
 import { matchRoute, UNROUTED, type HandlerName, type RouteDef } from "./routes";
+import type { HeldRegistry } from "./registry-sync";
+import { MAX_SIGNED_REGISTRY_BYTES, type ViewDocument } from "../wire/registry-document";
+import { formatMaxAge } from "../wire/views-file";
+
+/** The registry the signer accepted, as the runtime keeps it (runtime/registry-sync.ts). */
+export interface RuntimeRegistry {
+  readonly current: HeldRegistry;
+  /** Forward a signed document to the signer (PUT /v1/registry). Absent: this runtime does not publish (501). */
+  publish?(bytes: Buffer): Promise<{ held: HeldRegistry; stored: boolean }>;
+}
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
-  /** Feature views (runtime/main.ts passes the bundled registry/views.ts; the signer holds the same). */
-  readonly registry: Registry;
+  /**
+   * The registry the signer holds (runtime/main.ts: a RegistrySync over the image default): the
+   * runtime's own grammar uses it (early 4xx, what to fetch), GET /v1/views serves it, PUT
+   * /v1/registry publishes through it.
+   */
+  readonly registry: RuntimeRegistry;
   /** The signer connection in the read role. */
   readonly signer: SignerClient;
   /** The signer connection in the write role (pushes). Without one, pushes answer 503. */
@@ -71,6 +85,8 @@ interface RouteCall {
   readonly path: string;
   readonly query: string;
   readonly params: ReadonlyMap<string, string>;
+  /** The route's `{param}` path segments, still percent-encoded. */
+  readonly pathParams: Readonly<Record<string, string>>;
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
@@ -169,6 +185,8 @@ export class ReaderService {
     push: (call) => this.push(call),
     signer: async ({ res }) => this.signerInfo(res),
     attestation: (call) => this.attestation(call),
+    views: async (call) => this.views(call),
+    publish_registry: (call) => this.publishRegistry(call),
     live: async ({ res }) => sendJson(res, 200, { status: "ok" }),
     ready: ({ res }) => this.ready(res),
     metrics: async ({ res }) => {
@@ -196,7 +214,7 @@ export class ReaderService {
         throw new LaneError("method_not_allowed", `${String(req.method).slice(0, 16)} not allowed here (allowed: ${match.allow.join(", ")})`);
       }
       const params = parseQuery(query, match.route.query);
-      await this.handlers[match.route.handler]({ req, res, route: match.route, path, query, params });
+      await this.handlers[match.route.handler]({ req, res, route: match.route, path, query, params, pathParams: match.params });
     } catch (err) {
       const laneError = toLaneError(err);
       errorCode = laneError.code;
@@ -244,7 +262,7 @@ export class ReaderService {
       contentType: header(req, "content-type"),
       body: grammar.bodyLimit > 0 ? await readBody(req, grammar.bodyLimit) : undefined,
     };
-    const lookups = grammar.lookups(raw, this.options.registry);
+    const lookups = grammar.lookups(raw, this.options.registry.current.registry);
     const objects = lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
     const signerStarted = process.hrtime.bigint();
     const signed = await this.options.signer.signRead({ ...raw, objects });
@@ -349,6 +367,44 @@ export class ReaderService {
       this.options.logger?.error({ err }, "signed answer failed self-verification");
       throw new LaneError("signer_unavailable", "signer answer failed verification");
     }
+  }
+
+  /**
+   * GET /v1/views[/{view}]: what the signer serves now. Unsigned (the runtime makes it), so it
+   * carries the admin-signed document itself: a consumer checks its signature against the lane's
+   * admin keys and its digest against the registry_digest of any signed answer.
+   */
+  private views({ res, pathParams }: RouteCall): void {
+    const held = this.options.registry.current;
+    const views: readonly ViewDocument[] = held.document?.views ?? held.registry.all.map((d) => ({ name: d.name, entity_key: d.entityKey, max_age_seconds: d.ttlSeconds, owner: d.owner, description: d.description, features: d.features }));
+    const describe = (v: ViewDocument) => ({ name: v.name, entity_key: v.entity_key, max_age: formatMaxAge(v.max_age_seconds), max_age_seconds: v.max_age_seconds, owner: v.owner, description: v.description, features: v.features });
+    const common = {
+      registry_version: held.ref.version,
+      registry_digest: held.ref.digest,
+      lane: held.document?.lane ?? null,
+      issued_at: held.document ? new Date(held.document.issued_at).toISOString() : null,
+      document: held.signed ? (JSON.parse(held.signed.toString("utf8")) as unknown) : null,
+    };
+    const segment = pathParams.view;
+    if (segment === undefined) return sendJson(res, 200, { ...common, views: views.map(describe) });
+    let name: string;
+    try {
+      name = decodeURIComponent(segment);
+    } catch {
+      throw new LaneError("bad_view", "view name is not valid percent-encoding");
+    }
+    const view = views.find((v) => v.name === name);
+    if (!view) throw new LaneError("unknown_view", `no feature view ${JSON.stringify(name.slice(0, 64))} (known: ${views.map((v) => v.name).join(", ")})`);
+    sendJson(res, 200, { ...common, view: describe(view) });
+  }
+
+  /** PUT /v1/registry (admin): forward to the signer; on acceptance the fleet copy is written. */
+  private async publishRegistry({ req, res }: RouteCall): Promise<void> {
+    const registry = this.options.registry;
+    if (!registry.publish) throw new LaneError("registry_publish_unavailable");
+    const body = await readBody(req, MAX_SIGNED_REGISTRY_BYTES);
+    const { held, stored } = await registry.publish(body);
+    sendJson(res, 200, { registry_version: held.ref.version, registry_digest: held.ref.digest, stored });
   }
 
   private async ready(res: ServerResponse): Promise<void> {

@@ -16,6 +16,7 @@ import {
   decodeErrorReply,
   decodeHelloReply,
   decodeProvisionKeysResponse,
+  decodeProvisionRegistryResponse,
   decodeSealWriteResponse,
   decodeSignedResponse,
   encodeFrame,
@@ -28,6 +29,7 @@ import {
   KeyInfo,
   ProvisionKeysRequest,
   ProvisionKeysResponse,
+  ProvisionRegistryResponse,
   SealWriteRequest,
   SealWriteResponse,
   SignedResponse,
@@ -129,6 +131,11 @@ export class SignerClient {
    */
   provisionKeys(request: ProvisionKeysRequest, timeoutMs = Math.max(this.timeoutMs, 30_000)): Promise<ProvisionKeysResponse> {
     return this.call(FrameKind.ProvisionKeys, request, decodeProvisionKeysResponse, timeoutMs);
+  }
+
+  /** Provision role: forward an admin-signed registry document (or none: ask which registry the signer holds). */
+  provisionRegistry(document?: Uint8Array): Promise<ProvisionRegistryResponse> {
+    return this.call(FrameKind.ProvisionRegistry, document ? { document } : {}, decodeProvisionRegistryResponse);
   }
 
   /** Attestation goes through the NSM (a device round trip, or the dev CA's first issuance): allow longer. */

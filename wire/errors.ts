@@ -66,6 +66,7 @@ export const ERROR_CATALOG = {
 
   // The runtime's own failures (runtime/server.ts).
   internal: { status: 500, from: "server", message: "internal error" },
+  registry_publish_unavailable: { status: 501, from: "server", message: "this runtime does not forward registry documents" },
   push_not_supported: { status: 501, from: "server", message: "this runtime's store cannot write" },
   push_unavailable: { status: 503, from: "server", message: "this runtime has no write connection to the signer", retryAfter: 1 },
   signer_unavailable: { status: 503, from: "server", message: "signer unavailable", retryAfter: 1 },
@@ -93,6 +94,8 @@ export const ERROR_CATALOG = {
   seal_unwrap_failed: { status: 502, from: "signer", message: "no writer key could be unwrapped" },
   bad_key_directory: { status: 400, from: "signer", message: "key directory is malformed or not signed by an admin key" },
   key_directory_rollback: { status: 400, from: "signer", message: "key directory is older than the one the signer holds" },
+  bad_registry_document: { status: 400, from: "signer", message: "registry document is malformed, for another lane or not signed by an admin key" },
+  registry_rollback: { status: 409, from: "signer", message: "registry document is not newer than the one the signer holds" },
   key_commitment_mismatch: { status: 400, from: "signer", message: "keys do not match the directory's commitments" },
 
   // Per-entity refusals in signed answers (enclave/render.ts, enclave/seal.ts, enclave/high-water.ts).

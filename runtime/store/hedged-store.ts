@@ -131,7 +131,6 @@ export class HedgedStore implements ObjectStore {
       let launched = 0;
       let failed = 0;
       let firstError: unknown;
-      // eslint-disable-next-line prefer-const -- finish() may run (and read it) before the timer is set below
       let timer: unknown;
       let timerPending = true;
 

@@ -11,9 +11,9 @@ import { parseReadRequest, type RawReadRequest } from "../../wire/request";
 import { parseWriteRequest } from "../../wire/write";
 import { parseFeastRequest } from "../../wire/feast";
 import { LaneError } from "../../wire/errors";
-import { LANE_REGISTRY } from "../../registry/views";
+import { DEFAULT_REGISTRY } from "../../registry/views";
 
-const VIEW = LANE_REGISTRY.names[0]!;
+const VIEW = DEFAULT_REGISTRY.names[0]!;
 const doc = parseYaml(readFileSync(join(__dirname, "../../docs/openapi.yaml"), "utf8")) as { paths: Record<string, Record<string, { operationId?: string }>> };
 const HTTP_METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -32,6 +32,9 @@ describe("runtime/routes: the one route table", () => {
     ["POST", "/get-online-features", "feastGetOnlineFeatures", "reader", "feast", "feast"],
     ["GET", "/v1/signer", "getSigner", "reader", "none", "signer"],
     ["GET", "/v1/attestation", "getAttestation", "reader", "none", "attestation"],
+    ["GET", "/v1/views", "listViews", "reader", "none", "views"],
+    ["GET", `/v1/views/${VIEW}`, "getView", "reader", "none", "views"],
+    ["PUT", "/v1/registry", "publishRegistry", "admin", "none", "registry"],
     ["GET", "/health/live", "live", "open", "none", "live"],
     ["GET", "/health/ready", "ready", "open", "none", "ready"],
     ["GET", "/metrics", "metrics", "admin", "none", "metrics"],
@@ -41,7 +44,7 @@ describe("runtime/routes: the one route table", () => {
 
   it("has every route above and no other (a new route gets a row here)", () => {
     expect(ROUTES.map((r) => r.operationId).sort()).toEqual(
-      ["feastGetOnlineFeatures", "getAttestation", "getFeatures", "getFeaturesBatch", "getSigner", "live", "metrics", "pushRow", "pushRows", "ready"].sort(),
+      ["feastGetOnlineFeatures", "getAttestation", "getFeatures", "getFeaturesBatch", "getSigner", "getView", "listViews", "live", "metrics", "publishRegistry", "pushRow", "pushRows", "ready"].sort(),
     );
     // One entry per method + path, one per operation id.
     expect(new Set(ROUTES.map((r) => `${r.method} ${r.path}`)).size).toBe(ROUTES.length);
@@ -86,19 +89,19 @@ describe("runtime/routes: the one route table", () => {
 
   // The grammar each route names accepts that route's requests (the one both ends run, wire/).
   const GRAMMARS: Record<Exclude<Grammar, "none">, (raw: RawReadRequest) => unknown> = {
-    read: (raw) => parseReadRequest(raw, LANE_REGISTRY),
-    batch_read: (raw) => parseReadRequest(raw, LANE_REGISTRY),
-    push: (raw) => parseWriteRequest(raw, LANE_REGISTRY),
-    feast: (raw) => parseFeastRequest(raw, LANE_REGISTRY),
+    read: (raw) => parseReadRequest(raw, DEFAULT_REGISTRY),
+    batch_read: (raw) => parseReadRequest(raw, DEFAULT_REGISTRY),
+    push: (raw) => parseWriteRequest(raw, DEFAULT_REGISTRY),
+    feast: (raw) => parseFeastRequest(raw, DEFAULT_REGISTRY),
   };
-  const feature = LANE_REGISTRY.get(VIEW)!.featureNames[0]!;
+  const feature = DEFAULT_REGISTRY.get(VIEW)!.featureNames[0]!;
   const json = (value: unknown) => ({ contentType: "application/json", body: Buffer.from(JSON.stringify(value)) });
   const samples: Record<string, RawReadRequest> = {
     getFeatures: { method: "GET", path: `/v1/features/${VIEW}/batch`, query: `?features=${feature}` },
     getFeaturesBatch: { method: "POST", path: `/v1/features/${VIEW}/batch`, query: "", ...json({ entities: ["a", "b"] }) },
     pushRow: { method: "POST", path: `/v1/features/${VIEW}`, query: "", ...json({ entity: "a", event_time: Date.now() - 1000, features: {} }) },
     pushRows: { method: "POST", path: `/v1/features/${VIEW}/_push`, query: "", ...json({ rows: [{ entity: "a", event_time: Date.now() - 1000, features: {} }] }) },
-    feastGetOnlineFeatures: { method: "POST", path: "/get-online-features", query: "", ...json({ features: [`${VIEW}:${feature}`], entities: { [LANE_REGISTRY.get(VIEW)!.entityKey]: ["a"] } }) },
+    feastGetOnlineFeatures: { method: "POST", path: "/get-online-features", query: "", ...json({ features: [`${VIEW}:${feature}`], entities: { [DEFAULT_REGISTRY.get(VIEW)!.entityKey]: ["a"] } }) },
   };
   it.each(ROUTES.filter((r) => r.grammar !== "none").map((r) => [r.operationId, r] as const))("%s: its grammar parses its requests and refuses undeclared query parameters", (id, r) => {
     const sample = samples[id];

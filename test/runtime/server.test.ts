@@ -15,12 +15,13 @@ import type { Nsm } from "../../enclave/nsm/types";
 import { generateKey } from "../../runtime/auth";
 import { RequestGate } from "../../runtime/gate";
 import { ReaderService } from "../../runtime/server";
+import { fixedRegistry } from "../../runtime/registry-sync";
 import { SignerClient } from "../../runtime/signer-client";
 import { MemoryStore } from "../../runtime/store/memory-store";
-import { LANE_REGISTRY } from "../../registry/views";
+import { DEFAULT_REGISTRY } from "../../registry/views";
 
-const VIEW = LANE_REGISTRY.names[0]!;
-const FEATURE = LANE_REGISTRY.get(VIEW)!.featureNames[0]!;
+const VIEW = DEFAULT_REGISTRY.names[0]!;
+const FEATURE = DEFAULT_REGISTRY.get(VIEW)!.featureNames[0]!;
 /** Records the nonce each attestation binds, so a test can see what reached the NSM. */
 const nonces: Buffer[] = [];
 const nsm: Nsm = {
@@ -42,7 +43,7 @@ interface Lane {
 }
 
 async function startReader(gate?: RequestGate): Promise<Lane> {
-  const service = new ReaderService({ store: new MemoryStore(), signer, gate, selfVerifyRate: 1, registry: LANE_REGISTRY });
+  const service = new ReaderService({ store: new MemoryStore(), signer, gate, selfVerifyRate: 1, registry: fixedRegistry(DEFAULT_REGISTRY) });
   const server: Server = service.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -64,7 +65,7 @@ async function call(lane: Lane, method: string, path: string, headers: Record<st
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "server-test-"));
   const socketPath = join(dir, "signer.sock");
-  signerServer = await new Signer({ nsm, registry: LANE_REGISTRY }).listen(socketPath);
+  signerServer = await new Signer({ nsm, registry: DEFAULT_REGISTRY }).listen(socketPath);
   signer = new SignerClient({ socketPath });
   await signer.ready();
 });
