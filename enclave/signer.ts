@@ -58,6 +58,7 @@ import {
   FrameWriter,
   FRAME_PROTOCOL_VERSION,
   HelloReply,
+  MAX_WRITE_ATTEMPTS,
   ProvisionKeysRequest,
   ProvisionKeysResponse,
   ROLE_FRAMES,
@@ -74,6 +75,8 @@ import {
 import type { Registry } from "../wire/registry";
 import { MAX_NONCE_LENGTH, parseAcceptSignature, parseReadRequest, RequestError } from "../wire/request";
 import { parseWriteRequest } from "../wire/write";
+import { mergeRow } from "../wire/merge";
+import type { FeatureObject } from "../wire/object";
 import { isFeastRequest, parseFeastRequest } from "../wire/feast";
 import { parseWriterSignature, WriterAuthError, writerMac, WRITER_SIGNATURE_FUTURE_SKEW_S, WRITER_SIGNATURE_MAX_AGE_S } from "../wire/writer-auth";
 
@@ -214,7 +217,7 @@ export class Signer {
   }
 
   private ticketMac(t: TicketBody): Buffer {
-    const text = JSON.stringify([t.issued, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.rows]);
+    const text = JSON.stringify([t.issued, t.parsedAt, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.attempt, t.rows]);
     return createHmac("sha256", this.ticketKey).update("express-lane/write-ticket/v1\n").update(text).digest();
   }
 
@@ -233,20 +236,66 @@ export class Signer {
     const writeKey = keyring.writeKey(auth.kid);
     if (!writeKey) throw new WriterAuthError("writer_key_unknown", "keyid is not a write key in the current key directory (unknown, verify-only or revoked)");
     if (!timingSafeEqual(writerMac(writeKey.key, auth.base), auth.mac)) throw new WriterAuthError("writer_signature_invalid", "writer signature does not verify");
-    const parsed = parseWriteRequest(request, this.registry, now);
-    const replay = this.nonces.check(auth.kid, auth.nonce, now);
-    if (replay === "replayed") throw new SignerFault("push_replayed", 409, "this writer signature was already used");
-    if (replay === "full") throw new SignerFault("push_replay_cache_full", 503, "too many pushes within the signature window; retry shortly");
+    let attempt = 1;
+    let parseTime = now;
+    if (request.retryOf) {
+      // A retry after a lost conditional write: only for a ticket we issued for this very request,
+      // within its lifetime and the attempt bound. The rows are re-derived from the same body (and,
+      // for a body-less delete, the same time), so a retry re-applies exactly what the writer signed.
+      const prior = this.checkTicket(request.retryOf);
+      if (prior.method !== request.method || prior.path !== request.path || prior.query !== request.query || prior.requestDigest !== contentDigest(request.body ?? new Uint8Array(0)) || prior.kid !== auth.kid) {
+        throw new SignerFault("bad_write_ticket", 400, "retry ticket is for another request");
+      }
+      if (prior.attempt >= MAX_WRITE_ATTEMPTS) throw new SignerFault("write_conflict", 503, `still conflicting after ${MAX_WRITE_ATTEMPTS} attempts; retry the push`);
+      attempt = prior.attempt + 1;
+      parseTime = prior.parsedAt;
+    }
+    const parsed = parseWriteRequest(request, this.registry, parseTime);
+    if (!request.retryOf) {
+      const replay = this.nonces.check(auth.kid, auth.nonce, now);
+      if (replay === "replayed") throw new SignerFault("push_replayed", 409, "this writer signature was already used");
+      if (replay === "full") throw new SignerFault("push_replay_cache_full", 503, "too many pushes within the signature window; retry shortly");
+    }
+    const current = new Map<string, Uint8Array | null>();
+    for (const c of request.current ?? []) {
+      if (current.has(c.entity)) throw new RequestError("bad_body", "two current objects for one entity");
+      current.set(c.entity, c.object);
+    }
     const rows = parsed.rows.map((row, index): SealedRow => {
       if (!row.ok) return { index, entity: row.entity, error: row.error };
-      // Sealing a version raises the entity's mark (P2). An older row is still sealed: the store's
-      // newer-wins write skips it (skipped_older), and if the host stored it anyway, reads refuse it.
-      this.highWater.admit(parsed.view, row.entity, row.event_time);
-      const object = keyring.seal({ view: parsed.view, entity: row.entity, event_time: row.event_time, written_time: now, features: row.features }, auth.kid);
+      const refuse = (code: string, message: string): SealedRow => ({ index, entity: row.entity, error: { code, message } });
+      const bytes = current.get(row.entity) ?? null;
+      let base: FeatureObject | null = null;
+      if (bytes !== null) {
+        // The host chose these bytes: merge only into an object a listed key sealed for this very
+        // (view, entity), and not one older than a version we have already served or sealed (P2).
+        const opened = keyring.open(bytes, parsed.view, row.entity, null, now);
+        if (!opened.ok) return refuse("current_object_invalid", `the current stored object was refused (${opened.code}): ${opened.message}`);
+        const verdict = this.highWater.admit(parsed.view, row.entity, opened.object.event_time);
+        if (verdict !== "ok") return refuse(verdict, GUARD_MESSAGES[verdict]);
+        base = opened.object;
+      } else {
+        // No current object: if we have seen a version newer than this row, the host withheld it.
+        const mark = this.highWater.mark(parsed.view, row.entity);
+        if (mark !== undefined && row.event_time < mark) {
+          return refuse("older_than_stored", `event_time ${new Date(row.event_time).toISOString()} is older than a version of this entity this signer has served or sealed (${new Date(mark).toISOString()}); newer event time wins`);
+        }
+      }
+      const merged = mergeRow(parsed.view, base, row, parsed.mode);
+      if (!merged.ok) return refuse(merged.code, merged.message);
+      if (merged.unchanged) {
+        const object = Buffer.from(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength);
+        return { index, entity: row.entity, event_time: row.event_time, object, object_digest: createHash("sha256").update(object).digest("base64"), unchanged: true };
+      }
+      // Sealing a version raises the entity's mark (P2).
+      const verdict = this.highWater.admit(parsed.view, row.entity, row.event_time);
+      if (verdict !== "ok") return refuse(verdict, GUARD_MESSAGES[verdict]);
+      const object = keyring.seal({ ...merged.object, written_time: now }, auth.kid);
       return { index, entity: row.entity, event_time: row.event_time, object, object_digest: createHash("sha256").update(object).digest("base64") };
     });
     const body: TicketBody = {
       issued: now,
+      parsedAt: parseTime,
       method: request.method,
       path: request.path,
       query: request.query,
@@ -255,9 +304,18 @@ export class Signer {
       writer: writeKey.writer,
       kid: auth.kid,
       kind: parsed.kind,
+      attempt,
       rows: rows.map((r) => ("error" in r ? ([r.index, r.entity ?? "", r.error.code, r.error.message] as const) : ([r.index, r.entity, r.event_time, r.object_digest] as const))),
     };
     return { view: parsed.view, kid: auth.kid, writer: writeKey.writer, rows, ticket: { ...body, mac: this.ticketMac(body) } };
+  }
+
+  /** A ticket this signer issued, unaltered, within its lifetime; else bad_write_ticket. */
+  private checkTicket(ticket: WriteTicket): TicketBody {
+    const { mac, ...body } = ticket;
+    if (mac.length !== 32 || !timingSafeEqual(Buffer.from(mac), this.ticketMac(body))) throw new SignerFault("bad_write_ticket", 400, "write ticket was not issued by this signer or was altered");
+    if (this.now() - ticket.issued > WRITE_TICKET_TTL_MS || ticket.issued > this.now()) throw new SignerFault("bad_write_ticket", 400, "write ticket expired");
+    return body;
   }
 
   /**
@@ -267,9 +325,7 @@ export class Signer {
    */
   signWriteOutcome(request: SignWriteOutcomeRequest): SignedResponse {
     const { ticket } = request;
-    const { mac, ...body } = ticket;
-    if (mac.length !== 32 || !timingSafeEqual(Buffer.from(mac), this.ticketMac(body))) throw new SignerFault("bad_write_ticket", 400, "write ticket was not issued by this signer or was altered");
-    if (this.now() - ticket.issued > WRITE_TICKET_TTL_MS || ticket.issued > this.now()) throw new SignerFault("bad_write_ticket", 400, "write ticket expired");
+    this.checkTicket(ticket);
     const signature = parseAcceptSignature(request.acceptSignature);
     const outcomes = new Map<number, WriteOutcome>();
     for (const o of request.outcomes) {
@@ -286,13 +342,13 @@ export class Signer {
     });
     if (outcomes.size > 0) throw new RequestError("bad_body", "outcomes for rows that were not sealed");
     const answerTo = { method: ticket.method, path: ticket.path, query: ticket.query, bodyDigest: ticket.requestDigest };
-    if (ticket.kind === "single") {
+    if (ticket.kind !== "batch") {
       const r = results[0];
       if (!r || r.result === "rejected") throw new RequestError("bad_body", "a rejected single row has no signed answer");
-      const answer = { view: ticket.view, kid: ticket.kid, ...r, outcome_reported_by: "host" };
+      const answer = { view: ticket.view, kid: ticket.kid, ...r, ...(ticket.kind === "delete" ? { deleted: true } : {}), outcome_reported_by: "host" };
       return this.signAnswer({ status: r.result === "written" ? 201 : 200, ...encodeBody("json", answer) }, answerTo, signature);
     }
-    const summary = { written: 0, unchanged: 0, skipped_older: 0, rejected: 0 };
+    const summary = { written: 0, unchanged: 0, skipped_older: 0, conflict: 0, rejected: 0 };
     for (const r of results) summary[r.result as keyof typeof summary]++;
     return this.signAnswer({ status: 200, ...encodeBody("json", { view: ticket.view, kid: ticket.kid, written_by: ticket.writer, summary, results, outcome_reported_by: "host" }) }, answerTo, signature);
   }

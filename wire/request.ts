@@ -4,7 +4,7 @@
  * body it signs, so the host cannot make it sign one entity's data under another's request).
  */
 import { parseDictionary, isInnerList } from "structured-headers";
-import { checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, MAX_PROJECTED_FEATURES, NameError } from "./names";
+import { canonicalEntity, checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, MAX_PROJECTED_FEATURES, NameError } from "./names";
 import { Registry, ViewDef } from "./registry";
 import { LANE_REGISTRY } from "../registry/views";
 
@@ -216,9 +216,11 @@ function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: st
   if (extra.length > 0) throw new RequestError("bad_body", `unknown field ${JSON.stringify(extra[0].slice(0, 64))}`);
   if (!Array.isArray(entities) || entities.length === 0) throw new RequestError("bad_body", "entities must be a non-empty array");
   if (entities.length > MAX_BATCH_ENTITIES) throw new RequestError("batch_too_large", `at most ${MAX_BATCH_ENTITIES} entities per batch`);
+  // One entity-key rule (wire/names.ts canonicalEntity): integers are their decimal text.
+  const ids: string[] = [];
   for (const e of entities) {
     try {
-      checkEntity(e);
+      ids.push(canonicalEntity(e));
     } catch (err) {
       asRequestError(err);
     }
@@ -228,7 +230,7 @@ function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: st
     if (!Array.isArray(features)) throw new RequestError("bad_body", "features must be an array of names");
     projected = parseFeatureList(features, "bad_body");
   }
-  return { entities: entities as string[], features: projected };
+  return { entities: ids, features: projected };
 }
 
 /**
@@ -268,8 +270,9 @@ export function parseReadRequest(raw: RawReadRequest, registry: Registry = LANE_
   const format = negotiateFormat(raw.accept);
   const signature = parseAcceptSignature(raw.acceptSignature);
 
-  if (entitySegment === "batch") {
-    if (raw.method !== "POST") throw new RequestError("method_not_allowed", "batch reads use POST");
+  // Routes are told apart by method, never by an entity id: POST …/batch is a batch read, GET
+  // …/{entity} reads any id — `batch`, `_push` and every other string included.
+  if (entitySegment === "batch" && raw.method === "POST") {
     if (raw.query !== "" && raw.query !== "?") throw new RequestError("bad_query", "batch reads take features in the body");
     const { entities, features } = parseBatchBody(raw);
     checkProjected(lookupView(view, registry), features);
