@@ -299,6 +299,7 @@ function checkRowEntity(entity: unknown, key: string): string {
 function checkEventTime(value: unknown, now: number, unit?: EventTimeUnit): number {
   if (value === undefined || value === null || value === "") throw new RowError("missing_event_time", `${EVENT_TIME_COLUMN} is missing`);
   let t: number;
+  if (unit === undefined && typeof value === "bigint") unit = "ms"; // Parquet INT64 without a declared unit: milliseconds, as before
   const counted = unit === undefined || value instanceof Date || (typeof value === "string" && !/^\s*\d+\s*$/.test(value)) ? null : numericToMs(value, unit);
   if (counted !== null) t = counted;
   else if (unit !== undefined && (typeof value === "number" || typeof value === "bigint")) throw new RowError("bad_event_time", `${EVENT_TIME_COLUMN} must be a non-negative integer count of ${unit} (or ISO 8601 with a zone)`);
