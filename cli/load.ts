@@ -12,7 +12,7 @@ import { createWriteStream } from "node:fs";
 import { Command, Option } from "commander";
 import { SingleBar, Presets } from "cli-progress";
 import type { SealKeyring } from "../enclave/seal";
-import { writeIfNewer, WriteConflictError } from "../runtime/store/conditional-write";
+import { inspectSealed, writeIfNewer, WriteConflictError } from "../runtime/store/conditional-write";
 import { S3Store } from "../runtime/store/s3-store";
 import { StaticCredentials, awsDefaultCredentials } from "../runtime/store/credentials";
 import { StoreError, type ObjectStore, type ObjectWriter } from "../runtime/store/types";
@@ -153,6 +153,10 @@ async function writeMerged(
       const opened = seals.open(got.body, view, row.entity);
       if (opened.ok) base = opened.object;
       else if (opened.code === "seal_unknown_key") {
+        // Another writer's object: its claimed event time cannot be checked here; never overwrite
+        // what may be newer genuine data, and never merge values we cannot vouch for.
+        const claimed = inspectSealed(got.body);
+        if (claimed && claimed.eventTime > row.event_time) return { outcome: "skipped_older" };
         return { outcome: "refused", code: "current_object_unverifiable", reason: "the stored object is sealed under a key this writer does not hold: it cannot merge into it (use --mode replace, or load --url)" };
       }
       // Ours but not verifying (forged or corrupt): replaced, as before, never merged.
