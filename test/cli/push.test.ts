@@ -82,7 +82,7 @@ describe("express-lane push", () => {
     writeFileSync(file, Array.from({ length: 250 }, (_, i) => JSON.stringify(row(`p-${i}`, i))).join("\n") + "\n");
     const results = join(dir, "results.jsonl");
     const r = await cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", jwkThumbprint(jwk), "--results", results]);
-    if (r.exitCode !== 0) console.log(r.out, r.err);
+    if (r.exitCode !== 0) console.log(r.out);
     expect(r.exitCode).toBe(0);
     expect(r.out).toMatch(/250 rows in 3 signed requests as loader/);
     expect(r.out).toMatch(/written 250 {2}unchanged 0 {2}skipped as older 0 {2}rejected 0/);

@@ -18,6 +18,9 @@ import { verifyResponse } from "../../verifier/response";
 import { signPush } from "../../wire/writer-auth";
 import type { Ed25519Jwk } from "../../wire/keys";
 import { FileSealKeySource, SealKeyring } from "../../enclave/seal";
+import { buildProgram } from "../../cli/main";
+import { runProgram } from "../helpers/cli";
+import { jwkThumbprint } from "../../wire/keys";
 
 let lane: Lane;
 let dir: string;
@@ -200,5 +203,37 @@ describe("load: columns, units, renames, stdin, s3://, and --url", () => {
     // "batch" was pushed earlier with a category: the load merged, it kept it.
     expect((await read("batch")).json.features).toMatchObject({ txn_count_1h: 0, category: "id:batch" });
     expect((await read("w-api-149")).json.features.txn_count_1h).toBe(149);
+  });
+});
+
+describe("the CLI: load flags and --url, purge", () => {
+  const store = () => ["--endpoint", lane.storeEndpoint, "--bucket", lane.bucket, "--no-progress", "--writer-key-file", lane.writerKeyFile];
+
+  it("load --mode replace --rename --event-time-unit ms, and load --url --key through the binary's parser", async () => {
+    const file = join(dir, "cli.csv");
+    writeFileSync(file, `merchant_id,event_time,n\nw-cli,${NOW - 700},11\n`);
+    const direct = await runProgram(buildProgram().exitOverride(), ["load", file, "--view", VIEW, ...store(), "--mode", "replace", "--rename", "n=txn_count_1h", "--event-time-unit", "ms"]);
+    expect([direct.code, direct.out]).toEqual([0, expect.stringMatching(/written 1 {2}unchanged 0/)]);
+    writeFileSync(file, `merchant_id,event_time,category\nw-cli,${NOW - 600},cli\n`);
+    const viaApi = await runProgram(buildProgram().exitOverride(), ["load", file, "--view", VIEW, "--url", lane.url, "--writer-key", lane.writerKeyFile, "--key", jwkThumbprint(jwk)]);
+    expect(viaApi.code).toBe(0);
+    expect(viaApi.out).toMatch(/answers verified against the pinned signer key/);
+    expect((await read("w-cli")).json.features).toMatchObject({ txn_count_1h: 11, category: "cli" });
+    await expect(runProgram(buildProgram().exitOverride(), ["load", file, "--view", VIEW, ...store(), "--event-time-unit", "minutes"])).rejects.toThrow(/event-time-unit/);
+  });
+
+  it("purge counts without --yes, deletes with it; reads then answer NOT_FOUND; other views untouched", async () => {
+    await push({ entity: "w-purge", event_time: NOW - 500, features: { txn_count_1h: 1 } });
+    const dry = await runProgram(buildProgram().exitOverride(), ["purge", "--view", VIEW, "--endpoint", lane.storeEndpoint, "--bucket", lane.bucket]);
+    expect(dry.code).toBe(0);
+    const count = Number(/(\d+) objects would be deleted/.exec(dry.out)?.[1]);
+    expect(count).toBeGreaterThan(10);
+    expect((await read("w-purge")).status).toBe(200);
+    const real = await runProgram(buildProgram().exitOverride(), ["purge", "--view", VIEW, "--endpoint", lane.storeEndpoint, "--bucket", lane.bucket, "--yes"]);
+    expect([real.code, real.out]).toEqual([0, expect.stringMatching(new RegExp(`deleted ${count} of ${count} objects`))]);
+    expect((await read("w-purge")).status).toBe(404);
+    expect((await batchRead(["batch", 42])).json.results.every((r: { found: boolean }) => !r.found)).toBe(true);
+    expect((await lane.store.list("user_profile/")).keys.length).toBeGreaterThan(0);
+    expect((await lane.store.get("sources/in.jsonl")).found).toBe(true);
   });
 });
