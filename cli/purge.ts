@@ -7,6 +7,7 @@
  */
 import { Command, Option } from "commander";
 import type { S3Store } from "../runtime/store/s3-store";
+import { StoreError } from "../runtime/store/types";
 import { checkView } from "../wire/names";
 import { storeOptions, writerStore } from "./load";
 
@@ -38,12 +39,22 @@ export async function purgeView(store: PurgeStore, view: string, o: { keyPrefix?
     const worker = async (): Promise<void> => {
       while (next < keys.length) {
         const key = keys[next++]!;
-        try {
-          await store.delete(key);
-          deleted++;
-        } catch (err) {
-          failed++;
-          o.onFailure?.(key, err as Error);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await store.delete(key);
+            deleted++;
+            break;
+          } catch (err) {
+            // 5xx / 503 SlowDown / 429 are retryable (S3 throttles bulk deletes; the local twin
+            // answers 500 to concurrent deletes in one folder): back off, at most 5 attempts.
+            if (err instanceof StoreError && err.code === "unavailable" && attempt < 5) {
+              await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * Math.random()));
+              continue;
+            }
+            failed++;
+            o.onFailure?.(key, err as Error);
+            break;
+          }
         }
       }
     };

@@ -179,8 +179,10 @@ export async function push(o: PushOptions): Promise<PushSummary> {
         answer = undefined;
         transportError = (err as Error).message;
       }
-      // 503 (signer restarting, replay cache full, write conflict) and 429 (rate limit) are worth a retry.
-      if ((answer !== undefined && answer.status !== 503 && answer.status !== 429) || attempt >= (o.retries ?? 2)) break;
+      // 503 (signer restarting, replay cache full, write conflict), 429 (rate limit) and 504 (a
+      // store write timed out: some rows may be stored, a re-push of the same rows is idempotent)
+      // are worth a retry.
+      if ((answer !== undefined && answer.status !== 503 && answer.status !== 429 && answer.status !== 504) || attempt >= (o.retries ?? 2)) break;
       const retryAfter = Number(answer?.headers["retry-after"]);
       await new Promise((r) => setTimeout(r, Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter, 5) * 1000 : Math.min(2000, (o.retryDelayMs ?? 200) * 2 ** attempt)));
     }
