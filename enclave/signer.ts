@@ -17,7 +17,8 @@
  *      directory with a forward-only epoch and an expiry (enclave/key-state.ts); key material is
  *      used only if it matches the directory's commitment; in production it arrives KMS-wrapped and
  *      only this attested image can unwrap it (enclave/key-provisioning.ts).
- *   5. We never go back (P2): an entity version older than one this process served or sealed is
+ *   5. We never go back (P2): an entity version older than one this process served, or sealed and
+ *      was told is stored (or was shown as an entity's current object), is
  *      refused (enclave/high-water.ts).
  *   6. Push answers are signed only for rows we sealed, proven by the ticket we issued with them
  *      (P3); what the store did with them is the host's report and labelled as such.
@@ -287,9 +288,9 @@ export class Signer {
         const object = Buffer.from(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength);
         return { index, entity: row.entity, event_time: row.event_time, object, object_digest: createHash("sha256").update(object).digest("base64"), unchanged: true };
       }
-      // Sealing a version raises the entity's mark (P2).
-      const verdict = this.highWater.admit(parsed.view, row.entity, row.event_time);
-      if (verdict !== "ok") return refuse(verdict, GUARD_MESSAGES[verdict]);
+      // The mark (P2) is raised when the host reports this version stored (signWriteOutcome), not
+      // here: a sealed version that loses its conditional write never existed in the store, and
+      // must not make the object that won look rolled back to the retry that merges into it.
       const object = keyring.seal({ ...merged.object, written_time: now }, auth.kid);
       return { index, entity: row.entity, event_time: row.event_time, object, object_digest: createHash("sha256").update(object).digest("base64") };
     });
@@ -338,6 +339,10 @@ export class Signer {
       const outcome = outcomes.get(index);
       if (!outcome) throw new RequestError("bad_body", `no store outcome for row ${index}`);
       outcomes.delete(index);
+      // A version the host says it stored raises the entity's mark (P2): from now on an older one
+      // is refused, for reads and as a merge base. A host that under-reports only keeps a mark low
+      // that it could keep low anyway by not storing the object; over-reporting only fails closed.
+      if (outcome.result === "written" || outcome.result === "unchanged") this.highWater.admit(ticket.view, entity, third);
       return { entity, result: outcome.result, written_by: ticket.writer, event_time: new Date(third).toISOString(), object_digest: fourth, stored_event_time: new Date(outcome.stored_event_time).toISOString() };
     });
     if (outcomes.size > 0) throw new RequestError("bad_body", "outcomes for rows that were not sealed");

@@ -122,6 +122,19 @@ describe("merge and replace", () => {
   });
 });
 
+describe("concurrent merges", () => {
+  it("pushes racing on one entity all land: lost conditional writes are re-fetched and re-sealed by the signer", async () => {
+    // Same event time: nobody is "older", so every push must merge (a tie is a write, not a refusal).
+    const features = [{ txn_count_1h: 5 }, { category: "race" }, { is_high_risk: true }];
+    const answers = await Promise.all(features.map((f) => push({ entity: "w-race", event_time: NOW - 100, features: f })));
+    const outcomes = answers.map((a) => a.json.result ?? a.json.error?.code);
+    console.log(`racing merges: ${outcomes.join(", ")}`);
+    // With 3 racers and 4 seal attempts each, every one lands (≥ one winner per round).
+    expect(outcomes).toEqual(["written", "written", "written"]);
+    expect((await read("w-race")).json.features).toMatchObject({ txn_count_1h: 5, category: "race", is_high_risk: true });
+  });
+});
+
 describe("deletes", () => {
   it("DELETE stores a tombstone: the read is a signed NOT_FOUND, an older write after it is refused, a newer one brings it back", async () => {
     await push({ entity: "w-del", event_time: NOW - 5000, features: { txn_count_1h: 1 } });

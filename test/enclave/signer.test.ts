@@ -182,6 +182,15 @@ describe("enclave/signer merges pushes into the verified current object (issue #
     expect(read("m1", sealedObject(replaced)).body.status).toMatchObject({ a: "PRESENT", b: "NOT_FOUND" });
   });
 
+  it("a sealed version whose write was lost (not reported stored) does not make the winner look rolled back", () => {
+    const loser = signer.sealWrite(request("POST", "/v1/features/users", { entity: "m8", event_time: NOW - 100, features: { a: 1 } }));
+    expect(codeOf(loser)).toBeUndefined();
+    const winner = seals.seal({ view: "users", entity: "m8", event_time: NOW - 500, written_time: NOW, features: { b: "won" } });
+    const retry = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m8", event_time: NOW - 100, features: { a: 1 } }), current: [{ entity: "m8", object: winner }] });
+    expect(codeOf(retry)).toBeUndefined();
+    expect(read("m8", sealedObject(retry)).body.features).toMatchObject({ a: 1, b: "won" });
+  });
+
   it("refuses a row older than the current object, and an unchanged row returns the current bytes", () => {
     const v1 = sealedObject(signer.sealWrite(request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 1000, features: { a: 1 } })));
     const older = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 2000, features: { a: 0 } }), current: [{ entity: "m2", object: v1 }] });
@@ -200,8 +209,10 @@ describe("enclave/signer merges pushes into the verified current object (issue #
     const r = signer.sealWrite({ ...push(), current: [{ entity: "m3", object: elsewhere }] });
     expect(codeOf(r)).toBe("current_object_invalid");
     expect("error" in r.rows[0]! && r.rows[0].error.message).toMatch(/object_mismatch/);
-    // The signer has now sealed m3 at NOW - 100 (a fresh write): an older genuine object is a rollback…
-    expect(codeOf(signer.sealWrite(push()))).toBeUndefined();
+    // The signer seals m3 at NOW - 100 and the host reports it stored: an older genuine object is now a rollback…
+    const fresh = signer.sealWrite(push());
+    expect(codeOf(fresh)).toBeUndefined();
+    signer.signWriteOutcome({ ticket: fresh.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: NOW - 100 }] });
     const stale = seals.seal({ view: "users", entity: "m3", event_time: NOW - 5000, written_time: NOW - 5000, features: { a: 0 } });
     expect(codeOf(signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m3", event_time: NOW - 50, features: { b: "x" } }), current: [{ entity: "m3", object: stale }] }))).toBe("rolled_back");
     // …and "no current object" for a row older than the mark means the host withheld the newer one.
