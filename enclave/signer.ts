@@ -265,6 +265,10 @@ export class Signer {
     const rows = parsed.rows.map((row, index): SealedRow => {
       if (!row.ok) return { index, entity: row.entity, error: row.error };
       const refuse = (code: string, message: string): SealedRow => ({ index, entity: row.entity, error: { code, message } });
+      // A host that sends current objects must account for every entity (null = none stored): an
+      // entity left out is a runtime that could not parse the push (say, a registry that differs
+      // from ours), and merging it from nothing would silently drop its other features.
+      if (request.current !== undefined && !current.has(row.entity)) return refuse("current_object_missing", "the host sent no current object (nor its absence) for this entity; nothing was merged");
       const bytes = current.get(row.entity) ?? null;
       let base: FeatureObject | null = null;
       if (bytes !== null) {

@@ -127,6 +127,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 const PUSH_ROW_STATUS: Readonly<Record<string, number>> = {
   older_than_stored: 409,
   current_object_invalid: 502,
+  current_object_missing: 502,
   rolled_back: 502,
   high_water_full: 503,
 };

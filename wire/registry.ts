@@ -151,6 +151,7 @@ export type RowErrorCode =
   | "older_than_stored"
   | "duplicate_entity"
   | "current_object_invalid"
+  | "current_object_missing"
   | "rolled_back"
   | "high_water_full";
 

@@ -191,6 +191,12 @@ describe("enclave/signer merges pushes into the verified current object (issue #
     expect(read("m8", sealedObject(retry)).body.features).toMatchObject({ a: 1, b: "won" });
   });
 
+  it("a host that sends current objects but leaves an entity out gets that row refused (never merged from nothing)", () => {
+    const r = signer.sealWrite({ ...request("POST", "/v1/features/users/_push", { rows: [{ entity: "m9", event_time: NOW - 10, features: { a: 1 } }, { entity: "m10", event_time: NOW - 10, features: { a: 1 } }] }), current: [{ entity: "m9", object: null }] });
+    expect(codeOf(r, 0)).toBeUndefined();
+    expect(codeOf(r, 1)).toBe("current_object_missing");
+  });
+
   it("refuses a row older than the current object, and an unchanged row returns the current bytes", () => {
     const v1 = sealedObject(signer.sealWrite(request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 1000, features: { a: 1 } })));
     const older = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 2000, features: { a: 0 } }), current: [{ entity: "m2", object: v1 }] });
