@@ -12,22 +12,28 @@ import { createWriteStream } from "node:fs";
 import { Command, Option } from "commander";
 import { SingleBar, Presets } from "cli-progress";
 import type { SealKeyring } from "../enclave/seal";
-import { writeIfNewer, WriteConflictError } from "../runtime/store/conditional-write";
+import { inspectSealed, writeIfNewer, WriteConflictError } from "../runtime/store/conditional-write";
 import { S3Store } from "../runtime/store/s3-store";
 import { StaticCredentials, awsDefaultCredentials } from "../runtime/store/credentials";
 import { StoreError, type ObjectStore, type ObjectWriter } from "../runtime/store/types";
 import { decodeStoredObject, objectKey } from "../wire/object";
-import type { Registry, ValidRow } from "../wire/registry";
+import { checkEventTimeUnit, type EventTimeUnit, type Registry, type ValidRow } from "../wire/registry";
 import { lookupView } from "../wire/request";
 import { DEFAULT_REGISTRY } from "../registry/views";
 import { registryFor } from "./apply";
-import { formatOf, newestPerEntity, readSource } from "./sources";
-import { writerKeyOptions, writerKeysFromOptions } from "./writer-key";
+import { mergeRow, WRITE_MODES, type WriteMode } from "../wire/merge";
+import type { Ed25519Jwk } from "../wire/keys";
+import { formatOf, newestPerEntity, parseRenames, readSource, type SourceOptions } from "./sources";
+import { pinnedKeys, push, type PushRowResult } from "./push";
+import { writerKeyOptions, writerKeysFromOptions, type WriterKey } from "./writer-key";
 
-export interface LoadOptions {
+export interface LoadOptions extends SourceOptions {
+  /** A path, `-` (stdin) or `s3://bucket/key`. */
   readonly file: string;
   readonly view: string;
   readonly format?: string;
+  /** merge (default): features a row does not carry keep their stored values; replace: the row is the whole object. */
+  readonly mode?: WriteMode;
   readonly store: ObjectStore & ObjectWriter;
   readonly seals: SealKeyring;
   readonly keyPrefix?: string;
@@ -69,7 +75,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   const rejects: Reject[] = [];
   const valid: Array<{ row: number; value: ValidRow }> = [];
   let rows = 0;
-  for await (const r of readSource(options.file, format, view, now)) {
+  for await (const r of readSource(options.file, format, view, now, options)) {
     rows++;
     if (r.result.ok) valid.push({ row: r.row, value: r.result.value });
     else rejects.push({ row: r.row, entity: r.result.entity, code: r.result.code, reason: r.result.reason });
@@ -84,12 +90,17 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   const worker = async (): Promise<void> => {
     while (next < winners.length) {
       const { row, value } = winners[next++];
-      const sealed = options.seals.seal({ view: view.name, entity: value.entity, event_time: value.event_time, written_time: now, features: value.features });
       try {
-        const result = await writeIfNewer(options.store, objectKey(view.name, value.entity, prefix), sealed, {
-          trustCurrent: (bytes) => trustCurrent(options.seals, bytes, view.name, value.entity),
-        });
-        counts[result.outcome]++;
+        const key = objectKey(view.name, value.entity, prefix);
+        if ((options.mode ?? "merge") === "replace") {
+          const sealed = options.seals.seal({ view: view.name, entity: value.entity, event_time: value.event_time, written_time: now, features: value.features });
+          const result = await writeIfNewer(options.store, key, sealed, { trustCurrent: (bytes) => trustCurrent(options.seals, bytes, view.name, value.entity) });
+          counts[result.outcome]++;
+        } else {
+          const result = await writeMerged(options.store, options.seals, key, view.name, value, now);
+          if (result.outcome === "refused") rejects.push({ row, entity: value.entity, code: result.code, reason: result.reason });
+          else counts[result.outcome]++;
+        }
       } catch (err) {
         if (!(err instanceof StoreError) && !(err instanceof WriteConflictError)) throw err;
         counts.failed++;
@@ -103,10 +114,8 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   bar?.stop();
   let rejectsFile: string | undefined;
   if (rejects.length > 0) {
-    rejectsFile = options.rejectsFile ?? `${options.file}.rejects.jsonl`;
-    const out = createWriteStream(rejectsFile);
-    for (const r of rejects.sort((a, b) => a.row - b.row)) out.write(`${JSON.stringify(r)}\n`);
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    rejectsFile = options.rejectsFile ?? `${options.file === "-" || options.file.startsWith("s3://") ? "load" : options.file}.rejects.jsonl`;
+    await writeRejects(rejectsFile, rejects);
   }
   return {
     view: view.name,
@@ -120,6 +129,136 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     rejectsFile,
   };
+}
+
+/**
+ * Merge one row into the entity's stored object (wire/merge.ts), as the enclave does for pushes:
+ * merge only into an object our own keyring verifies — values from bytes nobody can vouch for are
+ * never sealed under our key. An object under another writer's kid cannot be verified here: the
+ * row is refused (`current_object_unverifiable`; use --mode replace, or load --url so the enclave
+ * merges). Conditional PUT on the ETag read; a lost race starts over (bounded).
+ */
+async function writeMerged(
+  store: ObjectStore & ObjectWriter,
+  seals: SealKeyring,
+  key: string,
+  view: string,
+  row: ValidRow,
+  now: number,
+): Promise<{ outcome: "written" | "unchanged" | "skipped_older" } | { outcome: "refused"; code: string; reason: string }> {
+  const maxAttempts = 8;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const got = await store.get(key);
+    let base = null;
+    if (got.found) {
+      if (got.etag === undefined) throw new StoreError("bad_response", `GET ${key}: no ETag; conditional writes impossible`);
+      const opened = seals.open(got.body, view, row.entity);
+      if (opened.ok) base = opened.object;
+      else if (opened.code === "seal_unknown_key") {
+        // Another writer's object: its claimed event time cannot be checked here; never overwrite
+        // what may be newer genuine data, and never merge values we cannot vouch for.
+        const claimed = inspectSealed(got.body);
+        if (claimed && claimed.eventTime > row.event_time) return { outcome: "skipped_older" };
+        return { outcome: "refused", code: "current_object_unverifiable", reason: "the stored object is sealed under a key this writer does not hold: it cannot merge into it (use --mode replace, or load --url)" };
+      }
+      // Ours but not verifying (forged or corrupt): replaced, as before, never merged.
+    }
+    const merged = mergeRow(view, base, row, "merge");
+    if (!merged.ok) return { outcome: "skipped_older" };
+    if (merged.unchanged) return { outcome: "unchanged" };
+    const sealed = seals.seal({ ...merged.object, written_time: now });
+    try {
+      await store.put(key, sealed, { ...(got.found ? { ifMatch: got.etag! } : { ifNoneMatch: "*" as const }), contentType: "application/msgpack" });
+      return { outcome: "written" };
+    } catch (err) {
+      if (!(err instanceof StoreError) || !(err.code === "precondition_failed" || err.httpStatus === 404 || err.httpStatus === 409)) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(50, 2 ** attempt) * Math.random()));
+    }
+  }
+  throw new WriteConflictError(key, maxAttempts);
+}
+
+export interface LoadViaApiOptions extends SourceOptions {
+  readonly file: string;
+  readonly view: string;
+  readonly format?: string;
+  readonly url: string;
+  readonly key: WriterKey;
+  readonly mode?: WriteMode;
+  /** Pinned signer key(s): every push answer is verified against its request. */
+  readonly pinned?: readonly Ed25519Jwk[];
+  readonly apiKey?: string;
+  readonly registry?: Registry;
+  readonly retries?: number;
+  readonly retryDelayMs?: number;
+  readonly rejectsFile?: string;
+  readonly now?: number;
+}
+
+/**
+ * `load --url`: the same source reading and validation, then the push API (≤ 100 rows a request,
+ * signed with the writer key, retried on 503/429): the writer needs neither bucket access nor a
+ * seal key of its own in the store's trust — the enclave verifies, merges and seals. Each entity
+ * once (its newest row), so one push never carries an entity twice.
+ */
+export async function loadViaApi(options: LoadViaApiOptions): Promise<LoadSummary & { verified: boolean; written_by: readonly string[] }> {
+  const started = process.hrtime.bigint();
+  const view = lookupView(options.view, options.registry ?? DEFAULT_REGISTRY);
+  const format = formatOf(options.file, options.format);
+  const now = options.now ?? Date.now();
+  const rejects: Reject[] = [];
+  const valid: Array<{ row: number; value: ValidRow }> = [];
+  let rows = 0;
+  for await (const r of readSource(options.file, format, view, now, options)) {
+    rows++;
+    if (r.result.ok) valid.push({ row: r.row, value: r.result.value });
+    else rejects.push({ row: r.row, entity: r.result.entity, code: r.result.code, reason: r.result.reason });
+  }
+  const { winners, superseded } = newestPerEntity(valid);
+  const rowOf = new Map(winners.map((w) => [w.value.entity, w.row]));
+  const s = await push({
+    url: options.url,
+    view: view.name,
+    key: options.key,
+    // Times as ms (already validated and scaled); Date values (timestamp features) become ISO text.
+    rows: winners.map(({ value }) => ({ entity: value.entity, event_time: value.event_time, features: value.features })),
+    mode: options.mode,
+    pinned: options.pinned,
+    apiKey: options.apiKey,
+    retries: options.retries ?? 4,
+    retryDelayMs: options.retryDelayMs,
+    onResult: (r: PushRowResult) => {
+      if (r.result === "rejected") {
+        rejects.push({ row: rowOf.get(r.entity ?? "") ?? 0, entity: r.entity, code: r.error?.code ?? "rejected", reason: r.error?.message ?? "" });
+      }
+    },
+  });
+  for (const e of s.errors) rejects.push({ row: 0, code: e.code, reason: `push request ${e.request}: HTTP ${e.status}: ${e.message}` });
+  let rejectsFile: string | undefined;
+  if (rejects.length > 0) {
+    rejectsFile = options.rejectsFile ?? `${options.file === "-" || options.file.startsWith("s3://") ? "load" : options.file}.rejects.jsonl`;
+    await writeRejects(rejectsFile, rejects);
+  }
+  return {
+    view: view.name,
+    rows,
+    entities: winners.length,
+    written: s.written,
+    unchanged: s.unchanged,
+    skipped_older: superseded + s.skipped_older,
+    rejected: rejects.length - s.errors.length,
+    failed: s.failed,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    rejectsFile,
+    verified: s.verified,
+    written_by: s.written_by,
+  };
+}
+
+async function writeRejects(file: string, rejects: Reject[]): Promise<void> {
+  const out = createWriteStream(file);
+  for (const r of rejects.sort((a, b) => a.row - b.row)) out.write(`${JSON.stringify(r)}\n`);
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
 
 /**
@@ -165,35 +304,86 @@ export function storeOptions(command: Command): Command {
     .addOption(new Option("--key-prefix <prefix>", "object key prefix").env("EXPRESS_LANE_KEY_PREFIX").default(""));
 }
 
+function collect(value: string, all: string[] = []): string[] {
+  return [...all, value];
+}
+
 export function registerLoadCommand(program: Command): void {
   writerKeyOptions(
     storeOptions(
       program
         .command("load")
-        .description("validate a JSONL/CSV/Parquet file against a feature view and write one sealed object per entity (newer event time wins)")
-        .argument("<file>", "source file (.jsonl/.ndjson, .csv or .parquet): entity key column, event_time, feature columns")
+        .description("validate a JSONL/CSV/Parquet source against a feature view and write one sealed object per entity (newer event time wins; partial rows merge)")
+        .argument("<file>", "source: a path, - (stdin, with --format) or s3://bucket/key; columns: entity key, event_time, features")
         .requiredOption("--view <name>", "feature view (one the lane serves: GET /v1/views)")
-        .addOption(new Option("--registry <url|file>", "validate against what this lane URL serves (GET /v1/views) or a signed registry document; refuses a view it does not define (default: the image default views)").env("EXPRESS_LANE_URL"))
+        .addOption(new Option("--registry <url|file>", "validate against what this lane URL serves (GET /v1/views) or a signed registry document; refuses a view it does not define (default: --url, else the image default views)").env("EXPRESS_LANE_URL"))
         .option("--format <fmt>", "jsonl | csv | parquet (default: from the file extension)"),
     ),
   )
+    .addOption(new Option("--mode <mode>", "merge: features a row lacks keep their stored values; replace: each row is the whole object").choices([...WRITE_MODES]).default("merge"))
+    .option("--entity-column <name>", "column holding the entity id (default: the view's entity key)")
+    .option("--event-time-column <name>", "column holding the event time (default: event_time, else Feast's event_timestamp)")
+    .addOption(new Option("--event-time-unit <unit>", "unit of numeric event times (ISO 8601 text needs none)").choices(["s", "ms", "us", "ns"]))
+    .option("--rename <column=feature>", "load a column under another name (repeatable)", collect, [])
+    .option("--url <url>", "write through this lane's push API (writer-signed, 100 rows a request) instead of the bucket")
+    .option("--writer-key <file>", "with --url: the writer key file to sign pushes with (default: --writer-key-file)")
+    .option("--key <jwk file|keyid>", "with --url: pin the signer key; every push answer is verified against its request", collect)
+    .addOption(new Option("--api-key <key>", "with --url: writer API key for the host's gate").env("EXPRESS_LANE_API_KEY"))
     .addOption(new Option("--concurrency <n>", "entities written in parallel").default("16"))
     .option("--rejects <file>", "rejects file (default: <file>.rejects.jsonl)")
     .option("--no-progress", "no progress bar")
-    .action(async (file: string, o: { view: string; format?: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string; concurrency: string; rejects?: string; progress: boolean; registry?: string }) => {
-      const registry = await registryFor(o.registry, o.view);
-      const { keyring: seals } = await writerKeysFromOptions({ writerKeyFile: o.sealKeyFile ?? o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint });
-      const store = writerStore(o);
-      try {
-        const s = await load({ file, view: o.view, format: o.format, registry, store, seals, keyPrefix: o.keyPrefix, concurrency: Number(o.concurrency), rejectsFile: o.rejects, progress: o.progress && process.stderr.isTTY });
-        process.stdout.write(
-          `view ${s.view}: ${s.rows} rows, ${s.entities} entities in ${s.seconds.toFixed(2)} s (${(s.entities / s.seconds).toFixed(0)} entities/s)\n` +
-            `  written ${s.written}  unchanged ${s.unchanged}  skipped as older ${s.skipped_older}  rejected ${s.rejected}${s.failed ? `  failed ${s.failed}` : ""}\n` +
-            (s.rejectsFile ? `  rejects: ${s.rejectsFile}\n` : ""),
-        );
-        if (s.rejected > 0 || s.failed > 0) process.exitCode = 1;
-      } finally {
-        await store.close();
-      }
-    });
+    .action(
+      async (
+        file: string,
+        o: {
+          view: string; format?: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string;
+          concurrency: string; rejects?: string; progress: boolean; registry?: string; mode: WriteMode; entityColumn?: string; eventTimeColumn?: string; eventTimeUnit?: string; rename: string[]; url?: string; writerKey?: string; key?: string[]; apiKey?: string;
+        },
+      ) => {
+        const registry = await registryFor(o.url ?? o.registry, o.view);
+        const { keyring: seals, keys } = await writerKeysFromOptions({ writerKeyFile: o.writerKey ?? o.sealKeyFile ?? o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint });
+        const eventTimeUnit: EventTimeUnit | undefined = o.eventTimeUnit === undefined ? undefined : checkEventTimeUnit(o.eventTimeUnit);
+        // s3:// sources are read with the project's S3 client, against the same endpoint/region options.
+        const sources: S3Store[] = [];
+        const source: SourceOptions = {
+          entityColumn: o.entityColumn,
+          eventTimeColumn: o.eventTimeColumn,
+          eventTimeUnit,
+          rename: parseRenames(o.rename),
+          fetchS3: async (bucket, key) => {
+            const s3 = writerStore({ ...o, bucket });
+            sources.push(s3);
+            const got = await s3.get(key);
+            if (!got.found) throw new Error(`s3://${bucket}/${key}: no such object`);
+            return got.body;
+          },
+        };
+        const print = (s: LoadSummary, extra = ""): void => {
+          process.stdout.write(
+            `view ${s.view}: ${s.rows} rows, ${s.entities} entities in ${s.seconds.toFixed(2)} s (${(s.entities / s.seconds).toFixed(0)} entities/s)\n` +
+              `  written ${s.written}  unchanged ${s.unchanged}  skipped as older ${s.skipped_older}  rejected ${s.rejected}${s.failed ? `  failed ${s.failed}` : ""}\n` +
+              extra +
+              (s.rejectsFile ? `  rejects: ${s.rejectsFile}\n` : ""),
+          );
+          if (s.rejected > 0 || s.failed > 0) process.exitCode = 1;
+        };
+        try {
+          if (o.url !== undefined) {
+            const pinned = await pinnedKeys({ key: o.key }, o.url);
+            const s = await loadViaApi({ file, view: o.view, registry, format: o.format, url: o.url, key: keys[0]!, mode: o.mode, pinned, apiKey: o.apiKey, rejectsFile: o.rejects, ...source });
+            print(s, `  through ${o.url} as ${keys[0]!.writer} (${keys[0]!.kid}); answers ${pinned ? (s.verified ? "verified against the pinned signer key" : "NOT all verified") : "not verified (no --key pinned)"}\n`);
+            if (pinned && !s.verified) process.exitCode = 1;
+            return;
+          }
+          const store = writerStore(o);
+          try {
+            print(await load({ file, view: o.view, registry, format: o.format, store, seals, mode: o.mode, keyPrefix: o.keyPrefix, concurrency: Number(o.concurrency), rejectsFile: o.rejects, progress: o.progress && process.stderr.isTTY, ...source }));
+          } finally {
+            await store.close();
+          }
+        } finally {
+          await Promise.all(sources.map((s3) => s3.close()));
+        }
+      },
+    );
 }

@@ -12,6 +12,7 @@ import { registerWriterKeyCommand } from "./writer-key";
 import { registerLaneKeyCommand } from "./lane-key";
 import { registerDirectoryCommands } from "./directory";
 import { registerPushCommand } from "./push";
+import { registerPurgeCommand } from "./purge";
 import { registerBenchDataCommand } from "./bench-data";
 import { registerApplyCommand } from "./apply";
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerLaneKeyCommand(program);
   registerDirectoryCommands(program);
   registerPushCommand(program);
+  registerPurgeCommand(program);
   registerBenchDataCommand(program);
   registerApplyCommand(program);
   return program;

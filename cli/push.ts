@@ -106,6 +106,8 @@ export interface PushOptions {
   readonly retries?: number;
   /** Base backoff between retries in ms (doubled each time, at most 2 s; Retry-After wins). @default 200 */
   readonly retryDelayMs?: number;
+  /** The push body's `mode` (merge is the API's default; docs/push-api.md). */
+  readonly mode?: "merge" | "replace";
 }
 
 async function* chunks(rows: AsyncIterable<unknown> | Iterable<unknown>, size: number): AsyncGenerator<unknown[]> {
@@ -167,7 +169,7 @@ export async function push(o: PushOptions): Promise<PushSummary> {
     let answer: ReceivedResponse | undefined;
     let transportError = "";
     for (let attempt = 0; ; attempt++) {
-      req = signedPushRequest(o.view, { rows }, o.key, { batch: true });
+      req = signedPushRequest(o.view, o.mode ? { rows, mode: o.mode } : { rows }, o.key, { batch: true });
       try {
         const res = await fetch(new URL(req.path, base), { method: "POST", body: req.body, headers: { ...req.headers, ...(o.apiKey ? { "x-api-key": o.apiKey } : {}) } });
         const headers: Record<string, string> = {};
@@ -177,7 +179,10 @@ export async function push(o: PushOptions): Promise<PushSummary> {
         answer = undefined;
         transportError = (err as Error).message;
       }
-      if ((answer !== undefined && answer.status !== 503) || attempt >= (o.retries ?? 2)) break;
+      // 503 (signer restarting, replay cache full, write conflict), 429 (rate limit) and 504 (a
+      // store write timed out: some rows may be stored, a re-push of the same rows is idempotent)
+      // are worth a retry.
+      if ((answer !== undefined && answer.status !== 503 && answer.status !== 429 && answer.status !== 504) || attempt >= (o.retries ?? 2)) break;
       const retryAfter = Number(answer?.headers["retry-after"]);
       await new Promise((r) => setTimeout(r, Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter, 5) * 1000 : Math.min(2000, (o.retryDelayMs ?? 200) * 2 ** attempt)));
     }
@@ -216,6 +221,7 @@ export async function push(o: PushOptions): Promise<PushSummary> {
     }
     for (const r of results) {
       if (r.result === "written" || r.result === "unchanged" || r.result === "skipped_older" || r.result === "rejected") counts[r.result]++;
+      else if (r.result === "conflict") counts.failed++;
       if (typeof r.written_by === "string") writers.add(r.written_by);
       o.onResult?.(r);
     }
@@ -225,7 +231,7 @@ export async function push(o: PushOptions): Promise<PushSummary> {
 }
 
 /** The pinned signer keys, decided exactly as `verify --key` does (a keyid pins the lane's offered key only if it matches). */
-async function pinnedKeys(o: { key?: string[]; jwk?: string; keyid?: string }, url: string): Promise<Ed25519Jwk[] | undefined> {
+export async function pinnedKeys(o: { key?: string[]; jwk?: string; keyid?: string }, url: string): Promise<Ed25519Jwk[] | undefined> {
   const specs = [...(o.key ?? []), ...(o.jwk ? [o.jwk] : []), ...(o.keyid ? [o.keyid] : [])];
   if (specs.length === 0) return undefined;
   const io = { stdout: () => undefined, stderr: (t: string) => void process.stderr.write(t) };

@@ -90,6 +90,19 @@ export class HighWaterMarks {
     return "ok";
   }
 
+  /** The entity's mark (highest version served or sealed), or undefined when it is not tracked. */
+  mark(view: string, entity: string): number | undefined {
+    const key = entityHash(view, entity) || 1;
+    const mask = this.keys.length - 1;
+    let slot = (key % 0x1_0000_0000) & mask;
+    for (;;) {
+      const k = this.keys[slot]!;
+      if (k === key) return this.values[slot]!;
+      if (k === 0) return undefined;
+      slot = (slot + 1) & mask;
+    }
+  }
+
   private grow(): void {
     const oldKeys = this.keys;
     const oldValues = this.values;

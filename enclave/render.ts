@@ -149,12 +149,16 @@ function project(object: FeatureObject, def: ViewDef, wanted: KeySelector | null
   // Full reads return the view's features as the registry defines them now (not whatever else an
   // older object may carry); explicit projections were checked against the view by the parser.
   const names = wanted?.names ?? def.featureNames;
-  const outsideMaxAge = readTimeMs - object.event_time > def.ttlSeconds * 1000;
+  const maxAgeMs = def.ttlSeconds * 1000;
+  const objectTooOld = readTimeMs - object.event_time > maxAgeMs;
+  // A merged object keeps older features' own event times (wire/merge.ts): max age is per feature.
+  const times = object.feature_times;
   for (const name of names) {
     const value = Object.prototype.hasOwnProperty.call(object.features, name) ? object.features[name] : undefined;
     // The body was decoded without per-feature checks (wire/object.ts): check what we output.
     if (value !== undefined && !isFeatureValue(value)) throw new ObjectFormatError(`feature ${name} has an unsupported value type`);
-    if (outsideMaxAge) {
+    const own = times !== undefined && Object.prototype.hasOwnProperty.call(times, name) ? times[name] : undefined;
+    if (objectTooOld || (own !== undefined && readTimeMs - own > maxAgeMs)) {
       features[name] = null;
       status[name] = "OUTSIDE_MAX_AGE";
     } else if (value === undefined) {
@@ -195,6 +199,8 @@ export function renderEntity(
   const object = opened.object;
   const refused = ctx.guard?.(def.name, entity, object.event_time);
   if (refused) return { entity, found: false, error: refused };
+  // A tombstone (a writer's delete, sealed like any write): the entity has no features.
+  if (object.deleted === true) return { entity, found: false, error: { code: "not_found", message: DELETED_MESSAGE } };
   let projected: Pick<EntityFound, "features" | "status">;
   try {
     projected = project(object, def, wanted, ctx.readTimeMs, format);
@@ -212,6 +218,9 @@ export function renderEntity(
     ...projected,
   };
 }
+
+/** Signer-authored text of a read of a deleted entity (code not_found, like an entity never written). */
+export const DELETED_MESSAGE = "this entity was deleted (a writer stored a tombstone)";
 
 function refusals(results: readonly EntityResult[]): string[] {
   const codes: string[] = [];

@@ -17,7 +17,8 @@
  *      directory with a forward-only epoch and an expiry (enclave/key-state.ts); key material is
  *      used only if it matches the directory's commitment; in production it arrives KMS-wrapped and
  *      only this attested image can unwrap it (enclave/key-provisioning.ts).
- *   5. We never go back (P2): an entity version older than one this process served or sealed is
+ *   5. We never go back (P2): an entity version older than one this process served, or sealed and
+ *      was told is stored (or was shown as an entity's current object), is
  *      refused (enclave/high-water.ts).
  *   6. Push answers are signed only for rows we sealed, proven by the ticket we issued with them
  *      (P3); what the store did with them is the host's report and labelled as such.
@@ -61,6 +62,7 @@ import {
   FrameWriter,
   FRAME_PROTOCOL_VERSION,
   HelloReply,
+  MAX_WRITE_ATTEMPTS,
   ProvisionKeysRequest,
   ProvisionKeysResponse,
   ProvisionRegistryRequest,
@@ -80,6 +82,8 @@ import type { Registry } from "../wire/registry";
 import { MAX_NONCE_LENGTH, parseAcceptSignature, parseReadRequest } from "../wire/request";
 import { entityMessage, LaneError, statusOf, type ErrorCode } from "../wire/errors";
 import { parseWriteRequest } from "../wire/write";
+import { mergeRow } from "../wire/merge";
+import type { FeatureObject } from "../wire/object";
 import { isFeastRequest, parseFeastRequest } from "../wire/feast";
 import { parseWriterSignature, WriterAuthError, writerMac, WRITER_SIGNATURE_FUTURE_SKEW_S, WRITER_SIGNATURE_MAX_AGE_S } from "../wire/writer-auth";
 
@@ -233,7 +237,7 @@ export class Signer {
   }
 
   private ticketMac(t: TicketBody): Buffer {
-    const text = JSON.stringify([t.issued, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.registryVersion, t.registryDigest, t.rows]);
+    const text = JSON.stringify([t.issued, t.parsedAt, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.registryVersion, t.registryDigest, t.attempt, t.rows]);
     return createHmac("sha256", this.ticketKey).update("express-lane/write-ticket/v1\n").update(text).digest();
   }
 
@@ -252,21 +256,71 @@ export class Signer {
     const writeKey = keyring.writeKey(auth.kid);
     if (!writeKey) throw new WriterAuthError("writer_key_unknown", "keyid is not a write key in the current key directory (unknown, verify-only or revoked)");
     if (!timingSafeEqual(writerMac(writeKey.key, auth.base), auth.mac)) throw new WriterAuthError("writer_signature_invalid", "writer signature does not verify");
+    let attempt = 1;
+    let parseTime = now;
+    if (request.retryOf) {
+      // A retry after a lost conditional write: only for a ticket we issued for this very request,
+      // within its lifetime and the attempt bound. The rows are re-derived from the same body (and,
+      // for a body-less delete, the same time), so a retry re-applies exactly what the writer signed.
+      const prior = this.checkTicket(request.retryOf);
+      if (prior.method !== request.method || prior.path !== request.path || prior.query !== request.query || prior.requestDigest !== contentDigest(request.body ?? new Uint8Array(0)) || prior.kid !== auth.kid) {
+        throw new LaneError("bad_write_ticket", "retry ticket is for another request");
+      }
+      if (prior.attempt >= MAX_WRITE_ATTEMPTS) throw new LaneError("write_conflict", `still conflicting after ${MAX_WRITE_ATTEMPTS} attempts; retry the push`);
+      attempt = prior.attempt + 1;
+      parseTime = prior.parsedAt;
+    }
     const { registry, ref } = this.registryNow();
-    const parsed = parseWriteRequest(request, registry, now);
-    const replay = this.nonces.check(auth.kid, auth.nonce, now);
-    if (replay === "replayed") throw new LaneError("push_replayed", "this writer signature was already used");
-    if (replay === "full") throw new LaneError("push_replay_cache_full", "too many pushes within the signature window; retry shortly");
+    const parsed = parseWriteRequest(request, registry, parseTime);
+    if (!request.retryOf) {
+      const replay = this.nonces.check(auth.kid, auth.nonce, now);
+      if (replay === "replayed") throw new LaneError("push_replayed", "this writer signature was already used");
+      if (replay === "full") throw new LaneError("push_replay_cache_full", "too many pushes within the signature window; retry shortly");
+    }
+    const current = new Map<string, Uint8Array | null>();
+    for (const c of request.current ?? []) {
+      if (current.has(c.entity)) throw new LaneError("bad_body", "two current objects for one entity");
+      current.set(c.entity, c.object);
+    }
     const rows = parsed.rows.map((row, index): SealedRow => {
       if (!row.ok) return { index, entity: row.entity, error: row.error };
-      // Sealing a version raises the entity's mark (P2). An older row is still sealed: the store's
-      // newer-wins write skips it (skipped_older), and if the host stored it anyway, reads refuse it.
-      this.highWater.admit(parsed.view, row.entity, row.event_time);
-      const object = keyring.seal({ view: parsed.view, entity: row.entity, event_time: row.event_time, written_time: now, features: row.features }, auth.kid);
+      const refuse = (code: string, message: string): SealedRow => ({ index, entity: row.entity, error: { code, message } });
+      // A host that sends current objects must account for every entity (null = none stored): an
+      // entity left out is a runtime that could not parse the push (say, a registry that differs
+      // from ours), and merging it from nothing would silently drop its other features.
+      if (request.current !== undefined && !current.has(row.entity)) return refuse("current_object_missing", "the host sent no current object (nor its absence) for this entity; nothing was merged");
+      const bytes = current.get(row.entity) ?? null;
+      let base: FeatureObject | null = null;
+      if (bytes !== null) {
+        // The host chose these bytes: merge only into an object a listed key sealed for this very
+        // (view, entity), and not one older than a version we have already served or sealed (P2).
+        const opened = keyring.open(bytes, parsed.view, row.entity, null, now);
+        if (!opened.ok) return refuse("current_object_invalid", `the current stored object was refused (${opened.code}): ${opened.message}`);
+        const verdict = this.highWater.admit(parsed.view, row.entity, opened.object.event_time);
+        if (verdict !== "ok") return refuse(verdict, GUARD_MESSAGES[verdict]);
+        base = opened.object;
+      } else {
+        // No current object: if we have seen a version newer than this row, the host withheld it.
+        const mark = this.highWater.mark(parsed.view, row.entity);
+        if (mark !== undefined && row.event_time < mark) {
+          return refuse("older_than_stored", `event_time ${new Date(row.event_time).toISOString()} is older than a version of this entity this signer has served or sealed (${new Date(mark).toISOString()}); newer event time wins`);
+        }
+      }
+      const merged = mergeRow(parsed.view, base, row, parsed.mode);
+      if (!merged.ok) return refuse(merged.code, merged.message);
+      if (merged.unchanged) {
+        const object = Buffer.from(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength);
+        return { index, entity: row.entity, event_time: row.event_time, object, object_digest: createHash("sha256").update(object).digest("base64"), unchanged: true };
+      }
+      // The mark (P2) is raised when the host reports this version stored (signWriteOutcome), not
+      // here: a sealed version that loses its conditional write never existed in the store, and
+      // must not make the object that won look rolled back to the retry that merges into it.
+      const object = keyring.seal({ ...merged.object, written_time: now }, auth.kid);
       return { index, entity: row.entity, event_time: row.event_time, object, object_digest: createHash("sha256").update(object).digest("base64") };
     });
     const body: TicketBody = {
       issued: now,
+      parsedAt: parseTime,
       method: request.method,
       path: request.path,
       query: request.query,
@@ -277,9 +331,18 @@ export class Signer {
       kind: parsed.kind,
       registryVersion: ref.version,
       registryDigest: ref.digest,
+      attempt,
       rows: rows.map((r) => ("error" in r ? ([r.index, r.entity ?? "", r.error.code, r.error.message] as const) : ([r.index, r.entity, r.event_time, r.object_digest] as const))),
     };
     return { view: parsed.view, kid: auth.kid, writer: writeKey.writer, rows, ticket: { ...body, mac: this.ticketMac(body) } };
+  }
+
+  /** A ticket this signer issued, unaltered, within its lifetime; else bad_write_ticket. */
+  private checkTicket(ticket: WriteTicket): TicketBody {
+    const { mac, ...body } = ticket;
+    if (mac.length !== 32 || !timingSafeEqual(Buffer.from(mac), this.ticketMac(body))) throw new LaneError("bad_write_ticket", "write ticket was not issued by this signer or was altered");
+    if (this.now() - ticket.issued > WRITE_TICKET_TTL_MS || ticket.issued > this.now()) throw new LaneError("bad_write_ticket", "write ticket expired");
+    return body;
   }
 
   /**
@@ -289,9 +352,7 @@ export class Signer {
    */
   signWriteOutcome(request: SignWriteOutcomeRequest): SignedResponse {
     const { ticket } = request;
-    const { mac, ...body } = ticket;
-    if (mac.length !== 32 || !timingSafeEqual(Buffer.from(mac), this.ticketMac(body))) throw new LaneError("bad_write_ticket", "write ticket was not issued by this signer or was altered");
-    if (this.now() - ticket.issued > WRITE_TICKET_TTL_MS || ticket.issued > this.now()) throw new LaneError("bad_write_ticket", "write ticket expired");
+    this.checkTicket(ticket);
     const signature = parseAcceptSignature(request.acceptSignature);
     const outcomes = new Map<number, WriteOutcome>();
     for (const o of request.outcomes) {
@@ -304,17 +365,21 @@ export class Signer {
       const outcome = outcomes.get(index);
       if (!outcome) throw new LaneError("bad_body", `no store outcome for row ${index}`);
       outcomes.delete(index);
+      // A version the host says it stored raises the entity's mark (P2): from now on an older one
+      // is refused, for reads and as a merge base. A host that under-reports only keeps a mark low
+      // that it could keep low anyway by not storing the object; over-reporting only fails closed.
+      if (outcome.result === "written" || outcome.result === "unchanged") this.highWater.admit(ticket.view, entity, third);
       return { entity, result: outcome.result, written_by: ticket.writer, event_time: new Date(third).toISOString(), object_digest: fourth, stored_event_time: new Date(outcome.stored_event_time).toISOString() };
     });
     if (outcomes.size > 0) throw new LaneError("bad_body", "outcomes for rows that were not sealed");
     const answerTo = { method: ticket.method, path: ticket.path, query: ticket.query, bodyDigest: ticket.requestDigest };
-    if (ticket.kind === "single") {
+    if (ticket.kind !== "batch") {
       const r = results[0];
       if (!r || r.result === "rejected") throw new LaneError("bad_body", "a rejected single row has no signed answer");
-      const answer = { view: ticket.view, registry_version: ticket.registryVersion, registry_digest: ticket.registryDigest, kid: ticket.kid, ...r, outcome_reported_by: "host" };
+      const answer = { view: ticket.view, registry_version: ticket.registryVersion, registry_digest: ticket.registryDigest, kid: ticket.kid, ...r, ...(ticket.kind === "delete" ? { deleted: true } : {}), outcome_reported_by: "host" };
       return this.signAnswer({ status: r.result === "written" ? 201 : 200, ...encodeBody("json", answer) }, answerTo, signature);
     }
-    const summary = { written: 0, unchanged: 0, skipped_older: 0, rejected: 0 };
+    const summary = { written: 0, unchanged: 0, skipped_older: 0, conflict: 0, rejected: 0 };
     for (const r of results) summary[r.result as keyof typeof summary]++;
     return this.signAnswer({ status: 200, ...encodeBody("json", { view: ticket.view, registry_version: ticket.registryVersion, registry_digest: ticket.registryDigest, kid: ticket.kid, written_by: ticket.writer, summary, results, outcome_reported_by: "host" }) }, answerTo, signature);
   }

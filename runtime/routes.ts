@@ -52,6 +52,7 @@ export const ROUTES: readonly RouteDef[] = [
   { method: "POST", path: `${F}{view}/batch`, access: "reader", grammar: "batch_read", query: [], handler: "read", label: "batch", operationId: "getFeaturesBatch" },
   { method: "POST", path: `${F}{view}`, access: "writer", grammar: "push", query: [], handler: "push", label: "push", operationId: "pushRow" },
   { method: "POST", path: `${F}{view}/${PUSH_BATCH_SEGMENT}`, access: "writer", grammar: "push", query: [], handler: "push", label: "push", operationId: "pushRows" },
+  { method: "DELETE", path: `${F}{view}/{entity}`, access: "writer", grammar: "push", query: [], handler: "push", label: "push", operationId: "deleteEntity" },
   { method: "POST", path: FEAST_PATH, access: "reader", grammar: "feast", query: [], handler: "read", label: "feast", operationId: "feastGetOnlineFeatures" },
   { method: "GET", path: "/v1/signer", access: "reader", grammar: "none", query: [], handler: "signer", label: "signer", operationId: "getSigner" },
   { method: "GET", path: "/v1/attestation", access: "reader", grammar: "none", query: ["nonce"], handler: "attestation", label: "attestation", operationId: "getAttestation" },

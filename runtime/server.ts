@@ -14,15 +14,14 @@ import type { Logger } from "pino";
 import { LaneMetrics } from "./metrics";
 import type { SignerClient } from "./signer-client";
 import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./store/types";
-import { writeIfNewer, type WriteResult } from "./store/conditional-write";
 import { objectKey } from "../wire/object";
 import { currentLaneKey } from "../wire/lane-key";
 import { feastLookups, MAX_FEAST_BODY_BYTES, parseFeastRequest } from "../wire/feast";
-import { MAX_PUSH_BODY_BYTES, type RawWriteRequest } from "../wire/write";
+import { MAX_PUSH_BODY_BYTES, pushEntities, writeTarget, type RawWriteRequest } from "../wire/write";
 import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, splitTarget } from "../wire/request";
 import { isErrorCode, LaneError } from "../wire/errors";
 import { parseQuery } from "../wire/query";
-import type { LaneKeyInfo, SignedResponse } from "../wire/frames";
+import { MAX_WRITE_ATTEMPTS, type LaneKeyInfo, type SealWriteResponse, type SignedResponse } from "../wire/frames";
 import type { Registry } from "../wire/registry";
 import { receivedFromSigned, verifyResponse } from "../verifier/response";
 import type { GateTicket, RequestGate } from "./gate";
@@ -146,6 +145,11 @@ const READ_GRAMMARS = {
 
 function entityLookups(request: ReadRequest): { view: string; entity: string }[] {
   return request.entities.map((entity) => ({ view: request.view, entity }));
+}
+
+/** A conditional PUT that lost a race: 412 precondition, 404 gone meanwhile, 409 concurrent conditional write. */
+function isConditionalConflict(err: unknown): boolean {
+  return err instanceof StoreError && (err.code === "precondition_failed" || err.httpStatus === 404 || err.httpStatus === 409);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -274,43 +278,81 @@ export class ReaderService {
 
   /**
    * Push API: the writer signed the request with its own key (wire/writer-auth.ts); we forward it
-   * with those headers untouched, the signer verifies and seals the rows (the host never holds a
-   * writer key), we store each sealed object with a conditional PUT (newer event time wins), and
-   * the signer signs the answer for the ticket it issued. 201 when a single row was written, 200
-   * otherwise, with what happened per row. The API-key writer role (gate) is a second, host-side check.
+   * with those headers untouched. Merge happens in the signer (we are the hostile host): we fetch
+   * each entity's current object and its ETag, send them with the request; the signer verifies the
+   * writer, verifies each current object, merges (wire/merge.ts) and seals. We store each sealed
+   * object conditionally — If-Match the ETag we fetched, If-None-Match: * when there was none — and
+   * when a write loses a race we fetch again and ask the signer to re-seal (bounded, a ticket it
+   * issued). The signer signs the answer for the last ticket. 201 when a single row was written,
+   * 200 otherwise, with what happened per row. The API-key writer role (gate) is a second, host-side check.
    */
-  private async push({ req, res, route, path, query }: RouteCall): Promise<void> {
+  private async push({ req, res, path, query }: RouteCall): Promise<void> {
     const writer = this.options.writer ?? (typeof (this.options.store as Partial<ObjectWriter>).put === "function" ? (this.options.store as ObjectStore & ObjectWriter) : undefined);
     if (!writer) throw new LaneError("push_not_supported");
     const writeSigner = this.options.writeSigner;
     if (!writeSigner) throw new LaneError("push_unavailable");
-    const raw: RawWriteRequest = { method: "POST", path, query, contentType: header(req, "content-type"), body: await readBody(req, MAX_PUSH_BODY_BYTES) };
-    const sealed = await writeSigner.sealWrite({
-      ...raw,
-      writerSignature: { signatureInput: header(req, "signature-input"), signature: header(req, "signature"), contentDigest: header(req, "content-digest") },
-    });
-    const results = await Promise.all(
-      sealed.rows.map(async (row) => {
-        if ("error" in row) return { entity: row.entity, result: "rejected" as const, error: row.error };
-        const object = Buffer.from(row.object.buffer, row.object.byteOffset, row.object.byteLength);
-        const written: WriteResult = await writeIfNewer(writer, objectKey(sealed.view, row.entity, this.keyPrefix), object);
-        return { entity: row.entity, result: written.outcome, storedEventTimeMs: written.storedEventTime };
-      }),
-    );
+    const raw: RawWriteRequest = { method: req.method ?? "POST", path, query, contentType: header(req, "content-type"), body: await readBody(req, MAX_PUSH_BODY_BYTES) };
+    const target = writeTarget(raw.method, path);
+    if (!target) throw new LaneError("not_found_route");
+    const writerSignature = { signatureInput: header(req, "signature-input"), signature: header(req, "signature"), contentDigest: header(req, "content-digest") };
+    // Merges happen in the signer (wire/merge.ts): we send each entity's current object, write the
+    // sealed result conditionally on the ETag we read, and on a lost race read again and let the
+    // signer re-seal under the ticket it issued (bounded by MAX_WRITE_ATTEMPTS).
+    const entities = pushEntities(raw, this.options.registry.current.registry);
+    /** Per row index: the outcome once settled (written stays written across retries). */
+    const settled = new Map<number, { result: "written" | "unchanged" | "conflict"; storedEventTimeMs: number }>();
+    let sealed: SealWriteResponse | undefined;
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const current = await Promise.all(entities.map(async (entity) => ({ entity, got: await this.options.store.get(objectKey(target.view, entity, this.keyPrefix)) })));
+      const etags = new Map(current.map((c) => [c.entity, c.got.found ? (c.got.etag ?? null) : undefined]));
+      sealed = await writeSigner.sealWrite({
+        ...raw,
+        writerSignature,
+        current: current.map((c) => ({ entity: c.entity, object: c.got.found ? c.got.body : null })),
+        ...(sealed ? { retryOf: sealed.ticket } : {}),
+      });
+      let conflicts = 0;
+      await Promise.all(
+        sealed.rows.map(async (row) => {
+          if ("error" in row) return;
+          const before = settled.get(row.index);
+          if (row.unchanged) {
+            settled.set(row.index, { result: before?.result === "written" ? "written" : "unchanged", storedEventTimeMs: row.event_time });
+            return;
+          }
+          const etag = etags.get(row.entity);
+          if (etag === null) throw new StoreError("bad_response", `GET ${row.entity}: no ETag; conditional writes impossible`);
+          const object = Buffer.from(row.object.buffer, row.object.byteOffset, row.object.byteLength);
+          try {
+            await writer.put(objectKey(sealed!.view, row.entity, this.keyPrefix), object, { ...(etag === undefined ? { ifNoneMatch: "*" as const } : { ifMatch: etag }), contentType: "application/msgpack" });
+            settled.set(row.index, { result: "written", storedEventTimeMs: row.event_time });
+          } catch (err) {
+            if (!isConditionalConflict(err)) throw err;
+            conflicts++;
+            settled.set(row.index, { result: "conflict", storedEventTimeMs: row.event_time });
+          }
+        }),
+      );
+      if (conflicts === 0) break;
+    }
+    const final = sealed!;
+    const results = final.rows.map((row) => ("error" in row ? { result: "rejected" as const, error: row.error } : { result: settled.get(row.index)?.result ?? "conflict" }));
     for (const r of results) this.metrics.pushRows.inc({ result: r.result });
-    if (route.operationId === "pushRow" && results[0].result === "rejected") {
-      const r = results[0];
-      throw new LaneError(isErrorCode(r.error.code) ? r.error.code : "bad_row", r.error.message);
+    if (target.kind !== "batch" && "error" in final.rows[0]) {
+      const { error } = final.rows[0];
+      throw new LaneError(isErrorCode(error.code) ? error.code : "bad_row", error.message);
     }
     // The answer is built and signed by the signer too: it re-validates the request it sealed and
     // adds the store outcomes we report (labelled as host-reported). No 2xx leaves unsigned.
-    const outcomes = sealed.rows.flatMap((row, i) => {
-      const r = results[i];
-      return "error" in row || r.result === "rejected" ? [] : [{ index: row.index, result: r.result, stored_event_time: r.storedEventTimeMs }];
+    const outcomes = final.rows.flatMap((row) => {
+      if ("error" in row) return [];
+      const s = settled.get(row.index) ?? { result: "conflict" as const, storedEventTimeMs: row.event_time };
+      return [{ index: row.index, result: s.result, stored_event_time: s.storedEventTimeMs }];
     });
-    const signed = await writeSigner.signWriteOutcome({ ticket: sealed.ticket, acceptSignature: header(req, "accept-signature"), outcomes });
+    const signed = await writeSigner.signWriteOutcome({ ticket: final.ticket, acceptSignature: header(req, "accept-signature"), outcomes });
     this.writeSigned(res, signed, raw, writeSigner);
   }
+
 
   /** Copy a signed answer to the wire, after the fail-closed check. */
   private writeSigned(res: ServerResponse, signed: SignedResponse, raw: { method: string; path: string; query: string; body?: Uint8Array }, signer: SignerClient = this.options.signer): void {

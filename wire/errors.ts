@@ -57,6 +57,7 @@ export const ERROR_CATALOG = {
   implausible_event_time: { status: 400, from: "registry", message: "event_time is before 2000 (epoch seconds sent as milliseconds?)" },
   bad_value: { status: 400, from: "registry", message: "a feature value does not match its type" },
   bad_row: { status: 400, from: "registry", message: "row is not a valid push row" },
+  duplicate_entity: { status: 400, from: "wire", message: "a second row for one entity in the same push" },
 
   // The gate (runtime/gate.ts), before any work.
   unauthenticated: { status: 401, from: "gate", message: "an API key is required (Authorization: Bearer <key> or x-api-key)" },
@@ -81,6 +82,10 @@ export const ERROR_CATALOG = {
   writer_signature_stale: { status: 401, from: "signer", message: "writer signature created outside the accepted window" },
   writer_key_unknown: { status: 401, from: "signer", message: "the key directory lists no such write key" },
   writer_signature_invalid: { status: 401, from: "signer", message: "writer signature does not verify" },
+  older_than_stored: { status: 409, from: "signer", message: "older than the stored version of this entity (newer event time wins)" },
+  current_object_invalid: { status: 502, from: "signer", message: "the current object sent for a merge fails its seal or identity check; nothing merged" },
+  current_object_missing: { status: 502, from: "signer", message: "the current object of this entity is missing from the write frame; nothing merged" },
+  write_conflict: { status: 503, from: "signer", message: "the push kept losing its conditional write; retry the push", retryAfter: 1 },
   push_replayed: { status: 409, from: "signer", message: "this writer signature was already used" },
   push_replay_cache_full: { status: 503, from: "signer", message: "too many pushes within the signature window; retry shortly" },
   bad_write_ticket: { status: 400, from: "signer", message: "write ticket was not issued by this signer, was altered or expired" },

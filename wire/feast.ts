@@ -18,7 +18,7 @@
  * `view__feature` (Feast's convention). Statuses are Feast's FieldStatus names; a refused object
  * (failed seal, rollback, …) is `INVALID` with a null value, and `errors` says why — never PRESENT.
  */
-import { checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, NameError } from "./names";
+import { canonicalEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, NameError } from "./names";
 import type { Registry, ViewDef } from "./registry";
 import { lookupView, parseAcceptSignature, type RawReadRequest } from "./request";
 import { LaneError } from "./errors";
@@ -61,9 +61,8 @@ const bad = (message: string): never => {
 
 function entityId(value: unknown): string {
   // One entity-key rule: ids are strings; Feast's typed integer keys are their decimal text.
-  const id = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : typeof value === "string" ? value : bad("entity values must be strings or integers");
   try {
-    return checkEntity(id);
+    return canonicalEntity(value);
   } catch (err) {
     if (err instanceof NameError) throw new LaneError("bad_entity", err.message);
     throw err;
@@ -102,7 +101,7 @@ export function parseFeastRequest(raw: RawReadRequest, registry: Registry): Feas
   const values = (entities as Record<string, unknown>)[joinKey];
   if (!Array.isArray(values) || values.length === 0) return bad(`entities.${joinKey.slice(0, 64)} must be a non-empty array`);
   if (values.length > MAX_BATCH_ENTITIES) throw new LaneError("batch_too_large", `at most ${MAX_BATCH_ENTITIES} entities per request`);
-  const entityValues = values.map((v) => (typeof v === "number" ? v : typeof v === "string" ? v : bad("entity values must be strings or integers")));
+  const entityValues = values.map((v) => (typeof v === "number" || typeof v === "string" ? v : entityId(v)));
   const ids = entityValues.map(entityId);
   if (!Array.isArray(features) || features.length === 0) return bad("features must be a non-empty array of view:feature references");
   const views: { def: ViewDef; features: string[] }[] = [];

@@ -117,10 +117,30 @@ export interface SignedResponse {
 /** A push: the raw request facts and the writer's signature headers, forwarded untouched. */
 export interface SealWriteRequest extends RawWriteRequest {
   readonly writerSignature: WriterSignatureHeaders;
+  /**
+   * The entities' current stored objects as the host fetched them (null: none stored). The signer
+   * verifies each (seal, view, entity, P2 mark) before merging a row into it (wire/merge.ts);
+   * an entity the host leaves out counts as absent.
+   */
+  readonly current?: ReadonlyArray<{ readonly entity: string; readonly object: Uint8Array | null }>;
+  /**
+   * A retry of a push whose conditional write lost a race: the ticket the signer issued for the
+   * previous attempt (same request, re-sealed against freshly fetched objects). Bounded by
+   * MAX_WRITE_ATTEMPTS and the ticket's lifetime; the nonce check is not repeated for it.
+   */
+  readonly retryOf?: WriteTicket;
 }
 
 export type SealedRow =
-  | { readonly index: number; readonly entity: string; readonly event_time: number; readonly object: Uint8Array; readonly object_digest: string }
+  | {
+      readonly index: number;
+      readonly entity: string;
+      readonly event_time: number;
+      readonly object: Uint8Array;
+      readonly object_digest: string;
+      /** The merge changed nothing: `object` is the current object as sent, nothing to store. */
+      readonly unchanged?: boolean;
+    }
   | { readonly index: number; readonly entity?: string; readonly error: { readonly code: string; readonly message: string } };
 
 /**
@@ -130,6 +150,8 @@ export type SealedRow =
  */
 export interface WriteTicket {
   readonly issued: number;
+  /** The "now" the rows were validated at (a body-less delete's event time); a retry keeps it. */
+  readonly parsedAt: number;
   readonly method: string;
   readonly path: string;
   readonly query: string;
@@ -138,10 +160,12 @@ export interface WriteTicket {
   readonly view: string;
   readonly writer: string;
   readonly kid: string;
-  readonly kind: "single" | "batch";
+  readonly kind: "single" | "batch" | "delete";
   /** The registry the rows were validated against (named in the push answer). */
   readonly registryVersion: number;
   readonly registryDigest: string;
+  /** 1 for the first seal of a request, +1 per retry (MAX_WRITE_ATTEMPTS). */
+  readonly attempt: number;
   /** Per row in request order: [index, entity, event_time, object_digest] or [index, entity|"", error code, error message]. */
   readonly rows: ReadonlyArray<readonly [number, string, number, string] | readonly [number, string, string, string]>;
   readonly mac: Uint8Array;
@@ -159,7 +183,7 @@ export interface SealWriteResponse {
 /** What the host's conditional PUT did with one sealed row (host-reported; the answer says so). */
 export interface WriteOutcome {
   readonly index: number;
-  readonly result: "written" | "unchanged" | "skipped_older";
+  readonly result: "written" | "unchanged" | "skipped_older" | "conflict";
   /** Event time (ms) of the object now stored under the key. */
   readonly stored_event_time: number;
 }
@@ -406,8 +430,20 @@ export const decodeSealWrite = (payload: Uint8Array): SealWriteRequest => {
     contentType: optStr(m, "contentType", 256),
     body: optBin(m, "body", ROLE_MAX_FRAME_BYTES.write),
     writerSignature: { signatureInput: optStr(w, "signatureInput", 4096), signature: optStr(w, "signature", 4096), contentDigest: optStr(w, "contentDigest", 256) },
+    ...(m.current === undefined || m.current === null
+      ? {}
+      : {
+          current: list(m, "current", MAX_ROWS).map((c, i) => {
+            const e = map(c, `current[${i}]`);
+            return { entity: str(e, "entity", 1024), object: optBin(e, "object", ROLE_MAX_FRAME_BYTES.write) ?? null };
+          }),
+        }),
+    ...(m.retryOf === undefined || m.retryOf === null ? {} : { retryOf: decodeWriteTicket(m.retryOf) }),
   };
 };
+
+/** Seal attempts per push (first + retries after a lost conditional write). */
+export const MAX_WRITE_ATTEMPTS = 4;
 
 function decodeTicketRow(v: unknown, i: number): WriteTicket["rows"][number] {
   if (!Array.isArray(v) || v.length !== 4 || typeof v[0] !== "number" || typeof v[1] !== "string" || typeof v[3] !== "string") return badField(`ticket.rows[${i}] malformed`);
@@ -420,6 +456,7 @@ export function decodeWriteTicket(v: unknown): WriteTicket {
   const m = map(v, "ticket");
   return {
     issued: int(m, "issued"),
+    parsedAt: int(m, "parsedAt"),
     method: str(m, "method", 16),
     path: str(m, "path", 8192),
     query: str(m, "query", 8192),
@@ -427,9 +464,10 @@ export function decodeWriteTicket(v: unknown): WriteTicket {
     view: str(m, "view", 128),
     writer: str(m, "writer", 64),
     kid: str(m, "kid", 64),
-    kind: oneOf(m, "kind", ["single", "batch"] as const),
+    kind: oneOf(m, "kind", ["single", "batch", "delete"] as const),
     registryVersion: int(m, "registryVersion"),
     registryDigest: str(m, "registryDigest", 64),
+    attempt: int(m, "attempt"),
     rows: list(m, "rows", MAX_ROWS).map(decodeTicketRow),
     mac: bin(m, "mac", 64),
   };
@@ -443,12 +481,12 @@ export const decodeSealWriteResponse = (payload: Uint8Array): SealWriteResponse 
       const e = map(row.error, `rows[${i}].error`);
       return { index: int(row, "index"), entity: optStr(row, "entity", 1024), error: { code: str(e, "code", 64), message: str(e, "message", 1024) } };
     }
-    return { index: int(row, "index"), entity: str(row, "entity", 1024), event_time: int(row, "event_time"), object: bin(row, "object"), object_digest: str(row, "object_digest", 64) };
+    return { index: int(row, "index"), entity: str(row, "entity", 1024), event_time: int(row, "event_time"), object: bin(row, "object"), object_digest: str(row, "object_digest", 64), ...(row.unchanged === true ? { unchanged: true } : {}) };
   });
   return { view: str(m, "view", 128), kid: str(m, "kid", 64), writer: str(m, "writer", 64), rows, ticket: decodeWriteTicket(m.ticket) };
 };
 
-const WRITE_RESULTS = ["written", "unchanged", "skipped_older"] as const;
+const WRITE_RESULTS = ["written", "unchanged", "skipped_older", "conflict"] as const;
 
 export const decodeSignWriteOutcome = (payload: Uint8Array): SignWriteOutcomeRequest => {
   const m = unpackMap(payload);

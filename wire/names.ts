@@ -59,3 +59,21 @@ export function checkEntity(entity: unknown): string {
   }
   return entity;
 }
+
+/**
+ * The one entity-key rule, for every path that takes an id from JSON or a source file (GET paths
+ * are text already): strings are checked as they are; integers (JSON numbers, Parquet/CSV ints,
+ * BigInt) become their decimal text, so `42` and `"42"` name the same object everywhere. Anything
+ * else — fractions, NaN, infinities, booleans, null, objects — is refused with one error.
+ */
+export function canonicalEntity(value: unknown): string {
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value)) throw new NameError("bad_entity", ENTITY_TYPE_MESSAGE);
+    return checkEntity(String(value));
+  }
+  if (typeof value === "bigint") return checkEntity(value.toString());
+  if (typeof value !== "string") throw new NameError("bad_entity", ENTITY_TYPE_MESSAGE);
+  return checkEntity(value);
+}
+
+export const ENTITY_TYPE_MESSAGE = "entity id must be a non-empty string or an integer (|n| < 2^53)";

@@ -36,6 +36,14 @@ export interface FeatureObject {
   /** When the writer stored this object (ms since epoch). */
   readonly written_time: number;
   readonly features: Readonly<Record<string, FeatureValue>>;
+  /**
+   * Layout v2 addition (docs/object-layout.md, "merged objects"): per-feature event times, only for
+   * features whose time differs from `event_time` (a merge kept an older value). Absent = every
+   * feature is as old as `event_time`. Readers apply max age per feature with it.
+   */
+  readonly feature_times?: Readonly<Record<string, number>>;
+  /** Layout v2 addition: a tombstone (entity deleted at `event_time`); `features` is empty. */
+  readonly deleted?: true;
 }
 
 // Plain msgpack maps, no msgpackr "records" extension: objects must be readable by any msgpack
@@ -115,6 +123,7 @@ function checkObjectFields(raw: Record<string, unknown>, checkFeatures = true): 
   }
   const features = raw.features;
   if (!isPlainObject(features)) throw new ObjectFormatError("features is not a map");
+  checkOptionalFields(raw);
   if (!checkFeatures) return raw as unknown as FeatureObject;
   for (const name in features) {
     try {
@@ -125,6 +134,19 @@ function checkObjectFields(raw: Record<string, unknown>, checkFeatures = true): 
     if (!isFeatureValue(features[name])) throw new ObjectFormatError(`feature ${name} has an unsupported value type`);
   }
   return raw as unknown as FeatureObject;
+}
+
+/** feature_times (map of integer ms) and deleted (true) are optional; absent and undefined are the same. */
+function checkOptionalFields(raw: Record<string, unknown>): void {
+  if (raw.deleted !== undefined && raw.deleted !== true) throw new ObjectFormatError("deleted must be true when present");
+  if (raw.deleted === undefined) delete raw.deleted;
+  const times = raw.feature_times;
+  if (times === undefined) {
+    delete raw.feature_times;
+    return;
+  }
+  if (!isPlainObject(times)) throw new ObjectFormatError("feature_times is not a map");
+  for (const name in times) if (!Number.isSafeInteger(times[name])) throw new ObjectFormatError("feature_times values must be integer milliseconds");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,7 +179,12 @@ export type StoredObject = { readonly v: 1; readonly object: FeatureObject } | S
 
 /** The body bytes of a v2 object (what the seal covers). Writers encode once and never again. */
 export function encodeObjectBody(object: Omit<FeatureObject, "v">): Buffer {
-  return packr.pack({ v: OBJECT_LAYOUT_V2, view: object.view, entity: object.entity, event_time: object.event_time, written_time: object.written_time, features: object.features });
+  const body: Record<string, unknown> = { v: OBJECT_LAYOUT_V2, view: object.view, entity: object.entity, event_time: object.event_time, written_time: object.written_time, features: object.features };
+  // Optional fields only when they say something: an object without them is byte-for-byte what
+  // writers produced before they existed (conformance vectors unchanged).
+  if (object.feature_times !== undefined && Object.keys(object.feature_times).length > 0) body.feature_times = object.feature_times;
+  if (object.deleted === true) body.deleted = true;
+  return packr.pack(body);
 }
 
 /** What precedes the body in the MAC input: SEAL_DOMAIN || kid || 0x0a. */
@@ -230,7 +257,7 @@ export function decodeObjectBody(body: Uint8Array, options: { readonly checkFeat
 // only (a sealed body whose skipped feature holds, say, an unknown extension type is still served
 // for the features it does hold validly). The seal has already proven that a writer made the bytes.
 
-const BODY_FIELDS = new KeySelector(["v", "view", "entity", "event_time", "written_time", "features"]);
+const BODY_FIELDS = new KeySelector(["v", "view", "entity", "event_time", "written_time", "features", "feature_times", "deleted"]);
 const ENVELOPE_FIELDS = new KeySelector(["v", "body", "seal"]);
 const SEAL_FIELDS = new KeySelector(["kid", "mac"]);
 

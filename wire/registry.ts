@@ -11,7 +11,7 @@
  * are part of the enclave image and covered by its measurement (PCR0/PCR2) — the host cannot feed
  * the enclave a different registry without changing what the attestation document says.
  */
-import { checkEntity, FEATURE_NAME, NameError, VIEW_NAME } from "./names";
+import { canonicalEntity, FEATURE_NAME, NameError, VIEW_NAME } from "./names";
 import type { FeatureValue } from "./object";
 
 export const FEATURE_TYPES = ["int", "float", "string", "bool", "float_array", "timestamp"] as const;
@@ -146,7 +146,14 @@ export type RowErrorCode =
   | "implausible_event_time"
   | "unknown_feature"
   | "bad_value"
-  | "bad_row";
+  | "bad_row"
+  // Decided by the signer against the entity's current object (docs/push-api.md):
+  | "older_than_stored"
+  | "duplicate_entity"
+  | "current_object_invalid"
+  | "current_object_missing"
+  | "rolled_back"
+  | "high_water_full";
 
 export class RowError extends Error {
   constructor(
@@ -163,6 +170,38 @@ export interface ValidRow {
   readonly event_time: number;
   /** Values in the view's feature order; features the row does not carry are absent. */
   readonly features: Record<string, FeatureValue>;
+  /** A delete (tombstone at event_time); features is empty. */
+  readonly deleted?: true;
+}
+
+/**
+ * Units a numeric event time may be given in (`event_time_unit` in a push, `--event-time-unit` in
+ * `load`). The default stays milliseconds; an ISO 8601 string needs no unit.
+ */
+export const EVENT_TIME_UNITS = ["s", "ms", "us", "ns"] as const;
+export type EventTimeUnit = (typeof EVENT_TIME_UNITS)[number];
+
+export function checkEventTimeUnit(value: unknown): EventTimeUnit {
+  if (typeof value === "string" && (EVENT_TIME_UNITS as readonly string[]).includes(value)) return value as EventTimeUnit;
+  throw new RowError("bad_event_time", `event_time_unit must be one of ${EVENT_TIME_UNITS.join(", ")}`);
+}
+
+/** A number (or digit string) in `unit` → integer ms, or null when it is not an integer count. */
+function numericToMs(value: unknown, unit: EventTimeUnit): number | null {
+  let n: bigint;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value) || value < 0) return null;
+    if (unit === "s" && !Number.isInteger(value)) return Math.round(value * 1000); // fractional seconds are common (Python time.time())
+    if (!Number.isSafeInteger(value)) return null;
+    n = BigInt(value);
+  } else if (typeof value === "bigint") {
+    if (value < 0n) return null;
+    n = value;
+  } else if (typeof value === "string" && /^\d{1,20}$/.test(value.trim())) {
+    n = BigInt(value.trim());
+  } else return null;
+  const ms = unit === "s" ? n * 1000n : unit === "ms" ? n : unit === "us" ? n / 1000n : n / 1_000_000n;
+  return ms <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ms) : null;
 }
 
 /** Where values come from: JSON keeps types; CSV cells are strings parsed per feature type. */
@@ -251,27 +290,32 @@ export function coerceValue(spec: FeatureSpec, value: unknown, source: ValueSour
 
 function checkRowEntity(entity: unknown, key: string): string {
   if (entity === undefined || entity === null || entity === "") throw new RowError("missing_entity", `entity key ${key} is missing`);
-  const id = typeof entity === "number" && Number.isSafeInteger(entity) ? String(entity) : entity;
   try {
-    return checkEntity(id);
+    return canonicalEntity(entity);
   } catch (err) {
     throw new RowError("bad_entity", err instanceof NameError ? err.message : "bad entity id");
   }
 }
 
-function checkEventTime(value: unknown, now: number): number {
+function checkEventTime(value: unknown, now: number, unit?: EventTimeUnit): number {
   if (value === undefined || value === null || value === "") throw new RowError("missing_event_time", `${EVENT_TIME_COLUMN} is missing`);
   let t: number;
-  try {
-    t = parseTime(value, EVENT_TIME_COLUMN);
-  } catch (err) {
-    throw new RowError("bad_event_time", (err as Error).message);
+  if (unit === undefined && typeof value === "bigint") unit = "ms"; // Parquet INT64 without a declared unit: milliseconds, as before
+  const counted = unit === undefined || value instanceof Date || (typeof value === "string" && !/^\s*\d+\s*$/.test(value)) ? null : numericToMs(value, unit);
+  if (counted !== null) t = counted;
+  else if (unit !== undefined && (typeof value === "number" || typeof value === "bigint")) throw new RowError("bad_event_time", `${EVENT_TIME_COLUMN} must be a non-negative integer count of ${unit} (or ISO 8601 with a zone)`);
+  else {
+    try {
+      t = parseTime(value, EVENT_TIME_COLUMN);
+    } catch (err) {
+      throw new RowError("bad_event_time", (err as Error).message);
+    }
   }
   if (t > now + MAX_FUTURE_SKEW_MS) throw new RowError("future_event_time", `${EVENT_TIME_COLUMN} is more than ${MAX_FUTURE_SKEW_MS / 60000} minutes in the future`);
   // Epoch *seconds* read as milliseconds land in January 1970, and every read then says
   // OUTSIDE_MAX_AGE: refuse anything before 2000 and say what the number probably was.
   if (t < MIN_PLAUSIBLE_EVENT_TIME_MS) {
-    const hint = typeof value === "number" && value * 1000 >= MIN_PLAUSIBLE_EVENT_TIME_MS && value * 1000 <= now + MAX_FUTURE_SKEW_MS ? ` (${value} looks like seconds: send milliseconds, ${value * 1000}, or an ISO 8601 time)` : "";
+    const hint = unit === undefined && typeof value === "number" && value * 1000 >= MIN_PLAUSIBLE_EVENT_TIME_MS && value * 1000 <= now + MAX_FUTURE_SKEW_MS ? ` (${value} looks like seconds: say event_time_unit "s", or send milliseconds, ${value * 1000}, or an ISO 8601 time)` : "";
     throw new RowError("implausible_event_time", `${EVENT_TIME_COLUMN} ${new Date(t).toISOString()} is before 2000-01-01${hint}`);
   }
   return t;
@@ -297,19 +341,54 @@ function checkFeatures(view: ViewDef, values: Record<string, unknown>, source: V
  * A flat source row (JSONL object or CSV record): the entity key column, `event_time`, and feature
  * columns. Anything else is an unknown_feature (strict: a typo must not load silently).
  */
-export function validateFlatRow(view: ViewDef, row: Record<string, unknown>, source: ValueSource, now = Date.now()): ValidRow {
-  if (typeof row !== "object" || row === null || Array.isArray(row)) throw new RowError("bad_row", "row must be an object");
-  const { [view.entityKey]: entity, [EVENT_TIME_COLUMN]: eventTime, ...values } = row;
-  return { entity: checkRowEntity(entity, view.entityKey), event_time: checkEventTime(eventTime, now), features: checkFeatures(view, values, source) };
+/** Feast's usual event-time column: accepted when the file has no `event_time`. */
+export const FEAST_EVENT_TIME_COLUMN = "event_timestamp";
+/** Feast's created-timestamp column: not a feature, dropped unless the view defines a feature of that name. */
+export const FEAST_CREATED_COLUMN = "created";
+
+export interface FlatRowOptions {
+  /** The entity key column. @default the view's entityKey */
+  readonly entityColumn?: string;
+  /** The event time column. @default `event_time`, else Feast's `event_timestamp` */
+  readonly eventTimeColumn?: string;
+  /** Unit of numeric event times. @default ms */
+  readonly eventTimeUnit?: EventTimeUnit;
 }
 
-/** A push-API row: `{entity, event_time, features: {...}}` with JSON-typed values. */
-export function validatePushRow(view: ViewDef, row: unknown, now = Date.now()): ValidRow {
+/**
+ * A flat source row (JSONL object or CSV record): the entity key column, `event_time`, and feature
+ * columns. Anything else is an unknown_feature (strict: a typo must not load silently).
+ */
+export function validateFlatRow(view: ViewDef, row: Record<string, unknown>, source: ValueSource, now = Date.now(), options: FlatRowOptions = {}): ValidRow {
+  if (typeof row !== "object" || row === null || Array.isArray(row)) throw new RowError("bad_row", "row must be an object");
+  const entityColumn = options.entityColumn ?? view.entityKey;
+  const timeColumn = options.eventTimeColumn ?? (!(EVENT_TIME_COLUMN in row) && FEAST_EVENT_TIME_COLUMN in row ? FEAST_EVENT_TIME_COLUMN : EVENT_TIME_COLUMN);
+  const { [entityColumn]: entity, [timeColumn]: eventTime, ...values } = row;
+  if (!view.featureIndex.has(FEAST_CREATED_COLUMN)) delete values[FEAST_CREATED_COLUMN];
+  if (eventTime === undefined && options.eventTimeColumn === undefined) {
+    throw new RowError("missing_event_time", `no ${EVENT_TIME_COLUMN} column (nor Feast's ${FEAST_EVENT_TIME_COLUMN}); name yours with --event-time-column`);
+  }
+  if (entity === undefined && options.entityColumn === undefined) {
+    throw new RowError("missing_entity", `entity key ${entityColumn} is missing (view ${view.name}'s entity key; name another column with --entity-column)`);
+  }
+  return { entity: checkRowEntity(entity, entityColumn), event_time: checkEventTime(eventTime, now, options.eventTimeUnit), features: checkFeatures(view, values, source) };
+}
+
+/**
+ * A push-API row: `{entity, event_time, features: {...}}` with JSON-typed values, or a delete
+ * `{entity, event_time, delete: true}`. `unit` is the request's `event_time_unit`.
+ */
+export function validatePushRow(view: ViewDef, row: unknown, now = Date.now(), unit?: EventTimeUnit): ValidRow {
   if (typeof row !== "object" || row === null || Array.isArray(row)) throw new RowError("bad_row", "row must be a JSON object");
-  const { entity, event_time, features, ...rest } = row as Record<string, unknown>;
+  const { entity, event_time, features, delete: del, ...rest } = row as Record<string, unknown>;
   const extra = Object.keys(rest);
-  if (extra.length > 0) throw new RowError("bad_row", `unknown field ${JSON.stringify(extra[0].slice(0, 64))} (expected entity, event_time, features)`);
+  if (extra.length > 0) throw new RowError("bad_row", `unknown field ${JSON.stringify(extra[0].slice(0, 64))} (expected entity, event_time, features or delete)`);
+  if (del !== undefined) {
+    if (del !== true) throw new RowError("bad_row", "delete must be true when present");
+    if (features !== undefined) throw new RowError("bad_row", "a delete row carries no features");
+    return { entity: checkRowEntity(entity, "entity"), event_time: checkEventTime(event_time, now, unit), features: {}, deleted: true };
+  }
   if (typeof features !== "object" || features === null || Array.isArray(features)) throw new RowError("bad_row", "features must be an object");
-  return { entity: checkRowEntity(entity, "entity"), event_time: checkEventTime(event_time, now), features: checkFeatures(view, features as Record<string, unknown>, "json") };
+  return { entity: checkRowEntity(entity, "entity"), event_time: checkEventTime(event_time, now, unit), features: checkFeatures(view, features as Record<string, unknown>, "json") };
 }
 

@@ -4,7 +4,7 @@
  * body it signs, so the host cannot make it sign one entity's data under another's request).
  */
 import { parseDictionary, isInnerList } from "structured-headers";
-import { checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, MAX_PROJECTED_FEATURES, NameError } from "./names";
+import { canonicalEntity, checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, MAX_PROJECTED_FEATURES, NameError } from "./names";
 import { Registry, ViewDef } from "./registry";
 import { LaneError } from "./errors";
 import { parseQuery } from "./query";
@@ -154,9 +154,11 @@ function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: st
   if (extra.length > 0) throw new LaneError("bad_body", `unknown field ${JSON.stringify(extra[0].slice(0, 64))}`);
   if (!Array.isArray(entities) || entities.length === 0) throw new LaneError("bad_body", "entities must be a non-empty array");
   if (entities.length > MAX_BATCH_ENTITIES) throw new LaneError("batch_too_large", `at most ${MAX_BATCH_ENTITIES} entities per batch`);
+  // One entity-key rule (wire/names.ts canonicalEntity): integers are their decimal text.
+  const ids: string[] = [];
   for (const e of entities) {
     try {
-      checkEntity(e);
+      ids.push(canonicalEntity(e));
     } catch (err) {
       asLaneError(err);
     }
@@ -166,7 +168,7 @@ function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: st
     if (!Array.isArray(features)) throw new LaneError("bad_body", "features must be an array of names");
     projected = parseFeatureList(features, "bad_body");
   }
-  return { entities: entities as string[], features: projected };
+  return { entities: ids, features: projected };
 }
 
 /**

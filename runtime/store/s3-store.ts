@@ -14,7 +14,7 @@ import type { Dispatcher } from "undici";
 import type { IncomingHttpHeaders } from "node:http";
 import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { SigV4Signer, encodeS3KeyPath, EMPTY_PAYLOAD_SHA256, type AwsCredentials, type SignedHeaders } from "./sigv4";
+import { SigV4Signer, canonicalQueryString, encodeS3KeyPath, EMPTY_PAYLOAD_SHA256, type AwsCredentials, type SignedHeaders } from "./sigv4";
 import type { CredentialSource } from "./credentials";
 import { ExpressSessionCache, createSessionWithSdk, type ExpressSessionMode } from "./express-session";
 import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./types";
@@ -190,6 +190,29 @@ export class S3Store implements ObjectStore, ObjectWriter {
     throw this.statusError(response, `PUT ${key}`);
   }
 
+  /**
+   * One page of ListObjectsV2 under `prefix` (operators' tools: `express-lane purge`; the read path
+   * never lists). Directory buckets list only prefixes ending in "/", and not in lexicographic order.
+   */
+  async list(prefix: string, continuationToken?: string): Promise<{ keys: string[]; next?: string }> {
+    const params: Record<string, string> = { "list-type": "2", prefix };
+    if (continuationToken !== undefined) params["continuation-token"] = continuationToken;
+    const response = await this.send("GET", "", undefined, 16 * 1024 * 1024, undefined, EMPTY_PAYLOAD_SHA256, undefined, canonicalQueryString(params));
+    if (response.statusCode !== 200) throw this.statusError(response, `LIST ${prefix}`);
+    const xml = response.body.toString("utf8");
+    const unescape = (t: string): string => t.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+    const keys = [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => unescape(m[1]!));
+    const next = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1] : undefined;
+    return next === undefined ? { keys } : { keys, next: unescape(next) };
+  }
+
+  /** DeleteObject (204; S3 answers 204 for a key that does not exist too). */
+  async delete(key: string): Promise<void> {
+    const response = await this.send("DELETE", key, undefined, MAX_ERROR_BODY_BYTES);
+    if (response.statusCode === 204 || response.statusCode === 200) return;
+    throw this.statusError(response, `DELETE ${key}`);
+  }
+
   async ping(signal?: AbortSignal): Promise<void> {
     const response = await this.send("HEAD", this.pingKey ?? "", signal, 0);
     if (response.statusCode === 200) return;
@@ -208,21 +231,23 @@ export class S3Store implements ObjectStore, ObjectWriter {
   }
 
   private async send(
-    method: "GET" | "HEAD" | "PUT",
+    method: "GET" | "HEAD" | "PUT" | "DELETE",
     key: string,
     signal: AbortSignal | undefined,
     bodyLimit: number,
     extraHeaders?: Record<string, string>,
     payloadHash: string = EMPTY_PAYLOAD_SHA256,
     body?: Buffer,
+    query = "",
   ): Promise<RawResponse> {
     const credentials = this.credentials.current() ?? (await this.credentials.resolve());
-    const path = key === "" && this.addressing === "path" ? this.pathPrefix.slice(0, -1) : this.pathPrefix + encodeS3KeyPath(key);
+    const bucketPath = key === "" && this.addressing === "path" ? this.pathPrefix.slice(0, -1) : this.pathPrefix + encodeS3KeyPath(key);
     const headers: SignedHeaders = this.signer.sign(
-      { method, host: this.host, path, headers: extraHeaders, payloadHash },
+      { method, host: this.host, path: bucketPath, query, headers: extraHeaders, payloadHash },
       credentials,
       this.now(),
     );
+    const path = query === "" ? bucketPath : `${bucketPath}?${query}`;
     return new Promise<RawResponse>((resolve, reject) => {
       const handler = new BufferingHandler(resolve, reject, bodyLimit, signal, this.timeoutMs, `${method} ${key}`, (error) =>
         this.transportError(error, signal, `${method} ${key}`),

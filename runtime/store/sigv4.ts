@@ -77,7 +77,7 @@ export function canonicalQueryString(params: Readonly<Record<string, string>>): 
 }
 
 export interface SignableRequest {
-  readonly method: "GET" | "HEAD" | "PUT";
+  readonly method: "GET" | "HEAD" | "PUT" | "DELETE";
   /** Host header value exactly as sent (with ":port" when not the scheme's default). */
   readonly host: string;
   /** Request path exactly as sent, already encoded (see encodeS3KeyPath). */

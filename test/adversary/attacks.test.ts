@@ -165,10 +165,18 @@ describe("P2: monotonic per enclave", () => {
     expect(bodyOf(await signedRead("user_adv_10", objectOf(t2))).found).toBe(true);
   });
 
-  test("sealing a newer version also raises the mark: the older object is refused before it is ever read", async () => {
+  test("a newer version the writer was told is stored raises the mark: the older object is refused before it is ever read", async () => {
     const t1 = await sealed("user_adv_11", Date.now() - 60_000);
-    await sealed("user_adv_11", Date.now() - 1000);
+    const t2 = await sealed("user_adv_11", Date.now() - 1000);
+    // The writer's signed answer says "written" only after this: from then on t1 is a rollback.
+    await write.ok(FrameKind.SignWriteOutcome, { ticket: t2.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: Date.now() - 1000 }] });
     expect(bodyOf(await signedRead("user_adv_11", objectOf(t1))).error.code).toBe("rolled_back");
+  });
+
+  test("a sealed version the host never reports stored does not raise the mark (it lost its write, or was dropped — as if never pushed)", async () => {
+    const t1 = await sealed("user_adv_12", Date.now() - 60_000);
+    await sealed("user_adv_12", Date.now() - 1000);
+    expect(bodyOf(await signedRead("user_adv_12", objectOf(t1))).found).toBe(true);
   });
 });
 

@@ -48,3 +48,30 @@ test("seals under its own kid; replaces a forged object under its kid; leaves an
   const forgedNow = await store.get(key("m-forged"));
   expect(forgedNow.found && loader.open(forgedNow.body, "merchant_risk", "m-forged").ok).toBe(true);
 });
+
+test("merges by default into objects its keyring verifies (other features and their times kept); --mode replace drops them; refuses to merge into another writer's older object", async () => {
+  const loader = writerKeyring([generateWriterKey("loader")]);
+  const stream = writerKeyring([generateWriterKey("stream")]);
+  const store = new MemoryStore();
+  const raw = (name: string, rows: unknown[]) => {
+    const path = join(dir, name);
+    writeFileSync(path, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    return path;
+  };
+  const stored = async (e: string) => {
+    const got = await store.get(objectKey("merchant_risk", e));
+    if (!got.found) throw new Error(`no ${e}`);
+    const opened = loader.open(got.body, "merchant_risk", e);
+    if (!opened.ok) throw new Error(opened.code);
+    return opened.object;
+  };
+  await load({ file: raw("m1.jsonl", [{ merchant_id: "mm", event_time: NOW - 5000, txn_count_1h: 1, category: "a" }]), view: "merchant_risk", store, seals: loader });
+  expect(await load({ file: raw("m2.jsonl", [{ merchant_id: "mm", event_time: NOW - 4000, txn_count_1h: 2 }]), view: "merchant_risk", store, seals: loader })).toMatchObject({ written: 1 });
+  expect(await stored("mm")).toMatchObject({ event_time: NOW - 4000, features: { txn_count_1h: 2, category: "a" }, feature_times: { category: NOW - 5000 } });
+  expect(await load({ file: raw("m3.jsonl", [{ merchant_id: "mm", event_time: NOW - 3000, txn_count_1h: 3 }]), view: "merchant_risk", store, seals: loader, mode: "replace" })).toMatchObject({ written: 1 });
+  expect((await stored("mm")).features).toEqual({ txn_count_1h: 3 });
+
+  await store.put(objectKey("merchant_risk", "theirs"), stream.seal({ view: "merchant_risk", entity: "theirs", event_time: NOW - 9000, written_time: NOW, features: { category: "s" } }));
+  const s = await load({ file: raw("m4.jsonl", [{ merchant_id: "theirs", event_time: NOW - 1000, txn_count_1h: 4 }]), view: "merchant_risk", store, seals: loader, rejectsFile: join(dir, "m4.rejects.jsonl") });
+  expect(s).toMatchObject({ written: 0, rejected: 1 });
+});

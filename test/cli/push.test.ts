@@ -82,6 +82,7 @@ describe("express-lane push", () => {
     writeFileSync(file, Array.from({ length: 250 }, (_, i) => JSON.stringify(row(`p-${i}`, i))).join("\n") + "\n");
     const results = join(dir, "results.jsonl");
     const r = await cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", jwkThumbprint(jwk), "--results", results]);
+    if (r.exitCode !== 0) console.log(r.out);
     expect(r.exitCode).toBe(0);
     expect(r.out).toMatch(/250 rows in 3 signed requests as loader/);
     expect(r.out).toMatch(/written 250 {2}unchanged 0 {2}skipped as older 0 {2}rejected 0/);
@@ -97,8 +98,9 @@ describe("express-lane push", () => {
     // unknown feature is rejected on its own.
     const codes: string[] = [];
     const older = await push({ url: lane.url, view: "merchant_risk", key: readWriterKeyFile(lane.writerKeyFile), rows: [row("p-1", 99, 5000), { entity: "p-bad", event_time: NOW, features: { nope: 1 } }], pinned: [jwk], onResult: (r) => codes.push(r.error?.code ?? r.result) });
-    expect(older).toMatchObject({ requests: 1, skipped_older: 1, rejected: 1, failed: 0, verified: true });
-    expect(codes).toEqual(["skipped_older", "unknown_feature"]);
+    // Newer wins, per row: the older row is refused with a row error (issue #13), not silently skipped.
+    expect(older).toMatchObject({ requests: 1, skipped_older: 0, rejected: 2, failed: 0, verified: true });
+    expect(codes).toEqual(["older_than_stored", "unknown_feature"]);
   });
 
   test("a wrong pin is refused before anything is sent; an answer for a pinned key set it is not in does not verify", async () => {

@@ -132,7 +132,7 @@ describe("local lane", () => {
     ["batch wrong type", `/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"entities":"u1"}' }, 400, "bad_body"],
     ["batch too large", `/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entities: Array.from({ length: 101 }, (_, i) => `e${i}`) }) }, 413, "batch_too_large"],
     ["batch body not JSON type", `/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }, 415, "unsupported_media_type"],
-    ["wrong method", `/v1/features/${DEMO_VIEW}/u`, { method: "DELETE" }, 405, "method_not_allowed"],
+    ["wrong method", `/v1/features/${DEMO_VIEW}/u`, { method: "PUT" }, 405, "method_not_allowed"],
     ["unknown route", "/v2/nothing", {}, 404, "not_found_route"],
   ] as const)("rejects %s with a JSON error", async (_name, target, init, status, code) => {
     const res = await get(target, init as RequestInit);

@@ -230,9 +230,11 @@ describe("push API", () => {
     expect(read1.json.status.chargeback_rate).toBe("NOT_FOUND");
 
     expect((await push("/v1/features/merchant_risk", row)).json.result).toBe("unchanged");
+    // Newer wins, per row: an older row is refused with a row error that says what is stored.
     const older = await push("/v1/features/merchant_risk", { ...row, event_time: NOW - 9000, features: { txn_count_1h: 9 } });
-    expect(older.status).toBe(200);
-    expect(older.json).toMatchObject({ result: "skipped_older", stored_event_time: new Date(NOW - 5000).toISOString() });
+    expect(older.status).toBe(409);
+    expect(older.json.error.code).toBe("older_than_stored");
+    expect(older.json.error.message).toContain(new Date(NOW - 5000).toISOString());
 
     const batch = await push("/v1/features/merchant_risk/_push", {
       rows: [
@@ -242,9 +244,10 @@ describe("push API", () => {
       ],
     });
     expect(batch.status).toBe(200);
-    expect(batch.json.summary).toEqual({ written: 1, unchanged: 0, skipped_older: 0, rejected: 2 });
+    expect(batch.json.summary).toEqual({ written: 1, unchanged: 0, skipped_older: 0, conflict: 0, rejected: 2 });
     expect(batch.json.results.map((r: { result: string; error?: { code: string } }) => r.error?.code ?? r.result)).toEqual(["written", "bad_value", "unknown_feature"]);
-    expect((await read("merchant_risk", "push-1")).json.features.txn_count_1h).toBe(6);
+    // A partial push merges (the default): the features it does not carry keep their values.
+    expect((await read("merchant_risk", "push-1")).json.features).toMatchObject({ txn_count_1h: 6, category: "pushed", risk_embedding: [1, 1, 1, 1] });
   });
 
   it("seals only what the directory's writer key signed: unsigned, foreign-key, altered and replayed pushes are refused", async () => {

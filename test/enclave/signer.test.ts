@@ -145,3 +145,116 @@ describe("enclave/signer push answers", () => {
     expect(() => signer.signWriteOutcome({ ticket: sealed.ticket, outcomes: [{ index: 0, result: "unchanged", stored_event_time: 1 }, { index: 1, result: "written", stored_event_time: 1 }] })).toThrow(/not sealed/);
   });
 });
+
+describe("enclave/signer merges pushes into the verified current object (issue #13)", () => {
+  let clock = NOW;
+  const signer = new Signer({ now: () => clock, registry, keys: { keyring: seals } });
+  let n = 0;
+  const request = (method: string, path: string, payload?: unknown) => {
+    const facts = { method, path, query: "", contentType: "application/json", body: payload === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(payload)) };
+    return { ...facts, writerSignature: signPush(facts, writerKey, { nowSeconds: Math.floor(clock / 1000), nonce: `merge-${String(++n).padStart(16, "0")}` }) };
+  };
+  const sealedObject = (r: ReturnType<Signer["sealWrite"]>, i = 0): Buffer => {
+    const row = r.rows[i]!;
+    if (!("object" in row)) throw new Error(`row ${i} refused: ${JSON.stringify(row)}`);
+    return Buffer.from(row.object);
+  };
+  const codeOf = (r: ReturnType<Signer["sealWrite"]>, i = 0): string | undefined => {
+    const row = r.rows[i]!;
+    return "error" in row ? row.error.code : undefined;
+  };
+  const read = (entity: string, obj: Buffer | null, at = clock) => {
+    clock = at;
+    const signed = signer.signRead({ method: "GET", path: `/v1/features/users/${entity}`, query: "", objects: [obj] });
+    return { status: signed.status, body: JSON.parse(Buffer.from(signed.body).toString()) };
+  };
+
+  it("merge keeps the other features (each with its own event time); replace drops them", () => {
+    const first = signer.sealWrite(request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 7200_000 + 60_000, features: { a: 1, b: "old" } }));
+    const v1 = sealedObject(first);
+    const merged = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 60_000, features: { a: 2 } }), current: [{ entity: "m1", object: v1 }] });
+    const v2 = sealedObject(merged);
+    const got = read("m1", v2);
+    expect(got.body.features).toMatchObject({ a: 2, b: null });
+    // b is still stored, but its own event time is past the view's 1 h max age: per-feature OUTSIDE_MAX_AGE.
+    expect(got.body.status).toMatchObject({ a: "PRESENT", b: "OUTSIDE_MAX_AGE" });
+    const fresh = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 30_000, features: { b: "new" } }), current: [{ entity: "m1", object: v2 }] });
+    expect(read("m1", sealedObject(fresh)).body.features).toMatchObject({ a: 2, b: "new" });
+    const replaced = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 20_000, features: { a: 3 }, mode: "replace" }), current: [{ entity: "m1", object: sealedObject(fresh) }] });
+    expect(read("m1", sealedObject(replaced)).body.status).toMatchObject({ a: "PRESENT", b: "NOT_FOUND" });
+  });
+
+  it("a sealed version whose write was lost (not reported stored) does not make the winner look rolled back", () => {
+    const loser = signer.sealWrite(request("POST", "/v1/features/users", { entity: "m8", event_time: NOW - 100, features: { a: 1 } }));
+    expect(codeOf(loser)).toBeUndefined();
+    const winner = seals.seal({ view: "users", entity: "m8", event_time: NOW - 500, written_time: NOW, features: { b: "won" } });
+    const retry = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m8", event_time: NOW - 100, features: { a: 1 } }), current: [{ entity: "m8", object: winner }] });
+    expect(codeOf(retry)).toBeUndefined();
+    expect(read("m8", sealedObject(retry)).body.features).toMatchObject({ a: 1, b: "won" });
+  });
+
+  it("a host that sends current objects but leaves an entity out gets that row refused (never merged from nothing)", () => {
+    const r = signer.sealWrite({ ...request("POST", "/v1/features/users/_push", { rows: [{ entity: "m9", event_time: NOW - 10, features: { a: 1 } }, { entity: "m10", event_time: NOW - 10, features: { a: 1 } }] }), current: [{ entity: "m9", object: null }] });
+    expect(codeOf(r, 0)).toBeUndefined();
+    expect(codeOf(r, 1)).toBe("current_object_missing");
+  });
+
+  it("refuses a row older than the current object, and an unchanged row returns the current bytes", () => {
+    const v1 = sealedObject(signer.sealWrite(request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 1000, features: { a: 1 } })));
+    const older = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 2000, features: { a: 0 } }), current: [{ entity: "m2", object: v1 }] });
+    expect(codeOf(older)).toBe("older_than_stored");
+    const same = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 1000, features: { a: 1 } }), current: [{ entity: "m2", object: v1 }] });
+    expect(same.rows[0]).toMatchObject({ unchanged: true });
+    expect(sealedObject(same)).toEqual(v1);
+  });
+
+  it("refuses to merge into a forged, other-entity or rolled-back current object, or when the host withholds a newer one", () => {
+    const other = new SealKeyring([{ ...generateSealKey("forger"), writer: "mallory" }]);
+    const forged = other.seal({ view: "users", entity: "m3", event_time: NOW - 10, written_time: NOW, features: { a: 666 } });
+    const push = () => request("POST", "/v1/features/users", { entity: "m3", event_time: NOW - 100, features: { a: 1 } });
+    expect(codeOf(signer.sealWrite({ ...push(), current: [{ entity: "m3", object: forged }] }))).toBe("current_object_invalid");
+    const elsewhere = seals.seal({ view: "users", entity: "someone-else", event_time: NOW - 500, written_time: NOW, features: { a: 7 } });
+    const r = signer.sealWrite({ ...push(), current: [{ entity: "m3", object: elsewhere }] });
+    expect(codeOf(r)).toBe("current_object_invalid");
+    expect("error" in r.rows[0]! && r.rows[0].error.message).toMatch(/object_mismatch/);
+    // The signer seals m3 at NOW - 100 and the host reports it stored: an older genuine object is now a rollback…
+    const fresh = signer.sealWrite(push());
+    expect(codeOf(fresh)).toBeUndefined();
+    signer.signWriteOutcome({ ticket: fresh.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: NOW - 100 }] });
+    const stale = seals.seal({ view: "users", entity: "m3", event_time: NOW - 5000, written_time: NOW - 5000, features: { a: 0 } });
+    expect(codeOf(signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m3", event_time: NOW - 50, features: { b: "x" } }), current: [{ entity: "m3", object: stale }] }))).toBe("rolled_back");
+    // …and "no current object" for a row older than the mark means the host withheld the newer one.
+    expect(codeOf(signer.sealWrite(request("POST", "/v1/features/users", { entity: "m3", event_time: NOW - 200, features: { a: 1 } })))).toBe("older_than_stored");
+  });
+
+  it("a delete (DELETE route or a delete row) seals a tombstone that reads NOT_FOUND, signed; an older write after it is refused", () => {
+    const v1 = sealedObject(signer.sealWrite(request("POST", "/v1/features/users", { entity: "m4", event_time: NOW - 1000, features: { a: 1 } })));
+    const del = signer.sealWrite({ ...request("DELETE", "/v1/features/users/m4"), current: [{ entity: "m4", object: v1 }] });
+    expect(del.ticket.kind).toBe("delete");
+    const tomb = sealedObject(del);
+    const got = read("m4", tomb);
+    expect(got.status).toBe(404);
+    expect(got.body.error.code).toBe("not_found");
+    const late = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m4", event_time: NOW - 500, features: { a: 2 } }), current: [{ entity: "m4", object: tomb }] });
+    expect(codeOf(late)).toBe("older_than_stored");
+    const rowDelete = signer.sealWrite({ ...request("POST", "/v1/features/users/_push", { rows: [{ entity: "m5", event_time: NOW - 10, delete: true }, { entity: "m5", event_time: NOW - 5, features: { a: 1 } }] }) });
+    expect(read("m5", sealedObject(rowDelete)).status).toBe(404);
+    expect(codeOf(rowDelete, 1)).toBe("duplicate_entity");
+  });
+
+  it("re-seals a push only for its own ticket, without a second nonce, at most MAX_WRITE_ATTEMPTS times; a plain replay is refused", () => {
+    const req = request("POST", "/v1/features/users", { entity: "m6", event_time: NOW - 10, features: { a: 1 } });
+    const first = signer.sealWrite(req);
+    expect(() => signer.sealWrite(req)).toThrow(/already used/);
+    let ticket = first.ticket;
+    for (let attempt = 2; attempt <= 4; attempt++) {
+      const again = signer.sealWrite({ ...req, retryOf: ticket });
+      expect(again.ticket.attempt).toBe(attempt);
+      ticket = again.ticket;
+    }
+    expect(() => signer.sealWrite({ ...req, retryOf: ticket })).toThrow(/attempts/);
+    const otherReq = request("POST", "/v1/features/users", { entity: "m7", event_time: NOW - 10, features: { a: 1 } });
+    expect(() => signer.sealWrite({ ...otherReq, retryOf: first.ticket })).toThrow(/another request/);
+    expect(() => signer.sealWrite({ ...req, retryOf: { ...first.ticket, attempt: 0 } })).toThrow(/not issued by this signer or was altered/);
+  });
+});

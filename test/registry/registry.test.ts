@@ -69,7 +69,7 @@ describe("registry", () => {
     const view = DEFAULT_REGISTRY.get("merchant_risk")!;
     const now = 1_800_000_000_000;
     const row = (event_time: unknown) => ({ entity: "m", event_time, features: { txn_count_1h: 1 } });
-    expect(() => validatePushRow(view, row(1_799_999_000), now)).toThrow(/before 2000-01-01 \(1799999000 looks like seconds: send milliseconds, 1799999000000/);
+    expect(() => validatePushRow(view, row(1_799_999_000), now)).toThrow(/before 2000-01-01 \(1799999000 looks like seconds: say event_time_unit "s", or send milliseconds, 1799999000000/);
     expect(() => validatePushRow(view, row("1999-12-31T23:59:59Z"), now)).toThrow(RowError);
     try {
       validatePushRow(view, row(5), now);

@@ -29,6 +29,7 @@ describe("runtime/routes: the one route table", () => {
     ["POST", `/v1/features/${VIEW}/batch`, "getFeaturesBatch", "reader", "batch_read", "batch"],
     ["POST", `/v1/features/${VIEW}`, "pushRow", "writer", "push", "push"],
     ["POST", `/v1/features/${VIEW}/_push`, "pushRows", "writer", "push", "push"],
+    ["DELETE", `/v1/features/${VIEW}/user_1`, "deleteEntity", "writer", "push", "push"],
     ["POST", "/get-online-features", "feastGetOnlineFeatures", "reader", "feast", "feast"],
     ["GET", "/v1/signer", "getSigner", "reader", "none", "signer"],
     ["GET", "/v1/attestation", "getAttestation", "reader", "none", "attestation"],
@@ -44,7 +45,7 @@ describe("runtime/routes: the one route table", () => {
 
   it("has every route above and no other (a new route gets a row here)", () => {
     expect(ROUTES.map((r) => r.operationId).sort()).toEqual(
-      ["feastGetOnlineFeatures", "getAttestation", "getFeatures", "getFeaturesBatch", "getSigner", "getView", "listViews", "live", "metrics", "publishRegistry", "pushRow", "pushRows", "ready"].sort(),
+      ["deleteEntity", "feastGetOnlineFeatures", "getAttestation", "getFeatures", "getFeaturesBatch", "getSigner", "getView", "listViews", "live", "metrics", "publishRegistry", "pushRow", "pushRows", "ready"].sort(),
     );
     // One entry per method + path, one per operation id.
     expect(new Set(ROUTES.map((r) => `${r.method} ${r.path}`)).size).toBe(ROUTES.length);
@@ -75,9 +76,9 @@ describe("runtime/routes: the one route table", () => {
   });
 
   it.each([
-    ["DELETE", `/v1/features/${VIEW}/e`, ["GET"]],
-    ["POST", `/v1/features/${VIEW}/e`, ["GET"]],
-    ["PUT", `/v1/features/${VIEW}/batch`, ["GET", "POST"]],
+    ["PATCH", `/v1/features/${VIEW}/e`, ["DELETE", "GET"]],
+    ["POST", `/v1/features/${VIEW}/e`, ["DELETE", "GET"]],
+    ["PUT", `/v1/features/${VIEW}/batch`, ["DELETE", "GET", "POST"]],
     ["GET", `/v1/features/${VIEW}`, ["POST"]],
     ["GET", "/get-online-features", ["POST"]],
     ["POST", "/v1/signer", ["GET"]],
@@ -101,6 +102,7 @@ describe("runtime/routes: the one route table", () => {
     getFeaturesBatch: { method: "POST", path: `/v1/features/${VIEW}/batch`, query: "", ...json({ entities: ["a", "b"] }) },
     pushRow: { method: "POST", path: `/v1/features/${VIEW}`, query: "", ...json({ entity: "a", event_time: Date.now() - 1000, features: {} }) },
     pushRows: { method: "POST", path: `/v1/features/${VIEW}/_push`, query: "", ...json({ rows: [{ entity: "a", event_time: Date.now() - 1000, features: {} }] }) },
+    deleteEntity: { method: "DELETE", path: `/v1/features/${VIEW}/a`, query: "" },
     feastGetOnlineFeatures: { method: "POST", path: "/get-online-features", query: "", ...json({ features: [`${VIEW}:${feature}`], entities: { [DEFAULT_REGISTRY.get(VIEW)!.entityKey]: ["a"] } }) },
   };
   it.each(ROUTES.filter((r) => r.grammar !== "none").map((r) => [r.operationId, r] as const))("%s: its grammar parses its requests and refuses undeclared query parameters", (id, r) => {

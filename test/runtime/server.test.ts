@@ -93,8 +93,8 @@ describe("runtime/server: dispatch from the route table", () => {
 
   it("answers 405 with an Allow header for a known path and the wrong method", async () => {
     const cases: [string, string, string][] = [
-      ["DELETE", `/v1/features/${VIEW}/e1`, "GET"],
-      ["PUT", `/v1/features/${VIEW}/batch`, "GET, POST"],
+      ["PATCH", `/v1/features/${VIEW}/e1`, "DELETE, GET"],
+      ["PUT", `/v1/features/${VIEW}/batch`, "DELETE, GET, POST"],
       ["GET", "/get-online-features", "POST"],
       ["GET", `/v1/features/${VIEW}`, "POST"],
       ["POST", "/health/live", "GET"],
