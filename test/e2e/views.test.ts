@@ -22,6 +22,9 @@ import { parseSignedRegistryDocument, REGISTRY_STORE_KEY } from "../../wire/regi
 import { viewsFileValue } from "../../wire/views-file";
 import { DEFAULT_VIEWS } from "../../registry/views";
 import { stringify } from "yaml";
+import { programWith, runProgram } from "../helpers/cli";
+import { registerApplyCommand } from "../../cli/apply";
+import { registerLoadCommand } from "../../cli/load";
 
 let lane: Lane;
 let dir: string;
@@ -174,12 +177,26 @@ describe("views without an image rebuild", () => {
     expect(res.json.status).toEqual({ amount: "PRESENT", items: "TYPE_MISMATCH" });
   });
 
+  it("the express-lane binary: apply --dry-run, apply with the dev admin key, load refusing an unserved view", async () => {
+    const file = join(dir, "views3.yaml");
+    writeFileSync(file, readFileSync(join(dir, "views2.yaml"), "utf8").replace("max_age: 2d", "max_age: 3d"));
+    const dry = await runProgram(programWith(registerApplyCommand), ["apply", file, "--url", lane.url, "--dry-run"]);
+    expect(dry.out).toMatch(/registry version 3[\s\S]*~ view orders\n {4}max age 2d → 3d/);
+    const applied = await runProgram(programWith(registerApplyCommand), ["apply", file, "--url", lane.url, "--admin-key-file", lane.keys.adminKeyFile]);
+    expect(applied.out).toMatch(/published registry version 4 .*fleet copy written/);
+    const src = join(dir, "nobody.jsonl");
+    writeFileSync(src, `${JSON.stringify({ id: "x", event_time: Date.now() })}\n`);
+    await expect(
+      runProgram(programWith(registerLoadCommand), ["load", src, "--view", "not_served", "--registry", lane.url, "--endpoint", lane.storeEndpoint, "--writer-key-file", lane.writerKeyFile]),
+    ).rejects.toThrow(/does not serve view "not_served"/);
+  });
+
   it("a hostile or stale client cannot roll the lane back: an older signed document is refused", async () => {
     const old = readFileSync(lane.keys.registryFile); // version 1, still admin-signed
     const res = await call("/v1/registry", { method: "PUT", body: old, headers: { "content-type": "application/json" } });
     expect(res.status).toBe(409);
     expect(res.json.error.code).toBe("registry_rollback");
-    expect((await call("/v1/views")).json.registry_version).toBe(3);
+    expect((await call("/v1/views")).json.registry_version).toBe(4);
     expect((await call("/v1/registry", { method: "PUT", body: "{}" })).json.error.code).toBe("bad_registry_document");
   });
 });
