@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { localAdminSigner } from "../wire/key-directory";
-import { parseSignedRegistryDocument, registryFromViews, signRegistryDocument, type ViewDocument } from "../wire/registry-document";
+import { parseSignedRegistryDocument, REGISTRY_STORE_KEY, registryFromViews, signRegistryDocument, type ViewDocument } from "../wire/registry-document";
 import type { Registry } from "../wire/registry";
 import { formatMaxAge } from "../wire/views-file";
 import { defaultAdminKid, kmsAdminSigner, readAdminKeyFile } from "./directory";
@@ -192,6 +192,7 @@ export async function apply(o: ApplyOptions): Promise<ApplyResult> {
   const reply = (await res.json()) as { registry_version: number; registry_digest: string; stored: boolean };
   if (reply.registry_version !== version) throw new ApplyError(`the lane now serves registry version ${reply.registry_version}, not ${version}`);
   print(`published registry version ${reply.registry_version} (${reply.registry_digest})${reply.stored ? "; fleet copy written" : ""}\n`);
+  if (!reply.stored) print(`this host could not write the fleet copy: upload the signed document (--out) to ${REGISTRY_STORE_KEY} in the lane's bucket so every host picks it up\n`);
   return { diff, published: true, version: reply.registry_version, digest: reply.registry_digest, signed };
 }
 

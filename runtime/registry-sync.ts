@@ -147,8 +147,14 @@ export class RegistrySync {
     const store = this.options.store;
     let stored = false;
     if (store && typeof store.put === "function" && held.signed && held.signed.equals(bytes)) {
-      await store.put(`${this.options.keyPrefix ?? ""}${REGISTRY_STORE_KEY}`, bytes, { contentType: "application/json" });
-      stored = true;
+      try {
+        await store.put(`${this.options.keyPrefix ?? ""}${REGISTRY_STORE_KEY}`, bytes, { contentType: "application/json" });
+        stored = true;
+      } catch (err) {
+        // The enclave accepted it either way; a host with a read-only store session (production
+        // readers) cannot write the fleet copy: the answer says stored: false and apply says what to do.
+        this.options.logger?.warn({ err: (err as Error).message }, "registry fleet copy not written");
+      }
     }
     return { held, stored };
   }

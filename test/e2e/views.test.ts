@@ -21,7 +21,11 @@ import { localAdminSigner } from "../../wire/key-directory";
 import { parseSignedRegistryDocument, REGISTRY_STORE_KEY } from "../../wire/registry-document";
 import { viewsFileValue } from "../../wire/views-file";
 import { DEFAULT_VIEWS } from "../../registry/views";
+import { signLaneRegistry } from "../../scripts/lane/dev-keys";
 import { stringify } from "yaml";
+import { programWith, runProgram } from "../helpers/cli";
+import { registerApplyCommand } from "../../cli/apply";
+import { registerLoadCommand } from "../../cli/load";
 
 let lane: Lane;
 let dir: string;
@@ -73,7 +77,8 @@ const ORDERS_YAML = `
 beforeAll(async () => {
   await buildBundles(LANE_BUNDLES);
   dir = mkdtempSync(join(tmpdir(), "lane-views-"));
-  lane = await startLane({ dataDir: dir, port: 0, demoEntities: 2, quiet: true });
+  // A short poll so the fleet-copy test need not wait the default 30 s.
+  lane = await startLane({ dataDir: dir, port: 0, demoEntities: 2, quiet: true, runtimeEnv: { EXPRESS_LANE_REGISTRY_POLL_MS: "200" } });
   const loaderKey = readSealKeyFile(lane.sealKeyFile);
   seals = new SealKeyring([loaderKey], loaderKey.kid);
   for (let i = 0; i < 200 && !jwk; i++) {
@@ -174,12 +179,58 @@ describe("views without an image rebuild", () => {
     expect(res.json.status).toEqual({ amount: "PRESENT", items: "TYPE_MISMATCH" });
   });
 
+  it("the express-lane binary: apply --dry-run, apply with the dev admin key, load refusing an unserved view", async () => {
+    const file = join(dir, "views3.yaml");
+    writeFileSync(file, readFileSync(join(dir, "views2.yaml"), "utf8").replace("max_age: 2d", "max_age: 3d"));
+    const dry = await runProgram(programWith(registerApplyCommand), ["apply", file, "--url", lane.url, "--dry-run"]);
+    expect(dry.out).toMatch(/registry version 3[\s\S]*~ view orders\n {4}max age 2d → 3d/);
+    const applied = await runProgram(programWith(registerApplyCommand), ["apply", file, "--url", lane.url, "--admin-key-file", lane.keys.adminKeyFile]);
+    expect(applied.out).toMatch(/published registry version 4 .*fleet copy written/);
+    const src = join(dir, "nobody.jsonl");
+    writeFileSync(src, `${JSON.stringify({ id: "x", event_time: Date.now() })}\n`);
+    await expect(
+      runProgram(programWith(registerLoadCommand), ["load", src, "--view", "not_served", "--registry", lane.url, "--endpoint", lane.storeEndpoint, "--writer-key-file", lane.writerKeyFile]),
+    ).rejects.toThrow(/does not serve view "not_served"/);
+  });
+
   it("a hostile or stale client cannot roll the lane back: an older signed document is refused", async () => {
     const old = readFileSync(lane.keys.registryFile); // version 1, still admin-signed
     const res = await call("/v1/registry", { method: "PUT", body: old, headers: { "content-type": "application/json" } });
     expect(res.status).toBe(409);
     expect(res.json.error.code).toBe("registry_rollback");
-    expect((await call("/v1/views")).json.registry_version).toBe(3);
+    expect((await call("/v1/views")).json.registry_version).toBe(4);
     expect((await call("/v1/registry", { method: "PUT", body: "{}" })).json.error.code).toBe("bad_registry_document");
+  });
+
+  async function until(what: () => Promise<boolean>, ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await what())) {
+      if (Date.now() > end) throw new Error("timed out");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it("a document another host published (the store's fleet copy) is picked up by polling", async () => {
+    const views = (await call("/v1/views")).json.views.map(({ max_age: _drop, ...v }: { max_age: string }) => v);
+    const { signed } = await signLaneRegistry(dir, [...views, { name: "from_fleet", entity_key: "id", max_age_seconds: 60, owner: "o", description: "d", features: [{ name: "x", type: "int" }] }], { version: 7, out: join(dir, "fleet.json") });
+    await lane.store.put(REGISTRY_STORE_KEY, Buffer.from(signed), { contentType: "application/json" });
+    await until(async () => (await call("/v1/views")).json.registry_version === 7);
+    expect((await read("from_fleet", "nobody")).json).toMatchObject({ registry_version: 7, found: false });
+  });
+
+  it("a restarted signer starts from its start document; the runtime forwards the newest again on reconnect", async () => {
+    await lane.stopSigner();
+    jwk = undefined as unknown as Ed25519Jwk;
+    await lane.startSigner();
+    await until(async () => {
+      const res = await call("/v1/signer");
+      if (res.status === 200) jwk = res.json.jwk;
+      return res.status === 200;
+    });
+    await until(async () => {
+      const res = await call("/v1/features/from_fleet/nobody");
+      return res.status === 404 && res.json.registry_version === 7;
+    });
+    expect((await read("user_profile", "nobody")).json.registry_version).toBe(7);
   });
 });

@@ -88,4 +88,16 @@ describe("runtime/registry-sync", () => {
     const copy = await store.get(REGISTRY_STORE_KEY);
     expect(copy.found && Buffer.from(copy.body).equals(good)).toBe(true);
   });
+
+  it("a read-only store session: the signer's acceptance stands, the answer says the copy was not stored", async () => {
+    const e = enclave();
+    const store = new MemoryStore();
+    store.put = async () => {
+      throw new Error("AccessDenied: ReadOnly session");
+    };
+    const sync = new RegistrySync({ signer: e.client, imageDefault, store });
+    const { held, stored } = await sync.publish(await signedRegistry(admin, { version: 1 }));
+    expect(held.ref.version).toBe(1);
+    expect(stored).toBe(false);
+  });
 });
