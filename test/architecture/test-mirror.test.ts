@@ -28,12 +28,10 @@ const ENTRY_POINTS = ["runtime/main.ts", "enclave/main.ts", "enclave/dev-main.ts
 /** Modules without a mirrored test when this rule was introduced (issue #17). Only shrinks. */
 const NOT_YET_MIRRORED = [
   "constructs/cloudwatch-agent.ts",
-  "constructs/directory-bucket.ts",
   "constructs/enclave-hosts.ts",
   "constructs/github-oidc.ts",
   "constructs/histogram-exporter.ts",
   "constructs/host-units.ts",
-  "constructs/key.ts",
   "constructs/lane-keys.ts",
   "constructs/network.ts",
   "constructs/observability.ts",
