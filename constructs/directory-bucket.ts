@@ -9,10 +9,10 @@
 import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { DataAwsCallerIdentity, S3BucketPolicy, S3BucketServerSideEncryptionConfiguration, S3DirectoryBucket } from "./aws";
-import { IGrantable, PolicyStatement, renderPolicyDocument } from "./iam";
+import { combineGrants, Grant, grantOnPrincipal, IGrantable, PolicyStatement, renderPolicyDocument, resourceGrant } from "./iam";
 import { Key } from "./key";
+import { BUCKET_KEY_ACTIONS, SESSION_MODE_CONDITION_KEY } from "./perms";
 
-export const SESSION_MODE_CONDITION_KEY = "s3express:SessionMode";
 
 export interface DirectoryBucketProps {
   /** Base name; the bucket is named `{baseName}--{availabilityZoneId}--x-s3`. */
@@ -103,16 +103,15 @@ export class DirectoryBucket extends Construct {
    * also have the kms:GenerateDataKey and kms:Decrypt permissions in IAM identity-based policies and
    * KMS key policies for the KMS key." (S3 Express creates a session key with GenerateDataKey.)
    */
-  grantRead(grantee: IGrantable): void {
-    this.grantSession(grantee, "ReadOnly");
-    this.grantKeyUse(grantee, "BucketRead");
+  grantRead(grantee: IGrantable): Grant {
+    return combineGrants(this.grantSession(grantee, "ReadOnly"), this.grantKeyUse(grantee, "BucketRead"));
   }
 
   /** ReadWrite sessions and kms:GenerateDataKey/Decrypt on the bucket key (PutObject: same sentence). */
-  grantWrite(grantee: IGrantable): void {
-    this.grantSession(grantee, "ReadWrite");
+  grantWrite(grantee: IGrantable): Grant {
+    const session = this.grantSession(grantee, "ReadWrite");
     this.writers.push(grantee.grantPrincipal.principalArn);
-    this.grantKeyUse(grantee, "BucketWrite");
+    return combineGrants(session, this.grantKeyUse(grantee, "BucketWrite"));
   }
 
   /**
@@ -123,25 +122,25 @@ export class DirectoryBucket extends Construct {
    * permissions in IAM identity-based policies and KMS key policies for the target KMS key."), and
    * exemption from the ReadWrite-session deny, so that force_destroy can delete the objects.
    */
-  grantAdminister(principalArn: string): void {
+  grantAdminister(principalArn: string): Grant {
     this.writers.push(principalArn);
-    this.encryptionKey.addToResourcePolicy({ sid: "BucketEncryptionSetup", actions: ["kms:GenerateDataKey", "kms:Decrypt"], principals: { AWS: [principalArn] } });
+    return resourceGrant(principalArn, this.encryptionKey.keyArn, this.encryptionKey.addToResourcePolicy({ sid: "BucketEncryptionSetup", actions: BUCKET_KEY_ACTIONS, principals: { AWS: [principalArn] } }));
   }
 
-  private grantKeyUse(grantee: IGrantable, sid: string): void {
-    const actions = ["kms:GenerateDataKey", "kms:Decrypt"];
-    this.encryptionKey.grant(grantee, sid, actions);
-    grantee.grantPrincipal.addToPrincipalPolicy({ sid: `${sid}Key`, actions, resources: [this.encryptionKey.keyArn] });
+  private grantKeyUse(grantee: IGrantable, sid: string): Grant {
+    const inKeyPolicy = this.encryptionKey.grant(grantee, sid, BUCKET_KEY_ACTIONS);
+    return combineGrants(inKeyPolicy, grantOnPrincipal(grantee, { sid: `${sid}Key`, actions: BUCKET_KEY_ACTIONS, resources: [this.encryptionKey.keyArn] }));
   }
 
-  private grantSession(grantee: IGrantable, mode: "ReadOnly" | "ReadWrite"): void {
+  private grantSession(grantee: IGrantable, mode: "ReadOnly" | "ReadWrite"): Grant {
     const statement: PolicyStatement = {
       sid: `CreateSession${mode}`,
       actions: ["s3express:CreateSession"],
       resources: [this.bucketArn],
       conditions: { StringEquals: { [SESSION_MODE_CONDITION_KEY]: mode } },
     };
-    grantee.grantPrincipal.addToPrincipalPolicy(statement);
-    this.statements.push({ ...statement, sid: `${mode}${this.statements.length}`, principals: { AWS: [grantee.grantPrincipal.principalArn] } });
+    const inBucketPolicy: PolicyStatement = { ...statement, sid: `${mode}${this.statements.length}`, principals: { AWS: [grantee.grantPrincipal.principalArn] } };
+    this.statements.push(inBucketPolicy);
+    return combineGrants(grantOnPrincipal(grantee, statement), resourceGrant(grantee.grantPrincipal.principalArn, this.bucketArn, inBucketPolicy));
   }
 }

@@ -19,7 +19,8 @@ import {
   VpcEndpointService,
 } from "./aws";
 import { AgentConfigOptions } from "./cloudwatch-agent";
-import { IGrantable, IPrincipal, Role } from "./iam";
+import { combineGrants, Grant, grantOnPrincipal, IGrantable, IPrincipal, Role } from "./iam";
+import { SSM_RESOURCE_TAG_CONDITION_PREFIX } from "./perms";
 import { renderUserData, SEAL_KEYS_OBJECT } from "./user-data";
 
 export const AL2023_ARM64_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
@@ -262,23 +263,23 @@ export interface RunCommandGrantProps {
  * workflow) needs to run the benchmark on a node. A function, not a method: the deploy role lives
  * in the bootstrap stack, before any host exists.
  */
-export function grantRunCommandOnHosts(grantee: IGrantable, props: RunCommandGrantProps): void {
-  const principal = grantee.grantPrincipal;
-  principal.addToPrincipalPolicy({
+export function grantRunCommandOnHosts(grantee: IGrantable, props: RunCommandGrantProps): Grant {
+  const onHosts = grantOnPrincipal(grantee, {
     sid: "RunCommandOnLaneHosts",
     actions: ["ssm:SendCommand"],
     resources: [`arn:aws:ec2:${props.region}:*:instance/*`],
-    conditions: { StringEquals: { "ssm:resourceTag/Name": `${props.namePrefix}-host` } },
+    conditions: { StringEquals: { [`${SSM_RESOURCE_TAG_CONDITION_PREFIX}Name`]: `${props.namePrefix}-host` } },
   });
-  principal.addToPrincipalPolicy({
+  const document = grantOnPrincipal(grantee, {
     sid: "RunShellScriptDocument",
     actions: ["ssm:SendCommand"],
     resources: [`arn:aws:ssm:${props.region}::document/AWS-RunShellScript`],
   });
-  principal.addToPrincipalPolicy({
+  const results = grantOnPrincipal(grantee, {
     sid: "FindHostsAndReadCommandResults",
     actions: ["ec2:DescribeInstances", "ssm:GetCommandInvocation"],
     resources: ["*"],
   });
+  return combineGrants(onHosts, document, results);
 }
 

@@ -191,10 +191,54 @@ export class PermissionsBoundary {
 }
 
 /**
+ * What a grant wrote (aws-cdk-lib's `iam.Grant`): to whom, which actions on which resources, and the
+ * statements themselves — in the principal's identity policy, the resource's policy, or both (KMS
+ * key grants write both where the key policy alone is not enough). Reviews and tests read it
+ * instead of digging the statements out of the synthesized JSON.
+ */
+export interface Grant {
+  readonly principal: string;
+  readonly actions: readonly string[];
+  readonly resources: readonly string[];
+  readonly statements: readonly GrantStatement[];
+}
+
+export interface GrantStatement {
+  /** Where the statement went: the grantee's identity policy, or the resource's own policy. */
+  readonly policy: "principal" | "resource";
+  readonly statement: PolicyStatement;
+}
+
+/** The union of several grants to one principal (a grant* helper that writes several statements). */
+export function combineGrants(...grants: readonly Grant[]): Grant {
+  if (grants.length === 0) throw new Error("combineGrants needs at least one grant");
+  const principal = grants[0].principal;
+  if (grants.some((g) => g.principal !== principal)) throw new Error("combineGrants: grants to different principals");
+  const unique = (xs: readonly string[]) => [...new Set(xs)];
+  return {
+    principal,
+    actions: unique(grants.flatMap((g) => g.actions)),
+    resources: unique(grants.flatMap((g) => g.resources)),
+    statements: grants.flatMap((g) => g.statements),
+  };
+}
+
+/** Adds `statement` to the grantee's identity policy and says so. */
+export function grantOnPrincipal(grantee: IGrantable, statement: PolicyStatement): Grant {
+  grantee.grantPrincipal.addToPrincipalPolicy(statement);
+  return { principal: grantee.grantPrincipal.principalArn, actions: [...statement.actions], resources: [...(statement.resources ?? [])], statements: [{ policy: "principal", statement }] };
+}
+
+/** A statement a resource added to its own policy naming `principal` (key policies, bucket policies). */
+export function resourceGrant(principal: string, resourceArn: string, statement: PolicyStatement): Grant {
+  return { principal, actions: [...statement.actions], resources: [resourceArn], statements: [{ policy: "resource", statement }] };
+}
+
+/**
  * Lets `grantee` assume the role `roleArn` (sts:AssumeRole on that role only). The role's own trust
  * policy must allow it too; for a role created in another stack, pass its ARN.
  */
-export function grantAssumeRole(grantee: IGrantable, roleArn: string, sid = "AssumeRole"): void {
-  grantee.grantPrincipal.addToPrincipalPolicy({ sid, actions: ["sts:AssumeRole"], resources: [roleArn] });
+export function grantAssumeRole(grantee: IGrantable, roleArn: string, sid = "AssumeRole"): Grant {
+  return grantOnPrincipal(grantee, { sid, actions: ["sts:AssumeRole"], resources: [roleArn] });
 }
 

@@ -17,86 +17,8 @@
 import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { KmsAlias, KmsKey, KmsKeyPolicy } from "./aws";
-import { Conditions, IGrantable, PolicyStatement, renderPolicyDocument } from "./iam";
-import { KEY_POLICY_ADMINS_METADATA, KEY_ROLE_METADATA } from "./policies/seal-key-attestation";
-
-/**
- * Full administration without cryptographic use and without kms:CreateGrant (KMS Developer Guide,
- * "Allows key administrators to administer the KMS key" lists these; CreateGrant is left out because
- * "a grant ... allows the grantee principal to use the KMS key in cryptographic operations",
- * https://docs.aws.amazon.com/kms/latest/developerguide/grants.html).
- */
-export const KEY_ADMIN_ACTIONS: readonly string[] = [
-  "kms:DescribeKey",
-  "kms:GetKeyPolicy",
-  "kms:GetKeyRotationStatus",
-  "kms:GetPublicKey",
-  "kms:ListGrants",
-  "kms:ListKeyPolicies",
-  "kms:ListKeyRotations",
-  "kms:ListResourceTags",
-  "kms:PutKeyPolicy",
-  "kms:EnableKey",
-  "kms:DisableKey",
-  "kms:EnableKeyRotation",
-  "kms:DisableKeyRotation",
-  "kms:RotateKeyOnDemand",
-  "kms:UpdateKeyDescription",
-  "kms:TagResource",
-  "kms:UntagResource",
-  "kms:CreateAlias",
-  "kms:UpdateAlias",
-  "kms:DeleteAlias",
-  "kms:RevokeGrant",
-  "kms:ScheduleKeyDeletion",
-  "kms:CancelKeyDeletion",
-];
-
-/**
- * What Terraform needs to read and set a key policy it owns on a key created elsewhere: the
- * provider reads the key (DescribeKey, GetKeyPolicy) and writes the policy (PutKeyPolicy).
- */
-export const KEY_POLICY_ACTIONS: readonly string[] = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"];
-
-/**
- * What Terraform needs to create, update and destroy a key and its alias (aws_kms_key: CreateKey is
- * an IAM permission; reads DescribeKey/GetKeyPolicy/GetKeyRotationStatus/ListResourceTags; writes
- * PutKeyPolicy/EnableKeyRotation/TagResource/UntagResource/UpdateKeyDescription; destroy
- * ScheduleKeyDeletion; aws_kms_alias CreateAlias/UpdateAlias/DeleteAlias need permission on the key
- * too — KMS Developer Guide, "Controlling access to aliases").
- */
-export const KEY_LIFECYCLE_ACTIONS: readonly string[] = [
-  ...KEY_POLICY_ACTIONS,
-  "kms:ListKeyRotations",
-  "kms:EnableKeyRotation",
-  "kms:TagResource",
-  "kms:UntagResource",
-  "kms:UpdateKeyDescription",
-  "kms:CreateAlias",
-  "kms:UpdateAlias",
-  "kms:DeleteAlias",
-  "kms:ScheduleKeyDeletion",
-];
-
-/** Read-only access to a key's metadata and policy (the plan role's `terraform plan` refresh). */
-export const KEY_READ_ACTIONS: readonly string[] = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListKeyRotations"];
-
-/** Cryptographic actions (and grants); none may appear in an admin or operator statement. */
-export const KEY_USE_ACTIONS: readonly string[] = [
-  "kms:Encrypt",
-  "kms:Decrypt",
-  "kms:ReEncryptFrom",
-  "kms:ReEncryptTo",
-  "kms:GenerateDataKey",
-  "kms:GenerateDataKeyWithoutPlaintext",
-  "kms:GenerateDataKeyPair",
-  "kms:GenerateDataKeyPairWithoutPlaintext",
-  "kms:GenerateMac",
-  "kms:VerifyMac",
-  "kms:Sign",
-  "kms:Verify",
-  "kms:CreateGrant",
-];
+import { Conditions, Grant, IGrantable, PolicyStatement, renderPolicyDocument, resourceGrant } from "./iam";
+import { KEY_ADMIN_ACTIONS, KEY_DECRYPT_ACTIONS, KEY_ENCRYPT_ACTIONS, KEY_ENCRYPT_DECRYPT_ACTIONS, KEY_LIFECYCLE_ACTIONS, KEY_POLICY_ADMINS_METADATA, KEY_READ_ACTIONS, KEY_ROLE_METADATA, KEY_USE_ACTIONS } from "./perms";
 
 export interface KeyAccess {
   /** Principals (ARNs) with KEY_ADMIN_ACTIONS: the break-glass admin(s). At least one. */
@@ -159,29 +81,35 @@ abstract class KeyPolicyGrants extends Construct {
     return Lazy.stringValue({ produce: () => renderPolicyDocument(this.statements) });
   }
 
-  /** Adds a statement to the key policy. In a key policy `Resource: "*"` means this key. */
-  addToResourcePolicy(statement: PolicyStatement): void {
+  /** The key's ARN (a token until synthesis for a key created here). */
+  abstract readonly keyArn: string;
+
+  /** Adds a statement to the key policy (its Sid made unique). In a key policy `Resource: "*"` means this key. */
+  addToResourcePolicy(statement: PolicyStatement): PolicyStatement {
     const taken = new Set(this.statements.map((s) => s.sid));
     let sid = statement.sid;
     for (let i = 2; sid !== undefined && taken.has(sid); i++) sid = `${statement.sid}${i}`;
-    this.statements.push({ ...statement, sid, resources: statement.resources ?? ["*"] });
+    const added = { ...statement, sid, resources: statement.resources ?? ["*"] };
+    this.statements.push(added);
+    return added;
   }
 
-  /** Grants `actions` on this key to `grantee`, optionally under `conditions`. */
-  grant(grantee: IGrantable, sid: string, actions: readonly string[], conditions?: Conditions): void {
-    this.addToResourcePolicy({ sid, actions, principals: { AWS: [grantee.grantPrincipal.principalArn] }, conditions });
+  /** Grants `actions` on this key to `grantee` in the key policy, optionally under `conditions`. */
+  grant(grantee: IGrantable, sid: string, actions: readonly string[], conditions?: Conditions): Grant {
+    const principal = grantee.grantPrincipal.principalArn;
+    return resourceGrant(principal, this.keyArn, this.addToResourcePolicy({ sid, actions, principals: { AWS: [principal] }, conditions }));
   }
 
-  grantDecrypt(grantee: IGrantable, sid = "Decrypt", conditions?: Conditions): void {
-    this.grant(grantee, sid, ["kms:Decrypt"], conditions);
+  grantDecrypt(grantee: IGrantable, sid = "Decrypt", conditions?: Conditions): Grant {
+    return this.grant(grantee, sid, KEY_DECRYPT_ACTIONS, conditions);
   }
 
-  grantEncrypt(grantee: IGrantable, sid = "Encrypt"): void {
-    this.grant(grantee, sid, ["kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]);
+  grantEncrypt(grantee: IGrantable, sid = "Encrypt"): Grant {
+    return this.grant(grantee, sid, KEY_ENCRYPT_ACTIONS);
   }
 
-  grantEncryptDecrypt(grantee: IGrantable, sid = "EncryptDecrypt"): void {
-    this.grant(grantee, sid, ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]);
+  grantEncryptDecrypt(grantee: IGrantable, sid = "EncryptDecrypt"): Grant {
+    return this.grant(grantee, sid, KEY_ENCRYPT_DECRYPT_ACTIONS);
   }
 
   /** The current key-policy statements (for tests and reviews). */

@@ -17,27 +17,14 @@
  * and the lane stack then owns its whole policy (aws_kms_key_policy) with the PCR0 condition.
  */
 import { Construct } from "constructs";
-import { IGrantable } from "./iam";
-import { ExistingKeyPolicy, Key, KEY_POLICY_ACTIONS } from "./key";
-import { KEY_ROLE_TAG } from "./policies/seal-key-attestation";
+import { combineGrants, Grant, IGrantable } from "./iam";
+import { ExistingKeyPolicy, Key } from "./key";
+import { ATTESTATION_PCR0_CONDITION_KEY, DATA_KEY_PAIR_SPEC_CONDITION_KEY, KEY_POLICY_ACTIONS, KEY_ROLE_TAG, LANE_CONDITION_KEY, LANE_KEY_PAIR_SPEC, LANE_KEY_PURPOSE, SEAL_PURPOSE, SEAL_PURPOSE_CONDITION_KEY, SEAL_WRITER_CONDITION_KEY } from "./perms";
 
-/** The KMS condition key carrying the attested enclave image hash (PCR0). */
-export const ATTESTATION_PCR0_CONDITION_KEY = "kms:RecipientAttestation:ImageSha384";
 /** Statement ID of the host's attested grant. */
 export const SEAL_HOST_GRANT_SID = "EnclaveDecryptWithAttestation";
 /** Statement ID prefix of a writer's unwrap grant (its own writer keys only). */
 export const SEAL_WRITER_UNWRAP_SID = "WriterUnwrapSealKeys";
-/** Encryption context every writer key is generated under (wire/seal-keys.ts SEAL_KEY_PURPOSE). */
-export const SEAL_PURPOSE_CONDITION_KEY = "kms:EncryptionContext:purpose";
-export const SEAL_WRITER_CONDITION_KEY = "kms:EncryptionContext:writer";
-export const SEAL_PURPOSE = "express-lane-seal";
-/**
- * Encryption context purpose of the lane signing key (wire/lane-key.ts LANE_KEY_PURPOSE): an admin
- * generates it with GenerateDataKeyPairWithoutPlaintext under the seal key, context
- * {purpose, lane, kid, not_before, not_after}; only attested enclaves decrypt it.
- */
-export const LANE_KEY_PURPOSE = "express-lane-lane-key";
-export const LANE_CONDITION_KEY = "kms:EncryptionContext:lane";
 /** The admin signing key's one algorithm (KMS Sign `SigningAlgorithm`). */
 export const DIRECTORY_SIGNING_ALGORITHM = "ED25519_SHA_512";
 export const DIRECTORY_SIGNING_KEY_SPEC = "ECC_NIST_EDWARDS25519";
@@ -195,14 +182,16 @@ export class LaneKeys extends Construct {
    * in the request" and applies to GenerateDataKey and Decrypt (KMS Developer Guide,
    * kms:EncryptionContext:context-key).
    */
-  grantSeal(writer: IGrantable, writerId: string): void {
-    this.sealKey.grant(writer, `WriterSeal${pascal(writerId)}`, ["kms:GenerateDataKey"], LaneKeys.writerConditions(writerId));
-    this.sealKey.grant(writer, `WriterDescribe${pascal(writerId)}`, ["kms:DescribeKey"]);
+  grantSeal(writer: IGrantable, writerId: string): Grant {
+    return combineGrants(
+      this.sealKey.grant(writer, `WriterSeal${pascal(writerId)}`, ["kms:GenerateDataKey"], LaneKeys.writerConditions(writerId)),
+      this.sealKey.grant(writer, `WriterDescribe${pascal(writerId)}`, ["kms:DescribeKey"]),
+    );
   }
 
   /** Lets `writer` unwrap its own writer keys, and nothing else wrapped under this key. */
-  grantSealKeyUnwrap(writer: IGrantable, writerId: string): void {
-    this.sealKey.grantDecrypt(writer, `${SEAL_WRITER_UNWRAP_SID}${pascal(writerId)}`, LaneKeys.writerConditions(writerId));
+  grantSealKeyUnwrap(writer: IGrantable, writerId: string): Grant {
+    return this.sealKey.grantDecrypt(writer, `${SEAL_WRITER_UNWRAP_SID}${pascal(writerId)}`, LaneKeys.writerConditions(writerId));
   }
 
   /**
@@ -213,8 +202,8 @@ export class LaneKeys extends Construct {
    * AWS Nitro Enclaves). Several PCR0 values in one condition are ORed. Two kinds of ciphertext:
    * writer keys (purpose express-lane-seal) and the lane signing key (purpose express-lane-lane-key).
    */
-  grantAttestedUnseal(host: IGrantable): void {
-    this.sealKey.grantDecrypt(host, SEAL_HOST_GRANT_SID, {
+  grantAttestedUnseal(host: IGrantable): Grant {
+    return this.sealKey.grantDecrypt(host, SEAL_HOST_GRANT_SID, {
       StringEqualsIgnoreCase: { [ATTESTATION_PCR0_CONDITION_KEY]: this.pcr0s.length === 1 ? this.pcr0s[0] : [...this.pcr0s] },
       StringEquals: { [SEAL_PURPOSE_CONDITION_KEY]: [SEAL_PURPOSE, LANE_KEY_PURPOSE] },
     });
@@ -233,7 +222,7 @@ export class LaneKeys extends Construct {
       sid: "AdminsGenerateLaneSigningKey",
       actions: ["kms:GenerateDataKeyPairWithoutPlaintext"],
       principals: { AWS: [...principals] },
-      conditions: { StringEquals: { [SEAL_PURPOSE_CONDITION_KEY]: LANE_KEY_PURPOSE, [LANE_CONDITION_KEY]: laneName, "kms:DataKeyPairSpec": "ECC_NIST_EDWARDS25519" } },
+      conditions: { StringEquals: { [SEAL_PURPOSE_CONDITION_KEY]: LANE_KEY_PURPOSE, [LANE_CONDITION_KEY]: laneName, [DATA_KEY_PAIR_SPEC_CONDITION_KEY]: LANE_KEY_PAIR_SPEC } },
     });
   }
 }

@@ -25,7 +25,8 @@ import {
   SnsTopicSubscription,
 } from "./aws";
 import { AgentConfigOptions, METRIC_NAMESPACE, PROMETHEUS_SCRAPE_JOB } from "./cloudwatch-agent";
-import { IGrantable, renderPolicyDocument } from "./iam";
+import { combineGrants, Grant, grantOnPrincipal, IGrantable, renderPolicyDocument } from "./iam";
+import { METRIC_NAMESPACE_CONDITION_KEY } from "./perms";
 import { Key } from "./key";
 
 /** Where alarm notifications go. SNS asks an email endpoint to confirm the subscription. */
@@ -406,19 +407,20 @@ export class Observability extends Construct {
   }
 
   /** Lets hosts write their log groups and publish metrics in the lane namespace only. */
-  grantPublish(grantee: IGrantable): void {
+  grantPublish(grantee: IGrantable): Grant {
     const groups = [this.runtimeLogGroup, this.bootstrapLogGroup, this.metricsLogGroup];
-    grantee.grantPrincipal.addToPrincipalPolicy({
+    const logs = grantOnPrincipal(grantee, {
       sid: "WriteLaneLogs",
       actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:PutRetentionPolicy"],
       resources: groups.flatMap((g) => [g.arn, `${g.arn}:*`]),
     });
-    grantee.grantPrincipal.addToPrincipalPolicy({
+    const metrics = grantOnPrincipal(grantee, {
       // PutMetricData supports no resource-level permissions; scoped by namespace instead.
       sid: "PutLaneMetrics",
       actions: ["cloudwatch:PutMetricData"],
       resources: ["*"],
-      conditions: { StringEquals: { "cloudwatch:namespace": METRIC_NAMESPACE } },
+      conditions: { StringEquals: { [METRIC_NAMESPACE_CONDITION_KEY]: METRIC_NAMESPACE } },
     });
+    return combineGrants(logs, metrics);
   }
 }

@@ -16,13 +16,10 @@
  * A suppression (constructs/policies/suppressions.ts) on the deploy role documents each remaining
  * wildcard.
  */
-import { IGrantable, PolicyStatement } from "./iam";
-import { KEY_LIFECYCLE_ACTIONS } from "./key";
-import { KEY_ROLE_TAG } from "./policies/seal-key-attestation";
+import { combineGrants, Grant, grantOnPrincipal, IGrantable, PolicyStatement } from "./iam";
+import { KEY_LIFECYCLE_ACTIONS, KEY_ROLE_TAG, LANE_TAG, SESSION_MODE_CONDITION_KEY } from "./perms";
 import { SEAL_KEYS_PREFIX } from "./user-data";
 
-/** Tag every lane resource carries (provider default tags): the lane name. */
-export const LANE_TAG = "ExpressLaneLane";
 
 export const boundaryPolicyName = (prefix: string): string => `${prefix}-boundary`;
 
@@ -109,8 +106,9 @@ export interface PlanPermissionsProps extends LaneNames {
  * ReadWrite first, then ReadOnly", S3 API reference, HeadBucket): granted with SessionMode
  * ReadOnly only. Key metadata is readable because the key policies name the plan role (KeyRead).
  */
-export function grantLanePlanning(plan: IGrantable, p: PlanPermissionsProps): void {
-  const add = (s: PolicyStatement) => plan.grantPrincipal.addToPrincipalPolicy(s);
+export function grantLanePlanning(plan: IGrantable, p: PlanPermissionsProps): Grant {
+  const grants: Grant[] = [];
+  const add = (s: PolicyStatement) => grants.push(grantOnPrincipal(plan, s));
   const inRegion = { StringEquals: { "aws:RequestedRegion": p.region } };
   add({ sid: "ListStateBucket", actions: ["s3:ListBucket"], resources: [p.stateBucketArn] });
   add({ sid: "ReadLaneState", actions: ["s3:GetObject"], resources: [`${p.stateBucketArn}/${p.laneStateKey}`] });
@@ -123,7 +121,7 @@ export function grantLanePlanning(plan: IGrantable, p: PlanPermissionsProps): vo
   add({ sid: "ReadManagedPolicies", actions: ["iam:GetPolicy", "iam:GetPolicyVersion"], resources: ["arn:aws:iam::aws:policy/*"] });
   add({ sid: "ListKeysAndAliases", actions: ["kms:ListAliases", "kms:ListKeys"], resources: ["*"] });
   add({ sid: "ReadLaneDirectoryBucket", actions: ["s3express:GetBucketPolicy", "s3express:GetEncryptionConfiguration", "s3express:GetLifecycleConfiguration"], resources: [directoryBucketArnPattern(p)] });
-  add({ sid: "HeadLaneDirectoryBucket", actions: ["s3express:CreateSession"], resources: [directoryBucketArnPattern(p)], conditions: { StringEquals: { "s3express:SessionMode": "ReadOnly" } } });
+  add({ sid: "HeadLaneDirectoryBucket", actions: ["s3express:CreateSession"], resources: [directoryBucketArnPattern(p)], conditions: { StringEquals: { [SESSION_MODE_CONDITION_KEY]: "ReadOnly" } } });
   add({ sid: "ListDirectoryBuckets", actions: ["s3express:ListAllMyDirectoryBuckets"], resources: ["*"] });
   add({ sid: "ReadLaneLogs", actions: ["logs:ListTagsForResource", "logs:ListTagsLogGroup", "logs:DescribeMetricFilters"], resources: laneLogGroups(p) });
   add({ sid: "DescribeLogGroups", actions: ["logs:DescribeLogGroups"], resources: ["*"] });
@@ -138,6 +136,7 @@ export function grantLanePlanning(plan: IGrantable, p: PlanPermissionsProps): vo
   add({ sid: "ListPublishedSealKeys", actions: ["s3:ListBucket"], resources: [`arn:aws:s3:::${p.artifactBucketName}`], conditions: { StringLike: { "s3:prefix": `${SEAL_KEYS_PREFIX}*` } } });
   add({ sid: "ReadParameters", actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:ListTagsForResource"], resources: [`arn:aws:ssm:${p.region}:*:parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
   add({ sid: "DescribeParameters", actions: ["ssm:DescribeParameters"], resources: ["*"] });
+  return combineGrants(...grants);
 }
 
 export interface DeployPermissionsProps extends LaneNames {
@@ -157,8 +156,9 @@ export interface DeployPermissionsProps extends LaneNames {
  *  - s3express:PutEncryptionConfiguration "in an IAM identity-based policy instead of a bucket
  *    policy" (S3 API reference, PutBucketEncryption), with kms:GenerateDataKey + kms:Decrypt.
  */
-export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProps): void {
-  const add = (s: PolicyStatement) => deploy.grantPrincipal.addToPrincipalPolicy(s);
+export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProps): Grant {
+  const grants: Grant[] = [];
+  const add = (s: PolicyStatement) => grants.push(grantOnPrincipal(deploy, s));
   const inRegion = { StringEquals: { "aws:RequestedRegion": p.region } };
   const laneRoles = [`arn:aws:iam::*:role/${p.prefix}-*`];
   const withBoundary = { StringEquals: { "iam:PermissionsBoundary": p.boundaryArn } };
@@ -370,4 +370,5 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
     resources: [`arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`],
   });
   add({ sid: "DescribeParameters", actions: ["ssm:DescribeParameters"], resources: ["*"] });
+  return combineGrants(...grants);
 }

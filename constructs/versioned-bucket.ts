@@ -6,7 +6,7 @@
 import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { S3Bucket, S3BucketOwnershipControls, S3BucketPolicy, S3BucketPublicAccessBlock, S3BucketServerSideEncryptionConfiguration, S3BucketVersioning } from "./aws";
-import { IGrantable, PolicyStatement, renderPolicyDocument } from "./iam";
+import { combineGrants, Grant, grantOnPrincipal, IGrantable, PolicyStatement, renderPolicyDocument } from "./iam";
 
 export interface VersionedBucketProps {
   readonly bucketName: string;
@@ -69,23 +69,17 @@ export class VersionedBucket extends Construct {
   }
 
   /** s3:GetObject(+Version) under `prefix` and s3:ListBucket. */
-  grantRead(grantee: IGrantable, prefix = ""): void {
-    grantee.grantPrincipal.addToPrincipalPolicy({ sid: "BucketList", actions: ["s3:ListBucket"], resources: [this.bucketArn] });
-    grantee.grantPrincipal.addToPrincipalPolicy({
-      sid: "BucketRead",
-      actions: ["s3:GetObject", "s3:GetObjectVersion"],
-      resources: [`${this.bucketArn}/${prefix}*`],
-    });
+  grantRead(grantee: IGrantable, prefix = ""): Grant {
+    return combineGrants(
+      grantOnPrincipal(grantee, { sid: "BucketList", actions: ["s3:ListBucket"], resources: [this.bucketArn] }),
+      grantOnPrincipal(grantee, { sid: "BucketRead", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [`${this.bucketArn}/${prefix}*`] }),
+    );
   }
 
   /** Read plus s3:PutObject/DeleteObject under `prefix`. */
-  grantReadWrite(grantee: IGrantable, prefix = ""): void {
-    this.grantRead(grantee, prefix);
-    grantee.grantPrincipal.addToPrincipalPolicy({
-      sid: "BucketWrite",
-      actions: ["s3:PutObject", "s3:DeleteObject"],
-      resources: [`${this.bucketArn}/${prefix}*`],
-    });
+  grantReadWrite(grantee: IGrantable, prefix = ""): Grant {
+    const read = this.grantRead(grantee, prefix);
+    return combineGrants(read, grantOnPrincipal(grantee, { sid: "BucketWrite", actions: ["s3:PutObject", "s3:DeleteObject"], resources: [`${this.bucketArn}/${prefix}*`] }));
   }
 }
 
@@ -97,17 +91,15 @@ export class ImportedBucket {
   }
 
   /** s3:GetObject(+Version) under `prefix` and s3:ListBucket. */
-  grantRead(grantee: IGrantable, prefix = ""): void {
-    grantee.grantPrincipal.addToPrincipalPolicy({ sid: "ArtifactList", actions: ["s3:ListBucket"], resources: [this.bucketArn] });
-    grantee.grantPrincipal.addToPrincipalPolicy({
-      sid: "ArtifactRead",
-      actions: ["s3:GetObject", "s3:GetObjectVersion"],
-      resources: [`${this.bucketArn}/${prefix}*`],
-    });
+  grantRead(grantee: IGrantable, prefix = ""): Grant {
+    return combineGrants(
+      grantOnPrincipal(grantee, { sid: "ArtifactList", actions: ["s3:ListBucket"], resources: [this.bucketArn] }),
+      grantOnPrincipal(grantee, { sid: "ArtifactRead", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [`${this.bucketArn}/${prefix}*`] }),
+    );
   }
 
   /** s3:PutObject under `prefix` (e.g. the writer publishing seal-keys/wrapped.json). */
-  grantPut(grantee: IGrantable, prefix: string, sid = "ArtifactPut"): void {
-    grantee.grantPrincipal.addToPrincipalPolicy({ sid, actions: ["s3:PutObject"], resources: [`${this.bucketArn}/${prefix}*`] });
+  grantPut(grantee: IGrantable, prefix: string, sid = "ArtifactPut"): Grant {
+    return grantOnPrincipal(grantee, { sid, actions: ["s3:PutObject"], resources: [`${this.bucketArn}/${prefix}*`] });
   }
 }

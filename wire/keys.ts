@@ -31,6 +31,8 @@ export function publicKeyFromJwk(jwk: Ed25519Jwk): KeyObject {
 }
 
 export function rawFromPublicKey(key: KeyObject): Buffer {
+  // An EC key's JWK has an `x` too (its x coordinate): check the type, not the shape.
+  if (key.type !== "public" || key.asymmetricKeyType !== "ed25519") throw new Error("not an Ed25519 public key");
   const jwk = key.export({ format: "jwk" }) as { x?: string };
   if (!jwk.x) throw new Error("not an OKP public key");
   return Buffer.from(jwk.x, "base64url");

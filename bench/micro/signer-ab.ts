@@ -7,7 +7,7 @@
  *   npx tsx bench/micro/signer-ab.ts /tmp/old [rounds]
  *
  * The other checkout needs this tree's packages: a missing `<other>/node_modules` is linked to
- * ours. Both sides must take Signer({ seals | keys, now }) / signRead(raw) (true since the sealed
+ * ours. Both sides must take Signer({ seals | keys, now, registry }) / signRead(raw) (true since the sealed
  * layout, commit c177714; `keys` since the key directory).
  */
 import { existsSync, symlinkSync } from "node:fs";
@@ -15,9 +15,10 @@ import { resolve } from "node:path";
 import { DEMO_VIEW, demoEntityId, demoObject } from "../../scripts/lane/demo-data";
 import * as thisSigner from "../../enclave/signer";
 import * as thisSeal from "../../enclave/seal";
+import { DEFAULT_REGISTRY } from "../../registry/views";
 
 interface SignerModule {
-  Signer: new (options: { seals: unknown; keys: unknown; now: () => number }) => { signRead(raw: Record<string, unknown>): unknown };
+  Signer: new (options: { seals: unknown; keys: unknown; now: () => number; registry: unknown }) => { signRead(raw: Record<string, unknown>): unknown };
 }
 interface SealModule {
   generateSealKey(kid: string): unknown;
@@ -32,7 +33,7 @@ function side(signerModule: SignerModule, sealModule: SealModule): Record<Scenar
   const now = Date.now();
   const seals = new sealModule.SealKeyring([sealModule.generateSealKey("ab")]);
   // `seals` for checkouts before the key directory (issue #11), `keys` after it.
-  const signer = new signerModule.Signer({ seals, keys: { keyring: seals }, now: () => now });
+  const signer = new signerModule.Signer({ seals, keys: { keyring: seals }, now: () => now, registry: DEFAULT_REGISTRY });
   const objects = Array.from({ length: 100 }, (_, i) => seals.seal(demoObject(i, now)));
   const batchBody = Buffer.from(JSON.stringify({ entities: objects.map((_, i) => demoEntityId(i)), features: TEN.split(",") }));
   const path = `/v1/features/${DEMO_VIEW}/${demoEntityId(7)}`;

@@ -1,19 +1,18 @@
 import { TerraformResource } from "cdktf";
 import { ContextValue, awsPrincipals, couldAllow } from "./evaluate";
 import { Attrs, IamStatementJson, PolicyRule, asList, block, parsePolicy, resolvedValue } from "./rule";
+import {
+  ATTESTATION_PCR0_CONDITION_KEY as ATTESTATION_KEY,
+  KEY_POLICY_ADMINS_METADATA,
+  KEY_ROLE_METADATA,
+  KEY_ROLE_TAG,
+  LANE_CONDITION_KEY,
+  LANE_KEY_PURPOSE as LANE_KEY_PURPOSE_VALUE,
+  SEAL_PURPOSE as SEAL_PURPOSE_VALUE,
+  SEAL_PURPOSE_CONDITION_KEY as SEAL_PURPOSE_KEY,
+  SEAL_WRITER_CONDITION_KEY as SEAL_WRITER_KEY,
+} from "../perms";
 
-/** Tag that marks a KMS key's role in the lane: "seal", "bucket", "signing". */
-export const KEY_ROLE_TAG = "ExpressLaneKeyRole";
-/** Construct metadata on an aws_kms_key_policy naming its key's role (constructs/key.ts). */
-export const KEY_ROLE_METADATA = "express-lane:key-role";
-/** Construct metadata on a key / key policy listing the principals meant to hold kms:PutKeyPolicy. */
-export const KEY_POLICY_ADMINS_METADATA = "express-lane:key-policy-admins";
-export const ATTESTATION_KEY = "kms:RecipientAttestation:ImageSha384";
-export const SEAL_PURPOSE_KEY = "kms:EncryptionContext:purpose";
-export const SEAL_WRITER_KEY = "kms:EncryptionContext:writer";
-export const SEAL_PURPOSE_VALUE = "express-lane-seal";
-/** The lane signing key's purpose (wire/lane-key.ts): only attested enclaves may ever open it. */
-export const LANE_KEY_PURPOSE_VALUE = "express-lane-lane-key";
 
 /** A principal no policy of ours names: catches `Principal: "*"` and account-root delegation. */
 export const STRANGER = "arn:aws:iam::999999999999:role/stranger";
@@ -155,7 +154,7 @@ export function checkSealPolicy(policy: unknown, admins?: readonly string[]): st
       // GenerateDataKeyPair returns the private key in plaintext; the lane signing key must be made
       // with ...WithoutPlaintext so only enclaves ever hold it.
       const laneKey = { [SEAL_PURPOSE_KEY]: LANE_KEY_PURPOSE_VALUE };
-      const contexts = [{}, seal(), laneKey, ...conditionValues(statements, "kms:EncryptionContext:lane").map((l) => ({ ...laneKey, "kms:EncryptionContext:lane": l })), ...pcr0s.map((v) => seal({ [ATTESTATION_KEY]: v })), ...writerIds.map((w) => seal({ [SEAL_WRITER_KEY]: w }))];
+      const contexts = [{}, seal(), laneKey, ...conditionValues(statements, LANE_CONDITION_KEY).map((l) => ({ ...laneKey, [LANE_CONDITION_KEY]: l })), ...pcr0s.map((v) => seal({ [ATTESTATION_KEY]: v })), ...writerIds.map((w) => seal({ [SEAL_WRITER_KEY]: w }))];
       const allowing = contexts.flatMap((context) => couldAllow(statements, { principal: p, action, context }));
       if (allowing.length > 0) problems.push(`statements ${sids([...new Set(allowing)])} allow ${action} on the seal key for ${p === STRANGER ? "any principal" : p}: it would sidestep the attestation condition`);
     }

@@ -1,7 +1,8 @@
 import { TerraformResource } from "cdktf";
 import { awsPrincipals, couldAllow } from "./evaluate";
 import { Attrs, PolicyRule, parsePolicy } from "./rule";
-import { KEY_ROLE_TAG, STRANGER } from "./seal-key-attestation";
+import { KEY_ROLE_TAG } from "../perms";
+import { STRANGER } from "./seal-key-attestation";
 
 /** Role names of principals that must never sign the key directory (hosts and writers). */
 const LANE_WORKLOAD_ROLE = /:role\/[\w+=,.@-]*-(host|writer(-[\w+=,.@-]+)?)$|Hosts_Role|Writer/;

@@ -49,7 +49,7 @@ describe(".ci/run", () => {
   });
 
   test("after npm test, runs jest on Node 24 from node-linux-<arch>@24, first on PATH", () => {
-    const npmTest = at(/^npm test$/);
+    const npmTest = at(/^npm test -- --coverage$/);
     const install = at(/npm install --no-save .*--prefix "\$lts_prefix" "node-linux-\$node_arch@24"/);
     const jest = at(/^PATH="\$lts_bin:\$PATH" node node_modules\/jest\/bin\/jest\.js$/);
     expect(npmTest).toBeGreaterThan(0);

@@ -159,7 +159,7 @@ describe("workflows", () => {
     expect(Object.keys(ci.on).sort()).toEqual(["pull_request", "push"]);
     const r = runs(ci);
     expect(r).toMatch(/^npm ci$/m);
-    expect(r).toMatch(/^npm test$/m);
+    expect(r).toMatch(/^npm test -- --coverage$/m); // the coverage floor is enforced in CI
     expect(r).toMatch(/^npm run synth$/m);
     expect(ci.jobs.test.strategy?.matrix?.node).toEqual([20, 24]);
     const setup = ci.jobs.test.steps.find((s) => s.uses?.startsWith("actions/setup-node@"))!;

@@ -2,7 +2,8 @@ import { TerraformStack, Testing } from "cdktf";
 import { IamRole } from "../../constructs/aws";
 import { githubSubjects } from "../../constructs/github-oidc";
 import { PermissionsBoundary, Role } from "../../constructs/iam";
-import { ExistingKeyPolicy, Key, KEY_POLICY_ACTIONS } from "../../constructs/key";
+import { ExistingKeyPolicy, Key } from "../../constructs/key";
+import { KEY_POLICY_ACTIONS } from "../../constructs/perms";
 import { LaneKeys } from "../../constructs/lane-keys";
 
 const stack = () => new TerraformStack(Testing.app(), "s");

