@@ -17,6 +17,7 @@ import { HedgedStore } from "./store/hedged-store";
 import { describeModel, SimulatedLatencyStore } from "./store/simulated-latency";
 import { gateFromConfig } from "./gate";
 import { createListener, drain } from "./listener";
+import { lifecycleLogger } from "./log";
 
 /** The configured store, wrapped: [hedging] → [SIMULATION latency] → store client. */
 export function createStore(config: RuntimeConfig, metrics?: LaneMetrics, logger?: pino.Logger): ObjectStore {
@@ -106,15 +107,22 @@ async function main(): Promise<void> {
   const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
-    sealProvisioning.onProvisioned = (reply) => service.setLaneKeys(reply.laneKeys);
-    if (sealProvisioning.last) service.setLaneKeys(sealProvisioning.last.laneKeys);
+    const provisioning = sealProvisioning;
+    sealProvisioning.onProvisioned = (reply) => {
+      service.setLaneKeys(reply.laneKeys);
+      metrics.observeProvisioned(reply);
+    };
+    if (provisioning.last) {
+      service.setLaneKeys(provisioning.last.laneKeys);
+      metrics.observeProvisioned(provisioning.last);
+    }
   }
   const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  logger.info({ host: config.host, port }, "runtime listening");
-  process.stdout.write(`${JSON.stringify({ event: "runtime_ready", host: config.host, port })}\n`);
+  // The ready line the local lane and systemd logs wait for: a pino line at any --log-level.
+  lifecycleLogger(logger).info({ event: "runtime_ready", host: config.host, port }, "runtime listening");
 
   // SIGTERM: stop accepting, answer what is in flight, then close store and signer connections.
   let stopping = false;

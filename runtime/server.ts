@@ -124,6 +124,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** A path segment as the registry names it; undecodable → itself (the label is then "other"). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(", ") : value;
@@ -162,6 +171,8 @@ export class ReaderService {
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
     let route: Route = "other";
+    // The metrics' view label (a registry view or "other"; empty for routes without one).
+    let view: string | undefined;
     let ticket: GateTicket | undefined;
     let errorCode: string | undefined;
     try {
@@ -170,9 +181,11 @@ export class ReaderService {
       const push = writeTarget(req.method ?? "GET", path);
       if (push) {
         route = "push";
+        view = push.view;
         await this.push(req, res, push, path, query);
       } else if (path.startsWith("/v1/features/")) {
         route = path.endsWith("/batch") ? "batch" : "features";
+        view = decodeSegment(path.slice("/v1/features/".length).split("/")[0]);
         await this.read(req, res, path, query);
       } else if (path === FEAST_PATH) {
         route = "feast";
@@ -217,8 +230,9 @@ export class ReaderService {
       ticket?.release();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = String(res.statusCode);
-      this.metrics.requestDuration.observe({ route, status }, seconds);
-      this.metrics.requests.inc({ route, status });
+      const viewLabel = this.metrics.viewLabel(view);
+      this.metrics.requestDuration.observe({ route, status, view: viewLabel }, seconds);
+      this.metrics.requests.inc({ route, status, view: viewLabel });
       if (this.options.accessLog) {
         this.options.logger?.info({ requestId, method: req.method, route, status: res.statusCode, code: errorCode, keyId: ticket?.keyId, ms: seconds * 1000 }, "request");
       }
@@ -242,6 +256,7 @@ export class ReaderService {
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
     // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
+    this.metrics.observeServed([request.view], signed.served);
     this.writeSigned(res, signed, raw);
   }
 
@@ -260,9 +275,11 @@ export class ReaderService {
       body: await readBody(req, MAX_FEAST_BODY_BYTES),
     };
     const request = parseFeastRequest(raw);
-    const objects = await Promise.all(feastLookups(request).map(({ view, entity }) => this.getObject(view, entity)));
+    const lookups = feastLookups(request);
+    const objects = await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
     const signed = await this.options.signer.signRead({ ...raw, objects });
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
+    this.metrics.observeServed(lookups.map((l) => l.view), signed.served);
     this.writeSigned(res, signed, raw);
   }
 
@@ -291,7 +308,8 @@ export class ReaderService {
         return { entity: row.entity, result: written.outcome, storedEventTimeMs: written.storedEventTime };
       }),
     );
-    for (const r of results) this.metrics.pushRows.inc({ result: r.result });
+    const pushView = this.metrics.viewLabel(target.view);
+    for (const r of results) this.metrics.pushRows.inc({ view: pushView, result: r.result });
     if (target.kind === "single" && results[0].result === "rejected") {
       const r = results[0];
       throw new HttpError(400, r.error.code, r.error.message);
