@@ -13,6 +13,7 @@ import { registerLaneKeyCommand } from "./lane-key";
 import { registerDirectoryCommands } from "./directory";
 import { registerPushCommand } from "./push";
 import { registerBenchDataCommand } from "./bench-data";
+import { useLaneConfig } from "./lane-config";
 
 export function buildProgram(): Command {
   const program = new Command("express-lane").description("Express Lane: signed online features").showHelpAfterError();
@@ -25,6 +26,8 @@ export function buildProgram(): Command {
   registerDirectoryCommands(program);
   registerPushCommand(program);
   registerBenchDataCommand(program);
+  // Last: adds --data-dir to the commands above that read the local lane's lane.json.
+  useLaneConfig(program);
   return program;
 }
 
