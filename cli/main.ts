@@ -31,11 +31,14 @@ export function buildProgram(): Command {
   return program;
 }
 
-if (require.main === module) {
-  buildProgram()
-    .parseAsync()
-    .catch((err: unknown) => {
-      process.stderr.write(`express-lane: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(2);
-    });
+/** Run the command line (bin/express-lane.js calls this, from the bundle or the sources); usage errors exit 2. */
+export async function runCli(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (err) {
+    process.stderr.write(`express-lane: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
 }
+
+if (require.main === module) void runCli();
