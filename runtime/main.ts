@@ -2,7 +2,9 @@
  * Reader runtime entry point (bundled to dist/runtime.js): wires config → store → signer client →
  * HTTP service, and shuts down cleanly on SIGTERM/SIGINT.
  */
+import { randomBytes } from "node:crypto";
 import pino from "pino";
+import { unverifiedPcr0 } from "../verifier/attestation";
 import { parseRuntimeConfig, RuntimeConfig } from "./config";
 import { LaneMetrics } from "./metrics";
 import { ReaderService } from "./server";
@@ -79,6 +81,14 @@ async function main(): Promise<void> {
     onStateChange: (up, key) => {
       metrics.signerUp.set(up ? 1 : 0);
       logger.info({ up, keyid: key?.keyid }, up ? "signer connected" : "signer disconnected");
+      // lane_build_info's pcr0 from the signer's own attestation document (a label, not a check),
+      // unless the host unit named it.
+      if (up && process.env.EXPRESS_LANE_PCR0 === undefined) {
+        signer
+          .attest(randomBytes(32))
+          .then((reply) => metrics.updateBuildInfo({ pcr0: unverifiedPcr0(Buffer.from(reply.document)) ?? "" }))
+          .catch((err: unknown) => logger.debug({ err }, "no attestation for lane_build_info"));
+      }
     },
   });
   const writeSigner = new SignerClient({ role: "write", socketPath: config.signerSocket, timeoutMs: config.signerTimeoutMs });

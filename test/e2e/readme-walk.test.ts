@@ -88,4 +88,11 @@ afterAll(async () => {
     expect(output.metrics).toMatch(/^lane_feature_freshness_seconds_count\{view="user_profile"\} [1-9]/m);
     expect(output.metrics).toMatch(/^lane_push_rows_total\{view="user_profile",result="written"\} 1/m);
   }, 240_000);
+
+  it("/metrics names the build: version, and PCR0 from the signer's attestation document", async () => {
+    const text = await (await fetch(`${lane.url}/metrics`)).text();
+    expect(text).toMatch(/^lane_build_info\{version="0\.\d+\.\d+[^"]*",commit="[0-9a-f]{40}",pcr0="[0-9a-f]{96}",image_digest="",registry_version="[^"]+"\} 1$/m);
+    expect(text).toMatch(/^lane_signer_keys\{kind="writer"\} [1-9]/m);
+    expect(text).toMatch(/^process_cpu_seconds_total /m);
+  });
 });
