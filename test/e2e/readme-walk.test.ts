@@ -89,8 +89,12 @@ afterAll(async () => {
     expect(output.metrics).toMatch(/^lane_push_rows_total\{view="user_profile",result="written"\} 1/m);
   }, 240_000);
 
-  it("/metrics names the build: version, and PCR0 from the signer's attestation document", async () => {
+  it("/metrics: unknown views fold into 'other'; the build is named (version, commit, PCR0 from the signer's attestation)", async () => {
+    // A view nobody defined is counted as "other": clients cannot grow the series count.
+    for (let i = 0; i < 3; i++) expect((await fetch(`${lane.url}/v1/features/made_up_view_${i}/e1`)).status).toBe(404);
     const text = await (await fetch(`${lane.url}/metrics`)).text();
+    expect(text).toMatch(/^lane_requests_total\{route="features",status="404",view="other"\} 3$/m);
+    expect(text).not.toContain("made_up_view");
     expect(text).toMatch(/^lane_build_info\{version="0\.\d+\.\d+[^"]*",commit="[0-9a-f]{40}",pcr0="[0-9a-f]{96}",image_digest="",registry_version="[^"]+"\} 1$/m);
     expect(text).toMatch(/^lane_signer_keys\{kind="writer"\} [1-9]/m);
     expect(text).toMatch(/^process_cpu_seconds_total /m);
