@@ -28,5 +28,8 @@ describe("runtime/log: one log stream format", () => {
     expect(files.length).toBeGreaterThan(20);
     const bare = files.filter((f) => /stdout\.write\(\s*`\$\{JSON\.stringify\(\{\s*event:/.test(readFileSync(join(ROOT, f), "utf8")));
     expect(bare).toEqual([]);
+    // Nor a hand-made pino-lookalike ({level, time, event} written by hand).
+    const lookalikes = files.filter((f) => /JSON\.stringify\(line\)/.test(readFileSync(join(ROOT, f), "utf8")) && /level: 50, time:/.test(readFileSync(join(ROOT, f), "utf8")));
+    expect(lookalikes).toEqual([]);
   });
 });
