@@ -27,8 +27,6 @@ export interface LatencySummary {
   readonly max: number;
 }
 
-export const PERCENTILES = [50, 90, 95, 99, 99.9] as const;
-
 export class LatencyRecorder {
   readonly histogram: hdr.Histogram;
   /** Log-spaced bin counts (index = floor(log10(us) * BINS_PER_DECADE)). */

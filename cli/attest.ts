@@ -70,7 +70,7 @@ export async function fetchOrExplain(url: URL, init?: RequestInit): Promise<Resp
   try {
     return await fetch(url, init);
   } catch (err) {
-    throw new Error(`cannot reach ${url.origin}${url.pathname}: ${networkCause(err)}`);
+    throw new Error(`cannot reach ${url.origin}${url.pathname}: ${networkCause(err)}`, { cause: err });
   }
 }
 

@@ -19,6 +19,8 @@ import { StoreError, type ObjectStore, type ObjectWriter } from "../runtime/stor
 import { decodeStoredObject, objectKey } from "../wire/object";
 import type { Registry, ValidRow } from "../wire/registry";
 import { lookupView } from "../wire/request";
+import { DEFAULT_REGISTRY } from "../registry/views";
+import { registryFor } from "./apply";
 import { formatOf, newestPerEntity, readSource } from "./sources";
 import { writerKeyOptions, writerKeysFromOptions } from "./writer-key";
 
@@ -61,7 +63,7 @@ interface Reject {
 
 export async function load(options: LoadOptions): Promise<LoadSummary> {
   const started = process.hrtime.bigint();
-  const view = lookupView(options.view, options.registry);
+  const view = lookupView(options.view, options.registry ?? DEFAULT_REGISTRY);
   const format = formatOf(options.file, options.format);
   const now = options.now ?? Date.now();
   const rejects: Reject[] = [];
@@ -170,18 +172,20 @@ export function registerLoadCommand(program: Command): void {
         .command("load")
         .description("validate a JSONL/CSV/Parquet file against a feature view and write one sealed object per entity (newer event time wins)")
         .argument("<file>", "source file (.jsonl/.ndjson, .csv or .parquet): entity key column, event_time, feature columns")
-        .requiredOption("--view <name>", "feature view (registry/views.ts)")
+        .requiredOption("--view <name>", "feature view (one the lane serves: GET /v1/views)")
+        .addOption(new Option("--registry <url|file>", "validate against what this lane URL serves (GET /v1/views) or a signed registry document; refuses a view it does not define (default: the image default views)").env("EXPRESS_LANE_URL"))
         .option("--format <fmt>", "jsonl | csv | parquet (default: from the file extension)"),
     ),
   )
     .addOption(new Option("--concurrency <n>", "entities written in parallel").default("16"))
     .option("--rejects <file>", "rejects file (default: <file>.rejects.jsonl)")
     .option("--no-progress", "no progress bar")
-    .action(async (file: string, o: { view: string; format?: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string; concurrency: string; rejects?: string; progress: boolean }) => {
+    .action(async (file: string, o: { view: string; format?: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string; concurrency: string; rejects?: string; progress: boolean; registry?: string }) => {
+      const registry = await registryFor(o.registry, o.view);
       const { keyring: seals } = await writerKeysFromOptions({ writerKeyFile: o.sealKeyFile ?? o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint });
       const store = writerStore(o);
       try {
-        const s = await load({ file, view: o.view, format: o.format, store, seals, keyPrefix: o.keyPrefix, concurrency: Number(o.concurrency), rejectsFile: o.rejects, progress: o.progress && process.stderr.isTTY });
+        const s = await load({ file, view: o.view, format: o.format, registry, store, seals, keyPrefix: o.keyPrefix, concurrency: Number(o.concurrency), rejectsFile: o.rejects, progress: o.progress && process.stderr.isTTY });
         process.stdout.write(
           `view ${s.view}: ${s.rows} rows, ${s.entities} entities in ${s.seconds.toFixed(2)} s (${(s.entities / s.seconds).toFixed(0)} entities/s)\n` +
             `  written ${s.written}  unchanged ${s.unchanged}  skipped as older ${s.skipped_older}  rejected ${s.rejected}${s.failed ? `  failed ${s.failed}` : ""}\n` +

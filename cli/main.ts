@@ -13,6 +13,7 @@ import { registerLaneKeyCommand } from "./lane-key";
 import { registerDirectoryCommands } from "./directory";
 import { registerPushCommand } from "./push";
 import { registerBenchDataCommand } from "./bench-data";
+import { registerApplyCommand } from "./apply";
 import { useLaneConfig } from "./lane-config";
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerDirectoryCommands(program);
   registerPushCommand(program);
   registerBenchDataCommand(program);
+  registerApplyCommand(program);
   // Last: adds --data-dir to the commands above that read the local lane's lane.json.
   useLaneConfig(program);
   return program;

@@ -17,6 +17,8 @@ import { jwkThumbprint } from "../wire/keys";
 import type { FeatureValue } from "../wire/object";
 import type { Registry, ValidRow } from "../wire/registry";
 import { lookupView } from "../wire/request";
+import { DEFAULT_REGISTRY } from "../registry/views";
+import { registryFor } from "./apply";
 import { MAX_BATCH_ENTITIES } from "../wire/names";
 import { formatOf, newestPerEntity, readSource } from "./sources";
 
@@ -72,7 +74,7 @@ interface OnlineResult {
 }
 
 export async function parity(options: ParityOptions): Promise<ParityReport> {
-  const view = lookupView(options.view, options.registry);
+  const view = lookupView(options.view, options.registry ?? DEFAULT_REGISTRY);
   const base = new URL(options.url);
   const headers: Record<string, string> = options.apiKey ? { "x-api-key": options.apiKey } : {};
   let jwk = options.jwk;
@@ -162,7 +164,9 @@ export function registerParityCommand(program: Command): void {
         jwk = ((await res.json()) as { jwk: Ed25519Jwk }).jwk;
         if (jwkThumbprint(jwk) !== o.keyid) throw new Error(`signer key is ${jwkThumbprint(jwk)}, expected ${o.keyid}`);
       }
-      const r = await parity({ file, view: o.view, url: o.url, format: o.format, apiKey: o.apiKey, jwk });
+      // Refuse a view the lane does not serve, and validate rows with the views it does serve.
+      const registry = await registryFor(o.url, o.view, o.apiKey);
+      const r = await parity({ file, view: o.view, url: o.url, format: o.format, apiKey: o.apiKey, jwk, registry });
       process.stdout.write(
         `view ${r.view}: ${r.entities} entities — ${r.matched} match, ${r.mismatched} differ, ${r.newerOnline} newer online` + (r.invalidRows ? `, ${r.invalidRows} invalid source rows skipped` : "") + "\n",
       );

@@ -81,7 +81,7 @@ async function* readParquet(file: string, view: ViewDef, now: number): AsyncGene
   try {
     metadata = await parquetMetadataAsync(buffer);
   } catch (err) {
-    throw new Error(`${file} is not a readable Parquet file: ${(err as Error).message}`);
+    throw new Error(`${file} is not a readable Parquet file: ${(err as Error).message}`, { cause: err });
   }
   const normalize = parquetRecord(view);
   let rowStart = 0;

@@ -96,7 +96,7 @@ function readJwkFile(path: string): Ed25519Jwk[] {
   try {
     jwk = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
-    throw new Error(`--key ${path}: not a JSON file: ${(err as Error).message}`);
+    throw new Error(`--key ${path}: not a JSON file: ${(err as Error).message}`, { cause: err });
   }
   const list = typeof jwk === "object" && jwk !== null && Array.isArray((jwk as { keys?: unknown }).keys) ? ((jwk as { keys: unknown[] }).keys as unknown[]) : [jwk];
   if (list.length === 0) throw new Error(`--key ${path}: the key set is empty`);

@@ -14,9 +14,7 @@ export { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 export { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 export { DataAwsKmsKey } from "@cdktf/provider-aws/lib/data-aws-kms-key";
 export { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-export { DataAwsIamOpenidConnectProvider } from "@cdktf/provider-aws/lib/data-aws-iam-openid-connect-provider";
 export { DataAwsIamSessionContext } from "@cdktf/provider-aws/lib/data-aws-iam-session-context";
-export { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 export { DataAwsS3Objects } from "@cdktf/provider-aws/lib/data-aws-s3-objects";
 export { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 export { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";

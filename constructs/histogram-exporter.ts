@@ -10,12 +10,6 @@
  *
  * The source is plain CommonJS without `${`/`%{` so it can be embedded in Terraform strings.
  */
-export const HISTOGRAM_METRICS: readonly string[] = [
-  "lane_request_duration_seconds",
-  "lane_signer_duration_seconds",
-  "lane_store_duration_seconds",
-];
-
 export const HISTOGRAM_EXPORTER_PATH = "/opt/express-lane/histogram-exporter.js";
 
 export const HISTOGRAM_EXPORTER_SOURCE = String.raw`"use strict";

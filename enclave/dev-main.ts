@@ -10,6 +10,7 @@ import { DEFAULT_DEV_CA_DIR, LocalNsm } from "./nsm/local-nsm";
 import { readDevLaneKeyFile, readSealKeyFile } from "./seal";
 import { fail, parseValidity, serveSigner } from "./serve";
 import { readImageTrust } from "./trust-config";
+import { DEFAULT_REGISTRY, DEFAULT_REGISTRY_REF } from "../registry/views";
 
 async function main(): Promise<void> {
   const opts = new Command("express-lane-dev-signer")
@@ -21,9 +22,10 @@ async function main(): Promise<void> {
     .addOption(new Option("--trust-config <file>", "trust config: lane and admin public keys (the local lane writes .lane/keys/trust.json)").env("EXPRESS_LANE_TRUST_CONFIG").makeOptionMandatory())
     .addOption(new Option("--writer-key-file <paths>", "comma-separated dev writer key files").env("EXPRESS_LANE_WRITER_KEY_FILE"))
     .addOption(new Option("--key-directory <file>", "signed key directory to start with (the host can provision newer ones)").env("EXPRESS_LANE_KEY_DIRECTORY"))
+    .addOption(new Option("--registry-document <file>", "signed registry document to start with (the host can provision newer ones)").env("EXPRESS_LANE_REGISTRY_DOCUMENT"))
     .addOption(new Option("--lane-key-file <paths>", "comma-separated dev lane signing key files (one trust anchor for the lane)").env("EXPRESS_LANE_LANE_KEY_FILE"))
     .parse()
-    .opts<{ socket: string; validity: string; devCaDir: string; bundle?: string; trustConfig: string; writerKeyFile?: string; keyDirectory?: string; laneKeyFile?: string }>();
+    .opts<{ socket: string; validity: string; devCaDir: string; bundle?: string; trustConfig: string; writerKeyFile?: string; keyDirectory?: string; registryDocument?: string; laneKeyFile?: string }>();
   const trust = readImageTrust(opts.trustConfig);
   // Local PCRs measure the code actually running, so a code change changes them.
   const nsm = new LocalNsm({ bundlePath: opts.bundle ?? process.argv[1], devCaDir: opts.devCaDir });
@@ -32,9 +34,11 @@ async function main(): Promise<void> {
     socket: opts.socket,
     validitySeconds: parseValidity(opts.validity),
     nsm,
+    defaultRegistry: { registry: DEFAULT_REGISTRY, ref: DEFAULT_REGISTRY_REF },
     trust: trust.sealKms ? { lane: trust.lane, adminKeys: trust.adminKeys } : trust,
     devKeys,
     initialDirectory: opts.keyDirectory ? readFileSync(opts.keyDirectory) : undefined,
+    initialRegistryDocument: opts.registryDocument ? readFileSync(opts.registryDocument) : undefined,
     devLaneKeys: (opts.laneKeyFile ?? "").split(",").filter(Boolean).map(readDevLaneKeyFile),
   });
 }

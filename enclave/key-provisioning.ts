@@ -45,7 +45,6 @@ export interface SealKmsConfig {
 export class SealProvisioningError extends Error {
   constructor(
     readonly code: "bad_provisioning" | "seal_unwrap_failed" | "kms_provisioning_disabled",
-    readonly status: number,
     message: string,
   ) {
     super(message);
@@ -86,7 +85,7 @@ export function attestedSealKeyUnwrap(config: SealKmsConfig, nsm: Nsm, options: 
     );
 }
 
-const bad = (message: string) => new SealProvisioningError("bad_provisioning", 400, message);
+const bad = (message: string) => new SealProvisioningError("bad_provisioning", message);
 
 /** Unwraps one lane signing key (PKCS#8 DER) for the enclave. */
 export type LaneKeyUnwrap = (input: { kid: string; ciphertextBlob: Buffer; notBefore: number; notAfter: number }, credentials: AwsCredentials) => Promise<Buffer>;
@@ -123,7 +122,7 @@ export class KeyProvisioner {
   }
 
   private async provisionNow(request: ProvisionKeysRequest): Promise<ProvisionKeysResponse> {
-    if (((request.wrapped && request.wrapped.length > 0) || (request.laneKeys && request.laneKeys.length > 0)) && !this.kms) throw new SealProvisioningError("kms_provisioning_disabled", 409, "this image pins no seal KMS key: it accepts no wrapped keys");
+    if (((request.wrapped && request.wrapped.length > 0) || (request.laneKeys && request.laneKeys.length > 0)) && !this.kms) throw new SealProvisioningError("kms_provisioning_disabled", "this image pins no seal KMS key: it accepts no wrapped keys");
     if (this.kms && request.region !== undefined && request.region !== this.kms.config.region) {
       throw bad(`region ${JSON.stringify(request.region)} is not the pinned seal key region ${this.kms.config.region}`);
     }
@@ -164,7 +163,7 @@ export class KeyProvisioner {
       }
     }
     if (failures.length > 0 && unwrapped.length === 0 && this.state.keyring?.kids.length === 0) {
-      throw new SealProvisioningError("seal_unwrap_failed", 502, `no writer key could be unwrapped: ${failures.join("; ").slice(0, 1024)}`);
+      throw new SealProvisioningError("seal_unwrap_failed", `no writer key could be unwrapped: ${failures.join("; ").slice(0, 1024)}`);
     }
     const laneKeys = (this.laneKeys?.list(this.now()) ?? []).map((h) => ({ ...h.key.info, notBefore: h.notBefore, notAfter: h.notAfter }));
     return { lane: directory.lane, epoch: directory.epoch, expires_at: directory.expires_at, kids: this.state.keyring?.kids ?? [], missing: this.state.missing, unwrapped, laneKeys };

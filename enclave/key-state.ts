@@ -31,7 +31,6 @@ export class KeyStateError extends Error {
     super(message);
     this.name = "KeyStateError";
   }
-  readonly status = 400;
 }
 
 export class KeyState {

@@ -9,6 +9,7 @@ import { Command, Option } from "commander";
 import { DeviceNsm } from "./nsm/device-nsm";
 import { fail, parseValidity, serveSigner } from "./serve";
 import { readImageTrust } from "./trust-config";
+import { DEFAULT_REGISTRY, DEFAULT_REGISTRY_REF } from "../registry/views";
 
 async function main(): Promise<void> {
   const opts = new Command("express-lane-signer")
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const trust = readImageTrust(opts.trustConfig);
   if (!trust.sealKms) throw new Error(`${opts.trustConfig}: the production image must pin sealKms (writer keys arrive KMS-wrapped)`);
   if (trust.sealKms.endpoint !== undefined && !trust.sealKms.endpoint.startsWith("https:")) throw new Error(`${opts.trustConfig}: sealKms.endpoint must be https (KMS over TLS only)`);
-  await serveSigner({ socket: opts.socket, validitySeconds: parseValidity(opts.validity), nsm: new DeviceNsm(), trust });
+  await serveSigner({ socket: opts.socket, validitySeconds: parseValidity(opts.validity), nsm: new DeviceNsm(), trust, defaultRegistry: { registry: DEFAULT_REGISTRY, ref: DEFAULT_REGISTRY_REF } });
 }
 
 main().catch(fail);

@@ -6,17 +6,42 @@
  */
 import { Packr } from "msgpackr";
 import { KeySelector, isFeatureValue, ObjectFormatError, type FeatureObject, type FeatureValue } from "../wire/object";
-import type { Registry, ViewDef } from "../wire/registry";
-import { lookupView, RequestError, type ReadRequest } from "../wire/request";
+import type { FeatureSpec, Registry, ViewDef } from "../wire/registry";
+import { lookupView, type ReadRequest } from "../wire/request";
+import { entityMessage, LaneError } from "../wire/errors";
 import { FEAST_EPOCH, feastFeatureName, type FeastRequest, type FeastStatus } from "../wire/feast";
 import { SEAL_FAILURE_MESSAGES, type SealKeyring } from "./seal";
 import type { ServedEntity } from "../wire/frames";
+import type { RegistryRef } from "../wire/registry-document";
 
 /**
  * Per-feature status, Feast style. OUTSIDE_MAX_AGE: the object's event_time is older than the
  * view's ttlSeconds at the signed read time (the signature's `created`); the value is withheld.
  */
-export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE";
+export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE" | "TYPE_MISMATCH";
+
+/**
+ * Whether a stored value has the type the registry defines *now*. After a type change (docs/views.md)
+ * objects written under the old type still hold old-typed values: they read as TYPE_MISMATCH with a
+ * null value, never mis-typed. A float may be stored as an integral number (MessagePack keeps 3.0 as
+ * 3), so float accepts any number; an int must be a safe integer.
+ */
+export function valueMatchesType(spec: FeatureSpec, value: FeatureValue): boolean {
+  switch (spec.type) {
+    case "int":
+      return typeof value === "number" && Number.isSafeInteger(value);
+    case "float":
+      return typeof value === "number";
+    case "string":
+      return typeof value === "string";
+    case "bool":
+      return typeof value === "boolean";
+    case "timestamp":
+      return value instanceof Date;
+    case "float_array":
+      return Array.isArray(value) && (spec.length === undefined || value.length === spec.length);
+  }
+}
 
 /**
  * A last check on a verified object before its values are used (the signer's P2 high-water mark):
@@ -29,10 +54,17 @@ export interface RenderContext {
   readonly seals: SealKeyring | null;
   /** The signed read time in ms (signature `created` × 1000): max age is enforced against it. */
   readonly readTimeMs: number;
-  /** @default the registry bundled into this build (registry/views.ts) */
-  readonly registry?: Registry;
+  /** Feature views (the composition root passes the bundled registry/views.ts). */
+  readonly registry: Registry;
   /** @default none */
   readonly guard?: EntityGuard;
+  /** The registry the answer names (registry_version, registry_digest); absent = not named (unit tests). */
+  readonly registryRef?: RegistryRef;
+}
+
+/** The answer's registry fields: which registry the signer validated and projected with. */
+function registryFields(ref: RegistryRef | undefined): { registry_version?: number; registry_digest?: string } {
+  return ref ? { registry_version: ref.version, registry_digest: ref.digest } : {};
 }
 
 /**
@@ -131,6 +163,9 @@ function project(object: FeatureObject, def: ViewDef, wanted: KeySelector | null
     } else if (value === undefined) {
       features[name] = null;
       status[name] = "NOT_FOUND";
+    } else if (value !== null && !valueMatchesType(def.featureIndex.get(name)!, value)) {
+      features[name] = null;
+      status[name] = "TYPE_MISMATCH";
     } else {
       features[name] = format === "json" && value instanceof Date ? (isoTime(value.getTime()) as FeatureValue) : value;
       status[name] = value === null ? "NULL_VALUE" : "PRESENT";
@@ -176,9 +211,9 @@ function renderEntityOnce(
 ): { result: EntityResult; eventTimeMs?: number } {
   const done = (result: EntityResult, eventTimeMs?: number) => ({ result, eventTimeMs });
   if (bytes === null) {
-    return done({ entity, found: false, error: { code: "not_found", message: "no features stored for this entity" } });
+    return done({ entity, found: false, error: { code: "not_found", message: entityMessage("not_found") } });
   }
-  if (!ctx.seals) return done({ entity, found: false, error: { code: "seal_key_unavailable", message: "signer has no seal keys loaded" } });
+  if (!ctx.seals) return done({ entity, found: false, error: { code: "seal_key_unavailable", message: entityMessage("seal_key_unavailable") } });
   // The host chose which bytes to send: the seal proves a writer made them, the identity check
   // that they are this entity's object in this view.
   const opened = ctx.seals.open(bytes, def.name, entity, wanted, ctx.readTimeMs);
@@ -226,7 +261,7 @@ export function encodeBody(format: ReadRequest["format"], value: unknown): { con
 /** The whole answer for a parsed request and the objects the host fetched, in request order. */
 export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext): RenderedBody {
   if (objects.length !== request.entities.length) {
-    throw new RequestError("bad_body", `expected ${request.entities.length} objects, host sent ${objects.length}`);
+    throw new LaneError("bad_body", `expected ${request.entities.length} objects, host sent ${objects.length}`);
   }
   const def = lookupView(request.view, ctx.registry);
   // Prepared once per request: a batch matches every entity's keys against the same byte strings.
@@ -234,11 +269,11 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
   if (request.kind === "single") {
     const served: ServedEntity[] = [];
     const result = renderEntity(def, request.entities[0], objects[0], wanted, ctx, request.format, served);
-    return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...result }), entityErrors: refusals([result]), served };
+    return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), ...result }), entityErrors: refusals([result]), served };
   }
   const served: ServedEntity[] = [];
   const results = request.entities.map((entity, i) => renderEntity(def, entity, objects[i], wanted, ctx, request.format, served));
-  return { status: 200, ...encodeBody(request.format, { view: request.view, results }), entityErrors: refusals(results), served };
+  return { status: 200, ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), results }), entityErrors: refusals(results), served };
 }
 
 /**
@@ -249,7 +284,7 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
  */
 export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext): RenderedBody {
   const n = request.entities.length;
-  if (objects.length !== request.views.length * n) throw new RequestError("bad_body", `expected ${request.views.length * n} objects, host sent ${objects.length}`);
+  if (objects.length !== request.views.length * n) throw new LaneError("bad_body", `expected ${request.views.length * n} objects, host sent ${objects.length}`);
   const columns = new Map<string, { values: unknown[]; statuses: FeastStatus[]; event_timestamps: string[] }>();
   const errors: { view: string; entity: string; code: string; message: string }[] = [];
   // In object order (view-major), as the host sent them.
@@ -264,7 +299,8 @@ export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8A
         const column = columns.get(`${v}\u0000${feature}`)!;
         if (result.found) {
           column.values.push(result.features[feature] ?? null);
-          column.statuses.push(result.status[feature]!);
+          const status = result.status[feature]!;
+          column.statuses.push(status === "TYPE_MISMATCH" ? "INVALID" : status);
           column.event_timestamps.push(String(result.event_time));
         } else {
           column.values.push(null);
@@ -280,6 +316,7 @@ export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8A
   ];
   const answer = {
     metadata: { feature_names: [request.joinKey, ...request.references.map((r) => feastFeatureName(request, r))] },
+    ...registryFields(ctx.registryRef),
     results,
     ...(errors.length > 0 ? { errors } : {}),
   };

@@ -27,6 +27,7 @@ import {
   sealPrefix,
 } from "../wire/object";
 import { WRITER_ID, type KeyUse } from "../wire/key-directory";
+import { entityMessage } from "../wire/errors";
 
 export interface SealKey {
   readonly kid: string;
@@ -42,16 +43,16 @@ export interface SealKey {
 export type SealFailure = "seal_missing" | "seal_unknown_key" | "seal_invalid" | "corrupt_object" | "object_mismatch" | "key_directory_expired";
 
 /**
- * The messages that go into signed answers: fixed, signer-authored text only. A decoder's own
- * error text can quote the stored (host-chosen) bytes, so it never reaches a signed body.
+ * The messages that go into signed answers: fixed, signer-authored text only (wire/errors.ts). A
+ * decoder's own error text can quote the stored (host-chosen) bytes, so it never reaches a signed body.
  */
 export const SEAL_FAILURE_MESSAGES: Readonly<Record<SealFailure, string>> = {
-  seal_missing: "stored object carries no seal",
-  seal_unknown_key: "object sealed under a key this signer does not hold (unknown, revoked or not provisioned)",
-  seal_invalid: "seal does not verify: object altered or sealed with another key",
-  corrupt_object: "stored object is not a valid sealed object",
-  object_mismatch: "sealed object belongs to another view or entity",
-  key_directory_expired: "the signer's key directory has expired; it verifies nothing until an admin publishes a new one",
+  seal_missing: entityMessage("seal_missing"),
+  seal_unknown_key: entityMessage("seal_unknown_key"),
+  seal_invalid: entityMessage("seal_invalid"),
+  corrupt_object: entityMessage("corrupt_object"),
+  object_mismatch: entityMessage("object_mismatch"),
+  key_directory_expired: entityMessage("key_directory_expired"),
 };
 
 export type OpenResult =
@@ -146,12 +147,6 @@ export class SealKeyring {
 
 const refuse = (code: SealFailure): OpenResult => ({ ok: false, code, message: SEAL_FAILURE_MESSAGES[code] });
 
-/** Where a process gets its seal keys. The signer asks once at startup. */
-export interface SealKeySource {
-  readonly description: string;
-  load(): Promise<SealKeyring>;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Local: a dev key in a file under .lane/keys/ (gitignored), created on first use.
 
@@ -194,18 +189,6 @@ export function readSealKeyFile(path: string): SealKey {
 export function ensureDevSealKeyFile(path: string, writer = "loader"): SealKey {
   if (!existsSync(path)) writeSealKeyFile(path, { ...generateSealKey("dev"), writer });
   return readSealKeyFile(path);
-}
-
-export class FileSealKeySource implements SealKeySource {
-  readonly description: string;
-  constructor(private readonly paths: readonly string[]) {
-    this.description = `file ${paths.join(", ")}`;
-  }
-
-  async load(): Promise<SealKeyring> {
-    const keys = this.paths.map(readSealKeyFile);
-    return new SealKeyring(keys, keys[0]?.kid);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,19 +10,29 @@ import pino from "pino";
 import { KeyState } from "./key-state";
 import { attestedLaneKeyUnwrap, attestedSealKeyUnwrap, KeyProvisioner } from "./key-provisioning";
 import { LaneKeys } from "./lane-keys";
+import { RegistryState } from "./registry-state";
 import type { Nsm } from "./nsm/types";
 import { Signer } from "./signer";
 import type { ImageTrust } from "./trust-config";
+import type { Registry } from "../wire/registry";
+import type { RegistryRef } from "../wire/registry-document";
 
 export interface ServeOptions {
   readonly socket: string;
   readonly validitySeconds: number;
   readonly nsm: Nsm;
   readonly trust: ImageTrust;
+  /**
+   * The pinned default views of this build (registry/views.json, bundled so PCR0 covers it): served
+   * until the host delivers a newer admin-signed registry document.
+   */
+  readonly defaultRegistry: { readonly registry: Registry; readonly ref: RegistryRef };
   /** Development only: writer key material from files (production: KMS-wrapped, via ProvisionKeys). */
   readonly devKeys?: readonly { readonly kid: string; readonly key: Buffer }[];
   /** Development only: a signed key directory to start with (production: the host provisions it). */
   readonly initialDirectory?: Buffer;
+  /** Development only: a signed registry document to start with (production: the host provisions it). */
+  readonly initialRegistryDocument?: Buffer;
   /** Development only: lane signing keys from files (production: KMS-wrapped, via ProvisionKeys). */
   readonly devLaneKeys?: readonly { readonly kid: string; readonly privateKey: KeyObject; readonly notBefore: number; readonly notAfter: number }[];
 }
@@ -45,7 +55,10 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
     kms ? { config: kms, unwrap: attestedSealKeyUnwrap(kms, options.nsm), unwrapLaneKey: attestedLaneKeyUnwrap(kms, options.trust.lane, options.nsm) } : undefined,
     laneKeys,
   );
-  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner });
+  // Views: the image default until an admin-signed registry document arrives (same admin keys).
+  const registryState = new RegistryState(options.trust, options.defaultRegistry);
+  if (options.initialRegistryDocument) registryState.accept(options.initialRegistryDocument);
+  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner, registryState });
   // One attestation before we say ready: proves the NSM works (device) or creates the dev CA
   // (local), so the first client request does not pay for it.
   await signer.attest({});
@@ -56,7 +69,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   if (!state.keyring) logger.warn("no key directory yet; every stored object and push is refused until the host provisions one");
   // One line that the local lane (and systemd logs) read: where, and which key.
   logger.info(
-    { event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) },
+    { event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, registry_version: registryState.current.ref.version, registry_digest: registryState.current.ref.digest, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) },
     "signer ready",
   );
   const stop = (): void => {

@@ -35,6 +35,8 @@ import { encodeBody, renderFeast, renderRead, type EntityGuard } from "./render"
 import type { SealKeyring } from "./seal";
 import { SealProvisioningError, type KeyProvisioner } from "./key-provisioning";
 import { KeyStateError } from "./key-state";
+import { RegistryStateError, type RegistryState } from "./registry-state";
+import { defaultRegistryRef, viewDocumentFromSpec, type RegistryRef } from "../wire/registry-document";
 import { HighWaterMarks, NonceCache } from "./high-water";
 import type { LaneKeys } from "./lane-keys";
 import type { Nsm } from "./nsm/types";
@@ -46,6 +48,7 @@ import {
   decodeAttest,
   decodeHello,
   decodeProvisionKeys,
+  decodeProvisionRegistry,
   decodeSealWrite,
   decodeSignRead,
   decodeSignWriteOutcome,
@@ -60,6 +63,8 @@ import {
   HelloReply,
   ProvisionKeysRequest,
   ProvisionKeysResponse,
+  ProvisionRegistryRequest,
+  ProvisionRegistryResponse,
   ROLE_FRAMES,
   ROLE_MAX_FRAME_BYTES,
   SealedRow,
@@ -72,7 +77,8 @@ import {
   WriteTicket,
 } from "../wire/frames";
 import type { Registry } from "../wire/registry";
-import { MAX_NONCE_LENGTH, parseAcceptSignature, parseReadRequest, RequestError } from "../wire/request";
+import { MAX_NONCE_LENGTH, parseAcceptSignature, parseReadRequest } from "../wire/request";
+import { entityMessage, LaneError, statusOf, type ErrorCode } from "../wire/errors";
 import { parseWriteRequest } from "../wire/write";
 import { isFeastRequest, parseFeastRequest } from "../wire/feast";
 import { parseWriterSignature, WriterAuthError, writerMac, WRITER_SIGNATURE_FUTURE_SKEW_S, WRITER_SIGNATURE_MAX_AGE_S } from "../wire/writer-auth";
@@ -95,8 +101,10 @@ export interface SignerOptions {
   readonly provisioner?: KeyProvisioner;
   /** Lane signing keys: when one is valid, answers are signed with it instead of our own key (one trust anchor per lane). */
   readonly laneKeys?: LaneKeys;
-  /** Feature views. @default the registry bundled into this build (registry/views.ts) */
+  /** Feature views, fixed (unit tests). Either this or `registryState` (the entry points pass the image default through it). */
   readonly registry?: Registry;
+  /** Admin-signed registry documents the host delivers (FrameKind.ProvisionRegistry), over the image default. */
+  readonly registryState?: RegistryState;
   /** Entities tracked for P2 (enclave/high-water.ts). */
   readonly maxTrackedEntities?: number;
 }
@@ -117,33 +125,23 @@ export const CHANNEL_LIMITS = {
 /** Tickets older than this cannot be turned into a signed push answer. */
 export const WRITE_TICKET_TTL_MS = 60_000;
 
-/** A refusal that is the signer's state, not the request's fault (e.g. no keys loaded). */
-class SignerFault extends Error {
-  constructor(
-    readonly code: string,
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The fixed texts of refusals that go into signed answers (signer-authored only, P5). */
+/** The fixed texts of refusals that go into signed answers (signer-authored only, P5; wire/errors.ts). */
 const GUARD_MESSAGES = {
-  rolled_back: "an older version of this entity than one this signer has already served or sealed",
-  high_water_full: "this signer tracks no more entities (P2 bound); it refuses new ones rather than risk serving a rolled-back version",
+  rolled_back: entityMessage("rolled_back"),
+  high_water_full: entityMessage("high_water_full"),
 } as const;
 
+/** Any coded refusal becomes an error reply whose status is the catalog's; anything else is signer_error. */
 function errorFrame(id: number, err: unknown): Buffer {
-  let reply: ErrorReply;
-  if (err instanceof RequestError || err instanceof SignerFault || err instanceof SealProvisioningError || err instanceof FrameFieldError || err instanceof KeyStateError) {
-    reply = { code: err.code, message: err.message, status: err.status };
-  } else if (err instanceof WriterAuthError) {
-    reply = { code: err.code, message: err.message, status: err.code === "content_digest_mismatch" ? 400 : 401 };
-  } else {
-    reply = { code: "signer_error", message: "signer failure", status: 500 };
-  }
+  const coded = err instanceof LaneError || err instanceof SealProvisioningError || err instanceof FrameFieldError || err instanceof KeyStateError || err instanceof WriterAuthError || err instanceof RegistryStateError;
+  const reply: ErrorReply = coded ? { code: err.code, message: err.message, status: statusOf(err.code) } : errorReply("signer_error");
   return encodeFrame(id, FrameKind.Error, reply);
+}
+
+/** An error reply with the catalog's status and (unless given) message. */
+function errorReply(code: ErrorCode, message?: string): ErrorReply {
+  const e = new LaneError(code, message);
+  return { code: e.code, message: e.message, status: e.status };
 }
 
 type TicketBody = Omit<WriteTicket, "mac">;
@@ -156,7 +154,8 @@ export class Signer {
   private readonly keys: KeyringSource;
   private readonly provisioner?: KeyProvisioner;
   private readonly laneKeys?: LaneKeys;
-  private readonly registry?: Registry;
+  private readonly fixed: { readonly registry: Registry; readonly ref: RegistryRef };
+  private readonly registryState?: RegistryState;
   readonly highWater: HighWaterMarks;
   private readonly nonces = new NonceCache((WRITER_SIGNATURE_MAX_AGE_S + 2 * WRITER_SIGNATURE_FUTURE_SKEW_S) * 1000);
   /** Born here, never leaves: write tickets are MACs only this process can make. */
@@ -164,7 +163,7 @@ export class Signer {
   private readonly connections: Record<ChannelRole | "pending", number> = { read: 0, write: 0, provision: 0, pending: 0 };
   private readonly guard: EntityGuard;
 
-  constructor(options: SignerOptions = {}) {
+  constructor(options: SignerOptions) {
     this.key = options.key ?? SigningKey.generate();
     this.nsm = options.nsm;
     this.validitySeconds = options.validitySeconds ?? DEFAULT_SIGNATURE_VALIDITY_S;
@@ -172,7 +171,12 @@ export class Signer {
     this.provisioner = options.provisioner;
     this.laneKeys = options.laneKeys ?? options.provisioner?.laneKeys;
     this.keys = options.keys ?? options.provisioner?.state ?? { keyring: null };
-    this.registry = options.registry;
+    // A fixed registry (unit tests) is named like an image default: version 0, its own digest.
+    if (!options.registry && !options.registryState) throw new Error("a Signer needs its views: a registry or a registry state");
+    this.fixed = options.registry
+      ? { registry: options.registry, ref: defaultRegistryRef(options.registry.all.map(viewDocumentFromSpec)) }
+      : options.registryState!.current;
+    this.registryState = options.registryState;
     this.highWater = new HighWaterMarks(options.maxTrackedEntities);
     this.guard = (view, entity, eventTime) => {
       const verdict = this.highWater.admit(view, entity, eventTime);
@@ -180,13 +184,28 @@ export class Signer {
     };
   }
 
-  /** Build and sign the HTTP answer for one read. Throws RequestError for malformed input. */
+  /**
+   * The registry this request is answered with, read once per request (a document accepted
+   * meanwhile applies from the next one) and named in the answer.
+   */
+  private registryNow(): { readonly registry: Registry; readonly ref: RegistryRef } {
+    if (this.registryState) return this.registryState.current;
+    return this.fixed;
+  }
+
+  /** The registry every answer names now (version, digest). */
+  get registryRef(): RegistryRef {
+    return this.registryNow().ref;
+  }
+
+  /** Build and sign the HTTP answer for one read. Throws LaneError for malformed input. */
   signRead(raw: SignReadRequest): SignedResponse {
     // The signed read time: max age (OUTSIDE_MAX_AGE) is judged against the `created` we sign.
     const created = Math.floor(this.now() / 1000);
-    const ctx = { seals: this.keys.keyring, readTimeMs: created * 1000, registry: this.registry, guard: this.guard };
+    const { registry, ref } = this.registryNow();
+    const ctx = { seals: this.keys.keyring, readTimeMs: created * 1000, registry, registryRef: ref, guard: this.guard };
     // Our own grammar, or Feast's (POST /get-online-features): both re-parsed from the exact request we sign.
-    const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, this.registry) : parseReadRequest(raw, this.registry);
+    const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, registry) : parseReadRequest(raw, registry);
     const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
     const signed = this.signAnswer(rendered, raw, request.signature, created);
     return { ...signed, ...(rendered.entityErrors.length > 0 ? { entityErrors: rendered.entityErrors } : {}), served: rendered.served };
@@ -214,7 +233,7 @@ export class Signer {
   }
 
   private ticketMac(t: TicketBody): Buffer {
-    const text = JSON.stringify([t.issued, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.rows]);
+    const text = JSON.stringify([t.issued, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.registryVersion, t.registryDigest, t.rows]);
     return createHmac("sha256", this.ticketKey).update("express-lane/write-ticket/v1\n").update(text).digest();
   }
 
@@ -227,16 +246,17 @@ export class Signer {
   sealWrite(request: SealWriteRequest): SealWriteResponse {
     const now = this.now();
     const keyring = this.keys.keyring;
-    if (!keyring) throw new SignerFault("seal_key_unavailable", 503, "signer has no key directory loaded");
-    if (now >= keyring.expiresAt) throw new SignerFault("key_directory_expired", 503, "the signer's key directory has expired");
+    if (!keyring) throw new LaneError("seal_key_unavailable", "signer has no key directory loaded");
+    if (now >= keyring.expiresAt) throw new LaneError("key_directory_expired", "the signer's key directory has expired");
     const auth = parseWriterSignature(request, request.writerSignature, Math.floor(now / 1000));
     const writeKey = keyring.writeKey(auth.kid);
     if (!writeKey) throw new WriterAuthError("writer_key_unknown", "keyid is not a write key in the current key directory (unknown, verify-only or revoked)");
     if (!timingSafeEqual(writerMac(writeKey.key, auth.base), auth.mac)) throw new WriterAuthError("writer_signature_invalid", "writer signature does not verify");
-    const parsed = parseWriteRequest(request, this.registry, now);
+    const { registry, ref } = this.registryNow();
+    const parsed = parseWriteRequest(request, registry, now);
     const replay = this.nonces.check(auth.kid, auth.nonce, now);
-    if (replay === "replayed") throw new SignerFault("push_replayed", 409, "this writer signature was already used");
-    if (replay === "full") throw new SignerFault("push_replay_cache_full", 503, "too many pushes within the signature window; retry shortly");
+    if (replay === "replayed") throw new LaneError("push_replayed", "this writer signature was already used");
+    if (replay === "full") throw new LaneError("push_replay_cache_full", "too many pushes within the signature window; retry shortly");
     const rows = parsed.rows.map((row, index): SealedRow => {
       if (!row.ok) return { index, entity: row.entity, error: row.error };
       // Sealing a version raises the entity's mark (P2). An older row is still sealed: the store's
@@ -255,6 +275,8 @@ export class Signer {
       writer: writeKey.writer,
       kid: auth.kid,
       kind: parsed.kind,
+      registryVersion: ref.version,
+      registryDigest: ref.digest,
       rows: rows.map((r) => ("error" in r ? ([r.index, r.entity ?? "", r.error.code, r.error.message] as const) : ([r.index, r.entity, r.event_time, r.object_digest] as const))),
     };
     return { view: parsed.view, kid: auth.kid, writer: writeKey.writer, rows, ticket: { ...body, mac: this.ticketMac(body) } };
@@ -268,33 +290,33 @@ export class Signer {
   signWriteOutcome(request: SignWriteOutcomeRequest): SignedResponse {
     const { ticket } = request;
     const { mac, ...body } = ticket;
-    if (mac.length !== 32 || !timingSafeEqual(Buffer.from(mac), this.ticketMac(body))) throw new SignerFault("bad_write_ticket", 400, "write ticket was not issued by this signer or was altered");
-    if (this.now() - ticket.issued > WRITE_TICKET_TTL_MS || ticket.issued > this.now()) throw new SignerFault("bad_write_ticket", 400, "write ticket expired");
+    if (mac.length !== 32 || !timingSafeEqual(Buffer.from(mac), this.ticketMac(body))) throw new LaneError("bad_write_ticket", "write ticket was not issued by this signer or was altered");
+    if (this.now() - ticket.issued > WRITE_TICKET_TTL_MS || ticket.issued > this.now()) throw new LaneError("bad_write_ticket", "write ticket expired");
     const signature = parseAcceptSignature(request.acceptSignature);
     const outcomes = new Map<number, WriteOutcome>();
     for (const o of request.outcomes) {
-      if (outcomes.has(o.index)) throw new RequestError("bad_body", `two outcomes for row ${o.index}`);
+      if (outcomes.has(o.index)) throw new LaneError("bad_body", `two outcomes for row ${o.index}`);
       outcomes.set(o.index, o);
     }
     const results = ticket.rows.map((row) => {
       const [index, entity, third, fourth] = row;
       if (typeof third === "string") return { entity, result: "rejected", error: { code: third, message: fourth } };
       const outcome = outcomes.get(index);
-      if (!outcome) throw new RequestError("bad_body", `no store outcome for row ${index}`);
+      if (!outcome) throw new LaneError("bad_body", `no store outcome for row ${index}`);
       outcomes.delete(index);
       return { entity, result: outcome.result, written_by: ticket.writer, event_time: new Date(third).toISOString(), object_digest: fourth, stored_event_time: new Date(outcome.stored_event_time).toISOString() };
     });
-    if (outcomes.size > 0) throw new RequestError("bad_body", "outcomes for rows that were not sealed");
+    if (outcomes.size > 0) throw new LaneError("bad_body", "outcomes for rows that were not sealed");
     const answerTo = { method: ticket.method, path: ticket.path, query: ticket.query, bodyDigest: ticket.requestDigest };
     if (ticket.kind === "single") {
       const r = results[0];
-      if (!r || r.result === "rejected") throw new RequestError("bad_body", "a rejected single row has no signed answer");
-      const answer = { view: ticket.view, kid: ticket.kid, ...r, outcome_reported_by: "host" };
+      if (!r || r.result === "rejected") throw new LaneError("bad_body", "a rejected single row has no signed answer");
+      const answer = { view: ticket.view, registry_version: ticket.registryVersion, registry_digest: ticket.registryDigest, kid: ticket.kid, ...r, outcome_reported_by: "host" };
       return this.signAnswer({ status: r.result === "written" ? 201 : 200, ...encodeBody("json", answer) }, answerTo, signature);
     }
     const summary = { written: 0, unchanged: 0, skipped_older: 0, rejected: 0 };
     for (const r of results) summary[r.result as keyof typeof summary]++;
-    return this.signAnswer({ status: 200, ...encodeBody("json", { view: ticket.view, kid: ticket.kid, written_by: ticket.writer, summary, results, outcome_reported_by: "host" }) }, answerTo, signature);
+    return this.signAnswer({ status: 200, ...encodeBody("json", { view: ticket.view, registry_version: ticket.registryVersion, registry_digest: ticket.registryDigest, kid: ticket.kid, written_by: ticket.writer, summary, results, outcome_reported_by: "host" }) }, answerTo, signature);
   }
 
   /** The writer key ids the signer verifies with now; empty before a key directory. */
@@ -304,19 +326,31 @@ export class Signer {
 
   /** Key directory and key material from the host (enclave/key-provisioning.ts). */
   async provisionKeys(message: ProvisionKeysRequest): Promise<ProvisionKeysResponse> {
-    if (!this.provisioner) throw new SealProvisioningError("kms_provisioning_disabled", 409, "this signer takes no key provisioning");
+    if (!this.provisioner) throw new SealProvisioningError("kms_provisioning_disabled", "this signer takes no key provisioning");
     return this.provisioner.provision(message);
+  }
+
+  /**
+   * A registry document from the host (enclave/registry-state.ts), or none: the registry held now.
+   * A refusal leaves the held registry unchanged.
+   */
+  provisionRegistry(message: ProvisionRegistryRequest): ProvisionRegistryResponse {
+    if (!this.registryState) throw new RegistryStateError("bad_registry_document", "this signer serves a fixed registry and takes no registry documents");
+    const held = message.document ? this.registryState.accept(message.document) : this.registryState.current;
+    return { version: held.ref.version, digest: held.ref.digest, ...(held.signed ? { document: held.signed } : {}) };
   }
 
   /** A fresh attestation document whose public_key is our signing key. */
   async attest(message: AttestRequest): Promise<AttestResponse> {
-    if (!this.nsm) throw new RequestError("bad_body", "this signer has no NSM configured");
+    if (!this.nsm) throw new LaneError("bad_body", "this signer has no NSM configured");
     const nonce = message.nonce ? Buffer.from(message.nonce) : undefined;
-    if (nonce && nonce.length > MAX_NONCE_LENGTH) throw new RequestError("bad_query", `nonce longer than ${MAX_NONCE_LENGTH} bytes`);
+    if (nonce && nonce.length > MAX_NONCE_LENGTH) throw new LaneError("bad_query", `nonce longer than ${MAX_NONCE_LENGTH} bytes`);
     // user_data names the lane keys this enclave signs with: an attested consumer may trust them
     // (KMS releases them only to the measured image), and pin one key for the whole lane.
     const lane = (this.laneKeys?.list(this.now()) ?? []).map((h) => h.key.keyid);
-    const userData = lane.length > 0 ? Buffer.from(JSON.stringify({ lane_keys: lane }), "utf8") : undefined;
+    // ... and the registry it answers with now, so an attested consumer sees which views it serves.
+    const ref = this.registryNow().ref;
+    const userData = Buffer.from(JSON.stringify({ ...(lane.length > 0 ? { lane_keys: lane } : {}), registry_version: ref.version, registry_digest: ref.digest }), "utf8");
     const document = await this.nsm.attest({ publicKey: this.key.publicKeyRaw, nonce, userData });
     return { document, keyid: this.key.keyid };
   }
@@ -328,7 +362,7 @@ export class Signer {
   handle(frame: Frame, role: ChannelRole): Buffer | Promise<Buffer> {
     try {
       if (!ROLE_FRAMES[role].has(frame.kind)) {
-        return encodeFrame(frame.id, FrameKind.Error, { code: "frame_not_allowed", message: `frame kind ${frame.kind} is not allowed on a ${role} connection`, status: 500 } satisfies ErrorReply);
+        return encodeFrame(frame.id, FrameKind.Error, errorReply("frame_not_allowed", `frame kind ${frame.kind} is not allowed on a ${role} connection`));
       }
       switch (frame.kind) {
         case FrameKind.KeyInfo:
@@ -344,13 +378,15 @@ export class Signer {
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),
             (err: unknown) => errorFrame(frame.id, err),
           );
+        case FrameKind.ProvisionRegistry:
+          return encodeFrame(frame.id, FrameKind.Reply, this.provisionRegistry(decodeProvisionRegistry(frame.payload)));
         case FrameKind.Attest:
           return this.attest(decodeAttest(frame.payload)).then(
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),
             (err: unknown) => errorFrame(frame.id, err),
           );
         default:
-          return encodeFrame(frame.id, FrameKind.Error, { code: "bad_frame", message: `unknown frame kind ${frame.kind}`, status: 500 } satisfies ErrorReply);
+          return encodeFrame(frame.id, FrameKind.Error, errorReply("bad_frame", `unknown frame kind ${frame.kind}`));
       }
     } catch (err) {
       return errorFrame(frame.id, err);
@@ -395,7 +431,7 @@ export class Signer {
             return drop();
           }
           if (hello.protocol !== FRAME_PROTOCOL_VERSION || this.connections[hello.role] >= CHANNEL_LIMITS.connectionsPerRole[hello.role]) {
-            writer.send(encodeFrame(frame.id, FrameKind.Error, { code: "hello_refused", message: `protocol ${FRAME_PROTOCOL_VERSION} only; at most ${CHANNEL_LIMITS.connectionsPerRole[hello.role]} ${hello.role} connections`, status: 503 } satisfies ErrorReply));
+            writer.send(encodeFrame(frame.id, FrameKind.Error, errorReply("hello_refused", `protocol ${FRAME_PROTOCOL_VERSION} only; at most ${CHANNEL_LIMITS.connectionsPerRole[hello.role]} ${hello.role} connections`)));
             socket.end();
             return;
           }
@@ -412,7 +448,7 @@ export class Signer {
         if (Buffer.isBuffer(reply)) writer.send(reply);
         else if (pending >= CHANNEL_LIMITS.maxPendingPerConnection) {
           void reply.catch(() => undefined);
-          writer.send(encodeFrame(frame.id, FrameKind.Error, { code: "signer_busy", message: "too many requests in flight on this connection", status: 503 } satisfies ErrorReply));
+          writer.send(encodeFrame(frame.id, FrameKind.Error, errorReply("signer_busy", "too many requests in flight on this connection")));
         } else {
           pending++;
           void reply.then((r) => {

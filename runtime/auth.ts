@@ -9,11 +9,8 @@
  * A presented key is hashed and compared with every stored digest with crypto.timingSafeEqual
  * (no early exit), so timing reveals neither which key nor how many bytes matched.
  *
- * Roles are ordered: reader < writer < admin.
- *   reader — GET /v1/features/{view}/{entity}, POST /v1/features/{view}/batch, /v1/signer, /v1/attestation
- *   writer — also every other write on /v1/features (POST /v1/features/{view}, …/_push)
- *   admin  — also /metrics and /admin/*
- * /health/live and /health/ready are always open.
+ * Roles are ordered: reader < writer < admin; a key's role allows its own routes and every lower
+ * role's. Which role each route needs is its `access` in the route table (runtime/routes.ts).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -107,17 +104,6 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
   const apiKey = headers["x-api-key"];
   if (typeof apiKey === "string" && apiKey.length > 0) return apiKey.trim();
   return undefined;
-}
-
-/** The role a route needs; null = open (health). */
-export function requiredRole(method: string, path: string): Role | null {
-  if (path === "/health/live" || path === "/health/ready") return null;
-  if (path === "/metrics" || path === "/admin" || path.startsWith("/admin/")) return "admin";
-  if (path.startsWith("/v1/features/")) {
-    const isRead = method === "GET" || method === "HEAD" || (method === "POST" && path.endsWith("/batch"));
-    return isRead ? "reader" : "writer";
-  }
-  return "reader";
 }
 
 export function roleAllows(have: Role, need: Role): boolean {

@@ -12,6 +12,10 @@ export interface RuntimeConfig {
   readonly signerSocket: string;
   /** The admin-signed key directory the signer is provisioned with (runtime/key-provisioning.ts). */
   readonly keyDirectory?: string;
+  /** An admin-signed registry document (views) forwarded to the signer at start, reconnect and SIGHUP. */
+  readonly registryDocument?: string;
+  /** Poll the fleet copy of the registry document in the store this often; 0 = never. */
+  readonly registryPollMs: number;
   /** Production: wrapped writer keys document to provision the signer with (with keyDirectory). */
   readonly sealKeysFile?: string;
   /** Loopback clients may scrape /metrics without an API key (the host's own agents). */
@@ -80,6 +84,10 @@ export function runtimeCommand(): Command {
     .addOption(
       new Option("--key-directory <path>", "the admin-signed key directory (fetched at boot; re-read on SIGHUP) sent to the signer on every (re)connect").env("EXPRESS_LANE_KEY_DIRECTORY"),
     )
+    .addOption(
+      new Option("--registry-document <path>", "an admin-signed registry document (views; re-read on SIGHUP) sent to the signer on every (re)connect").env("EXPRESS_LANE_REGISTRY_DOCUMENT"),
+    )
+    .addOption(new Option("--registry-poll-ms <n>", "poll the store's fleet copy of the registry document (_lane/registry.json); 0 = off").env("EXPRESS_LANE_REGISTRY_POLL_MS").default(30_000).argParser(int(0, 3_600_000)))
     .addOption(new Option("--lane-keys-file <path>", "production: the lane signing keys (KMS blobs, fetched at boot) the signer unwraps with attestation").env("EXPRESS_LANE_LANE_KEYS_FILE"))
     .addOption(
       new Option("--seal-keys-file <path>", "production: wrapped seal keys (s3://<artifacts>/seal-keys/wrapped.json, fetched at boot) sent to the signer with the instance role's credentials").env(

@@ -12,10 +12,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
 import { Admission } from "./admission";
-import { ApiKeyRecord, KeyRing, loadKeys, presentedKey, RateLimitSpec, requiredRole, roleAllows } from "./auth";
+import { ApiKeyRecord, KeyRing, loadKeys, presentedKey, RateLimitSpec, roleAllows } from "./auth";
 import type { RuntimeConfig } from "./config";
 import { RateLimiter } from "./rate-limit";
-import { HttpError } from "./server";
+import type { RouteDef } from "./routes";
+import { LaneError, type ErrorCode } from "../wire/errors";
 
 export interface GateOptions {
   /** null = access control off (no keys configured): every route is open. */
@@ -44,7 +45,7 @@ export class RequestGate {
   private defaultRateLimit?: RateLimitSpec;
   private readonly limiter = new RateLimiter();
   readonly admission: Admission;
-  private readonly shedRetryAfter: string;
+  private readonly shedRetryAfter: number;
   private drainingFlag = false;
   private readonly refused?: Counter<"code">;
   private readonly loopbackMetrics: boolean;
@@ -54,7 +55,7 @@ export class RequestGate {
     this.ring = options.keys ? new KeyRing(options.keys) : null;
     this.defaultRateLimit = options.defaultRateLimit;
     this.admission = new Admission(options.maxInFlight);
-    this.shedRetryAfter = String(options.shedRetryAfterSeconds ?? 1);
+    this.shedRetryAfter = options.shedRetryAfterSeconds ?? 1;
     if (options.registry) {
       const admission = this.admission;
       new Gauge({
@@ -110,43 +111,41 @@ export class RequestGate {
     return this.admission.inFlight;
   }
 
-  private refuse(code: string, status: number, message: string, retryAfter?: number): never {
+  private refuse(code: ErrorCode, message?: string, retryAfter?: number): never {
     this.refused?.inc({ code });
-    throw new HttpError(status, code, message, retryAfter);
+    throw new LaneError(code, message, retryAfter);
   }
 
-  /** Admit a request or throw the HttpError to answer (401, 403, 429, 503). */
-  enter(req: IncomingMessage, res: ServerResponse, path: string): GateTicket {
+  /** Admit a request to a route (runtime/routes.ts) or throw the LaneError to answer (401, 403, 429, 503). */
+  enter(req: IncomingMessage, res: ServerResponse, route: Pick<RouteDef, "access" | "unshed" | "loopbackOpen">): GateTicket {
     if (this.drainingFlag) res.setHeader("connection", "close");
-    const need = requiredRole(req.method ?? "GET", path);
-    if (need === null) return OPEN;
+    const need = route.access;
+    if (need === "open") return OPEN;
     // --loopback-metrics on (the host unit): the host's own scrapers (CloudWatch agent, histogram
     // exporter) read /metrics over loopback without a key — metrics carry no values or keys, and the
     // host is trusted for availability only. Off by default (the local lane is all loopback).
-    if (this.loopbackMetrics && path === "/metrics" && isLoopback(req.socket.remoteAddress)) return OPEN;
+    if (this.loopbackMetrics && route.loopbackOpen === true && isLoopback(req.socket.remoteAddress)) return OPEN;
     let keyId: string | undefined;
     const ring = this.ring;
     if (ring) {
       const presented = presentedKey(req.headers);
       if (presented === undefined) {
         res.setHeader("www-authenticate", 'Bearer realm="express-lane"');
-        this.refuse("unauthenticated", 401, "an API key is required (Authorization: Bearer <key> or x-api-key)");
+        this.refuse("unauthenticated");
       }
       const record = ring.authenticate(presented);
       if (!record) {
         res.setHeader("www-authenticate", 'Bearer realm="express-lane", error="invalid_token"');
-        this.refuse("unauthenticated", 401, "unknown API key");
+        this.refuse("unauthenticated", "unknown API key");
       }
-      if (!roleAllows(record.role, need)) this.refuse("forbidden", 403, `role ${record.role} may not call this route (needs ${need})`);
+      if (!roleAllows(record.role, need)) this.refuse("forbidden", `role ${record.role} may not call this route (needs ${need})`);
       keyId = record.id;
       const retryAfter = this.limiter.check(record.id, record.rateLimit ?? this.defaultRateLimit);
-      if (retryAfter !== null) this.refuse("rate_limited", 429, "rate limit exceeded for this API key", retryAfter);
+      if (retryAfter !== null) this.refuse("rate_limited", undefined, retryAfter);
     }
     // Scrapes stay possible under overload (cheap, and the moment they matter most).
-    if (path === "/metrics") return { keyId, release() {} };
-    if (!this.admission.tryEnter()) {
-      this.refuse("overloaded", 503, "too many requests in flight; retry shortly", Number(this.shedRetryAfter));
-    }
+    if (route.unshed === true) return { keyId, release() {} };
+    if (!this.admission.tryEnter()) this.refuse("overloaded", undefined, this.shedRetryAfter);
     let released = false;
     return {
       keyId,

@@ -5,10 +5,11 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
+import { STATUS_CODES, type Server as HttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { ReaderService } from "./server";
+import { LaneError } from "../wire/errors";
 
 export interface TlsOptions {
   readonly certFile: string;
@@ -47,15 +48,10 @@ export function installClientErrorHandler(server: HttpServer): void {
       return;
     }
     const code = err.code ?? "";
-    const [status, reason, errorCode] =
-      code === "HPE_HEADER_OVERFLOW"
-        ? [431, "Request Header Fields Too Large", "headers_too_large"]
-        : code === "ERR_HTTP_REQUEST_TIMEOUT"
-          ? [408, "Request Timeout", "request_timeout"]
-          : [400, "Bad Request", "bad_request"];
-    const body = JSON.stringify({ error: { code: errorCode, message: "malformed HTTP request" } });
+    const error = new LaneError(code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : code === "ERR_HTTP_REQUEST_TIMEOUT" ? "request_timeout" : "bad_request");
+    const body = JSON.stringify({ error: { code: error.code, message: error.message } });
     socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nx-request-id: ${randomUUID()}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nx-request-id: ${randomUUID()}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
 }

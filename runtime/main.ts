@@ -6,10 +6,12 @@ import { randomBytes } from "node:crypto";
 import pino from "pino";
 import { unverifiedPcr0 } from "../verifier/attestation";
 import { parseRuntimeConfig, RuntimeConfig } from "./config";
-import { LaneMetrics } from "./metrics";
+import { buildInfoFromEnv, LaneMetrics } from "./metrics";
 import { ReaderService } from "./server";
 import { SignerClient } from "./signer-client";
 import { KeyProvisioning } from "./key-provisioning";
+import { RegistrySync } from "./registry-sync";
+import { DEFAULT_REGISTRY, DEFAULT_REGISTRY_REF } from "../registry/views";
 import { awsDefaultCredentials, StaticCredentials } from "./store/credentials";
 import { FileStore } from "./store/file-store";
 import { MemoryStore } from "./store/memory-store";
@@ -69,11 +71,13 @@ async function main(): Promise<void> {
     base: { service: "express-lane-runtime" },
     redact: ["req.headers.authorization", 'req.headers["x-api-key"]', "headers.authorization", 'headers["x-api-key"]'],
   });
-  const metrics = new LaneMetrics();
+  // The view label follows the registry the runtime serves now (a new view gets its own series).
+  const metrics = new LaneMetrics({ isKnownView: (view) => (registrySync?.current.registry ?? DEFAULT_REGISTRY).get(view) !== undefined, buildInfo: { ...buildInfoFromEnv(), registry_version: process.env.EXPRESS_LANE_REGISTRY_VERSION ?? String(DEFAULT_REGISTRY_REF.version) } });
   const store = createStore(config, metrics, logger);
   // One connection per role (the signer refuses other frames on each). Keys: the signer starts
   // without a directory in production; every (re)connect of the provision connection sends it.
   let sealProvisioning: KeyProvisioning | undefined;
+  let registrySync: RegistrySync | undefined;
   const signer = new SignerClient({
     role: "read",
     socketPath: config.signerSocket,
@@ -98,6 +102,8 @@ async function main(): Promise<void> {
     timeoutMs: config.signerTimeoutMs,
     onStateChange: (up) => {
       if (up) void sealProvisioning?.trigger();
+      // A restarted enclave starts from the image default: forward the newest document again.
+      if (up) void registrySync?.sync();
     },
   });
   if (config.keyDirectory) {
@@ -112,9 +118,20 @@ async function main(): Promise<void> {
     });
     if (provisionSigner.up) void sealProvisioning.trigger();
   }
+  registrySync = new RegistrySync({
+    signer: provisionSigner,
+    imageDefault: { registry: DEFAULT_REGISTRY, ref: DEFAULT_REGISTRY_REF },
+    file: config.registryDocument,
+    store,
+    keyPrefix: config.keyPrefix,
+    pollMs: config.registryPollMs,
+    logger,
+  });
+  if (config.registryPollMs > 0) registrySync.start();
+  else if (provisionSigner.up) void registrySync.sync();
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
   const keysReady = config.keyDirectory ? () => (sealProvisioning?.last?.kids.length ?? 0) > 0 : undefined;
-  const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog });
+  const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog, registry: registrySync });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
     const provisioning = sealProvisioning;
@@ -143,6 +160,7 @@ async function main(): Promise<void> {
     gate.startDraining();
     const drained = await drain(server, () => gate.inFlight, config.shutdownTimeoutMs);
     sealProvisioning?.stop();
+    registrySync?.stop();
     signer.close();
     writeSigner.close();
     provisionSigner.close();
@@ -157,6 +175,7 @@ async function main(): Promise<void> {
   process.on("SIGHUP", () => {
     void reload();
     void sealProvisioning?.trigger();
+    void registrySync?.sync();
   });
 }
 

@@ -10,7 +10,7 @@
  * "other"), so a client asking for made-up views cannot grow the series count.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { LANE_REGISTRY } from "../registry/views";
+import { DEFAULT_REGISTRY } from "../registry/views";
 import type { ServedEntity } from "../wire/frames";
 
 // Sub-millisecond buckets: the whole budget is 5 ms, so resolution matters below 1 ms.
@@ -137,7 +137,7 @@ export class LaneMetrics {
   private build: BuildInfo;
 
   constructor(options: LaneMetricsOptions = {}) {
-    this.isKnownView = options.isKnownView ?? ((view) => LANE_REGISTRY.get(view) !== undefined);
+    this.isKnownView = options.isKnownView ?? ((view) => DEFAULT_REGISTRY.get(view) !== undefined);
     collectDefaultMetrics({ register: this.registry });
     this.build = options.buildInfo ?? buildInfoFromEnv();
     this.buildInfo.set({ ...this.build }, 1);

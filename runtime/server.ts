@@ -12,21 +12,41 @@ import { createServer, IncomingMessage, Server, ServerResponse } from "node:http
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { LaneMetrics } from "./metrics";
-import { SignerClient, SignerRejectedError, SignerUnavailableError } from "./signer-client";
+import type { SignerClient } from "./signer-client";
 import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./store/types";
 import { writeIfNewer, type WriteResult } from "./store/conditional-write";
 import { objectKey } from "../wire/object";
 import { currentLaneKey } from "../wire/lane-key";
-import { FEAST_PATH, feastLookups, MAX_FEAST_BODY_BYTES, parseFeastRequest } from "../wire/feast";
-import { MAX_PUSH_BODY_BYTES, writeTarget, type RawWriteRequest, type WriteTarget } from "../wire/write";
-import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, RequestError, splitTarget } from "../wire/request";
+import { feastLookups, MAX_FEAST_BODY_BYTES, parseFeastRequest } from "../wire/feast";
+import { MAX_PUSH_BODY_BYTES, type RawWriteRequest } from "../wire/write";
+import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, splitTarget } from "../wire/request";
+import { isErrorCode, LaneError } from "../wire/errors";
+import { parseQuery } from "../wire/query";
 import type { LaneKeyInfo, SignedResponse } from "../wire/frames";
+import type { Registry } from "../wire/registry";
 import { receivedFromSigned, verifyResponse } from "../verifier/response";
 import type { GateTicket, RequestGate } from "./gate";
 import { requestIdOf } from "./request-id";
+import { matchRoute, UNROUTED, type HandlerName, type RouteDef } from "./routes";
+import type { HeldRegistry } from "./registry-sync";
+import { MAX_SIGNED_REGISTRY_BYTES, type ViewDocument } from "../wire/registry-document";
+import { formatMaxAge } from "../wire/views-file";
+
+/** The registry the signer accepted, as the runtime keeps it (runtime/registry-sync.ts). */
+export interface RuntimeRegistry {
+  readonly current: HeldRegistry;
+  /** Forward a signed document to the signer (PUT /v1/registry). Absent: this runtime does not publish (501). */
+  publish?(bytes: Buffer): Promise<{ held: HeldRegistry; stored: boolean }>;
+}
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
+  /**
+   * The registry the signer holds (runtime/main.ts: a RegistrySync over the image default): the
+   * runtime's own grammar uses it (early 4xx, what to fetch), GET /v1/views serves it, PUT
+   * /v1/registry publishes through it.
+   */
+  readonly registry: RuntimeRegistry;
   /** The signer connection in the read role. */
   readonly signer: SignerClient;
   /** The signer connection in the write role (pushes). Without one, pushes answer 503. */
@@ -57,17 +77,16 @@ export interface ReaderOptions {
   readonly writer?: ObjectStore & ObjectWriter;
 }
 
-type Route = "features" | "batch" | "feast" | "push" | "signer" | "attestation" | "live" | "ready" | "metrics" | "other";
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-  }
+/** What a handler gets: the request, its matched route and path parameters, the parsed query. */
+interface RouteCall {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: RouteDef;
+  readonly path: string;
+  readonly query: string;
+  readonly params: ReadonlyMap<string, string>;
+  /** The route's `{param}` path segments, still percent-encoded. */
+  readonly pathParams: Readonly<Record<string, string>>;
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
@@ -76,34 +95,28 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   res.end(body);
 }
 
-export function sendError(res: ServerResponse, err: HttpError): void {
+export function sendError(res: ServerResponse, err: LaneError): void {
   const headers: Record<string, string> = err.retryAfterSeconds !== undefined ? { "retry-after": String(err.retryAfterSeconds) } : {};
   sendJson(res, err.status, { error: { code: err.code, message: err.message } }, headers);
 }
 
-/** Map anything thrown on the read path to the HTTP error a client should see. */
-export function toHttpError(err: unknown): HttpError {
-  if (err instanceof HttpError) return err;
-  if (err instanceof RequestError) return new HttpError(err.status, err.code, err.message);
-  if (err instanceof SignerUnavailableError) return new HttpError(503, "signer_unavailable", err.message, 1);
-  if (err instanceof SignerRejectedError) {
-    const status = err.reply.status >= 400 && err.reply.status < 600 ? err.reply.status : 500;
-    return new HttpError(status, err.reply.code, err.reply.message);
-  }
+/** Map anything thrown on a request to the catalog error a client should see (wire/errors.ts). */
+export function toLaneError(err: unknown): LaneError {
+  if (err instanceof LaneError) return err;
   if (err instanceof StoreError) {
-    if (err.code === "timeout") return new HttpError(504, "store_timeout", err.message);
+    if (err.code === "timeout") return new LaneError("store_timeout", err.message);
     // e.g. an object over the size limit: retrying will not help, and it is not the caller's fault.
-    if (err.code === "bad_response") return new HttpError(502, "store_bad_response", err.message);
-    return new HttpError(503, "store_unavailable", err.message, 1);
+    if (err.code === "bad_response") return new LaneError("store_bad_response", err.message);
+    return new LaneError("store_unavailable", err.message);
   }
-  return new HttpError(500, "internal", "internal error");
+  return new LaneError("internal");
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? "0");
     if (declared > limit) {
-      reject(new RequestError("body_too_large", `body larger than ${limit} bytes`));
+      reject(new LaneError("body_too_large", `body larger than ${limit} bytes`));
       req.resume();
       return;
     }
@@ -112,7 +125,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new RequestError("body_too_large", `body larger than ${limit} bytes`));
+        reject(new LaneError("body_too_large", `body larger than ${limit} bytes`));
         req.removeAllListeners("data");
         req.resume();
         return;
@@ -124,6 +137,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** The read grammars (wire/): what each route's request fetches, and its body limit (0 = no body). */
+const READ_GRAMMARS = {
+  read: { bodyLimit: 0, lookups: (raw: RawReadRequest, registry: Registry) => entityLookups(parseReadRequest(raw, registry)) },
+  batch_read: { bodyLimit: MAX_BATCH_BODY_BYTES, lookups: (raw: RawReadRequest, registry: Registry) => entityLookups(parseReadRequest(raw, registry)) },
+  feast: { bodyLimit: MAX_FEAST_BODY_BYTES, lookups: (raw: RawReadRequest, registry: Registry) => feastLookups(parseFeastRequest(raw, registry)) },
+};
+
 /** A path segment as the registry names it; undecodable → itself (the label is then "other"). */
 function decodeSegment(segment: string): string {
   try {
@@ -131,6 +151,10 @@ function decodeSegment(segment: string): string {
   } catch {
     return segment;
   }
+}
+
+function entityLookups(request: ReadRequest): { view: string; entity: string }[] {
+  return request.entities.map((entity) => ({ view: request.view, entity }));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -164,120 +188,96 @@ export class ReaderService {
     return server;
   }
 
+  /** The handlers the route table (runtime/routes.ts) names. */
+  private readonly handlers: Record<HandlerName, (call: RouteCall) => Promise<void>> = {
+    read: (call) => this.read(call),
+    push: (call) => this.push(call),
+    signer: async ({ res }) => this.signerInfo(res),
+    attestation: (call) => this.attestation(call),
+    views: async (call) => this.views(call),
+    publish_registry: (call) => this.publishRegistry(call),
+    live: async ({ res }) => sendJson(res, 200, { status: "ok" }),
+    ready: ({ res }) => this.ready(res),
+    metrics: async ({ res }) => {
+      const text = await this.metrics.registry.metrics();
+      res.writeHead(200, { "content-type": this.metrics.registry.contentType });
+      res.end(text);
+    },
+  };
+
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
-    const target = req.url ?? "/";
-    const { path, query } = splitTarget(target);
+    const { path, query } = splitTarget(req.url ?? "/");
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
-    let route: Route = "other";
-    // The metrics' view label (a registry view or "other"; empty for routes without one).
-    let view: string | undefined;
+    const match = matchRoute(req.method ?? "GET", path);
+    const route = match.kind === "route" ? match.route : UNROUTED;
     let ticket: GateTicket | undefined;
     let errorCode: string | undefined;
     try {
-      // 401/403 (keys), 429 (per-key limit), 503 overloaded (in-flight bound); health stays open.
-      ticket = this.options.gate?.enter(req, res, path);
-      const push = writeTarget(req.method ?? "GET", path);
-      if (push) {
-        route = "push";
-        view = push.view;
-        await this.push(req, res, push, path, query);
-      } else if (path.startsWith("/v1/features/")) {
-        route = path.endsWith("/batch") ? "batch" : "features";
-        view = decodeSegment(path.slice("/v1/features/".length).split("/")[0]);
-        await this.read(req, res, path, query);
-      } else if (path === FEAST_PATH) {
-        route = "feast";
-        if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "get-online-features uses POST");
-        await this.readFeast(req, res, path, query);
-      } else if (req.method !== "GET") {
-        throw new HttpError(405, "method_not_allowed", `${req.method} not allowed here`);
-      } else if (path === "/health/live") {
-        route = "live";
-        sendJson(res, 200, { status: "ok" });
-      } else if (path === "/health/ready") {
-        route = "ready";
-        await this.ready(res);
-      } else if (path === "/metrics") {
-        route = "metrics";
-        const text = await this.metrics.registry.metrics();
-        res.writeHead(200, { "content-type": this.metrics.registry.contentType });
-        res.end(text);
-      } else if (path === "/v1/signer") {
-        route = "signer";
-        const info = this.options.signer.keyInfo;
-        if (!info) throw new SignerUnavailableError();
-        // Not a trust anchor (the host could change it): consumers pin keys from attestation or the
-        // lane's published JWKS. Top level: the key answers are signed with now (the current lane
-        // key when the signer holds one, else the enclave's own); `enclave_key` is the attested one.
-        const laneKeys = this.laneKeys.map((k) => ({ keyid: k.keyid, alg: k.alg, jwk: k.jwk, not_before: new Date(k.notBefore).toISOString(), not_after: new Date(k.notAfter).toISOString() }));
-        const signing = currentLaneKey(this.laneKeys, Date.now()) ?? info;
-        sendJson(res, 200, { keyid: signing.keyid, alg: signing.alg, jwk: signing.jwk, enclave_key: { keyid: info.keyid, alg: info.alg, jwk: info.jwk }, lane_keys: laneKeys });
-      } else if (path === "/v1/attestation") {
-        route = "attestation";
-        await this.attestation(res, query);
-      } else {
-        throw new HttpError(404, "not_found_route", "no such route");
+      // 401/403 (the route's role), 429 (per-key limit), 503 overloaded (in-flight bound); health stays open.
+      ticket = this.options.gate?.enter(req, res, route);
+      if (match.kind === "no_route") throw new LaneError("not_found_route");
+      if (match.kind === "wrong_method") {
+        res.setHeader("allow", match.allow.join(", "));
+        throw new LaneError("method_not_allowed", `${String(req.method).slice(0, 16)} not allowed here (allowed: ${match.allow.join(", ")})`);
       }
+      const params = parseQuery(query, match.route.query);
+      await this.handlers[match.route.handler]({ req, res, route: match.route, path, query, params, pathParams: match.params });
     } catch (err) {
-      const httpError = toHttpError(err);
-      errorCode = httpError.code;
-      if (httpError.status >= 500 && httpError.code !== "overloaded") this.options.logger?.warn({ err, requestId, route, code: httpError.code }, "request failed");
-      if (!res.headersSent) sendError(res, httpError);
+      const laneError = toLaneError(err);
+      errorCode = laneError.code;
+      if (laneError.status >= 500 && laneError.code !== "overloaded") this.options.logger?.warn({ err, requestId, route: route.label, code: laneError.code }, "request failed");
+      if (!res.headersSent) sendError(res, laneError);
       else res.destroy();
     } finally {
       ticket?.release();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = String(res.statusCode);
-      const viewLabel = this.metrics.viewLabel(view);
-      this.metrics.requestDuration.observe({ route, status, view: viewLabel }, seconds);
-      this.metrics.requests.inc({ route, status, view: viewLabel });
+      const viewLabel = this.metrics.viewLabel(match.kind === "route" && match.params.view !== undefined ? decodeSegment(match.params.view) : undefined);
+      this.metrics.requestDuration.observe({ route: route.label, status, view: viewLabel }, seconds);
+      this.metrics.requests.inc({ route: route.label, status, view: viewLabel });
       if (this.options.accessLog) {
-        this.options.logger?.info({ requestId, method: req.method, route, status: res.statusCode, code: errorCode, keyId: ticket?.keyId, ms: seconds * 1000 }, "request");
+        this.options.logger?.info({ requestId, method: req.method, route: route.label, status: res.statusCode, code: errorCode, keyId: ticket?.keyId, ms: seconds * 1000 }, "request");
       }
     }
   }
 
-  private async read(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+  /**
+   * Not a trust anchor (the host could change it): consumers pin keys from attestation or the
+   * lane's published JWKS. Top level: the key answers are signed with now (the current lane key
+   * when the signer holds one, else the enclave's own); `enclave_key` is the attested one.
+   */
+  private signerInfo(res: ServerResponse): void {
+    const info = this.options.signer.keyInfo;
+    if (!info) throw new LaneError("signer_unavailable", "signer key not known yet");
+    const laneKeys = this.laneKeys.map((k) => ({ keyid: k.keyid, alg: k.alg, jwk: k.jwk, not_before: new Date(k.notBefore).toISOString(), not_after: new Date(k.notAfter).toISOString() }));
+    const signing = currentLaneKey(this.laneKeys, Date.now()) ?? info;
+    sendJson(res, 200, { keyid: signing.keyid, alg: signing.alg, jwk: signing.jwk, enclave_key: { keyid: info.keyid, alg: info.alg, jwk: info.jwk }, lane_keys: laneKeys });
+  }
+
+  /**
+   * Reads, batch reads and Feast's `POST /get-online-features` alike: parse with the route's
+   * grammar (the signer re-parses the same bytes), GET each (view, entity) object, the signer
+   * checks every object and signs the answer, bound to the request.
+   */
+  private async read({ req, res, route, path, query }: RouteCall): Promise<void> {
+    const grammar = READ_GRAMMARS[route.grammar as keyof typeof READ_GRAMMARS];
     const raw: RawReadRequest = {
-      method: req.method ?? "GET",
+      method: route.method,
       path,
       query,
       accept: header(req, "accept"),
       acceptSignature: header(req, "accept-signature"),
       contentType: header(req, "content-type"),
-      body: req.method === "POST" ? await readBody(req, MAX_BATCH_BODY_BYTES) : undefined,
+      body: grammar.bodyLimit > 0 ? await readBody(req, grammar.bodyLimit) : undefined,
     };
-    const request = parseReadRequest(raw);
-    const objects = await this.fetchObjects(request);
+    const lookups = grammar.lookups(raw, this.options.registry.current.registry);
+    const objects = lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
     const signerStarted = process.hrtime.bigint();
     const signed = await this.options.signer.signRead({ ...raw, objects });
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
     // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
-    if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
-    this.metrics.observeServed([request.view], signed.served);
-    this.writeSigned(res, signed, raw);
-  }
-
-  /**
-   * Feast's `POST /get-online-features` (wire/feast.ts): the same path as a batch read — fetch each
-   * (view, entity) object, the signer re-parses the body, checks every object and signs the
-   * Feast-shaped answer, bound to the body.
-   */
-  private async readFeast(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
-    const raw: RawReadRequest = {
-      method: "POST",
-      path,
-      query,
-      acceptSignature: header(req, "accept-signature"),
-      contentType: header(req, "content-type"),
-      body: await readBody(req, MAX_FEAST_BODY_BYTES),
-    };
-    const request = parseFeastRequest(raw);
-    const lookups = feastLookups(request);
-    const objects = await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
-    const signed = await this.options.signer.signRead({ ...raw, objects });
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
     this.metrics.observeServed(lookups.map((l) => l.view), signed.served);
     this.writeSigned(res, signed, raw);
@@ -290,11 +290,11 @@ export class ReaderService {
    * the signer signs the answer for the ticket it issued. 201 when a single row was written, 200
    * otherwise, with what happened per row. The API-key writer role (gate) is a second, host-side check.
    */
-  private async push(req: IncomingMessage, res: ServerResponse, target: WriteTarget, path: string, query: string): Promise<void> {
+  private async push({ req, res, route, path, query }: RouteCall): Promise<void> {
     const writer = this.options.writer ?? (typeof (this.options.store as Partial<ObjectWriter>).put === "function" ? (this.options.store as ObjectStore & ObjectWriter) : undefined);
-    if (!writer) throw new HttpError(501, "push_unavailable", "this runtime's store cannot write");
+    if (!writer) throw new LaneError("push_not_supported");
     const writeSigner = this.options.writeSigner;
-    if (!writeSigner) throw new HttpError(503, "push_unavailable", "this runtime has no write connection to the signer", 1);
+    if (!writeSigner) throw new LaneError("push_unavailable");
     const raw: RawWriteRequest = { method: "POST", path, query, contentType: header(req, "content-type"), body: await readBody(req, MAX_PUSH_BODY_BYTES) };
     const sealed = await writeSigner.sealWrite({
       ...raw,
@@ -308,11 +308,11 @@ export class ReaderService {
         return { entity: row.entity, result: written.outcome, storedEventTimeMs: written.storedEventTime };
       }),
     );
-    const pushView = this.metrics.viewLabel(target.view);
+    const pushView = this.metrics.viewLabel(sealed.view);
     for (const r of results) this.metrics.pushRows.inc({ view: pushView, result: r.result });
-    if (target.kind === "single" && results[0].result === "rejected") {
+    if (route.operationId === "pushRow" && results[0].result === "rejected") {
       const r = results[0];
-      throw new HttpError(400, r.error.code, r.error.message);
+      throw new LaneError(isErrorCode(r.error.code) ? r.error.code : "bad_row", r.error.message);
     }
     // The answer is built and signed by the signer too: it re-validates the request it sealed and
     // adds the store outcomes we report (labelled as host-reported). No 2xx leaves unsigned.
@@ -351,10 +351,6 @@ export class ReaderService {
     return result.found ? result.body : null;
   }
 
-  private async fetchObjects(request: ReadRequest): Promise<Array<Buffer | null>> {
-    return request.entities.length === 1 ? [await this.getObject(request.view, request.entities[0])] : Promise.all(request.entities.map((e) => this.getObject(request.view, e)));
-  }
-
   /**
    * Fail closed: a signed answer must look signed; a sampled share is fully verified with the
    * signer's public key. Anything off is a 503, never a 2xx.
@@ -368,7 +364,7 @@ export class ReaderService {
       typeof signed.contentDigest === "string" &&
       typeof signed.contentType === "string" &&
       signed.body instanceof Uint8Array;
-    if (!wellFormed) throw new HttpError(503, "signer_unavailable", "signer returned a malformed answer", 1);
+    if (!wellFormed) throw new LaneError("signer_unavailable", "signer returned a malformed answer");
     if (this.selfVerifyRate <= 0 || (this.selfVerifyRate < 1 && Math.random() >= this.selfVerifyRate)) return;
     const key = signer.keyInfo;
     try {
@@ -381,8 +377,46 @@ export class ReaderService {
     } catch (err) {
       this.metrics.selfVerifyFailures.inc();
       this.options.logger?.error({ err }, "signed answer failed self-verification");
-      throw new HttpError(503, "signer_unavailable", "signer answer failed verification", 1);
+      throw new LaneError("signer_unavailable", "signer answer failed verification");
     }
+  }
+
+  /**
+   * GET /v1/views[/{view}]: what the signer serves now. Unsigned (the runtime makes it), so it
+   * carries the admin-signed document itself: a consumer checks its signature against the lane's
+   * admin keys and its digest against the registry_digest of any signed answer.
+   */
+  private views({ res, pathParams }: RouteCall): void {
+    const held = this.options.registry.current;
+    const views: readonly ViewDocument[] = held.document?.views ?? held.registry.all.map((d) => ({ name: d.name, entity_key: d.entityKey, max_age_seconds: d.ttlSeconds, owner: d.owner, description: d.description, features: d.features }));
+    const describe = (v: ViewDocument) => ({ name: v.name, entity_key: v.entity_key, max_age: formatMaxAge(v.max_age_seconds), max_age_seconds: v.max_age_seconds, owner: v.owner, description: v.description, features: v.features });
+    const common = {
+      registry_version: held.ref.version,
+      registry_digest: held.ref.digest,
+      lane: held.document?.lane ?? null,
+      issued_at: held.document ? new Date(held.document.issued_at).toISOString() : null,
+      document: held.signed ? (JSON.parse(held.signed.toString("utf8")) as unknown) : null,
+    };
+    const segment = pathParams.view;
+    if (segment === undefined) return sendJson(res, 200, { ...common, views: views.map(describe) });
+    let name: string;
+    try {
+      name = decodeURIComponent(segment);
+    } catch {
+      throw new LaneError("bad_view", "view name is not valid percent-encoding");
+    }
+    const view = views.find((v) => v.name === name);
+    if (!view) throw new LaneError("unknown_view", `no feature view ${JSON.stringify(name.slice(0, 64))} (known: ${views.map((v) => v.name).join(", ")})`);
+    sendJson(res, 200, { ...common, view: describe(view) });
+  }
+
+  /** PUT /v1/registry (admin): forward to the signer; on acceptance the fleet copy is written. */
+  private async publishRegistry({ req, res }: RouteCall): Promise<void> {
+    const registry = this.options.registry;
+    if (!registry.publish) throw new LaneError("registry_publish_unavailable");
+    const body = await readBody(req, MAX_SIGNED_REGISTRY_BYTES);
+    const { held, stored } = await registry.publish(body);
+    sendJson(res, 200, { registry_version: held.ref.version, registry_digest: held.ref.digest, stored });
   }
 
   private async ready(res: ServerResponse): Promise<void> {
@@ -400,14 +434,10 @@ export class ReaderService {
     sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not_ready", checks }, ok ? {} : { "retry-after": "1" });
   }
 
-  private async attestation(res: ServerResponse, query: string): Promise<void> {
-    const params = new URLSearchParams(query.startsWith("?") ? query.slice(1) : query);
-    for (const key of params.keys()) {
-      if (key !== "nonce") throw new RequestError("bad_query", `unknown query parameter ${JSON.stringify(key.slice(0, 64))}`);
-    }
+  private async attestation({ res, params }: RouteCall): Promise<void> {
     const nonceText = params.get("nonce");
-    const nonce = nonceText === null ? randomBytes(32) : Buffer.from(nonceText, "utf8");
-    if (nonce.length === 0 || nonce.length > MAX_NONCE_LENGTH) throw new RequestError("bad_query", `nonce must be 1..${MAX_NONCE_LENGTH} bytes`);
+    const nonce = nonceText === undefined ? randomBytes(32) : Buffer.from(nonceText, "utf8");
+    if (nonce.length === 0 || nonce.length > MAX_NONCE_LENGTH) throw new LaneError("bad_query", `nonce must be 1..${MAX_NONCE_LENGTH} bytes`);
     const reply = await this.options.signer.attest(nonce);
     const info = this.options.signer.keyInfo;
     sendJson(res, 200, {

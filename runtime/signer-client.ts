@@ -4,10 +4,11 @@
  * requests in flight (matched by request id), frames coalesced per event-loop turn, automatic
  * reconnect. Replies are decoded with the same typed decoders the signer uses (wire/frames.ts).
  *
- * While the connection is down every call fails at once with SignerUnavailableError (the server
- * answers 503 + Retry-After); nothing queues without bound.
+ * While the connection is down every call fails at once with LaneError signer_unavailable (the
+ * server answers 503 + Retry-After); nothing queues without bound.
  */
 import { connect, Socket } from "node:net";
+import { isErrorCode, LaneError } from "../wire/errors";
 import {
   AttestResponse,
   ChannelRole,
@@ -15,6 +16,7 @@ import {
   decodeErrorReply,
   decodeHelloReply,
   decodeProvisionKeysResponse,
+  decodeProvisionRegistryResponse,
   decodeSealWriteResponse,
   decodeSignedResponse,
   encodeFrame,
@@ -27,6 +29,7 @@ import {
   KeyInfo,
   ProvisionKeysRequest,
   ProvisionKeysResponse,
+  ProvisionRegistryResponse,
   SealWriteRequest,
   SealWriteResponse,
   SignedResponse,
@@ -34,20 +37,12 @@ import {
   SignWriteOutcomeRequest,
 } from "../wire/frames";
 
-export class SignerUnavailableError extends Error {
-  readonly code = "signer_unavailable";
-  constructor(message = "signer unavailable") {
-    super(message);
-    this.name = "SignerUnavailableError";
-  }
-}
+/** The signer is down, reconnecting, timed out or saturated: 503 signer_unavailable, Retry-After. */
+const unavailable = (message = "signer unavailable"): LaneError => new LaneError("signer_unavailable", message);
 
-/** The signer answered with an error frame (e.g. it rejected the request). */
-export class SignerRejectedError extends Error {
-  constructor(readonly reply: ErrorReply) {
-    super(reply.message);
-    this.name = "SignerRejectedError";
-  }
+/** The signer answered with an error reply: its code (from the shared catalog, wire/errors.ts) and message. */
+function rejection(reply: ErrorReply): LaneError {
+  return isErrorCode(reply.code) ? new LaneError(reply.code, reply.message) : new LaneError("signer_error", `signer answered ${JSON.stringify(reply.code.slice(0, 64))}`);
 }
 
 export interface SignerClientOptions {
@@ -138,6 +133,11 @@ export class SignerClient {
     return this.call(FrameKind.ProvisionKeys, request, decodeProvisionKeysResponse, timeoutMs);
   }
 
+  /** Provision role: forward an admin-signed registry document (or none: ask which registry the signer holds). */
+  provisionRegistry(document?: Uint8Array): Promise<ProvisionRegistryResponse> {
+    return this.call(FrameKind.ProvisionRegistry, document ? { document } : {}, decodeProvisionRegistryResponse);
+  }
+
   /** Attestation goes through the NSM (a device round trip, or the dev CA's first issuance): allow longer. */
   attest(nonce?: Uint8Array, timeoutMs = Math.max(this.timeoutMs, 10_000)): Promise<AttestResponse> {
     return this.call(FrameKind.Attest, nonce ? { nonce } : {}, decodeAttestResponse, timeoutMs);
@@ -147,7 +147,7 @@ export class SignerClient {
   async ready(timeoutMs = 5000): Promise<KeyInfo> {
     const until = Date.now() + timeoutMs;
     while (!this.key) {
-      if (Date.now() > until) throw new SignerUnavailableError("signer not ready");
+      if (Date.now() > until) throw unavailable("signer not ready");
       await new Promise((r) => setTimeout(r, 20));
     }
     return this.key;
@@ -158,13 +158,13 @@ export class SignerClient {
     clearInterval(this.sweepTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.socket?.destroy();
-    this.failAll(new SignerUnavailableError("signer client closed"));
+    this.failAll(unavailable("signer client closed"));
   }
 
   private call<T>(kind: FrameKind, message: unknown, decode: (payload: Uint8Array) => T, timeoutMs = this.timeoutMs): Promise<T> {
     const writer = this.writer;
-    if (!writer || (kind !== FrameKind.Hello && !this.key)) return Promise.reject(new SignerUnavailableError());
-    if (this.pending.size >= this.maxInFlight) return Promise.reject(new SignerUnavailableError("signer saturated"));
+    if (!writer || (kind !== FrameKind.Hello && !this.key)) return Promise.reject(unavailable());
+    if (this.pending.size >= this.maxInFlight) return Promise.reject(unavailable("signer saturated"));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     return new Promise<T>((resolve, reject) => {
@@ -218,7 +218,7 @@ export class SignerClient {
         this.writer = null;
         this.key = null;
       }
-      this.failAll(new SignerUnavailableError("signer connection lost"));
+      this.failAll(unavailable("signer connection lost"));
       if (wasUp) this.options.onStateChange?.(false, null);
       this.scheduleReconnect();
     });
@@ -241,10 +241,10 @@ export class SignerClient {
     this.pending.delete(frame.id);
     try {
       if (frame.kind === FrameKind.Reply) entry.resolve(entry.decode(frame.payload));
-      else if (frame.kind === FrameKind.Error) entry.reject(new SignerRejectedError(decodeErrorReply(frame.payload)));
-      else entry.reject(new SignerUnavailableError(`unexpected frame kind ${frame.kind}`));
+      else if (frame.kind === FrameKind.Error) entry.reject(rejection(decodeErrorReply(frame.payload)));
+      else entry.reject(unavailable(`unexpected frame kind ${frame.kind}`));
     } catch (err) {
-      entry.reject(new SignerUnavailableError(`undecodable reply: ${(err as Error).message}`));
+      entry.reject(unavailable(`undecodable reply: ${(err as Error).message}`));
     }
   }
 
@@ -254,7 +254,7 @@ export class SignerClient {
     for (const [id, entry] of this.pending) {
       if (entry.deadline <= now) {
         this.pending.delete(id);
-        entry.reject(new SignerUnavailableError("signer timed out"));
+        entry.reject(unavailable("signer timed out"));
       }
     }
   }

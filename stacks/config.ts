@@ -456,7 +456,7 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
   }
   const endpointServiceAllowedPrincipals = list(raw.endpointServiceAllowedPrincipals) ?? [];
   for (const p of endpointServiceAllowedPrincipals) {
-    if (!/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@\/-]+|user\/[\w+=,.@\/-]+)$/.test(p)) {
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+)$/.test(p)) {
       problems.push(`endpoint service principal (EXPRESS_LANE_ENDPOINT_PRINCIPALS) "${p}" must be an IAM ARN (account root, role or user); "*" is not accepted`);
     }
   }

@@ -410,16 +410,6 @@ export function loadMeasurementsFile(path: string): MeasurementSet[] {
   return parseMeasurements(JSON.parse(readFileSync(path, "utf8")));
 }
 
-/** The same shape nitro-cli prints, for PCR sets computed elsewhere (e.g. LocalNsm's). */
-export function formatMeasurements(pcrs: Pcrs, indices: readonly number[] = [0, 1, 2]): { Measurements: Record<string, string> } {
-  const out: Record<string, string> = { HashAlgorithm: "Sha384 { ... }" };
-  for (const index of indices) {
-    const value = pcrs.get(index);
-    if (value !== undefined) out[`PCR${index}`] = value.toString("hex");
-  }
-  return { Measurements: out };
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

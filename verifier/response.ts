@@ -13,6 +13,7 @@
  */
 import { KeyObject, verify as verifySignature } from "node:crypto";
 import { isInnerList, parseDictionary, serializeInnerList } from "structured-headers";
+import { Unpackr } from "msgpackr";
 import { contentDigest, coveredComponents, SIGNATURE_ALG, SIGNATURE_TAG, signatureBase } from "../wire/envelope";
 import { Ed25519Jwk, jwkThumbprint, publicKeyFromJwk } from "../wire/keys";
 import type { SignedResponse } from "../wire/frames";
@@ -30,7 +31,8 @@ export type VerificationCode =
   | "bad_signature"
   | "not_yet_valid"
   | "expired"
-  | "nonce_mismatch";
+  | "nonce_mismatch"
+  | "registry_mismatch";
 
 export class VerificationError extends Error {
   constructor(
@@ -113,6 +115,17 @@ export interface VerifyOptions {
   readonly now?: number;
   /** Allowed clock skew in seconds for created/expires. @default 5 */
   readonly skewSeconds?: number;
+  /**
+   * Require the answer to name this registry (docs/views.md): an exact version and/or digest, or
+   * a minimum version (a host withholding a newer registry shows as an older version).
+   */
+  readonly expectRegistry?: { readonly version?: number; readonly minVersion?: number; readonly digest?: string };
+}
+
+/** The registry a signed answer names (registry_version, registry_digest; covered by the signature). */
+export interface AnswerRegistry {
+  readonly version: number;
+  readonly digest: string;
 }
 
 export interface VerifiedResponse {
@@ -121,7 +134,23 @@ export interface VerifiedResponse {
   readonly created: number;
   readonly expires: number;
   readonly nonce?: string;
+  /** The registry the signer built the answer with; undefined for an answer that names none. */
+  readonly registry?: AnswerRegistry;
 }
+
+/** Read registry_version / registry_digest from a signed body (JSON or MessagePack). */
+export function answerRegistry(body: Uint8Array, contentType: string): AnswerRegistry | undefined {
+  let value: unknown;
+  try {
+    value = contentType.startsWith("application/msgpack") ? registryUnpackr.unpack(body) : JSON.parse(Buffer.from(body).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  const v = value as { registry_version?: unknown; registry_digest?: unknown } | null;
+  if (typeof v !== "object" || v === null || typeof v.registry_version !== "number" || typeof v.registry_digest !== "string") return undefined;
+  return { version: v.registry_version, digest: v.registry_digest };
+}
+const registryUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
 const thumbprintCache = new WeakMap<object, { keyid: string; keyObject: KeyObject }>();
 
@@ -235,5 +264,20 @@ export function verifyResponse(response: ReceivedResponse, request: SentRequest,
   if (expires < now - skew) throw new VerificationError("expired", `signature expired at ${expires}`);
   if (options.nonce !== undefined && nonce !== options.nonce) throw new VerificationError("nonce_mismatch", "signature does not carry the nonce we sent");
 
-  return { label, keyid, created, expires, nonce: typeof nonce === "string" ? nonce : undefined };
+  const verified = { label, keyid, created, expires, nonce: typeof nonce === "string" ? nonce : undefined };
+  const expect = options.expectRegistry;
+  if (expect) {
+    const registry = answerRegistry(response.body, contentType);
+    if (!registry) throw new VerificationError("registry_mismatch", "the answer names no registry");
+    if (expect.version !== undefined && registry.version !== expect.version) throw new VerificationError("registry_mismatch", `answer built with registry version ${registry.version}, expected ${expect.version}`);
+    if (expect.minVersion !== undefined && registry.version < expect.minVersion) throw new VerificationError("registry_mismatch", `answer built with registry version ${registry.version}, older than ${expect.minVersion}`);
+    if (expect.digest !== undefined && registry.digest !== expect.digest) throw new VerificationError("registry_mismatch", `answer built with registry ${registry.digest}, expected ${expect.digest}`);
+    return { ...verified, registry };
+  }
+  // Parsed only when asked for: the runtime's sampled self-check never pays for it.
+  let cached: AnswerRegistry | undefined | null = null;
+  return Object.defineProperty(verified, "registry", {
+    enumerable: false,
+    get: () => (cached === null ? (cached = answerRegistry(response.body, contentType)) : cached),
+  }) as VerifiedResponse;
 }

@@ -20,7 +20,9 @@
  */
 import { checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, NameError } from "./names";
 import type { Registry, ViewDef } from "./registry";
-import { lookupView, parseAcceptSignature, RequestError, type RawReadRequest } from "./request";
+import { lookupView, parseAcceptSignature, type RawReadRequest } from "./request";
+import { LaneError } from "./errors";
+import { parseQuery } from "./query";
 
 export const FEAST_PATH = "/get-online-features";
 /** Distinct views one Feast request may read, and (view, entity) lookups in all. */
@@ -54,7 +56,7 @@ export function feastLookups(request: FeastRequest): { view: string; entity: str
 }
 
 const bad = (message: string): never => {
-  throw new RequestError("bad_body", message);
+  throw new LaneError("bad_body", message);
 };
 
 function entityId(value: unknown): string {
@@ -63,7 +65,7 @@ function entityId(value: unknown): string {
   try {
     return checkEntity(id);
   } catch (err) {
-    if (err instanceof NameError) throw new RequestError("bad_entity", err.message);
+    if (err instanceof NameError) throw new LaneError("bad_entity", err.message);
     throw err;
   }
 }
@@ -72,15 +74,15 @@ export function isFeastRequest(method: string, path: string): boolean {
   return method === "POST" && path === FEAST_PATH;
 }
 
-export function parseFeastRequest(raw: RawReadRequest, registry?: Registry): FeastRequest {
-  if (raw.path !== FEAST_PATH) throw new RequestError("not_found_route", "no such route");
-  if (raw.method !== "POST") throw new RequestError("method_not_allowed", "get-online-features uses POST");
-  if (raw.query !== "" && raw.query !== "?") throw new RequestError("bad_query", "get-online-features takes no query parameters");
+export function parseFeastRequest(raw: RawReadRequest, registry: Registry): FeastRequest {
+  if (raw.path !== FEAST_PATH) throw new LaneError("not_found_route", "no such route");
+  if (raw.method !== "POST") throw new LaneError("method_not_allowed", "get-online-features uses POST");
+  parseQuery(raw.query, []);
   // Feast's remote store sends no Content-Type (requests' data=<str>); JSON is all it ever sends.
   const type = (raw.contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "" && type !== "application/json" && type !== "text/plain") throw new RequestError("unsupported_media_type", "get-online-features takes a JSON body");
+  if (type !== "" && type !== "application/json" && type !== "text/plain") throw new LaneError("unsupported_media_type", "get-online-features takes a JSON body");
   const body = raw.body ?? new Uint8Array(0);
-  if (body.length > MAX_FEAST_BODY_BYTES) throw new RequestError("body_too_large", `body larger than ${MAX_FEAST_BODY_BYTES} bytes`);
+  if (body.length > MAX_FEAST_BODY_BYTES) throw new LaneError("body_too_large", `body larger than ${MAX_FEAST_BODY_BYTES} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
@@ -99,7 +101,7 @@ export function parseFeastRequest(raw: RawReadRequest, registry?: Registry): Fea
   const joinKey = keys[0]!;
   const values = (entities as Record<string, unknown>)[joinKey];
   if (!Array.isArray(values) || values.length === 0) return bad(`entities.${joinKey.slice(0, 64)} must be a non-empty array`);
-  if (values.length > MAX_BATCH_ENTITIES) throw new RequestError("batch_too_large", `at most ${MAX_BATCH_ENTITIES} entities per request`);
+  if (values.length > MAX_BATCH_ENTITIES) throw new LaneError("batch_too_large", `at most ${MAX_BATCH_ENTITIES} entities per request`);
   const entityValues = values.map((v) => (typeof v === "number" ? v : typeof v === "string" ? v : bad("entity values must be strings or integers")));
   const ids = entityValues.map(entityId);
   if (!Array.isArray(features) || features.length === 0) return bad("features must be a non-empty array of view:feature references");
@@ -116,7 +118,7 @@ export function parseFeastRequest(raw: RawReadRequest, registry?: Registry): Fea
       checkView(viewName);
       checkFeature(feature);
     } catch (err) {
-      if (err instanceof NameError) throw new RequestError(err.code, err.message);
+      if (err instanceof NameError) throw new LaneError(err.code, err.message);
       throw err;
     }
     if (seen.has(ref as string)) continue;
@@ -125,16 +127,16 @@ export function parseFeastRequest(raw: RawReadRequest, registry?: Registry): Fea
     if (index < 0) {
       const def = lookupView(viewName, registry);
       if (def.entityKey !== joinKey) bad(`view ${viewName} is keyed by ${def.entityKey}, the request by ${joinKey.slice(0, 64)}`);
-      if (views.length >= MAX_FEAST_VIEWS) throw new RequestError("batch_too_large", `at most ${MAX_FEAST_VIEWS} views per request`);
+      if (views.length >= MAX_FEAST_VIEWS) throw new LaneError("batch_too_large", `at most ${MAX_FEAST_VIEWS} views per request`);
       views.push({ def, features: [] });
       index = views.length - 1;
     }
     const view = views[index]!;
-    if (!view.def.featureIndex.has(feature)) throw new RequestError("unknown_feature", `view ${viewName} has no feature ${JSON.stringify(feature)}`);
+    if (!view.def.featureIndex.has(feature)) throw new LaneError("unknown_feature", `view ${viewName} has no feature ${JSON.stringify(feature)}`);
     view.features.push(feature);
     references.push({ view: index, feature });
   }
-  if (views.length * ids.length > MAX_FEAST_LOOKUPS) throw new RequestError("batch_too_large", `at most ${MAX_FEAST_LOOKUPS} (view, entity) lookups per request`);
+  if (views.length * ids.length > MAX_FEAST_LOOKUPS) throw new LaneError("batch_too_large", `at most ${MAX_FEAST_LOOKUPS} (view, entity) lookups per request`);
   const fullFeatureNames = full_feature_names === true;
   if (!fullFeatureNames) {
     const names = new Set<string>();

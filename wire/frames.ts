@@ -44,6 +44,11 @@ export enum FrameKind {
    * sealed, proven by the ticket it issued with them, plus the store outcomes the host reports)
    */
   SignWriteOutcome = 6,
+  /**
+   * provision role: ProvisionRegistryRequest → ProvisionRegistryResponse (an admin-signed registry
+   * document, wire/registry-document.ts; without one, just the registry the signer holds now)
+   */
+  ProvisionRegistry = 8,
   /** signer → runtime: reply to the request with the same id */
   Reply = 0x40,
   /** signer → runtime: ErrorReply for the request with the same id */
@@ -59,7 +64,7 @@ export const CHANNEL_ROLES: readonly ChannelRole[] = ["read", "write", "provisio
 export const ROLE_FRAMES: Readonly<Record<ChannelRole, ReadonlySet<FrameKind>>> = {
   read: new Set([FrameKind.KeyInfo, FrameKind.SignRead, FrameKind.Attest]),
   write: new Set([FrameKind.KeyInfo, FrameKind.SealWrite, FrameKind.SignWriteOutcome]),
-  provision: new Set([FrameKind.KeyInfo, FrameKind.ProvisionKeys, FrameKind.Attest]),
+  provision: new Set([FrameKind.KeyInfo, FrameKind.ProvisionKeys, FrameKind.Attest, FrameKind.ProvisionRegistry]),
 };
 /** Largest frame each role may send (bounded buffering per connection). */
 export const ROLE_MAX_FRAME_BYTES: Readonly<Record<ChannelRole, number>> = {
@@ -149,6 +154,9 @@ export interface WriteTicket {
   readonly writer: string;
   readonly kid: string;
   readonly kind: "single" | "batch";
+  /** The registry the rows were validated against (named in the push answer). */
+  readonly registryVersion: number;
+  readonly registryDigest: string;
   /** Per row in request order: [index, entity, event_time, object_digest] or [index, entity|"", error code, error message]. */
   readonly rows: ReadonlyArray<readonly [number, string, number, string] | readonly [number, string, string, string]>;
   readonly mac: Uint8Array;
@@ -224,6 +232,19 @@ export interface ProvisionKeysResponse {
   readonly laneKeys: readonly LaneKeyInfo[];
 }
 
+/** The host forwards a signed registry document it cannot make (absent: ask what is held). */
+export interface ProvisionRegistryRequest {
+  readonly document?: Uint8Array;
+}
+
+/** The registry the signer holds after the request: what every answer now names. */
+export interface ProvisionRegistryResponse {
+  readonly version: number;
+  readonly digest: string;
+  /** The signed document as accepted; absent for the image default (version 0). */
+  readonly document?: Uint8Array;
+}
+
 export interface ErrorReply {
   readonly code: string;
   readonly message: string;
@@ -257,7 +278,6 @@ export function encodeFrame(id: number, kind: FrameKind, message: unknown): Buff
 
 export class FrameFieldError extends Error {
   readonly code = "bad_frame";
-  readonly status = 500;
   constructor(message: string) {
     super(message);
     this.name = "FrameFieldError";
@@ -432,6 +452,8 @@ export function decodeWriteTicket(v: unknown): WriteTicket {
     writer: str(m, "writer", 64),
     kid: str(m, "kid", 64),
     kind: oneOf(m, "kind", ["single", "batch"] as const),
+    registryVersion: int(m, "registryVersion"),
+    registryDigest: str(m, "registryDigest", 64),
     rows: list(m, "rows", MAX_ROWS).map(decodeTicketRow),
     mac: bin(m, "mac", 64),
   };
@@ -503,6 +525,23 @@ export const decodeProvisionKeysResponse = (payload: Uint8Array): ProvisionKeysR
     unwrapped: strings("unwrapped"),
     laneKeys: (m.laneKeys === undefined ? [] : list(m, "laneKeys", 8)).map(decodeLaneKeyInfo),
   };
+};
+
+/** A signed registry document is at most MAX_SIGNED_REGISTRY_BYTES (wire/registry-document.ts). */
+const MAX_REGISTRY_FRAME_DOCUMENT = 768 * 1024;
+
+export const decodeProvisionRegistry = (payload: Uint8Array): ProvisionRegistryRequest => {
+  const m = unpackMap(payload);
+  const document = optBin(m, "document", MAX_REGISTRY_FRAME_DOCUMENT);
+  return document ? { document } : {};
+};
+
+export const decodeProvisionRegistryResponse = (payload: Uint8Array): ProvisionRegistryResponse => {
+  const m = unpackMap(payload);
+  const version = int(m, "version");
+  if (version < 0) badField("version must be ≥ 0");
+  const document = optBin(m, "document", MAX_REGISTRY_FRAME_DOCUMENT);
+  return { version, digest: str(m, "digest", 64), ...(document ? { document } : {}) };
 };
 
 export const decodeErrorReply = (payload: Uint8Array): ErrorReply => {

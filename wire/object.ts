@@ -1,20 +1,25 @@
 /**
- * The stored object: one MessagePack map per (view, entity), the only copy of the data.
+ * The stored object's layout: one MessagePack map per (view, entity), the only copy of the data.
+ * This module defines the bytes; wire/msgpack-scan.ts walks them without decoding what a read
+ * does not need; enclave/seal.ts holds the keyed operations (docs/object-layout.md).
  *
- * Layout v1 (docs/object-layout.md):
- *   { v: 1, view: str, entity: str, event_time: int ms, written_time: int ms,
- *     features: { <feature name>: value } }
+ * Layout v2 (sealed; what writers produce and the only layout the signer serves):
+ *   `{ v: 2, body: <msgpack of { v: 2, view, entity, event_time, written_time, features }>, seal: { kid, mac } }`
  * Values are msgpack nil, bool, int, float, str, array of numbers (float vectors), or the msgpack
  * timestamp extension (-1) for timestamp features.
  *
- * Layout v2 (sealed; what writers produce and the signer accepts) is defined at the end of this
- * file: `{ v: 2, body: <msgpack of the v1 fields>, seal: { kid, mac } }`.
+ * Layout v1 (the same fields, unsealed, at the top level) is still recognised so that the signer
+ * can refuse it as `seal_missing`; its encoder remains for benchmarks of the store path alone and
+ * for refusal tests — no writer produces it.
  *
  * Object key: `{prefix}{view}/{base64url(utf8(entity))}`. Base64url has no `/`, `.` or `%`, so no
  * entity id can name a key outside its view's key space, and the mapping is one-to-one.
  */
 import { Packr, Unpackr } from "msgpackr";
 import { checkEntity, checkFeature, checkView } from "./names";
+import { binAt, isAscii, KeySelector, mapHeader, MsgpackScanError, readItem, selectKey, skipItem, strAt, unpackItem } from "./msgpack-scan";
+
+export { KeySelector } from "./msgpack-scan";
 
 export const OBJECT_LAYOUT_VERSION = 1;
 /** Stored objects above this size are refused by the signer (and the store client). */
@@ -218,211 +223,16 @@ export function decodeObjectBody(body: Uint8Array, options: { readonly checkFeat
 // framing: keys are compared as bytes against the wanted names (no strings made), values that are
 // not wanted are skipped by length, wanted values and the top-level fields are decoded by msgpackr
 // itself, so every value it returns is exactly what decodeObjectBody would return
-// (property-tested against it in test/wire/object.test.ts). Measured in
+// (property-tested against it in test/wire/object.test.ts). The framing itself is wire/msgpack-scan.ts. Measured in
 // bench/micro/signer.ts and docs/performance.md.
 //
 // Differences from a full decode, by design: values that are not output are checked for framing
 // only (a sealed body whose skipped feature holds, say, an unknown extension type is still served
 // for the features it does hold validly). The seal has already proven that a writer made the bytes.
 
-/**
- * Names wanted from a MessagePack map, matched against its keys' bytes: a request's features
- * (prepared once; a batch reuses it for every entity) or a layout's own field names.
- */
-export class KeySelector {
-  /** Wanted names' UTF-8 bytes, indexed by byte length: a key is compared only with equal-length names. */
-  private readonly byLength: Array<Array<{ readonly name: string; readonly bytes: Buffer }> | undefined> = [];
-  private readonly nameSet: ReadonlySet<string>;
-
-  /** @param names the wanted names (for a request: its features, in answer order) */
-  constructor(readonly names: readonly string[]) {
-    this.nameSet = new Set(names);
-    for (const name of this.nameSet) {
-      const bytes = Buffer.from(name, "utf8");
-      (this.byLength[bytes.length] ??= []).push({ name, bytes });
-    }
-  }
-
-  /** The wanted name spelled by src[start, start + length), or null. */
-  matchBytes(src: Buffer, start: number, length: number): string | null {
-    const candidates = this.byLength[length];
-    if (candidates === undefined) return null;
-    // From the last byte: names of one family (spend_30d_cat_0, spend_30d_cat_1, …) differ there.
-    for (const { name, bytes } of candidates) {
-      let i = length - 1;
-      while (i >= 0 && src[start + i] === bytes[i]) i--;
-      if (i < 0) return name;
-    }
-    return null;
-  }
-
-  matchString(key: string): string | null {
-    return this.nameSet.has(key) ? key : null;
-  }
-}
-
-function truncated(): never {
-  throw new ObjectFormatError("body is not MessagePack: truncated");
-}
-
-/** Elements of the array skipFloat64s stopped in that are still to be skipped item by item. */
-let remaining = 0;
-
-/**
- * Skip the leading float64 elements of an array of `count` at `pos` in one tight loop: embeddings
- * are most of a typical object's bytes, and skipping them item by item was ≈ 10 % of a batch's
- * signer time in a CPU profile (≈ 5 % with this loop). Leaves the number of elements not skipped
- * in `remaining` (a module variable rather than a returned pair: no allocation per array).
- */
-function skipFloat64s(src: Buffer, pos: number, count: number): number {
-  const last = src.length - 9;
-  while (count > 0 && pos <= last && src[pos] === 0xcb) {
-    pos += 9;
-    count--;
-  }
-  remaining = count;
-  return pos;
-}
-
-/** Position after the MessagePack item (and everything nested in it) starting at `pos`. */
-function skipItem(src: Buffer, pos: number): number {
-  const end = src.length;
-  let pending = 1;
-  while (pending > 0) {
-    pending--;
-    if (pos >= end) truncated();
-    const t = src[pos++];
-    if (t <= 0x7f || t >= 0xe0 || (t >= 0xc0 && t <= 0xc3)) continue; // fixint, nil, (0xc1), bool
-    if (t <= 0x8f) { pending += 2 * (t & 0x0f); continue; } // fixmap
-    if (t <= 0x9f) { pos = skipFloat64s(src, pos, t & 0x0f); pending += remaining; continue; } // fixarray
-    if (t <= 0xbf) { pos += t & 0x1f; continue; } // fixstr
-    let n: number;
-    switch (t) {
-      case 0xc4: case 0xd9: // bin8, str8
-        if (pos + 1 > end) truncated();
-        pos += 1 + src[pos]; continue;
-      case 0xc5: case 0xda: // bin16, str16
-        if (pos + 2 > end) truncated();
-        pos += 2 + src.readUInt16BE(pos); continue;
-      case 0xc6: case 0xdb: // bin32, str32
-        if (pos + 4 > end) truncated();
-        pos += 4 + src.readUInt32BE(pos); continue;
-      case 0xc7: // ext8: length, type, data
-        if (pos + 1 > end) truncated();
-        pos += 2 + src[pos]; continue;
-      case 0xc8:
-        if (pos + 2 > end) truncated();
-        pos += 3 + src.readUInt16BE(pos); continue;
-      case 0xc9:
-        if (pos + 4 > end) truncated();
-        pos += 5 + src.readUInt32BE(pos); continue;
-      case 0xca: case 0xce: case 0xd2: pos += 4; continue; // float32, uint32, int32
-      case 0xcb: case 0xcf: case 0xd3: pos += 8; continue; // float64, uint64, int64
-      case 0xcc: case 0xd0: pos += 1; continue;
-      case 0xcd: case 0xd1: pos += 2; continue;
-      case 0xd4: pos += 2; continue; // fixext 1..16: type + data
-      case 0xd5: pos += 3; continue;
-      case 0xd6: pos += 5; continue;
-      case 0xd7: pos += 9; continue;
-      case 0xd8: pos += 17; continue;
-      case 0xdc: // array16
-        if (pos + 2 > end) truncated();
-        pos = skipFloat64s(src, pos + 2, src.readUInt16BE(pos));
-        pending += remaining; continue;
-      case 0xdd: // array32
-        if (pos + 4 > end) truncated();
-        pos = skipFloat64s(src, pos + 4, src.readUInt32BE(pos));
-        pending += remaining; continue;
-      case 0xde: // map16
-        if (pos + 2 > end) truncated();
-        n = src.readUInt16BE(pos); pos += 2;
-        pending += 2 * n; continue;
-      case 0xdf: // map32
-        if (pos + 4 > end) truncated();
-        n = src.readUInt32BE(pos); pos += 4;
-        pending += 2 * n; continue;
-    }
-  }
-  if (pos > end) truncated();
-  return pos;
-}
-
-/** [entry count, position of the first key] if a map starts at `pos`, else null. */
-function mapHeader(src: Buffer, pos: number): [number, number] | null {
-  const t = src[pos];
-  if (t >= 0x80 && t <= 0x8f) return [t & 0x0f, pos + 1];
-  if (t === 0xde && pos + 3 <= src.length) return [src.readUInt16BE(pos + 1), pos + 3];
-  if (t === 0xdf && pos + 5 <= src.length) return [src.readUInt32BE(pos + 1), pos + 5];
-  return null;
-}
-
-/** [start, length] of a str key's bytes at `pos`, or null when the key is not a str. */
-function strAt(src: Buffer, pos: number): [number, number] | null {
-  const t = src[pos];
-  if (t >= 0xa0 && t <= 0xbf) return [pos + 1, t & 0x1f];
-  if (t === 0xd9 && pos + 2 <= src.length) return [pos + 2, src[pos + 1]];
-  if (t === 0xda && pos + 3 <= src.length) return [pos + 3, src.readUInt16BE(pos + 1)];
-  return null;
-}
-
-function unpackValue(src: Buffer, start: number, end: number): unknown {
-  try {
-    return unpackr.unpack(src.subarray(start, end));
-  } catch (err) {
-    throw new ObjectFormatError(`body is not MessagePack: ${(err as Error).message}`);
-  }
-}
-
-/** A map key that strAt does not read, as msgpackr names it in mapsAsObjects mode (it refuses keys of other types). */
-function otherKeyName(src: Buffer, start: number, end: number): string {
-  const key = unpackValue(src, start, end);
-  if (typeof key === "string") return key; // str32: legal, if unusual, for a key
-  if (typeof key === "number" || typeof key === "boolean" || typeof key === "bigint" || key === null || key === undefined) return String(key);
-  throw new ObjectFormatError("body is not MessagePack: map key of an unsupported type");
-}
-
-function isAscii(src: Buffer, start: number, length: number): boolean {
-  for (let i = start; i < start + length; i++) if (src[i] >= 0x80) return false;
-  return true;
-}
-
-/** A wanted value; scalars that need no interpretation are read in place, the rest by msgpackr. */
-function readValue(src: Buffer, start: number, end: number): unknown {
-  const t = src[start];
-  if (t <= 0x7f) return t;
-  if (t >= 0xe0) return t - 0x100;
-  switch (t) {
-    case 0xc0: return null;
-    case 0xc2: return false;
-    case 0xc3: return true;
-    case 0xcb: return src.readDoubleBE(start + 1);
-    case 0xcc: return src[start + 1];
-    case 0xcd: return src.readUInt16BE(start + 1);
-    case 0xce: return src.readUInt32BE(start + 1);
-    case 0xd0: return src.readInt8(start + 1);
-    case 0xd1: return src.readInt16BE(start + 1);
-    case 0xd2: return src.readInt32BE(start + 1);
-  }
-  // Short ASCII strings (view, entity, most string features) read in place; anything else —
-  // multi-byte UTF-8 included — is left to msgpackr so its decoding rules apply unchanged.
-  const str = strAt(src, start);
-  if (str !== null && str[1] <= 64 && isAscii(src, str[0], str[1])) return src.toString("latin1", str[0], str[0] + str[1]);
-  return unpackValue(src, start, end);
-}
-
 const BODY_FIELDS = new KeySelector(["v", "view", "entity", "event_time", "written_time", "features"]);
 const ENVELOPE_FIELDS = new KeySelector(["v", "body", "seal"]);
 const SEAL_FIELDS = new KeySelector(["kid", "mac"]);
-
-/** [start, length] of a bin at `pos` whose bytes lie inside src, or null. */
-function binAt(src: Buffer, pos: number): [number, number] | null {
-  const t = src[pos];
-  let at: [number, number] | null = null;
-  if (t === 0xc4 && pos + 2 <= src.length) at = [pos + 2, src[pos + 1]];
-  else if (t === 0xc5 && pos + 3 <= src.length) at = [pos + 3, src.readUInt16BE(pos + 1)];
-  else if (t === 0xc6 && pos + 5 <= src.length) at = [pos + 5, src.readUInt32BE(pos + 1)];
-  return at !== null && at[0] + at[1] <= src.length ? at : null;
-}
 
 /**
  * The sealed envelope exactly as writers produce it — a 3-entry map v: 2, body: bin, seal: a
@@ -490,41 +300,51 @@ function sealedEnvelopeFast(src: Buffer): SealedEnvelope | null {
  */
 export function decodeObjectBodyProjected(body: Uint8Array, wanted: KeySelector): FeatureObject {
   const src = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  let raw: Record<string, unknown>;
+  try {
+    raw = scanBody(src, wanted);
+  } catch (err) {
+    if (err instanceof MsgpackScanError) throw new ObjectFormatError(`body is not MessagePack: ${err.message}`);
+    throw err;
+  }
+  if (raw.v !== OBJECT_LAYOUT_V2) throw new ObjectFormatError(`body layout version ${String(raw.v)} is not 2`);
+  return checkObjectFields(raw, false);
+}
+
+/** The body's top-level fields, with `features` projected to `wanted`. Throws MsgpackScanError or ObjectFormatError. */
+function scanBody(src: Buffer, wanted: KeySelector): Record<string, unknown> {
   const header = src.length > 0 ? mapHeader(src, 0) : null;
   if (header === null) {
-    if (src.length === 0) truncated();
+    if (src.length === 0) throw new MsgpackScanError("truncated");
     skipItem(src, 0); // a complete item that is not a map, or truncated
     throw new ObjectFormatError("body is not a map");
   }
   const raw: Record<string, unknown> = {};
   let [count, pos] = header;
   for (; count > 0; count--) {
-    if (pos >= src.length) truncated();
+    if (pos >= src.length) throw new MsgpackScanError("truncated");
     const keyEnd = skipItem(src, pos);
-    const str = strAt(src, pos);
-    const key = str ? BODY_FIELDS.matchBytes(src, str[0], str[1]) : BODY_FIELDS.matchString(otherKeyName(src, pos, keyEnd));
+    const key = selectKey(src, pos, keyEnd, BODY_FIELDS);
     const valueEnd = skipItem(src, keyEnd);
     if (key === "features") raw.features = projectFeatures(src, keyEnd, valueEnd, wanted);
-    else if (key !== null) raw[key] = readValue(src, keyEnd, valueEnd);
+    else if (key !== null) raw[key] = readItem(src, keyEnd, valueEnd);
     pos = valueEnd;
   }
-  if (pos !== src.length) throw new ObjectFormatError("body is not MessagePack: data after the end of the map");
-  if (raw.v !== OBJECT_LAYOUT_V2) throw new ObjectFormatError(`body layout version ${String(raw.v)} is not 2`);
-  return checkObjectFields(raw, false);
+  if (pos !== src.length) throw new MsgpackScanError("data after the end of the map");
+  return raw;
 }
 
 /** The wanted entries of the features map in src[start, end); a non-map value is returned as-is (and refused by the caller). */
 function projectFeatures(src: Buffer, start: number, end: number, wanted: KeySelector): unknown {
   const header = mapHeader(src, start);
-  if (header === null) return unpackValue(src, start, end);
+  if (header === null) return unpackItem(src, start, end);
   const features: Record<string, FeatureValue> = Object.create(null);
   let [count, pos] = header;
   for (; count > 0; count--) {
     const keyEnd = skipItem(src, pos);
-    const str = strAt(src, pos);
-    const name = str ? wanted.matchBytes(src, str[0], str[1]) : wanted.matchString(otherKeyName(src, pos, keyEnd));
+    const name = selectKey(src, pos, keyEnd, wanted);
     const valueEnd = skipItem(src, keyEnd);
-    if (name !== null) features[name] = readValue(src, keyEnd, valueEnd) as FeatureValue;
+    if (name !== null) features[name] = readItem(src, keyEnd, valueEnd) as FeatureValue;
     pos = valueEnd;
   }
   return features;

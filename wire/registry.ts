@@ -11,7 +11,7 @@
  * are part of the enclave image and covered by its measurement (PCR0/PCR2) — the host cannot feed
  * the enclave a different registry without changing what the attestation document says.
  */
-import { checkEntity, checkFeature, FEATURE_NAME, NameError, VIEW_NAME } from "./names";
+import { checkEntity, FEATURE_NAME, NameError, VIEW_NAME } from "./names";
 import type { FeatureValue } from "./object";
 
 export const FEATURE_TYPES = ["int", "float", "string", "bool", "float_array", "timestamp"] as const;
@@ -313,10 +313,3 @@ export function validatePushRow(view: ViewDef, row: unknown, now = Date.now()): 
   return { entity: checkRowEntity(entity, "entity"), event_time: checkEventTime(event_time, now), features: checkFeatures(view, features as Record<string, unknown>, "json") };
 }
 
-/** Names a read may project: known to the view. */
-export function checkProjection(view: ViewDef, features: readonly string[]): void {
-  for (const f of features) {
-    checkFeature(f);
-    if (!view.featureIndex.has(f)) throw new RowError("unknown_feature", `view ${view.name} has no feature ${JSON.stringify(f.slice(0, 64))}`);
-  }
-}

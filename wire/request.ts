@@ -6,65 +6,14 @@
 import { parseDictionary, isInnerList } from "structured-headers";
 import { checkEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, MAX_PROJECTED_FEATURES, NameError } from "./names";
 import { Registry, ViewDef } from "./registry";
-import { LANE_REGISTRY } from "../registry/views";
+import { LaneError } from "./errors";
+import { parseQuery } from "./query";
 
 export type OutputFormat = "json" | "msgpack";
-export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
-  json: "application/json",
-  msgpack: "application/msgpack",
-};
-
 /** Bodies of batch requests larger than this are refused (100 entities × 256 bytes fits easily). */
 export const MAX_BATCH_BODY_BYTES = 64 * 1024;
 export const MAX_NONCE_LENGTH = 512;
 export const MAX_ACCEPT_SIGNATURE_LENGTH = 2048;
-
-export type RequestErrorCode =
-  | "not_found_route"
-  | "method_not_allowed"
-  | "bad_view"
-  | "unknown_view"
-  | "unknown_feature"
-  | "bad_entity"
-  | "bad_feature"
-  | "bad_query"
-  | "bad_path"
-  | "not_acceptable"
-  | "bad_accept_signature"
-  | "bad_body"
-  | "unsupported_media_type"
-  | "batch_too_large"
-  | "body_too_large";
-
-const STATUS_BY_CODE: Record<RequestErrorCode, number> = {
-  not_found_route: 404,
-  method_not_allowed: 405,
-  bad_view: 400,
-  unknown_view: 404,
-  unknown_feature: 400,
-  bad_entity: 400,
-  bad_feature: 400,
-  bad_query: 400,
-  bad_path: 400,
-  not_acceptable: 406,
-  bad_accept_signature: 400,
-  bad_body: 400,
-  unsupported_media_type: 415,
-  batch_too_large: 413,
-  body_too_large: 413,
-};
-
-export class RequestError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: RequestErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "RequestError";
-    this.status = STATUS_BY_CODE[code];
-  }
-}
 
 /** What the client asked for, as both sides understand it. */
 export interface ReadRequest {
@@ -92,7 +41,8 @@ export interface RawReadRequest {
 }
 
 export const DEFAULT_SIGNATURE_LABEL = "sig1";
-const FEATURES_PREFIX = "/v1/features/";
+/** The one prefix of every feature route (reads and pushes; runtime/routes.ts builds its patterns on it). */
+export const FEATURES_PREFIX = "/v1/features/";
 
 /** Split a request target into the raw path and raw query ("" when there is no "?"). */
 export function splitTarget(target: string): { path: string; query: string } {
@@ -104,47 +54,35 @@ function decodeSegment(segment: string, code: "bad_view" | "bad_entity"): string
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new RequestError(code, "path segment is not valid percent-encoded UTF-8");
+    throw new LaneError(code, "path segment is not valid percent-encoded UTF-8");
   }
 }
 
-function asRequestError(err: unknown): never {
-  if (err instanceof NameError) throw new RequestError(err.code, err.message);
+function asLaneError(err: unknown): never {
+  if (err instanceof NameError) throw new LaneError(err.code, err.message);
   throw err;
 }
 
 function parseFeatureList(list: readonly unknown[], code: "bad_query" | "bad_body"): string[] {
-  if (list.length === 0) throw new RequestError(code, "features must name at least one feature");
-  if (list.length > MAX_PROJECTED_FEATURES) throw new RequestError(code, `at most ${MAX_PROJECTED_FEATURES} features`);
+  if (list.length === 0) throw new LaneError(code, "features must name at least one feature");
+  if (list.length > MAX_PROJECTED_FEATURES) throw new LaneError(code, `at most ${MAX_PROJECTED_FEATURES} features`);
   const seen = new Set<string>();
   for (const f of list) {
-    if (typeof f !== "string") throw new RequestError("bad_feature", "feature names must be strings");
+    if (typeof f !== "string") throw new LaneError("bad_feature", "feature names must be strings");
     try {
       checkFeature(f);
     } catch (err) {
-      asRequestError(err);
+      asLaneError(err);
     }
     seen.add(f);
   }
   return [...seen];
 }
 
-/** `?features=a,b,c` is the only query parameter; anything else is a client error, not ignored. */
-function parseQuery(query: string): string[] | null {
-  if (query === "" || query === "?") return null;
-  let params: URLSearchParams;
-  try {
-    params = new URLSearchParams(query.slice(1));
-  } catch {
-    throw new RequestError("bad_query", "malformed query string");
-  }
-  let features: string[] | null = null;
-  for (const [key, value] of params) {
-    if (key !== "features") throw new RequestError("bad_query", `unknown query parameter ${JSON.stringify(key.slice(0, 64))}`);
-    if (features !== null) throw new RequestError("bad_query", "features given more than once");
-    features = parseFeatureList(value.split(","), "bad_query");
-  }
-  return features;
+/** `?features=a,b,c` is a single read's only query parameter (wire/query.ts: anything else is a 400). */
+function parseFeaturesQuery(query: string): string[] | null {
+  const features = parseQuery(query, ["features"]).get("features");
+  return features === undefined ? null : parseFeatureList(features.split(","), "bad_query");
 }
 
 /** Content negotiation: JSON unless the client prefers MessagePack; q-values honoured. */
@@ -159,7 +97,7 @@ export function negotiateFormat(accept: string | undefined): OutputFormat {
       const [k, v] = p.split("=").map((s) => s.trim());
       if (k === "q") {
         q = Number(v);
-        if (!Number.isFinite(q) || q < 0 || q > 1) throw new RequestError("not_acceptable", "malformed q-value in Accept");
+        if (!Number.isFinite(q) || q < 0 || q > 1) throw new LaneError("not_acceptable", "malformed q-value in Accept");
       }
     }
     if (q === 0) continue;
@@ -168,7 +106,7 @@ export function negotiateFormat(accept: string | undefined): OutputFormat {
     else if (type === "application/json" || type === "application/*" || type === "*/*") format = "json";
     if (format && (!best || q > best.q)) best = { format, q };
   }
-  if (!best) throw new RequestError("not_acceptable", "supported media types: application/json, application/msgpack");
+  if (!best) throw new LaneError("not_acceptable", "supported media types: application/json, application/msgpack");
   return best.format;
 }
 
@@ -179,53 +117,53 @@ export function negotiateFormat(accept: string | undefined): OutputFormat {
  */
 export function parseAcceptSignature(header: string | undefined): { label: string; nonce?: string } {
   if (header === undefined) return { label: DEFAULT_SIGNATURE_LABEL };
-  if (header.length > MAX_ACCEPT_SIGNATURE_LENGTH) throw new RequestError("bad_accept_signature", "Accept-Signature too long");
+  if (header.length > MAX_ACCEPT_SIGNATURE_LENGTH) throw new LaneError("bad_accept_signature", "Accept-Signature too long");
   let dict: ReturnType<typeof parseDictionary>;
   try {
     dict = parseDictionary(header);
   } catch (err) {
-    throw new RequestError("bad_accept_signature", `Accept-Signature is not a structured dictionary: ${(err as Error).message}`);
+    throw new LaneError("bad_accept_signature", `Accept-Signature is not a structured dictionary: ${(err as Error).message}`);
   }
   const first = dict.entries().next();
   if (first.done) return { label: DEFAULT_SIGNATURE_LABEL };
   const [label, member] = first.value;
-  if (!isInnerList(member)) throw new RequestError("bad_accept_signature", "Accept-Signature members must be inner lists");
+  if (!isInnerList(member)) throw new LaneError("bad_accept_signature", "Accept-Signature members must be inner lists");
   const nonce = member[1].get("nonce");
   if (nonce === undefined) return { label };
-  if (typeof nonce !== "string") throw new RequestError("bad_accept_signature", "nonce must be a string");
+  if (typeof nonce !== "string") throw new LaneError("bad_accept_signature", "nonce must be a string");
   if (nonce.length === 0 || nonce.length > MAX_NONCE_LENGTH) {
-    throw new RequestError("bad_accept_signature", `nonce must be 1..${MAX_NONCE_LENGTH} characters`);
+    throw new LaneError("bad_accept_signature", `nonce must be 1..${MAX_NONCE_LENGTH} characters`);
   }
   return { label, nonce };
 }
 
 function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: string[] | null } {
   const type = (raw.contentType ?? "").split(";")[0].trim().toLowerCase();
-  if (type !== "application/json") throw new RequestError("unsupported_media_type", "batch body must be application/json");
+  if (type !== "application/json") throw new LaneError("unsupported_media_type", "batch body must be application/json");
   const body = raw.body ?? new Uint8Array(0);
-  if (body.length > MAX_BATCH_BODY_BYTES) throw new RequestError("body_too_large", `batch body larger than ${MAX_BATCH_BODY_BYTES} bytes`);
+  if (body.length > MAX_BATCH_BODY_BYTES) throw new LaneError("body_too_large", `batch body larger than ${MAX_BATCH_BODY_BYTES} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
   } catch {
-    throw new RequestError("bad_body", "batch body is not valid JSON");
+    throw new LaneError("bad_body", "batch body is not valid JSON");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new RequestError("bad_body", "batch body must be a JSON object");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new LaneError("bad_body", "batch body must be a JSON object");
   const { entities, features, ...rest } = parsed as Record<string, unknown>;
   const extra = Object.keys(rest);
-  if (extra.length > 0) throw new RequestError("bad_body", `unknown field ${JSON.stringify(extra[0].slice(0, 64))}`);
-  if (!Array.isArray(entities) || entities.length === 0) throw new RequestError("bad_body", "entities must be a non-empty array");
-  if (entities.length > MAX_BATCH_ENTITIES) throw new RequestError("batch_too_large", `at most ${MAX_BATCH_ENTITIES} entities per batch`);
+  if (extra.length > 0) throw new LaneError("bad_body", `unknown field ${JSON.stringify(extra[0].slice(0, 64))}`);
+  if (!Array.isArray(entities) || entities.length === 0) throw new LaneError("bad_body", "entities must be a non-empty array");
+  if (entities.length > MAX_BATCH_ENTITIES) throw new LaneError("batch_too_large", `at most ${MAX_BATCH_ENTITIES} entities per batch`);
   for (const e of entities) {
     try {
       checkEntity(e);
     } catch (err) {
-      asRequestError(err);
+      asLaneError(err);
     }
   }
   let projected: string[] | null = null;
   if (features !== undefined && features !== null) {
-    if (!Array.isArray(features)) throw new RequestError("bad_body", "features must be an array of names");
+    if (!Array.isArray(features)) throw new LaneError("bad_body", "features must be an array of names");
     projected = parseFeatureList(features, "bad_body");
   }
   return { entities: entities as string[], features: projected };
@@ -233,56 +171,58 @@ function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: st
 
 /**
  * The registry's answer for a view name: unknown views are 404 `unknown_view` for reads and
- * writes alike. The registry defaults to the one built into this bundle (registry/views.ts).
+ * writes alike. The registry is the caller's (composition roots pass the bundled one; wire/ never
+ * imports registry/).
  */
-export function lookupView(view: string, registry: Registry = LANE_REGISTRY): ViewDef {
+export function lookupView(view: string, registry: Registry): ViewDef {
   const def = registry.get(view);
-  if (!def) throw new RequestError("unknown_view", `no feature view ${JSON.stringify(view)} (known: ${registry.names.join(", ")})`);
+  if (!def) throw new LaneError("unknown_view", `no feature view ${JSON.stringify(view)} (known: ${registry.names.join(", ")})`);
   return def;
 }
 
 /** Every projected feature must be defined in the view: 400 `unknown_feature` names the first that is not. */
 function checkProjected(def: ViewDef, features: readonly string[] | null): void {
   for (const f of features ?? []) {
-    if (!def.featureIndex.has(f)) throw new RequestError("unknown_feature", `view ${def.name} has no feature ${JSON.stringify(f)}`);
+    if (!def.featureIndex.has(f)) throw new LaneError("unknown_feature", `view ${def.name} has no feature ${JSON.stringify(f)}`);
   }
 }
 
 /**
- * Parse a read request. Throws RequestError (with its HTTP status) for anything malformed, for
+ * Parse a read request. Throws LaneError (status from wire/errors.ts) for anything malformed, for
  * unknown views (404) and for features the view does not define (400). Runtime and signer both
  * call this with their bundled registry, so they agree on what exists.
  */
-export function parseReadRequest(raw: RawReadRequest, registry: Registry = LANE_REGISTRY): ReadRequest {
-  if (!raw.path.startsWith(FEATURES_PREFIX)) throw new RequestError("not_found_route", "no such route");
+export function parseReadRequest(raw: RawReadRequest, registry: Registry): ReadRequest {
+  if (!raw.path.startsWith(FEATURES_PREFIX)) throw new LaneError("not_found_route", "no such route");
   const rest = raw.path.slice(FEATURES_PREFIX.length);
   const slash = rest.indexOf("/");
-  if (slash <= 0 || rest.indexOf("/", slash + 1) >= 0) throw new RequestError("not_found_route", "expected /v1/features/{view}/{entity} or /v1/features/{view}/batch");
+  if (slash <= 0 || rest.indexOf("/", slash + 1) >= 0) throw new LaneError("not_found_route", "expected /v1/features/{view}/{entity} or /v1/features/{view}/batch");
   const view = decodeSegment(rest.slice(0, slash), "bad_view");
   const entitySegment = rest.slice(slash + 1);
   try {
     checkView(view);
   } catch (err) {
-    asRequestError(err);
+    asLaneError(err);
   }
   const format = negotiateFormat(raw.accept);
   const signature = parseAcceptSignature(raw.acceptSignature);
 
-  if (entitySegment === "batch") {
-    if (raw.method !== "POST") throw new RequestError("method_not_allowed", "batch reads use POST");
-    if (raw.query !== "" && raw.query !== "?") throw new RequestError("bad_query", "batch reads take features in the body");
+  // Routes are told apart by method and shape, never by an entity's value: GET …/batch reads the
+  // entity "batch"; only POST …/batch is the batch read.
+  if (raw.method === "POST" && entitySegment === "batch") {
+    parseQuery(raw.query, []);
     const { entities, features } = parseBatchBody(raw);
     checkProjected(lookupView(view, registry), features);
     return { kind: "batch", view, entities, features, format, signature };
   }
-  if (raw.method !== "GET") throw new RequestError("method_not_allowed", "single reads use GET");
+  if (raw.method !== "GET") throw new LaneError("method_not_allowed", "single reads use GET");
   const entity = decodeSegment(entitySegment, "bad_entity");
   try {
     checkEntity(entity);
   } catch (err) {
-    asRequestError(err);
+    asLaneError(err);
   }
-  const features = parseQuery(raw.query);
+  const features = parseFeaturesQuery(raw.query);
   checkProjected(lookupView(view, registry), features);
   return { kind: "single", view, entities: [entity], features, format, signature };
 }

@@ -6,12 +6,14 @@
  *   POST /v1/features/{view}         {"entity": "...", "event_time": ..., "features": {...}}
  *   POST /v1/features/{view}/_push   {"rows": [ {entity, event_time, features}, ... ]}   (≤ 100 rows)
  *
- * Both are writer-only routes (any non-read POST under /v1/features is; see runtime/server.ts).
+ * Both are writer-only routes (runtime/routes.ts).
  */
 import { checkView, NameError } from "./names";
 import { RowError, validatePushRow, ValidRow } from "./registry";
 import type { Registry, ViewDef } from "./registry";
-import { lookupView, RequestError } from "./request";
+import { FEATURES_PREFIX, lookupView } from "./request";
+import { LaneError } from "./errors";
+import { parseQuery } from "./query";
 
 export const PUSH_BATCH_SEGMENT = "_push";
 export const MAX_PUSH_ROWS = 100;
@@ -39,12 +41,10 @@ export interface WriteRequest extends WriteTarget {
   readonly rows: readonly PushRow[];
 }
 
-const PREFIX = "/v1/features/";
-
 /** Is this a push route? null for anything else (reads, other routes). */
 export function writeTarget(method: string, path: string): WriteTarget | null {
-  if (method !== "POST" || !path.startsWith(PREFIX)) return null;
-  const rest = path.slice(PREFIX.length);
+  if (method !== "POST" || !path.startsWith(FEATURES_PREFIX)) return null;
+  const rest = path.slice(FEATURES_PREFIX.length);
   const parts = rest.split("/");
   let kind: WriteTarget["kind"];
   if (parts.length === 1) kind = "single";
@@ -54,7 +54,7 @@ export function writeTarget(method: string, path: string): WriteTarget | null {
   try {
     view = checkView(decodeURIComponent(parts[0]));
   } catch (err) {
-    throw new RequestError("bad_view", err instanceof NameError ? err.message : "bad view segment");
+    throw new LaneError("bad_view", err instanceof NameError ? err.message : "bad view segment");
   }
   return { kind, view };
 }
@@ -65,31 +65,31 @@ function rowError(row: unknown, err: unknown): PushRow {
   throw err;
 }
 
-/** Parse and validate a push. Whole-request problems throw RequestError; row problems are per row. */
-export function parseWriteRequest(raw: RawWriteRequest, registry?: Registry, now = Date.now()): WriteRequest {
+/** Parse and validate a push. Whole-request problems throw LaneError; row problems are per row. */
+export function parseWriteRequest(raw: RawWriteRequest, registry: Registry, now = Date.now()): WriteRequest {
   const target = writeTarget(raw.method, raw.path);
-  if (!target) throw new RequestError("not_found_route", "expected POST /v1/features/{view} or /v1/features/{view}/_push");
-  if (raw.query !== "" && raw.query !== "?") throw new RequestError("bad_query", "push requests take no query parameters");
+  if (!target) throw new LaneError("not_found_route", "expected POST /v1/features/{view} or /v1/features/{view}/_push");
+  parseQuery(raw.query, []);
   const def = lookupView(target.view, registry);
   const type = (raw.contentType ?? "").split(";")[0].trim().toLowerCase();
-  if (type !== "application/json") throw new RequestError("unsupported_media_type", "push body must be application/json");
+  if (type !== "application/json") throw new LaneError("unsupported_media_type", "push body must be application/json");
   const body = raw.body ?? new Uint8Array(0);
-  if (body.length > MAX_PUSH_BODY_BYTES) throw new RequestError("body_too_large", `push body larger than ${MAX_PUSH_BODY_BYTES} bytes`);
+  if (body.length > MAX_PUSH_BODY_BYTES) throw new LaneError("body_too_large", `push body larger than ${MAX_PUSH_BODY_BYTES} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
   } catch {
-    throw new RequestError("bad_body", "push body is not valid JSON");
+    throw new LaneError("bad_body", "push body is not valid JSON");
   }
   let rows: unknown[];
   if (target.kind === "single") {
     rows = [parsed];
   } else {
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new RequestError("bad_body", 'batch push body must be {"rows": [...]}');
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new LaneError("bad_body", 'batch push body must be {"rows": [...]}');
     const { rows: list, ...rest } = parsed as Record<string, unknown>;
-    if (Object.keys(rest).length > 0) throw new RequestError("bad_body", `unknown field ${JSON.stringify(Object.keys(rest)[0].slice(0, 64))}`);
-    if (!Array.isArray(list) || list.length === 0) throw new RequestError("bad_body", "rows must be a non-empty array");
-    if (list.length > MAX_PUSH_ROWS) throw new RequestError("batch_too_large", `at most ${MAX_PUSH_ROWS} rows per push`);
+    if (Object.keys(rest).length > 0) throw new LaneError("bad_body", `unknown field ${JSON.stringify(Object.keys(rest)[0].slice(0, 64))}`);
+    if (!Array.isArray(list) || list.length === 0) throw new LaneError("bad_body", "rows must be a non-empty array");
+    if (list.length > MAX_PUSH_ROWS) throw new LaneError("batch_too_large", `at most ${MAX_PUSH_ROWS} rows per push`);
     rows = list;
   }
   const validated = rows.map((row): PushRow => {

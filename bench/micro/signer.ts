@@ -10,6 +10,7 @@
 import { createHmac, generateKeyPairSync, sign } from "node:crypto";
 import { Packr } from "msgpackr";
 import { Signer } from "../../enclave/signer";
+import { DEFAULT_REGISTRY } from "../../registry/views";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
 import { decodeObjectBody, decodeObjectBodyProjected, decodeStoredObject, KeySelector, sealInput } from "../../wire/object";
 import { contentDigest, COVERED_COMPONENTS, serializeSignatureParams } from "../../wire/envelope";
@@ -20,7 +21,7 @@ const ITER = Number(process.argv[2] ?? 3000);
 const ROUNDS = 7;
 const now = Date.now();
 const seals = new SealKeyring([generateSealKey("bench")]);
-const signer = new Signer({ keys: { keyring: seals }, now: () => now });
+const signer = new Signer({ registry: DEFAULT_REGISTRY, keys: { keyring: seals }, now: () => now });
 const objects = Array.from({ length: 100 }, (_, i) => seals.seal(demoObject(i, now)));
 const TEN = "country,risk_score,segment,txn_count_1d,flag_0,spend_30d_cat_0,spend_30d_cat_1,device,referrer,signup_time";
 const TEN_SELECTOR = new KeySelector(TEN.split(","));

@@ -18,7 +18,3 @@ export function createNsm(options: CreateNsmOptions): Nsm {
   }
 }
 
-export type { AttestationRequest, Nsm } from "./types";
-export { DeviceNsm, DEFAULT_NSM_HELPER, runNsmHelper } from "./device-nsm";
-export { LocalNsm, localPcrs, measureLocalBundle, DEFAULT_DEV_CA_DIR } from "./local-nsm";
-export { NsmError } from "./codec";

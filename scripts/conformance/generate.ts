@@ -20,6 +20,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SigningKey } from "../../enclave/key";
 import { Signer } from "../../enclave/signer";
+import { DEFAULT_REGISTRY } from "../../registry/views";
 import { SealKeyring } from "../../enclave/seal";
 import { contentDigest, serializeSignatureParams, signatureBase, signatureHeaders } from "../../wire/envelope";
 import type { SignedResponse } from "../../wire/frames";
@@ -104,7 +105,7 @@ export function generateVectors(): VectorFile {
   const otherKey = ed25519FromSeed(Buffer.alloc(32, 0x07));
   const writer = { kid: "conformance-writer", key: Buffer.alloc(32, 0x42), writer: "loader" };
   const keyring = new SealKeyring([writer]);
-  const signerWith = (k: SigningKey) => new Signer({ key: k, now: () => SIGNED_AT_MS, validitySeconds: 60, keys: { keyring } });
+  const signerWith = (k: SigningKey) => new Signer({ registry: DEFAULT_REGISTRY, key: k, now: () => SIGNED_AT_MS, validitySeconds: 60, keys: { keyring } });
   const signer = signerWith(key);
   const seal = (entity: string, features: Record<string, unknown>): Buffer =>
     keyring.seal({ view: "user_profile", entity, event_time: SIGNED_AT_MS - 90_000, written_time: SIGNED_AT_MS - 60_000, features: features as never });

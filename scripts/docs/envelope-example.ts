@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SigningKey } from "../../enclave/key";
 import { Signer } from "../../enclave/signer";
+import { DEFAULT_REGISTRY } from "../../registry/views";
 import { SealKeyring } from "../../enclave/seal";
 import { objectKey } from "../../wire/object";
 import { contentDigest, coveredComponents, signatureBase } from "../../wire/envelope";
@@ -42,7 +43,7 @@ function exampleSigner(): { signer: Signer; keyring: SealKeyring; key: SigningKe
   const key = SigningKey.fromPrivateKey(createPrivateKey(RFC9421_TEST_KEY_PEM));
   // A fixed, public example writer key (the stored objects must be sealed: docs/object-layout.md).
   const keyring = new SealKeyring([{ kid: "example", key: Buffer.alloc(32, 0x42), writer: "loader" }]);
-  const signer = new Signer({ key, now: () => EXAMPLE_NOW_MS, validitySeconds: 60, keys: { keyring } });
+  const signer = new Signer({ registry: DEFAULT_REGISTRY, key, now: () => EXAMPLE_NOW_MS, validitySeconds: 60, keys: { keyring } });
   return { signer, keyring, key };
 }
 

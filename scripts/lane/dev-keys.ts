@@ -7,6 +7,10 @@
  *                    `express-lane load`'s, and signs pushes (same path and format as the dev seal
  *                    key before writer keys; an old file keeps its kid and key and gains `writer`)
  *   trust.json       what a production image pins: {lane: "local", adminKeys: [{kid, publicKey}]}
+ *   registry.json    the signed registry document (views) the lane starts with: the default views
+ *                    (registry/views.json) signed by the dev admin key, re-signed with the next
+ *                    version (registry-version counter) only when the default views changed, so
+ *                    the version only moves forward and an `apply`d registry is never rolled back
  *   directory.json   re-signed on every start: epoch = unix seconds now (always ahead of the last
  *                    start's), valid 30 days, listing the dev writer key for "write" (and any
  *                    extra dev keys the signer is given, for "verify": see ensureLaneKeys)
@@ -23,6 +27,8 @@ import { ensureDevWriterKeyFile, type WriterKey } from "../../cli/writer-key";
 import { createDevLaneKeyFile } from "../../cli/lane-key";
 import type { DevLaneKeyFile } from "../../enclave/seal";
 import { laneKeysJwks } from "../../wire/lane-key";
+import { canonicalJson, parseSignedRegistryDocument, signRegistryDocument, type ViewDocument } from "../../wire/registry-document";
+import { DEFAULT_VIEWS } from "../../registry/views";
 
 export const DEV_LANE = "local";
 /** How long the dev directory is valid (a lane left running past it refuses every read and push). */
@@ -39,6 +45,9 @@ export interface LaneKeyPaths {
   readonly laneKeyFile: string;
   /** Its public half as the consumers' JWKS: what `express-lane verify --key` and the SDKs pin. */
   readonly laneJwksFile: string;
+  /** The signed registry document the lane starts with, and the version counter behind it. */
+  readonly registryFile: string;
+  readonly registryVersionFile: string;
 }
 
 export function laneKeyPaths(dataDir: string): LaneKeyPaths {
@@ -51,6 +60,8 @@ export function laneKeyPaths(dataDir: string): LaneKeyPaths {
     directoryFile: join(keysDir, "directory.json"),
     laneKeyFile: join(keysDir, "lane-key-dev.json"),
     laneJwksFile: join(keysDir, "lane-keys.jwks.json"),
+    registryFile: join(keysDir, "registry.json"),
+    registryVersionFile: join(keysDir, "registry-version"),
   };
 }
 
@@ -128,4 +139,47 @@ export function ensureDevLaneKey(dataDir: string, now = Date.now()): { kid: stri
   if (!file || file.not_after - now < 86_400_000) file = createDevLaneKeyFile(paths.laneKeyFile, now - 60_000, now - 60_000 + DEV_LANE_KEY_VALIDITY_MS);
   writeFileSync(paths.laneJwksFile, `${JSON.stringify(laneKeysJwks([file]), null, 2)}\n`);
   return { kid: file.kid, jwksFile: paths.laneJwksFile };
+}
+
+/** The last registry version this data dir signed (0 = none). */
+export function lastRegistryVersion(dataDir: string): number {
+  const file = laneKeyPaths(dataDir).registryVersionFile;
+  const n = existsSync(file) ? Number(readFileSync(file, "utf8").trim()) : 0;
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Sign a registry document for the local lane with the dev admin key, at the next version of the
+ * data dir's counter (or `version`, which must be ahead of it), and write it to `out` (default:
+ * `<keys>/registry.json`). Tests and `apply --admin-key-file` use the same admin key file.
+ */
+export async function signLaneRegistry(dataDir: string, views: readonly ViewDocument[], o: { version?: number; now?: number; out?: string } = {}): Promise<{ signed: string; version: number }> {
+  const paths = laneKeyPaths(dataDir);
+  const admin = readAdminKeyFile(paths.adminKeyFile);
+  const version = o.version ?? lastRegistryVersion(dataDir) + 1;
+  const signed = await signRegistryDocument({ lane: DEV_LANE, version, issued_at: o.now ?? Date.now(), views }, admin.kid, localAdminSigner(admin.privateKeyPem));
+  writeFileSync(paths.registryVersionFile, `${Math.max(version, lastRegistryVersion(dataDir))}\n`);
+  writePrivate(o.out ?? paths.registryFile, signed);
+  return { signed, version };
+}
+
+/**
+ * The registry document `npm start` gives the lane: kept when it still lists exactly the default
+ * views (or the lane has a newer applied one in the store — the runtime forwards whichever is
+ * newest), re-signed at the next version when registry/views.json changed.
+ */
+export async function ensureLaneRegistry(dataDir: string, now = Date.now()): Promise<{ file: string; version: number }> {
+  const paths = laneKeyPaths(dataDir);
+  if (existsSync(paths.registryFile)) {
+    try {
+      const held = parseSignedRegistryDocument(readFileSync(paths.registryFile));
+      const admin = readAdminKeyFile(paths.adminKeyFile);
+      if (held.envelope.signer === admin.kid && canonicalJson(held.document.views).equals(canonicalJson(DEFAULT_VIEWS))) return { file: paths.registryFile, version: held.document.version };
+      const version = Math.max(held.document.version, lastRegistryVersion(dataDir)) + 1;
+      return { file: paths.registryFile, version: (await signLaneRegistry(dataDir, DEFAULT_VIEWS, { version, now })).version };
+    } catch {
+      /* unreadable or from another admin key: sign a fresh one below */
+    }
+  }
+  return { file: paths.registryFile, version: (await signLaneRegistry(dataDir, DEFAULT_VIEWS, { now })).version };
 }

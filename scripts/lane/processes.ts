@@ -11,13 +11,13 @@ import { S3Store } from "../../runtime/store/s3-store";
 import { StaticCredentials } from "../../runtime/store/credentials";
 import { FileStore } from "../../runtime/store/file-store";
 import { objectKey } from "../../wire/object";
-import { LANE_REGISTRY } from "../../registry/views";
+import { DEFAULT_REGISTRY } from "../../registry/views";
 import { DEMO_VIEW, demoEntityId, demoSealedBytes } from "./demo-data";
 import type { SealKeyring } from "../../enclave/seal";
 // The local lane plays the writer and the lane admin too: it holds the dev writer key and the dev
 // admin key (never the runtime), see ./dev-keys.ts.
 import { readWriterKeyFile, writerKeyring } from "../../cli/writer-key";
-import { ensureDevLaneKey, ensureLaneKeys, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
+import { ensureDevLaneKey, ensureLaneKeys, ensureLaneRegistry, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
 import { writeLaneConfig } from "../../cli/lane-config";
 
 // From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
@@ -165,7 +165,7 @@ function stopChild(child: ChildProcess | null): Promise<void> {
  * age (demo event times are the load time; older ones would soon read OUTSIDE_MAX_AGE).
  */
 async function demoAlreadyLoaded(store: S3Store | FileStore, count: number, seals: SealKeyring): Promise<boolean> {
-  const maxAgeMs = (LANE_REGISTRY.get(DEMO_VIEW)?.ttlSeconds ?? 0) * 1000;
+  const maxAgeMs = (DEFAULT_REGISTRY.get(DEMO_VIEW)?.ttlSeconds ?? 0) * 1000;
   for (const i of [0, count - 1]) {
     const got = await store.get(objectKey(DEMO_VIEW, demoEntityId(i))).catch(() => null);
     if (!got || !got.found) return false;
@@ -225,7 +225,9 @@ export function devSignerKeyArgs(dataDir: string, extraWriterKeyFiles: readonly 
   const p = lanePaths(dataDir);
   // The dev lane key when the lane has one (npm start makes it): every signer of the lane signs with it.
   const lane = existsSync(p.laneKeyFile) ? ["--lane-key-file", p.laneKeyFile] : [];
-  return ["--trust-config", p.trustConfigFile, "--writer-key-file", [p.writerKeyFile, ...extraWriterKeyFiles].join(","), "--key-directory", p.directoryFile, ...lane];
+  // The registry document too (when the lane has one): answers name it from the first read on.
+  const registry = existsSync(p.registryFile) ? ["--registry-document", p.registryFile] : [];
+  return ["--trust-config", p.trustConfigFile, "--writer-key-file", [p.writerKeyFile, ...extraWriterKeyFiles].join(","), "--key-directory", p.directoryFile, ...registry, ...lane];
 }
 
 export async function startLane(options: LaneOptions = {}): Promise<Lane> {
@@ -238,6 +240,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const { sealKeyFile, objectsDir } = paths;
   const laneKeys = await ensureLaneKeys(dataDir, Date.now(), (options.extraWriterKeyFiles ?? []).map(readWriterKeyFile));
   if (options.laneKey) ensureDevLaneKey(dataDir);
+  await ensureLaneRegistry(dataDir);
   const seals = writerKeyring([laneKeys.writer]);
   const storeKind = options.storeKind ?? "s3";
   const cpus = options.cpus ?? {};
@@ -273,7 +276,8 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     const runtimeStarted = await spawnReady(
       "runtime",
       // The runtime forwards the signed directory to the signer (at start, reconnect, SIGHUP); it cannot make one.
-      ["--key-directory", paths.directoryFile],
+      // Likewise the registry document (views), and it polls the store's fleet copy that `apply` writes.
+      ["--key-directory", paths.directoryFile, "--registry-document", paths.registryFile],
       {
         ...base,
         cpu: cpus.runtime,

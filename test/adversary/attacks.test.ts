@@ -34,6 +34,7 @@ const readFrame = (entity: string, object: Uint8Array | null, acceptSignature = 
   acceptSignature,
   objects: [object],
 });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are walked freely in assertions
 const bodyOf = (s: SignedResponse) => JSON.parse(Buffer.from(s.body).toString()) as Record<string, any>;
 async function signedRead(entity: string, object: Uint8Array | null): Promise<SignedResponse> {
   const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, readFrame(entity, object)));
@@ -251,6 +252,46 @@ describe("the Feast route and lane keys under a hostile host", () => {
 });
 
 // Last: it revokes the suite's writer key.
+describe("routes by method and shape, one query grammar, under a hostile host (issue 17)", () => {
+  const get = (entity: string, query = "?features=country") => ({ method: "GET", path: `/v1/features/${VIEW}/${entity}`, query });
+
+  test("legitimate: an entity named batch is read with GET, and the signed single answer verifies", async () => {
+    const object = objectOf(await sealed("batch"));
+    const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, { ...get("batch"), objects: [object] }));
+    expect(signed.status).toBe(200);
+    expect(bodyOf(signed)).toMatchObject({ view: VIEW, entity: "batch", found: true, features: { country: "IN" } });
+    expect(verifyResponse(receivedFromSigned(signed), get("batch"), { key: key.jwk }).keyid).toBe(key.keyid);
+  });
+
+  test("a GET …/batch with a batch body the host added is still one entity: extra objects are refused, never a batch answer", async () => {
+    const body = Buffer.from(JSON.stringify({ entities: ["user_adv_1", "user_adv_5"], features: ["country"] }));
+    const reply = await read.refused(FrameKind.SignRead, { ...get("batch"), contentType: "application/json", body, objects: [null, null] });
+    expect(reply).toMatchObject({ code: "bad_body", status: 400 });
+  });
+
+  test("another entity's sealed object offered for the entity named batch is refused (object_mismatch), never served", async () => {
+    const other = objectOf(await sealed("user_adv_batch_victim"));
+    const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, { ...get("batch"), objects: [other] }));
+    expect(signed.status).toBe(502);
+    expect(bodyOf(signed)).toMatchObject({ entity: "batch", found: false, error: { code: "object_mismatch" } });
+    expect(bodyOf(signed).features).toBeUndefined();
+  });
+
+  test.each([
+    ["invalid percent-encoding", "?features=%zz"],
+    ["a repeated parameter", "?features=country&features=segment"],
+    ["an undeclared parameter", "?features=country&entity=user_adv_1"],
+  ])("the signer refuses a query with %s the runtime would have refused (bad_query), signing nothing", async (_name, query) => {
+    expect(await read.refused(FrameKind.SignRead, { ...get("user_adv_1", query), objects: [null] })).toMatchObject({ code: "bad_query", status: 400 });
+  });
+
+  test("a batch read with a query the host added is refused (features travel in the signed body only)", async () => {
+    const body = Buffer.from(JSON.stringify({ entities: ["user_adv_1"] }));
+    const reply = await read.refused(FrameKind.SignRead, { method: "POST", path: `/v1/features/${VIEW}/batch`, query: "?features=country", contentType: "application/json", body, objects: [null] });
+    expect(reply).toMatchObject({ code: "bad_query", status: 400 });
+  });
+});
+
 describe("attack 4: revocation does not revoke (P4)", () => {
   test("an admin directory without a kid revokes it in the running signer; the host cannot bring it back", async () => {
     const before = await sealed("user_adv_8");

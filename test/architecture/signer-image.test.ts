@@ -31,6 +31,13 @@ describe("the enclave image's signer bundle", () => {
     expect(inputs.filter((p) => DEV_ONLY.includes(p))).toEqual([]);
   });
 
+  it("measures the pinned default views (registry/views.json) and carries no YAML parser", async () => {
+    const result = await build({ entryPoints: [join(ROOT, "enclave/main.ts")], bundle: true, platform: "node", format: "cjs", write: false, metafile: true, external: ["msgpackr-extract", "cbor-extract"], logLevel: "silent" });
+    const all = Object.keys(result.metafile.inputs);
+    expect(all).toContain("registry/views.json");
+    expect(all.filter((p) => p.includes("node_modules/yaml/"))).toEqual([]);
+  });
+
   it("the development signer does contain them (the check is not vacuous)", async () => {
     const inputs = await bundleInputs("enclave/dev-main.ts");
     expect(inputs).toEqual(expect.arrayContaining(["enclave/nsm/local-nsm.ts", "enclave/signer.ts"]));

@@ -77,7 +77,7 @@ class FakeAws {
           expect(input.DocumentName).toBe("AWS-RunShellScript");
           const commands = (input.Parameters as { commands: string[] }).commands;
           const id = `cmd-${++this.n}`;
-          let stdout = "";
+          let stdout: string;
           let stderr = "";
           let status = "Success";
           try {

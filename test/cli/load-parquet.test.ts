@@ -77,6 +77,7 @@ async function parquetFile(name: string): Promise<string> {
   return out;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are walked freely in assertions
 async function read(entity: string): Promise<{ status: number; json: any }> {
   const path = `/v1/features/merchant_risk/${encodeURIComponent(entity)}`;
   const res = await fetch(`${lane.url}${path}`);

@@ -1,16 +1,18 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { METRIC_DECLARATIONS, renderAgentConfig, renderPrometheusConfig } from "../../constructs/cloudwatch-agent";
-import { HISTOGRAM_EXPORTER_SOURCE, HISTOGRAM_METRICS } from "../../constructs/histogram-exporter";
+import { HISTOGRAM_EXPORTER_SOURCE } from "../../constructs/histogram-exporter";
 import { renderHostScripts, renderHostUnits, runtimeEnvironment } from "../../constructs/host-units";
 import { generateKey } from "../../runtime/auth";
 import { parseRuntimeConfig } from "../../runtime/config";
 import { RequestGate } from "../../runtime/gate";
 import { LaneMetrics } from "../../runtime/metrics";
-import { HttpError } from "../../runtime/server";
+import { matchRoute } from "../../runtime/routes";
+import { LaneError } from "../../wire/errors";
 import { renderUserData } from "../../constructs/user-data";
 import { SAMPLE } from "./sandbox/sample";
 
@@ -94,7 +96,6 @@ describe("user data", () => {
   });
 
   test("passes shellcheck (when installed)", () => {
-    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
     const probe = spawnSync("shellcheck", ["--version"]);
     if (probe.error) return console.warn("shellcheck not installed; `npm run lint:infra` requires it");
     const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ud-")), "user-data.sh");
@@ -133,7 +134,9 @@ describe("CloudWatch agent config", () => {
     // The histograms reach CloudWatch through the exporter, the rest through the agent's scrape;
     // lane_canary_success and the log-filter metrics are published by the host, not the runtime.
     const fromHost = new Set(["lane_canary_success", "lane_kms_errors", "lane_create_session_errors"]);
-    for (const name of [...published, ...HISTOGRAM_METRICS]) expect(exported.has(name) || fromHost.has(name)).toBe(true);
+    const histograms = [...HISTOGRAM_EXPORTER_SOURCE.matchAll(/"(lane_[a-z_]+_duration_seconds)"/g)].map((m) => m[1]!);
+    expect(histograms.length).toBeGreaterThan(0);
+    for (const name of [...published, ...histograms]) expect(exported.has(name) || fromHost.has(name)).toBe(true);
   });
 
   test("the scrape keeps working when API keys are on: loopback targets, and the runtime unit opens /metrics to loopback", () => {
@@ -144,15 +147,18 @@ describe("CloudWatch agent config", () => {
     const targets: string[] = JSON.parse(renderPrometheusConfig(SAMPLE.agent)).scrape_configs.flatMap((c: { static_configs: { targets: string[] }[] }) => c.static_configs.flatMap((s) => s.targets));
     expect(HISTOGRAM_EXPORTER_SOURCE).toContain('host: "127.0.0.1"');
     const admin = generateKey("admin", "admin");
+    const match = matchRoute("GET", "/metrics");
+    if (match.kind !== "route") throw new Error("no /metrics route");
+    const metricsRoute = match.route;
     const scrape = (gate: RequestGate, host: string) =>
-      gate.enter({ method: "GET", url: "/metrics", headers: {}, socket: { remoteAddress: host } } as unknown as IncomingMessage, { setHeader: () => undefined } as unknown as ServerResponse, "/metrics");
+      gate.enter({ method: "GET", url: "/metrics", headers: {}, socket: { remoteAddress: host } } as unknown as IncomingMessage, { setHeader: () => undefined } as unknown as ServerResponse, metricsRoute);
     const onHost = new RequestGate({ keys: [admin.record], maxInFlight: 4, loopbackMetrics: config.loopbackMetrics });
     for (const target of [...targets, "127.0.0.1:8080"]) {
       const host = target.replace(/:\d+$/, "");
       expect(() => scrape(onHost, host).release()).not.toThrow();
     }
     // Without the flag the same scrape is refused (what the test guards against).
-    expect(() => scrape(new RequestGate({ keys: [admin.record], maxInFlight: 4 }), "127.0.0.1")).toThrow(HttpError);
+    expect(() => scrape(new RequestGate({ keys: [admin.record], maxInFlight: 4 }), "127.0.0.1")).toThrow(LaneError);
   });
 });
 

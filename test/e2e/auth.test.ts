@@ -4,13 +4,13 @@
  * never contain a key or a feature value, and mutual TLS.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, renameSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { webcrypto } from "node:crypto";
+import { createHash, webcrypto } from "node:crypto";
 import { Pool } from "undici";
 import { buildBundles } from "../../scripts/build";
 import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
@@ -242,7 +242,7 @@ it("npm run keys creates a key shown once and stores only its hash", () => {
   const file = join(dir, "cli-keys.json");
   const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/keys.ts", "create", "--id", "cli-made", "--role", "writer", "--rps", "10", "--file", file], { cwd: join(__dirname, "../.."), stdio: ["ignore", "pipe", "pipe"] }).toString().trim();
   expect(out).toMatch(/^elk_/);
-  const stored = require("node:fs").readFileSync(file, "utf8") as string;
+  const stored = readFileSync(file, "utf8");
   expect(stored).not.toContain(out);
-  expect(JSON.parse(stored)).toEqual([{ id: "cli-made", sha256: require("node:crypto").createHash("sha256").update(out).digest("hex"), role: "writer", rateLimit: { rps: 10 } }]);
+  expect(JSON.parse(stored)).toEqual([{ id: "cli-made", sha256: createHash("sha256").update(out).digest("hex"), role: "writer", rateLimit: { rps: 10 } }]);
 });

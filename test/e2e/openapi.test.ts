@@ -92,7 +92,7 @@ describe("docs/openapi.yaml", () => {
         if (statSync(p).isDirectory()) scan(join(d, name));
         else if (name.endsWith(".ts")) {
           const text = readFileSync(p, "utf8");
-          for (const re of [/new HttpError\(\d+, "([a-z_]+)"/g, /SignerFault\("([a-z_]+)"/g, /refuse\("([a-z_]+)"/g, /RowError\("([a-z_]+)"/g, /new RequestError\("([a-z_]+)"/g, /new WriterAuthError\("([a-z_]+)"/g]) {
+          for (const re of [/new LaneError\("([a-z_]+)"/g, /errorReply\("([a-z_]+)"/g, /refuse\("([a-z_]+)"/g, /RowError\("([a-z_]+)"/g, /new WriterAuthError\("([a-z_]+)"/g]) {
             for (const m of text.matchAll(re)) codes.add(m[1]!);
           }
         }
@@ -131,6 +131,11 @@ describe("docs/openapi.yaml", () => {
     await call("GET", "/v1/signer", "/v1/signer");
     await call("GET", "/v1/attestation", "/v1/attestation?nonce=openapi");
     await call("GET", "/v1/attestation", "/v1/attestation?other=1");
+    await call("GET", "/v1/views", "/v1/views");
+    await call("GET", "/v1/views/{view}", `/v1/views/${DEMO_VIEW}`);
+    await call("GET", "/v1/views/{view}", "/v1/views/nope");
+    await call("PUT", "/v1/registry", "/v1/registry", { body: "{}", headers: { "content-type": "application/json" } });
+    await call("PUT", "/v1/registry", "/v1/registry", { body: readFileSync(lane.keys.registryFile), headers: { "content-type": "application/json" } });
     await call("GET", "/health/live", "/health/live");
     await call("GET", "/health/ready", "/health/ready");
     await call("GET", "/metrics", "/metrics");

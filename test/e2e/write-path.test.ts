@@ -14,7 +14,7 @@ import { demoObjectBytes } from "../../scripts/lane/demo-data";
 import { verifyResponse } from "../../verifier/response";
 import type { Ed25519Jwk } from "../../wire/keys";
 import { decodeStoredObject, objectKey } from "../../wire/object";
-import { FileSealKeySource, generateSealKey, SealKeyring } from "../../enclave/seal";
+import { generateSealKey, readSealKeyFile, SealKeyring } from "../../enclave/seal";
 import { load } from "../../cli/load";
 import { parity } from "../../cli/parity";
 
@@ -91,7 +91,8 @@ beforeAll(async () => {
   await buildBundles(LANE_BUNDLES);
   dir = mkdtempSync(join(tmpdir(), "lane-write-"));
   lane = await startLane({ dataDir: dir, port: 0, demoEntities: 5, quiet: true });
-  seals = await new FileSealKeySource([lane.sealKeyFile]).load();
+  const loaderKey = readSealKeyFile(lane.sealKeyFile);
+  seals = new SealKeyring([loaderKey], loaderKey.kid);
   // The runtime may say ready before its signer connection has the key (busy machine): wait for it.
   for (let i = 0; i < 200 && !jwk; i++) {
     const res = await call("/v1/signer");

@@ -185,7 +185,7 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     // The attestation names the lane key, so an attested consumer learns it from any host.
     const doc = await a.attest({});
     const verified = verifyAttestation(Buffer.from(doc.document), { root: lane.root(), measurements: lane.measurements(), maxAgeMs: 600_000 });
-    expect(JSON.parse(verified.userData!.toString())).toEqual({ lane_keys: [k1.kid] });
+    expect(JSON.parse(verified.userData!.toString())).toEqual({ lane_keys: [k1.kid], registry_version: 0, registry_digest: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
   });
 
   test("rotation without consumer outage: current and next published together; the signer switches at not_before", async () => {

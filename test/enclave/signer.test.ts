@@ -46,6 +46,8 @@ describe("enclave/signer", () => {
     const body = JSON.parse(Buffer.from(signed.body).toString());
     expect(body).toEqual({
       view: "users",
+      registry_version: 0,
+      registry_digest: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
       entity: "u1",
       found: true,
       event_time: new Date(NOW - 5000).toISOString(),

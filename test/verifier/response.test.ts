@@ -48,7 +48,6 @@ describe("verifier/response", () => {
     }, "digest_mismatch"],
     ["digest and body together", (r: ReceivedResponse, q: SentRequest) => {
       const body = Buffer.from(Buffer.from(r.body).toString().replace('"a":1', '"a":2'));
-      const { contentDigest } = require("../../wire/envelope");
       return [{ ...r, body, headers: { ...r.headers, "content-digest": contentDigest(body) } }, q];
     }, "bad_signature"],
     ["method", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, method: "DELETE" }], "bad_signature"],

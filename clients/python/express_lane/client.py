@@ -256,7 +256,12 @@ class Client:
                     continue
                 raise last
             verified = self._verify(answer, SentRequest(method, path, query, body), nonce)
-            return _decode(answer), {"keyid": verified.keyid, "created": verified.created, "expires": verified.expires, "nonce": nonce}
+            body = _decode(answer)
+            verification = {"keyid": verified.keyid, "created": verified.created, "expires": verified.expires, "nonce": nonce}
+            # The registry the signer built the answer with (signed body fields; docs/views.md): exposed, not enforced.
+            if isinstance(body, dict) and isinstance(body.get("registry_version"), int) and isinstance(body.get("registry_digest"), str):
+                verification["registry"] = {"version": body["registry_version"], "digest": body["registry_digest"]}
+            return body, verification
         raise last or ExpressLaneError("network", "no attempt was made")
 
     def _backoff(self, attempt: int, retry_after: Optional[float]) -> None:

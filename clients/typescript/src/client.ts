@@ -59,6 +59,11 @@ export interface Verification {
   readonly created: number;
   readonly expires: number;
   readonly nonce: string;
+  /**
+   * The registry the signer built the answer with (signed body fields registry_version and
+   * registry_digest; docs/views.md). Exposed, not enforced: compare with GET /v1/views or pin one.
+   */
+  readonly registry?: { readonly version: number; readonly digest: string };
 }
 
 /** One entity's answer. `found: false` with `error` for a missing entity (not_found) or a refused object. */
@@ -292,7 +297,10 @@ export class ExpressLaneClient {
         throw lastError;
       }
       const verified = await this.verify(answer, { method, path, query, body }, nonce, signal);
-      return { body: decode(answer), verification: { keyid: verified.keyid, created: verified.created, expires: verified.expires, nonce } };
+      const decoded = decode(answer);
+      const named = decoded as { registry_version?: unknown; registry_digest?: unknown } | null;
+      const registry = typeof named === "object" && named !== null && typeof named.registry_version === "number" && typeof named.registry_digest === "string" ? { version: named.registry_version, digest: named.registry_digest } : undefined;
+      return { body: decoded, verification: { keyid: verified.keyid, created: verified.created, expires: verified.expires, nonce, ...(registry ? { registry } : {}) } };
     }
     throw lastError ?? new ExpressLaneError("network", "no attempt was made");
   }

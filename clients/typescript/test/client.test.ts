@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SigningKey } from "../../../enclave/key";
 import { Signer } from "../../../enclave/signer";
+import { DEFAULT_REGISTRY } from "../../../registry/views";
 import { SealKeyring } from "../../../enclave/seal";
 import { LocalNsm, measureLocalBundle } from "../../../enclave/nsm/local-nsm";
 import { LaneKeys } from "../../../enclave/lane-keys";
@@ -53,7 +54,7 @@ function fakeLane(withLaneKey = false): FakeLane {
   const make = () => {
     const laneKeys = new LaneKeys();
     if (withLaneKey) laneKeys.offer(LANE_KEY.keyid, LANE_PRIVATE_KEY, LANE_KEY_WINDOW.notBefore, LANE_KEY_WINDOW.notAfter);
-    return new Signer({ key: SigningKey.generate(), nsm, keys: { keyring }, laneKeys });
+    return new Signer({ registry: DEFAULT_REGISTRY, key: SigningKey.generate(), nsm, keys: { keyring }, laneKeys });
   };
   const failures: Array<{ status: number; retryAfter?: string }> = [];
   const lane: FakeLane = {
