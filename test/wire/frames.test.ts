@@ -1,5 +1,6 @@
 import fc from "fast-check";
-import { decodePayload, encodeFrame, FrameDecoder, FrameError, FrameFieldError, FrameKind, FrameWriter } from "../../wire/frames";
+import { Packr } from "msgpackr";
+import { decodePayload, decodeSignedResponse, encodeFrame, FrameDecoder, FrameError, FrameFieldError, FrameKind, FrameWriter } from "../../wire/frames";
 
 describe("wire/frames", () => {
   it("decodes frames however the stream is chunked", () => {
@@ -60,8 +61,6 @@ describe("wire/frames", () => {
 });
 
 describe("wire/frames: the signer's per-entity outcomes (metrics only)", () => {
-  const { Packr } = require("msgpackr") as typeof import("msgpackr");
-  const { decodeSignedResponse } = require("../../wire/frames") as typeof import("../../wire/frames");
   const packr = new Packr({ useRecords: false });
   const answer = { status: 200, contentType: "application/json", contentDigest: "d", signatureInput: "i", signature: "s", body: Buffer.from("{}") };
 
