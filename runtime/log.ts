@@ -4,13 +4,9 @@
  * `event` field that scripts/lane/processes.ts and tests wait for, and are written whatever the
  * configured level (a child logger fixed at info), so `--log-level warn` cannot hide them.
  */
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 
 export function lifecycleLogger(logger: Logger): Logger {
   return logger.child({}, { level: "info" });
 }
 
-/** A process's logger: JSON lines on stdout, `service` on every line. */
-export function processLogger(service: string, level = "info"): Logger {
-  return pino({ level, base: { service } });
-}
