@@ -75,7 +75,7 @@ afterAll(async () => {
     expect(done).toEqual(steps.map((s) => s.name));
     expect(run.status).toBe(0);
 
-    expect(output.read).toMatch(/"view":"user_profile","entity":"user_000042","found":true/);
+    expect(output.read).toMatch(/"view":"user_profile",.*"entity":"user_000042","found":true/);
     expect(output.verify).toMatch(/^OK status=200 .*nonce=/m);
     expect(output.verify).toContain(lane.keys.laneJwksFile);
     expect(output.load).toMatch(/written 1 .*rejected 0/);
