@@ -2,7 +2,7 @@
  * `lane.json`: what `npm start` (scripts/lane/processes.ts startLane) writes into its data dir so
  * the CLI finds the local lane without flags — its URL, its store, and its dev key files.
  *
- * `attest`, `verify`, `load`, `parity` and `push` take their defaults from it: the data dir is
+ * `attest`, `verify`, `load`, `parity`, `push` and `apply` take their defaults from it: the data dir is
  * `--data-dir`, else `EXPRESS_LANE_DATA_DIR`, else `.lane`. A flag given on the command line or
  * through its environment variable always wins; lane.json only replaces built-in defaults. No
  * lane.json (and no `--data-dir`) = the built-in defaults, as before.
@@ -114,6 +114,8 @@ const DEFAULTS: Readonly<Record<string, Defaults>> = {
   load: { options: { endpoint: (c) => c.store.endpoint, bucket: (c) => c.store.bucket, region: (c) => c.store.region, writerKeyFile: (c) => c.keys.writer_key } },
   parity: { options: { url: (c) => c.url } },
   push: { options: { url: (c) => c.url, writerKeyFile: (c) => c.keys.writer_key, key: pinnedKeys }, anchorOptions: ["key", "jwk", "keyid"] },
+  // The local lane's dev admin key signs the registry document, unless a KMS admin key is named.
+  apply: { options: { url: (c) => c.url, adminKeyFile: (c) => c.keys.admin_key }, anchorOptions: ["adminKeyFile", "adminKeyKms"] },
 };
 
 /** Commands that read lane.json. */

@@ -80,6 +80,11 @@ describe("cli/lane-config: the local lane's lane.json gives the CLI its defaults
     expect((await run(["attest", "--document", "doc.cbor", "--data-dir", dir])).args[0]).toBeUndefined();
   });
 
+  it("apply takes the URL and the dev admin key, unless a KMS admin key is named", async () => {
+    expect((await run(["apply", "views.yaml", "--data-dir", dir])).opts).toEqual(expect.objectContaining({ url: config.url, adminKeyFile: config.keys.admin_key }));
+    expect((await run(["apply", "views.yaml", "--admin-key-kms", "arn:aws:kms:x", "--data-dir", dir])).opts.adminKeyFile).toBeUndefined();
+  });
+
   it("a lane without a lane key: verify pins the keyid the lane started with", async () => {
     const { dir: d2 } = laneDir({ keys: { writer_key: "keys/seal-dev.json", admin_key: "a", directory: "d", trust_config: "t" } });
     const r = await run(["verify", "/v1/features/v/e", "--data-dir", d2]);
