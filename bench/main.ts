@@ -139,7 +139,7 @@ async function scrape(url: string): Promise<MetricsSnapshot | undefined> {
       for (const m of text.matchAll(re)) sum += Number(m[1]);
       return sum;
     };
-    const rss = /^lane_process_resident_memory_bytes (\S+)$/m.exec(text);
+    const rss = /^(?:lane_)?process_resident_memory_bytes (\S+)$/m.exec(text);
     const sim = /^lane_simulation_store_latency_info\{model="([^"]*)"\} 1$/m.exec(text);
     return {
       rss: rss ? Number(rss[1]) : undefined,

@@ -15,6 +15,7 @@ import { registerPushCommand } from "./push";
 import { registerPurgeCommand } from "./purge";
 import { registerBenchDataCommand } from "./bench-data";
 import { registerApplyCommand } from "./apply";
+import { useLaneConfig } from "./lane-config";
 
 export function buildProgram(): Command {
   const program = new Command("express-lane").description("Express Lane: signed online features").showHelpAfterError();
@@ -29,14 +30,19 @@ export function buildProgram(): Command {
   registerPurgeCommand(program);
   registerBenchDataCommand(program);
   registerApplyCommand(program);
+  // Last: adds --data-dir to the commands above that read the local lane's lane.json.
+  useLaneConfig(program);
   return program;
 }
 
-if (require.main === module) {
-  buildProgram()
-    .parseAsync()
-    .catch((err: unknown) => {
-      process.stderr.write(`express-lane: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(2);
-    });
+/** Run the command line (bin/express-lane.js calls this, from the bundle or the sources); usage errors exit 2. */
+export async function runCli(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (err) {
+    process.stderr.write(`express-lane: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
 }
+
+if (require.main === module) void runCli();

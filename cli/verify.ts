@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import { Unpackr } from "msgpackr";
 import { verifyResponse, VerificationError, ReceivedResponse, requestHasBody } from "../verifier/response";
 import { AttestationError, attestedLaneKids, DEFAULT_DEV_CA_DIR, loadPinnedRoot, verifyAttestation } from "../verifier/attestation";
 import { contentDigest } from "../wire/envelope";
@@ -58,6 +59,18 @@ export interface VerifyCommandOptions {
   trustOnFirstUse?: boolean;
   skew: string;
   showBody?: boolean;
+  /** The answer format to ask for (Accept): application/json or application/msgpack. */
+  accept?: string;
+}
+
+/** Formats `--accept` can ask for (wire/request CONTENT_TYPES). */
+export const ACCEPT_TYPES = ["application/json", "application/msgpack"] as const;
+
+/** A verified body for the terminal: JSON as is; MessagePack decoded to JSON (times as ISO 8601, bytes as base64). */
+export function showableBody(contentType: string | undefined, body: Uint8Array): string {
+  if (!/^application\/msgpack\b/.test(contentType ?? "")) return Buffer.from(body).toString("utf8");
+  const value: unknown = new Unpackr({ useRecords: false }).unpack(Buffer.from(body));
+  return JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v));
 }
 
 export interface VerifyIo {
@@ -208,8 +221,8 @@ function requestBodyOf(opts: VerifyCommandOptions): Buffer | undefined {
   return undefined;
 }
 
-async function fetchAnswer(url: URL, method: string, body: Buffer | undefined, nonce: string): Promise<ReceivedResponse> {
-  const headers: Record<string, string> = { "accept-signature": `sig1=("@status" "content-digest");nonce="${nonce}"` };
+async function fetchAnswer(url: URL, method: string, body: Buffer | undefined, nonce: string, accept?: string): Promise<ReceivedResponse> {
+  const headers: Record<string, string> = { "accept-signature": `sig1=("@status" "content-digest");nonce="${nonce}"`, ...(accept ? { accept } : {}) };
   if (body !== undefined) {
     headers["content-type"] = "application/json";
     headers["content-digest"] = contentDigest(body);
@@ -247,15 +260,21 @@ export async function runVerify(target: string, opts: VerifyCommandOptions, io: 
   }
 
   const nonce = opts.response ? opts.nonce : (opts.nonce ?? randomBytes(12).toString("base64url"));
-  const response = opts.response ? parseRawResponse(readFileSync(opts.response)) : await fetchAnswer(url, method, body, nonce!);
+  const response = opts.response ? parseRawResponse(readFileSync(opts.response)) : await fetchAnswer(url, method, body, nonce!, opts.accept);
   try {
     const v = verifyResponse(response, request, { key: trust.keys, nonce, skewSeconds: Number(opts.skew) });
+    // Signed, but not what was asked for: say so rather than print OK for another format.
+    const gotType = (response.headers["content-type"] ?? "").split(";")[0]!.trim();
+    if (opts.accept && !opts.response && response.status < 300 && gotType !== opts.accept) {
+      io.stderr(`FAIL content_type: asked for ${opts.accept}, the signed answer is ${gotType || "(none)"}\n`);
+      return 1;
+    }
     io.stdout(
       `OK status=${response.status} label=${v.label} keyid=${v.keyid} created=${new Date(v.created * 1000).toISOString()} ` +
         `expires=${new Date(v.expires * 1000).toISOString()}${v.nonce ? ` nonce=${v.nonce}` : ""}${body !== undefined ? " request-body=bound" : ""}\n` +
         `key from ${trust.source}\n`,
     );
-    if (opts.showBody) io.stdout(`${Buffer.from(response.body).toString("utf8")}\n`);
+    if (opts.showBody) io.stdout(`${showableBody(response.headers["content-type"], response.body)}\n`);
     return 0;
   } catch (err) {
     if (!(err instanceof VerificationError)) throw err;
@@ -291,7 +310,8 @@ export function registerVerifyCommand(program: Command): void {
     .addOption(new Option("--max-age <seconds>", "with --attest: maximum document age").default("300"))
     .option("--trust-on-first-use", "DEVELOPMENT: take the key from the lane's /v1/signer (pins nothing)")
     .addOption(new Option("--skew <seconds>", "allowed clock skew").default("5"))
-    .option("--show-body", "print the verified body")
+    .option("--show-body", "print the verified body (MessagePack shown as JSON)")
+    .addOption(new Option("--accept <type>", "answer format to ask for and verify").choices([...ACCEPT_TYPES]))
     .action(async (target: string, opts: VerifyCommandOptions) => {
       process.exitCode = await runVerify(target, opts, {
         stdout: (text) => process.stdout.write(text),

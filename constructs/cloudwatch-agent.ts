@@ -30,6 +30,23 @@ export interface AgentConfigOptions {
   readonly logRetentionDays: number;
 }
 
+/**
+ * The runtime series the agent publishes (runtime/metrics.ts names; test/constructs/
+ * host-bootstrap.test.ts checks each is one the runtime exports) and their CloudWatch dimensions.
+ * `view` takes only registry view names or "other" (bounded by the runtime).
+ */
+export const METRIC_DECLARATIONS: readonly { readonly metric: string; readonly dimensions: readonly string[] }[] = [
+  { metric: "lane_requests_total", dimensions: ["job", "status_class"] },
+  { metric: "lane_signer_up", dimensions: ["job"] },
+  { metric: "lane_entity_status_total", dimensions: ["job", "view", "status"] },
+  { metric: "lane_push_rows_total", dimensions: ["job", "view", "result"] },
+  { metric: "lane_self_verify_failures_total", dimensions: ["job"] },
+  { metric: "lane_signer_keys", dimensions: ["job", "kind"] },
+  // prom-client's default names (no lane_ prefix), as stock Node dashboards expect.
+  { metric: "process_cpu_seconds_total", dimensions: ["job"] },
+  { metric: "nodejs_eventloop_lag_p99_seconds", dimensions: ["job"] },
+];
+
 /** Prometheus scrape configuration consumed by the agent (YAML; JSON is valid YAML). */
 export function renderPrometheusConfig(o: AgentConfigOptions): string {
   const relabel = ["2", "3", "4", "5"].map((c) => ({
@@ -78,20 +95,12 @@ export function renderAgentConfig(o: AgentConfigOptions): string {
           emf_processor: {
             metric_declaration_dedup: true,
             metric_namespace: METRIC_NAMESPACE,
-            metric_declaration: [
-              {
-                source_labels: ["job"],
-                label_matcher: `^${PROMETHEUS_SCRAPE_JOB}$`,
-                dimensions: [["job", "status_class"]],
-                metric_selectors: ["^lane_requests_total$"],
-              },
-              {
-                source_labels: ["job"],
-                label_matcher: `^${PROMETHEUS_SCRAPE_JOB}$`,
-                dimensions: [["job"]],
-                metric_selectors: ["^lane_signer_up$"],
-              },
-            ],
+            metric_declaration: METRIC_DECLARATIONS.map((d) => ({
+              source_labels: ["job"],
+              label_matcher: `^${PROMETHEUS_SCRAPE_JOB}$`,
+              dimensions: [d.dimensions],
+              metric_selectors: [`^${d.metric}$`],
+            })),
           },
         },
       },

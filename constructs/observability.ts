@@ -6,6 +6,10 @@
  *    distributions published by the histogram exporter (p50/p95/p99 available)
  *  - lane_requests_total by status_class (2xx/4xx/5xx), from the agent's Prometheus scrape
  *  - lane_signer_up (0/1), from the agent's Prometheus scrape
+ *  - lane_entity_status_total by view and status (found, outside_max_age, not_found, refused),
+ *    lane_push_rows_total by view and result, lane_self_verify_failures_total, lane_signer_keys by
+ *    kind, process_cpu_seconds_total and nodejs_eventloop_lag_p99_seconds (prom-client's standard
+ *    names): the agent's Prometheus scrape (cloudwatch-agent.ts METRIC_DECLARATIONS)
  *  - lane_canary_success (0/1), from the hosts' canary timer (constructs/host-units.ts)
  *  - lane_kms_errors, lane_create_session_errors: CloudWatch Logs metric filters on the runtime log
  *
@@ -92,6 +96,7 @@ export class Observability extends Construct {
   readonly canaryAlarm: CloudwatchMetricAlarm;
   readonly kmsErrorsAlarm: CloudwatchMetricAlarm;
   readonly createSessionErrorsAlarm: CloudwatchMetricAlarm;
+  readonly selfVerifyAlarm: CloudwatchMetricAlarm;
   /** Host alarms, once `watchHosts` has run. */
   readonly hostAlarms: CloudwatchMetricAlarm[] = [];
   readonly alarmKey: Key;
@@ -295,6 +300,23 @@ export class Observability extends Construct {
       "S3 Express CreateSession failing on a host (reads fail once the current session expires)",
     );
 
+    // A signed answer that failed the runtime's own verification (withheld as 503): never expected.
+    this.selfVerifyAlarm = new CloudwatchMetricAlarm(this, "SelfVerifyFailures", {
+      alarmName: `${props.namePrefix}-self-verify-failures`,
+      alarmDescription: "A signed answer did not verify with the signer's key in the runtime's sampled self-check (lane_self_verify_failures_total)",
+      namespace: METRIC_NAMESPACE,
+      metricName: "lane_self_verify_failures_total",
+      dimensions: DIMS,
+      statistic: "Sum",
+      period: 60,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: actions,
+      okActions: actions,
+    });
+
     const m = (name: string, stat: string, label: string, extra: Record<string, string> = {}) => [
       METRIC_NAMESPACE,
       name,
@@ -342,6 +364,28 @@ export class Observability extends Construct {
             12,
             18,
           ),
+          // Per view: one line per view the registry knows (the runtime folds others into "other").
+          widget(
+            "Entities OUTSIDE_MAX_AGE / NOT_FOUND by view (per minute)",
+            ["outside_max_age", "not_found"].map((status) => [
+              { expression: `SEARCH('{${METRIC_NAMESPACE},job,status,view} MetricName="lane_entity_status_total" status="${status}"', 'Sum', 60)`, label: status, id: status === "not_found" ? "nf" : "oma" },
+            ]),
+            0,
+            24,
+          ),
+          widget(
+            "Push rows by view and result (per minute)",
+            [[{ expression: `SEARCH('{${METRIC_NAMESPACE},job,result,view} MetricName="lane_push_rows_total"', 'Sum', 60)`, label: "push rows", id: "push" }]],
+            12,
+            24,
+          ),
+          widget(
+            "Self-verify failures; signer keys held",
+            [m("lane_self_verify_failures_total", "Sum", "self-verify failures"), m("lane_signer_keys", "Minimum", "writer keys", { kind: "writer" }), m("lane_signer_keys", "Minimum", "lane keys", { kind: "lane" })],
+            0,
+            30,
+          ),
+          widget("Runtime CPU (s/s) and event loop lag p99 (s)", [m("process_cpu_seconds_total", "Sum", "CPU seconds"), m("nodejs_eventloop_lag_p99_seconds", "Maximum", "event loop lag p99")], 12, 30),
         ],
       }),
     });

@@ -11,6 +11,7 @@ import { lookupView, type ReadRequest } from "../wire/request";
 import { entityMessage, LaneError } from "../wire/errors";
 import { FEAST_EPOCH, feastFeatureName, type FeastRequest, type FeastStatus } from "../wire/feast";
 import { SEAL_FAILURE_MESSAGES, type SealKeyring } from "./seal";
+import type { ServedEntity } from "../wire/frames";
 import type { RegistryRef } from "../wire/registry-document";
 
 /**
@@ -99,6 +100,8 @@ export interface RenderedBody {
   readonly body: Buffer;
   /** Codes of entities refused (not counting not_found), for metrics. */
   readonly entityErrors: string[];
+  /** Per object the host sent, in order: status and age (metrics only; wire/frames ServedEntity). */
+  readonly served: ServedEntity[];
 }
 
 const packr = new Packr({ useRecords: false });
@@ -187,36 +190,62 @@ export function renderEntity(
   wanted: KeySelector | null,
   ctx: RenderContext,
   format: ReadRequest["format"] = "json",
+  served?: ServedEntity[],
 ): EntityResult {
+  const result = renderEntityOnce(def, entity, bytes, wanted, ctx, format);
+  if (served) served.push(servedOf(result.result, result.eventTimeMs, ctx.readTimeMs));
+  return result.result;
+}
+
+/** What the metrics say about one rendered entity: found (fresh or outside max age), missing, refused. */
+function servedOf(result: EntityResult, eventTimeMs: number | undefined, readTimeMs: number): ServedEntity {
+  if (!result.found) return { status: result.error.code === "not_found" ? "not_found" : "refused" };
+  const ageSeconds = Math.max(0, (readTimeMs - (eventTimeMs ?? readTimeMs)) / 1000);
+  const outside = Object.values(result.status).some((s) => s === "OUTSIDE_MAX_AGE");
+  return { status: outside ? "outside_max_age" : "found", ageSeconds };
+}
+
+function renderEntityOnce(
+  def: ViewDef,
+  entity: string,
+  bytes: Uint8Array | null,
+  wanted: KeySelector | null,
+  ctx: RenderContext,
+  format: ReadRequest["format"],
+): { result: EntityResult; eventTimeMs?: number } {
+  const done = (result: EntityResult, eventTimeMs?: number) => ({ result, eventTimeMs });
   if (bytes === null) {
-    return { entity, found: false, error: { code: "not_found", message: entityMessage("not_found") } };
+    return done({ entity, found: false, error: { code: "not_found", message: entityMessage("not_found") } });
   }
-  if (!ctx.seals) return { entity, found: false, error: { code: "seal_key_unavailable", message: entityMessage("seal_key_unavailable") } };
+  if (!ctx.seals) return done({ entity, found: false, error: { code: "seal_key_unavailable", message: entityMessage("seal_key_unavailable") } });
   // The host chose which bytes to send: the seal proves a writer made them, the identity check
   // that they are this entity's object in this view.
   const opened = ctx.seals.open(bytes, def.name, entity, wanted, ctx.readTimeMs);
-  if (!opened.ok) return { entity, found: false, error: { code: opened.code, message: opened.message } };
+  if (!opened.ok) return done({ entity, found: false, error: { code: opened.code, message: opened.message } });
   const object = opened.object;
   const refused = ctx.guard?.(def.name, entity, object.event_time);
-  if (refused) return { entity, found: false, error: refused };
+  if (refused) return done({ entity, found: false, error: refused });
   // A tombstone (a writer's delete, sealed like any write): the entity has no features.
-  if (object.deleted === true) return { entity, found: false, error: { code: "not_found", message: DELETED_MESSAGE } };
+  if (object.deleted === true) return done({ entity, found: false, error: { code: "not_found", message: DELETED_MESSAGE } });
   let projected: Pick<EntityFound, "features" | "status">;
   try {
     projected = project(object, def, wanted, ctx.readTimeMs, format);
   } catch (err) {
     // Fixed text: the decoder's own message may quote stored (host-chosen) bytes.
-    if (err instanceof ObjectFormatError) return { entity, found: false, error: { code: err.code, message: SEAL_FAILURE_MESSAGES.corrupt_object } };
+    if (err instanceof ObjectFormatError) return done({ entity, found: false, error: { code: err.code, message: SEAL_FAILURE_MESSAGES.corrupt_object } });
     throw err;
   }
-  return {
-    entity,
-    found: true,
-    event_time: timeFor(format, object.event_time),
-    written_time: timeFor(format, object.written_time),
-    written_by: opened.writer,
-    ...projected,
-  };
+  return done(
+    {
+      entity,
+      found: true,
+      event_time: timeFor(format, object.event_time),
+      written_time: timeFor(format, object.written_time),
+      written_by: opened.writer,
+      ...projected,
+    },
+    object.event_time,
+  );
 }
 
 /** Signer-authored text of a read of a deleted entity (code not_found, like an entity never written). */
@@ -247,11 +276,13 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
   // Prepared once per request: a batch matches every entity's keys against the same byte strings.
   const wanted = request.features ? new KeySelector(request.features) : null;
   if (request.kind === "single") {
-    const result = renderEntity(def, request.entities[0], objects[0], wanted, ctx, request.format);
-    return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), ...result }), entityErrors: refusals([result]) };
+    const served: ServedEntity[] = [];
+    const result = renderEntity(def, request.entities[0], objects[0], wanted, ctx, request.format, served);
+    return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), ...result }), entityErrors: refusals([result]), served };
   }
-  const results = request.entities.map((entity, i) => renderEntity(def, entity, objects[i], wanted, ctx, request.format));
-  return { status: 200, ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), results }), entityErrors: refusals(results) };
+  const served: ServedEntity[] = [];
+  const results = request.entities.map((entity, i) => renderEntity(def, entity, objects[i], wanted, ctx, request.format, served));
+  return { status: 200, ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), results }), entityErrors: refusals(results), served };
 }
 
 /**
@@ -265,11 +296,13 @@ export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8A
   if (objects.length !== request.views.length * n) throw new LaneError("bad_body", `expected ${request.views.length * n} objects, host sent ${objects.length}`);
   const columns = new Map<string, { values: unknown[]; statuses: FeastStatus[]; event_timestamps: string[] }>();
   const errors: { view: string; entity: string; code: string; message: string }[] = [];
+  // In object order (view-major), as the host sent them.
+  const served: ServedEntity[] = [];
   request.views.forEach((view, v) => {
     const wanted = new KeySelector(view.features);
     for (const feature of view.features) columns.set(`${v}\u0000${feature}`, { values: [], statuses: [], event_timestamps: [] });
     for (let i = 0; i < n; i++) {
-      const result = renderEntity(view.def, request.entities[i]!, objects[v * n + i] ?? null, wanted, ctx, "json");
+      const result = renderEntity(view.def, request.entities[i]!, objects[v * n + i] ?? null, wanted, ctx, "json", served);
       if (!result.found && result.error.code !== "not_found") errors.push({ view: view.def.name, entity: request.entities[i]!, code: result.error.code, message: result.error.message });
       for (const feature of view.features) {
         const column = columns.get(`${v}\u0000${feature}`)!;
@@ -296,5 +329,5 @@ export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8A
     results,
     ...(errors.length > 0 ? { errors } : {}),
   };
-  return { status: 200, ...encodeBody("json", answer), entityErrors: errors.map((e) => e.code) };
+  return { status: 200, ...encodeBody("json", answer), entityErrors: errors.map((e) => e.code), served };
 }

@@ -6,6 +6,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
+import pino from "pino";
 import { KeyState } from "./key-state";
 import { attestedLaneKeyUnwrap, attestedSealKeyUnwrap, KeyProvisioner } from "./key-provisioning";
 import { LaneKeys } from "./lane-keys";
@@ -63,10 +64,13 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   await signer.attest({});
   if (existsSync(options.socket)) unlinkSync(options.socket); // a stale socket from a previous run
   const server = await signer.listen(options.socket);
-  if (!state.keyring) process.stderr.write("signer: no key directory yet; every stored object and push is refused until the host provisions one\n");
-  // One line on stdout that the local lane (and systemd logs) read: where, and which key.
-  process.stdout.write(
-    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, registry_version: registryState.current.ref.version, registry_digest: registryState.current.ref.digest, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
+  // The same line format as the runtime's (pino JSON); the ready line at info whatever else is logged.
+  const logger = pino({ base: { service: "express-lane-signer" } });
+  if (!state.keyring) logger.warn("no key directory yet; every stored object and push is refused until the host provisions one");
+  // One line that the local lane (and systemd logs) read: where, and which key.
+  logger.info(
+    { event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, registry_version: registryState.current.ref.version, registry_digest: registryState.current.ref.digest, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) },
+    "signer ready",
   );
   const stop = (): void => {
     server.close();

@@ -212,7 +212,7 @@ export class Signer {
     const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, registry) : parseReadRequest(raw, registry);
     const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
     const signed = this.signAnswer(rendered, raw, request.signature, created);
-    return rendered.entityErrors.length > 0 ? { ...signed, entityErrors: rendered.entityErrors } : signed;
+    return { ...signed, ...(rendered.entityErrors.length > 0 ? { entityErrors: rendered.entityErrors } : {}), served: rendered.served };
   }
 
   /** RFC 9421 over an answer this signer built, bound to the request it was built for. */

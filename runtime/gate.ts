@@ -7,6 +7,7 @@
  * Keys and limits can be swapped at runtime (SIGHUP → reload()) without touching requests in
  * flight: a request holds the ticket it was admitted with.
  */
+import { lifecycleLogger } from "./log";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
@@ -174,8 +175,7 @@ export async function gateFromConfig(
     try {
       const next = await load();
       gate.reload(next, defaultRateLimit);
-      logger?.info({ keys: next?.length ?? 0 }, "keys reloaded");
-      process.stdout.write(`${JSON.stringify({ event: "keys_reloaded", keys: next?.length ?? 0 })}\n`);
+      if (logger) lifecycleLogger(logger).info({ event: "keys_reloaded", keys: next?.length ?? 0 }, "keys reloaded");
       return true;
     } catch (err) {
       logger?.error({ err: { message: (err as Error).message } }, "keys reload failed; keeping the previous keys");

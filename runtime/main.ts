@@ -2,9 +2,11 @@
  * Reader runtime entry point (bundled to dist/runtime.js): wires config → store → signer client →
  * HTTP service, and shuts down cleanly on SIGTERM/SIGINT.
  */
+import { randomBytes } from "node:crypto";
 import pino from "pino";
+import { unverifiedPcr0 } from "../verifier/attestation";
 import { parseRuntimeConfig, RuntimeConfig } from "./config";
-import { LaneMetrics } from "./metrics";
+import { buildInfoFromEnv, LaneMetrics } from "./metrics";
 import { ReaderService } from "./server";
 import { SignerClient } from "./signer-client";
 import { KeyProvisioning } from "./key-provisioning";
@@ -19,6 +21,7 @@ import { HedgedStore } from "./store/hedged-store";
 import { describeModel, SimulatedLatencyStore } from "./store/simulated-latency";
 import { gateFromConfig } from "./gate";
 import { createListener, drain } from "./listener";
+import { lifecycleLogger } from "./log";
 
 /** The configured store, wrapped: [hedging] → [SIMULATION latency] → store client. */
 export function createStore(config: RuntimeConfig, metrics?: LaneMetrics, logger?: pino.Logger): ObjectStore {
@@ -68,7 +71,8 @@ async function main(): Promise<void> {
     base: { service: "express-lane-runtime" },
     redact: ["req.headers.authorization", 'req.headers["x-api-key"]', "headers.authorization", 'headers["x-api-key"]'],
   });
-  const metrics = new LaneMetrics();
+  // The view label follows the registry the runtime serves now (a new view gets its own series).
+  const metrics = new LaneMetrics({ isKnownView: (view) => (registrySync?.current.registry ?? DEFAULT_REGISTRY).get(view) !== undefined, buildInfo: { ...buildInfoFromEnv(), registry_version: process.env.EXPRESS_LANE_REGISTRY_VERSION ?? String(DEFAULT_REGISTRY_REF.version) } });
   const store = createStore(config, metrics, logger);
   // One connection per role (the signer refuses other frames on each). Keys: the signer starts
   // without a directory in production; every (re)connect of the provision connection sends it.
@@ -81,6 +85,14 @@ async function main(): Promise<void> {
     onStateChange: (up, key) => {
       metrics.signerUp.set(up ? 1 : 0);
       logger.info({ up, keyid: key?.keyid }, up ? "signer connected" : "signer disconnected");
+      // lane_build_info's pcr0 from the signer's own attestation document (a label, not a check),
+      // unless the host unit named it.
+      if (up && process.env.EXPRESS_LANE_PCR0 === undefined) {
+        signer
+          .attest(randomBytes(32))
+          .then((reply) => metrics.updateBuildInfo({ pcr0: unverifiedPcr0(Buffer.from(reply.document)) ?? "" }))
+          .catch((err: unknown) => logger.debug({ err }, "no attestation for lane_build_info"));
+      }
     },
   });
   const writeSigner = new SignerClient({ role: "write", socketPath: config.signerSocket, timeoutMs: config.signerTimeoutMs });
@@ -122,15 +134,22 @@ async function main(): Promise<void> {
   const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog, registry: registrySync });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
-    sealProvisioning.onProvisioned = (reply) => service.setLaneKeys(reply.laneKeys);
-    if (sealProvisioning.last) service.setLaneKeys(sealProvisioning.last.laneKeys);
+    const provisioning = sealProvisioning;
+    sealProvisioning.onProvisioned = (reply) => {
+      service.setLaneKeys(reply.laneKeys);
+      metrics.observeProvisioned(reply);
+    };
+    if (provisioning.last) {
+      service.setLaneKeys(provisioning.last.laneKeys);
+      metrics.observeProvisioned(provisioning.last);
+    }
   }
   const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  logger.info({ host: config.host, port }, "runtime listening");
-  process.stdout.write(`${JSON.stringify({ event: "runtime_ready", host: config.host, port })}\n`);
+  // The ready line the local lane and systemd logs wait for: a pino line at any --log-level.
+  lifecycleLogger(logger).info({ event: "runtime_ready", host: config.host, port }, "runtime listening");
 
   // SIGTERM: stop accepting, answer what is in flight, then close store and signer connections.
   let stopping = false;

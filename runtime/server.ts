@@ -143,6 +143,15 @@ const READ_GRAMMARS = {
   feast: { bodyLimit: MAX_FEAST_BODY_BYTES, lookups: (raw: RawReadRequest, registry: Registry) => feastLookups(parseFeastRequest(raw, registry)) },
 };
 
+/** A path segment as the registry names it; undecodable → itself (the label is then "other"). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 function entityLookups(request: ReadRequest): { view: string; entity: string }[] {
   return request.entities.map((entity) => ({ view: request.view, entity }));
 }
@@ -229,8 +238,9 @@ export class ReaderService {
       ticket?.release();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = String(res.statusCode);
-      this.metrics.requestDuration.observe({ route: route.label, status }, seconds);
-      this.metrics.requests.inc({ route: route.label, status });
+      const viewLabel = this.metrics.viewLabel(match.kind === "route" && match.params.view !== undefined ? decodeSegment(match.params.view) : undefined);
+      this.metrics.requestDuration.observe({ route: route.label, status, view: viewLabel }, seconds);
+      this.metrics.requests.inc({ route: route.label, status, view: viewLabel });
       if (this.options.accessLog) {
         this.options.logger?.info({ requestId, method: req.method, route: route.label, status: res.statusCode, code: errorCode, keyId: ticket?.keyId, ms: seconds * 1000 }, "request");
       }
@@ -273,6 +283,7 @@ export class ReaderService {
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
     // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
+    this.metrics.observeServed(lookups.map((l) => l.view), signed.served);
     this.writeSigned(res, signed, raw);
   }
 
@@ -337,7 +348,8 @@ export class ReaderService {
     }
     const final = sealed!;
     const results = final.rows.map((row) => ("error" in row ? { result: "rejected" as const, error: row.error } : { result: settled.get(row.index)?.result ?? "conflict" }));
-    for (const r of results) this.metrics.pushRows.inc({ result: r.result });
+    const pushView = this.metrics.viewLabel(final.view);
+    for (const r of results) this.metrics.pushRows.inc({ view: pushView, result: r.result });
     if (target.kind !== "batch" && "error" in final.rows[0]) {
       const { error } = final.rows[0];
       throw new LaneError(isErrorCode(error.code) ? error.code : "bad_row", error.message);

@@ -3,7 +3,8 @@
  * enclave image, dist/cli.js for consumers, dist/bench.js for the nodes).
  */
 import { build, BuildOptions } from "esbuild";
-import { existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const ROOT = join(__dirname, "..");
@@ -19,8 +20,25 @@ export const BUNDLES: Record<string, string> = {
   "local-store": "scripts/lane/local-store.ts",
 };
 
+/**
+ * What the runtime's lane_build_info says it is (runtime/metrics.ts): package.json's version and
+ * the commit checked out, when git knows one. Only code that names __EXPRESS_LANE_BUILD__ changes
+ * with it (the runtime), so the signer bundle, hence PCR0, does not move with every commit.
+ */
+export function buildIdentity(): { version: string; commit: string } {
+  const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+  let commit = "";
+  try {
+    commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    /* not a git checkout */
+  }
+  return { version, commit };
+}
+
 export async function buildBundles(names: readonly string[] = Object.keys(BUNDLES), outdir = join(ROOT, "dist")): Promise<string[]> {
   const built: string[] = [];
+  const define = { __EXPRESS_LANE_BUILD__: JSON.stringify(buildIdentity()) };
   for (const name of names) {
     const entry = join(ROOT, BUNDLES[name]);
     if (!existsSync(entry)) continue; // a bundle whose source is not written yet
@@ -36,6 +54,7 @@ export async function buildBundles(names: readonly string[] = Object.keys(BUNDLE
       // Optional native accelerators: used when installed next to the bundle, else pure JS.
       external: ["msgpackr-extract", "cbor-extract"],
       logLevel: "warning",
+      define,
     };
     await build(options);
     built.push(options.outfile as string);

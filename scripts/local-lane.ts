@@ -3,6 +3,7 @@
  * local store, loads demo features, starts the signer and the runtime, and prints how to use it.
  */
 import { createServer } from "node:net";
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { buildBundles } from "./build";
 import { LANE_BUNDLES, startLane } from "./lane/processes";
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
     onProgress: (done, total) => process.stdout.write(`\rloading demo features ${done}/${total}`),
   });
   const entity = demoEntityId(42);
+  // Commands find lane.json in .lane by themselves; another data dir has to be named.
+  const defaultDir = resolve(".lane") === resolve(lane.dataDir);
+  const dataDirFlag = defaultDir ? "" : ` --data-dir ${lane.dataDir}`;
+  const dataDirHint = defaultDir ? "" : `; pass --data-dir ${lane.dataDir} or export EXPRESS_LANE_DATA_DIR=${lane.dataDir}`;
   process.stdout.write(`
 \nExpress Lane is running (local mode: signer key is a dev key, not enclave-attested).
 
@@ -62,11 +67,13 @@ async function main(): Promise<void> {
   key       curl -s ${lane.url}/v1/signer
   writer    ${lane.writerKid} (dev writer "loader": ${lane.writerKeyFile}; directory ${lane.keys.directoryFile})
 
-Try:
+  lane.json ${lane.dataDir}/lane.json (defaults for express-lane verify/attest/load/parity/push${dataDirHint})
+
+Try (the README's first-run walk):
   curl -si '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,segment,risk_score' \\
        -H 'Accept-Signature: sig1=("@status" "content-digest");nonce="my-nonce-1"'
-  npx tsx cli/main.ts verify '${lane.url}/v1/features/${DEMO_VIEW}/${entity}?features=country,risk_score' --key ${lane.keys.laneJwksFile}
-  npx tsx cli/main.ts push rows.jsonl --url ${lane.url} --view ${DEMO_VIEW} --writer-key-file ${lane.writerKeyFile} --key ${lane.keys.laneJwksFile}
+  npx express-lane verify '/v1/features/${DEMO_VIEW}/${entity}?features=country,risk_score'${dataDirFlag}
+  npx express-lane push rows.jsonl --view ${DEMO_VIEW}${dataDirFlag}
 
 Ctrl-C stops everything.
 `);

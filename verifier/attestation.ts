@@ -165,6 +165,19 @@ export function verifyAttestation(document: Buffer, options: VerifyAttestationOp
   };
 }
 
+/**
+ * PCR0 (hex) of a document, NOT verified: for labels only (the runtime's `lane_build_info`, which
+ * describes the host's own enclave to its operator). Never a trust decision: use verifyAttestation.
+ * null when the document does not parse or has no PCR0.
+ */
+export function unverifiedPcr0(document: Buffer): string | null {
+  try {
+    return parsePayload(parseCoseSign1(document).payload).pcrs.get(0)?.toString("hex") ?? null;
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Envelope and payload
 

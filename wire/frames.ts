@@ -112,6 +112,21 @@ export interface SignedResponse {
    * only feeds metrics.
    */
   readonly entityErrors?: readonly string[];
+  /**
+   * One entry per object the host sent, in the same order (feeds lane_entity_status_total and the
+   * freshness histogram): what the answer says about that entity and, when an object was served,
+   * its age at the signed read time (`created − event_time`, seconds, ≥ 0). Not signed; metrics only.
+   */
+  readonly served?: readonly ServedEntity[];
+}
+
+/** Per-entity outcome of a read, as the signer rendered it (metrics only). */
+export const SERVED_STATUSES = ["found", "outside_max_age", "not_found", "refused"] as const;
+export type ServedStatus = (typeof SERVED_STATUSES)[number];
+export interface ServedEntity {
+  readonly status: ServedStatus;
+  /** Seconds from the object's event_time to the signed read time; absent when no object was served. */
+  readonly ageSeconds?: number;
 }
 
 /** A push: the raw request facts and the writer's signature headers, forwarded untouched. */
@@ -406,8 +421,17 @@ export const decodeSignedResponse = (payload: Uint8Array): SignedResponse => {
     signature: str(m, "signature", 1024),
     body: bin(m, "body"),
     ...(errors ? { entityErrors: errors } : {}),
+    ...(m.served === undefined ? {} : { served: list(m, "served", MAX_OBJECTS).map((e, i) => decodeServed(e, i)) }),
   };
 };
+
+function decodeServed(value: unknown, i: number): ServedEntity {
+  const e = map(value, `served[${i}]`);
+  const status = oneOf(e, "status", SERVED_STATUSES);
+  if (e.ageSeconds === undefined || e.ageSeconds === null) return { status };
+  if (typeof e.ageSeconds !== "number" || !Number.isFinite(e.ageSeconds) || e.ageSeconds < 0) return badField(`served[${i}].ageSeconds must be a number ≥ 0`);
+  return { status, ageSeconds: e.ageSeconds };
+}
 
 export const decodeAttest = (payload: Uint8Array): AttestRequest => {
   const m = unpackMap(payload);

@@ -10,6 +10,7 @@
  * are single-flight; a failed refresh keeps the still-valid session in use and retries with
  * exponential backoff.
  */
+import pino from "pino";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { CredentialSource } from "./credentials";
 import type { AwsCredentials } from "./sigv4";
@@ -59,8 +60,11 @@ export const CREATE_SESSION_FAILED_EVENT = "create_session_failed";
 
 function logCreateSessionFailure(bucket: string, error: unknown): void {
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const line = { level: 50, time: Date.now(), event: CREATE_SESSION_FAILED_EVENT, bucket, error: `${e?.name ?? "Error"}: ${e?.message ?? String(error)}`, status: e?.$metadata?.httpStatusCode };
-  process.stderr.write(`${JSON.stringify(line)}\n`);
+  // A pino line like the rest of the runtime's log (made per failure: they are rare).
+  pino({ base: { service: "express-lane-runtime" } }, process.stderr).error(
+    { event: CREATE_SESSION_FAILED_EVENT, bucket, error: `${e?.name ?? "Error"}: ${e?.message ?? String(error)}`, status: e?.$metadata?.httpStatusCode },
+    "S3 Express CreateSession failed",
+  );
 }
 
 /** Timer seam so tests can drive refreshes with a manual clock. */

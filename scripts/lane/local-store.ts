@@ -3,6 +3,7 @@
  * data in a folder. It speaks the S3 REST protocol, so the runtime's real store client (SigV4,
  * path-style) talks to it unchanged. Prints one JSON line when ready.
  */
+import pino from "pino";
 import { mkdirSync } from "node:fs";
 import { Command, Option } from "commander";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -51,7 +52,8 @@ async function main(): Promise<void> {
     .parse()
     .opts<{ host: string; port: string; dir: string; bucket: string }>();
   const store = await startLocalStore({ host: opts.host, port: Number(opts.port), directory: opts.dir, bucket: opts.bucket });
-  process.stdout.write(`${JSON.stringify({ event: "store_ready", endpoint: store.endpoint, port: store.port })}\n`);
+  // A pino line like every lane process's; processes.ts waits for its `event`.
+  pino({ base: { service: "express-lane-local-store" } }).info({ event: "store_ready", endpoint: store.endpoint, port: store.port }, "local store ready");
   const stop = (): void => void store.close().finally(() => process.exit(0));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

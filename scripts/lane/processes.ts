@@ -18,6 +18,7 @@ import type { SealKeyring } from "../../enclave/seal";
 // admin key (never the runtime), see ./dev-keys.ts.
 import { readWriterKeyFile, writerKeyring } from "../../cli/writer-key";
 import { ensureDevLaneKey, ensureLaneKeys, ensureLaneRegistry, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
+import { writeLaneConfig } from "../../cli/lane-config";
 
 // From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
 const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
@@ -303,6 +304,16 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     children.runtime = runtimeStarted.child;
     const url = `http://127.0.0.1:${String(runtimeStarted.ready.port)}`;
     await waitUntilReady(url);
+    // The CLI's defaults for this lane (cli/lane-config.ts): `verify`, `load`, `push`… need no flags.
+    const keyPaths = laneKeyPaths(dataDir);
+    writeLaneConfig(dataDir, {
+      version: 1,
+      url,
+      store: { endpoint: storeEndpoint, bucket, region: "us-east-1" },
+      keys: { ...(options.laneKey ? { lane_jwks: keyPaths.laneJwksFile } : {}), writer_key: keyPaths.writerKeyFile, admin_key: keyPaths.adminKeyFile, directory: keyPaths.directoryFile, trust_config: keyPaths.trustConfigFile },
+      dev_ca_dir: join(dataDir, "dev-ca"),
+      keyid,
+    });
 
     const lane: Lane = {
       url,

@@ -111,6 +111,29 @@ describe("attack 1: forged values signed as PRESENT (P1 no host-minted writes)",
   });
 });
 
+describe("the signer's per-entity outcomes (SignedResponse.served, metrics only)", () => {
+  test("legitimate: the real signer reports each entity's status and age, in object order, matching what it signed", async () => {
+    const fresh = await sealed("user_adv_served_1", Date.now() - 5000);
+    const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, readFrame("user_adv_served_1", objectOf(fresh))));
+    expect(signed.served).toHaveLength(1);
+    expect(signed.served![0]!.status).toBe("found");
+    expect(signed.served![0]!.ageSeconds).toBeGreaterThanOrEqual(4);
+    const missing = decodeSignedResponse(await read.ok(FrameKind.SignRead, readFrame("user_adv_served_2", null)));
+    expect(missing.served).toEqual([{ status: "not_found" }]);
+  });
+
+  test("a host-made object is 'refused' there too, and the unsigned outcomes are not part of what a consumer verifies", async () => {
+    const forged = decodeSignedResponse(await read.ok(FrameKind.SignRead, readFrame("user_adv_served_3", Buffer.from("host-made bytes"))));
+    expect(forged.served).toEqual([{ status: "refused" }]);
+    expect(bodyOf(forged)).not.toHaveProperty("served");
+    // Whatever a host writes into `served` (it could: it is the host's copy), the signed answer
+    // stays the signer's: changing it leaves the signature valid and the body untouched.
+    const tampered: SignedResponse = { ...forged, served: [{ status: "found", ageSeconds: 0 }] };
+    expect(() => verifyResponse(receivedFromSigned(tampered), { method: "GET", path: `/v1/features/${VIEW}/user_adv_served_3`, query: "?features=country" }, { key: key.jwk, nonce: "consumer-nonce" })).not.toThrow();
+    expect(bodyOf(tampered).found).toBe(false);
+  });
+});
+
 describe("attack 2: a batch answer for another request (P3 bound to the whole request)", () => {
   const consumerBody = Buffer.from(JSON.stringify({ entities: ["user_adv_1", "user_adv_5"], features: ["country"] }));
   const hostBody = Buffer.from(JSON.stringify({ entities: ["user_adv_5", "user_adv_1"], features: ["country"] }));

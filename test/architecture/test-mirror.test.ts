@@ -64,7 +64,6 @@ const NOT_YET_MIRRORED = [
   "enclave/trust-config.ts",
   "runtime/admission.ts",
   "runtime/listener.ts",
-  "runtime/metrics.ts",
   "runtime/rate-limit.ts",
   "runtime/request-id.ts",
   "runtime/store/conditional-write.ts",

@@ -12,7 +12,7 @@ const lines = script.split("\n");
 const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
 // Everything before `npm ci`: the tool installation and the check.
 const toolPart = lines.slice(0, at(/^npm ci\b/)).join("\n");
-const TOOLS = ["shellcheck", "systemd-analyze", "wrk", "promtool", "jq", "gcc", "openssl"];
+const TOOLS = ["shellcheck", "systemd-analyze", "wrk", "promtool", "jq", "gcc", "openssl", "curl"];
 
 function runToolPart(present: string[]) {
   const bin = mkdtempSync(join(tmpdir(), "ci-run-"));

@@ -54,7 +54,8 @@ describe("express-lane verify", () => {
         const request = { method: req.method!, path: url.pathname, query: url.search, body: req.method === "POST" ? body : undefined };
         // A host that swaps the batch has the signer answer another body under the same path.
         const signedRequestBody = state.swapBatch ? Buffer.from(JSON.stringify({ entities: ["u2", "u1"] })) : undefined;
-        const answer = signAnswer({ key: state.signer, request, body: { view: "users", results: [] }, created: Math.floor(Date.now() / 1000), nonce, signedRequestBody });
+        const format = req.headers.accept === "application/msgpack" && url.pathname !== "/v1/features/users/json-only" ? "msgpack" : "json";
+        const answer = signAnswer({ key: state.signer, request, body: { view: "users", results: [], at: new Date(1_800_000_000_000) }, created: Math.floor(Date.now() / 1000), nonce, signedRequestBody, format });
         res.writeHead(answer.status, answer.headers as Record<string, string>);
         res.end(answer.body);
       });
@@ -194,6 +195,19 @@ describe("express-lane verify", () => {
     await expect(verify(`http://127.0.0.1:${port}/v1/features/users/u1`, "--key", jwkFile(enclave, "enclave.jwk"))).rejects.toThrow(
       new RegExp(`cannot reach http://127.0.0.1:${port}/v1/features/users/u1: fetch failed: .*ECONNREFUSED`),
     );
+  });
+
+  test("--accept application/msgpack: asks for MessagePack, verifies it, shows it as JSON", async () => {
+    const ok = await verify(read(), "--accept", "application/msgpack", "--key", enclave.keyid, "--show-body");
+    expect(ok.code).toBe(0);
+    expect(seen.at(-1)!.headers.accept).toBe("application/msgpack");
+    expect(ok.out).toMatch(/^OK status=200/);
+    expect(ok.out).toContain('{"view":"users","results":[],"at":"2027-01-15T08:00:00.000Z"}');
+    // Signed JSON when MessagePack was asked for: not OK.
+    const other = await verify(`${base}/v1/features/users/json-only`, "--accept", "application/msgpack", "--key", enclave.keyid);
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/^FAIL content_type: asked for application\/msgpack, the signed answer is application\/json/);
+    await expect(verify(read(), "--accept", "text/html", "--key", enclave.keyid)).rejects.toThrow();
   });
 
   test("a saved response verifies offline with a pinned JWK", async () => {

@@ -3,9 +3,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { renderAgentConfig, renderPrometheusConfig } from "../../constructs/cloudwatch-agent";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { METRIC_DECLARATIONS, renderAgentConfig, renderPrometheusConfig } from "../../constructs/cloudwatch-agent";
 import { HISTOGRAM_EXPORTER_SOURCE } from "../../constructs/histogram-exporter";
-import { renderHostScripts, renderHostUnits } from "../../constructs/host-units";
+import { renderHostScripts, renderHostUnits, runtimeEnvironment } from "../../constructs/host-units";
+import { generateKey } from "../../runtime/auth";
+import { parseRuntimeConfig } from "../../runtime/config";
+import { RequestGate } from "../../runtime/gate";
+import { LaneMetrics } from "../../runtime/metrics";
+import { matchRoute } from "../../runtime/routes";
+import { LaneError } from "../../wire/errors";
 import { renderUserData } from "../../constructs/user-data";
 import { SAMPLE } from "./sandbox/sample";
 
@@ -115,7 +122,43 @@ describe("CloudWatch agent config", () => {
     const p = agent.logs.metrics_collected.prometheus;
     expect(p.emf_processor.metric_namespace).toBe("ExpressLane");
     const selectors = p.emf_processor.metric_declaration.flatMap((d: { metric_selectors: string[] }) => d.metric_selectors);
-    expect(selectors).toEqual(["^lane_requests_total$", "^lane_signer_up$"]);
+    expect(selectors).toEqual(expect.arrayContaining(["^lane_requests_total$", "^lane_signer_up$", "^lane_entity_status_total$", "^process_cpu_seconds_total$"]));
+    const requests = p.emf_processor.metric_declaration.find((d: { metric_selectors: string[] }) => d.metric_selectors[0] === "^lane_requests_total$");
+    expect(requests.dimensions).toEqual([["job", "status_class"]]);
+  });
+
+  test("every series the agent publishes and the exporter reads is one the runtime exports", async () => {
+    const exported = new Set((await new LaneMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
+    const published = METRIC_DECLARATIONS.map((d) => d.metric);
+    expect(published.filter((name) => !exported.has(name))).toEqual([]);
+    // The histograms reach CloudWatch through the exporter, the rest through the agent's scrape;
+    // lane_canary_success and the log-filter metrics are published by the host, not the runtime.
+    const fromHost = new Set(["lane_canary_success", "lane_kms_errors", "lane_create_session_errors"]);
+    const histograms = [...HISTOGRAM_EXPORTER_SOURCE.matchAll(/"(lane_[a-z_]+_duration_seconds)"/g)].map((m) => m[1]!);
+    expect(histograms.length).toBeGreaterThan(0);
+    for (const name of [...published, ...histograms]) expect(exported.has(name) || fromHost.has(name)).toBe(true);
+  });
+
+  test("the scrape keeps working when API keys are on: loopback targets, and the runtime unit opens /metrics to loopback", () => {
+    const env = runtimeEnvironment(SAMPLE);
+    expect(env.EXPRESS_LANE_API_KEYS).toBeTruthy();
+    const config = parseRuntimeConfig([], { ...env });
+    expect(config.loopbackMetrics).toBe(true);
+    const targets: string[] = JSON.parse(renderPrometheusConfig(SAMPLE.agent)).scrape_configs.flatMap((c: { static_configs: { targets: string[] }[] }) => c.static_configs.flatMap((s) => s.targets));
+    expect(HISTOGRAM_EXPORTER_SOURCE).toContain('host: "127.0.0.1"');
+    const admin = generateKey("admin", "admin");
+    const match = matchRoute("GET", "/metrics");
+    if (match.kind !== "route") throw new Error("no /metrics route");
+    const metricsRoute = match.route;
+    const scrape = (gate: RequestGate, host: string) =>
+      gate.enter({ method: "GET", url: "/metrics", headers: {}, socket: { remoteAddress: host } } as unknown as IncomingMessage, { setHeader: () => undefined } as unknown as ServerResponse, metricsRoute);
+    const onHost = new RequestGate({ keys: [admin.record], maxInFlight: 4, loopbackMetrics: config.loopbackMetrics });
+    for (const target of [...targets, "127.0.0.1:8080"]) {
+      const host = target.replace(/:\d+$/, "");
+      expect(() => scrape(onHost, host).release()).not.toThrow();
+    }
+    // Without the flag the same scrape is refused (what the test guards against).
+    expect(() => scrape(new RequestGate({ keys: [admin.record], maxInFlight: 4 }), "127.0.0.1")).toThrow(LaneError);
   });
 });
 

@@ -145,7 +145,7 @@ describe("local lane", () => {
     const ready = await get("/health/ready");
     expect(JSON.parse(ready.body.toString())).toEqual({ status: "ready", checks: { signer: "ok", store: "ok", keys: "ok" } });
     const metrics = (await get("/metrics")).body.toString();
-    expect(metrics).toMatch(/lane_requests_total\{route="features",status="200"\} \d+/);
+    expect(metrics).toMatch(/lane_requests_total\{route="features",status="200",view="[a-z_]+"\} \d+/);
     expect(metrics).toMatch(/lane_signer_up 1/);
   });
 

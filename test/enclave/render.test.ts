@@ -30,6 +30,21 @@ const request = (format: ReadRequest["format"], entities: string[], features: st
 });
 
 describe("enclave/render", () => {
+  it("reports each entity's status and age at the read time, in request order (metrics only)", () => {
+    const readTimeMs = 1_800_000_000_000;
+    const fresh = seals.seal({ view: "users", entity: "u1", event_time: readTimeMs - 30_000, written_time: readTimeMs - 20_000, features: { score: 1 } });
+    const old = seals.seal({ view: "users", entity: "u2", event_time: readTimeMs - 7_200_000, written_time: readTimeMs - 7_000_000, features: { score: 2 } });
+    const rendered = renderRead(request("json", ["u1", "u2", "u3", "u4"], null), [fresh, old, null, Buffer.from("not an object")], { seals, readTimeMs, registry });
+    expect(rendered.served).toEqual([
+      { status: "found", ageSeconds: 30 },
+      { status: "outside_max_age", ageSeconds: 7200 },
+      { status: "not_found" },
+      { status: "refused" },
+    ]);
+    const single = renderRead(request("json", ["u2"], ["score"]), [old], { seals, readTimeMs, registry });
+    expect(single.served).toEqual([{ status: "outside_max_age", ageSeconds: 7200 }]);
+  });
+
   // Times are turned into JSON text before JSON.stringify (the fast serializer path): the answer
   // must be byte-for-byte what stringifying Date objects gives, invalid dates included (null).
   it("writes times in JSON exactly as JSON.stringify writes Date objects", () => {

@@ -144,10 +144,10 @@ describe("runtime/server: dispatch from the route table", () => {
     await call(lane, "GET", "/health/live");
     await call(lane, "GET", "/nope");
     const text = await (await fetch(`${lane.url}/metrics`)).text();
-    expect(text).toMatch(/lane_requests_total\{route="features",status="404"\} \d+/);
-    expect(text).toMatch(/lane_requests_total\{route="live",status="200"\} \d+/);
-    expect(text).toMatch(/lane_requests_total\{route="other",status="404"\} \d+/);
-    expect(text).toMatch(/lane_requests_total\{route="other",status="405"\} \d+/);
+    expect(text).toMatch(/lane_requests_total\{route="features",status="404",view="[a-z_]+"\} \d+/);
+    expect(text).toMatch(/lane_requests_total\{route="live",status="200",view=""\} \d+/);
+    expect(text).toMatch(/lane_requests_total\{route="other",status="404",view=""\} \d+/);
+    expect(text).toMatch(/lane_requests_total\{route="other",status="405",view=""\} \d+/);
   });
 });
 

@@ -1,6 +1,7 @@
 import "cdktf/lib/testing/adapters/jest";
 import { Testing } from "cdktf";
 import { asList, Json, one, resources, statements, synthStacks } from "./helpers";
+import { LaneMetrics } from "../../runtime/metrics";
 
 const s = synthStacks();
 const lane = s.laneJson;
@@ -267,6 +268,23 @@ describe("lane stack: observability", () => {
     expect(JSON.stringify(store)).toMatch(/lane_store_duration_seconds/);
     const signer = body.widgets.find((w) => /Signer latency/.test(w.properties.title))!;
     expect(JSON.stringify(signer)).toMatch(/lane_signer_duration_seconds/);
+  });
+
+  test("every runtime metric the dashboard and the alarms name is one the runtime exports (names are a contract)", async () => {
+    const exported = new Set((await new LaneMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
+    const body = one(lane, "aws_cloudwatch_dashboard").dashboard_body as string;
+    const names = new Set<string>();
+    for (const m of body.matchAll(/"ExpressLane","([a-z_]+)"/g)) names.add(m[1]!);
+    for (const m of body.matchAll(/MetricName=\\"([a-z_]+)\\"/g)) names.add(m[1]!);
+    const alarms = resources(lane, "aws_cloudwatch_metric_alarm");
+    for (const a of alarms) {
+      if (a.namespace === "ExpressLane") names.add(String(a.metric_name));
+      for (const q of (a.metric_query as Json[] | undefined) ?? []) if (q.metric?.[0]?.namespace === "ExpressLane" || q.metric?.namespace === "ExpressLane") names.add(String(q.metric?.[0]?.metric_name ?? q.metric?.metric_name));
+    }
+    expect([...names]).toEqual(expect.arrayContaining(["lane_entity_status_total", "lane_requests_total", "process_cpu_seconds_total", "lane_self_verify_failures_total"]));
+    // Published by the host (canary timer, log metric filters), not scraped from the runtime.
+    const fromHost = new Set(["lane_canary_success", "lane_kms_errors", "lane_create_session_errors"]);
+    expect([...names].filter((n) => !exported.has(n) && !fromHost.has(n))).toEqual([]);
   });
 
   test("hosts may publish metrics only in the ExpressLane namespace", () => {

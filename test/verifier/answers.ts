@@ -1,6 +1,7 @@
 // Builds signed answers the way docs/envelope.md defines them, straight from wire/envelope.ts and
 // an Ed25519 key: envelope v2 (POST answers cover "content-digest";req) or, on request, v1. The
 // verifier tests use these instead of the signer so they pin the envelope, not one signer version.
+import { Packr } from "msgpackr";
 import { SigningKey } from "../../enclave/key";
 import { contentDigest, serializeSignatureParams, signatureBase, signatureHeaders } from "../../wire/envelope";
 import type { ReceivedResponse, SentRequest } from "../../verifier/response";
@@ -16,10 +17,14 @@ export interface AnswerSpec {
   readonly envelope?: "v1" | "v2";
   /** Sign over this request body instead of request.body (a host swapping the batch). */
   readonly signedRequestBody?: Uint8Array;
+  /** "msgpack": the body as MessagePack (Content-Type application/msgpack). @default "json" */
+  readonly format?: "json" | "msgpack";
 }
 
 export function signAnswer(spec: AnswerSpec): ReceivedResponse {
-  const body = Buffer.from(JSON.stringify(spec.body));
+  const msgpack = spec.format === "msgpack";
+  const contentType = msgpack ? "application/msgpack" : "application/json";
+  const body = msgpack ? new Packr({ useRecords: false }).pack(spec.body) : Buffer.from(JSON.stringify(spec.body));
   const status = spec.status ?? 200;
   const digest = contentDigest(body);
   const signedBody = spec.signedRequestBody ?? spec.request.body;
@@ -28,7 +33,7 @@ export function signAnswer(spec: AnswerSpec): ReceivedResponse {
   const base = signatureBase(
     {
       status,
-      contentType: "application/json",
+      contentType,
       contentDigest: digest,
       method: spec.request.method,
       path: spec.request.path,
@@ -40,7 +45,7 @@ export function signAnswer(spec: AnswerSpec): ReceivedResponse {
   const headers = signatureHeaders("sig1", params, spec.key.sign(base));
   return {
     status,
-    headers: { "content-type": "application/json", "content-digest": digest, "signature-input": headers.signatureInput, signature: headers.signature },
+    headers: { "content-type": contentType, "content-digest": digest, "signature-input": headers.signatureInput, signature: headers.signature },
     body,
   };
 }

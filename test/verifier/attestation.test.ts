@@ -3,6 +3,7 @@ import { cborEncoder, Tag } from "../../enclave/nsm/codec";
 import { measureLocalBundle } from "../../enclave/nsm/local-nsm";
 import { keyidForRawKey, rawFromPublicKey } from "../../wire/keys";
 import {
+  unverifiedPcr0,
   AttestationError,
   type AttestationErrorCode,
   DEFAULT_MAX_AGE_MS,
@@ -247,5 +248,15 @@ describe("jwkThumbprintEd25519", () => {
   test("matches RFC 8037 appendix A.3", () => {
     const x = Buffer.from("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "base64url");
     expect(jwkThumbprintEd25519(x)).toBe("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+  });
+});
+
+describe("unverifiedPcr0 (a label for lane_build_info, never a trust decision)", () => {
+  it("reads PCR0 of a document without verifying it, and null for what is not one", async () => {
+    const lane = localSetup();
+    const document = await lane.nsm.attest({});
+    const expected = measureLocalBundle(lane.bundlePath).Measurements.PCR0.toLowerCase();
+    expect(unverifiedPcr0(document)).toBe(expected);
+    expect(unverifiedPcr0(Buffer.from("not a document"))).toBeNull();
   });
 });

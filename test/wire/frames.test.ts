@@ -1,5 +1,6 @@
 import fc from "fast-check";
-import { decodePayload, encodeFrame, FrameDecoder, FrameError, FrameKind, FrameWriter } from "../../wire/frames";
+import { Packr } from "msgpackr";
+import { decodePayload, decodeSignedResponse, encodeFrame, FrameDecoder, FrameError, FrameFieldError, FrameKind, FrameWriter } from "../../wire/frames";
 
 describe("wire/frames", () => {
   it("decodes frames however the stream is chunked", () => {
@@ -56,5 +57,22 @@ describe("wire/frames", () => {
     await new Promise((r) => setImmediate(r));
     expect(writes).toHaveLength(1);
     expect(new FrameDecoder().push(writes[0]).map((f) => f.id)).toEqual([1, 2, 3]);
+  });
+});
+
+describe("wire/frames: the signer's per-entity outcomes (metrics only)", () => {
+  const packr = new Packr({ useRecords: false });
+  const answer = { status: 200, contentType: "application/json", contentDigest: "d", signatureInput: "i", signature: "s", body: Buffer.from("{}") };
+
+  it("decodes served statuses and ages, and their absence", () => {
+    const served = [{ status: "found", ageSeconds: 1.5 }, { status: "outside_max_age", ageSeconds: 90_000 }, { status: "not_found" }, { status: "refused" }];
+    expect(decodeSignedResponse(packr.pack({ ...answer, served })).served).toEqual(served);
+    expect(decodeSignedResponse(packr.pack(answer)).served).toBeUndefined();
+  });
+
+  it("refuses an unknown status or a bad age", () => {
+    for (const served of [[{ status: "fresh" }], [{ status: "found", ageSeconds: -1 }], [{ status: "found", ageSeconds: "1" }], ["found"], "found"]) {
+      expect(() => decodeSignedResponse(packr.pack({ ...answer, served }))).toThrow(FrameFieldError);
+    }
   });
 });

@@ -1,0 +1,61 @@
+import { LaneMetrics, buildInfoFromEnv, OTHER_VIEW } from "../../runtime/metrics";
+
+async function text(m: LaneMetrics): Promise<string> {
+  return m.registry.metrics();
+}
+
+describe("runtime/metrics", () => {
+  it("labels only views the registry knows; anything else is 'other' (bounded cardinality)", async () => {
+    const m = new LaneMetrics({ isKnownView: (v) => v === "user_profile" });
+    expect(m.viewLabel("user_profile")).toBe("user_profile");
+    expect(m.viewLabel("made_up_1")).toBe(OTHER_VIEW);
+    expect(m.viewLabel(undefined)).toBe("");
+    for (let i = 0; i < 50; i++) m.observeServed([`made_up_${i}`], [{ status: "not_found" }]);
+    m.observeServed(["user_profile"], [{ status: "found", ageSeconds: 12 }]);
+    const out = await text(m);
+    expect(out).toMatch(/lane_entity_status_total\{view="other",status="not_found"\} 50/);
+    expect(out).toMatch(/lane_entity_status_total\{view="user_profile",status="found"\} 1/);
+    expect(out).not.toMatch(/made_up/);
+  });
+
+  it("records freshness per view in buckets from 1 s to 30 d, and statuses per entity (Feast: one view per entity)", async () => {
+    const m = new LaneMetrics({ isKnownView: () => true });
+    m.observeServed(["a", "b", "b"], [{ status: "found", ageSeconds: 0.5 }, { status: "outside_max_age", ageSeconds: 40 * 86_400 }, { status: "refused" }]);
+    const out = await text(m);
+    expect(out).toMatch(/lane_feature_freshness_seconds_bucket\{le="1",view="a"\} 1/);
+    expect(out).toMatch(/lane_feature_freshness_seconds_bucket\{le="2592000",view="b"\} 0/);
+    expect(out).toMatch(/lane_feature_freshness_seconds_bucket\{le="\+Inf",view="b"\} 1/);
+    expect(out).toMatch(/lane_entity_status_total\{view="b",status="outside_max_age"\} 1/);
+    expect(out).toMatch(/lane_entity_status_total\{view="b",status="refused"\} 1/);
+    expect(out).not.toMatch(/lane_feature_freshness_seconds_count\{view="b"\} 2/);
+  });
+
+  it("exports Node and process metrics under their standard names (no lane_ prefix)", async () => {
+    const out = await text(new LaneMetrics());
+    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds", "nodejs_heap_size_used_bytes"]) {
+      expect(out).toMatch(new RegExp(`^${name} `, "m"));
+    }
+    expect(out).not.toMatch(/^lane_process_|^lane_nodejs_/m);
+  });
+
+  it("exports lane_build_info from the environment, and updates it as one series", async () => {
+    const info = buildInfoFromEnv({ EXPRESS_LANE_VERSION: "1.2.3", EXPRESS_LANE_COMMIT: "abc123", EXPRESS_LANE_PCR0: "00ff", EXPRESS_LANE_REGISTRY_VERSION: "7" });
+    expect(info).toEqual({ version: "1.2.3", commit: "abc123", pcr0: "00ff", image_digest: "", registry_version: "7" });
+    const m = new LaneMetrics({ buildInfo: info });
+    expect(await text(m)).toMatch(/lane_build_info\{version="1.2.3",commit="abc123",pcr0="00ff",image_digest="",registry_version="7"\} 1/);
+    m.updateBuildInfo({ registry_version: "8" });
+    const out = await text(m);
+    expect(out.match(/^lane_build_info\{/gm)).toHaveLength(1);
+    expect(out).toMatch(/registry_version="8"\} 1/);
+  });
+
+  it("exports the keys the signer holds and the key directory's expiry from the provisioning answer", async () => {
+    const m = new LaneMetrics();
+    m.observeProvisioned({ kids: ["w1", "w2"], missing: ["w3"], laneKeys: [{}], expires_at: 1_900_000_000_500 });
+    const out = await text(m);
+    expect(out).toMatch(/lane_signer_keys\{kind="writer"\} 2/);
+    expect(out).toMatch(/lane_signer_keys\{kind="lane"\} 1/);
+    expect(out).toMatch(/lane_signer_keys\{kind="missing"\} 1/);
+    expect(out).toMatch(/lane_key_directory_expires_timestamp_seconds 1900000000/);
+  });
+});
