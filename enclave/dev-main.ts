@@ -22,8 +22,9 @@ async function main(): Promise<void> {
     .addOption(new Option("--writer-key-file <paths>", "comma-separated dev writer key files").env("EXPRESS_LANE_WRITER_KEY_FILE"))
     .addOption(new Option("--key-directory <file>", "signed key directory to start with (the host can provision newer ones)").env("EXPRESS_LANE_KEY_DIRECTORY"))
     .addOption(new Option("--lane-key-file <paths>", "comma-separated dev lane signing key files (one trust anchor for the lane)").env("EXPRESS_LANE_LANE_KEY_FILE"))
+    .addOption(new Option("--trace-stages", "benchmarks: timing trailers on reads that ask for them (runtime --trace-stages)").env("EXPRESS_LANE_SIGNER_TRACE_STAGES"))
     .parse()
-    .opts<{ socket: string; validity: string; devCaDir: string; bundle?: string; trustConfig: string; writerKeyFile?: string; keyDirectory?: string; laneKeyFile?: string }>();
+    .opts<{ socket: string; validity: string; devCaDir: string; bundle?: string; trustConfig: string; writerKeyFile?: string; keyDirectory?: string; laneKeyFile?: string; traceStages?: boolean }>();
   const trust = readImageTrust(opts.trustConfig);
   // Local PCRs measure the code actually running, so a code change changes them.
   const nsm = new LocalNsm({ bundlePath: opts.bundle ?? process.argv[1], devCaDir: opts.devCaDir });
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     devKeys,
     initialDirectory: opts.keyDirectory ? readFileSync(opts.keyDirectory) : undefined,
     devLaneKeys: (opts.laneKeyFile ?? "").split(",").filter(Boolean).map(readDevLaneKeyFile),
+    traceStages: opts.traceStages === true,
   });
 }
 

@@ -24,6 +24,8 @@ export interface ServeOptions {
   readonly initialDirectory?: Buffer;
   /** Development only: lane signing keys from files (production: KMS-wrapped, via ProvisionKeys). */
   readonly devLaneKeys?: readonly { readonly kid: string; readonly privateKey: KeyObject; readonly notBefore: number; readonly notAfter: number }[];
+  /** Development only (benchmarks): timing trailers on traced reads (enclave/stage-trace.ts). */
+  readonly traceStages?: boolean;
 }
 
 export function parseValidity(value: string): number {
@@ -44,7 +46,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
     kms ? { config: kms, unwrap: attestedSealKeyUnwrap(kms, options.nsm), unwrapLaneKey: attestedLaneKeyUnwrap(kms, options.trust.lane, options.nsm) } : undefined,
     laneKeys,
   );
-  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner });
+  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner, traceStages: options.traceStages });
   // One attestation before we say ready: proves the NSM works (device) or creates the dev CA
   // (local), so the first client request does not pay for it.
   await signer.attest({});

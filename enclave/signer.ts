@@ -38,6 +38,7 @@ import { KeyStateError } from "./key-state";
 import { HighWaterMarks, NonceCache } from "./high-water";
 import type { LaneKeys } from "./lane-keys";
 import type { Nsm } from "./nsm/types";
+import { GcPauses, nowUs } from "./stage-trace";
 import { contentDigest, DEFAULT_SIGNATURE_VALIDITY_S, serializeSignatureParams, signatureBase, signatureHeaders } from "../wire/envelope";
 import {
   AttestRequest,
@@ -99,6 +100,11 @@ export interface SignerOptions {
   readonly registry?: Registry;
   /** Entities tracked for P2 (enclave/high-water.ts). */
   readonly maxTrackedEntities?: number;
+  /**
+   * Benchmarks only: answer reads that ask for it (SignReadRequest.trace) with a timing trailer
+   * (enclave/stage-trace.ts). Off: one check per stream chunk, no clock read. @default false
+   */
+  readonly traceStages?: boolean;
 }
 
 /** Limits on what one host can make us hold (P7): a restart would change the signing key. */
@@ -163,6 +169,8 @@ export class Signer {
   private readonly ticketKey = randomBytes(32);
   private readonly connections: Record<ChannelRole | "pending", number> = { read: 0, write: 0, provision: 0, pending: 0 };
   private readonly guard: EntityGuard;
+  /** Present only when stage tracing is on. */
+  private readonly gcPauses?: GcPauses;
 
   constructor(options: SignerOptions = {}) {
     this.key = options.key ?? SigningKey.generate();
@@ -174,6 +182,7 @@ export class Signer {
     this.keys = options.keys ?? options.provisioner?.state ?? { keyring: null };
     this.registry = options.registry;
     this.highWater = new HighWaterMarks(options.maxTrackedEntities);
+    if (options.traceStages) this.gcPauses = new GcPauses();
     this.guard = (view, entity, eventTime) => {
       const verdict = this.highWater.admit(view, entity, eventTime);
       return verdict === "ok" ? null : { code: verdict, message: GUARD_MESSAGES[verdict] };
@@ -190,6 +199,13 @@ export class Signer {
     const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
     const signed = this.signAnswer(rendered, raw, request.signature, created);
     return rendered.entityErrors.length > 0 ? { ...signed, entityErrors: rendered.entityErrors } : signed;
+  }
+
+  /** signRead with the timing trailer (stage tracing): the same answer, plus when it was made. */
+  private signReadTraced(request: SignReadRequest, received: number, gc: GcPauses): SignedResponse {
+    const decoded = nowUs();
+    const signed = this.signRead(request);
+    return { ...signed, trace: { received, decoded, signed: nowUs(), gc: gc.take() } };
   }
 
   /** RFC 9421 over an answer this signer built, bound to the request it was built for. */
@@ -325,7 +341,7 @@ export class Signer {
    * Answer one frame of a connection in `role`; never throws (a failure is an Error frame for that
    * request id). Reads are answered synchronously, without a promise hop on the hot path.
    */
-  handle(frame: Frame, role: ChannelRole): Buffer | Promise<Buffer> {
+  handle(frame: Frame, role: ChannelRole, receivedAt = 0): Buffer | Promise<Buffer> {
     try {
       if (!ROLE_FRAMES[role].has(frame.kind)) {
         return encodeFrame(frame.id, FrameKind.Error, { code: "frame_not_allowed", message: `frame kind ${frame.kind} is not allowed on a ${role} connection`, status: 500 } satisfies ErrorReply);
@@ -333,8 +349,11 @@ export class Signer {
       switch (frame.kind) {
         case FrameKind.KeyInfo:
           return encodeFrame(frame.id, FrameKind.Reply, this.key.info);
-        case FrameKind.SignRead:
-          return encodeFrame(frame.id, FrameKind.Reply, this.signRead(decodeSignRead(frame.payload)));
+        case FrameKind.SignRead: {
+          const request = decodeSignRead(frame.payload);
+          if (request.trace === true && this.gcPauses !== undefined) return encodeFrame(frame.id, FrameKind.Reply, this.signReadTraced(request, receivedAt, this.gcPauses));
+          return encodeFrame(frame.id, FrameKind.Reply, this.signRead(request));
+        }
         case FrameKind.SealWrite:
           return encodeFrame(frame.id, FrameKind.Reply, this.sealWrite(decodeSealWrite(frame.payload)));
         case FrameKind.SignWriteOutcome:
@@ -377,6 +396,7 @@ export class Signer {
       socket.destroy();
     };
     socket.on("data", (chunk: Buffer) => {
+      const receivedAt = this.gcPauses === undefined ? 0 : nowUs();
       let frames: Frame[];
       try {
         frames = decoder.push(chunk);
@@ -408,7 +428,7 @@ export class Signer {
           writer.send(encodeFrame(frame.id, FrameKind.Reply, reply));
           continue;
         }
-        const reply = this.handle(frame, role);
+        const reply = this.handle(frame, role, receivedAt);
         if (Buffer.isBuffer(reply)) writer.send(reply);
         else if (pending >= CHANNEL_LIMITS.maxPendingPerConnection) {
           void reply.catch(() => undefined);

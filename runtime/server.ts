@@ -24,6 +24,7 @@ import type { LaneKeyInfo, SignedResponse } from "../wire/frames";
 import { receivedFromSigned, verifyResponse } from "../verifier/response";
 import type { GateTicket, RequestGate } from "./gate";
 import { requestIdOf } from "./request-id";
+import { nowUs, traceStamps, type FrameStamps, type StageTraceLog } from "./stage-trace";
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
@@ -55,6 +56,8 @@ export interface ReaderOptions {
    * (S3Store does); without one, pushes answer 501.
    */
   readonly writer?: ObjectStore & ObjectWriter;
+  /** Stage tracing (`--trace-stages`, benchmarks; runtime/stage-trace.ts). Absent in production. */
+  readonly stageTrace?: StageTraceLog;
 }
 
 type Route = "features" | "batch" | "feast" | "push" | "signer" | "attestation" | "live" | "ready" | "metrics" | "other";
@@ -226,6 +229,8 @@ export class ReaderService {
   }
 
   private async read(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    // The one branch stage tracing costs when it is off.
+    if (this.options.stageTrace !== undefined) return this.readTraced(req, res, path, query, this.options.stageTrace);
     const raw: RawReadRequest = {
       method: req.method ?? "GET",
       path,
@@ -243,6 +248,34 @@ export class ReaderService {
     // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
     this.writeSigned(res, signed, raw);
+  }
+
+  /** read() with stage stamps (runtime/stage-trace.ts); the same steps in the same order. */
+  private async readTraced(req: IncomingMessage, res: ServerResponse, path: string, query: string, log: StageTraceLog): Promise<void> {
+    const accepted = nowUs();
+    const raw: RawReadRequest = {
+      method: req.method ?? "GET",
+      path,
+      query,
+      accept: header(req, "accept"),
+      acceptSignature: header(req, "accept-signature"),
+      contentType: header(req, "content-type"),
+      body: req.method === "POST" ? await readBody(req, MAX_BATCH_BODY_BYTES) : undefined,
+    };
+    const request = parseReadRequest(raw);
+    const storeSent = nowUs();
+    const objects = await this.fetchObjects(request);
+    const storeAnswered = nowUs();
+    const frame: FrameStamps = { queued: 0, sent: 0, received: 0 };
+    const signed = await this.options.signer.signReadTraced({ ...raw, objects }, frame);
+    this.metrics.signerDuration.observe((frame.received - frame.queued) / 1e6);
+    if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
+    const trailer = signed.trace;
+    this.writeSigned(res, signed, raw);
+    res.once("finish", () => {
+      const { stamps, signerGc } = traceStamps({ accepted, storeSent, storeAnswered, responseWritten: nowUs() }, frame, trailer);
+      log.read({ route: path.endsWith("/batch") ? "batch" : "features", status: res.statusCode, stamps }, signerGc);
+    });
   }
 
   /**
