@@ -31,6 +31,7 @@ import { autoPacing, clockFor, closedLoop, openLoop, type Pacing, type PhaseResu
 import { addedLatency, type LatencySummary } from "./stats";
 import { BENCH_VIEW, benchEntityId, defaultWorkload, directSender, LaneTarget, seedObjects, type ReadKind, type Workload } from "./targets";
 import { renderHtml, renderTable, type BenchResult, type Goal, type ScenarioResult } from "./report";
+import { phaseBreakdown, traceSince, traceSize } from "./trace-report";
 import { lanePaths, startLane, LOCAL_STORE_CREDENTIALS, type Lane } from "../scripts/lane/processes";
 import { FileStore } from "../runtime/store/file-store";
 import { S3Store } from "../runtime/store/s3-store";
@@ -72,6 +73,10 @@ export interface BenchOptions {
   directEndpoint?: string;
   directDir?: string;
   progress: boolean;
+  /** Stage tracing in the local lane (runtime --trace-stages + signer trailers). @default true */
+  traceStages: boolean;
+  /** Set by runBench when tracing: the runtime's trace file. */
+  traceFile?: string;
 }
 
 function root(): string {
@@ -116,7 +121,8 @@ function program(): Command {
     .addOption(new Option("--direct-region <region>").default(process.env.AWS_REGION ?? "ap-south-1"))
     .addOption(new Option("--direct-endpoint <url>", "remote mode: store endpoint override"))
     .addOption(new Option("--direct-dir <dir>", "remote mode: FileStore folder for the direct baseline"))
-    .addOption(new Option("--no-progress", "no progress bar"));
+    .addOption(new Option("--no-progress", "no progress bar"))
+    .addOption(new Option("--no-trace-stages", "local lane without stage tracing (no tail breakdown; the runtime's read path then takes its untraced branch)"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,6 +211,7 @@ async function runPhase(spec: PhaseSpec, opts: BenchOptions, metricsUrl: string 
   }, 250);
   const rss = spec.target === "lane" ? rssSampler(metricsUrl) : rssSampler(undefined);
   const verifyBefore = spec.laneTarget ? { ...spec.laneTarget.verify, byCode: { ...spec.laneTarget.verify.byCode } } : undefined;
+  const traceFrom = opts.traceFile && spec.target === "lane" ? traceSize(opts.traceFile) : undefined;
   // CPU of this process over the measured part only: sample after warm-up.
   let cpuStart: NodeJS.CpuUsage | undefined;
   const cpuTimer = setTimeout(() => (cpuStart = process.cpuUsage()), opts.warmup * 1000);
@@ -250,11 +257,18 @@ async function runPhase(spec: PhaseSpec, opts: BenchOptions, metricsUrl: string 
     bins: l.histogramBins(),
     hdr: l.encode(),
     simulation: spec.simulation,
+    breakdown: traceFrom !== undefined ? await tracedBreakdown(opts.traceFile!, traceFrom) : undefined,
   };
   l.destroy();
   result.service?.destroy();
   result.sendLag?.destroy();
   return scenario;
+}
+
+/** The breakdown of what the runtime traced since `from` (after its 'finish' handlers ran). */
+async function tracedBreakdown(file: string, from: number): Promise<ScenarioResult["breakdown"]> {
+  await new Promise((r) => setTimeout(r, 200)); // the runtime's write stream flushes
+  return phaseBreakdown(traceSince(file, from).text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,7 +396,7 @@ interface LocalLane {
   stop(): Promise<void>;
 }
 
-async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, string>, log: (s: string) => void): Promise<LocalLane> {
+async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, string>, log: (s: string) => void, signerEnv: Record<string, string> = {}): Promise<LocalLane> {
   for (const b of ["runtime", "signer", "local-store"]) {
     if (!existsSync(join(root(), "dist", `${b}.js`))) throw new Error(`dist/${b}.js is missing: run \`npx tsx scripts/build.ts\` (npm run bench does)`);
   }
@@ -400,7 +414,7 @@ async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, string>
   };
   // memory: the runtime loads the folder into RAM when it starts, so the objects go in first.
   let objectBytes = opts.store === "memory" ? await seed(new FileStore({ root: paths.objectsDir, etags: false })) : 0;
-  const lane = await startLane({ dataDir, port: 0, demoEntities: 0, storeKind: opts.store, cpus: pins, quiet: true, runtimeEnv });
+  const lane = await startLane({ dataDir, port: 0, demoEntities: 0, storeKind: opts.store, cpus: pins, quiet: true, runtimeEnv, signerEnv });
   try {
     if (opts.store === "file") objectBytes = await seed(new FileStore({ root: lane.objectsDir, etags: false }));
     if (opts.store === "s3") objectBytes = await seed(lane.store);
@@ -482,11 +496,13 @@ async function defaultSuite(
     const wrkBin = opts.wrk ? findWrk() : undefined;
     if (wrkBin) {
       log(`wrk: ${opts.duration}s, c=${c}…`);
+      let from = opts.traceFile ? traceSize(opts.traceFile) : undefined;
       wrk = await runWrk(wrkBin, url, singleScript(w), c, opts, scratch, wrkCpu);
-      scenarios.push(wrkScenario(wrk, opts, "single (wrk)", `Signed single read, wrk c=${c}`, c));
+      scenarios.push({ ...wrkScenario(wrk, opts, "single (wrk)", `Signed single read, wrk c=${c}`, c), breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined });
       log(`wrk: ${opts.duration}s, batch c=${opts.batchConcurrency}…`);
+      from = opts.traceFile ? traceSize(opts.traceFile) : undefined;
       const batch = await runWrk(wrkBin, url, batchScript(w), opts.batchConcurrency, opts, scratch, wrkCpu);
-      scenarios.push(wrkScenario(batch, opts, "batch (wrk)", `Signed batch ${opts.batchSize}×10 features, wrk c=${opts.batchConcurrency}`, opts.batchConcurrency));
+      scenarios.push({ ...wrkScenario(batch, opts, "batch (wrk)", `Signed batch ${opts.batchSize}×10 features, wrk c=${opts.batchConcurrency}`, opts.batchConcurrency), breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined });
     }
     const maxRps = Math.max(single.summary.rps, wrk?.rps ?? 0);
     // Half of the max load this generator reached (the Node generator's own max: its open loop
@@ -687,7 +703,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         }
       } else {
         log(`starting the local lane (store ${opts.store}${pinLane(opts, cpus().length) ? ", pinned" : ""})…`);
-        const local = await startLocal(opts, {}, log);
+        if (opts.traceStages) opts = { ...opts, traceFile: join(scratch, "stages.jsonl") };
+        const local = await startLocal(opts, opts.traceFile ? { EXPRESS_LANE_TRACE_STAGES: opts.traceFile } : {}, log, opts.traceFile ? { EXPRESS_LANE_SIGNER_TRACE_STAGES: "1" } : {});
         try {
           objectBytes = local.objectBytes;
           const key = await LaneTarget.signerKey(local.lane.url);
