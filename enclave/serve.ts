@@ -26,12 +26,20 @@ export interface ServeOptions {
   readonly devLaneKeys?: readonly { readonly kid: string; readonly privateKey: KeyObject; readonly notBefore: number; readonly notAfter: number }[];
   /** Development only (benchmarks): timing trailers on traced reads (enclave/stage-trace.ts). */
   readonly traceStages?: boolean;
+  /** Signing threads (enclave/sign-workers.ts). @default 1 */
+  readonly workers?: number;
 }
 
 export function parseValidity(value: string): number {
   const seconds = Number(value);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) throw new Error("--validity must be an integer between 1 and 3600 seconds");
   return seconds;
+}
+
+export function parseWorkers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error("--workers must be an integer between 1 and 64");
+  return n;
 }
 
 export async function serveSigner(options: ServeOptions): Promise<void> {
@@ -46,7 +54,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
     kms ? { config: kms, unwrap: attestedSealKeyUnwrap(kms, options.nsm), unwrapLaneKey: attestedLaneKeyUnwrap(kms, options.trust.lane, options.nsm) } : undefined,
     laneKeys,
   );
-  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner, traceStages: options.traceStages });
+  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner, traceStages: options.traceStages, workers: options.workers });
   // One attestation before we say ready: proves the NSM works (device) or creates the dev CA
   // (local), so the first client request does not pay for it.
   await signer.attest({});
@@ -55,7 +63,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   if (!state.keyring) process.stderr.write("signer: no key directory yet; every stored object and push is refused until the host provisions one\n");
   // One line on stdout that the local lane (and systemd logs) read: where, and which key.
   process.stdout.write(
-    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
+    `${JSON.stringify({ event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), workers: options.workers ?? 1, key_epoch: state.epoch, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) })}\n`,
   );
   const stop = (): void => {
     server.close();

@@ -39,6 +39,8 @@ import { HighWaterMarks, NonceCache } from "./high-water";
 import type { LaneKeys } from "./lane-keys";
 import type { Nsm } from "./nsm/types";
 import { GcPauses, nowUs } from "./stage-trace";
+import { SharedHighWaterMarks } from "./shared-high-water";
+import { SignWorkerPool, type SignWorkerScript, type SignWorkerState } from "./sign-workers";
 import { contentDigest, DEFAULT_SIGNATURE_VALIDITY_S, serializeSignatureParams, signatureBase, signatureHeaders } from "../wire/envelope";
 import {
   AttestRequest,
@@ -105,6 +107,16 @@ export interface SignerOptions {
    * (enclave/stage-trace.ts). Off: one check per stream chunk, no clock read. @default false
    */
   readonly traceStages?: boolean;
+  /** P2's table, when the caller shares one (a signing worker thread: enclave/sign-worker.ts). */
+  readonly highWater?: HighWaterMarks | SharedHighWaterMarks;
+  /**
+   * Signing threads (`--workers`): 1 answers reads on this thread, as always; N ≥ 2 answers them on
+   * N worker threads with this signer's key and a shared high-water table (enclave/sign-workers.ts).
+   * @default 1
+   */
+  readonly workers?: number;
+  /** Where the worker code is (tests; default: enclave/sign-workers.ts defaultWorkerScript). */
+  readonly workerScript?: SignWorkerScript;
 }
 
 /** Limits on what one host can make us hold (P7): a restart would change the signing key. */
@@ -163,7 +175,7 @@ export class Signer {
   private readonly provisioner?: KeyProvisioner;
   private readonly laneKeys?: LaneKeys;
   private readonly registry?: Registry;
-  readonly highWater: HighWaterMarks;
+  readonly highWater: HighWaterMarks | SharedHighWaterMarks;
   private readonly nonces = new NonceCache((WRITER_SIGNATURE_MAX_AGE_S + 2 * WRITER_SIGNATURE_FUTURE_SKEW_S) * 1000);
   /** Born here, never leaves: write tickets are MACs only this process can make. */
   private readonly ticketKey = randomBytes(32);
@@ -171,6 +183,11 @@ export class Signer {
   private readonly guard: EntityGuard;
   /** Present only when stage tracing is on. */
   private readonly gcPauses?: GcPauses;
+  /** Present only with workers ≥ 2. */
+  readonly workerPool?: SignWorkerPool;
+  /** What the workers were last given (identity of the keyring, lane keys version). */
+  private workerKeyring: SealKeyring | null = null;
+  private workerLaneKeys = -1;
 
   constructor(options: SignerOptions = {}) {
     this.key = options.key ?? SigningKey.generate();
@@ -181,8 +198,22 @@ export class Signer {
     this.laneKeys = options.laneKeys ?? options.provisioner?.laneKeys;
     this.keys = options.keys ?? options.provisioner?.state ?? { keyring: null };
     this.registry = options.registry;
-    this.highWater = new HighWaterMarks(options.maxTrackedEntities);
+    const workers = options.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error("workers must be an integer in 1..64");
+    this.highWater = options.highWater ?? (workers > 1 ? new SharedHighWaterMarks(options.maxTrackedEntities) : new HighWaterMarks(options.maxTrackedEntities));
     if (options.traceStages) this.gcPauses = new GcPauses();
+    if (workers > 1) {
+      if (options.registry) throw new Error("signing workers use the registry bundled into this build");
+      const shared = this.highWater as SharedHighWaterMarks;
+      this.workerKeyring = this.keys.keyring;
+      this.workerLaneKeys = this.laneKeys?.version ?? 0;
+      this.workerPool = new SignWorkerPool(
+        workers,
+        { key: this.key.threadKey(), validitySeconds: this.validitySeconds, highWater: shared.handle, traceStages: options.traceStages === true },
+        this.workerState(),
+        options.workerScript,
+      );
+    }
     this.guard = (view, entity, eventTime) => {
       const verdict = this.highWater.admit(view, entity, eventTime);
       return verdict === "ok" ? null : { code: verdict, message: GUARD_MESSAGES[verdict] };
@@ -199,6 +230,31 @@ export class Signer {
     const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
     const signed = this.signAnswer(rendered, raw, request.signature, created);
     return rendered.entityErrors.length > 0 ? { ...signed, entityErrors: rendered.entityErrors } : signed;
+  }
+
+  /** The key state workers sign with: the same objects this thread holds, cloned in memory. */
+  private workerState(): SignWorkerState {
+    const keyring = this.keys.keyring;
+    return {
+      keyring: keyring ? { keys: keyring.entries(), activeKid: keyring.activeKid, expiresAt: keyring.expiresAt } : null,
+      laneKeys: (this.laneKeys?.list(this.now()) ?? []).map((h) => ({ kid: h.key.keyid, privateKey: h.key.threadKey(), notBefore: h.notBefore, notAfter: h.notAfter })),
+    };
+  }
+
+  /** Before a read goes to a worker: give the workers any key change provisioning made since. */
+  private syncWorkers(pool: SignWorkerPool): void {
+    const keyring = this.keys.keyring;
+    const lane = this.laneKeys?.version ?? 0;
+    if (keyring === this.workerKeyring && lane === this.workerLaneKeys) return;
+    this.workerKeyring = keyring;
+    this.workerLaneKeys = lane;
+    pool.setState(this.workerState());
+  }
+
+  /** Stop the signing workers (tests; the process exits otherwise). */
+  async close(): Promise<void> {
+    await this.workerPool?.close();
+    this.gcPauses?.stop();
   }
 
   /** signRead with the timing trailer (stage tracing): the same answer, plus when it was made. */
@@ -426,6 +482,11 @@ export class Signer {
           decoder.maxFrameBytes = ROLE_MAX_FRAME_BYTES[role];
           const reply: HelloReply = { ...this.key.info, role, protocol: FRAME_PROTOCOL_VERSION };
           writer.send(encodeFrame(frame.id, FrameKind.Reply, reply));
+          continue;
+        }
+        if (this.workerPool !== undefined && role === "read" && frame.kind === FrameKind.SignRead) {
+          this.syncWorkers(this.workerPool);
+          void this.workerPool.sign(frame, receivedAt).then((r) => writer.send(r));
           continue;
         }
         const reply = this.handle(frame, role, receivedAt);
