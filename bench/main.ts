@@ -75,6 +75,8 @@ export interface BenchOptions {
   progress: boolean;
   /** Stage tracing in the local lane (runtime --trace-stages + signer trailers). @default true */
   traceStages: boolean;
+  /** Signing threads in the local lane's signer (--workers). @default 1 */
+  signerWorkers: number;
   /** Set by runBench when tracing: the runtime's trace file. */
   traceFile?: string;
 }
@@ -122,6 +124,7 @@ function program(): Command {
     .addOption(new Option("--direct-endpoint <url>", "remote mode: store endpoint override"))
     .addOption(new Option("--direct-dir <dir>", "remote mode: FileStore folder for the direct baseline"))
     .addOption(new Option("--no-progress", "no progress bar"))
+    .addOption(new Option("--signer-workers <n>", "local lane: the signer's signing threads (--workers; 1 = its main thread)").argParser(num).default(1))
     .addOption(new Option("--no-trace-stages", "local lane without stage tracing (no tail breakdown; the runtime's read path then takes its untraced branch)"));
 }
 
@@ -704,7 +707,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       } else {
         log(`starting the local lane (store ${opts.store}${pinLane(opts, cpus().length) ? ", pinned" : ""})…`);
         if (opts.traceStages) opts = { ...opts, traceFile: join(scratch, "stages.jsonl") };
-        const local = await startLocal(opts, opts.traceFile ? { EXPRESS_LANE_TRACE_STAGES: opts.traceFile } : {}, log, opts.traceFile ? { EXPRESS_LANE_SIGNER_TRACE_STAGES: "1" } : {});
+        const signerEnv: Record<string, string> = { EXPRESS_LANE_SIGNER_WORKERS: String(opts.signerWorkers ?? 1), ...(opts.traceFile ? { EXPRESS_LANE_SIGNER_TRACE_STAGES: "1" } : {}) };
+        const local = await startLocal(opts, opts.traceFile ? { EXPRESS_LANE_TRACE_STAGES: opts.traceFile } : {}, log, signerEnv);
         try {
           objectBytes = local.objectBytes;
           const key = await LaneTarget.signerKey(local.lane.url);

@@ -45,6 +45,7 @@ export function runSignWorker(port: MessagePort, init: SignWorkerInit): void {
     if (!frame) throw new Error("SignRead answered asynchronously");
     port.postMessage({ type: "reply", seq: m.seq, frame: new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength) } satisfies FromWorker);
   });
+  port.postMessage({ type: "ready" } satisfies FromWorker);
 }
 
 const init = workerData as SignWorkerInit | undefined;

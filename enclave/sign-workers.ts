@@ -44,7 +44,7 @@ export interface SignWorkerState {
 }
 
 export type ToWorker = { readonly type: "state"; readonly state: SignWorkerState } | { readonly type: "sign"; readonly seq: number; readonly id: number; readonly payload: Uint8Array; readonly receivedAt: number };
-export type FromWorker = { readonly type: "reply"; readonly seq: number; readonly frame: Uint8Array };
+export type FromWorker = { readonly type: "reply"; readonly seq: number; readonly frame: Uint8Array } | { readonly type: "ready" };
 
 /** Bound on reads queued to the workers in all (beyond it: signer_busy). */
 export const MAX_WORKER_IN_FLIGHT = 4096;
@@ -66,6 +66,7 @@ export function defaultWorkerScript(): SignWorkerScript {
 
 interface Slot {
   worker: Worker;
+  ready: Promise<void>;
   readonly pending: Map<number, { readonly id: number; resolve(frame: Buffer): void }>;
 }
 
@@ -95,9 +96,22 @@ export class SignWorkerPool {
     const data: SignWorkerInit = { ...this.init, expressLaneSignWorker: true, state: this.state, mainTimeOrigin: performance.timeOrigin };
     const worker = new Worker(this.script.file, { workerData: data, execArgv: this.script.execArgv });
     this.started++;
-    const slot: Slot = this.slots[index] ?? { worker, pending: new Map() };
+    let isReady = false;
+    let markReady = (): void => undefined;
+    let failStart = (_err: Error): void => undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = () => {
+        isReady = true;
+        resolve();
+      };
+      failStart = reject;
+    });
+    ready.catch(() => undefined); // observed by ready(); a replacement that fails later is only logged by its exit
+    const slot: Slot = this.slots[index] ?? { worker, ready, pending: new Map() };
     slot.worker = worker;
+    slot.ready = ready;
     worker.on("message", (m: FromWorker) => {
+      if (m.type === "ready") return markReady();
       const p = slot.pending.get(m.seq);
       if (!p) return;
       slot.pending.delete(m.seq);
@@ -111,6 +125,8 @@ export class SignWorkerPool {
       slot.pending.clear();
       this.inFlight -= lost.length;
       for (const p of lost) p.resolve(failedFrame(p.id, "signing worker failed"));
+      // A worker that never started (its code or key did not load) is not retried: the signer fails to start.
+      if (!isReady) return failStart(new Error("a signing worker failed to start"));
       if (!this.closed) this.slots[index] = this.spawn(index);
     };
     worker.on("error", fail);
@@ -144,6 +160,11 @@ export class SignWorkerPool {
       slot.pending.set(seq, { id: frame.id, resolve });
       slot.worker.postMessage({ type: "sign", seq, id: frame.id, payload, receivedAt } satisfies ToWorker, [payload.buffer]);
     });
+  }
+
+  /** Resolves when every worker has loaded its code and key (the signer says ready after this). */
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.ready));
   }
 
   /** For tests: the worker threads (to kill one). */

@@ -510,7 +510,8 @@ export class Signer {
     });
   }
 
-  listen(path: string): Promise<Server> {
+  async listen(path: string): Promise<Server> {
+    await this.workerPool?.ready();
     const server = createServer((socket) => this.serveConnection(socket));
     server.maxConnections = CHANNEL_LIMITS.maxConnections;
     return new Promise((resolve, reject) => {

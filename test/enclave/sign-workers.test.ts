@@ -166,6 +166,14 @@ describe("enclave/sign-workers (--workers 2)", () => {
     }
   });
 
+  it("a signer whose workers cannot start does not start (no half-working signer)", async () => {
+    const bad = join(dir, "bad-worker.js");
+    require("node:fs").writeFileSync(bad, "throw new Error('no key for you')");
+    const signer = new Signer({ keys: { keyring: seals }, workers: 2, workerScript: { file: bad } });
+    await expect(signer.listen(join(dir, "bad.sock"))).rejects.toThrow("failed to start");
+    await signer.close();
+  });
+
   it("workers follow a key change the main thread makes (provisioning)", async () => {
     const holder: { keyring: SealKeyring | null } = { keyring: null };
     const signer = new Signer({ keys: holder, workers: 2 });
