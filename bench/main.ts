@@ -41,6 +41,7 @@ import { MemoryStore } from "../runtime/store/memory-store";
 import { DEFAULT_STORE_CONNECTIONS } from "../runtime/config";
 import { HedgedStore } from "../runtime/store/hedged-store";
 import { parseLatencyModel, SimulatedLatencyStore } from "../runtime/store/simulated-latency";
+import { seededRandom } from "../dev/random";
 import { objectKey } from "../wire/object";
 import { sizedObject } from "./targets";
 import { ensureDevSealKeyFile, SealKeyring } from "../enclave/seal";
@@ -546,7 +547,7 @@ async function hedgingSuite(opts: BenchOptions, log: (s: string) => void): Promi
   const storeP99: Record<"off" | "on", number> = { off: NaN, on: NaN };
   let storeHedges = { sent: 0, won: 0, gets: 0 };
   for (const mode of ["off", "on"] as const) {
-    const sim = new SimulatedLatencyStore(new MemoryStore(objects), { model: parseLatencyModel(opts.hedgeModel), seed: 7 });
+    const sim = new SimulatedLatencyStore(new MemoryStore(objects), { model: parseLatencyModel(opts.hedgeModel), random: seededRandom(7) });
     const hedged = mode === "on" ? new HedgedStore(sim, { maxRatio: opts.hedgeMaxRatio }) : undefined;
     const s = await runPhase(
       {

@@ -29,21 +29,8 @@ export interface LatencySummary {
 
 export const PERCENTILES = [50, 90, 95, 99, 99.9] as const;
 
-/**
- * The benchmark's one percentile definition, nearest rank: the value at percentile p of n values
- * is the ⌈p/100 · n⌉-th smallest (the smallest value with at least p % of values at or below it) —
- * what an HDR histogram answers, to within its precision. This gives the 0-based index.
- */
-export function nearestRankIndex(n: number, p: number): number {
-  return Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1));
-}
-
-/** Nearest-rank percentile of raw values (the same definition as the HDR figures). */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[nearestRankIndex(sorted.length, p)];
-}
+// The one percentile definition (nearest rank) is dev/percentile.ts; the HDR histogram below answers the same.
+export { nearestRankIndex, percentile } from "../dev/percentile";
 
 export class LatencyRecorder {
   readonly histogram: hdr.Histogram;
