@@ -32,6 +32,8 @@ import { addedLatency, type LatencySummary } from "./stats";
 import { BENCH_VIEW, benchEntityId, defaultWorkload, directSender, LaneTarget, seedObjects, type ReadKind, type Workload } from "./targets";
 import { renderHtml, renderTable, type BenchResult, type Goal, type ScenarioResult } from "./report";
 import { phaseBreakdown, traceSince, traceSize } from "./trace-report";
+import { PEER_SCRIPT, startPeer } from "./peer";
+import { processCpu } from "./proc-cpu";
 import { lanePaths, startLane, LOCAL_STORE_CREDENTIALS, type Lane } from "../scripts/lane/processes";
 import { FileStore } from "../runtime/store/file-store";
 import { S3Store } from "../runtime/store/s3-store";
@@ -475,7 +477,8 @@ async function defaultSuite(
   scratch: string,
   wrkCpu: string | undefined,
   log: (s: string) => void,
-): Promise<{ scenarios: ScenarioResult[]; added?: BenchResult["added"]; maxRps: number; wrk?: WrkResult }> {
+  pids?: () => { readonly runtime?: number; readonly signer?: number },
+): Promise<{ scenarios: ScenarioResult[]; added?: BenchResult["added"]; maxRps: number; wrk?: WrkResult; cpuPerRead?: BenchResult["cpuPerRead"] }> {
   const w = defaultWorkload(opts.entities, opts.batchSize);
   const lane = new LaneTarget(url, opts.concurrency, key.jwk, opts.verifyShare, 11);
   const batchLane = new LaneTarget(url, opts.batchConcurrency, key.jwk, Math.max(opts.verifyShare, 0.1), 12);
@@ -497,6 +500,8 @@ async function defaultSuite(
     scenarios.push(await runPhase(closed("projected", `Signed read, 10 features, c=${c}`, "projected"), opts, url));
     scenarios.push(await runPhase(closed("batch", `Signed batch ${opts.batchSize}×10 features, c=${opts.batchConcurrency}`, "batch"), opts, url));
     let wrk: WrkResult | undefined;
+    let cpuPerRead: BenchResult["cpuPerRead"];
+    let peerSkipped: string | undefined;
     const wrkBin = opts.wrk ? findWrk() : undefined;
     if (wrkBin) {
       log(`wrk: ${opts.duration}s, c=${c}…`);
@@ -507,6 +512,30 @@ async function defaultSuite(
       from = opts.traceFile ? traceSize(opts.traceFile) : undefined;
       const batch = await runWrk(wrkBin, url, batchScript(w), opts.batchConcurrency, opts, scratch, wrkCpu);
       scenarios.push({ ...wrkScenario(batch, opts, "batch (wrk)", `Signed batch ${opts.batchSize}×10 features, wrk c=${opts.batchConcurrency}`, opts.batchConcurrency), breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined });
+      // Goal 4 (CPU per read) from the 10-feature wrk run: each lane process's /proc CPU / requests.
+      log(`wrk: ${opts.duration}s, 10 features c=${c}…`);
+      from = opts.traceFile ? traceSize(opts.traceFile) : undefined;
+      const ids = pids?.();
+      const cpu0 = { runtime: processCpu(ids?.runtime), signer: processCpu(ids?.signer) };
+      const projectedWrk = await runWrk(wrkBin, url, singleScript(w, true), c, opts, scratch, wrkCpu);
+      const cpu1 = { runtime: processCpu(ids?.runtime), signer: processCpu(ids?.signer) };
+      scenarios.push({ ...wrkScenario(projectedWrk, opts, "projected (wrk)", `Signed read, 10 features, wrk c=${c}`, c), breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined });
+      if (ids && projectedWrk.requests > 0) cpuPerRead = { runtimeUs: (cpu1.runtime - cpu0.runtime) / projectedWrk.requests, signerUs: (cpu1.signer - cpu0.signer) / projectedWrk.requests, requests: projectedWrk.requests, tracing: opts.traceFile !== undefined };
+      // Goal 2's peer: node:http + Redis GET (and the fixed-body floor), same wrk settings, same run.
+      if (pids) {
+        const peer = await startPeer(opts.entities);
+        try {
+          if (peer.skipped) log(`peer: ${peer.skipped}`);
+          log(`wrk: ${opts.duration}s, peer floor c=${c}…`);
+          scenarios.push({ ...wrkScenario(await runWrk(wrkBin, peer.floorUrl, PEER_SCRIPT, c, opts, scratch, wrkCpu), opts, "peer floor (wrk)", `Peer: node:http fixed 4 KB (floor), wrk c=${c}`, c), target: "peer" });
+          if (peer.redisUrl) {
+            log(`wrk: ${opts.duration}s, peer node:http + Redis c=${c}…`);
+            scenarios.push({ ...wrkScenario(await runWrk(wrkBin, peer.redisUrl, PEER_SCRIPT, c, opts, scratch, wrkCpu), opts, "peer redis (wrk)", `Peer: node:http + Redis GET 4 KB, unsigned, wrk c=${c}`, c), target: "peer" });
+          } else peerSkipped = peer.skipped;
+        } finally {
+          await peer.stop();
+        }
+      }
     }
     const maxRps = Math.max(single.summary.rps, wrk?.rps ?? 0);
     // Half of the max load this generator reached (the Node generator's own max: its open loop
@@ -528,7 +557,7 @@ async function defaultSuite(
     } finally {
       await openLane.close();
     }
-    return { scenarios, added, maxRps, wrk };
+    return { scenarios, added, maxRps, wrk, cpuPerRead: cpuPerRead ? { ...cpuPerRead, ...(peerSkipped ? { peerSkipped } : {}) } : peerSkipped ? { runtimeUs: NaN, signerUs: NaN, requests: 0, tracing: false, peerSkipped } : undefined };
   } finally {
     await lane.close();
     await batchLane.close();
@@ -618,8 +647,8 @@ async function hedgingSuite(opts: BenchOptions, log: (s: string) => void): Promi
   };
 }
 
-export function evaluateGoals(r: Pick<BenchResult, "scenarios" | "added" | "hedging">, storeKind: string | undefined): Goal[] {
-  const goals: Goal[] = [];
+export function evaluateGoals(r: Pick<BenchResult, "scenarios" | "added" | "hedging"> & Partial<Pick<BenchResult, "cpuPerRead">>, storeKind: string | undefined): Goal[] {
+  const goals: Goal[] = [...issue15Goals(r)];
   const byName = (n: string) => r.scenarios.find((s) => s.name === n);
   const direct = byName("direct");
   if (direct?.clientCpuUsPerRequest !== undefined) {
@@ -680,6 +709,34 @@ export function evaluateGoals(r: Pick<BenchResult, "scenarios" | "added" | "hedg
   return goals;
 }
 
+/** Issue #15's goals 1–4, from one run (side-by-side figures; docs/performance.md has the verdicts). */
+export function issue15Goals(r: Pick<BenchResult, "scenarios" | "added"> & Partial<Pick<BenchResult, "cpuPerRead">>): Goal[] {
+  const goals: Goal[] = [];
+  const byName = (n: string) => r.scenarios.find((s) => s.name === n);
+  const batch = byName("batch (wrk)") ?? byName("batch");
+  if (batch) {
+    const { p50, p99 } = batch.summary;
+    goals.push({ goal: "#15.1 Batch tail, 100 × 10 at c=1", target: "P99 ≤ 6 ms and P99 ≤ 2 × P50", measured: `P50 ${p50.toFixed(2)} ms, P99 ${p99.toFixed(2)} ms (${(p99 / p50).toFixed(1)} × P50; ${batch.name})`, met: p99 <= 6 && p99 <= 2 * p50, note: batch.breakdown ? `P99 dominated by: ${batch.breakdown.at.find((a) => a.percentile === 99)?.dominant ?? "?"}` : undefined });
+  }
+  const peer = byName("peer redis (wrk)");
+  const full = byName("single (wrk)");
+  const ten = byName("projected (wrk)");
+  if (full && ten) {
+    if (peer) {
+      const rTen = ten.summary.rps / peer.summary.rps;
+      const rFull = full.summary.rps / peer.summary.rps;
+      goals.push({ goal: "#15.2 Throughput vs node:http + Redis peer, c=32 (wrk)", target: "10 features ≥ 0.35×, full ≥ 0.25×", measured: `10 features ${rTen.toFixed(2)}×, full ${rFull.toFixed(2)}× (peer ${(peer.summary.rps / 1000).toFixed(1)}k req/s)`, met: rTen >= 0.35 && rFull >= 0.25 });
+    } else {
+      const floor = byName("peer floor (wrk)");
+      goals.push({ goal: "#15.2 Throughput vs node:http + Redis peer, c=32 (wrk)", target: "10 features ≥ 0.35×, full ≥ 0.25×", measured: floor ? `no Redis peer; vs the fixed-body floor: 10 features ${(ten.summary.rps / floor.summary.rps).toFixed(2)}×, full ${(full.summary.rps / floor.summary.rps).toFixed(2)}×` : "no peer ran", met: null, note: r.cpuPerRead?.peerSkipped });
+    }
+  }
+  if (r.added) goals.push({ goal: "#15.3 Added latency at half load, lane − direct, P99", target: "≤ 2 ms", measured: `${r.added.p99.toFixed(2)} ms at ${r.added.rate} req/s`, met: r.added.p99 <= 2 });
+  const cpu = r.cpuPerRead;
+  if (cpu && cpu.requests > 0) goals.push({ goal: "#15.4 CPU per 10-feature read (wrk c=32, /proc)", target: "runtime ≤ 40 µs, signer ≤ 70 µs", measured: `runtime ${cpu.runtimeUs.toFixed(0)} µs, signer ${cpu.signerUs.toFixed(0)} µs over ${cpu.requests} reads${cpu.tracing ? " (stage tracing on)" : ""}`, met: cpu.runtimeUs <= 40 && cpu.signerUs <= 70 });
+  return goals;
+}
+
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const startedAt = new Date().toISOString();
@@ -688,6 +745,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const scenarios: ScenarioResult[] = [];
   let added: BenchResult["added"];
   let hedging: BenchResult["hedging"];
+  let cpuPerRead: BenchResult["cpuPerRead"];
   let laneInfo: BenchResult["lane"] = { url: opts.url ?? "(local)" };
   let objectBytes = opts.size;
   const scratch = mkdtempSync(join(tmpdir(), "express-lane-bench-scratch-"));
@@ -722,9 +780,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             pinning: { ...local.lane.pinning, bench: benchPinned ? generator! : "unpinned", wrk: generator ?? "unpinned" },
             keyid: key.keyid,
           };
-          const r = await defaultSuite(opts, local.lane.url, key, local.direct, { file: "FileStore", memory: "MemoryStore", s3: "S3Store→s3rver" }[opts.store], scratch, generator, log);
+          const r = await defaultSuite(opts, local.lane.url, key, local.direct, { file: "FileStore", memory: "MemoryStore", s3: "S3Store→s3rver" }[opts.store], scratch, generator, log, () => local.lane.pids());
           scenarios.push(...r.scenarios);
           added = r.added;
+          cpuPerRead = r.cpuPerRead;
         } finally {
           await local.stop();
         }
@@ -739,7 +798,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  const partial = { scenarios, added, hedging };
+  const partial = { scenarios, added, hedging, cpuPerRead };
   return {
     tool: "express-lane-bench",
     version: 1,
@@ -750,6 +809,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     scenarios,
     added,
     hedging,
+    cpuPerRead,
     goals: evaluateGoals(partial, laneInfo.storeKind),
   };
 }

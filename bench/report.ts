@@ -9,7 +9,7 @@ import { stackedBarsSvg } from "./trace-report";
 export interface ScenarioResult {
   readonly name: string;
   readonly label: string;
-  readonly target: "lane" | "direct" | "wrk";
+  readonly target: "lane" | "direct" | "wrk" | "peer";
   readonly mode: "closed" | "open";
   readonly concurrency?: number;
   readonly rate?: number;
@@ -64,6 +64,8 @@ export interface BenchResult {
     /** Store level, in-process (no lane CPU in the path). */
     store?: { rate: number; p99Off: number; p99On: number; ratio: number; hedgesSent: number; hedgesWon: number; gets: number };
   };
+  /** Issue #15 goal 4: lane processes' CPU per 10-feature read (the wrk run), µs. */
+  readonly cpuPerRead?: { runtimeUs: number; signerUs: number; requests: number; tracing: boolean; peerSkipped?: string };
   readonly goals: Goal[];
 }
 
