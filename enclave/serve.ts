@@ -6,6 +6,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { KeyState } from "./key-state";
 import { attestedLaneKeyUnwrap, attestedSealKeyUnwrap, KeyProvisioner } from "./key-provisioning";
 import { LaneKeys } from "./lane-keys";
@@ -36,9 +37,11 @@ export function parseValidity(value: string): number {
   return seconds;
 }
 
+/** `--workers`: 1..64, or `auto` = one per vCPU this process may use (the enclave's cpu_count). */
 export function parseWorkers(value: string): number {
+  if (value === "auto") return Math.min(64, Math.max(1, availableParallelism()));
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error("--workers must be an integer between 1 and 64");
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error("--workers must be auto or an integer between 1 and 64");
   return n;
 }
 
