@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { buildBundles } from "../scripts/build";
 import { startLane } from "../scripts/lane/processes";
-import { batchScript, findWrk, runWrk, singleScript } from "./main";
+import { batchScript, findWrk, runWrk, singleScript } from "./wrk";
 import { defaultWorkload } from "./targets";
 
 import { processCpu } from "./proc-cpu";

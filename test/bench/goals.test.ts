@@ -1,4 +1,4 @@
-import { issue15Goals } from "../../bench/main";
+import { issue15Goals } from "../../bench/goals";
 import { renderHtml, renderTable } from "../../bench/report";
 import { benchResultOf, scenarioOf } from "./fixtures";
 
