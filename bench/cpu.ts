@@ -9,28 +9,18 @@
  * Needs Linux (/proc) and wrk (Debian: apt-get install wrk). Lane processes are not pinned (see
  * pinLane in bench/main.ts for why, on 2 vCPUs).
  */
-import { readFileSync, mkdtempSync, rmSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import { buildBundles } from "../scripts/build";
 import { startLane } from "../scripts/lane/processes";
-import { batchScript, findWrk, runWrk, singleScript } from "./main";
+import { batchScript, findWrk, runWrk, singleScript } from "./wrk";
 import { defaultWorkload } from "./targets";
 
-const TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-
-/** utime + stime of a process, in µs. */
-export function cpuMicros(stat: string): number {
-  // Field 2 (comm) may contain spaces and parentheses: fields after the last ") " are fixed.
-  const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
-}
-
-function processCpu(pid: number | undefined): number {
-  return pid === undefined ? NaN : cpuMicros(readFileSync(`/proc/${pid}/stat`, "utf8"));
-}
+import { processCpu } from "./proc-cpu";
+// The /proc reader is bench/proc-cpu.ts (npm run bench uses it too).
+export { cpuMicros } from "./proc-cpu";
 
 interface Options {
   store: "memory" | "file" | "s3";

@@ -3,11 +3,13 @@
  * HTML report (inline SVG latency CDF and histogram; no scripts, fonts or other external assets).
  */
 import type { LatencySummary } from "./stats";
+import { describeBreakdown, type RouteBreakdown } from "./breakdown";
+import { stackedBarsSvg } from "./trace-report";
 
 export interface ScenarioResult {
   readonly name: string;
   readonly label: string;
-  readonly target: "lane" | "direct" | "wrk";
+  readonly target: "lane" | "direct" | "wrk" | "peer";
   readonly mode: "closed" | "open";
   readonly concurrency?: number;
   readonly rate?: number;
@@ -29,6 +31,8 @@ export interface ScenarioResult {
   readonly hdr?: string;
   readonly simulation?: string;
   readonly notes?: string[];
+  /** Stage tracing (--trace-stages): where the runtime's span went at P50/P99/P99.9 (bench/breakdown.ts). */
+  readonly breakdown?: RouteBreakdown;
 }
 
 export interface Goal {
@@ -60,6 +64,8 @@ export interface BenchResult {
     /** Store level, in-process (no lane CPU in the path). */
     store?: { rate: number; p99Off: number; p99On: number; ratio: number; hedgesSent: number; hedgesWon: number; gets: number };
   };
+  /** Issue #15 goal 4: lane processes' CPU per 10-feature read (the wrk run), µs. */
+  readonly cpuPerRead?: { runtimeUs: number; signerUs: number; requests: number; tracing: boolean; peerSkipped?: string };
   readonly goals: Goal[];
 }
 
@@ -105,6 +111,11 @@ export function renderTable(result: BenchResult): string {
   if (result.goals.length) {
     out.push("", "Goals:");
     for (const g of result.goals) out.push(`  ${g.met === null ? "·" : g.met ? "✔" : "✘"} ${g.goal}: ${g.measured} (target ${g.target})${g.note ? ` — ${g.note}` : ""}`);
+  }
+  const traced = result.scenarios.filter((s) => s.breakdown && s.breakdown.at.length > 0);
+  if (traced.length) {
+    out.push("", "Tail breakdown (stage tracing; runtime span, mean of the 5 reads around each rank):");
+    for (const s of traced) for (const l of describeBreakdown(s.breakdown!)) out.push(`  [${s.name}] ${l}`);
   }
   const sim = result.scenarios.find((s) => s.simulation)?.simulation ?? result.lane.simulation;
   if (sim) out.push("", `NOTE: rows marked SIMULATION use a simulated store latency model (${sim}).`);
@@ -228,6 +239,7 @@ ${scenarioRows}</table>
 ${cdfSvg(plotted)}
 <h2>Latency histogram</h2>
 ${histogramSvg(plotted)}
+${result.scenarios.some((s) => s.breakdown?.at.length) ? `<h2>Tail breakdown (stage tracing)</h2>\n<p>Per percentile of the runtime's span, the mean split of the five reads around that rank; the black band is GC pause time overlapping them (runtime + signer). Signer stages are placed by centring the signer's own span in the runtime's transit window (hops get half each).</p>\n${result.scenarios.filter((s) => s.breakdown?.at.length).map((s) => stackedBarsSvg(s.label, s.breakdown!)).join("\n")}` : ""}
 <h2>Goals</h2>
 <table><tr><th>goal</th><th>target</th><th>measured</th><th>met</th><th>note</th></tr>
 ${result.goals.map((g) => `<tr><td>${escapeHtml(g.goal)}</td><td>${escapeHtml(g.target)}</td><td>${escapeHtml(g.measured)}</td><td class="${g.met ? "met" : "miss"}">${g.met === null ? "n/a" : g.met ? "met" : "not met"}</td><td>${escapeHtml(g.note ?? "")}</td></tr>`).join("\n")}

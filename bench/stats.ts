@@ -27,6 +27,9 @@ export interface LatencySummary {
   readonly max: number;
 }
 
+// The one percentile definition (nearest rank) is dev/percentile.ts; the HDR histogram below answers the same.
+export { nearestRankIndex, percentile } from "../dev/percentile";
+
 export class LatencyRecorder {
   readonly histogram: hdr.Histogram;
   /** Log-spaced bin counts (index = floor(log10(us) * BINS_PER_DECADE)). */

@@ -8,35 +8,14 @@ import type { Ed25519Jwk } from "../wire/keys";
 import { objectKey, encodeObject, type FeatureObject } from "../wire/object";
 import { verifyResponse, VerificationError } from "../verifier/response";
 import type { ObjectStore, ObjectWriter } from "../runtime/store/types";
-import { seededRandom } from "../runtime/store/simulated-latency";
-import { demoObject } from "../scripts/lane/demo-data";
-import { BENCH_PROFILE } from "../registry/views";
+import { seededRandom } from "../dev/random";
 
-/**
- * The benchmark's own view and entity ids (registry/views.ts BENCH_PROFILE): user_profile's
- * features, so reads cost the same, but never mixed with real users on a deployed lane.
- */
-export const BENCH_VIEW = BENCH_PROFILE.name;
-export function benchEntityId(i: number): string {
-  return `bench_${String(i).padStart(6, "0")}`;
-}
 import type { Outcome, Send } from "./load";
+// The dataset (view, ids, sized objects) is shared with `express-lane bench-data` (cli/): dev/bench-data.ts.
+import { BENCH_VIEW, benchEntityId, PROJECTED_FEATURES, sizedFeatureObject, sizedObject } from "../dev/bench-data";
+export { BENCH_VIEW, benchEntityId, PROJECTED_FEATURES, sizedFeatureObject, sizedObject };
 
 export type ReadKind = "single" | "projected" | "batch";
-
-/** The 10 features projected reads and batches ask for (all present in demo objects). */
-export const PROJECTED_FEATURES = [
-  "country",
-  "segment",
-  "risk_score",
-  "device",
-  "txn_count_7d",
-  "spend_30d_cat_0",
-  "spend_30d_cat_1",
-  "flag_0",
-  "last_login_time",
-  "embedding_0",
-] as const;
 
 export interface Workload {
   readonly view: string;
@@ -53,41 +32,6 @@ export const defaultWorkload = (entities: number, batchSize = 100): Workload => 
 });
 
 /** The feature string padded to reach the size (declared `string` in the registry view). */
-const PAD_FEATURE = "last_item_5";
-
-/**
- * A demo object whose MessagePack encoding is about `bytes` bytes: features the registry view
- * declares are dropped (never the projected ones) to go below, or the string feature PAD_FEATURE
- * lengthened to go above, so the object stays valid for the view.
- */
-export function sizedFeatureObject(i: number, bytes: number, now: number): FeatureObject {
-  const base: FeatureObject = { ...demoObject(i, now), view: BENCH_VIEW, entity: benchEntityId(i) };
-  const features: Record<string, unknown> = { ...base.features };
-  const make = (): FeatureObject => ({ ...base, features: features as FeatureObject["features"] });
-  let encoded = encodeObject(make());
-  const keep = new Set<string>([...PROJECTED_FEATURES, PAD_FEATURE]);
-  for (const name of Object.keys(features).reverse()) {
-    if (encoded.length <= bytes) break;
-    if (keep.has(name)) continue;
-    delete features[name];
-    encoded = encodeObject(make());
-  }
-  const room = bytes - encoded.length;
-  if (room > 0) {
-    features[PAD_FEATURE] = String(features[PAD_FEATURE] ?? "") + "x".repeat(room);
-    encoded = encodeObject(make());
-    // A longer string header may add a byte or two; trim back.
-    const over = encoded.length - bytes;
-    if (over > 0) features[PAD_FEATURE] = String(features[PAD_FEATURE]).slice(0, -over);
-  }
-  return make();
-}
-
-/** Unsealed (layout v1) bytes of a sized object. */
-export function sizedObject(i: number, bytes: number, now: number): Buffer {
-  return encodeObject(sizedFeatureObject(i, bytes, now));
-}
-
 /** Write `count` objects of ~`bytes` bytes for demo entity ids 0..count-1, encoded by `encode` (e.g. sealed). */
 export async function seedObjects(
   store: ObjectWriter,

@@ -1,5 +1,5 @@
 /**
- * `express-lane bench-data`: the benchmark's synthetic entities (bench/targets.ts, view
+ * `express-lane bench-data`: the benchmark's synthetic entities (dev/bench-data.ts, view
  * express_lane_bench) as a JSONL source file for `express-lane load`. This is how a deployed lane
  * gets the data the bundled benchmark reads: the bench workflow's seed step runs
  *
@@ -11,7 +11,7 @@
 import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { BENCH_PROFILE } from "../registry/views";
-import { sizedFeatureObject } from "../bench/targets";
+import { sizedFeatureObject } from "../dev/bench-data";
 
 /** One source row per entity: the view's entity key, event_time, and the features (times as ISO 8601). */
 export function benchRows(count: number, bytes: number, now: number): Array<Record<string, unknown>> {

@@ -5,12 +5,15 @@
  * decides which of those keys are used, exactly as in production.
  */
 import { readFileSync } from "node:fs";
+import { isMainThread } from "node:worker_threads";
 import { Command, Option } from "commander";
 import { DEFAULT_DEV_CA_DIR, LocalNsm } from "./nsm/local-nsm";
 import { readDevLaneKeyFile, readSealKeyFile } from "./seal";
-import { fail, parseValidity, serveSigner } from "./serve";
+import { fail, parseValidity, parseWorkers, serveSigner } from "./serve";
 import { readImageTrust } from "./trust-config";
 import { DEFAULT_REGISTRY, DEFAULT_REGISTRY_REF } from "../registry/views";
+// This bundle is also the code of its signing worker threads (--workers): started as one, it runs that.
+import "./sign-worker";
 
 async function main(): Promise<void> {
   const opts = new Command("express-lane-dev-signer")
@@ -24,8 +27,10 @@ async function main(): Promise<void> {
     .addOption(new Option("--key-directory <file>", "signed key directory to start with (the host can provision newer ones)").env("EXPRESS_LANE_KEY_DIRECTORY"))
     .addOption(new Option("--registry-document <file>", "signed registry document to start with (the host can provision newer ones)").env("EXPRESS_LANE_REGISTRY_DOCUMENT"))
     .addOption(new Option("--lane-key-file <paths>", "comma-separated dev lane signing key files (one trust anchor for the lane)").env("EXPRESS_LANE_LANE_KEY_FILE"))
+    .addOption(new Option("--workers <n>", "signing threads: 1 = this thread; N ≥ 2 = N worker threads, one key").env("EXPRESS_LANE_SIGNER_WORKERS").default("1"))
+    .addOption(new Option("--trace-stages", "benchmarks: timing trailers on reads that ask for them (runtime --trace-stages)").env("EXPRESS_LANE_SIGNER_TRACE_STAGES"))
     .parse()
-    .opts<{ socket: string; validity: string; devCaDir: string; bundle?: string; trustConfig: string; writerKeyFile?: string; keyDirectory?: string; registryDocument?: string; laneKeyFile?: string }>();
+    .opts<{ socket: string; validity: string; devCaDir: string; bundle?: string; trustConfig: string; writerKeyFile?: string; keyDirectory?: string; registryDocument?: string; laneKeyFile?: string; traceStages?: boolean; workers: string }>();
   const trust = readImageTrust(opts.trustConfig);
   // Local PCRs measure the code actually running, so a code change changes them.
   const nsm = new LocalNsm({ bundlePath: opts.bundle ?? process.argv[1], devCaDir: opts.devCaDir });
@@ -40,7 +45,9 @@ async function main(): Promise<void> {
     initialDirectory: opts.keyDirectory ? readFileSync(opts.keyDirectory) : undefined,
     initialRegistryDocument: opts.registryDocument ? readFileSync(opts.registryDocument) : undefined,
     devLaneKeys: (opts.laneKeyFile ?? "").split(",").filter(Boolean).map(readDevLaneKeyFile),
+    traceStages: opts.traceStages === true,
+    workers: parseWorkers(opts.workers),
   });
 }
 
-main().catch(fail);
+if (isMainThread) main().catch(fail);

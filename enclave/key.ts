@@ -34,6 +34,15 @@ export class SigningKey {
     return new SigningKey(privateKey, createPublicKey(privateKey));
   }
 
+  /**
+   * The private key for this process's own signing threads (enclave/sign-workers.ts): handed over
+   * in memory by postMessage, which clones a KeyObject into another thread of the same process.
+   * Never serialised, never in a frame: the key still never leaves the process.
+   */
+  threadKey(): KeyObject {
+    return this.privateKey;
+  }
+
   sign(data: string | Buffer): Buffer {
     return sign(null, typeof data === "string" ? Buffer.from(data, "utf8") : data, this.privateKey);
   }

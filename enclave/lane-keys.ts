@@ -17,6 +17,8 @@ export interface HeldLaneKey {
 
 export class LaneKeys {
   private held: HeldLaneKey[] = [];
+  /** Bumped on every change (the signer's worker threads follow it). */
+  version = 0;
 
   /** Add (or refresh) a lane key; its kid must be the thumbprint of the key itself. */
   offer(kid: string, privateKey: KeyObject, notBefore: number, notAfter: number): void {
@@ -24,6 +26,7 @@ export class LaneKeys {
     const key = SigningKey.fromPrivateKey(privateKey);
     if (key.keyid !== kid) throw new LaneKeyError(`lane key ${kid}: the private key's thumbprint is ${key.keyid}`);
     this.held = [...this.held.filter((h) => h.key.keyid !== kid), { key, notBefore, notAfter }];
+    this.version++;
   }
 
   holds(kid: string): boolean {

@@ -89,6 +89,11 @@ export class SealKeyring {
     return [...this.keys.keys()];
   }
 
+  /** The keyring as constructor input, for this process's own signing threads (enclave/sign-workers.ts); never a frame. */
+  entries(): SealKey[] {
+    return [...this.keys].map(([kid, k]) => ({ kid, key: k.key, writer: k.writer, use: k.use }));
+  }
+
   /** The writer and key of a kid that may seal (use "write"); undefined for unknown or verify-only kids. */
   writeKey(kid: string): { readonly writer: string; readonly key: Buffer } | undefined {
     const k = this.keys.get(kid);

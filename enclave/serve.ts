@@ -7,6 +7,7 @@
 import type { KeyObject } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
 import pino from "pino";
+import { availableParallelism } from "node:os";
 import { KeyState } from "./key-state";
 import { attestedLaneKeyUnwrap, attestedSealKeyUnwrap, KeyProvisioner } from "./key-provisioning";
 import { LaneKeys } from "./lane-keys";
@@ -35,12 +36,24 @@ export interface ServeOptions {
   readonly initialRegistryDocument?: Buffer;
   /** Development only: lane signing keys from files (production: KMS-wrapped, via ProvisionKeys). */
   readonly devLaneKeys?: readonly { readonly kid: string; readonly privateKey: KeyObject; readonly notBefore: number; readonly notAfter: number }[];
+  /** Development only (benchmarks): timing trailers on traced reads (enclave/stage-trace.ts). */
+  readonly traceStages?: boolean;
+  /** Signing threads (enclave/sign-workers.ts). @default 1 */
+  readonly workers?: number;
 }
 
 export function parseValidity(value: string): number {
   const seconds = Number(value);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) throw new Error("--validity must be an integer between 1 and 3600 seconds");
   return seconds;
+}
+
+/** `--workers`: 1..64, or `auto` = one per vCPU this process may use (the enclave's cpu_count). */
+export function parseWorkers(value: string): number {
+  if (value === "auto") return Math.min(64, Math.max(1, availableParallelism()));
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error("--workers must be auto or an integer between 1 and 64");
+  return n;
 }
 
 export async function serveSigner(options: ServeOptions): Promise<void> {
@@ -58,7 +71,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   // Views: the image default until an admin-signed registry document arrives (same admin keys).
   const registryState = new RegistryState(options.trust, options.defaultRegistry);
   if (options.initialRegistryDocument) registryState.accept(options.initialRegistryDocument);
-  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner, registryState });
+  const signer = new Signer({ validitySeconds: options.validitySeconds, nsm: options.nsm, provisioner, registryState, traceStages: options.traceStages, workers: options.workers });
   // One attestation before we say ready: proves the NSM works (device) or creates the dev CA
   // (local), so the first client request does not pay for it.
   await signer.attest({});
@@ -69,7 +82,7 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   if (!state.keyring) logger.warn("no key directory yet; every stored object and push is refused until the host provisions one");
   // One line that the local lane (and systemd logs) read: where, and which key.
   logger.info(
-    { event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), key_epoch: state.epoch, registry_version: registryState.current.ref.version, registry_digest: registryState.current.ref.digest, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) },
+    { event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), workers: options.workers ?? 1, key_epoch: state.epoch, registry_version: registryState.current.ref.version, registry_digest: registryState.current.ref.digest, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) },
     "signer ready",
   );
   const stop = (): void => {

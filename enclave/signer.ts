@@ -41,6 +41,9 @@ import { defaultRegistryRef, viewDocumentFromSpec, type RegistryRef } from "../w
 import { HighWaterMarks, NonceCache } from "./high-water";
 import type { LaneKeys } from "./lane-keys";
 import type { Nsm } from "./nsm/types";
+import { GcPauses, nowUs } from "./stage-trace";
+import { SharedHighWaterMarks } from "./shared-high-water";
+import { SignWorkerPool, type SignWorkerScript, type SignWorkerState } from "./sign-workers";
 import { contentDigest, DEFAULT_SIGNATURE_VALIDITY_S, serializeSignatureParams, signatureBase, signatureHeaders } from "../wire/envelope";
 import {
   AttestRequest,
@@ -109,8 +112,25 @@ export interface SignerOptions {
   readonly registry?: Registry;
   /** Admin-signed registry documents the host delivers (FrameKind.ProvisionRegistry), over the image default. */
   readonly registryState?: RegistryState;
+  /** With `registry`: the version and digest answers name (a signing worker mirrors its parent's). @default version 0, the registry's own digest */
+  readonly registryRef?: RegistryRef;
   /** Entities tracked for P2 (enclave/high-water.ts). */
   readonly maxTrackedEntities?: number;
+  /**
+   * Benchmarks only: answer reads that ask for it (SignReadRequest.trace) with a timing trailer
+   * (enclave/stage-trace.ts). Off: one check per stream chunk, no clock read. @default false
+   */
+  readonly traceStages?: boolean;
+  /** P2's table, when the caller shares one (a signing worker thread: enclave/sign-worker.ts). */
+  readonly highWater?: HighWaterMarks | SharedHighWaterMarks;
+  /**
+   * Signing threads (`--workers`): 1 answers reads on this thread, as always; N ≥ 2 answers them on
+   * N worker threads with this signer's key and a shared high-water table (enclave/sign-workers.ts).
+   * @default 1
+   */
+  readonly workers?: number;
+  /** Where the worker code is (tests; default: enclave/sign-workers.ts defaultWorkerScript). */
+  readonly workerScript?: SignWorkerScript;
 }
 
 /** Limits on what one host can make us hold (P7): a restart would change the signing key. */
@@ -160,12 +180,20 @@ export class Signer {
   private readonly laneKeys?: LaneKeys;
   private readonly fixed: { readonly registry: Registry; readonly ref: RegistryRef };
   private readonly registryState?: RegistryState;
-  readonly highWater: HighWaterMarks;
+  readonly highWater: HighWaterMarks | SharedHighWaterMarks;
   private readonly nonces = new NonceCache((WRITER_SIGNATURE_MAX_AGE_S + 2 * WRITER_SIGNATURE_FUTURE_SKEW_S) * 1000);
   /** Born here, never leaves: write tickets are MACs only this process can make. */
   private readonly ticketKey = randomBytes(32);
   private readonly connections: Record<ChannelRole | "pending", number> = { read: 0, write: 0, provision: 0, pending: 0 };
   private readonly guard: EntityGuard;
+  /** Present only when stage tracing is on. */
+  private readonly gcPauses?: GcPauses;
+  /** Present only with workers ≥ 2. */
+  readonly workerPool?: SignWorkerPool;
+  /** What the workers were last given (identity of the keyring, lane keys version). */
+  private workerKeyring: SealKeyring | null = null;
+  private workerLaneKeys = -1;
+  private workerRegistry = "";
 
   constructor(options: SignerOptions) {
     this.key = options.key ?? SigningKey.generate();
@@ -178,10 +206,25 @@ export class Signer {
     // A fixed registry (unit tests) is named like an image default: version 0, its own digest.
     if (!options.registry && !options.registryState) throw new Error("a Signer needs its views: a registry or a registry state");
     this.fixed = options.registry
-      ? { registry: options.registry, ref: defaultRegistryRef(options.registry.all.map(viewDocumentFromSpec)) }
+      ? { registry: options.registry, ref: options.registryRef ?? defaultRegistryRef(options.registry.all.map(viewDocumentFromSpec)) }
       : options.registryState!.current;
     this.registryState = options.registryState;
-    this.highWater = new HighWaterMarks(options.maxTrackedEntities);
+    const workers = options.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error("workers must be an integer in 1..64");
+    this.highWater = options.highWater ?? (workers > 1 ? new SharedHighWaterMarks(options.maxTrackedEntities) : new HighWaterMarks(options.maxTrackedEntities));
+    if (options.traceStages) this.gcPauses = new GcPauses();
+    if (workers > 1) {
+      const shared = this.highWater as SharedHighWaterMarks;
+      this.workerKeyring = this.keys.keyring;
+      this.workerLaneKeys = this.laneKeys?.version ?? 0;
+      this.workerRegistry = this.registryNow().ref.digest;
+      this.workerPool = new SignWorkerPool(
+        workers,
+        { key: this.key.threadKey(), validitySeconds: this.validitySeconds, highWater: shared.handle, traceStages: options.traceStages === true },
+        this.workerState(),
+        options.workerScript,
+      );
+    }
     this.guard = (view, entity, eventTime) => {
       const verdict = this.highWater.admit(view, entity, eventTime);
       return verdict === "ok" ? null : { code: verdict, message: GUARD_MESSAGES[verdict] };
@@ -213,6 +256,42 @@ export class Signer {
     const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
     const signed = this.signAnswer(rendered, raw, request.signature, created);
     return { ...signed, ...(rendered.entityErrors.length > 0 ? { entityErrors: rendered.entityErrors } : {}), served: rendered.served };
+  }
+
+  /** The key state workers sign with: the same objects this thread holds, cloned in memory. */
+  private workerState(): SignWorkerState {
+    const keyring = this.keys.keyring;
+    return {
+      keyring: keyring ? { keys: keyring.entries(), activeKid: keyring.activeKid, expiresAt: keyring.expiresAt } : null,
+      laneKeys: (this.laneKeys?.list(this.now()) ?? []).map((h) => ({ kid: h.key.keyid, privateKey: h.key.threadKey(), notBefore: h.notBefore, notAfter: h.notAfter })),
+      // The views this thread answers with now: workers answer with the same registry and name it.
+      registry: (({ registry, ref }) => ({ views: registry.all.map(viewDocumentFromSpec), ref }))(this.registryNow()),
+    };
+  }
+
+  /** Before a read goes to a worker: give the workers any key change provisioning made since. */
+  private syncWorkers(pool: SignWorkerPool): void {
+    const keyring = this.keys.keyring;
+    const lane = this.laneKeys?.version ?? 0;
+    const registry = this.registryNow().ref.digest;
+    if (keyring === this.workerKeyring && lane === this.workerLaneKeys && registry === this.workerRegistry) return;
+    this.workerKeyring = keyring;
+    this.workerLaneKeys = lane;
+    this.workerRegistry = registry;
+    pool.setState(this.workerState());
+  }
+
+  /** Stop the signing workers (tests; the process exits otherwise). */
+  async close(): Promise<void> {
+    await this.workerPool?.close();
+    this.gcPauses?.stop();
+  }
+
+  /** signRead with the timing trailer (stage tracing): the same answer, plus when it was made. */
+  private signReadTraced(request: SignReadRequest, received: number, gc: GcPauses): SignedResponse {
+    const decoded = nowUs();
+    const signed = this.signRead(request);
+    return { ...signed, trace: { received, decoded, signed: nowUs(), gc: gc.take() } };
   }
 
   /** RFC 9421 over an answer this signer built, bound to the request it was built for. */
@@ -424,7 +503,7 @@ export class Signer {
    * Answer one frame of a connection in `role`; never throws (a failure is an Error frame for that
    * request id). Reads are answered synchronously, without a promise hop on the hot path.
    */
-  handle(frame: Frame, role: ChannelRole): Buffer | Promise<Buffer> {
+  handle(frame: Frame, role: ChannelRole, receivedAt = 0): Buffer | Promise<Buffer> {
     try {
       if (!ROLE_FRAMES[role].has(frame.kind)) {
         return encodeFrame(frame.id, FrameKind.Error, errorReply("frame_not_allowed", `frame kind ${frame.kind} is not allowed on a ${role} connection`));
@@ -432,8 +511,11 @@ export class Signer {
       switch (frame.kind) {
         case FrameKind.KeyInfo:
           return encodeFrame(frame.id, FrameKind.Reply, this.key.info);
-        case FrameKind.SignRead:
-          return encodeFrame(frame.id, FrameKind.Reply, this.signRead(decodeSignRead(frame.payload)));
+        case FrameKind.SignRead: {
+          const request = decodeSignRead(frame.payload);
+          if (request.trace === true && this.gcPauses !== undefined) return encodeFrame(frame.id, FrameKind.Reply, this.signReadTraced(request, receivedAt, this.gcPauses));
+          return encodeFrame(frame.id, FrameKind.Reply, this.signRead(request));
+        }
         case FrameKind.SealWrite:
           return encodeFrame(frame.id, FrameKind.Reply, this.sealWrite(decodeSealWrite(frame.payload)));
         case FrameKind.SignWriteOutcome:
@@ -478,6 +560,7 @@ export class Signer {
       socket.destroy();
     };
     socket.on("data", (chunk: Buffer) => {
+      const receivedAt = this.gcPauses === undefined ? 0 : nowUs();
       let frames: Frame[];
       try {
         frames = decoder.push(chunk);
@@ -509,7 +592,12 @@ export class Signer {
           writer.send(encodeFrame(frame.id, FrameKind.Reply, reply));
           continue;
         }
-        const reply = this.handle(frame, role);
+        if (this.workerPool !== undefined && role === "read" && frame.kind === FrameKind.SignRead) {
+          this.syncWorkers(this.workerPool);
+          void this.workerPool.sign(frame, receivedAt).then((r) => writer.send(r));
+          continue;
+        }
+        const reply = this.handle(frame, role, receivedAt);
         if (Buffer.isBuffer(reply)) writer.send(reply);
         else if (pending >= CHANNEL_LIMITS.maxPendingPerConnection) {
           void reply.catch(() => undefined);
@@ -530,7 +618,8 @@ export class Signer {
     });
   }
 
-  listen(path: string): Promise<Server> {
+  async listen(path: string): Promise<Server> {
+    await this.workerPool?.ready();
     const server = createServer((socket) => this.serveConnection(socket));
     server.maxConnections = CHANNEL_LIMITS.maxConnections;
     return new Promise((resolve, reject) => {

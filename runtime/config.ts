@@ -52,6 +52,8 @@ export interface RuntimeConfig {
   readonly tlsClientCa?: string;
   readonly shutdownTimeoutMs: number;
   readonly accessLog: boolean;
+  /** Benchmarks only: append per-read stage stamps and GC pauses to this file (runtime/stage-trace.ts). */
+  readonly traceStages?: string;
 }
 
 function int(min: number, max: number) {
@@ -129,7 +131,8 @@ export function runtimeCommand(): Command {
     .addOption(new Option("--tls-client-ca <file>", "require client certificates from this CA (mTLS)").env("EXPRESS_LANE_TLS_CLIENT_CA"))
     .addOption(new Option("--shutdown-timeout-ms <n>", "SIGTERM: how long to drain in-flight requests").env("EXPRESS_LANE_SHUTDOWN_TIMEOUT_MS").default(10_000).argParser(int(0, 600_000)))
     .addOption(new Option("--loopback-metrics <on|off>", "loopback clients may scrape /metrics without an API key (the host's agents)").env("EXPRESS_LANE_LOOPBACK_METRICS").choices(["on", "off"]).default("off"))
-    .addOption(new Option("--access-log <on|off>", "one log line per request (id, route, status, key id)").env("EXPRESS_LANE_ACCESS_LOG").choices(["on", "off"]).default("on"));
+    .addOption(new Option("--access-log <on|off>", "one log line per request (id, route, status, key id)").env("EXPRESS_LANE_ACCESS_LOG").choices(["on", "off"]).default("on"))
+    .addOption(new Option("--trace-stages <file>", "benchmarks: append per-read stage timestamps and GC pauses to this JSON-lines file (off in production)").env("EXPRESS_LANE_TRACE_STAGES"));
 }
 
 export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RuntimeConfig {

@@ -22,6 +22,7 @@ import { describeModel, SimulatedLatencyStore } from "./store/simulated-latency"
 import { gateFromConfig } from "./gate";
 import { createListener, drain } from "./listener";
 import { lifecycleLogger } from "./log";
+import { StageTraceLog } from "./stage-trace";
 
 /** The configured store, wrapped: [hedging] → [SIMULATION latency] → store client. */
 export function createStore(config: RuntimeConfig, metrics?: LaneMetrics, logger?: pino.Logger): ObjectStore {
@@ -78,10 +79,13 @@ async function main(): Promise<void> {
   // without a directory in production; every (re)connect of the provision connection sends it.
   let sealProvisioning: KeyProvisioning | undefined;
   let registrySync: RegistrySync | undefined;
+  const stageTrace = config.traceStages ? new StageTraceLog(config.traceStages) : undefined;
+  if (stageTrace) logger.warn({ file: config.traceStages }, "stage tracing on (--trace-stages): a benchmark instrument, not for production");
   const signer = new SignerClient({
     role: "read",
     socketPath: config.signerSocket,
     timeoutMs: config.signerTimeoutMs,
+    traceStages: stageTrace !== undefined,
     onStateChange: (up, key) => {
       metrics.signerUp.set(up ? 1 : 0);
       logger.info({ up, keyid: key?.keyid }, up ? "signer connected" : "signer disconnected");
@@ -131,7 +135,7 @@ async function main(): Promise<void> {
   else if (provisionSigner.up) void registrySync.sync();
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
   const keysReady = config.keyDirectory ? () => (sealProvisioning?.last?.kids.length ?? 0) > 0 : undefined;
-  const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog, registry: registrySync });
+  const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog, registry: registrySync, stageTrace });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
     const provisioning = sealProvisioning;
@@ -165,6 +169,7 @@ async function main(): Promise<void> {
     writeSigner.close();
     provisionSigner.close();
     await store.close().catch(() => undefined);
+    await stageTrace?.close();
     logger.info({ drained }, "stopped");
     process.exit(drained ? 0 : 1);
   };

@@ -37,6 +37,7 @@ export interface RuntimeRegistry {
   /** Forward a signed document to the signer (PUT /v1/registry). Absent: this runtime does not publish (501). */
   publish?(bytes: Buffer): Promise<{ held: HeldRegistry; stored: boolean }>;
 }
+import { nowUs, traceStamps, type FrameStamps, type StageTraceLog } from "./stage-trace";
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
@@ -74,6 +75,8 @@ export interface ReaderOptions {
    * (S3Store does); without one, pushes answer 501.
    */
   readonly writer?: ObjectStore & ObjectWriter;
+  /** Stage tracing (`--trace-stages`, benchmarks; runtime/stage-trace.ts). Absent in production. */
+  readonly stageTrace?: StageTraceLog;
 }
 
 /** What a handler gets: the request, its matched route and path parameters, the parsed query. */
@@ -266,6 +269,9 @@ export class ReaderService {
    * checks every object and signs the answer, bound to the request.
    */
   private async read({ req, res, route, path, query }: RouteCall): Promise<void> {
+    // Stage tracing (--trace-stages, a benchmark instrument): off, it costs these `trace` checks.
+    const trace = this.options.stageTrace;
+    const accepted = trace ? nowUs() : 0;
     const grammar = READ_GRAMMARS[route.grammar as keyof typeof READ_GRAMMARS];
     const raw: RawReadRequest = {
       method: route.method,
@@ -277,7 +283,9 @@ export class ReaderService {
       body: grammar.bodyLimit > 0 ? await readBody(req, grammar.bodyLimit) : undefined,
     };
     const lookups = grammar.lookups(raw, this.options.registry.current.registry);
+    const storeSent = trace ? nowUs() : 0;
     const objects = lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
+    if (trace) return this.signTraced(res, raw, route, lookups, objects, trace, accepted, storeSent);
     const signerStarted = process.hrtime.bigint();
     const signed = await this.options.signer.signRead({ ...raw, objects });
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
@@ -286,6 +294,32 @@ export class ReaderService {
     this.metrics.observeServed(lookups.map((l) => l.view), signed.served);
     this.writeSigned(res, signed, raw);
   }
+
+  /** The rest of read() with stage stamps (runtime/stage-trace.ts): the same steps in the same order. */
+  private async signTraced(
+    res: ServerResponse,
+    raw: RawReadRequest,
+    route: RouteDef,
+    lookups: readonly { view: string }[],
+    objects: Array<Buffer | null>,
+    log: StageTraceLog,
+    accepted: number,
+    storeSent: number,
+  ): Promise<void> {
+    const storeAnswered = nowUs();
+    const frame: FrameStamps = { queued: 0, sent: 0, received: 0 };
+    const signed = await this.options.signer.signReadTraced({ ...raw, objects }, frame);
+    this.metrics.signerDuration.observe((frame.received - frame.queued) / 1e6);
+    if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
+    this.metrics.observeServed(lookups.map((l) => l.view), signed.served);
+    const trailer = signed.trace;
+    this.writeSigned(res, signed, raw);
+    res.once("finish", () => {
+      const { stamps, signerGc } = traceStamps({ accepted, storeSent, storeAnswered, responseWritten: nowUs() }, frame, trailer);
+      log.read({ route: route.label, status: res.statusCode, stamps }, signerGc);
+    });
+  }
+
 
   /**
    * Push API: the writer signed the request with its own key (wire/writer-auth.ts); we forward it

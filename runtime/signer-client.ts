@@ -36,6 +36,7 @@ import {
   SignReadRequest,
   SignWriteOutcomeRequest,
 } from "../wire/frames";
+import { nowUs, type FrameStamps } from "./stage-trace";
 
 /** The signer is down, reconnecting, timed out or saturated: 503 signer_unavailable, Retry-After. */
 const unavailable = (message = "signer unavailable"): LaneError => new LaneError("signer_unavailable", message);
@@ -64,6 +65,8 @@ export interface SignerClientOptions {
   /** Bound on requests in flight to the signer; beyond it calls fail fast as unavailable. */
   readonly maxInFlight?: number;
   readonly onStateChange?: (up: boolean, keyInfo: KeyInfo | null) => void;
+  /** Stage tracing (runtime/stage-trace.ts): stamp when traced frames leave. Off in production. */
+  readonly traceStages?: boolean;
 }
 
 interface Pending {
@@ -71,6 +74,8 @@ interface Pending {
   reject(err: Error): void;
   decode(payload: Uint8Array): unknown;
   deadline: number;
+  /** Stage tracing only. */
+  stamps?: FrameStamps;
 }
 
 export class SignerClient {
@@ -85,6 +90,8 @@ export class SignerClient {
   private key: KeyInfo | null = null;
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
+  /** Traced frames queued in this event-loop turn, stamped when the coalesced write goes out. */
+  private tracedQueued: FrameStamps[] = [];
   readonly role: ChannelRole;
 
   constructor(private readonly options: SignerClientOptions) {
@@ -113,6 +120,14 @@ export class SignerClient {
 
   signRead(request: SignReadRequest): Promise<SignedResponse> {
     return this.call(FrameKind.SignRead, request, decodeSignedResponse);
+  }
+
+  /**
+   * A read with stage tracing (runtime/stage-trace.ts): `stamps` gets the queue, send and reply
+   * times; the signer adds its own span as a trailer when it traces stages.
+   */
+  signReadTraced(request: SignReadRequest, stamps: FrameStamps): Promise<SignedResponse> {
+    return this.call(FrameKind.SignRead, { ...request, trace: true }, decodeSignedResponse, this.timeoutMs, stamps);
   }
 
   /** Push API (write role): the signed answer for a ticket the signer issued with the sealed rows. */
@@ -161,14 +176,18 @@ export class SignerClient {
     this.failAll(unavailable("signer client closed"));
   }
 
-  private call<T>(kind: FrameKind, message: unknown, decode: (payload: Uint8Array) => T, timeoutMs = this.timeoutMs): Promise<T> {
+  private call<T>(kind: FrameKind, message: unknown, decode: (payload: Uint8Array) => T, timeoutMs = this.timeoutMs, stamps?: FrameStamps): Promise<T> {
     const writer = this.writer;
     if (!writer || (kind !== FrameKind.Hello && !this.key)) return Promise.reject(unavailable());
     if (this.pending.size >= this.maxInFlight) return Promise.reject(unavailable("signer saturated"));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, decode, deadline: Date.now() + timeoutMs });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, decode, deadline: Date.now() + timeoutMs, stamps });
+      if (stamps !== undefined) {
+        stamps.queued = nowUs();
+        this.tracedQueued.push(stamps);
+      }
       writer.send(encodeFrame(id, kind, message));
     });
   }
@@ -180,7 +199,7 @@ export class SignerClient {
     const decoder = new FrameDecoder();
     socket.on("connect", () => {
       this.socket = socket;
-      this.writer = new FrameWriter((data) => socket.write(data));
+      this.writer = new FrameWriter((data) => socket.write(data), this.options.traceStages ? this.stampSent : undefined);
       this.reconnectDelay = this.options.reconnectMinMs ?? 50;
       // The first frame declares the role; the reply carries the signer's key.
       this.call(FrameKind.Hello, { role: this.role, protocol: FRAME_PROTOCOL_VERSION }, decodeHelloReply).then(
@@ -235,10 +254,17 @@ export class SignerClient {
     this.reconnectTimer.unref();
   }
 
+  private readonly stampSent = (): void => {
+    const t = nowUs();
+    for (const s of this.tracedQueued) s.sent = t;
+    this.tracedQueued = [];
+  };
+
   private settle(frame: Frame): void {
     const entry = this.pending.get(frame.id);
     if (!entry) return; // timed out already
     this.pending.delete(frame.id);
+    if (entry.stamps !== undefined) entry.stamps.received = nowUs();
     try {
       if (frame.kind === FrameKind.Reply) entry.resolve(entry.decode(frame.payload));
       else if (frame.kind === FrameKind.Error) entry.reject(rejection(decodeErrorReply(frame.payload)));

@@ -20,7 +20,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { batchScript, singleScript } from "../bench/main";
+import { batchScript, singleScript } from "../bench/wrk";
 import { defaultWorkload } from "../bench/targets";
 import { renderPrometheusConfig } from "../constructs/cloudwatch-agent";
 import { renderHostUnits } from "../constructs/host-units";

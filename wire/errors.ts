@@ -93,6 +93,7 @@ export const ERROR_CATALOG = {
   frame_not_allowed: { status: 500, from: "signer", message: "frame kind not allowed on this connection" },
   hello_refused: { status: 503, from: "signer", message: "connection refused by the signer" },
   signer_busy: { status: 503, from: "signer", message: "too many requests in flight on this connection" },
+  signer_worker_failed: { status: 503, from: "signer", message: "the signing thread that held this read failed; retry", retryAfter: 1 },
   signer_error: { status: 500, from: "signer", message: "signer failure" },
   bad_provisioning: { status: 400, from: "signer", message: "malformed key provisioning" },
   kms_provisioning_disabled: { status: 409, from: "signer", message: "this signer takes no KMS-wrapped keys" },

@@ -95,6 +95,26 @@ export interface HelloReply extends KeyInfo {
  */
 export interface SignReadRequest extends RawReadRequest {
   readonly objects: ReadonlyArray<Uint8Array | null>;
+  /**
+   * Stage tracing (benchmarks, `--trace-stages`): ask for a SignerStageTrace trailer in the reply.
+   * A signer started without stage tracing ignores it. Absent in production traffic.
+   */
+  readonly trace?: boolean;
+}
+
+/**
+ * The signer's side of one traced read, in the signer's own monotonic clock (µs,
+ * performance.now()): when the frame's bytes arrived, when the frame was decoded, when the answer
+ * was built and signed. Only differences are meaningful; the runtime places the span on its own
+ * clock from the frame's send and reply times (runtime/stage-trace.ts). `gc`: the signer's GC
+ * pauses observed since its previous traced reply, [start µs, duration µs] in the same clock.
+ * Not signed: it describes timing only and feeds the benchmark.
+ */
+export interface SignerStageTrace {
+  readonly received: number;
+  readonly decoded: number;
+  readonly signed: number;
+  readonly gc: ReadonlyArray<readonly [number, number]>;
 }
 
 /** A complete, signed HTTP answer made by the signer. The runtime copies it to the wire as is. */
@@ -118,6 +138,8 @@ export interface SignedResponse {
    * its age at the signed read time (`created − event_time`, seconds, ≥ 0). Not signed; metrics only.
    */
   readonly served?: readonly ServedEntity[];
+  /** Only when the request asked for it and the signer traces stages (SignReadRequest.trace). */
+  readonly trace?: SignerStageTrace;
 }
 
 /** Per-entity outcome of a read, as the signer rendered it (metrics only). */
@@ -407,8 +429,28 @@ export const decodeSignRead = (payload: Uint8Array): SignReadRequest => {
     contentType: optStr(m, "contentType", 256),
     body: optBin(m, "body", 4 * 1024 * 1024),
     objects,
+    // Stage tracing asked for (benchmarks); one comparison, no allocation, when not.
+    trace: m.trace === true ? true : undefined,
   };
 };
+
+/** Bound on GC pauses one trailer may carry. */
+export const MAX_TRACE_GC_EVENTS = 256;
+
+function num(m: Fields, field: string): number {
+  const v = m[field];
+  if (typeof v !== "number" || !Number.isFinite(v)) return badField(`${field} must be a number`);
+  return v;
+}
+
+function decodeSignerStageTrace(v: unknown): SignerStageTrace {
+  const m = map(v, "trace");
+  const gc = list(m, "gc", MAX_TRACE_GC_EVENTS).map((e, i): readonly [number, number] => {
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "number" || typeof e[1] !== "number" || !Number.isFinite(e[0]) || !Number.isFinite(e[1])) return badField(`trace.gc[${i}] must be [start, duration]`);
+    return [e[0], e[1]] as const;
+  });
+  return { received: num(m, "received"), decoded: num(m, "decoded"), signed: num(m, "signed"), gc };
+}
 
 export const decodeSignedResponse = (payload: Uint8Array): SignedResponse => {
   const m = unpackMap(payload);
@@ -422,6 +464,7 @@ export const decodeSignedResponse = (payload: Uint8Array): SignedResponse => {
     body: bin(m, "body"),
     ...(errors ? { entityErrors: errors } : {}),
     ...(m.served === undefined ? {} : { served: list(m, "served", MAX_OBJECTS).map((e, i) => decodeServed(e, i)) }),
+    ...(m.trace === undefined ? {} : { trace: decodeSignerStageTrace(m.trace) }),
   };
 };
 
@@ -657,7 +700,11 @@ export class FrameWriter {
   private queue: Buffer[] = [];
   private scheduled = false;
 
-  constructor(private readonly write: (data: Buffer) => void) {}
+  /** `onFlush` (stage tracing only): called right after each coalesced write. */
+  constructor(
+    private readonly write: (data: Buffer) => void,
+    private readonly onFlush?: () => void,
+  ) {}
 
   send(frame: Buffer): void {
     this.queue.push(frame);
@@ -673,6 +720,7 @@ export class FrameWriter {
     if (queue.length === 0) return;
     this.queue = [];
     this.write(queue.length === 1 ? queue[0] : Buffer.concat(queue));
+    if (this.onFlush !== undefined) this.onFlush();
   };
 
   /** Drop anything queued (the connection is gone; callers fail their pending requests). */

@@ -12,7 +12,7 @@
  */
 import { existsSync, symlinkSync } from "node:fs";
 import { resolve } from "node:path";
-import { DEMO_VIEW, demoEntityId, demoObject } from "../../scripts/lane/demo-data";
+import { DEMO_VIEW, demoEntityId, demoObject } from "../../dev/demo-data";
 import * as thisSigner from "../../enclave/signer";
 import * as thisSeal from "../../enclave/seal";
 import { DEFAULT_REGISTRY } from "../../registry/views";

@@ -15,7 +15,7 @@ import { generateSealKey, SealKeyring } from "../../enclave/seal";
 import { decodeObjectBody, decodeObjectBodyProjected, decodeStoredObject, KeySelector, sealInput } from "../../wire/object";
 import { contentDigest, COVERED_COMPONENTS, serializeSignatureParams } from "../../wire/envelope";
 import { serializeInnerList } from "structured-headers";
-import { DEMO_VIEW, demoEntityId, demoObject } from "../../scripts/lane/demo-data";
+import { DEMO_VIEW, demoEntityId, demoObject } from "../../dev/demo-data";
 
 const ITER = Number(process.argv[2] ?? 3000);
 const ROUNDS = 7;

@@ -56,18 +56,6 @@ export function describeModel(model: LatencyModel): string {
   return model.kind === "fixed" ? `fixed:${model.ms}ms` : `lognormal:p50=${model.p50Ms}ms,p99=${model.p99Ms}ms`;
 }
 
-/** mulberry32: a small seeded PRNG, so simulated runs (and tests) are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A latency sampler (milliseconds) for a model. Box–Muller for the normal draw. */
 export function latencySampler(model: LatencyModel, random: () => number = Math.random): () => number {
   if (model.kind === "fixed") return () => model.ms;
@@ -83,8 +71,8 @@ export function latencySampler(model: LatencyModel, random: () => number = Math.
 
 export interface SimulatedLatencyOptions {
   readonly model: LatencyModel;
-  /** Seed for reproducible draws; default Math.random. */
-  readonly seed?: number;
+  /** Uniform [0, 1) draws; pass a seeded one (dev/random.ts) for reproducible runs. @default Math.random */
+  readonly random?: () => number;
   /** Registers `lane_simulation_store_latency_info{model}` = 1 here (the runtime's registry). */
   readonly registry?: Registry;
   /** Timer seam (tests). */
@@ -105,7 +93,7 @@ export class SimulatedLatencyStore implements ObjectStore {
     options: SimulatedLatencyOptions,
   ) {
     this.description = `SIMULATION ${describeModel(options.model)}`;
-    this.sample = latencySampler(options.model, options.seed === undefined ? Math.random : seededRandom(options.seed));
+    this.sample = latencySampler(options.model, options.random ?? Math.random);
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as NodeJS.Timeout));
     if (options.registry) {

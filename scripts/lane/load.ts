@@ -42,11 +42,8 @@ export interface LoadSummary {
   readonly seconds: number;
 }
 
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
+/** The one percentile definition (nearest rank), shared with the benchmark. */
+export { percentile } from "../../dev/percentile";
 
 async function send(pool: Pool, shot: Shot, startedAt: number, keepBody: boolean): Promise<Result> {
   try {

@@ -43,6 +43,8 @@ export interface LaneOptions {
   readonly bundles?: boolean;
   /** Extra environment for the runtime process. */
   readonly runtimeEnv?: Readonly<Record<string, string>>;
+  /** Extra environment for the dev signer process (benchmarks: stage tracing, workers). */
+  readonly signerEnv?: Readonly<Record<string, string>>;
   readonly onProgress?: (done: number, total: number) => void;
   /** Child stderr goes here (default: inherited). */
   readonly quiet?: boolean;
@@ -266,7 +268,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     if (demoCount > 0 && !(await demoAlreadyLoaded(demoTarget, demoCount, seals))) await loadDemo(demoTarget, demoCount, seals, options.onProgress);
 
     const startSigner = async (): Promise<string> => {
-      const started = await spawnReady("dev-signer", ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, options.extraWriterKeyFiles)], { ...base, cpu: cpus.signer }, "signer_ready");
+      const started = await spawnReady("dev-signer", ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, options.extraWriterKeyFiles)], { ...base, cpu: cpus.signer, env: options.signerEnv }, "signer_ready");
       children.signer = started.child;
       // The key answers are signed with: the lane key when there is one, else the signer's own.
       return String(started.ready.signing_keyid ?? started.ready.keyid);

@@ -80,7 +80,8 @@ export interface RealSigner {
   stop(): void;
 }
 
-export async function startRealSigner(): Promise<RealSigner> {
+/** `extraArgs`: more dev-signer flags (e.g. `--workers 2`, `--trace-stages`). */
+export async function startRealSigner(extraArgs: readonly string[] = []): Promise<RealSigner> {
   await buildBundles(["dev-signer"]);
   const dir = mkdtempSync(join(tmpdir(), "el-adversary-"));
   const admin = testAdmin();
@@ -91,7 +92,7 @@ export async function startRealSigner(): Promise<RealSigner> {
   const socket = join(dir, "signer.sock");
   const child = spawn(
     process.execPath,
-    [join(__dirname, "../../dist/dev-signer.js"), "--socket", socket, "--dev-ca-dir", join(dir, "dev-ca"), "--trust-config", join(dir, "trust.json"), "--writer-key-file", join(dir, "writer.json"), "--key-directory", join(dir, "directory.json")],
+    [join(__dirname, "../../dist/dev-signer.js"), "--socket", socket, "--dev-ca-dir", join(dir, "dev-ca"), "--trust-config", join(dir, "trust.json"), "--writer-key-file", join(dir, "writer.json"), "--key-directory", join(dir, "directory.json"), ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await new Promise<void>((resolve, reject) => {

@@ -31,22 +31,41 @@ function importedFolders(file: string): Set<string> {
 }
 
 const RULES: Array<[folder: string, forbidden: string[]]> = [
-  ["runtime", ["enclave", "stacks", "constructs", "scripts", "cli", "bench"]],
-  ["enclave", ["runtime", "stacks", "constructs", "scripts", "cli", "bench", "verifier"]],
-  ["verifier", ["registry", "runtime", "enclave", "stacks", "constructs", "scripts", "cli", "bench"]],
+  ["runtime", ["enclave", "stacks", "constructs", "scripts", "cli", "bench", "dev"]],
+  ["enclave", ["runtime", "stacks", "constructs", "scripts", "cli", "bench", "verifier", "dev"]],
+  ["verifier", ["registry", "runtime", "enclave", "stacks", "constructs", "scripts", "cli", "bench", "dev"]],
   // The registry is passed in by the composition roots (runtime/main.ts, enclave/main.ts, cli, scripts).
-  ["wire", ["registry", "runtime", "enclave", "verifier", "stacks", "constructs", "scripts", "cli", "bench"]],
-  ["registry", ["runtime", "enclave", "verifier", "stacks", "constructs", "scripts", "cli", "bench"]],
-  ["constructs", ["runtime", "enclave", "verifier", "wire", "registry", "stacks", "cli", "bench", "scripts"]],
-  ["stacks", ["runtime", "enclave", "verifier", "wire", "registry", "cli", "bench", "scripts"]],
-  ["types", ["runtime", "enclave", "verifier", "wire", "registry", "constructs", "stacks", "cli", "bench", "scripts"]],
+  ["wire", ["registry", "runtime", "enclave", "verifier", "stacks", "constructs", "scripts", "cli", "bench", "dev"]],
+  ["registry", ["runtime", "enclave", "verifier", "stacks", "constructs", "scripts", "cli", "bench", "dev"]],
+  ["constructs", ["runtime", "enclave", "verifier", "wire", "registry", "stacks", "cli", "bench", "scripts", "dev"]],
+  ["stacks", ["runtime", "enclave", "verifier", "wire", "registry", "cli", "bench", "scripts", "dev"]],
+  ["types", ["runtime", "enclave", "verifier", "wire", "registry", "constructs", "stacks", "cli", "bench", "scripts", "dev"]],
   // The consumers' SDK ships the verifier, never lane internals.
-  ["clients/typescript/src", ["runtime", "enclave", "registry", "stacks", "constructs", "scripts", "cli", "bench"]],
-  // Operator tooling may use the application (it loads, verifies, provisions), never infrastructure code.
-  ["cli", ["stacks", "constructs", "scripts"]],
-  ["bench", ["stacks", "constructs", "cli"]],
-  // scripts/ (build, local lane, docs, conformance) and test/ may import anything but each other's helpers.
-  ["scripts", ["test"]],
+  ["clients/typescript/src", ["runtime", "enclave", "registry", "stacks", "constructs", "scripts", "cli", "bench", "dev"]],
+  // Dev tooling rooms (issue #17). dev/: what the benchmark, the scripts and the CLI's bench-data
+  // share (seeded randomness, the one percentile definition, demo and benchmark data); it depends on
+  // no tool. bench/: the benchmark; scripts/: the local lane and operator scripts; neither imports
+  // the other, and the product CLI (which may use the application, never infrastructure code)
+  // imports no benchmark.
+  ["dev", ["runtime", "stacks", "constructs", "scripts", "cli", "bench"]],
+  ["bench", ["stacks", "constructs", "cli", "scripts"]],
+  ["scripts", ["bench", "cli", "test"]],
+  ["cli", ["bench", "scripts", "stacks", "constructs"]],
+];
+
+/**
+ * Imports these rules forbid that are still there, each with its way out (issue #17). The list may
+ * only shrink: a new violation fails, and so does an entry that no longer occurs.
+ */
+const KNOWN: ReadonlyArray<[file: string, folder: string, why: string]> = [
+  ["bench/local.ts", "scripts", "startLane (scripts/lane/processes.ts) should move to dev/lane"],
+  ["bench/cpu.ts", "scripts", "startLane and buildBundles (scripts/build.ts) should move to dev/"],
+  ["scripts/lint-infra.ts", "bench", "lints bench's wrk Lua scripts: belongs in test/bench"],
+  ["scripts/remote-bench.ts", "bench", "a benchmark job: belongs in bench/ (workflow and docs name its path)"],
+  ["scripts/lane/processes.ts", "cli", "writer key files (cli/writer-key.ts) should move to dev/ or wire/"],
+  ["scripts/lane/dev-keys.ts", "cli", "key directory and key file helpers (cli/directory.ts, cli/writer-key.ts, cli/lane-key.ts)"],
+  ["scripts/docs/cli-flags.ts", "cli", "generates docs/cli.md from the commands' own --help: it must load the CLI (or run it as a process)"],
+  ["scripts/measure-write-path.ts", "cli", "uses cli/load and cli/writer-key as a client would: run the CLI instead"],
 ];
 
 /** Every top-level folder that holds TypeScript, and the subfolders ruled on their own. */
@@ -104,9 +123,22 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
 }
 
 describe("import boundaries", () => {
+  const known = new Set(KNOWN.map(([file, folder]) => `${file} → ${folder}/`));
+  const violationsOf = (folder: string, forbidden: string[]): string[] =>
+    sources(folder).flatMap((file) => [...importedFolders(file)].filter((f) => forbidden.includes(f)).map((f) => `${file} → ${f}/`));
+
   it.each(RULES)("%s/ imports none of %j", (folder, forbidden) => {
-    const violations = sources(folder).flatMap((file) => [...importedFolders(file)].filter((f) => forbidden.includes(f)).map((f) => `${file} → ${f}/`));
-    expect(violations).toEqual([]);
+    expect(violationsOf(folder, forbidden).filter((v) => !known.has(v))).toEqual([]);
+  });
+
+  it("lists only known exceptions that still occur (the list only shrinks)", () => {
+    const all = new Set(RULES.flatMap(([folder, forbidden]) => violationsOf(folder, forbidden)));
+    expect([...known].filter((k) => !all.has(k))).toEqual([]);
+  });
+
+  it("keeps demo and benchmark helpers out of the runtime and the enclave", () => {
+    expect(sources("runtime").filter((f) => /bench/.test(f))).toEqual([]);
+    expect(readFileSync(join(ROOT, "runtime/store/simulated-latency.ts"), "utf8")).not.toMatch(/export function seededRandom/);
   });
 
   it("every folder with sources has a rule (a new folder needs one)", () => {

@@ -1,5 +1,7 @@
 import { renderHtml, renderTable, type BenchResult, type ScenarioResult } from "../../bench/report";
-import { evaluateGoals, generatorCpus, parseWrk, pinLane } from "../../bench/main";
+import { evaluateGoals } from "../../bench/goals";
+import { generatorCpus, pinLane } from "../../bench/local";
+import { parseWrk } from "../../bench/wrk";
 import { benchResultOf, scenarioOf } from "./fixtures";
 import { sizedObject } from "../../bench/targets";
 import { decodeObject } from "../../wire/object";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { Packr } from "msgpackr";
-import { decodePayload, decodeSignedResponse, encodeFrame, FrameDecoder, FrameError, FrameFieldError, FrameKind, FrameWriter } from "../../wire/frames";
+import { decodePayload, decodeSignedResponse, decodeSignRead, encodeFrame, FrameDecoder, FrameError, FrameFieldError, FrameKind, FrameWriter } from "../../wire/frames";
 
 describe("wire/frames", () => {
   it("decodes frames however the stream is chunked", () => {
@@ -73,6 +73,27 @@ describe("wire/frames: the signer's per-entity outcomes (metrics only)", () => {
   it("refuses an unknown status or a bad age", () => {
     for (const served of [[{ status: "fresh" }], [{ status: "found", ageSeconds: -1 }], [{ status: "found", ageSeconds: "1" }], ["found"], "found"]) {
       expect(() => decodeSignedResponse(packr.pack({ ...answer, served }))).toThrow(FrameFieldError);
+    }
+  });
+});
+
+describe("the SignRead trace request and the SignedResponse timing trailer (stage tracing)", () => {
+  const pack = (v: unknown) => new Packr({ useRecords: false }).pack(v);
+  const answer = { status: 200, contentType: "application/json", contentDigest: "sha-256=:x:", signatureInput: "sig1=()", signature: "sig1=:y:", body: Buffer.from("{}") };
+
+  it("reads trace only as `true`; anything else is no trace", () => {
+    const base = { method: "GET", path: "/v1/features/v/e", query: "", objects: [null] };
+    expect(decodeSignRead(pack({ ...base, trace: true })).trace).toBe(true);
+    for (const junk of ["yes", 1, { a: 1 }, null]) expect(decodeSignRead(pack({ ...base, trace: junk })).trace).toBeUndefined();
+    expect(decodeSignRead(pack(base)).trace).toBeUndefined();
+  });
+
+  it("decodes a well-formed trailer and refuses a malformed one (a bad_frame, not a partial object)", () => {
+    const ok = decodeSignedResponse(pack({ ...answer, trace: { received: 1, decoded: 2, signed: 3, gc: [[1.5, 0.2]] } }));
+    expect(ok.trace).toEqual({ received: 1, decoded: 2, signed: 3, gc: [[1.5, 0.2]] });
+    expect(decodeSignedResponse(pack(answer)).trace).toBeUndefined();
+    for (const bad of [{ received: "1", decoded: 2, signed: 3, gc: [] }, { received: 1, decoded: 2, signed: 3, gc: [[1]] }, { received: 1, decoded: 2, signed: 3, gc: Array.from({ length: 300 }, () => [1, 1]) }, "trace"]) {
+      expect(() => decodeSignedResponse(pack({ ...answer, trace: bad }))).toThrow(FrameFieldError);
     }
   });
 });

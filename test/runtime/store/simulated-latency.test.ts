@@ -1,5 +1,6 @@
 import { Registry } from "prom-client";
-import { latencySampler, parseLatencyModel, seededRandom, SimulatedLatencyStore } from "../../../runtime/store/simulated-latency";
+import { latencySampler, parseLatencyModel, SimulatedLatencyStore } from "../../../runtime/store/simulated-latency";
+import { seededRandom } from "../../../dev/random";
 import { MemoryStore } from "../../../runtime/store/memory-store";
 import { parseRuntimeConfig } from "../../../runtime/config";
 

@@ -1,7 +1,7 @@
 /**
  * Client CPU per 4 KB GET: S3Store vs raw undici vs the AWS SDK's GetObject, in one run.
  *
- *   npx tsx bench/micro/store-client.ts [requests=2000] [rounds=3]
+ *   npx tsx bench/store-client.ts [requests=2000] [rounds=3]
  *
  * The server (a bare node:http answering every GET with the same 4 KB, like an S3 GetObject) runs
  * in a child process so its CPU is not counted: process.cpuUsage() here is client-only (user+sys).
@@ -10,8 +10,8 @@
 import { spawn } from "node:child_process";
 import { Pool } from "undici";
 import { S3Client, GetObjectCommand } from "@aws-sdk/client-s3";
-import { S3Store } from "../../runtime/store/s3-store";
-import { StaticCredentials } from "../../runtime/store/credentials";
+import { S3Store } from "../runtime/store/s3-store";
+import { StaticCredentials } from "../runtime/store/credentials";
 
 const REQUESTS = Number(process.argv[2] ?? 2000);
 const ROUNDS = Number(process.argv[3] ?? 3);
