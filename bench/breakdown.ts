@@ -84,7 +84,8 @@ export function parseTrace(text: string): { reads: TraceRead[]; gc: TraceGc[] } 
     }
     const o = v as Partial<TraceRead & TraceGc>;
     if (Array.isArray(o.t) && o.t.length === TRACE_STAMPS.length && typeof o.route === "string") reads.push({ route: o.route, status: Number(o.status), t: o.t });
-    else if ((o.gc === "runtime" || o.gc === "signer") && typeof o.start === "number" && typeof o.duration === "number") gc.push({ gc: o.gc, start: o.start, duration: o.duration });
+    else if ((o.gc === "runtime" || o.gc === "signer") && typeof o.start === "number" && typeof o.duration === "number")
+      gc.push({ gc: o.gc, start: o.start, duration: o.duration });
   }
   return { reads, gc };
 }

@@ -39,7 +39,16 @@ export function generatorCpus(cpuCount: number): string | undefined {
 
 export function machine(): BenchResult["machine"] {
   const c = cpus();
-  return { hostname: hostname(), cpus: c.length, cpuModel: c[0]?.model ?? "?", memoryBytes: totalmem(), node: process.version, platform: process.platform, kernel: release(), loadavg: loadavg() };
+  return {
+    hostname: hostname(),
+    cpus: c.length,
+    cpuModel: c[0]?.model ?? "?",
+    memoryBytes: totalmem(),
+    node: process.version,
+    platform: process.platform,
+    kernel: release(),
+    loadavg: loadavg(),
+  };
 }
 
 export function gitCommit(): string | undefined {
@@ -82,15 +91,15 @@ export async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, 
       opts.store === "memory"
         ? MemoryStore.fromFileStoreDir(lane.objectsDir)
         : opts.store === "file"
-        ? new FileStore({ root: lane.objectsDir, etags: false })
-        : new S3Store({
-            bucket: lane.bucket,
-            endpoint: lane.storeEndpoint,
-            addressing: "path",
-            region: "us-east-1",
-            credentials: new StaticCredentials(LOCAL_STORE_CREDENTIALS),
-            connections: DEFAULT_STORE_CONNECTIONS, // the runtime's default --store-connections
-          });
+          ? new FileStore({ root: lane.objectsDir, etags: false })
+          : new S3Store({
+              bucket: lane.bucket,
+              endpoint: lane.storeEndpoint,
+              addressing: "path",
+              region: "us-east-1",
+              credentials: new StaticCredentials(LOCAL_STORE_CREDENTIALS),
+              connections: DEFAULT_STORE_CONNECTIONS, // the runtime's default --store-connections
+            });
     return {
       lane,
       dataDir,

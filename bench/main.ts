@@ -62,7 +62,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       } else {
         log(`starting the local lane (store ${opts.store}${pinLane(opts, cpus().length) ? ", pinned" : ""})…`);
         if (opts.traceStages) opts = { ...opts, traceFile: join(scratch, "stages.jsonl") };
-        const signerEnv: Record<string, string> = { EXPRESS_LANE_SIGNER_WORKERS: String(opts.signerWorkers ?? 1), ...(opts.traceFile ? { EXPRESS_LANE_SIGNER_TRACE_STAGES: "1" } : {}) };
+        const signerEnv: Record<string, string> = {
+          EXPRESS_LANE_SIGNER_WORKERS: String(opts.signerWorkers ?? 1),
+          ...(opts.traceFile ? { EXPRESS_LANE_SIGNER_TRACE_STAGES: "1" } : {}),
+        };
         const local = await startLocal(opts, opts.traceFile ? { EXPRESS_LANE_TRACE_STAGES: opts.traceFile } : {}, log, signerEnv);
         try {
           objectBytes = local.objectBytes;
@@ -76,7 +79,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
             pinning: { ...local.lane.pinning, bench: benchPinned ? generator! : "unpinned", wrk: generator ?? "unpinned" },
             keyid: key.keyid,
           };
-          const r = await defaultSuite(opts, local.lane.url, key, local.direct, { file: "FileStore", memory: "MemoryStore", s3: "S3Store→s3rver" }[opts.store], scratch, generator, log, () => local.lane.pids());
+          const r = await defaultSuite(
+            opts,
+            local.lane.url,
+            key,
+            local.direct,
+            { file: "FileStore", memory: "MemoryStore", s3: "S3Store→s3rver" }[opts.store],
+            scratch,
+            generator,
+            log,
+            () => local.lane.pids(),
+          );
           scenarios.push(...r.scenarios);
           added = r.added;
           cpuPerRead = r.cpuPerRead;

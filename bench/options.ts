@@ -53,7 +53,14 @@ export function program(): Command {
   return new Command("express-lane-bench")
     .description("Express Lane benchmark: direct store GET vs signed lane reads; table + JSON + HTML")
     .addOption(new Option("--url <url>", "benchmark a running lane instead of starting one locally"))
-    .addOption(new Option("--store <kind>", "local lane store: file (a folder, read per request), memory (that folder preloaded into the runtime: the store is not the bottleneck) or s3 (s3rver twin)").choices(["file", "memory", "s3"]).default("file"))
+    .addOption(
+      new Option(
+        "--store <kind>",
+        "local lane store: file (a folder, read per request), memory (that folder preloaded into the runtime: the store is not the bottleneck) or s3 (s3rver twin)",
+      )
+        .choices(["file", "memory", "s3"])
+        .default("file"),
+    )
     .addOption(new Option("--suite <name>", "default | hedging (SIMULATION what-if) | all").choices(["default", "hedging", "all"]).default("default"))
     .addOption(new Option("--duration <s>", "measured seconds per scenario").argParser(num).default(5))
     .addOption(new Option("--warmup <s>", "warm-up seconds per scenario").argParser(num).default(1))

@@ -116,7 +116,12 @@ export async function startPeer(keys: number): Promise<Peer> {
     for (const c of children) c.kill("SIGKILL");
   };
   const redis = findRedis();
-  if (!redis) return { floorUrl: `http://127.0.0.1:${floorPort}`, skipped: "redis-server not installed (Debian package redis-server): the node:http + Redis peer is skipped, only the fixed-body floor runs", stop };
+  if (!redis)
+    return {
+      floorUrl: `http://127.0.0.1:${floorPort}`,
+      skipped: "redis-server not installed (Debian package redis-server): the node:http + Redis peer is skipped, only the fixed-body floor runs",
+      stop,
+    };
   try {
     const redisPort = await freePort();
     const server = spawn(redis, ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });

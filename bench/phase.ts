@@ -99,7 +99,15 @@ export async function runPhase(spec: PhaseSpec, opts: BenchOptions, metricsUrl: 
     result =
       spec.mode === "closed"
         ? await closedLoop({ concurrency: spec.concurrency, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000, send: spec.send, progress })
-        : await openLoop({ rate: spec.rate!, durationMs: opts.duration * 1000, warmupMs: opts.warmup * 1000, maxInFlight: spec.concurrency, send: spec.send, progress, clock: clockFor(pacingOf(opts)) });
+        : await openLoop({
+            rate: spec.rate!,
+            durationMs: opts.duration * 1000,
+            warmupMs: opts.warmup * 1000,
+            maxInFlight: spec.concurrency,
+            send: spec.send,
+            progress,
+            clock: clockFor(pacingOf(opts)),
+          });
   } finally {
     clearInterval(ticker);
     clearTimeout(cpuTimer);

@@ -141,17 +141,24 @@ function svgFrame(width: number, height: number, body: string, title: string): s
 
 function logTicks(min: number, max: number): number[] {
   const ticks: number[] = [];
-  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) for (const m of [1, 2, 5]) {
-    const v = m * Math.pow(10, e);
-    if (v >= min && v <= max) ticks.push(v);
-  }
+  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++)
+    for (const m of [1, 2, 5]) {
+      const v = m * Math.pow(10, e);
+      if (v >= min && v <= max) ticks.push(v);
+    }
   return ticks;
 }
 
 /** Latency (log y) against percentile on a "nines" x axis (0, 90, 99, 99.9, 99.99). */
 export function cdfSvg(scenarios: readonly ScenarioResult[]): string {
-  const W = 860, H = 420, L = 70, R = 200, T = 20, B = 50;
-  const pw = W - L - R, ph = H - T - B;
+  const W = 860,
+    H = 420,
+    L = 70,
+    R = 200,
+    T = 20,
+    B = 50;
+  const pw = W - L - R,
+    ph = H - T - B;
   const all = scenarios.flatMap((s) => s.cdf.map((c) => c.ms)).filter((v) => v > 0);
   if (all.length === 0) return "";
   const y: Axis = { min: Math.max(0.001, Math.min(...all) * 0.8), max: Math.max(...all) * 1.2, log: true };
@@ -178,8 +185,14 @@ export function cdfSvg(scenarios: readonly ScenarioResult[]): string {
 
 /** Share of requests per log-spaced latency bin. */
 export function histogramSvg(scenarios: readonly ScenarioResult[]): string {
-  const W = 860, H = 360, L = 70, R = 200, T = 20, B = 50;
-  const pw = W - L - R, ph = H - T - B;
+  const W = 860,
+    H = 360,
+    L = 70,
+    R = 200,
+    T = 20,
+    B = 50;
+  const pw = W - L - R,
+    ph = H - T - B;
   const bins = scenarios.flatMap((s) => s.bins);
   if (bins.length === 0) return "";
   const x: Axis = { min: Math.min(...bins.map((b) => b.lo)), max: Math.max(...bins.map((b) => b.hi)), log: true };
@@ -239,7 +252,14 @@ ${scenarioRows}</table>
 ${cdfSvg(plotted)}
 <h2>Latency histogram</h2>
 ${histogramSvg(plotted)}
-${result.scenarios.some((s) => s.breakdown?.at.length) ? `<h2>Tail breakdown (stage tracing)</h2>\n<p>Per percentile of the runtime's span, the mean split of the five reads around that rank; the black band is GC pause time overlapping them (runtime + signer). Signer stages are placed by centring the signer's own span in the runtime's transit window (hops get half each).</p>\n${result.scenarios.filter((s) => s.breakdown?.at.length).map((s) => stackedBarsSvg(s.label, s.breakdown!)).join("\n")}` : ""}
+${
+  result.scenarios.some((s) => s.breakdown?.at.length)
+    ? `<h2>Tail breakdown (stage tracing)</h2>\n<p>Per percentile of the runtime's span, the mean split of the five reads around that rank; the black band is GC pause time overlapping them (runtime + signer). Signer stages are placed by centring the signer's own span in the runtime's transit window (hops get half each).</p>\n${result.scenarios
+        .filter((s) => s.breakdown?.at.length)
+        .map((s) => stackedBarsSvg(s.label, s.breakdown!))
+        .join("\n")}`
+    : ""
+}
 <h2>Goals</h2>
 <table><tr><th>goal</th><th>target</th><th>measured</th><th>met</th><th>note</th></tr>
 ${result.goals.map((g) => `<tr><td>${escapeHtml(g.goal)}</td><td>${escapeHtml(g.target)}</td><td>${escapeHtml(g.measured)}</td><td class="${g.met ? "met" : "miss"}">${g.met === null ? "n/a" : g.met ? "met" : "not met"}</td><td>${escapeHtml(g.note ?? "")}</td></tr>`).join("\n")}

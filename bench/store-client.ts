@@ -88,9 +88,7 @@ async function main(): Promise<void> {
   const store_ = median(results.store!);
   const undici_ = median(results.undici!);
   const sdk_ = median(results.sdk!);
-  console.log(
-    `median: S3Store ${store_.toFixed(1)} µs, raw undici ${undici_.toFixed(1)} µs, SDK ${sdk_.toFixed(1)} µs → SDK/S3Store = ${(sdk_ / store_).toFixed(1)}×`,
-  );
+  console.log(`median: S3Store ${store_.toFixed(1)} µs, raw undici ${undici_.toFixed(1)} µs, SDK ${sdk_.toFixed(1)} µs → SDK/S3Store = ${(sdk_ / store_).toFixed(1)}×`);
 
   await store.close();
   await pool.close();

@@ -44,7 +44,14 @@ export async function defaultSuite(
     laneTarget: kind === "batch" ? batchLane : lane,
   });
   try {
-    if (direct) scenarios.push(await runPhase({ name: "direct", label: `Direct store GET (${storeLabel}), c=${c}`, target: "direct", send: directSender(direct, w), mode: "closed", concurrency: c }, opts, undefined));
+    if (direct)
+      scenarios.push(
+        await runPhase(
+          { name: "direct", label: `Direct store GET (${storeLabel}), c=${c}`, target: "direct", send: directSender(direct, w), mode: "closed", concurrency: c },
+          opts,
+          undefined,
+        ),
+      );
     const single = await runPhase(closed("single", `Signed single read, c=${c}`, "single"), opts, url);
     scenarios.push(single);
     scenarios.push(await runPhase(closed("projected", `Signed read, 10 features, c=${c}`, "projected"), opts, url));
@@ -57,11 +64,17 @@ export async function defaultSuite(
       log(`wrk: ${opts.duration}s, c=${c}…`);
       let from = opts.traceFile ? traceSize(opts.traceFile) : undefined;
       wrk = await runWrk(wrkBin, url, singleScript(w), c, opts, scratch, wrkCpu);
-      scenarios.push({ ...wrkScenario(wrk, opts, "single (wrk)", `Signed single read, wrk c=${c}`, c), breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined });
+      scenarios.push({
+        ...wrkScenario(wrk, opts, "single (wrk)", `Signed single read, wrk c=${c}`, c),
+        breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined,
+      });
       log(`wrk: ${opts.duration}s, batch c=${opts.batchConcurrency}…`);
       from = opts.traceFile ? traceSize(opts.traceFile) : undefined;
       const batch = await runWrk(wrkBin, url, batchScript(w), opts.batchConcurrency, opts, scratch, wrkCpu);
-      scenarios.push({ ...wrkScenario(batch, opts, "batch (wrk)", `Signed batch ${opts.batchSize}×10 features, wrk c=${opts.batchConcurrency}`, opts.batchConcurrency), breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined });
+      scenarios.push({
+        ...wrkScenario(batch, opts, "batch (wrk)", `Signed batch ${opts.batchSize}×10 features, wrk c=${opts.batchConcurrency}`, opts.batchConcurrency),
+        breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined,
+      });
       // Goal 4 (CPU per read) from the 10-feature wrk run: each lane process's /proc CPU / requests.
       log(`wrk: ${opts.duration}s, 10 features c=${c}…`);
       from = opts.traceFile ? traceSize(opts.traceFile) : undefined;
@@ -69,18 +82,45 @@ export async function defaultSuite(
       const cpu0 = { runtime: processCpu(ids?.runtime), signer: processCpu(ids?.signer) };
       const projectedWrk = await runWrk(wrkBin, url, singleScript(w, true), c, opts, scratch, wrkCpu);
       const cpu1 = { runtime: processCpu(ids?.runtime), signer: processCpu(ids?.signer) };
-      scenarios.push({ ...wrkScenario(projectedWrk, opts, "projected (wrk)", `Signed read, 10 features, wrk c=${c}`, c), breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined });
-      if (ids && projectedWrk.requests > 0) cpuPerRead = { runtimeUs: (cpu1.runtime - cpu0.runtime) / projectedWrk.requests, signerUs: (cpu1.signer - cpu0.signer) / projectedWrk.requests, requests: projectedWrk.requests, tracing: opts.traceFile !== undefined };
+      scenarios.push({
+        ...wrkScenario(projectedWrk, opts, "projected (wrk)", `Signed read, 10 features, wrk c=${c}`, c),
+        breakdown: from !== undefined ? await tracedBreakdown(opts.traceFile!, from) : undefined,
+      });
+      if (ids && projectedWrk.requests > 0)
+        cpuPerRead = {
+          runtimeUs: (cpu1.runtime - cpu0.runtime) / projectedWrk.requests,
+          signerUs: (cpu1.signer - cpu0.signer) / projectedWrk.requests,
+          requests: projectedWrk.requests,
+          tracing: opts.traceFile !== undefined,
+        };
       // Goal 2's peer: node:http + Redis GET (and the fixed-body floor), same wrk settings, same run.
       if (pids) {
         const peer = await startPeer(opts.entities);
         try {
           if (peer.skipped) log(`peer: ${peer.skipped}`);
           log(`wrk: ${opts.duration}s, peer floor c=${c}…`);
-          scenarios.push({ ...wrkScenario(await runWrk(wrkBin, peer.floorUrl, PEER_SCRIPT, c, opts, scratch, wrkCpu), opts, "peer floor (wrk)", `Peer: node:http fixed 4 KB (floor), wrk c=${c}`, c), target: "peer" });
+          scenarios.push({
+            ...wrkScenario(
+              await runWrk(wrkBin, peer.floorUrl, PEER_SCRIPT, c, opts, scratch, wrkCpu),
+              opts,
+              "peer floor (wrk)",
+              `Peer: node:http fixed 4 KB (floor), wrk c=${c}`,
+              c,
+            ),
+            target: "peer",
+          });
           if (peer.redisUrl) {
             log(`wrk: ${opts.duration}s, peer node:http + Redis c=${c}…`);
-            scenarios.push({ ...wrkScenario(await runWrk(wrkBin, peer.redisUrl, PEER_SCRIPT, c, opts, scratch, wrkCpu), opts, "peer redis (wrk)", `Peer: node:http + Redis GET 4 KB, unsigned, wrk c=${c}`, c), target: "peer" });
+            scenarios.push({
+              ...wrkScenario(
+                await runWrk(wrkBin, peer.redisUrl, PEER_SCRIPT, c, opts, scratch, wrkCpu),
+                opts,
+                "peer redis (wrk)",
+                `Peer: node:http + Redis GET 4 KB, unsigned, wrk c=${c}`,
+                c,
+              ),
+              target: "peer",
+            });
           } else peerSkipped = peer.skipped;
         } finally {
           await peer.stop();
@@ -98,16 +138,43 @@ export async function defaultSuite(
     try {
       let directHalf: ScenarioResult | undefined;
       if (direct) {
-        directHalf = await runPhase({ name: "direct@half", label: `Direct store GET, open ${rate} req/s`, target: "direct", send: directSender(direct, w, 3), mode: "open", concurrency: c, rate }, opts, undefined);
+        directHalf = await runPhase(
+          { name: "direct@half", label: `Direct store GET, open ${rate} req/s`, target: "direct", send: directSender(direct, w, 3), mode: "open", concurrency: c, rate },
+          opts,
+          undefined,
+        );
         scenarios.push(directHalf);
       }
-      const laneHalf = await runPhase({ name: "single@half", label: `Signed single read, open ${rate} req/s`, target: "lane", send: openLane.sender("single", w), mode: "open", concurrency: c, rate, laneTarget: openLane }, opts, url);
+      const laneHalf = await runPhase(
+        {
+          name: "single@half",
+          label: `Signed single read, open ${rate} req/s`,
+          target: "lane",
+          send: openLane.sender("single", w),
+          mode: "open",
+          concurrency: c,
+          rate,
+          laneTarget: openLane,
+        },
+        opts,
+        url,
+      );
       scenarios.push(laneHalf);
       if (directHalf) added = { rate, ...addedLatency(laneHalf.summary, directHalf.summary) };
     } finally {
       await openLane.close();
     }
-    return { scenarios, added, maxRps, wrk, cpuPerRead: cpuPerRead ? { ...cpuPerRead, ...(peerSkipped ? { peerSkipped } : {}) } : peerSkipped ? { runtimeUs: NaN, signerUs: NaN, requests: 0, tracing: false, peerSkipped } : undefined };
+    return {
+      scenarios,
+      added,
+      maxRps,
+      wrk,
+      cpuPerRead: cpuPerRead
+        ? { ...cpuPerRead, ...(peerSkipped ? { peerSkipped } : {}) }
+        : peerSkipped
+          ? { runtimeUs: NaN, signerUs: NaN, requests: 0, tracing: false, peerSkipped }
+          : undefined,
+    };
   } finally {
     await lane.close();
     await batchLane.close();
@@ -174,7 +241,15 @@ export async function hedgingSuite(opts: BenchOptions, log: (s: string) => void)
       scenarios.push(s);
       runs[mode] = {
         p99: s.summary.p99,
-        snap: after && before ? { hedgesSent: after.hedgesSent - before.hedgesSent, hedgesWon: after.hedgesWon - before.hedgesWon, storeGets: after.storeGets - before.storeGets, simulation: after.simulation } : undefined,
+        snap:
+          after && before
+            ? {
+                hedgesSent: after.hedgesSent - before.hedgesSent,
+                hedgesWon: after.hedgesWon - before.hedgesWon,
+                storeGets: after.storeGets - before.storeGets,
+                simulation: after.simulation,
+              }
+            : undefined,
       };
     } finally {
       await local.stop();
@@ -192,7 +267,15 @@ export async function hedgingSuite(opts: BenchOptions, log: (s: string) => void)
       hedgesSent: snap?.hedgesSent ?? NaN,
       hedgesWon: snap?.hedgesWon ?? NaN,
       gets: snap?.storeGets ?? NaN,
-      store: { rate: opts.hedgeRate * 4, p99Off: storeP99.off, p99On: storeP99.on, ratio: storeP99.on / storeP99.off, hedgesSent: storeHedges.sent, hedgesWon: storeHedges.won, gets: storeHedges.gets },
+      store: {
+        rate: opts.hedgeRate * 4,
+        p99Off: storeP99.off,
+        p99On: storeP99.on,
+        ratio: storeP99.on / storeP99.off,
+        hedgesSent: storeHedges.sent,
+        hedgesWon: storeHedges.won,
+        gets: storeHedges.gets,
+      },
     },
   };
 }

@@ -121,7 +121,11 @@ export class LaneTarget {
         for (const [k, v] of Object.entries(res.headers)) flat[k] = Array.isArray(v) ? v.join(", ") : v;
         this.verify.checked++;
         try {
-          verifyResponse({ status: res.statusCode, headers: flat, body: bytes }, { method: body ? "POST" : "GET", path, query, body: body === undefined ? undefined : Buffer.from(body) }, { key: this.key!, nonce, skewSeconds: 30 });
+          verifyResponse(
+            { status: res.statusCode, headers: flat, body: bytes },
+            { method: body ? "POST" : "GET", path, query, body: body === undefined ? undefined : Buffer.from(body) },
+            { key: this.key!, nonce, skewSeconds: 30 },
+          );
         } catch (err) {
           const code = err instanceof VerificationError ? err.code : "verify_error";
           this.verify.failed++;

@@ -58,12 +58,20 @@ export function stackedBarsSvg(title: string, b: RouteBreakdown): string {
     parts.push(`<text x="4" y="${y + 15}" font-size="12">P${a.percentile}</text>`);
     STAGES.forEach((s, i) => {
       const w = px(Math.max(0, a.stagesUs[s.name]));
-      if (w > 0) parts.push(`<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[i]}"><title>${esc(s.name)}: ${(a.stagesUs[s.name] / 1000).toFixed(3)} ms — ${esc(s.what)}</title></rect>`);
+      if (w > 0)
+        parts.push(
+          `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[i]}"><title>${esc(s.name)}: ${(a.stagesUs[s.name] / 1000).toFixed(3)} ms — ${esc(s.what)}</title></rect>`,
+        );
       x += w;
     });
     const gc = a.gcUs.runtime + a.gcUs.signer;
-    if (gc > 0) parts.push(`<rect x="${left}" y="${y + barH + 2}" width="${px(gc).toFixed(1)}" height="5" fill="#000"><title>GC overlap: runtime ${(a.gcUs.runtime / 1000).toFixed(3)} ms, signer ${(a.gcUs.signer / 1000).toFixed(3)} ms</title></rect>`);
-    parts.push(`<text x="${(x + 4).toFixed(1)}" y="${y + 15}" font-size="11">${(a.totalUs / 1000).toFixed(2)} ms · dominant: ${esc(a.dominant)} · GC ${(gc / 1000).toFixed(2)} ms</text>`);
+    if (gc > 0)
+      parts.push(
+        `<rect x="${left}" y="${y + barH + 2}" width="${px(gc).toFixed(1)}" height="5" fill="#000"><title>GC overlap: runtime ${(a.gcUs.runtime / 1000).toFixed(3)} ms, signer ${(a.gcUs.signer / 1000).toFixed(3)} ms</title></rect>`,
+      );
+    parts.push(
+      `<text x="${(x + 4).toFixed(1)}" y="${y + 15}" font-size="11">${(a.totalUs / 1000).toFixed(2)} ms · dominant: ${esc(a.dominant)} · GC ${(gc / 1000).toFixed(2)} ms</text>`,
+    );
     y += barH + 26;
   }
   let lx = left;

@@ -56,7 +56,7 @@ export async function runWrk(wrk: string, url: string, lua: string, concurrency:
   const script = join(dir, `wrk-${concurrency}-${Date.now()}.lua`);
   writeFileSync(script, lua);
   const args = ["-t1", `-c${concurrency}`, `-d${Math.max(2, Math.round(opts.duration))}s`, "--latency", "-s", script, url];
-  const taskset = cpu !== undefined && existsSync("/usr/bin/taskset") ? ["/usr/bin/taskset", ["-c", cpu, wrk, ...args]] as const : ([wrk, args] as const);
+  const taskset = cpu !== undefined && existsSync("/usr/bin/taskset") ? (["/usr/bin/taskset", ["-c", cpu, wrk, ...args]] as const) : ([wrk, args] as const);
   return new Promise((resolveRun, reject) => {
     const child = spawn(taskset[0], [...taskset[1]], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -68,7 +68,18 @@ export async function runWrk(wrk: string, url: string, lua: string, concurrency:
 }
 
 export function wrkScenario(r: WrkResult, opts: BenchOptions, name: string, label: string, concurrency: number): ScenarioResult {
-  const summary: LatencySummary = { count: Math.round(r.rps * opts.duration), errors: r.errors, rps: r.rps, mean: NaN, p50: r.p50, p90: r.p90, p95: NaN, p99: r.p99, p999: NaN, max: NaN };
+  const summary: LatencySummary = {
+    count: Math.round(r.rps * opts.duration),
+    errors: r.errors,
+    rps: r.rps,
+    mean: NaN,
+    p50: r.p50,
+    p90: r.p90,
+    p95: NaN,
+    p99: r.p99,
+    p999: NaN,
+    max: NaN,
+  };
   return {
     name,
     label,

@@ -72,7 +72,10 @@ export async function fetchServedViews(url: string, apiKey?: string): Promise<Se
 export async function requireServedView(url: string, view: string, apiKey?: string): Promise<ViewDocument> {
   const served = await fetchServedViews(url, apiKey);
   const found = served.views.find((v) => v.name === view);
-  if (!found) throw new ApplyError(`the lane at ${url} does not serve view ${JSON.stringify(view)} (registry version ${served.registry_version}: ${served.views.map((v) => v.name).join(", ") || "no views"}); \`express-lane apply\` a views file that defines it first`);
+  if (!found)
+    throw new ApplyError(
+      `the lane at ${url} does not serve view ${JSON.stringify(view)} (registry version ${served.registry_version}: ${served.views.map((v) => v.name).join(", ") || "no views"}); \`express-lane apply\` a views file that defines it first`,
+    );
   return found;
 }
 
@@ -192,7 +195,8 @@ export async function apply(o: ApplyOptions): Promise<ApplyResult> {
   const reply = (await res.json()) as { registry_version: number; registry_digest: string; stored: boolean };
   if (reply.registry_version !== version) throw new ApplyError(`the lane now serves registry version ${reply.registry_version}, not ${version}`);
   print(`published registry version ${reply.registry_version} (${reply.registry_digest})${reply.stored ? "; fleet copy written" : ""}\n`);
-  if (!reply.stored) print(`this host could not write the fleet copy: upload the signed document (--out) to ${REGISTRY_STORE_KEY} in the lane's bucket so every host picks it up\n`);
+  if (!reply.stored)
+    print(`this host could not write the fleet copy: upload the signed document (--out) to ${REGISTRY_STORE_KEY} in the lane's bucket so every host picks it up\n`);
   return { diff, published: true, version: reply.registry_version, digest: reply.registry_digest, signed };
 }
 
@@ -211,15 +215,31 @@ export function registerApplyCommand(program: Command): void {
     .option("--dry-run", "validate and print the diff; sign and publish nothing")
     .option("--region <region>", "KMS region (default: the key ARN's)")
     .addOption(new Option("--kms-endpoint <url>", "KMS endpoint override").env("EXPRESS_LANE_KMS_ENDPOINT"))
-    .action(async (file: string, o: { url: string; apiKey?: string; adminKeyFile?: string; adminKeyKms?: string; adminKid?: string; lane?: string; out?: string; dryRun?: boolean; region?: string; kmsEndpoint?: string }) => {
-      if (o.adminKeyFile && o.adminKeyKms) throw new ApplyError("give one of --admin-key-file and --admin-key-kms");
-      let sign: ApplyOptions["sign"];
-      if (o.adminKeyFile) {
-        const admin = readAdminKeyFile(o.adminKeyFile);
-        sign = { kid: admin.kid, sign: localAdminSigner(admin.privateKeyPem) };
-      } else if (o.adminKeyKms) {
-        sign = { kid: o.adminKid ?? defaultAdminKid(o.adminKeyKms), sign: kmsAdminSigner(o.adminKeyKms, { region: o.region, endpoint: o.kmsEndpoint }) };
-      }
-      await apply({ file, url: o.url, apiKey: o.apiKey, dryRun: o.dryRun, sign, lane: o.lane, out: o.out });
-    });
+    .action(
+      async (
+        file: string,
+        o: {
+          url: string;
+          apiKey?: string;
+          adminKeyFile?: string;
+          adminKeyKms?: string;
+          adminKid?: string;
+          lane?: string;
+          out?: string;
+          dryRun?: boolean;
+          region?: string;
+          kmsEndpoint?: string;
+        },
+      ) => {
+        if (o.adminKeyFile && o.adminKeyKms) throw new ApplyError("give one of --admin-key-file and --admin-key-kms");
+        let sign: ApplyOptions["sign"];
+        if (o.adminKeyFile) {
+          const admin = readAdminKeyFile(o.adminKeyFile);
+          sign = { kid: admin.kid, sign: localAdminSigner(admin.privateKeyPem) };
+        } else if (o.adminKeyKms) {
+          sign = { kid: o.adminKid ?? defaultAdminKid(o.adminKeyKms), sign: kmsAdminSigner(o.adminKeyKms, { region: o.region, endpoint: o.kmsEndpoint }) };
+        }
+        await apply({ file, url: o.url, apiKey: o.apiKey, dryRun: o.dryRun, sign, lane: o.lane, out: o.out });
+      },
+    );
 }

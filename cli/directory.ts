@@ -85,7 +85,11 @@ export function generateAdminKey(kid: string): AdminKeyFile {
 
 export function writeAdminKeyFile(path: string, key: AdminKeyFile): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, `${JSON.stringify({ ...key, note: "Express Lane LOCAL DEV admin key (signs this lane's key directory). Production admin keys live in KMS (docs/keys.md)." }, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(
+    path,
+    `${JSON.stringify({ ...key, note: "Express Lane LOCAL DEV admin key (signs this lane's key directory). Production admin keys live in KMS (docs/keys.md)." }, null, 2)}\n`,
+    { mode: 0o600 },
+  );
   chmodSync(path, 0o600);
 }
 
@@ -208,7 +212,12 @@ export function keysFromWrapped(wrappedPath: string, commitmentsText: string): D
   const trimmed = commitmentsText.trim();
   let entries: unknown[];
   try {
-    entries = trimmed.startsWith("[") ? (JSON.parse(trimmed) as unknown[]) : trimmed.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as unknown);
+    entries = trimmed.startsWith("[")
+      ? (JSON.parse(trimmed) as unknown[])
+      : trimmed
+          .split("\n")
+          .filter((l) => l.trim() !== "")
+          .map((l) => JSON.parse(l) as unknown);
   } catch {
     return fail("--commitments: expected JSON lines (or an array) of {kid, commitment}");
   }
@@ -271,25 +280,42 @@ export function registerDirectoryCommands(program: Command): void {
     .option("--out <file>", "write the signed directory here (default: stdout)")
     .addOption(new Option("--region <region>", "AWS region (default: from the key ARN)").env("EXPRESS_LANE_REGION"))
     .addOption(new Option("--kms-endpoint <url>", "KMS endpoint override").env("EXPRESS_LANE_KMS_ENDPOINT"))
-    .action(async (o: { lane: string; key: string[]; fromWrapped?: string; commitments?: string; epoch?: number; validFor: string; adminKeyFile?: string; adminKeyKms?: string; adminKid?: string; out?: string; region?: string; kmsEndpoint?: string }) => {
-      if ((o.adminKeyFile === undefined) === (o.adminKeyKms === undefined)) fail("give exactly one of --admin-key-file and --admin-key-kms");
-      if ((o.fromWrapped === undefined) !== (o.commitments === undefined)) fail("--from-wrapped and --commitments go together");
-      const keys = [...o.key.map(parseDirectoryKeySpec), ...(o.fromWrapped ? keysFromWrapped(o.fromWrapped, readFileSync(o.commitments!, "utf8")) : [])];
-      const directory = buildKeyDirectory({ lane: o.lane, keys, epoch: o.epoch, validForMs: parseDuration(o.validFor) });
-      let signed: string;
-      if (o.adminKeyFile) {
-        const admin = readAdminKeyFile(o.adminKeyFile);
-        signed = await signKeyDirectory(directory, admin.kid, localAdminSigner(admin.privateKeyPem));
-      } else {
-        const kid = o.adminKid ?? defaultAdminKid(o.adminKeyKms!);
-        if (!ADMIN_KID.test(kid)) fail(`admin kid must match ${ADMIN_KID.source}`);
-        signed = await signKeyDirectory(directory, kid, kmsAdminSigner(o.adminKeyKms!, { region: o.region, endpoint: o.kmsEndpoint }));
-      }
-      if (o.out) {
-        writeFileSync(o.out, signed);
-        process.stdout.write(`${JSON.stringify({ lane: directory.lane, epoch: directory.epoch, expires: new Date(directory.expires_at).toISOString(), kids: directory.keys.map((k) => k.kid), out: o.out })}\n`);
-      } else process.stdout.write(signed);
-    });
+    .action(
+      async (o: {
+        lane: string;
+        key: string[];
+        fromWrapped?: string;
+        commitments?: string;
+        epoch?: number;
+        validFor: string;
+        adminKeyFile?: string;
+        adminKeyKms?: string;
+        adminKid?: string;
+        out?: string;
+        region?: string;
+        kmsEndpoint?: string;
+      }) => {
+        if ((o.adminKeyFile === undefined) === (o.adminKeyKms === undefined)) fail("give exactly one of --admin-key-file and --admin-key-kms");
+        if ((o.fromWrapped === undefined) !== (o.commitments === undefined)) fail("--from-wrapped and --commitments go together");
+        const keys = [...o.key.map(parseDirectoryKeySpec), ...(o.fromWrapped ? keysFromWrapped(o.fromWrapped, readFileSync(o.commitments!, "utf8")) : [])];
+        const directory = buildKeyDirectory({ lane: o.lane, keys, epoch: o.epoch, validForMs: parseDuration(o.validFor) });
+        let signed: string;
+        if (o.adminKeyFile) {
+          const admin = readAdminKeyFile(o.adminKeyFile);
+          signed = await signKeyDirectory(directory, admin.kid, localAdminSigner(admin.privateKeyPem));
+        } else {
+          const kid = o.adminKid ?? defaultAdminKid(o.adminKeyKms!);
+          if (!ADMIN_KID.test(kid)) fail(`admin kid must match ${ADMIN_KID.source}`);
+          signed = await signKeyDirectory(directory, kid, kmsAdminSigner(o.adminKeyKms!, { region: o.region, endpoint: o.kmsEndpoint }));
+        }
+        if (o.out) {
+          writeFileSync(o.out, signed);
+          process.stdout.write(
+            `${JSON.stringify({ lane: directory.lane, epoch: directory.epoch, expires: new Date(directory.expires_at).toISOString(), kids: directory.keys.map((k) => k.kid), out: o.out })}\n`,
+          );
+        } else process.stdout.write(signed);
+      },
+    );
   dir
     .command("show")
     .description("print a signed directory decoded; with --trust-config, verify it as an enclave would (exit 1 if it would refuse it)")

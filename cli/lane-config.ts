@@ -77,7 +77,15 @@ export function readLaneConfig(dataDir: string, explicit: boolean): LaneConfig |
     throw new LaneConfigError(`${file}: not JSON (${(err as Error).message})`);
   }
   const c = parsed as Partial<LaneConfig>;
-  if (typeof c !== "object" || c === null || c.version !== 1 || typeof c.url !== "string" || typeof c.store?.endpoint !== "string" || typeof c.keys?.writer_key !== "string" || typeof c.keyid !== "string") {
+  if (
+    typeof c !== "object" ||
+    c === null ||
+    c.version !== 1 ||
+    typeof c.url !== "string" ||
+    typeof c.store?.endpoint !== "string" ||
+    typeof c.keys?.writer_key !== "string" ||
+    typeof c.keyid !== "string"
+  ) {
     throw new LaneConfigError(`${file}: not a lane.json (version 1 with url, store, keys)`);
   }
   // Relative paths are relative to the data dir (a moved folder keeps working).
@@ -85,7 +93,13 @@ export function readLaneConfig(dataDir: string, explicit: boolean): LaneConfig |
   const k = c.keys;
   return {
     ...(c as LaneConfig),
-    keys: { ...(k.lane_jwks ? { lane_jwks: at(k.lane_jwks) } : {}), writer_key: at(k.writer_key ?? ""), admin_key: at(k.admin_key ?? ""), directory: at(k.directory ?? ""), trust_config: at(k.trust_config ?? "") },
+    keys: {
+      ...(k.lane_jwks ? { lane_jwks: at(k.lane_jwks) } : {}),
+      writer_key: at(k.writer_key ?? ""),
+      admin_key: at(k.admin_key ?? ""),
+      directory: at(k.directory ?? ""),
+      trust_config: at(k.trust_config ?? ""),
+    },
     dev_ca_dir: at(c.dev_ca_dir ?? "dev-ca"),
   };
 }
@@ -154,7 +168,9 @@ export function applyLaneConfig(command: Command, env: NodeJS.ProcessEnv = proce
 export function useLaneConfig(program: Command): void {
   for (const command of program.commands) {
     if (!LANE_CONFIG_COMMANDS.includes(command.name())) continue;
-    command.addOption(new Option("--data-dir <dir>", `local lane data dir whose ${LANE_CONFIG_FILE} gives defaults (URL, store, dev keys); flags win`).env("EXPRESS_LANE_DATA_DIR"));
+    command.addOption(
+      new Option("--data-dir <dir>", `local lane data dir whose ${LANE_CONFIG_FILE} gives defaults (URL, store, dev keys); flags win`).env("EXPRESS_LANE_DATA_DIR"),
+    );
   }
   program.hook("preAction", (_program, action) => {
     if (LANE_CONFIG_COMMANDS.includes(action.name())) applyLaneConfig(action);

@@ -17,7 +17,17 @@ import { dirname } from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import { GenerateDataKeyPairWithoutPlaintextCommand, KMSClient } from "@aws-sdk/client-kms";
 import { Command, Option } from "commander";
-import { checkValidity, laneKeyEncryptionContext, laneKeysJwks, laneKidOf, MAX_LANE_KEYS, parseLaneKeys, rawFromSpki, type LaneKeyEntry, type LaneKeysDocument } from "../wire/lane-key";
+import {
+  checkValidity,
+  laneKeyEncryptionContext,
+  laneKeysJwks,
+  laneKidOf,
+  MAX_LANE_KEYS,
+  parseLaneKeys,
+  rawFromSpki,
+  type LaneKeyEntry,
+  type LaneKeysDocument,
+} from "../wire/lane-key";
 import { LANE_NAME } from "../wire/key-directory";
 import { kmsKeyRegion } from "../wire/seal-keys";
 import type { DevLaneKeyFile } from "../enclave/seal";
@@ -38,11 +48,21 @@ export async function createLaneKey(o: { lane: string; keyArn: string; notBefore
   if (!region) throw new Error("--kms must be the seal key's ARN (arn:aws:kms:<region>:<account>:key/<id>)");
   const kms = new KMSClient({ region, ...(o.endpoint ? { endpoint: o.endpoint } : {}) });
   const out = await kms.send(
-    new GenerateDataKeyPairWithoutPlaintextCommand({ KeyId: o.keyArn, KeyPairSpec: "ECC_NIST_EDWARDS25519", EncryptionContext: laneKeyEncryptionContext(o.lane, o.notBefore, o.notAfter) }),
+    new GenerateDataKeyPairWithoutPlaintextCommand({
+      KeyId: o.keyArn,
+      KeyPairSpec: "ECC_NIST_EDWARDS25519",
+      EncryptionContext: laneKeyEncryptionContext(o.lane, o.notBefore, o.notAfter),
+    }),
   );
   if (!out.PublicKey || !out.PrivateKeyCiphertextBlob) throw new Error("KMS returned no key pair");
   const raw = rawFromSpki(out.PublicKey);
-  return { kid: laneKidOf(raw), publicKey: raw.toString("base64"), ciphertextBlob: Buffer.from(out.PrivateKeyCiphertextBlob).toString("base64"), not_before: o.notBefore, not_after: o.notAfter };
+  return {
+    kid: laneKidOf(raw),
+    publicKey: raw.toString("base64"),
+    ciphertextBlob: Buffer.from(out.PrivateKeyCiphertextBlob).toString("base64"),
+    not_before: o.notBefore,
+    not_after: o.notAfter,
+  };
 }
 
 /** A development lane key (the local lane): the private key in a file, never for production. */
@@ -104,7 +124,9 @@ export function registerLaneKeyCommand(program: Command): void {
       const keys = [...(base?.keys ?? []).filter((k) => k.not_after > Date.now()), entry].slice(-MAX_LANE_KEYS);
       const doc: LaneKeysDocument = { version: 1, lane: o.lane, keyArn: o.kms, region, keys };
       writeFileSync(o.out, `${JSON.stringify(doc, null, 2)}\n`);
-      process.stderr.write(`lane key ${entry.kid} valid ${new Date(notBefore).toISOString()} → ${new Date(notAfter).toISOString()}; publish ${o.out} as seal-keys/lane-keys.json and give consumers the JWKS below\n`);
+      process.stderr.write(
+        `lane key ${entry.kid} valid ${new Date(notBefore).toISOString()} → ${new Date(notAfter).toISOString()}; publish ${o.out} as seal-keys/lane-keys.json and give consumers the JWKS below\n`,
+      );
       process.stdout.write(`${JSON.stringify(laneKeysJwks(keys), null, 2)}\n`);
     });
   group

@@ -82,7 +82,9 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   }
   const { winners, superseded } = newestPerEntity(valid);
   const counts = { written: 0, unchanged: 0, skipped_older: superseded, failed: 0 };
-  const bar = options.progress ? new SingleBar({ format: "load {bar} {value}/{total} entities | {eta_formatted} left | {rate}/s", hideCursor: true }, Presets.shades_classic) : null;
+  const bar = options.progress
+    ? new SingleBar({ format: "load {bar} {value}/{total} entities | {eta_formatted} left | {rate}/s", hideCursor: true }, Presets.shades_classic)
+    : null;
   bar?.start(winners.length, 0, { rate: "0" });
   const prefix = options.keyPrefix ?? "";
   let next = 0;
@@ -159,7 +161,11 @@ async function writeMerged(
         // what may be newer genuine data, and never merge values we cannot vouch for.
         const claimed = inspectSealed(got.body);
         if (claimed && claimed.eventTime > row.event_time) return { outcome: "skipped_older" };
-        return { outcome: "refused", code: "current_object_unverifiable", reason: "the stored object is sealed under a key this writer does not hold: it cannot merge into it (use --mode replace, or load --url)" };
+        return {
+          outcome: "refused",
+          code: "current_object_unverifiable",
+          reason: "the stored object is sealed under a key this writer does not hold: it cannot merge into it (use --mode replace, or load --url)",
+        };
       }
       // Ours but not verifying (forged or corrupt): replaced, as before, never merged.
     }
@@ -285,7 +291,12 @@ export function writerStore(opts: { endpoint?: string; bucket: string; region: s
   const local = opts.endpoint !== undefined && /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?/.test(opts.endpoint);
   const id = process.env.EXPRESS_LANE_S3_ACCESS_KEY_ID;
   const secret = process.env.EXPRESS_LANE_S3_SECRET_ACCESS_KEY;
-  const credentials = id && secret ? new StaticCredentials({ accessKeyId: id, secretAccessKey: secret }) : local ? new StaticCredentials({ accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }) : undefined;
+  const credentials =
+    id && secret
+      ? new StaticCredentials({ accessKeyId: id, secretAccessKey: secret })
+      : local
+        ? new StaticCredentials({ accessKeyId: "S3RVER", secretAccessKey: "S3RVER" })
+        : undefined;
   const express = opts.bucket.endsWith("--x-s3");
   return new S3Store({
     bucket: opts.bucket,
@@ -316,11 +327,18 @@ export function registerLoadCommand(program: Command): void {
         .description("validate a JSONL/CSV/Parquet source against a feature view and write one sealed object per entity (newer event time wins; partial rows merge)")
         .argument("<file>", "source: a path, - (stdin, with --format) or s3://bucket/key; columns: entity key, event_time, features")
         .requiredOption("--view <name>", "feature view (one the lane serves: GET /v1/views)")
-        .addOption(new Option("--registry <url|file>", "validate against what this lane URL serves (GET /v1/views) or a signed registry document; refuses a view it does not define (default: --url, else the image default views)").env("EXPRESS_LANE_URL"))
+        .addOption(
+          new Option(
+            "--registry <url|file>",
+            "validate against what this lane URL serves (GET /v1/views) or a signed registry document; refuses a view it does not define (default: --url, else the image default views)",
+          ).env("EXPRESS_LANE_URL"),
+        )
         .option("--format <fmt>", "jsonl | csv | parquet (default: from the file extension)"),
     ),
   )
-    .addOption(new Option("--mode <mode>", "merge: features a row lacks keep their stored values; replace: each row is the whole object").choices([...WRITE_MODES]).default("merge"))
+    .addOption(
+      new Option("--mode <mode>", "merge: features a row lacks keep their stored values; replace: each row is the whole object").choices([...WRITE_MODES]).default("merge"),
+    )
     .option("--entity-column <name>", "column holding the entity id (default: the view's entity key)")
     .option("--event-time-column <name>", "column holding the event time (default: event_time, else Feast's event_timestamp)")
     .addOption(new Option("--event-time-unit <unit>", "unit of numeric event times (ISO 8601 text needs none)").choices(["s", "ms", "us", "ns"]))
@@ -336,12 +354,39 @@ export function registerLoadCommand(program: Command): void {
       async (
         file: string,
         o: {
-          view: string; format?: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string;
-          concurrency: string; rejects?: string; progress: boolean; registry?: string; mode: WriteMode; entityColumn?: string; eventTimeColumn?: string; eventTimeUnit?: string; rename: string[]; url?: string; writerKey?: string; key?: string[]; apiKey?: string;
+          view: string;
+          format?: string;
+          endpoint?: string;
+          bucket: string;
+          region: string;
+          keyPrefix: string;
+          writerKeyFile: string;
+          sealKeyFile?: string;
+          sealKeyKms?: string;
+          writer?: string;
+          kmsEndpoint?: string;
+          concurrency: string;
+          rejects?: string;
+          progress: boolean;
+          registry?: string;
+          mode: WriteMode;
+          entityColumn?: string;
+          eventTimeColumn?: string;
+          eventTimeUnit?: string;
+          rename: string[];
+          url?: string;
+          writerKey?: string;
+          key?: string[];
+          apiKey?: string;
         },
       ) => {
         const registry = await registryFor(o.url ?? o.registry, o.view);
-        const { keyring: seals, keys } = await writerKeysFromOptions({ writerKeyFile: o.writerKey ?? o.sealKeyFile ?? o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint });
+        const { keyring: seals, keys } = await writerKeysFromOptions({
+          writerKeyFile: o.writerKey ?? o.sealKeyFile ?? o.writerKeyFile,
+          sealKeyKms: o.sealKeyKms,
+          writer: o.writer,
+          kmsEndpoint: o.kmsEndpoint,
+        });
         const eventTimeUnit: EventTimeUnit | undefined = o.eventTimeUnit === undefined ? undefined : checkEventTimeUnit(o.eventTimeUnit);
         // s3:// sources are read with the project's S3 client, against the same endpoint/region options.
         const sources: S3Store[] = [];
@@ -370,14 +415,44 @@ export function registerLoadCommand(program: Command): void {
         try {
           if (o.url !== undefined) {
             const pinned = await pinnedKeys({ key: o.key }, o.url);
-            const s = await loadViaApi({ file, view: o.view, registry, format: o.format, url: o.url, key: keys[0]!, mode: o.mode, pinned, apiKey: o.apiKey, rejectsFile: o.rejects, ...source });
-            print(s, `  through ${o.url} as ${keys[0]!.writer} (${keys[0]!.kid}); answers ${pinned ? (s.verified ? "verified against the pinned signer key" : "NOT all verified") : "not verified (no --key pinned)"}\n`);
+            const s = await loadViaApi({
+              file,
+              view: o.view,
+              registry,
+              format: o.format,
+              url: o.url,
+              key: keys[0]!,
+              mode: o.mode,
+              pinned,
+              apiKey: o.apiKey,
+              rejectsFile: o.rejects,
+              ...source,
+            });
+            print(
+              s,
+              `  through ${o.url} as ${keys[0]!.writer} (${keys[0]!.kid}); answers ${pinned ? (s.verified ? "verified against the pinned signer key" : "NOT all verified") : "not verified (no --key pinned)"}\n`,
+            );
             if (pinned && !s.verified) process.exitCode = 1;
             return;
           }
           const store = writerStore(o);
           try {
-            print(await load({ file, view: o.view, registry, format: o.format, store, seals, mode: o.mode, keyPrefix: o.keyPrefix, concurrency: Number(o.concurrency), rejectsFile: o.rejects, progress: o.progress && process.stderr.isTTY, ...source }));
+            print(
+              await load({
+                file,
+                view: o.view,
+                registry,
+                format: o.format,
+                store,
+                seals,
+                mode: o.mode,
+                keyPrefix: o.keyPrefix,
+                concurrency: Number(o.concurrency),
+                rejectsFile: o.rejects,
+                progress: o.progress && process.stderr.isTTY,
+                ...source,
+              }),
+            );
           } finally {
             await store.close();
           }

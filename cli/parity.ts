@@ -168,7 +168,9 @@ export function registerParityCommand(program: Command): void {
       const registry = await registryFor(o.url, o.view, o.apiKey);
       const r = await parity({ file, view: o.view, url: o.url, format: o.format, apiKey: o.apiKey, jwk, registry });
       process.stdout.write(
-        `view ${r.view}: ${r.entities} entities — ${r.matched} match, ${r.mismatched} differ, ${r.newerOnline} newer online` + (r.invalidRows ? `, ${r.invalidRows} invalid source rows skipped` : "") + "\n",
+        `view ${r.view}: ${r.entities} entities — ${r.matched} match, ${r.mismatched} differ, ${r.newerOnline} newer online` +
+          (r.invalidRows ? `, ${r.invalidRows} invalid source rows skipped` : "") +
+          "\n",
       );
       for (const d of r.differences.slice(0, Number(o.show))) process.stdout.write(`  ${JSON.stringify(d)}\n`);
       if (o.report) {

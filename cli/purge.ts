@@ -22,7 +22,11 @@ export interface PurgeSummary {
   readonly dryRun: boolean;
 }
 
-export async function purgeView(store: PurgeStore, view: string, o: { keyPrefix?: string; confirm: boolean; concurrency?: number; onFailure?: (key: string, err: Error) => void }): Promise<PurgeSummary> {
+export async function purgeView(
+  store: PurgeStore,
+  view: string,
+  o: { keyPrefix?: string; confirm: boolean; concurrency?: number; onFailure?: (key: string, err: Error) => void },
+): Promise<PurgeSummary> {
   const prefix = `${o.keyPrefix ?? ""}${checkView(view)}/`;
   let found = 0;
   let deleted = 0;
@@ -75,7 +79,12 @@ export function registerPurgeCommand(program: Command): void {
     .action(async (o: { view: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; yes?: boolean; concurrency: string }) => {
       const store = writerStore(o);
       try {
-        const s = await purgeView(store, o.view, { keyPrefix: o.keyPrefix, confirm: o.yes === true, concurrency: Number(o.concurrency), onFailure: (key, err) => process.stderr.write(`  ${key}: ${err.message}\n`) });
+        const s = await purgeView(store, o.view, {
+          keyPrefix: o.keyPrefix,
+          confirm: o.yes === true,
+          concurrency: Number(o.concurrency),
+          onFailure: (key, err) => process.stderr.write(`  ${key}: ${err.message}\n`),
+        });
         process.stdout.write(
           s.dryRun
             ? `view ${s.view}: ${s.found} objects would be deleted from ${o.bucket}; run again with --yes to delete them\n`

@@ -40,7 +40,12 @@ export interface SignedPushRequest {
  * The request for one push: `rows` (≤ 100) to `/_push`, or a single row object to
  * `/v1/features/{view}`; signed under `key`.
  */
-export function signedPushRequest(view: string, payload: { rows: readonly unknown[] } | Record<string, unknown>, key: Pick<WriterKey, "kid" | "key">, o: { nowSeconds?: number; nonce?: string; batch?: boolean } = {}): SignedPushRequest {
+export function signedPushRequest(
+  view: string,
+  payload: { rows: readonly unknown[] } | Record<string, unknown>,
+  key: Pick<WriterKey, "kid" | "key">,
+  o: { nowSeconds?: number; nonce?: string; batch?: boolean } = {},
+): SignedPushRequest {
   const batch = o.batch ?? ("rows" in payload && Array.isArray(payload.rows));
   const path = `/v1/features/${encodeURIComponent(view)}${batch ? `/${PUSH_BATCH_SEGMENT}` : ""}`;
   const body = Buffer.from(JSON.stringify(payload), "utf8");
@@ -184,7 +189,9 @@ export async function push(o: PushOptions): Promise<PushSummary> {
       // are worth a retry.
       if ((answer !== undefined && answer.status !== 503 && answer.status !== 429 && answer.status !== 504) || attempt >= (o.retries ?? 2)) break;
       const retryAfter = Number(answer?.headers["retry-after"]);
-      await new Promise((r) => setTimeout(r, Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter, 5) * 1000 : Math.min(2000, (o.retryDelayMs ?? 200) * 2 ** attempt)));
+      await new Promise((r) =>
+        setTimeout(r, Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter, 5) * 1000 : Math.min(2000, (o.retryDelayMs ?? 200) * 2 ** attempt)),
+      );
     }
     if (answer === undefined) {
       fail(0, "transport_error", transportError);
@@ -248,7 +255,10 @@ export function registerPushCommand(program: Command): void {
       .requiredOption("--view <name>", "feature view")
       .addOption(new Option("--url <url>", "the lane (runtime) URL").env("EXPRESS_LANE_URL").default("http://127.0.0.1:8080"))
       .addOption(new Option("--api-key <key>", "writer API key for the host's gate (when the lane has API keys on)").env("EXPRESS_LANE_API_KEY"))
-      .option("--key <jwk file|keyid>", "pin the signer key (repeat for a key set): verify every answer against the request and its body", (v: string, all: string[] = []) => [...all, v])
+      .option("--key <jwk file|keyid>", "pin the signer key (repeat for a key set): verify every answer against the request and its body", (v: string, all: string[] = []) => [
+        ...all,
+        v,
+      ])
       .addOption(new Option("--jwk <file>", "same as --key <file>").hideHelp())
       .addOption(new Option("--keyid <keyid>", "same as --key <keyid>").hideHelp())
       .addOption(new Option("--batch-size <n>", `rows per request (1..${MAX_PUSH_ROWS})`).default(String(MAX_PUSH_ROWS)))
@@ -257,12 +267,37 @@ export function registerPushCommand(program: Command): void {
   ).action(
     async (
       file: string,
-      o: { view: string; url: string; apiKey?: string; key?: string[]; jwk?: string; keyid?: string; batchSize: string; retries: string; results?: string; writerKeyFile: string; sealKeyFile?: string; sealKeyKms?: string; writer?: string; kmsEndpoint?: string },
+      o: {
+        view: string;
+        url: string;
+        apiKey?: string;
+        key?: string[];
+        jwk?: string;
+        keyid?: string;
+        batchSize: string;
+        retries: string;
+        results?: string;
+        writerKeyFile: string;
+        sealKeyFile?: string;
+        sealKeyKms?: string;
+        writer?: string;
+        kmsEndpoint?: string;
+      },
     ) => {
       const { keys } = await writerKeysFromOptions({ writerKeyFile: o.sealKeyFile ?? o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint });
       const pinned = await pinnedKeys(o, o.url);
       const lines: string[] = [];
-      const s = await push({ url: o.url, view: o.view, key: keys[0]!, rows: readPushRows(file), batchSize: Number(o.batchSize), retries: Number(o.retries), pinned, apiKey: o.apiKey, onResult: o.results ? (r) => lines.push(JSON.stringify(r)) : undefined });
+      const s = await push({
+        url: o.url,
+        view: o.view,
+        key: keys[0]!,
+        rows: readPushRows(file),
+        batchSize: Number(o.batchSize),
+        retries: Number(o.retries),
+        pinned,
+        apiKey: o.apiKey,
+        onResult: o.results ? (r) => lines.push(JSON.stringify(r)) : undefined,
+      });
       if (o.results) writeFileSync(o.results, lines.length ? `${lines.join("\n")}\n` : "");
       process.stdout.write(
         `view ${s.view}: ${s.rows} rows in ${s.requests} signed requests as ${keys[0]!.writer} (${keys[0]!.kid}), ${s.seconds.toFixed(2)} s\n` +

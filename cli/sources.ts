@@ -82,7 +82,15 @@ export function formatOf(file: string, explicit?: string): SourceFormat {
   throw new Error(`cannot tell the format of ${file}: use --format jsonl|csv|parquet`);
 }
 
-function check(view: ViewDef, record: unknown, source: ValueSource, now: number, row: number, normalize?: (record: Record<string, unknown>) => Record<string, unknown>, options: SourceOptions = {}): SourceRow {
+function check(
+  view: ViewDef,
+  record: unknown,
+  source: ValueSource,
+  now: number,
+  row: number,
+  normalize?: (record: Record<string, unknown>) => Record<string, unknown>,
+  options: SourceOptions = {},
+): SourceRow {
   try {
     let flat = normalize ? normalize(record as Record<string, unknown>) : (record as Record<string, unknown>);
     const rename = renamer(options.rename);

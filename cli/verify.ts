@@ -105,7 +105,10 @@ function readJwkFile(path: string): Ed25519Jwk[] {
     if (candidate?.kty !== "OKP" || candidate.crv !== "Ed25519" || typeof candidate.x !== "string" || Buffer.from(candidate.x, "base64url").length !== 32) {
       throw new Error(`--key ${path}: not an Ed25519 public JWK ({"kty":"OKP","crv":"Ed25519","x":…}) or a set of them ({"keys":[…]})`);
     }
-    const validity = typeof candidate.nbf === "number" || typeof candidate.exp === "number" ? { ...(typeof candidate.nbf === "number" ? { nbf: candidate.nbf } : {}), ...(typeof candidate.exp === "number" ? { exp: candidate.exp } : {}) } : {};
+    const validity =
+      typeof candidate.nbf === "number" || typeof candidate.exp === "number"
+        ? { ...(typeof candidate.nbf === "number" ? { nbf: candidate.nbf } : {}), ...(typeof candidate.exp === "number" ? { exp: candidate.exp } : {}) }
+        : {};
     return { kty: "OKP", crv: "Ed25519", x: candidate.x, ...validity } as Ed25519Jwk;
   });
 }
@@ -123,7 +126,9 @@ async function laneKeysOfLane(base: URL): Promise<Ed25519Jwk[]> {
   const res = await fetchOrExplain(new URL("/v1/signer", base));
   if (!res.ok) return [];
   const body = (await res.json()) as { lane_keys?: { jwk?: Ed25519Jwk }[] };
-  return (body.lane_keys ?? []).flatMap((k) => (k.jwk && k.jwk.kty === "OKP" && k.jwk.crv === "Ed25519" && typeof k.jwk.x === "string" ? [{ kty: "OKP" as const, crv: "Ed25519" as const, x: k.jwk.x }] : []));
+  return (body.lane_keys ?? []).flatMap((k) =>
+    k.jwk && k.jwk.kty === "OKP" && k.jwk.crv === "Ed25519" && typeof k.jwk.x === "string" ? [{ kty: "OKP" as const, crv: "Ed25519" as const, x: k.jwk.x }] : [],
+  );
 }
 
 /** The keys an answer may be signed by, and how we came to trust them. */

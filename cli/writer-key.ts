@@ -109,7 +109,8 @@ function parseKeyFile(path: string): { kid: string; key: Buffer; writer?: unknow
 /** A dev writer key file; refuses one without a writer (a pre-#11 seal key file). */
 export function readWriterKeyFile(path: string): WriterKey {
   const parsed = parseKeyFile(path);
-  if (parsed.writer === undefined) throw new WriterKeyError(`${path}: key ${parsed.kid} names no writer (an old seal key file); add "writer": "<id>" or create one with express-lane writer-key create --dev-out`);
+  if (parsed.writer === undefined)
+    throw new WriterKeyError(`${path}: key ${parsed.kid} names no writer (an old seal key file); add "writer": "<id>" or create one with express-lane writer-key create --dev-out`);
   return { kid: parsed.kid, key: parsed.key, writer: checkWriter(parsed.writer, path) };
 }
 
@@ -162,7 +163,9 @@ export async function unwrapWriterKeys(doc: WrappedSealKeysDocument, o: KmsOptio
   try {
     const keys: WriterKey[] = [];
     for (const k of mine) {
-      const out = await client.send(new DecryptCommand({ CiphertextBlob: Buffer.from(k.ciphertextBlob, "base64"), KeyId: doc.keyArn, EncryptionContext: sealKeyEncryptionContext(k.kid, k.writer) }));
+      const out = await client.send(
+        new DecryptCommand({ CiphertextBlob: Buffer.from(k.ciphertextBlob, "base64"), KeyId: doc.keyArn, EncryptionContext: sealKeyEncryptionContext(k.kid, k.writer) }),
+      );
       if (out.KeyId !== doc.keyArn) throw new WriterKeyError(`writer key ${k.kid}: KMS decrypted with ${out.KeyId ?? "an unnamed key"}, not ${doc.keyArn}`);
       if (!out.Plaintext || out.Plaintext.length !== SEAL_KEY_BYTES) throw new WriterKeyError(`writer key ${k.kid}: KMS returned no ${SEAL_KEY_BYTES}-byte plaintext`);
       keys.push({ kid: k.kid, key: Buffer.from(out.Plaintext), writer });
@@ -195,7 +198,8 @@ export async function createWrappedWriterKey(
   const client = kmsClient(region, o);
   try {
     const out = await client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: "AES_256", EncryptionContext: sealKeyEncryptionContext(kid, writer) }));
-    if (!out.CiphertextBlob || !out.KeyId || !out.Plaintext || out.Plaintext.length !== SEAL_KEY_BYTES) throw new WriterKeyError("KMS GenerateDataKey returned no CiphertextBlob/KeyId/32-byte Plaintext");
+    if (!out.CiphertextBlob || !out.KeyId || !out.Plaintext || out.Plaintext.length !== SEAL_KEY_BYTES)
+      throw new WriterKeyError("KMS GenerateDataKey returned no CiphertextBlob/KeyId/32-byte Plaintext");
     const commitment = keyCommitment(out.Plaintext);
     out.Plaintext.fill(0); // not kept: the writer unwraps the blob when it needs the key
     if (o.existing && o.existing.keyArn !== out.KeyId) throw new WriterKeyError(`the existing document is for ${o.existing.keyArn}, KMS used ${out.KeyId}`);
@@ -228,13 +232,19 @@ export async function writerKeysFromOptions(o: { writerKeyFile?: string; sealKey
 
 /** The options `load` and `push` share for choosing the writer key. */
 export function writerKeyOptions(command: Command): Command {
-  return command
-    .addOption(new Option("--writer-key-file <path>", "local dev writer key {kid, key, writer}").env("EXPRESS_LANE_WRITER_KEY_FILE").default(".lane/keys/seal-dev.json"))
-    // The old flag name still works; no env var for it, so it can never silently override an explicit --writer-key-file.
-    .addOption(new Option("--seal-key-file <path>", "old name of --writer-key-file").hideHelp())
-    .addOption(new Option("--seal-key-kms <file>", "production: wrapped writer keys document (seal-keys/wrapped.json); unwrapped with KMS Decrypt as the writer role").env("EXPRESS_LANE_SEAL_KEY_KMS"))
-    .addOption(new Option("--writer <id>", "with --seal-key-kms: whose keys to unwrap (default: the writer of the document's first key)").env("EXPRESS_LANE_WRITER"))
-    .addOption(new Option("--kms-endpoint <url>", "KMS endpoint override for --seal-key-kms").env("EXPRESS_LANE_KMS_ENDPOINT"));
+  return (
+    command
+      .addOption(new Option("--writer-key-file <path>", "local dev writer key {kid, key, writer}").env("EXPRESS_LANE_WRITER_KEY_FILE").default(".lane/keys/seal-dev.json"))
+      // The old flag name still works; no env var for it, so it can never silently override an explicit --writer-key-file.
+      .addOption(new Option("--seal-key-file <path>", "old name of --writer-key-file").hideHelp())
+      .addOption(
+        new Option("--seal-key-kms <file>", "production: wrapped writer keys document (seal-keys/wrapped.json); unwrapped with KMS Decrypt as the writer role").env(
+          "EXPRESS_LANE_SEAL_KEY_KMS",
+        ),
+      )
+      .addOption(new Option("--writer <id>", "with --seal-key-kms: whose keys to unwrap (default: the writer of the document's first key)").env("EXPRESS_LANE_WRITER"))
+      .addOption(new Option("--kms-endpoint <url>", "KMS endpoint override for --seal-key-kms").env("EXPRESS_LANE_KMS_ENDPOINT"))
+  );
 }
 
 export function registerWriterKeyCommand(program: Command): void {
@@ -273,6 +283,8 @@ export function registerWriterKeyCommand(program: Command): void {
     .argument("<file>", "dev writer key file")
     .action((file: string) => {
       const key = readWriterKeyFile(file);
-      process.stdout.write(`${JSON.stringify({ kid: key.kid, writer: key.writer, commitment: keyCommitment(key.key), directoryKey: `${key.kid}:${key.writer}:write:${keyCommitment(key.key)}` })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ kid: key.kid, writer: key.writer, commitment: keyCommitment(key.key), directoryKey: `${key.kid}:${key.writer}:write:${keyCommitment(key.key)}` })}\n`,
+      );
     });
 }

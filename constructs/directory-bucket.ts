@@ -13,7 +13,6 @@ import { combineGrants, Grant, grantOnPrincipal, IGrantable, PolicyStatement, re
 import { Key } from "./key";
 import { BUCKET_KEY_ACTIONS, SESSION_MODE_CONDITION_KEY } from "./perms";
 
-
 export interface DirectoryBucketProps {
   /** Base name; the bucket is named `{baseName}--{availabilityZoneId}--x-s3`. */
   readonly baseName: string;
@@ -124,7 +123,11 @@ export class DirectoryBucket extends Construct {
    */
   grantAdminister(principalArn: string): Grant {
     this.writers.push(principalArn);
-    return resourceGrant(principalArn, this.encryptionKey.keyArn, this.encryptionKey.addToResourcePolicy({ sid: "BucketEncryptionSetup", actions: BUCKET_KEY_ACTIONS, principals: { AWS: [principalArn] } }));
+    return resourceGrant(
+      principalArn,
+      this.encryptionKey.keyArn,
+      this.encryptionKey.addToResourcePolicy({ sid: "BucketEncryptionSetup", actions: BUCKET_KEY_ACTIONS, principals: { AWS: [principalArn] } }),
+    );
   }
 
   private grantKeyUse(grantee: IGrantable, sid: string): Grant {

@@ -144,9 +144,7 @@ export class EnclaveHosts extends Construct implements IGrantable {
       metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
       iamInstanceProfile: { arn: this.instanceProfile.arn },
       networkInterfaces: [{ deviceIndex: 0, associatePublicIpAddress: "false", securityGroups: [...props.securityGroupIds], deleteOnTermination: "true" }],
-      blockDeviceMappings: [
-        { deviceName: "/dev/xvda", ebs: { volumeType: "gp3", volumeSize: props.rootVolumeGib ?? 16, encrypted: "true", deleteOnTermination: "true" } },
-      ],
+      blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeType: "gp3", volumeSize: props.rootVolumeGib ?? 16, encrypted: "true", deleteOnTermination: "true" } }],
       userData: Fn.base64gzip(Fn.rawString(this.userData)),
       updateDefaultVersion: true,
       tagSpecifications: [
@@ -282,4 +280,3 @@ export function grantRunCommandOnHosts(grantee: IGrantable, props: RunCommandGra
   });
   return combineGrants(onHosts, document, results);
 }
-

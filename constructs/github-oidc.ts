@@ -60,7 +60,9 @@ export interface GithubOidcProps {
 }
 
 /** Every `sub` value the trust accepts, in a stable order. */
-export function githubSubjects(props: Pick<GithubOidcProps, "repository" | "repositoryIds" | "subjectFormats" | "environment" | "restrictToWorkflows" | "defaultBranch">): string[] {
+export function githubSubjects(
+  props: Pick<GithubOidcProps, "repository" | "repositoryIds" | "subjectFormats" | "environment" | "restrictToWorkflows" | "defaultBranch">,
+): string[] {
   const formats = props.subjectFormats ?? (props.repositoryIds ? ["classic", "immutable"] : ["classic"]);
   const [owner, name] = props.repository.split("/");
   const repos = formats.map((f) => {

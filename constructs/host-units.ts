@@ -77,11 +77,9 @@ export const DEFAULT_API_KEYS = "ssm:/express-lane/api-keys";
 export type UnitFiles = Readonly<Record<string, string>>;
 
 function unit(sections: Record<string, readonly string[]>): string {
-  return (
-    Object.entries(sections)
-      .map(([name, lines]) => `[${name}]\n${lines.join("\n")}\n`)
-      .join("\n")
-  );
+  return Object.entries(sections)
+    .map(([name, lines]) => `[${name}]\n${lines.join("\n")}\n`)
+    .join("\n");
 }
 
 /** The environment the runtime unit gives the runtime (also what the boot sandbox starts it with). */
@@ -173,11 +171,7 @@ export function renderHostUnits(o: HostUnitOptions): UnitFiles {
     // /health/ready 503 while it is away, which takes the host out of the NLB; a restart of the
     // enclave must not also restart (and drain) the runtime.
     "express-lane-runtime.service": unit({
-      Unit: [
-        "Description=Express Lane reader runtime",
-        "Wants=express-lane-bridge.service network-online.target",
-        "After=express-lane-bridge.service network-online.target",
-      ],
+      Unit: ["Description=Express Lane reader runtime", "Wants=express-lane-bridge.service network-online.target", "After=express-lane-bridge.service network-online.target"],
       Service: [
         `User=${SERVICE_USER}`,
         `Group=${SERVICE_USER}`,
@@ -285,7 +279,7 @@ export function renderHostScripts(o: HostUnitOptions): HostScripts {
       `nitro-cli run-enclave --eif-path ${INSTALL_DIR}/enclave.eif --cpu-count ${cpu} --memory ${o.enclaveMemoryMib} --enclave-cid ${ENCLAVE_CID} --enclave-name "$NAME"`,
       'echo "enclave $NAME started"',
       "# An enclave can stay RUNNING with its signer dead or wedged: the runtime's readiness says",
-      "# so (checks.signer). Only explicit \"unavailable\" answers count (a runtime that is down or",
+      '# so (checks.signer). Only explicit "unavailable" answers count (a runtime that is down or',
       "# restarting says nothing about the signer); DOWN_LIMIT of them in a row restart the enclave.",
       "down=0",
       "while true; do",
@@ -297,7 +291,7 @@ export function renderHostScripts(o: HostUnitOptions): HostScripts {
       '    echo "enclave $NAME is $state: exiting so that systemd restarts it" >&2',
       "    exit 1",
       "  fi",
-      '  signer=$(curl -s --max-time 2 "$PROBE_URL" | jq -r \'.checks.signer // empty\' 2>/dev/null || true)',
+      "  signer=$(curl -s --max-time 2 \"$PROBE_URL\" | jq -r '.checks.signer // empty' 2>/dev/null || true)",
       '  if [ "$signer" = "unavailable" ]; then down=$((down + 1)); else down=0; fi',
       '  if [ "$down" -ge "$DOWN_LIMIT" ]; then',
       '    echo "signer unavailable to the runtime for $down checks in a row while enclave $NAME runs: exiting so that systemd restarts it" >&2',
@@ -317,7 +311,7 @@ export function renderHostScripts(o: HostUnitOptions): HostScripts {
       `. ${HOST_ENV_FILE}`,
       "changed=0",
       "fetch() {",
-      '  local key=$1 dest=$2 tmp err',
+      "  local key=$1 dest=$2 tmp err",
       '  tmp=$(mktemp "$dest.XXXXXX")',
       // With s3:ListBucket on the bucket, a missing key answers 404 NoSuchKey instead of 403
       // ("If you have the s3:ListBucket permission on the bucket, Amazon S3 returns an HTTP status
@@ -355,8 +349,8 @@ export function renderHostScripts(o: HostUnitOptions): HostScripts {
       `# shellcheck source=/dev/null`,
       `. ${HOST_ENV_FILE}`,
       'BASE="http://127.0.0.1:$READER_PORT"',
-      'WORK=$(mktemp -d)',
-      'trap \'rm -rf "$WORK"\' EXIT',
+      "WORK=$(mktemp -d)",
+      "trap 'rm -rf \"$WORK\"' EXIT",
       "publish() {",
       '  aws cloudwatch put-metric-data --region "$REGION" --namespace "$METRIC_NAMESPACE" --metric-name lane_canary_success --dimensions job=express-lane --unit Count --value "$1"',
       "}",
@@ -372,12 +366,12 @@ export function renderHostScripts(o: HostUnitOptions): HostScripts {
       "fi",
       "# Sends the API key when there is one (access control on), as a consumer would.",
       'lane_curl() { if [ -n "$KEY" ]; then curl -H "x-api-key: $KEY" "$@"; else curl "$@"; fi; }',
-      'N1=$(nonce)',
+      "N1=$(nonce)",
       'lane_curl -fsS --max-time 5 -o "$WORK/attestation.json" "$BASE/v1/attestation?nonce=$N1" || fail "GET /v1/attestation"',
       '"$NODE" "$CLI" attest --document "$WORK/attestation.json" --nonce "$N1" --root "$ATTEST_ROOT" --measurements "$MEASUREMENTS_FILE" --json >"$WORK/facts.json" || fail "attestation did not verify against the $ATTEST_ROOT root and this host\'s EIF measurements"',
-      "X=$(jq -er .publicKey \"$WORK/facts.json\") || fail \"attestation carries no public key\"",
+      'X=$(jq -er .publicKey "$WORK/facts.json") || fail "attestation carries no public key"',
       'jq -n --arg x "$X" \'{kty: "OKP", crv: "Ed25519", x: $x}\' >"$WORK/signer.jwk"',
-      'N2=$(nonce)',
+      "N2=$(nonce)",
       'lane_curl -sS --max-time 5 -i -H "accept-signature: sig1=(\\"@status\\" \\"content-digest\\");nonce=\\"$N2\\"" -o "$WORK/read.http" "$BASE$CANARY_PATH" || fail "GET $CANARY_PATH"',
       '"$NODE" "$CLI" verify "$BASE$CANARY_PATH" --response "$WORK/read.http" --nonce "$N2" --jwk "$WORK/signer.jwk" || fail "signed read of $CANARY_PATH did not verify"',
       "publish 1",

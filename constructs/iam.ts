@@ -33,10 +33,7 @@ export function renderPolicyDocument(statements: readonly PolicyStatement[]): st
       if (s.sid) out.Sid = s.sid;
       out.Effect = s.effect ?? "Allow";
       if (s.principals !== undefined) {
-        out.Principal =
-          s.principals === "*"
-            ? "*"
-            : Object.fromEntries(Object.entries(s.principals).map(([k, v]) => [k, v.length === 1 ? v[0] : [...v]]));
+        out.Principal = s.principals === "*" ? "*" : Object.fromEntries(Object.entries(s.principals).map(([k, v]) => [k, v.length === 1 ? v[0] : [...v]]));
       }
       out.Action = s.actions.length === 1 ? s.actions[0] : [...s.actions];
       if (s.resources !== undefined) out.Resource = s.resources.length === 1 ? s.resources[0] : [...s.resources];
@@ -226,7 +223,12 @@ export function combineGrants(...grants: readonly Grant[]): Grant {
 /** Adds `statement` to the grantee's identity policy and says so. */
 export function grantOnPrincipal(grantee: IGrantable, statement: PolicyStatement): Grant {
   grantee.grantPrincipal.addToPrincipalPolicy(statement);
-  return { principal: grantee.grantPrincipal.principalArn, actions: [...statement.actions], resources: [...(statement.resources ?? [])], statements: [{ policy: "principal", statement }] };
+  return {
+    principal: grantee.grantPrincipal.principalArn,
+    actions: [...statement.actions],
+    resources: [...(statement.resources ?? [])],
+    statements: [{ policy: "principal", statement }],
+  };
 }
 
 /** A statement a resource added to its own policy naming `principal` (key policies, bucket policies). */
@@ -241,4 +243,3 @@ export function resourceGrant(principal: string, resourceArn: string, statement:
 export function grantAssumeRole(grantee: IGrantable, roleArn: string, sid = "AssumeRole"): Grant {
   return grantOnPrincipal(grantee, { sid, actions: ["sts:AssumeRole"], resources: [roleArn] });
 }
-

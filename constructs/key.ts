@@ -18,7 +18,17 @@ import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { KmsAlias, KmsKey, KmsKeyPolicy } from "./aws";
 import { Conditions, Grant, IGrantable, PolicyStatement, renderPolicyDocument, resourceGrant } from "./iam";
-import { KEY_ADMIN_ACTIONS, KEY_DECRYPT_ACTIONS, KEY_ENCRYPT_ACTIONS, KEY_ENCRYPT_DECRYPT_ACTIONS, KEY_LIFECYCLE_ACTIONS, KEY_POLICY_ADMINS_METADATA, KEY_READ_ACTIONS, KEY_ROLE_METADATA, KEY_USE_ACTIONS } from "./perms";
+import {
+  KEY_ADMIN_ACTIONS,
+  KEY_DECRYPT_ACTIONS,
+  KEY_ENCRYPT_ACTIONS,
+  KEY_ENCRYPT_DECRYPT_ACTIONS,
+  KEY_LIFECYCLE_ACTIONS,
+  KEY_POLICY_ADMINS_METADATA,
+  KEY_READ_ACTIONS,
+  KEY_ROLE_METADATA,
+  KEY_USE_ACTIONS,
+} from "./perms";
 
 export interface KeyAccess {
   /** Principals (ARNs) with KEY_ADMIN_ACTIONS: the break-glass admin(s). At least one. */

@@ -19,7 +19,18 @@
 import { Construct } from "constructs";
 import { combineGrants, Grant, IGrantable } from "./iam";
 import { ExistingKeyPolicy, Key } from "./key";
-import { ATTESTATION_PCR0_CONDITION_KEY, DATA_KEY_PAIR_SPEC_CONDITION_KEY, KEY_POLICY_ACTIONS, KEY_ROLE_TAG, LANE_CONDITION_KEY, LANE_KEY_PAIR_SPEC, LANE_KEY_PURPOSE, SEAL_PURPOSE, SEAL_PURPOSE_CONDITION_KEY, SEAL_WRITER_CONDITION_KEY } from "./perms";
+import {
+  ATTESTATION_PCR0_CONDITION_KEY,
+  DATA_KEY_PAIR_SPEC_CONDITION_KEY,
+  KEY_POLICY_ACTIONS,
+  KEY_ROLE_TAG,
+  LANE_CONDITION_KEY,
+  LANE_KEY_PAIR_SPEC,
+  LANE_KEY_PURPOSE,
+  SEAL_PURPOSE,
+  SEAL_PURPOSE_CONDITION_KEY,
+  SEAL_WRITER_CONDITION_KEY,
+} from "./perms";
 
 /** Statement ID of the host's attested grant. */
 export const SEAL_HOST_GRANT_SID = "EnclaveDecryptWithAttestation";
@@ -227,4 +238,8 @@ export class LaneKeys extends Construct {
   }
 }
 
-const pascal = (id: string): string => id.split("-").map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join("");
+const pascal = (id: string): string =>
+  id
+    .split("-")
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join("");

@@ -112,8 +112,7 @@ export class Observability extends Construct {
     super(scope, id);
     this.namePrefix = props.namePrefix;
     const retention = props.logRetentionDays ?? 30;
-    const group = (gid: string, name: string) =>
-      new CloudwatchLogGroup(this, gid, { name: `/${props.namePrefix}/${name}`, retentionInDays: retention });
+    const group = (gid: string, name: string) => new CloudwatchLogGroup(this, gid, { name: `/${props.namePrefix}/${name}`, retentionInDays: retention });
     this.runtimeLogGroup = group("RuntimeLogs", "runtime");
     this.bootstrapLogGroup = group("BootstrapLogs", "bootstrap");
     this.metricsLogGroup = group("MetricsLogs", "prometheus");
@@ -344,13 +343,26 @@ export class Observability extends Construct {
           widget(
             "Requests/s by status class",
             [
-              ...["2xx", "4xx", "5xx"].map((c): unknown[] => [METRIC_NAMESPACE, "lane_requests_total", "job", PROMETHEUS_SCRAPE_JOB, "status_class", c, { stat: "Sum", id: `r${c[0]}`, visible: false }]),
+              ...["2xx", "4xx", "5xx"].map((c): unknown[] => [
+                METRIC_NAMESPACE,
+                "lane_requests_total",
+                "job",
+                PROMETHEUS_SCRAPE_JOB,
+                "status_class",
+                c,
+                { stat: "Sum", id: `r${c[0]}`, visible: false },
+              ]),
               [{ expression: "(FILL(r2,0)+FILL(r4,0)+FILL(r5,0))/PERIOD(r2)", label: "req/s", id: "rps" }],
             ],
             12,
             0,
           ),
-          widget("Errors (5xx and 4xx per minute)", [m("lane_requests_total", "Sum", "5xx", { status_class: "5xx" }), m("lane_requests_total", "Sum", "4xx", { status_class: "4xx" })], 0, 6),
+          widget(
+            "Errors (5xx and 4xx per minute)",
+            [m("lane_requests_total", "Sum", "5xx", { status_class: "5xx" }), m("lane_requests_total", "Sum", "4xx", { status_class: "4xx" })],
+            0,
+            6,
+          ),
           widget("Signer up (min over hosts)", [m("lane_signer_up", "Minimum", "signer up")], 12, 6),
           widget("Signer latency (s) P50/P95/P99", pct("lane_signer_duration_seconds"), 0, 12),
           widget("Store (S3 Express) latency (s) P50/P95/P99", pct("lane_store_duration_seconds"), 12, 12),
@@ -368,7 +380,11 @@ export class Observability extends Construct {
           widget(
             "Entities OUTSIDE_MAX_AGE / NOT_FOUND by view (per minute)",
             ["outside_max_age", "not_found"].map((status) => [
-              { expression: `SEARCH('{${METRIC_NAMESPACE},job,status,view} MetricName="lane_entity_status_total" status="${status}"', 'Sum', 60)`, label: status, id: status === "not_found" ? "nf" : "oma" },
+              {
+                expression: `SEARCH('{${METRIC_NAMESPACE},job,status,view} MetricName="lane_entity_status_total" status="${status}"', 'Sum', 60)`,
+                label: status,
+                id: status === "not_found" ? "nf" : "oma",
+              },
             ]),
             0,
             24,
@@ -381,11 +397,20 @@ export class Observability extends Construct {
           ),
           widget(
             "Self-verify failures; signer keys held",
-            [m("lane_self_verify_failures_total", "Sum", "self-verify failures"), m("lane_signer_keys", "Minimum", "writer keys", { kind: "writer" }), m("lane_signer_keys", "Minimum", "lane keys", { kind: "lane" })],
+            [
+              m("lane_self_verify_failures_total", "Sum", "self-verify failures"),
+              m("lane_signer_keys", "Minimum", "writer keys", { kind: "writer" }),
+              m("lane_signer_keys", "Minimum", "lane keys", { kind: "lane" }),
+            ],
             0,
             30,
           ),
-          widget("Runtime CPU (s/s) and event loop lag p99 (s)", [m("process_cpu_seconds_total", "Sum", "CPU seconds"), m("nodejs_eventloop_lag_p99_seconds", "Maximum", "event loop lag p99")], 12, 30),
+          widget(
+            "Runtime CPU (s/s) and event loop lag p99 (s)",
+            [m("process_cpu_seconds_total", "Sum", "CPU seconds"), m("nodejs_eventloop_lag_p99_seconds", "Maximum", "event loop lag p99")],
+            12,
+            30,
+          ),
         ],
       }),
     });
@@ -398,7 +423,19 @@ export class Observability extends Construct {
   watchHosts(hosts: WatchedHosts): void {
     const actions = [this.alarmTopic.arn];
     const nlb = { TargetGroup: hosts.targetGroupArnSuffix, LoadBalancer: hosts.loadBalancerArnSuffix };
-    const alarm = (aid: string, o: { name: string; description: string; namespace: string; metricName: string; dimensions: Record<string, string>; statistic: string; threshold: number; comparisonOperator: string }) =>
+    const alarm = (
+      aid: string,
+      o: {
+        name: string;
+        description: string;
+        namespace: string;
+        metricName: string;
+        dimensions: Record<string, string>;
+        statistic: string;
+        threshold: number;
+        comparisonOperator: string;
+      },
+    ) =>
       this.hostAlarms.push(
         new CloudwatchMetricAlarm(this, aid, {
           alarmName: o.name,

@@ -20,7 +20,6 @@ import { combineGrants, Grant, grantOnPrincipal, IGrantable, PolicyStatement } f
 import { KEY_LIFECYCLE_ACTIONS, KEY_ROLE_TAG, LANE_TAG, SESSION_MODE_CONDITION_KEY } from "./perms";
 import { SEAL_KEYS_PREFIX } from "./user-data";
 
-
 export const boundaryPolicyName = (prefix: string): string => `${prefix}-boundary`;
 
 export interface LaneNames {
@@ -51,7 +50,11 @@ export function laneBoundaryStatements(n: LaneNames): PolicyStatement[] {
     { sid: "ArtifactList", actions: ["s3:ListBucket"], resources: [`arn:aws:s3:::${n.artifactBucketName}`] },
     { sid: "ArtifactObjects", actions: ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], resources: [`arn:aws:s3:::${n.artifactBucketName}/*`] },
     // What the CloudWatch agent may call on the lane's log groups (CloudWatchAgentServerPolicy's logs actions).
-    { sid: "LaneLogs", actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:PutRetentionPolicy"], resources: laneLogGroups(n) },
+    {
+      sid: "LaneLogs",
+      actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:PutRetentionPolicy"],
+      resources: laneLogGroups(n),
+    },
     { sid: "DescribeLogGroups", actions: ["logs:DescribeLogGroups"], resources: ["*"] },
     // PutMetricData, ec2:Describe*, ssm:GetCommandInvocation: no resource-level permissions.
     { sid: "Metrics", actions: ["cloudwatch:PutMetricData"], resources: ["*"] },
@@ -120,21 +123,51 @@ export function grantLanePlanning(plan: IGrantable, p: PlanPermissionsProps): Gr
   });
   add({ sid: "ReadManagedPolicies", actions: ["iam:GetPolicy", "iam:GetPolicyVersion"], resources: ["arn:aws:iam::aws:policy/*"] });
   add({ sid: "ListKeysAndAliases", actions: ["kms:ListAliases", "kms:ListKeys"], resources: ["*"] });
-  add({ sid: "ReadLaneDirectoryBucket", actions: ["s3express:GetBucketPolicy", "s3express:GetEncryptionConfiguration", "s3express:GetLifecycleConfiguration"], resources: [directoryBucketArnPattern(p)] });
-  add({ sid: "HeadLaneDirectoryBucket", actions: ["s3express:CreateSession"], resources: [directoryBucketArnPattern(p)], conditions: { StringEquals: { [SESSION_MODE_CONDITION_KEY]: "ReadOnly" } } });
+  add({
+    sid: "ReadLaneDirectoryBucket",
+    actions: ["s3express:GetBucketPolicy", "s3express:GetEncryptionConfiguration", "s3express:GetLifecycleConfiguration"],
+    resources: [directoryBucketArnPattern(p)],
+  });
+  add({
+    sid: "HeadLaneDirectoryBucket",
+    actions: ["s3express:CreateSession"],
+    resources: [directoryBucketArnPattern(p)],
+    conditions: { StringEquals: { [SESSION_MODE_CONDITION_KEY]: "ReadOnly" } },
+  });
   add({ sid: "ListDirectoryBuckets", actions: ["s3express:ListAllMyDirectoryBuckets"], resources: ["*"] });
   add({ sid: "ReadLaneLogs", actions: ["logs:ListTagsForResource", "logs:ListTagsLogGroup", "logs:DescribeMetricFilters"], resources: laneLogGroups(p) });
   add({ sid: "DescribeLogGroups", actions: ["logs:DescribeLogGroups"], resources: ["*"] });
-  add({ sid: "ReadLaneTopics", actions: ["sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource", "sns:GetSubscriptionAttributes"], resources: [`arn:aws:sns:${p.region}:*:${p.prefix}-*`] });
-  add({ sid: "ReadLaneAlarms", actions: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"], resources: [`arn:aws:cloudwatch:${p.region}:*:alarm:${p.prefix}-*`, `arn:aws:cloudwatch::*:dashboard/${p.prefix}*`] });
+  add({
+    sid: "ReadLaneTopics",
+    actions: ["sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource", "sns:GetSubscriptionAttributes"],
+    resources: [`arn:aws:sns:${p.region}:*:${p.prefix}-*`],
+  });
+  add({
+    sid: "ReadLaneAlarms",
+    actions: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"],
+    resources: [`arn:aws:cloudwatch:${p.region}:*:alarm:${p.prefix}-*`, `arn:aws:cloudwatch::*:dashboard/${p.prefix}*`],
+  });
   // The failed-launch rule and its target (DescribeRule, ListTagsForResource, ListTargetsByRule:
   // the provider's rule and target reads).
-  add({ sid: "ReadLaneRules", actions: ["events:DescribeRule", "events:ListTagsForResource", "events:ListTargetsByRule"], resources: [`arn:aws:events:${p.region}:*:rule/${p.prefix}-*`] });
+  add({
+    sid: "ReadLaneRules",
+    actions: ["events:DescribeRule", "events:ListTagsForResource", "events:ListTargetsByRule"],
+    resources: [`arn:aws:events:${p.region}:*:rule/${p.prefix}-*`],
+  });
   // data.aws_s3_objects (published wrapped seal keys decide the hosts' health check type) lists the
   // artifact bucket under that prefix only (s3:prefix: "Filters access by key name prefix",
   // Service Authorization Reference, Amazon S3, ListBucket).
-  add({ sid: "ListPublishedSealKeys", actions: ["s3:ListBucket"], resources: [`arn:aws:s3:::${p.artifactBucketName}`], conditions: { StringLike: { "s3:prefix": `${SEAL_KEYS_PREFIX}*` } } });
-  add({ sid: "ReadParameters", actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:ListTagsForResource"], resources: [`arn:aws:ssm:${p.region}:*:parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
+  add({
+    sid: "ListPublishedSealKeys",
+    actions: ["s3:ListBucket"],
+    resources: [`arn:aws:s3:::${p.artifactBucketName}`],
+    conditions: { StringLike: { "s3:prefix": `${SEAL_KEYS_PREFIX}*` } },
+  });
+  add({
+    sid: "ReadParameters",
+    actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:ListTagsForResource"],
+    resources: [`arn:aws:ssm:${p.region}:*:parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`],
+  });
   add({ sid: "DescribeParameters", actions: ["ssm:DescribeParameters"], resources: ["*"] });
   return combineGrants(...grants);
 }
@@ -195,7 +228,14 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
   add({
     sid: "DenyChangingOtherInstances",
     effect: "Deny",
-    actions: ["ec2:ModifyInstanceAttribute", "ec2:AssociateIamInstanceProfile", "ec2:ReplaceIamInstanceProfileAssociation", "ec2:StartInstances", "ec2:StopInstances", "ec2:RebootInstances"],
+    actions: [
+      "ec2:ModifyInstanceAttribute",
+      "ec2:AssociateIamInstanceProfile",
+      "ec2:ReplaceIamInstanceProfileAssociation",
+      "ec2:StartInstances",
+      "ec2:StopInstances",
+      "ec2:RebootInstances",
+    ],
     resources: ["arn:aws:ec2:*:*:instance/*"],
     conditions: { StringNotEquals: { "aws:ResourceTag/Name": `${p.prefix}-host` } },
   });
@@ -235,7 +275,14 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
   add({
     sid: "DenyOtherSecurityGroups",
     effect: "Deny",
-    actions: ["ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules", "ec2:DeleteSecurityGroup"],
+    actions: [
+      "ec2:AuthorizeSecurityGroupIngress",
+      "ec2:AuthorizeSecurityGroupEgress",
+      "ec2:RevokeSecurityGroupIngress",
+      "ec2:RevokeSecurityGroupEgress",
+      "ec2:ModifySecurityGroupRules",
+      "ec2:DeleteSecurityGroup",
+    ],
     resources: ["arn:aws:ec2:*:*:security-group/*"],
     conditions: { StringNotEquals: { [`aws:ResourceTag/${LANE_TAG}`]: p.laneName } },
   });
@@ -308,10 +355,25 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
   });
 
   // KMS: create keys only tagged as the lane's; lifecycle and use only on the lane's keys.
-  add({ sid: "CreateLaneKeys", actions: ["kms:CreateKey"], resources: ["*"], conditions: { StringEquals: { "aws:RequestedRegion": p.region, [`aws:RequestTag/${LANE_TAG}`]: p.laneName } } });
-  add({ sid: "TagNewLaneKeys", actions: ["kms:TagResource"], resources: [`arn:aws:kms:${p.region}:*:key/*`], conditions: { StringEquals: { [`aws:RequestTag/${LANE_TAG}`]: p.laneName } } });
+  add({
+    sid: "CreateLaneKeys",
+    actions: ["kms:CreateKey"],
+    resources: ["*"],
+    conditions: { StringEquals: { "aws:RequestedRegion": p.region, [`aws:RequestTag/${LANE_TAG}`]: p.laneName } },
+  });
+  add({
+    sid: "TagNewLaneKeys",
+    actions: ["kms:TagResource"],
+    resources: [`arn:aws:kms:${p.region}:*:key/*`],
+    conditions: { StringEquals: { [`aws:RequestTag/${LANE_TAG}`]: p.laneName } },
+  });
   add({ sid: "ListKeysAndAliases", actions: ["kms:ListAliases", "kms:ListKeys"], resources: ["*"] });
-  add({ sid: "ManageLaneKeys", actions: [...KEY_LIFECYCLE_ACTIONS], resources: [`arn:aws:kms:${p.region}:*:key/*`], conditions: { StringEquals: { [`aws:ResourceTag/${LANE_TAG}`]: p.laneName } } });
+  add({
+    sid: "ManageLaneKeys",
+    actions: [...KEY_LIFECYCLE_ACTIONS],
+    resources: [`arn:aws:kms:${p.region}:*:key/*`],
+    conditions: { StringEquals: { [`aws:ResourceTag/${LANE_TAG}`]: p.laneName } },
+  });
   add({ sid: "ManageLaneAliases", actions: ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"], resources: [`arn:aws:kms:${p.region}:*:alias/${p.prefix}-*`] });
   add({
     sid: "BucketKeyForEncryptionSetup",
@@ -362,7 +424,11 @@ export function grantLaneDeployment(deploy: IGrantable, p: DeployPermissionsProp
     resources: laneRules,
     conditions: { "ForAllValues:ArnLike": { "events:TargetArn": [`arn:aws:sns:${p.region}:*:${p.prefix}-*`] }, Null: { "events:TargetArn": "false" } },
   });
-  add({ sid: "ReadAmiParameter", actions: ["ssm:GetParameter", "ssm:GetParameters"], resources: [`arn:aws:ssm:${p.region}:*:parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`] });
+  add({
+    sid: "ReadAmiParameter",
+    actions: ["ssm:GetParameter", "ssm:GetParameters"],
+    resources: [`arn:aws:ssm:${p.region}:*:parameter/aws/service/*`, `arn:aws:ssm:${p.region}:*:parameter/${p.prefix}/*`],
+  });
   // The lane's own parameters (e.g. the API key digests, /{prefix}/api-keys: runtime/auth.ts).
   add({
     sid: "ManageLaneParameters",

@@ -106,7 +106,11 @@ export function renderHostEnv(o: UserDataOptions): string {
     CANARY_PATH: o.canaryPath ?? DEFAULT_CANARY_PATH,
     CANARY_API_KEY_PARAMETER: o.apiKeys === false ? "" : (o.canaryApiKeyParameter ?? DEFAULT_CANARY_API_KEY_PARAMETER),
   };
-  return Object.entries(vars).map(([k, v]) => `${k}=${shellValue(k, v)}`).join("\n") + "\n";
+  return (
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${shellValue(k, v)}`)
+      .join("\n") + "\n"
+  );
 }
 
 export function renderUserData(o: UserDataOptions): string {
@@ -128,7 +132,7 @@ export function renderUserData(o: UserDataOptions): string {
     `EXPECTED_PCR0=${shellValue("expectedPcr0", o.expectedPcr0)}`,
     `INSTALL_DIR=${shellValue("installDir", INSTALL_DIR)}`,
     "",
-    "echo \"express-lane bootstrap: release $RELEASE in $REGION\"",
+    'echo "express-lane bootstrap: release $RELEASE in $REGION"',
     `dnf install -y aws-nitro-enclaves-cli socat jq amazon-cloudwatch-agent ${shellValue("nodePackage", nodePkg)}`,
     `if ! id ${SERVICE_USER} >/dev/null 2>&1; then useradd --system --no-create-home --shell /sbin/nologin ${SERVICE_USER}; fi`,
     `install -d -m 0755 "$INSTALL_DIR" ${BIN_DIR} "$(dirname ${HOST_ENV_FILE})"`,

@@ -63,4 +63,3 @@ export function sizedFeatureObject(i: number, bytes: number, now: number): Featu
 export function sizedObject(i: number, bytes: number, now: number): Buffer {
   return encodeObject(sizedFeatureObject(i, bytes, now));
 }
-

@@ -22,7 +22,11 @@ async function main(): Promise<void> {
     .addOption(new Option("--validity <seconds>", "signature validity").env("EXPRESS_LANE_SIGNATURE_VALIDITY").default("60"))
     .addOption(new Option("--dev-ca-dir <dir>", "dev CA folder (created on first use)").env("EXPRESS_LANE_DEV_CA_DIR").default(DEFAULT_DEV_CA_DIR))
     .addOption(new Option("--bundle <file>", "the signer bundle the local PCRs measure (default: this program)"))
-    .addOption(new Option("--trust-config <file>", "trust config: lane and admin public keys (the local lane writes .lane/keys/trust.json)").env("EXPRESS_LANE_TRUST_CONFIG").makeOptionMandatory())
+    .addOption(
+      new Option("--trust-config <file>", "trust config: lane and admin public keys (the local lane writes .lane/keys/trust.json)")
+        .env("EXPRESS_LANE_TRUST_CONFIG")
+        .makeOptionMandatory(),
+    )
     .addOption(new Option("--writer-key-file <paths>", "comma-separated dev writer key files").env("EXPRESS_LANE_WRITER_KEY_FILE"))
     .addOption(new Option("--key-directory <file>", "signed key directory to start with (the host can provision newer ones)").env("EXPRESS_LANE_KEY_DIRECTORY"))
     .addOption(new Option("--registry-document <file>", "signed registry document to start with (the host can provision newer ones)").env("EXPRESS_LANE_REGISTRY_DOCUMENT"))
@@ -30,7 +34,19 @@ async function main(): Promise<void> {
     .addOption(new Option("--workers <n>", "signing threads: 1 = this thread; N ≥ 2 = N worker threads, one key").env("EXPRESS_LANE_SIGNER_WORKERS").default("1"))
     .addOption(new Option("--trace-stages", "benchmarks: timing trailers on reads that ask for them (runtime --trace-stages)").env("EXPRESS_LANE_SIGNER_TRACE_STAGES"))
     .parse()
-    .opts<{ socket: string; validity: string; devCaDir: string; bundle?: string; trustConfig: string; writerKeyFile?: string; keyDirectory?: string; registryDocument?: string; laneKeyFile?: string; traceStages?: boolean; workers: string }>();
+    .opts<{
+      socket: string;
+      validity: string;
+      devCaDir: string;
+      bundle?: string;
+      trustConfig: string;
+      writerKeyFile?: string;
+      keyDirectory?: string;
+      registryDocument?: string;
+      laneKeyFile?: string;
+      traceStages?: boolean;
+      workers: string;
+    }>();
   const trust = readImageTrust(opts.trustConfig);
   // Local PCRs measure the code actually running, so a code change changes them.
   const nsm = new LocalNsm({ bundlePath: opts.bundle ?? process.argv[1], devCaDir: opts.devCaDir });

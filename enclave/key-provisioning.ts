@@ -78,11 +78,12 @@ export type SealKeyUnwrap = (input: { kid: string; writer: string; ciphertextBlo
 /** The production unwrap: KMS Decrypt with Recipient, KeyId = pinned ARN, context {purpose, kid, writer}. */
 export function attestedSealKeyUnwrap(config: SealKmsConfig, nsm: Nsm, options: { timeoutMs?: number } = {}): SealKeyUnwrap {
   return (input, credentials) =>
-    decryptWithAttestation(
-      { ciphertextBlob: input.ciphertextBlob, keyId: config.keyArn, encryptionContext: sealKeyEncryptionContext(input.kid, input.writer) },
-      nsm,
-      { region: config.region, credentials, endpoint: config.endpoint ?? DEFAULT_KMS_ENDPOINT, timeoutMs: options.timeoutMs },
-    );
+    decryptWithAttestation({ ciphertextBlob: input.ciphertextBlob, keyId: config.keyArn, encryptionContext: sealKeyEncryptionContext(input.kid, input.writer) }, nsm, {
+      region: config.region,
+      credentials,
+      endpoint: config.endpoint ?? DEFAULT_KMS_ENDPOINT,
+      timeoutMs: options.timeoutMs,
+    });
 }
 
 const bad = (message: string) => new SealProvisioningError("bad_provisioning", message);
@@ -122,7 +123,8 @@ export class KeyProvisioner {
   }
 
   private async provisionNow(request: ProvisionKeysRequest): Promise<ProvisionKeysResponse> {
-    if (((request.wrapped && request.wrapped.length > 0) || (request.laneKeys && request.laneKeys.length > 0)) && !this.kms) throw new SealProvisioningError("kms_provisioning_disabled", "this image pins no seal KMS key: it accepts no wrapped keys");
+    if (((request.wrapped && request.wrapped.length > 0) || (request.laneKeys && request.laneKeys.length > 0)) && !this.kms)
+      throw new SealProvisioningError("kms_provisioning_disabled", "this image pins no seal KMS key: it accepts no wrapped keys");
     if (this.kms && request.region !== undefined && request.region !== this.kms.config.region) {
       throw bad(`region ${JSON.stringify(request.region)} is not the pinned seal key region ${this.kms.config.region}`);
     }
@@ -153,7 +155,10 @@ export class KeyProvisioner {
         if (this.laneKeys.holds(l.kid) || l.notAfter <= this.now()) continue;
         try {
           // KMS opens the blob only with the exact context it was made with: kid and validity are the admin's.
-          const der = await this.kms.unwrapLaneKey({ kid: l.kid, ciphertextBlob: Buffer.from(l.ciphertextBlob), notBefore: l.notBefore, notAfter: l.notAfter }, request.credentials);
+          const der = await this.kms.unwrapLaneKey(
+            { kid: l.kid, ciphertextBlob: Buffer.from(l.ciphertextBlob), notBefore: l.notBefore, notAfter: l.notAfter },
+            request.credentials,
+          );
           this.laneKeys.offer(l.kid, createPrivateKey({ key: der, format: "der", type: "pkcs8" }), l.notBefore, l.notAfter);
           unwrapped.push(l.kid);
         } catch (err) {
@@ -166,6 +171,14 @@ export class KeyProvisioner {
       throw new SealProvisioningError("seal_unwrap_failed", `no writer key could be unwrapped: ${failures.join("; ").slice(0, 1024)}`);
     }
     const laneKeys = (this.laneKeys?.list(this.now()) ?? []).map((h) => ({ ...h.key.info, notBefore: h.notBefore, notAfter: h.notAfter }));
-    return { lane: directory.lane, epoch: directory.epoch, expires_at: directory.expires_at, kids: this.state.keyring?.kids ?? [], missing: this.state.missing, unwrapped, laneKeys };
+    return {
+      lane: directory.lane,
+      epoch: directory.epoch,
+      expires_at: directory.expires_at,
+      kids: this.state.keyring?.kids ?? [],
+      missing: this.state.missing,
+      unwrapped,
+      laneKeys,
+    };
   }
 }

@@ -14,7 +14,17 @@
  * (fail closed) until a fresh directory arrives.
  */
 import { createHash, type KeyObject } from "node:crypto";
-import { adminPublicKey, ADMIN_KID, DIRECTORY_CLOCK_SKEW_MS, keyCommitment, KeyDirectory, KeyDirectoryError, LANE_NAME, verifySignedKeyDirectory, type AdminKeyEntry } from "../wire/key-directory";
+import {
+  adminPublicKey,
+  ADMIN_KID,
+  DIRECTORY_CLOCK_SKEW_MS,
+  keyCommitment,
+  KeyDirectory,
+  KeyDirectoryError,
+  LANE_NAME,
+  verifySignedKeyDirectory,
+  type AdminKeyEntry,
+} from "../wire/key-directory";
 import { SealKeyring, SEAL_KEY_BYTES, type SealKey } from "./seal";
 
 /** What the measured image pins about keys (image trust config; see enclave/trust-config.ts). */
@@ -96,7 +106,8 @@ export class KeyState {
     if (directory.expires_at <= now) throw new KeyStateError("bad_key_directory", "directory has expired");
     const digest = createHash("sha256").update(JSON.stringify(directory)).digest("base64url");
     if (this.directory) {
-      if (directory.epoch < this.directory.epoch) throw new KeyStateError("key_directory_rollback", `directory epoch ${directory.epoch} is older than the held epoch ${this.directory.epoch}`);
+      if (directory.epoch < this.directory.epoch)
+        throw new KeyStateError("key_directory_rollback", `directory epoch ${directory.epoch} is older than the held epoch ${this.directory.epoch}`);
       if (directory.epoch === this.directory.epoch && digest !== this.directoryDigest) {
         throw new KeyStateError("key_directory_rollback", `a different directory with the held epoch ${directory.epoch}: epochs must move forward`);
       }

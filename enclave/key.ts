@@ -13,7 +13,10 @@ export class SigningKey {
   readonly keyid: string;
   readonly info: KeyInfo;
 
-  private constructor(private readonly privateKey: KeyObject, publicKey: KeyObject) {
+  private constructor(
+    private readonly privateKey: KeyObject,
+    publicKey: KeyObject,
+  ) {
     this.publicKeyRaw = rawFromPublicKey(publicKey);
     this.keyid = keyidForRawKey(this.publicKeyRaw);
     this.info = { keyid: this.keyid, alg: "ed25519", jwk: ed25519Jwk(this.publicKeyRaw) };

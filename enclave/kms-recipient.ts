@@ -96,10 +96,7 @@ export function decryptCiphertextForRecipient(cms: Buffer, privateKey: KeyObject
   for (const recipient of recipients) {
     requireOaepSha256(recipient.keyEncryptionAlgorithm);
     try {
-      contentKey = privateDecrypt(
-        { key: privateKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
-        Buffer.from(recipient.encryptedKey.buffer),
-      );
+      contentKey = privateDecrypt({ key: privateKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, Buffer.from(recipient.encryptedKey.buffer));
       break;
     } catch {
       // not for our key; try the next recipient
@@ -118,9 +115,7 @@ export function decryptCiphertextForRecipient(cms: Buffer, privateKey: KeyObject
   if (iv.length !== 16) throw new KmsRecipientError(`IV is ${iv.length} bytes, expected 16`);
   const encrypted = content.encryptedContent;
   // BER allows the content as one OCTET STRING or as constructed chunks.
-  const ciphertext = encrypted?.value
-    ? Buffer.from(encrypted.value.buffer)
-    : Buffer.concat((encrypted?.constructedValue ?? []).map((chunk) => Buffer.from(chunk.buffer)));
+  const ciphertext = encrypted?.value ? Buffer.from(encrypted.value.buffer) : Buffer.concat((encrypted?.constructedValue ?? []).map((chunk) => Buffer.from(chunk.buffer)));
   if (ciphertext.length === 0) throw new KmsRecipientError("EnvelopedData has no encrypted content");
   try {
     const decipher = createDecipheriv("aes-256-cbc", contentKey, iv);
@@ -222,7 +217,9 @@ export async function callKms(action: string, body: unknown, options: KmsClientO
     throw new KmsError("InvalidResponse", `HTTP ${status}, body is not JSON`, status);
   }
   if (status !== 200) {
-    const type = String(json.__type ?? "UnknownError").split("#").pop()!;
+    const type = String(json.__type ?? "UnknownError")
+      .split("#")
+      .pop()!;
     throw new KmsError(type, String(json.message ?? json.Message ?? ""), status);
   }
   return json;

@@ -25,8 +25,16 @@ async function main(): Promise<void> {
     .opts<{ socket: string; validity: string; trustConfig: string; workers: string }>();
   const trust = readImageTrust(opts.trustConfig);
   if (!trust.sealKms) throw new Error(`${opts.trustConfig}: the production image must pin sealKms (writer keys arrive KMS-wrapped)`);
-  if (trust.sealKms.endpoint !== undefined && !trust.sealKms.endpoint.startsWith("https:")) throw new Error(`${opts.trustConfig}: sealKms.endpoint must be https (KMS over TLS only)`);
-  await serveSigner({ socket: opts.socket, validitySeconds: parseValidity(opts.validity), nsm: new DeviceNsm(), trust, defaultRegistry: { registry: DEFAULT_REGISTRY, ref: DEFAULT_REGISTRY_REF }, workers: parseWorkers(opts.workers) });
+  if (trust.sealKms.endpoint !== undefined && !trust.sealKms.endpoint.startsWith("https:"))
+    throw new Error(`${opts.trustConfig}: sealKms.endpoint must be https (KMS over TLS only)`);
+  await serveSigner({
+    socket: opts.socket,
+    validitySeconds: parseValidity(opts.validity),
+    nsm: new DeviceNsm(),
+    trust,
+    defaultRegistry: { registry: DEFAULT_REGISTRY, ref: DEFAULT_REGISTRY_REF },
+    workers: parseWorkers(opts.workers),
+  });
 }
 
 if (isMainThread) main().catch(fail);

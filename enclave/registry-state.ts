@@ -78,7 +78,8 @@ export class RegistryState {
       throw err;
     }
     const { document, digest } = parsed;
-    if (document.lane !== this.trust.lane) throw new RegistryStateError("bad_registry_document", `registry document is for lane ${document.lane}, this image serves ${this.trust.lane}`);
+    if (document.lane !== this.trust.lane)
+      throw new RegistryStateError("bad_registry_document", `registry document is for lane ${document.lane}, this image serves ${this.trust.lane}`);
     if (document.issued_at > this.now() + REGISTRY_CLOCK_SKEW_MS) throw new RegistryStateError("bad_registry_document", "registry document issued in the future");
     const held = this.held.ref;
     if (document.version < held.version) throw new RegistryStateError("registry_rollback", `registry version ${document.version} is older than the held version ${held.version}`);

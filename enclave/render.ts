@@ -278,7 +278,12 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
   if (request.kind === "single") {
     const served: ServedEntity[] = [];
     const result = renderEntity(def, request.entities[0], objects[0], wanted, ctx, request.format, served);
-    return { status: statusOf(result), ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), ...result }), entityErrors: refusals([result]), served };
+    return {
+      status: statusOf(result),
+      ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), ...result }),
+      entityErrors: refusals([result]),
+      served,
+    };
   }
   const served: ServedEntity[] = [];
   const results = request.entities.map((entity, i) => renderEntity(def, entity, objects[i], wanted, ctx, request.format, served));
@@ -303,7 +308,8 @@ export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8A
     for (const feature of view.features) columns.set(`${v}\u0000${feature}`, { values: [], statuses: [], event_timestamps: [] });
     for (let i = 0; i < n; i++) {
       const result = renderEntity(view.def, request.entities[i]!, objects[v * n + i] ?? null, wanted, ctx, "json", served);
-      if (!result.found && result.error.code !== "not_found") errors.push({ view: view.def.name, entity: request.entities[i]!, code: result.error.code, message: result.error.message });
+      if (!result.found && result.error.code !== "not_found")
+        errors.push({ view: view.def.name, entity: request.entities[i]!, code: result.error.code, message: result.error.message });
       for (const feature of view.features) {
         const column = columns.get(`${v}\u0000${feature}`)!;
         if (result.found) {

@@ -56,8 +56,7 @@ export const SEAL_FAILURE_MESSAGES: Readonly<Record<SealFailure, string>> = {
 };
 
 export type OpenResult =
-  | { readonly ok: true; readonly object: FeatureObject; readonly writer: string }
-  | { readonly ok: false; readonly code: SealFailure; readonly message: string };
+  { readonly ok: true; readonly object: FeatureObject; readonly writer: string } | { readonly ok: false; readonly code: SealFailure; readonly message: string };
 
 export const SEAL_KEY_BYTES = 32;
 

@@ -82,7 +82,21 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
   if (!state.keyring) logger.warn("no key directory yet; every stored object and push is refused until the host provisions one");
   // One line that the local lane (and systemd logs) read: where, and which key.
   logger.info(
-    { event: "signer_ready", socket: options.socket, keyid: signer.key.keyid, signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid, nsm: options.nsm.kind, lane: options.trust.lane, lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid), workers: options.workers ?? 1, key_epoch: state.epoch, registry_version: registryState.current.ref.version, registry_digest: registryState.current.ref.digest, seal_kids: signer.sealKids, ...(kms ? { seal_kms_key: kms.keyArn } : {}) },
+    {
+      event: "signer_ready",
+      socket: options.socket,
+      keyid: signer.key.keyid,
+      signing_keyid: laneKeys.current(Date.now())?.keyid ?? signer.key.keyid,
+      nsm: options.nsm.kind,
+      lane: options.trust.lane,
+      lane_keys: laneKeys.list(Date.now()).map((h) => h.key.keyid),
+      workers: options.workers ?? 1,
+      key_epoch: state.epoch,
+      registry_version: registryState.current.ref.version,
+      registry_digest: registryState.current.ref.digest,
+      seal_kids: signer.sealKids,
+      ...(kms ? { seal_kms_key: kms.keyArn } : {}),
+    },
     "signer ready",
   );
   const stop = (): void => {

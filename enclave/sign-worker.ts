@@ -31,7 +31,21 @@ export function runSignWorker(port: MessagePort, init: SignWorkerInit): void {
   apply(init.state);
   const highWater = new SharedHighWaterMarks(init.highWater.maxEntities, init.highWater);
   const key = SigningKey.fromPrivateKey(init.key);
-  const build = (): Signer => new Signer({ key, validitySeconds: init.validitySeconds, keys: { get keyring() { return keyring; } }, laneKeys, highWater, traceStages: init.traceStages, registry: views!.registry, registryRef: views!.ref });
+  const build = (): Signer =>
+    new Signer({
+      key,
+      validitySeconds: init.validitySeconds,
+      keys: {
+        get keyring() {
+          return keyring;
+        },
+      },
+      laneKeys,
+      highWater,
+      traceStages: init.traceStages,
+      registry: views!.registry,
+      registryRef: views!.ref,
+    });
   let current = build();
   // The frame's arrival (main thread clock) on this thread's clock, so the trailer's stamps share one
   // clock (the runtime only uses differences within them and centres the span; runtime/stage-trace.ts).

@@ -47,7 +47,9 @@ export interface SignWorkerState {
   readonly registry: { readonly views: readonly ViewDocument[]; readonly ref: RegistryRef };
 }
 
-export type ToWorker = { readonly type: "state"; readonly state: SignWorkerState } | { readonly type: "sign"; readonly seq: number; readonly id: number; readonly payload: Uint8Array; readonly receivedAt: number };
+export type ToWorker =
+  | { readonly type: "state"; readonly state: SignWorkerState }
+  | { readonly type: "sign"; readonly seq: number; readonly id: number; readonly payload: Uint8Array; readonly receivedAt: number };
 export type FromWorker = { readonly type: "reply"; readonly seq: number; readonly frame: Uint8Array } | { readonly type: "ready" };
 
 /** Bound on reads queued to the workers in all (beyond it: signer_busy). */
@@ -74,7 +76,8 @@ interface Slot {
   readonly pending: Map<number, { readonly id: number; resolve(frame: Buffer): void }>;
 }
 
-const failedFrame = (id: number, message: string): Buffer => encodeFrame(id, FrameKind.Error, { code: "signer_worker_failed", message, status: statusOf("signer_worker_failed") } satisfies ErrorReply);
+const failedFrame = (id: number, message: string): Buffer =>
+  encodeFrame(id, FrameKind.Error, { code: "signer_worker_failed", message, status: statusOf("signer_worker_failed") } satisfies ErrorReply);
 
 export class SignWorkerPool {
   private readonly slots: Slot[] = [];
@@ -147,7 +150,10 @@ export class SignWorkerPool {
   /** Answer one SignRead frame on a worker: the finished reply (or error) frame. */
   sign(frame: Frame, receivedAt: number): Promise<Buffer> {
     if (this.closed) return Promise.resolve(failedFrame(frame.id, "signer shutting down"));
-    if (this.inFlight >= MAX_WORKER_IN_FLIGHT) return Promise.resolve(encodeFrame(frame.id, FrameKind.Error, { code: "signer_busy", message: "too many reads in flight in the signer", status: statusOf("signer_busy") } satisfies ErrorReply));
+    if (this.inFlight >= MAX_WORKER_IN_FLIGHT)
+      return Promise.resolve(
+        encodeFrame(frame.id, FrameKind.Error, { code: "signer_busy", message: "too many reads in flight in the signer", status: statusOf("signer_busy") } satisfies ErrorReply),
+      );
     // The least busy worker, round robin among equals.
     let best = this.next % this.slots.length;
     for (let i = 1; i < this.slots.length; i++) {

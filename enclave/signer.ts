@@ -157,7 +157,13 @@ const GUARD_MESSAGES = {
 
 /** Any coded refusal becomes an error reply whose status is the catalog's; anything else is signer_error. */
 function errorFrame(id: number, err: unknown): Buffer {
-  const coded = err instanceof LaneError || err instanceof SealProvisioningError || err instanceof FrameFieldError || err instanceof KeyStateError || err instanceof WriterAuthError || err instanceof RegistryStateError;
+  const coded =
+    err instanceof LaneError ||
+    err instanceof SealProvisioningError ||
+    err instanceof FrameFieldError ||
+    err instanceof KeyStateError ||
+    err instanceof WriterAuthError ||
+    err instanceof RegistryStateError;
   const reply: ErrorReply = coded ? { code: err.code, message: err.message, status: statusOf(err.code) } : errorReply("signer_error");
   return encodeFrame(id, FrameKind.Error, reply);
 }
@@ -306,7 +312,13 @@ export class Signer {
     const requestContentDigest = request.bodyDigest ?? (request.method === "POST" ? contentDigest(request.body ?? new Uint8Array(0)) : undefined);
     // The lane key when one is valid now (every host of the lane signs with it), else our own.
     const key = this.laneKeys?.current(created * 1000) ?? this.key;
-    const params = serializeSignatureParams({ created, expires: created + this.validitySeconds, keyid: key.keyid, nonce: signature.nonce, requestHasBody: requestContentDigest !== undefined });
+    const params = serializeSignatureParams({
+      created,
+      expires: created + this.validitySeconds,
+      keyid: key.keyid,
+      nonce: signature.nonce,
+      requestHasBody: requestContentDigest !== undefined,
+    });
     const base = signatureBase(
       { status: answer.status, contentType: answer.contentType, contentDigest: digest, method: request.method, path: request.path, query: request.query, requestContentDigest },
       params,
@@ -316,7 +328,22 @@ export class Signer {
   }
 
   private ticketMac(t: TicketBody): Buffer {
-    const text = JSON.stringify([t.issued, t.parsedAt, t.method, t.path, t.query, t.requestDigest, t.view, t.writer, t.kid, t.kind, t.registryVersion, t.registryDigest, t.attempt, t.rows]);
+    const text = JSON.stringify([
+      t.issued,
+      t.parsedAt,
+      t.method,
+      t.path,
+      t.query,
+      t.requestDigest,
+      t.view,
+      t.writer,
+      t.kid,
+      t.kind,
+      t.registryVersion,
+      t.registryDigest,
+      t.attempt,
+      t.rows,
+    ]);
     return createHmac("sha256", this.ticketKey).update("express-lane/write-ticket/v1\n").update(text).digest();
   }
 
@@ -342,7 +369,13 @@ export class Signer {
       // within its lifetime and the attempt bound. The rows are re-derived from the same body (and,
       // for a body-less delete, the same time), so a retry re-applies exactly what the writer signed.
       const prior = this.checkTicket(request.retryOf);
-      if (prior.method !== request.method || prior.path !== request.path || prior.query !== request.query || prior.requestDigest !== contentDigest(request.body ?? new Uint8Array(0)) || prior.kid !== auth.kid) {
+      if (
+        prior.method !== request.method ||
+        prior.path !== request.path ||
+        prior.query !== request.query ||
+        prior.requestDigest !== contentDigest(request.body ?? new Uint8Array(0)) ||
+        prior.kid !== auth.kid
+      ) {
         throw new LaneError("bad_write_ticket", "retry ticket is for another request");
       }
       if (prior.attempt >= MAX_WRITE_ATTEMPTS) throw new LaneError("write_conflict", `still conflicting after ${MAX_WRITE_ATTEMPTS} attempts; retry the push`);
@@ -367,7 +400,8 @@ export class Signer {
       // A host that sends current objects must account for every entity (null = none stored): an
       // entity left out is a runtime that could not parse the push (say, a registry that differs
       // from ours), and merging it from nothing would silently drop its other features.
-      if (request.current !== undefined && !current.has(row.entity)) return refuse("current_object_missing", "the host sent no current object (nor its absence) for this entity; nothing was merged");
+      if (request.current !== undefined && !current.has(row.entity))
+        return refuse("current_object_missing", "the host sent no current object (nor its absence) for this entity; nothing was merged");
       const bytes = current.get(row.entity) ?? null;
       let base: FeatureObject | null = null;
       if (bytes !== null) {
@@ -382,7 +416,10 @@ export class Signer {
         // No current object: if we have seen a version newer than this row, the host withheld it.
         const mark = this.highWater.mark(parsed.view, row.entity);
         if (mark !== undefined && row.event_time < mark) {
-          return refuse("older_than_stored", `event_time ${new Date(row.event_time).toISOString()} is older than a version of this entity this signer has served or sealed (${new Date(mark).toISOString()}); newer event time wins`);
+          return refuse(
+            "older_than_stored",
+            `event_time ${new Date(row.event_time).toISOString()} is older than a version of this entity this signer has served or sealed (${new Date(mark).toISOString()}); newer event time wins`,
+          );
         }
       }
       const merged = mergeRow(parsed.view, base, row, parsed.mode);
@@ -419,7 +456,8 @@ export class Signer {
   /** A ticket this signer issued, unaltered, within its lifetime; else bad_write_ticket. */
   private checkTicket(ticket: WriteTicket): TicketBody {
     const { mac, ...body } = ticket;
-    if (mac.length !== 32 || !timingSafeEqual(Buffer.from(mac), this.ticketMac(body))) throw new LaneError("bad_write_ticket", "write ticket was not issued by this signer or was altered");
+    if (mac.length !== 32 || !timingSafeEqual(Buffer.from(mac), this.ticketMac(body)))
+      throw new LaneError("bad_write_ticket", "write ticket was not issued by this signer or was altered");
     if (this.now() - ticket.issued > WRITE_TICKET_TTL_MS || ticket.issued > this.now()) throw new LaneError("bad_write_ticket", "write ticket expired");
     return body;
   }
@@ -448,19 +486,50 @@ export class Signer {
       // is refused, for reads and as a merge base. A host that under-reports only keeps a mark low
       // that it could keep low anyway by not storing the object; over-reporting only fails closed.
       if (outcome.result === "written" || outcome.result === "unchanged") this.highWater.admit(ticket.view, entity, third);
-      return { entity, result: outcome.result, written_by: ticket.writer, event_time: new Date(third).toISOString(), object_digest: fourth, stored_event_time: new Date(outcome.stored_event_time).toISOString() };
+      return {
+        entity,
+        result: outcome.result,
+        written_by: ticket.writer,
+        event_time: new Date(third).toISOString(),
+        object_digest: fourth,
+        stored_event_time: new Date(outcome.stored_event_time).toISOString(),
+      };
     });
     if (outcomes.size > 0) throw new LaneError("bad_body", "outcomes for rows that were not sealed");
     const answerTo = { method: ticket.method, path: ticket.path, query: ticket.query, bodyDigest: ticket.requestDigest };
     if (ticket.kind !== "batch") {
       const r = results[0];
       if (!r || r.result === "rejected") throw new LaneError("bad_body", "a rejected single row has no signed answer");
-      const answer = { view: ticket.view, registry_version: ticket.registryVersion, registry_digest: ticket.registryDigest, kid: ticket.kid, ...r, ...(ticket.kind === "delete" ? { deleted: true } : {}), outcome_reported_by: "host" };
+      const answer = {
+        view: ticket.view,
+        registry_version: ticket.registryVersion,
+        registry_digest: ticket.registryDigest,
+        kid: ticket.kid,
+        ...r,
+        ...(ticket.kind === "delete" ? { deleted: true } : {}),
+        outcome_reported_by: "host",
+      };
       return this.signAnswer({ status: r.result === "written" ? 201 : 200, ...encodeBody("json", answer) }, answerTo, signature);
     }
     const summary = { written: 0, unchanged: 0, skipped_older: 0, conflict: 0, rejected: 0 };
     for (const r of results) summary[r.result as keyof typeof summary]++;
-    return this.signAnswer({ status: 200, ...encodeBody("json", { view: ticket.view, registry_version: ticket.registryVersion, registry_digest: ticket.registryDigest, kid: ticket.kid, written_by: ticket.writer, summary, results, outcome_reported_by: "host" }) }, answerTo, signature);
+    return this.signAnswer(
+      {
+        status: 200,
+        ...encodeBody("json", {
+          view: ticket.view,
+          registry_version: ticket.registryVersion,
+          registry_digest: ticket.registryDigest,
+          kid: ticket.kid,
+          written_by: ticket.writer,
+          summary,
+          results,
+          outcome_reported_by: "host",
+        }),
+      },
+      answerTo,
+      signature,
+    );
   }
 
   /** The writer key ids the signer verifies with now; empty before a key directory. */
@@ -579,7 +648,13 @@ export class Signer {
             return drop();
           }
           if (hello.protocol !== FRAME_PROTOCOL_VERSION || this.connections[hello.role] >= CHANNEL_LIMITS.connectionsPerRole[hello.role]) {
-            writer.send(encodeFrame(frame.id, FrameKind.Error, errorReply("hello_refused", `protocol ${FRAME_PROTOCOL_VERSION} only; at most ${CHANNEL_LIMITS.connectionsPerRole[hello.role]} ${hello.role} connections`)));
+            writer.send(
+              encodeFrame(
+                frame.id,
+                FrameKind.Error,
+                errorReply("hello_refused", `protocol ${FRAME_PROTOCOL_VERSION} only; at most ${CHANNEL_LIMITS.connectionsPerRole[hello.role]} ${hello.role} connections`),
+              ),
+            );
             socket.end();
             return;
           }

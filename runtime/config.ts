@@ -84,17 +84,31 @@ export function runtimeCommand(): Command {
     .addOption(new Option("--port <n>", "listen port").env("EXPRESS_LANE_PORT").default(8080).argParser(int(0, 65535)))
     .addOption(new Option("--signer-socket <path>", "signer Unix socket").env("EXPRESS_LANE_SIGNER_SOCKET").default("/run/express-lane/signer.sock"))
     .addOption(
-      new Option("--key-directory <path>", "the admin-signed key directory (fetched at boot; re-read on SIGHUP) sent to the signer on every (re)connect").env("EXPRESS_LANE_KEY_DIRECTORY"),
-    )
-    .addOption(
-      new Option("--registry-document <path>", "an admin-signed registry document (views; re-read on SIGHUP) sent to the signer on every (re)connect").env("EXPRESS_LANE_REGISTRY_DOCUMENT"),
-    )
-    .addOption(new Option("--registry-poll-ms <n>", "poll the store's fleet copy of the registry document (_lane/registry.json); 0 = off").env("EXPRESS_LANE_REGISTRY_POLL_MS").default(30_000).argParser(int(0, 3_600_000)))
-    .addOption(new Option("--lane-keys-file <path>", "production: the lane signing keys (KMS blobs, fetched at boot) the signer unwraps with attestation").env("EXPRESS_LANE_LANE_KEYS_FILE"))
-    .addOption(
-      new Option("--seal-keys-file <path>", "production: wrapped seal keys (s3://<artifacts>/seal-keys/wrapped.json, fetched at boot) sent to the signer with the instance role's credentials").env(
-        "EXPRESS_LANE_SEAL_KEYS_FILE",
+      new Option("--key-directory <path>", "the admin-signed key directory (fetched at boot; re-read on SIGHUP) sent to the signer on every (re)connect").env(
+        "EXPRESS_LANE_KEY_DIRECTORY",
       ),
+    )
+    .addOption(
+      new Option("--registry-document <path>", "an admin-signed registry document (views; re-read on SIGHUP) sent to the signer on every (re)connect").env(
+        "EXPRESS_LANE_REGISTRY_DOCUMENT",
+      ),
+    )
+    .addOption(
+      new Option("--registry-poll-ms <n>", "poll the store's fleet copy of the registry document (_lane/registry.json); 0 = off")
+        .env("EXPRESS_LANE_REGISTRY_POLL_MS")
+        .default(30_000)
+        .argParser(int(0, 3_600_000)),
+    )
+    .addOption(
+      new Option("--lane-keys-file <path>", "production: the lane signing keys (KMS blobs, fetched at boot) the signer unwraps with attestation").env(
+        "EXPRESS_LANE_LANE_KEYS_FILE",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--seal-keys-file <path>",
+        "production: wrapped seal keys (s3://<artifacts>/seal-keys/wrapped.json, fetched at boot) sent to the signer with the instance role's credentials",
+      ).env("EXPRESS_LANE_SEAL_KEYS_FILE"),
     )
     .addOption(new Option("--store <kind>", "object store").env("EXPRESS_LANE_STORE").choices(["s3", "file", "memory"]).default("s3"))
     .addOption(new Option("--bucket <name>", "bucket (a `--x-s3` name selects S3 Express)").env("EXPRESS_LANE_BUCKET").default("lane"))
@@ -106,7 +120,9 @@ export function runtimeCommand(): Command {
     .addOption(new Option("--store-dir <dir>", "root folder for --store file").env("EXPRESS_LANE_STORE_DIR"))
     .addOption(new Option("--key-prefix <prefix>", "prefix of every object key").env("EXPRESS_LANE_KEY_PREFIX").default(""))
     .addOption(new Option("--store-timeout-ms <n>", "per-GET deadline").env("EXPRESS_LANE_STORE_TIMEOUT_MS").default(1000).argParser(int(10, 60000)))
-    .addOption(new Option("--store-connections <n>", "keep-alive connections to the store").env("EXPRESS_LANE_STORE_CONNECTIONS").default(DEFAULT_STORE_CONNECTIONS).argParser(int(1, 4096)))
+    .addOption(
+      new Option("--store-connections <n>", "keep-alive connections to the store").env("EXPRESS_LANE_STORE_CONNECTIONS").default(DEFAULT_STORE_CONNECTIONS).argParser(int(1, 4096)),
+    )
     .addOption(new Option("--signer-timeout-ms <n>", "per-signature deadline").env("EXPRESS_LANE_SIGNER_TIMEOUT_MS").default(1000).argParser(int(10, 60000)))
     .addOption(new Option("--self-verify-rate <0..1>", "share of answers verified before sending").env("EXPRESS_LANE_SELF_VERIFY_RATE").default(0.01).argParser(fraction))
     .addOption(new Option("--log-level <level>", "pino log level").env("EXPRESS_LANE_LOG_LEVEL").default("info"))
@@ -123,16 +139,32 @@ export function runtimeCommand(): Command {
     )
     .addOption(new Option("--api-keys <source>", "keys document: a file path, ssm:<name> or secretsmanager:<id> (unset = no access control)").env("EXPRESS_LANE_API_KEYS"))
     .addOption(new Option("--ssm-endpoint <url>", "SSM endpoint override for --api-keys ssm:/secretsmanager:").env("EXPRESS_LANE_SSM_ENDPOINT"))
-    .addOption(new Option("--default-rate-limit <rps>", "per-key limit for keys without their own rateLimit (0 = none)").env("EXPRESS_LANE_DEFAULT_RATE_LIMIT").default(0).argParser(int(0, 10_000_000)))
+    .addOption(
+      new Option("--default-rate-limit <rps>", "per-key limit for keys without their own rateLimit (0 = none)")
+        .env("EXPRESS_LANE_DEFAULT_RATE_LIMIT")
+        .default(0)
+        .argParser(int(0, 10_000_000)),
+    )
     .addOption(new Option("--default-burst <n>", "bucket size for --default-rate-limit (default: = rps)").env("EXPRESS_LANE_DEFAULT_BURST").argParser(int(1, 10_000_000)))
     .addOption(new Option("--max-in-flight <n>", "requests worked on at once; beyond it 503 overloaded").env("EXPRESS_LANE_MAX_IN_FLIGHT").default(64).argParser(int(1, 100_000)))
     .addOption(new Option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)").env("EXPRESS_LANE_TLS_CERT"))
     .addOption(new Option("--tls-key <file>", "private key for --tls-cert (PEM)").env("EXPRESS_LANE_TLS_KEY"))
     .addOption(new Option("--tls-client-ca <file>", "require client certificates from this CA (mTLS)").env("EXPRESS_LANE_TLS_CLIENT_CA"))
-    .addOption(new Option("--shutdown-timeout-ms <n>", "SIGTERM: how long to drain in-flight requests").env("EXPRESS_LANE_SHUTDOWN_TIMEOUT_MS").default(10_000).argParser(int(0, 600_000)))
-    .addOption(new Option("--loopback-metrics <on|off>", "loopback clients may scrape /metrics without an API key (the host's agents)").env("EXPRESS_LANE_LOOPBACK_METRICS").choices(["on", "off"]).default("off"))
+    .addOption(
+      new Option("--shutdown-timeout-ms <n>", "SIGTERM: how long to drain in-flight requests").env("EXPRESS_LANE_SHUTDOWN_TIMEOUT_MS").default(10_000).argParser(int(0, 600_000)),
+    )
+    .addOption(
+      new Option("--loopback-metrics <on|off>", "loopback clients may scrape /metrics without an API key (the host's agents)")
+        .env("EXPRESS_LANE_LOOPBACK_METRICS")
+        .choices(["on", "off"])
+        .default("off"),
+    )
     .addOption(new Option("--access-log <on|off>", "one log line per request (id, route, status, key id)").env("EXPRESS_LANE_ACCESS_LOG").choices(["on", "off"]).default("on"))
-    .addOption(new Option("--trace-stages <file>", "benchmarks: append per-read stage timestamps and GC pauses to this JSON-lines file (off in production)").env("EXPRESS_LANE_TRACE_STAGES"));
+    .addOption(
+      new Option("--trace-stages <file>", "benchmarks: append per-read stage timestamps and GC pauses to this JSON-lines file (off in production)").env(
+        "EXPRESS_LANE_TRACE_STAGES",
+      ),
+    );
 }
 
 export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
@@ -141,13 +173,16 @@ export function parseRuntimeConfig(argv: readonly string[], env: NodeJS.ProcessE
   try {
     const program = runtimeCommand().exitOverride();
     program.parse([...argv], { from: "user" });
-    const o = program.opts<Omit<RuntimeConfig, "hedge" | "accessLog" | "loopbackMetrics"> & { hedge: "on" | "off" | boolean; accessLog: "on" | "off" | boolean; loopbackMetrics: "on" | "off" }>();
+    const o = program.opts<
+      Omit<RuntimeConfig, "hedge" | "accessLog" | "loopbackMetrics"> & { hedge: "on" | "off" | boolean; accessLog: "on" | "off" | boolean; loopbackMetrics: "on" | "off" }
+    >();
     if ((o.store === "file" || o.store === "memory") && !o.storeDir) throw new InvalidArgumentError(`--store ${o.store} needs --store-dir`);
     if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
       throw new InvalidArgumentError("--access-key-id and --secret-access-key go together");
     }
     if (o.laneKeysFile !== undefined && o.keyDirectory === undefined) throw new InvalidArgumentError("--lane-keys-file needs --key-directory");
-    if (o.sealKeysFile !== undefined && o.keyDirectory === undefined) throw new InvalidArgumentError("--seal-keys-file needs --key-directory (the signer uses only the keys an admin-signed directory lists)");
+    if (o.sealKeysFile !== undefined && o.keyDirectory === undefined)
+      throw new InvalidArgumentError("--seal-keys-file needs --key-directory (the signer uses only the keys an admin-signed directory lists)");
     if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new InvalidArgumentError("--tls-cert and --tls-key go together");
     if (o.tlsClientCa !== undefined && o.tlsCert === undefined) throw new InvalidArgumentError("--tls-client-ca needs --tls-cert");
     return { ...o, hedge: o.hedge === "on" || o.hedge === true, accessLog: o.accessLog === "on" || o.accessLog === true, loopbackMetrics: o.loopbackMetrics === "on" };

@@ -60,7 +60,12 @@ async function readOptional(path: string | undefined): Promise<string | undefine
  * required; the wrapped keys and lane keys documents are used when they exist (a first deploy
  * publishes them after the hosts boot).
  */
-export async function buildProvisionRequest(directoryFile: string, wrappedFile?: string, credentials?: TemporaryCredentials, laneKeysPath?: string): Promise<ProvisionSealKeysRequest> {
+export async function buildProvisionRequest(
+  directoryFile: string,
+  wrappedFile?: string,
+  credentials?: TemporaryCredentials,
+  laneKeysPath?: string,
+): Promise<ProvisionSealKeysRequest> {
   const directory = await readFile(directoryFile);
   const wrappedText = await readOptional(wrappedFile);
   const laneText = await readOptional(laneKeysPath);
@@ -70,7 +75,11 @@ export async function buildProvisionRequest(directoryFile: string, wrappedFile?:
   if (!credentials) throw new Error("wrapped keys need the instance role's credentials");
   const lane = laneKeysFile ? parseLaneKeys(laneText!, laneKeysFile) : undefined;
   const laneKeys = lane?.keys.map((k) => ({ kid: k.kid, ciphertextBlob: Buffer.from(k.ciphertextBlob, "base64"), notBefore: k.not_before, notAfter: k.not_after }));
-  const creds = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) };
+  const creds = {
+    accessKeyId: credentials.accessKeyId,
+    secretAccessKey: credentials.secretAccessKey,
+    ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}),
+  };
   if (!file) return { directory, region: lane!.region, credentials: creds, laneKeys };
   const doc = parseWrappedSealKeys(wrappedText!, file);
   return {
@@ -78,7 +87,11 @@ export async function buildProvisionRequest(directoryFile: string, wrappedFile?:
     ...(laneKeys ? { laneKeys } : {}),
     region: doc.region,
     // Only the three fields: nothing else of the host's credential object crosses.
-    credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) },
+    credentials: {
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: credentials.secretAccessKey,
+      ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}),
+    },
     wrapped: doc.keys.map((k) => ({ kid: k.kid, ciphertextBlob: Buffer.from(k.ciphertextBlob, "base64") })),
   };
 }
@@ -122,14 +135,20 @@ export class KeyProvisioning {
     this.running = this.provisionOnce().then(
       (reply) => {
         this.delay = this.options.retryMs ?? 2000;
-        this.options.logger?.info({ lane: reply.lane, epoch: reply.epoch, expires_at: new Date(reply.expires_at).toISOString(), kids: reply.kids, missing: reply.missing, unwrapped: reply.unwrapped }, "signer keys provisioned");
+        this.options.logger?.info(
+          { lane: reply.lane, epoch: reply.epoch, expires_at: new Date(reply.expires_at).toISOString(), kids: reply.kids, missing: reply.missing, unwrapped: reply.unwrapped },
+          "signer keys provisioned",
+        );
         this.schedule(this.options.refreshMs ?? 15 * 60_000);
         return reply;
       },
       (err: unknown) => {
         const retryIn = this.delay;
         this.delay = Math.min(this.delay * 2, this.options.retryMaxMs ?? 60_000);
-        this.options.logger?.warn({ err: (err as Error).message, retryInMs: retryIn }, "signer key provisioning failed; the signer keeps what it had (reads of unknown kids are refused) and this retries");
+        this.options.logger?.warn(
+          { err: (err as Error).message, retryInMs: retryIn },
+          "signer key provisioning failed; the signer keeps what it had (reads of unknown kids are refused) and this retries",
+        );
         this.schedule(retryIn);
         return undefined;
       },

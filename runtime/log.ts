@@ -9,4 +9,3 @@ import type { Logger } from "pino";
 export function lifecycleLogger(logger: Logger): Logger {
   return logger.child({}, { level: "info" });
 }
-

@@ -28,7 +28,10 @@ import { StageTraceLog } from "./stage-trace";
 export function createStore(config: RuntimeConfig, metrics?: LaneMetrics, logger?: pino.Logger): ObjectStore {
   let store = createBaseStore(config);
   if (config.storeLatency) {
-    logger?.warn({ simulation: true, model: describeModel(config.storeLatency) }, "SIMULATION: store GETs are delayed by a what-if latency model (--store-latency); not for production");
+    logger?.warn(
+      { simulation: true, model: describeModel(config.storeLatency) },
+      "SIMULATION: store GETs are delayed by a what-if latency model (--store-latency); not for production",
+    );
     store = new SimulatedLatencyStore(store, { model: config.storeLatency, registry: metrics?.registry });
   }
   if (config.hedge) store = new HedgedStore(store, { maxRatio: config.hedgeMaxRatio, registry: metrics?.registry, maxDelayMs: config.storeTimeoutMs });
@@ -39,9 +42,7 @@ function createBaseStore(config: RuntimeConfig): ObjectStore {
   if (config.store === "file") return new FileStore({ root: config.storeDir!, etags: false });
   if (config.store === "memory") return MemoryStore.fromFileStoreDir(config.storeDir!);
   const credentials =
-    config.accessKeyId && config.secretAccessKey
-      ? new StaticCredentials({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey })
-      : undefined;
+    config.accessKeyId && config.secretAccessKey ? new StaticCredentials({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }) : undefined;
   const express = config.addressing === "express" || (config.addressing === undefined && config.bucket.endsWith("--x-s3"));
   return new S3Store({
     bucket: config.bucket,
@@ -73,7 +74,10 @@ async function main(): Promise<void> {
     redact: ["req.headers.authorization", 'req.headers["x-api-key"]', "headers.authorization", 'headers["x-api-key"]'],
   });
   // The view label follows the registry the runtime serves now (a new view gets its own series).
-  const metrics = new LaneMetrics({ isKnownView: (view) => (registrySync?.current.registry ?? DEFAULT_REGISTRY).get(view) !== undefined, buildInfo: { ...buildInfoFromEnv(), registry_version: process.env.EXPRESS_LANE_REGISTRY_VERSION ?? String(DEFAULT_REGISTRY_REF.version) } });
+  const metrics = new LaneMetrics({
+    isKnownView: (view) => (registrySync?.current.registry ?? DEFAULT_REGISTRY).get(view) !== undefined,
+    buildInfo: { ...buildInfoFromEnv(), registry_version: process.env.EXPRESS_LANE_REGISTRY_VERSION ?? String(DEFAULT_REGISTRY_REF.version) },
+  });
   const store = createStore(config, metrics, logger);
   // One connection per role (the signer refuses other frames on each). Keys: the signer starts
   // without a directory in production; every (re)connect of the provision connection sends it.
@@ -135,7 +139,20 @@ async function main(): Promise<void> {
   else if (provisionSigner.up) void registrySync.sync();
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
   const keysReady = config.keyDirectory ? () => (sealProvisioning?.last?.kids.length ?? 0) > 0 : undefined;
-  const service = new ReaderService({ store, signer, writeSigner, keysReady, metrics, logger, keyPrefix: config.keyPrefix, selfVerifyRate: config.selfVerifyRate, gate, accessLog: config.accessLog, registry: registrySync, stageTrace });
+  const service = new ReaderService({
+    store,
+    signer,
+    writeSigner,
+    keysReady,
+    metrics,
+    logger,
+    keyPrefix: config.keyPrefix,
+    selfVerifyRate: config.selfVerifyRate,
+    gate,
+    accessLog: config.accessLog,
+    registry: registrySync,
+    stageTrace,
+  });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
     const provisioning = sealProvisioning;

@@ -245,7 +245,10 @@ export class ReaderService {
       this.metrics.requestDuration.observe({ route: route.label, status, view: viewLabel }, seconds);
       this.metrics.requests.inc({ route: route.label, status, view: viewLabel });
       if (this.options.accessLog) {
-        this.options.logger?.info({ requestId, method: req.method, route: route.label, status: res.statusCode, code: errorCode, keyId: ticket?.keyId, ms: seconds * 1000 }, "request");
+        this.options.logger?.info(
+          { requestId, method: req.method, route: route.label, status: res.statusCode, code: errorCode, keyId: ticket?.keyId, ms: seconds * 1000 },
+          "request",
+        );
       }
     }
   }
@@ -258,7 +261,13 @@ export class ReaderService {
   private signerInfo(res: ServerResponse): void {
     const info = this.options.signer.keyInfo;
     if (!info) throw new LaneError("signer_unavailable", "signer key not known yet");
-    const laneKeys = this.laneKeys.map((k) => ({ keyid: k.keyid, alg: k.alg, jwk: k.jwk, not_before: new Date(k.notBefore).toISOString(), not_after: new Date(k.notAfter).toISOString() }));
+    const laneKeys = this.laneKeys.map((k) => ({
+      keyid: k.keyid,
+      alg: k.alg,
+      jwk: k.jwk,
+      not_before: new Date(k.notBefore).toISOString(),
+      not_after: new Date(k.notAfter).toISOString(),
+    }));
     const signing = currentLaneKey(this.laneKeys, Date.now()) ?? info;
     sendJson(res, 200, { keyid: signing.keyid, alg: signing.alg, jwk: signing.jwk, enclave_key: { keyid: info.keyid, alg: info.alg, jwk: info.jwk }, lane_keys: laneKeys });
   }
@@ -284,14 +293,18 @@ export class ReaderService {
     };
     const lookups = grammar.lookups(raw, this.options.registry.current.registry);
     const storeSent = trace ? nowUs() : 0;
-    const objects = lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
+    const objects =
+      lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
     if (trace) return this.signTraced(res, raw, route, lookups, objects, trace, accepted, storeSent);
     const signerStarted = process.hrtime.bigint();
     const signed = await this.options.signer.signRead({ ...raw, objects });
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
     // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
-    this.metrics.observeServed(lookups.map((l) => l.view), signed.served);
+    this.metrics.observeServed(
+      lookups.map((l) => l.view),
+      signed.served,
+    );
     this.writeSigned(res, signed, raw);
   }
 
@@ -311,7 +324,10 @@ export class ReaderService {
     const signed = await this.options.signer.signReadTraced({ ...raw, objects }, frame);
     this.metrics.signerDuration.observe((frame.received - frame.queued) / 1e6);
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
-    this.metrics.observeServed(lookups.map((l) => l.view), signed.served);
+    this.metrics.observeServed(
+      lookups.map((l) => l.view),
+      signed.served,
+    );
     const trailer = signed.trace;
     this.writeSigned(res, signed, raw);
     res.once("finish", () => {
@@ -319,7 +335,6 @@ export class ReaderService {
       log.read({ route: route.label, status: res.statusCode, stamps }, signerGc);
     });
   }
-
 
   /**
    * Push API: the writer signed the request with its own key (wire/writer-auth.ts); we forward it
@@ -332,7 +347,8 @@ export class ReaderService {
    * 200 otherwise, with what happened per row. The API-key writer role (gate) is a second, host-side check.
    */
   private async push({ req, res, path, query }: RouteCall): Promise<void> {
-    const writer = this.options.writer ?? (typeof (this.options.store as Partial<ObjectWriter>).put === "function" ? (this.options.store as ObjectStore & ObjectWriter) : undefined);
+    const writer =
+      this.options.writer ?? (typeof (this.options.store as Partial<ObjectWriter>).put === "function" ? (this.options.store as ObjectStore & ObjectWriter) : undefined);
     if (!writer) throw new LaneError("push_not_supported");
     const writeSigner = this.options.writeSigner;
     if (!writeSigner) throw new LaneError("push_unavailable");
@@ -369,7 +385,10 @@ export class ReaderService {
           if (etag === null) throw new StoreError("bad_response", `GET ${row.entity}: no ETag; conditional writes impossible`);
           const object = Buffer.from(row.object.buffer, row.object.byteOffset, row.object.byteLength);
           try {
-            await writer.put(objectKey(sealed!.view, row.entity, this.keyPrefix), object, { ...(etag === undefined ? { ifNoneMatch: "*" as const } : { ifMatch: etag }), contentType: "application/msgpack" });
+            await writer.put(objectKey(sealed!.view, row.entity, this.keyPrefix), object, {
+              ...(etag === undefined ? { ifNoneMatch: "*" as const } : { ifMatch: etag }),
+              contentType: "application/msgpack",
+            });
             settled.set(row.index, { result: "written", storedEventTimeMs: row.event_time });
           } catch (err) {
             if (!isConditionalConflict(err)) throw err;
@@ -399,9 +418,13 @@ export class ReaderService {
     this.writeSigned(res, signed, raw, writeSigner);
   }
 
-
   /** Copy a signed answer to the wire, after the fail-closed check. */
-  private writeSigned(res: ServerResponse, signed: SignedResponse, raw: { method: string; path: string; query: string; body?: Uint8Array }, signer: SignerClient = this.options.signer): void {
+  private writeSigned(
+    res: ServerResponse,
+    signed: SignedResponse,
+    raw: { method: string; path: string; query: string; body?: Uint8Array },
+    signer: SignerClient = this.options.signer,
+  ): void {
     this.checkSigned(signed, raw, signer);
     res.writeHead(signed.status, {
       "content-type": signed.contentType,
@@ -464,8 +487,18 @@ export class ReaderService {
    */
   private views({ res, pathParams }: RouteCall): void {
     const held = this.options.registry.current;
-    const views: readonly ViewDocument[] = held.document?.views ?? held.registry.all.map((d) => ({ name: d.name, entity_key: d.entityKey, max_age_seconds: d.ttlSeconds, owner: d.owner, description: d.description, features: d.features }));
-    const describe = (v: ViewDocument) => ({ name: v.name, entity_key: v.entity_key, max_age: formatMaxAge(v.max_age_seconds), max_age_seconds: v.max_age_seconds, owner: v.owner, description: v.description, features: v.features });
+    const views: readonly ViewDocument[] =
+      held.document?.views ??
+      held.registry.all.map((d) => ({ name: d.name, entity_key: d.entityKey, max_age_seconds: d.ttlSeconds, owner: d.owner, description: d.description, features: d.features }));
+    const describe = (v: ViewDocument) => ({
+      name: v.name,
+      entity_key: v.entity_key,
+      max_age: formatMaxAge(v.max_age_seconds),
+      max_age_seconds: v.max_age_seconds,
+      owner: v.owner,
+      description: v.description,
+      features: v.features,
+    });
     const common = {
       registry_version: held.ref.version,
       registry_digest: held.ref.digest,

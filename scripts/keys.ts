@@ -48,7 +48,8 @@ export function keysCommand(): Command {
     .command("list")
     .requiredOption("--file <path>")
     .action((o: { file: string }) => {
-      for (const k of readKeys(o.file)) process.stdout.write(`${k.id}\t${k.role}\t${k.rateLimit ? `${k.rateLimit.rps}/s burst ${k.rateLimit.burst ?? k.rateLimit.rps}` : "no limit"}\n`);
+      for (const k of readKeys(o.file))
+        process.stdout.write(`${k.id}\t${k.role}\t${k.rateLimit ? `${k.rateLimit.rps}/s burst ${k.rateLimit.burst ?? k.rateLimit.rps}` : "no limit"}\n`);
     });
   program
     .command("revoke")

@@ -51,7 +51,10 @@ function requireTool(tool: string, check: string, pkg: string): boolean {
 
 function run(label: string, cmd: string, args: string[], opts: { cwd?: string; quietOk?: boolean } = {}): void {
   const r = spawnSync(cmd, args, { cwd: opts.cwd ?? ROOT, encoding: "utf8" });
-  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`.split("\n").filter((l) => l.trim() !== "" && !/^npm warn/.test(l)).join("\n");
+  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`
+    .split("\n")
+    .filter((l) => l.trim() !== "" && !/^npm warn/.test(l))
+    .join("\n");
   if (r.error || r.status !== 0 || (opts.quietOk && out !== "")) {
     failures.push(`${label}\n${out || String(r.error ?? `exit ${r.status}`)}`);
     console.log(`FAIL ${label}`);
@@ -109,7 +112,13 @@ if (requireTool("systemd-analyze", "systemd-analyze verify of the host units", "
   for (const name of Object.keys(units)) run(`systemd-analyze verify: ${name}`, "systemd-analyze", ["verify", "--man=no", `--root=${root}`, name], { quietOk: true });
 } else if (!CI) {
   console.log("      (running the fallback unit parse check instead)");
-  const known: Record<string, RegExp> = { Unit: /^(Description|Requires|Wants|After|Before|PartOf|StartLimitIntervalSec)$/, Timer: /^(OnBootSec|OnUnitActiveSec|AccuracySec)$/, Service: /^(Type|RemainAfterExit|ExecStart|ExecStop|ExecStopPost|User|Group|DynamicUser|Environment|RuntimeDirectory\w*|StateDirectory|ReadWritePaths|Standard(Output|Error)|Limit\w+|NoNewPrivileges|Protect\w+|PrivateTmp|Restart|RestartSec|TimeoutStartSec)$/, Install: /^WantedBy$/ };
+  const known: Record<string, RegExp> = {
+    Unit: /^(Description|Requires|Wants|After|Before|PartOf|StartLimitIntervalSec)$/,
+    Timer: /^(OnBootSec|OnUnitActiveSec|AccuracySec)$/,
+    Service:
+      /^(Type|RemainAfterExit|ExecStart|ExecStop|ExecStopPost|User|Group|DynamicUser|Environment|RuntimeDirectory\w*|StateDirectory|ReadWritePaths|Standard(Output|Error)|Limit\w+|NoNewPrivileges|Protect\w+|PrivateTmp|Restart|RestartSec|TimeoutStartSec)$/,
+    Install: /^WantedBy$/,
+  };
   for (const [name, text] of Object.entries(units)) {
     let section = "";
     const bad: string[] = [];
@@ -142,14 +151,22 @@ if (requireTool("promtool", "promtool check config of the agent's Prometheus con
 // 5. wrk: the benchmark's Lua scripts, against a stand-in server in a child process (wrk blocks).
 async function checkWrkScripts(): Promise<void> {
   if (!requireTool("wrk", "wrk run of the benchmark's Lua scripts", "wrk")) return;
-  const server = spawn(process.execPath, ["-e", "const s=require('node:http').createServer((q,r)=>{q.resume();q.on('end',()=>r.end('{}'))});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))"], { stdio: ["ignore", "pipe", "inherit"] });
+  const server = spawn(
+    process.execPath,
+    ["-e", "const s=require('node:http').createServer((q,r)=>{q.resume();q.on('end',()=>r.end('{}'))});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))"],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   try {
     const port = await new Promise<string>((resolve, reject) => {
       server.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim()));
       server.once("error", reject);
     });
     const w = defaultWorkload(100, 10);
-    for (const [label, lua] of [["single reads", singleScript(w)], ["projected reads", singleScript(w, true)], ["batch reads", batchScript(w)]] as const) {
+    for (const [label, lua] of [
+      ["single reads", singleScript(w)],
+      ["projected reads", singleScript(w, true)],
+      ["batch reads", batchScript(w)],
+    ] as const) {
       const script = path.join(tmp, `bench-${label.replace(/\W/g, "-")}.lua`);
       fs.writeFileSync(script, lua);
       const r = await new Promise<{ out: string; code: number | null }>((resolve) => {

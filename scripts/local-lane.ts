@@ -27,12 +27,17 @@ async function main(): Promise<void> {
     .addOption(new Option("--store-port <n>", "local store port (0 = any)").env("EXPRESS_LANE_STORE_PORT").default("0"))
     .addOption(new Option("--data-dir <dir>", "working folder").env("EXPRESS_LANE_DATA_DIR").default(".lane"))
     .addOption(new Option("--entities <n>", "demo entities to load").env("EXPRESS_LANE_DEMO_ENTITIES").default("3000"))
-    .addOption(new Option("--log-level <level>", "the runtime's log level").env("EXPRESS_LANE_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace"]).default("warn"))
+    .addOption(
+      new Option("--log-level <level>", "the runtime's log level").env("EXPRESS_LANE_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace"]).default("warn"),
+    )
     .parse()
     .opts<{ port: string; storePort: string; dataDir: string; entities: string; logLevel: string }>();
 
   // A port in use is a one-line error now, not an EADDRINUSE stack after the build and the load.
-  for (const [flag, port] of [["--port", Number(opts.port)], ["--store-port", Number(opts.storePort)]] as const) {
+  for (const [flag, port] of [
+    ["--port", Number(opts.port)],
+    ["--store-port", Number(opts.storePort)],
+  ] as const) {
     const problem = await portProblem(port);
     if (problem) {
       process.stderr.write(`npm start: ${flag} ${port} ${problem} (choose another: npm start -- ${flag} <n>)\n`);

@@ -49,7 +49,11 @@ async function main(): Promise<void> {
       file,
       Array.from({ length: entities }, (_, k) => {
         const o = demoObject(k, now);
-        return JSON.stringify({ user_id: o.entity, event_time: o.event_time, ...Object.fromEntries(Object.entries(o.features).map(([n, v]) => [n, v instanceof Date ? v.toISOString() : v])) });
+        return JSON.stringify({
+          user_id: o.entity,
+          event_time: o.event_time,
+          ...Object.fromEntries(Object.entries(o.features).map(([n, v]) => [n, v instanceof Date ? v.toISOString() : v])),
+        });
       }).join("\n"),
     );
     const first = await load({ file, view: DEMO_VIEW, store: lane.store, seals, concurrency: 16 });

@@ -54,7 +54,10 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "lane-overload-"));
   const lane = await startLane({ dataDir: dir, port: 0, demoEntities: entities, quiet: true, storeKind: o.store });
   const storeEnv: Record<string, string> = o.store === "file" ? { EXPRESS_LANE_STORE: "file", EXPRESS_LANE_STORE_DIR: lane.objectsDir } : {};
-  const shedding = await spawnRuntime(lane, { signerSocket: lane.signerSocket, env: { ...storeEnv, EXPRESS_LANE_MAX_IN_FLIGHT: o.maxInFlight, EXPRESS_LANE_SELF_VERIFY_RATE: "0" } });
+  const shedding = await spawnRuntime(lane, {
+    signerSocket: lane.signerSocket,
+    env: { ...storeEnv, EXPRESS_LANE_MAX_IN_FLIGHT: o.maxInFlight, EXPRESS_LANE_SELF_VERIFY_RATE: "0" },
+  });
   const unbounded = await spawnRuntime(lane, { signerSocket: lane.signerSocket, env: { ...storeEnv, EXPRESS_LANE_MAX_IN_FLIGHT: "100000", EXPRESS_LANE_SELF_VERIFY_RATE: "0" } });
   process.stdout.write(`store=${o.store} max-in-flight=${o.maxInFlight} step=${o.stepSeconds}s entities=${entities}\n`);
   const shot = demoShot(entities);

@@ -192,7 +192,19 @@ async function main(): Promise<void> {
     .addOption(new Option("--ec2-endpoint <url>"))
     .addOption(new Option("--ssm-endpoint <url>"))
     .parse()
-    .opts<{ region: string; tag: string; instance?: string; all?: boolean; list?: boolean; artifact?: string; benchPath: string; benchArgs: string; out: string; ec2Endpoint?: string; ssmEndpoint?: string }>();
+    .opts<{
+      region: string;
+      tag: string;
+      instance?: string;
+      all?: boolean;
+      list?: boolean;
+      artifact?: string;
+      benchPath: string;
+      benchArgs: string;
+      out: string;
+      ec2Endpoint?: string;
+      ssmEndpoint?: string;
+    }>();
   const ec2 = new EC2Client({ region: opts.region, endpoint: opts.ec2Endpoint });
   const ssm = new SSMClient({ region: opts.region, endpoint: opts.ssmEndpoint });
   const hosts = await discoverHosts(ec2, opts.tag);

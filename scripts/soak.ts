@@ -64,9 +64,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       rate: o.rate,
       durationMs: (o.durationSeconds + warmup) * 1000,
       connections: 64,
-      next: (i) => (i % 20 === 0
-        ? { method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, headers: { "content-type": "application/json" }, body: JSON.stringify({ entities: [demoEntityId(i % entities), demoEntityId((i * 7) % entities), "nobody"], features: ["country", "segment"] }) }
-        : { path: `/v1/features/${DEMO_VIEW}/${demoEntityId((i * 7919) % entities)}?features=country,risk_score,embedding_0` }),
+      next: (i) =>
+        i % 20 === 0
+          ? {
+              method: "POST",
+              path: `/v1/features/${DEMO_VIEW}/batch`,
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ entities: [demoEntityId(i % entities), demoEntityId((i * 7) % entities), "nobody"], features: ["country", "segment"] }),
+            }
+          : { path: `/v1/features/${DEMO_VIEW}/${demoEntityId((i * 7919) % entities)}?features=country,risk_score,embedding_0` },
       onResult: (r) => {
         done++;
         if (r.status !== 200) errors++;
@@ -112,12 +118,21 @@ async function main(): Promise<void> {
     durationSeconds: Number(o.duration),
     rate: Number(o.rate),
     warmupSeconds: o.warmup ? Number(o.warmup) : undefined,
-    onSample: o.json ? undefined : (s) => {
-      if (Math.round(s.t) % 10 === 0) process.stderr.write(`t=${Math.round(s.t)}s requests=${s.done} errors=${s.errors} rss runtime=${(s.runtimeKiB / 1024).toFixed(1)}MiB signer=${(s.signerKiB / 1024).toFixed(1)}MiB\n`);
-    },
+    onSample: o.json
+      ? undefined
+      : (s) => {
+          if (Math.round(s.t) % 10 === 0)
+            process.stderr.write(
+              `t=${Math.round(s.t)}s requests=${s.done} errors=${s.errors} rss runtime=${(s.runtimeKiB / 1024).toFixed(1)}MiB signer=${(s.signerKiB / 1024).toFixed(1)}MiB\n`,
+            );
+        },
   });
   const pass = report.errors === 0 && report.rss.runtime.growthPct <= 10 && report.rss.signer.growthPct <= 10;
-  process.stdout.write(o.json ? `${JSON.stringify({ ...report, pass })}\n` : `${JSON.stringify(report, null, 2)}\n${pass ? "PASS" : "FAIL"}: errors=${report.errors}, RSS growth runtime ${report.rss.runtime.growthPct}% signer ${report.rss.signer.growthPct}% (limit 10%)\n`);
+  process.stdout.write(
+    o.json
+      ? `${JSON.stringify({ ...report, pass })}\n`
+      : `${JSON.stringify(report, null, 2)}\n${pass ? "PASS" : "FAIL"}: errors=${report.errors}, RSS growth runtime ${report.rss.runtime.growthPct}% signer ${report.rss.signer.growthPct}% (limit 10%)\n`,
+  );
   process.exit(pass ? 0 : 1);
 }
 

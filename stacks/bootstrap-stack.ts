@@ -86,7 +86,8 @@ export class BootstrapStack extends TerraformStack {
     PolicySuppressions.add(this.boundary, [
       {
         id: "EL-IAM-NO-WILDCARD",
-        reason: "A permissions boundary is a ceiling, not a grant: PutMetricData, ec2:Describe* and the SSM agent's actions support no resource-level permissions; key use is capped to the region's keys and decided by each key's policy.",
+        reason:
+          "A permissions boundary is a ceiling, not a grant: PutMetricData, ec2:Describe* and the SSM agent's actions support no resource-level permissions; key use is capped to the region's keys and decided by each key's policy.",
         appliesTo: ["Resource::*"],
       },
     ]);
@@ -121,7 +122,12 @@ export class BootstrapStack extends TerraformStack {
     ]);
     // The lane stack reads the break-glass admin from here (EXPRESS_LANE_BREAK_GLASS_ADMIN_ARN
     // overrides), so the workflows need no extra variable; the deploy role may not change it.
-    new SsmParameter(this, "BreakGlassAdminParameter", { name: breakGlassParameterName(prefix), type: "String", value: this.breakGlassAdminArn, description: "Break-glass administrator of the lane's KMS keys" });
+    new SsmParameter(this, "BreakGlassAdminParameter", {
+      name: breakGlassParameterName(prefix),
+      type: "String",
+      value: this.breakGlassAdminArn,
+      description: "Break-glass administrator of the lane's KMS keys",
+    });
     deploy.addToPrincipalPolicy({
       sid: "DenyChangingBootstrapParameters",
       effect: "Deny",
@@ -143,9 +149,21 @@ export class BootstrapStack extends TerraformStack {
         id: "EL-IAM-NO-WILDCARD",
         reason:
           "The deploy role creates and deletes every resource type of the lane stack. EC2, Auto Scaling and ELB resources have ids unknown before creation: service wildcards limited to the lane's region by aws:RequestedRegion, with the EC2 actions that reach other workloads denied. S3 Express, logs, SNS and CloudWatch wildcards are on the lane's own resource names only.",
-        appliesTo: ["Action::ec2:*", "Action::autoscaling:*", "Action::elasticloadbalancing:*", "Action::s3express:*", "Action::logs:*", "Action::sns:*", "Action::cloudwatch:*", "Resource::*"],
+        appliesTo: [
+          "Action::ec2:*",
+          "Action::autoscaling:*",
+          "Action::elasticloadbalancing:*",
+          "Action::s3express:*",
+          "Action::logs:*",
+          "Action::sns:*",
+          "Action::cloudwatch:*",
+          "Resource::*",
+        ],
       },
-      { id: "EL-IAM-ROLE-BOUNDARY", reason: "The deploy role is created by the administrator applying the bootstrap; it is the role whose creations the boundary bounds, and it may not modify itself." },
+      {
+        id: "EL-IAM-ROLE-BOUNDARY",
+        reason: "The deploy role is created by the administrator applying the bootstrap; it is the role whose creations the boundary bounds, and it may not modify itself.",
+      },
     ]);
 
     // The bench workflow runs the bundled benchmark on a host over SSM (scripts/remote-bench.ts),
@@ -166,6 +184,9 @@ export class BootstrapStack extends TerraformStack {
     new TerraformOutput(this, "permissions_boundary_arn", { value: this.boundary.policyArn });
     new TerraformOutput(this, "plan_role_arn", { value: this.planRole.roleArn, description: "Set as the variable AWS_PLAN_ROLE_ARN of the <env>-plan environment" });
     new TerraformOutput(this, "plan_oidc_subjects", { value: [...(this.github.planSubjects ?? [])] });
-    new TerraformOutput(this, "directory_bucket_base", { value: config.bucketBaseName, description: "Set as EXPRESS_LANE_BUCKET_BASE so the lane stack uses the base name this bootstrap scoped the deploy role to" });
+    new TerraformOutput(this, "directory_bucket_base", {
+      value: config.bucketBaseName,
+      description: "Set as EXPRESS_LANE_BUCKET_BASE so the lane stack uses the base name this bootstrap scoped the deploy role to",
+    });
   }
 }

@@ -380,7 +380,8 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
   const readerPort = integer("reader port (EXPRESS_LANE_PORT)", raw.readerPort, 8080, 1024, 65535, problems);
   const enclaveMemoryMib = integer("enclave memory (EXPRESS_LANE_ENCLAVE_MEMORY_MIB)", raw.enclaveMemoryMib, 1536, 256, 1_048_576, problems);
   const logRetentionDays = integer("log retention days", raw.logRetentionDays, 30, 1, 3653, problems);
-  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) problems.push(`log retention ${logRetentionDays} days is not a CloudWatch Logs retention value (${LOG_RETENTION_DAYS.join(", ")})`);
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays))
+    problems.push(`log retention ${logRetentionDays} days is not a CloudWatch Logs retention value (${LOG_RETENTION_DAYS.join(", ")})`);
 
   const vpcCidr = "10.40.0.0/16";
   const subnetCidr = "10.40.0.0/24";
@@ -452,7 +453,9 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
     problems.push(`TLS certificate ${tlsCertificateArn} is not in ${region}; the NLB needs a certificate from ACM in its own region`);
   }
   if (tlsCertificateArn === undefined && raw.requireReleaseMeasurements && !raw.allowPlaintext) {
-    problems.push("a release deploy needs TLS: set EXPRESS_LANE_TLS_CERTIFICATE_ARN (an ACM certificate for the reader's name), or EXPRESS_LANE_ALLOW_PLAINTEXT=1 to accept plain TCP");
+    problems.push(
+      "a release deploy needs TLS: set EXPRESS_LANE_TLS_CERTIFICATE_ARN (an ACM certificate for the reader's name), or EXPRESS_LANE_ALLOW_PLAINTEXT=1 to accept plain TCP",
+    );
   }
   const endpointServiceAllowedPrincipals = list(raw.endpointServiceAllowedPrincipals) ?? [];
   for (const p of endpointServiceAllowedPrincipals) {
@@ -476,10 +479,12 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
 
   const writers = list(raw.writers) ?? ["loader"];
   if (writers.length === 0) problems.push("at least one writer id is needed (EXPRESS_LANE_WRITERS)");
-  for (const w of writers) if (!/^[a-z][a-z0-9-]{0,15}$/.test(w)) problems.push(`writer id "${w}" (EXPRESS_LANE_WRITERS) must be 1-16 lowercase letters, digits or hyphens, starting with a letter`);
+  for (const w of writers)
+    if (!/^[a-z][a-z0-9-]{0,15}$/.test(w)) problems.push(`writer id "${w}" (EXPRESS_LANE_WRITERS) must be 1-16 lowercase letters, digits or hyphens, starting with a letter`);
   if (new Set(writers).size !== writers.length) problems.push(`writer ids must be distinct (${writers.join(", ")})`);
   const principalArn = (what: string, arn: string) => {
-    if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/.test(arn)) problems.push(`${what} "${arn}" must be an IAM role or user ARN (not an account root, not a session)`);
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/.test(arn))
+      problems.push(`${what} "${arn}" must be an IAM role or user ARN (not an account root, not a session)`);
   };
   const writerPrincipals = list(raw.writerPrincipals) ?? [];
   for (const p of writerPrincipals) principalArn("writer principal (EXPRESS_LANE_WRITER_PRINCIPALS)", p);
@@ -498,17 +503,22 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
 
   const repositoryOwnerId = raw.repositoryOwnerId || undefined;
   const repositoryId = raw.repositoryId || undefined;
-  for (const [what, v] of [["EXPRESS_LANE_REPOSITORY_OWNER_ID", repositoryOwnerId], ["EXPRESS_LANE_REPOSITORY_ID", repositoryId]] as const) {
+  for (const [what, v] of [
+    ["EXPRESS_LANE_REPOSITORY_OWNER_ID", repositoryOwnerId],
+    ["EXPRESS_LANE_REPOSITORY_ID", repositoryId],
+  ] as const) {
     if (v !== undefined && !/^\d{1,20}$/.test(v)) problems.push(`${what} "${v}" must be GitHub's numeric id`);
   }
-  if ((repositoryOwnerId === undefined) !== (repositoryId === undefined)) problems.push("EXPRESS_LANE_REPOSITORY_OWNER_ID and EXPRESS_LANE_REPOSITORY_ID go together (the immutable OIDC subject names both)");
+  if ((repositoryOwnerId === undefined) !== (repositoryId === undefined))
+    problems.push("EXPRESS_LANE_REPOSITORY_OWNER_ID and EXPRESS_LANE_REPOSITORY_ID go together (the immutable OIDC subject names both)");
   const repositoryIds = repositoryOwnerId && repositoryId ? { ownerId: repositoryOwnerId, repositoryId } : undefined;
   const formats = list(raw.oidcSubjectFormats) ?? (repositoryIds ? ["classic", "immutable"] : ["classic"]);
   for (const f of formats) if (f !== "classic" && f !== "immutable") problems.push(`OIDC subject format "${f}" (EXPRESS_LANE_OIDC_SUBJECT_FORMATS) must be classic or immutable`);
   if (formats.includes("immutable") && !repositoryIds) problems.push("the immutable OIDC subject format needs EXPRESS_LANE_REPOSITORY_OWNER_ID and EXPRESS_LANE_REPOSITORY_ID");
   const workflowList = list(raw.deployWorkflows) ?? ["deploy.yml", "destroy.yml", "bench.yml"];
   const workflows = workflowList.length === 1 && workflowList[0] === "*" ? undefined : workflowList;
-  for (const w of workflows ?? []) if (!/^[\w.-]+\.ya?ml$/.test(w)) problems.push(`deploy workflow "${w}" (EXPRESS_LANE_DEPLOY_WORKFLOWS) must be a workflow file name like deploy.yml`);
+  for (const w of workflows ?? [])
+    if (!/^[\w.-]+\.ya?ml$/.test(w)) problems.push(`deploy workflow "${w}" (EXPRESS_LANE_DEPLOY_WORKFLOWS) must be a workflow file name like deploy.yml`);
   const defaultBranch = raw.defaultBranch || "main";
   if (!/^[\w./-]{1,255}$/.test(defaultBranch) || defaultBranch.includes("*")) problems.push(`default branch "${defaultBranch}" is not a branch name`);
   const oidcProvider = raw.oidcProvider || "create";

@@ -54,7 +54,14 @@ export class LaneStack extends TerraformStack {
 
     // The seal key exists already (bootstrap stack; its ARN is pinned in the EIF): this stack sets its policy.
     const sealKey = new DataAwsKmsKey(this, "SealKey", { keyId: `alias/${sealKeyAlias(prefix)}` });
-    this.keys = new LaneKeys(this, "Keys", { prefix, admins: [breakGlassAdminArn], operators: [deployRoleArn], readers: [planRoleArn], pcr0s: config.pcr0s, sealKeyArn: sealKey.arn });
+    this.keys = new LaneKeys(this, "Keys", {
+      prefix,
+      admins: [breakGlassAdminArn],
+      operators: [deployRoleArn],
+      readers: [planRoleArn],
+      pcr0s: config.pcr0s,
+      sealKeyArn: sealKey.arn,
+    });
 
     this.bucket = new DirectoryBucket(this, "Bucket", {
       baseName: config.bucketBaseName,
@@ -144,6 +151,9 @@ export class LaneStack extends TerraformStack {
     new TerraformOutput(this, "writer_role_arns", { value: Object.fromEntries(Object.entries(writers).map(([w, r]) => [w, r.roleArn])) });
     new TerraformOutput(this, "alarm_topic_arn", { value: this.observability.alarmTopic.arn });
     new TerraformOutput(this, "enclave_pcr0", { value: config.measurements.pcr0 });
-    new TerraformOutput(this, "accepted_pcr0s", { value: [...config.pcr0s], description: "PCR0 values the seal key accepts (this release, and the previous one during a rollout)" });
+    new TerraformOutput(this, "accepted_pcr0s", {
+      value: [...config.pcr0s],
+      description: "PCR0 values the seal key accepts (this release, and the previous one during a rollout)",
+    });
   }
 }

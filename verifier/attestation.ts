@@ -125,9 +125,7 @@ export function verifyAttestation(document: Buffer, options: VerifyAttestationOp
 
   const leaf = verifyChain(payload.certificate, payload.cabundle, options.root, now);
   const signed = sigStructure(envelope.protectedHeader, envelope.payload);
-  const signatureOk =
-    envelope.signature.length === 96 &&
-    verifySignature("sha384", signed, { key: leaf.publicKey, dsaEncoding: "ieee-p1363" }, envelope.signature);
+  const signatureOk = envelope.signature.length === 96 && verifySignature("sha384", signed, { key: leaf.publicKey, dsaEncoding: "ieee-p1363" }, envelope.signature);
   if (!signatureOk) throw new AttestationError("BAD_SIGNATURE", "COSE_Sign1 signature does not verify under the leaf key");
 
   // From here on the payload is AWS's (or the dev CA's) word.

@@ -269,9 +269,12 @@ export function verifyResponse(response: ReceivedResponse, request: SentRequest,
   if (expect) {
     const registry = answerRegistry(response.body, contentType);
     if (!registry) throw new VerificationError("registry_mismatch", "the answer names no registry");
-    if (expect.version !== undefined && registry.version !== expect.version) throw new VerificationError("registry_mismatch", `answer built with registry version ${registry.version}, expected ${expect.version}`);
-    if (expect.minVersion !== undefined && registry.version < expect.minVersion) throw new VerificationError("registry_mismatch", `answer built with registry version ${registry.version}, older than ${expect.minVersion}`);
-    if (expect.digest !== undefined && registry.digest !== expect.digest) throw new VerificationError("registry_mismatch", `answer built with registry ${registry.digest}, expected ${expect.digest}`);
+    if (expect.version !== undefined && registry.version !== expect.version)
+      throw new VerificationError("registry_mismatch", `answer built with registry version ${registry.version}, expected ${expect.version}`);
+    if (expect.minVersion !== undefined && registry.version < expect.minVersion)
+      throw new VerificationError("registry_mismatch", `answer built with registry version ${registry.version}, older than ${expect.minVersion}`);
+    if (expect.digest !== undefined && registry.digest !== expect.digest)
+      throw new VerificationError("registry_mismatch", `answer built with registry ${registry.digest}, expected ${expect.digest}`);
     return { ...verified, registry };
   }
   // Parsed only when asked for: the runtime's sampled self-check never pays for it.

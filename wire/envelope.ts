@@ -17,7 +17,6 @@
  */
 import { createHash } from "node:crypto";
 
-
 export const SIGNATURE_ALG = "ed25519";
 export const SIGNATURE_TAG = "express-lane";
 /** How long a response signature is valid. Freshness of the *data* is event_time, not this. */
@@ -118,4 +117,3 @@ export function signatureHeaders(label: string, serializedParams: string, signat
     signature: `${label}=:${Buffer.from(signature).toString("base64")}:`,
   };
 }
-

@@ -446,7 +446,8 @@ function num(m: Fields, field: string): number {
 function decodeSignerStageTrace(v: unknown): SignerStageTrace {
   const m = map(v, "trace");
   const gc = list(m, "gc", MAX_TRACE_GC_EVENTS).map((e, i): readonly [number, number] => {
-    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "number" || typeof e[1] !== "number" || !Number.isFinite(e[0]) || !Number.isFinite(e[1])) return badField(`trace.gc[${i}] must be [start, duration]`);
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "number" || typeof e[1] !== "number" || !Number.isFinite(e[0]) || !Number.isFinite(e[1]))
+      return badField(`trace.gc[${i}] must be [start, duration]`);
     return [e[0], e[1]] as const;
   });
   return { received: num(m, "received"), decoded: num(m, "decoded"), signed: num(m, "signed"), gc };
@@ -548,7 +549,14 @@ export const decodeSealWriteResponse = (payload: Uint8Array): SealWriteResponse 
       const e = map(row.error, `rows[${i}].error`);
       return { index: int(row, "index"), entity: optStr(row, "entity", 1024), error: { code: str(e, "code", 64), message: str(e, "message", 1024) } };
     }
-    return { index: int(row, "index"), entity: str(row, "entity", 1024), event_time: int(row, "event_time"), object: bin(row, "object"), object_digest: str(row, "object_digest", 64), ...(row.unchanged === true ? { unchanged: true } : {}) };
+    return {
+      index: int(row, "index"),
+      entity: str(row, "entity", 1024),
+      event_time: int(row, "event_time"),
+      object: bin(row, "object"),
+      object_digest: str(row, "object_digest", 64),
+      ...(row.unchanged === true ? { unchanged: true } : {}),
+    };
   });
   return { view: str(m, "view", 128), kid: str(m, "kid", 64), writer: str(m, "writer", 64), rows, ticket: decodeWriteTicket(m.ticket) };
 };
@@ -569,7 +577,11 @@ export const decodeProvisionKeys = (payload: Uint8Array): ProvisionKeysRequest =
   let credentials: ProvisionKeysRequest["credentials"];
   if (m.credentials !== undefined && m.credentials !== null) {
     const c = map(m.credentials, "credentials");
-    credentials = { accessKeyId: str(c, "accessKeyId", 128), secretAccessKey: str(c, "secretAccessKey", 256), ...(c.sessionToken !== undefined && c.sessionToken !== null ? { sessionToken: str(c, "sessionToken", 4096) } : {}) };
+    credentials = {
+      accessKeyId: str(c, "accessKeyId", 128),
+      secretAccessKey: str(c, "secretAccessKey", 256),
+      ...(c.sessionToken !== undefined && c.sessionToken !== null ? { sessionToken: str(c, "sessionToken", 4096) } : {}),
+    };
   }
   const wrapped =
     m.wrapped === undefined || m.wrapped === null
@@ -585,7 +597,13 @@ export const decodeProvisionKeys = (payload: Uint8Array): ProvisionKeysRequest =
           const e = map(w, `laneKeys[${i}]`);
           return { kid: str(e, "kid", 64), ciphertextBlob: bin(e, "ciphertextBlob", 6144), notBefore: int(e, "notBefore"), notAfter: int(e, "notAfter") };
         });
-  return { directory: bin(m, "directory", 64 * 1024), region: optStr(m, "region", 64), ...(credentials ? { credentials } : {}), ...(wrapped ? { wrapped } : {}), ...(laneKeys ? { laneKeys } : {}) };
+  return {
+    directory: bin(m, "directory", 64 * 1024),
+    region: optStr(m, "region", 64),
+    ...(credentials ? { credentials } : {}),
+    ...(wrapped ? { wrapped } : {}),
+    ...(laneKeys ? { laneKeys } : {}),
+  };
 };
 
 function decodeLaneKeyInfo(v: unknown, i: number): LaneKeyInfo {

@@ -85,7 +85,8 @@ export function rawFromSpki(der: Uint8Array): Buffer {
 }
 
 export function checkValidity(notBefore: unknown, notAfter: unknown, where: string): void {
-  if (typeof notBefore !== "number" || typeof notAfter !== "number" || !Number.isSafeInteger(notBefore) || !Number.isSafeInteger(notAfter) || notBefore <= 0) bad(`${where}: not_before/not_after must be ms since epoch`);
+  if (typeof notBefore !== "number" || typeof notAfter !== "number" || !Number.isSafeInteger(notBefore) || !Number.isSafeInteger(notAfter) || notBefore <= 0)
+    bad(`${where}: not_before/not_after must be ms since epoch`);
   if ((notAfter as number) <= (notBefore as number)) bad(`${where}: not_after must be after not_before`);
   if ((notAfter as number) - (notBefore as number) > MAX_LANE_KEY_VALIDITY_MS) bad(`${where}: a lane key may be valid for at most ${MAX_LANE_KEY_VALIDITY_MS / 86_400_000} days`);
 }
@@ -110,7 +111,13 @@ export function parseLaneKeys(text: string, source = "lane keys"): LaneKeysDocum
     const blob = typeof k.ciphertextBlob === "string" ? Buffer.from(k.ciphertextBlob, "base64") : Buffer.alloc(0);
     if (blob.length === 0 || blob.length > MAX_WRAPPED_BLOB_BYTES) bad(`${where}: ciphertextBlob must be 1..${MAX_WRAPPED_BLOB_BYTES} bytes of base64`);
     checkValidity(k.not_before, k.not_after, where);
-    return { kid: k.kid as string, publicKey: k.publicKey as string, ciphertextBlob: k.ciphertextBlob as string, not_before: k.not_before as number, not_after: k.not_after as number };
+    return {
+      kid: k.kid as string,
+      publicKey: k.publicKey as string,
+      ciphertextBlob: k.ciphertextBlob as string,
+      not_before: k.not_before as number,
+      not_after: k.not_after as number,
+    };
   });
   return { version: 1, lane: raw.lane as string, keyArn: raw.keyArn as string, region: raw.region as string, keys };
 }

@@ -57,7 +57,11 @@ export function mergeRow(view: string, current: FeatureObject | null, row: Valid
   if (current === null) return { ok: true, unchanged: false, object: next };
   if (row.event_time < current.event_time) {
     const what = current.deleted ? "the entity was deleted at" : "the stored object is from";
-    return { ok: false, code: "older_than_stored", message: `event_time ${new Date(row.event_time).toISOString()} is older than the stored version (${what} ${new Date(current.event_time).toISOString()}); newer event time wins` };
+    return {
+      ok: false,
+      code: "older_than_stored",
+      message: `event_time ${new Date(row.event_time).toISOString()} is older than the stored version (${what} ${new Date(current.event_time).toISOString()}); newer event time wins`,
+    };
   }
   if (!row.deleted && mode === "merge" && !current.deleted) {
     const features: Record<string, FeatureValue> = {};
@@ -71,7 +75,14 @@ export function mergeRow(view: string, current: FeatureObject | null, row: Valid
     for (const name of Object.keys(row.features)) features[name] = row.features[name];
     next = Object.keys(times).length > 0 ? { ...base, features, feature_times: times } : { ...base, features };
   }
-  const currentContent: MergedObject = { view: current.view, entity: current.entity, event_time: current.event_time, features: current.features, ...(current.feature_times ? { feature_times: current.feature_times } : {}), ...(current.deleted ? { deleted: true as const } : {}) };
+  const currentContent: MergedObject = {
+    view: current.view,
+    entity: current.entity,
+    event_time: current.event_time,
+    features: current.features,
+    ...(current.feature_times ? { feature_times: current.feature_times } : {}),
+    ...(current.deleted ? { deleted: true as const } : {}),
+  };
   if (sameContent(next, currentContent)) return { ok: true, unchanged: true };
   return { ok: true, unchanged: false, object: next };
 }

@@ -82,7 +82,8 @@ export function skipItem(src: Buffer, pos: number): number {
       continue;
     }
     let elements = -1;
-    if (t <= 0x9f) elements = t & 0x0f; // fixarray
+    if (t <= 0x9f)
+      elements = t & 0x0f; // fixarray
     else if (t <= 0xbf) {
       pos += t & 0x1f; // fixstr
       continue;

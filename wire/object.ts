@@ -179,7 +179,14 @@ export type StoredObject = { readonly v: 1; readonly object: FeatureObject } | S
 
 /** The body bytes of a v2 object (what the seal covers). Writers encode once and never again. */
 export function encodeObjectBody(object: Omit<FeatureObject, "v">): Buffer {
-  const body: Record<string, unknown> = { v: OBJECT_LAYOUT_V2, view: object.view, entity: object.entity, event_time: object.event_time, written_time: object.written_time, features: object.features };
+  const body: Record<string, unknown> = {
+    v: OBJECT_LAYOUT_V2,
+    view: object.view,
+    entity: object.entity,
+    event_time: object.event_time,
+    written_time: object.written_time,
+    features: object.features,
+  };
   // Optional fields only when they say something: an object without them is byte-for-byte what
   // writers produced before they existed (conformance vectors unchanged).
   if (object.feature_times !== undefined && Object.keys(object.feature_times).length > 0) body.feature_times = object.feature_times;

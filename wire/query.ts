@@ -29,7 +29,10 @@ export function parseQuery(query: string, allowed: readonly string[]): ReadonlyM
     const name = decode(eq < 0 ? pair : pair.slice(0, eq));
     const value = eq < 0 ? "" : decode(pair.slice(eq + 1));
     if (!allowed.includes(name)) {
-      throw new LaneError("bad_query", allowed.length === 0 ? "this route takes no query parameters" : `unknown query parameter ${JSON.stringify(name.slice(0, 64))} (allowed: ${allowed.join(", ")})`);
+      throw new LaneError(
+        "bad_query",
+        allowed.length === 0 ? "this route takes no query parameters" : `unknown query parameter ${JSON.stringify(name.slice(0, 64))} (allowed: ${allowed.join(", ")})`,
+      );
     }
     if (params.has(name)) throw new LaneError("bad_query", `${name} given more than once`);
     params.set(name, value);

@@ -127,7 +127,12 @@ export function viewSpecFromDocument(v: ViewDocument): ViewSpec {
     ttlSeconds: v.max_age_seconds,
     owner: v.owner,
     description: v.description,
-    features: v.features.map((f): FeatureSpec => ({ name: f.name, type: f.type, ...(f.length !== undefined ? { length: f.length } : {}), ...(f.description !== undefined ? { description: f.description } : {}) })),
+    features: v.features.map((f): FeatureSpec => ({
+      name: f.name,
+      type: f.type,
+      ...(f.length !== undefined ? { length: f.length } : {}),
+      ...(f.description !== undefined ? { description: f.description } : {}),
+    })),
   };
 }
 
@@ -138,7 +143,12 @@ export function viewDocumentFromSpec(v: ViewSpec): ViewDocument {
     max_age_seconds: v.ttlSeconds,
     owner: v.owner,
     description: v.description,
-    features: v.features.map((f): FeatureDocument => ({ name: f.name, type: f.type, ...(f.length !== undefined ? { length: f.length } : {}), ...(f.description !== undefined ? { description: f.description } : {}) })),
+    features: v.features.map((f): FeatureDocument => ({
+      name: f.name,
+      type: f.type,
+      ...(f.length !== undefined ? { length: f.length } : {}),
+      ...(f.description !== undefined ? { description: f.description } : {}),
+    })),
   };
 }
 
@@ -178,7 +188,12 @@ function viewShape(raw: unknown, where: string, problems: string[]): ViewDocumen
     if (typeof f.type !== "string" || !(FEATURE_TYPES as readonly string[]).includes(f.type)) problems.push(`${fw}: type must be one of ${FEATURE_TYPES.join(", ")}`);
     if (f.length !== undefined && typeof f.length !== "number") problems.push(`${fw}: length must be an integer`);
     if (f.description !== undefined && typeof f.description !== "string") problems.push(`${fw}: description must be a string`);
-    return { name: String(f.name), type: f.type as FeatureType, ...(f.length !== undefined ? { length: f.length as number } : {}), ...(f.description !== undefined ? { description: f.description as string } : {}) };
+    return {
+      name: String(f.name),
+      type: f.type as FeatureType,
+      ...(f.length !== undefined ? { length: f.length as number } : {}),
+      ...(f.description !== undefined ? { description: f.description as string } : {}),
+    };
   });
   return { name, entity_key, max_age_seconds: maxAge as number, owner, description, features };
 }
@@ -196,7 +211,8 @@ export function checkRegistryDocument(raw: unknown): { document: RegistryDocumen
   if (typeof raw.lane !== "string" || !LANE_NAME.test(raw.lane)) problems.push(`lane must match ${LANE_NAME.source}`);
   if (typeof raw.version !== "number" || !Number.isSafeInteger(raw.version) || raw.version < 1) problems.push("version must be an integer ≥ 1");
   if (typeof raw.issued_at !== "number" || !Number.isSafeInteger(raw.issued_at) || raw.issued_at <= 0) problems.push("issued_at must be a positive integer (ms since epoch)");
-  if (!Array.isArray(raw.views) || raw.views.length > MAX_REGISTRY_VIEWS) return bad(`views must be an array of at most ${MAX_REGISTRY_VIEWS}${problems.length ? `; ${problems.join("; ")}` : ""}`);
+  if (!Array.isArray(raw.views) || raw.views.length > MAX_REGISTRY_VIEWS)
+    return bad(`views must be an array of at most ${MAX_REGISTRY_VIEWS}${problems.length ? `; ${problems.join("; ")}` : ""}`);
   const views = (raw.views as unknown[]).map((v, i) => viewShape(v, `views[${i}]`, problems));
   if (problems.length > 0) return bad(problems.join("; "));
   let registry: Registry;
@@ -245,7 +261,13 @@ export function parseSignedRegistryDocument(bytes: Uint8Array): ParsedSignedRegi
   // One registry, one digest: the payload must be exactly the canonical bytes of what it says.
   if (!canonicalJson(value).equals(payload)) bad("registry document payload is not canonical JSON (sorted keys, no whitespace)");
   const { document, registry } = checkRegistryDocument(value);
-  return { envelope: { v: REGISTRY_DOCUMENT_VERSION, payload: raw.payload as string, signer: raw.signer as string, signature: raw.signature as string }, payload, document, registry, digest: registryDigest(payload) };
+  return {
+    envelope: { v: REGISTRY_DOCUMENT_VERSION, payload: raw.payload as string, signer: raw.signer as string, signature: raw.signature as string },
+    payload,
+    document,
+    registry,
+    digest: registryDigest(payload),
+  };
 }
 
 /** Check the signature against the pinned admin keys; returns what it vouches for. */

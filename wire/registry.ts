@@ -303,7 +303,8 @@ function checkEventTime(value: unknown, now: number, unit?: EventTimeUnit): numb
   if (unit === undefined && typeof value === "bigint") unit = "ms"; // Parquet INT64 without a declared unit: milliseconds, as before
   const counted = unit === undefined || value instanceof Date || (typeof value === "string" && !/^\s*\d+\s*$/.test(value)) ? null : numericToMs(value, unit);
   if (counted !== null) t = counted;
-  else if (unit !== undefined && (typeof value === "number" || typeof value === "bigint")) throw new RowError("bad_event_time", `${EVENT_TIME_COLUMN} must be a non-negative integer count of ${unit} (or ISO 8601 with a zone)`);
+  else if (unit !== undefined && (typeof value === "number" || typeof value === "bigint"))
+    throw new RowError("bad_event_time", `${EVENT_TIME_COLUMN} must be a non-negative integer count of ${unit} (or ISO 8601 with a zone)`);
   else {
     try {
       t = parseTime(value, EVENT_TIME_COLUMN);
@@ -315,7 +316,10 @@ function checkEventTime(value: unknown, now: number, unit?: EventTimeUnit): numb
   // Epoch *seconds* read as milliseconds land in January 1970, and every read then says
   // OUTSIDE_MAX_AGE: refuse anything before 2000 and say what the number probably was.
   if (t < MIN_PLAUSIBLE_EVENT_TIME_MS) {
-    const hint = unit === undefined && typeof value === "number" && value * 1000 >= MIN_PLAUSIBLE_EVENT_TIME_MS && value * 1000 <= now + MAX_FUTURE_SKEW_MS ? ` (${value} looks like seconds: say event_time_unit "s", or send milliseconds, ${value * 1000}, or an ISO 8601 time)` : "";
+    const hint =
+      unit === undefined && typeof value === "number" && value * 1000 >= MIN_PLAUSIBLE_EVENT_TIME_MS && value * 1000 <= now + MAX_FUTURE_SKEW_MS
+        ? ` (${value} looks like seconds: say event_time_unit "s", or send milliseconds, ${value * 1000}, or an ISO 8601 time)`
+        : "";
     throw new RowError("implausible_event_time", `${EVENT_TIME_COLUMN} ${new Date(t).toISOString()} is before 2000-01-01${hint}`);
   }
   return t;
@@ -389,6 +393,9 @@ export function validatePushRow(view: ViewDef, row: unknown, now = Date.now(), u
     return { entity: checkRowEntity(entity, "entity"), event_time: checkEventTime(event_time, now, unit), features: {}, deleted: true };
   }
   if (typeof features !== "object" || features === null || Array.isArray(features)) throw new RowError("bad_row", "features must be an object");
-  return { entity: checkRowEntity(entity, "entity"), event_time: checkEventTime(event_time, now, unit), features: checkFeatures(view, features as Record<string, unknown>, "json") };
+  return {
+    entity: checkRowEntity(entity, "entity"),
+    event_time: checkEventTime(event_time, now, unit),
+    features: checkFeatures(view, features as Record<string, unknown>, "json"),
+  };
 }
-

@@ -77,7 +77,8 @@ export function parseWrappedSealKeys(text: string, source = "wrapped seal keys")
     if (typeof k.writer !== "string" || !WRITER_ID.test(k.writer)) throw new SealKeysDocumentError(`${source}: ${k.kid}: writer must match ${WRITER_ID.source}`);
     seen.add(k.kid);
     const blob = typeof k.ciphertextBlob === "string" ? Buffer.from(k.ciphertextBlob, "base64") : Buffer.alloc(0);
-    if (blob.length === 0 || blob.length > MAX_WRAPPED_BLOB_BYTES) throw new SealKeysDocumentError(`${source}: ${k.kid}: ciphertextBlob must be 1..${MAX_WRAPPED_BLOB_BYTES} bytes of base64`);
+    if (blob.length === 0 || blob.length > MAX_WRAPPED_BLOB_BYTES)
+      throw new SealKeysDocumentError(`${source}: ${k.kid}: ciphertextBlob must be 1..${MAX_WRAPPED_BLOB_BYTES} bytes of base64`);
   }
   return { version: 1, keyArn: doc.keyArn, region: doc.region, keys: (doc.keys as WrappedSealKeyEntry[]).map((k) => ({ ...k })) };
 }

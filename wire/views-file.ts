@@ -52,7 +52,12 @@ export function parseMaxAge(value: unknown): number | null {
 
 /** The shortest exact spelling of a max age (for diffs and GET /v1/views). */
 export function formatMaxAge(seconds: number): string {
-  for (const [unit, n] of [["d", 86_400], ["h", 3600], ["m", 60]] as const) if (seconds % n === 0) return `${seconds / n}${unit}`;
+  for (const [unit, n] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["m", 60],
+  ] as const)
+    if (seconds % n === 0) return `${seconds / n}${unit}`;
   return `${seconds}s`;
 }
 
@@ -81,7 +86,8 @@ export function viewsFromFileValue(value: unknown, source: string, locate: (path
     (value.views as unknown[]).forEach((raw, i) => {
       const at: ValuePath = ["views", i];
       if (!isRecord(raw)) return push(at, "a view must be a mapping");
-      for (const k of Object.keys(raw)) if (!["name", "entity_key", "max_age", "owner", "description", "features"].includes(k)) push([...at, k], `unknown field ${JSON.stringify(k)}`);
+      for (const k of Object.keys(raw))
+        if (!["name", "entity_key", "max_age", "owner", "description", "features"].includes(k)) push([...at, k], `unknown field ${JSON.stringify(k)}`);
       const text = (field: string): string => {
         const v = raw[field];
         if (typeof v !== "string" || v.trim() === "") push([...at, field], `${field} is required (a string)`);
@@ -104,7 +110,12 @@ export function viewsFromFileValue(value: unknown, source: string, locate: (path
           if (typeof f.type !== "string" || !(FEATURE_TYPES as readonly string[]).includes(f.type)) push([...fat, "type"], `type must be one of ${FEATURE_TYPES.join(", ")}`);
           if (f.length !== undefined && (typeof f.length !== "number" || !Number.isInteger(f.length))) push([...fat, "length"], "length must be an integer");
           if (f.description !== undefined && typeof f.description !== "string") push([...fat, "description"], "description must be a string");
-          features.push({ name: String(f.name ?? ""), type: f.type as FeatureType, ...(typeof f.length === "number" ? { length: f.length } : {}), ...(typeof f.description === "string" ? { description: f.description } : {}) });
+          features.push({
+            name: String(f.name ?? ""),
+            type: f.type as FeatureType,
+            ...(typeof f.length === "number" ? { length: f.length } : {}),
+            ...(typeof f.description === "string" ? { description: f.description } : {}),
+          });
         });
       views.push({ name, entity_key, max_age_seconds: maxAge ?? 0, owner, description, features });
     });
@@ -123,13 +134,24 @@ export function viewsFromFileValue(value: unknown, source: string, locate: (path
       }
     }
   }
-  if (problems.length > 0) throw new ViewsFileError(problems, problems.map((p) => `${locate(p.path)}: ${p.path.length ? `${pathText(p.path)}: ` : ""}${p.message}`));
+  if (problems.length > 0)
+    throw new ViewsFileError(
+      problems,
+      problems.map((p) => `${locate(p.path)}: ${p.path.length ? `${pathText(p.path)}: ` : ""}${p.message}`),
+    );
   return views;
 }
 
 /** Views in document form → the views file value (max_age spelled as a duration). */
 export function viewsFileValue(views: readonly ViewDocument[]): { views: unknown[] } {
   return {
-    views: views.map((v) => ({ name: v.name, entity_key: v.entity_key, max_age: formatMaxAge(v.max_age_seconds), owner: v.owner, description: v.description, features: v.features })),
+    views: views.map((v) => ({
+      name: v.name,
+      entity_key: v.entity_key,
+      max_age: formatMaxAge(v.max_age_seconds),
+      owner: v.owner,
+      description: v.description,
+      features: v.features,
+    })),
   };
 }

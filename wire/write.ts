@@ -77,7 +77,8 @@ export function writeTarget(method: string, path: string): WriteTarget | null {
 }
 
 function rowError(row: unknown, err: unknown): PushRow {
-  const entity = typeof row === "object" && row !== null && typeof (row as { entity?: unknown }).entity === "string" ? String((row as { entity: string }).entity).slice(0, 256) : undefined;
+  const entity =
+    typeof row === "object" && row !== null && typeof (row as { entity?: unknown }).entity === "string" ? String((row as { entity: string }).entity).slice(0, 256) : undefined;
   if (err instanceof RowError) return { ok: false, entity, error: { code: err.code, message: err.message } };
   throw err;
 }
@@ -140,7 +141,12 @@ export function parseWriteRequest(raw: RawWriteRequest, registry: Registry, now 
       return rowError(row, err);
     }
     // One object per entity per push: two rows of one entity would race for one conditional write.
-    if (seen.has(valid.entity)) return { ok: false, entity: valid.entity, error: { code: "duplicate_entity", message: "this entity already has a row in this push; send its rows in separate pushes (or only the newest)" } };
+    if (seen.has(valid.entity))
+      return {
+        ok: false,
+        entity: valid.entity,
+        error: { code: "duplicate_entity", message: "this entity already has a row in this push; send its rows in separate pushes (or only the newest)" },
+      };
     seen.add(valid.entity);
     return valid;
   });

@@ -55,7 +55,8 @@ export interface WriterSignature {
   readonly mac: Buffer;
 }
 
-export type WriterAuthCode = "writer_signature_missing" | "writer_signature_malformed" | "writer_signature_stale" | "writer_key_unknown" | "writer_signature_invalid" | "content_digest_mismatch";
+export type WriterAuthCode =
+  "writer_signature_missing" | "writer_signature_malformed" | "writer_signature_stale" | "writer_key_unknown" | "writer_signature_invalid" | "content_digest_mismatch";
 
 export class WriterAuthError extends Error {
   constructor(
@@ -117,7 +118,8 @@ export function parseWriterSignature(facts: PushRequestFacts, headers: WriterSig
   const created = params.get("created");
   const nonce = params.get("nonce");
   const alg = params.get("alg");
-  for (const k of params.keys()) if (!["keyid", "created", "nonce", "alg", "tag", "expires"].includes(k)) fail("writer_signature_malformed", `unexpected signature parameter ${k.slice(0, 32)}`);
+  for (const k of params.keys())
+    if (!["keyid", "created", "nonce", "alg", "tag", "expires"].includes(k)) fail("writer_signature_malformed", `unexpected signature parameter ${k.slice(0, 32)}`);
   if (alg !== WRITER_SIGNATURE_ALG) fail("writer_signature_malformed", `alg must be ${WRITER_SIGNATURE_ALG}`);
   if (typeof kid !== "string" || !SEAL_KID.test(kid)) fail("writer_signature_malformed", `keyid must match ${SEAL_KID.source}`);
   if (typeof nonce !== "string" || !WRITER_NONCE.test(nonce)) fail("writer_signature_malformed", `nonce must match ${WRITER_NONCE.source}`);
@@ -128,7 +130,8 @@ export function parseWriterSignature(facts: PushRequestFacts, headers: WriterSig
   const expires = params.get("expires");
   if (expires !== undefined && (typeof expires !== "number" || expires < nowSeconds)) fail("writer_signature_stale", "writer signature expired");
   const sigMember = sigs.get(label);
-  if (!sigMember || isInnerList(sigMember) || !(sigMember[0] instanceof ArrayBuffer)) return fail("writer_signature_malformed", `Signature has no byte sequence for label ${label}`);
+  if (!sigMember || isInnerList(sigMember) || !(sigMember[0] instanceof ArrayBuffer))
+    return fail("writer_signature_malformed", `Signature has no byte sequence for label ${label}`);
   const mac = Buffer.from(sigMember[0]);
   if (mac.length !== 32) fail("writer_signature_malformed", "hmac-sha256 signatures are 32 bytes");
   // The body digest is ours, from the bytes we parse; a header that disagrees is refused.
@@ -142,7 +145,11 @@ export function writerMac(key: Uint8Array, base: string): Buffer {
 }
 
 /** Writer side: the headers for a push of `facts` under writer key `kid`. */
-export function signPush(facts: PushRequestFacts, key: { kid: string; key: Uint8Array }, options: { nowSeconds?: number; nonce: string; label?: string }): Required<WriterSignatureHeaders> {
+export function signPush(
+  facts: PushRequestFacts,
+  key: { kid: string; key: Uint8Array },
+  options: { nowSeconds?: number; nonce: string; label?: string },
+): Required<WriterSignatureHeaders> {
   if (!WRITER_NONCE.test(options.nonce)) throw new Error(`nonce must match ${WRITER_NONCE.source}`);
   const created = options.nowSeconds ?? Math.floor(Date.now() / 1000);
   const label = options.label ?? WRITER_SIGNATURE_LABEL;

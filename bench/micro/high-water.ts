@@ -30,5 +30,7 @@ for (let i = 0; i < N; i++) marks.admit("user_profile", ids[i]!, 1_800_000_000_0
 const hitNs = Number(process.hrtime.bigint() - t) / N;
 console.log(`high-water marks — node ${process.version}, ${N.toLocaleString("en")} entities`);
 const used = Math.max(after - before, 0) + (process.memoryUsage().arrayBuffers > 0 ? marks.bytes : 0);
-console.log(`memory: ${(used / 1024 / 1024).toFixed(1)} MiB in all (typed arrays ${(marks.bytes / 1024 / 1024).toFixed(1)} MiB, off the JS heap), ${(used / N).toFixed(1)} bytes per entity`);
+console.log(
+  `memory: ${(used / 1024 / 1024).toFixed(1)} MiB in all (typed arrays ${(marks.bytes / 1024 / 1024).toFixed(1)} MiB, off the JS heap), ${(used / N).toFixed(1)} bytes per entity`,
+);
 console.log(`admit: ${insertNs.toFixed(0)} ns for a new entity, ${hitNs.toFixed(0)} ns for a tracked one`);

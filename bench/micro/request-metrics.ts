@@ -55,4 +55,6 @@ for (let r = 0; r < rounds; r++) {
     samples[name].push(Number(process.hrtime.bigint() - t0) / 1000 / iterations);
   }
 }
-process.stdout.write(`${JSON.stringify({ loadavg: loadavg(), rounds, iterations, medianUsPerRequest: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, +percentile(v, 50).toFixed(3)])) }, null, 2)}\n`);
+process.stdout.write(
+  `${JSON.stringify({ loadavg: loadavg(), rounds, iterations, medianUsPerRequest: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, +percentile(v, 50).toFixed(3)])) }, null, 2)}\n`,
+);

@@ -65,7 +65,9 @@ export function measure(rounds: number, iterations: number): Record<string, { si
       samples[a.name].verify.push(timeUs(iterations, () => a.verify(BASE, sig)));
     }
   }
-  return Object.fromEntries(algs.map((a) => [a.name, { signUs: percentile(samples[a.name].sign, 50), verifyUs: percentile(samples[a.name].verify, 50), signBytes: a.sign(BASE).length }]));
+  return Object.fromEntries(
+    algs.map((a) => [a.name, { signUs: percentile(samples[a.name].sign, 50), verifyUs: percentile(samples[a.name].verify, 50), signBytes: a.sign(BASE).length }]),
+  );
 }
 
 if (require.main === module) {

@@ -80,7 +80,11 @@ async function main(): Promise<void> {
       : (i: number) => ({ method: "GET", path: `/v1/features/${BENCH_VIEW}/${benchEntityId(i % 200)}`, query: projection, objects: [objects[i % 200]] });
   const dir = mkdtempSync(join(tmpdir(), "sign-workers-bench-"));
   const rates: Record<"1" | "2", number[]> = { "1": [], "2": [] };
-  process.stderr.write(`machine: ${cpus().length} × ${cpus()[0]?.model}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}; scenario ${scenario}, ${inFlight} in flight, ${rounds} rounds × ${seconds} s\n`);
+  process.stderr.write(
+    `machine: ${cpus().length} × ${cpus()[0]?.model}, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}; scenario ${scenario}, ${inFlight} in flight, ${rounds} rounds × ${seconds} s\n`,
+  );
   try {
     for (let r = 0; r < rounds; r++) {
       const order: Array<"1" | "2"> = r % 2 === 0 ? ["1", "2"] : ["2", "1"];

@@ -43,7 +43,11 @@ const scenarios: Scenario[] = [
   ["signRead full JSON", 1, () => signer.signRead({ method: "GET", path, query: "", objects: [objects[7]] })],
   ["signRead 10 features JSON", 1, () => signer.signRead({ method: "GET", path, query: `?features=${TEN}`, objects: [objects[7]] })],
   ["signRead full msgpack", 1, () => signer.signRead({ method: "GET", path, query: "", accept: "application/msgpack", objects: [objects[7]] })],
-  ["signRead batch 100×10 (per batch)", 1, () => signer.signRead({ method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, query: "", contentType: "application/json", body: batchBody, objects })],
+  [
+    "signRead batch 100×10 (per batch)",
+    1,
+    () => signer.signRead({ method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, query: "", contentType: "application/json", body: batchBody, objects }),
+  ],
   ["  stage: decode envelope", 1, () => decodeStoredObject(objects[7])],
   ["  stage: seal HMAC (4 KB)", 1, () => createHmac("sha256", sealKey).update(sealInput("bench-x", body)).digest()],
   ["  stage: decode body", 1, () => decodeObjectBody(body)],
@@ -52,7 +56,22 @@ const scenarios: Scenario[] = [
   ["  stage: msgpack encode full", 1, () => packr.pack(object.features)],
   ["  stage: content digest (6 KB)", 1, () => contentDigest(Buffer.alloc(6000))],
   ["  stage: signature params (ours)", 1, () => serializeSignatureParams({ created: 1, expires: 61, keyid: "k".repeat(43), nonce: "n-1" })],
-  ["  stage: signature params (library)", 1, () => serializeInnerList([COMPONENTS, new Map<string, string | number>([["created", 1], ["expires", 61], ["keyid", "k".repeat(43)], ["alg", "ed25519"], ["tag", "express-lane"], ["nonce", "n-1"]])])],
+  [
+    "  stage: signature params (library)",
+    1,
+    () =>
+      serializeInnerList([
+        COMPONENTS,
+        new Map<string, string | number>([
+          ["created", 1],
+          ["expires", 61],
+          ["keyid", "k".repeat(43)],
+          ["alg", "ed25519"],
+          ["tag", "express-lane"],
+          ["nonce", "n-1"],
+        ]),
+      ]),
+  ],
   ["  stage: Ed25519 sign", 1, () => sign(null, Buffer.from(base), privateKey)],
 ];
 

@@ -60,7 +60,10 @@ export class IamNoWildcards extends PolicyRule {
         const principals = awsPrincipals(s);
         if (principals.includes("*")) findings.push(["Principal::*", `${name} allows Principal "*"`]);
         if (trustOrKey && principals.some(isAccountPrincipal)) {
-          findings.push(["Principal::account-root", `${name} names the account root: ${attribute === "assume_role_policy" ? "the whole account may assume the role" : "the key policy delegates to every IAM policy of the account"}`]);
+          findings.push([
+            "Principal::account-root",
+            `${name} names the account root: ${attribute === "assume_role_policy" ? "the whole account may assume the role" : "the key policy delegates to every IAM policy of the account"}`,
+          ]);
         }
         for (const [finding, message] of findings) {
           if (!PolicySuppressions.covers(resource, this.id, finding)) problems.push(message);

@@ -17,7 +17,19 @@ import { RolePermissionsBoundary } from "./role-boundary";
 import { SealKeyAttestation } from "./seal-key-attestation";
 import { SigningKeyPolicy } from "./signing-key";
 
-export { BucketVersioned, EncryptedVolumes, IamNoWildcards, Imdsv2Required, KmsRotation, LogRetention, NoPublicIp, NoWorldIngress, RolePermissionsBoundary, SealKeyAttestation, SigningKeyPolicy };
+export {
+  BucketVersioned,
+  EncryptedVolumes,
+  IamNoWildcards,
+  Imdsv2Required,
+  KmsRotation,
+  LogRetention,
+  NoPublicIp,
+  NoWorldIngress,
+  RolePermissionsBoundary,
+  SealKeyAttestation,
+  SigningKeyPolicy,
+};
 export { policyErrors } from "./rule";
 export { PolicySuppressions } from "./suppressions";
 

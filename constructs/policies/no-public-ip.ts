@@ -9,7 +9,15 @@ import { Attrs, PolicyRule, blocks, isTrue } from "./rule";
 export class NoPublicIp extends PolicyRule {
   readonly id = "EL-NO-PUBLIC-IP";
   readonly description = "no public IPs, internet gateways or NAT gateways";
-  protected readonly resourceTypes = ["aws_launch_template", "aws_instance", "aws_subnet", "aws_internet_gateway", "aws_nat_gateway", "aws_eip", "aws_egress_only_internet_gateway"];
+  protected readonly resourceTypes = [
+    "aws_launch_template",
+    "aws_instance",
+    "aws_subnet",
+    "aws_internet_gateway",
+    "aws_nat_gateway",
+    "aws_eip",
+    "aws_egress_only_internet_gateway",
+  ];
   protected check(attrs: Attrs, resource: TerraformResource): string[] {
     switch (resource.terraformResourceType) {
       case "aws_launch_template": {

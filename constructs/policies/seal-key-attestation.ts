@@ -13,7 +13,6 @@ import {
   SEAL_WRITER_CONDITION_KEY as SEAL_WRITER_KEY,
 } from "../perms";
 
-
 /** A principal no policy of ours names: catches `Principal: "*"` and account-root delegation. */
 export const STRANGER = "arn:aws:iam::999999999999:role/stranger";
 
@@ -146,7 +145,9 @@ export function checkSealPolicy(policy: unknown, admins?: readonly string[]): st
         const allowing = couldAllow(statements, { principal: p, action, context: seal({ [SEAL_WRITER_KEY]: w }) });
         if (allowing.length === 0) continue;
         if (action !== "kms:Decrypt" || p === STRANGER || attested.has(p)) {
-          problems.push(`statements ${sids(allowing)} allow ${action} of writer ${w}'s keys without attestation for ${p === STRANGER ? "any principal" : p}${attested.has(p) ? ", which holds the attested grant (the host must have no path around attestation)" : ""}`);
+          problems.push(
+            `statements ${sids(allowing)} allow ${action} of writer ${w}'s keys without attestation for ${p === STRANGER ? "any principal" : p}${attested.has(p) ? ", which holds the attested grant (the host must have no path around attestation)" : ""}`,
+          );
         } else writers.add(p);
       }
     }
@@ -154,12 +155,23 @@ export function checkSealPolicy(policy: unknown, admins?: readonly string[]): st
       // GenerateDataKeyPair returns the private key in plaintext; the lane signing key must be made
       // with ...WithoutPlaintext so only enclaves ever hold it.
       const laneKey = { [SEAL_PURPOSE_KEY]: LANE_KEY_PURPOSE_VALUE };
-      const contexts = [{}, seal(), laneKey, ...conditionValues(statements, LANE_CONDITION_KEY).map((l) => ({ ...laneKey, [LANE_CONDITION_KEY]: l })), ...pcr0s.map((v) => seal({ [ATTESTATION_KEY]: v })), ...writerIds.map((w) => seal({ [SEAL_WRITER_KEY]: w }))];
+      const contexts = [
+        {},
+        seal(),
+        laneKey,
+        ...conditionValues(statements, LANE_CONDITION_KEY).map((l) => ({ ...laneKey, [LANE_CONDITION_KEY]: l })),
+        ...pcr0s.map((v) => seal({ [ATTESTATION_KEY]: v })),
+        ...writerIds.map((w) => seal({ [SEAL_WRITER_KEY]: w })),
+      ];
       const allowing = contexts.flatMap((context) => couldAllow(statements, { principal: p, action, context }));
-      if (allowing.length > 0) problems.push(`statements ${sids([...new Set(allowing)])} allow ${action} on the seal key for ${p === STRANGER ? "any principal" : p}: it would sidestep the attestation condition`);
+      if (allowing.length > 0)
+        problems.push(
+          `statements ${sids([...new Set(allowing)])} allow ${action} on the seal key for ${p === STRANGER ? "any principal" : p}: it would sidestep the attestation condition`,
+        );
     }
   }
-  if (attested.has(STRANGER)) problems.push(`the attested Decrypt is open to any principal (Principal "*" or the account root): any account running the image could unseal; name the host role`);
+  if (attested.has(STRANGER))
+    problems.push(`the attested Decrypt is open to any principal (Principal "*" or the account root): any account running the image could unseal; name the host role`);
   problems.push(...putKeyPolicyProblems(statements, admins, new Set([...attested, ...writers])));
   if (attested.size === 0 && problems.length === 0) problems.push(`no statement grants the host kms:Decrypt under ${ATTESTATION_KEY}`);
   return [...new Set(problems)];

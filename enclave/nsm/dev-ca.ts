@@ -186,6 +186,6 @@ async function importSigningKey(pkcs8Pem: string): Promise<webcrypto.CryptoKey> 
 /** 16 random bytes, top bit clear so the DER INTEGER stays positive (RFC 5280 §4.1.2.2). */
 function serialNumber(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f | 0x01;
+  bytes[0] = (bytes[0]! & 0x7f) | 0x01;
   return bytes.toString("hex");
 }

@@ -17,4 +17,3 @@ export function createNsm(options: CreateNsmOptions): Nsm {
       return new LocalNsm(options);
   }
 }
-

@@ -214,10 +214,13 @@ export class ExpressSessionCache {
     if (this.closed) return;
     if (state.timer !== undefined) this.scheduler.clearTimeout(state.timer);
     state.nextAttemptAt = this.now() + Math.max(0, delayMs);
-    state.timer = this.scheduler.setTimeout(() => {
-      state.timer = undefined;
-      void this.refresh(bucket).catch(() => undefined);
-    }, Math.max(0, delayMs));
+    state.timer = this.scheduler.setTimeout(
+      () => {
+        state.timer = undefined;
+        void this.refresh(bucket).catch(() => undefined);
+      },
+      Math.max(0, delayMs),
+    );
   }
 }
 

@@ -170,11 +170,7 @@ export class S3Store implements ObjectStore, ObjectWriter {
     throw this.statusError(response, `GET ${key}`);
   }
 
-  async put(
-    key: string,
-    body: Buffer,
-    opts: { ifMatch?: string; ifNoneMatch?: "*"; contentType?: string } = {},
-  ): Promise<{ etag: string }> {
+  async put(key: string, body: Buffer, opts: { ifMatch?: string; ifNoneMatch?: "*"; contentType?: string } = {}): Promise<{ etag: string }> {
     if (body.length > this.maxObjectBytes) {
       throw new StoreError("bad_response", `object ${key} is ${body.length} bytes, above the ${this.maxObjectBytes}-byte limit`);
     }
@@ -200,7 +196,13 @@ export class S3Store implements ObjectStore, ObjectWriter {
     const response = await this.send("GET", "", undefined, 16 * 1024 * 1024, undefined, EMPTY_PAYLOAD_SHA256, undefined, canonicalQueryString(params));
     if (response.statusCode !== 200) throw this.statusError(response, `LIST ${prefix}`);
     const xml = response.body.toString("utf8");
-    const unescape = (t: string): string => t.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+    const unescape = (t: string): string =>
+      t
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;/g, "'")
+        .replace(/&amp;/g, "&");
     const keys = [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => unescape(m[1]!));
     const next = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1] : undefined;
     return next === undefined ? { keys } : { keys, next: unescape(next) };
@@ -242,11 +244,7 @@ export class S3Store implements ObjectStore, ObjectWriter {
   ): Promise<RawResponse> {
     const credentials = this.credentials.current() ?? (await this.credentials.resolve());
     const bucketPath = key === "" && this.addressing === "path" ? this.pathPrefix.slice(0, -1) : this.pathPrefix + encodeS3KeyPath(key);
-    const headers: SignedHeaders = this.signer.sign(
-      { method, host: this.host, path: bucketPath, query, headers: extraHeaders, payloadHash },
-      credentials,
-      this.now(),
-    );
+    const headers: SignedHeaders = this.signer.sign({ method, host: this.host, path: bucketPath, query, headers: extraHeaders, payloadHash }, credentials, this.now());
     const path = query === "" ? bucketPath : `${bucketPath}?${query}`;
     return new Promise<RawResponse>((resolve, reject) => {
       const handler = new BufferingHandler(resolve, reject, bodyLimit, signal, this.timeoutMs, `${method} ${key}`, (error) =>

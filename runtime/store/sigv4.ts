@@ -139,22 +139,13 @@ export class SigV4Signer {
     for (const name of names) canonicalHeaders += name + ":" + canonicalHeaderValue(headers[name]!) + "\n";
     const signedHeaderNames = names.join(";");
 
-    const canonicalRequest =
-      request.method + "\n" +
-      request.path + "\n" +
-      (request.query ?? "") + "\n" +
-      canonicalHeaders + "\n" +
-      signedHeaderNames + "\n" +
-      request.payloadHash;
+    const canonicalRequest = request.method + "\n" + request.path + "\n" + (request.query ?? "") + "\n" + canonicalHeaders + "\n" + signedHeaderNames + "\n" + request.payloadHash;
 
     const scope = `${shortDate}/${this.region}/${this.service}/aws4_request`;
     const stringToSign = "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + sha256Hex(canonicalRequest);
-    const signature = createHmac("sha256", this.signingKey(credentials.secretAccessKey, shortDate))
-      .update(stringToSign)
-      .digest("hex");
+    const signature = createHmac("sha256", this.signingKey(credentials.secretAccessKey, shortDate)).update(stringToSign).digest("hex");
 
-    headers.authorization =
-      `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaderNames}, Signature=${signature}`;
+    headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaderNames}, Signature=${signature}`;
     return headers;
   }
 
@@ -163,7 +154,10 @@ export class SigV4Signer {
     if (epochSecond !== this.cachedDateSecond) {
       this.cachedDateSecond = epochSecond;
       // "2024-01-02T03:04:05.000Z" → "20240102T030405Z"
-      this.cachedAmzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+      this.cachedAmzDate = now
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d{3}/, "");
     }
     return this.cachedAmzDate;
   }
@@ -172,7 +166,9 @@ export class SigV4Signer {
     const cacheKey = secretAccessKey + "\n" + shortDate;
     let key = this.signingKeys.get(cacheKey);
     if (key === undefined) {
-      const kDate = createHmac("sha256", "AWS4" + secretAccessKey).update(shortDate).digest();
+      const kDate = createHmac("sha256", "AWS4" + secretAccessKey)
+        .update(shortDate)
+        .digest();
       const kRegion = createHmac("sha256", kDate).update(this.region).digest();
       const kService = createHmac("sha256", kRegion).update(this.service).digest();
       key = createHmac("sha256", kService).update("aws4_request").digest();

@@ -20,9 +20,7 @@ import { StoreError, type ObjectStore, type StoreGetResult } from "./types";
 /** Standard normal quantile at 0.99. */
 export const Z99 = 2.3263478740408408;
 
-export type LatencyModel =
-  | { readonly kind: "lognormal"; readonly p50Ms: number; readonly p99Ms: number }
-  | { readonly kind: "fixed"; readonly ms: number };
+export type LatencyModel = { readonly kind: "lognormal"; readonly p50Ms: number; readonly p99Ms: number } | { readonly kind: "fixed"; readonly ms: number };
 
 function parseDuration(text: string): number {
   const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|us|µs|s)?\s*$/.exec(text);
@@ -128,10 +126,13 @@ export class SimulatedLatencyStore implements ObjectStore {
       };
       // Node timers have 1 ms granularity and truncate fractions, which would shift the whole
       // model down by ~0.5 ms; rounding keeps the median where the model puts it.
-      const handle = this.setTimer(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, Math.max(1, Math.round(delay)));
+      const handle = this.setTimer(
+        () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        Math.max(1, Math.round(delay)),
+      );
       signal?.addEventListener("abort", onAbort, { once: true });
     });
     return this.inner.get(key, signal);

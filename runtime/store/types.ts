@@ -5,9 +5,7 @@
  * S3 Express session auth for `--x-s3` directory buckets) and `MemoryStore` / `FileStore` for
  * benchmarks where the store must not be the bottleneck.
  */
-export type StoreGetResult =
-  | { readonly found: true; readonly body: Buffer; readonly etag?: string }
-  | { readonly found: false };
+export type StoreGetResult = { readonly found: true; readonly body: Buffer; readonly etag?: string } | { readonly found: false };
 
 export interface ObjectStore {
   /** Fetch one object by key. Resolves `{found:false}` on 404; rejects with StoreError otherwise. */

@@ -118,9 +118,21 @@ export function generateVectors(): VectorFile {
   };
 
   // --- Valid answers -------------------------------------------------------------------------
-  const stored42 = seal("user_000042", { country: "IN", risk_score: 0.125, flag_0: true, txn_count_1d: 3, embedding_0: Array.from({ length: 38 }, (_, i) => i / 64), referrer: null });
+  const stored42 = seal("user_000042", {
+    country: "IN",
+    risk_score: 0.125,
+    flag_0: true,
+    txn_count_1d: 3,
+    embedding_0: Array.from({ length: 38 }, (_, i) => i / 64),
+    referrer: null,
+  });
 
-  const getJsonReq = { method: "GET", path: "/v1/features/user_profile/user_000042", query: "?features=country,risk_score,referrer,device", headers: { "accept-signature": acceptSignature("n-get-json-0001") } };
+  const getJsonReq = {
+    method: "GET",
+    path: "/v1/features/user_profile/user_000042",
+    query: "?features=country,risk_score,referrer,device",
+    headers: { "accept-signature": acceptSignature("n-get-json-0001") },
+  };
   const getJson = add({
     name: "read-json",
     description: "GET a projected single read, JSON; statuses PRESENT, NULL_VALUE (referrer) and NOT_FOUND (device)",
@@ -131,7 +143,12 @@ export function generateVectors(): VectorFile {
     expect: "valid",
   });
 
-  const getPackReq = { method: "GET", path: "/v1/features/user_profile/user_000042", query: "?features=country,flag_0,txn_count_1d,embedding_0", headers: { accept: "application/msgpack", "accept-signature": acceptSignature("n-get-msgpack-01") } };
+  const getPackReq = {
+    method: "GET",
+    path: "/v1/features/user_profile/user_000042",
+    query: "?features=country,flag_0,txn_count_1d,embedding_0",
+    headers: { accept: "application/msgpack", "accept-signature": acceptSignature("n-get-msgpack-01") },
+  };
   add({
     name: "read-msgpack",
     description: "GET a single read as MessagePack (times are MessagePack timestamps)",
@@ -145,7 +162,7 @@ export function generateVectors(): VectorFile {
   const pctReq = { method: "GET", path: "/v1/features/user_profile/user%2B42", query: "", headers: { "accept-signature": acceptSignature("n-get-pct-000001") } };
   add({
     name: "read-percent-encoded-no-query",
-    description: "GET with a percent-encoded entity and no query: @path is covered exactly as sent, @query is \"?\"",
+    description: 'GET with a percent-encoded entity and no query: @path is covered exactly as sent, @query is "?"',
     kind: "read",
     nonce: "n-get-pct-000001",
     request: pctReq,
@@ -161,10 +178,18 @@ export function generateVectors(): VectorFile {
     headers: { "content-type": "application/json", "content-digest": contentDigest(batchBody), "accept-signature": acceptSignature("n-batch-0000001") },
     body_base64: b64(batchBody),
   };
-  const batchSigned = signer.signRead({ method: "POST", path: batchReq.path, query: "", contentType: "application/json", body: batchBody, acceptSignature: batchReq.headers["accept-signature"], objects: [stored42, null] });
+  const batchSigned = signer.signRead({
+    method: "POST",
+    path: batchReq.path,
+    query: "",
+    contentType: "application/json",
+    body: batchBody,
+    acceptSignature: batchReq.headers["accept-signature"],
+    objects: [stored42, null],
+  });
   const batch = add({
     name: "batch-json",
-    description: "POST a batch read (envelope v2: the answer covers \"content-digest\";req, the digest of the body sent); one entity never written",
+    description: 'POST a batch read (envelope v2: the answer covers "content-digest";req, the digest of the body sent); one entity never written',
     kind: "batch",
     nonce: "n-batch-0000001",
     request: batchReq,
@@ -188,7 +213,9 @@ export function generateVectors(): VectorFile {
   const pushOutcome = (name: string, path: string, body: Buffer, nonce: string, writerNonce: string): Vector => {
     const sig = signPush({ method: "POST", path, query: "", contentType: "application/json", body }, writer, { nonce: writerNonce, nowSeconds: SIGNED_AT_MS / 1000 });
     const sealed = signer.sealWrite({ method: "POST", path, query: "", contentType: "application/json", body, writerSignature: sig });
-    const outcomes = sealed.rows.filter((r) => !("error" in r)).map((r) => ({ index: r.index, result: "written" as const, stored_event_time: (r as { event_time: number }).event_time }));
+    const outcomes = sealed.rows
+      .filter((r) => !("error" in r))
+      .map((r) => ({ index: r.index, result: "written" as const, stored_event_time: (r as { event_time: number }).event_time }));
     const signed = signer.signWriteOutcome({ ticket: sealed.ticket, acceptSignature: acceptSignature(nonce), outcomes });
     return add({
       name,
@@ -199,7 +226,13 @@ export function generateVectors(): VectorFile {
         method: "POST",
         path,
         query: "",
-        headers: { "content-type": "application/json", "content-digest": sig.contentDigest, "signature-input": sig.signatureInput, signature: sig.signature, "accept-signature": acceptSignature(nonce) },
+        headers: {
+          "content-type": "application/json",
+          "content-digest": sig.contentDigest,
+          "signature-input": sig.signatureInput,
+          signature: sig.signature,
+          "accept-signature": acceptSignature(nonce),
+        },
         body_base64: b64(body),
       },
       response: responseOf(signed),
@@ -230,13 +263,25 @@ export function generateVectors(): VectorFile {
 
   // --- Tampered variants: each must fail, every verifier with the same code -----------------------
   const signedAt = SIGNED_AT_MS / 1000;
-  add({ ...getJson, name: "read-json-lane-key-window", description: "the read-json answer, verified with a pinned key that carries a validity window (a lane key's nbf/exp) containing created", pinned_key_validity: { nbf: signedAt - 86_400, exp: signedAt + 86_400 } });
+  add({
+    ...getJson,
+    name: "read-json-lane-key-window",
+    description: "the read-json answer, verified with a pinned key that carries a validity window (a lane key's nbf/exp) containing created",
+    pinned_key_validity: { nbf: signedAt - 86_400, exp: signedAt + 86_400 },
+  });
 
   const tamper = (
     from: Vector,
     component: string,
     expect: string,
-    change: { request?: Partial<VectorRequest>; response?: Partial<VectorResponse>; nonce?: string; now?: number; pinned_keyids?: string[]; pinned_key_validity?: { nbf: number; exp: number } },
+    change: {
+      request?: Partial<VectorRequest>;
+      response?: Partial<VectorResponse>;
+      nonce?: string;
+      now?: number;
+      pinned_keyids?: string[];
+      pinned_key_validity?: { nbf: number; exp: number };
+    },
     description: string,
   ): void => {
     add({
@@ -260,29 +305,74 @@ export function generateVectors(): VectorFile {
 
   tamper(getJson, "status", "bad_signature", { response: { status: 203 } }, "the answer's status changed (200 → 203)");
   tamper(getJson, "content-type", "bad_signature", { response: { headers: { "content-type": "application/msgpack" } } }, "the answer's Content-Type header changed");
-  tamper(getJson, "content-digest", "digest_mismatch", { response: { headers: { "content-digest": contentDigest(Buffer.from("something else")) } } }, "the answer's Content-Digest header replaced (no longer the digest of the body)");
+  tamper(
+    getJson,
+    "content-digest",
+    "digest_mismatch",
+    { response: { headers: { "content-digest": contentDigest(Buffer.from("something else")) } } },
+    "the answer's Content-Digest header replaced (no longer the digest of the body)",
+  );
   tamper(getJson, "body", "digest_mismatch", { response: { body_base64: b64(flipped) } }, "one byte of the answer body changed (country IN → JN)");
-  tamper(getJson, "body+content-digest", "bad_signature", { response: { body_base64: b64(flipped), headers: { "content-digest": contentDigest(flipped) } } }, "one body byte changed and Content-Digest recomputed to match: the signature covers the digest");
+  tamper(
+    getJson,
+    "body+content-digest",
+    "bad_signature",
+    { response: { body_base64: b64(flipped), headers: { "content-digest": contentDigest(flipped) } } },
+    "one body byte changed and Content-Digest recomputed to match: the signature covers the digest",
+  );
   tamper(getJson, "method", "bad_signature", { request: { method: "HEAD" } }, "verified as the answer to a HEAD of the same target");
   tamper(getJson, "path", "bad_signature", { request: { path: "/v1/features/user_profile/user_000043" } }, "verified as the answer to another entity");
   tamper(getJson, "query", "bad_signature", { request: { query: "?features=country" } }, "verified as the answer to another projection");
   tamper(getJson, "nonce", "nonce_mismatch", { nonce: "n-some-other-nonce" }, "the client sent another nonce than the one signed (a replayed answer)");
-  tamper(getJson, "signature-params", "bad_signature", { response: { headers: { "signature-input": sigInput.replace('nonce="n-get-json-0001"', 'nonce="n-get-json-0002"') } } }, "the nonce in Signature-Input rewritten (the client expects the new one): the signature covers @signature-params");
-  tamper(getJson, "signature", "bad_signature", { response: { headers: { signature: getJson.response.headers.signature!.replace(/:(.)/, (_m, c: string) => `:${c === "A" ? "B" : "A"}`) } } }, "the first byte of the signature changed");
+  tamper(
+    getJson,
+    "signature-params",
+    "bad_signature",
+    { response: { headers: { "signature-input": sigInput.replace('nonce="n-get-json-0001"', 'nonce="n-get-json-0002"') } } },
+    "the nonce in Signature-Input rewritten (the client expects the new one): the signature covers @signature-params",
+  );
+  tamper(
+    getJson,
+    "signature",
+    "bad_signature",
+    { response: { headers: { signature: getJson.response.headers.signature!.replace(/:(.)/, (_m, c: string) => `:${c === "A" ? "B" : "A"}`) } } },
+    "the first byte of the signature changed",
+  );
   tamper(getJson, "keyid", "wrong_keyid", { pinned_keyids: [otherKey.keyid] }, "the verifier pinned another key: an answer by a key it did not pin is refused");
   tamper(getJson, "expires", "expired", { now: SIGNED_AT_MS / 1000 + 3600 }, "verified an hour after signing (expires = created + 60 s)");
   tamper(getJson, "created", "not_yet_valid", { now: SIGNED_AT_MS / 1000 - 3600 }, "verified an hour before it was signed (created in the future)");
-  tamper(getJson, "key-validity", "key_not_valid", { pinned_key_validity: { nbf: signedAt - 86_400, exp: signedAt - 3600 } }, "the pinned key's validity window (a retired lane key: exp an hour before created) does not contain the answer's created");
+  tamper(
+    getJson,
+    "key-validity",
+    "key_not_valid",
+    { pinned_key_validity: { nbf: signedAt - 86_400, exp: signedAt - 3600 } },
+    "the pinned key's validity window (a retired lane key: exp an hour before created) does not contain the answer's created",
+  );
   tamper(getJson, "missing-signature", "missing_header", { response: { headers: { signature: "" } } }, "the Signature header dropped (an unsigned answer is an error)");
 
   const otherBody = Buffer.from(JSON.stringify({ entities: ["user_999999", "user_000042"], features: ["country", "risk_score"] }));
-  tamper(batch, "request-content-digest", "bad_signature", { request: { body_base64: b64(otherBody), headers: { ...batch.request.headers, "content-digest": contentDigest(otherBody) } } }, "verified against another batch body (the entities in another order): \"content-digest\";req differs");
+  tamper(
+    batch,
+    "request-content-digest",
+    "bad_signature",
+    { request: { body_base64: b64(otherBody), headers: { ...batch.request.headers, "content-digest": contentDigest(otherBody) } } },
+    'verified against another batch body (the entities in another order): "content-digest";req differs',
+  );
   tamper(batch, "request-body-missing", "missing_request_body", { request: { body_base64: undefined } }, "a POST answer verified without the body sent: refused, not guessed");
   // What a v1 signer sent for a POST: the six GET components, no request body binding, validly signed.
   const v1Params = serializeSignatureParams({ created: SIGNED_AT_MS / 1000, expires: SIGNED_AT_MS / 1000 + 60, keyid: key.keyid, nonce: "n-batch-0000001", requestHasBody: false });
-  const v1Base = signatureBase({ status: 200, contentType: batchSigned.contentType, contentDigest: batchSigned.contentDigest, method: "POST", path: batchReq.path, query: "" }, v1Params);
+  const v1Base = signatureBase(
+    { status: 200, contentType: batchSigned.contentType, contentDigest: batchSigned.contentDigest, method: "POST", path: batchReq.path, query: "" },
+    v1Params,
+  );
   const v1 = signatureHeaders("sig1", v1Params, key.sign(v1Base));
-  tamper(batch, "components", "wrong_components", { response: { headers: { "signature-input": v1.signatureInput, signature: v1.signature } } }, "an envelope v1 answer to a POST (no \"content-digest\";req), validly signed: it proves nothing about the batch");
+  tamper(
+    batch,
+    "components",
+    "wrong_components",
+    { response: { headers: { "signature-input": v1.signatureInput, signature: v1.signature } } },
+    'an envelope v1 answer to a POST (no "content-digest";req), validly signed: it proves nothing about the batch',
+  );
   const pushBody = Buffer.from(pushSingle.request.body_base64!, "base64");
   const otherPush = Buffer.from(pushBody.toString("utf8").replace('"DE"', '"FR"'));
   tamper(pushSingle, "request-content-digest", "bad_signature", { request: { body_base64: b64(otherPush) } }, "a push outcome verified against another push body");

@@ -139,7 +139,15 @@ export function batchExample(): { text: string; request: ExampleRequest; signed:
     body: Buffer.from(JSON.stringify({ entities: ["user_000042", "user_999999"], features: ["country"] })),
   };
   const signed = signer.signRead({ ...request, objects: [stored, null] });
-  return { text: render(request, signed, `Object keys the host reads: \`${objectKey("user_profile", "user_000042")}\` and \`${objectKey("user_profile", "user_999999")}\` (the second was never written)`), request, signed };
+  return {
+    text: render(
+      request,
+      signed,
+      `Object keys the host reads: \`${objectKey("user_profile", "user_000042")}\` and \`${objectKey("user_profile", "user_999999")}\` (the second was never written)`,
+    ),
+    request,
+    signed,
+  };
 }
 
 /** Back-compat name: the single-read example (what docs/envelope.md first showed). */
@@ -150,7 +158,10 @@ export function envelopeExample(): string {
 /** `doc` with each generated section replaced by what the code produces now. */
 export function withExamples(doc: string): string {
   let out = doc;
-  for (const [name, text] of [["read", readExample().text], ["batch", batchExample().text]] as const) {
+  for (const [name, text] of [
+    ["read", readExample().text],
+    ["batch", batchExample().text],
+  ] as const) {
     const [start, end] = EXAMPLE_MARKERS[name];
     const from = out.indexOf(start);
     const to = out.indexOf(end);

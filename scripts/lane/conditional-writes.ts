@@ -39,7 +39,11 @@ type Next = () => Promise<void>;
 
 /** ETag comparison per RFC 9110 strong comparison, tolerant of quoting: `"abc"` == `abc`. */
 export function sameEtag(a: string, b: string): boolean {
-  const norm = (s: string) => s.trim().replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
+  const norm = (s: string) =>
+    s
+      .trim()
+      .replace(/^W\//, "")
+      .replace(/^"(.*)"$/, "$1");
   return norm(a) === norm(b);
 }
 

@@ -94,7 +94,10 @@ export function directoryKeyOf(key: WriterKey, use: DirectoryKey["use"] = "write
  * for "write", epoch = unix seconds now. Tests pass other keys (rotation, revocation) and a higher
  * epoch, then SIGHUP the runtime to deliver it.
  */
-export async function signLaneDirectory(dataDir: string, o: { keys?: readonly DirectoryKey[]; epoch?: number; now?: number; validForMs?: number } = {}): Promise<{ directory: string; epoch: number }> {
+export async function signLaneDirectory(
+  dataDir: string,
+  o: { keys?: readonly DirectoryKey[]; epoch?: number; now?: number; validForMs?: number } = {},
+): Promise<{ directory: string; epoch: number }> {
   const paths = laneKeyPaths(dataDir);
   const admin = readAdminKeyFile(paths.adminKeyFile);
   const keys = o.keys ?? [directoryKeyOf(ensureDevWriterKeyFile(paths.writerKeyFile))];
@@ -121,7 +124,10 @@ export async function ensureLaneKeys(dataDir: string, now = Date.now(), extraKey
   const trust: TrustConfig = { lane: DEV_LANE, adminKeys: [{ kid: admin.kid, publicKey: admin.publicKey }] };
   const trustText = `${JSON.stringify(trust, null, 2)}\n`;
   if (!existsSync(paths.trustConfigFile) || readFileSync(paths.trustConfigFile, "utf8") !== trustText) writePrivate(paths.trustConfigFile, trustText);
-  const { directory, epoch } = await signLaneDirectory(dataDir, { keys: [directoryKeyOf(writer), ...extraKeys.filter((k) => k.kid !== writer.kid).map((k) => directoryKeyOf(k, "verify"))], now });
+  const { directory, epoch } = await signLaneDirectory(dataDir, {
+    keys: [directoryKeyOf(writer), ...extraKeys.filter((k) => k.kid !== writer.kid).map((k) => directoryKeyOf(k, "verify"))],
+    now,
+  });
   return { admin, writer, trust, directory, epoch };
 }
 
@@ -153,7 +159,11 @@ export function lastRegistryVersion(dataDir: string): number {
  * data dir's counter (or `version`, which must be ahead of it), and write it to `out` (default:
  * `<keys>/registry.json`). Tests and `apply --admin-key-file` use the same admin key file.
  */
-export async function signLaneRegistry(dataDir: string, views: readonly ViewDocument[], o: { version?: number; now?: number; out?: string } = {}): Promise<{ signed: string; version: number }> {
+export async function signLaneRegistry(
+  dataDir: string,
+  views: readonly ViewDocument[],
+  o: { version?: number; now?: number; out?: string } = {},
+): Promise<{ signed: string; version: number }> {
   const paths = laneKeyPaths(dataDir);
   const admin = readAdminKeyFile(paths.adminKeyFile);
   const version = o.version ?? lastRegistryVersion(dataDir) + 1;
@@ -174,7 +184,8 @@ export async function ensureLaneRegistry(dataDir: string, now = Date.now()): Pro
     try {
       const held = parseSignedRegistryDocument(readFileSync(paths.registryFile));
       const admin = readAdminKeyFile(paths.adminKeyFile);
-      if (held.envelope.signer === admin.kid && canonicalJson(held.document.views).equals(canonicalJson(DEFAULT_VIEWS))) return { file: paths.registryFile, version: held.document.version };
+      if (held.envelope.signer === admin.kid && canonicalJson(held.document.views).equals(canonicalJson(DEFAULT_VIEWS)))
+        return { file: paths.registryFile, version: held.document.version };
       const version = Math.max(held.document.version, lastRegistryVersion(dataDir)) + 1;
       return { file: paths.registryFile, version: (await signLaneRegistry(dataDir, DEFAULT_VIEWS, { version, now })).version };
     } catch {

@@ -268,7 +268,12 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     if (demoCount > 0 && !(await demoAlreadyLoaded(demoTarget, demoCount, seals))) await loadDemo(demoTarget, demoCount, seals, options.onProgress);
 
     const startSigner = async (): Promise<string> => {
-      const started = await spawnReady("dev-signer", ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, options.extraWriterKeyFiles)], { ...base, cpu: cpus.signer, env: options.signerEnv }, "signer_ready");
+      const started = await spawnReady(
+        "dev-signer",
+        ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, options.extraWriterKeyFiles)],
+        { ...base, cpu: cpus.signer, env: options.signerEnv },
+        "signer_ready",
+      );
       children.signer = started.child;
       // The key answers are signed with: the lane key when there is one, else the signer's own.
       return String(started.ready.signing_keyid ?? started.ready.keyid);
@@ -312,7 +317,13 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       version: 1,
       url,
       store: { endpoint: storeEndpoint, bucket, region: "us-east-1" },
-      keys: { ...(options.laneKey ? { lane_jwks: keyPaths.laneJwksFile } : {}), writer_key: keyPaths.writerKeyFile, admin_key: keyPaths.adminKeyFile, directory: keyPaths.directoryFile, trust_config: keyPaths.trustConfigFile },
+      keys: {
+        ...(options.laneKey ? { lane_jwks: keyPaths.laneJwksFile } : {}),
+        writer_key: keyPaths.writerKeyFile,
+        admin_key: keyPaths.adminKeyFile,
+        directory: keyPaths.directoryFile,
+        trust_config: keyPaths.trustConfigFile,
+      },
       dev_ca_dir: join(dataDir, "dev-ca"),
       keyid,
     });

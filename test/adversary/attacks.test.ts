@@ -5,7 +5,16 @@ import { randomBytes } from "node:crypto";
 import { SealKeyring } from "../../enclave/seal";
 import { receivedFromSigned, verifyResponse, VerificationError } from "../../verifier/response";
 import { contentDigest } from "../../wire/envelope";
-import { decodeKeyInfo, decodeProvisionKeysResponse, decodeSealWriteResponse, decodeSignedResponse, FrameKind, type KeyInfo, type SealWriteResponse, type SignedResponse } from "../../wire/frames";
+import {
+  decodeKeyInfo,
+  decodeProvisionKeysResponse,
+  decodeSealWriteResponse,
+  decodeSignedResponse,
+  FrameKind,
+  type KeyInfo,
+  type SealWriteResponse,
+  type SignedResponse,
+} from "../../wire/frames";
 import { DEMO_VIEW } from "../../scripts/lane/demo-data";
 import { signPush } from "../../wire/writer-auth";
 import { directoryOf, listed, testWriterKey } from "../helpers/key-directory";
@@ -104,7 +113,13 @@ describe("attack 1: forged values signed as PRESENT (P1 no host-minted writes)",
   });
 
   test("an object the host sealed with its own key is a signed per-entity refusal, never a value", async () => {
-    const forged = new SealKeyring([testWriterKey("loader", signer.writer.kid)]).seal({ view: VIEW, entity: "user_adv_4", event_time: Date.now(), written_time: Date.now(), features: { country: "XX" } });
+    const forged = new SealKeyring([testWriterKey("loader", signer.writer.kid)]).seal({
+      view: VIEW,
+      entity: "user_adv_4",
+      event_time: Date.now(),
+      written_time: Date.now(),
+      features: { country: "XX" },
+    });
     const answer = bodyOf(await signedRead("user_adv_4", forged));
     expect(answer).toMatchObject({ found: false, error: { code: "seal_invalid" } });
     expect(JSON.stringify(answer)).not.toContain("XX");
@@ -129,7 +144,13 @@ describe("the signer's per-entity outcomes (SignedResponse.served, metrics only)
     // Whatever a host writes into `served` (it could: it is the host's copy), the signed answer
     // stays the signer's: changing it leaves the signature valid and the body untouched.
     const tampered: SignedResponse = { ...forged, served: [{ status: "found", ageSeconds: 0 }] };
-    expect(() => verifyResponse(receivedFromSigned(tampered), { method: "GET", path: `/v1/features/${VIEW}/user_adv_served_3`, query: "?features=country" }, { key: key.jwk, nonce: "consumer-nonce" })).not.toThrow();
+    expect(() =>
+      verifyResponse(
+        receivedFromSigned(tampered),
+        { method: "GET", path: `/v1/features/${VIEW}/user_adv_served_3`, query: "?features=country" },
+        { key: key.jwk, nonce: "consumer-nonce" },
+      ),
+    ).not.toThrow();
     expect(bodyOf(tampered).found).toBe(false);
   });
 });
@@ -160,10 +181,17 @@ describe("attack 3: signed push outcomes for rows never sealed (P3 outcomes boun
   test("legitimate: the ticket from SealWrite yields a signed answer naming the sealed object's digest", async () => {
     const facts = signedPushFrame([row("user_adv_6")]);
     const s = decodeSealWriteResponse(await write.ok(FrameKind.SealWrite, facts));
-    const signed = decodeSignedResponse(await write.ok(FrameKind.SignWriteOutcome, { ticket: s.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: Date.now() }] }));
+    const signed = decodeSignedResponse(
+      await write.ok(FrameKind.SignWriteOutcome, { ticket: s.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: Date.now() }] }),
+    );
     verifyResponse(receivedFromSigned(signed), { method: "POST", path: PUSH_PATH, query: "", body: facts.body }, { key: key.jwk });
     const answer = bodyOf(signed);
-    expect(answer.results[0]).toMatchObject({ entity: "user_adv_6", result: "written", written_by: "loader", object_digest: createHash("sha256").update(objectOf(s)).digest("base64") });
+    expect(answer.results[0]).toMatchObject({
+      entity: "user_adv_6",
+      result: "written",
+      written_by: "loader",
+      object_digest: createHash("sha256").update(objectOf(s)).digest("base64"),
+    });
   });
 
   test("without a ticket, with a made-up ticket, or with rows added to a genuine one, there is no signed answer", async () => {
@@ -173,7 +201,9 @@ describe("attack 3: signed push outcomes for rows never sealed (P3 outcomes boun
     const madeUp = { ...s.ticket, mac: randomBytes(32) };
     expect((await write.refused(FrameKind.SignWriteOutcome, { ticket: madeUp, outcomes })).code).toBe("bad_write_ticket");
     const added = { ...s.ticket, rows: [...s.ticket.rows, [1, "user_never", Date.now(), "AAAA"]] };
-    expect((await write.refused(FrameKind.SignWriteOutcome, { ticket: added, outcomes: [...outcomes, { index: 1, result: "written", stored_event_time: 1 }] })).code).toBe("bad_write_ticket");
+    expect((await write.refused(FrameKind.SignWriteOutcome, { ticket: added, outcomes: [...outcomes, { index: 1, result: "written", stored_event_time: 1 }] })).code).toBe(
+      "bad_write_ticket",
+    );
     const otherEntity = { ...s.ticket, rows: [[0, "user_other", s.ticket.rows[0]![2], s.ticket.rows[0]![3]]] };
     expect((await write.refused(FrameKind.SignWriteOutcome, { ticket: otherEntity, outcomes })).code).toBe("bad_write_ticket");
   });
@@ -270,12 +300,17 @@ describe("the Feast route and lane keys under a hostile host", () => {
   test("a Feast answer the host had made for other entities fails against the consumer's body", async () => {
     const hostBody = feastBody(["user_adv_20", "user_adv_1"]);
     const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, feastFrame(hostBody, [null, null])));
-    expect(() => verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body: feastBody(["user_adv_1", "user_adv_20"]) }, { key: key.jwk })).toThrow(/signature/);
+    expect(() =>
+      verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body: feastBody(["user_adv_1", "user_adv_20"]) }, { key: key.jwk }),
+    ).toThrow(/signature/);
   });
 
   test("a host cannot hand the signer a lane key of its choosing: without the pinned KMS key it takes none, and keeps signing with its own", async () => {
     const directory = await signer.admin.sign(directoryOf(LANE, ++epoch, Date.now(), [listed(signer.writer)]));
-    const err = await provision.refused(FrameKind.ProvisionKeys, { directory, laneKeys: [{ kid: "A".repeat(43), ciphertextBlob: randomBytes(200), notBefore: Date.now() - 1000, notAfter: Date.now() + 3_600_000 }] });
+    const err = await provision.refused(FrameKind.ProvisionKeys, {
+      directory,
+      laneKeys: [{ kid: "A".repeat(43), ciphertextBlob: randomBytes(200), notBefore: Date.now() - 1000, notAfter: Date.now() + 3_600_000 }],
+    });
     expect(err.code).toBe("kms_provisioning_disabled");
     const s = await sealed("user_adv_21");
     expect(bodyOf(await signedRead("user_adv_21", objectOf(s))).found).toBe(true); // still the signer's own, pinned key
@@ -318,7 +353,14 @@ describe("routes by method and shape, one query grammar, under a hostile host (i
 
   test("a batch read with a query the host added is refused (features travel in the signed body only)", async () => {
     const body = Buffer.from(JSON.stringify({ entities: ["user_adv_1"] }));
-    const reply = await read.refused(FrameKind.SignRead, { method: "POST", path: `/v1/features/${VIEW}/batch`, query: "?features=country", contentType: "application/json", body, objects: [null] });
+    const reply = await read.refused(FrameKind.SignRead, {
+      method: "POST",
+      path: `/v1/features/${VIEW}/batch`,
+      query: "?features=country",
+      contentType: "application/json",
+      body,
+      objects: [null],
+    });
     expect(reply).toMatchObject({ code: "bad_query", status: 400 });
   });
 });
@@ -329,7 +371,9 @@ describe("attack 4: revocation does not revoke (P4)", () => {
     expect(bodyOf(await signedRead("user_adv_8", objectOf(before))).found).toBe(true);
     const replacement = testWriterKey("loader");
     // Rotation, step 1 (docs/keys.md): the old key becomes verify-only next to its replacement.
-    await provision.ok(FrameKind.ProvisionKeys, { directory: await signer.admin.sign(directoryOf(LANE, ++epoch, Date.now(), [listed(signer.writer, "verify"), listed(replacement)])) });
+    await provision.ok(FrameKind.ProvisionKeys, {
+      directory: await signer.admin.sign(directoryOf(LANE, ++epoch, Date.now(), [listed(signer.writer, "verify"), listed(replacement)])),
+    });
     expect(bodyOf(await signedRead("user_adv_8", objectOf(before))).found).toBe(true); // old objects still read
     expect((await write.refused(FrameKind.SealWrite, signedPushFrame([row("user_adv_9")]))).message).toMatch(/not a write key/); // but it cannot seal
     const older = await signer.admin.sign(directoryOf(LANE, ++epoch, Date.now(), [listed(signer.writer)]));

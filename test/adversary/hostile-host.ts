@@ -92,7 +92,20 @@ export async function startRealSigner(extraArgs: readonly string[] = []): Promis
   const socket = join(dir, "signer.sock");
   const child = spawn(
     process.execPath,
-    [join(__dirname, "../../dist/dev-signer.js"), "--socket", socket, "--dev-ca-dir", join(dir, "dev-ca"), "--trust-config", join(dir, "trust.json"), "--writer-key-file", join(dir, "writer.json"), "--key-directory", join(dir, "directory.json"), ...extraArgs],
+    [
+      join(__dirname, "../../dist/dev-signer.js"),
+      "--socket",
+      socket,
+      "--dev-ca-dir",
+      join(dir, "dev-ca"),
+      "--trust-config",
+      join(dir, "trust.json"),
+      "--writer-key-file",
+      join(dir, "writer.json"),
+      "--key-directory",
+      join(dir, "directory.json"),
+      ...extraArgs,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await new Promise<void>((resolve, reject) => {

@@ -7,7 +7,16 @@ import { randomBytes } from "node:crypto";
 import { receivedFromSigned, verifyResponse } from "../../verifier/response";
 import { canonicalJson, parseSignedRegistryDocument, type ViewDocument } from "../../wire/registry-document";
 import { DEFAULT_REGISTRY_REF, DEFAULT_VIEWS } from "../../registry/views";
-import { decodeErrorReply, decodeKeyInfo, decodeProvisionRegistryResponse, decodeSealWriteResponse, decodeSignedResponse, FrameKind, type KeyInfo, type SignedResponse } from "../../wire/frames";
+import {
+  decodeErrorReply,
+  decodeKeyInfo,
+  decodeProvisionRegistryResponse,
+  decodeSealWriteResponse,
+  decodeSignedResponse,
+  FrameKind,
+  type KeyInfo,
+  type SignedResponse,
+} from "../../wire/frames";
 import { signPush } from "../../wire/writer-auth";
 import { testAdmin } from "../helpers/key-directory";
 import { signedRegistry, smallView } from "../helpers/registry-document";
@@ -19,7 +28,10 @@ let read: HostConnection;
 let write: HostConnection;
 let provision: HostConnection;
 
-const NEW_VIEW = smallView("adv_orders", [{ name: "amount", type: "float" }, { name: "items", type: "int" }]);
+const NEW_VIEW = smallView("adv_orders", [
+  { name: "amount", type: "float" },
+  { name: "items", type: "int" },
+]);
 const doc = (version: number, views: readonly ViewDocument[] = [...DEFAULT_VIEWS, NEW_VIEW], lane = LANE, admin = signer.admin) => signedRegistry(admin, { version, lane, views });
 
 async function signedRead(view: string, entity: string, object: Uint8Array | null): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -81,8 +93,16 @@ describe("registry documents from a hostile host (issue #13)", () => {
     // Idempotent re-send (runtime start, reconnect, poll).
     expect(decodeProvisionRegistryResponse(await provision.ok(FrameKind.ProvisionRegistry, { document: good })).version).toBe(2);
     // A push into the new view seals; a read of it is signed and names the new registry.
-    const facts = { method: "POST", path: "/v1/features/adv_orders/_push", query: "", contentType: "application/json", body: Buffer.from(JSON.stringify({ rows: [{ entity: "o1", event_time: Date.now() - 1000, features: { amount: 12.5, items: 2 } }] })) };
-    const sealed = decodeSealWriteResponse(await write.ok(FrameKind.SealWrite, { ...facts, writerSignature: signPush(facts, signer.writer, { nonce: randomBytes(16).toString("base64url") }) }));
+    const facts = {
+      method: "POST",
+      path: "/v1/features/adv_orders/_push",
+      query: "",
+      contentType: "application/json",
+      body: Buffer.from(JSON.stringify({ rows: [{ entity: "o1", event_time: Date.now() - 1000, features: { amount: 12.5, items: 2 } }] })),
+    };
+    const sealed = decodeSealWriteResponse(
+      await write.ok(FrameKind.SealWrite, { ...facts, writerSignature: signPush(facts, signer.writer, { nonce: randomBytes(16).toString("base64url") }) }),
+    );
     const row = sealed.rows[0]!;
     if (!("object" in row)) throw new Error(JSON.stringify(row));
     const r = await signedRead("adv_orders", "o1", row.object);

@@ -33,8 +33,16 @@ const close = (l: Lane | undefined) => {
 };
 
 async function sealed(l: Lane, entity: string, eventTime: number): Promise<Buffer> {
-  const facts = { method: "POST", path: PUSH_PATH, query: "", contentType: "application/json", body: Buffer.from(JSON.stringify({ rows: [{ entity, event_time: eventTime, features: { country: "IN" } }] })) };
-  const reply: SealWriteResponse = decodeSealWriteResponse(await l.write.ok(FrameKind.SealWrite, { ...facts, writerSignature: signPush(facts, l.signer.writer, { nonce: randomBytes(16).toString("base64url") }) }));
+  const facts = {
+    method: "POST",
+    path: PUSH_PATH,
+    query: "",
+    contentType: "application/json",
+    body: Buffer.from(JSON.stringify({ rows: [{ entity, event_time: eventTime, features: { country: "IN" } }] })),
+  };
+  const reply: SealWriteResponse = decodeSealWriteResponse(
+    await l.write.ok(FrameKind.SealWrite, { ...facts, writerSignature: signPush(facts, l.signer.writer, { nonce: randomBytes(16).toString("base64url") }) }),
+  );
   const row = reply.rows[0]!;
   if (!("object" in row)) throw new Error(`not sealed: ${JSON.stringify(row)}`);
   // The mark rises when the store write is reported done (P2, docs/trust.md), as the runtime does.

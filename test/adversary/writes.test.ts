@@ -22,7 +22,8 @@ function signed(method: string, path: string, payload?: unknown, k: { kid: strin
   const facts = { method, path, query: "", contentType: "application/json", body: payload === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(payload)) };
   return { ...facts, writerSignature: signPush(facts, k, { nonce: nonce() }) };
 }
-const pushOne = (entity: string, event_time: number, features: Record<string, unknown>, extra: Record<string, unknown> = {}) => signed("POST", `/v1/features/${VIEW}`, { entity, event_time, features, ...extra });
+const pushOne = (entity: string, event_time: number, features: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  signed("POST", `/v1/features/${VIEW}`, { entity, event_time, features, ...extra });
 async function seal(frame: unknown): Promise<SealWriteResponse> {
   return decodeSealWriteResponse(await write.ok(FrameKind.SealWrite, frame));
 }
@@ -38,7 +39,9 @@ const errorOf = (s: SealWriteResponse, i = 0) => {
 /** A consumer's read of `entity`, answered by the signer over `object`, verified against the pinned key. */
 async function consumerRead(entity: string, object: Buffer | null) {
   const path = `/v1/features/${VIEW}/${encodeURIComponent(entity)}`;
-  const answer = decodeSignedResponse(await read.ok(FrameKind.SignRead, { method: "GET", path, query: "?features=country,segment", acceptSignature: 'sig1=("@status");nonce="consumer-nonce"', objects: [object] }));
+  const answer = decodeSignedResponse(
+    await read.ok(FrameKind.SignRead, { method: "GET", path, query: "?features=country,segment", acceptSignature: 'sig1=("@status");nonce="consumer-nonce"', objects: [object] }),
+  );
   verifyResponse(receivedFromSigned(answer), { method: "GET", path, query: "?features=country,segment" }, { key: key.jwk, nonce: "consumer-nonce" });
   return { status: answer.status, body: JSON.parse(Buffer.from(answer.body).toString()) };
 }
@@ -124,7 +127,9 @@ describe("deletes against a hostile host", () => {
     expect((await write.refused(FrameKind.SealWrite, signed("DELETE", `/v1/features/${VIEW}/adv_del_2`, undefined, mine))).code).toBe("writer_signature_invalid");
     // a genuine push signature does not cover a DELETE of the same entity (method is signed)
     const push = pushOne("adv_del_2", t0, { country: "IN" });
-    expect((await write.refused(FrameKind.SealWrite, { ...push, method: "DELETE", path: `/v1/features/${VIEW}/adv_del_2` })).code).toMatch(/writer_signature_invalid|content_digest_mismatch/);
+    expect((await write.refused(FrameKind.SealWrite, { ...push, method: "DELETE", path: `/v1/features/${VIEW}/adv_del_2` })).code).toMatch(
+      /writer_signature_invalid|content_digest_mismatch/,
+    );
   });
 
   test("a replayed tombstone is refused: the same signed DELETE again, and an old tombstone after a newer write", async () => {

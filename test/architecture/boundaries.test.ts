@@ -69,7 +69,13 @@ const KNOWN: ReadonlyArray<[file: string, folder: string, why: string]> = [
 ];
 
 /** Every top-level folder that holds TypeScript, and the subfolders ruled on their own. */
-const FOLDERS_WITH_SOURCES = readdirSync(ROOT).filter((name) => !name.startsWith(".") && !["node_modules", "dist", "build", "coverage", "cdktf.out", "docs"].includes(name) && statSync(join(ROOT, name)).isDirectory() && sources(name).length > 0);
+const FOLDERS_WITH_SOURCES = readdirSync(ROOT).filter(
+  (name) =>
+    !name.startsWith(".") &&
+    !["node_modules", "dist", "build", "coverage", "cdktf.out", "docs"].includes(name) &&
+    statSync(join(ROOT, name)).isDirectory() &&
+    sources(name).length > 0,
+);
 /** Folders that may import anything: the tests, and the clients' folder (its src/ is ruled above; its tests are tests). */
 const UNRULED = ["test", "clients"];
 
@@ -154,7 +160,16 @@ describe("import boundaries", () => {
     // Exact match: the list only shrinks, and a new cycle fails here.
     expect(cycles(graph)).toEqual(KNOWN_CYCLES);
     // Not vacuous: a cycle made up here is found.
-    expect(cycles(new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]]))).toEqual([["a", "b", "c"]]);
+    expect(
+      cycles(
+        new Map([
+          ["a", ["b"]],
+          ["b", ["c"]],
+          ["c", ["a"]],
+          ["d", ["a"]],
+        ]),
+      ),
+    ).toEqual([["a", "b", "c"]]);
   });
 
   it("sees the imports it checks (the scanner is not vacuous)", () => {

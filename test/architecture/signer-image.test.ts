@@ -32,7 +32,16 @@ describe("the enclave image's signer bundle", () => {
   });
 
   it("measures the pinned default views (registry/views.json) and carries no YAML parser", async () => {
-    const result = await build({ entryPoints: [join(ROOT, "enclave/main.ts")], bundle: true, platform: "node", format: "cjs", write: false, metafile: true, external: ["msgpackr-extract", "cbor-extract"], logLevel: "silent" });
+    const result = await build({
+      entryPoints: [join(ROOT, "enclave/main.ts")],
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      write: false,
+      metafile: true,
+      external: ["msgpackr-extract", "cbor-extract"],
+      logLevel: "silent",
+    });
     const all = Object.keys(result.metafile.inputs);
     expect(all).toContain("registry/views.json");
     expect(all.filter((p) => p.includes("node_modules/yaml/"))).toEqual([]);

@@ -23,7 +23,12 @@ const NO_BEHAVIOUR: Readonly<Record<string, string>> = {
 };
 
 /** Composition roots: started as processes by test/e2e (scripts/lane/processes.ts). */
-const ENTRY_POINTS = ["runtime/main.ts", "enclave/main.ts", "enclave/dev-main.ts", "enclave/sign-worker.ts" /* a worker thread's entry: test/enclave/sign-workers.test.ts runs it */];
+const ENTRY_POINTS = [
+  "runtime/main.ts",
+  "enclave/main.ts",
+  "enclave/dev-main.ts",
+  "enclave/sign-worker.ts" /* a worker thread's entry: test/enclave/sign-workers.test.ts runs it */,
+];
 
 /** Modules without a mirrored test when this rule was introduced (issue #17). Only shrinks. */
 const NOT_YET_MIRRORED = [

@@ -5,7 +5,20 @@ import { LatencyRecorder } from "../../bench/stats";
 export function scenarioOf(name: string, micros: readonly number[], extra: Partial<ScenarioResult> = {}): ScenarioResult {
   const r = new LatencyRecorder();
   for (const us of micros) r.recordMicros(us);
-  return { name, label: name, target: "lane", mode: "closed", concurrency: 32, seconds: 1, summary: r.summary(1), statuses: { "200": micros.length }, errorKinds: {}, cdf: r.cdf(), bins: r.histogramBins(), ...extra };
+  return {
+    name,
+    label: name,
+    target: "lane",
+    mode: "closed",
+    concurrency: 32,
+    seconds: 1,
+    summary: r.summary(1),
+    statuses: { "200": micros.length },
+    errorKinds: {},
+    cdf: r.cdf(),
+    bins: r.histogramBins(),
+    ...extra,
+  };
 }
 
 export function benchResultOf(scenarios: ScenarioResult[], extra: Partial<BenchResult> = {}): BenchResult {

@@ -50,7 +50,11 @@ function describeInstances(params: URLSearchParams): string {
   const inst = matches[page];
   const next = page + 1 < matches.length ? `<nextToken>${page + 1}</nextToken>` : "";
   const item = inst
-    ? `<item><reservationId>r-${inst.id}</reservationId><ownerId>123456789012</ownerId><instancesSet><item><instanceId>${inst.id}</instanceId><instanceType>c7g.large</instanceType><privateIpAddress>${inst.ip}</privateIpAddress><placement><availabilityZone>ap-south-1a</availabilityZone></placement><instanceState><code>16</code><name>${inst.state}</name></instanceState><tagSet>${Object.entries(inst.tags).map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`).join("")}</tagSet></item></instancesSet></item>`
+    ? `<item><reservationId>r-${inst.id}</reservationId><ownerId>123456789012</ownerId><instancesSet><item><instanceId>${inst.id}</instanceId><instanceType>c7g.large</instanceType><privateIpAddress>${inst.ip}</privateIpAddress><placement><availabilityZone>ap-south-1a</availabilityZone></placement><instanceState><code>16</code><name>${inst.state}</name></instanceState><tagSet>${Object.entries(
+        inst.tags,
+      )
+        .map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`)
+        .join("")}</tagSet></item></instancesSet></item>`
     : "";
   return `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>req-1</requestId><reservationSet>${item}</reservationSet>${next}</DescribeInstancesResponse>`;
 }
@@ -96,8 +100,16 @@ class FakeAws {
           const c = this.commands.get(String(input.CommandId));
           if (!c) return reply(400, { __type: "InvocationDoesNotExist", message: "no such invocation" });
           // First poll: still running, like a real command.
-          if (c.polls++ === 0) return reply(200, { CommandId: input.CommandId, InstanceId: input.InstanceId, Status: "InProgress", StandardOutputContent: "", StandardErrorContent: "" });
-          return reply(200, { CommandId: input.CommandId, InstanceId: input.InstanceId, Status: c.status, ResponseCode: c.status === "Success" ? 0 : 1, StandardOutputContent: c.stdout, StandardErrorContent: c.stderr });
+          if (c.polls++ === 0)
+            return reply(200, { CommandId: input.CommandId, InstanceId: input.InstanceId, Status: "InProgress", StandardOutputContent: "", StandardErrorContent: "" });
+          return reply(200, {
+            CommandId: input.CommandId,
+            InstanceId: input.InstanceId,
+            Status: c.status,
+            ResponseCode: c.status === "Success" ? 0 : 1,
+            StandardOutputContent: c.stdout,
+            StandardErrorContent: c.stderr,
+          });
         }
         return reply(400, { __type: "InvalidAction", message: target });
       }
@@ -184,7 +196,11 @@ describe("remote benchmark: discovery and collection", () => {
   });
 
   test("writes the collected result as JSON, and a benchmark result also as the HTML report", () => {
-    const scenario = scenarioOf("single", Array.from({ length: 200 }, (_, i) => 1000 + 10 * i), { label: "Signed single read, c=32" });
+    const scenario = scenarioOf(
+      "single",
+      Array.from({ length: 200 }, (_, i) => 1000 + 10 * i),
+      { label: "Signed single read, c=32" },
+    );
     const result = benchResultOf([scenario], { lane: { url: "http://127.0.0.1:8080", storeKind: "s3" } });
     const host = { instanceId: "i-0a", instanceType: "c7g.large" };
     const files = writeRemoteResult(join(dir, "out"), host, result, new Date("2026-11-22T01:02:03.456Z"));

@@ -12,9 +12,20 @@ function result(scenarios: ScenarioResult[], extra: Partial<BenchResult> = {}): 
 }
 
 describe("report", () => {
-  const direct = scenarioOf("direct", Array.from({ length: 1000 }, (_, i) => 100 + i), { target: "direct", clientCpuUsPerRequest: 30 });
-  const single = scenarioOf("single", Array.from({ length: 1000 }, (_, i) => 500 + i), { runtimeRssPeakBytes: 100 * 1048576 });
-  const batch = scenarioOf("batch", Array.from({ length: 100 }, () => 6000));
+  const direct = scenarioOf(
+    "direct",
+    Array.from({ length: 1000 }, (_, i) => 100 + i),
+    { target: "direct", clientCpuUsPerRequest: 30 },
+  );
+  const single = scenarioOf(
+    "single",
+    Array.from({ length: 1000 }, (_, i) => 500 + i),
+    { runtimeRssPeakBytes: 100 * 1048576 },
+  );
+  const batch = scenarioOf(
+    "batch",
+    Array.from({ length: 100 }, () => 6000),
+  );
 
   test("the terminal table has the seed's columns and the added-latency row", () => {
     const table = renderTable(result([direct, single, batch]));
@@ -37,7 +48,11 @@ describe("report", () => {
   });
 
   test("the batch goal is judged on wrk's figure when wrk ran, and both figures are shown", () => {
-    const batchWrk = scenarioOf("batch (wrk)", Array.from({ length: 100 }, () => 4000), { target: "wrk", concurrency: 1 });
+    const batchWrk = scenarioOf(
+      "batch (wrk)",
+      Array.from({ length: 100 }, () => 4000),
+      { target: "wrk", concurrency: 1 },
+    );
     const goal = evaluateGoals(result([batch, batchWrk]), "memory").find((g) => g.goal.startsWith("Batch"))!;
     expect(goal.met).toBe(true); // wrk 4 ms ≤ 5 ms, though the Node generator saw 6 ms
     expect(goal.measured).toMatch(/^wrk 4\.00 ms, node generator 6\.00 ms/);

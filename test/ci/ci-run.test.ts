@@ -31,7 +31,8 @@ describe(".ci/run", () => {
   });
 
   test("installs shellcheck, systemd (systemd-analyze), wrk, prometheus (promtool), jq, gcc, openssl with apt", () => {
-    for (const pkg of ["[shellcheck]=shellcheck", "[systemd-analyze]=systemd", "[wrk]=wrk", "[promtool]=prometheus", "[jq]=jq", '[gcc]="gcc libc6-dev"', "[openssl]=openssl"]) expect(script).toContain(pkg);
+    for (const pkg of ["[shellcheck]=shellcheck", "[systemd-analyze]=systemd", "[wrk]=wrk", "[promtool]=prometheus", "[jq]=jq", '[gcc]="gcc libc6-dev"', "[openssl]=openssl"])
+      expect(script).toContain(pkg);
     expect(script).toMatch(/apt-get install -y -qq --no-install-recommends "\$\{need\[@\]\}"/);
   });
 

@@ -34,7 +34,12 @@ describe("deploy.yml reads the deployed lane's PCR0 before it plans and applies"
     const creds = at(job, (s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@") ?? false);
     const apply = at(job, (s) => (command as RegExp).test(s.run ?? ""));
     const artifacts = at(job, (s) => s.uses?.startsWith("actions/download-artifact@") ?? false);
-    expect({ step: step >= 0, afterCredentials: step > creds, afterRelease: step > artifacts, beforeCommand: step < apply }).toEqual({ step: true, afterCredentials: true, afterRelease: true, beforeCommand: true });
+    expect({ step: step >= 0, afterCredentials: step > creds, afterRelease: step > artifacts, beforeCommand: step < apply }).toEqual({
+      step: true,
+      afterCredentials: true,
+      afterRelease: true,
+      beforeCommand: true,
+    });
   });
 
   test("plan and deploy run the same script (the reviewed plan is the applied one)", () => {
@@ -93,18 +98,43 @@ describe("the step's shell, with stand-ins for npx and terraform", () => {
     if (realTerraform && env.TF_OUTPUTS && env.TF_OUTPUTS !== "{}") {
       // The same outputs as a Terraform state (format version 4), for the real `terraform output`.
       const parsed = JSON.parse(env.TF_OUTPUTS) as Record<string, { type: unknown; value: unknown }>;
-      const state = { version: 4, terraform_version: "1.11.4", serial: 1, lineage: "00000000-0000-4000-8000-000000000000", outputs: Object.fromEntries(Object.entries(parsed).map(([k, o]) => [k, { value: o.value, type: o.type }])), resources: [], check_results: null };
+      const state = {
+        version: 4,
+        terraform_version: "1.11.4",
+        serial: 1,
+        lineage: "00000000-0000-4000-8000-000000000000",
+        outputs: Object.fromEntries(Object.entries(parsed).map(([k, o]) => [k, { value: o.value, type: o.type }])),
+        resources: [],
+        check_results: null,
+      };
       fs.writeFileSync(path.join(work, "state.tfstate"), JSON.stringify(state));
       env = { ...env, TF_STATE: path.join(work, "state.tfstate") };
     }
     const r = spawnSync("bash", [...GITHUB_BASH, script], {
       cwd: work,
-      env: { PATH: `${path.join(work, "bin")}:${process.env.PATH}`, LANE_STACK: LANE_STACK_ID, GITHUB_ENV: githubEnv, ...(realTerraform ? { REAL_TERRAFORM: realTerraform } : {}), ...env },
+      env: {
+        PATH: `${path.join(work, "bin")}:${process.env.PATH}`,
+        LANE_STACK: LANE_STACK_ID,
+        GITHUB_ENV: githubEnv,
+        ...(realTerraform ? { REAL_TERRAFORM: realTerraform } : {}),
+        ...env,
+      },
       encoding: "utf8",
     });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr, exported: fs.readFileSync(githubEnv, "utf8"), calls: fs.existsSync(path.join(work, "calls")) ? fs.readFileSync(path.join(work, "calls"), "utf8") : "" };
+    return {
+      status: r.status,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      exported: fs.readFileSync(githubEnv, "utf8"),
+      calls: fs.existsSync(path.join(work, "calls")) ? fs.readFileSync(path.join(work, "calls"), "utf8") : "",
+    };
   };
-  const outputs = (pcr0?: string) => JSON.stringify(pcr0 === undefined ? {} : { enclave_pcr0: { sensitive: false, type: "string", value: pcr0 }, accepted_pcr0s: { sensitive: false, type: ["tuple", ["string"]], value: [pcr0] } });
+  const outputs = (pcr0?: string) =>
+    JSON.stringify(
+      pcr0 === undefined
+        ? {}
+        : { enclave_pcr0: { sensitive: false, type: "string", value: pcr0 }, accepted_pcr0s: { sensitive: false, type: ["tuple", ["string"]], value: [pcr0] } },
+    );
 
   test("first deploy (no state, `terraform output -json` prints {}): succeeds and exports nothing", () => {
     const r = run({ TF_OUTPUTS: outputs() });

@@ -33,7 +33,11 @@ export const WORKFLOW_VARIABLES: Readonly<Record<string, WorkflowVariable>> = {
   EXPRESS_LANE_CLIENT_CIDRS: { scope: "plan", required: false, meaning: "client networks allowed to reach the NLB" },
   EXPRESS_LANE_HOST_COUNT: { scope: "plan", required: false, meaning: "number of enclave hosts" },
   EXPRESS_LANE_SEAL_KEY_ARN: { scope: "plan", required: true, meaning: "seal KMS key ARN (bootstrap output seal_key_arn), baked into the EIF" },
-  EXPRESS_LANE_ADMIN_KEYS: { scope: "plan", required: true, meaning: "admin public keys that sign key directories, JSON [{kid, publicKey}] (express-lane admin-key public), baked into the EIF" },
+  EXPRESS_LANE_ADMIN_KEYS: {
+    scope: "plan",
+    required: true,
+    meaning: "admin public keys that sign key directories, JSON [{kid, publicKey}] (express-lane admin-key public), baked into the EIF",
+  },
   EXPRESS_LANE_DIRECTORY_BUCKET: { scope: "plan", required: false, meaning: "lane output directory_bucket, for bench.yml's direct-GET baseline and seeding" },
   AWS_DEPLOY_ROLE_ARN: { scope: "lane", required: true, meaning: "deploy role (bootstrap output deploy_role_arn), trusted for environment:<env>" },
   EXPRESS_LANE_WRITER_ROLE_ARN: { scope: "lane", required: false, meaning: "lane output writer_role_arn, for bench.yml's seeding" },

@@ -29,14 +29,20 @@ type Workflow = {
 const repo = path.join(__dirname, "../..");
 const dir = path.join(repo, ".github/workflows");
 const load = (name: string) => parse(fs.readFileSync(path.join(dir, name), "utf8")) as Workflow;
-const names = fs.readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort();
+const names = fs
+  .readdirSync(dir)
+  .filter((n) => /\.ya?ml$/.test(n))
+  .sort();
 const workflows = Object.fromEntries(names.map((n) => [n, load(n)])) as Record<string, Workflow>;
 const ci = workflows["ci.yml"];
 const deploy = workflows["deploy.yml"];
 const destroy = workflows["destroy.yml"];
 const bench = workflows["bench.yml"];
 const allSteps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
-const runs = (w: Workflow) => allSteps(w).map((s) => s.run ?? "").join("\n");
+const runs = (w: Workflow) =>
+  allSteps(w)
+    .map((s) => s.run ?? "")
+    .join("\n");
 const runOf = (j: Job) => j.steps.map((s) => s.run ?? "").join("\n");
 // GitHub's `shell: bash`: bash --noprofile --norc -eo pipefail {0}
 const GITHUB_BASH = ["--noprofile", "--norc", "-eo", "pipefail", "-c"];
@@ -84,7 +90,10 @@ function shellReads(script: string): string[] {
 /** Environment variables a script or tool that a step runs needs, beyond what its own text shows. */
 const TOOL_INPUTS: [RegExp, string[]][] = [
   [/scripts\/build-eif\.sh/, ["SEAL_KMS_KEY_ARN"]],
-  [/\bcdktf (deploy|diff|destroy|synth)\b/, ["LANE_STACK", "EXPRESS_LANE_ENVIRONMENT", "EXPRESS_LANE_NAME", "EXPRESS_LANE_REGION", "EXPRESS_LANE_STATE_BUCKET", "EXPRESS_LANE_ARTIFACT_BUCKET"]],
+  [
+    /\bcdktf (deploy|diff|destroy|synth)\b/,
+    ["LANE_STACK", "EXPRESS_LANE_ENVIRONMENT", "EXPRESS_LANE_NAME", "EXPRESS_LANE_REGION", "EXPRESS_LANE_STATE_BUCKET", "EXPRESS_LANE_ARTIFACT_BUCKET"],
+  ],
 ];
 
 describe("every variable a job reads is visible to that job", () => {
@@ -131,7 +140,8 @@ describe("every variable a job reads is visible to that job", () => {
             const visible = new Set([...Object.keys(w.env ?? {}), ...Object.keys(job.env ?? {}), ...Object.keys(step.env ?? {})]);
             const reads = new Set([...shellReads(step.run ?? ""), ...references(step, "env")]);
             for (const [pattern, inputs] of TOOL_INPUTS) if (pattern.test(step.run ?? "")) inputs.forEach((n) => reads.add(n));
-            for (const name of reads) expect({ step: step.name ?? step.run ?? step.uses ?? i, name, set: visible.has(name) }).toEqual({ step: step.name ?? step.run ?? step.uses ?? i, name, set: true });
+            for (const name of reads)
+              expect({ step: step.name ?? step.run ?? step.uses ?? i, name, set: visible.has(name) }).toEqual({ step: step.name ?? step.run ?? step.uses ?? i, name, set: true });
           });
         });
       }
@@ -202,7 +212,13 @@ describe("workflows", () => {
     expect(spawnSync("bash", [...GITHUB_BASH, collect], { cwd: work, encoding: "utf8" }).status).toBe(0);
     const sums = fs.readFileSync(path.join(work, "release/SHA256SUMS"), "utf8");
     // Plain file names: what hosts check a downloaded runtime.js/bench.js/cli.js (the canary) against.
-    expect(sums.trim().split("\n").map((l) => l.split(/\s+\*?/)[1]).sort()).toEqual(["bench.js", "cli.js", "enclave.eif", "measurements.json", "runtime.js"]);
+    expect(
+      sums
+        .trim()
+        .split("\n")
+        .map((l) => l.split(/\s+\*?/)[1])
+        .sort(),
+    ).toEqual(["bench.js", "cli.js", "enclave.eif", "measurements.json", "runtime.js"]);
     const ok = spawnSync("bash", [...GITHUB_BASH, verify], { cwd: work, encoding: "utf8" });
     expect(ok.stderr).toBe("");
     expect(ok.status).toBe(0);
@@ -250,7 +266,10 @@ describe("workflows", () => {
     expect(job.steps.findIndex((s) => /cdktf deploy/.test(s.run ?? ""))).toBeGreaterThan(credIndex);
   });
 
-  for (const [file, applyJob] of [["deploy.yml", "deploy"], ["destroy.yml", "destroy"]] as const) {
+  for (const [file, applyJob] of [
+    ["deploy.yml", "deploy"],
+    ["destroy.yml", "destroy"],
+  ] as const) {
     test(`${file}: the ${applyJob} job's lane configuration is exactly the plan job's (passed as its outputs)`, () => {
       const w = workflows[file];
       const plan = w.jobs.plan;
@@ -311,7 +330,11 @@ describe("workflows", () => {
       }
     });
 
-    for (const [name, w, extra] of [["deploy", deploy, {}], ["destroy", destroy, { CONFIRM: "destroy staging" }], ["bench", bench, {}]] as const) {
+    for (const [name, w, extra] of [
+      ["deploy", deploy, {}],
+      ["destroy", destroy, { CONFIRM: "destroy staging" }],
+      ["bench", bench, {}],
+    ] as const) {
       test(`${name}: passes on the default branch and names both environments`, () => {
         const r = run(w, { ...main, TARGET: "staging", ...extra });
         expect(r.stderr).toBe("");
@@ -352,9 +375,12 @@ describe("workflows", () => {
   test("plan jobs stop with one message naming every missing required variable (run with bash)", () => {
     for (const w of [deploy, destroy]) {
       const step = w.jobs.plan.steps[0];
-      const required = Object.entries(WORKFLOW_VARIABLES).filter(([, v]) => v.required && v.scope === "plan" && v !== WORKFLOW_VARIABLES.EXPRESS_LANE_SEAL_KEY_ARN).map(([n]) => n);
+      const required = Object.entries(WORKFLOW_VARIABLES)
+        .filter(([, v]) => v.required && v.scope === "plan" && v !== WORKFLOW_VARIABLES.EXPRESS_LANE_SEAL_KEY_ARN)
+        .map(([n]) => n);
       const full = Object.fromEntries(required.map((n) => [n, "x"]));
-      const exec = (env: Record<string, string>) => spawnSync("bash", [...GITHUB_BASH, step.run!], { env: { PATH: process.env.PATH, EXPRESS_LANE_ENVIRONMENT: "staging", ...env }, encoding: "utf8" });
+      const exec = (env: Record<string, string>) =>
+        spawnSync("bash", [...GITHUB_BASH, step.run!], { env: { PATH: process.env.PATH, EXPRESS_LANE_ENVIRONMENT: "staging", ...env }, encoding: "utf8" });
       expect(exec(full).status).toBe(0);
       const r = exec({ ...full, EXPRESS_LANE_NAME: "", AWS_PLAN_ROLE_ARN: "" });
       expect(r.status).toBe(1);
@@ -368,7 +394,8 @@ describe("workflows", () => {
       const creds = job.steps.findIndex((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"));
       expect(check).toBeGreaterThanOrEqual(0);
       expect(check).toBeLessThan(creds);
-      const exec = (arn: string) => spawnSync("bash", [...GITHUB_BASH, job.steps[check].run!], { env: { PATH: process.env.PATH, AWS_DEPLOY_ROLE_ARN: arn, LANE_ENVIRONMENT: "staging" }, encoding: "utf8" });
+      const exec = (arn: string) =>
+        spawnSync("bash", [...GITHUB_BASH, job.steps[check].run!], { env: { PATH: process.env.PATH, AWS_DEPLOY_ROLE_ARN: arn, LANE_ENVIRONMENT: "staging" }, encoding: "utf8" });
       const r = exec("");
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/AWS_DEPLOY_ROLE_ARN in the protected environment staging/);

@@ -30,12 +30,10 @@ describe("express-lane attest", () => {
     server = createServer((req, res) => {
       const url = new URL(req.url!, "http://x");
       lastNonce = url.searchParams.get("nonce");
-      lane.nsm
-        .attest({ publicKey: signerKey, nonce: Buffer.from(lastNonce ?? "", "utf8") })
-        .then((doc) => {
-          res.setHeader("content-type", "application/json");
-          res.end(JSON.stringify({ document: doc.toString("base64"), keyid: claimedKeyid, public_key_jwk: ed25519Jwk(signerKey) }));
-        });
+      lane.nsm.attest({ publicKey: signerKey, nonce: Buffer.from(lastNonce ?? "", "utf8") }).then((doc) => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ document: doc.toString("base64"), keyid: claimedKeyid, public_key_jwk: ed25519Jwk(signerKey) }));
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -15,7 +15,12 @@ describe("express-lane bench-data", () => {
   it("loads (express-lane load) into exactly the objects the benchmark reads", async () => {
     const now = 1_800_000_000_000;
     const file = join(dir, "bench.jsonl");
-    writeFileSync(file, benchRows(5, 4096, now).map((r) => JSON.stringify(r)).join("\n") + "\n");
+    writeFileSync(
+      file,
+      benchRows(5, 4096, now)
+        .map((r) => JSON.stringify(r))
+        .join("\n") + "\n",
+    );
     const store = new MemoryStore();
     const seals = new SealKeyring([generateSealKey("bench")]);
     const summary = await load({ file, view: BENCH_VIEW, store, seals, now });

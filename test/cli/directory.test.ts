@@ -5,7 +5,20 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildProgram } from "../../cli/main";
-import { adminKeyEntryFromKms, buildKeyDirectory, generateAdminKey, keysFromWrapped, kmsAdminSigner, parseDirectoryKeySpec, parseDuration, rawEd25519FromSpki, readAdminKeyFile, verifyDirectoryAgainstTrust, writeAdminKeyFile, type TrustConfig } from "../../cli/directory";
+import {
+  adminKeyEntryFromKms,
+  buildKeyDirectory,
+  generateAdminKey,
+  keysFromWrapped,
+  kmsAdminSigner,
+  parseDirectoryKeySpec,
+  parseDuration,
+  rawEd25519FromSpki,
+  readAdminKeyFile,
+  verifyDirectoryAgainstTrust,
+  writeAdminKeyFile,
+  type TrustConfig,
+} from "../../cli/directory";
 import { adminPublicKey, keyCommitment, localAdminSigner, parseSignedKeyDirectory, signKeyDirectory, verifySignedKeyDirectory } from "../../wire/key-directory";
 import { FakeKms } from "../helpers/fake-kms";
 import { runProgram } from "../helpers/cli";
@@ -35,7 +48,26 @@ describe("directory sign / show with a dev admin key", () => {
     writeAdminKeyFile(adminFile, admin);
     expect(readAdminKeyFile(adminFile)).toEqual(admin);
     const out = join(dir, "directory.json");
-    const summary = JSON.parse(await cli(["directory", "sign", "--lane", "prod", "--key", `w1:loader:write:${C1}`, "--key", `w0:loader:verify:${C2}`, "--epoch", "42", "--valid-for", "2d", "--admin-key-file", adminFile, "--out", out]));
+    const summary = JSON.parse(
+      await cli([
+        "directory",
+        "sign",
+        "--lane",
+        "prod",
+        "--key",
+        `w1:loader:write:${C1}`,
+        "--key",
+        `w0:loader:verify:${C2}`,
+        "--epoch",
+        "42",
+        "--valid-for",
+        "2d",
+        "--admin-key-file",
+        adminFile,
+        "--out",
+        out,
+      ]),
+    );
     expect(summary).toMatchObject({ lane: "prod", epoch: 42, kids: ["w1", "w0"] });
 
     const bytes = readFileSync(out);
@@ -54,7 +86,12 @@ describe("directory sign / show with a dev admin key", () => {
     expect(() => verifyDirectoryAgainstTrust(bytes, trust, directory.expires_at)).toThrow(/expired/);
     expect(() => verifyDirectoryAgainstTrust(bytes, trust, directory.issued_at - 10 * 60_000)).toThrow(/issued in the future/);
     const envelope = JSON.parse(bytes.toString()) as { payload: string };
-    const tampered = Buffer.from(JSON.stringify({ ...JSON.parse(bytes.toString()), payload: Buffer.from(Buffer.from(envelope.payload, "base64").toString().replace('"verify"', '"write"')).toString("base64") }));
+    const tampered = Buffer.from(
+      JSON.stringify({
+        ...JSON.parse(bytes.toString()),
+        payload: Buffer.from(Buffer.from(envelope.payload, "base64").toString().replace('"verify"', '"write"')).toString("base64"),
+      }),
+    );
     expect(() => verifyDirectoryAgainstTrust(tampered, trust)).toThrow(/does not verify/);
 
     // show: decoded, verified with --trust-config; exit code 1 when an enclave would refuse it.
@@ -78,7 +115,9 @@ describe("directory sign / show with a dev admin key", () => {
     expect(() => parseDirectoryKeySpec("w1:loader:write")).toThrow(/kid:writer:use:commitment/);
     expect(() => parseDuration("32d")).toThrow(/1 s .. 31 days/);
     expect(parseDuration("12h")).toBe(12 * 3_600_000);
-    expect(() => buildKeyDirectory({ lane: "prod", keys: [parseDirectoryKeySpec(`w1:loader:write:${C1}`), parseDirectoryKeySpec(`w1:loader:verify:${C2}`)] })).toThrow(/listed twice/);
+    expect(() => buildKeyDirectory({ lane: "prod", keys: [parseDirectoryKeySpec(`w1:loader:write:${C1}`), parseDirectoryKeySpec(`w1:loader:verify:${C2}`)] })).toThrow(
+      /listed twice/,
+    );
     expect(buildKeyDirectory({ lane: "prod", keys: [], issuedAt: 1_700_000_123_456 }).epoch).toBe(1_700_000_123);
     const adminFile = join(dir, "admin2.json");
     writeAdminKeyFile(adminFile, generateAdminKey("a2"));
@@ -92,8 +131,26 @@ describe("directory sign / show with a dev admin key", () => {
   test("--from-wrapped + --commitments: the newest kid per writer writes, older ones verify", () => {
     const wrapped = join(dir, "wrapped.json");
     const blob = Buffer.alloc(64, 3).toString("base64");
-    writeFileSync(wrapped, JSON.stringify({ version: 1, keyArn: SEAL_ARN, region: REGION, keys: [{ kid: "l2", writer: "loader", ciphertextBlob: blob }, { kid: "s1", writer: "stream", ciphertextBlob: blob }, { kid: "l1", writer: "loader", ciphertextBlob: blob }] }));
-    const lines = [{ kid: "l2", commitment: C1 }, { kid: "s1", commitment: C2 }, { kid: "l1", commitment: C2 }].map((l) => JSON.stringify(l)).join("\n");
+    writeFileSync(
+      wrapped,
+      JSON.stringify({
+        version: 1,
+        keyArn: SEAL_ARN,
+        region: REGION,
+        keys: [
+          { kid: "l2", writer: "loader", ciphertextBlob: blob },
+          { kid: "s1", writer: "stream", ciphertextBlob: blob },
+          { kid: "l1", writer: "loader", ciphertextBlob: blob },
+        ],
+      }),
+    );
+    const lines = [
+      { kid: "l2", commitment: C1 },
+      { kid: "s1", commitment: C2 },
+      { kid: "l1", commitment: C2 },
+    ]
+      .map((l) => JSON.stringify(l))
+      .join("\n");
     expect(keysFromWrapped(wrapped, lines).map((k) => `${k.kid}:${k.writer}:${k.use}`)).toEqual(["l2:loader:write", "s1:stream:write", "l1:loader:verify"]);
     expect(() => keysFromWrapped(wrapped, lines.split("\n").slice(0, 2).join("\n"))).toThrow(/no commitment for l1/);
   });
@@ -125,7 +182,22 @@ describe("KMS admin key (Ed25519 in KMS)", () => {
       const entry = JSON.parse(await cli(["admin-key", "public", "--kms", ADMIN_ARN, "--kid", "prod-admin-1", "--kms-endpoint", kms.endpoint]));
       expect(entry).toEqual({ kid: "prod-admin-1", publicKey: expect.any(String) });
       const out = join(dir, "kms-directory.json");
-      await cli(["directory", "sign", "--lane", "prod", "--key", `w1:loader:write:${C1}`, "--admin-key-kms", ADMIN_ARN, "--admin-kid", "prod-admin-1", "--kms-endpoint", kms.endpoint, "--out", out]);
+      await cli([
+        "directory",
+        "sign",
+        "--lane",
+        "prod",
+        "--key",
+        `w1:loader:write:${C1}`,
+        "--admin-key-kms",
+        ADMIN_ARN,
+        "--admin-kid",
+        "prod-admin-1",
+        "--kms-endpoint",
+        kms.endpoint,
+        "--out",
+        out,
+      ]);
       expect(verifyDirectoryAgainstTrust(readFileSync(out), { lane: "prod", adminKeys: [entry] }).keys.map((k) => k.kid)).toEqual(["w1"]);
       await expect(cli(["admin-key", "public", "--kms", SEAL_ARN, "--kms-endpoint", kms.endpoint])).rejects.toThrow(/symmetric/);
     } finally {

@@ -114,7 +114,10 @@ describe("express-lane load <file.parquet>", () => {
     expect(r.stdout).toMatch(/5 rows, 3 entities/);
     expect(r.stdout).toMatch(/written 3 {2}unchanged 0 {2}skipped as older 0 {2}rejected 2/);
 
-    const rejects = readFileSync(`${file}.rejects.jsonl`, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const rejects = readFileSync(`${file}.rejects.jsonl`, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rejects.map((x: { row: number; entity: string; code: string }) => [x.row, x.entity, x.code])).toEqual([
       [3, "m-pq-big", "bad_value"],
       [5, "m-pq-short", "bad_value"],

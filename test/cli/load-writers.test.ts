@@ -26,7 +26,8 @@ test("seals under its own kid; replaces a forged object under its kid; leaves an
   const stream = writerKeyring([generateWriterKey("stream")]);
   const store = new MemoryStore();
   const key = (e: string) => objectKey("merchant_risk", e);
-  const sealAs = (ring: typeof loader, e: string, t: number, n: number) => ring.seal({ view: "merchant_risk", entity: e, event_time: t, written_time: t, features: { txn_count_1h: n } });
+  const sealAs = (ring: typeof loader, e: string, t: number, n: number) =>
+    ring.seal({ view: "merchant_risk", entity: e, event_time: t, written_time: t, features: { txn_count_1h: n } });
 
   // Another writer's genuine, newer object; and a "newer" object under loader's kid with a bad seal.
   await store.put(key("m-stream"), sealAs(stream, "m-stream", NOW - 1000, 7));
@@ -34,7 +35,16 @@ test("seals under its own kid; replaces a forged object under its kid; leaves an
   forged[forged.length - 1] ^= 1; // the body changed: the seal no longer verifies
   await store.put(key("m-forged"), forged);
 
-  const s = await load({ file: file("a.jsonl", [{ id: "m-stream", t: NOW - 5000, n: 1 }, { id: "m-forged", t: NOW - 5000, n: 2 }, { id: "m-new", t: NOW - 5000, n: 3 }]), view: "merchant_risk", store, seals: loader });
+  const s = await load({
+    file: file("a.jsonl", [
+      { id: "m-stream", t: NOW - 5000, n: 1 },
+      { id: "m-forged", t: NOW - 5000, n: 2 },
+      { id: "m-new", t: NOW - 5000, n: 3 },
+    ]),
+    view: "merchant_risk",
+    store,
+    seals: loader,
+  });
   expect(s).toMatchObject({ written: 2, skipped_older: 1, rejected: 0 });
   const kidOf = async (e: string) => {
     const got = await store.get(key(e));
@@ -66,12 +76,25 @@ test("merges by default into objects its keyring verifies (other features and th
     return opened.object;
   };
   await load({ file: raw("m1.jsonl", [{ merchant_id: "mm", event_time: NOW - 5000, txn_count_1h: 1, category: "a" }]), view: "merchant_risk", store, seals: loader });
-  expect(await load({ file: raw("m2.jsonl", [{ merchant_id: "mm", event_time: NOW - 4000, txn_count_1h: 2 }]), view: "merchant_risk", store, seals: loader })).toMatchObject({ written: 1 });
+  expect(await load({ file: raw("m2.jsonl", [{ merchant_id: "mm", event_time: NOW - 4000, txn_count_1h: 2 }]), view: "merchant_risk", store, seals: loader })).toMatchObject({
+    written: 1,
+  });
   expect(await stored("mm")).toMatchObject({ event_time: NOW - 4000, features: { txn_count_1h: 2, category: "a" }, feature_times: { category: NOW - 5000 } });
-  expect(await load({ file: raw("m3.jsonl", [{ merchant_id: "mm", event_time: NOW - 3000, txn_count_1h: 3 }]), view: "merchant_risk", store, seals: loader, mode: "replace" })).toMatchObject({ written: 1 });
+  expect(
+    await load({ file: raw("m3.jsonl", [{ merchant_id: "mm", event_time: NOW - 3000, txn_count_1h: 3 }]), view: "merchant_risk", store, seals: loader, mode: "replace" }),
+  ).toMatchObject({ written: 1 });
   expect((await stored("mm")).features).toEqual({ txn_count_1h: 3 });
 
-  await store.put(objectKey("merchant_risk", "theirs"), stream.seal({ view: "merchant_risk", entity: "theirs", event_time: NOW - 9000, written_time: NOW, features: { category: "s" } }));
-  const s = await load({ file: raw("m4.jsonl", [{ merchant_id: "theirs", event_time: NOW - 1000, txn_count_1h: 4 }]), view: "merchant_risk", store, seals: loader, rejectsFile: join(dir, "m4.rejects.jsonl") });
+  await store.put(
+    objectKey("merchant_risk", "theirs"),
+    stream.seal({ view: "merchant_risk", entity: "theirs", event_time: NOW - 9000, written_time: NOW, features: { category: "s" } }),
+  );
+  const s = await load({
+    file: raw("m4.jsonl", [{ merchant_id: "theirs", event_time: NOW - 1000, txn_count_1h: 4 }]),
+    view: "merchant_risk",
+    store,
+    seals: loader,
+    rejectsFile: join(dir, "m4.rejects.jsonl"),
+  });
   expect(s).toMatchObject({ written: 0, rejected: 1 });
 });

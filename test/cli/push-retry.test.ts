@@ -32,7 +32,9 @@ beforeAll(async () => {
         res.writeHead(503, { "content-type": "application/json", "retry-after": "0" }).end(JSON.stringify({ error: { code: "signer_unavailable", message: "restarting" } }));
         return;
       }
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ written_by: "loader", results: rows.map((r) => ({ entity: r.entity, result: "written", written_by: "loader" })) }));
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ written_by: "loader", results: rows.map((r) => ({ entity: r.entity, result: "written", written_by: "loader" })) }));
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -46,7 +48,11 @@ const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ entity: `e${i
 test("every request is signed over the bytes sent, ≤ batch size rows, a fresh nonce each", async () => {
   const s = await push({ url, view: "merchant_risk", key, rows: rows(7), batchSize: 3 });
   expect(s).toMatchObject({ rows: 7, requests: 3, written: 7, failed: 0, verified: false, written_by: ["loader"] });
-  expect(seen.map((r) => [r.rows, r.ok])).toEqual([[3, true], [3, true], [1, true]]);
+  expect(seen.map((r) => [r.rows, r.ok])).toEqual([
+    [3, true],
+    [3, true],
+    [1, true],
+  ]);
   expect(new Set(seen.map((r) => r.nonce)).size).toBe(3);
   await expect(push({ url, view: "v", key, rows: rows(1), batchSize: 101 })).rejects.toThrow(/batch size must be 1..100/);
 });

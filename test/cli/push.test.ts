@@ -68,7 +68,11 @@ describe("signed push requests", () => {
     expect(parsed.nonce).toMatch(/^[A-Za-z0-9_-]{22}$/);
     // Another body under the same headers: refused before any key is looked at.
     expect(() =>
-      parseWriterSignature({ method: "POST", path: req.path, query: "", contentType: "application/json", body: Buffer.from("{}") }, { signatureInput: req.headers["signature-input"], signature: req.headers.signature, contentDigest: req.headers["content-digest"] }, Math.floor(Date.now() / 1000)),
+      parseWriterSignature(
+        { method: "POST", path: req.path, query: "", contentType: "application/json", body: Buffer.from("{}") },
+        { signatureInput: req.headers["signature-input"], signature: req.headers.signature, contentDigest: req.headers["content-digest"] },
+        Math.floor(Date.now() / 1000),
+      ),
     ).toThrow(/Content-Digest/);
     expect(signedPushRequest("merchant_risk", row("b", 1), key).path).toBe("/v1/features/merchant_risk");
     // Two requests never share a nonce.
@@ -87,7 +91,10 @@ describe("express-lane push", () => {
     expect(r.out).toMatch(/250 rows in 3 signed requests as loader/);
     expect(r.out).toMatch(/written 250 {2}unchanged 0 {2}skipped as older 0 {2}rejected 0/);
     expect(r.out).toMatch(/answers verified against the pinned signer key; written_by loader/);
-    const lines = readFileSync(results, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { entity: string; written_by: string; object_digest: string });
+    const lines = readFileSync(results, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { entity: string; written_by: string; object_digest: string });
     expect(lines).toHaveLength(250);
     expect(lines.every((l) => l.written_by === "loader" && typeof l.object_digest === "string")).toBe(true);
 
@@ -97,7 +104,14 @@ describe("express-lane push", () => {
     // An older row is sealed but not stored (newer event time wins: skipped_older); a row with an
     // unknown feature is rejected on its own.
     const codes: string[] = [];
-    const older = await push({ url: lane.url, view: "merchant_risk", key: readWriterKeyFile(lane.writerKeyFile), rows: [row("p-1", 99, 5000), { entity: "p-bad", event_time: NOW, features: { nope: 1 } }], pinned: [jwk], onResult: (r) => codes.push(r.error?.code ?? r.result) });
+    const older = await push({
+      url: lane.url,
+      view: "merchant_risk",
+      key: readWriterKeyFile(lane.writerKeyFile),
+      rows: [row("p-1", 99, 5000), { entity: "p-bad", event_time: NOW, features: { nope: 1 } }],
+      pinned: [jwk],
+      onResult: (r) => codes.push(r.error?.code ?? r.result),
+    });
     // Newer wins, per row: the older row is refused with a row error (issue #13), not silently skipped.
     expect(older).toMatchObject({ requests: 1, skipped_older: 0, rejected: 2, failed: 0, verified: true });
     expect(codes).toEqual(["older_than_stored", "unknown_feature"]);
@@ -106,8 +120,12 @@ describe("express-lane push", () => {
   test("a wrong pin is refused before anything is sent; an answer for a pinned key set it is not in does not verify", async () => {
     const file = join(dir, "one.jsonl");
     writeFileSync(file, JSON.stringify(row("p-pin", 1)) + "\n");
-    await expect(cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", "A".repeat(43)])).rejects.toThrow(/the lane's signer key is .*, pinned: A{43}/);
-    await expect(cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", "not-a-key"])).rejects.toThrow(/neither a JWK file nor a keyid/);
+    await expect(cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", "A".repeat(43)])).rejects.toThrow(
+      /the lane's signer key is .*, pinned: A{43}/,
+    );
+    await expect(cli(["push", file, "--url", lane.url, "--view", "merchant_risk", "--writer-key-file", lane.writerKeyFile, "--key", "not-a-key"])).rejects.toThrow(
+      /neither a JWK file nor a keyid/,
+    );
     const otherKey = { ...jwk, x: Buffer.alloc(32, 1).toString("base64url") };
     const s = await push({ url: lane.url, view: "merchant_risk", key: readWriterKeyFile(lane.writerKeyFile), rows: [row("p-pin", 2)], pinned: [otherKey] });
     expect(s).toMatchObject({ failed: 1, verified: false });

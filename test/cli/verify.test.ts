@@ -46,7 +46,9 @@ describe("express-lane verify", () => {
         };
         if (url.pathname === "/v1/signer") return json(200, state.offered.info);
         if (url.pathname === "/v1/attestation") {
-          void lane.nsm.attest({ publicKey: enclave.publicKeyRaw, nonce: Buffer.from(url.searchParams.get("nonce") ?? "", "utf8") }).then((doc) => json(200, { document: doc.toString("base64"), keyid: enclave.keyid }));
+          void lane.nsm
+            .attest({ publicKey: enclave.publicKeyRaw, nonce: Buffer.from(url.searchParams.get("nonce") ?? "", "utf8") })
+            .then((doc) => json(200, { document: doc.toString("base64"), keyid: enclave.keyid }));
           return;
         }
         if (url.pathname === "/v1/features/users/down") return json(503, { error: { code: "signer_unavailable", message: "signer is restarting\u001b[2J" } });
@@ -55,7 +57,15 @@ describe("express-lane verify", () => {
         // A host that swaps the batch has the signer answer another body under the same path.
         const signedRequestBody = state.swapBatch ? Buffer.from(JSON.stringify({ entities: ["u2", "u1"] })) : undefined;
         const format = req.headers.accept === "application/msgpack" && url.pathname !== "/v1/features/users/json-only" ? "msgpack" : "json";
-        const answer = signAnswer({ key: state.signer, request, body: { view: "users", results: [], at: new Date(1_800_000_000_000) }, created: Math.floor(Date.now() / 1000), nonce, signedRequestBody, format });
+        const answer = signAnswer({
+          key: state.signer,
+          request,
+          body: { view: "users", results: [], at: new Date(1_800_000_000_000) },
+          created: Math.floor(Date.now() / 1000),
+          nonce,
+          signedRequestBody,
+          format,
+        });
         res.writeHead(answer.status, answer.headers as Record<string, string>);
         res.end(answer.body);
       });

@@ -30,7 +30,17 @@ const GOOD = `views:
 describe("views files (YAML/JSON)", () => {
   it("reads a views.yaml into document form (max age in seconds)", () => {
     const [v] = parseViewsText(GOOD, "views.yaml");
-    expect(v).toEqual({ name: "orders", entity_key: "order_id", max_age_seconds: 43_200, owner: "checkout@example.com", description: "Per-order signals", features: [{ name: "amount", type: "float" }, { name: "embedding", type: "float_array", length: 8 }] });
+    expect(v).toEqual({
+      name: "orders",
+      entity_key: "order_id",
+      max_age_seconds: 43_200,
+      owner: "checkout@example.com",
+      description: "Per-order signals",
+      features: [
+        { name: "amount", type: "float" },
+        { name: "embedding", type: "float_array", length: 8 },
+      ],
+    });
   });
 
   it("reads JSON too, and the default views round-trip through the file form", () => {
@@ -66,7 +76,14 @@ describe("views files (YAML/JSON)", () => {
 
   it("diffs added/removed views, added/removed features, type and max-age changes", () => {
     const [orders] = parseViewsText(GOOD, "views.yaml");
-    const changed = { ...orders!, max_age_seconds: 3600, features: [{ name: "amount", type: "int" as const }, { name: "coupon", type: "string" as const }] };
+    const changed = {
+      ...orders!,
+      max_age_seconds: 3600,
+      features: [
+        { name: "amount", type: "int" as const },
+        { name: "coupon", type: "string" as const },
+      ],
+    };
     const d = diffViews([orders!, DEFAULT_VIEWS[1]!], [changed, DEFAULT_VIEWS[0]!]);
     expect(d.addedViews).toEqual(["user_profile"]);
     expect(d.removedViews).toEqual(["merchant_risk"]);

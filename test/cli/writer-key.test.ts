@@ -5,7 +5,15 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createWrappedWriterKey, ensureDevWriterKeyFile, readWriterKeyFile, unwrapWriterKeys, writerKeysFromOptions, writerKeyring, writeWriterKeyFile } from "../../cli/writer-key";
+import {
+  createWrappedWriterKey,
+  ensureDevWriterKeyFile,
+  readWriterKeyFile,
+  unwrapWriterKeys,
+  writerKeysFromOptions,
+  writerKeyring,
+  writeWriterKeyFile,
+} from "../../cli/writer-key";
 import { buildProgram } from "../../cli/main";
 import { keyCommitment } from "../../wire/key-directory";
 import { FakeKms } from "../helpers/fake-kms";
@@ -159,7 +167,12 @@ describe("dev writer key files", () => {
   });
 
   test("one writer per keyring; writeWriterKeyFile refuses a bad kid", () => {
-    expect(() => writerKeyring([{ kid: "a", key: Buffer.alloc(32), writer: "loader" }, { kid: "b", key: Buffer.alloc(32), writer: "stream" }])).toThrow(/one writer/);
+    expect(() =>
+      writerKeyring([
+        { kid: "a", key: Buffer.alloc(32), writer: "loader" },
+        { kid: "b", key: Buffer.alloc(32), writer: "stream" },
+      ]),
+    ).toThrow(/one writer/);
     expect(() => writeWriterKeyFile(join(dir, "bad.json"), { kid: "bad kid", key: Buffer.alloc(32), writer: "loader" })).toThrow(/kid must match/);
   });
 });

@@ -94,7 +94,22 @@ describe("conformance vectors", () => {
     const valid = file.vectors.filter((v) => v.expect === "valid").map((v) => v.name);
     expect(valid).toEqual(expect.arrayContaining(["read-json", "read-msgpack", "batch-json", "not-found", "push-single", "push-batch"]));
     const tampered = new Set(file.vectors.filter((v) => v.tampered).map((v) => v.tampered!.component));
-    for (const c of ["status", "content-type", "content-digest", "body", "method", "path", "query", "request-content-digest", "nonce", "signature-params", "components", "keyid", "expires", "key-validity"]) {
+    for (const c of [
+      "status",
+      "content-type",
+      "content-digest",
+      "body",
+      "method",
+      "path",
+      "query",
+      "request-content-digest",
+      "nonce",
+      "signature-params",
+      "components",
+      "keyid",
+      "expires",
+      "key-validity",
+    ]) {
       expect(tampered).toContain(c);
     }
     for (const v of file.vectors) if (v.tampered) expect(v.expect).not.toBe("valid");

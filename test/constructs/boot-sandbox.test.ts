@@ -42,7 +42,11 @@ function boot(opts: { sealKeys: boolean; tamper?: string; pcr0?: string }): { sb
   return { sb, status: r.status, log: log + r.stdout + r.stderr };
 }
 
-const enabled = (sb: Sandbox) => sb.calls().filter((c) => c[0] === "systemctl" && c[1] === "enable" && c[2] === "--now").flatMap((c) => c.slice(3));
+const enabled = (sb: Sandbox) =>
+  sb
+    .calls()
+    .filter((c) => c[0] === "systemctl" && c[1] === "enable" && c[2] === "--now")
+    .flatMap((c) => c.slice(3));
 const indexOf = (sb: Sandbox, pred: (c: string[]) => boolean) => sb.calls().findIndex(pred);
 
 describeSandbox("first boot, simulated (user data run for real with stand-ins)", () => {
@@ -96,7 +100,10 @@ describeSandbox("first boot, simulated (user data run for real with stand-ins)",
       expect(agent).toBeLessThan(indexOf(b.sb, (c) => c[0] === "aws"));
       const st = fs.statSync(b.sb.file("/var/log/express-lane"));
       expect(st.mode & 0o7777).toBe(0o2750);
-      const group = fs.readFileSync(b.sb.file("/etc/group"), "utf8").split("\n").find((l) => l.startsWith("express-lane:"))!;
+      const group = fs
+        .readFileSync(b.sb.file("/etc/group"), "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("express-lane:"))!;
       expect(Number(group.split(":")[2])).toBe(st.gid);
       expect(group.split(":")[3].split(",")).toContain("cwagent");
     });
@@ -169,7 +176,10 @@ describeSandbox("host scripts", () => {
     const r = sb.run(scripts["enclave-supervisor"], supervisorEnv);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/enclave express-lane is GONE: exiting so that systemd restarts it/);
-    const nitro = sb.calls().filter((c) => c[0] === "nitro-cli").map((c) => c[1]);
+    const nitro = sb
+      .calls()
+      .filter((c) => c[0] === "nitro-cli")
+      .map((c) => c[1]);
     expect(nitro).toEqual(["terminate-enclave", "run-enclave", "describe-enclaves", "describe-enclaves", "describe-enclaves"]);
     const run = sb.calls().find((c) => c[1] === "run-enclave")!;
     expect(run).not.toContain("--debug-mode");
@@ -212,7 +222,12 @@ describeSandbox("host scripts", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/seal-keys\/wrapped\.json updated/);
     expect(fs.readFileSync(sb.file(SEAL_KEYS_FILE), "utf8")).toBe(WRAPPED);
-    expect(sb.calls().filter((c) => c[0] === "systemctl").map((c) => c[1])).toEqual(["is-active"]); // stand-in: inactive, so no SIGHUP
+    expect(
+      sb
+        .calls()
+        .filter((c) => c[0] === "systemctl")
+        .map((c) => c[1]),
+    ).toEqual(["is-active"]); // stand-in: inactive, so no SIGHUP
     fs.writeFileSync(`${sb.root}/s3api.error`, "An error occurred (AccessDenied) when calling the GetObject operation: Access Denied");
     const denied = sb.run(scripts["fetch-seal-keys"]);
     expect(denied.status).toBe(1);
@@ -224,25 +239,31 @@ describeSandbox("host scripts", () => {
       const sb = hostEnvSandbox();
       fs.writeFileSync(`${sb.root}/ssm.value`, "canary-key-123\n");
       // curl: the attestation JSON, or a saved `curl -si` response
-      fs.writeFileSync(`${sb.root}/curl.impl`, `#!/bin/bash\nout=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done\necho '{"document":"AAAA"}' > "$out"\n`, { mode: 0o755 });
-      fs.writeFileSync(
-        `${sb.root}/node.impl`,
-        `#!/bin/bash\ncase "$2" in attest) echo '{"ok": true, "publicKey": "pk-x"}' ;; verify) exit ${verifyExit} ;; esac\n`,
-        { mode: 0o755 },
-      );
+      fs.writeFileSync(`${sb.root}/curl.impl`, `#!/bin/bash\nout=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done\necho '{"document":"AAAA"}' > "$out"\n`, {
+        mode: 0o755,
+      });
+      fs.writeFileSync(`${sb.root}/node.impl`, `#!/bin/bash\ncase "$2" in attest) echo '{"ok": true, "publicKey": "pk-x"}' ;; verify) exit ${verifyExit} ;; esac\n`, {
+        mode: 0o755,
+      });
       const r = sb.run(renderHostScripts(SAMPLE).canary);
       if (process.env.DEBUG_SANDBOX) console.log(r.stdout, r.stderr);
       (sb as Sandbox & { status?: number | null }).status = r.status;
       return sb;
     }
     const metric = (sb: Sandbox) =>
-      sb.calls().filter((c) => c[0] === "aws" && c[1] === "cloudwatch").map((c) => ({ name: c[c.indexOf("--metric-name") + 1], value: c[c.indexOf("--value") + 1], ns: c[c.indexOf("--namespace") + 1] }));
+      sb
+        .calls()
+        .filter((c) => c[0] === "aws" && c[1] === "cloudwatch")
+        .map((c) => ({ name: c[c.indexOf("--metric-name") + 1], value: c[c.indexOf("--value") + 1], ns: c[c.indexOf("--namespace") + 1] }));
 
     test("verifies one signed read with the attestation's key pinned, and publishes 1", () => {
       const sb = canary(0);
       expect(metric(sb)).toEqual([{ name: "lane_canary_success", value: "1", ns: "ExpressLane" }]);
       const curls = sb.calls().filter((c) => c[0] === "curl");
-      expect(curls.map((c) => c[c.length - 1])).toEqual([expect.stringMatching(/^http:\/\/127\.0\.0\.1:8080\/v1\/attestation\?nonce=/), "http://127.0.0.1:8080/v1/features/user_profile/express-lane-canary"]);
+      expect(curls.map((c) => c[c.length - 1])).toEqual([
+        expect.stringMatching(/^http:\/\/127\.0\.0\.1:8080\/v1\/attestation\?nonce=/),
+        "http://127.0.0.1:8080/v1/features/user_profile/express-lane-canary",
+      ]);
       for (const c of curls) expect(c).toContain("x-api-key: canary-key-123");
       const nodes = sb.calls().filter((c) => c[0] === "node");
       expect(nodes[0].slice(1, 3)).toEqual(["/opt/express-lane/cli.js", "attest"]);

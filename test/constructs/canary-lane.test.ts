@@ -55,12 +55,16 @@ describeSandbox("canary against a real local lane", () => {
     fs.mkdirSync(sb.file("/etc/express-lane"), { recursive: true });
     fs.writeFileSync(sb.file("/etc/express-lane/host.env"), env);
     fs.writeFileSync(`${sb.root}/ssm.value`, `${opts.key ?? CANARY_KEY}\n`);
-    fs.writeFileSync(`${sb.root}/curl.impl`, "#!/bin/bash\nexec /usr/bin/curl \"$@\"\n", { mode: 0o755 });
+    fs.writeFileSync(`${sb.root}/curl.impl`, '#!/bin/bash\nexec /usr/bin/curl "$@"\n', { mode: 0o755 });
     fs.writeFileSync(`${sb.root}/node.impl`, `#!/bin/bash\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
     const r = sb.run(renderHostScripts(SAMPLE).canary);
     return { sb, status: r.status, stderr: r.stderr };
   }
-  const published = (sb: Sandbox) => sb.calls().filter((c) => c[0] === "aws" && c[1] === "cloudwatch").map((c) => c[c.indexOf("--value") + 1]);
+  const published = (sb: Sandbox) =>
+    sb
+      .calls()
+      .filter((c) => c[0] === "aws" && c[1] === "cloudwatch")
+      .map((c) => c[c.indexOf("--value") + 1]);
 
   test("attests the signer, verifies one signed read with the attested key, publishes 1", () => {
     const r = runCanary();

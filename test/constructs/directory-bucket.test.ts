@@ -17,7 +17,12 @@ describe("constructs/directory-bucket: grants", () => {
     expect(grant.actions).toEqual(["s3express:CreateSession", ...BUCKET_KEY_ACTIONS]);
     expect(grant.resources).toEqual([bucket.bucketArn, key.keyArn]);
     const where = grant.statements.map((g) => `${g.policy}:${g.statement.actions.join(",")}`);
-    expect(where).toEqual(["principal:s3express:CreateSession", "resource:s3express:CreateSession", "resource:kms:GenerateDataKey,kms:Decrypt", "principal:kms:GenerateDataKey,kms:Decrypt"]);
+    expect(where).toEqual([
+      "principal:s3express:CreateSession",
+      "resource:s3express:CreateSession",
+      "resource:kms:GenerateDataKey,kms:Decrypt",
+      "principal:kms:GenerateDataKey,kms:Decrypt",
+    ]);
     expect(grant.statements[0].statement.conditions).toEqual({ StringEquals: { [SESSION_MODE_CONDITION_KEY]: "ReadOnly" } });
     expect(reader.policyStatements).toEqual(grant.statements.filter((g) => g.policy === "principal").map((g) => g.statement));
   });

@@ -16,7 +16,6 @@ import { LaneError } from "../../wire/errors";
 import { renderUserData } from "../../constructs/user-data";
 import { SAMPLE } from "./sandbox/sample";
 
-
 const units = renderHostUnits(SAMPLE);
 const ud = renderUserData(SAMPLE);
 
@@ -36,9 +35,7 @@ describe("systemd units", () => {
   });
 
   test("bridge: socat Unix socket to vsock CID 16 port 5000", () => {
-    expect(units["express-lane-bridge.service"]).toMatch(
-      /^ExecStart=\/usr\/bin\/socat UNIX-LISTEN:\/run\/express-lane\/signer\.sock,fork,[^ ]* VSOCK-CONNECT:16:5000$/m,
-    );
+    expect(units["express-lane-bridge.service"]).toMatch(/^ExecStart=\/usr\/bin\/socat UNIX-LISTEN:\/run\/express-lane\/signer\.sock,fork,[^ ]* VSOCK-CONNECT:16:5000$/m);
     expect(units["express-lane-bridge.service"]).toMatch(/Requires=express-lane-enclave\.service/);
   });
 
@@ -52,7 +49,8 @@ describe("systemd units", () => {
       "EXPRESS_LANE_PORT=8080",
       "EXPRESS_LANE_HOST=0.0.0.0",
       "EXPRESS_LANE_API_KEYS=ssm:/express-lane/api-keys",
-    ]) expect(u).toContain(`Environment=${env}\n`);
+    ])
+      expect(u).toContain(`Environment=${env}\n`);
     // Wants, not Requires: an enclave restart must not restart (drain) the runtime; it reconnects.
     expect(u).toMatch(/^Wants=express-lane-bridge\.service/m);
     expect(u).not.toMatch(/^Requires=/m);
@@ -144,14 +142,20 @@ describe("CloudWatch agent config", () => {
     expect(env.EXPRESS_LANE_API_KEYS).toBeTruthy();
     const config = parseRuntimeConfig([], { ...env });
     expect(config.loopbackMetrics).toBe(true);
-    const targets: string[] = JSON.parse(renderPrometheusConfig(SAMPLE.agent)).scrape_configs.flatMap((c: { static_configs: { targets: string[] }[] }) => c.static_configs.flatMap((s) => s.targets));
+    const targets: string[] = JSON.parse(renderPrometheusConfig(SAMPLE.agent)).scrape_configs.flatMap((c: { static_configs: { targets: string[] }[] }) =>
+      c.static_configs.flatMap((s) => s.targets),
+    );
     expect(HISTOGRAM_EXPORTER_SOURCE).toContain('host: "127.0.0.1"');
     const admin = generateKey("admin", "admin");
     const match = matchRoute("GET", "/metrics");
     if (match.kind !== "route") throw new Error("no /metrics route");
     const metricsRoute = match.route;
     const scrape = (gate: RequestGate, host: string) =>
-      gate.enter({ method: "GET", url: "/metrics", headers: {}, socket: { remoteAddress: host } } as unknown as IncomingMessage, { setHeader: () => undefined } as unknown as ServerResponse, metricsRoute);
+      gate.enter(
+        { method: "GET", url: "/metrics", headers: {}, socket: { remoteAddress: host } } as unknown as IncomingMessage,
+        { setHeader: () => undefined } as unknown as ServerResponse,
+        metricsRoute,
+      );
     const onHost = new RequestGate({ keys: [admin.record], maxInFlight: 4, loopbackMetrics: config.loopbackMetrics });
     for (const target of [...targets, "127.0.0.1:8080"]) {
       const host = target.replace(/:\d+$/, "");

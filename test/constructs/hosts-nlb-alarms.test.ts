@@ -124,11 +124,23 @@ describe("paging", () => {
 
   test("unhealthy hosts and fewer healthy/in-service hosts than configured", () => {
     const unhealthy = alarms["express-lane-unhealthy-hosts"];
-    expect(unhealthy).toEqual(expect.objectContaining({ namespace: "AWS/NetworkELB", metric_name: "UnHealthyHostCount", comparison_operator: "GreaterThanThreshold", threshold: 0 }));
-    expect(unhealthy.dimensions).toEqual({ TargetGroup: expect.stringMatching(/aws_lb_target_group\..*\.arn_suffix/), LoadBalancer: expect.stringMatching(/aws_lb\..*\.arn_suffix/) });
-    expect(alarms["express-lane-healthy-hosts-low"]).toEqual(expect.objectContaining({ metric_name: "HealthyHostCount", comparison_operator: "LessThanThreshold", threshold: 1, treat_missing_data: "breaching" }));
+    expect(unhealthy).toEqual(
+      expect.objectContaining({ namespace: "AWS/NetworkELB", metric_name: "UnHealthyHostCount", comparison_operator: "GreaterThanThreshold", threshold: 0 }),
+    );
+    expect(unhealthy.dimensions).toEqual({
+      TargetGroup: expect.stringMatching(/aws_lb_target_group\..*\.arn_suffix/),
+      LoadBalancer: expect.stringMatching(/aws_lb\..*\.arn_suffix/),
+    });
+    expect(alarms["express-lane-healthy-hosts-low"]).toEqual(
+      expect.objectContaining({ metric_name: "HealthyHostCount", comparison_operator: "LessThanThreshold", threshold: 1, treat_missing_data: "breaching" }),
+    );
     expect(alarms["express-lane-hosts-in-service-low"]).toEqual(
-      expect.objectContaining({ namespace: "AWS/AutoScaling", metric_name: "GroupInServiceInstances", threshold: 1, dimensions: { AutoScalingGroupName: expect.stringMatching(/aws_autoscaling_group\..*\.name/) } }),
+      expect.objectContaining({
+        namespace: "AWS/AutoScaling",
+        metric_name: "GroupInServiceInstances",
+        threshold: 1,
+        dimensions: { AutoScalingGroupName: expect.stringMatching(/aws_autoscaling_group\..*\.name/) },
+      }),
     );
   });
 
@@ -151,14 +163,27 @@ describe("paging", () => {
       expect(f.log_group_name).toMatch(/aws_cloudwatch_log_group\.Observability_RuntimeLogs/);
       expect(f.metric_transformation.namespace).toBe("ExpressLane");
     }
-    for (const [name, metric] of [["express-lane-kms-errors", "lane_kms_errors"], ["express-lane-create-session-errors", "lane_create_session_errors"]]) {
-      expect(alarms[name]).toEqual(expect.objectContaining({ metric_name: metric, namespace: "ExpressLane", statistic: "Sum", comparison_operator: "GreaterThanThreshold", threshold: 0 }));
+    for (const [name, metric] of [
+      ["express-lane-kms-errors", "lane_kms_errors"],
+      ["express-lane-create-session-errors", "lane_create_session_errors"],
+    ]) {
+      expect(alarms[name]).toEqual(
+        expect.objectContaining({ metric_name: metric, namespace: "ExpressLane", statistic: "Sum", comparison_operator: "GreaterThanThreshold", threshold: 0 }),
+      );
     }
   });
 
   test("canary: any host's signed read failing to verify, or no result, alarms", () => {
     expect(alarms["express-lane-canary-failing"]).toEqual(
-      expect.objectContaining({ metric_name: "lane_canary_success", namespace: "ExpressLane", statistic: "Minimum", comparison_operator: "LessThanThreshold", threshold: 1, treat_missing_data: "breaching", dimensions: { job: "express-lane" } }),
+      expect.objectContaining({
+        metric_name: "lane_canary_success",
+        namespace: "ExpressLane",
+        statistic: "Minimum",
+        comparison_operator: "LessThanThreshold",
+        threshold: 1,
+        treat_missing_data: "breaching",
+        dimensions: { job: "express-lane" },
+      }),
     );
   });
 });

@@ -29,5 +29,4 @@ describe("constructs/iam: grants say what they wrote", () => {
     expect(() => combineGrants(a, resourceGrant("arn:aws:iam::1:role/other", "x", { actions: ["s3:GetObject"] }))).toThrow(/different principals/);
     expect(() => combineGrants()).toThrow(/at least one/);
   });
-
 });

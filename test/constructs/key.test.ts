@@ -18,5 +18,4 @@ describe("constructs/key: grants", () => {
     expect(key.policyStatements).toContainEqual(grant.statements[0].statement);
     expect(role.policyStatements).toEqual([]); // key policies name the principal; nothing in its IAM policy
   });
-
 });

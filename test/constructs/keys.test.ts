@@ -11,14 +11,23 @@ const PCR0 = "ab".repeat(48);
 
 describe("Key / ExistingKeyPolicy", () => {
   test("operators get administrative actions only; a key needs an admin", () => {
-    expect(() => new Key(stack(), "k", { description: "d", admins: ["arn:aws:iam::1:role/a"], operators: ["arn:aws:iam::1:role/o"], operatorActions: ["kms:CreateGrant"] })).toThrow(/operator actions must be administrative/);
-    expect(() => new Key(stack(), "k", { description: "d", admins: ["arn:aws:iam::1:role/a"], operators: ["arn:aws:iam::1:role/o"], operatorActions: ["kms:Decrypt"] })).toThrow(/operator actions/);
+    expect(
+      () => new Key(stack(), "k", { description: "d", admins: ["arn:aws:iam::1:role/a"], operators: ["arn:aws:iam::1:role/o"], operatorActions: ["kms:CreateGrant"] }),
+    ).toThrow(/operator actions must be administrative/);
+    expect(() => new Key(stack(), "k", { description: "d", admins: ["arn:aws:iam::1:role/a"], operators: ["arn:aws:iam::1:role/o"], operatorActions: ["kms:Decrypt"] })).toThrow(
+      /operator actions/,
+    );
     expect(() => new Key(stack(), "k", { description: "d", admins: [] })).toThrow(/at least one admin/);
   });
 
   test("an existing key's policy is kept on destroy (bypass flag) and always leaves someone with PutKeyPolicy", () => {
     const s = stack();
-    const p = new ExistingKeyPolicy(s, "p", { keyArn: "arn:aws:kms:r:1:key/x", admins: ["arn:aws:iam::1:role/a"], operators: ["arn:aws:iam::1:role/o"], operatorActions: KEY_POLICY_ACTIONS });
+    const p = new ExistingKeyPolicy(s, "p", {
+      keyArn: "arn:aws:kms:r:1:key/x",
+      admins: ["arn:aws:iam::1:role/a"],
+      operators: ["arn:aws:iam::1:role/o"],
+      operatorActions: KEY_POLICY_ACTIONS,
+    });
     const json = JSON.parse(Testing.synth(s));
     expect(Object.values(json.resource.aws_kms_key_policy as Record<string, { bypass_policy_lockout_safety_check: boolean }>)[0].bypass_policy_lockout_safety_check).toBe(true);
     expect(p.policyAdmins).toEqual(["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/o"]);
@@ -52,9 +61,16 @@ describe("LaneKeys", () => {
 describe("githubSubjects", () => {
   test("classic, immutable, pinned workflows", () => {
     expect(githubSubjects({ repository: "o/r", environment: "prod" })).toEqual(["repo:o/r:environment:prod"]);
-    expect(githubSubjects({ repository: "o/r", environment: "prod", repositoryIds: { ownerId: "1", repositoryId: "2" }, subjectFormats: ["immutable"], restrictToWorkflows: ["d.yml"], defaultBranch: "trunk" })).toEqual([
-      "repo:o@1/r@2:environment:prod:job_workflow_ref:o/r/.github/workflows/d.yml@refs/heads/trunk",
-    ]);
+    expect(
+      githubSubjects({
+        repository: "o/r",
+        environment: "prod",
+        repositoryIds: { ownerId: "1", repositoryId: "2" },
+        subjectFormats: ["immutable"],
+        restrictToWorkflows: ["d.yml"],
+        defaultBranch: "trunk",
+      }),
+    ).toEqual(["repo:o@1/r@2:environment:prod:job_workflow_ref:o/r/.github/workflows/d.yml@refs/heads/trunk"]);
     expect(() => githubSubjects({ repository: "o/r", environment: "prod", subjectFormats: ["immutable"] })).toThrow(/repositoryIds/);
   });
 });
@@ -63,10 +79,18 @@ describe("PermissionsBoundary", () => {
   test("applies to every role under the scope, keeps an explicit one", () => {
     const s = stack();
     new Role(s, "a", { roleName: "a", assumedBy: [{ actions: ["sts:AssumeRole"], principals: { Service: ["ec2.amazonaws.com"] } }] });
-    new Role(s, "b", { roleName: "b", assumedBy: [{ actions: ["sts:AssumeRole"], principals: { Service: ["ec2.amazonaws.com"] } }], permissionsBoundary: "arn:aws:iam::1:policy/own" });
+    new Role(s, "b", {
+      roleName: "b",
+      assumedBy: [{ actions: ["sts:AssumeRole"], principals: { Service: ["ec2.amazonaws.com"] } }],
+      permissionsBoundary: "arn:aws:iam::1:policy/own",
+    });
     new IamRole(s, "c", { name: "c", assumeRolePolicy: "{}" });
     PermissionsBoundary.of(s).apply("arn:aws:iam::1:policy/lane");
     const roles = Object.values(JSON.parse(Testing.synth(s)).resource.aws_iam_role as Record<string, { name: string; permissions_boundary: string }>);
-    expect(Object.fromEntries(roles.map((r) => [r.name, r.permissions_boundary]))).toEqual({ a: "arn:aws:iam::1:policy/lane", b: "arn:aws:iam::1:policy/own", c: "arn:aws:iam::1:policy/lane" });
+    expect(Object.fromEntries(roles.map((r) => [r.name, r.permissions_boundary]))).toEqual({
+      a: "arn:aws:iam::1:policy/lane",
+      b: "arn:aws:iam::1:policy/own",
+      c: "arn:aws:iam::1:policy/lane",
+    });
   });
 });

@@ -33,7 +33,11 @@ function pinoLines(): { logger: pino.Logger; lines: string[] } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
-      lines.push(...String(chunk).split("\n").filter((l) => l !== ""));
+      lines.push(
+        ...String(chunk)
+          .split("\n")
+          .filter((l) => l !== ""),
+      );
       cb();
     },
   });
@@ -44,7 +48,15 @@ async function provisioningFailure(error: Error | "missing-file"): Promise<strin
   const { logger, lines } = pinoLines();
   const doc = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "seal-keys-")), "seal-keys.json");
   const arn = "arn:aws:kms:ap-south-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
-  fs.writeFileSync(doc, serializeWrappedSealKeys({ version: 1, keyArn: arn, region: "ap-south-1", keys: [{ kid: "prod-runtime-1", writer: "loader", ciphertextBlob: Buffer.from("wrapped").toString("base64") }] }));
+  fs.writeFileSync(
+    doc,
+    serializeWrappedSealKeys({
+      version: 1,
+      keyArn: arn,
+      region: "ap-south-1",
+      keys: [{ kid: "prod-runtime-1", writer: "loader", ciphertextBlob: Buffer.from("wrapped").toString("base64") }],
+    }),
+  );
   const directory = path.join(path.dirname(doc), "directory.json");
   fs.writeFileSync(directory, "{}");
   const p = new KeyProvisioning({
@@ -91,7 +103,10 @@ describe("CreateSession errors metric filter", () => {
       cache.close();
       spy.mockRestore();
     }
-    const lines = written.join("").split("\n").filter((l) => l !== "");
+    const lines = written
+      .join("")
+      .split("\n")
+      .filter((l) => l !== "");
     expect(lines).toHaveLength(1);
     expect(matches(CREATE_SESSION_ERROR_PATTERN, lines[0])).toBe(true);
     expect(CREATE_SESSION_ERROR_PATTERN).toContain(`"${CREATE_SESSION_FAILED_EVENT}"`);

@@ -24,7 +24,9 @@ describe("constructs/perms: the permissions vocabulary", () => {
   });
 
   test("each condition key, tag and metadata name is written once: only perms.ts spells it", () => {
-    const vocabulary = Object.entries(perms as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === "string" && /CONDITION_KEY$|_TAG$|_METADATA$/.test(e[0]));
+    const vocabulary = Object.entries(perms as Record<string, unknown>).filter(
+      (e): e is [string, string] => typeof e[1] === "string" && /CONDITION_KEY$|_TAG$|_METADATA$/.test(e[0]),
+    );
     expect(vocabulary.length).toBeGreaterThanOrEqual(10);
     const repeats: string[] = [];
     for (const file of constructSources().filter((f) => !f.endsWith("perms.ts"))) {

@@ -81,9 +81,18 @@ describe("access control", () => {
     expect(ok.status).toBe(200);
     const jwk = JSON.parse((await call("/v1/signer", { "x-api-key": reader.key })).body.toString()).jwk as Ed25519Jwk;
     expect(verifies(ok, "GET", read, jwk)).toBeNull();
-    const batch = await call(`/v1/features/${DEMO_VIEW}/batch`, { "x-api-key": reader.key, "content-type": "application/json" }, "POST", JSON.stringify({ entities: [demoEntityId(1)] }));
+    const batch = await call(
+      `/v1/features/${DEMO_VIEW}/batch`,
+      { "x-api-key": reader.key, "content-type": "application/json" },
+      "POST",
+      JSON.stringify({ entities: [demoEntityId(1)] }),
+    );
     expect(batch.status).toBe(200);
-    for (const [path, method] of [["/metrics", "GET"], [`/v1/features/${DEMO_VIEW}`, "POST"], [`/v1/features/${DEMO_VIEW}/_push`, "POST"]]) {
+    for (const [path, method] of [
+      ["/metrics", "GET"],
+      [`/v1/features/${DEMO_VIEW}`, "POST"],
+      [`/v1/features/${DEMO_VIEW}/_push`, "POST"],
+    ]) {
       const a = await call(path, { "x-api-key": reader.key, "content-type": "application/json" }, method, method === "POST" ? "{}" : undefined);
       expect([path, a.status, errorShape(a).code]).toEqual([path, 403, "forbidden"]);
     }
@@ -192,13 +201,25 @@ describe("mutual TLS on the reader port", () => {
     const later = new Date(Date.now() + 3_600_000);
     const caKeys = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
     const ca = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: "01", name: "CN=lane test CA", notBefore: now, notAfter: later, keys: caKeys as never, signingAlgorithm: alg,
+      serialNumber: "01",
+      name: "CN=lane test CA",
+      notBefore: now,
+      notAfter: later,
+      keys: caKeys as never,
+      signingAlgorithm: alg,
       extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
     });
     const leaf = async (cn: string, server: boolean) => {
       const keys = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as KeyPair;
       const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: server ? "02" : "03", subject: `CN=${cn}`, issuer: ca.subject, notBefore: now, notAfter: later, signingKey: (caKeys as KeyPair).privateKey as never, publicKey: keys.publicKey as never, signingAlgorithm: alg,
+        serialNumber: server ? "02" : "03",
+        subject: `CN=${cn}`,
+        issuer: ca.subject,
+        notBefore: now,
+        notAfter: later,
+        signingKey: (caKeys as KeyPair).privateKey as never,
+        publicKey: keys.publicKey as never,
+        signingAlgorithm: alg,
         extensions: [
           new x509.ExtendedKeyUsageExtension([server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
           ...(server ? [new x509.SubjectAlternativeNameExtension([{ type: "ip", value: "127.0.0.1" }])] : []),
@@ -212,7 +233,12 @@ describe("mutual TLS on the reader port", () => {
     caPem = ca.toString("pem");
     clientCert = client.cert;
     clientKey = client.key;
-    for (const [name, text] of [["ca.pem", caPem], ["server.pem", server.cert], ["server.key", server.key]]) writeFileSync(join(dir, name), text);
+    for (const [name, text] of [
+      ["ca.pem", caPem],
+      ["server.pem", server.cert],
+      ["server.key", server.key],
+    ])
+      writeFileSync(join(dir, name), text);
     tlsRuntime = await spawnRuntime(lane, {
       signerSocket: lane.signerSocket,
       env: { EXPRESS_LANE_TLS_CERT: join(dir, "server.pem"), EXPRESS_LANE_TLS_KEY: join(dir, "server.key"), EXPRESS_LANE_TLS_CLIENT_CA: join(dir, "ca.pem") },
@@ -240,7 +266,12 @@ describe("mutual TLS on the reader port", () => {
 
 it("npm run keys creates a key shown once and stores only its hash", () => {
   const file = join(dir, "cli-keys.json");
-  const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/keys.ts", "create", "--id", "cli-made", "--role", "writer", "--rps", "10", "--file", file], { cwd: join(__dirname, "../.."), stdio: ["ignore", "pipe", "pipe"] }).toString().trim();
+  const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/keys.ts", "create", "--id", "cli-made", "--role", "writer", "--rps", "10", "--file", file], {
+    cwd: join(__dirname, "../.."),
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+    .toString()
+    .trim();
   expect(out).toMatch(/^elk_/);
   const stored = readFileSync(file, "utf8");
   expect(stored).not.toContain(out);

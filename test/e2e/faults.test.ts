@@ -58,7 +58,11 @@ describe("corrupted stored objects", () => {
     expect(["corrupt_object", "seal_missing", "seal_invalid"]).toContain(parsed.error.code);
     expect(body.toString()).not.toContain("PRESENT");
     // In a batch: that entity is an error, its neighbours still answer.
-    const batch = await fetch(`${lane.url}/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entities: [demoEntityId(2), entity] }) });
+    const batch = await fetch(`${lane.url}/v1/features/${DEMO_VIEW}/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ entities: [demoEntityId(2), entity] }),
+    });
     expect(batch.status).toBe(200);
     const results = ((await batch.json()) as { results: Array<{ found: boolean; status?: Record<string, string> }> }).results;
     expect(results[1].found).toBe(false);
@@ -113,14 +117,16 @@ describe("signer killed under load", () => {
     await sleep(700);
     signer = await spawnSigner(socket(), lane.dataDir);
     const backAt = Date.now();
-    keys.push(await (async () => {
-      // the new key, once the runtime has it
-      for (;;) {
-        const r = await fetch(`${runtime.url}/v1/signer`);
-        if (r.status === 200) return ((await r.json()) as { jwk: Ed25519Jwk }).jwk;
-        await sleep(5);
-      }
-    })());
+    keys.push(
+      await (async () => {
+        // the new key, once the runtime has it
+        for (;;) {
+          const r = await fetch(`${runtime.url}/v1/signer`);
+          if (r.status === 200) return ((await r.json()) as { jwk: Ed25519Jwk }).jwk;
+          await sleep(5);
+        }
+      })(),
+    );
     await sleep(500);
     stop = true;
     await load;
@@ -131,7 +137,10 @@ describe("signer killed under load", () => {
     let firstOkAfter: number | undefined;
     for (const { a, t, at } of answers) {
       if (a.status === 200 || a.status === 404) {
-        if (!keys.some((k) => verifies(a, "GET", t, k) === null)) problems.push(`${a.status} does not verify: ${keys.map((k) => verifies(a, "GET", t, k)).join(" / ")} sig-keyid=${/keyid="([^"]+)"/.exec(a.headers["signature-input"] ?? "")?.[1]}`);
+        if (!keys.some((k) => verifies(a, "GET", t, k) === null))
+          problems.push(
+            `${a.status} does not verify: ${keys.map((k) => verifies(a, "GET", t, k)).join(" / ")} sig-keyid=${/keyid="([^"]+)"/.exec(a.headers["signature-input"] ?? "")?.[1]}`,
+          );
         if (at > backAt && firstOkAfter === undefined) firstOkAfter = at - backAt;
       } else if (a.status === 503) {
         downAnswers++;
@@ -141,7 +150,9 @@ describe("signer killed under load", () => {
       } else problems.push(`status ${a.status} ${a.error ?? ""}`);
     }
     const reconnectMs = firstOkAfter ?? Infinity;
-    process.stdout.write(`signer kill: ${answers.length} answers, ${downAnswers} × 503 while down (${Date.now() - killedAt} ms window), first signed 200 ${reconnectMs} ms after the signer was ready\n`);
+    process.stdout.write(
+      `signer kill: ${answers.length} answers, ${downAnswers} × 503 while down (${Date.now() - killedAt} ms window), first signed 200 ${reconnectMs} ms after the signer was ready\n`,
+    );
     expect([...new Set(problems)]).toEqual([]);
     expect(downAnswers).toBeGreaterThan(0);
     expect(reconnectMs).toBeLessThan(5000); // generous: a shared CI machine; the figure is printed above
@@ -173,9 +184,11 @@ describe("store slow, hanging or down", () => {
     const pool = new Pool(runtime.url, { connections: concurrency });
     const out: Answer[] = [];
     let i = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (i < n) out.push(await request(pool, "GET", target(i++)));
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (i < n) out.push(await request(pool, "GET", target(i++)));
+      }),
+    );
     await pool.close();
     return out;
   }
@@ -205,7 +218,9 @@ describe("store slow, hanging or down", () => {
       expect(shape.problem).toBeUndefined();
       if (a.status === 503) expect(a.headers["retry-after"]).toBe("1");
     }
-    process.stdout.write(`store blackhole: ${JSON.stringify(codes)}, in-flight gauge ${gauge} (max ${MAX_IN_FLIGHT}), slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms\n`);
+    process.stdout.write(
+      `store blackhole: ${JSON.stringify(codes)}, in-flight gauge ${gauge} (max ${MAX_IN_FLIGHT}), slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms\n`,
+    );
     expect(Object.keys(codes).every((c) => c === "504 store_timeout" || c === "503 overloaded")).toBe(true);
     expect(codes["504 store_timeout"]).toBeGreaterThan(0);
     expect(gauge).toBeLessThanOrEqual(MAX_IN_FLIGHT);

@@ -22,7 +22,10 @@ let key: Ed25519Jwk;
 /** Python's json.dumps default separators: ", " and ": " (what Feast's client sends, byte for byte). */
 function pythonJsonDumps(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(", ")}]`;
-  if (value !== null && typeof value === "object") return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJsonDumps(v)}`).join(", ")}}`;
+  if (value !== null && typeof value === "object")
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${pythonJsonDumps(v)}`)
+      .join(", ")}}`;
   return JSON.stringify(value);
 }
 
@@ -55,11 +58,19 @@ describe("POST /get-online-features (Feast's feature server API)", () => {
     const body = remoteStoreBody(DEMO_VIEW, ["country", "risk_score"], "user_id", [demoEntityId(3), "user_missing"]);
     const res = await post(body); // no Content-Type, like requests' data=<str>
     expect(res.status).toBe(200);
-    verifyResponse({ status: res.status, headers: res.headers, body: res.body }, { method: "POST", path: "/get-online-features", query: "", body: Buffer.from(body) }, { key, nonce: "feast-nonce" });
+    verifyResponse(
+      { status: res.status, headers: res.headers, body: res.body },
+      { method: "POST", path: "/get-online-features", query: "", body: Buffer.from(body) },
+      { key, nonce: "feast-nonce" },
+    );
     const answer = JSON.parse(res.body.toString());
     expect(answer.metadata.feature_names).toEqual(["user_id", "country", "risk_score"]);
     expect(answer.results).toHaveLength(3);
-    expect(answer.results[0]).toEqual({ values: [demoEntityId(3), "user_missing"], statuses: ["PRESENT", "PRESENT"], event_timestamps: ["1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"] });
+    expect(answer.results[0]).toEqual({
+      values: [demoEntityId(3), "user_missing"],
+      statuses: ["PRESENT", "PRESENT"],
+      event_timestamps: ["1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"],
+    });
     expect(answer.results[1].statuses).toEqual(["PRESENT", "NOT_FOUND"]);
     expect(typeof answer.results[1].values[0]).toBe("string");
     expect(answer.results[1].values[1]).toBeNull();
@@ -72,7 +83,9 @@ describe("POST /get-online-features (Feast's feature server API)", () => {
     const body = remoteStoreBody(DEMO_VIEW, ["country"], "user_id", [demoEntityId(1), demoEntityId(2)]);
     const res = await post(body);
     const other = remoteStoreBody(DEMO_VIEW, ["country"], "user_id", [demoEntityId(2), demoEntityId(1)]);
-    expect(() => verifyResponse({ status: res.status, headers: res.headers, body: res.body }, { method: "POST", path: "/get-online-features", query: "", body: Buffer.from(other) }, { key })).toThrow(/signature/);
+    expect(() =>
+      verifyResponse({ status: res.status, headers: res.headers, body: res.body }, { method: "POST", path: "/get-online-features", query: "", body: Buffer.from(other) }, { key }),
+    ).toThrow(/signature/);
   });
 
   it("full_feature_names names features view__feature; integer entity keys are their decimal text", async () => {

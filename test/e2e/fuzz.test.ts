@@ -38,11 +38,34 @@ afterAll(async () => {
 // Header values Node's client accepts: printable ASCII and tab.
 const headerText = (max: number) => fc.string({ unit: "grapheme-ascii", maxLength: max }).map((s) => s.replace(/[^\t\x20-\x7e]/g, ""));
 const unicode = fc.string({ unit: "grapheme", maxLength: 40 });
-const nameish = fc.oneof(fc.constantFrom("country", "risk_score", "segment", "embedding_0", "flag_1", "nope", "a-b", "9x", "", "é", "__proto__", "constructor"), fc.string({ maxLength: 20 }));
+const nameish = fc.oneof(
+  fc.constantFrom("country", "risk_score", "segment", "embedding_0", "flag_1", "nope", "a-b", "9x", "", "é", "__proto__", "constructor"),
+  fc.string({ maxLength: 20 }),
+);
 
 const entitySegment = fc.oneof(
   fc.integer({ min: 0, max: 25 }).map((i) => demoEntityId(i)), // found (0..19) and missing
-  fc.constantFrom("nobody", "..", ".", "%2e%2e", "..%2F..%2Fuser_profile%2Fuser_000001", "%2F", "a%2Fb", "%00", "%", "%zz", "%E0%A4%A", "%C0%AE", "%FF", "batch", "%62atch", "~", "%20", "a;b", "a,b"),
+  fc.constantFrom(
+    "nobody",
+    "..",
+    ".",
+    "%2e%2e",
+    "..%2F..%2Fuser_profile%2Fuser_000001",
+    "%2F",
+    "a%2Fb",
+    "%00",
+    "%",
+    "%zz",
+    "%E0%A4%A",
+    "%C0%AE",
+    "%FF",
+    "batch",
+    "%62atch",
+    "~",
+    "%20",
+    "a;b",
+    "a,b",
+  ),
   unicode.map((s) => encodeURIComponent(s)),
   fc.string({ unit: "binary", maxLength: 30 }).map((s) => encodeURIComponent(s).replace(/%25/g, "%")), // may be broken percent-encoding
   // Over the 256-byte limit (up to 9 KB). Ids of ~190..256 bytes are valid but the local s3rver twin
@@ -63,7 +86,10 @@ const query = fc.oneof(
   fc.constantFrom("?features=country&features=segment", "?limit=3", "?%zz=1", "?features", "?features=%", "?=&&=", "?features=" + "a,".repeat(300) + "b", "?nonce=x"),
   headerText(60).map((s) => `?${encodeURI(s)}`),
 );
-const goodQuery = fc.oneof(fc.constant(""), fc.subarray(["country", "risk_score", "segment", "embedding_0", "flag_1"], { minLength: 1 }).map((f) => `?features=${f.join(",")}`));
+const goodQuery = fc.oneof(
+  fc.constant(""),
+  fc.subarray(["country", "risk_score", "segment", "embedding_0", "flag_1"], { minLength: 1 }).map((f) => `?features=${f.join(",")}`),
+);
 const path = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(fc.integer({ min: 0, max: 25 }), goodQuery).map(([i, q]) => `/v1/features/${DEMO_VIEW}/${demoEntityId(i)}${q}`) },
   { weight: 6, arbitrary: fc.tuple(viewSegment, entitySegment, query).map(([v, e, q]) => `/v1/features/${v}/${e}${q}`) },
@@ -96,13 +122,44 @@ const path = fc.oneof(
 
 const acceptSignature = fc.oneof(
   { weight: 4, arbitrary: fc.constant(undefined) },
-  fc.constantFrom('sig1=("@status");nonce="n-1"', 'sig1=();nonce="x"', "sig1=(", "sig1=(((", "=", ",,", "sig1", 'sig1="str"', "sig1=();nonce=1", 'sig1=();nonce=""', 'a=();nonce="' + "n".repeat(600) + '"', "x".repeat(3000), 'sig1=("@status" "content-digest");created=1', "sig1=:AAAA:", "1a=()", 'sig2=(), sig1=();nonce="b"'),
-  fc.tuple(fc.string({ unit: fc.constantFrom("a", "z", "1", "-", "*", "_"), minLength: 1, maxLength: 8 }), headerText(40)).map(([label, nonce]) => `${label}=();nonce="${nonce.replace(/["\\]/g, "")}"`),
+  fc.constantFrom(
+    'sig1=("@status");nonce="n-1"',
+    'sig1=();nonce="x"',
+    "sig1=(",
+    "sig1=(((",
+    "=",
+    ",,",
+    "sig1",
+    'sig1="str"',
+    "sig1=();nonce=1",
+    'sig1=();nonce=""',
+    'a=();nonce="' + "n".repeat(600) + '"',
+    "x".repeat(3000),
+    'sig1=("@status" "content-digest");created=1',
+    "sig1=:AAAA:",
+    "1a=()",
+    'sig2=(), sig1=();nonce="b"',
+  ),
+  fc
+    .tuple(fc.string({ unit: fc.constantFrom("a", "z", "1", "-", "*", "_"), minLength: 1, maxLength: 8 }), headerText(40))
+    .map(([label, nonce]) => `${label}=();nonce="${nonce.replace(/["\\]/g, "")}"`),
   headerText(80),
 );
 const accept = fc.oneof(
   { weight: 4, arbitrary: fc.constant(undefined) },
-  fc.constantFrom("application/json", "application/msgpack", "*/*", "text/html", "application/json;q=0", "application/msgpack;q=0.5, application/json;q=0.9", "application/json;q=2", "application/json;q=abc", ",", ";;;", "application/*"),
+  fc.constantFrom(
+    "application/json",
+    "application/msgpack",
+    "*/*",
+    "text/html",
+    "application/json;q=0",
+    "application/msgpack;q=0.5, application/json;q=0.9",
+    "application/json;q=2",
+    "application/json;q=abc",
+    ",",
+    ";;;",
+    "application/*",
+  ),
   headerText(60),
 );
 const entitiesArb = fc.oneof(
@@ -112,7 +169,9 @@ const entitiesArb = fc.oneof(
   fc.constantFrom(42, "u1", null, {}, [1, 2], [null], [["a"]]),
 );
 const batchBody = fc.oneof(
-  fc.record({ entities: entitiesArb, features: fc.option(fc.oneof(fc.array(nameish, { maxLength: 5 }), fc.constantFrom("x", 1, {}, []))) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  fc
+    .record({ entities: entitiesArb, features: fc.option(fc.oneof(fc.array(nameish, { maxLength: 5 }), fc.constantFrom("x", 1, {}, []))) }, { requiredKeys: [] })
+    .map((o) => JSON.stringify(o)),
   fc.record({ entities: entitiesArb, extra: fc.anything() }).map((o) => JSON.stringify(o)),
   fc.json({ maxDepth: 3 }),
   fc.constantFrom("{", "", "null", "[]", '{"entities":', "\u0000", '{"entities":["a"]}'.repeat(3)),
@@ -208,7 +267,16 @@ describe("fuzzing the running lane", () => {
     const garbage = fc.sample(
       fc.oneof(
         fc.string({ unit: "binary", maxLength: 300 }).map((s) => Buffer.from(s, "latin1")),
-        fc.constantFrom("GET / HTTP/9.9\r\n\r\n", "GET\r\n\r\n", "GET /v1/signer HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", `GET /v1/signer HTTP/1.1\r\nX: ${"a".repeat(20_000)}\r\n\r\n`, "POST /v1/features/user_profile/batch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "\r\n\r\n\r\n").map((s) => Buffer.from(s, "latin1")),
+        fc
+          .constantFrom(
+            "GET / HTTP/9.9\r\n\r\n",
+            "GET\r\n\r\n",
+            "GET /v1/signer HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+            `GET /v1/signer HTTP/1.1\r\nX: ${"a".repeat(20_000)}\r\n\r\n`,
+            "POST /v1/features/user_profile/batch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "\r\n\r\n\r\n",
+          )
+          .map((s) => Buffer.from(s, "latin1")),
       ),
       { numRuns: 300, seed: SEED },
     );
@@ -230,7 +298,8 @@ describe("fuzzing the running lane", () => {
           const m = /^HTTP\/1\.1 (\d{3})/.exec(reply);
           if (!m) problems.push(`not HTTP: ${JSON.stringify(reply.slice(0, 60))}`);
           else if (Number(m[1]) >= 500) problems.push(`5xx for garbage: ${reply.slice(0, 80)}`);
-          else if (Number(m[1]) >= 400 && !/\r\n\r\n\{"error":\{"code":"[a-z_]+","message":"[^"]*"\}\}/.test(reply)) problems.push(`not JSON shaped: ${JSON.stringify(reply.slice(0, 200))}`);
+          else if (Number(m[1]) >= 400 && !/\r\n\r\n\{"error":\{"code":"[a-z_]+","message":"[^"]*"\}\}/.test(reply))
+            problems.push(`not JSON shaped: ${JSON.stringify(reply.slice(0, 200))}`);
         }
       }),
     );

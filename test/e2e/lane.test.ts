@@ -125,12 +125,24 @@ describe("local lane", () => {
     ["unknown parameter", `/v1/features/${DEMO_VIEW}/u?limit=3`, {}, 400, "bad_query"],
     ["unknown view", "/v1/features/no_such_view/u", {}, 404, "unknown_view"],
     ["unknown feature", `/v1/features/${DEMO_VIEW}/u?features=country,no_such_feature`, {}, 400, "unknown_feature"],
-    ["unknown feature in a batch", `/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"entities":["u"],"features":["nope"]}' }, 400, "unknown_feature"],
+    [
+      "unknown feature in a batch",
+      `/v1/features/${DEMO_VIEW}/batch`,
+      { method: "POST", headers: { "content-type": "application/json" }, body: '{"entities":["u"],"features":["nope"]}' },
+      400,
+      "unknown_feature",
+    ],
     ["bad Accept", `/v1/features/${DEMO_VIEW}/u`, { headers: { accept: "text/html" } }, 406, "not_acceptable"],
     ["bad Accept-Signature", `/v1/features/${DEMO_VIEW}/u`, { headers: { "accept-signature": "sig1=(((" } }, 400, "bad_accept_signature"],
     ["batch not JSON", `/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" }, 400, "bad_body"],
     ["batch wrong type", `/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"entities":"u1"}' }, 400, "bad_body"],
-    ["batch too large", `/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entities: Array.from({ length: 101 }, (_, i) => `e${i}`) }) }, 413, "batch_too_large"],
+    [
+      "batch too large",
+      `/v1/features/${DEMO_VIEW}/batch`,
+      { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entities: Array.from({ length: 101 }, (_, i) => `e${i}`) }) },
+      413,
+      "batch_too_large",
+    ],
     ["batch body not JSON type", `/v1/features/${DEMO_VIEW}/batch`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }, 415, "unsupported_media_type"],
     ["wrong method", `/v1/features/${DEMO_VIEW}/u`, { method: "PUT" }, 405, "method_not_allowed"],
     ["unknown route", "/v2/nothing", {}, 404, "not_found_route"],
@@ -187,11 +199,14 @@ describe("local lane", () => {
       ["method", () => verifyResponse(res, { ...req, method: "POST" }, { key })],
       ["path", () => verifyResponse(res, { ...req, path: `/v1/features/${DEMO_VIEW}/${demoEntityId(8)}` }, { key })],
       ["query", () => verifyResponse(res, { ...req, query: "?features=segment" }, { key })],
-      ["body byte", () => {
-        const body = Buffer.from(res.body);
-        body[10] ^= 0x01;
-        return verifyResponse({ ...res, body }, req, { key });
-      }],
+      [
+        "body byte",
+        () => {
+          const body = Buffer.from(res.body);
+          body[10] ^= 0x01;
+          return verifyResponse({ ...res, body }, req, { key });
+        },
+      ],
     ];
     const failed = flips.filter(([, attempt]) => {
       try {

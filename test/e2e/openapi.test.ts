@@ -50,7 +50,9 @@ function check(s: Seen): string[] {
   const problems: string[] = [];
   const headers = resolved.headers;
   const isError = s.headers["content-type"]?.startsWith("application/json") && JSON.parse(s.body.toString()).error !== undefined;
-  if (headers && !isError) for (const [name, h] of Object.entries(headers) as [string, { required?: boolean }][]) if (h.required && !s.headers[name.toLowerCase()]) problems.push(`${s.method} ${s.template} ${s.status}: header ${name} missing`);
+  if (headers && !isError)
+    for (const [name, h] of Object.entries(headers) as [string, { required?: boolean }][])
+      if (h.required && !s.headers[name.toLowerCase()]) problems.push(`${s.method} ${s.template} ${s.status}: header ${name} missing`);
   const type = (s.headers["content-type"] ?? "").split(";")[0]!;
   const media = resolved.content?.[type];
   if (!media) return [...problems, `${s.method} ${s.template} ${s.status}: content type ${type} not documented`];
@@ -120,7 +122,10 @@ describe("docs/openapi.yaml", () => {
     await call("POST", batch, `/v1/features/${DEMO_VIEW}/batch`, { body: batchBody, headers: { "content-type": "text/csv" } });
     // Pushes: signed by the dev writer key (201/200), unsigned (refused by the enclave).
     const row = { entity: "openapi_1", event_time: Date.now() - 1000, features: { country: "IN" } };
-    for (const [template, body] of [["/v1/features/{view}", row], ["/v1/features/{view}/_push", { rows: [row, { entity: "openapi_2", event_time: Date.now() - 1000, features: { nope: 1 } }] }]] as const) {
+    for (const [template, body] of [
+      ["/v1/features/{view}", row],
+      ["/v1/features/{view}/_push", { rows: [row, { entity: "openapi_2", event_time: Date.now() - 1000, features: { nope: 1 } }] }],
+    ] as const) {
       const pushed = await signedPush(lane.url, DEMO_VIEW, body, lane.writerKeyFile);
       seen.push({ method: "POST", template, status: pushed.status, headers: pushed.headers, body: pushed.body });
     }

@@ -60,7 +60,13 @@ afterAll(async () => {
     const work = join(dir, "work");
     mkdirSync(work);
     // One bash process (shell variables carry from step to step), a marker after each step.
-    const script = ["set -euo pipefail", "exec 2>&1", ...steps.map((s) => `echo '@@step ${s.name}'\n${s.script.replaceAll("http://127.0.0.1:8080", lane.url).replaceAll("npx express-lane", "express-lane")}printf '\\n@@done ${s.name}\\n'`)].join("\n");
+    const script = [
+      "set -euo pipefail",
+      "exec 2>&1",
+      ...steps.map(
+        (s) => `echo '@@step ${s.name}'\n${s.script.replaceAll("http://127.0.0.1:8080", lane.url).replaceAll("npx express-lane", "express-lane")}printf '\\n@@done ${s.name}\\n'`,
+      ),
+    ].join("\n");
     const run = spawnSync("bash", ["-c", script], {
       cwd: work,
       encoding: "utf8",

@@ -74,8 +74,14 @@ describe("TypeScript SDK on the local lane", () => {
   });
 
   it("refuses a lane whose signer is not the attested image", async () => {
-    const wrong = attested({ root: loadPinnedRoot("local", join(dir, "dev-ca")), measurements: { Measurements: { PCR0: "ab".repeat(48), PCR1: "cd".repeat(48), PCR2: "ef".repeat(48) } } });
-    await expect(new ExpressLaneClient({ url: lane.url, trust: wrong }).get(DEMO_VIEW, demoEntityId(1))).rejects.toMatchObject({ code: "attestation_failed", details: { reason: "PCR_MISMATCH" } });
+    const wrong = attested({
+      root: loadPinnedRoot("local", join(dir, "dev-ca")),
+      measurements: { Measurements: { PCR0: "ab".repeat(48), PCR1: "cd".repeat(48), PCR2: "ef".repeat(48) } },
+    });
+    await expect(new ExpressLaneClient({ url: lane.url, trust: wrong }).get(DEMO_VIEW, demoEntityId(1))).rejects.toMatchObject({
+      code: "attestation_failed",
+      details: { reason: "PCR_MISMATCH" },
+    });
   });
 
   it("keeps working across a signer restart (new key): configured once, it attests the new signer", async () => {

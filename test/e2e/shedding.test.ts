@@ -73,7 +73,9 @@ it(`sheds beyond --max-in-flight ${MAX} at once, and every admitted request succ
   sampling = false;
   await sampler;
   const ok = s.latencies["200"] ?? [];
-  process.stdout.write(`shedding: ${JSON.stringify(s.byStatus)} in ${s.seconds.toFixed(1)} s; admitted p50 ${percentile(ok, 50).toFixed(1)} ms p99 ${percentile(ok, 99).toFixed(1)} ms; shed p99 ${percentile(shedMs, 99).toFixed(1)} ms; in-flight gauge max ${maxGauge}\n`);
+  process.stdout.write(
+    `shedding: ${JSON.stringify(s.byStatus)} in ${s.seconds.toFixed(1)} s; admitted p50 ${percentile(ok, 50).toFixed(1)} ms p99 ${percentile(ok, 99).toFixed(1)} ms; shed p99 ${percentile(shedMs, 99).toFixed(1)} ms; in-flight gauge max ${maxGauge}\n`,
+  );
   expect([...new Set(problems)]).toEqual([]);
   expect(s.byStatus["503"]).toBeGreaterThan(0);
   expect(ok.length).toBeGreaterThan(0);

@@ -32,7 +32,8 @@ let dir: string;
 let seals: SealKeyring;
 let jwk: Ed25519Jwk;
 
-async function call(path: string, init: RequestInit = {}): Promise<{ status: number; headers: Record<string, string>; body: Buffer; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any -- answers of many shapes
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers of many shapes
+async function call(path: string, init: RequestInit = {}): Promise<{ status: number; headers: Record<string, string>; body: Buffer; json: any }> {
   const res = await fetch(`${lane.url}${path}`, init);
   const headers: Record<string, string> = {};
   res.headers.forEach((v, k) => (headers[k] = v));
@@ -130,7 +131,9 @@ describe("views without an image rebuild", () => {
   it("apply reports file:line errors and publishes nothing", async () => {
     const file = join(dir, "bad.yaml");
     writeFileSync(file, `views:${ORDERS_YAML.replace("type: int", "type: integer")}`);
-    await expect(apply({ file, url: lane.url, sign: signWith(), print: () => undefined })).rejects.toThrow(/bad\.yaml:\d+:\d+: views\[0\]\.features\[1\]\.type: type must be one of/);
+    await expect(apply({ file, url: lane.url, sign: signWith(), print: () => undefined })).rejects.toThrow(
+      /bad\.yaml:\d+:\d+: views\[0\]\.features\[1\]\.type: type must be one of/,
+    );
     expect((await call("/v1/views")).json.registry_version).toBe(1);
   });
 
@@ -147,7 +150,12 @@ describe("views without an image rebuild", () => {
     const copy = await lane.store.get(REGISTRY_STORE_KEY);
     expect(copy.found && parseSignedRegistryDocument(copy.body).document.version).toBe(2);
 
-    const pushed = await signedPush(lane.url, "orders", { entity: "o-1", event_time: Date.now() - 1000, features: { amount: 19.99, items: 2, channel: "web" } }, lane.writerKeyFile);
+    const pushed = await signedPush(
+      lane.url,
+      "orders",
+      { entity: "o-1", event_time: Date.now() - 1000, features: { amount: 19.99, items: 2, channel: "web" } },
+      lane.writerKeyFile,
+    );
     expect(pushed.status).toBe(201);
     verifyResponse(pushed, pushed.request, { key: jwk, nonce: pushed.answerNonce });
     expect(pushed.json).toMatchObject({ registry_version: 2, registry_digest: r.digest });
@@ -157,7 +165,10 @@ describe("views without an image rebuild", () => {
     writeFileSync(src, `${JSON.stringify({ order_id: "o-2", event_time: Date.now() - 2000, amount: 5, items: 1, channel: "app" })}\n`);
     expect(await load({ file: src, view: "orders", registry, store: lane.store, seals })).toMatchObject({ written: 1, rejected: 0 });
 
-    for (const [entity, features] of [["o-1", { amount: 19.99, items: 2, channel: "web" }], ["o-2", { amount: 5, items: 1, channel: "app" }]] as const) {
+    for (const [entity, features] of [
+      ["o-1", { amount: 19.99, items: 2, channel: "web" }],
+      ["o-2", { amount: 5, items: 1, channel: "app" }],
+    ] as const) {
       const res = await read("orders", entity);
       expect(res.status).toBe(200);
       expect(res.json).toMatchObject({ view: "orders", registry_version: 2, registry_digest: r.digest, features, written_by: "loader" });
@@ -168,7 +179,12 @@ describe("views without an image rebuild", () => {
     const file = join(dir, "views.yaml");
     expect(await apply({ file, url: lane.url, sign: signWith(), print: () => undefined })).toMatchObject({ published: false, version: 2 });
     const changed = join(dir, "views2.yaml");
-    writeFileSync(changed, readFileSync(file, "utf8").replace("      - name: channel\n        type: string\n", "").replace("      - name: items\n        type: int", "      - name: items\n        type: string"));
+    writeFileSync(
+      changed,
+      readFileSync(file, "utf8")
+        .replace("      - name: channel\n        type: string\n", "")
+        .replace("      - name: items\n        type: int", "      - name: items\n        type: string"),
+    );
     const out: string[] = [];
     const r = await apply({ file: changed, url: lane.url, sign: signWith(), print: (t) => out.push(t) });
     expect(r.version).toBe(3);
@@ -189,7 +205,18 @@ describe("views without an image rebuild", () => {
     const src = join(dir, "nobody.jsonl");
     writeFileSync(src, `${JSON.stringify({ id: "x", event_time: Date.now() })}\n`);
     await expect(
-      runProgram(programWith(registerLoadCommand), ["load", src, "--view", "not_served", "--registry", lane.url, "--endpoint", lane.storeEndpoint, "--writer-key-file", lane.writerKeyFile]),
+      runProgram(programWith(registerLoadCommand), [
+        "load",
+        src,
+        "--view",
+        "not_served",
+        "--registry",
+        lane.url,
+        "--endpoint",
+        lane.storeEndpoint,
+        "--writer-key-file",
+        lane.writerKeyFile,
+      ]),
     ).rejects.toThrow(/does not serve view "not_served"/);
   });
 
@@ -212,7 +239,11 @@ describe("views without an image rebuild", () => {
 
   it("a document another host published (the store's fleet copy) is picked up by polling", async () => {
     const views = (await call("/v1/views")).json.views.map(({ max_age: _drop, ...v }: { max_age: string }) => v);
-    const { signed } = await signLaneRegistry(dir, [...views, { name: "from_fleet", entity_key: "id", max_age_seconds: 60, owner: "o", description: "d", features: [{ name: "x", type: "int" }] }], { version: 7, out: join(dir, "fleet.json") });
+    const { signed } = await signLaneRegistry(
+      dir,
+      [...views, { name: "from_fleet", entity_key: "id", max_age_seconds: 60, owner: "o", description: "d", features: [{ name: "x", type: "int" }] }],
+      { version: 7, out: join(dir, "fleet.json") },
+    );
     await lane.store.put(REGISTRY_STORE_KEY, Buffer.from(signed), { contentType: "application/json" });
     await until(async () => (await call("/v1/views")).json.registry_version === 7);
     expect((await read("from_fleet", "nobody")).json).toMatchObject({ registry_version: 7, found: false });

@@ -109,7 +109,10 @@ afterAll(async () => {
 
 describe("express-lane load → signed reads", () => {
   it("round-trips every type (JSONL), and a re-load is idempotent", async () => {
-    const file = jsonl("m1.jsonl", [m("m-1", NOW - 60_000), m("m-2", new Date(NOW - 30_000).toISOString(), { is_high_risk: true, txn_count_1h: -7, chargeback_rate: 1e-9, category: "ünï ✓" })]);
+    const file = jsonl("m1.jsonl", [
+      m("m-1", NOW - 60_000),
+      m("m-2", new Date(NOW - 30_000).toISOString(), { is_high_risk: true, txn_count_1h: -7, chargeback_rate: 1e-9, category: "ünï ✓" }),
+    ]);
     const first = await load({ file, view: "merchant_risk", store: lane.store, seals });
     expect(first).toMatchObject({ rows: 2, entities: 2, written: 2, unchanged: 0, skipped_older: 0, rejected: 0 });
 
@@ -146,7 +149,13 @@ describe("express-lane load → signed reads", () => {
     const s = await load({ file, view: "merchant_risk", store: lane.store, seals });
     expect(s).toMatchObject({ written: 2, rejected: 0 });
     const res = await read("merchant_risk", "m-csv");
-    expect(res.json.features).toMatchObject({ chargeback_rate: 0.5, txn_count_1h: 3, is_high_risk: true, risk_embedding: [1, 2, 3, 4], last_chargeback_time: "2025-02-01T00:00:00.000Z" });
+    expect(res.json.features).toMatchObject({
+      chargeback_rate: 0.5,
+      txn_count_1h: 3,
+      is_high_risk: true,
+      risk_embedding: [1, 2, 3, 4],
+      last_chargeback_time: "2025-02-01T00:00:00.000Z",
+    });
     const nulls = await read("merchant_risk", "m-csv-2");
     expect(nulls.json.status).toMatchObject({ chargeback_rate: "NULL_VALUE", is_high_risk: "PRESENT" });
   });
@@ -180,7 +189,10 @@ describe("express-lane load → signed reads", () => {
     ]);
     const s = await load({ file, view: "merchant_risk", store: lane.store, seals });
     expect(s).toMatchObject({ rows: 9, written: 1, rejected: 8 });
-    const rejects = readFileSync(s.rejectsFile!, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const rejects = readFileSync(s.rejectsFile!, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rejects.map((r: { row: number; code: string }) => [r.row, r.code])).toEqual([
       [2, "bad_value"],
       [3, "bad_value"],
@@ -259,10 +271,14 @@ describe("push API", () => {
     expect((await signedPush(lane.url, "merchant_risk", row, rogue)).status).toBe(401);
     expect((await signedPush(lane.url, "merchant_risk", row, { ...rogue, kid: seals.activeKid })).status).toBe(401);
     // The body changed after signing: the digest no longer matches.
-    const altered = await signedPush(lane.url, "merchant_risk", row, lane.writerKeyFile, { headers: { "content-digest": "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:" } });
+    const altered = await signedPush(lane.url, "merchant_risk", row, lane.writerKeyFile, {
+      headers: { "content-digest": "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:" },
+    });
     expect(altered.status).toBeGreaterThanOrEqual(400);
     // A stale signature (created 10 min ago) and a replayed nonce.
-    expect((await signedPush(lane.url, "merchant_risk", row, lane.writerKeyFile, { nowSeconds: Math.floor(Date.now() / 1000) - 600 })).json.error.code).toBe("writer_signature_stale");
+    expect((await signedPush(lane.url, "merchant_risk", row, lane.writerKeyFile, { nowSeconds: Math.floor(Date.now() / 1000) - 600 })).json.error.code).toBe(
+      "writer_signature_stale",
+    );
     const nonce = "replay-nonce-0123456789";
     const once = await signedPush(lane.url, "merchant_risk", row, lane.writerKeyFile, { nonce, nowSeconds: Math.floor(Date.now() / 1000) });
     expect(once.status).toBe(201);
@@ -300,7 +316,15 @@ describe("tampering with stored objects (the host can write the bucket; the sign
   }
 
   beforeAll(async () => {
-    await load({ file: jsonl("t.jsonl", ["t-flip", "t-copy-src", "t-copy-dst", "t-strip", "t-other-key", "t-unknown-kid", "t-v1"].map((e) => m(e, NOW - 1000))), view: "merchant_risk", store: lane.store, seals });
+    await load({
+      file: jsonl(
+        "t.jsonl",
+        ["t-flip", "t-copy-src", "t-copy-dst", "t-strip", "t-other-key", "t-unknown-kid", "t-v1"].map((e) => m(e, NOW - 1000)),
+      ),
+      view: "merchant_risk",
+      store: lane.store,
+      seals,
+    });
   });
 
   it("one flipped byte in a value → seal_invalid", async () => {
@@ -371,7 +395,11 @@ describe("tampering with stored objects (the host can write the bucket; the sign
   });
 
   it("a batch read refuses the tampered entities one by one and serves the rest", async () => {
-    const res = await call("/v1/features/merchant_risk/batch", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entities: ["t-flip", "m-1", "t-copy-dst"], features: ["category"] }) });
+    const res = await call("/v1/features/merchant_risk/batch", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ entities: ["t-flip", "m-1", "t-copy-dst"], features: ["category"] }),
+    });
     expect(res.status).toBe(200);
     expect(res.json.results.map((r: { found: boolean; error?: { code: string } }) => (r.found ? "ok" : r.error!.code))).toEqual(["seal_invalid", "ok", "object_mismatch"]);
   });

@@ -71,7 +71,13 @@ async function del(entity: string, body?: unknown): Promise<Got> {
   const res = await call(path, {
     method: "DELETE",
     body: bytes,
-    headers: { "content-type": "application/json", "content-digest": sig.contentDigest, "signature-input": sig.signatureInput, signature: sig.signature, "accept-signature": `sig1=("@status" "content-digest");nonce="${answerNonce}"` },
+    headers: {
+      "content-type": "application/json",
+      "content-digest": sig.contentDigest,
+      "signature-input": sig.signatureInput,
+      signature: sig.signature,
+      "accept-signature": `sig1=("@status" "content-digest");nonce="${answerNonce}"`,
+    },
   });
   if (res.status < 300) verifyResponse(res, { method: "DELETE", path, query: "", body: bytes }, { key: jwk, nonce: answerNonce });
   return res;
@@ -167,11 +173,14 @@ describe("entity ids that look like routes or numbers", () => {
     expect((await batchRead([entity])).json.results[0]).toMatchObject({ entity, found: true });
   });
 
-  it("numeric ids: pushed as 42, read by GET /42, batch [42] and [\"42\"], loaded from CSV and JSONL ints", async () => {
+  it('numeric ids: pushed as 42, read by GET /42, batch [42] and ["42"], loaded from CSV and JSONL ints', async () => {
     expect((await push({ entity: 42, event_time: NOW - 1000, features: { txn_count_1h: 42 } })).json.entity).toBe("42");
     expect((await read("42")).json.features.txn_count_1h).toBe(42);
     const batch = await batchRead([42, "42"]);
-    expect(batch.json.results.map((r: { entity: string; found: boolean }) => [r.entity, r.found])).toEqual([["42", true], ["42", true]]);
+    expect(batch.json.results.map((r: { entity: string; found: boolean }) => [r.entity, r.found])).toEqual([
+      ["42", true],
+      ["42", true],
+    ]);
     const bad = await call(`/v1/features/${VIEW}/batch`, { method: "POST", body: JSON.stringify({ entities: [4.2] }), headers: { "content-type": "application/json" } });
     expect([bad.status, bad.json.error.code]).toEqual([400, "bad_entity"]);
     const csv = join(dir, "ids.csv");
@@ -188,22 +197,42 @@ describe("load: columns, units, renames, stdin, s3://, and --url", () => {
   it("--entity-column, --event-time-column with --event-time-unit s, --rename, from stdin; Feast's event_timestamp/created accepted", async () => {
     const seconds = Math.floor((NOW - 60_000) / 1000);
     const stdin = Readable.from([`id,ts,count\nw-cols,${seconds},7\n`]);
-    const s = await load({ file: "-", format: "csv", view: VIEW, store: lane.store, seals, stdin, entityColumn: "id", eventTimeColumn: "ts", eventTimeUnit: "s", rename: { count: "txn_count_1h" } });
+    const s = await load({
+      file: "-",
+      format: "csv",
+      view: VIEW,
+      store: lane.store,
+      seals,
+      stdin,
+      entityColumn: "id",
+      eventTimeColumn: "ts",
+      eventTimeUnit: "s",
+      rename: { count: "txn_count_1h" },
+    });
     expect(s).toMatchObject({ written: 1, rejected: 0 });
     const got = await read("w-cols");
     expect([got.json.event_time, got.json.features.txn_count_1h]).toEqual([new Date(seconds * 1000).toISOString(), 7]);
     const feast = join(dir, "feast.jsonl");
-    writeFileSync(feast, `${JSON.stringify({ merchant_id: "w-feast", event_timestamp: new Date(NOW - 1000).toISOString(), created: new Date(NOW).toISOString(), txn_count_1h: 5 })}\n`);
+    writeFileSync(
+      feast,
+      `${JSON.stringify({ merchant_id: "w-feast", event_timestamp: new Date(NOW - 1000).toISOString(), created: new Date(NOW).toISOString(), txn_count_1h: 5 })}\n`,
+    );
     expect(await load({ file: feast, view: VIEW, store: lane.store, seals })).toMatchObject({ written: 1, rejected: 0 });
   });
 
   it("an s3:// source is read through the project's S3 client (the local twin)", async () => {
     await lane.store.put("sources/in.jsonl", Buffer.from(`${JSON.stringify({ merchant_id: "w-s3", event_time: NOW - 500, txn_count_1h: 3 })}\n`));
-    const s = await load({ file: `s3://${lane.bucket}/sources/in.jsonl`, view: VIEW, store: lane.store, seals, fetchS3: async (_bucket, key) => {
-      const got = await lane.store.get(key);
-      if (!got.found) throw new Error("missing");
-      return got.body;
-    } });
+    const s = await load({
+      file: `s3://${lane.bucket}/sources/in.jsonl`,
+      view: VIEW,
+      store: lane.store,
+      seals,
+      fetchS3: async (_bucket, key) => {
+        const got = await lane.store.get(key);
+        if (!got.found) throw new Error("missing");
+        return got.body;
+      },
+    });
     expect(s).toMatchObject({ written: 1 });
     expect((await read("w-s3")).json.features.txn_count_1h).toBe(3);
   });

@@ -32,7 +32,12 @@ describe("enclave/high-water HighWaterMarks (P2)", () => {
 
   it("hashes view and entity apart (no concatenation ambiguity) into safe integers", () => {
     expect(entityHash("ab", "c")).not.toBe(entityHash("a", "bc"));
-    for (const [v, e] of [["user_profile", "user_1"], ["x", ""], ["", "y"]]) expect(Number.isSafeInteger(entityHash(v!, e!))).toBe(true);
+    for (const [v, e] of [
+      ["user_profile", "user_1"],
+      ["x", ""],
+      ["", "y"],
+    ])
+      expect(Number.isSafeInteger(entityHash(v!, e!))).toBe(true);
   });
 });
 

@@ -37,7 +37,8 @@ async function call(signer: Signer, message: unknown): Promise<{ ok: true; value
 }
 
 const read = (signer: Signer, object: Buffer | null) => signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "", objects: [object] }) as SignedResponse;
-const bodyOf = (s: SignedResponse) => JSON.parse(Buffer.from(s.body).toString()) as { found: boolean; written_by?: string; status?: Record<string, string>; error?: { code: string } };
+const bodyOf = (s: SignedResponse) =>
+  JSON.parse(Buffer.from(s.body).toString()) as { found: boolean; written_by?: string; status?: Record<string, string>; error?: { code: string } };
 
 describe("key directory and writer keys provisioned through the frame protocol, unwrapped with attestation", () => {
   const lane = localSetup();
@@ -47,10 +48,24 @@ describe("key directory and writer keys provisioned through the frame protocol, 
   let signer: Signer;
   const k1 = testWriterKey("loader");
   const wrap = (k: TestWriterKey, arn = SEAL_ARN, context = sealKeyEncryptionContext(k.kid, k.writer)) => ({ kid: k.kid, ciphertextBlob: kms.wrap(arn, k.key, context) });
-  const sealedBy = (k: TestWriterKey, eventTime = NOW - 5000) => new SealKeyring([k]).seal({ view: "users", entity: "u1", event_time: eventTime, written_time: NOW - 1000, features: { a: 7 } });
+  const sealedBy = (k: TestWriterKey, eventTime = NOW - 5000) =>
+    new SealKeyring([k]).seal({ view: "users", entity: "u1", event_time: eventTime, written_time: NOW - 1000, features: { a: 7 } });
   let epoch = 100;
   const provision = async (keys: TestWriterKey[], wrapped: { kid: string; ciphertextBlob: Buffer }[], extra: Record<string, unknown> = {}) =>
-    call(signer, { directory: await admin.sign(directoryOf("test", ++epoch, NOW, keys.map((k) => listed(k)))), region: REGION, credentials: HOST, wrapped, ...extra });
+    call(signer, {
+      directory: await admin.sign(
+        directoryOf(
+          "test",
+          ++epoch,
+          NOW,
+          keys.map((k) => listed(k)),
+        ),
+      ),
+      region: REGION,
+      credentials: HOST,
+      wrapped,
+      ...extra,
+    });
 
   beforeAll(async () => {
     await kms.start();
@@ -161,11 +176,21 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
   function enclave(now: () => number) {
     const state = new KeyState({ lane: "test", adminKeys: [admin.entry] }, now);
     const laneKeys = new LaneKeys();
-    const provisioner = new KeyProvisioner(state, { config, unwrap: attestedSealKeyUnwrap(config, lane.nsm), unwrapLaneKey: attestedLaneKeyUnwrap(config, "test", lane.nsm) }, laneKeys, now);
+    const provisioner = new KeyProvisioner(
+      state,
+      { config, unwrap: attestedSealKeyUnwrap(config, lane.nsm), unwrapLaneKey: attestedLaneKeyUnwrap(config, "test", lane.nsm) },
+      laneKeys,
+      now,
+    );
     return new Signer({ now, registry, provisioner, nsm: lane.nsm });
   }
   const provisionLane = async (signer: Signer, keys: ReturnType<typeof laneKey>[]) =>
-    call(signer, { directory: await admin.sign(directoryOf("test", 1, NOW, [])), region: REGION, credentials: HOST, laneKeys: keys.map(({ kid, ciphertextBlob, notBefore, notAfter }) => ({ kid, ciphertextBlob, notBefore, notAfter })) });
+    call(signer, {
+      directory: await admin.sign(directoryOf("test", 1, NOW, [])),
+      region: REGION,
+      credentials: HOST,
+      laneKeys: keys.map(({ kid, ciphertextBlob, notBefore, notAfter }) => ({ kid, ciphertextBlob, notBefore, notAfter })),
+    });
   const readAt = (signer: Signer) => signer.signRead({ method: "GET", path: "/v1/features/users/u9", query: "", objects: [null] });
 
   beforeAll(async () => {
@@ -181,7 +206,8 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     for (const s of [a, b]) expect(await provisionLane(s, [k1])).toMatchObject({ ok: true, value: { unwrapped: [k1.kid], laneKeys: [{ keyid: k1.kid }] } });
     expect(a.key.keyid).not.toBe(b.key.keyid); // different enclave-born keys…
     const pinned = laneKeysJwks([{ kid: k1.kid, publicKey: k1.publicKey, not_before: k1.notBefore, not_after: k1.notAfter }]).keys;
-    for (const s of [a, b]) expect(verifyResponse(receivedFromSigned(readAt(s)), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: NOW / 1000 }).keyid).toBe(k1.kid); // …one lane key
+    for (const s of [a, b])
+      expect(verifyResponse(receivedFromSigned(readAt(s)), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: NOW / 1000 }).keyid).toBe(k1.kid); // …one lane key
     // The attestation names the lane key, so an attested consumer learns it from any host.
     const doc = await a.attest({});
     const verified = verifyAttestation(Buffer.from(doc.document), { root: lane.root(), measurements: lane.measurements(), maxAgeMs: 600_000 });
@@ -195,7 +221,8 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     const s = enclave(() => now);
     expect((await provisionLane(s, [k1, k2])).ok).toBe(true);
     const pinned = laneKeysJwks([k1, k2].map((k) => ({ kid: k.kid, publicKey: k.publicKey, not_before: k.notBefore, not_after: k.notAfter }))).keys;
-    const verify = (signed: SignedResponse) => verifyResponse(receivedFromSigned(signed), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: now / 1000 });
+    const verify = (signed: SignedResponse) =>
+      verifyResponse(receivedFromSigned(signed), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: now / 1000 });
     expect(verify(readAt(s)).keyid).toBe(k1.kid);
     now = NOW + HOUR + 1000;
     expect(verify(readAt(s)).keyid).toBe(k2.kid);
@@ -205,7 +232,9 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     stale.offer(k1.kid, k1.privateKey, NOW - HOUR, NOW + 100 * HOUR);
     const retired = new Signer({ now: () => NOW + 3 * HOUR, registry, laneKeys: stale });
     const late = retired.signRead({ method: "GET", path: "/v1/features/users/u9", query: "", objects: [null] });
-    expect(() => verifyResponse(receivedFromSigned(late), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: (NOW + 3 * HOUR) / 1000 })).toThrow(/valid from/);
+    expect(() => verifyResponse(receivedFromSigned(late), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: (NOW + 3 * HOUR) / 1000 })).toThrow(
+      /valid from/,
+    );
   });
 
   test("the host cannot stretch a lane key's validity or relabel it: the blob's context does not match, KMS refuses", async () => {

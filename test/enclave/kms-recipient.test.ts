@@ -21,7 +21,6 @@ import { verifyAttestation } from "../../verifier/attestation";
 import { localSetup, tempDir } from "./nsm/fixtures";
 import { envelopeFor } from "../helpers/fake-kms";
 
-
 describe("decryptCiphertextForRecipient", () => {
   const key = generateRecipientKey();
   const secret = Buffer.from("the data key for sealed objects: 32 bytes + some more");
@@ -64,8 +63,26 @@ describe("decryptCiphertextForRecipient", () => {
     const plain = join(dir, "plain.bin");
     writeFileSync(plain, secret);
     const theirs = join(dir, "theirs.der");
-    execFileSync("openssl", ["cms", "-encrypt", "-binary", "-aes256", "-in", plain, "-outform", "DER", "-out", theirs, "-recip", cert,
-      "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256", "-keyopt", "rsa_mgf1_md:sha256"]);
+    execFileSync("openssl", [
+      "cms",
+      "-encrypt",
+      "-binary",
+      "-aes256",
+      "-in",
+      plain,
+      "-outform",
+      "DER",
+      "-out",
+      theirs,
+      "-recip",
+      cert,
+      "-keyopt",
+      "rsa_padding_mode:oaep",
+      "-keyopt",
+      "rsa_oaep_md:sha256",
+      "-keyopt",
+      "rsa_mgf1_md:sha256",
+    ]);
     expect(decryptCiphertextForRecipient(readFileSync(theirs), key.privateKey)).toEqual(secret);
   });
 });
@@ -86,7 +103,11 @@ describe("KMS Decrypt with Recipient", () => {
     const verified = verifyAttestation(Buffer.from(recipient.AttestationDocument, "base64"), { root: lane.root(), measurements: lane.measurements() });
     return {
       status: 200,
-      json: { KeyId: `arn:aws:kms:${region}:111122223333:key/1234abcd`, EncryptionAlgorithm: "SYMMETRIC_DEFAULT", CiphertextForRecipient: envelopeFor(verified.publicKey!, dataKey).toString("base64") },
+      json: {
+        KeyId: `arn:aws:kms:${region}:111122223333:key/1234abcd`,
+        EncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+        CiphertextForRecipient: envelopeFor(verified.publicKey!, dataKey).toString("base64"),
+      },
     };
   };
 

@@ -78,7 +78,13 @@ describe("enclave/registry-state", () => {
 describe("schema changes (docs/views.md) in the signer's render and validate path", () => {
   const writerKey = { ...generateSealKey("k1"), writer: "loader" };
   const seals = new SealKeyring([writerKey]);
-  const v1 = [smallView("orders", [{ name: "amount", type: "float" }, { name: "items", type: "int" }, { name: "note", type: "string" }])];
+  const v1 = [
+    smallView("orders", [
+      { name: "amount", type: "float" },
+      { name: "items", type: "int" },
+      { name: "note", type: "string" },
+    ]),
+  ];
   const stored = seals.seal({ view: "orders", entity: "o1", event_time: NOW - 1000, written_time: NOW - 500, features: { amount: 9.5, items: 3, note: "x" } });
 
   async function signerWith(views: ReturnType<typeof smallView>[]) {
@@ -107,7 +113,12 @@ describe("schema changes (docs/views.md) in the signer's render and validate pat
   });
 
   it("remove a feature: full reads leave it out, a projection of it is unknown_feature", async () => {
-    const { signer } = await signerWith([smallView("orders", v1[0]!.features.filter((f) => f.name !== "note"))]);
+    const { signer } = await signerWith([
+      smallView(
+        "orders",
+        v1[0]!.features.filter((f) => f.name !== "note"),
+      ),
+    ]);
     expect(read(signer).body.features).toEqual({ amount: 9.5, items: 3 });
     expect(() => read(signer, "?features=note")).toThrow(/no feature "note"/);
   });

@@ -35,12 +35,7 @@ describe("enclave/render", () => {
     const fresh = seals.seal({ view: "users", entity: "u1", event_time: readTimeMs - 30_000, written_time: readTimeMs - 20_000, features: { score: 1 } });
     const old = seals.seal({ view: "users", entity: "u2", event_time: readTimeMs - 7_200_000, written_time: readTimeMs - 7_000_000, features: { score: 2 } });
     const rendered = renderRead(request("json", ["u1", "u2", "u3", "u4"], null), [fresh, old, null, Buffer.from("not an object")], { seals, readTimeMs, registry });
-    expect(rendered.served).toEqual([
-      { status: "found", ageSeconds: 30 },
-      { status: "outside_max_age", ageSeconds: 7200 },
-      { status: "not_found" },
-      { status: "refused" },
-    ]);
+    expect(rendered.served).toEqual([{ status: "found", ageSeconds: 30 }, { status: "outside_max_age", ageSeconds: 7200 }, { status: "not_found" }, { status: "refused" }]);
     const single = renderRead(request("json", ["u2"], ["score"]), [old], { seals, readTimeMs, registry });
     expect(single.served).toEqual([{ status: "outside_max_age", ageSeconds: 7200 }]);
   });

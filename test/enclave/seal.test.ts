@@ -19,7 +19,17 @@ describe("enclave/seal", () => {
 
   it("refuses a sealed object whose output feature has an unsupported value (never a PRESENT value)", () => {
     const registry = defineRegistry([
-      { name: "users", entityKey: "id", owner: "t", description: "t", ttlSeconds: 3600, features: [{ name: "a", type: "int" }, { name: "b", type: "string" }] },
+      {
+        name: "users",
+        entityKey: "id",
+        owner: "t",
+        description: "t",
+        ttlSeconds: 3600,
+        features: [
+          { name: "a", type: "int" },
+          { name: "b", type: "string" },
+        ],
+      },
     ]);
     // A writer bug: a nested map where an int belongs, under a valid seal.
     const body = encodeObjectBody({ ...object, features: { a: { nested: 1 }, b: "x" } as never });

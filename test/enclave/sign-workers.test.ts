@@ -24,7 +24,8 @@ const VIEW = "user_profile";
 const writerKey = { ...generateSealKey("test"), writer: "loader" };
 const seals = new SealKeyring([writerKey]);
 const T = Date.now() - 60_000;
-const object = (entity: string, eventTime = T) => seals.seal({ view: VIEW, entity, event_time: eventTime, written_time: eventTime + 10, features: { country: "IN", segment: entity, txn_count_1d: 3 } });
+const object = (entity: string, eventTime = T) =>
+  seals.seal({ view: VIEW, entity, event_time: eventTime, written_time: eventTime + 10, features: { country: "IN", segment: entity, txn_count_1d: 3 } });
 const path = (e: string) => `/v1/features/${VIEW}/${e}`;
 const QUERY = "?features=country,segment,txn_count_1d";
 
@@ -53,7 +54,7 @@ describe("enclave/shared-high-water", () => {
     const plain = new HighWaterMarks(10_000);
     const shared = new SharedHighWaterMarks(10_000);
     let seed = 7;
-    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const mismatches: string[] = [];
     const verdicts = new Set<string>();
     for (let i = 0; i < 30_000; i++) {
@@ -109,7 +110,13 @@ describe("enclave/sign-workers (--workers 2)", () => {
         // The same answer as the single-threaded signer gives (apart from who signed it).
         const { features, status, entity, event_time, written_by } = body(pooled[i]);
         const s = body(single[i]);
-        expect({ features, status, entity, event_time, written_by }).toEqual({ features: s.features, status: s.status, entity: s.entity, event_time: s.event_time, written_by: s.written_by });
+        expect({ features, status, entity, event_time, written_by }).toEqual({
+          features: s.features,
+          status: s.status,
+          entity: s.entity,
+          event_time: s.event_time,
+          written_by: s.written_by,
+        });
         expect(features).toEqual({ country: "IN", segment: entities[i], txn_count_1d: 3 });
       }
       // Both threads signed: each answered some of the reads (least-busy dispatch).

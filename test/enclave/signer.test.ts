@@ -30,11 +30,7 @@ const object = (view: string, entity: string) =>
   seals.seal({ view, entity, event_time: NOW - 5000, written_time: NOW - 1000, features: { a: 1, b: "two", c: [0.5, 1.5], d: null } });
 
 function verify(signer: Signer, signed: SignedResponse, path: string, query = "", nonce?: string) {
-  return verifyResponse(
-    receivedFromSigned(signed),
-    { method: "GET", path, query },
-    { key: signer.key.info.jwk, nonce, now: NOW / 1000 },
-  );
+  return verifyResponse(receivedFromSigned(signed), { method: "GET", path, query }, { key: signer.key.info.jwk, nonce, now: NOW / 1000 });
 }
 
 describe("enclave/signer", () => {
@@ -133,16 +129,39 @@ describe("enclave/signer push answers", () => {
     const signed = signer.signWriteOutcome({ ticket: sealed.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: NOW - 10 }] });
     const answer = JSON.parse(Buffer.from(signed.body).toString());
     expect(answer).toMatchObject({ view: "users", written_by: "loader", outcome_reported_by: "host", summary: { written: 1, rejected: 1 } });
-    expect(answer.results.map((r: { entity: string; result: string }) => [r.entity, r.result])).toEqual([["u1", "written"], ["u2", "rejected"]]);
-    expect(answer.results[0].object_digest).toBe(createHash("sha256").update(sealed.rows[0] && "object" in sealed.rows[0] ? sealed.rows[0].object : Buffer.alloc(0)).digest("base64"));
+    expect(answer.results.map((r: { entity: string; result: string }) => [r.entity, r.result])).toEqual([
+      ["u1", "written"],
+      ["u2", "rejected"],
+    ]);
+    expect(answer.results[0].object_digest).toBe(
+      createHash("sha256")
+        .update(sealed.rows[0] && "object" in sealed.rows[0] ? sealed.rows[0].object : Buffer.alloc(0))
+        .digest("base64"),
+    );
     verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/v1/features/users/_push", query: "", body: request.body }, { key: signer.key.info.jwk, now: NOW / 1000 });
   });
 
   it("refuses outcomes that are missing, invented or duplicated, and keeps rejections", () => {
     const sealed = signer.sealWrite(push(rows));
     expect(() => signer.signWriteOutcome({ ticket: sealed.ticket, outcomes: [] })).toThrow(/no store outcome/);
-    expect(() => signer.signWriteOutcome({ ticket: sealed.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: 1 }, { index: 0, result: "written", stored_event_time: 1 }] })).toThrow(/two outcomes/);
-    expect(() => signer.signWriteOutcome({ ticket: sealed.ticket, outcomes: [{ index: 0, result: "unchanged", stored_event_time: 1 }, { index: 1, result: "written", stored_event_time: 1 }] })).toThrow(/not sealed/);
+    expect(() =>
+      signer.signWriteOutcome({
+        ticket: sealed.ticket,
+        outcomes: [
+          { index: 0, result: "written", stored_event_time: 1 },
+          { index: 0, result: "written", stored_event_time: 1 },
+        ],
+      }),
+    ).toThrow(/two outcomes/);
+    expect(() =>
+      signer.signWriteOutcome({
+        ticket: sealed.ticket,
+        outcomes: [
+          { index: 0, result: "unchanged", stored_event_time: 1 },
+          { index: 1, result: "written", stored_event_time: 1 },
+        ],
+      }),
+    ).toThrow(/not sealed/);
   });
 });
 
@@ -172,15 +191,24 @@ describe("enclave/signer merges pushes into the verified current object (issue #
   it("merge keeps the other features (each with its own event time); replace drops them", () => {
     const first = signer.sealWrite(request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 7200_000 + 60_000, features: { a: 1, b: "old" } }));
     const v1 = sealedObject(first);
-    const merged = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 60_000, features: { a: 2 } }), current: [{ entity: "m1", object: v1 }] });
+    const merged = signer.sealWrite({
+      ...request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 60_000, features: { a: 2 } }),
+      current: [{ entity: "m1", object: v1 }],
+    });
     const v2 = sealedObject(merged);
     const got = read("m1", v2);
     expect(got.body.features).toMatchObject({ a: 2, b: null });
     // b is still stored, but its own event time is past the view's 1 h max age: per-feature OUTSIDE_MAX_AGE.
     expect(got.body.status).toMatchObject({ a: "PRESENT", b: "OUTSIDE_MAX_AGE" });
-    const fresh = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 30_000, features: { b: "new" } }), current: [{ entity: "m1", object: v2 }] });
+    const fresh = signer.sealWrite({
+      ...request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 30_000, features: { b: "new" } }),
+      current: [{ entity: "m1", object: v2 }],
+    });
     expect(read("m1", sealedObject(fresh)).body.features).toMatchObject({ a: 2, b: "new" });
-    const replaced = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 20_000, features: { a: 3 }, mode: "replace" }), current: [{ entity: "m1", object: sealedObject(fresh) }] });
+    const replaced = signer.sealWrite({
+      ...request("POST", "/v1/features/users", { entity: "m1", event_time: NOW - 20_000, features: { a: 3 }, mode: "replace" }),
+      current: [{ entity: "m1", object: sealedObject(fresh) }],
+    });
     expect(read("m1", sealedObject(replaced)).body.status).toMatchObject({ a: "PRESENT", b: "NOT_FOUND" });
   });
 
@@ -188,22 +216,39 @@ describe("enclave/signer merges pushes into the verified current object (issue #
     const loser = signer.sealWrite(request("POST", "/v1/features/users", { entity: "m8", event_time: NOW - 100, features: { a: 1 } }));
     expect(codeOf(loser)).toBeUndefined();
     const winner = seals.seal({ view: "users", entity: "m8", event_time: NOW - 500, written_time: NOW, features: { b: "won" } });
-    const retry = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m8", event_time: NOW - 100, features: { a: 1 } }), current: [{ entity: "m8", object: winner }] });
+    const retry = signer.sealWrite({
+      ...request("POST", "/v1/features/users", { entity: "m8", event_time: NOW - 100, features: { a: 1 } }),
+      current: [{ entity: "m8", object: winner }],
+    });
     expect(codeOf(retry)).toBeUndefined();
     expect(read("m8", sealedObject(retry)).body.features).toMatchObject({ a: 1, b: "won" });
   });
 
   it("a host that sends current objects but leaves an entity out gets that row refused (never merged from nothing)", () => {
-    const r = signer.sealWrite({ ...request("POST", "/v1/features/users/_push", { rows: [{ entity: "m9", event_time: NOW - 10, features: { a: 1 } }, { entity: "m10", event_time: NOW - 10, features: { a: 1 } }] }), current: [{ entity: "m9", object: null }] });
+    const r = signer.sealWrite({
+      ...request("POST", "/v1/features/users/_push", {
+        rows: [
+          { entity: "m9", event_time: NOW - 10, features: { a: 1 } },
+          { entity: "m10", event_time: NOW - 10, features: { a: 1 } },
+        ],
+      }),
+      current: [{ entity: "m9", object: null }],
+    });
     expect(codeOf(r, 0)).toBeUndefined();
     expect(codeOf(r, 1)).toBe("current_object_missing");
   });
 
   it("refuses a row older than the current object, and an unchanged row returns the current bytes", () => {
     const v1 = sealedObject(signer.sealWrite(request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 1000, features: { a: 1 } })));
-    const older = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 2000, features: { a: 0 } }), current: [{ entity: "m2", object: v1 }] });
+    const older = signer.sealWrite({
+      ...request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 2000, features: { a: 0 } }),
+      current: [{ entity: "m2", object: v1 }],
+    });
     expect(codeOf(older)).toBe("older_than_stored");
-    const same = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 1000, features: { a: 1 } }), current: [{ entity: "m2", object: v1 }] });
+    const same = signer.sealWrite({
+      ...request("POST", "/v1/features/users", { entity: "m2", event_time: NOW - 1000, features: { a: 1 } }),
+      current: [{ entity: "m2", object: v1 }],
+    });
     expect(same.rows[0]).toMatchObject({ unchanged: true });
     expect(sealedObject(same)).toEqual(v1);
   });
@@ -222,7 +267,11 @@ describe("enclave/signer merges pushes into the verified current object (issue #
     expect(codeOf(fresh)).toBeUndefined();
     signer.signWriteOutcome({ ticket: fresh.ticket, outcomes: [{ index: 0, result: "written", stored_event_time: NOW - 100 }] });
     const stale = seals.seal({ view: "users", entity: "m3", event_time: NOW - 5000, written_time: NOW - 5000, features: { a: 0 } });
-    expect(codeOf(signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m3", event_time: NOW - 50, features: { b: "x" } }), current: [{ entity: "m3", object: stale }] }))).toBe("rolled_back");
+    expect(
+      codeOf(
+        signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m3", event_time: NOW - 50, features: { b: "x" } }), current: [{ entity: "m3", object: stale }] }),
+      ),
+    ).toBe("rolled_back");
     // …and "no current object" for a row older than the mark means the host withheld the newer one.
     expect(codeOf(signer.sealWrite(request("POST", "/v1/features/users", { entity: "m3", event_time: NOW - 200, features: { a: 1 } })))).toBe("older_than_stored");
   });
@@ -235,9 +284,19 @@ describe("enclave/signer merges pushes into the verified current object (issue #
     const got = read("m4", tomb);
     expect(got.status).toBe(404);
     expect(got.body.error.code).toBe("not_found");
-    const late = signer.sealWrite({ ...request("POST", "/v1/features/users", { entity: "m4", event_time: NOW - 500, features: { a: 2 } }), current: [{ entity: "m4", object: tomb }] });
+    const late = signer.sealWrite({
+      ...request("POST", "/v1/features/users", { entity: "m4", event_time: NOW - 500, features: { a: 2 } }),
+      current: [{ entity: "m4", object: tomb }],
+    });
     expect(codeOf(late)).toBe("older_than_stored");
-    const rowDelete = signer.sealWrite({ ...request("POST", "/v1/features/users/_push", { rows: [{ entity: "m5", event_time: NOW - 10, delete: true }, { entity: "m5", event_time: NOW - 5, features: { a: 1 } }] }) });
+    const rowDelete = signer.sealWrite({
+      ...request("POST", "/v1/features/users/_push", {
+        rows: [
+          { entity: "m5", event_time: NOW - 10, delete: true },
+          { entity: "m5", event_time: NOW - 5, features: { a: 1 } },
+        ],
+      }),
+    });
     expect(read("m5", sealedObject(rowDelete)).status).toBe(404);
     expect(codeOf(rowDelete, 1)).toBe("duplicate_entity");
   });

@@ -11,10 +11,32 @@
 // writer (kms:EncryptionContext:writer). Asymmetric Ed25519 keys (`signingKeyArns`, KeySpec
 // ECC_NIST_EDWARDS25519) answer GetPublicKey (DER SPKI) and Sign (ED25519_SHA_512, MessageType RAW,
 // ≤ 4096 bytes), as the lane admin key does.
-import { constants, createCipheriv, createDecipheriv, createHash, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, sign as edSign, type KeyObject } from "node:crypto";
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  publicEncrypt,
+  randomBytes,
+  sign as edSign,
+  type KeyObject,
+} from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ContentInfo, EncryptedContent, EncryptedContentInfo, EnvelopedData, id_data, id_envelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo, RecipientInfos } from "@peculiar/asn1-cms";
+import {
+  ContentInfo,
+  EncryptedContent,
+  EncryptedContentInfo,
+  EnvelopedData,
+  id_data,
+  id_envelopedData,
+  KeyTransRecipientInfo,
+  RecipientIdentifier,
+  RecipientInfo,
+  RecipientInfos,
+} from "@peculiar/asn1-cms";
 import { id_mgf1, id_RSAES_OAEP, id_sha256, RsaEsOaepParams } from "@peculiar/asn1-rsa";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, SubjectKeyIdentifier } from "@peculiar/asn1-x509";
@@ -38,7 +60,10 @@ export function envelopeFor(spki: Buffer, plaintext: Buffer, variant: { chunked?
   const iv = randomBytes(16);
   const cipher = createCipheriv("aes-256-cbc", contentKey, iv);
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  const encryptedKey = publicEncrypt({ key: createPublicKey({ key: spki, format: "der", type: "spki" }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, contentKey);
+  const encryptedKey = publicEncrypt(
+    { key: createPublicKey({ key: spki, format: "der", type: "spki" }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
+    contentKey,
+  );
   const chunks = variant.chunked ? [ciphertext.subarray(0, 16), ciphertext.subarray(16)].map((c) => new OctetString(c)) : undefined;
   const enveloped = new EnvelopedData({
     version: 2,
@@ -83,8 +108,7 @@ export interface FakeKmsOptions {
   readonly signingKeyArns?: readonly string[];
 }
 
-const canonicalContext = (ctx: unknown): string =>
-  JSON.stringify(Object.entries((ctx ?? {}) as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+const canonicalContext = (ctx: unknown): string => JSON.stringify(Object.entries((ctx ?? {}) as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 export class FakeKms {
   readonly calls: FakeKmsCall[] = [];
@@ -178,10 +202,22 @@ export class FakeKms {
     const err = (type: string, message: string): [number, unknown] => [400, { __type: `com.amazonaws.kms#${type}`, message }];
     if (action === "GetPublicKey" || action === "Sign") {
       const arn = [...this.signing.keys()].find((a) => a === body.KeyId || a.endsWith(`:key/${String(body.KeyId)}`));
-      if (!arn) return this.masters.size > 0 && this.resolveKey(body.KeyId) ? err("UnsupportedOperationException", `${String(body.KeyId)} is a symmetric key`) : err("NotFoundException", `key ${String(body.KeyId)} not found`);
+      if (!arn)
+        return this.masters.size > 0 && this.resolveKey(body.KeyId)
+          ? err("UnsupportedOperationException", `${String(body.KeyId)} is a symmetric key`)
+          : err("NotFoundException", `key ${String(body.KeyId)} not found`);
       const key = this.signing.get(arn)!;
       if (action === "GetPublicKey") {
-        return [200, { KeyId: arn, KeySpec: "ECC_NIST_EDWARDS25519", KeyUsage: "SIGN_VERIFY", SigningAlgorithms: ["ED25519_SHA_512", "ED25519_PH_SHA_512"], PublicKey: key.publicKey.export({ format: "der", type: "spki" }).toString("base64") }];
+        return [
+          200,
+          {
+            KeyId: arn,
+            KeySpec: "ECC_NIST_EDWARDS25519",
+            KeyUsage: "SIGN_VERIFY",
+            SigningAlgorithms: ["ED25519_SHA_512", "ED25519_PH_SHA_512"],
+            PublicKey: key.publicKey.export({ format: "der", type: "spki" }).toString("base64"),
+          },
+        ];
       }
       if (body.SigningAlgorithm !== "ED25519_SHA_512") return err("ValidationException", "SigningAlgorithm must be ED25519_SHA_512 for this key");
       if (body.MessageType !== "RAW") return err("ValidationException", "ED25519_SHA_512 takes MessageType RAW");
@@ -194,7 +230,14 @@ export class FakeKms {
       if (!keyArn) return err("NotFoundException", `key ${String(body.KeyId)} not found`);
       if (body.KeySpec !== "AES_256" && body.NumberOfBytes !== 32) return err("ValidationException", "KeySpec AES_256 expected");
       const plaintext = randomBytes(32);
-      return [200, { KeyId: keyArn, Plaintext: plaintext.toString("base64"), CiphertextBlob: this.wrap(keyArn, plaintext, body.EncryptionContext as Record<string, string>).toString("base64") }];
+      return [
+        200,
+        {
+          KeyId: keyArn,
+          Plaintext: plaintext.toString("base64"),
+          CiphertextBlob: this.wrap(keyArn, plaintext, body.EncryptionContext as Record<string, string>).toString("base64"),
+        },
+      ];
     }
     if (action === "GenerateDataKeyPairWithoutPlaintext") {
       // The lane signing key (wire/lane-key.ts): KMS makes the pair and returns only the public key
@@ -204,7 +247,15 @@ export class FakeKms {
       if (body.KeyPairSpec !== "ECC_NIST_EDWARDS25519") return err("ValidationException", "KeyPairSpec ECC_NIST_EDWARDS25519 expected here");
       const pair = generateKeyPairSync("ed25519");
       const der = pair.privateKey.export({ format: "der", type: "pkcs8" });
-      return [200, { KeyId: keyArn, KeyPairSpec: "ECC_NIST_EDWARDS25519", PublicKey: pair.publicKey.export({ format: "der", type: "spki" }).toString("base64"), PrivateKeyCiphertextBlob: this.wrap(keyArn, der, body.EncryptionContext as Record<string, string>).toString("base64") }];
+      return [
+        200,
+        {
+          KeyId: keyArn,
+          KeyPairSpec: "ECC_NIST_EDWARDS25519",
+          PublicKey: pair.publicKey.export({ format: "der", type: "spki" }).toString("base64"),
+          PrivateKeyCiphertextBlob: this.wrap(keyArn, der, body.EncryptionContext as Record<string, string>).toString("base64"),
+        },
+      ];
     }
     if (action !== "Decrypt") return err("UnsupportedOperationException", action);
     const blob = Buffer.from(String(body.CiphertextBlob ?? ""), "base64");
@@ -213,11 +264,12 @@ export class FakeKms {
       const wanted = this.resolveKey(body.KeyId);
       if (!wanted) return err("NotFoundException", `key ${String(body.KeyId)} not found`);
       if (opened && opened.keyArn !== wanted) return err("IncorrectKeyException", "the ciphertext was not encrypted under the KeyId");
-      if (!opened && blob.length > 0 && blob.subarray(1, 1 + blob[0]!).toString() !== wanted) return err("IncorrectKeyException", "the ciphertext was not encrypted under the KeyId");
+      if (!opened && blob.length > 0 && blob.subarray(1, 1 + blob[0]!).toString() !== wanted)
+        return err("IncorrectKeyException", "the ciphertext was not encrypted under the KeyId");
     }
     if (!opened) return err("InvalidCiphertextException", "ciphertext or encryption context does not match");
     const recipient = body.Recipient as { AttestationDocument?: string; KeyEncryptionAlgorithm?: string } | undefined;
-    const keyIdOut = this.behaviour === "wrong-key-id" ? this.options.keyArns.find((a) => a !== opened.keyArn) ?? "arn:aws:kms:x:000000000000:key/other" : opened.keyArn;
+    const keyIdOut = this.behaviour === "wrong-key-id" ? (this.options.keyArns.find((a) => a !== opened.keyArn) ?? "arn:aws:kms:x:000000000000:key/other") : opened.keyArn;
     const withKeyId = (json: Record<string, unknown>) => (this.behaviour === "no-key-id" ? json : { KeyId: keyIdOut, ...json });
     if (recipient) {
       if (recipient.KeyEncryptionAlgorithm !== "RSAES_OAEP_SHA_256") return err("ValidationException", "KeyEncryptionAlgorithm");
@@ -231,7 +283,8 @@ export class FakeKms {
       if (this.behaviour === "plaintext-for-recipient") return [200, withKeyId({ Plaintext: opened.plaintext.toString("base64"), EncryptionAlgorithm: "SYMMETRIC_DEFAULT" })];
       return [200, withKeyId({ CiphertextForRecipient: envelopeFor(publicKey, opened.plaintext).toString("base64"), EncryptionAlgorithm: "SYMMETRIC_DEFAULT" })];
     }
-    if (!(this.options.plainDecrypt ?? []).includes(accessKeyId)) return err("AccessDeniedException", `${accessKeyId} may Decrypt only with a Nitro attestation (kms:RecipientAttestation)`);
+    if (!(this.options.plainDecrypt ?? []).includes(accessKeyId))
+      return err("AccessDeniedException", `${accessKeyId} may Decrypt only with a Nitro attestation (kms:RecipientAttestation)`);
     const onlyWriter = this.options.plainDecryptWriters?.[accessKeyId];
     if (onlyWriter !== undefined && (body.EncryptionContext as Record<string, string> | undefined)?.writer !== onlyWriter) {
       return err("AccessDeniedException", `${accessKeyId} may Decrypt only keys of writer ${onlyWriter} (kms:EncryptionContext:writer)`);

@@ -43,14 +43,23 @@ describe("EventBridge rules: the deploy role manages the lane's rules only", () 
 
   test("targets: the lane's topics only (no Lambda, no other team's topic, no target-less call)", async () => {
     expect(await evaluate({ ...deploy, action: "events:PutTargets", resource: laneRule, context: { ...main, "events:TargetArn": topic } })).toBe("Allowed");
-    for (const target of [`arn:aws:lambda:${REGION}:${ACCOUNT}:function:billing`, `arn:aws:sns:${REGION}:${ACCOUNT}:billing-alerts`, `arn:aws:sns:eu-west-1:${ACCOUNT}:express-lane-alarms`]) {
-      expect([target, await evaluate({ ...deploy, action: "events:PutTargets", resource: laneRule, context: { ...main, "events:TargetArn": target } })]).not.toEqual([target, "Allowed"]);
+    for (const target of [
+      `arn:aws:lambda:${REGION}:${ACCOUNT}:function:billing`,
+      `arn:aws:sns:${REGION}:${ACCOUNT}:billing-alerts`,
+      `arn:aws:sns:eu-west-1:${ACCOUNT}:express-lane-alarms`,
+    ]) {
+      expect([target, await evaluate({ ...deploy, action: "events:PutTargets", resource: laneRule, context: { ...main, "events:TargetArn": target } })]).not.toEqual([
+        target,
+        "Allowed",
+      ]);
     }
     expect(await evaluate({ ...deploy, action: "events:PutTargets", resource: laneRule, context: main })).not.toBe("Allowed");
   });
 
   test("no role can be passed to EventBridge (a target running with a role)", async () => {
-    expect(await evaluate({ ...deploy, action: "iam:PassRole", resource: roleArn("express-lane-host"), context: { "iam:PassedToService": "events.amazonaws.com" } })).not.toBe("Allowed");
+    expect(await evaluate({ ...deploy, action: "iam:PassRole", resource: roleArn("express-lane-host"), context: { "iam:PassedToService": "events.amazonaws.com" } })).not.toBe(
+      "Allowed",
+    );
   });
 });
 

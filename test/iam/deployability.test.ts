@@ -29,14 +29,19 @@ const lane = laneCalls(s);
 const bootstrap = bootstrapCalls(s);
 const deploy = { principal: roleArn(s.config.deployRoleName), ...principalPolicies(s, s.config.deployRoleName) };
 const plan = { principal: roleArn(s.config.planRoleName), ...principalPolicies(s, s.config.planRoleName) };
-const administrator = { principal: BOOTSTRAP_ADMIN, identityPolicies: [{ name: "AdministratorAccess", policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] } as Json }] };
+const administrator = {
+  principal: BOOTSTRAP_ADMIN,
+  identityPolicies: [{ name: "AdministratorAccess", policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] } as Json }],
+};
 
 type Principal = typeof deploy | typeof administrator;
 async function denied(principal: Principal, calls: readonly Call[]): Promise<string[]> {
   const out: string[] = [];
   for (const call of calls) {
     if (call.none) continue;
-    const d = await evaluate({ ...principal, action: call.action, resource: call.resource, context: call.context, resourcePolicy: call.resourcePolicy }).catch((e: Error) => e.message);
+    const d = await evaluate({ ...principal, action: call.action, resource: call.resource, context: call.context, resourcePolicy: call.resourcePolicy }).catch(
+      (e: Error) => e.message,
+    );
     if (d !== "Allowed") out.push(`${call.action} on ${call.resource}: ${d}`);
   }
   return out;
@@ -95,8 +100,18 @@ describe("the deploy role can make Terraform's calls for every lane type (create
 
   test("lane eu1's deploy role cannot make the main lane's calls (its lane tag), and the reverse", async () => {
     // Calls on one lane's own resources (not the region-wide Describe calls).
-    const probes = (table: CallTable) => [...table.aws_cloudwatch_event_rule.delete, ...table.aws_kms_key.delete, ...table.aws_launch_template.update!, ...table.aws_security_group.delete, ...table.aws_sns_topic.delete].filter((x) => x.resource !== "*");
-    for (const [principal, table] of [[eu1Deploy, lane], [deploy, eu1Lane]] as const) {
+    const probes = (table: CallTable) =>
+      [
+        ...table.aws_cloudwatch_event_rule.delete,
+        ...table.aws_kms_key.delete,
+        ...table.aws_launch_template.update!,
+        ...table.aws_security_group.delete,
+        ...table.aws_sns_topic.delete,
+      ].filter((x) => x.resource !== "*");
+    for (const [principal, table] of [
+      [eu1Deploy, lane],
+      [deploy, eu1Lane],
+    ] as const) {
       const refused = await denied(principal, probes(table));
       const allowed = probes(table).filter((x) => !refused.some((r) => r.startsWith(`${x.action} on ${x.resource}:`)));
       expect(allowed.map((x) => `${principal.principal}: ${x.action} on ${x.resource}`)).toEqual([]);
@@ -152,7 +167,9 @@ describe("the administrator can apply, refresh and destroy the bootstrap stack (
     });
 
     test("after the first lane deploy the seal key's policy names only the break-glass admin: the bootstrap caller can no longer refresh it (re-apply the bootstrap as the break-glass admin; docs/deploy.md)", async () => {
-      const sealReads = calls.aws_kms_key.read.filter((x) => x.resourcePolicy === other.lane.resource.aws_kms_key_policy[Object.keys(other.lane.resource.aws_kms_key_policy)[0]].policy);
+      const sealReads = calls.aws_kms_key.read.filter(
+        (x) => x.resourcePolicy === other.lane.resource.aws_kms_key_policy[Object.keys(other.lane.resource.aws_kms_key_policy)[0]].policy,
+      );
       expect(sealReads.length).toBeGreaterThan(0);
       expect((await denied(administrator, sealReads)).length).toBe(sealReads.length);
     });

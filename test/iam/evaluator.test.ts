@@ -30,10 +30,15 @@ const actions = ["kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms
 
 describe.each(policies)("%s policy", (_name, keyArn, policy) => {
   const statements = JSON.parse(policy).Statement as IamStatementJson[];
-  const principals = [...new Set(statements.flatMap((st) => {
-    const p = st.Principal as { AWS?: string | string[] } | string | undefined;
-    return typeof p === "object" && p.AWS ? (Array.isArray(p.AWS) ? p.AWS : [p.AWS]) : [];
-  })), STRANGER];
+  const principals = [
+    ...new Set(
+      statements.flatMap((st) => {
+        const p = st.Principal as { AWS?: string | string[] } | string | undefined;
+        return typeof p === "object" && p.AWS ? (Array.isArray(p.AWS) ? p.AWS : [p.AWS]) : [];
+      }),
+    ),
+    STRANGER,
+  ];
 
   test("the rules' evaluator and iam-simulate agree on every request", async () => {
     const disagreements: string[] = [];

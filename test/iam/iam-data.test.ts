@@ -14,7 +14,10 @@ const s = synth({ writers: "loader,backfill", previousPcr0: "cd".repeat(48), rep
 /** Every policy document in both stacks (identity, managed, trust, key, bucket policies). */
 function policies(): { where: string; doc: Json }[] {
   const out: { where: string; doc: Json }[] = [];
-  for (const [stack, json] of [["bootstrap", s.bootstrap], ["lane", s.lane]] as const) {
+  for (const [stack, json] of [
+    ["bootstrap", s.bootstrap],
+    ["lane", s.lane],
+  ] as const) {
     for (const [type, attrs] of [
       ["aws_iam_role_policy", ["policy"]],
       ["aws_iam_policy", ["policy"]],
@@ -72,8 +75,16 @@ describe("iam-data: the stacks name only real actions and condition keys", () =>
         for (const key of keys) {
           if (key.startsWith("token.actions.githubusercontent.com:")) continue; // OIDC provider claims (IAM User Guide, OIDC federation keys)
           // A key must exist for at least one of the statement's actions (IAM ignores it for the others).
-          const results = await Promise.all(actions.map((a) => assertContextKey(a, key).then(() => true, () => false)));
-          if (!results.some(Boolean)) wrong.push(`${where} ${st.Sid ?? ""}: ${key} is not a condition key of ${actions.slice(0, 3).join(", ")}${actions.length > 3 ? ", ..." : ""}`);
+          const results = await Promise.all(
+            actions.map((a) =>
+              assertContextKey(a, key).then(
+                () => true,
+                () => false,
+              ),
+            ),
+          );
+          if (!results.some(Boolean))
+            wrong.push(`${where} ${st.Sid ?? ""}: ${key} is not a condition key of ${actions.slice(0, 3).join(", ")}${actions.length > 3 ? ", ..." : ""}`);
         }
       }
     }
@@ -95,7 +106,7 @@ describe("iam-data: the stacks name only real actions and condition keys", () =>
     }
   });
 
-  test("actions allowed on Resource \"*\" without a suppression have no required resource type", async () => {
+  test('actions allowed on Resource "*" without a suppression have no required resource type', async () => {
     // Wildcard-only, or (cloudwatch:PutMetricData) only an optional resource type ("dataset"):
     // a request without that resource is authorized against "*".
     for (const a of Object.keys(RESOURCE_WILDCARD_ACTIONS)) {
@@ -107,7 +118,11 @@ describe("iam-data: the stacks name only real actions and condition keys", () =>
   });
 
   test("the lane stack's roles are the expected ones", () => {
-    expect(resources(s.lane, "aws_iam_role").map((r) => r.name).sort()).toEqual(["express-lane-host", "express-lane-writer-backfill", "express-lane-writer-loader"]);
+    expect(
+      resources(s.lane, "aws_iam_role")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["express-lane-host", "express-lane-writer-backfill", "express-lane-writer-loader"]);
   });
 });
 
@@ -124,7 +139,8 @@ describe("licences", () => {
         if (["node_modules", "test", "cdktf.out", "dist", ".git"].includes(e.name)) continue;
         const p = path.join(dir, e.name);
         if (e.isDirectory()) walk(p);
-        else if (/\.(ts|js|mjs|cjs)$/.test(e.name) && /(from\s+|require\(\s*|import\(\s*)["']@cloud-copilot\/iam-(simulate|policy|utils)/.test(fs.readFileSync(p, "utf8"))) offenders.push(path.relative(root, p));
+        else if (/\.(ts|js|mjs|cjs)$/.test(e.name) && /(from\s+|require\(\s*|import\(\s*)["']@cloud-copilot\/iam-(simulate|policy|utils)/.test(fs.readFileSync(p, "utf8")))
+          offenders.push(path.relative(root, p));
       }
     };
     walk(root);

@@ -141,7 +141,10 @@ export function role(s: Synth, name: string): Json {
 export const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 
 /** Identity policies (inline) and the permissions boundary of a role, as iam-simulate wants them. */
-export function principalPolicies(s: Synth, roleName: string): { identityPolicies: { name: string; policy: Json }[]; permissionBoundaryPolicies?: { name: string; policy: Json }[] } {
+export function principalPolicies(
+  s: Synth,
+  roleName: string,
+): { identityPolicies: { name: string; policy: Json }[]; permissionBoundaryPolicies?: { name: string; policy: Json }[] } {
   const r = role(s, roleName);
   const inline = [...resources(s.bootstrap, "aws_iam_role_policy"), ...resources(s.lane, "aws_iam_role_policy")].filter((p) => p.role === roleName);
   const identityPolicies = inline.map((p, i) => ({ name: `${roleName}-inline-${i}`, policy: JSON.parse(p.policy) as Json }));

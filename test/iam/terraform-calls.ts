@@ -68,7 +68,11 @@ export function laneFacts(s: Synth): LaneFacts {
 /** The calls of the lane stack, made by the deploy role (cdktf deploy / destroy) and, read calls, by the plan role (cdktf diff). */
 export function laneCalls(s: Synth): CallTable {
   const { prefix, laneTag, lane } = laneFacts(s);
-  const ec2 = (type: string, id = "0123456789abcdef0") => `arn:aws:ec2:${REGION}:${ACCOUNT}:${type}/${type.split("-").map((w) => w[0]).join("")}-${id}`;
+  const ec2 = (type: string, id = "0123456789abcdef0") =>
+    `arn:aws:ec2:${REGION}:${ACCOUNT}:${type}/${type
+      .split("-")
+      .map((w) => w[0])
+      .join("")}-${id}`;
   const vpc = ec2("vpc");
   const subnet = ec2("subnet");
   const routeTable = ec2("route-table");
@@ -78,7 +82,10 @@ export function laneCalls(s: Synth): CallTable {
   const endpointService = ec2("vpc-endpoint-service");
   const launchTemplate = ec2("launch-template");
   const secure = { "aws:SecureTransport": "true" };
-  const requestTags = (extra: Record<string, string> = {}) => ({ "aws:RequestTag/ExpressLaneLane": lane, ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [`aws:RequestTag/${k}`, v])) });
+  const requestTags = (extra: Record<string, string> = {}) => ({
+    "aws:RequestTag/ExpressLaneLane": lane,
+    ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [`aws:RequestTag/${k}`, v])),
+  });
   const elb = (kind: string, name: string) => `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:${kind}/${kind === "targetgroup" ? "" : "net/"}${name}/50dc6c495c0c9188`;
   const nlbName = resources(s.lane, "aws_lb")[0].name as string;
   const tgName = resources(s.lane, "aws_lb_target_group")[0].name as string;
@@ -130,7 +137,13 @@ export function laneCalls(s: Synth): CallTable {
     aws_vpc: {
       source: "internal/service/ec2/vpc_.go",
       create: [c("ec2:CreateVpc", vpc, requestTags()), c("ec2:CreateTags", vpc, requestTags()), c("ec2:ModifyVpcAttribute", vpc, laneTag)],
-      read: [c("ec2:DescribeVpcs", "*"), c("ec2:DescribeVpcAttribute", vpc, laneTag), c("ec2:DescribeRouteTables", "*"), c("ec2:DescribeNetworkAcls", "*"), c("ec2:DescribeSecurityGroups", "*")],
+      read: [
+        c("ec2:DescribeVpcs", "*"),
+        c("ec2:DescribeVpcAttribute", vpc, laneTag),
+        c("ec2:DescribeRouteTables", "*"),
+        c("ec2:DescribeNetworkAcls", "*"),
+        c("ec2:DescribeSecurityGroups", "*"),
+      ],
       delete: [c("ec2:DeleteVpc", vpc, laneTag)],
     },
     aws_subnet: {
@@ -168,7 +181,12 @@ export function laneCalls(s: Synth): CallTable {
       source: "internal/service/ec2/vpc_security_group.go",
       // Create removes the default allow-all egress rule (RevokeSecurityGroupEgress) before the
       // lane's own rules are added.
-      create: [c("ec2:CreateSecurityGroup", sg, requestTags()), c("ec2:CreateSecurityGroup", vpc, laneTag), c("ec2:CreateTags", sg, requestTags()), c("ec2:RevokeSecurityGroupEgress", sg, laneTag)],
+      create: [
+        c("ec2:CreateSecurityGroup", sg, requestTags()),
+        c("ec2:CreateSecurityGroup", vpc, laneTag),
+        c("ec2:CreateTags", sg, requestTags()),
+        c("ec2:RevokeSecurityGroupEgress", sg, laneTag),
+      ],
       read: [c("ec2:DescribeSecurityGroups", "*")],
       delete: [c("ec2:DescribeNetworkInterfaces", "*"), c("ec2:DeleteSecurityGroup", sg, laneTag)],
     },
@@ -202,7 +220,9 @@ export function laneCalls(s: Synth): CallTable {
         c("elasticloadbalancing:CreateLoadBalancer", nlb, requestTags()),
         c("elasticloadbalancing:AddTags", nlb, requestTags()),
         c("elasticloadbalancing:ModifyLoadBalancerAttributes", nlb, laneTag),
-        c("iam:CreateServiceLinkedRole", role("aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing"), { "iam:AWSServiceName": "elasticloadbalancing.amazonaws.com" }),
+        c("iam:CreateServiceLinkedRole", role("aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing"), {
+          "iam:AWSServiceName": "elasticloadbalancing.amazonaws.com",
+        }),
       ],
       read: [c("elasticloadbalancing:DescribeLoadBalancers", "*"), c("elasticloadbalancing:DescribeLoadBalancerAttributes", "*"), c("elasticloadbalancing:DescribeTags", "*")],
       delete: [c("elasticloadbalancing:DeleteLoadBalancer", nlb, laneTag), c("ec2:DescribeNetworkInterfaces", "*")],
@@ -211,7 +231,11 @@ export function laneCalls(s: Synth): CallTable {
       source: "internal/service/elbv2/target_group.go",
       // AddTags: iam-data knows only the classic load balancer's resource type for this action (the
       // v1 and v2 APIs share the elasticloadbalancing prefix), so it is evaluated on the NLB's ARN.
-      create: [c("elasticloadbalancing:CreateTargetGroup", tg, requestTags()), c("elasticloadbalancing:AddTags", nlb, requestTags()), c("elasticloadbalancing:ModifyTargetGroupAttributes", tg, laneTag)],
+      create: [
+        c("elasticloadbalancing:CreateTargetGroup", tg, requestTags()),
+        c("elasticloadbalancing:AddTags", nlb, requestTags()),
+        c("elasticloadbalancing:ModifyTargetGroupAttributes", tg, laneTag),
+      ],
       read: [c("elasticloadbalancing:DescribeTargetGroups", "*"), c("elasticloadbalancing:DescribeTargetGroupAttributes", "*"), c("elasticloadbalancing:DescribeTags", "*")],
       delete: [c("elasticloadbalancing:DeleteTargetGroup", tg, laneTag)],
     },
@@ -432,14 +456,19 @@ export function laneCalls(s: Synth): CallTable {
       source: "internal/service/kms/key_data_source.go",
       // DescribeKey by alias (the seal key); on the first deploy under the bootstrap's policy.
       create: [],
-      read: [c("kms:DescribeKey", sealKeyArn, { ...laneTag, "kms:RequestAlias": `alias/${prefix}-seal` }, sealInitial), c("kms:DescribeKey", sealKeyArn, { ...laneTag, "kms:RequestAlias": `alias/${prefix}-seal` }, sealLane)],
+      read: [
+        c("kms:DescribeKey", sealKeyArn, { ...laneTag, "kms:RequestAlias": `alias/${prefix}-seal` }, sealInitial),
+        c("kms:DescribeKey", sealKeyArn, { ...laneTag, "kms:RequestAlias": `alias/${prefix}-seal` }, sealLane),
+      ],
       delete: [],
     },
     "data.aws_s3_objects": {
       source: "internal/service/s3/objects_data_source.go",
       // ListObjectsV2 → s3:ListBucket on the artifact bucket (its policy refuses plain HTTP).
       create: [],
-      read: resources({ resource: s.lane.data }, "aws_s3_objects").map((d) => c("s3:ListBucket", artifacts, { ...secure, "s3:prefix": d.prefix, "s3:max-keys": String(d.max_keys) }, artifactsPolicy)),
+      read: resources({ resource: s.lane.data }, "aws_s3_objects").map((d) =>
+        c("s3:ListBucket", artifacts, { ...secure, "s3:prefix": d.prefix, "s3:max-keys": String(d.max_keys) }, artifactsPolicy),
+      ),
       delete: [],
     },
     "data.aws_ssm_parameter": {
@@ -461,7 +490,12 @@ export function laneBackendCalls(s: Synth): { read: Call[]; write: Call[] } {
   const key = `${bucket}/${s.config.laneStateKey}`;
   return {
     read: [c("s3:ListBucket", bucket, secure, policy), c("s3:GetObject", key, secure, policy)],
-    write: [c("s3:PutObject", key, secure, policy), c("s3:PutObject", `${key}.tflock`, secure, policy), c("s3:GetObject", `${key}.tflock`, secure, policy), c("s3:DeleteObject", `${key}.tflock`, secure, policy)],
+    write: [
+      c("s3:PutObject", key, secure, policy),
+      c("s3:PutObject", `${key}.tflock`, secure, policy),
+      c("s3:GetObject", `${key}.tflock`, secure, policy),
+      c("s3:DeleteObject", `${key}.tflock`, secure, policy),
+    ],
   };
 }
 
@@ -472,9 +506,17 @@ export function laneBackendCalls(s: Synth): { read: Call[]; write: Call[] } {
  */
 export function bootstrapCalls(s: Synth): CallTable {
   const secure = { "aws:SecureTransport": "true" };
-  const buckets = resources(s.bootstrap, "aws_s3_bucket").map((b) => ({ arn: `arn:aws:s3:::${b.bucket}`, policy: resources(s.bootstrap, "aws_s3_bucket_policy").find((p) => p.bucket === b.bucket)?.policy as string | undefined }));
+  const buckets = resources(s.bootstrap, "aws_s3_bucket").map((b) => ({
+    arn: `arn:aws:s3:::${b.bucket}`,
+    policy: resources(s.bootstrap, "aws_s3_bucket_policy").find((p) => p.bucket === b.bucket)?.policy as string | undefined,
+  }));
   const onBuckets = (...actions: string[]) => buckets.flatMap((b) => actions.map((a) => c(a, b.arn, secure, b.policy)));
-  const keys = Object.entries((s.bootstrap.resource.aws_kms_key ?? {}) as Record<string, Json>).map(([name, k]) => ({ name, arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/${fakeKeyId(name)}`, policy: k.policy as string, symmetric: (k.customer_master_key_spec ?? "SYMMETRIC_DEFAULT") === "SYMMETRIC_DEFAULT" }));
+  const keys = Object.entries((s.bootstrap.resource.aws_kms_key ?? {}) as Record<string, Json>).map(([name, k]) => ({
+    name,
+    arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/${fakeKeyId(name)}`,
+    policy: k.policy as string,
+    symmetric: (k.customer_master_key_spec ?? "SYMMETRIC_DEFAULT") === "SYMMETRIC_DEFAULT",
+  }));
   // After the first lane deploy the seal key carries the lane's policy (aws_kms_key_policy): the
   // administrator's refresh and destroy of the bootstrap run under that policy.
   const sealLane = resources(s.lane, "aws_kms_key_policy")[0]?.policy as string | undefined;
@@ -489,7 +531,16 @@ export function bootstrapCalls(s: Synth): CallTable {
       source: "internal/service/s3/bucket.go",
       create: [...onBuckets("s3:CreateBucket", "s3:PutBucketTagging")],
       // Read: HeadBucket (s3:ListBucket) and one Get call per bucket sub-configuration it reports.
-      read: onBuckets("s3:ListBucket", "s3:GetBucketTagging", "s3:GetBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketVersioning", "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration", "s3:GetBucketObjectLockConfiguration"),
+      read: onBuckets(
+        "s3:ListBucket",
+        "s3:GetBucketTagging",
+        "s3:GetBucketPolicy",
+        "s3:GetBucketAcl",
+        "s3:GetBucketVersioning",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetLifecycleConfiguration",
+        "s3:GetBucketObjectLockConfiguration",
+      ),
       delete: onBuckets("s3:DeleteBucket"),
     },
     aws_s3_bucket_ownership_controls: {
@@ -524,9 +575,16 @@ export function bootstrapCalls(s: Synth): CallTable {
     },
     aws_kms_key: {
       source: "internal/service/kms/key.go",
-      create: keys.flatMap((k) => [c("kms:CreateKey", "*"), c("kms:TagResource", k.arn, {}, k.policy), c("kms:PutKeyPolicy", k.arn, {}, k.policy), ...(k.symmetric ? [c("kms:EnableKeyRotation", k.arn, {}, k.policy)] : [])]),
+      create: keys.flatMap((k) => [
+        c("kms:CreateKey", "*"),
+        c("kms:TagResource", k.arn, {}, k.policy),
+        c("kms:PutKeyPolicy", k.arn, {}, k.policy),
+        ...(k.symmetric ? [c("kms:EnableKeyRotation", k.arn, {}, k.policy)] : []),
+      ]),
       read: keys.flatMap((k) =>
-        policiesOf(k).flatMap((p) => ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListResourceTags", ...(k.symmetric ? ["kms:GetKeyRotationStatus"] : [])].map((a) => c(a, k.arn, {}, p))),
+        policiesOf(k).flatMap((p) =>
+          ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListResourceTags", ...(k.symmetric ? ["kms:GetKeyRotationStatus"] : [])].map((a) => c(a, k.arn, {}, p)),
+        ),
       ),
       delete: keys.flatMap((k) => policiesOf(k).map((p) => c("kms:ScheduleKeyDeletion", k.arn, {}, p))),
     },
@@ -545,7 +603,11 @@ export function bootstrapCalls(s: Synth): CallTable {
     aws_iam_policy: {
       source: "internal/service/iam/policy.go",
       create: resources(s.bootstrap, "aws_iam_policy").flatMap((p) => [c("iam:CreatePolicy", iam("policy", p.name)), c("iam:TagPolicy", iam("policy", p.name))]),
-      read: resources(s.bootstrap, "aws_iam_policy").flatMap((p) => [c("iam:GetPolicy", iam("policy", p.name)), c("iam:GetPolicyVersion", iam("policy", p.name)), c("iam:ListPolicyTags", iam("policy", p.name))]),
+      read: resources(s.bootstrap, "aws_iam_policy").flatMap((p) => [
+        c("iam:GetPolicy", iam("policy", p.name)),
+        c("iam:GetPolicyVersion", iam("policy", p.name)),
+        c("iam:ListPolicyTags", iam("policy", p.name)),
+      ]),
       delete: resources(s.bootstrap, "aws_iam_policy").flatMap((p) => [c("iam:ListPolicyVersions", iam("policy", p.name)), c("iam:DeletePolicy", iam("policy", p.name))]),
     },
     aws_iam_role: {

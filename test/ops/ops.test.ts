@@ -62,7 +62,9 @@ describe("ops/prometheus", () => {
   });
 
   it("every alert has a firing test case and one in the healthy case", () => {
-    const tests = parseYaml(readFileSync(join(OPS, "prometheus", "alerts.test.yml"), "utf8")) as { tests: { name: string; alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
+    const tests = parseYaml(readFileSync(join(OPS, "prometheus", "alerts.test.yml"), "utf8")) as {
+      tests: { name: string; alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
     const cases = tests.tests.flatMap((t) => t.alert_rule_test);
     for (const rule of rules) {
       expect([rule.alert, cases.some((c) => c.alertname === rule.alert && c.exp_alerts.length > 0)]).toEqual([rule.alert, true]);
@@ -72,7 +74,15 @@ describe("ops/prometheus", () => {
 
   it("the alerts the issue asks for exist", () => {
     const alerts = rules.map((r) => r.alert);
-    for (const a of ["LaneSignerDown", "LaneHighErrorRate", "LaneReadLatencyP99High", "LaneFreshnessLag", "LaneOutsideMaxAgeRatio", "LaneSelfVerifyFailures", "LaneKeyDirectoryNearExpiry"]) {
+    for (const a of [
+      "LaneSignerDown",
+      "LaneHighErrorRate",
+      "LaneReadLatencyP99High",
+      "LaneFreshnessLag",
+      "LaneOutsideMaxAgeRatio",
+      "LaneSelfVerifyFailures",
+      "LaneKeyDirectoryNearExpiry",
+    ]) {
       expect(alerts).toContain(a);
     }
   });
@@ -100,7 +110,10 @@ describe("ops/: every metric named is one the runtime exports", () => {
   });
 
   it("in the Grafana dashboard (panels and variables)", () => {
-    const exprs = [...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)), ...dashboard.templating.list.filter((v) => /label_values\(/.test(v.query)).map((v) => v.query.replace(/label_values\((\w+).*/, "$1"))];
+    const exprs = [
+      ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+      ...dashboard.templating.list.filter((v) => /label_values\(/.test(v.query)).map((v) => v.query.replace(/label_values\((\w+).*/, "$1")),
+    ];
     const names = exprs.flatMap((e) => metricNames(e));
     expect(names).toEqual(expect.arrayContaining(["lane_feature_freshness_seconds_bucket", "lane_entity_status_total", "lane_build_info", "process_cpu_seconds_total"]));
     const unknown = names.filter((n) => !exported.has(family(n, exported)));
@@ -111,7 +124,10 @@ describe("ops/: every metric named is one the runtime exports", () => {
     const ids = dashboard.panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(dashboard.templating.list.find((v) => v.name === "datasource")?.query).toBe("prometheus");
-    const provider = parseYaml(readFileSync(join(OPS, "grafana", "provisioning", "dashboards.yaml"), "utf8")) as { apiVersion: number; providers: { type: string; options: { path: string } }[] };
+    const provider = parseYaml(readFileSync(join(OPS, "grafana", "provisioning", "dashboards.yaml"), "utf8")) as {
+      apiVersion: number;
+      providers: { type: string; options: { path: string } }[];
+    };
     expect(provider.apiVersion).toBe(1);
     expect(provider.providers[0]!.type).toBe("file");
   });

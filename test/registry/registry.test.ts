@@ -32,7 +32,17 @@ describe("registry", () => {
     try {
       defineRegistry([
         { ...base, name: "Bad-Name" },
-        { ...base, ttlSeconds: 0, owner: "", features: [{ name: "a", type: "int" }, { name: "a", type: "float" }, { name: "b", type: "decimal" as never }, { name: "c", type: "int", length: 3 }] },
+        {
+          ...base,
+          ttlSeconds: 0,
+          owner: "",
+          features: [
+            { name: "a", type: "int" },
+            { name: "a", type: "float" },
+            { name: "b", type: "decimal" as never },
+            { name: "c", type: "int", length: 3 },
+          ],
+        },
         base,
         base,
       ]);
@@ -40,7 +50,8 @@ describe("registry", () => {
     } catch (err) {
       expect(err).toBeInstanceOf(RegistryError);
       const problems = (err as RegistryError).problems.join("\n");
-      for (const p of ["name must match", "ttlSeconds", "owner is required", "defined twice", "type must be one of", "length applies to float_array only"]) expect(problems).toContain(p);
+      for (const p of ["name must match", "ttlSeconds", "owner is required", "defined twice", "type must be one of", "length applies to float_array only"])
+        expect(problems).toContain(p);
     }
   });
 
@@ -52,7 +63,15 @@ describe("registry", () => {
     expect(coerceValue(f("float_array", 2), "[1,2]", "text")).toEqual([1, 2]);
     expect(coerceValue(f("timestamp"), "2025-01-01T00:00:00+05:30", "text")).toEqual(new Date("2024-12-31T18:30:00Z"));
     expect(coerceValue(f("string"), "", "text")).toBeNull();
-    for (const [type, value, source] of [["int", "1.5", "text"], ["int", "12", "json"], ["bool", "yes", "text"], ["bool", 1, "json"], ["float", NaN, "json"], ["timestamp", "2025-01-01 00:00", "text"], ["string", 5, "json"]] as const) {
+    for (const [type, value, source] of [
+      ["int", "1.5", "text"],
+      ["int", "12", "json"],
+      ["bool", "yes", "text"],
+      ["bool", 1, "json"],
+      ["float", NaN, "json"],
+      ["timestamp", "2025-01-01 00:00", "text"],
+      ["string", 5, "json"],
+    ] as const) {
       expect(() => coerceValue(f(type), value, source)).toThrow(RowError);
     }
   });
@@ -69,7 +88,9 @@ describe("registry", () => {
     const view = DEFAULT_REGISTRY.get("merchant_risk")!;
     const now = 1_800_000_000_000;
     const row = (event_time: unknown) => ({ entity: "m", event_time, features: { txn_count_1h: 1 } });
-    expect(() => validatePushRow(view, row(1_799_999_000), now)).toThrow(/before 2000-01-01 \(1799999000 looks like seconds: say event_time_unit "s", or send milliseconds, 1799999000000/);
+    expect(() => validatePushRow(view, row(1_799_999_000), now)).toThrow(
+      /before 2000-01-01 \(1799999000 looks like seconds: say event_time_unit "s", or send milliseconds, 1799999000000/,
+    );
     expect(() => validatePushRow(view, row("1999-12-31T23:59:59Z"), now)).toThrow(RowError);
     try {
       validatePushRow(view, row(5), now);

@@ -103,7 +103,9 @@ describe("key sources", () => {
             return;
           }
           res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
-          res.end(JSON.stringify({ Parameter: { Name: body.Name, Type: "SecureString", Value: value, Version: 3, ARN: `arn:aws:ssm:us-east-1:123456789012:parameter${body.Name}` } }));
+          res.end(
+            JSON.stringify({ Parameter: { Name: body.Name, Type: "SecureString", Value: value, Version: 3, ARN: `arn:aws:ssm:us-east-1:123456789012:parameter${body.Name}` } }),
+          );
         });
       });
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

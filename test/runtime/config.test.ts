@@ -28,7 +28,15 @@ async function peakInFlight(connections: number, gets: number): Promise<number> 
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const store = new S3Store({ bucket: "lane", region: "us-east-1", endpoint, addressing: "path", connections, timeoutMs: 5000, credentials: new StaticCredentials({ accessKeyId: "A", secretAccessKey: "S" }) });
+  const store = new S3Store({
+    bucket: "lane",
+    region: "us-east-1",
+    endpoint,
+    addressing: "path",
+    connections,
+    timeoutMs: 5000,
+    credentials: new StaticCredentials({ accessKeyId: "A", secretAccessKey: "S" }),
+  });
   try {
     await Promise.all(Array.from({ length: gets }, (_, i) => store.get(`v/e${i}`)));
     return peak;

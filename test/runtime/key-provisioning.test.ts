@@ -21,7 +21,9 @@ import { directoryOf, listed, testAdmin } from "../helpers/key-directory";
 const NOW = 1_800_000_000_000;
 const REGION = "ap-south-1";
 const SEAL_ARN = `arn:aws:kms:${REGION}:111122223333:key/5ea1c0de-0000-4000-8000-000000000001`;
-const registry = defineRegistry([{ name: "users", entityKey: "user_id", owner: "tests", description: "runtime provisioning", ttlSeconds: 3600, features: [{ name: "a", type: "int" }] }]);
+const registry = defineRegistry([
+  { name: "users", entityKey: "user_id", owner: "tests", description: "runtime provisioning", ttlSeconds: 3600, features: [{ name: "a", type: "int" }] },
+]);
 
 describe("runtime seal key provisioning", () => {
   const lane = localSetup();
@@ -61,7 +63,15 @@ describe("runtime seal key provisioning", () => {
 
   beforeAll(async () => {
     await kms.start();
-    writeFileSync(docFile, serializeWrappedSealKeys({ version: 1, keyArn: SEAL_ARN, region: REGION, keys: [{ kid, writer: "loader", ciphertextBlob: kms.wrap(SEAL_ARN, key, sealKeyEncryptionContext(kid, "loader")).toString("base64") }] }));
+    writeFileSync(
+      docFile,
+      serializeWrappedSealKeys({
+        version: 1,
+        keyArn: SEAL_ARN,
+        region: REGION,
+        keys: [{ kid, writer: "loader", ciphertextBlob: kms.wrap(SEAL_ARN, key, sealKeyEncryptionContext(kid, "loader")).toString("base64") }],
+      }),
+    );
     writeFileSync(directoryFile, await admin.sign(directoryOf("test", 1, NOW, [listed({ kid, key, writer: "loader" })])));
   });
   afterAll(async () => {
@@ -118,7 +128,14 @@ describe("runtime seal key provisioning", () => {
     await client.ready();
     kms.behaviour = "plaintext-for-recipient";
     const warnings: string[] = [];
-    const provisioning = new SealKeyProvisioning({ directoryFile, file: docFile, credentials, signer: client, retryMs: 50, logger: { info: () => undefined, warn: (o: object) => warnings.push(String((o as { err: string }).err)) } });
+    const provisioning = new SealKeyProvisioning({
+      directoryFile,
+      file: docFile,
+      credentials,
+      signer: client,
+      retryMs: 50,
+      logger: { info: () => undefined, warn: (o: object) => warnings.push(String((o as { err: string }).err)) },
+    });
     expect(await provisioning.trigger()).toBeUndefined();
     expect(warnings[0]).toMatch(/Plaintext/);
     expect(signer.sealKids).toEqual([]);

@@ -104,7 +104,9 @@ describe("request gate", () => {
     expect(refusal(get({ "x-api-key": reader.key }, "/v1/features/v/_push", "POST").run)).toMatchObject({ status: 403, code: "forbidden" });
     expect(refusal(get({ "x-api-key": writer.key }, "/metrics").run)).toMatchObject({ status: 403 });
     get({ "x-api-key": writer.key }, "/v1/features/v", "POST").run().release();
-    get({ authorization: `Bearer ${admin.key}` }, "/metrics").run().release();
+    get({ authorization: `Bearer ${admin.key}` }, "/metrics")
+      .run()
+      .release();
     get({}, "/health/ready").run().release();
     // reader: burst 2 at 1/s
     expect(get({ "x-api-key": reader.key }).run().keyId).toBe("reader-1");

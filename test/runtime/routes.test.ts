@@ -45,7 +45,22 @@ describe("runtime/routes: the one route table", () => {
 
   it("has every route above and no other (a new route gets a row here)", () => {
     expect(ROUTES.map((r) => r.operationId).sort()).toEqual(
-      ["deleteEntity", "feastGetOnlineFeatures", "getAttestation", "getFeatures", "getFeaturesBatch", "getSigner", "getView", "listViews", "live", "metrics", "publishRegistry", "pushRow", "pushRows", "ready"].sort(),
+      [
+        "deleteEntity",
+        "feastGetOnlineFeatures",
+        "getAttestation",
+        "getFeatures",
+        "getFeaturesBatch",
+        "getSigner",
+        "getView",
+        "listViews",
+        "live",
+        "metrics",
+        "publishRegistry",
+        "pushRow",
+        "pushRows",
+        "ready",
+      ].sort(),
     );
     // One entry per method + path, one per operation id.
     expect(new Set(ROUTES.map((r) => `${r.method} ${r.path}`)).size).toBe(ROUTES.length);
@@ -103,17 +118,25 @@ describe("runtime/routes: the one route table", () => {
     pushRow: { method: "POST", path: `/v1/features/${VIEW}`, query: "", ...json({ entity: "a", event_time: Date.now() - 1000, features: {} }) },
     pushRows: { method: "POST", path: `/v1/features/${VIEW}/_push`, query: "", ...json({ rows: [{ entity: "a", event_time: Date.now() - 1000, features: {} }] }) },
     deleteEntity: { method: "DELETE", path: `/v1/features/${VIEW}/a`, query: "" },
-    feastGetOnlineFeatures: { method: "POST", path: "/get-online-features", query: "", ...json({ features: [`${VIEW}:${feature}`], entities: { [DEFAULT_REGISTRY.get(VIEW)!.entityKey]: ["a"] } }) },
+    feastGetOnlineFeatures: {
+      method: "POST",
+      path: "/get-online-features",
+      query: "",
+      ...json({ features: [`${VIEW}:${feature}`], entities: { [DEFAULT_REGISTRY.get(VIEW)!.entityKey]: ["a"] } }),
+    },
   };
-  it.each(ROUTES.filter((r) => r.grammar !== "none").map((r) => [r.operationId, r] as const))("%s: its grammar parses its requests and refuses undeclared query parameters", (id, r) => {
-    const sample = samples[id];
-    expect(sample).toBeDefined();
-    expect(matchRoute(sample!.method, sample!.path)).toMatchObject({ kind: "route", route: { operationId: id } });
-    const parse = GRAMMARS[r.grammar as Exclude<Grammar, "none">];
-    expect(() => parse(sample!)).not.toThrow();
-    expect(() => parse({ ...sample!, query: "?undeclared=1" })).toThrow(expect.objectContaining({ code: "bad_query", status: 400 }));
-    expect(() => parse({ ...sample!, query: "?%zz" })).toThrow(LaneError);
-  });
+  it.each(ROUTES.filter((r) => r.grammar !== "none").map((r) => [r.operationId, r] as const))(
+    "%s: its grammar parses its requests and refuses undeclared query parameters",
+    (id, r) => {
+      const sample = samples[id];
+      expect(sample).toBeDefined();
+      expect(matchRoute(sample!.method, sample!.path)).toMatchObject({ kind: "route", route: { operationId: id } });
+      const parse = GRAMMARS[r.grammar as Exclude<Grammar, "none">];
+      expect(() => parse(sample!)).not.toThrow();
+      expect(() => parse({ ...sample!, query: "?undeclared=1" })).toThrow(expect.objectContaining({ code: "bad_query", status: 400 }));
+      expect(() => parse({ ...sample!, query: "?%zz" })).toThrow(LaneError);
+    },
+  );
 });
 
 describe("docs/openapi.yaml lists exactly the route table", () => {

@@ -124,7 +124,15 @@ describe("runtime/server: dispatch from the route table", () => {
   });
 
   it("refuses unknown and repeated query parameters one way, on every route", async () => {
-    for (const path of [`/v1/features/${VIEW}/e1?limit=3`, `/v1/features/${VIEW}/e1?features=${FEATURE}&features=${FEATURE}`, "/v1/attestation?nonce=a&nonce=b", "/v1/attestation?other=1", "/v1/signer?x=1", "/health/ready?verbose", "/metrics?name=x"]) {
+    for (const path of [
+      `/v1/features/${VIEW}/e1?limit=3`,
+      `/v1/features/${VIEW}/e1?features=${FEATURE}&features=${FEATURE}`,
+      "/v1/attestation?nonce=a&nonce=b",
+      "/v1/attestation?other=1",
+      "/v1/signer?x=1",
+      "/health/ready?verbose",
+      "/metrics?name=x",
+    ]) {
       const r = await call(lane, "GET", path);
       expect([path, r.status, r.json?.error?.code]).toEqual([path, 400, "bad_query"]);
     }

@@ -14,7 +14,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-
 describe("runtime/signer-client", () => {
   it("multiplexes many requests over one connection and matches replies by id", async () => {
     const socketPath = join(dir, "a.sock");
@@ -77,7 +76,10 @@ describe("runtime/signer-client", () => {
     // Drop the connection: calls fail at once with signer_unavailable.
     (client as unknown as { socket: { destroy(): void } }).socket.destroy();
     await new Promise((r) => setTimeout(r, 10));
-    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toMatchObject({ code: "signer_unavailable", status: 503 });
+    await expect(client.signRead({ method: "GET", path: "/v1/features/user_profile/e", query: "", objects: [null] })).rejects.toMatchObject({
+      code: "signer_unavailable",
+      status: 503,
+    });
     // A real signer comes back on the same path: the client reconnects by itself.
     rmSync(socketPath, { force: true });
     const back = await new Signer({ registry: DEFAULT_REGISTRY }).listen(socketPath);

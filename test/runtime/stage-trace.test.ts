@@ -158,4 +158,3 @@ describe("ReaderService with and without --trace-stages", () => {
     }
   });
 });
-

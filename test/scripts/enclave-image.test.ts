@@ -116,10 +116,16 @@ describe("enclave image", () => {
     };
     // docker: `info` answers when the daemon is "reachable"; `build` records what the staged
     // context holds (files, and which packages under node_modules).
-    tool("docker", `if [ "$1" = info ]; then ${dockerDaemon ? "exit 0" : "echo 'Cannot connect to the Docker daemon' >&2; exit 1"}; fi
-ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${log}'; (cd "$ctx" && find node_modules -name package.json | sort | tr '\\n' ' ') >> '${log}'; echo >> '${log}'; cp "$ctx/trust.json" '${dir}/trust.json' 2>/dev/null || true`);
+    tool(
+      "docker",
+      `if [ "$1" = info ]; then ${dockerDaemon ? "exit 0" : "echo 'Cannot connect to the Docker daemon' >&2; exit 1"}; fi
+ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${log}'; (cd "$ctx" && find node_modules -name package.json | sort | tr '\\n' ' ') >> '${log}'; echo >> '${log}'; cp "$ctx/trust.json" '${dir}/trust.json' 2>/dev/null || true`,
+    );
     // nitro-cli: write the EIF where asked, print measurements like the real one.
-    tool("nitro-cli", `if [ "$1" = --version ]; then echo "Nitro CLI 1.4.2"; exit 0; fi; out=""; while [ $# -gt 0 ]; do [ "$1" = "--output-file" ] && out=$2; shift; done; echo EIF > "$out"; echo '${JSON.stringify(nitroOutput)}'`);
+    tool(
+      "nitro-cli",
+      `if [ "$1" = --version ]; then echo "Nitro CLI 1.4.2"; exit 0; fi; out=""; while [ $# -gt 0 ]; do [ "$1" = "--output-file" ] && out=$2; shift; done; echo EIF > "$out"; echo '${JSON.stringify(nitroOutput)}'`,
+    );
     // The Graviton runner: uname -m says aarch64 (this test machine is x86_64).
     tool("uname", `[ "$1" = -m ] && echo aarch64 || echo Linux`);
     const blobs = join(dir, "blobs");
@@ -188,13 +194,21 @@ ctx=$(eval echo "\\\${$#}"); ls "$ctx" | tr '\\n' ' ' >> '${log}'; echo >> '${lo
 
   test("stages msgpackr's native linux-arm64 decoder from the lockfile install, and nothing else of node_modules", () => {
     const nm = tempDir("lane-nm-");
-    for (const pkg of ["msgpackr-extract", "node-gyp-build-optional-packages", "@msgpackr-extract/msgpackr-extract-linux-arm64", "@msgpackr-extract/msgpackr-extract-linux-x64", "left-pad"]) {
+    for (const pkg of [
+      "msgpackr-extract",
+      "node-gyp-build-optional-packages",
+      "@msgpackr-extract/msgpackr-extract-linux-arm64",
+      "@msgpackr-extract/msgpackr-extract-linux-x64",
+      "left-pad",
+    ]) {
       mkdirSync(join(nm, pkg), { recursive: true });
       writeFileSync(join(nm, pkg, "package.json"), "{}");
     }
     const { result, calls } = run(GOOD, { nodeModules: nm });
     expect(result.status).toBe(0);
-    expect(calls).toContain("node_modules/@msgpackr-extract/msgpackr-extract-linux-arm64/package.json node_modules/msgpackr-extract/package.json node_modules/node-gyp-build-optional-packages/package.json \n");
+    expect(calls).toContain(
+      "node_modules/@msgpackr-extract/msgpackr-extract-linux-arm64/package.json node_modules/msgpackr-extract/package.json node_modules/node-gyp-build-optional-packages/package.json \n",
+    );
     expect(result.stderr).not.toContain("pure-JS decoder");
   });
 

@@ -29,7 +29,11 @@ describe("npm start (scripts/local-lane.ts)", () => {
 
   it("stops at once with one line when the runtime port is taken (no build, no load)", () => {
     const started = Date.now();
-    const r = spawnSync(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/local-lane.ts", "--port", String(port), "--data-dir", join(tmpdir(), "never-used")], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/local-lane.ts", "--port", String(port), "--data-dir", join(tmpdir(), "never-used")],
+      { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(`npm start: --port ${port} is already in use (choose another: npm start -- --port <n>)`);
     expect(r.stdout).not.toMatch(/building bundles/);

@@ -19,7 +19,13 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cond-store-"));
   store = await startLocalStore({ host: "127.0.0.1", port: 0, directory: dir, bucket: "lane" });
-  client = new S3Store({ bucket: "lane", endpoint: store.endpoint, addressing: "path", region: "us-east-1", credentials: new StaticCredentials({ accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }) });
+  client = new S3Store({
+    bucket: "lane",
+    endpoint: store.endpoint,
+    addressing: "path",
+    region: "us-east-1",
+    credentials: new StaticCredentials({ accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }),
+  });
 });
 
 afterAll(async () => {

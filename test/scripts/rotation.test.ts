@@ -69,7 +69,21 @@ test("rotate: new kid writes, old kid only verifies; revoke: old kid refused; th
   const directoryFile = lane.keys.directoryFile;
   const startEpoch = parseSignedKeyDirectory(readFileSync(directoryFile)).directory.epoch;
   const sign = async (epoch: number, ...keys: string[]) => {
-    await cli(["directory", "sign", "--lane", "local", ...keys.flatMap((k) => ["--key", k]), "--epoch", String(epoch), "--valid-for", "1d", "--admin-key-file", lane.keys.adminKeyFile, "--out", directoryFile]);
+    await cli([
+      "directory",
+      "sign",
+      "--lane",
+      "local",
+      ...keys.flatMap((k) => ["--key", k]),
+      "--epoch",
+      String(epoch),
+      "--valid-for",
+      "1d",
+      "--admin-key-file",
+      lane.keys.adminKeyFile,
+      "--out",
+      directoryFile,
+    ]);
     // The runbook's check before publishing: an enclave with this trust config takes it.
     expect(JSON.parse(await cli(["directory", "show", directoryFile, "--trust-config", lane.keys.trustConfigFile])).verified).toEqual({ ok: true });
   };

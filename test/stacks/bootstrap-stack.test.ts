@@ -10,7 +10,9 @@ const b = s.bootstrapJson;
 
 describe("bootstrap stack", () => {
   test("state and artifact buckets: versioned, encrypted, public access blocked, TLS only", () => {
-    const buckets = resources(b, "aws_s3_bucket").map((x) => x.bucket).sort();
+    const buckets = resources(b, "aws_s3_bucket")
+      .map((x) => x.bucket)
+      .sort();
     expect(buckets).toEqual(["express-lane-artifacts-ap-south-1", "express-lane-tfstate-ap-south-1"]);
     const versioning = resources(b, "aws_s3_bucket_versioning");
     expect(versioning).toHaveLength(2);
@@ -20,17 +22,21 @@ describe("bootstrap stack", () => {
     }
     const pab = resources(b, "aws_s3_bucket_public_access_block");
     expect(pab).toHaveLength(2);
-    for (const p of pab) expect(p).toEqual(expect.objectContaining({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true }));
+    for (const p of pab)
+      expect(p).toEqual(expect.objectContaining({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true }));
     for (const p of resources(b, "aws_s3_bucket_policy")) {
       expect(statements(p.policy).find((x) => x.Sid === "DenyInsecureTransport")?.Condition).toEqual({ Bool: { "aws:SecureTransport": "false" } });
     }
   });
 
   test("GitHub OIDC provider", () => {
-    expect(Testing.synth(s.bootstrap)).toHaveResourceWithProperties({ tfResourceType: "aws_iam_openid_connect_provider" }, {
-      url: "https://token.actions.githubusercontent.com",
-      client_id_list: ["sts.amazonaws.com"],
-    });
+    expect(Testing.synth(s.bootstrap)).toHaveResourceWithProperties(
+      { tfResourceType: "aws_iam_openid_connect_provider" },
+      {
+        url: "https://token.actions.githubusercontent.com",
+        client_id_list: ["sts.amazonaws.com"],
+      },
+    );
   });
 
   test("deploy role trusted only for this repository, the named environment, the named workflows on the default branch", () => {
@@ -56,7 +62,13 @@ describe("bootstrap stack", () => {
       workflowSub("acme/express-lane", "deploy.yml"),
       workflowSub("acme@123456/express-lane@456789", "deploy.yml"),
     ]);
-    const immutableOnly = synthStacks({ repository: "acme/express-lane", repositoryOwnerId: "123456", repositoryId: "456789", oidcSubjectFormats: "immutable", deployWorkflows: "*" });
+    const immutableOnly = synthStacks({
+      repository: "acme/express-lane",
+      repositoryOwnerId: "123456",
+      repositoryId: "456789",
+      oidcSubjectFormats: "immutable",
+      deployWorkflows: "*",
+    });
     expect(statements(deployRole(immutableOnly.bootstrapJson).assume_role_policy)[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]).toBe(
       "repo:acme@123456/express-lane@456789:environment:production",
     );
@@ -86,7 +98,19 @@ describe("bootstrap stack", () => {
     expect([signing.customer_master_key_spec, signing.key_usage]).toEqual(["ECC_NIST_EDWARDS25519", "SIGN_VERIFY"]);
     expect(b.output.directory_signing_key_arn.value).toMatch(/aws_kms_key\.DirectorySigningKey_.*\.arn/);
     expect(Object.keys(b.output).sort()).toEqual(
-      ["artifact_bucket", "break_glass_admin_arn", "deploy_role_arn", "directory_bucket_base", "directory_signing_key_arn", "oidc_subjects", "permissions_boundary_arn", "plan_oidc_subjects", "plan_role_arn", "seal_key_arn", "state_bucket"].sort(),
+      [
+        "artifact_bucket",
+        "break_glass_admin_arn",
+        "deploy_role_arn",
+        "directory_bucket_base",
+        "directory_signing_key_arn",
+        "oidc_subjects",
+        "permissions_boundary_arn",
+        "plan_oidc_subjects",
+        "plan_role_arn",
+        "seal_key_arn",
+        "state_bucket",
+      ].sort(),
     );
   });
 
@@ -120,7 +144,9 @@ describe("bootstrap stack", () => {
   test("a read-only plan role for the plan jobs, trusted for the <env>-plan environment, output as plan_role_arn", () => {
     const plan = resources(b, "aws_iam_role").find((r) => r.name === "express-lane-plan")!;
     expect(statements(plan.assume_role_policy)[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]).toEqual(
-      ["deploy.yml", "destroy.yml", "bench.yml"].map((w) => `repo:acme/express-lane:environment:production-plan:job_workflow_ref:acme/express-lane/.github/workflows/${w}@refs/heads/main`),
+      ["deploy.yml", "destroy.yml", "bench.yml"].map(
+        (w) => `repo:acme/express-lane:environment:production-plan:job_workflow_ref:acme/express-lane/.github/workflows/${w}@refs/heads/main`,
+      ),
     );
     expect(b.output.plan_role_arn.value).toMatch(/aws_iam_role\.Github_PlanRole_.*\.arn/);
   });

@@ -115,7 +115,10 @@ describe("config", () => {
       canaryPath: "/v1/features/merchant_risk/m-1",
     });
     expect(c.endpointServiceAllowedPrincipals).toEqual(["arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:role/consumer"]);
-    expect(c.alarmSubscriptions).toEqual([{ protocol: "email", endpoint: "oncall@example.com" }, { protocol: "https", endpoint: "https://events.example.com/sns" }]);
+    expect(c.alarmSubscriptions).toEqual([
+      { protocol: "email", endpoint: "oncall@example.com" },
+      { protocol: "https", endpoint: "https://events.example.com/sns" },
+    ]);
     expect(problems(() => resolveConfig({ endpointServiceAllowedPrincipals: "*" }))).toMatch(/"\*" is not accepted/);
     expect(problems(() => resolveConfig({ alarmEmails: "not-an-address" }))).toMatch(/not an email address/);
     expect(problems(() => resolveConfig({ alarmHttpsEndpoints: "http://plain.example.com" }))).toMatch(/must be an https:\/\/ URL/);

@@ -9,21 +9,22 @@ const laneStr = Testing.synth(s.lane);
 
 describe("lane stack: backend", () => {
   test("S3 backend with native lockfile in the state bucket", () => {
-    expect(lane.terraform.backend.s3).toEqual(
-      expect.objectContaining({ bucket: "express-lane-tfstate-ap-south-1", use_lockfile: true, encrypt: true, region: "ap-south-1" }),
-    );
+    expect(lane.terraform.backend.s3).toEqual(expect.objectContaining({ bucket: "express-lane-tfstate-ap-south-1", use_lockfile: true, encrypt: true, region: "ap-south-1" }));
     expect(lane.terraform.backend.s3.dynamodb_table).toBeUndefined();
   });
 });
 
 describe("lane stack: directory bucket", () => {
   test("S3 Express One Zone bucket named {base}--{azid}--x-s3 in the AZ ID, single-AZ", () => {
-    expect(laneStr).toHaveResourceWithProperties({ tfResourceType: "aws_s3_directory_bucket" }, {
-      bucket: s.config.directoryBucketName,
-      data_redundancy: "SingleAvailabilityZone",
-      type: "Directory",
-      location: [expect.objectContaining({ name: "aps1-az1", type: "AvailabilityZone" })],
-    });
+    expect(laneStr).toHaveResourceWithProperties(
+      { tfResourceType: "aws_s3_directory_bucket" },
+      {
+        bucket: s.config.directoryBucketName,
+        data_redundancy: "SingleAvailabilityZone",
+        type: "Directory",
+        location: [expect.objectContaining({ name: "aps1-az1", type: "AvailabilityZone" })],
+      },
+    );
   });
 
   test("SSE-KMS with the lane's own bucket key (not aws/s3)", () => {
@@ -92,7 +93,10 @@ describe("lane stack: keys", () => {
     const writerPolicy = resources(lane, "aws_iam_role_policy").find((p) => String(p.role).includes("Writer"))!;
     const artifact = statements(writerPolicy.policy).filter((x) => asList(x.Resource).some((r: string) => /express-lane-artifacts/.test(r)));
     const objects = artifact.filter((x) => !asList(x.Action).includes("s3:ListBucket"));
-    expect(objects.flatMap((x) => asList(x.Resource))).toEqual(["arn:aws:s3:::express-lane-artifacts-ap-south-1/seal-keys/*", "arn:aws:s3:::express-lane-artifacts-ap-south-1/seal-keys/*"]);
+    expect(objects.flatMap((x) => asList(x.Resource))).toEqual([
+      "arn:aws:s3:::express-lane-artifacts-ap-south-1/seal-keys/*",
+      "arn:aws:s3:::express-lane-artifacts-ap-south-1/seal-keys/*",
+    ]);
     expect(objects.flatMap((x) => asList(x.Action)).sort()).toEqual(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]);
   });
 
@@ -128,7 +132,9 @@ describe("lane stack: keys", () => {
       expect(JSON.stringify(operator.Principal.AWS)).toMatch(/:role\/express-lane-deploy|aws_iam_role\.Github_DeployRole/);
       const actions = [...asList<string>(admin.Action), ...asList<string>(operator.Action)];
       for (const a of ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*", "kms:*", "kms:CreateGrant", "kms:Create*"]) expect(actions).not.toContain(a);
-      expect(actions.some((a) => a.includes("*") || a.startsWith("kms:Decrypt") || a.startsWith("kms:Encrypt") || a.startsWith("kms:Generate") || a.startsWith("kms:ReEncrypt"))).toBe(false);
+      expect(
+        actions.some((a) => a.includes("*") || a.startsWith("kms:Decrypt") || a.startsWith("kms:Encrypt") || a.startsWith("kms:Generate") || a.startsWith("kms:ReEncrypt")),
+      ).toBe(false);
       // nobody else is named as admin, and the account root is not a principal (IAM cannot widen use)
       expect(JSON.stringify(statements(policy))).not.toMatch(/:root"/);
     }
@@ -136,7 +142,6 @@ describe("lane stack: keys", () => {
     expect(statements(sealKey.policy).map((x) => x.Sid)).toEqual(["KeyAdministration", "KeyOperation", "KeyRead"]);
   });
 });
-
 
 describe("lane stack: network", () => {
   test("subnet placed by AZ ID, private", () => {
@@ -158,7 +163,10 @@ describe("lane stack: network", () => {
 
   test("gateway endpoints for S3 Express and S3 on the private route table", () => {
     const eps = resources(lane, "aws_vpc_endpoint");
-    const gw = eps.filter((e) => e.vpc_endpoint_type === "Gateway").map((e) => e.service_name).sort();
+    const gw = eps
+      .filter((e) => e.vpc_endpoint_type === "Gateway")
+      .map((e) => e.service_name)
+      .sort();
     expect(gw).toEqual(["com.amazonaws.ap-south-1.s3", "com.amazonaws.ap-south-1.s3express"]);
     for (const e of eps.filter((x) => x.vpc_endpoint_type === "Gateway")) expect(e.route_table_ids).toEqual([expect.stringMatching(/aws_route_table\./)]);
   });
@@ -184,9 +192,7 @@ describe("lane stack: network", () => {
   test("configured client CIDRs and security groups become reader-port rules", () => {
     const other = synthStacks({ clientCidrs: "10.1.0.0/16,192.168.4.0/24", clientSecurityGroupIds: "sg-0123456789abcdef0" });
     const ingress = resources(other.laneJson, "aws_vpc_security_group_ingress_rule").filter((r) => String(r.security_group_id).includes("HostSg"));
-    expect(ingress.map((r) => r.cidr_ipv4 ?? r.referenced_security_group_id).sort()).toEqual(
-      ["10.1.0.0/16", "10.40.0.0/16", "192.168.4.0/24", "sg-0123456789abcdef0"].sort(),
-    );
+    expect(ingress.map((r) => r.cidr_ipv4 ?? r.referenced_security_group_id).sort()).toEqual(["10.1.0.0/16", "10.40.0.0/16", "192.168.4.0/24", "sg-0123456789abcdef0"].sort());
     for (const r of ingress) expect([r.from_port, r.to_port]).toEqual([8080, 8080]);
   });
 });
@@ -248,7 +254,9 @@ describe("lane stack: observability", () => {
     const alarms = resources(lane, "aws_cloudwatch_metric_alarm");
     const byName = Object.fromEntries(alarms.map((a) => [a.alarm_name, a])) as Record<string, Json>;
     const p99 = byName["express-lane-read-latency-p99"];
-    expect(p99).toEqual(expect.objectContaining({ metric_name: "lane_request_duration_seconds", extended_statistic: "p99", threshold: 0.005, comparison_operator: "GreaterThanThreshold" }));
+    expect(p99).toEqual(
+      expect.objectContaining({ metric_name: "lane_request_duration_seconds", extended_statistic: "p99", threshold: 0.005, comparison_operator: "GreaterThanThreshold" }),
+    );
     const err = byName["express-lane-5xx-rate"];
     expect(JSON.stringify(err.metric_query)).toMatch(/"status_class":"5xx"/);
     expect(err.metric_query.find((q: Json) => q.return_data === true).expression).toMatch(/r5/);
@@ -279,7 +287,8 @@ describe("lane stack: observability", () => {
     const alarms = resources(lane, "aws_cloudwatch_metric_alarm");
     for (const a of alarms) {
       if (a.namespace === "ExpressLane") names.add(String(a.metric_name));
-      for (const q of (a.metric_query as Json[] | undefined) ?? []) if (q.metric?.[0]?.namespace === "ExpressLane" || q.metric?.namespace === "ExpressLane") names.add(String(q.metric?.[0]?.metric_name ?? q.metric?.metric_name));
+      for (const q of (a.metric_query as Json[] | undefined) ?? [])
+        if (q.metric?.[0]?.namespace === "ExpressLane" || q.metric?.namespace === "ExpressLane") names.add(String(q.metric?.[0]?.metric_name ?? q.metric?.metric_name));
     }
     expect([...names]).toEqual(expect.arrayContaining(["lane_entity_status_total", "lane_requests_total", "process_cpu_seconds_total", "lane_self_verify_failures_total"]));
     // Published by the host (canary timer, log metric filters), not scraped from the runtime.

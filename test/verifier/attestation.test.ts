@@ -124,9 +124,7 @@ describe("verifyAttestation", () => {
     // A forger holding the leaf key appends the leaf to cabundle and signs with... the leaf: the
     // chain then has a non-CA issuer.
     const d = decodeDocument(doc);
-    const forged = resignDocument(doc, leafKey(lane.devCaDir), (p) =>
-      p.set("cabundle", [...(d.payload.get("cabundle") as Buffer[]), d.payload.get("certificate")]),
-    );
+    const forged = resignDocument(doc, leafKey(lane.devCaDir), (p) => p.set("cabundle", [...(d.payload.get("cabundle") as Buffer[]), d.payload.get("certificate")]));
     expectRefused(() => verifyAttestation(forged, options), "BAD_CHAIN");
   });
 

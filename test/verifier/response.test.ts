@@ -41,20 +41,35 @@ describe("verifier/response", () => {
   it.each([
     ["status", (r: ReceivedResponse, q: SentRequest) => [{ ...r, status: 404 }, q], "bad_signature"],
     ["content-type", (r: ReceivedResponse, q: SentRequest) => [{ ...r, headers: { ...r.headers, "content-type": "text/plain" } }, q], "bad_signature"],
-    ["one body byte", (r: ReceivedResponse, q: SentRequest) => {
-      const body = Buffer.from(r.body);
-      body[body.length - 3] ^= 1;
-      return [{ ...r, body }, q];
-    }, "digest_mismatch"],
-    ["digest and body together", (r: ReceivedResponse, q: SentRequest) => {
-      const body = Buffer.from(Buffer.from(r.body).toString().replace('"a":1', '"a":2'));
-      return [{ ...r, body, headers: { ...r.headers, "content-digest": contentDigest(body) } }, q];
-    }, "bad_signature"],
+    [
+      "one body byte",
+      (r: ReceivedResponse, q: SentRequest) => {
+        const body = Buffer.from(r.body);
+        body[body.length - 3] ^= 1;
+        return [{ ...r, body }, q];
+      },
+      "digest_mismatch",
+    ],
+    [
+      "digest and body together",
+      (r: ReceivedResponse, q: SentRequest) => {
+        const body = Buffer.from(Buffer.from(r.body).toString().replace('"a":1', '"a":2'));
+        return [{ ...r, body, headers: { ...r.headers, "content-digest": contentDigest(body) } }, q];
+      },
+      "bad_signature",
+    ],
     ["method", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, method: "DELETE" }], "bad_signature"],
     ["method to POST (whose answers must cover a body)", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, method: "POST", body: Buffer.from("{}") }], "wrong_components"],
     ["path", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, path: "/v1/features/users/u2" }], "bad_signature"],
     ["query", (r: ReceivedResponse, q: SentRequest) => [r, { ...q, query: "?features=b" }], "bad_signature"],
-    ["signature-input params", (r: ReceivedResponse, q: SentRequest) => [{ ...r, headers: { ...r.headers, "signature-input": String(r.headers["signature-input"]).replace(/expires=\d+/, "expires=1900000000") } }, q], "bad_signature"],
+    [
+      "signature-input params",
+      (r: ReceivedResponse, q: SentRequest) => [
+        { ...r, headers: { ...r.headers, "signature-input": String(r.headers["signature-input"]).replace(/expires=\d+/, "expires=1900000000") } },
+        q,
+      ],
+      "bad_signature",
+    ],
   ] as const)("fails when the %s is changed", (_name, mutate, expected) => {
     const { response, request } = signedResponse();
     const [r, q] = mutate(response, request) as [ReceivedResponse, SentRequest];
@@ -76,7 +91,13 @@ describe("verifier/response: envelope v2 binds POST answers to the request body"
   const created = NOW / 1000;
   const opts = { key: key.info.jwk, nonce: "n-1", now: created };
   const asked = batchRequest("users", ["u1", "u2"], ["a"]);
-  const answerBody = { view: "users", results: [{ entity: "u1", found: true }, { entity: "u2", found: true }] };
+  const answerBody = {
+    view: "users",
+    results: [
+      { entity: "u1", found: true },
+      { entity: "u2", found: true },
+    ],
+  };
   const answer = (overrides: Partial<Parameters<typeof signAnswer>[0]> = {}) => signAnswer({ key, request: asked, body: answerBody, created, nonce: "n-1", ...overrides });
 
   it("verifies the answer signed for the body we sent", () => {
@@ -111,7 +132,7 @@ describe("verifier/response: envelope v2 binds POST answers to the request body"
     expect(message).toMatch(/envelope v1/);
   });
 
-  it("refuses a GET answer that carries \"content-digest\";req (wrong_components)", () => {
+  it('refuses a GET answer that carries "content-digest";req (wrong_components)', () => {
     const get: SentRequest = { method: "GET", path: "/v1/features/users/u1", query: "" };
     const withBodyDigest = signAnswer({ key, request: get, body: { entity: "u1" }, created, signedRequestBody: Buffer.from("{}") });
     expect(code(() => verifyResponse(withBodyDigest, get, { key: key.info.jwk, now: created }))).toBe("wrong_components");
@@ -138,7 +159,9 @@ describe("verifier/response: envelope v2 binds POST answers to the request body"
     expect(code(() => verifyResponse(answer(), asked, { ...opts, key: undefined as never }))).toBe("wrong_keyid");
     // P5: the only keys are the ones the caller passes; no module of the verifier talks to the network.
     const dir = join(__dirname, "../../verifier");
-    const sources = readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => readFileSync(join(dir, f), "utf8"));
+    const sources = readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => readFileSync(join(dir, f), "utf8"));
     expect(sources.length).toBeGreaterThanOrEqual(2);
     for (const text of sources) expect(text).not.toMatch(/\bfetch\(|from "node:(http|https|net|dns)"|from "undici"|require\("node:(http|https|net)"\)/);
   });

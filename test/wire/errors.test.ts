@@ -89,7 +89,18 @@ describe("wire/errors: the one error catalog", () => {
   it("per-entity refusals have fixed texts (signed answers carry them)", () => {
     const entityCodes = CODES.filter((c) => "entity" in ERROR_CATALOG[c]) as EntityErrorCode[];
     expect(entityCodes.sort()).toEqual(
-      ["corrupt_object", "high_water_full", "key_directory_expired", "not_found", "object_mismatch", "rolled_back", "seal_invalid", "seal_key_unavailable", "seal_missing", "seal_unknown_key"].sort(),
+      [
+        "corrupt_object",
+        "high_water_full",
+        "key_directory_expired",
+        "not_found",
+        "object_mismatch",
+        "rolled_back",
+        "seal_invalid",
+        "seal_key_unavailable",
+        "seal_missing",
+        "seal_unknown_key",
+      ].sort(),
     );
     for (const c of entityCodes) expect(entityMessage(c)).toMatch(/^[a-z]/);
   });
@@ -134,7 +145,8 @@ describe("the error docs match the catalog, both ways", () => {
       }
     }
     for (const code of CODES) if (!documented.has(code)) problems.push(`${code}: in the catalog, not in the table`);
-    for (const code of CODES) if ("entity" in ERROR_CATALOG[code] && code !== "not_found" && !documented.get(code)?.has(502)) problems.push(`${code}: per-entity refusal missing from the 502 row`);
+    for (const code of CODES)
+      if ("entity" in ERROR_CATALOG[code] && code !== "not_found" && !documented.get(code)?.has(502)) problems.push(`${code}: per-entity refusal missing from the 502 row`);
     expect(problems).toEqual([]);
   });
 });

@@ -92,7 +92,12 @@ describe("the SignRead trace request and the SignedResponse timing trailer (stag
     const ok = decodeSignedResponse(pack({ ...answer, trace: { received: 1, decoded: 2, signed: 3, gc: [[1.5, 0.2]] } }));
     expect(ok.trace).toEqual({ received: 1, decoded: 2, signed: 3, gc: [[1.5, 0.2]] });
     expect(decodeSignedResponse(pack(answer)).trace).toBeUndefined();
-    for (const bad of [{ received: "1", decoded: 2, signed: 3, gc: [] }, { received: 1, decoded: 2, signed: 3, gc: [[1]] }, { received: 1, decoded: 2, signed: 3, gc: Array.from({ length: 300 }, () => [1, 1]) }, "trace"]) {
+    for (const bad of [
+      { received: "1", decoded: 2, signed: 3, gc: [] },
+      { received: 1, decoded: 2, signed: 3, gc: [[1]] },
+      { received: 1, decoded: 2, signed: 3, gc: Array.from({ length: 300 }, () => [1, 1]) },
+      "trace",
+    ]) {
       expect(() => decodeSignedResponse(pack({ ...answer, trace: bad }))).toThrow(FrameFieldError);
     }
   });

@@ -34,7 +34,11 @@ describe("wire/merge", () => {
     const older = mergeRow("users", tomb, { entity: "u1", event_time: T + 5, features: { a: 3 } }, "merge");
     expect(older).toMatchObject({ ok: false, code: "older_than_stored" });
     if (!older.ok) expect(older.message).toMatch(/deleted/);
-    expect(mergeRow("users", tomb, { entity: "u1", event_time: T + 20, features: { a: 3 } }, "merge")).toEqual({ ok: true, unchanged: false, object: { view: "users", entity: "u1", event_time: T + 20, features: { a: 3 } } });
+    expect(mergeRow("users", tomb, { entity: "u1", event_time: T + 20, features: { a: 3 } }, "merge")).toEqual({
+      ok: true,
+      unchanged: false,
+      object: { view: "users", entity: "u1", event_time: T + 20, features: { a: 3 } },
+    });
   });
 
   it("a row that changes nothing is unchanged (idempotent re-push); a tie with other values wins", () => {

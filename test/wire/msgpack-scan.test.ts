@@ -20,7 +20,12 @@ const leaf = fc.oneof(
   fc.array(fc.double({ noNaN: true }), { maxLength: 40 }),
 );
 const value = fc.letrec((tie) => ({
-  node: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf, fc.array(tie("node"), { maxLength: 6 }), fc.dictionary(fc.string({ maxLength: 12 }), tie("node"), { maxKeys: 6 })),
+  node: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    leaf,
+    fc.array(tie("node"), { maxLength: 6 }),
+    fc.dictionary(fc.string({ maxLength: 12 }), tie("node"), { maxKeys: 6 }),
+  ),
 })).node;
 
 describe("wire/msgpack-scan", () => {

@@ -141,25 +141,63 @@ describe("wire/object projected body decoding", () => {
 
   it("names non-string keys as msgpackr does (a feature called true is found under a boolean key)", () => {
     const packr = new Packr({ useRecords: false, variableMapSize: true });
-    const features = new Map<unknown, unknown>([[true, 7], [5, "five"], ["b", 2]]);
-    const bytes = packr.pack(new Map<string, unknown>([["v", 2], ["view", "v"], ["entity", "e"], ["event_time", 1], ["written_time", 2], ["features", features]]));
+    const features = new Map<unknown, unknown>([
+      [true, 7],
+      [5, "five"],
+      ["b", 2],
+    ]);
+    const bytes = packr.pack(
+      new Map<string, unknown>([
+        ["v", 2],
+        ["view", "v"],
+        ["entity", "e"],
+        ["event_time", 1],
+        ["written_time", 2],
+        ["features", features],
+      ]),
+    );
     const full = decodeObjectBody(bytes, { checkFeatures: false });
     expect(full.features).toEqual({ true: 7, 5: "five", b: 2 });
     expectSameProjection(full, decodeObjectBodyProjected(bytes, new KeySelector(["true", "b", "c"])), ["true", "b", "c"]);
-    const binaryKey = packr.pack(new Map<string, unknown>([["v", 2], ["features", new Map([[Buffer.from("a"), 1]])]]));
+    const binaryKey = packr.pack(
+      new Map<string, unknown>([
+        ["v", 2],
+        ["features", new Map([[Buffer.from("a"), 1]])],
+      ]),
+    );
     expect(() => decodeObjectBodyProjected(binaryKey, new KeySelector(["a"]))).toThrow(ObjectFormatError);
   });
 
   it("skips every MessagePack form a skipped value can take and finds the wanted value after it", () => {
     const hex = (h: string) => Buffer.from(h.replace(/ /g, ""), "hex");
     const forms: Array<[string, Buffer]> = [
-      ["float32", hex("ca 3f800000")], ["uint64", hex("cf 0000000000000001")], ["int64", hex("d3 ffffffffffffffff")],
-      ["int8", hex("d0 80")], ["int16", hex("d1 8000")], ["int32", hex("d2 80000000")], ["uint8", hex("cc ff")], ["uint16", hex("cd ffff")], ["uint32", hex("ce ffffffff")],
-      ["fixext1", hex("d4 01 aa")], ["fixext2", hex("d5 01 aabb")], ["fixext4", hex("d6 ff 00000001")], ["fixext8", hex("d7 ff 0000000000000001")], ["fixext16", hex("d8 01" + "00".repeat(16))],
-      ["ext8", hex("c7 03 01 aabbcc")], ["ext16", hex("c8 0003 01 aabbcc")], ["ext32", hex("c9 00000003 01 aabbcc")],
-      ["bin8", hex("c4 02 0102")], ["bin16", hex("c5 0002 0102")], ["bin32", hex("c6 00000002 0102")],
-      ["str8", hex("d9 02 6869")], ["str16", hex("da 0002 6869")], ["str32", hex("db 00000002 6869")],
-      ["array16", hex("dc 0002 01 02")], ["array32", hex("dd 00000002 01 02")], ["map16", hex("de 0001 a161 01")], ["map32", hex("df 00000001 a161 01")],
+      ["float32", hex("ca 3f800000")],
+      ["uint64", hex("cf 0000000000000001")],
+      ["int64", hex("d3 ffffffffffffffff")],
+      ["int8", hex("d0 80")],
+      ["int16", hex("d1 8000")],
+      ["int32", hex("d2 80000000")],
+      ["uint8", hex("cc ff")],
+      ["uint16", hex("cd ffff")],
+      ["uint32", hex("ce ffffffff")],
+      ["fixext1", hex("d4 01 aa")],
+      ["fixext2", hex("d5 01 aabb")],
+      ["fixext4", hex("d6 ff 00000001")],
+      ["fixext8", hex("d7 ff 0000000000000001")],
+      ["fixext16", hex("d8 01" + "00".repeat(16))],
+      ["ext8", hex("c7 03 01 aabbcc")],
+      ["ext16", hex("c8 0003 01 aabbcc")],
+      ["ext32", hex("c9 00000003 01 aabbcc")],
+      ["bin8", hex("c4 02 0102")],
+      ["bin16", hex("c5 0002 0102")],
+      ["bin32", hex("c6 00000002 0102")],
+      ["str8", hex("d9 02 6869")],
+      ["str16", hex("da 0002 6869")],
+      ["str32", hex("db 00000002 6869")],
+      ["array16", hex("dc 0002 01 02")],
+      ["array32", hex("dd 00000002 01 02")],
+      ["map16", hex("de 0001 a161 01")],
+      ["map32", hex("df 00000001 a161 01")],
       ["nested", hex("92 81 a178 93 c0 c2 c3 a0")],
     ];
     const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -179,7 +217,10 @@ describe("wire/object projected body decoding", () => {
     ["truncated", encodeObjectBody({ ...sample }).subarray(0, 60)],
     ["wrong version", new Packr({ useRecords: false }).pack({ ...sample, v: 1 })],
     ["features not a map", new Packr({ useRecords: false }).pack({ ...sample, v: 2, features: [1] })],
-    ["a huge declared array", Buffer.concat([new Packr({ useRecords: false }).pack({ ...sample, v: 2, features: {} }).subarray(0, 10), Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])])],
+    [
+      "a huge declared array",
+      Buffer.concat([new Packr({ useRecords: false }).pack({ ...sample, v: 2, features: {} }).subarray(0, 10), Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])]),
+    ],
   ])("refuses %s with ObjectFormatError, as the full decode does", (_name, bytes) => {
     expect(() => decodeObjectBodyProjected(bytes, new KeySelector(["a"]))).toThrow(ObjectFormatError);
     expect(() => decodeObjectBody(bytes)).toThrow(ObjectFormatError);
@@ -203,11 +244,17 @@ describe("wire/object sealed envelope reading", () => {
   it("reads writers' envelopes in place exactly as msgpackr reads them, damaged ones included", () => {
     const kid = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/), fc.string({ maxLength: 70 }));
     fc.assert(
-      fc.property(kid, fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ minLength: 30, maxLength: 34 }), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 3 }), (k, body, mac, flips) => {
-        const bytes = Buffer.from(new Packr({ useRecords: false, variableMapSize: true }).pack({ v: 2, body: Buffer.from(body), seal: { kid: k, mac: Buffer.from(mac) } }));
-        for (const [at, value] of flips) bytes[at % bytes.length] = value;
-        expect(outcome(bytes)).toEqual(outcome(viaMsgpackr(bytes)));
-      }),
+      fc.property(
+        kid,
+        fc.uint8Array({ maxLength: 600 }),
+        fc.uint8Array({ minLength: 30, maxLength: 34 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 3 }),
+        (k, body, mac, flips) => {
+          const bytes = Buffer.from(new Packr({ useRecords: false, variableMapSize: true }).pack({ v: 2, body: Buffer.from(body), seal: { kid: k, mac: Buffer.from(mac) } }));
+          for (const [at, value] of flips) bytes[at % bytes.length] = value;
+          expect(outcome(bytes)).toEqual(outcome(viaMsgpackr(bytes)));
+        },
+      ),
       { numRuns: 3000 },
     );
   });

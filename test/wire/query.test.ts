@@ -19,7 +19,10 @@ describe("wire/query", () => {
     expect([...parseQuery("?", ["a"])]).toEqual([]);
     expect([...parseQuery("?nonce=n%20%C3%BC%2B+x", ["nonce"])]).toEqual([["nonce", "n ü+ x"]]);
     expect([...parseQuery("?features", ["features"])]).toEqual([["features", ""]]);
-    expect([...parseQuery("?a=1&&b=2&", ["a", "b"])]).toEqual([["a", "1"], ["b", "2"]]);
+    expect([...parseQuery("?a=1&&b=2&", ["a", "b"])]).toEqual([
+      ["a", "1"],
+      ["b", "2"],
+    ]);
     expect(parseQuery("?a=x=y", ["a"]).get("a")).toBe("x=y");
   });
 

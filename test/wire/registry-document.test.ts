@@ -46,7 +46,14 @@ describe("wire/registry-document", () => {
 
   it("the same views in another key order sign to the same digest", async () => {
     const a = await signRegistryDocument({ lane: "l", version: 1, issued_at: 5, views: [smallView("v")] }, admin.entry.kid, localAdminSigner(admin.pem));
-    const reordered = { views: [{ features: [{ type: "float" as const, name: "score" }], owner: "tests@example.com", description: "test view v", max_age_seconds: 3600, entity_key: "id", name: "v" }], issued_at: 5, version: 1, lane: "l" };
+    const reordered = {
+      views: [
+        { features: [{ type: "float" as const, name: "score" }], owner: "tests@example.com", description: "test view v", max_age_seconds: 3600, entity_key: "id", name: "v" },
+      ],
+      issued_at: 5,
+      version: 1,
+      lane: "l",
+    };
     const b = await signRegistryDocument(reordered, admin.entry.kid, localAdminSigner(admin.pem));
     expect(parseSignedRegistryDocument(Buffer.from(a)).digest).toBe(parseSignedRegistryDocument(Buffer.from(b)).digest);
   });
@@ -118,5 +125,4 @@ describe("wire/registry-document", () => {
     expect(DEFAULT_REGISTRY_REF.version).toBe(0);
     expect(defaultRegistryRef(DEFAULT_VIEWS.slice(1)).digest).not.toBe(DEFAULT_REGISTRY_REF.digest);
   });
-
 });

@@ -4,9 +4,21 @@ import { lookupView, negotiateFormat, parseAcceptSignature, parseReadRequest, sp
 
 // The registry is the caller's (wire/ never imports registry/): a small one of the test's own.
 const registry = defineRegistry([
-  { name: "users", entityKey: "user_id", owner: "tests", description: "request tests", ttlSeconds: 3600, features: [{ name: "a", type: "int" }, { name: "b", type: "string" }] },
+  {
+    name: "users",
+    entityKey: "user_id",
+    owner: "tests",
+    description: "request tests",
+    ttlSeconds: 3600,
+    features: [
+      { name: "a", type: "int" },
+      { name: "b", type: "string" },
+    ],
+  },
 ]);
-const other = defineRegistry([{ name: "merchants", entityKey: "merchant_id", owner: "tests", description: "a second registry", ttlSeconds: 60, features: [{ name: "a", type: "int" }] }]);
+const other = defineRegistry([
+  { name: "merchants", entityKey: "merchant_id", owner: "tests", description: "a second registry", ttlSeconds: 60, features: [{ name: "a", type: "int" }] },
+]);
 
 const get = (path: string, query = "", extra: Partial<RawReadRequest> = {}): RawReadRequest => ({ method: "GET", path, query, ...extra });
 const batch = (body: unknown, extra: Partial<RawReadRequest> = {}): RawReadRequest => ({

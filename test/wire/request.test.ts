@@ -30,10 +30,19 @@ describe("one entity-key rule (wire/names canonicalEntity)", () => {
     expect(messages[0]).toMatch(/string or an integer/);
   });
 
-  it("batch reads, Feast reads, push rows and source rows all canonicalise 42 to \"42\" and refuse 1.5 alike", () => {
+  it('batch reads, Feast reads, push rows and source rows all canonicalise 42 to "42" and refuse 1.5 alike', () => {
     const batch = parseReadRequest({ method: "POST", path: `/v1/features/${view.name}/batch`, query: "", contentType: "application/json", body: json({ entities: [42, "x"] }) });
     expect(batch.entities).toEqual(["42", "x"]);
-    const feast = parseFeastRequest({ method: "POST", path: "/get-online-features", query: "", contentType: "application/json", body: json({ entities: { [view.entityKey]: [42] }, features: [`${view.name}:${view.featureNames[0]}`] }) }, DEFAULT_REGISTRY);
+    const feast = parseFeastRequest(
+      {
+        method: "POST",
+        path: "/get-online-features",
+        query: "",
+        contentType: "application/json",
+        body: json({ entities: { [view.entityKey]: [42] }, features: [`${view.name}:${view.featureNames[0]}`] }),
+      },
+      DEFAULT_REGISTRY,
+    );
     expect(feast.entities).toEqual(["42"]);
     expect(validatePushRow(view, { entity: 42, event_time: Date.now(), features: {} }).entity).toBe("42");
     expect(validateFlatRow(view, { [view.entityKey]: 42, event_time: Date.now() }, "json").entity).toBe("42");
@@ -44,7 +53,16 @@ describe("one entity-key rule (wire/names canonicalEntity)", () => {
       codes.push((err as LaneError).code);
     }
     try {
-      parseFeastRequest({ method: "POST", path: "/get-online-features", query: "", contentType: "application/json", body: json({ entities: { [view.entityKey]: [true] }, features: [`${view.name}:${view.featureNames[0]}`] }) }, DEFAULT_REGISTRY);
+      parseFeastRequest(
+        {
+          method: "POST",
+          path: "/get-online-features",
+          query: "",
+          contentType: "application/json",
+          body: json({ entities: { [view.entityKey]: [true] }, features: [`${view.name}:${view.featureNames[0]}`] }),
+        },
+        DEFAULT_REGISTRY,
+      );
     } catch (err) {
       codes.push((err as LaneError).code);
     }
@@ -62,7 +80,9 @@ describe("routes cannot collide with entity ids", () => {
   });
 
   it("POST …/batch is a batch read, POST …/_push a batch push, DELETE …/{entity} a delete (of any id, batch included)", () => {
-    expect(parseReadRequest({ method: "POST", path: `/v1/features/${view.name}/batch`, query: "", contentType: "application/json", body: json({ entities: ["a"] }) }).kind).toBe("batch");
+    expect(parseReadRequest({ method: "POST", path: `/v1/features/${view.name}/batch`, query: "", contentType: "application/json", body: json({ entities: ["a"] }) }).kind).toBe(
+      "batch",
+    );
     expect(writeTarget("POST", `/v1/features/${view.name}/_push`)).toEqual({ kind: "batch", view: view.name });
     expect(writeTarget("POST", `/v1/features/${view.name}/batch`)).toBeNull();
     expect(writeTarget("DELETE", `/v1/features/${view.name}/batch`)).toEqual({ kind: "delete", view: view.name, entity: "batch" });
@@ -72,7 +92,8 @@ describe("routes cannot collide with entity ids", () => {
 
 describe("push bodies: mode, event_time_unit, deletes", () => {
   const now = 1_800_000_000_000;
-  const push = (body: unknown, path = `/v1/features/${view.name}/_push`, method = "POST") => parseWriteRequest({ method, path, query: "", contentType: "application/json", body: body === undefined ? undefined : json(body) }, DEFAULT_REGISTRY, now);
+  const push = (body: unknown, path = `/v1/features/${view.name}/_push`, method = "POST") =>
+    parseWriteRequest({ method, path, query: "", contentType: "application/json", body: body === undefined ? undefined : json(body) }, DEFAULT_REGISTRY, now);
 
   it("mode defaults to merge, takes replace, refuses anything else", () => {
     expect(push({ rows: [{ entity: "a", event_time: now, features: {} }] }).mode).toBe("merge");

@@ -29,15 +29,17 @@ describe("wire/views-file", () => {
 
   it("a valid file becomes views in document form, and round-trips", () => {
     const views = viewsFromFileValue({ views: [view()] }, "views.yaml");
-    expect(views).toEqual([{ name: "clicks", entity_key: "user_id", max_age_seconds: 43_200, owner: "ml@example.com", description: "click counts", features: [{ name: "n", type: "int" }] }]);
+    expect(views).toEqual([
+      { name: "clicks", entity_key: "user_id", max_age_seconds: 43_200, owner: "ml@example.com", description: "click counts", features: [{ name: "n", type: "int" }] },
+    ]);
     expect(viewsFromFileValue(viewsFileValue(views), "again")).toEqual(views);
   });
 
   it("reports every problem at once, each at its path", () => {
     expect(problems({ views: [view({ max_age: "forever", extra: 1, features: [{ name: "n", type: "decimal" }] })], version: 2 })).toEqual(
       expect.arrayContaining([
-        "version: unknown top-level field \"version\" (expected only views)",
-        "views[0].extra: unknown field \"extra\"",
+        'version: unknown top-level field "version" (expected only views)',
+        'views[0].extra: unknown field "extra"',
         expect.stringMatching(/^views\[0\]\.max_age: max_age must be a duration/),
         expect.stringMatching(/^views\[0\]\.features\[0\]\.type: type must be one of/),
       ]),

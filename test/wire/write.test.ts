@@ -4,7 +4,17 @@ import { MAX_PUSH_ROWS, parseWriteRequest, writeTarget, type RawWriteRequest } f
 
 const NOW = 1_700_000_000_000;
 const registry = defineRegistry([
-  { name: "users", entityKey: "user_id", owner: "tests", description: "write tests", ttlSeconds: 3600, features: [{ name: "n", type: "int" }, { name: "s", type: "string" }] },
+  {
+    name: "users",
+    entityKey: "user_id",
+    owner: "tests",
+    description: "write tests",
+    ttlSeconds: 3600,
+    features: [
+      { name: "n", type: "int" },
+      { name: "s", type: "string" },
+    ],
+  },
 ]);
 const push = (path: string, body: unknown, extra: Partial<RawWriteRequest> = {}): RawWriteRequest => ({
   method: "POST",

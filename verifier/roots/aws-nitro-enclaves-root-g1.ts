@@ -7,8 +7,7 @@
  * https://docs.aws.amazon.com/enclaves/latest/user/verify-root.html — a copy that fails it is
  * not the root.
  */
-export const AWS_NITRO_ROOT_G1_SHA256 =
-  "64:1A:03:21:A3:E2:44:EF:E4:56:46:31:95:D6:06:31:7E:D7:CD:CC:3C:17:56:E0:98:93:F3:C6:8F:79:BB:5B";
+export const AWS_NITRO_ROOT_G1_SHA256 = "64:1A:03:21:A3:E2:44:EF:E4:56:46:31:95:D6:06:31:7E:D7:CD:CC:3C:17:56:E0:98:93:F3:C6:8F:79:BB:5B";
 
 export const AWS_NITRO_ROOT_G1_PEM = `-----BEGIN CERTIFICATE-----
 MIICETCCAZagAwIBAgIRAPkxdWgbkK/hHUbMtOTn+FYwCgYIKoZIzj0EAwMwSTEL

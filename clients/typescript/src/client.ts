@@ -25,15 +25,7 @@ export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND";
 export type FeatureValue = string | number | boolean | null | Date | readonly number[];
 
 /** Why a call failed. `code` is stable; branch on it, not on the message. */
-export type ClientErrorCode =
-  | "no_trust_anchor"
-  | "verification_failed"
-  | "attestation_failed"
-  | "unexpected_answer"
-  | "timeout"
-  | "network"
-  | "server_error"
-  | "bad_argument";
+export type ClientErrorCode = "no_trust_anchor" | "verification_failed" | "attestation_failed" | "unexpected_answer" | "timeout" | "network" | "server_error" | "bad_argument";
 
 export class ExpressLaneError extends Error {
   constructor(
@@ -269,7 +261,13 @@ export class ExpressLaneClient {
   }
 
   /** Send, retry 503/429/network/timeouts with backoff, verify; returns the decoded body. */
-  private async verifiedRequest(method: "GET" | "POST", path: string, query: string, body: Buffer | undefined, signal?: AbortSignal): Promise<{ body: unknown; verification: Verification }> {
+  private async verifiedRequest(
+    method: "GET" | "POST",
+    path: string,
+    query: string,
+    body: Buffer | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ body: unknown; verification: Verification }> {
     await this.ensureKeys(signal);
     let lastError: ExpressLaneError | undefined;
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
@@ -299,7 +297,10 @@ export class ExpressLaneClient {
       const verified = await this.verify(answer, { method, path, query, body }, nonce, signal);
       const decoded = decode(answer);
       const named = decoded as { registry_version?: unknown; registry_digest?: unknown } | null;
-      const registry = typeof named === "object" && named !== null && typeof named.registry_version === "number" && typeof named.registry_digest === "string" ? { version: named.registry_version, digest: named.registry_digest } : undefined;
+      const registry =
+        typeof named === "object" && named !== null && typeof named.registry_version === "number" && typeof named.registry_digest === "string"
+          ? { version: named.registry_version, digest: named.registry_digest }
+          : undefined;
       return { body: decoded, verification: { keyid: verified.keyid, created: verified.created, expires: verified.expires, nonce, ...(registry ? { registry } : {}) } };
     }
     throw lastError ?? new ExpressLaneError("network", "no attempt was made");
@@ -313,8 +314,7 @@ export class ExpressLaneClient {
   }
 
   private async verify(answer: RawAnswer, request: { method: string; path: string; query: string; body?: Buffer }, nonce: string, signal?: AbortSignal): Promise<VerifiedResponse> {
-    const attemptVerify = () =>
-      verifyResponse(answer, request, { key: [...this.trusted.values()], nonce, now: Math.floor(this.now() / 1000), skewSeconds: this.skewSeconds });
+    const attemptVerify = () => verifyResponse(answer, request, { key: [...this.trusted.values()], nonce, now: Math.floor(this.now() / 1000), skewSeconds: this.skewSeconds });
     try {
       return attemptVerify();
     } catch (err) {
@@ -506,7 +506,13 @@ function errorOf(answer: RawAnswer): { code: string; message: string } {
   } catch {
     /* not JSON: fall through */
   }
-  return { code: `http_${answer.status}`, message: answer.body.toString("utf8").slice(0, 200).replace(/[^\x20-\x7e]/g, "?") };
+  return {
+    code: `http_${answer.status}`,
+    message: answer.body
+      .toString("utf8")
+      .slice(0, 200)
+      .replace(/[^\x20-\x7e]/g, "?"),
+  };
 }
 
 const asDate = (v: unknown): Date | undefined => (v instanceof Date ? v : typeof v === "string" ? new Date(v) : undefined);
@@ -539,5 +545,3 @@ function toRow(view: string, raw: unknown, verification: Verification): FeatureR
     verification,
   };
 }
-
-

@@ -22,7 +22,16 @@ const NOW = Date.now();
 const stored = new Map<string, Buffer>();
 for (let i = 0; i < 250; i++) {
   const entity = `user_${String(i).padStart(6, "0")}`;
-  stored.set(entity, keyring.seal({ view: "user_profile", entity, event_time: NOW - 60_000, written_time: NOW - 30_000, features: { country: i % 2 ? "IN" : "FR", risk_score: i / 1000, referrer: null } as never }));
+  stored.set(
+    entity,
+    keyring.seal({
+      view: "user_profile",
+      entity,
+      event_time: NOW - 60_000,
+      written_time: NOW - 30_000,
+      features: { country: i % 2 ? "IN" : "FR", risk_score: i / 1000, referrer: null } as never,
+    }),
+  );
 }
 
 let devCaDir: string;
@@ -75,14 +84,15 @@ function fakeLane(withLaneKey = false): FakeLane {
           headers: { "content-type": "application/json", ...(failure.retryAfter !== undefined ? { "retry-after": failure.retryAfter } : {}) },
         });
       }
-      if (url.pathname === "/v1/signer") return Response.json({ ...lane.signer.key.info, lane_keys: withLaneKey ? [{ keyid: LANE_KEY.keyid, alg: "ed25519", jwk: LANE_KEY.info.jwk }] : [] });
+      if (url.pathname === "/v1/signer")
+        return Response.json({ ...lane.signer.key.info, lane_keys: withLaneKey ? [{ keyid: LANE_KEY.keyid, alg: "ed25519", jwk: LANE_KEY.info.jwk }] : [] });
       if (url.pathname === "/v1/attestation") {
         const nonce = Buffer.from(url.searchParams.get("nonce") ?? "", "utf8");
         const reply = await lane.signer.attest({ nonce });
         return Response.json({ document: Buffer.from(reply.document).toString("base64"), keyid: reply.keyid });
       }
       const path = url.pathname;
-      const query = url.search === "" ? (init as { rawQuery?: string }).rawQuery ?? "" : url.search;
+      const query = url.search === "" ? ((init as { rawQuery?: string }).rawQuery ?? "") : url.search;
       const entities: string[] = path.endsWith("/batch") ? (JSON.parse(body!.toString()) as { entities: string[] }).entities : [decodeURIComponent(path.split("/").pop()!)];
       const signed = lane.signer.signRead({
         method,
@@ -121,17 +131,29 @@ describe("trust anchors", () => {
   it("a pinned JWK verifies; an answer by another key is refused and nothing is returned", async () => {
     const lane = fakeLane();
     const row = await client(lane).get("user_profile", "user_000001", { features: ["country", "referrer"] });
-    expect(row).toMatchObject({ entity: "user_000001", found: true, writtenBy: "loader", features: { country: "IN", referrer: null }, status: { country: "PRESENT", referrer: "NULL_VALUE" } });
+    expect(row).toMatchObject({
+      entity: "user_000001",
+      found: true,
+      writtenBy: "loader",
+      features: { country: "IN", referrer: null },
+      status: { country: "PRESENT", referrer: "NULL_VALUE" },
+    });
     expect(row.eventTime).toEqual(new Date(NOW - 60_000));
     expect(row.verification.keyid).toBe(lane.signer.key.keyid);
     const other = SigningKey.generate();
-    await expect(client(lane, { trust: laneKey(other.info.jwk) }).get("user_profile", "user_000001")).rejects.toMatchObject({ code: "verification_failed", details: { reason: "wrong_keyid" } });
+    await expect(client(lane, { trust: laneKey(other.info.jwk) }).get("user_profile", "user_000001")).rejects.toMatchObject({
+      code: "verification_failed",
+      details: { reason: "wrong_keyid" },
+    });
   });
 
   it("a pinned keyid takes the key from /v1/signer only if its thumbprint matches", async () => {
     const lane = fakeLane();
     await expect(client(lane, { trust: pinnedKeys(lane.signer.key.keyid) }).get("user_profile", "user_000002")).resolves.toMatchObject({ found: true });
-    await expect(client(lane, { trust: pinnedKeys(SigningKey.generate().keyid) }).get("user_profile", "user_000002")).rejects.toMatchObject({ code: "verification_failed", details: { reason: "wrong_keyid" } });
+    await expect(client(lane, { trust: pinnedKeys(SigningKey.generate().keyid) }).get("user_profile", "user_000002")).rejects.toMatchObject({
+      code: "verification_failed",
+      details: { reason: "wrong_keyid" },
+    });
   });
 
   it("attest(): verifies the document with a fresh nonce and trusts its key; a signer restart is re-attested", async () => {
@@ -176,7 +198,9 @@ describe("trust anchors", () => {
     // The host advertises a lane key of its own next to an enclave that holds none.
     const impostor = SigningKey.generate();
     lane.fetch = (async (input: URL | string, init?: RequestInit) =>
-      String(input).endsWith("/v1/signer") ? Response.json({ ...lane.signer.key.info, lane_keys: [{ keyid: impostor.keyid, jwk: impostor.info.jwk }] }) : inner(input, init)) as typeof fetch;
+      String(input).endsWith("/v1/signer")
+        ? Response.json({ ...lane.signer.key.info, lane_keys: [{ keyid: impostor.keyid, jwk: impostor.info.jwk }] })
+        : inner(input, init)) as typeof fetch;
     const c = client(lane, { trust: attested({ root: loadPinnedRoot("local", devCaDir), measurements: measureLocalBundle(__filename) }) });
     expect((await c.attest())?.laneKeyids).toEqual([]);
     expect(c.trustedKeyids).toEqual([lane.signer.key.keyid]);
@@ -188,12 +212,17 @@ describe("trust anchors", () => {
     const current = { ...LANE_KEY.info.jwk, kid: LANE_KEY.keyid, nbf: s(LANE_KEY_WINDOW.notBefore), exp: s(LANE_KEY_WINDOW.notAfter) };
     await expect(client(lane, { trust: laneKey({ keys: [current] }) }).get("user_profile", "user_000001")).resolves.toMatchObject({ verification: { keyid: LANE_KEY.keyid } });
     const retired = { ...current, exp: s(NOW - 60_000) };
-    await expect(client(lane, { trust: laneKey({ keys: [retired] }) }).get("user_profile", "user_000001")).rejects.toMatchObject({ code: "verification_failed", details: { reason: "key_not_valid" } });
+    await expect(client(lane, { trust: laneKey({ keys: [retired] }) }).get("user_profile", "user_000001")).rejects.toMatchObject({
+      code: "verification_failed",
+      details: { reason: "key_not_valid" },
+    });
   });
 
   it("trustOnFirstUse (development) takes /v1/signer", async () => {
     const lane = fakeLane();
-    await expect(new ExpressLaneClient({ url: "http://lane.test", fetch: lane.fetch, trustOnFirstUse: true }).get("user_profile", "user_000004")).resolves.toMatchObject({ found: true });
+    await expect(new ExpressLaneClient({ url: "http://lane.test", fetch: lane.fetch, trustOnFirstUse: true }).get("user_profile", "user_000004")).resolves.toMatchObject({
+      found: true,
+    });
   });
 });
 
@@ -219,7 +248,11 @@ describe("verification", () => {
   it.each([
     ["a body byte", (a: { body: Buffer }) => (a.body[a.body.indexOf("IN")] = 0x4a), "digest_mismatch"],
     ["the status", (a: { status: number }) => (a.status = 404), "bad_signature"],
-    ["the signature", (a: { headers: Record<string, string> }) => (a.headers.signature = a.headers.signature!.replace(/:(.)/, (_m, c: string) => `:${c === "A" ? "B" : "A"}`)), "bad_signature"],
+    [
+      "the signature",
+      (a: { headers: Record<string, string> }) => (a.headers.signature = a.headers.signature!.replace(/:(.)/, (_m, c: string) => `:${c === "A" ? "B" : "A"}`)),
+      "bad_signature",
+    ],
   ] as const)("rejects a tampered answer (%s)", async (_what, change, reason) => {
     const lane = fakeLane();
     lane.tamper = change as never;
@@ -238,7 +271,9 @@ describe("verification", () => {
       }
       return original(input, init);
     }) as typeof fetch;
-    await expect(new ExpressLaneClient({ url: "http://lane.test", fetch: lane.fetch, trust: pinnedKeys(lane.signer.key.info.jwk) }).getMany("user_profile", ["user_000001", "user_000002"])).rejects.toMatchObject({
+    await expect(
+      new ExpressLaneClient({ url: "http://lane.test", fetch: lane.fetch, trust: pinnedKeys(lane.signer.key.info.jwk) }).getMany("user_profile", ["user_000001", "user_000002"]),
+    ).rejects.toMatchObject({
       code: "verification_failed",
       details: { reason: "bad_signature" },
     });
@@ -320,7 +355,10 @@ describe("retries and timeouts", () => {
   it("gives up after the attempts with the server's error code; a Retry-After beyond the cap fails at once", async () => {
     const lane = fakeLane();
     lane.failNext(10, 503);
-    await expect(client(lane, { retry: { attempts: 3, baseDelayMs: 1 } }).get("user_profile", "user_000001")).rejects.toMatchObject({ code: "server_error", details: { status: 503, reason: "signer_unavailable" } });
+    await expect(client(lane, { retry: { attempts: 3, baseDelayMs: 1 } }).get("user_profile", "user_000001")).rejects.toMatchObject({
+      code: "server_error",
+      details: { status: 503, reason: "signer_unavailable" },
+    });
     expect(lane.calls).toHaveLength(3);
     const lane2 = fakeLane();
     lane2.failNext(1, 429, "3600");
@@ -339,7 +377,9 @@ describe("retries and timeouts", () => {
     const hang = (async (_input: unknown, init?: RequestInit) =>
       new Promise((_resolve, reject) => init?.signal?.addEventListener("abort", () => reject(init.signal!.reason)))) as typeof fetch;
     const lane = fakeLane();
-    await expect(client(lane, { fetch: hang, timeoutMs: 50, retry: { attempts: 2, baseDelayMs: 1 } }).get("user_profile", "user_000001")).rejects.toMatchObject({ code: "timeout" });
+    await expect(client(lane, { fetch: hang, timeoutMs: 50, retry: { attempts: 2, baseDelayMs: 1 } }).get("user_profile", "user_000001")).rejects.toMatchObject({
+      code: "timeout",
+    });
   });
 
   it("parses Retry-After as seconds or an HTTP date", () => {

@@ -63,7 +63,10 @@ async function main() {
   }
   child.kill("SIGTERM");
   ssm.close();
-  result.log = (out + err).split("\n").filter((l) => l).slice(-30);
+  result.log = (out + err)
+    .split("\n")
+    .filter((l) => l)
+    .slice(-30);
   process.stdout.write(JSON.stringify(result) + "\n");
 }
 

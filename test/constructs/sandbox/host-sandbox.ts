@@ -99,7 +99,11 @@ export function createSandbox(): Sandbox {
   fs.writeFileSync(ctl, `#!/bin/bash\n${record}record amazon-cloudwatch-agent-ctl "$@"\n`, { mode: 0o755 });
   fs.writeFileSync(path.join(root, "calls.log"), "");
   const file = (p: string): string => {
-    for (const [prefix, dir] of [["/etc/", "etc"], ["/opt/", "opt"], ["/var/log/", "varlog"]] as const) {
+    for (const [prefix, dir] of [
+      ["/etc/", "etc"],
+      ["/opt/", "opt"],
+      ["/var/log/", "varlog"],
+    ] as const) {
       if (p.startsWith(prefix)) return path.join(root, dir, p.slice(prefix.length));
     }
     throw new Error(`${p} is not under /etc, /opt or /var/log`);
@@ -133,7 +137,13 @@ export function createSandbox(): Sandbox {
       const r = spawnSync("unshare", ["-m", "--propagation", "private", "bash", "--norc", "--noprofile", "-c", inner], {
         encoding: "utf8",
         timeout: 60_000,
-        env: { HOME: path.join(root, "tmp"), PATH: `${root}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, SANDBOX: root, TMPDIR: path.join(root, "tmp"), ...env },
+        env: {
+          HOME: path.join(root, "tmp"),
+          PATH: `${root}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+          SANDBOX: root,
+          TMPDIR: path.join(root, "tmp"),
+          ...env,
+        },
       });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     },

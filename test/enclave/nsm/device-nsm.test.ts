@@ -12,8 +12,7 @@ const text = (s: string) => Buffer.from([0x60 + s.length, ...Buffer.from(s)]).to
 describe("NSM request encoding", () => {
   test("is exactly the nsm-api CBOR: {Attestation: {user_data, nonce, public_key}}, null when absent", () => {
     const bytes = encodeAttestationRequest({ nonce: Buffer.from([0xab, 0xcd]) });
-    const expected =
-      "a1" + text("Attestation") + "a3" + text("user_data") + "f6" + text("nonce") + "42abcd" + text("public_key") + "f6";
+    const expected = "a1" + text("Attestation") + "a3" + text("user_data") + "f6" + text("nonce") + "42abcd" + text("public_key") + "f6";
     expect(bytes.toString("hex")).toBe(expected);
   });
 

@@ -113,9 +113,7 @@ class FakeZonalEndpoint {
     const token = req.headers["x-amz-s3session-token"] as string | undefined;
     const issued = token === undefined ? undefined : this.issued.get(token);
     const authorization = String(req.headers.authorization);
-    const expected = issued
-      ? await referenceAuthorization({ method: req.method!, url, headers: req.headers, region: REGION, service: "s3express", ...issued })
-      : "(unknown token)";
+    const expected = issued ? await referenceAuthorization({ method: req.method!, url, headers: req.headers, region: REGION, service: "s3express", ...issued }) : "(unknown token)";
     this.objectRequests.push({ token, authorization, expected, url, host });
     if (authorization !== expected || req.headers["x-amz-security-token"] !== undefined) {
       res.writeHead(403, { "content-type": "application/xml" });
@@ -245,7 +243,7 @@ describe("ExpressSessionCache over the CreateSession wire format", () => {
     expect(cache.current(BUCKET)?.sessionToken).toBe(`token-${BUCKET}-1`);
     clock.advance(1_001);
     expect(cache.current(BUCKET)).toBeUndefined();
-    await until(() => !((cache as unknown as { buckets: Map<string, { inflight?: unknown }> }).buckets.get(BUCKET)?.inflight), "inflight settled");
+    await until(() => !(cache as unknown as { buckets: Map<string, { inflight?: unknown }> }).buckets.get(BUCKET)?.inflight, "inflight settled");
     const failure = await cache.resolve(BUCKET).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(StoreError);
     expect((failure as StoreError).code).toBe("unavailable");

@@ -40,9 +40,7 @@ export async function referenceAuthorization(opts: {
   const headers: Record<string, string> = {};
   for (const name of signedNames) headers[name] = String(opts.headers[name]);
   const amzDate = headers["x-amz-date"]!;
-  const signingDate = new Date(
-    `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
-  );
+  const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
   const [path, rawQuery] = opts.url.split("?", 2) as [string, string | undefined];
   const query: Record<string, string> = {};
   if (rawQuery) for (const [k, v] of new URLSearchParams(rawQuery)) query[k] = v;
@@ -54,9 +52,8 @@ export async function referenceAuthorization(opts: {
     uriEscapePath: false,
     credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
   });
-  const signed = await signer.sign(
-    new HttpRequest({ method: opts.method, protocol: "http:", hostname: hostname!, port: port ? Number(port) : undefined, path, query, headers }),
-    { signingDate },
-  );
+  const signed = await signer.sign(new HttpRequest({ method: opts.method, protocol: "http:", hostname: hostname!, port: port ? Number(port) : undefined, path, query, headers }), {
+    signingDate,
+  });
   return String(signed.headers.authorization ?? signed.headers.Authorization);
 }

@@ -25,7 +25,10 @@ import {
 class Sha256 {
   private readonly hash: Hash | Hmac;
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    const key = secret === undefined || typeof secret === "string" ? secret : Buffer.from(ArrayBuffer.isView(secret) ? secret.buffer.slice(secret.byteOffset, secret.byteOffset + secret.byteLength) : secret);
+    const key =
+      secret === undefined || typeof secret === "string"
+        ? secret
+        : Buffer.from(ArrayBuffer.isView(secret) ? secret.buffer.slice(secret.byteOffset, secret.byteOffset + secret.byteLength) : secret);
     this.hash = key === undefined ? createHash("sha256") : createHmac("sha256", key);
   }
   update(data: Uint8Array): void {
@@ -110,13 +113,13 @@ describe("SigV4Signer vs @smithy/signature-v4", () => {
       it(`${c.service} ${c.addressing} token=${c.credentials.sessionToken !== undefined} GET ${JSON.stringify(key)}`, async () => {
         const region = c.service === "s3express" ? "ap-south-1" : "eu-west-1";
         const host =
-          c.addressing === "path" ? "127.0.0.1:4569" : c.service === "s3express" ? "lane--aps1-az1--x-s3.s3express-aps1-az1.ap-south-1.amazonaws.com" : "lane.s3.eu-west-1.amazonaws.com";
+          c.addressing === "path"
+            ? "127.0.0.1:4569"
+            : c.service === "s3express"
+              ? "lane--aps1-az1--x-s3.s3express-aps1-az1.ap-south-1.amazonaws.com"
+              : "lane.s3.eu-west-1.amazonaws.com";
         const path = c.addressing === "path" ? `/lane/${encodeS3KeyPath(key)}` : `/${encodeS3KeyPath(key)}`;
-        const ours = new SigV4Signer({ region, service: c.service }).sign(
-          { method: "GET", host, path, payloadHash: EMPTY_PAYLOAD_SHA256 },
-          c.credentials,
-          FIXED_DATE,
-        );
+        const ours = new SigV4Signer({ region, service: c.service }).sign({ method: "GET", host, path, payloadHash: EMPTY_PAYLOAD_SHA256 }, c.credentials, FIXED_DATE);
         // How the SDK does S3 Express (SignatureV4SignWithCredentials): the token goes into
         // x-amz-s3session-token before signing and the creds are signed without a security token.
         const tokenHeaders: Record<string, string> = {};
@@ -126,7 +129,14 @@ describe("SigV4Signer vs @smithy/signature-v4", () => {
           smithyCreds = { accessKeyId: c.credentials.accessKeyId, secretAccessKey: c.credentials.secretAccessKey };
         }
         const reference = await smithySign({
-          service: c.service, region, method: "GET", host, path, headers: tokenHeaders, payloadHash: EMPTY_PAYLOAD_SHA256, credentials: smithyCreds,
+          service: c.service,
+          region,
+          method: "GET",
+          host,
+          path,
+          headers: tokenHeaders,
+          payloadHash: EMPTY_PAYLOAD_SHA256,
+          credentials: smithyCreds,
         });
         expect(ours.authorization).toBe(reference.authorization);
         expect(ours["x-amz-date"]).toBe(reference["x-amz-date"]);
@@ -150,7 +160,14 @@ describe("SigV4Signer vs @smithy/signature-v4", () => {
         FIXED_DATE,
       );
       const reference = await smithySign({
-        service: "s3", region: "us-east-1", method, host: "localhost:9000", path: "/lane/k%20ey%2B1", headers, payloadHash, credentials: WITH_TOKEN,
+        service: "s3",
+        region: "us-east-1",
+        method,
+        host: "localhost:9000",
+        path: "/lane/k%20ey%2B1",
+        headers,
+        payloadHash,
+        credentials: WITH_TOKEN,
       });
       expect(ours.authorization).toBe(reference.authorization);
       expect(ours.authorization).toContain("SignedHeaders=content-type;host;if-match;if-none-match;x-amz-content-sha256;x-amz-date;x-amz-security-token,");

@@ -65,7 +65,8 @@ describe("docs/cli.md", () => {
   });
 
   it("the parsers see what they should (help text with wrapped lines and env)", () => {
-    const help = "Usage: x\n\nOptions:\n  -X, --method <m>   request method (default: GET,\n                     or POST)\n  --url <url>        the lane (env:\n                     EXPRESS_LANE_URL)\n  -h, --help         display help\n";
+    const help =
+      "Usage: x\n\nOptions:\n  -X, --method <m>   request method (default: GET,\n                     or POST)\n  --url <url>        the lane (env:\n                     EXPRESS_LANE_URL)\n  -h, --help         display help\n";
     expect(Object.fromEntries(helpFlags(help))).toEqual({ "--method": undefined, "--url": "EXPRESS_LANE_URL" });
   });
 });

@@ -35,7 +35,9 @@ describe("docs/envelope.md worked examples", () => {
   });
 
   it("the documented key is the RFC 9421 test key", () => {
-    expect(createPublicKey(RFC9421_TEST_KEY_PEM).export({ format: "der", type: "spki" }).toString("base64")).toBe(DOCUMENTED_KEY.export({ format: "der", type: "spki" }).toString("base64"));
+    expect(createPublicKey(RFC9421_TEST_KEY_PEM).export({ format: "der", type: "spki" }).toString("base64")).toBe(
+      DOCUMENTED_KEY.export({ format: "der", type: "spki" }).toString("base64"),
+    );
   });
 
   it("the single read verifies with nothing but the documented public key and base", () => {
@@ -48,7 +50,9 @@ describe("docs/envelope.md worked examples", () => {
   it("the v2 batch read verifies with the documented key and base, whose last component is the request body's digest", () => {
     const { text, request } = batchExample();
     const { base, signature } = documented(text);
-    expect(base).toContain(`\n"content-digest";req: ${contentDigest(request.body!)}\n"@signature-params": ("@status" "content-type" "content-digest" "@method";req "@path";req "@query";req "content-digest";req);`);
+    expect(base).toContain(
+      `\n"content-digest";req: ${contentDigest(request.body!)}\n"@signature-params": ("@status" "content-type" "content-digest" "@method";req "@path";req "@query";req "content-digest";req);`,
+    );
     expect(verify(null, Buffer.from(base), DOCUMENTED_KEY, signature)).toBe(true);
     // Another batch (same entities, other order) has another digest: the documented signature is not for it.
     const reordered = Buffer.from(JSON.stringify({ entities: ["user_999999", "user_000042"], features: ["country"] }));

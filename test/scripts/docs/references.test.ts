@@ -7,7 +7,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = join(__dirname, "../../..");
-const DOCS = [join(ROOT, "README.md"), ...readdirSync(join(ROOT, "docs")).filter((f) => /\.(md|ya?ml)$/.test(f)).map((f) => join(ROOT, "docs", f))];
+const DOCS = [
+  join(ROOT, "README.md"),
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((f) => /\.(md|ya?ml)$/.test(f))
+    .map((f) => join(ROOT, "docs", f)),
+];
 const OUTSIDE = /(?:^|[\s(`'"[])(\/work\/|\/home\/|\/root\/|\.\.\/shared\b|file:\/\/)/;
 
 /** Lines naming a path outside the repository. */
@@ -29,8 +34,14 @@ export function brokenLinks(file: string, text: string): string[] {
 
 describe("docs reference only the repository", () => {
   it("the checks catch what they should", () => {
-    expect(outsideReferences("see /work/shared/facts.md\nand ../shared/x\nfine: docs/keys.md, https://example.com/work/x")).toEqual(["see /work/shared/facts.md", "and ../shared/x"]);
-    expect(brokenLinks(join(ROOT, "docs", "x.md"), "[a](keys.md) [b](../../outside.md) [c](missing.md) [d](https://x.y/z) [e](#anchor)")).toEqual(["../../outside.md", "missing.md"]);
+    expect(outsideReferences("see /work/shared/facts.md\nand ../shared/x\nfine: docs/keys.md, https://example.com/work/x")).toEqual([
+      "see /work/shared/facts.md",
+      "and ../shared/x",
+    ]);
+    expect(brokenLinks(join(ROOT, "docs", "x.md"), "[a](keys.md) [b](../../outside.md) [c](missing.md) [d](https://x.y/z) [e](#anchor)")).toEqual([
+      "../../outside.md",
+      "missing.md",
+    ]);
   });
 
   it.each(DOCS.map((f) => [relative(ROOT, f)]))("%s: no paths outside the repository, no broken relative links", (name) => {
