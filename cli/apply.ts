@@ -16,9 +16,10 @@ import { Command, Option } from "commander";
 import { localAdminSigner } from "../wire/key-directory";
 import { parseSignedRegistryDocument, REGISTRY_STORE_KEY, registryFromViews, signRegistryDocument, type ViewDocument } from "../wire/registry-document";
 import type { Registry } from "../wire/registry";
-import { formatMaxAge } from "../wire/views-file";
+import { formatMaxAge, viewsFileValue } from "../wire/views-file";
 import { defaultAdminKid, kmsAdminSigner, readAdminKeyFile } from "./directory";
 import { readViewsFile } from "./views-yaml";
+import { stringify as stringifyYaml } from "yaml";
 
 /** What GET /v1/views says (the parts apply, load and parity use). */
 export interface ServedViews {
@@ -198,6 +199,31 @@ export async function apply(o: ApplyOptions): Promise<ApplyResult> {
   if (!reply.stored)
     print(`this host could not write the fleet copy: upload the signed document (--out) to ${REGISTRY_STORE_KEY} in the lane's bucket so every host picks it up\n`);
   return { diff, published: true, version: reply.registry_version, digest: reply.registry_digest, signed };
+}
+
+/**
+ * `express-lane views`: what a lane serves, as a views file — the starting point for a change
+ * (add a view or a feature, then `apply` the file: a views file lists every view the lane serves).
+ */
+export async function servedViewsFile(url: string, format: "yaml" | "json", apiKey?: string): Promise<string> {
+  const served = await fetchServedViews(url, apiKey);
+  const value = viewsFileValue(
+    served.views.map(({ name, entity_key, max_age_seconds, owner, description, features }) => ({ name, entity_key, max_age_seconds, owner, description, features })),
+  );
+  const header = `# registry version ${served.registry_version}${served.registry_digest ? ` (${served.registry_digest})` : " (the image default)"} served by ${url}\n`;
+  return format === "json" ? `${JSON.stringify(value, null, 2)}\n` : header + stringifyYaml(value, { lineWidth: 0 });
+}
+
+export function registerViewsCommand(program: Command): void {
+  program
+    .command("views")
+    .description("print the views a lane serves as a views file (YAML, or --json): edit it, then `apply` it")
+    .addOption(new Option("--url <url>", "the lane (runtime) URL").env("EXPRESS_LANE_URL").default("http://127.0.0.1:8080"))
+    .addOption(new Option("--api-key <key>", "reader API key for the host's gate (when the lane has API keys on)").env("EXPRESS_LANE_API_KEY"))
+    .option("--json", "JSON instead of YAML")
+    .action(async (o: { url: string; apiKey?: string; json?: boolean }) => {
+      process.stdout.write(await servedViewsFile(o.url, o.json ? "json" : "yaml", o.apiKey));
+    });
 }
 
 export function registerApplyCommand(program: Command): void {

@@ -130,6 +130,7 @@ const DEFAULTS: Readonly<Record<string, Defaults>> = {
   push: { options: { url: (c) => c.url, writerKeyFile: (c) => c.keys.writer_key, key: pinnedKeys }, anchorOptions: ["key", "jwk", "keyid"] },
   // The local lane's dev admin key signs the registry document, unless a KMS admin key is named.
   apply: { options: { url: (c) => c.url, adminKeyFile: (c) => c.keys.admin_key }, anchorOptions: ["adminKeyFile", "adminKeyKms"] },
+  views: { options: { url: (c) => c.url } },
 };
 
 /** Commands that read lane.json. */

@@ -14,7 +14,7 @@ import { registerDirectoryCommands } from "./directory";
 import { registerPushCommand } from "./push";
 import { registerPurgeCommand } from "./purge";
 import { registerBenchDataCommand } from "./bench-data";
-import { registerApplyCommand } from "./apply";
+import { registerApplyCommand, registerViewsCommand } from "./apply";
 import { useLaneConfig } from "./lane-config";
 
 export function buildProgram(): Command {
@@ -30,6 +30,7 @@ export function buildProgram(): Command {
   registerPurgeCommand(program);
   registerBenchDataCommand(program);
   registerApplyCommand(program);
+  registerViewsCommand(program);
   // Last: adds --data-dir to the commands above that read the local lane's lane.json.
   useLaneConfig(program);
   return program;

@@ -45,13 +45,9 @@ afterAll(async () => {
 });
 
 (hasCurl ? describe : describe.skip)("the README walk", () => {
-  it("runs every step as written: read, verify, load, push, read back, parity, metrics", () => {
+  it("runs every step as written: read, verify, define a view, apply, load, push, read back, parity, metrics", () => {
     const steps = readmeWalk(readFileSync(join(ROOT, "README.md"), "utf8"));
-    // TODO(lead): the README walk gains "define a view in YAML" and "apply" steps
-    // (`npx express-lane apply views.yaml`: lane.json already gives apply the URL and the dev admin
-    // key) between verify and load; add their names here. A views file must hold every view the
-    // lane serves, so the step needs a short way to start from the served views.
-    expect(steps.map((s) => s.name)).toEqual(["read", "verify", "load", "push", "read back", "parity", "metrics"]);
+    expect(steps.map((s) => s.name)).toEqual(["read", "verify", "define a view", "apply", "load", "push", "read back", "parity", "metrics"]);
 
     const bin = join(dir, "bin");
     mkdirSync(bin);
@@ -86,6 +82,9 @@ afterAll(async () => {
     expect(output.read).toMatch(/"view":"user_profile",.*"entity":"user_000042","found":true/);
     expect(output.verify).toMatch(/^OK status=200 .*nonce=/m);
     expect(output.verify).toContain(lane.keys.laneJwksFile);
+    expect(output.apply).toMatch(/\+ view page_clicks/);
+    expect(output.apply).toMatch(/published registry version \d+/);
+    expect(output.apply).toMatch(/"view":\{"name":"page_clicks","entity_key":"page_id"/);
     expect(output.load).toMatch(/written 1 .*rejected 0/);
     expect(output.push).toMatch(/written 1 .*rejected 0/);
     expect(output.push).toContain("verified against the pinned signer key");
