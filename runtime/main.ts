@@ -134,6 +134,7 @@ async function main(): Promise<void> {
     keyPrefix: config.keyPrefix,
     pollMs: config.registryPollMs,
     logger,
+    onChange: (held) => metrics.updateBuildInfo({ registry_version: String(held.ref.version) }),
   });
   if (config.registryPollMs > 0) registrySync.start();
   else if (provisionSigner.up) void registrySync.sync();

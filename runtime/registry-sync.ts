@@ -51,6 +51,8 @@ export interface RegistrySyncOptions {
   /** Poll the store copy this often. @default 30 s */
   readonly pollMs?: number;
   readonly logger?: RegistryLogger;
+  /** Called whenever the signer names another registry (e.g. the build_info metric's registry_version). */
+  readonly onChange?: (held: HeldRegistry) => void;
 }
 
 export class RegistrySync {
@@ -78,6 +80,7 @@ export class RegistrySync {
       this.held = { ref: { version: reply.version, digest: reply.digest }, registry: parsed.registry, signed: Buffer.from(reply.document), document: parsed.document };
     }
     this.options.logger?.info({ registry_version: this.held.ref.version, registry_digest: this.held.ref.digest }, "signer registry");
+    this.options.onChange?.(this.held);
     return this.held;
   }
 

@@ -40,10 +40,12 @@ describe("runtime/registry-sync", () => {
     const file = join(dir, "registry.json");
     writeFileSync(file, await signedRegistry(admin, { version: 1 }));
     const store = new MemoryStore([[REGISTRY_STORE_KEY, await signedRegistry(admin, { version: 3, views: [smallView("clicks"), smallView("orders")] })]]);
-    const sync = new RegistrySync({ signer: e.client, imageDefault, file, store });
+    const changes: number[] = [];
+    const sync = new RegistrySync({ signer: e.client, imageDefault, file, store, onChange: (held) => changes.push(held.ref.version) });
     expect(sync.current.ref.version).toBe(0);
     await sync.sync();
     expect(sync.current.ref.version).toBe(3);
+    expect(changes).toEqual([3]); // e.g. lane_build_info's registry_version follows
     expect(sync.current.registry.names).toEqual(["clicks", "orders"]);
     expect(e.forwarded).toHaveLength(1); // the older file copy is not even sent
     await sync.sync();
