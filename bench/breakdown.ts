@@ -9,21 +9,11 @@
  * at a percentile is the mean stage split of the reads at ranks r−2 … r+2 (five reads, so one odd
  * read does not decide the picture), plus each process's GC pause time overlapping those spans.
  */
+import { STAGE_STAMPS } from "../runtime/stage-trace";
 import { nearestRankIndex } from "./stats";
 
-/** Stamp order in each trace line's `t` (runtime/stage-trace.ts STAGE_STAMPS). */
-export const TRACE_STAMPS = [
-  "accepted",
-  "storeSent",
-  "storeAnswered",
-  "frameQueued",
-  "frameSent",
-  "signerReceived",
-  "signerDecoded",
-  "signerSigned",
-  "replyReceived",
-  "responseWritten",
-] as const;
+/** Stamp order in each trace line's `t`: the runtime's own list (one definition). */
+export const TRACE_STAMPS = STAGE_STAMPS;
 
 /** The stages between consecutive stamps. */
 export const STAGES = [

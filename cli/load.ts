@@ -17,7 +17,7 @@ import { S3Store } from "../runtime/store/s3-store";
 import { StaticCredentials, awsDefaultCredentials } from "../runtime/store/credentials";
 import { StoreError, type ObjectStore, type ObjectWriter } from "../runtime/store/types";
 import { decodeStoredObject, objectKey } from "../wire/object";
-import { checkEventTimeUnit, type EventTimeUnit, type Registry, type ValidRow } from "../wire/registry";
+import { checkEventTimeUnit, type EventTimeUnit, type Registry, type ValidRow, type ViewDef } from "../wire/registry";
 import { lookupView } from "../wire/request";
 import { DEFAULT_REGISTRY } from "../registry/views";
 import { registryFor } from "./apply";
@@ -67,11 +67,13 @@ interface Reject {
   readonly reason: string;
 }
 
-export async function load(options: LoadOptions): Promise<LoadSummary> {
-  const started = process.hrtime.bigint();
-  const view = lookupView(options.view, options.registry ?? DEFAULT_REGISTRY);
+/** Read and validate every row of a source (both load paths): the valid ones, and the rejects with their reasons. */
+async function readRows(
+  options: SourceOptions & { readonly file: string; readonly format?: string },
+  view: ViewDef,
+  now: number,
+): Promise<{ rows: number; valid: Array<{ row: number; value: ValidRow }>; rejects: Reject[] }> {
   const format = formatOf(options.file, options.format);
-  const now = options.now ?? Date.now();
   const rejects: Reject[] = [];
   const valid: Array<{ row: number; value: ValidRow }> = [];
   let rows = 0;
@@ -80,6 +82,14 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
     if (r.result.ok) valid.push({ row: r.row, value: r.result.value });
     else rejects.push({ row: r.row, entity: r.result.entity, code: r.result.code, reason: r.result.reason });
   }
+  return { rows, valid, rejects };
+}
+
+export async function load(options: LoadOptions): Promise<LoadSummary> {
+  const started = process.hrtime.bigint();
+  const view = lookupView(options.view, options.registry ?? DEFAULT_REGISTRY);
+  const now = options.now ?? Date.now();
+  const { rows, valid, rejects } = await readRows(options, view, now);
   const { winners, superseded } = newestPerEntity(valid);
   const counts = { written: 0, unchanged: 0, skipped_older: superseded, failed: 0 };
   const bar = options.progress
@@ -210,16 +220,8 @@ export interface LoadViaApiOptions extends SourceOptions {
 export async function loadViaApi(options: LoadViaApiOptions): Promise<LoadSummary & { verified: boolean; written_by: readonly string[] }> {
   const started = process.hrtime.bigint();
   const view = lookupView(options.view, options.registry ?? DEFAULT_REGISTRY);
-  const format = formatOf(options.file, options.format);
   const now = options.now ?? Date.now();
-  const rejects: Reject[] = [];
-  const valid: Array<{ row: number; value: ValidRow }> = [];
-  let rows = 0;
-  for await (const r of readSource(options.file, format, view, now, options)) {
-    rows++;
-    if (r.result.ok) valid.push({ row: r.row, value: r.result.value });
-    else rejects.push({ row: r.row, entity: r.result.entity, code: r.result.code, reason: r.result.reason });
-  }
+  const { rows, valid, rejects } = await readRows(options, view, now);
   const { winners, superseded } = newestPerEntity(valid);
   const rowOf = new Map(winners.map((w) => [w.value.entity, w.row]));
   const s = await push({
