@@ -67,6 +67,14 @@ interface Reject {
   readonly reason: string;
 }
 
+/** The rejects file of a load (both paths), when there are rejects: `--rejects`, else next to the source. */
+async function saveRejects(options: { readonly file: string; readonly rejectsFile?: string }, rejects: readonly Reject[]): Promise<string | undefined> {
+  if (rejects.length === 0) return undefined;
+  const file = options.rejectsFile ?? `${options.file === "-" || options.file.startsWith("s3://") ? "load" : options.file}.rejects.jsonl`;
+  await writeRejects(file, rejects);
+  return file;
+}
+
 /** Read and validate every row of a source (both load paths): the valid ones, and the rejects with their reasons. */
 async function readRows(
   options: SourceOptions & { readonly file: string; readonly format?: string },
@@ -124,11 +132,7 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 16) }, worker));
   bar?.stop();
-  let rejectsFile: string | undefined;
-  if (rejects.length > 0) {
-    rejectsFile = options.rejectsFile ?? `${options.file === "-" || options.file.startsWith("s3://") ? "load" : options.file}.rejects.jsonl`;
-    await writeRejects(rejectsFile, rejects);
-  }
+  const rejectsFile = await saveRejects(options, rejects);
   return {
     view: view.name,
     rows,
@@ -242,11 +246,7 @@ export async function loadViaApi(options: LoadViaApiOptions): Promise<LoadSummar
     },
   });
   for (const e of s.errors) rejects.push({ row: 0, code: e.code, reason: `push request ${e.request}: HTTP ${e.status}: ${e.message}` });
-  let rejectsFile: string | undefined;
-  if (rejects.length > 0) {
-    rejectsFile = options.rejectsFile ?? `${options.file === "-" || options.file.startsWith("s3://") ? "load" : options.file}.rejects.jsonl`;
-    await writeRejects(rejectsFile, rejects);
-  }
+  const rejectsFile = await saveRejects(options, rejects);
   return {
     view: view.name,
     rows,
@@ -263,7 +263,7 @@ export async function loadViaApi(options: LoadViaApiOptions): Promise<LoadSummar
   };
 }
 
-async function writeRejects(file: string, rejects: Reject[]): Promise<void> {
+async function writeRejects(file: string, rejects: readonly Reject[]): Promise<void> {
   const out = createWriteStream(file);
   for (const r of rejects.sort((a, b) => a.row - b.row)) out.write(`${JSON.stringify(r)}\n`);
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
