@@ -68,7 +68,7 @@ interface Reject {
 }
 
 /** The rejects file of a load (both paths), when there are rejects: `--rejects`, else next to the source. */
-async function saveRejects(options: { readonly file: string; readonly rejectsFile?: string }, rejects: readonly Reject[]): Promise<string | undefined> {
+async function saveRejects(options: { readonly file: string; readonly rejectsFile?: string }, rejects: Reject[]): Promise<string | undefined> {
   if (rejects.length === 0) return undefined;
   const file = options.rejectsFile ?? `${options.file === "-" || options.file.startsWith("s3://") ? "load" : options.file}.rejects.jsonl`;
   await writeRejects(file, rejects);
@@ -263,7 +263,7 @@ export async function loadViaApi(options: LoadViaApiOptions): Promise<LoadSummar
   };
 }
 
-async function writeRejects(file: string, rejects: readonly Reject[]): Promise<void> {
+async function writeRejects(file: string, rejects: Reject[]): Promise<void> {
   const out = createWriteStream(file);
   for (const r of rejects.sort((a, b) => a.row - b.row)) out.write(`${JSON.stringify(r)}\n`);
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
