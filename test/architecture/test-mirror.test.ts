@@ -67,12 +67,7 @@ const NOT_YET_MIRRORED = [
   "enclave/nsm/index.ts",
   "enclave/serve.ts",
   "enclave/trust-config.ts",
-  "wire/feast.ts",
-  "wire/key-directory.ts",
-  "wire/lane-key.ts",
   "wire/registry.ts",
-  "wire/seal-keys.ts",
-  "wire/writer-auth.ts",
 ];
 
 function sources(dir: string): string[] {
