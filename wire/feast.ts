@@ -143,7 +143,6 @@ export function parseFeastRequest(raw: RawReadRequest, registry: Registry): Feas
       if (names.has(r.feature)) bad(`feature ${r.feature} is requested from two views: set full_feature_names`);
       names.add(r.feature);
     }
-    if (names.has(joinKey)) bad(`a feature is named like the join key ${joinKey}: set full_feature_names`);
   }
   return { kind: "feast", joinKey, entityValues, entities: ids, views, references, fullFeatureNames, signature: parseAcceptSignature(raw.acceptSignature) };
 }
