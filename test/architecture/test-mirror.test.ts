@@ -59,14 +59,7 @@ const NOT_YET_MIRRORED = [
   "constructs/policies/suppressions.ts",
   "constructs/user-data.ts",
   "constructs/versioned-bucket.ts",
-  "enclave/key-state.ts",
-  "enclave/key.ts",
-  "enclave/lane-keys.ts",
-  "enclave/nsm/codec.ts",
-  "enclave/nsm/dev-ca.ts",
-  "enclave/nsm/index.ts",
   "enclave/serve.ts",
-  "enclave/trust-config.ts",
   "wire/registry.ts",
 ];
 
