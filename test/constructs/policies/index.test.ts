@@ -23,7 +23,7 @@ describe("policy pack", () => {
   });
   test("allRules() has every rule class the pack exports, once each, with distinct ids", () => {
     const rules = allRules() as Array<IAspect & { id: string }>;
-    const exported = Object.values(pack).filter((v): v is new () => IAspect => typeof v === "function" && /^[A-Z]/.test(v.name));
+    const exported = (Object.values(pack) as unknown[]).filter((v): v is new () => IAspect => typeof v === "function" && /^[A-Z]/.test(v.name));
     const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
     expect(rules.map((r) => r.constructor).sort(byName)).toEqual(exported.sort(byName));
     expect(new Set(rules.map((r) => r.id)).size).toBe(rules.length);
