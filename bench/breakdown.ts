@@ -5,12 +5,12 @@
  *
  * A read's span is accepted → responseWritten on the runtime (what the runtime can account for;
  * the client's own and the network's time is the bench's latency minus this). The reads are ranked
- * by span with the bench's one percentile definition (nearest rank, bench/stats.ts); the breakdown
+ * by span with the bench's one percentile definition (nearest rank, dev/percentile.ts); the breakdown
  * at a percentile is the mean stage split of the reads at ranks r−2 … r+2 (five reads, so one odd
  * read does not decide the picture), plus each process's GC pause time overlapping those spans.
  */
 import { STAGE_STAMPS } from "../runtime/stage-trace";
-import { nearestRankIndex } from "./stats";
+import { nearestRankIndex } from "../dev/stats";
 
 /** Stamp order in each trace line's `t`: the runtime's own list (one definition). */
 export const TRACE_STAMPS = STAGE_STAMPS;

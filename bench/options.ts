@@ -2,7 +2,7 @@
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
-import { autoPacing, type Pacing } from "./load";
+import { autoPacing, type Pacing } from "../dev/load";
 
 export interface BenchOptions {
   url?: string;

@@ -1,6 +1,6 @@
 /** One measured scenario: drive a load pattern (dev load generator), sample runtime RSS and client CPU, attach the stage-trace breakdown. (Split out of bench/main.ts by job, issue #17.) */
 import { SingleBar, Presets } from "cli-progress";
-import { clockFor, closedLoop, openLoop, type PhaseResult, type Progress, type Send } from "./load";
+import { clockFor, closedLoop, openLoop, type PhaseResult, type Progress, type Send } from "../dev/load";
 import { LaneTarget } from "./targets";
 import { type ScenarioResult } from "./report";
 import { phaseBreakdown, traceSince, traceSize } from "./trace-report";

@@ -2,7 +2,7 @@
  * Benchmark output: the seed's table on the terminal, a JSON result file, and a self-contained
  * HTML report (inline SVG latency CDF and histogram; no scripts, fonts or other external assets).
  */
-import type { LatencySummary } from "./stats";
+import type { LatencySummary } from "../dev/stats";
 import { describeBreakdown, type RouteBreakdown } from "./breakdown";
 import { stackedBarsSvg } from "./trace-report";
 

@@ -1,7 +1,7 @@
 /** The suites: default (direct, single, projected, batch, wrk, peer, half load) and hedging (SIMULATION store). (Split out of bench/main.ts by job, issue #17.) */
 import { benchEntityId, defaultWorkload, directSender, LaneTarget, type ReadKind } from "./targets";
 import { type BenchResult, type ScenarioResult } from "./report";
-import { addedLatency } from "./stats";
+import { addedLatency } from "../dev/stats";
 import { traceSize } from "./trace-report";
 import { PEER_SCRIPT, startPeer } from "./peer";
 import { processCpu } from "./proc-cpu";

@@ -10,7 +10,7 @@ import { verifyResponse, VerificationError } from "../verifier/response";
 import type { ObjectStore, ObjectWriter } from "../runtime/store/types";
 import { seededRandom } from "../dev/random";
 
-import type { Outcome, Send } from "./load";
+import type { Outcome, Send } from "../dev/load";
 // The dataset (view, ids, sized objects) is shared with `express-lane bench-data` (cli/): dev/bench-data.ts.
 import { BENCH_VIEW, benchEntityId, PROJECTED_FEATURES, sizedFeatureObject, sizedObject } from "../dev/bench-data";
 export { BENCH_VIEW, benchEntityId, PROJECTED_FEATURES, sizedFeatureObject, sizedObject };

@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type LatencySummary } from "./stats";
+import { type LatencySummary } from "../dev/stats";
 import { benchEntityId, type Workload } from "./targets";
 import { type ScenarioResult } from "./report";
 import { BenchOptions } from "./options";

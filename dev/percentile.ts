@@ -2,7 +2,7 @@
  * The one percentile definition of the benchmark and the dev tooling (soak, overload, the e2e
  * load tests): nearest rank. The value at percentile p of n values is the ⌈p/100 · n⌉-th
  * smallest — the smallest value with at least p % of the values at or below it — which is what an
- * HDR histogram answers (bench/stats.ts), to within its precision.
+ * HDR histogram answers (dev/stats.ts), to within its precision.
  */
 
 /** 0-based index of percentile p (0..100) among n sorted values. */

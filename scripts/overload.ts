@@ -18,7 +18,8 @@ import { buildBundles } from "./build";
 import { startLane } from "./lane/processes";
 import { spawnRuntime } from "./lane/children";
 import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
-import { closedLoop, LoadSummary, openLoop, percentile } from "./lane/load";
+import { httpClosedLoop, httpOpenLoop, type LoadSummary } from "../dev/http-load";
+import { percentile } from "../dev/percentile";
 
 export function demoShot(entities: number) {
   return (i: number) => ({ path: `/v1/features/${DEMO_VIEW}/${demoEntityId((i * 7919) % entities)}?features=country,risk_score,segment` });
@@ -63,10 +64,10 @@ async function main(): Promise<void> {
   const shot = demoShot(entities);
   const log = (what: string, v: unknown): void => void process.stdout.write(`${what.padEnd(34)} ${JSON.stringify(v)}\n`);
   try {
-    await closedLoop({ url: unbounded.url, concurrency: 16, durationMs: 2000, next: shot }); // warm-up
+    await httpClosedLoop({ url: unbounded.url, concurrency: 16, durationMs: 2000, next: shot }); // warm-up
     let capacity = 0;
     for (const c of [1, 4, 16, 32, 64]) {
-      const s = await closedLoop({ url: unbounded.url, concurrency: c, durationMs: stepMs / 2, next: shot });
+      const s = await httpClosedLoop({ url: unbounded.url, concurrency: c, durationMs: stepMs / 2, next: shot });
       const d = describe(s);
       log(`closed c=${c}`, d);
       capacity = Math.max(capacity, d.okRps);
@@ -75,11 +76,14 @@ async function main(): Promise<void> {
     for (let run = 1; run <= Number(o.runs); run++) {
       for (const factor of [0.5, 1, 2]) {
         const rate = Math.round(capacity * factor);
-        log(`run ${run} open ${factor}C=${rate}/s shed@${o.maxInFlight}`, describe(await openLoop({ url: shedding.url, rate, durationMs: stepMs, next: shot, connections: 512 })));
+        log(
+          `run ${run} open ${factor}C=${rate}/s shed@${o.maxInFlight}`,
+          describe(await httpOpenLoop({ url: shedding.url, rate, durationMs: stepMs, next: shot, connections: 512 })),
+        );
         await new Promise((r) => setTimeout(r, 1000));
       }
       const rate = Math.round(capacity * 2);
-      log(`run ${run} open 2C=${rate}/s no shedding`, describe(await openLoop({ url: unbounded.url, rate, durationMs: stepMs, next: shot, connections: 512 })));
+      log(`run ${run} open 2C=${rate}/s no shedding`, describe(await httpOpenLoop({ url: unbounded.url, rate, durationMs: stepMs, next: shot, connections: 512 })));
       await new Promise((r) => setTimeout(r, 2000));
     }
   } finally {

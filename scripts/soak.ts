@@ -17,7 +17,8 @@ import { buildBundles } from "./build";
 import { LANE_BUNDLES, startLane } from "./lane/processes";
 import { rssKiB, spawnRuntime, spawnSigner } from "./lane/children";
 import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
-import { openLoop, percentile } from "./lane/load";
+import { httpOpenLoop } from "../dev/http-load";
+import { percentile } from "../dev/percentile";
 
 /** Half of the saturation throughput measured with scripts/overload.ts --store s3 (docs/operations.md). */
 export const DEFAULT_SOAK_RATE = 500;
@@ -59,7 +60,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     o.onSample?.(s);
   }, 1000);
   try {
-    const summary = await openLoop({
+    const summary = await httpOpenLoop({
       url: runtime.url,
       rate: o.rate,
       durationMs: (o.durationSeconds + warmup) * 1000,

@@ -10,7 +10,7 @@ import { openSync } from "node:fs";
 import { loadavg } from "node:os";
 import pino from "pino";
 import { LaneMetrics } from "../../runtime/metrics";
-import { percentile } from "../stats";
+import { percentile } from "../../dev/stats";
 
 const rounds = Number(process.argv[2] ?? 7);
 const iterations = Number(process.argv[3] ?? 20_000);

@@ -10,7 +10,7 @@
  */
 import { generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { cpus, loadavg } from "node:os";
-import { percentile } from "../stats";
+import { percentile } from "../../dev/stats";
 
 const BASE = Buffer.from(
   [

@@ -18,7 +18,7 @@ import { Signer } from "../../enclave/signer";
 import { SealKeyring, type SealKey } from "../../enclave/seal";
 import { SignerClient } from "../../runtime/signer-client";
 import { BENCH_VIEW, benchEntityId, PROJECTED_FEATURES, sizedFeatureObject } from "../targets";
-import { percentile } from "../stats";
+import { percentile } from "../../dev/stats";
 import type { SignReadRequest } from "../../wire/frames";
 
 function sealKey(hex: string): SealKey {

@@ -1,5 +1,5 @@
 import { breakdownAt, breakdownByRoute, describeBreakdown, gcOverlap, parseTrace, stageDurations, STAGES, TRACE_STAMPS, type TraceRead } from "../../bench/breakdown";
-import { nearestRankIndex, percentile } from "../../bench/stats";
+import { nearestRankIndex, percentile } from "../../dev/stats";
 
 /** A read whose stages last exactly `us` (in STAGES order), starting at `start`. */
 function read(start: number, us: readonly number[], route = "batch", status = 200): TraceRead {

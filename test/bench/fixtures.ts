@@ -1,6 +1,6 @@
 /** Benchmark results built from known latencies, for the report and remote-result tests. */
 import type { BenchResult, ScenarioResult } from "../../bench/report";
-import { LatencyRecorder } from "../../bench/stats";
+import { LatencyRecorder } from "../../dev/stats";
 
 export function scenarioOf(name: string, micros: readonly number[], extra: Partial<ScenarioResult> = {}): ScenarioResult {
   const r = new LatencyRecorder();

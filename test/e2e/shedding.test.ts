@@ -12,7 +12,8 @@ import { buildBundles } from "../../scripts/build";
 import { startLane, Lane } from "../../scripts/lane/processes";
 import { RuntimeChild, spawnRuntime } from "../../scripts/lane/children";
 import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
-import { closedLoop, percentile, Result } from "../../scripts/lane/load";
+import { httpClosedLoop, type Result } from "../../dev/http-load";
+import { percentile } from "../../dev/percentile";
 import { errorShape, FaultProxy, portOf, signerKeyOf, verifies } from "./helpers/hardening";
 
 let lane: Lane;
@@ -62,7 +63,7 @@ it(`sheds beyond --max-in-flight ${MAX} at once, and every admitted request succ
       await new Promise((r) => setTimeout(r, 25));
     }
   })();
-  const s = await closedLoop({
+  const s = await httpClosedLoop({
     url: runtime.url,
     concurrency: MAX * 5,
     durationMs: 3000,

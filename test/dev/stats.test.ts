@@ -1,5 +1,5 @@
-import { addedLatency, LatencyRecorder } from "../../bench/stats";
-import { closedLoop, openLoop } from "../../bench/load";
+import { addedLatency, LatencyRecorder } from "../../dev/stats";
+import { closedLoop, openLoop } from "../../dev/load";
 import { fifoServer, VirtualClock } from "./virtual-clock";
 
 const within = (value: number, expected: number, rel = 0.002) => expect(Math.abs(value - expected) / expected).toBeLessThanOrEqual(rel);

@@ -8,7 +8,9 @@
  *   later requests is charged to them (coordinated-omission correction, as wrk2 does). The time
  *   from the actual send ("service time") is recorded separately, for comparison.
  *
- * The clock is injectable so the statistics can be tested on virtual time.
+ * The one load generator of the benchmark and the dev tooling (soak, overload, the e2e load tests:
+ * dev/http-load.ts drives it over HTTP). The clock is injectable so the statistics can be tested on
+ * virtual time.
  */
 import { LatencyRecorder } from "./stats";
 
@@ -19,7 +21,7 @@ export interface Outcome {
   readonly status?: number;
 }
 
-export type Send = () => Promise<Outcome>;
+export type Send<O extends Outcome = Outcome> = () => Promise<O>;
 
 export interface Clock {
   /** Milliseconds (fractional). */
@@ -104,7 +106,7 @@ function record(rec: LatencyRecorder, outcome: Outcome, ms: number): void {
   if (!outcome.ok) rec.recordError(outcome.error ?? "error");
 }
 
-async function safeSend(send: Send): Promise<Outcome> {
+async function safeSend<O extends Outcome>(send: Send<O>): Promise<O | Outcome> {
   try {
     return await send();
   } catch (err) {
@@ -113,16 +115,20 @@ async function safeSend(send: Send): Promise<Outcome> {
   }
 }
 
-export interface ClosedLoopOptions {
+/** Called for each measured request with its outcome and the latency recorded for it (ms). */
+export type OnOutcome<O extends Outcome> = (outcome: O | Outcome, latencyMs: number) => void;
+
+export interface ClosedLoopOptions<O extends Outcome = Outcome> {
   readonly concurrency: number;
   readonly durationMs: number;
   readonly warmupMs?: number;
-  readonly send: Send;
+  readonly send: Send<O>;
   readonly clock?: Clock;
   readonly progress?: Progress;
+  readonly onOutcome?: OnOutcome<O>;
 }
 
-export async function closedLoop(options: ClosedLoopOptions): Promise<PhaseResult> {
+export async function closedLoop<O extends Outcome>(options: ClosedLoopOptions<O>): Promise<PhaseResult> {
   const clock = options.clock ?? realClock;
   const latency = new LatencyRecorder();
   const start = clock.now();
@@ -134,7 +140,9 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<PhaseResul
       if (t0 >= end) return;
       const outcome = await safeSend(options.send);
       if (t0 >= measureFrom) {
-        record(latency, outcome, clock.now() - t0);
+        const ms = clock.now() - t0;
+        record(latency, outcome, ms);
+        options.onOutcome?.(outcome, ms);
         if (options.progress) {
           options.progress.completed++;
           if (!outcome.ok) options.progress.errors++;
@@ -147,19 +155,20 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<PhaseResul
   return { latency, seconds: (Math.max(clock.now(), end) - measureFrom) / 1000 };
 }
 
-export interface OpenLoopOptions {
+export interface OpenLoopOptions<O extends Outcome = Outcome> {
   /** Requests per second. */
   readonly rate: number;
   readonly durationMs: number;
   readonly warmupMs?: number;
   /** Most requests outstanding at once (connections); beyond it sends wait, late against the schedule. */
   readonly maxInFlight: number;
-  readonly send: Send;
+  readonly send: Send<O>;
   readonly clock?: Clock;
   readonly progress?: Progress;
+  readonly onOutcome?: OnOutcome<O>;
 }
 
-export async function openLoop(options: OpenLoopOptions): Promise<PhaseResult> {
+export async function openLoop<O extends Outcome>(options: OpenLoopOptions<O>): Promise<PhaseResult> {
   const clock = options.clock ?? realClock;
   const latency = new LatencyRecorder();
   const service = new LatencyRecorder();
@@ -201,6 +210,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<PhaseResult> {
       const done = clock.now();
       if (measured) {
         record(latency, outcome, done - intended);
+        options.onOutcome?.(outcome, done - intended);
         service.recordMicros((done - sentAt) * 1000);
         sendLag.recordMicros((sentAt - intended) * 1000);
         if (options.progress) {

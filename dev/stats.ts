@@ -28,7 +28,7 @@ export interface LatencySummary {
 }
 
 // The one percentile definition (nearest rank) is dev/percentile.ts; the HDR histogram below answers the same.
-export { nearestRankIndex, percentile } from "../dev/percentile";
+export { nearestRankIndex, percentile } from "./percentile";
 
 export class LatencyRecorder {
   readonly histogram: hdr.Histogram;

@@ -1,6 +1,6 @@
-import { autoPacing, clockFor, openLoop, realClock, timerClock } from "../../bench/load";
+import { autoPacing, clockFor, openLoop, realClock, timerClock } from "../../dev/load";
 
-describe("bench/load pacing", () => {
+describe("dev/load pacing", () => {
   it("spins only where the lane keeps two cores of its own", () => {
     expect(autoPacing(2)).toBe("timer");
     expect(autoPacing(3)).toBe("timer");

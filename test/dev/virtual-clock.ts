@@ -1,5 +1,5 @@
 /** Discrete-event virtual time for load-generator tests: no real waiting, no timed assertions. */
-import type { Clock } from "../../bench/load";
+import type { Clock } from "../../dev/load";
 
 export class VirtualClock implements Clock {
   private t = 0;
