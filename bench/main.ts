@@ -16,7 +16,7 @@
  * same open-loop load with hedging off and on, and the P99 ratio.
  *
  * Remote mode (`--url`): the same scenarios against a running lane (e.g. on a node via SSM, see
- * scripts/remote-bench.ts); the direct baseline needs `--direct-bucket` (S3 / S3 Express) or
+ * bench/remote-bench.ts); the direct baseline needs `--direct-bucket` (S3 / S3 Express) or
  * `--direct-dir`.
  *
  * Output: the table on stdout, `<out>/bench-<time>.json` and `.html` (or `--json-out <file>`).

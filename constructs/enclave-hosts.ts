@@ -257,7 +257,7 @@ export interface RunCommandGrantProps {
 
 /**
  * Lets `grantee` run `AWS-RunShellScript` on the lane's hosts — only instances tagged
- * `Name = {namePrefix}-host` — and read the results: what scripts/remote-bench.ts (and the bench
+ * `Name = {namePrefix}-host` — and read the results: what bench/remote-bench.ts (and the bench
  * workflow) needs to run the benchmark on a node. A function, not a method: the deploy role lives
  * in the bootstrap stack, before any host exists.
  */

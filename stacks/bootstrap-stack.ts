@@ -166,7 +166,7 @@ export class BootstrapStack extends TerraformStack {
       },
     ]);
 
-    // The bench workflow runs the bundled benchmark on a host over SSM (scripts/remote-bench.ts),
+    // The bench workflow runs the bundled benchmark on a host over SSM (bench/remote-bench.ts),
     // and may first load the benchmark's own entities (view express_lane_bench) as a writer role.
     grantRunCommandOnHosts(deploy, { region: config.region, namePrefix: prefix });
     grantAssumeRole(deploy, `arn:aws:iam::*:role/${writerRoleName(prefix, "*")}`, "LoadBenchmarkDataAsWriter");

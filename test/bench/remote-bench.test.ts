@@ -1,5 +1,5 @@
 /**
- * scripts/remote-bench.ts against a local server speaking the EC2 Query API (XML) and SSM JSON 1.1
+ * bench/remote-bench.ts against a local server speaking the EC2 Query API (XML) and SSM JSON 1.1
  * wire formats. The fake SSM really runs the AWS-RunShellScript commands with sh (as the SSM agent
  * does) and truncates output at 24,000 characters like SSM, so slicing and stitching are exercised.
  */
@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { discoverHosts, runRemoteBench, SLICE_CHARS, writeRemoteResult } from "../../scripts/remote-bench";
+import { discoverHosts, runRemoteBench, SLICE_CHARS, writeRemoteResult } from "../../bench/remote-bench";
 import { benchResultOf, scenarioOf } from "./fixtures";
 
 interface FakeInstance {

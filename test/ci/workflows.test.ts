@@ -476,7 +476,7 @@ describe("workflows", () => {
     // No ${{ inputs.* }} inside a shell script (script injection): they arrive as env variables.
     for (const w of Object.values(workflows)) for (const st of allSteps(w)) expect(st.run ?? "").not.toMatch(/\$\{\{/);
     const r = job.steps.map((s) => s.run ?? "").join("\n");
-    expect(r).toMatch(/npx tsx scripts\/remote-bench\.ts "\$@"/);
+    expect(r).toMatch(/npx tsx bench\/remote-bench\.ts "\$@"/);
     expect(r).toMatch(/--tag Name=express-lane-host/);
     const check = job.steps.findIndex((s) => /DURATION/.test(s.run ?? "") && /exit 1/.test(s.run ?? ""));
     expect(check).toBe(0);

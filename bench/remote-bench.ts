@@ -1,7 +1,7 @@
 /**
  * Run the bundled benchmark on a deployed lane node and bring the JSON result home.
  *
- *   npx tsx scripts/remote-bench.ts --region ap-south-1 --tag Name=express-lane-host \
+ *   npx tsx bench/remote-bench.ts --region ap-south-1 --tag Name=express-lane-host \
  *       [--artifact s3://<artifact-bucket>/<prefix>/bench.js] [--bench-args "--duration 10"]
  *
  * 1. Discovery: EC2 DescribeInstances filtered by tag and state=running (@aws-sdk/client-ec2).
@@ -23,7 +23,7 @@ import { randomBytes } from "node:crypto";
 import { Command, Option } from "commander";
 import { DescribeInstancesCommand, EC2Client, type Filter } from "@aws-sdk/client-ec2";
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { renderHtml, type BenchResult } from "../bench/report";
+import { renderHtml, type BenchResult } from "./report";
 
 export interface Host {
   readonly instanceId: string;
