@@ -9,19 +9,17 @@
  *     If systemd-analyze is missing, a strict parse check runs instead and says so.
  *  3. @action-validator/cli: every workflow under .github/workflows/.
  *  4. promtool check config: the Prometheus scrape configuration the CloudWatch agent reads.
- *  5. wrk: the benchmark's Lua request scripts (single and batch reads) run for a second against a
- *     stand-in HTTP server; a Lua error or no requests fails.
  *
- * Needs the Debian packages `shellcheck`, `systemd`, `prometheus` (promtool) and `wrk` (see .ci/run).
+ * (The benchmark's wrk Lua scripts are run by test/bench/wrk.test.ts: scripts/ may not import bench/.)
+ *
+ * Needs the Debian packages `shellcheck`, `systemd` and `prometheus` (promtool) (see .ci/run).
  * With CI=true a missing tool fails the run; otherwise each check that needs one prints
  * "skipped: <tool> not installed (<check>)" and the others still run.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { batchScript, singleScript } from "../bench/wrk";
-import { defaultWorkload } from "../bench/targets";
 import { renderPrometheusConfig } from "../constructs/cloudwatch-agent";
 import { renderHostUnits } from "../constructs/host-units";
 import { resolveConfig } from "../stacks/config";
@@ -148,52 +146,9 @@ if (requireTool("promtool", "promtool check config of the agent's Prometheus con
   run("promtool check config: CloudWatch agent Prometheus scrape config", "promtool", ["check", "config", promConfig]);
 }
 
-// 5. wrk: the benchmark's Lua scripts, against a stand-in server in a child process (wrk blocks).
-async function checkWrkScripts(): Promise<void> {
-  if (!requireTool("wrk", "wrk run of the benchmark's Lua scripts", "wrk")) return;
-  const server = spawn(
-    process.execPath,
-    ["-e", "const s=require('node:http').createServer((q,r)=>{q.resume();q.on('end',()=>r.end('{}'))});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))"],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  try {
-    const port = await new Promise<string>((resolve, reject) => {
-      server.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim()));
-      server.once("error", reject);
-    });
-    const w = defaultWorkload(100, 10);
-    for (const [label, lua] of [
-      ["single reads", singleScript(w)],
-      ["projected reads", singleScript(w, true)],
-      ["batch reads", batchScript(w)],
-    ] as const) {
-      const script = path.join(tmp, `bench-${label.replace(/\W/g, "-")}.lua`);
-      fs.writeFileSync(script, lua);
-      const r = await new Promise<{ out: string; code: number | null }>((resolve) => {
-        const child = spawn("wrk", ["-t1", "-c2", "-d1s", "-s", script, `http://127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "pipe"] });
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-        child.once("exit", (code) => resolve({ out, code }));
-      });
-      const requests = Number(/(\d+) requests in/.exec(r.out)?.[1] ?? 0);
-      if (r.code !== 0 || requests === 0 || /error|PANIC/i.test(r.out.replace(/Socket errors:.*$/m, ""))) {
-        failures.push(`wrk: the benchmark's Lua script for ${label}\n${r.out}`);
-        console.log(`FAIL wrk: bench Lua script (${label})`);
-      } else {
-        console.log(`ok   wrk: bench Lua script (${label}), ${requests} requests`);
-      }
-    }
-  } finally {
-    server.kill();
-  }
+fs.rmSync(tmp, { recursive: true, force: true });
+if (failures.length > 0) {
+  console.error(`\nlint:infra failed:\n\n${failures.join("\n\n")}`);
+  process.exit(1);
 }
-
-void checkWrkScripts().then(() => {
-  fs.rmSync(tmp, { recursive: true, force: true });
-  if (failures.length > 0) {
-    console.error(`\nlint:infra failed:\n\n${failures.join("\n\n")}`);
-    process.exit(1);
-  }
-  console.log("\nlint:infra: all checks passed");
-});
+console.log("\nlint:infra: all checks passed");
