@@ -17,7 +17,8 @@ import { localAdminSigner } from "../wire/key-directory";
 import { parseSignedRegistryDocument, REGISTRY_STORE_KEY, registryFromViews, signRegistryDocument, type ViewDocument } from "../wire/registry-document";
 import type { Registry } from "../wire/registry";
 import { formatMaxAge, viewsFileValue } from "../wire/views-file";
-import { defaultAdminKid, kmsAdminSigner, readAdminKeyFile } from "./directory";
+import { defaultAdminKid, kmsAdminSigner } from "./directory";
+import { readAdminKeyFile } from "../dev/key-files";
 import { readViewsFile } from "./views-yaml";
 import { stringify as stringifyYaml } from "yaml";
 

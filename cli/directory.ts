@@ -12,9 +12,8 @@
  * keys live in KMS (KeySpec ECC_NIST_EDWARDS25519, Sign with ED25519_SHA_512 over the RAW
  * message): the private key never leaves KMS. The local lane uses a dev admin key file.
  */
-import { createPublicKey, generateKeyPairSync } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { createPublicKey } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { GetPublicKeyCommand, SignCommand } from "@aws-sdk/client-kms";
 import { Command, InvalidArgumentError, Option } from "commander";
 import {
@@ -24,12 +23,11 @@ import {
   LANE_NAME,
   localAdminSigner,
   MAX_DIRECTORY_VALIDITY_MS,
-  parseKeyDirectory,
   parseSignedKeyDirectory,
   signKeyDirectory,
+  buildKeyDirectory,
   verifySignedKeyDirectory,
   WRITER_ID,
-  KEY_DIRECTORY_VERSION,
   type AdminKeyEntry,
   type DirectoryKey,
   type KeyDirectory,
@@ -39,6 +37,7 @@ import { SEAL_KID } from "../wire/object";
 import { kmsKeyRegion } from "../wire/seal-keys";
 import { parseImageTrust, type ImageTrust } from "../enclave/trust-config";
 import { kmsClient, readWrappedWriterKeys, type KmsOptions } from "./writer-key";
+import { generateAdminKey, readAdminKeyFile, writeAdminKeyFile } from "../dev/key-files";
 
 export class DirectoryCliError extends Error {
   constructor(message: string) {
@@ -57,14 +56,6 @@ export const KMS_SIGN_RAW_MAX_BYTES = 4096;
 // ---------------------------------------------------------------------------------------------
 // Admin keys
 
-/** A dev admin key file (local lane, tests): Ed25519, PKCS#8 PEM + the raw public key. */
-export interface AdminKeyFile {
-  readonly kid: string;
-  readonly privateKeyPem: string;
-  /** base64 of the raw 32-byte Ed25519 public key (the trust config's format). */
-  readonly publicKey: string;
-}
-
 /** DER SPKI (KMS GetPublicKey, or a KeyObject export) → base64 raw 32-byte Ed25519 key. */
 export function rawEd25519FromSpki(spki: Uint8Array): string {
   let jwk: { kty?: string; crv?: string; x?: string };
@@ -75,37 +66,6 @@ export function rawEd25519FromSpki(spki: Uint8Array): string {
   }
   if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || !jwk.x) fail("the public key is not Ed25519");
   return Buffer.from(jwk.x!, "base64url").toString("base64");
-}
-
-export function generateAdminKey(kid: string): AdminKeyFile {
-  if (!ADMIN_KID.test(kid)) fail(`admin kid must match ${ADMIN_KID.source}`);
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  return { kid, privateKeyPem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(), publicKey: rawEd25519FromSpki(publicKey.export({ format: "der", type: "spki" })) };
-}
-
-export function writeAdminKeyFile(path: string, key: AdminKeyFile): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(
-    path,
-    `${JSON.stringify({ ...key, note: "Express Lane LOCAL DEV admin key (signs this lane's key directory). Production admin keys live in KMS (docs/keys.md)." }, null, 2)}\n`,
-    { mode: 0o600 },
-  );
-  chmodSync(path, 0o600);
-}
-
-export function readAdminKeyFile(path: string): AdminKeyFile {
-  let raw: Partial<AdminKeyFile>;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8")) as Partial<AdminKeyFile>;
-  } catch (err) {
-    return fail(`${path}: not a JSON admin key file (${(err as Error).message})`);
-  }
-  if (typeof raw.kid !== "string" || !ADMIN_KID.test(raw.kid)) fail(`${path}: kid must match ${ADMIN_KID.source}`);
-  if (typeof raw.privateKeyPem !== "string" || typeof raw.publicKey !== "string") fail(`${path}: needs privateKeyPem and publicKey`);
-  // The public half must be the private key's: a mismatch would sign directories no enclave takes.
-  const derived = rawEd25519FromSpki(createPublicKey(raw.privateKeyPem!).export({ format: "der", type: "spki" }));
-  if (derived !== raw.publicKey) fail(`${path}: publicKey is not the private key's public key`);
-  return { kid: raw.kid!, privateKeyPem: raw.privateKeyPem!, publicKey: raw.publicKey! };
 }
 
 /** The signing function for an admin key held in KMS (the private half never leaves it). */
@@ -233,19 +193,6 @@ export function keysFromWrapped(wrappedPath: string, commitmentsText: string): D
     seenWriters.add(k.writer);
     return parseDirectoryKeySpec(`${k.kid}:${k.writer}:${use}:${commitment}`);
   });
-}
-
-export function buildKeyDirectory(o: { lane: string; keys: readonly DirectoryKey[]; epoch?: number; issuedAt?: number; validForMs?: number }): KeyDirectory {
-  const issuedAt = o.issuedAt ?? Date.now();
-  const directory: KeyDirectory = {
-    v: KEY_DIRECTORY_VERSION,
-    lane: o.lane,
-    epoch: o.epoch ?? Math.floor(issuedAt / 1000),
-    issued_at: issuedAt,
-    expires_at: issuedAt + (o.validForMs ?? 7 * 86_400_000),
-    keys: [...o.keys],
-  };
-  return parseKeyDirectory(Buffer.from(JSON.stringify(directory))); // the enclave's own checks, before signing
 }
 
 export function describeDirectory(bytes: Uint8Array): { signer: string; directory: KeyDirectory & { issued: string; expires: string } } {

@@ -1,5 +1,5 @@
 /**
- * `lane.json`: what `npm start` (scripts/lane/processes.ts startLane) writes into its data dir so
+ * `lane.json`: what `npm start` (dev/lane/processes.ts startLane) writes into its data dir so
  * the CLI finds the local lane without flags — its URL, its store, and its dev key files.
  *
  * `attest`, `verify`, `load`, `parity`, `push` and `apply` take their defaults from it: the data dir is
@@ -10,36 +10,10 @@
  * It names files; it holds no key material (the key files it points at are the lane's dev keys,
  * mode 0600 in the data dir).
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { Command, Option } from "commander";
-
-export const LANE_CONFIG_FILE = "lane.json";
-export const DEFAULT_DATA_DIR = ".lane";
-
-export interface LaneConfig {
-  readonly version: 1;
-  /** The runtime's base URL. */
-  readonly url: string;
-  readonly store: { readonly endpoint: string; readonly bucket: string; readonly region: string };
-  /** Absolute paths of the lane's dev key files. */
-  readonly keys: {
-    /** The lane's public signing keys (JWKS): what `verify --key` pins. Absent when the lane has no lane key. */
-    readonly lane_jwks?: string;
-    /** The dev writer key (`load`, `push`). */
-    readonly writer_key: string;
-    /** The dev admin key (signs key directories). */
-    readonly admin_key: string;
-    /** The signed key directory the runtime provisions. */
-    readonly directory: string;
-    /** The signer's trust config (which admin keys it trusts). */
-    readonly trust_config: string;
-  };
-  /** The local NSM twin's CA (`attest --root local`, `verify --attest --root local`). */
-  readonly dev_ca_dir: string;
-  /** The keyid answers are signed with at start (the lane key's, else the signer's own). */
-  readonly keyid: string;
-}
+import { DEFAULT_DATA_DIR, LANE_CONFIG_FILE, type LaneConfig } from "../dev/lane-config";
 
 /** What `verify`/`push` pin by default: the lane's JWKS, else the keyid it printed at start. */
 function pinnedKeys(c: LaneConfig): string[] {
@@ -47,12 +21,6 @@ function pinnedKeys(c: LaneConfig): string[] {
 }
 
 export class LaneConfigError extends Error {}
-
-export function writeLaneConfig(dataDir: string, config: LaneConfig): string {
-  const file = join(dataDir, LANE_CONFIG_FILE);
-  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
-  return file;
-}
 
 /**
  * The data dir the CLI looks in: the flag, else the environment, else `.lane`. Only the flag makes

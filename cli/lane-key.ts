@@ -12,9 +12,8 @@
  *   - `express-lane lane-key jwks <lane-keys.json | dev key file>`: the consumers' trust anchor
  *     (public keys and validity only), to pin with `express-lane verify --key <file>` or the SDKs.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
-import { generateKeyPairSync } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createDevLaneKeyFile } from "../dev/key-files";
 import { GenerateDataKeyPairWithoutPlaintextCommand, KMSClient } from "@aws-sdk/client-kms";
 import { Command, Option } from "commander";
 import {
@@ -63,25 +62,6 @@ export async function createLaneKey(o: { lane: string; keyArn: string; notBefore
     not_before: o.notBefore,
     not_after: o.notAfter,
   };
-}
-
-/** A development lane key (the local lane): the private key in a file, never for production. */
-export function createDevLaneKeyFile(path: string, notBefore: number, notAfter: number): DevLaneKeyFile {
-  checkValidity(notBefore, notAfter, "lane key");
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const raw = Buffer.from(publicKey.export({ format: "jwk" }).x as string, "base64url");
-  const file: DevLaneKeyFile = {
-    kid: laneKidOf(raw),
-    privateKeyPem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
-    publicKey: raw.toString("base64"),
-    not_before: notBefore,
-    not_after: notAfter,
-    note: "Express Lane LOCAL DEV lane signing key. Production lane keys exist only inside enclaves (KMS GenerateDataKeyPairWithoutPlaintext).",
-  };
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
-  return file;
 }
 
 /** The consumers' JWKS from a lane keys document or a dev lane key file. */

@@ -25,7 +25,8 @@ import { mergeRow, WRITE_MODES, type WriteMode } from "../wire/merge";
 import type { Ed25519Jwk } from "../wire/keys";
 import { formatOf, newestPerEntity, parseRenames, readSource, type SourceOptions } from "./sources";
 import { pinnedKeys, push, type PushRowResult } from "./push";
-import { writerKeyOptions, writerKeysFromOptions, type WriterKey } from "./writer-key";
+import { writerKeyOptions, writerKeysFromOptions } from "./writer-key";
+import type { WriterKey } from "../dev/key-files";
 
 export interface LoadOptions extends SourceOptions {
   /** A path, `-` (stdin) or `s3://bucket/key`. */

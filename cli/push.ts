@@ -21,7 +21,8 @@ import type { Ed25519Jwk } from "../wire/keys";
 import { MAX_PUSH_ROWS, PUSH_BATCH_SEGMENT } from "../wire/write";
 import { signPush } from "../wire/writer-auth";
 import { resolveTrustAnchor } from "./verify";
-import { writerKeyOptions, writerKeysFromOptions, type WriterKey } from "./writer-key";
+import { writerKeyOptions, writerKeysFromOptions } from "./writer-key";
+import type { WriterKey } from "../dev/key-files";
 
 /** 16 random bytes → 22 base64url characters (wire/writer-auth.ts WRITER_NONCE). */
 export function pushNonce(): string {

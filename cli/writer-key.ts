@@ -17,23 +17,15 @@
  *
  * `seal-key` stays as an alias of the command group (older runbooks).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { Command, Option } from "commander";
-import { SEAL_KEY_BYTES, SealKeyring, type SealKey } from "../enclave/seal";
+import { SEAL_KEY_BYTES, type SealKeyring } from "../enclave/seal";
+import { checkWriter, generateWriterKey, readWriterKeyFile, writerKeyring, writeWriterKeyFile, WriterKeyError, type WriterKey } from "../dev/key-files";
 import { keyCommitment, WRITER_ID } from "../wire/key-directory";
 import { SEAL_KID } from "../wire/object";
 import { kmsKeyRegion, parseWrappedSealKeys, sealKeyEncryptionContext, serializeWrappedSealKeys, type WrappedSealKeysDocument } from "../wire/seal-keys";
-
-/** The writer the local lane's dev key belongs to (demo data, `express-lane load`, the e2e pushes). */
-export const DEV_WRITER = "loader";
-
-export interface WriterKey extends SealKey {
-  /** WRITER_ID: the id the directory lists the kid under and signed answers name as `written_by`. */
-  readonly writer: string;
-}
 
 export interface KmsOptions {
   readonly region?: string;
@@ -46,98 +38,8 @@ export function kmsClient(region: string, o: KmsOptions): KMSClient {
   return new KMSClient({ region, endpoint: o.endpoint, credentials: o.credentials, maxAttempts: 3 });
 }
 
-export class WriterKeyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "WriterKeyError";
-  }
-}
-
-function checkWriter(writer: unknown, where: string): string {
-  if (typeof writer !== "string" || !WRITER_ID.test(writer)) throw new WriterKeyError(`${where}: writer must match ${WRITER_ID.source}`);
-  return writer;
-}
-
 function newKid(prefix: string, now: Date): string {
   return `${prefix}-${now.toISOString().slice(0, 10).replace(/-/g, "")}-${randomBytes(4).toString("hex")}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Dev key files
-
-interface WriterKeyFile {
-  readonly kid: string;
-  readonly key: string;
-  readonly writer: string;
-  readonly created: string;
-  readonly note: string;
-}
-
-export function generateWriterKey(writer: string, kidPrefix = "dev"): WriterKey {
-  checkWriter(writer, "new writer key");
-  return { kid: `${kidPrefix}-${randomBytes(6).toString("hex")}`, key: randomBytes(SEAL_KEY_BYTES), writer };
-}
-
-export function writeWriterKeyFile(path: string, key: WriterKey, created = new Date()): void {
-  checkWriter(key.writer, path);
-  if (!SEAL_KID.test(key.kid)) throw new WriterKeyError(`${path}: kid must match ${SEAL_KID.source}`);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const file: WriterKeyFile = {
-    kid: key.kid,
-    key: Buffer.from(key.key).toString("base64"),
-    writer: key.writer,
-    created: created.toISOString(),
-    note: "Express Lane LOCAL DEV writer key (seals this writer's objects and signs its pushes). Never use outside a local lane; production keys are KMS-wrapped (docs/keys.md).",
-  };
-  writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600); // writeFileSync's mode applies only when it creates the file
-}
-
-function parseKeyFile(path: string): { kid: string; key: Buffer; writer?: unknown; created?: unknown } {
-  let raw: Partial<WriterKeyFile>;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8")) as Partial<WriterKeyFile>;
-  } catch (err) {
-    throw new WriterKeyError(`${path}: not a JSON key file (${(err as Error).message})`);
-  }
-  if (typeof raw.kid !== "string" || !SEAL_KID.test(raw.kid) || typeof raw.key !== "string") throw new WriterKeyError(`${path}: not a writer key file (needs kid, key and writer)`);
-  const key = Buffer.from(raw.key, "base64");
-  if (key.length !== SEAL_KEY_BYTES) throw new WriterKeyError(`${path}: key must be ${SEAL_KEY_BYTES} bytes (base64)`);
-  return { kid: raw.kid, key, writer: raw.writer, created: raw.created };
-}
-
-/** A dev writer key file; refuses one without a writer (a pre-#11 seal key file). */
-export function readWriterKeyFile(path: string): WriterKey {
-  const parsed = parseKeyFile(path);
-  if (parsed.writer === undefined)
-    throw new WriterKeyError(`${path}: key ${parsed.kid} names no writer (an old seal key file); add "writer": "<id>" or create one with express-lane writer-key create --dev-out`);
-  return { kid: parsed.kid, key: parsed.key, writer: checkWriter(parsed.writer, path) };
-}
-
-/**
- * The local lane's dev key at `path`: created on first use; a key file from before writer keys
- * ({kid, key}) is kept — same kid and key, so objects already sealed with it stay valid — and
- * given `writer` (DEV_WRITER) in place.
- */
-export function ensureDevWriterKeyFile(path: string, writer = DEV_WRITER): WriterKey {
-  if (!existsSync(path)) {
-    writeWriterKeyFile(path, generateWriterKey(writer));
-    return readWriterKeyFile(path);
-  }
-  const parsed = parseKeyFile(path);
-  if (parsed.writer === undefined) {
-    const created = typeof parsed.created === "string" && !Number.isNaN(Date.parse(parsed.created)) ? new Date(parsed.created) : new Date();
-    writeWriterKeyFile(path, { kid: parsed.kid, key: parsed.key, writer }, created);
-  }
-  return readWriterKeyFile(path);
-}
-
-/** The keyring a writer seals with: its first key is active; all of them verify current objects. */
-export function writerKeyring(keys: readonly WriterKey[]): SealKeyring {
-  if (keys.length === 0) throw new WriterKeyError("no writer keys");
-  const writers = new Set(keys.map((k) => k.writer));
-  if (writers.size !== 1) throw new WriterKeyError(`one writer at a time: keys belong to ${[...writers].join(", ")}`);
-  return new SealKeyring(keys, keys[0]!.kid);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import { Agent, request } from "undici";
 import { buildBundles } from "./build";
 import { LANE_BUNDLES, startLane } from "./lane/processes";
 import { demoObject, DEMO_VIEW, demoEntityId } from "./lane/demo-data";
-import { readWriterKeyFile, writerKeyring } from "../cli/writer-key";
+import { readWriterKeyFile, writerKeyring } from "../dev/key-files";
 import { load } from "../cli/load";
 
 function pct(sorted: number[], p: number): number {

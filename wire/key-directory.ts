@@ -190,3 +190,17 @@ export function localAdminSigner(privateKeyPem: string): (input: Buffer) => Buff
   const key = createPrivateKey(privateKeyPem);
   return (input) => edSign(null, input, key);
 }
+
+/** A directory of `keys` for `lane`, checked as an enclave checks it (never sign one it would refuse). */
+export function buildKeyDirectory(o: { lane: string; keys: readonly DirectoryKey[]; epoch?: number; issuedAt?: number; validForMs?: number }): KeyDirectory {
+  const issuedAt = o.issuedAt ?? Date.now();
+  const directory: KeyDirectory = {
+    v: KEY_DIRECTORY_VERSION,
+    lane: o.lane,
+    epoch: o.epoch ?? Math.floor(issuedAt / 1000),
+    issued_at: issuedAt,
+    expires_at: issuedAt + (o.validForMs ?? 7 * 86_400_000),
+    keys: [...o.keys],
+  };
+  return parseKeyDirectory(Buffer.from(JSON.stringify(directory))); // the enclave's own checks, before signing
+}

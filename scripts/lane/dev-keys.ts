@@ -21,10 +21,9 @@
 import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { keyCommitment, localAdminSigner, signKeyDirectory, type DirectoryKey } from "../../wire/key-directory";
-import { buildKeyDirectory, generateAdminKey, readAdminKeyFile, writeAdminKeyFile, type AdminKeyFile, type TrustConfig } from "../../cli/directory";
-import { ensureDevWriterKeyFile, type WriterKey } from "../../cli/writer-key";
-import { createDevLaneKeyFile } from "../../cli/lane-key";
+import { buildKeyDirectory, keyCommitment, localAdminSigner, signKeyDirectory, type DirectoryKey } from "../../wire/key-directory";
+import { createDevLaneKeyFile, ensureDevWriterKeyFile, generateAdminKey, readAdminKeyFile, writeAdminKeyFile, type AdminKeyFile, type WriterKey } from "../../dev/key-files";
+import type { ImageTrust as TrustConfig } from "../../enclave/trust-config";
 import type { DevLaneKeyFile } from "../../enclave/seal";
 import { laneKeysJwks } from "../../wire/lane-key";
 import { canonicalJson, parseSignedRegistryDocument, signRegistryDocument, type ViewDocument } from "../../wire/registry-document";

@@ -16,9 +16,9 @@ import { DEMO_VIEW, demoEntityId, demoSealedBytes } from "./demo-data";
 import type { SealKeyring } from "../../enclave/seal";
 // The local lane plays the writer and the lane admin too: it holds the dev writer key and the dev
 // admin key (never the runtime), see ./dev-keys.ts.
-import { readWriterKeyFile, writerKeyring } from "../../cli/writer-key";
+import { readWriterKeyFile, writerKeyring } from "../../dev/key-files";
 import { ensureDevLaneKey, ensureLaneKeys, ensureLaneRegistry, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
-import { writeLaneConfig } from "../../cli/lane-config";
+import { writeLaneConfig } from "../../dev/lane-config";
 
 // From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
 const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");

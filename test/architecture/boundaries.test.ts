@@ -60,8 +60,6 @@ const RULES: Array<[folder: string, forbidden: string[]]> = [
 const KNOWN: ReadonlyArray<[file: string, folder: string, why: string]> = [
   ["bench/local.ts", "scripts", "startLane (scripts/lane/processes.ts) should move to dev/lane"],
   ["bench/cpu.ts", "scripts", "startLane and buildBundles (scripts/build.ts) should move to dev/"],
-  ["scripts/lane/processes.ts", "cli", "writer key files (cli/writer-key.ts) should move to dev/ or wire/"],
-  ["scripts/lane/dev-keys.ts", "cli", "key directory and key file helpers (cli/directory.ts, cli/writer-key.ts, cli/lane-key.ts)"],
   ["scripts/docs/cli-flags.ts", "cli", "generates docs/cli.md from the commands' own --help: it must load the CLI (or run it as a process)"],
   ["scripts/measure-write-path.ts", "cli", "uses cli/load and cli/writer-key as a client would: run the CLI instead"],
 ];

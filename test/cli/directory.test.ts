@@ -7,19 +7,16 @@ import { join } from "node:path";
 import { buildProgram } from "../../cli/main";
 import {
   adminKeyEntryFromKms,
-  buildKeyDirectory,
-  generateAdminKey,
   keysFromWrapped,
   kmsAdminSigner,
   parseDirectoryKeySpec,
   parseDuration,
   rawEd25519FromSpki,
-  readAdminKeyFile,
   verifyDirectoryAgainstTrust,
-  writeAdminKeyFile,
   type TrustConfig,
 } from "../../cli/directory";
-import { adminPublicKey, keyCommitment, localAdminSigner, parseSignedKeyDirectory, signKeyDirectory, verifySignedKeyDirectory } from "../../wire/key-directory";
+import { generateAdminKey, readAdminKeyFile, writeAdminKeyFile } from "../../dev/key-files";
+import { adminPublicKey, buildKeyDirectory, keyCommitment, localAdminSigner, parseSignedKeyDirectory, signKeyDirectory, verifySignedKeyDirectory } from "../../wire/key-directory";
 import { FakeKms } from "../helpers/fake-kms";
 import { runProgram } from "../helpers/cli";
 

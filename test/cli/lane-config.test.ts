@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { buildProgram } from "../../cli/main";
-import { LaneConfigError, writeLaneConfig, type LaneConfig } from "../../cli/lane-config";
+import { LaneConfigError } from "../../cli/lane-config";
+import { writeLaneConfig, type LaneConfig } from "../../dev/lane-config";
 
 /** The real program, with each command's action replaced by one that records what it was given. */
 function capturing(): { program: Command; seen: () => { args: unknown[]; opts: Record<string, unknown> } } {

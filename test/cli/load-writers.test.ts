@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { load } from "../../cli/load";
-import { generateWriterKey, writerKeyring } from "../../cli/writer-key";
+import { generateWriterKey, writerKeyring } from "../../dev/key-files";
 import { MemoryStore } from "../../runtime/store/memory-store";
 import { decodeStoredObject, objectKey } from "../../wire/object";
 

@@ -4,7 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { push } from "../../cli/push";
-import { generateWriterKey } from "../../cli/writer-key";
+import { generateWriterKey } from "../../dev/key-files";
 import { writerMac, parseWriterSignature } from "../../wire/writer-auth";
 
 const key = generateWriterKey("loader");

@@ -12,7 +12,7 @@ import { buildBundles } from "../../scripts/build";
 import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
 import { buildProgram } from "../../cli/main";
 import { push, readPushRows, signedPushRequest } from "../../cli/push";
-import { generateWriterKey, readWriterKeyFile, writeWriterKeyFile } from "../../cli/writer-key";
+import { generateWriterKey, readWriterKeyFile, writeWriterKeyFile } from "../../dev/key-files";
 import { jwkThumbprint, type Ed25519Jwk } from "../../wire/keys";
 import { parseWriterSignature } from "../../wire/writer-auth";
 

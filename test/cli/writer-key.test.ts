@@ -5,15 +5,8 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createWrappedWriterKey,
-  ensureDevWriterKeyFile,
-  readWriterKeyFile,
-  unwrapWriterKeys,
-  writerKeysFromOptions,
-  writerKeyring,
-  writeWriterKeyFile,
-} from "../../cli/writer-key";
+import { createWrappedWriterKey, unwrapWriterKeys, writerKeysFromOptions } from "../../cli/writer-key";
+import { ensureDevWriterKeyFile, readWriterKeyFile, writerKeyring, writeWriterKeyFile } from "../../dev/key-files";
 import { buildProgram } from "../../cli/main";
 import { keyCommitment } from "../../wire/key-directory";
 import { FakeKms } from "../helpers/fake-kms";

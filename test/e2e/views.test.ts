@@ -16,7 +16,7 @@ import type { Ed25519Jwk } from "../../wire/keys";
 import { readSealKeyFile, SealKeyring } from "../../enclave/seal";
 import { load } from "../../cli/load";
 import { apply, registryFor } from "../../cli/apply";
-import { readAdminKeyFile } from "../../cli/directory";
+import { readAdminKeyFile } from "../../dev/key-files";
 import { localAdminSigner } from "../../wire/key-directory";
 import { parseSignedRegistryDocument, REGISTRY_STORE_KEY } from "../../wire/registry-document";
 import { viewsFileValue } from "../../wire/views-file";

@@ -11,7 +11,7 @@ import { Readable } from "node:stream";
 import { buildBundles } from "../../scripts/build";
 import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
 import { pushNonce } from "../../cli/push";
-import { readWriterKeyFile } from "../../cli/writer-key";
+import { readWriterKeyFile } from "../../dev/key-files";
 import { load, loadViaApi } from "../../cli/load";
 import { signedPush } from "../helpers/writer";
 import { verifyResponse } from "../../verifier/response";

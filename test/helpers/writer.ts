@@ -1,7 +1,7 @@
 // Pushes as a writer does them: signed with a dev writer key file (wire/writer-auth.ts signPush via
 // cli/push.ts), so the enclave's writer check is exercised on every test push. The e2e tests use
 // it for every POST to /v1/features/{view} and /_push; an unsigned push is refused by the signer.
-import { readWriterKeyFile, type WriterKey } from "../../cli/writer-key";
+import { readWriterKeyFile, type WriterKey } from "../../dev/key-files";
 import { pushNonce } from "../../cli/push";
 import { PUSH_BATCH_SEGMENT } from "../../wire/write";
 import { signPush } from "../../wire/writer-auth";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { devSignerKeyArgs, lanePaths } from "../../scripts/lane/processes";
 import { DEV_DIRECTORY_VALIDITY_MS, directoryKeyOf, ensureLaneKeys, signLaneDirectory } from "../../scripts/lane/dev-keys";
 import { readTrustConfig, verifyDirectoryAgainstTrust } from "../../cli/directory";
-import { readWriterKeyFile } from "../../cli/writer-key";
+import { readWriterKeyFile } from "../../dev/key-files";
 import { keyCommitment } from "../../wire/key-directory";
 import { readSealKeyFile } from "../../enclave/seal";
 

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { buildBundles } from "../../scripts/build";
 import { LANE_BUNDLES, startLane, type Lane } from "../../scripts/lane/processes";
 import { buildProgram } from "../../cli/main";
-import { readWriterKeyFile } from "../../cli/writer-key";
+import { readWriterKeyFile } from "../../dev/key-files";
 import { keyCommitment, parseSignedKeyDirectory } from "../../wire/key-directory";
 import { signedPush } from "../helpers/writer";
 import { runProgram } from "../helpers/cli";
