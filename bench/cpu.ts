@@ -13,8 +13,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
-import { buildBundles } from "../scripts/build";
-import { startLane } from "../scripts/lane/processes";
+import { buildBundles } from "../dev/build";
+import { startLane } from "../dev/lane/processes";
 import { batchScript, findWrk, runWrk, singleScript } from "./wrk";
 import { defaultWorkload } from "./targets";
 

@@ -5,7 +5,7 @@ import { cpus, hostname, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { seedObjects } from "./targets";
 import { type BenchResult } from "./report";
-import { lanePaths, startLane, LOCAL_STORE_CREDENTIALS, type Lane } from "../scripts/lane/processes";
+import { lanePaths, startLane, LOCAL_STORE_CREDENTIALS, type Lane } from "../dev/lane/processes";
 import { FileStore } from "../runtime/store/file-store";
 import { S3Store } from "../runtime/store/s3-store";
 import { StaticCredentials, awsDefaultCredentials } from "../runtime/store/credentials";
@@ -66,7 +66,7 @@ export interface LocalLane {
 
 export async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, string>, log: (s: string) => void, signerEnv: Record<string, string> = {}): Promise<LocalLane> {
   for (const b of ["runtime", "signer", "local-store"]) {
-    if (!existsSync(join(root(), "dist", `${b}.js`))) throw new Error(`dist/${b}.js is missing: run \`npx tsx scripts/build.ts\` (npm run bench does)`);
+    if (!existsSync(join(root(), "dist", `${b}.js`))) throw new Error(`dist/${b}.js is missing: run \`npx tsx dev/build.ts\` (npm run bench does)`);
   }
   const dataDir = mkdtempSync(join(tmpdir(), "express-lane-bench-"));
   const cpuCount = cpus().length;

@@ -26,7 +26,7 @@ function view(name: string): ViewSpec {
   return viewSpecFromDocument(doc);
 }
 
-/** The demo view: ~60 features per user, ~4 KB per object (scripts/lane/demo-data.ts fills it). */
+/** The demo view: ~60 features per user, ~4 KB per object (dev/lane/demo-data.ts fills it). */
 export const USER_PROFILE: ViewSpec = view("user_profile");
 /**
  * Synthetic entities for the benchmark (bench/, `express-lane bench-data`): the user_profile shape

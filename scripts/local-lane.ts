@@ -5,9 +5,9 @@
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
-import { buildBundles } from "./build";
-import { LANE_BUNDLES, startLane } from "./lane/processes";
-import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
+import { buildBundles } from "../dev/build";
+import { LANE_BUNDLES, startLane } from "../dev/lane/processes";
+import { DEMO_VIEW, demoEntityId } from "../dev/lane/demo-data";
 
 /** Why `port` cannot be listened on at 127.0.0.1 (in use, not permitted), or undefined. 0 is always free. */
 export function portProblem(port: number): Promise<string | undefined> {

@@ -13,9 +13,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
-import { buildBundles } from "./build";
-import { LANE_BUNDLES, startLane } from "./lane/processes";
-import { demoObject, DEMO_VIEW, demoEntityId } from "./lane/demo-data";
+import { buildBundles } from "../dev/build";
+import { LANE_BUNDLES, startLane } from "../dev/lane/processes";
+import { demoObject, DEMO_VIEW, demoEntityId } from "../dev/lane/demo-data";
 import { readWriterKeyFile, writerKeyring } from "../dev/key-files";
 import { load } from "../cli/load";
 

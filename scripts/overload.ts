@@ -14,10 +14,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { buildBundles } from "./build";
-import { startLane } from "./lane/processes";
-import { spawnRuntime } from "./lane/children";
-import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
+import { buildBundles } from "../dev/build";
+import { startLane } from "../dev/lane/processes";
+import { spawnRuntime } from "../dev/lane/children";
+import { DEMO_VIEW, demoEntityId } from "../dev/lane/demo-data";
 import { httpClosedLoop, httpOpenLoop, type LoadSummary } from "../dev/http-load";
 import { percentile } from "../dev/percentile";
 

@@ -13,10 +13,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { buildBundles } from "./build";
-import { LANE_BUNDLES, startLane } from "./lane/processes";
-import { rssKiB, spawnRuntime, spawnSigner } from "./lane/children";
-import { DEMO_VIEW, demoEntityId } from "./lane/demo-data";
+import { buildBundles } from "../dev/build";
+import { LANE_BUNDLES, startLane } from "../dev/lane/processes";
+import { rssKiB, spawnRuntime, spawnSigner } from "../dev/lane/children";
+import { DEMO_VIEW, demoEntityId } from "../dev/lane/demo-data";
 import { httpOpenLoop } from "../dev/http-load";
 import { percentile } from "../dev/percentile";
 

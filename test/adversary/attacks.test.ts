@@ -15,7 +15,7 @@ import {
   type SealWriteResponse,
   type SignedResponse,
 } from "../../wire/frames";
-import { DEMO_VIEW } from "../../scripts/lane/demo-data";
+import { DEMO_VIEW } from "../../dev/lane/demo-data";
 import { signPush } from "../../wire/writer-auth";
 import { directoryOf, listed, testWriterKey } from "../helpers/key-directory";
 import { HostConnection, LANE, startRealSigner, type RealSigner } from "./hostile-host";

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
+import { buildBundles } from "../../dev/build";
 import { writeSealKeyFile } from "../../enclave/seal";
 import { decodeErrorReply, encodeFrame, FrameDecoder, FrameKind, FRAME_PROTOCOL_VERSION, type ChannelRole, type ErrorReply, type Frame } from "../../wire/frames";
 import { directoryOf, listed, testAdmin, testWriterKey, type TestAdmin, type TestWriterKey } from "../helpers/key-directory";

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { receivedFromSigned, verifyResponse } from "../../verifier/response";
 import { decodeKeyInfo, decodeSealWriteResponse, decodeSignedResponse, FrameKind, type KeyInfo, type SealWriteResponse } from "../../wire/frames";
-import { DEMO_VIEW } from "../../scripts/lane/demo-data";
+import { DEMO_VIEW } from "../../dev/lane/demo-data";
 import { signPush } from "../../wire/writer-auth";
 import { testWriterKey } from "../helpers/key-directory";
 import { SealKeyring } from "../../enclave/seal";

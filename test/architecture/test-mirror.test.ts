@@ -22,7 +22,7 @@ const NO_BEHAVIOUR: Readonly<Record<string, string>> = {
   "verifier/roots/aws-nitro-enclaves-root-g1.ts": "the pinned AWS Nitro root certificate (data; test/verifier/attestation-roots.test.ts checks it)",
 };
 
-/** Composition roots: started as processes by test/e2e (scripts/lane/processes.ts). */
+/** Composition roots: started as processes by test/e2e (dev/lane/processes.ts). */
 const ENTRY_POINTS = [
   "runtime/main.ts",
   "enclave/main.ts",

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
+import { buildBundles } from "../../dev/build";
 
 const ROOT = join(__dirname, "../..");
 const BIN = join(ROOT, "bin/express-lane.js");

@@ -8,8 +8,8 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
+import { buildBundles } from "../../dev/build";
+import { LANE_BUNDLES, startLane, Lane } from "../../dev/lane/processes";
 import { verifyResponse } from "../../verifier/response";
 import type { Ed25519Jwk } from "../../wire/keys";
 

@@ -8,8 +8,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
+import { buildBundles } from "../../dev/build";
+import { LANE_BUNDLES, startLane, Lane } from "../../dev/lane/processes";
 import { buildProgram } from "../../cli/main";
 import { push, readPushRows, signedPushRequest } from "../../cli/push";
 import { generateWriterKey, readWriterKeyFile, writeWriterKeyFile } from "../../dev/key-files";

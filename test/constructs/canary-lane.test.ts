@@ -1,6 +1,6 @@
 /**
  * The host canary script, unmodified, against a real local lane (runtime + signer with the local
- * NSM + s3rver, scripts/lane/processes.ts) and the real verifier CLI bundle: it proves the CLI
+ * NSM + s3rver, dev/lane/processes.ts) and the real verifier CLI bundle: it proves the CLI
  * calls it makes (attest → key → verify) accept what the runtime really answers. Differences from
  * a host, all in host.env: the local dev root instead of the AWS Nitro root, the PCRs of the local
  * signer bundle instead of `nitro-cli describe-eif`, the lane's port. `aws` is the sandbox's
@@ -13,8 +13,8 @@ import { renderHostScripts } from "../../constructs/host-units";
 import { renderHostEnv } from "../../constructs/user-data";
 import { measureLocalBundle } from "../../enclave/nsm/local-nsm";
 import { hashKey } from "../../runtime/auth";
-import { buildBundles } from "../../scripts/build";
-import { startLane, type Lane } from "../../scripts/lane/processes";
+import { buildBundles } from "../../dev/build";
+import { startLane, type Lane } from "../../dev/lane/processes";
 import { createSandbox, removeSandboxes, sandboxAvailable, type Sandbox } from "./sandbox/host-sandbox";
 import { SAMPLE } from "./sandbox/sample";
 

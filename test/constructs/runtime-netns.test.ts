@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { renderHostUnits, runtimeEnvironment } from "../../constructs/host-units";
 import { hashKey } from "../../runtime/auth";
-import { buildBundles } from "../../scripts/build";
+import { buildBundles } from "../../dev/build";
 import { SAMPLE } from "./sandbox/sample";
 
 const PRIVATE_ADDRESS = "10.40.0.10";

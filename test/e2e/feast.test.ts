@@ -9,9 +9,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { LANE_BUNDLES, startLane, type Lane } from "../../scripts/lane/processes";
-import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
+import { buildBundles } from "../../dev/build";
+import { LANE_BUNDLES, startLane, type Lane } from "../../dev/lane/processes";
+import { DEMO_VIEW, demoEntityId } from "../../dev/lane/demo-data";
 import { verifyResponse } from "../../verifier/response";
 import type { Ed25519Jwk } from "../../wire/keys";
 

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { Pool } from "undici";
-import { buildBundles } from "../../scripts/build";
-import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
-import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
+import { buildBundles } from "../../dev/build";
+import { LANE_BUNDLES, startLane, Lane } from "../../dev/lane/processes";
+import { DEMO_VIEW, demoEntityId } from "../../dev/lane/demo-data";
 import type { Ed25519Jwk } from "../../wire/keys";
 import { Answer, errorShape, request, verifies } from "./helpers/hardening";
 

@@ -7,10 +7,10 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { spawnRuntime, spawnSigner, type Child, type RuntimeChild } from "../../scripts/lane/children";
-import { LANE_BUNDLES, startLane, type Lane } from "../../scripts/lane/processes";
-import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
+import { buildBundles } from "../../dev/build";
+import { spawnRuntime, spawnSigner, type Child, type RuntimeChild } from "../../dev/lane/children";
+import { LANE_BUNDLES, startLane, type Lane } from "../../dev/lane/processes";
+import { DEMO_VIEW, demoEntityId } from "../../dev/lane/demo-data";
 import { runVerify } from "../../cli/verify";
 import { verifyResponse } from "../../verifier/response";
 import type { LaneKeyJwk } from "../../wire/lane-key";

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { Packr } from "msgpackr";
 import { verifyMessage } from "http-message-signatures/lib/httpbis";
 import { createPublicKey, verify as cryptoVerify } from "node:crypto";
-import { buildBundles } from "../../scripts/build";
-import { startLane, Lane } from "../../scripts/lane/processes";
-import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
+import { buildBundles } from "../../dev/build";
+import { startLane, Lane } from "../../dev/lane/processes";
+import { DEMO_VIEW, demoEntityId } from "../../dev/lane/demo-data";
 import { verifyResponse, VerificationError } from "../../verifier/response";
 import type { Ed25519Jwk } from "../../wire/keys";
 

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { parse as parseYaml } from "yaml";
-import { buildBundles } from "../../scripts/build";
-import { LANE_BUNDLES, startLane, type Lane } from "../../scripts/lane/processes";
-import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
+import { buildBundles } from "../../dev/build";
+import { LANE_BUNDLES, startLane, type Lane } from "../../dev/lane/processes";
+import { DEMO_VIEW, demoEntityId } from "../../dev/lane/demo-data";
 import { signedPush } from "../helpers/writer";
 
 const ROOT = join(__dirname, "../..");

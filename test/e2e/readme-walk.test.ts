@@ -10,8 +10,8 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { startLane, type Lane } from "../../scripts/lane/processes";
+import { buildBundles } from "../../dev/build";
+import { startLane, type Lane } from "../../dev/lane/processes";
 import { requireTool } from "../helpers/os-tools";
 
 const ROOT = join(__dirname, "../..");

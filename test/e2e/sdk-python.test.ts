@@ -10,9 +10,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
-import { demoEntityId } from "../../scripts/lane/demo-data";
+import { buildBundles } from "../../dev/build";
+import { LANE_BUNDLES, startLane, Lane } from "../../dev/lane/processes";
+import { demoEntityId } from "../../dev/lane/demo-data";
 import { measureLocalBundle } from "../../enclave/nsm/local-nsm";
 
 const PYTHON = process.env.EXPRESS_LANE_PYTHON ?? "/usr/bin/python3";

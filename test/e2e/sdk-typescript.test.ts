@@ -7,9 +7,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { LANE_BUNDLES, startLane, Lane } from "../../scripts/lane/processes";
-import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
+import { buildBundles } from "../../dev/build";
+import { LANE_BUNDLES, startLane, Lane } from "../../dev/lane/processes";
+import { DEMO_VIEW, demoEntityId } from "../../dev/lane/demo-data";
 import { measureLocalBundle } from "../../enclave/nsm/local-nsm";
 import { loadPinnedRoot } from "../../verifier/attestation";
 import { attested, ExpressLaneClient, pinnedKeys, type TrustAnchor } from "../../clients/typescript/src";

@@ -8,10 +8,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { startLane, Lane } from "../../scripts/lane/processes";
-import { RuntimeChild, spawnRuntime } from "../../scripts/lane/children";
-import { DEMO_VIEW, demoEntityId } from "../../scripts/lane/demo-data";
+import { buildBundles } from "../../dev/build";
+import { startLane, Lane } from "../../dev/lane/processes";
+import { RuntimeChild, spawnRuntime } from "../../dev/lane/children";
+import { DEMO_VIEW, demoEntityId } from "../../dev/lane/demo-data";
 import { httpClosedLoop, type Result } from "../../dev/http-load";
 import { percentile } from "../../dev/percentile";
 import { errorShape, FaultProxy, portOf, signerKeyOf, verifies } from "./helpers/hardening";

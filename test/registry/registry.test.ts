@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { defineRegistry, RegistryError, validateFlatRow, validatePushRow, coerceValue, RowError } from "../../wire/registry";
 import { DEFAULT_REGISTRY, USER_PROFILE } from "../../registry/views";
-import { demoObject } from "../../scripts/lane/demo-data";
+import { demoObject } from "../../dev/lane/demo-data";
 import { parseReadRequest } from "../../wire/request";
 import type { LaneError } from "../../wire/errors";
 

@@ -20,7 +20,7 @@ describe("runtime/log: one log stream format", () => {
   });
 
   it("no lane process writes a bare JSON event line of its own (runtime, signer, lane scripts)", () => {
-    const files = ["runtime", "enclave", "scripts/lane"].flatMap((dir) =>
+    const files = ["runtime", "enclave", "dev/lane"].flatMap((dir) =>
       readdirSync(join(ROOT, dir), { recursive: true, encoding: "utf8" })
         .filter((f) => f.endsWith(".ts"))
         .map((f) => join(dir, f)),

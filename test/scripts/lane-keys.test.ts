@@ -1,12 +1,12 @@
-// The local lane's dev keys (scripts/lane/dev-keys.ts): created on first start into <dataDir>/keys
+// The local lane's dev keys (dev/lane/dev-keys.ts): created on first start into <dataDir>/keys
 // (0600), kept across starts, the directory re-signed every start with a higher epoch; what the
 // dev signer is given (trust config, writer key, directory) agrees with itself, and an old dev seal
 // key ({kid, key}) keeps sealing the same way.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { devSignerKeyArgs, lanePaths } from "../../scripts/lane/processes";
-import { DEV_DIRECTORY_VALIDITY_MS, directoryKeyOf, ensureLaneKeys, signLaneDirectory } from "../../scripts/lane/dev-keys";
+import { devSignerKeyArgs, lanePaths } from "../../dev/lane/processes";
+import { DEV_DIRECTORY_VALIDITY_MS, directoryKeyOf, ensureLaneKeys, signLaneDirectory } from "../../dev/lane/dev-keys";
 import { readTrustConfig, verifyDirectoryAgainstTrust } from "../../cli/directory";
 import { readWriterKeyFile } from "../../dev/key-files";
 import { keyCommitment } from "../../wire/key-directory";

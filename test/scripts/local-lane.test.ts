@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { LANE_BUNDLES, startLane } from "../../scripts/lane/processes";
+import { buildBundles } from "../../dev/build";
+import { LANE_BUNDLES, startLane } from "../../dev/lane/processes";
 import { portProblem } from "../../scripts/local-lane";
 
 const ROOT = join(__dirname, "../..");

@@ -1,16 +1,16 @@
 /**
  * The local store's conditional writes against S3's documented PutObject behaviour
- * (scripts/lane/conditional-writes.ts quotes the statements each case checks).
+ * (dev/lane/conditional-writes.ts quotes the statements each case checks).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
-import { startLocalStore, RunningStore } from "../../scripts/lane/local-store";
+import { startLocalStore, RunningStore } from "../../dev/lane/local-store";
 import { S3Store } from "../../runtime/store/s3-store";
 import { StaticCredentials } from "../../runtime/store/credentials";
 import { StoreError } from "../../runtime/store/types";
-import { KeyedLock, sameEtag } from "../../scripts/lane/conditional-writes";
+import { KeyedLock, sameEtag } from "../../dev/lane/conditional-writes";
 
 let store: RunningStore;
 let client: S3Store;

@@ -14,8 +14,8 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles } from "../../scripts/build";
-import { LANE_BUNDLES, startLane, type Lane } from "../../scripts/lane/processes";
+import { buildBundles } from "../../dev/build";
+import { LANE_BUNDLES, startLane, type Lane } from "../../dev/lane/processes";
 import { buildProgram } from "../../cli/main";
 import { readWriterKeyFile } from "../../dev/key-files";
 import { keyCommitment, parseSignedKeyDirectory } from "../../wire/key-directory";

@@ -17,7 +17,7 @@ export const BUNDLES: Record<string, string> = {
   "dev-signer": "enclave/dev-main.ts",
   cli: "cli/main.ts",
   bench: "bench/main.ts",
-  "local-store": "scripts/lane/local-store.ts",
+  "local-store": "dev/lane/local-store.ts",
 };
 
 /**

@@ -20,7 +20,7 @@ import { readWriterKeyFile, writerKeyring } from "../../dev/key-files";
 import { ensureDevLaneKey, ensureLaneKeys, ensureLaneRegistry, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
 import { writeLaneConfig } from "../../dev/lane-config";
 
-// From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
+// From sources (dev/lane/) the repo is two levels up; from a bundle in dist/ it is one.
 const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
 
 /** `taskset` (util-linux) when present: CPU pinning for benchmarks. */
@@ -102,16 +102,16 @@ const SOURCES: Record<Program, string> = {
   runtime: "runtime/main.ts",
   // The development entry point (LocalNsm, dev CA, dev key files); never in the measured image.
   "dev-signer": "enclave/dev-main.ts",
-  "local-store": "scripts/lane/local-store.ts",
+  "local-store": "dev/lane/local-store.ts",
 };
 
-/** The bundles a lane runs (scripts/build.ts names): build these before startLane(). */
+/** The bundles a lane runs (dev/build.ts names): build these before startLane(). */
 export const LANE_BUNDLES: readonly string[] = ["runtime", "signer", "dev-signer", "local-store"];
 
 function command(program: Program, bundles: boolean): string[] {
   if (!bundles) return ["--import", "tsx", join(ROOT, SOURCES[program])];
   const bundle = join(ROOT, "dist", `${program}.js`);
-  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build the lane's bundles first (buildBundles(LANE_BUNDLES), scripts/build.ts)`);
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build the lane's bundles first (buildBundles(LANE_BUNDLES), dev/build.ts)`);
   return [bundle];
 }
 

@@ -33,7 +33,7 @@ export async function startLocalStore(options: LocalStoreOptions): Promise<Runni
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
   // S3 conditional writes (If-Match / If-None-Match on PUT), which s3rver ignores: prepended so it
-  // runs before s3rver's routes (scripts/lane/conditional-writes.ts).
+  // runs before s3rver's routes (dev/lane/conditional-writes.ts).
   server.middleware.unshift(conditionalWritesMiddleware() as (typeof server.middleware)[number]);
   const address = (await server.run()) as { address: string; port: number };
   return {

@@ -2,7 +2,7 @@
  * S3 conditional writes for the local store. s3rver 3.x ignores If-Match / If-None-Match on PUT;
  * S3 (and S3 Express One Zone) honour them, and the lane's "newer event time wins" rule
  * (runtime/store/conditional-write.ts) depends on them. This Koa middleware, prepended to s3rver's
- * own stack (scripts/lane/local-store.ts), gives the local twin the documented behaviour:
+ * own stack (dev/lane/local-store.ts), gives the local twin the documented behaviour:
  *
  *  - Amazon S3 API Reference, PutObject, `If-None-Match`: "Uploads the object only if the object
  *    key name does not already exist in the bucket specified. Otherwise, Amazon S3 returns a 412
