@@ -2,13 +2,15 @@
  * Quick figures for the write path and sealed reads on this machine (docs/object-layout.md):
  *
  *   1. seal / verify cost per ~4 KB object (in-process HMAC over the body);
- *   2. `express-lane load` throughput into the local lane (s3rver twin, conditional writes):
- *      first load (all written) and an idempotent re-load (all unchanged);
+ *   2. `express-lane load` throughput into the local lane (s3rver twin, conditional writes), run as
+ *      a client runs it (the bundled CLI, pointed at the lane by its lane.json): first load (all
+ *      written) and an idempotent re-load (all unchanged);
  *   3. signed read latency through the running lane (runtime → s3rver → signer with seal check),
  *      sequential (c=1) and 32 in flight, on the loaded objects.
  *
  *   npx tsx scripts/measure-write-path.ts [--entities 3000]
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,16 +19,23 @@ import { buildBundles } from "../dev/build";
 import { LANE_BUNDLES, startLane } from "../dev/lane/processes";
 import { demoObject, DEMO_VIEW, demoEntityId } from "../dev/lane/demo-data";
 import { readWriterKeyFile, writerKeyring } from "../dev/key-files";
-import { load } from "../cli/load";
+import { percentile } from "../dev/percentile";
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+/** `express-lane load` as a client runs it; its summary line has the counts and the seconds. */
+function cliLoad(dataDir: string, file: string): { entities: number; written: number; unchanged: number; seconds: number } {
+  const out = execFileSync(process.execPath, [join(__dirname, "..", "dist", "cli.js"), "load", file, "--view", DEMO_VIEW, "--no-progress", "--data-dir", dataDir], {
+    encoding: "utf8",
+  });
+  const summary = /(\d+) entities in ([\d.]+) s/.exec(out);
+  const counts = /written (\d+)\s+unchanged (\d+)/.exec(out);
+  if (!summary || !counts) throw new Error(`express-lane load printed no summary:\n${out}`);
+  return { entities: Number(summary[1]), seconds: Number(summary[2]), written: Number(counts[1]), unchanged: Number(counts[2]) };
 }
 
 async function main(): Promise<void> {
   const i = process.argv.indexOf("--entities");
   const entities = i > 0 ? Number(process.argv[i + 1]) : 3000;
-  await buildBundles(LANE_BUNDLES);
+  await buildBundles([...LANE_BUNDLES, "cli"]);
   const dir = mkdtempSync(join(tmpdir(), "lane-measure-"));
   const lane = await startLane({ dataDir: dir, port: 0, demoEntities: 0, quiet: true });
   try {
@@ -56,8 +65,8 @@ async function main(): Promise<void> {
         });
       }).join("\n"),
     );
-    const first = await load({ file, view: DEMO_VIEW, store: lane.store, seals, concurrency: 16 });
-    const again = await load({ file, view: DEMO_VIEW, store: lane.store, seals, concurrency: 16 });
+    const first = cliLoad(dir, file);
+    const again = cliLoad(dir, file);
 
     // 3. read latency
     const agent = new Agent({ connections: 64 });
@@ -71,7 +80,6 @@ async function main(): Promise<void> {
     for (let k = 0; k < 300; k++) await once(k); // warm up
     const seq: number[] = [];
     for (let k = 0; k < 2000; k++) seq.push(await once(k));
-    seq.sort((a, b) => a - b);
     const conc: number[] = [];
     let next = 0;
     const n = 6000;
@@ -82,7 +90,6 @@ async function main(): Promise<void> {
       }),
     );
     const secondsC = Number(process.hrtime.bigint() - startedC) / 1e9;
-    conc.sort((a, b) => a - b);
     await agent.close();
 
     const out = {
@@ -91,8 +98,8 @@ async function main(): Promise<void> {
       open_verify_decode_us: +openUs.toFixed(1),
       load_first: { entities: first.entities, written: first.written, seconds: +first.seconds.toFixed(2), per_s: Math.round(first.entities / first.seconds) },
       load_again: { unchanged: again.unchanged, seconds: +again.seconds.toFixed(2), per_s: Math.round(again.entities / again.seconds) },
-      read_c1_ms: { p50: +pct(seq, 50).toFixed(2), p99: +pct(seq, 99).toFixed(2) },
-      read_c32_ms: { p50: +pct(conc, 50).toFixed(2), p99: +pct(conc, 99).toFixed(2), rps: Math.round(n / secondsC) },
+      read_c1_ms: { p50: +percentile(seq, 50).toFixed(2), p99: +percentile(seq, 99).toFixed(2) },
+      read_c32_ms: { p50: +percentile(conc, 50).toFixed(2), p99: +percentile(conc, 99).toFixed(2), rps: Math.round(n / secondsC) },
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } finally {

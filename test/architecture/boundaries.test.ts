@@ -63,7 +63,6 @@ const RULES: Array<[folder: string, forbidden: string[]]> = [
  */
 const KNOWN: ReadonlyArray<[file: string, folder: string, why: string]> = [
   ["scripts/docs/cli-flags.ts", "cli", "generates docs/cli.md from the commands' own --help: it must load the CLI (or run it as a process)"],
-  ["scripts/measure-write-path.ts", "cli", "uses cli/load and cli/writer-key as a client would: run the CLI instead"],
 ];
 
 /** Every top-level folder that holds TypeScript, and the subfolders ruled on their own. */
