@@ -72,18 +72,12 @@ export class SharedHighWaterMarks {
     this.lock();
     try {
       const t = this.table;
-      const mask = t.length / 2 - 1;
-      let slot = (key % 0x1_0000_0000) & mask;
-      for (;;) {
-        const k = t[2 * slot]!;
-        if (k === key) {
-          const mark = t[2 * slot + 1]!;
-          if (eventTime < mark) return "rolled_back";
-          if (eventTime > mark) t[2 * slot + 1] = eventTime;
-          return "ok";
-        }
-        if (k === 0) break;
-        slot = (slot + 1) & mask;
+      const slot = this.probe(key);
+      if (t[2 * slot] === key) {
+        const mark = t[2 * slot + 1]!;
+        if (eventTime < mark) return "rolled_back";
+        if (eventTime > mark) t[2 * slot + 1] = eventTime;
+        return "ok";
       }
       const count = this.header[COUNT]!;
       if (count >= this.maxEntities) return "high_water_full";
@@ -102,15 +96,8 @@ export class SharedHighWaterMarks {
     const key = entityHash(view, entity) || 1;
     this.lock();
     try {
-      const t = this.table;
-      const mask = t.length / 2 - 1;
-      let slot = (key % 0x1_0000_0000) & mask;
-      for (;;) {
-        const k = t[2 * slot]!;
-        if (k === key) return t[2 * slot + 1]!;
-        if (k === 0) return undefined;
-        slot = (slot + 1) & mask;
-      }
+      const slot = this.probe(key);
+      return this.table[2 * slot] === key ? this.table[2 * slot + 1]! : undefined;
     } finally {
       this.unlock();
     }
@@ -125,15 +112,22 @@ export class SharedHighWaterMarks {
     growable.grow(bytes);
     const t = this.table;
     t.fill(0, 0, old.length);
-    const mask = t.length / 2 - 1;
     for (let i = 0; i < old.length; i += 2) {
       const k = old[i]!;
       if (k === 0) continue;
-      let slot = (k % 0x1_0000_0000) & mask;
-      while (t[2 * slot] !== 0) slot = (slot + 1) & mask;
+      const slot = this.probe(k);
       t[2 * slot] = k;
       t[2 * slot + 1] = old[i + 1]!;
     }
+  }
+
+  /** Holding the lock: the slot that holds `key`, else the empty slot where it goes (linear probing). */
+  private probe(key: number): number {
+    const t = this.table;
+    const mask = t.length / 2 - 1;
+    let slot = (key % 0x1_0000_0000) & mask;
+    while (t[2 * slot] !== key && t[2 * slot] !== 0) slot = (slot + 1) & mask;
+    return slot;
   }
 
   // A three-state futex mutex (0 free, 1 held, 2 held with waiters), after Drepper, "Futexes Are Tricky".

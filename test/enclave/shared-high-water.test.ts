@@ -21,6 +21,20 @@ describe("enclave/shared-high-water", () => {
     expect(b.size).toBe(300);
   });
 
+  it("keeps every mark across growing the table (rehash in place), as seen from another handle", () => {
+    const a = new SharedHighWaterMarks(10_000);
+    const b = new SharedHighWaterMarks(0, a.handle);
+    const before = a.bytes;
+    for (let i = 0; i < 5000; i++) expect(a.admit("v", `e${i}`, 1000 + i)).toBe("ok");
+    expect(a.bytes).toBeGreaterThan(before); // it grew (more than once: 4096 slots hold 1024)
+    for (let i = 0; i < 5000; i += 7) {
+      expect(b.mark("v", `e${i}`)).toBe(1000 + i);
+      expect(b.admit("v", `e${i}`, 999 + i)).toBe("rolled_back");
+    }
+    expect(b.mark("v", "absent")).toBeUndefined();
+    expect(b.size).toBe(5000);
+  });
+
   it("at the bound, new entities are refused rather than half-tracked", () => {
     const marks = new SharedHighWaterMarks(2);
     expect(marks.admit("v", "a", 1)).toBe("ok");
