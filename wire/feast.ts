@@ -20,7 +20,7 @@
  */
 import { canonicalEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, NameError } from "./names";
 import type { Registry, ViewDef } from "./registry";
-import { lookupView, parseAcceptSignature, type RawReadRequest } from "./request";
+import { jsonObjectBody, lookupView, parseAcceptSignature, type RawReadRequest } from "./request";
 import { LaneError } from "./errors";
 import { parseQuery } from "./query";
 
@@ -78,18 +78,8 @@ export function parseFeastRequest(raw: RawReadRequest, registry: Registry): Feas
   if (raw.method !== "POST") throw new LaneError("method_not_allowed", "get-online-features uses POST");
   parseQuery(raw.query, []);
   // Feast's remote store sends no Content-Type (requests' data=<str>); JSON is all it ever sends.
-  const type = (raw.contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "" && type !== "application/json" && type !== "text/plain") throw new LaneError("unsupported_media_type", "get-online-features takes a JSON body");
-  const body = raw.body ?? new Uint8Array(0);
-  if (body.length > MAX_FEAST_BODY_BYTES) throw new LaneError("body_too_large", `body larger than ${MAX_FEAST_BODY_BYTES} bytes`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
-  } catch {
-    return bad("body is not valid JSON");
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return bad("body must be a JSON object");
-  const { entities, features, feature_service, full_feature_names, ...rest } = parsed as Record<string, unknown>;
+  const types = ["", "application/json", "text/plain"];
+  const { entities, features, feature_service, full_feature_names, ...rest } = jsonObjectBody(raw, { what: "body", maxBytes: MAX_FEAST_BODY_BYTES, types });
   const extra = Object.keys(rest);
   if (extra.length > 0) bad(`unknown field ${JSON.stringify(extra[0]!.slice(0, 64))} (expected entities, features, full_feature_names)`);
   if (feature_service !== undefined && feature_service !== null) bad("feature_service is not supported: list the features as view:feature references");

@@ -137,19 +137,32 @@ export function parseAcceptSignature(header: string | undefined): { label: strin
   return { label, nonce };
 }
 
-function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: string[] | null } {
-  const type = (raw.contentType ?? "").split(";")[0].trim().toLowerCase();
-  if (type !== "application/json") throw new LaneError("unsupported_media_type", "batch body must be application/json");
+/**
+ * The JSON object body of a batch read, a push or a Feast read: its media type (application/json
+ * unless `types` says more), size, JSON syntax and shape, each refused with its own code; `what`
+ * names the body in the messages.
+ */
+export function jsonObjectBody(
+  raw: { readonly contentType?: string; readonly body?: Uint8Array },
+  o: { readonly what: string; readonly maxBytes: number; readonly types?: readonly string[]; readonly notObject?: string },
+): Record<string, unknown> {
+  const types = o.types ?? ["application/json"];
+  const type = (raw.contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  if (!types.includes(type)) throw new LaneError("unsupported_media_type", `${o.what} must be ${types.filter(Boolean).join(" or ")}`);
   const body = raw.body ?? new Uint8Array(0);
-  if (body.length > MAX_BATCH_BODY_BYTES) throw new LaneError("body_too_large", `batch body larger than ${MAX_BATCH_BODY_BYTES} bytes`);
+  if (body.length > o.maxBytes) throw new LaneError("body_too_large", `${o.what} larger than ${o.maxBytes} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
   } catch {
-    throw new LaneError("bad_body", "batch body is not valid JSON");
+    throw new LaneError("bad_body", `${o.what} is not valid JSON`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new LaneError("bad_body", "batch body must be a JSON object");
-  const { entities, features, ...rest } = parsed as Record<string, unknown>;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new LaneError("bad_body", o.notObject ?? `${o.what} must be a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: string[] | null } {
+  const { entities, features, ...rest } = jsonObjectBody(raw, { what: "batch body", maxBytes: MAX_BATCH_BODY_BYTES });
   const extra = Object.keys(rest);
   if (extra.length > 0) throw new LaneError("bad_body", `unknown field ${JSON.stringify(extra[0].slice(0, 64))}`);
   if (!Array.isArray(entities) || entities.length === 0) throw new LaneError("bad_body", "entities must be a non-empty array");

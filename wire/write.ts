@@ -16,7 +16,7 @@ import { checkEntity, checkView, NameError } from "./names";
 import { checkEventTimeUnit, RowError, validatePushRow, ValidRow } from "./registry";
 import type { EventTimeUnit, Registry, ViewDef } from "./registry";
 import { WRITE_MODES, type WriteMode } from "./merge";
-import { FEATURES_PREFIX, lookupView } from "./request";
+import { FEATURES_PREFIX, jsonObjectBody, lookupView } from "./request";
 import { LaneError } from "./errors";
 import { parseQuery } from "./query";
 
@@ -94,21 +94,9 @@ export function parseWriteRequest(raw: RawWriteRequest, registry: Registry, now 
     const row: PushRow = { ok: true, entity: target.entity!, event_time: now, features: {}, deleted: true };
     return { ...target, def, rows: [row], mode: "replace" };
   }
-  const type = (raw.contentType ?? "").split(";")[0].trim().toLowerCase();
-  if (type !== "application/json") throw new LaneError("unsupported_media_type", "push body must be application/json");
-  const body = raw.body ?? new Uint8Array(0);
-  if (body.length > MAX_PUSH_BODY_BYTES) throw new LaneError("body_too_large", `push body larger than ${MAX_PUSH_BODY_BYTES} bytes`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
-  } catch {
-    throw new LaneError("bad_body", "push body is not valid JSON");
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new LaneError("bad_body", target.kind === "batch" ? 'batch push body must be {"rows": [...]}' : "push body must be a JSON object");
-  }
+  const notObject = target.kind === "batch" ? 'batch push body must be {"rows": [...]}' : undefined;
   // Request-level options, taken off the body before the row(s) are validated.
-  const { mode: modeField, event_time_unit: unitField, ...payload } = parsed as Record<string, unknown>;
+  const { mode: modeField, event_time_unit: unitField, ...payload } = jsonObjectBody(raw, { what: "push body", maxBytes: MAX_PUSH_BODY_BYTES, notObject });
   const mode = parseMode(modeField);
   let unit: EventTimeUnit | undefined;
   if (unitField !== undefined) {

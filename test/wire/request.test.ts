@@ -1,5 +1,5 @@
 import { canonicalEntity, NameError } from "../../wire/names";
-import { parseReadRequest as parseWith, type RawReadRequest } from "../../wire/request";
+import { jsonObjectBody, parseReadRequest as parseWith, type RawReadRequest } from "../../wire/request";
 import { LaneError } from "../../wire/errors";
 import { parseFeastRequest } from "../../wire/feast";
 import { parseWriteRequest, writeTarget } from "../../wire/write";
@@ -122,5 +122,35 @@ describe("push bodies: mode, event_time_unit, deletes", () => {
     expect(push(undefined, `/v1/features/${view.name}/batch`, "DELETE")).toMatchObject({ kind: "delete", rows: [{ ok: true, entity: "batch", event_time: now, deleted: true }] });
     expect(push({ event_time: now - 5 }, `/v1/features/${view.name}/u1`, "DELETE").rows[0]).toMatchObject({ ok: true, entity: "u1", event_time: now - 5, deleted: true });
     expect(() => push({ event_time: now, features: {} }, `/v1/features/${view.name}/u1`, "DELETE")).toThrow(/unknown field/);
+  });
+});
+
+describe("jsonObjectBody (batch read, push and Feast bodies)", () => {
+  const body = (text: string, contentType = "application/json") => ({ contentType, body: Buffer.from(text) });
+  const codeOf = (f: () => unknown): string => {
+    try {
+      f();
+      return "accepted";
+    } catch (err) {
+      return (err as LaneError).code;
+    }
+  };
+
+  it("returns the object; refuses other media types, oversized, non-JSON and non-object bodies with their codes", () => {
+    expect(jsonObjectBody(body('{"a":1}', "Application/JSON; charset=utf-8"), { what: "b", maxBytes: 100 })).toEqual({ a: 1 });
+    expect(codeOf(() => jsonObjectBody(body("{}", "text/plain"), { what: "b", maxBytes: 100 }))).toBe("unsupported_media_type");
+    expect(codeOf(() => jsonObjectBody(body(" ".repeat(101)), { what: "b", maxBytes: 100 }))).toBe("body_too_large");
+    expect(codeOf(() => jsonObjectBody(body("{"), { what: "b", maxBytes: 100 }))).toBe("bad_body");
+    expect(codeOf(() => jsonObjectBody(body("[1]"), { what: "b", maxBytes: 100 }))).toBe("bad_body");
+    expect(codeOf(() => jsonObjectBody(body("null"), { what: "b", maxBytes: 100 }))).toBe("bad_body");
+  });
+
+  it("names the body and the accepted types in its messages; an empty type is accepted only when listed", () => {
+    expect(() => jsonObjectBody(body("{}", "text/csv"), { what: "body", maxBytes: 9, types: ["", "application/json", "text/plain"] })).toThrow(
+      "body must be application/json or text/plain",
+    );
+    expect(jsonObjectBody(body("{}", ""), { what: "body", maxBytes: 9, types: ["", "application/json"] })).toEqual({});
+    expect(codeOf(() => jsonObjectBody(body("{}", ""), { what: "b", maxBytes: 9 }))).toBe("unsupported_media_type");
+    expect(() => jsonObjectBody(body("[]"), { what: "b", maxBytes: 9, notObject: "b must be {rows}" })).toThrow("b must be {rows}");
   });
 });
