@@ -93,7 +93,8 @@ export function directorySigningInput(payload: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from(KEY_DIRECTORY_DOMAIN, "utf8"), payload]);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A JSON object (not null, not an array): what every document parser here checks first. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 

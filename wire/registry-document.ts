@@ -23,7 +23,7 @@
  * enclave (verifies). No I/O here.
  */
 import { createHash, verify as edVerify, type KeyObject } from "node:crypto";
-import { ADMIN_KID, LANE_NAME } from "./key-directory";
+import { ADMIN_KID, isRecord, LANE_NAME } from "./key-directory";
 import { defineRegistry, FEATURE_TYPES, Registry, RegistryError, type FeatureSpec, type FeatureType, type ViewSpec } from "./registry";
 
 export const REGISTRY_DOCUMENT_VERSION = 1;
@@ -88,10 +88,6 @@ export class RegistryDocumentError extends Error {
 const bad = (message: string): never => {
   throw new RegistryDocumentError(message);
 };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** Sorted keys at every level; arrays keep their order. */
 function sortKeys(value: unknown): unknown {

@@ -19,6 +19,7 @@
  */
 import { FEATURE_TYPES, RegistryError, type FeatureType } from "./registry";
 import { registryFromViews, type FeatureDocument, type ViewDocument } from "./registry-document";
+import { isRecord } from "./key-directory";
 
 export type ValuePath = ReadonlyArray<string | number>;
 
@@ -63,10 +64,6 @@ export function formatMaxAge(seconds: number): string {
 
 export function pathText(path: ValuePath): string {
   return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**
