@@ -18,6 +18,7 @@ import { GetPublicKeyCommand, SignCommand } from "@aws-sdk/client-kms";
 import { Command, InvalidArgumentError, Option } from "commander";
 import {
   ADMIN_KID,
+  adminKeyMap,
   adminPublicKey,
   DIRECTORY_CLOCK_SKEW_MS,
   LANE_NAME,
@@ -130,8 +131,7 @@ export function readTrustConfig(path: string): TrustConfig {
  * here: the epoch the running enclaves hold (an enclave refuses a lower one).
  */
 export function verifyDirectoryAgainstTrust(bytes: Uint8Array, trust: TrustConfig, now = Date.now()): KeyDirectory {
-  const keys = new Map(trust.adminKeys.map((k) => [k.kid, adminPublicKey(k)] as const));
-  const directory = verifySignedKeyDirectory(bytes, keys);
+  const directory = verifySignedKeyDirectory(bytes, adminKeyMap(trust.adminKeys));
   if (directory.lane !== trust.lane) fail(`directory is for lane ${directory.lane}, the trust config for ${trust.lane}`);
   if (directory.expires_at <= now) fail(`directory expired at ${new Date(directory.expires_at).toISOString()}`);
   if (directory.issued_at > now + DIRECTORY_CLOCK_SKEW_MS) fail(`directory issued in the future (${new Date(directory.issued_at).toISOString()})`);

@@ -15,8 +15,7 @@
  */
 import { createHash, type KeyObject } from "node:crypto";
 import {
-  adminPublicKey,
-  ADMIN_KID,
+  adminKeyMap,
   DIRECTORY_CLOCK_SKEW_MS,
   keyCommitment,
   KeyDirectory,
@@ -57,12 +56,7 @@ export class KeyState {
   ) {
     if (!LANE_NAME.test(trust.lane)) throw new Error(`lane must match ${LANE_NAME.source}`);
     if (trust.adminKeys.length === 0) throw new Error("the image pins no admin key: no key directory could ever be accepted");
-    const admins = new Map<string, KeyObject>();
-    for (const entry of trust.adminKeys) {
-      if (!ADMIN_KID.test(entry.kid)) throw new Error(`admin kid must match ${ADMIN_KID.source}`);
-      admins.set(entry.kid, adminPublicKey(entry));
-    }
-    this.admins = admins;
+    this.admins = adminKeyMap(trust.adminKeys);
   }
 
   /** The keyring of the current directory; null before any directory (everything is refused). */

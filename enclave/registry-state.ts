@@ -10,7 +10,7 @@
  * signed answer names the registry it was built with (registry_version, registry_digest).
  */
 import type { KeyObject } from "node:crypto";
-import { adminPublicKey, ADMIN_KID, LANE_NAME, type AdminKeyEntry } from "../wire/key-directory";
+import { adminKeyMap, LANE_NAME, type AdminKeyEntry } from "../wire/key-directory";
 import type { Registry } from "../wire/registry";
 import { REGISTRY_CLOCK_SKEW_MS, RegistryDocumentError, verifySignedRegistryDocument, type RegistryDocument, type RegistryRef } from "../wire/registry-document";
 
@@ -55,12 +55,7 @@ export class RegistryState {
     private readonly now: () => number = Date.now,
   ) {
     if (!LANE_NAME.test(trust.lane)) throw new Error(`lane must match ${LANE_NAME.source}`);
-    const admins = new Map<string, KeyObject>();
-    for (const entry of trust.adminKeys) {
-      if (!ADMIN_KID.test(entry.kid)) throw new Error(`admin kid must match ${ADMIN_KID.source}`);
-      admins.set(entry.kid, adminPublicKey(entry));
-    }
-    this.admins = admins;
+    this.admins = adminKeyMap(trust.adminKeys);
     this.held = { registry: imageDefault.registry, ref: imageDefault.ref, document: null, signed: null };
   }
 

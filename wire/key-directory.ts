@@ -168,6 +168,16 @@ export function adminPublicKey(entry: AdminKeyEntry): KeyObject {
   return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" });
 }
 
+/** The pinned admin keys by kid, each kid checked and each key a valid Ed25519 point. */
+export function adminKeyMap(entries: readonly AdminKeyEntry[]): Map<string, KeyObject> {
+  return new Map(
+    entries.map((entry) => {
+      if (!ADMIN_KID.test(entry.kid)) throw new KeyDirectoryError(`admin kid must match ${ADMIN_KID.source}`);
+      return [entry.kid, adminPublicKey(entry)] as const;
+    }),
+  );
+}
+
 /** Check the signature against the pinned admin keys; returns the directory it vouches for. */
 export function verifySignedKeyDirectory(bytes: Uint8Array, adminKeys: ReadonlyMap<string, KeyObject>): KeyDirectory {
   const { envelope, payload, directory } = parseSignedKeyDirectory(bytes);
