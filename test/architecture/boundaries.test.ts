@@ -62,7 +62,11 @@ const RULES: Array<[folder: string, forbidden: string[]]> = [
  * only shrink: a new violation fails, and so does an entry that no longer occurs.
  */
 const KNOWN: ReadonlyArray<[file: string, folder: string, why: string]> = [
-  ["scripts/docs/cli-flags.ts", "cli", "generates docs/cli.md from the commands' own --help: it must load the CLI (or run it as a process)"],
+  [
+    "scripts/docs/cli-flags.ts",
+    "cli",
+    "generates docs/cli.md from the commands' own option objects (flags, env vars, defaults, choices); run as a process it would have to parse --help's wrapped prose back into them",
+  ],
 ];
 
 /** Every top-level folder that holds TypeScript, and the subfolders ruled on their own. */
