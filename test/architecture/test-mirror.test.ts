@@ -34,7 +34,6 @@ const ENTRY_POINTS = [
 const NOT_YET_MIRRORED = [
   "constructs/enclave-hosts.ts",
   "constructs/host-units.ts",
-  "constructs/lane-keys.ts",
   "constructs/observability.ts",
   "constructs/permissions.ts",
   "constructs/user-data.ts",
