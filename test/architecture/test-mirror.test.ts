@@ -36,7 +36,6 @@ const NOT_YET_MIRRORED = [
   "constructs/host-units.ts",
   "constructs/observability.ts",
   "constructs/permissions.ts",
-  "constructs/user-data.ts",
   "enclave/serve.ts",
   "wire/registry.ts",
 ];
