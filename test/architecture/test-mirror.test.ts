@@ -34,7 +34,6 @@ const ENTRY_POINTS = [
 const NOT_YET_MIRRORED = [
   "constructs/enclave-hosts.ts",
   "constructs/observability.ts",
-  "constructs/permissions.ts",
   "enclave/serve.ts",
   "wire/registry.ts",
 ];
