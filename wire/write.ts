@@ -19,6 +19,7 @@ import { WRITE_MODES, type WriteMode } from "./merge";
 import { FEATURES_PREFIX, jsonObjectBody, lookupView } from "./request";
 import { LaneError } from "./errors";
 import { parseQuery } from "./query";
+import type { PushRequestFacts } from "./writer-auth";
 
 export const PUSH_BATCH_SEGMENT = "_push";
 export const MAX_PUSH_ROWS = 100;
@@ -31,14 +32,8 @@ export interface WriteTarget {
   readonly entity?: string;
 }
 
-/** The raw request facts the runtime forwards for a push (FrameKind.SealWrite). */
-export interface RawWriteRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly query: string;
-  readonly contentType?: string;
-  readonly body?: Uint8Array;
-}
+/** The raw request facts the runtime forwards for a push (FrameKind.SealWrite): the ones the writer signs. */
+export type RawWriteRequest = PushRequestFacts;
 
 export type PushRow = ({ readonly ok: true } & ValidRow) | { readonly ok: false; readonly entity?: string; readonly error: { readonly code: string; readonly message: string } };
 
