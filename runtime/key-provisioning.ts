@@ -15,11 +15,8 @@ import type { ProvisionKeysRequest as ProvisionSealKeysRequest, ProvisionKeysRes
 import { parseWrappedSealKeys } from "../wire/seal-keys";
 import { parseLaneKeys } from "../wire/lane-key";
 
-export interface TemporaryCredentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
+/** The instance role's temporary credentials, as the ProvisionKeys frame carries them to the signer. */
+export type TemporaryCredentials = NonNullable<ProvisionSealKeysRequest["credentials"]>;
 
 export interface SealProvisioningLogger {
   info(obj: object, msg: string): void;
