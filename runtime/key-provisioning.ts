@@ -72,6 +72,7 @@ export async function buildProvisionRequest(
   if (!credentials) throw new Error("wrapped keys need the instance role's credentials");
   const lane = laneKeysFile ? parseLaneKeys(laneText!, laneKeysFile) : undefined;
   const laneKeys = lane?.keys.map((k) => ({ kid: k.kid, ciphertextBlob: Buffer.from(k.ciphertextBlob, "base64"), notBefore: k.not_before, notAfter: k.not_after }));
+  // Only the three fields: nothing else of the host's credential object crosses.
   const creds = {
     accessKeyId: credentials.accessKeyId,
     secretAccessKey: credentials.secretAccessKey,
@@ -83,12 +84,7 @@ export async function buildProvisionRequest(
     directory,
     ...(laneKeys ? { laneKeys } : {}),
     region: doc.region,
-    // Only the three fields: nothing else of the host's credential object crosses.
-    credentials: {
-      accessKeyId: credentials.accessKeyId,
-      secretAccessKey: credentials.secretAccessKey,
-      ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}),
-    },
+    credentials: creds,
     wrapped: doc.keys.map((k) => ({ kid: k.kid, ciphertextBlob: Buffer.from(k.ciphertextBlob, "base64") })),
   };
 }
