@@ -12,8 +12,9 @@
  *     Decrypt as the writer role, which the key policy allows only for blobs whose context names
  *     that writer (kms:EncryptionContext:writer). The host role may Decrypt only with the
  *     enclave's attestation.
- *   - dev key files (`.lane/keys/seal-dev.json`, 0600, gitignored): {kid, key, writer}. A file
- *     without a writer is refused: a key that belongs to nobody cannot be put in a directory.
+ *   - dev key files (`.lane/keys/seal-dev.json`, 0600, gitignored; dev/key-files.ts): {kid, key,
+ *     writer}. A file without a writer is refused: a key that belongs to nobody cannot be put in a
+ *     directory.
  *
  * `seal-key` stays as an alias of the command group (older runbooks).
  */
