@@ -7,7 +7,11 @@
  *
  *   npx tsx bench/micro/sign-workers.ts [rounds=3] [seconds=4] [scenario=10|batch] [inFlight=64]
  *
- * The child: `node --require tsx/cjs bench/micro/sign-workers.ts --child <socket> <workers> <key hex>`.
+ * Started from sources it bundles itself (dist/bench-sign-workers.js, scripts/build.ts) and runs
+ * the bundle: the signer and its workers run as bundled code, as in the enclave (under tsx every
+ * cross-module access is a getter call, which distorts a per-read comparison). The child:
+ * `node dist/bench-sign-workers.js --child <socket> <workers> <key hex>`; its workers run the same
+ * bundle (enclave/sign-worker.ts starts when loaded as a worker).
  */
 import { DEFAULT_REGISTRY } from "../../registry/views";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -20,6 +24,9 @@ import { SignerClient } from "../../runtime/signer-client";
 import { BENCH_VIEW, benchEntityId, PROJECTED_FEATURES, sizedFeatureObject } from "../targets";
 import { percentile } from "../stats";
 import type { SignReadRequest } from "../../wire/frames";
+import { isMainThread } from "node:worker_threads";
+// The bundle is also the workers' script: loaded in a worker thread, this runs the signing worker.
+import "../../enclave/sign-worker";
 
 function sealKey(hex: string): SealKey {
   return { kid: "bench-workers", key: Buffer.from(hex, "hex"), writer: "bench" };
@@ -32,7 +39,7 @@ async function child(socket: string, workers: number, keyHex: string): Promise<v
 }
 
 function startChild(socket: string, workers: number, keyHex: string): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ["--require", require.resolve("tsx/cjs"), __filename, "--child", socket, String(workers), keyHex], { stdio: ["ignore", "pipe", "inherit"] });
+  const proc = spawn(process.execPath, [__filename, "--child", socket, String(workers), keyHex], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     proc.stdout!.once("data", () => resolve(proc));
     proc.once("exit", (code) => reject(new Error(`signer child exited ${code}`)));
@@ -111,7 +118,27 @@ async function main(): Promise<void> {
   );
 }
 
-if (process.argv[2] === "--child") {
+/** From sources: bundle, then run the bundle with the same arguments. */
+async function viaBundle(): Promise<number> {
+  // Not a static import: the bundle must not carry the bundler.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { buildBundles } = require(join(__dirname, "../../scripts/build")) as typeof import("../../scripts/build");
+  const [bundle] = await buildBundles(["bench-sign-workers"]);
+  const proc = spawn(process.execPath, [bundle, ...process.argv.slice(2)], { stdio: "inherit" });
+  return new Promise((resolve) => proc.once("exit", (code) => resolve(code ?? 1)));
+}
+
+if (!isMainThread) {
+  // a signing worker (the import above runs it)
+} else if (__filename.endsWith(".ts")) {
+  viaBundle().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+} else if (process.argv[2] === "--child") {
   child(process.argv[3], Number(process.argv[4]), process.argv[5]).catch((err) => {
     process.stderr.write(`${String(err)}\n`);
     process.exit(1);
