@@ -68,7 +68,9 @@ async function main(): Promise<void> {
   const dirs = { other: mkdtempSync(join(tmpdir(), "lane-ab-other-")), this: mkdtempSync(join(tmpdir(), "lane-ab-this-")) };
   const lanes = { other: await startTree(other, o.entities, dirs.other), this: await startTree(here, o.entities, dirs.this) };
   const samples = new Map<string, { runtime: number[]; signer: number[]; rps: number[]; errors: number }>();
-  process.stdout.write(`bench/cpu-ab — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, node ${process.version}, memory store, load average ${loadavg()[0].toFixed(2)} before\nother = ${other}\n`);
+  process.stdout.write(
+    `bench/cpu-ab — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, node ${process.version}, memory store, load average ${loadavg()[0].toFixed(2)} before\nother = ${other}\n`,
+  );
   try {
     for (let round = 0; round < o.rounds; round++) {
       for (const kind of o.scenarios.split(",") as ("full" | "projected" | "batch")[]) {
@@ -87,7 +89,9 @@ async function main(): Promise<void> {
           s.rps.push(r.rps);
           s.errors += r.errors;
           samples.set(key, s);
-          process.stdout.write(`round ${round + 1} ${kind} ${name}: ${r.rps.toFixed(0)} req/s, runtime ${s.runtime.at(-1)!.toFixed(0)} µs, signer ${s.signer.at(-1)!.toFixed(0)} µs${r.errors ? `, ${r.errors} ERRORS` : ""}\n`);
+          process.stdout.write(
+            `round ${round + 1} ${kind} ${name}: ${r.rps.toFixed(0)} req/s, runtime ${s.runtime.at(-1)!.toFixed(0)} µs, signer ${s.signer.at(-1)!.toFixed(0)} µs${r.errors ? `, ${r.errors} ERRORS` : ""}\n`,
+          );
         }
       }
     }
@@ -96,12 +100,16 @@ async function main(): Promise<void> {
     for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  process.stdout.write(`\nmedians of ${o.rounds} rounds, load average ${loadavg()[0].toFixed(2)} after\n| scenario | other req/s | this req/s | other runtime µs | this runtime µs | other signer µs | this signer µs |\n|---|---|---|---|---|---|---|\n`);
+  process.stdout.write(
+    `\nmedians of ${o.rounds} rounds, load average ${loadavg()[0].toFixed(2)} after\n| scenario | other req/s | this req/s | other runtime µs | this runtime µs | other signer µs | this signer µs |\n|---|---|---|---|---|---|---|\n`,
+  );
   for (const kind of o.scenarios.split(",")) {
     const a = samples.get(`${kind}|other`)!;
     const b = samples.get(`${kind}|this`)!;
     const f = (x: number[]) => median(x).toFixed(0);
-    process.stdout.write(`| ${kind} | ${f(a.rps)} | ${f(b.rps)} | ${f(a.runtime)} | ${f(b.runtime)} | ${f(a.signer)} | ${f(b.signer)} |${a.errors + b.errors ? ` errors ${a.errors}/${b.errors}` : ""}\n`);
+    process.stdout.write(
+      `| ${kind} | ${f(a.rps)} | ${f(b.rps)} | ${f(a.runtime)} | ${f(b.runtime)} | ${f(a.signer)} | ${f(b.signer)} |${a.errors + b.errors ? ` errors ${a.errors}/${b.errors}` : ""}\n`,
+    );
   }
 }
 
