@@ -638,6 +638,8 @@ export class Signer {
         drop();
         return;
       }
+      // Reads for the signing workers: gathered over this chunk, one message per worker (sign-workers.ts).
+      let forWorkers: Frame[] | undefined;
       for (const frame of frames) {
         if (role === null) {
           if (frame.kind !== FrameKind.Hello) return drop();
@@ -668,8 +670,7 @@ export class Signer {
           continue;
         }
         if (this.workerPool !== undefined && role === "read" && frame.kind === FrameKind.SignRead) {
-          this.syncWorkers(this.workerPool);
-          void this.workerPool.sign(frame, receivedAt).then((r) => writer.send(r));
+          (forWorkers ??= []).push(frame);
           continue;
         }
         const reply = this.handle(frame, role, receivedAt);
@@ -684,6 +685,10 @@ export class Signer {
             writer.send(r);
           });
         }
+      }
+      if (forWorkers !== undefined && this.workerPool !== undefined) {
+        this.syncWorkers(this.workerPool);
+        this.workerPool.signMany(forWorkers, receivedAt, (replies) => writer.send(replies));
       }
     });
     socket.on("error", () => socket.destroy());
