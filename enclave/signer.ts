@@ -260,8 +260,11 @@ export class Signer {
     // Our own grammar, or Feast's (POST /get-online-features): both re-parsed from the exact request we sign.
     const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, registry) : parseReadRequest(raw, registry);
     const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
-    const signed = this.signAnswer(rendered, raw, request.signature, created);
-    return { ...signed, ...(rendered.entityErrors.length > 0 ? { entityErrors: rendered.entityErrors } : {}), served: rendered.served };
+    // The metrics copies go on the signed answer as it is (no second object per read).
+    const signed: { -readonly [K in keyof SignedResponse]: SignedResponse[K] } = this.signAnswer(rendered, raw, request.signature, created);
+    if (rendered.entityErrors.length > 0) signed.entityErrors = rendered.entityErrors;
+    signed.served = rendered.served;
+    return signed;
   }
 
   /** The key state workers sign with: the same objects this thread holds, cloned in memory. */
