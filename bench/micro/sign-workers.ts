@@ -145,7 +145,7 @@ async function main(): Promise<void> {
 async function viaBundle(): Promise<number> {
   // Not a static import: the bundle must not carry the bundler.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { buildBundles } = require(join(__dirname, "../../scripts/build")) as typeof import("../../scripts/build");
+  const { buildBundles } = require(join(__dirname, "../../scripts/build")) as { buildBundles(names: readonly string[]): Promise<string[]> };
   const [bundle] = await buildBundles(["bench-sign-workers"]);
   const proc = spawn(process.execPath, [bundle, ...process.argv.slice(2)], { stdio: "inherit" });
   return new Promise((resolve) => proc.once("exit", (code) => resolve(code ?? 1)));
