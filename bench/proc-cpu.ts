@@ -11,10 +11,11 @@ export function cpuMicros(stat: string): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
 }
 
-export function processCpu(pid: number | undefined): number {
+/** A process's CPU µs, or one of its threads' (`tid`: /proc/<pid>/task/<tid>; the main thread's tid is the pid). */
+export function processCpu(pid: number | undefined, tid?: number): number {
   if (pid === undefined) return NaN;
   try {
-    return cpuMicros(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    return cpuMicros(readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8"));
   } catch {
     return NaN;
   }

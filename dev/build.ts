@@ -18,6 +18,8 @@ export const BUNDLES: Record<string, string> = {
   cli: "cli/main.ts",
   bench: "bench/main.ts",
   "local-store": "dev/lane/local-store.ts",
+  /** Goal 5's micro-benchmark, bundled like the signer it measures (tsx's module getters distort it). */
+  "bench-sign-workers": "bench/micro/sign-workers.ts",
 };
 
 /**

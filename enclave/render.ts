@@ -201,8 +201,9 @@ export function renderEntity(
 function servedOf(result: EntityResult, eventTimeMs: number | undefined, readTimeMs: number): ServedEntity {
   if (!result.found) return { status: result.error.code === "not_found" ? "not_found" : "refused" };
   const ageSeconds = Math.max(0, (readTimeMs - (eventTimeMs ?? readTimeMs)) / 1000);
-  const outside = Object.values(result.status).some((s) => s === "OUTSIDE_MAX_AGE");
-  return { status: outside ? "outside_max_age" : "found", ageSeconds };
+  // A loop, not Object.values(…).some: no array per entity read.
+  for (const name in result.status) if (result.status[name] === "OUTSIDE_MAX_AGE") return { status: "outside_max_age", ageSeconds };
+  return { status: "found", ageSeconds };
 }
 
 function renderEntityOnce(

@@ -56,12 +56,27 @@ export function runSignWorker(port: MessagePort, init: SignWorkerInit): void {
       current = build(); // lane keys are fixed per Signer; the shared table and key are the same
       return;
     }
-    const payload = Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
-    const reply = current.handle({ id: m.id, kind: FrameKind.SignRead, payload }, "read", m.receivedAt - toMainUs);
-    // SignRead is answered synchronously; a promise here would be a bug: fail closed.
-    const frame = Buffer.isBuffer(reply) ? reply : null;
-    if (!frame) throw new Error("SignRead answered asynchronously");
-    port.postMessage({ type: "reply", seq: m.seq, frame: new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength) } satisfies FromWorker);
+    // The batch's reply frames, back to back in one buffer of their own (transferred, not copied).
+    const replies: Buffer[] = new Array<Buffer>(m.ids.length);
+    let bytes = 0;
+    let start = 0;
+    for (let i = 0; i < m.ids.length; i++) {
+      const payload = Buffer.from(m.payloads, start, m.ends[i] - start);
+      start = m.ends[i];
+      const reply = current.handle({ id: m.ids[i], kind: FrameKind.SignRead, payload }, "read", m.receivedAt - toMainUs);
+      // SignRead is answered synchronously; a promise here would be a bug: fail closed.
+      if (!Buffer.isBuffer(reply)) throw new Error("SignRead answered asynchronously");
+      replies[i] = reply;
+      bytes += reply.length;
+    }
+    const frames = new ArrayBuffer(bytes);
+    const out = new Uint8Array(frames);
+    let at = 0;
+    for (const reply of replies) {
+      out.set(reply, at);
+      at += reply.length;
+    }
+    port.postMessage({ type: "reply", seq: m.seq, frames } satisfies FromWorker, [frames]);
   });
   port.postMessage({ type: "ready" } satisfies FromWorker);
 }

@@ -47,10 +47,25 @@ export interface SignWorkerState {
   readonly registry: { readonly views: readonly ViewDocument[]; readonly ref: RegistryRef };
 }
 
+/**
+ * Reads travel in batches: everything one socket read brought for a worker goes in one message
+ * (one ArrayBuffer of payloads, transferred, not copied), and the worker answers the batch with one
+ * ArrayBuffer of finished reply frames, which the main thread writes to the connection as it is.
+ * Per read the main thread only splits frame headers (FrameDecoder) and picks a worker: the cost
+ * that made a second worker worth ≈ 6 % when every read was a message each way (docs/performance.md).
+ */
 export type ToWorker =
   | { readonly type: "state"; readonly state: SignWorkerState }
-  | { readonly type: "sign"; readonly seq: number; readonly id: number; readonly payload: Uint8Array; readonly receivedAt: number };
-export type FromWorker = { readonly type: "reply"; readonly seq: number; readonly frame: Uint8Array } | { readonly type: "ready" };
+  | {
+      readonly type: "sign";
+      readonly seq: number;
+      /** Request ids, in order; payload i is `payloads[ends[i-1] ?? 0 .. ends[i])`. */
+      readonly ids: readonly number[];
+      readonly ends: readonly number[];
+      readonly payloads: ArrayBuffer;
+      readonly receivedAt: number;
+    };
+export type FromWorker = { readonly type: "reply"; readonly seq: number; readonly frames: ArrayBuffer } | { readonly type: "ready" };
 
 /** Bound on reads queued to the workers in all (beyond it: signer_busy). */
 export const MAX_WORKER_IN_FLIGHT = 4096;
@@ -70,10 +85,25 @@ export function defaultWorkerScript(): SignWorkerScript {
   return { file: __filename };
 }
 
+/** A batch a worker holds: its request ids (to fail closed) and the connection its replies go to. */
+interface PendingBatch {
+  readonly ids: readonly number[];
+  send(frames: Buffer): void;
+}
+
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
-  readonly pending: Map<number, { readonly id: number; resolve(frame: Buffer): void }>;
+  readonly pending: Map<number, PendingBatch>;
+  /** Reads held by this worker (the batches' ids): the least-busy choice. */
+  reads: number;
+}
+
+/** Reads gathered for one worker while one socket read is split into frames. */
+interface Gathered {
+  readonly ids: number[];
+  readonly payloads: Uint8Array[];
+  bytes: number;
 }
 
 const failedFrame = (id: number, message: string): Buffer =>
@@ -114,24 +144,26 @@ export class SignWorkerPool {
       failStart = reject;
     });
     ready.catch(() => undefined); // observed by ready(); a replacement that fails later is only logged by its exit
-    const slot: Slot = this.slots[index] ?? { worker, ready, pending: new Map() };
+    const slot: Slot = this.slots[index] ?? { worker, ready, pending: new Map(), reads: 0 };
     slot.worker = worker;
     slot.ready = ready;
     worker.on("message", (m: FromWorker) => {
       if (m.type === "ready") return markReady();
-      const p = slot.pending.get(m.seq);
-      if (!p) return;
+      const batch = slot.pending.get(m.seq);
+      if (!batch) return;
       slot.pending.delete(m.seq);
-      this.inFlight--;
-      p.resolve(Buffer.from(m.frame.buffer, m.frame.byteOffset, m.frame.byteLength));
+      slot.reads -= batch.ids.length;
+      this.inFlight -= batch.ids.length;
+      batch.send(Buffer.from(m.frames));
     });
     const fail = (): void => {
       if (slot.worker !== worker) return;
       // Fail closed: every read this worker held gets an error reply; none is answered twice.
       const lost = [...slot.pending.values()];
       slot.pending.clear();
-      this.inFlight -= lost.length;
-      for (const p of lost) p.resolve(failedFrame(p.id, "signing worker failed"));
+      this.inFlight -= slot.reads;
+      slot.reads = 0;
+      for (const batch of lost) batch.send(Buffer.concat(batch.ids.map((id) => failedFrame(id, "signing worker failed"))));
       // A worker that never started (its code or key did not load) is not retried: the signer fails to start.
       if (!isReady) return failStart(new Error("a signing worker failed to start"));
       if (!this.closed) this.slots[index] = this.spawn(index);
@@ -147,29 +179,58 @@ export class SignWorkerPool {
     for (const s of this.slots) s.worker.postMessage({ type: "state", state } satisfies ToWorker);
   }
 
-  /** Answer one SignRead frame on a worker: the finished reply (or error) frame. */
-  sign(frame: Frame, receivedAt: number): Promise<Buffer> {
-    if (this.closed) return Promise.resolve(failedFrame(frame.id, "signer shutting down"));
-    if (this.inFlight >= MAX_WORKER_IN_FLIGHT)
-      return Promise.resolve(
-        encodeFrame(frame.id, FrameKind.Error, { code: "signer_busy", message: "too many reads in flight in the signer", status: statusOf("signer_busy") } satisfies ErrorReply),
-      );
-    // The least busy worker, round robin among equals.
-    let best = this.next % this.slots.length;
-    for (let i = 1; i < this.slots.length; i++) {
-      const j = (this.next + i) % this.slots.length;
-      if (this.slots[j].pending.size < this.slots[best].pending.size) best = j;
+  /**
+   * Answer SignRead frames (what one socket read brought) on the workers: each worker gets the
+   * frames picked for it in one message; `send` gets each worker's finished reply (or error)
+   * frames as one buffer. Never throws.
+   */
+  signMany(frames: readonly Frame[], receivedAt: number, send: (replies: Buffer) => void): void {
+    const gathered: (Gathered | undefined)[] = new Array<Gathered | undefined>(this.slots.length);
+    const refused: Buffer[] = [];
+    for (const frame of frames) {
+      if (this.closed) {
+        refused.push(failedFrame(frame.id, "signer shutting down"));
+        continue;
+      }
+      if (this.inFlight >= MAX_WORKER_IN_FLIGHT) {
+        refused.push(
+          encodeFrame(frame.id, FrameKind.Error, { code: "signer_busy", message: "too many reads in flight in the signer", status: statusOf("signer_busy") } satisfies ErrorReply),
+        );
+        continue;
+      }
+      // The least busy worker, round robin among equals.
+      let best = this.next % this.slots.length;
+      for (let i = 1; i < this.slots.length; i++) {
+        const j = (this.next + i) % this.slots.length;
+        if (this.slots[j].reads < this.slots[best].reads) best = j;
+      }
+      this.next = best + 1;
+      this.slots[best].reads++;
+      this.inFlight++;
+      const g = (gathered[best] ??= { ids: [], payloads: [], bytes: 0 });
+      g.ids.push(frame.id);
+      g.payloads.push(frame.payload);
+      g.bytes += frame.payload.byteLength;
     }
-    this.next = best + 1;
-    const slot = this.slots[best];
-    const seq = ++this.seq;
-    this.inFlight++;
-    // A copy: the payload is a view into the socket chunk, which other frames share.
-    const payload = new Uint8Array(frame.payload);
-    return new Promise((resolve) => {
-      slot.pending.set(seq, { id: frame.id, resolve });
-      slot.worker.postMessage({ type: "sign", seq, id: frame.id, payload, receivedAt } satisfies ToWorker, [payload.buffer]);
-    });
+    if (refused.length > 0) send(refused.length === 1 ? refused[0] : Buffer.concat(refused));
+    for (let w = 0; w < gathered.length; w++) {
+      const g = gathered[w];
+      if (g === undefined) continue;
+      // One copy out of the socket chunk (which other frames share) into a buffer of its own, transferred.
+      const payloads = new ArrayBuffer(g.bytes);
+      const bytes = new Uint8Array(payloads);
+      const ends: number[] = new Array<number>(g.payloads.length);
+      let at = 0;
+      for (let i = 0; i < g.payloads.length; i++) {
+        bytes.set(g.payloads[i], at);
+        at += g.payloads[i].byteLength;
+        ends[i] = at;
+      }
+      const seq = ++this.seq;
+      const slot = this.slots[w];
+      slot.pending.set(seq, { ids: g.ids, send });
+      slot.worker.postMessage({ type: "sign", seq, ids: g.ids, ends, payloads, receivedAt } satisfies ToWorker, [payloads]);
+    }
   }
 
   /** Resolves when every worker has loaded its code and key (the signer says ready after this). */

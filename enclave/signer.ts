@@ -260,8 +260,11 @@ export class Signer {
     // Our own grammar, or Feast's (POST /get-online-features): both re-parsed from the exact request we sign.
     const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, registry) : parseReadRequest(raw, registry);
     const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
-    const signed = this.signAnswer(rendered, raw, request.signature, created);
-    return { ...signed, ...(rendered.entityErrors.length > 0 ? { entityErrors: rendered.entityErrors } : {}), served: rendered.served };
+    // The metrics copies go on the signed answer as it is (no second object per read).
+    const signed: { -readonly [K in keyof SignedResponse]: SignedResponse[K] } = this.signAnswer(rendered, raw, request.signature, created);
+    if (rendered.entityErrors.length > 0) signed.entityErrors = rendered.entityErrors;
+    signed.served = rendered.served;
+    return signed;
   }
 
   /** The key state workers sign with: the same objects this thread holds, cloned in memory. */
@@ -638,6 +641,8 @@ export class Signer {
         drop();
         return;
       }
+      // Reads for the signing workers: gathered over this chunk, one message per worker (sign-workers.ts).
+      let forWorkers: Frame[] | undefined;
       for (const frame of frames) {
         if (role === null) {
           if (frame.kind !== FrameKind.Hello) return drop();
@@ -668,8 +673,7 @@ export class Signer {
           continue;
         }
         if (this.workerPool !== undefined && role === "read" && frame.kind === FrameKind.SignRead) {
-          this.syncWorkers(this.workerPool);
-          void this.workerPool.sign(frame, receivedAt).then((r) => writer.send(r));
+          (forWorkers ??= []).push(frame);
           continue;
         }
         const reply = this.handle(frame, role, receivedAt);
@@ -684,6 +688,10 @@ export class Signer {
             writer.send(r);
           });
         }
+      }
+      if (forWorkers !== undefined && this.workerPool !== undefined) {
+        this.syncWorkers(this.workerPool);
+        this.workerPool.signMany(forWorkers, receivedAt, (replies) => writer.send(replies));
       }
     });
     socket.on("error", () => socket.destroy());

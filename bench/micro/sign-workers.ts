@@ -7,7 +7,11 @@
  *
  *   npx tsx bench/micro/sign-workers.ts [rounds=3] [seconds=4] [scenario=10|batch] [inFlight=64]
  *
- * The child: `node --require tsx/cjs bench/micro/sign-workers.ts --child <socket> <workers> <key hex>`.
+ * Started from sources it bundles itself (dist/bench-sign-workers.js, dev/build.ts) and runs
+ * the bundle: the signer and its workers run as bundled code, as in the enclave (under tsx every
+ * cross-module access is a getter call, which distorts a per-read comparison). The child:
+ * `node dist/bench-sign-workers.js --child <socket> <workers> <key hex>`; its workers run the same
+ * bundle (enclave/sign-worker.ts starts when loaded as a worker).
  */
 import { DEFAULT_REGISTRY } from "../../registry/views";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -19,7 +23,11 @@ import { SealKeyring, type SealKey } from "../../enclave/seal";
 import { SignerClient } from "../../runtime/signer-client";
 import { BENCH_VIEW, benchEntityId, PROJECTED_FEATURES, sizedFeatureObject } from "../targets";
 import { percentile } from "../../dev/stats";
+import { processCpu } from "../proc-cpu";
 import type { SignReadRequest } from "../../wire/frames";
+import { isMainThread } from "node:worker_threads";
+// The bundle is also the workers' script: loaded in a worker thread, this runs the signing worker.
+import "../../enclave/sign-worker";
 
 function sealKey(hex: string): SealKey {
   return { kid: "bench-workers", key: Buffer.from(hex, "hex"), writer: "bench" };
@@ -32,14 +40,25 @@ async function child(socket: string, workers: number, keyHex: string): Promise<v
 }
 
 function startChild(socket: string, workers: number, keyHex: string): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ["--require", require.resolve("tsx/cjs"), __filename, "--child", socket, String(workers), keyHex], { stdio: ["ignore", "pipe", "inherit"] });
+  const proc = spawn(process.execPath, [__filename, "--child", socket, String(workers), keyHex], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     proc.stdout!.once("data", () => resolve(proc));
     proc.once("exit", (code) => reject(new Error(`signer child exited ${code}`)));
   });
 }
 
-async function drive(socket: string, requests: (i: number) => SignReadRequest, seconds: number, inFlight: number): Promise<number> {
+/** CPU µs of the signer child: the whole process, and its main thread alone (/proc/<pid>/task/<pid>: the thread that splits frames and routes them). */
+function childCpu(pid: number): { total: number; main: number } {
+  return { total: processCpu(pid), main: processCpu(pid, pid) };
+}
+
+async function drive(
+  socket: string,
+  requests: (i: number) => SignReadRequest,
+  seconds: number,
+  inFlight: number,
+  pid: number,
+): Promise<{ rate: number; cpu: { total: number; main: number } }> {
   const client = new SignerClient({ socketPath: socket, timeoutMs: 30_000, maxInFlight: inFlight * 2 });
   await client.ready(30_000);
   let done = 0;
@@ -48,12 +67,16 @@ async function drive(socket: string, requests: (i: number) => SignReadRequest, s
   const warmUntil = performance.now() + 500;
   let counted = 0;
   let t0 = 0;
+  let cpu0 = { total: 0, main: 0 };
   const loop = async (): Promise<void> => {
     while (performance.now() < until) {
       await client.signRead(requests(i++));
       done++;
       if (performance.now() >= warmUntil) {
-        if (t0 === 0) t0 = performance.now();
+        if (t0 === 0) {
+          t0 = performance.now();
+          cpu0 = childCpu(pid);
+        }
         counted++;
       }
     }
@@ -61,7 +84,8 @@ async function drive(socket: string, requests: (i: number) => SignReadRequest, s
   await Promise.all(Array.from({ length: inFlight }, loop));
   client.close();
   void done;
-  return counted / ((performance.now() - t0) / 1000);
+  const cpu1 = childCpu(pid);
+  return { rate: counted / ((performance.now() - t0) / 1000), cpu: { total: (cpu1.total - cpu0.total) / counted, main: (cpu1.main - cpu0.main) / counted } };
 }
 
 async function main(): Promise<void> {
@@ -80,6 +104,8 @@ async function main(): Promise<void> {
       : (i: number) => ({ method: "GET", path: `/v1/features/${BENCH_VIEW}/${benchEntityId(i % 200)}`, query: projection, objects: [objects[i % 200]] });
   const dir = mkdtempSync(join(tmpdir(), "sign-workers-bench-"));
   const rates: Record<"1" | "2", number[]> = { "1": [], "2": [] };
+  const mainCpu: Record<"1" | "2", number[]> = { "1": [], "2": [] };
+  const totalCpu: Record<"1" | "2", number[]> = { "1": [], "2": [] };
   process.stderr.write(
     `machine: ${cpus().length} × ${cpus()[0]?.model}, load average ${loadavg()
       .map((l) => l.toFixed(2))
@@ -92,9 +118,13 @@ async function main(): Promise<void> {
         const socket = join(dir, `s${r}-${w}.sock`);
         const proc = await startChild(socket, Number(w), keyHex);
         try {
-          const rate = await drive(socket, requests, seconds, inFlight);
+          const { rate, cpu } = await drive(socket, requests, seconds, inFlight, proc.pid!);
           rates[w].push(rate);
-          process.stderr.write(`round ${r + 1}: ${w === "1" ? "1 thread " : "2 workers"} ${rate.toFixed(0)} signs/s\n`);
+          mainCpu[w].push(cpu.main);
+          totalCpu[w].push(cpu.total);
+          process.stderr.write(
+            `round ${r + 1}: ${w === "1" ? "1 thread " : "2 workers"} ${rate.toFixed(0)} signs/s; signer CPU per read ${cpu.total.toFixed(0)} µs, of it main thread ${cpu.main.toFixed(0)} µs\n`,
+          );
         } finally {
           proc.kill("SIGKILL");
         }
@@ -107,11 +137,31 @@ async function main(): Promise<void> {
   const m2 = percentile(rates["2"], 50);
   const ratios = rates["2"].map((v, i) => v / rates["1"][i]);
   process.stdout.write(
-    `${JSON.stringify({ scenario, inFlight, rounds, seconds, oneThread: rates["1"].map(Math.round), twoWorkers: rates["2"].map(Math.round), medianOne: Math.round(m1), medianTwo: Math.round(m2), ratioOfMedians: +(m2 / m1).toFixed(2), ratiosPerRound: ratios.map((x) => +x.toFixed(2)), loadavg: loadavg() })}\n`,
+    `${JSON.stringify({ scenario, inFlight, rounds, seconds, oneThread: rates["1"].map(Math.round), twoWorkers: rates["2"].map(Math.round), medianOne: Math.round(m1), medianTwo: Math.round(m2), ratioOfMedians: +(m2 / m1).toFixed(2), ratiosPerRound: ratios.map((x) => +x.toFixed(2)), cpuPerReadUs: { oneThread: Math.round(percentile(totalCpu["1"], 50)), twoWorkers: Math.round(percentile(totalCpu["2"], 50)), twoWorkersMainThread: Math.round(percentile(mainCpu["2"], 50)) }, loadavg: loadavg() })}\n`,
   );
 }
 
-if (process.argv[2] === "--child") {
+/** From sources: bundle, then run the bundle with the same arguments. */
+async function viaBundle(): Promise<number> {
+  // Not a static import: the bundle must not carry the bundler.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { buildBundles } = require(join(__dirname, "../../dev/build")) as { buildBundles(names: readonly string[]): Promise<string[]> };
+  const [bundle] = await buildBundles(["bench-sign-workers"]);
+  const proc = spawn(process.execPath, [bundle, ...process.argv.slice(2)], { stdio: "inherit" });
+  return new Promise((resolve) => proc.once("exit", (code) => resolve(code ?? 1)));
+}
+
+if (!isMainThread) {
+  // a signing worker (the import above runs it)
+} else if (__filename.endsWith(".ts")) {
+  viaBundle().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+} else if (process.argv[2] === "--child") {
   child(process.argv[3], Number(process.argv[4]), process.argv[5]).catch((err) => {
     process.stderr.write(`${String(err)}\n`);
     process.exit(1);

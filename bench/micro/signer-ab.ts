@@ -9,13 +9,16 @@
  * The other checkout needs this tree's packages: a missing `<other>/node_modules` is linked to
  * ours. Both sides must take Signer({ seals | keys, now, registry }) / signRead(raw) (true since the sealed
  * layout, commit c177714; `keys` since the key directory).
+ *
+ * Each side is bundled first (esbuild, one CommonJS file per checkout: its signer, seal and
+ * registry modules), as the enclave runs it: under tsx every cross-module access is a getter call,
+ * which distorts a per-answer comparison. Each side answers with its own bundled registry.
  */
-import { existsSync, symlinkSync } from "node:fs";
-import { resolve } from "node:path";
+import { build } from "esbuild";
+import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { DEMO_VIEW, demoEntityId, demoObject } from "../../dev/demo-data";
-import * as thisSigner from "../../enclave/signer";
-import * as thisSeal from "../../enclave/seal";
-import { DEFAULT_REGISTRY } from "../../registry/views";
 
 interface SignerModule {
   Signer: new (options: { seals: unknown; keys: unknown; now: () => number; registry: unknown }) => { signRead(raw: Record<string, unknown>): unknown };
@@ -29,11 +32,25 @@ const TEN = "country,risk_score,segment,txn_count_1d,flag_0,spend_30d_cat_0,spen
 const SCENARIOS = ["batch 100×10", "10 features", "full JSON", "full msgpack"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-function side(signerModule: SignerModule, sealModule: SealModule): Record<Scenario, () => unknown> {
+/** One checkout's signer, seal and registry modules as one bundle (what its enclave would run). */
+async function bundledSide(tree: string, dir: string, name: string): Promise<SignerModule & SealModule & { registry: unknown }> {
+  const entry = join(dir, `${name}-entry.ts`);
+  const registry = existsSync(join(tree, "registry/views.ts")) ? `import * as views from ${JSON.stringify(join(tree, "registry/views"))};` : "const views = {};";
+  writeFileSync(
+    entry,
+    `export { Signer } from ${JSON.stringify(join(tree, "enclave/signer"))};\nexport { SealKeyring, generateSealKey } from ${JSON.stringify(join(tree, "enclave/seal"))};\n${registry}\nexport const registry = (views as Record<string, unknown>).DEFAULT_REGISTRY;\n`,
+  );
+  const outfile = join(dir, `${name}.js`);
+  await build({ entryPoints: [entry], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "error", nodePaths: [join(tree, "node_modules")] });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(outfile) as SignerModule & SealModule & { registry: unknown };
+}
+
+function side(signerModule: SignerModule, sealModule: SealModule, registry: unknown): Record<Scenario, () => unknown> {
   const now = Date.now();
   const seals = new sealModule.SealKeyring([sealModule.generateSealKey("ab")]);
-  // `seals` for checkouts before the key directory (issue #11), `keys` after it.
-  const signer = new signerModule.Signer({ seals, keys: { keyring: seals }, now: () => now, registry: DEFAULT_REGISTRY });
+  // `seals` for checkouts before the key directory (issue #11), `keys` after it; no registry = the checkout's bundled default.
+  const signer = new signerModule.Signer({ seals, keys: { keyring: seals }, now: () => now, registry });
   const objects = Array.from({ length: 100 }, (_, i) => seals.seal(demoObject(i, now)));
   const batchBody = Buffer.from(JSON.stringify({ entities: objects.map((_, i) => demoEntityId(i)), features: TEN.split(",") }));
   const path = `/v1/features/${DEMO_VIEW}/${demoEntityId(7)}`;
@@ -50,9 +67,11 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[3] ?? 11);
   if (!process.argv[2] || !existsSync(`${other}/enclave/signer.ts`)) throw new Error("usage: signer-ab.ts <other checkout> [rounds]");
   if (!existsSync(`${other}/node_modules`)) symlinkSync(resolve(__dirname, "../../node_modules"), `${other}/node_modules`);
+  const dir = mkdtempSync(join(tmpdir(), "signer-ab-"));
+  const [otherMod, thisMod] = [await bundledSide(other, dir, "other"), await bundledSide(resolve(__dirname, "../.."), dir, "this")];
   const sides = {
-    other: side((await import(`${other}/enclave/signer`)) as SignerModule, (await import(`${other}/enclave/seal`)) as SealModule),
-    this: side(thisSigner as unknown as SignerModule, thisSeal as unknown as SealModule),
+    other: side(otherMod, otherMod, otherMod.registry),
+    this: side(thisMod, thisMod, thisMod.registry),
   };
   const samples = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
@@ -70,7 +89,9 @@ async function main(): Promise<void> {
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  process.stdout.write(`signer A/B — node ${process.version}, ${rounds} interleaved rounds, CPU µs per answer (median)\nother = ${other}\n`);
+  process.stdout.write(
+    `signer A/B (bundled) — node ${process.version}, ${rounds} interleaved rounds, CPU µs per answer (median), load average ${loadavg()[0].toFixed(2)}\nother = ${other}\n`,
+  );
   for (const scenario of SCENARIOS) {
     const a = median(samples.get(`${scenario}|other`)!);
     const b = median(samples.get(`${scenario}|this`)!);

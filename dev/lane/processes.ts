@@ -67,6 +67,8 @@ export interface LaneOptions {
   readonly laneKey?: boolean;
   /** Pin processes to CPUs with `taskset -c` when available (benchmarks). */
   readonly cpus?: { readonly runtime?: string; readonly signer?: string; readonly store?: string };
+  /** Extra node flags per process, before the script (benchmarks: `--cpu-prof`, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: { readonly runtime?: readonly string[]; readonly signer?: readonly string[] };
 }
 
 export interface Lane {
@@ -116,8 +118,13 @@ function command(program: Program, bundles: boolean): string[] {
 }
 
 /** Spawn a child and wait for its one-line JSON ready event on stdout. */
-function spawnReady(program: Program, args: string[], options: { bundles: boolean; env?: NodeJS.ProcessEnv; quiet?: boolean; cpu?: string }, event: string) {
-  const argv = [...command(program, options.bundles), ...args];
+function spawnReady(
+  program: Program,
+  args: string[],
+  options: { bundles: boolean; env?: NodeJS.ProcessEnv; quiet?: boolean; cpu?: string; nodeArgs?: readonly string[] },
+  event: string,
+) {
+  const argv = [...(options.nodeArgs ?? []), ...command(program, options.bundles), ...args];
   const pinned = options.cpu !== undefined && TASKSET !== undefined;
   const child = spawn(pinned ? TASKSET! : process.execPath, pinned ? ["-c", options.cpu!, process.execPath, ...argv] : argv, {
     cwd: ROOT,
@@ -271,7 +278,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       const started = await spawnReady(
         "dev-signer",
         ["--socket", signerSocket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, options.extraWriterKeyFiles)],
-        { ...base, cpu: cpus.signer, env: options.signerEnv },
+        { ...base, cpu: cpus.signer, env: options.signerEnv, nodeArgs: options.nodeArgs?.signer },
         "signer_ready",
       );
       children.signer = started.child;
@@ -288,6 +295,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       {
         ...base,
         cpu: cpus.runtime,
+        nodeArgs: options.nodeArgs?.runtime,
         env: {
           EXPRESS_LANE_HOST: "127.0.0.1",
           EXPRESS_LANE_PORT: String(options.port ?? 8080),

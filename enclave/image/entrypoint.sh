@@ -20,4 +20,7 @@ socat "TCP-LISTEN:${KMS_VSOCK_PORT},bind=127.0.0.1,fork,reuseaddr" "VSOCK-CONNEC
 socat "VSOCK-LISTEN:${SIGNER_VSOCK_PORT},fork,reuseaddr" "UNIX-CONNECT:${SIGNER_SOCKET}" &
 
 # The production entry point: device NSM only; trust.json (lane, admin keys, seal KMS key) is baked in.
-exec node /app/signer.js --socket "${SIGNER_SOCKET}" --trust-config /app/trust.json
+# --workers auto: one signing thread per vCPU the allocator gave the enclave (enclave/allocator.yaml):
+# 1 on a c7g.large (the main thread signs, no workers), 2 on a c7g.xlarge, 4 on a c7g.2xlarge. One
+# image (one PCR0) fits every size; the count is fixed here, not chosen by the host.
+exec node /app/signer.js --socket "${SIGNER_SOCKET}" --trust-config /app/trust.json --workers auto

@@ -127,6 +127,34 @@ describe("enclave/sign-workers (--workers 2)", () => {
     }
   });
 
+  it("reads that arrive together reach each worker as one message (batched, not one message per read)", async () => {
+    const signer = new Signer({ registry: DEFAULT_REGISTRY, keys: { keyring: seals }, workers: 2 });
+    const lane = await serve(signer, "batched");
+    try {
+      await lane.client.signRead({ method: "GET", path: path("b0"), query: QUERY, objects: [object("b0")] }); // workers warm
+      const sent: number[] = [];
+      for (const w of signer.workerPool!.workers) {
+        const post = w.postMessage.bind(w);
+        w.postMessage = (m: { type: string; ids?: number[] }, transfer?: never) => {
+          if (m.type === "sign") sent.push(m.ids!.length);
+          post(m, transfer);
+        };
+      }
+      // One event-loop turn: the client coalesces these into one write, the signer reads them in one or a few chunks.
+      const entities = Array.from({ length: 40 }, (_, i) => `b${i + 1}`);
+      const answers = await Promise.all(entities.map((e) => lane.client.signRead({ method: "GET", path: path(e), query: QUERY, objects: [object(e)] })));
+      answers.forEach((s, i) => {
+        expect(verified(signer, s, entities[i]).keyid).toBe(signer.key.keyid);
+        expect(body(s).entity).toBe(entities[i]);
+      });
+      expect(sent.reduce((a, b) => a + b, 0)).toBe(40);
+      console.log(`40 reads in one turn: ${sent.length} worker messages (${sent.join(", ")} reads each)`);
+      expect(sent.length).toBeLessThan(40);
+    } finally {
+      await lane.stop();
+    }
+  });
+
   it("refuses a rollback whichever worker gets it (one shared P2 table)", async () => {
     const signer = new Signer({ registry: DEFAULT_REGISTRY, keys: { keyring: seals }, workers: 2 });
     const lane = await serve(signer, "p2");

@@ -1,4 +1,5 @@
-import { LaneMetrics, buildInfoFromEnv, OTHER_VIEW } from "../../runtime/metrics";
+import { Histogram, Registry } from "prom-client";
+import { FastHistogram, LaneMetrics, buildInfoFromEnv, OTHER_VIEW, FRESHNESS_BUCKETS } from "../../runtime/metrics";
 
 async function text(m: LaneMetrics): Promise<string> {
   return m.registry.metrics();
@@ -28,6 +29,44 @@ describe("runtime/metrics", () => {
     expect(out).toMatch(/lane_entity_status_total\{view="b",status="outside_max_age"\} 1/);
     expect(out).toMatch(/lane_entity_status_total\{view="b",status="refused"\} 1/);
     expect(out).not.toMatch(/lane_feature_freshness_seconds_count\{view="b"\} 2/);
+  });
+
+  it("counts a batch's statuses exactly when they are added once per (view, status): interleaved statuses and views", async () => {
+    const m = new LaneMetrics({ isKnownView: (v) => v !== "made_up" });
+    const statuses = ["found", "not_found", "found", "refused", "outside_max_age"] as const;
+    const served = Array.from({ length: 100 }, (_, i) => ({ status: statuses[i % 5], ...(i % 5 === 1 || i % 5 === 3 ? {} : { ageSeconds: i }) }));
+    // Feast-style: one view per entity, changing along the batch (made_up → "other").
+    const views = served.map((_, i) => (i < 50 ? "a" : i < 80 ? "b" : "made_up"));
+    m.observeServed(views, served);
+    m.observeServed(["a"], [{ status: "found", ageSeconds: 1 }]);
+    const out = await text(m);
+    const count = (view: string, status: string) => Number(new RegExp(`lane_entity_status_total\\{view="${view}",status="${status}"\\} (\\d+)`).exec(out)?.[1] ?? 0);
+    expect([count("a", "found"), count("a", "not_found"), count("a", "refused"), count("a", "outside_max_age")]).toEqual([21, 10, 10, 10]);
+    expect([count("b", "found"), count("b", "not_found"), count("b", "refused"), count("b", "outside_max_age")]).toEqual([12, 6, 6, 6]);
+    expect([count("other", "found"), count("other", "not_found"), count("other", "refused"), count("other", "outside_max_age")]).toEqual([8, 4, 4, 4]);
+    // Freshness: one observation per entity that had an age (3 of every 5), per view.
+    expect(out).toMatch(/lane_feature_freshness_seconds_count\{view="a"\} 31/);
+    expect(out).toMatch(/lane_feature_freshness_seconds_count\{view="b"\} 18/);
+    expect(out).toMatch(/lane_feature_freshness_seconds_count\{view="other"\} 12/);
+  });
+
+  it("FastHistogram exports exactly what prom-client's Histogram exports for the same observations (text and JSON)", async () => {
+    const [a, b] = [new Registry(), new Registry()];
+    const fast = new FastHistogram("x_seconds", "help text", "view", FRESHNESS_BUCKETS, a);
+    const slow = new Histogram({ name: "x_seconds", help: "help text", labelNames: ["view"] as const, buckets: FRESHNESS_BUCKETS, registers: [b] });
+    // On bounds, between them, below the first, above the last (+Inf only), several label values in first-use order.
+    const values = [0, 0.5, 1, 1.0001, 5, 60, 3600, 86_400, 30 * 86_400, 30 * 86_400 + 1, 1e9, 7.25];
+    values.forEach((v, i) => {
+      const view = ["b", "a", 'quo"te'][i % 3];
+      fast.observe({ view }, v);
+      slow.observe({ view }, v);
+    });
+    expect(await a.metrics()).toBe(await b.metrics());
+    expect(await a.getMetricsAsJSON()).toEqual(await b.getMetricsAsJSON());
+    expect(() => fast.observe({ view: "a" }, Number.NaN)).toThrow(TypeError);
+    fast.reset();
+    slow.reset();
+    expect(await a.metrics()).toBe(await b.metrics());
   });
 
   it("exports Node and process metrics under their standard names (no lane_ prefix)", async () => {

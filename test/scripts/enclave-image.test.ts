@@ -80,7 +80,8 @@ describe("enclave image", () => {
     expect(entrypoint).toContain("PARENT_CID=3");
     expect(entrypoint).toContain('"VSOCK-LISTEN:${SIGNER_VSOCK_PORT},fork,reuseaddr" "UNIX-CONNECT:${SIGNER_SOCKET}"');
     // The production entry point: device NSM only (no --nsm choice, no dev CA), trust pinned in the image.
-    expect(entrypoint).toMatch(/^exec node \/app\/signer\.js --socket "\$\{SIGNER_SOCKET\}" --trust-config \/app\/trust\.json$/m);
+    // --workers auto: one signing thread per enclave vCPU (issue #15 goal 5), fixed in the image.
+    expect(entrypoint).toMatch(/^exec node \/app\/signer\.js --socket "\$\{SIGNER_SOCKET\}" --trust-config \/app\/trust\.json --workers auto$/m);
     expect(entrypoint).not.toMatch(/dev-signer|--dev-ca|--writer-key-file/);
     expect(entrypoint).toContain("ip link set lo up");
     expect(entrypoint).not.toMatch(/--debug|--nsm local/);

@@ -1,0 +1,126 @@
+/**
+ * Lane A/B: CPU per read of the runtime and the signer, this tree against another checkout, both
+ * lanes running at once from their own bundles (what production runs), wrk alternating between
+ * them round by round so drift on this shared VM lands on both sides. The figure that found the
+ * session-4 read-path regression (docs/performance.md, "Read path A/B").
+ *
+ *   git worktree add --detach /tmp/old <commit> && ln -s $PWD/node_modules /tmp/old/node_modules
+ *   npx tsx bench/cpu-ab.ts /tmp/old [--rounds 4] [--duration 5] [--scenarios projected,full,batch]
+ *
+ * Both sides serve the demo view (`user_profile`, ids `user_NNNNNN`, loaded by each tree's own
+ * startLane), so the workload is the same whatever the benchmark dataset was at that commit.
+ */
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Command, Option } from "commander";
+import { findWrk, runWrk } from "./wrk";
+import { processCpu } from "./proc-cpu";
+
+/** The 10 demo features the signer micro-benchmarks project (bench/micro/signer-ab.ts). */
+export const DEMO_TEN = ["country", "risk_score", "segment", "txn_count_1d", "flag_0", "spend_30d_cat_0", "spend_30d_cat_1", "device", "referrer", "signup_time"];
+const DEMO_VIEW = "user_profile";
+const demoId = (i: number) => `user_${String(i).padStart(6, "0")}`;
+
+/** wrk Lua for the demo view: single reads (all or 10 features) rotating entities, or 100 × 10 batches. */
+export function demoScript(kind: "full" | "projected" | "batch", entities: number): string {
+  if (kind === "batch") {
+    const bodies = Array.from({ length: 16 }, (_, b) => {
+      const ids = [...new Set(Array.from({ length: 100 }, (_, k) => demoId((b * 7919 + k * 13) % entities)))];
+      return JSON.stringify(JSON.stringify({ entities: ids, features: DEMO_TEN }));
+    });
+    return `local bodies = {${bodies.join(",\n")}}\nlocal i = 0\nlocal headers = { ["Content-Type"] = "application/json" }\nrequest = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", "/v1/features/${DEMO_VIEW}/batch", headers, bodies[i])\nend\n`;
+  }
+  const query = kind === "projected" ? `?features=${DEMO_TEN.join(",")}` : "";
+  return `local n = ${entities}\nlocal i = 0\nrequest = function()\n  i = (i + 7919) % n\n  return wrk.format("GET", "/v1/features/${DEMO_VIEW}/" .. string.format("user_%06d", i) .. "${query}")\nend\n`;
+}
+
+interface LaneLike {
+  url: string;
+  pids(): { runtime?: number; signer?: number };
+  stop(): Promise<void>;
+}
+
+async function startTree(tree: string, entities: number, dataDir: string): Promise<LaneLike> {
+  // The lane tooling moved from scripts/ to dev/ (#17); an older checkout still has it under scripts/.
+  const moved = existsSync(join(tree, "dev/build.ts"));
+  const build = (await import(join(tree, moved ? "dev/build" : "scripts/build"))) as { buildBundles(names: string[]): Promise<unknown> };
+  await build.buildBundles(["runtime", "signer", "dev-signer", "local-store"]);
+  const processes = (await import(join(tree, moved ? "dev/lane/processes" : "scripts/lane/processes"))) as { startLane(o: Record<string, unknown>): Promise<LaneLike> };
+  return processes.startLane({ dataDir, port: 0, demoEntities: entities, storeKind: "memory", quiet: true });
+}
+
+async function main(): Promise<void> {
+  const opts = new Command("bench-cpu-ab")
+    .argument("<other>", "the other checkout")
+    .addOption(new Option("--rounds <n>").argParser(Number).default(4))
+    .addOption(new Option("--duration <s>", "measured seconds per run").argParser(Number).default(5))
+    .addOption(new Option("--warmup <s>").argParser(Number).default(2))
+    .addOption(new Option("--entities <n>").argParser(Number).default(2000))
+    .addOption(new Option("-c, --concurrency <n>").argParser(Number).default(32))
+    .addOption(new Option("--scenarios <list>", "full, projected, batch").default("projected"))
+    .parse();
+  const o = opts.opts<{ rounds: number; duration: number; warmup: number; entities: number; concurrency: number; scenarios: string }>();
+  const other = resolve(opts.args[0]);
+  const here = resolve(__dirname, "..");
+  if (!existsSync(join(other, "enclave/signer.ts"))) throw new Error(`${other} is not a checkout`);
+  if (!existsSync(join(other, "node_modules"))) symlinkSync(join(here, "node_modules"), join(other, "node_modules"));
+  const wrk = findWrk();
+  if (!wrk) throw new Error("wrk is not installed (apt-get install wrk)");
+  const dirs = { other: mkdtempSync(join(tmpdir(), "lane-ab-other-")), this: mkdtempSync(join(tmpdir(), "lane-ab-this-")) };
+  const lanes = { other: await startTree(other, o.entities, dirs.other), this: await startTree(here, o.entities, dirs.this) };
+  const samples = new Map<string, { runtime: number[]; signer: number[]; rps: number[]; errors: number }>();
+  process.stdout.write(
+    `bench/cpu-ab — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, node ${process.version}, memory store, load average ${loadavg()[0].toFixed(2)} before\nother = ${other}\n`,
+  );
+  try {
+    for (let round = 0; round < o.rounds; round++) {
+      for (const kind of o.scenarios.split(",") as ("full" | "projected" | "batch")[]) {
+        const c = kind === "batch" ? 1 : o.concurrency;
+        for (const name of round % 2 ? (["other", "this"] as const) : (["this", "other"] as const)) {
+          const lane = lanes[name];
+          const lua = demoScript(kind, o.entities);
+          await runWrk(wrk, lane.url, lua, c, { duration: o.warmup }, dirs.this);
+          const pids = lane.pids();
+          const before = { runtime: processCpu(pids.runtime), signer: processCpu(pids.signer) };
+          const r = await runWrk(wrk, lane.url, lua, c, { duration: o.duration }, dirs.this);
+          const key = `${kind}|${name}`;
+          const s = samples.get(key) ?? { runtime: [], signer: [], rps: [], errors: 0 };
+          s.runtime.push((processCpu(pids.runtime) - before.runtime) / r.requests);
+          s.signer.push((processCpu(pids.signer) - before.signer) / r.requests);
+          s.rps.push(r.rps);
+          s.errors += r.errors;
+          samples.set(key, s);
+          process.stdout.write(
+            `round ${round + 1} ${kind} ${name}: ${r.rps.toFixed(0)} req/s, runtime ${s.runtime.at(-1)!.toFixed(0)} µs, signer ${s.signer.at(-1)!.toFixed(0)} µs${r.errors ? `, ${r.errors} ERRORS` : ""}\n`,
+          );
+        }
+      }
+    }
+  } finally {
+    await Promise.all([lanes.other.stop(), lanes.this.stop()]);
+    for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  process.stdout.write(
+    `\nmedians of ${o.rounds} rounds, load average ${loadavg()[0].toFixed(2)} after\n| scenario | other req/s | this req/s | other runtime µs | this runtime µs | other signer µs | this signer µs |\n|---|---|---|---|---|---|---|\n`,
+  );
+  for (const kind of o.scenarios.split(",")) {
+    const a = samples.get(`${kind}|other`)!;
+    const b = samples.get(`${kind}|this`)!;
+    const f = (x: number[]) => median(x).toFixed(0);
+    process.stdout.write(
+      `| ${kind} | ${f(a.rps)} | ${f(b.rps)} | ${f(a.runtime)} | ${f(b.runtime)} | ${f(a.signer)} | ${f(b.signer)} |${a.errors + b.errors ? ` errors ${a.errors}/${b.errors}` : ""}\n`,
+    );
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench-cpu-ab failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
