@@ -9,7 +9,8 @@
  *   key(view, entity)  = H("express-lane/entity-map/key/v1" || 0x00 || view || 0x00 || utf8(entity))
  *                        256 bits, read most significant bit first: bit d picks the child at depth d
  *                        (0 = left, 1 = right).
- *   leaf(key, value)   = H(0x00 || key || value)          value = 32 bytes: the object digest
+ *   leaf(key, value)   = H(0x00 || key || value)          value = 40 bytes: event_time (int64 BE, ms)
+ *                                                       || SHA-256(sealed object bytes) (wire/checkpoint.ts)
  *   node(left, right)  = H(0x01 || left || right)
  *   EMPTY              = 32 zero bytes                     (a subtree with no entity)
  *
@@ -31,6 +32,8 @@ import { createHash, hash } from "node:crypto";
 
 export const KEY_BYTES = 32;
 export const DIGEST_BYTES = 32;
+/** A leaf's value: the object's event time (int64 big-endian ms) then SHA-256 of its sealed bytes (wire/checkpoint.ts). */
+export const VALUE_BYTES = 40;
 /** The deepest a proof can be: one bit per level of a 256-bit key. */
 export const MAX_PROOF_DEPTH = 256;
 export const EMPTY: Buffer = Buffer.alloc(DIGEST_BYTES);
@@ -41,12 +44,13 @@ const ZERO = Buffer.from([0x00]);
 // createHash().update()×3 chain per node, and a proof check is ~20 of these per entity
 // (bench/micro/entity-map.ts). Synchronous use only, so sharing it is safe.
 const scratch = Buffer.alloc(1 + 2 * DIGEST_BYTES);
+const leafScratch = Buffer.alloc(1 + KEY_BYTES + VALUE_BYTES);
 
 export function entityMapKey(view: string, entity: string): Buffer {
   return createHash("sha256").update(KEY_DOMAIN).update(view, "utf8").update(ZERO).update(entity, "utf8").digest();
 }
 
-function tagged(tag: 0x00 | 0x01, a: Uint8Array, b: Uint8Array): Buffer {
+function tagged(tag: 0x01, a: Uint8Array, b: Uint8Array): Buffer {
   scratch[0] = tag;
   scratch.set(a, 1);
   scratch.set(b, 1 + DIGEST_BYTES);
@@ -54,7 +58,10 @@ function tagged(tag: 0x00 | 0x01, a: Uint8Array, b: Uint8Array): Buffer {
 }
 
 export function leafHash(key: Uint8Array, value: Uint8Array): Buffer {
-  return tagged(0x00, key, value);
+  leafScratch[0] = 0x00;
+  leafScratch.set(key, 1);
+  leafScratch.set(value, 1 + KEY_BYTES);
+  return hash("sha256", leafScratch, "buffer") as Buffer;
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
@@ -99,7 +106,7 @@ export function verifyEntityMapProof(root: Uint8Array, key: Uint8Array, proof: E
   const { siblings, leaf } = proof;
   if (!Array.isArray(siblings) || siblings.length > MAX_PROOF_DEPTH || key.length !== KEY_BYTES || root.length !== DIGEST_BYTES) return { ok: false, reason: "malformed" };
   for (const s of siblings) if (!(s instanceof Uint8Array) || s.length !== DIGEST_BYTES) return { ok: false, reason: "malformed" };
-  if (leaf !== undefined && (!(leaf.key instanceof Uint8Array) || leaf.key.length !== KEY_BYTES || !(leaf.value instanceof Uint8Array) || leaf.value.length !== DIGEST_BYTES)) {
+  if (leaf !== undefined && (!(leaf.key instanceof Uint8Array) || leaf.key.length !== KEY_BYTES || !(leaf.value instanceof Uint8Array) || leaf.value.length !== VALUE_BYTES)) {
     return { ok: false, reason: "malformed" };
   }
   const depth = siblings.length;
@@ -165,7 +172,7 @@ export class EntityMap {
 
   /** Sets key's value (the digest of the entity's current object, or of its tombstone). */
   set(key: Uint8Array, value: Uint8Array): void {
-    if (key.length !== KEY_BYTES || value.length !== DIGEST_BYTES) throw new RangeError("entity map keys and values are 32 bytes");
+    if (key.length !== KEY_BYTES || value.length !== VALUE_BYTES) throw new RangeError(`entity map keys are ${KEY_BYTES} bytes and values ${VALUE_BYTES}`);
     const k = Buffer.from(key);
     const v = Buffer.from(value);
     this.root = this.insert(this.root, k, v, 0);

@@ -18,7 +18,7 @@ const heap = (): number => {
 };
 
 const keys = Array.from({ length: N }, (_, i) => entityMapKey("user_profile", `user_${i}`));
-const value = (i: number, v = 0): Buffer => createHash("sha256").update(`object ${i} v${v}`).digest();
+const value = (i: number, v = 0): Buffer => Buffer.concat([Buffer.alloc(8), createHash("sha256").update(`object ${i} v${v}`).digest()]);
 const values = Array.from({ length: N }, (_, i) => value(i));
 const before = heap();
 const map = new EntityMap();

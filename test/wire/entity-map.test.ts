@@ -15,7 +15,8 @@ function referenceRoot(pairs: ReadonlyMap<string, Buffer>, depth = 0): Buffer {
   return go(entries, depth);
 }
 
-const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
+// A 40-byte leaf value (wire/checkpoint.ts entityMapValue layout: 8 bytes of time, then a digest).
+const digest = (s: string): Buffer => Buffer.concat([Buffer.alloc(8), createHash("sha256").update(s).digest()]);
 const key32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => Buffer.from(a));
 /** Keys that share long prefixes, so deep paths and splits get exercised. */
 const clusteredKey = fc.tuple(fc.integer({ min: 0, max: 3 }), key32).map(([shared, k]) => {
