@@ -41,6 +41,13 @@ export const CHECKPOINT_MAC_BYTES = 32;
 export const MAX_SEALED_CHECKPOINT_BYTES = 1024;
 /** A checkpoint's as_of may be this far ahead of the enclave's clock (writer clock skew). */
 export const CHECKPOINT_FUTURE_SKEW_MS = 30_000;
+/**
+ * An object the map does not hold, served with an absence proof, is accepted as "written after the
+ * checkpoint" only if it was sealed at most this long before as_of (a write is reported to the
+ * sequencer a little after it is sealed); an older one is a purged entity put back or a write never
+ * reported, and is refused.
+ */
+export const CHECKPOINT_REPORT_WINDOW_MS = 60_000;
 /** View names as the registry allows them (wire/names.ts validates; this only bounds the length). */
 const MAX_VIEW_NAME = 128;
 
