@@ -44,11 +44,13 @@ describe("enclave/signer", () => {
       view: "users",
       registry_version: 0,
       registry_digest: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      max_staleness: 60,
       entity: "u1",
       found: true,
       event_time: new Date(NOW - 5000).toISOString(),
       written_time: new Date(NOW - 1000).toISOString(),
       written_by: "loader",
+      fresh_as_of: null,
       features: { b: "two", zz: null },
       status: { b: "PRESENT", zz: "NOT_FOUND" },
     });
