@@ -30,7 +30,7 @@ const object = (view: string, entity: string) =>
   seals.seal({ view, entity, event_time: NOW - 5000, written_time: NOW - 1000, features: { a: 1, b: "two", c: [0.5, 1.5], d: null } });
 
 function verify(signer: Signer, signed: SignedResponse, path: string, query = "", nonce?: string) {
-  return verifyResponse(receivedFromSigned(signed), { method: "GET", path, query }, { key: signer.key.info.jwk, nonce, now: NOW / 1000 });
+  return verifyResponse(receivedFromSigned(signed), { method: "GET", path, query }, { maxStaleness: Infinity, key: signer.key.info.jwk, nonce, now: NOW / 1000 });
 }
 
 describe("enclave/signer", () => {
