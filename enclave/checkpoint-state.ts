@@ -6,8 +6,9 @@
  *                                "write" key of the held key directory whose material we hold and
  *                                its MAC verifies under it; its view is in the held registry; its
  *                                as_of is not beyond now + CHECKPOINT_FUTURE_SKEW_MS; its seq is
- *                                above the newest held for the view (the same seq with the same body
- *                                is an idempotent re-send) and its as_of not below that one's
+ *                                above the newest held for the view (the newest seq with the same
+ *                                body is an idempotent re-send; any lower seq is refused, even a
+ *                                genuine one replayed) and its as_of not below that one's
  *
  * Per view we keep the newest CHECKPOINTS_PER_VIEW accepted checkpoints (seq → root, as_of), so a
  * read whose proof was built against the previous checkpoint still verifies while the host catches
@@ -80,11 +81,6 @@ export class HeldCheckpoints implements CheckpointLookup {
     let best: (HeldCheckpoint & { readonly body?: Buffer }) | undefined;
     for (const c of byseq.values()) if (!best || c.seq > best.seq) best = c;
     return best;
-  }
-
-  /** For the acceptor: exact body of a held seq (idempotent re-sends and conflicts). */
-  bodyOf(view: string, seq: number): Buffer | undefined {
-    return this.views.get(view)?.get(seq)?.body;
   }
 
   add(c: HeldCheckpoint, body?: Buffer): void {
@@ -160,13 +156,14 @@ export class CheckpointState {
     if (!this.trust.registry().get(c.view)) return refuse("checkpoint_unknown_view", `the held registry defines no view ${JSON.stringify(c.view)}`);
     if (c.as_of > now + CHECKPOINT_FUTURE_SKEW_MS) return refuse("checkpoint_future", "checkpoint as_of is in the future");
     const newest = this.held.newest(c.view);
-    const sameSeq = this.held.bodyOf(c.view, c.seq);
-    if (sameSeq !== undefined) {
-      if (sameSeq.length === sealed.body.length && timingSafeEqual(sameSeq, sealed.body)) return { ok: true, checkpoint: this.held.get(c.view, c.seq)!, changed: false };
-      return refuse("checkpoint_conflict", `a different checkpoint with the held seq ${c.seq} of view ${c.view}: one sequencer per view`);
-    }
     if (newest) {
+      // Any lower seq is refused, even one still held with the same bytes: a replay never moves state.
       if (c.seq < newest.seq) return refuse("checkpoint_rolled_back", `checkpoint seq ${c.seq} is older than the held seq ${newest.seq} of view ${c.view}`);
+      if (c.seq === newest.seq) {
+        const body = newest.body!;
+        if (body.length === sealed.body.length && timingSafeEqual(body, sealed.body)) return { ok: true, checkpoint: newest, changed: false }; // idempotent re-send
+        return refuse("checkpoint_conflict", `a different checkpoint with the held seq ${c.seq} of view ${c.view}: one sequencer per view`);
+      }
       if (c.as_of < newest.as_of) return refuse("checkpoint_rolled_back", `checkpoint as_of goes back in time (held seq ${newest.seq} is newer)`);
     }
     const held: HeldCheckpoint = { view: c.view, seq: c.seq, as_of: c.as_of, root: c.root };

@@ -77,6 +77,12 @@ describe("CheckpointState: acceptance (ProvideCheckpoints)", () => {
     expect(s.accept(seal({ seq: 1, as_of: NOW - 900 }))).toMatchObject({ ok: false, code: "checkpoint_rolled_back" });
     expect(s.accept(seal({ seq: 2, as_of: NOW - 500, root: root(9) }))).toMatchObject({ ok: false, code: "checkpoint_conflict" });
     expect(s.held.get("users", 2)?.root).toEqual(root(1));
+    // A genuine older checkpoint, still held, replayed byte for byte: refused too.
+    const s2 = state();
+    const one = seal({ seq: 1, as_of: NOW - 900 });
+    s2.accept(one);
+    s2.accept(two);
+    expect(s2.accept(one)).toMatchObject({ ok: false, code: "checkpoint_rolled_back" });
   });
 
   it("refuses a higher seq whose as_of goes back (checkpoint_rolled_back)", () => {
