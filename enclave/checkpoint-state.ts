@@ -126,8 +126,7 @@ export interface CheckpointTrust {
 }
 
 export type AcceptResult =
-  | { readonly ok: true; readonly checkpoint: HeldCheckpoint; readonly changed: boolean }
-  | { readonly ok: false; readonly code: CheckpointRefusal; readonly message: string };
+  { readonly ok: true; readonly checkpoint: HeldCheckpoint; readonly changed: boolean } | { readonly ok: false; readonly code: CheckpointRefusal; readonly message: string };
 
 /** The enclave's acceptor of sealed checkpoints (FrameKind.ProvideCheckpoints). */
 export class CheckpointState {
@@ -147,11 +146,13 @@ export class CheckpointState {
       throw err;
     }
     const c = sealed.checkpoint;
-    if (this.trust.lane === undefined || c.lane !== this.trust.lane) return refuse("checkpoint_wrong_lane", `checkpoint is for lane ${c.lane}, this signer serves ${this.trust.lane ?? "(no lane)"}`);
+    if (this.trust.lane === undefined || c.lane !== this.trust.lane)
+      return refuse("checkpoint_wrong_lane", `checkpoint is for lane ${c.lane}, this signer serves ${this.trust.lane ?? "(no lane)"}`);
     const keyring = this.trust.keyring();
     const now = this.trust.now();
     const writeKey = keyring && now < keyring.expiresAt ? keyring.writeKey(sealed.kid) : undefined;
-    if (!writeKey) return refuse("checkpoint_key_unknown", "checkpoint kid is not a write key of the held key directory (unknown, verify-only, revoked, not provisioned or expired)");
+    if (!writeKey)
+      return refuse("checkpoint_key_unknown", "checkpoint kid is not a write key of the held key directory (unknown, verify-only, revoked, not provisioned or expired)");
     if (!checkpointMacValid(sealed, writeKey.key)) return refuse("checkpoint_mac_invalid", "checkpoint MAC does not verify under its writer key");
     if (!this.trust.registry().get(c.view)) return refuse("checkpoint_unknown_view", `the held registry defines no view ${JSON.stringify(c.view)}`);
     if (c.as_of > now + CHECKPOINT_FUTURE_SKEW_MS) return refuse("checkpoint_future", "checkpoint as_of is in the future");

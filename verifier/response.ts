@@ -256,11 +256,17 @@ function checkFreshness(claims: readonly EntityFreshness[], nowSeconds: number, 
   let oldest: number | undefined;
   for (const c of claims) {
     if (c.freshAsOf === null)
-      throw new VerificationError("stale_answer", `entity ${JSON.stringify(c.entity)} of view ${c.view} has fresh_as_of null: the signer holds no checkpoint proof that it is the newest version (the host withheld one, or the view has no sequencer)`);
+      throw new VerificationError(
+        "stale_answer",
+        `entity ${JSON.stringify(c.entity)} of view ${c.view} has fresh_as_of null: the signer holds no checkpoint proof that it is the newest version (the host withheld one, or the view has no sequencer)`,
+      );
     const bound = override ?? c.maxStaleness;
     const age = nowSeconds - c.freshAsOf / 1000;
     if (age > bound)
-      throw new VerificationError("stale_answer", `entity ${JSON.stringify(c.entity)} of view ${c.view} is proven fresh only as of ${new Date(c.freshAsOf).toISOString()} (${Math.round(age)} s ago, bound ${bound} s)`);
+      throw new VerificationError(
+        "stale_answer",
+        `entity ${JSON.stringify(c.entity)} of view ${c.view} is proven fresh only as of ${new Date(c.freshAsOf).toISOString()} (${Math.round(age)} s ago, bound ${bound} s)`,
+      );
     if (oldest === undefined || c.freshAsOf < oldest) oldest = c.freshAsOf;
   }
   return oldest;
@@ -381,7 +387,8 @@ export function verifyResponse(response: ReceivedResponse, request: SentRequest,
   let verified: Omit<VerifiedResponse, "registry"> = { label, keyid, created, expires, nonce: typeof nonce === "string" ? nonce : undefined };
   // P8, on by default: a read answer whose entities are not proven fresh within the bound fails.
   const override = options.maxStaleness;
-  if (override !== undefined && (typeof override !== "number" || Number.isNaN(override) || override < 0)) throw new TypeError("maxStaleness must be a number of seconds ≥ 0 (Infinity: off)");
+  if (override !== undefined && (typeof override !== "number" || Number.isNaN(override) || override < 0))
+    throw new TypeError("maxStaleness must be a number of seconds ≥ 0 (Infinity: off)");
   if (override !== Number.POSITIVE_INFINITY) {
     const claims = answerFreshness(response.body, contentType);
     if (claims !== undefined) {

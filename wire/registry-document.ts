@@ -201,7 +201,15 @@ function viewShape(raw: unknown, where: string, problems: string[]): ViewDocumen
       ...(f.description !== undefined ? { description: f.description as string } : {}),
     };
   });
-  return { name, entity_key, max_age_seconds: maxAge as number, ...(maxStaleness !== undefined ? { max_staleness_seconds: maxStaleness as number } : {}), owner, description, features };
+  return {
+    name,
+    entity_key,
+    max_age_seconds: maxAge as number,
+    ...(maxStaleness !== undefined ? { max_staleness_seconds: maxStaleness as number } : {}),
+    owner,
+    description,
+    features,
+  };
 }
 
 /** Views in document form → a validated Registry (every problem at once). */

@@ -120,7 +120,15 @@ export function viewsFromFileValue(value: unknown, source: string, locate: (path
             ...(typeof f.description === "string" ? { description: f.description } : {}),
           });
         });
-      views.push({ name, entity_key, max_age_seconds: maxAge ?? 0, ...(typeof maxStaleness === "number" ? { max_staleness_seconds: maxStaleness } : {}), owner, description, features });
+      views.push({
+        name,
+        entity_key,
+        max_age_seconds: maxAge ?? 0,
+        ...(typeof maxStaleness === "number" ? { max_staleness_seconds: maxStaleness } : {}),
+        owner,
+        description,
+        features,
+      });
     });
   }
   if (problems.length === 0) {

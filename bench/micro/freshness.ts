@@ -30,7 +30,10 @@ const filler = Buffer.alloc(40, 1);
 for (let i = 100; i < ENTITIES; i++) map.set(entityMapKey(DEMO_VIEW, `filler_${i}`), filler);
 objects.forEach((o, i) => map.set(entityMapKey(DEMO_VIEW, demoEntityId(i)), entityMapValue(demoObject(i, now).event_time, o)));
 const sealed = sealCheckpoint({ lane: "bench", view: DEMO_VIEW, seq: 1, as_of: now - 1000, root: map.rootHash(), entities: map.size }, writer.kid, writer.key);
-const reply = signer.handle({ id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) }, "provision");
+const reply = signer.handle(
+  { id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) },
+  "provision",
+);
 if (!Buffer.isBuffer(reply) || reply.readUInt8(8) !== FrameKind.Reply) throw new Error("checkpoint not accepted");
 const proofs: WireProof[] = objects.map((_, i) => toWireProof(1, map.prove(entityMapKey(DEMO_VIEW, demoEntityId(i)))));
 const depth = proofs.reduce((s, p) => s + p.siblings.length / 32, 0) / proofs.length;
@@ -49,7 +52,11 @@ const scenarios: Scenario[] = [
   ["single, 10 features JSON — no proof", false, () => signer.signRead({ method: "GET", path, query: `?features=${TEN}`, objects: [objects[7]] })],
   ["single, 10 features JSON — with proof", false, () => signer.signRead({ method: "GET", path, query: `?features=${TEN}`, objects: [objects[7]], proofs: [proofs[7]!] })],
   ["single, full msgpack — no proof", false, () => signer.signRead({ method: "GET", path, query: "", accept: "application/msgpack", objects: [objects[7]] })],
-  ["single, full msgpack — with proof", false, () => signer.signRead({ method: "GET", path, query: "", accept: "application/msgpack", objects: [objects[7]], proofs: [proofs[7]!] })],
+  [
+    "single, full msgpack — with proof",
+    false,
+    () => signer.signRead({ method: "GET", path, query: "", accept: "application/msgpack", objects: [objects[7]], proofs: [proofs[7]!] }),
+  ],
   ["batch 100×10 — no proofs (per batch)", true, () => signer.signRead(batch)],
   ["batch 100×10 — with proofs (per batch)", true, () => signer.signRead({ ...batch, proofs })],
 ];

@@ -127,7 +127,10 @@ export function generateVectors(): VectorFile {
   };
   const give = (s: Signer, seq: number, asOf: number): void => {
     const sealed = sealCheckpoint({ lane: LANE, view: "user_profile", seq, as_of: asOf, root: map.rootHash(), entities: map.size }, writer.kid, writer.key);
-    s.handle({ id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) }, "provision");
+    s.handle(
+      { id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) },
+      "provision",
+    );
   };
   const proofs = (entities: readonly string[], seq = 1): WireProof[] => entities.map((e) => toWireProof(seq, map.prove(entityMapKey("user_profile", e))));
   const pinned = [key.keyid];
@@ -182,7 +185,13 @@ export function generateVectors(): VectorFile {
     nonce: "n-get-msgpack-01",
     request: getPackReq,
     response: responseOf(
-      signer.signRead({ ...getPackReq, accept: "application/msgpack", acceptSignature: getPackReq.headers["accept-signature"], objects: [stored42], proofs: proofs(["user_000042"]) }),
+      signer.signRead({
+        ...getPackReq,
+        accept: "application/msgpack",
+        acceptSignature: getPackReq.headers["accept-signature"],
+        objects: [stored42],
+        proofs: proofs(["user_000042"]),
+      }),
     ),
     expect: "valid",
   });

@@ -56,8 +56,15 @@ function exampleSigner(): { signer: Signer; keyring: SealKeyring; key: SigningKe
 function checkpointed(signer: Signer, stored: ReadonlyArray<readonly [string, Buffer]>, entities: readonly string[]): WireProof[] {
   const map = new EntityMap();
   for (const [entity, bytes] of stored) map.set(entityMapKey("user_profile", entity), entityMapValue(EXAMPLE_NOW_MS - 90_000, bytes));
-  const sealed = sealCheckpoint({ lane: "example", view: "user_profile", seq: 7, as_of: EXAMPLE_NOW_MS - 2000, root: map.rootHash(), entities: map.size }, "example", Buffer.alloc(32, 0x42));
-  signer.handle({ id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) }, "provision");
+  const sealed = sealCheckpoint(
+    { lane: "example", view: "user_profile", seq: 7, as_of: EXAMPLE_NOW_MS - 2000, root: map.rootHash(), entities: map.size },
+    "example",
+    Buffer.alloc(32, 0x42),
+  );
+  signer.handle(
+    { id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) },
+    "provision",
+  );
   return entities.map((e) => toWireProof(7, map.prove(entityMapKey("user_profile", e))));
 }
 

@@ -50,7 +50,11 @@ const bodyOf = (s: SignedResponse) => JSON.parse(Buffer.from(s.body).toString())
 async function signedRead(entity: string, object: Uint8Array | null): Promise<SignedResponse> {
   const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, readFrame(entity, object)));
   // What a consumer does: verify against the pinned key, its own request and nonce.
-  verifyResponse(receivedFromSigned(signed), { method: "GET", path: `/v1/features/${VIEW}/${entity}`, query: "?features=country" }, { maxStaleness: Infinity, key: key.jwk, nonce: "consumer-nonce" });
+  verifyResponse(
+    receivedFromSigned(signed),
+    { method: "GET", path: `/v1/features/${VIEW}/${entity}`, query: "?features=country" },
+    { maxStaleness: Infinity, key: key.jwk, nonce: "consumer-nonce" },
+  );
   return signed;
 }
 async function sealed(entity: string, eventTime?: number): Promise<SealWriteResponse> {
@@ -296,14 +300,20 @@ describe("the Feast route and lane keys under a hostile host", () => {
   test("legitimate: a Feast answer verifies against the consumer's own body", async () => {
     const body = feastBody(["user_adv_1", "user_adv_20"]);
     const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, feastFrame(body, [null, null])));
-    expect(verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body }, { maxStaleness: Infinity, key: key.jwk }).keyid).toBe(key.keyid);
+    expect(verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body }, { maxStaleness: Infinity, key: key.jwk }).keyid).toBe(
+      key.keyid,
+    );
   });
 
   test("a Feast answer the host had made for other entities fails against the consumer's body", async () => {
     const hostBody = feastBody(["user_adv_20", "user_adv_1"]);
     const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, feastFrame(hostBody, [null, null])));
     expect(() =>
-      verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body: feastBody(["user_adv_1", "user_adv_20"]) }, { maxStaleness: Infinity, key: key.jwk }),
+      verifyResponse(
+        receivedFromSigned(signed),
+        { method: "POST", path: "/get-online-features", query: "", body: feastBody(["user_adv_1", "user_adv_20"]) },
+        { maxStaleness: Infinity, key: key.jwk },
+      ),
     ).toThrow(/signature/);
   });
 

@@ -50,7 +50,11 @@ const bodyOf = (s: SignedResponse) => JSON.parse(Buffer.from(s.body).toString())
 // ---- the consumer: verifies with the pinned key and the default freshness policy ----
 function consumerVerdict(entity: string, s: SignedResponse, maxStaleness?: number): string {
   try {
-    verifyResponse(receivedFromSigned(s), { method: "GET", path: `/v1/features/${VIEW}/${entity}`, query: QUERY }, { key: key.jwk, ...(maxStaleness === undefined ? {} : { maxStaleness }) });
+    verifyResponse(
+      receivedFromSigned(s),
+      { method: "GET", path: `/v1/features/${VIEW}/${entity}`, query: QUERY },
+      { key: key.jwk, ...(maxStaleness === undefined ? {} : { maxStaleness }) },
+    );
     return "verified";
   } catch (err) {
     if (err instanceof VerificationError) return err.code;

@@ -60,7 +60,13 @@ describe("express-lane verify", () => {
         // P8: /v1/features/users/fresh-<age s>|unproven answer a found entity with that fresh_as_of.
         const freshness = /^\/v1\/features\/users\/(fresh-(\d+)|unproven)$/.exec(url.pathname);
         const readBody = freshness
-          ? { view: "users", max_staleness: 60, entity: url.pathname.split("/").pop(), found: true, fresh_as_of: freshness[2] ? new Date(Date.now() - Number(freshness[2]) * 1000).toISOString() : null }
+          ? {
+              view: "users",
+              max_staleness: 60,
+              entity: url.pathname.split("/").pop(),
+              found: true,
+              fresh_as_of: freshness[2] ? new Date(Date.now() - Number(freshness[2]) * 1000).toISOString() : null,
+            }
           : undefined;
         const answer = signAnswer({
           key: state.signer,

@@ -33,7 +33,8 @@ const map = new EntityMap();
 map.set(entityMapKey("users", "u1"), entityMapValue(NOW - 60_000, current));
 for (let i = 0; i < 20; i++) map.set(entityMapKey("users", `o${i}`), entityMapValue(NOW - 1000, obj(`o${i}`, NOW - 1000)));
 const AS_OF = NOW - 2000;
-const checkpoint = (seq: number, view = "users", root = map.rootHash(), asOf = AS_OF) => sealCheckpoint({ lane: LANE, view, seq, as_of: asOf, root, entities: map.size }, writer.kid, writer.key);
+const checkpoint = (seq: number, view = "users", root = map.rootHash(), asOf = AS_OF) =>
+  sealCheckpoint({ lane: LANE, view, seq, as_of: asOf, root, entities: map.size }, writer.kid, writer.key);
 const proof = (entity: string, seq = 3, view = "users", m = map): WireProof => toWireProof(seq, m.prove(entityMapKey(view, entity)));
 
 const json = (s: SignedResponse) => JSON.parse(Buffer.from(s.body).toString());
@@ -52,7 +53,10 @@ describe("enclave/signer: ProvideCheckpoints", () => {
     const reply = decodeProvideCheckpointsResponse(payloadOf(frame));
     expect(reply.held).toEqual([{ view: "users", seq: 3, as_of: AS_OF }]);
     expect(reply.refused).toEqual([{ index: 1, code: "checkpoint_malformed", message: expect.any(String) }]);
-    const onRead = signer.handle({ id: 2, kind: FrameKind.ProvideCheckpoints, payload: payloadOf(encodeFrame(2, FrameKind.ProvideCheckpoints, { checkpoints: [] })) }, "read") as Buffer;
+    const onRead = signer.handle(
+      { id: 2, kind: FrameKind.ProvideCheckpoints, payload: payloadOf(encodeFrame(2, FrameKind.ProvideCheckpoints, { checkpoints: [] })) },
+      "read",
+    ) as Buffer;
     expect(onRead.readUInt8(8)).toBe(FrameKind.Error);
     expect(decodeErrorReply(payloadOf(onRead)).code).toBe("frame_not_allowed");
   });

@@ -22,7 +22,9 @@ function outcome(fn: () => unknown): string {
 const verify = (body: unknown, options: { maxStaleness?: number; format?: "json" | "msgpack"; request?: SentRequest; status?: number } = {}) => {
   const request = options.request ?? single;
   const response = signAnswer({ key, request, body, created: NOW / 1000, format: options.format, status: options.status });
-  return outcome(() => verifyResponse(response, request, { key: key.info.jwk, now: NOW / 1000, ...(options.maxStaleness !== undefined ? { maxStaleness: options.maxStaleness } : {}) }));
+  return outcome(() =>
+    verifyResponse(response, request, { key: key.info.jwk, now: NOW / 1000, ...(options.maxStaleness !== undefined ? { maxStaleness: options.maxStaleness } : {}) }),
+  );
 };
 const found = (freshAsOf: number | null, extra: Record<string, unknown> = {}) => ({
   view: "users",

@@ -58,7 +58,9 @@ describe("wire/views-file", () => {
 
 describe("max_staleness (docs/trust.md P8): optional per view, default 60 s", () => {
   const [parse, back, build, ref] = [viewsFromFileValue, viewsFileValue, registryFromViews, defaultRegistryRef];
-  const file = (extra: Record<string, unknown> = {}) => ({ views: [{ name: "orders", entity_key: "order_id", max_age: "2d", owner: "o", description: "d", features: [{ name: "a", type: "int" }], ...extra }] });
+  const file = (extra: Record<string, unknown> = {}) => ({
+    views: [{ name: "orders", entity_key: "order_id", max_age: "2d", owner: "o", description: "d", features: [{ name: "a", type: "int" }], ...extra }],
+  });
 
   it("parses a duration, round-trips, and reaches the registry; absent, the default and the same digest as before", () => {
     const withBound = parse(file({ max_staleness: "5m" }), "views.yaml");

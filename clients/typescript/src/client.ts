@@ -285,7 +285,9 @@ export class ExpressLaneClient {
   ): Promise<{ body: unknown; verification: Verification }> {
     if (maxStaleness === Number.POSITIVE_INFINITY && !this.warnedNoFreshness) {
       this.warnedNoFreshness = true;
-      process.emitWarning("express-lane: freshness check is OFF (maxStaleness: Infinity): answers may be rolled back to an old version without notice", { code: "EXPRESS_LANE_NO_FRESHNESS" });
+      process.emitWarning("express-lane: freshness check is OFF (maxStaleness: Infinity): answers may be rolled back to an old version without notice", {
+        code: "EXPRESS_LANE_NO_FRESHNESS",
+      });
     }
     await this.ensureKeys(signal);
     let lastError: ExpressLaneError | undefined;

@@ -44,8 +44,15 @@ for (const [entity, bytes] of stored) entityMap.set(entityMapKey("user_profile",
 let checkpointAsOf = NOW - 1000;
 const FAKE_LANE = "sdk";
 function giveCheckpoint(signer: Signer, seq: number): void {
-  const sealed = sealCheckpoint({ lane: FAKE_LANE, view: "user_profile", seq, as_of: checkpointAsOf, root: entityMap.rootHash(), entities: entityMap.size }, "sdk-test", Buffer.alloc(32, 0x42));
-  signer.handle({ id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) }, "provision");
+  const sealed = sealCheckpoint(
+    { lane: FAKE_LANE, view: "user_profile", seq, as_of: checkpointAsOf, root: entityMap.rootHash(), entities: entityMap.size },
+    "sdk-test",
+    Buffer.alloc(32, 0x42),
+  );
+  signer.handle(
+    { id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) },
+    "provision",
+  );
 }
 
 let devCaDir: string;
