@@ -51,7 +51,19 @@ const scratch = Buffer.alloc(1 + 2 * DIGEST_BYTES);
 const leafScratch = Buffer.alloc(1 + KEY_BYTES + VALUE_BYTES);
 const pathScratch = Buffer.alloc(DIGEST_BYTES);
 
+// Key input assembled in one scratch buffer (one-shot hash, per entity served); names longer than
+// it fit (views ≤ 64, entity ids ≤ 256 UTF-8 bytes by wire/names.ts) fall back to a hash chain.
+const keyScratch = Buffer.alloc(2048);
+KEY_DOMAIN.copy(keyScratch, 0);
+
 export function entityMapKey(view: string, entity: string): Buffer {
+  if (KEY_DOMAIN.length + 3 * (view.length + entity.length) + 1 <= keyScratch.length) {
+    let at = KEY_DOMAIN.length;
+    at += keyScratch.write(view, at, "utf8");
+    keyScratch[at++] = 0x00;
+    at += keyScratch.write(entity, at, "utf8");
+    return digestOf(keyScratch.subarray(0, at));
+  }
   return createHash("sha256").update(KEY_DOMAIN).update(view, "utf8").update(ZERO).update(entity, "utf8").digest();
 }
 

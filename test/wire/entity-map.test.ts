@@ -128,3 +128,22 @@ describe("entity map", () => {
     });
   });
 });
+
+describe("entityMapKey is its definition, H(domain ‖ 0x00-joined view and entity), for any names", () => {
+  it("short, non-ASCII and long (past the one-shot scratch) names", () => {
+    const definition = (view: string, entity: string) =>
+      createHash("sha256")
+        .update(Buffer.from("express-lane/entity-map/key/v1\0", "utf8"))
+        .update(view, "utf8")
+        .update(Buffer.from([0]))
+        .update(entity, "utf8")
+        .digest();
+    for (const [view, entity] of [
+      ["user_profile", "user_000042"],
+      ["v", "é漢字🙂"],
+      ["x", "a".repeat(3000)],
+      ["", ""],
+    ] as const)
+      expect(entityMapKey(view, entity).equals(definition(view, entity))).toBe(true);
+  });
+});
