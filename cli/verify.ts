@@ -18,6 +18,7 @@ import { verifyResponse, VerificationError, ReceivedResponse, requestHasBody } f
 import { AttestationError, attestedLaneKids, DEFAULT_DEV_CA_DIR, loadPinnedRoot, verifyAttestation } from "../verifier/attestation";
 import { contentDigest } from "../wire/envelope";
 import { ed25519Jwk, jwkThumbprint, type Ed25519Jwk } from "../wire/keys";
+import { parseMaxAge } from "../wire/views-file";
 import { splitTarget } from "../wire/request";
 import { describeRoot, fetchAttestation, fetchOrExplain, measurementAllowlist } from "./attest";
 
@@ -58,6 +59,8 @@ export interface VerifyCommandOptions {
   maxAge: string;
   trustOnFirstUse?: boolean;
   skew: string;
+  /** P8: a duration ("60s", "5m", integer seconds) replacing the answer's max_staleness, or "off". */
+  maxStaleness?: string;
   showBody?: boolean;
   /** The answer format to ask for (Accept): application/json or application/msgpack. */
   accept?: string;
@@ -238,6 +241,15 @@ async function fetchAnswer(url: URL, method: string, body: Buffer | undefined, n
   return { status: res.status, headers: received, body: Buffer.from(await res.arrayBuffer()) };
 }
 
+/** `--max-staleness`: undefined = the answer's own bound; "off" = Infinity (no check); else a duration in seconds. */
+export function maxStalenessOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (text.trim().toLowerCase() === "off") return Number.POSITIVE_INFINITY;
+  const seconds = parseMaxAge(/^\d+$/.test(text.trim()) ? Number(text.trim()) : text);
+  if (seconds === null) throw new Error(`--max-staleness ${text}: a duration like 60s, 5m, 1h or integer seconds, or off`);
+  return seconds;
+}
+
 /** Runs `verify`; returns the exit code (0 OK, 1 verification failed). Usage errors throw. */
 export async function runVerify(target: string, opts: VerifyCommandOptions, io: VerifyIo): Promise<number> {
   const url = new URL(target);
@@ -264,10 +276,13 @@ export async function runVerify(target: string, opts: VerifyCommandOptions, io: 
     throw err;
   }
 
+  const maxStaleness = maxStalenessOf(opts.maxStaleness);
+  if (maxStaleness === Number.POSITIVE_INFINITY)
+    io.stderr("WARNING: --max-staleness off: freshness is NOT checked (docs/trust.md P8); a host can serve an old version of any entity and this will still say OK\n");
   const nonce = opts.response ? opts.nonce : (opts.nonce ?? randomBytes(12).toString("base64url"));
   const response = opts.response ? parseRawResponse(readFileSync(opts.response)) : await fetchAnswer(url, method, body, nonce!, opts.accept);
   try {
-    const v = verifyResponse(response, request, { key: trust.keys, nonce, skewSeconds: Number(opts.skew) });
+    const v = verifyResponse(response, request, { key: trust.keys, nonce, skewSeconds: Number(opts.skew), ...(maxStaleness !== undefined ? { maxStaleness } : {}) });
     // Signed, but not what was asked for: say so rather than print OK for another format.
     const gotType = (response.headers["content-type"] ?? "").split(";")[0]!.trim();
     if (opts.accept && !opts.response && response.status < 300 && gotType !== opts.accept) {
@@ -276,7 +291,8 @@ export async function runVerify(target: string, opts: VerifyCommandOptions, io: 
     }
     io.stdout(
       `OK status=${response.status} label=${v.label} keyid=${v.keyid} created=${new Date(v.created * 1000).toISOString()} ` +
-        `expires=${new Date(v.expires * 1000).toISOString()}${v.nonce ? ` nonce=${v.nonce}` : ""}${body !== undefined ? " request-body=bound" : ""}\n` +
+        `expires=${new Date(v.expires * 1000).toISOString()}${v.nonce ? ` nonce=${v.nonce}` : ""}${body !== undefined ? " request-body=bound" : ""}` +
+        `${v.oldestFreshAsOf !== undefined ? ` fresh_as_of=${new Date(v.oldestFreshAsOf).toISOString()}` : maxStaleness === Number.POSITIVE_INFINITY ? " freshness=UNCHECKED" : ""}\n` +
         `key from ${trust.source}\n`,
     );
     if (opts.showBody) io.stdout(`${showableBody(response.headers["content-type"], response.body)}\n`);
@@ -315,6 +331,10 @@ export function registerVerifyCommand(program: Command): void {
     .addOption(new Option("--max-age <seconds>", "with --attest: maximum document age").default("300"))
     .option("--trust-on-first-use", "DEVELOPMENT: take the key from the lane's /v1/signer (pins nothing)")
     .addOption(new Option("--skew <seconds>", "allowed clock skew").default("5"))
+    .option(
+      "--max-staleness <duration|off>",
+      "P8: reject an entity whose signed fresh_as_of is null or older than this (default: the answer's max_staleness, the view's); off = do not check (loud)",
+    )
     .option("--show-body", "print the verified body (MessagePack shown as JSON)")
     .addOption(new Option("--accept <type>", "answer format to ask for and verify").choices([...ACCEPT_TYPES]))
     .action(async (target: string, opts: VerifyCommandOptions) => {

@@ -128,7 +128,7 @@ export interface BuildInfo {
   readonly registry_version: string;
 }
 
-// Set by scripts/build.ts (esbuild `define`): package.json's version and the git commit it was built from.
+// Set by dev/build.ts (esbuild `define`): package.json's version and the git commit it was built from.
 declare const __EXPRESS_LANE_BUILD__: { version: string; commit: string } | undefined;
 
 /** What the bundle was built as, then the environment (the host unit can name the image). */

@@ -11,6 +11,7 @@
  * load without adding latency when idle).
  */
 import { Packr, Unpackr } from "msgpackr";
+import { MAX_SEALED_CHECKPOINT_BYTES, type WireProof } from "./checkpoint";
 import type { Ed25519Jwk } from "./keys";
 import type { RawReadRequest } from "./request";
 import type { RawWriteRequest } from "./write";
@@ -49,6 +50,12 @@ export enum FrameKind {
    * document, wire/registry-document.ts; without one, just the registry the signer holds now)
    */
   ProvisionRegistry = 8,
+  /**
+   * provision role: ProvideCheckpointsRequest → ProvideCheckpointsResponse (writer-sealed
+   * checkpoints of views' entity maps, wire/checkpoint.ts; the signer keeps, per view, the newest
+   * few it accepted, and signs fresh_as_of from the one a read's proof is against)
+   */
+  ProvideCheckpoints = 9,
   /** signer → runtime: reply to the request with the same id */
   Reply = 0x40,
   /** signer → runtime: ErrorReply for the request with the same id */
@@ -64,7 +71,7 @@ export const CHANNEL_ROLES: readonly ChannelRole[] = ["read", "write", "provisio
 export const ROLE_FRAMES: Readonly<Record<ChannelRole, ReadonlySet<FrameKind>>> = {
   read: new Set([FrameKind.KeyInfo, FrameKind.SignRead, FrameKind.Attest]),
   write: new Set([FrameKind.KeyInfo, FrameKind.SealWrite, FrameKind.SignWriteOutcome]),
-  provision: new Set([FrameKind.KeyInfo, FrameKind.ProvisionKeys, FrameKind.Attest, FrameKind.ProvisionRegistry]),
+  provision: new Set([FrameKind.KeyInfo, FrameKind.ProvisionKeys, FrameKind.Attest, FrameKind.ProvisionRegistry, FrameKind.ProvideCheckpoints]),
 };
 /** Largest frame each role may send (bounded buffering per connection). */
 export const ROLE_MAX_FRAME_BYTES: Readonly<Record<ChannelRole, number>> = {
@@ -95,6 +102,12 @@ export interface HelloReply extends KeyInfo {
  */
 export interface SignReadRequest extends RawReadRequest {
   readonly objects: ReadonlyArray<Uint8Array | null>;
+  /**
+   * Entity-map proofs (wire/checkpoint.ts WireProof), parallel to `objects`; null or absent where
+   * the host has none. The signer checks each against the checkpoint of that seq it holds and
+   * signs fresh_as_of from it; without a valid one the entity's fresh_as_of is null.
+   */
+  readonly proofs?: ReadonlyArray<WireProof | null>;
   /**
    * Stage tracing (benchmarks, `--trace-stages`): ask for a SignerStageTrace trailer in the reply.
    * A signer started without stage tracing ignores it. Absent in production traffic.
@@ -291,6 +304,17 @@ export interface ProvisionRegistryResponse {
   readonly document?: Uint8Array;
 }
 
+/** The host forwards sealed checkpoints it cannot make (wire/checkpoint.ts); empty: ask what is held. */
+export interface ProvideCheckpointsRequest {
+  readonly checkpoints: readonly Uint8Array[];
+}
+
+/** Per view, the newest checkpoint the signer holds after the request; a reason per refused one. */
+export interface ProvideCheckpointsResponse {
+  readonly held: ReadonlyArray<{ readonly view: string; readonly seq: number; readonly as_of: number }>;
+  readonly refused: ReadonlyArray<{ readonly index: number; readonly code: string; readonly message: string }>;
+}
+
 export interface ErrorReply {
   readonly code: string;
   readonly message: string;
@@ -429,6 +453,7 @@ export const decodeSignRead = (payload: Uint8Array): SignReadRequest => {
     contentType: optStr(m, "contentType", 256),
     body: optBin(m, "body", 4 * 1024 * 1024),
     objects,
+    ...(m.proofs === undefined || m.proofs === null ? {} : { proofs: decodeProofs(m, objects.length) }),
     // Stage tracing asked for (benchmarks); one comparison, no allocation, when not.
     trace: m.trace === true ? true : undefined,
   };
@@ -641,6 +666,53 @@ export const decodeProvisionRegistryResponse = (payload: Uint8Array): ProvisionR
   if (version < 0) badField("version must be ≥ 0");
   const document = optBin(m, "document", MAX_REGISTRY_FRAME_DOCUMENT);
   return { version, digest: str(m, "digest", 64), ...(document ? { document } : {}) };
+};
+
+// A proof is at most 256 siblings (wire/entity-map.ts MAX_PROOF_DEPTH).
+const MAX_PROOF_SIBLINGS_BYTES = 256 * 32;
+
+function decodeProofs(m: Fields, objects: number): Array<WireProof | null> {
+  const proofs = list(m, "proofs", objects);
+  if (proofs.length !== objects) badField("proofs must be parallel to objects");
+  return proofs.map((p, i) => {
+    if (p === null || p === undefined) return null;
+    const f = map(p, `proofs[${i}]`);
+    const leafKey = optBin(f, "leaf_key", 32);
+    const leafValue = optBin(f, "leaf_value", 40);
+    return {
+      seq: int(f, "seq"),
+      siblings: bin(f, "siblings", MAX_PROOF_SIBLINGS_BYTES),
+      ...(leafKey ? { leaf_key: leafKey } : {}),
+      ...(leafValue ? { leaf_value: leafValue } : {}),
+    };
+  });
+}
+
+/** Sealed checkpoints are at most MAX_SEALED_CHECKPOINT_BYTES; a host forwards at most this many at once. */
+export const MAX_CHECKPOINTS_PER_FRAME = 256;
+
+export const decodeProvideCheckpoints = (payload: Uint8Array): ProvideCheckpointsRequest => {
+  const m = unpackMap(payload);
+  return {
+    checkpoints: list(m, "checkpoints", MAX_CHECKPOINTS_PER_FRAME).map((c, i) => {
+      if (!(c instanceof Uint8Array) || c.length > MAX_SEALED_CHECKPOINT_BYTES) return badField(`checkpoints[${i}] must be bytes (at most ${MAX_SEALED_CHECKPOINT_BYTES})`);
+      return asBuffer(c);
+    }),
+  };
+};
+
+export const decodeProvideCheckpointsResponse = (payload: Uint8Array): ProvideCheckpointsResponse => {
+  const m = unpackMap(payload);
+  return {
+    held: list(m, "held", 4096).map((h, i) => {
+      const f = map(h, `held[${i}]`);
+      return { view: str(f, "view", 256), seq: int(f, "seq"), as_of: int(f, "as_of") };
+    }),
+    refused: list(m, "refused", MAX_CHECKPOINTS_PER_FRAME).map((r, i) => {
+      const f = map(r, `refused[${i}]`);
+      return { index: int(f, "index"), code: str(f, "code", 64), message: str(f, "message", 2048) };
+    }),
+  };
 };
 
 export const decodeErrorReply = (payload: Uint8Array): ErrorReply => {

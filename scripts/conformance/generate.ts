@@ -26,6 +26,9 @@ import { contentDigest, serializeSignatureParams, signatureBase, signatureHeader
 import type { SignedResponse } from "../../wire/frames";
 import { receivedFromSigned } from "../../verifier/response";
 import { signPush } from "../../wire/writer-auth";
+import { entityMapValue, sealCheckpoint, toWireProof, type WireProof } from "../../wire/checkpoint";
+import { EntityMap, entityMapKey } from "../../wire/entity-map";
+import { encodeFrame, FRAME_HEADER_BYTES, FrameKind } from "../../wire/frames";
 import { RFC9421_TEST_KEY_PEM } from "../docs/envelope-example";
 
 export const VECTORS_PATH = join(__dirname, "../../test/conformance/vectors.json");
@@ -78,6 +81,12 @@ export interface Vector {
   readonly response: VectorResponse;
   /** "valid", or the verifier error code (verifier/response.ts VerificationCode) every verifier must report. */
   readonly expect: "valid" | string;
+  /**
+   * The verifier's freshness bound for this vector (seconds; docs/trust.md P8), replacing the
+   * answer's max_staleness; absent = the answer's own. A verifier that finds an entity with
+   * fresh_as_of null or older than the bound reports `stale_answer`.
+   */
+  readonly max_staleness?: number;
   /** Set on tampered variants: which vector it was derived from and what was changed. */
   readonly tampered?: { readonly from: string; readonly component: string };
 }
@@ -105,10 +114,25 @@ export function generateVectors(): VectorFile {
   const otherKey = ed25519FromSeed(Buffer.alloc(32, 0x07));
   const writer = { kid: "conformance-writer", key: Buffer.alloc(32, 0x42), writer: "loader" };
   const keyring = new SealKeyring([writer]);
-  const signerWith = (k: SigningKey) => new Signer({ registry: DEFAULT_REGISTRY, key: k, now: () => SIGNED_AT_MS, validitySeconds: 60, keys: { keyring } });
+  const LANE = "conformance";
+  const signerWith = (k: SigningKey) => new Signer({ registry: DEFAULT_REGISTRY, key: k, now: () => SIGNED_AT_MS, validitySeconds: 60, keys: { keyring }, checkpointLane: LANE });
   const signer = signerWith(key);
-  const seal = (entity: string, features: Record<string, unknown>): Buffer =>
-    keyring.seal({ view: "user_profile", entity, event_time: SIGNED_AT_MS - 90_000, written_time: SIGNED_AT_MS - 60_000, features: features as never });
+  // P8: the view's entity map (the writer side) and the signers' held checkpoints: `signer` holds
+  // a recent one (as_of 2 s before signing), `staleSigner` only an old one (5 minutes before).
+  const map = new EntityMap();
+  const seal = (entity: string, features: Record<string, unknown>): Buffer => {
+    const bytes = keyring.seal({ view: "user_profile", entity, event_time: SIGNED_AT_MS - 90_000, written_time: SIGNED_AT_MS - 60_000, features: features as never });
+    map.set(entityMapKey("user_profile", entity), entityMapValue(SIGNED_AT_MS - 90_000, bytes));
+    return bytes;
+  };
+  const give = (s: Signer, seq: number, asOf: number): void => {
+    const sealed = sealCheckpoint({ lane: LANE, view: "user_profile", seq, as_of: asOf, root: map.rootHash(), entities: map.size }, writer.kid, writer.key);
+    s.handle(
+      { id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) },
+      "provision",
+    );
+  };
+  const proofs = (entities: readonly string[], seq = 1): WireProof[] => entities.map((e) => toWireProof(seq, map.prove(entityMapKey("user_profile", e))));
   const pinned = [key.keyid];
   const vectors: Vector[] = [];
   const add = (v: Omit<Vector, "now" | "pinned_keyids"> & Partial<Pick<Vector, "now" | "pinned_keyids">>): Vector => {
@@ -127,6 +151,11 @@ export function generateVectors(): VectorFile {
     referrer: null,
   });
 
+  const storedPlus42 = seal("user+42", { country: "FR" });
+  give(signer, 1, SIGNED_AT_MS - 2000);
+  const staleSigner = signerWith(key);
+  give(staleSigner, 1, SIGNED_AT_MS - 300_000);
+
   const getJsonReq = {
     method: "GET",
     path: "/v1/features/user_profile/user_000042",
@@ -139,7 +168,7 @@ export function generateVectors(): VectorFile {
     kind: "read",
     nonce: "n-get-json-0001",
     request: getJsonReq,
-    response: responseOf(signer.signRead({ ...getJsonReq, acceptSignature: getJsonReq.headers["accept-signature"], objects: [stored42] })),
+    response: responseOf(signer.signRead({ ...getJsonReq, acceptSignature: getJsonReq.headers["accept-signature"], objects: [stored42], proofs: proofs(["user_000042"]) })),
     expect: "valid",
   });
 
@@ -155,7 +184,15 @@ export function generateVectors(): VectorFile {
     kind: "read",
     nonce: "n-get-msgpack-01",
     request: getPackReq,
-    response: responseOf(signer.signRead({ ...getPackReq, accept: "application/msgpack", acceptSignature: getPackReq.headers["accept-signature"], objects: [stored42] })),
+    response: responseOf(
+      signer.signRead({
+        ...getPackReq,
+        accept: "application/msgpack",
+        acceptSignature: getPackReq.headers["accept-signature"],
+        objects: [stored42],
+        proofs: proofs(["user_000042"]),
+      }),
+    ),
     expect: "valid",
   });
 
@@ -166,7 +203,7 @@ export function generateVectors(): VectorFile {
     kind: "read",
     nonce: "n-get-pct-000001",
     request: pctReq,
-    response: responseOf(signer.signRead({ ...pctReq, acceptSignature: pctReq.headers["accept-signature"], objects: [seal("user+42", { country: "FR" })] })),
+    response: responseOf(signer.signRead({ ...pctReq, acceptSignature: pctReq.headers["accept-signature"], objects: [storedPlus42], proofs: proofs(["user+42"]) })),
     expect: "valid",
   });
 
@@ -186,6 +223,7 @@ export function generateVectors(): VectorFile {
     body: batchBody,
     acceptSignature: batchReq.headers["accept-signature"],
     objects: [stored42, null],
+    proofs: proofs(["user_000042", "user_999999"]),
   });
   const batch = add({
     name: "batch-json",
@@ -204,8 +242,55 @@ export function generateVectors(): VectorFile {
     kind: "not_found",
     nonce: "n-not-found-0001",
     request: notFoundReq,
-    response: responseOf(signer.signRead({ ...notFoundReq, acceptSignature: notFoundReq.headers["accept-signature"], objects: [null] })),
+    response: responseOf(signer.signRead({ ...notFoundReq, acceptSignature: notFoundReq.headers["accept-signature"], objects: [null], proofs: proofs(["user_404404"]) })),
     expect: "valid",
+  });
+
+  // --- Freshness (P8): validly signed answers every SDK must reject by default -----------------
+  add({
+    name: "read-json-unproven",
+    description: "the read-json request answered without an entity-map proof (a host that withholds them): fresh_as_of null, validly signed; rejected by default",
+    kind: "read",
+    nonce: "n-get-json-0001",
+    request: getJsonReq,
+    response: responseOf(signer.signRead({ ...getJsonReq, acceptSignature: getJsonReq.headers["accept-signature"], objects: [stored42] })),
+    expect: "stale_answer",
+  });
+  const staleRead = add({
+    name: "read-json-stale",
+    description: "the read-json request answered by a signer whose newest checkpoint is 5 minutes old (a host withholding newer ones): fresh_as_of older than max_staleness (60 s)",
+    kind: "read",
+    nonce: "n-get-json-0001",
+    request: getJsonReq,
+    response: responseOf(staleSigner.signRead({ ...getJsonReq, acceptSignature: getJsonReq.headers["accept-signature"], objects: [stored42], proofs: proofs(["user_000042"]) })),
+    expect: "stale_answer",
+  });
+  add({
+    ...staleRead,
+    name: "read-json-stale-within-caller-bound",
+    description: "read-json-stale verified with the caller's own bound (max_staleness 3600 s): valid",
+    max_staleness: 3600,
+    expect: "valid",
+  });
+  add({
+    name: "batch-json-one-unproven",
+    description: "the batch-json request answered with a proof for the first entity only: the second's fresh_as_of is null, so the whole answer is rejected",
+    kind: "batch",
+    nonce: "n-batch-0000001",
+    request: batchReq,
+    response: responseOf(
+      signer.signRead({
+        method: "POST",
+        path: batchReq.path,
+        query: "",
+        contentType: "application/json",
+        body: batchBody,
+        acceptSignature: batchReq.headers["accept-signature"],
+        objects: [stored42, null],
+        proofs: [...proofs(["user_000042"]), null],
+      }),
+    ),
+    expect: "stale_answer",
   });
 
   // A push: the writer signs the request (wire/writer-auth.ts), the signer seals and issues a

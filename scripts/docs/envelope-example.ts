@@ -17,7 +17,9 @@ import { DEFAULT_REGISTRY } from "../../registry/views";
 import { SealKeyring } from "../../enclave/seal";
 import { objectKey } from "../../wire/object";
 import { contentDigest, coveredComponents, signatureBase } from "../../wire/envelope";
-import type { SignedResponse } from "../../wire/frames";
+import { encodeFrame, FRAME_HEADER_BYTES, FrameKind, type SignedResponse } from "../../wire/frames";
+import { entityMapValue, sealCheckpoint, toWireProof, type WireProof } from "../../wire/checkpoint";
+import { EntityMap, entityMapKey } from "../../wire/entity-map";
 
 /** RFC 9421 Appendix B.1.4 "test-key-ed25519" — published in the RFC, a test key, not a secret. */
 export const RFC9421_TEST_KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n-----END PRIVATE KEY-----\n";
@@ -43,8 +45,27 @@ function exampleSigner(): { signer: Signer; keyring: SealKeyring; key: SigningKe
   const key = SigningKey.fromPrivateKey(createPrivateKey(RFC9421_TEST_KEY_PEM));
   // A fixed, public example writer key (the stored objects must be sealed: docs/object-layout.md).
   const keyring = new SealKeyring([{ kid: "example", key: Buffer.alloc(32, 0x42), writer: "loader" }]);
-  const signer = new Signer({ registry: DEFAULT_REGISTRY, key, now: () => EXAMPLE_NOW_MS, validitySeconds: 60, keys: { keyring } });
+  const signer = new Signer({ registry: DEFAULT_REGISTRY, key, now: () => EXAMPLE_NOW_MS, validitySeconds: 60, keys: { keyring }, checkpointLane: "example" });
   return { signer, keyring, key };
+}
+
+/**
+ * P8: the view's sequencer vouches for `stored` in a checkpoint (seq 7, as_of 2 s before the
+ * read) the signer is given; returns the host's proofs for `entities` against it.
+ */
+function checkpointed(signer: Signer, stored: ReadonlyArray<readonly [string, Buffer]>, entities: readonly string[]): WireProof[] {
+  const map = new EntityMap();
+  for (const [entity, bytes] of stored) map.set(entityMapKey("user_profile", entity), entityMapValue(EXAMPLE_NOW_MS - 90_000, bytes));
+  const sealed = sealCheckpoint(
+    { lane: "example", view: "user_profile", seq: 7, as_of: EXAMPLE_NOW_MS - 2000, root: map.rootHash(), entities: map.size },
+    "example",
+    Buffer.alloc(32, 0x42),
+  );
+  signer.handle(
+    { id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) },
+    "provision",
+  );
+  return entities.map((e) => toWireProof(7, map.prove(entityMapKey("user_profile", e))));
 }
 
 function profile(keyring: SealKeyring, entity: string, features: Record<string, unknown>): Buffer {
@@ -113,7 +134,7 @@ export function readExample(): { text: string; request: ExampleRequest; signed: 
     query: "?features=country,risk_score",
     acceptSignature: 'sig1=("@status" "content-digest");nonce="b3k2pp5k7z"',
   };
-  const signed = signer.signRead({ ...request, objects: [object] });
+  const signed = signer.signRead({ ...request, objects: [object], proofs: checkpointed(signer, [["user_000042", object]], ["user_000042"]) });
   const text = [
     render(request, signed, "Stored object key: `" + objectKey("user_profile", "user_000042") + "`"),
     "",
@@ -138,7 +159,7 @@ export function batchExample(): { text: string; request: ExampleRequest; signed:
     contentType: "application/json",
     body: Buffer.from(JSON.stringify({ entities: ["user_000042", "user_999999"], features: ["country"] })),
   };
-  const signed = signer.signRead({ ...request, objects: [stored, null] });
+  const signed = signer.signRead({ ...request, objects: [stored, null], proofs: checkpointed(signer, [["user_000042", stored]], ["user_000042", "user_999999"]) });
   return {
     text: render(
       request,

@@ -57,10 +57,21 @@ describe("express-lane verify", () => {
         // A host that swaps the batch has the signer answer another body under the same path.
         const signedRequestBody = state.swapBatch ? Buffer.from(JSON.stringify({ entities: ["u2", "u1"] })) : undefined;
         const format = req.headers.accept === "application/msgpack" && url.pathname !== "/v1/features/users/json-only" ? "msgpack" : "json";
+        // P8: /v1/features/users/fresh-<age s>|unproven answer a found entity with that fresh_as_of.
+        const freshness = /^\/v1\/features\/users\/(fresh-(\d+)|unproven)$/.exec(url.pathname);
+        const readBody = freshness
+          ? {
+              view: "users",
+              max_staleness: 60,
+              entity: url.pathname.split("/").pop(),
+              found: true,
+              fresh_as_of: freshness[2] ? new Date(Date.now() - Number(freshness[2]) * 1000).toISOString() : null,
+            }
+          : undefined;
         const answer = signAnswer({
           key: state.signer,
           request,
-          body: { view: "users", results: [], at: new Date(1_800_000_000_000) },
+          body: readBody ?? { view: "users", results: [], at: new Date(1_800_000_000_000) },
           created: Math.floor(Date.now() / 1000),
           nonce,
           signedRequestBody,
@@ -218,6 +229,23 @@ describe("express-lane verify", () => {
     expect(other.code).toBe(1);
     expect(other.err).toMatch(/^FAIL content_type: asked for application\/msgpack, the signed answer is application\/json/);
     await expect(verify(read(), "--accept", "text/html", "--key", enclave.keyid)).rejects.toThrow();
+  });
+
+  test("freshness (P8): OK names fresh_as_of; an unproven or too old entity FAILs stale_answer; --max-staleness replaces the bound; off warns", async () => {
+    const ok = await verify(`${base}/v1/features/users/fresh-5`, "--key", enclave.keyid);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^OK .* fresh_as_of=\d{4}-/);
+    const old = await verify(`${base}/v1/features/users/fresh-120`, "--key", enclave.keyid);
+    expect([old.code, old.err]).toEqual([1, expect.stringMatching(/^FAIL stale_answer: .*\(\d+ s ago, bound 60 s\)/)]);
+    expect((await verify(`${base}/v1/features/users/fresh-120`, "--key", enclave.keyid, "--max-staleness", "5m")).code).toBe(0);
+    expect((await verify(`${base}/v1/features/users/fresh-30`, "--key", enclave.keyid, "--max-staleness", "10")).code).toBe(1);
+    const unproven = await verify(`${base}/v1/features/users/unproven`, "--key", enclave.keyid, "--max-staleness", "1d");
+    expect([unproven.code, unproven.err]).toEqual([1, expect.stringMatching(/^FAIL stale_answer: .*fresh_as_of null/)]);
+    const off = await verify(`${base}/v1/features/users/unproven`, "--key", enclave.keyid, "--max-staleness", "off");
+    expect(off.code).toBe(0);
+    expect(off.err).toMatch(/WARNING: --max-staleness off/);
+    expect(off.out).toMatch(/freshness=UNCHECKED/);
+    await expect(verify(`${base}/v1/features/users/fresh-5`, "--key", enclave.keyid, "--max-staleness", "soon")).rejects.toThrow(/--max-staleness soon/);
   });
 
   test("a saved response verifies offline with a pinned JWK", async () => {

@@ -1,4 +1,6 @@
 import { formatMaxAge, parseMaxAge, pathText, viewsFileValue, viewsFromFileValue, ViewsFileError } from "../../wire/views-file";
+import { defaultRegistryRef, registryFromViews } from "../../wire/registry-document";
+import { maxStalenessOf } from "../../wire/registry";
 
 const view = (over: Record<string, unknown> = {}) => ({
   name: "clicks",
@@ -51,5 +53,28 @@ describe("wire/views-file", () => {
     const found = problems({ views: [view(), view()] });
     expect(found.length).toBeGreaterThan(0);
     expect(found.every((p) => p.startsWith("views"))).toBe(true);
+  });
+});
+
+describe("max_staleness (docs/trust.md P8): optional per view, default 60 s", () => {
+  const [parse, back, build, ref] = [viewsFromFileValue, viewsFileValue, registryFromViews, defaultRegistryRef];
+  const file = (extra: Record<string, unknown> = {}) => ({
+    views: [{ name: "orders", entity_key: "order_id", max_age: "2d", owner: "o", description: "d", features: [{ name: "a", type: "int" }], ...extra }],
+  });
+
+  it("parses a duration, round-trips, and reaches the registry; absent, the default and the same digest as before", () => {
+    const withBound = parse(file({ max_staleness: "5m" }), "views.yaml");
+    expect(withBound[0]!.max_staleness_seconds).toBe(300);
+    expect((back(withBound).views[0] as Record<string, unknown>).max_staleness).toBe("5m");
+    expect(maxStalenessOf(build(withBound).get("orders")!)).toBe(300);
+    const without = parse(file(), "views.yaml");
+    expect("max_staleness_seconds" in without[0]!).toBe(false);
+    expect(maxStalenessOf(build(without).get("orders")!)).toBe(60);
+    expect(ref(without).digest).not.toBe(ref(withBound).digest);
+  });
+
+  it("refuses what is not a positive duration", () => {
+    expect(() => parse(file({ max_staleness: "soon" }), "views.yaml")).toThrow(/max_staleness/);
+    expect(() => build([{ ...parse(file(), "views.yaml")[0]!, max_staleness_seconds: 0 }])).toThrow(/maxStalenessSeconds/);
   });
 });

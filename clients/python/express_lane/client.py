@@ -135,6 +135,7 @@ class Client:
         concurrency: int = 8,
         batch_size: int = MAX_BATCH_ENTITIES,
         skew_seconds: int = 5,
+        max_staleness: Optional[float] = None,
         transport: Optional[Transport] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -165,6 +166,8 @@ class Client:
         self.concurrency = max(1, concurrency)
         self.batch_size = min(MAX_BATCH_ENTITIES, max(1, batch_size))
         self.skew_seconds = skew_seconds
+        #: P8 (docs/trust.md): None = each answer's own max_staleness; math.inf = off (warns)
+        self.max_staleness = max_staleness
         self.transport: Transport = transport or http_transport
         self.clock = clock
         self._trusted: Dict[str, Jwk] = {}
@@ -277,7 +280,9 @@ class Client:
         def attempt():
             with self._lock:
                 keys = list(self._trusted.values())
-            return verify_response(answer.status, answer.headers, answer.body, request, keys, nonce=nonce, now=int(self.clock()), skew_seconds=self.skew_seconds)
+            return verify_response(
+                answer.status, answer.headers, answer.body, request, keys, nonce=nonce, now=int(self.clock()), skew_seconds=self.skew_seconds, max_staleness=self.max_staleness
+            )
 
         try:
             return attempt()
@@ -509,6 +514,9 @@ def _row(view: str, raw: Any, verification: Dict[str, Any]) -> Dict[str, Any]:
         "event_time": _parse_time(raw.get("event_time")),
         "written_time": _parse_time(raw.get("written_time")),
         "written_by": raw.get("written_by"),
+        # P8: no newer version existed at this time (signed); None = unproven
+        "fresh_as_of": _parse_time(raw.get("fresh_as_of")),
+        "checkpoint_seq": raw.get("checkpoint_seq"),
         "features": raw.get("features") or {},
         "status": raw.get("status") or {},
         "error": raw.get("error"),

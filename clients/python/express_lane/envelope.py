@@ -12,10 +12,14 @@ the digest of the body *we* sent, computed here, never taken from a header the a
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import hashlib
+import json
+import math
 import time
+import warnings
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, List, Mapping, Optional, Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -42,7 +46,11 @@ VERIFICATION_CODES = (
     "not_yet_valid",
     "expired",
     "nonce_mismatch",
+    "stale_answer",
 )
+
+#: The bound when an answer names none (docs/trust.md P8).
+DEFAULT_MAX_STALENESS_SECONDS = 60
 
 
 class VerificationError(Exception):
@@ -125,6 +133,9 @@ class Verified:
     created: int
     expires: int
     nonce: Optional[str]
+    #: P8: the oldest fresh_as_of among the answer's entities (ms since epoch); None for answers
+    #: that are not reads, or when the freshness check was turned off.
+    oldest_fresh_as_of: Optional[int] = None
 
 
 def content_digest(body: bytes) -> str:
@@ -178,12 +189,20 @@ def verify_response(
     label: Optional[str] = None,
     now: Optional[int] = None,
     skew_seconds: int = 5,
+    max_staleness: Optional[float] = None,
 ) -> Verified:
     """Verify one answer against the request we sent and the pinned keys; raise VerificationError.
 
     `headers` must have lower-case names. `keys` are the pinned keys (never one the lane handed out
     on the channel it answers on); an empty set verifies nothing.
+
+    Freshness (docs/trust.md P8) is enforced by default: every entity a read answer makes a claim
+    about (found, not_found, tombstone) must carry a signed fresh_as_of no older than
+    `max_staleness` seconds (default: the answer's own max_staleness, 60 s when absent), else
+    `stale_answer`. `max_staleness=math.inf` turns the check off (explicit; a warning is issued).
     """
+    if max_staleness is not None and (not isinstance(max_staleness, (int, float)) or isinstance(max_staleness, bool) or math.isnan(max_staleness) or max_staleness < 0):
+        raise TypeError("max_staleness must be a number of seconds >= 0 (math.inf: off)")
     signature_input = headers.get("signature-input")
     signature_header = headers.get("signature")
     digest_header = headers.get("content-digest")
@@ -255,7 +274,107 @@ def verify_response(
     got_nonce = params.get("nonce")
     if nonce is not None and got_nonce != nonce:
         raise VerificationError("nonce_mismatch", "signature does not carry the nonce we sent")
-    return Verified(chosen, keyid, int(created), int(expires), got_nonce if isinstance(got_nonce, str) else None)  # type: ignore[arg-type]
+    oldest: Optional[int] = None
+    if max_staleness == math.inf:
+        warnings.warn("express-lane: freshness check is OFF (max_staleness=inf): answers may be rolled back to an old version without notice", stacklevel=2)
+    else:
+        claims = answer_freshness(body, content_type)
+        if claims is not None:
+            oldest = _check_freshness(claims, now_s, max_staleness)
+    return Verified(chosen, keyid, int(created), int(expires), got_nonce if isinstance(got_nonce, str) else None, oldest)  # type: ignore[arg-type]
+
+
+def _time_ms(value: Any) -> Optional[int]:
+    if isinstance(value, _dt.datetime):
+        return int(value.replace(tzinfo=value.tzinfo or _dt.timezone.utc).timestamp() * 1000)
+    if isinstance(value, str):
+        try:
+            return int(_dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            return None
+    # msgpack's Timestamp type (timestamp=0) or others: unproven
+    to_unix = getattr(value, "to_unix", None)
+    if callable(to_unix):
+        return int(to_unix() * 1000)
+    return None
+
+
+def _bound(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else DEFAULT_MAX_STALENESS_SECONDS
+
+
+def _claim(view: str, r: Any, bound: float) -> Optional[dict]:
+    if not isinstance(r, dict):
+        return None
+    error = r.get("error")
+    if r.get("found") is not True and not (isinstance(error, dict) and error.get("code") == "not_found"):
+        return None  # a refusal: no value, no claim
+    return {"view": view, "entity": str(r.get("entity")), "fresh_as_of": _time_ms(r.get("fresh_as_of")), "max_staleness": bound}
+
+
+def answer_freshness(body: bytes, content_type: str) -> Optional[List[dict]]:
+    """The entities a signed read answer makes claims about, with fresh_as_of (ms) and the view's
+    bound; None for an answer that is not a read (push answers, errors). The same rules as
+    verifier/response.ts answerFreshness."""
+    try:
+        if content_type.startswith("application/msgpack"):
+            import msgpack
+
+            value = msgpack.unpackb(body, raw=False, timestamp=3, strict_map_key=False)
+        else:
+            value = json.loads(body)
+    except Exception:
+        return None
+    if not isinstance(value, dict):
+        return None
+    results = value.get("results")
+    if isinstance(value.get("metadata"), dict) and isinstance(results, list):
+        first = results[0] if results and isinstance(results[0], dict) else {}
+        keys = [str(k) for k in first.get("values", [])] if isinstance(first.get("values"), list) else []
+        refused = {(str(e.get("view")), str(e.get("entity"))) for e in value.get("errors", []) if isinstance(e, dict)} if isinstance(value.get("errors"), list) else set()
+        sections = [f for f in value.get("freshness", []) if isinstance(f, dict)] if isinstance(value.get("freshness"), list) else []
+        if not sections:
+            return [{"view": "", "entity": k, "fresh_as_of": None, "max_staleness": DEFAULT_MAX_STALENESS_SECONDS} for k in keys]
+        out = []
+        for f in sections:
+            view = str(f.get("view"))
+            times = f.get("fresh_as_of") if isinstance(f.get("fresh_as_of"), list) else []
+            for i, entity in enumerate(keys):
+                if (view, entity) in refused:
+                    continue
+                out.append({"view": view, "entity": entity, "fresh_as_of": _time_ms(times[i]) if i < len(times) else None, "max_staleness": _bound(f.get("max_staleness"))})
+        return out
+    if not isinstance(value.get("view"), str):
+        return None
+    bound = _bound(value.get("max_staleness"))
+    if isinstance(results, list):
+        if not all(isinstance(r, dict) and isinstance(r.get("found"), bool) for r in results):
+            return None  # a push answer's rows have `result`
+        return [c for c in (_claim(value["view"], r, bound) for r in results) if c is not None]
+    if not isinstance(value.get("found"), bool):
+        return None
+    one = _claim(value["view"], value, bound)
+    return [one] if one else []
+
+
+def _check_freshness(claims: List[dict], now_s: float, override: Optional[float]) -> Optional[int]:
+    oldest: Optional[int] = None
+    for c in claims:
+        fresh = c["fresh_as_of"]
+        if fresh is None:
+            raise VerificationError(
+                "stale_answer",
+                f"entity {json.dumps(c['entity'])} of view {c['view']} has fresh_as_of null: the signer holds no checkpoint proof that it is the newest version",
+            )
+        bound = override if override is not None else c["max_staleness"]
+        age = now_s - fresh / 1000
+        if age > bound:
+            raise VerificationError(
+                "stale_answer",
+                f"entity {json.dumps(c['entity'])} of view {c['view']} is proven fresh only as of {_dt.datetime.fromtimestamp(fresh / 1000, _dt.timezone.utc).isoformat()} ({round(age)} s ago, bound {bound:g} s)",
+            )
+        oldest = fresh if oldest is None or fresh < oldest else oldest
+    return oldest
 
 
 def _is_int(value: object) -> bool:

@@ -117,6 +117,8 @@ class FakeLane:
         self.calls: List[Tuple[str, str, Dict[str, str], Optional[bytes]]] = []
         self.failures: List[Tuple[int, Optional[str]]] = []
         self.tamper: Optional[Callable[[Dict], None]] = None
+        #: P8: how old the signed fresh_as_of is (seconds before now); None = unproven (null)
+        self.fresh_age: Optional[float] = 1.0
         self.store = {
             f"user_{i:06d}": {"country": "IN" if i % 2 else "FR", "risk_score": i / 1000, "referrer": None} for i in range(entities)
         }
@@ -127,13 +129,20 @@ class FakeLane:
     def fail_next(self, n: int, status: int, retry_after: Optional[str] = None) -> None:
         self.failures.extend([(status, retry_after)] * n)
 
+    def _fresh(self) -> Dict:
+        if self.fresh_age is None:
+            return {"fresh_as_of": None}
+        at = dt.datetime.fromtimestamp(self.now() - self.fresh_age, dt.timezone.utc)
+        return {"fresh_as_of": at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z", "checkpoint_seq": 1}
+
     def _read(self, entity: str, features: Optional[List[str]]) -> Dict:
         stored = self.store.get(entity)
         if stored is None:
-            return {"entity": entity, "found": False, "error": {"code": "not_found", "message": "no features stored for this entity"}}
+            return {"entity": entity, "found": False, "error": {"code": "not_found", "message": "no features stored for this entity"}, **self._fresh()}
         names = features or list(stored)
         return {
             "entity": entity, "found": True, "event_time": "2026-12-01T09:00:00.000Z", "written_time": "2026-12-01T09:00:01.000Z", "written_by": "loader",
+            **self._fresh(),
             "features": {n: stored.get(n) for n in names},
             "status": {n: ("NOT_FOUND" if n not in stored else "NULL_VALUE" if stored[n] is None else "PRESENT") for n in names},
         }
@@ -161,11 +170,11 @@ class FakeLane:
         view = urllib.parse.unquote(segments[3])
         if segments[-1] == "batch":
             req = json.loads(body)
-            answer = {"view": view, "results": [self._read(e, req.get("features")) for e in req["entities"]]}
+            answer = {"view": view, "max_staleness": 60, "results": [self._read(e, req.get("features")) for e in req["entities"]]}
             status = 200
         else:
             features = urllib.parse.unquote(query[len("?features="):]).split(",") if query.startswith("?features=") else None
-            answer = {"view": view, **self._read(urllib.parse.unquote(segments[-1]), features)}
+            answer = {"view": view, "max_staleness": 60, **self._read(urllib.parse.unquote(segments[-1]), features)}
             status = 200 if answer["found"] else 404
         if headers.get("accept") == "application/msgpack":
             import msgpack

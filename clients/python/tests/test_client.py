@@ -312,3 +312,42 @@ def test_parallel_chunks_that_meet_a_new_signer_key_attest_once():
     rows = c.get_many("user_profile", [f"user_{i:06d}" for i in range(240)])
     assert all(r["verification"]["keyid"] == lane.signer.jwk.keyid for r in rows)
     assert len([t for _m, t, _h, _b in lane.calls if t.startswith("/v1/attestation")]) == 2
+
+
+# -- freshness (docs/trust.md P8) ------------------------------------------------------------------
+
+
+def test_rows_carry_the_signed_fresh_as_of_and_checkpoint_seq():
+    row = client(FakeLane()).get("user_profile", "user_000001")
+    assert row["fresh_as_of"] is not None and row["checkpoint_seq"] == 1
+    assert abs(row["fresh_as_of"].timestamp() - (time.time() - 1)) < 5
+
+
+def test_an_unproven_answer_is_rejected_by_default():
+    lane = FakeLane()
+    lane.fresh_age = None
+    with pytest.raises(ExpressLaneError) as e:
+        client(lane).get("user_profile", "user_000001")
+    assert reason(e) == ("verification_failed", "stale_answer")
+    with pytest.raises(ExpressLaneError) as e:
+        client(lane).get_many("user_profile", ["user_000001", "nobody"])
+    assert reason(e) == ("verification_failed", "stale_answer")
+
+
+def test_an_answer_older_than_the_bound_is_rejected_unless_the_caller_allows_it():
+    import math
+    import warnings
+
+    lane = FakeLane()
+    lane.fresh_age = 120
+    with pytest.raises(ExpressLaneError) as e:
+        client(lane).get("user_profile", "user_000001")
+    assert reason(e) == ("verification_failed", "stale_answer")
+    assert client(lane, max_staleness=3600).get("user_profile", "user_000001")["found"] is True
+    with pytest.raises(ExpressLaneError):
+        client(lane, max_staleness=10).get("user_profile", "user_000001")
+    lane.fresh_age = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert client(lane, max_staleness=math.inf).get("user_profile", "user_000001")["found"] is True
+    assert any("freshness check is OFF" in str(w.message) for w in caught)

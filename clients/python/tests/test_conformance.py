@@ -31,6 +31,7 @@ def outcome(v: dict) -> str:
             nonce=v.get("nonce"),
             now=v["now"],
             skew_seconds=VECTORS["skew_seconds"],
+            max_staleness=v.get("max_staleness"),
         )
         return "valid"
     except VerificationError as err:
