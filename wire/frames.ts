@@ -10,7 +10,7 @@
  * Writers coalesce the frames produced in one event-loop turn into a single write (batching under
  * load without adding latency when idle).
  */
-import { Packr, Unpackr } from "msgpackr";
+import { Packr, RESERVE_START_SPACE, Unpackr } from "msgpackr";
 import { MAX_SEALED_CHECKPOINT_BYTES, type WireProof } from "./checkpoint";
 import type { Ed25519Jwk } from "./keys";
 import type { RawReadRequest } from "./request";
@@ -332,12 +332,14 @@ const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
 export function encodeFrame(id: number, kind: FrameKind, message: unknown): Buffer {
-  const payload = packr.pack(message);
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  frame.writeUInt32BE(5 + payload.length, 0);
+  // msgpackr leaves the header's 9 bytes free in front of the payload (RESERVE_START_SPACE): the
+  // frame is packed in place, no second buffer and no copy (a batch frame is ≈ 410 KB;
+  // bench/micro/frame-encode.ts). msgpackr never writes over a buffer it returned: later packs go
+  // after it or into a new one, so the frame stays valid while it waits in a FrameWriter queue.
+  const frame = packr.pack(message, RESERVE_START_SPACE | FRAME_HEADER_BYTES);
+  frame.writeUInt32BE(frame.length - 4, 0);
   frame.writeUInt32BE(id >>> 0, 4);
   frame.writeUInt8(kind, 8);
-  payload.copy(frame, FRAME_HEADER_BYTES);
   return frame;
 }
 

@@ -26,6 +26,19 @@ describe("wire/frames", () => {
     );
   });
 
+  it("frames packed in place stay intact while later frames are encoded (held in a writer queue, small and batch-sized)", () => {
+    // encodeFrame returns msgpackr's own buffer with the header written in front: frames encoded
+    // later (including ones that make msgpackr grow or replace its buffer) must not touch it.
+    const messages = Array.from({ length: 300 }, (_, i) =>
+      i % 50 === 7 ? { n: i, objects: Array.from({ length: 100 }, (_, k) => Buffer.alloc(4096, (i + k) % 256)) } : { n: i, text: "x".repeat(i * 13) },
+    );
+    const held = messages.map((m, i) => ({ frame: encodeFrame(i + 1, FrameKind.Reply, m), copy: Buffer.from(encodeFrame(i + 1, FrameKind.Reply, m)) }));
+    for (const { frame, copy } of held) expect(frame.equals(copy)).toBe(true);
+    const decoded = new FrameDecoder().push(Buffer.concat(held.map((h) => h.frame)));
+    expect(decoded.map((f) => f.id)).toEqual(messages.map((_, i) => i + 1));
+    expect(decoded.map((f) => decodePayload<Record<string, unknown>>(f))).toEqual(messages);
+  });
+
   it("reassembles a batch-sized frame from socket-sized reads, with whole frames before and after it", () => {
     const big = { objects: Array.from({ length: 100 }, (_, i) => Buffer.alloc(4096, i)) };
     const stream = Buffer.concat([encodeFrame(1, FrameKind.KeyInfo, {}), encodeFrame(2, FrameKind.SignRead, big), encodeFrame(3, FrameKind.KeyInfo, {})]);
