@@ -1,0 +1,180 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateKeyPairSync } from "node:crypto";
+import { MemoryStore } from "../../runtime/store/memory-store";
+import { ViewSequencer, SequencerStateError } from "../../cli/sequencer";
+import { runSequencer } from "../../cli/checkpoints";
+import { signedReport, sendReport, reportPath, SequencerReporter } from "../../cli/checkpoint-report";
+import { checkpointMacValid, entityMapValue, parseSealedCheckpoint } from "../../wire/checkpoint";
+import { checkpointLogKeys, decodeLogHead } from "../../wire/checkpoint-log";
+import { EntityMap, entityMapKey } from "../../wire/entity-map";
+
+const key = { kid: "dev-sequencer", key: randomBytes(32) };
+const value = (t: number, tag: string) => entityMapValue(t, Buffer.from(tag));
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "seq-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const make = (store: MemoryStore, stateDir = dir) => new ViewSequencer({ view: "user_profile", lane: "local", key, store, stateDir });
+
+async function head(store: MemoryStore) {
+  const got = await store.get(checkpointLogKeys("user_profile").head);
+  if (!got.found) throw new Error("no head");
+  const h = decodeLogHead(got.body, "user_profile");
+  return { head: h, sealed: parseSealedCheckpoint(h.checkpoint) };
+}
+
+describe("ViewSequencer", () => {
+  it("seals a checkpoint of the map after each report; seq only moves forward; the MAC is the writer key's", async () => {
+    const store = new MemoryStore();
+    const s = make(store);
+    const r1 = await s.report([["a", value(1000, "a1")], ["b", value(1000, "b1")]]);
+    const r2 = await s.report([["a", value(2000, "a2")]]);
+    expect(r2.seq).toBeGreaterThan(r1.seq);
+    expect(r2.as_of).toBeGreaterThanOrEqual(r1.as_of);
+    const { head: h, sealed } = await head(store);
+    expect(h.seq).toBe(r2.seq);
+    expect(checkpointMacValid(sealed, key.key)).toBe(true);
+    expect(checkpointMacValid(sealed, randomBytes(32))).toBe(false);
+    expect(sealed.checkpoint).toMatchObject({ lane: "local", view: "user_profile", seq: r2.seq, entities: 2 });
+    const expected = new EntityMap();
+    expected.set(entityMapKey("user_profile", "a"), value(2000, "a2"));
+    expected.set(entityMapKey("user_profile", "b"), value(1000, "b1"));
+    expect(sealed.checkpoint.root.equals(expected.rootHash())).toBe(true);
+    await s.close();
+  });
+
+  it("newer event time wins: a late or replayed older report changes nothing; null removes", async () => {
+    const s = make(new MemoryStore());
+    await s.report([["a", value(2000, "new")]]);
+    const root = s.rootHash;
+    const late = await s.report([["a", value(1000, "old")]]);
+    expect(late).toMatchObject({ applied: 0, ignored_older: 1 });
+    expect(s.rootHash.equals(root)).toBe(true);
+    expect(await s.report([["a", value(2000, "new")]])).toMatchObject({ applied: 0, unchanged: 1 });
+    expect(await s.report([["a", null]])).toMatchObject({ applied: 1 });
+    expect(s.size).toBe(0);
+    await s.close();
+  });
+
+  it("state survives a restart, and a crash (journal without the state file): seq continues above every published one", async () => {
+    const store = new MemoryStore();
+    const s1 = make(store);
+    await s1.report([["a", value(1000, "a")]]);
+    const last = await s1.report([]);
+    const root = s1.rootHash;
+    await s1.close();
+    const s2 = make(store);
+    expect(s2.rootHash.equals(root)).toBe(true);
+    const next = await s2.report([["b", value(1000, "b")]]);
+    expect(next.seq).toBe(last.seq + 1);
+    const rootB = s2.rootHash;
+    // A crash: no close (journal not folded), lock left behind by a dead process.
+    unlinkSync(join(dir, "user_profile.lock"));
+    const s3 = make(store);
+    expect(s3.rootHash.equals(rootB)).toBe(true);
+    expect((await s3.report([])).seq).toBe(next.seq + 1);
+    await s3.close();
+  });
+
+  it("one sequencer per view and state dir", async () => {
+    const s = make(new MemoryStore());
+    expect(() => make(new MemoryStore())).toThrow(SequencerStateError);
+    await s.close();
+    expect(existsSync(join(dir, "user_profile.lock"))).toBe(false);
+  });
+
+  it("refuses another lane's state", async () => {
+    const s = make(new MemoryStore());
+    await s.report([["a", value(1, "a")]]);
+    await s.close();
+    expect(() => new ViewSequencer({ view: "user_profile", lane: "other", key, store: new MemoryStore(), stateDir: dir })).toThrow(/lane/);
+  });
+});
+
+describe("sequencer endpoint", () => {
+  it("takes writer-signed reports, refuses bad signatures, replays, unknown views and bad values with JSON errors; heartbeats", async () => {
+    const store = new MemoryStore();
+    const running = await runSequencer({ views: ["user_profile"], lane: "local", key, store, stateDir: dir, heartbeatMs: 100 });
+    try {
+      const ok = await sendReport(running.url, "user_profile", [["a", value(1000, "a")]], key);
+      expect(ok.seq).toBeGreaterThan(1);
+
+      const post = (path: string, body: Buffer, headers: Record<string, string>) => fetch(`${running.url}${path}`, { method: "POST", body, headers });
+      const wrongKey = signedReport("user_profile", [["a", value(5000, "forged")]], { kid: key.kid, key: randomBytes(32) });
+      let res = await post(wrongKey.path, wrongKey.body, wrongKey.headers);
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("report_signature_invalid");
+
+      const good = signedReport("user_profile", [["b", value(1000, "b")]], key);
+      const tampered = Buffer.from(good.body.toString().replace('"b"', '"c"'));
+      res = await post(good.path, tampered, good.headers);
+      expect(res.status).toBe(401);
+      res = await post(good.path, good.body, { "content-type": "application/json" });
+      expect(res.status).toBe(401);
+      res = await post(good.path, good.body, good.headers);
+      expect(res.status).toBe(200);
+      res = await post(good.path, good.body, good.headers);
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("report_replayed");
+
+      const other = signedReport("other_view", [], key);
+      res = await post(other.path, other.body, other.headers);
+      expect(res.status).toBe(404);
+      const short = signedReport("user_profile", [["a", Buffer.alloc(39)]], key);
+      res = await post(short.path, short.body, short.headers);
+      expect(res.status).toBe(400);
+      res = await post(reportPath("user_profile", "push-answer"), Buffer.from("{}"), { "content-type": "application/json" });
+      expect(res.status).toBe(404); // no lane key pinned: no push answers
+
+      const seqBefore = (await head(store)).head.seq;
+      const rootBefore = (await head(store)).sealed.checkpoint.root;
+      await new Promise((r) => setTimeout(r, 450));
+      const after = await head(store);
+      expect(after.head.seq).toBeGreaterThan(seqBefore); // heartbeat: new seq…
+      expect(after.sealed.checkpoint.root.equals(rootBefore)).toBe(true); // …same root
+      const listing = (await (await fetch(`${running.url}/v1/checkpoints`)).json()) as { views: Array<{ view: string; entities: number }> };
+      expect(listing.views).toEqual([expect.objectContaining({ view: "user_profile", entities: 2 })]);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it("refuses push answers that do not verify against the pinned lane key", async () => {
+    const { publicKey } = generateKeyPairSync("ed25519");
+    const jwk = { ...(publicKey.export({ format: "jwk" }) as { kty: "OKP"; crv: "Ed25519"; x: string }), kid: "lane-x" };
+    const running = await runSequencer({ views: ["user_profile"], lane: "local", key, store: new MemoryStore(), stateDir: dir, pinned: [jwk] });
+    try {
+      const body = JSON.stringify({
+        request: { path: "/v1/features/user_profile/_push", body: Buffer.from("{}").toString("base64") },
+        answer: { status: 200, headers: { "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ view: "user_profile", results: [] })).toString("base64") },
+      });
+      const res = await fetch(`${running.url}${reportPath("user_profile", "push-answer")}`, { method: "POST", body, headers: { "content-type": "application/json" } });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("push_answer_unverified");
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it("SequencerReporter batches adds and counts failures without throwing", async () => {
+    const running = await runSequencer({ views: ["user_profile"], lane: "local", key, store: new MemoryStore(), stateDir: dir });
+    try {
+      const r = new SequencerReporter({ url: running.url, view: "user_profile", key, batch: 3 });
+      for (let i = 0; i < 7; i++) r.add(`e${i}`, value(1000, `v${i}`));
+      expect(await r.close()).toMatchObject({ reported: 7, failed: 0 });
+      expect(running.sequencers.get("user_profile")!.size).toBe(7);
+      const bad = new SequencerReporter({ url: running.url, view: "user_profile", key: { kid: "nobody", key: randomBytes(32) } });
+      bad.add("x", value(1, "x"));
+      const s = await bad.close();
+      expect(s).toMatchObject({ reported: 0, failed: 1 });
+      expect(s.errors[0]).toMatch(/401/);
+    } finally {
+      await running.stop();
+    }
+  });
+});
