@@ -63,7 +63,7 @@ export async function sendReport(url: string, view: string, changes: ReadonlyArr
 export interface PushAnswerReport {
   readonly request: { readonly method?: string; readonly path: string; readonly body: Uint8Array };
   readonly answerNonce?: string;
-  readonly answer: { readonly status: number; readonly headers: Record<string, string>; readonly body: Uint8Array };
+  readonly answer: { readonly status: number; readonly headers: Readonly<Record<string, string | undefined>>; readonly body: Uint8Array };
 }
 
 export async function sendPushAnswer(url: string, view: string, report: PushAnswerReport): Promise<{ seq: number; as_of: number }> {
@@ -91,9 +91,7 @@ export class SequencerReporter {
   failed = 0;
   readonly errors: string[] = [];
 
-  constructor(
-    private readonly options: { readonly url: string; readonly view: string; readonly key: ReportKey; readonly batch?: number; readonly intervalMs?: number },
-  ) {}
+  constructor(private readonly options: { readonly url: string; readonly view: string; readonly key: ReportKey; readonly batch?: number; readonly intervalMs?: number }) {}
 
   add(entity: string, value: Uint8Array | null): void {
     this.pending.push([entity, value]);

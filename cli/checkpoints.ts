@@ -111,7 +111,11 @@ export function createSequencerServer(o: SequencerServerOptions): Server {
     try {
       sig = parseWriterSignature(
         { method: "POST", path, query: "", contentType: req.headers["content-type"], body },
-        { signatureInput: req.headers["signature-input"] as string | undefined, signature: req.headers["signature"] as string | undefined, contentDigest: req.headers["content-digest"] as string | undefined },
+        {
+          signatureInput: req.headers["signature-input"] as string | undefined,
+          signature: req.headers["signature"] as string | undefined,
+          contentDigest: req.headers["content-digest"] as string | undefined,
+        },
         nowSeconds(),
         REPORT_SIGNATURE_TAG,
       );
@@ -120,7 +124,8 @@ export function createSequencerServer(o: SequencerServerOptions): Server {
       throw err;
     }
     const key = o.reporters.get(sig.kid);
-    if (!key || !timingSafeEqual(writerMac(key, sig.base), sig.mac)) throw new HttpError(401, "report_signature_invalid", "the report is not signed by a writer key this sequencer accepts");
+    if (!key || !timingSafeEqual(writerMac(key, sig.base), sig.mac))
+      throw new HttpError(401, "report_signature_invalid", "the report is not signed by a writer key this sequencer accepts");
     remember(sig.nonce);
     const m = parseJson(body);
     if (!Array.isArray(m.changes) || m.changes.length > MAX_REPORT_CHANGES) throw new HttpError(400, "bad_report", `changes must be a list of at most ${MAX_REPORT_CHANGES}`);
@@ -267,9 +272,12 @@ export async function runSequencer(o: {
   // The first checkpoint at once (with a snapshot): followers need not wait for a heartbeat.
   for (const s of sequencers.values()) await s.report([]).catch(() => undefined);
   const heartbeatMs = o.heartbeatMs ?? HEARTBEAT_MS;
-  const timer = setInterval(() => {
-    for (const s of sequencers.values()) void s.heartbeat(heartbeatMs - 50)?.catch(() => undefined);
-  }, Math.max(10, heartbeatMs / 4));
+  const timer = setInterval(
+    () => {
+      for (const s of sequencers.values()) void s.heartbeat(heartbeatMs - 50)?.catch(() => undefined);
+    },
+    Math.max(10, heartbeatMs / 4),
+  );
   timer.unref();
   return {
     url: `http://${host}:${port}`,
@@ -295,11 +303,21 @@ export function registerCheckpointsCommand(program: Command): void {
         .description("run the sequencer of the given views: writers report their writes, it seals and publishes a checkpoint after each batch and every second")
         .requiredOption("--view <name>", "a view this sequencer owns (repeatable; one sequencer per view)", (v: string, all: string[] = []) => [...all, v])
         .addOption(new Option("--lane <name>", "the lane name the key directory carries (checkpoints name it)").env("EXPRESS_LANE_NAME").makeOptionMandatory())
-        .addOption(new Option("--state-dir <dir>", "where the sequencer keeps each view's map and seq (its own disk, never the store)").env("EXPRESS_LANE_SEQUENCER_STATE").default(".lane/sequencer"))
+        .addOption(
+          new Option("--state-dir <dir>", "where the sequencer keeps each view's map and seq (its own disk, never the store)")
+            .env("EXPRESS_LANE_SEQUENCER_STATE")
+            .default(".lane/sequencer"),
+        )
         .addOption(new Option("--host <host>", "listen address").env("EXPRESS_LANE_SEQUENCER_HOST").default("127.0.0.1"))
         .addOption(new Option("--port <n>", "listen port (0: any)").env("EXPRESS_LANE_SEQUENCER_PORT").default("8090"))
-        .option("--reporter-key-file <file>", "another writer key file whose reports are accepted (repeatable; the sealing key's always are)", (v: string, all: string[] = []) => [...all, v])
-        .option("--key <jwk file|keyid>", "pin the lane's signing key: push answers verified against it are accepted as reports (repeatable)", (v: string, all: string[] = []) => [...all, v])
+        .option("--reporter-key-file <file>", "another writer key file whose reports are accepted (repeatable; the sealing key's always are)", (v: string, all: string[] = []) => [
+          ...all,
+          v,
+        ])
+        .option("--key <jwk file|keyid>", "pin the lane's signing key: push answers verified against it are accepted as reports (repeatable)", (v: string, all: string[] = []) => [
+          ...all,
+          v,
+        ])
         .option("--url <url>", "the lane URL (only to resolve a --key given as a keyid)"),
     ),
   ).action(

@@ -303,7 +303,10 @@ export class ViewSequencer {
       journal.push({ seq, as_of: asOf, last_change: this.lastChange, snapshot: this.snapshot });
     }
     const snapshotDue =
-      this.needSnapshot || this.snapshot === null || this.deltasSinceSnapshot >= SNAPSHOT_EVERY_DELTAS || this.changesSinceSnapshot > Math.max(MAX_LOG_ENTRIES, this.entries.size / 4);
+      this.needSnapshot ||
+      this.snapshot === null ||
+      this.deltasSinceSnapshot >= SNAPSHOT_EVERY_DELTAS ||
+      this.changesSinceSnapshot > Math.max(MAX_LOG_ENTRIES, this.entries.size / 4);
     const snapshotParts: Array<{ key: string; bytes: Buffer }> = [];
     if (snapshotDue) {
       const sorted = [...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -319,7 +322,11 @@ export class ViewSequencer {
       journal[journal.length - 1] = { ...journal[journal.length - 1], snapshot: this.snapshot };
     }
     const root = this.map.rootHash();
-    const sealedBytes = sealCheckpoint({ lane: this.options.lane, view: this.options.view, seq, as_of: asOf, root, entities: this.entries.size }, this.options.key.kid, this.options.key.key);
+    const sealedBytes = sealCheckpoint(
+      { lane: this.options.lane, view: this.options.view, seq, as_of: asOf, root, entities: this.entries.size },
+      this.options.key.kid,
+      this.options.key.key,
+    );
     // Durable before anyone can see it: the seq is spent once it is journalled.
     this.appendJournal(journal);
     this.seq = seq;

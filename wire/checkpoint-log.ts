@@ -57,8 +57,7 @@ const bad = (message: string): never => {
   throw new CheckpointLogError(message);
 };
 const packr = new Packr({ useRecords: false, moreTypes: false });
-const asBuffer = (v: unknown): Buffer | null =>
-  Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : null;
+const asBuffer = (v: unknown): Buffer | null => (Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : null);
 const pad = (n: number, width: number): string => String(n).padStart(width, "0");
 
 function checkView(view: string): string {
@@ -206,7 +205,8 @@ export function decodeLogSnapshotPart(bytes: Uint8Array, view: string, seq: numb
   if (m.seq !== seq || m.part !== part || m.parts !== parts) bad(`snapshot part ${part}/${parts} at seq ${seq} names another position`);
   const entries = list(m.entries, "snapshot entries").map((c, i): readonly [string, Buffer] => {
     if (!Array.isArray(c) || c.length !== 2) bad(`snapshot entry ${i} must be [entity, value]`);
-    return [entity(c[0], `snapshot entry ${i}`), value(c[1], `snapshot entry ${i}`)];
+    const [e, v] = c as unknown[];
+    return [entity(e, `snapshot entry ${i}`), value(v, `snapshot entry ${i}`)];
   });
   return { view, seq, part, parts, root: root(m.root, "snapshot"), entries };
 }

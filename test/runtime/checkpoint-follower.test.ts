@@ -70,18 +70,27 @@ describe("CheckpointFollower", () => {
 
   it("rebuilds the sequencer's map from the log (snapshot, then deltas) and proves against the checkpoint the signer accepted", async () => {
     const { follower, sequencer, signer, registry } = setup();
-    await sequencer.report([["a", value(1000, "a")], ["b", value(1000, "b")]]);
+    await sequencer.report([
+      ["a", value(1000, "a")],
+      ["b", value(1000, "b")],
+    ]);
     await follower.poll();
     let c = follower.proving(VIEW)!;
     expect(c.seq).toBe(sequencer.current!.seq);
     expect(signer.held.has(c.seq)).toBe(true);
-    const [pa, pz] = follower.proofs([{ view: VIEW, entity: "a" }, { view: VIEW, entity: "zz" }]);
+    const [pa, pz] = follower.proofs([
+      { view: VIEW, entity: "a" },
+      { view: VIEW, entity: "zz" },
+    ]);
     expect(signer.check("a", pa)).toMatchObject({ ok: true, present: true });
     expect(parseEntityMapValue((signer.check("a", pa) as { value: Buffer }).value).eventTimeMs).toBe(1000);
     expect(signer.check("zz", pz)).toMatchObject({ ok: true, present: false });
     // Deltas: a change, a removal, a new entity.
     await sequencer.report([["a", value(2000, "a2")]]);
-    await sequencer.report([["b", null], ["c", value(1500, "c")]]);
+    await sequencer.report([
+      ["b", null],
+      ["c", value(1500, "c")],
+    ]);
     await follower.poll();
     c = follower.proving(VIEW)!;
     expect(c.seq).toBe(sequencer.current!.seq);
@@ -93,7 +102,7 @@ describe("CheckpointFollower", () => {
     await sequencer.report([]);
     await follower.poll();
     expect(follower.proving(VIEW)!.seq).toBe(sequencer.current!.seq);
-    expect((await registry.getSingleMetricAsString("lane_checkpoint_age_seconds"))).toMatch(/lane_checkpoint_age_seconds\{view="user_profile"\} \d/);
+    expect(await registry.getSingleMetricAsString("lane_checkpoint_age_seconds")).toMatch(/lane_checkpoint_age_seconds\{view="user_profile"\} \d/);
     await sequencer.close();
   });
 

@@ -36,7 +36,16 @@ describe("checkpoint log records", () => {
   it("round-trip head, delta and snapshot part", () => {
     const head = { view: "v", seq: 9, checkpoint: Buffer.from("sealed"), last_change: 4, snapshot: { seq: 2, parts: 1 } };
     expect(decodeLogHead(encodeLogHead(head), "v")).toEqual(head);
-    const delta = { view: "v", seq: 4, prev: 2, root, changes: [["a", v40(1)], ["b", null]] as Array<[string, Buffer | null]> };
+    const delta = {
+      view: "v",
+      seq: 4,
+      prev: 2,
+      root,
+      changes: [
+        ["a", v40(1)],
+        ["b", null],
+      ] as Array<[string, Buffer | null]>,
+    };
     expect(decodeLogDelta(encodeLogDelta(delta), "v", 4)).toEqual(delta);
     const part = { view: "v", seq: 2, part: 0, parts: 1, root, entries: [["a", v40(2)]] as Array<[string, Buffer]> };
     expect(decodeLogSnapshotPart(encodeLogSnapshotPart(part), "v", 2, 0, 1)).toEqual(part);
@@ -61,7 +70,9 @@ describe("checkpoint log records", () => {
     expect(() => decodeLogDelta(bad({ v: 1, view: "v", seq: 3, prev: 1, root, changes: [["a", Buffer.alloc(39)]] }), "v", 3)).toThrow(/40 bytes/);
     expect(() => decodeLogDelta(bad({ v: 1, view: "v", seq: 3, prev: 1, root, changes: [["", null]] }), "v", 3)).toThrow(/entity/);
     expect(() => decodeLogDelta(bad({ v: 1, view: "v", seq: 3, prev: 1, root: Buffer.alloc(31), changes: [] }), "v", 3)).toThrow(/root/);
-    expect(() => decodeLogDelta(bad({ v: 1, view: "v", seq: 3, prev: 1, root, changes: Array.from({ length: MAX_LOG_ENTRIES + 1 }, () => ["a", null]) }), "v", 3)).toThrow(/at most/);
+    expect(() => decodeLogDelta(bad({ v: 1, view: "v", seq: 3, prev: 1, root, changes: Array.from({ length: MAX_LOG_ENTRIES + 1 }, () => ["a", null]) }), "v", 3)).toThrow(
+      /at most/,
+    );
     expect(() => decodeLogSnapshotPart(bad({ v: 1, view: "v", seq: 2, part: 0, parts: 1, root, entries: [["a", null]] }), "v", 2, 0, 1)).toThrow(/40 bytes/);
     expect(() => encodeLogDelta({ view: "v", seq: 2, prev: 2, root, changes: [] })).toThrow(CheckpointLogError);
   });
