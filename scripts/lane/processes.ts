@@ -4,7 +4,7 @@
  * runtime. Used by `npm start` and by the integration tests, so both exercise the same wiring.
  */
 import { ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { S3Store } from "../../runtime/store/s3-store";
@@ -17,8 +17,15 @@ import type { SealKeyring } from "../../enclave/seal";
 // The local lane plays the writer and the lane admin too: it holds the dev writer key and the dev
 // admin key (never the runtime), see ./dev-keys.ts.
 import { readWriterKeyFile, writerKeyring } from "../../cli/writer-key";
-import { ensureDevLaneKey, ensureLaneKeys, ensureLaneRegistry, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
+import { DEV_LANE, ensureDevLaneKey, ensureLaneKeys, ensureLaneRegistry, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
 import { writeLaneConfig } from "../../cli/lane-config";
+// The lane plays the views' checkpoint sequencer too (issue #16): a writer-side process, in-process here.
+import { runSequencer, type RunningSequencer } from "../../cli/checkpoints";
+import { SequencerReporter } from "../../cli/checkpoint-report";
+import { pinnedKeys } from "../../cli/push";
+import { entityMapValue } from "../../wire/checkpoint";
+import { inspectSealed } from "../../runtime/store/conditional-write";
+import type { Ed25519Jwk } from "../../wire/keys";
 
 // From sources (scripts/lane/) the repo is two levels up; from a bundle in dist/ it is one.
 const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
@@ -67,6 +74,12 @@ export interface LaneOptions {
   readonly laneKey?: boolean;
   /** Pin processes to CPUs with `taskset -c` when available (benchmarks). */
   readonly cpus?: { readonly runtime?: string; readonly signer?: string; readonly store?: string };
+  /**
+   * Run the checkpoint sequencer of every view of the lane's registry (provable freshness, issue
+   * #16): the demo load reports to it, the runtime follows its log, answers carry fresh_as_of.
+   * Off: no checkpoints (answers' fresh_as_of is null). @default true
+   */
+  readonly sequencer?: boolean;
 }
 
 export interface Lane {
@@ -90,6 +103,11 @@ export interface Lane {
   readonly keys: LaneKeyPaths;
   /** The dev writer's kid (the directory lists it for "write"). */
   readonly writerKid: string;
+  /** The checkpoint sequencer's endpoint (writers report to it; lane.json `sequencer`); undefined when off. */
+  readonly sequencerUrl?: string;
+  /** Stop / start the in-process sequencer (its state stays in dataDir/sequencer): checkpoints stop, fresh_as_of ages. */
+  stopSequencer(): Promise<void>;
+  startSequencer(): Promise<void>;
   /** Process ids of the running children (CPU accounting in bench/cpu.ts). */
   pids(): { readonly runtime?: number; readonly signer?: number; readonly store?: number };
   stopSigner(): Promise<void>;
@@ -177,14 +195,23 @@ async function demoAlreadyLoaded(store: S3Store | FileStore, count: number, seal
   return true;
 }
 
-async function loadDemo(store: S3Store | FileStore, count: number, seals: SealKeyring, onProgress?: (done: number, total: number) => void): Promise<void> {
+async function loadDemo(
+  store: S3Store | FileStore,
+  count: number,
+  seals: SealKeyring,
+  onProgress?: (done: number, total: number) => void,
+  reporter?: SequencerReporter,
+): Promise<void> {
   const now = Date.now();
   let next = 0;
   let done = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = next++;
-      await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), demoSealedBytes(i, now, seals), { contentType: "application/msgpack" });
+      const bytes = demoSealedBytes(i, now, seals);
+      await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), bytes, { contentType: "application/msgpack" });
+      // A writer reports what it stored (the sequencer never scans the store).
+      reporter?.add(demoEntityId(i), entityMapValue(inspectSealed(bytes)!.eventTime, bytes));
       done++;
       if (done % 250 === 0 || done === count) onProgress?.(done, count);
     }
@@ -249,6 +276,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const pinning: Record<string, string> = {};
   if (TASKSET) for (const [k, v] of Object.entries(cpus)) if (v !== undefined) pinning[k] = v;
   const children: { store: ChildProcess | null; signer: ChildProcess | null; runtime: ChildProcess | null } = { store: null, signer: null, runtime: null };
+  let sequencer = null as RunningSequencer | null;
   const base = { bundles, quiet: options.quiet };
 
   try {
@@ -265,7 +293,27 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     const demoTarget = storeKind !== "s3" ? new FileStore({ root: objectsDir }) : store;
     if (storeKind !== "s3") mkdirSync(objectsDir, { recursive: true });
     const demoCount = options.demoEntities ?? 3000;
-    if (demoCount > 0 && !(await demoAlreadyLoaded(demoTarget, demoCount, seals))) await loadDemo(demoTarget, demoCount, seals, options.onProgress);
+    // The sequencer publishes where the runtime reads (the file folder behind file/memory stores).
+    const sequencerOn = options.sequencer ?? true;
+    let pinned: Ed25519Jwk[] | undefined;
+    const startSequencer = async (): Promise<void> => {
+      sequencer = await runSequencer({
+        views: DEFAULT_REGISTRY.all.map((v) => v.name),
+        lane: DEV_LANE,
+        key: laneKeys.writer,
+        store: demoTarget,
+        stateDir: join(dataDir, "sequencer"),
+        pinned,
+      });
+    };
+    if (sequencerOn) await startSequencer();
+    const demoHeld = (sequencer?.sequencers.get(DEMO_VIEW)?.size ?? 0) >= demoCount;
+    if (demoCount > 0 && !((sequencer === null || demoHeld) && (await demoAlreadyLoaded(demoTarget, demoCount, seals)))) {
+      const reporter = sequencer ? new SequencerReporter({ url: sequencer.url, view: DEMO_VIEW, key: laneKeys.writer }) : undefined;
+      await loadDemo(demoTarget, demoCount, seals, options.onProgress, reporter);
+      const r = await reporter?.close();
+      if (r && r.failed > 0) throw new Error(`the demo load could not report to the sequencer: ${r.errors[0]}`);
+    }
 
     const startSigner = async (): Promise<string> => {
       const started = await spawnReady(
@@ -326,7 +374,14 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       },
       dev_ca_dir: join(dataDir, "dev-ca"),
       keyid,
+      ...(sequencer ? { sequencer: sequencer.url } : {}),
     });
+    // Push answers reported to the sequencer are checked against the lane's signing key.
+    const pinSequencer = async (): Promise<void> => {
+      if (!sequencer) return;
+      pinned = options.laneKey ? (JSON.parse(readFileSync(keyPaths.laneJwksFile, "utf8")) as { keys: Ed25519Jwk[] }).keys : await pinnedKeys({ key: [lane.keyid] }, url);
+      if (pinned) sequencer.pin(pinned);
+    };
 
     const lane: Lane = {
       url,
@@ -343,6 +398,16 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       writerKeyFile: sealKeyFile,
       keys: laneKeyPaths(dataDir),
       writerKid: laneKeys.writer.kid,
+      get sequencerUrl() {
+        return sequencer?.url;
+      },
+      stopSequencer: async () => {
+        await sequencer?.stop();
+        sequencer = null;
+      },
+      startSequencer: async () => {
+        if (!sequencer) await startSequencer();
+      },
       pids: () => ({ runtime: children.runtime?.pid, signer: children.signer?.pid, store: children.store?.pid }),
       stopSigner: async () => {
         await stopChild(children.signer);
@@ -350,16 +415,21 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       },
       startSigner: async () => {
         lane.keyid = await startSigner();
+        await pinSequencer().catch(() => undefined);
         return lane.keyid;
       },
       stop: async () => {
+        await sequencer?.stop();
+        sequencer = null;
         await Promise.all([stopChild(children.runtime), stopChild(children.signer)]);
         await store.close();
         await stopChild(children.store);
       },
     };
+    await pinSequencer();
     return lane;
   } catch (err) {
+    await sequencer?.stop().catch(() => undefined);
     await Promise.all([stopChild(children.runtime), stopChild(children.signer), stopChild(children.store)]);
     throw err;
   }
