@@ -13,6 +13,10 @@ import { FEAST_EPOCH, feastFeatureName, type FeastRequest, type FeastStatus } fr
 import { SEAL_FAILURE_MESSAGES, type SealKeyring } from "./seal";
 import type { ServedEntity } from "../wire/frames";
 import type { RegistryRef } from "../wire/registry-document";
+import { maxStalenessOf } from "../wire/registry";
+import { fromWireProof, type WireProof } from "../wire/checkpoint";
+import { entityMapKey } from "../wire/entity-map";
+import { FRESHNESS_MESSAGES, freshnessOf, UNPROVEN, type CheckpointLookup, type Freshness, type ServedObject } from "./checkpoint-state";
 
 /**
  * Per-feature status, Feast style. OUTSIDE_MAX_AGE: the object's event_time is older than the
@@ -60,6 +64,8 @@ export interface RenderContext {
   readonly guard?: EntityGuard;
   /** The registry the answer names (registry_version, registry_digest); absent = not named (unit tests). */
   readonly registryRef?: RegistryRef;
+  /** The writer checkpoints held (P8); absent = none, every entity's fresh_as_of is null. */
+  readonly checkpoints?: CheckpointLookup;
 }
 
 /** The answer's registry fields: which registry the signer validated and projected with. */
@@ -82,6 +88,10 @@ export interface EntityFound {
   readonly written_time: AnswerTime;
   /** The writer whose key sealed the object (the key directory names it). */
   readonly written_by: string;
+  /** P8: no newer version of the entity existed at this time, per the view's checkpoint; null = unproven. */
+  readonly fresh_as_of: AnswerTime;
+  /** The checkpoint fresh_as_of comes from (absent when fresh_as_of is null). */
+  readonly checkpoint_seq?: number;
   readonly features: Record<string, FeatureValue>;
   readonly status: Record<string, FeatureStatus>;
 }
@@ -90,6 +100,9 @@ export interface EntityError {
   readonly entity: string;
   readonly found: false;
   readonly error: { readonly code: string; readonly message: string };
+  /** not_found (and a tombstone): the entity had no object at this time, per the view's checkpoint; null = unproven or refused. */
+  readonly fresh_as_of: AnswerTime;
+  readonly checkpoint_seq?: number;
 }
 
 export type EntityResult = EntityFound | EntityError;
@@ -191,8 +204,9 @@ export function renderEntity(
   ctx: RenderContext,
   format: ReadRequest["format"] = "json",
   served?: ServedEntity[],
+  proof?: WireProof | null,
 ): EntityResult {
-  const result = renderEntityOnce(def, entity, bytes, wanted, ctx, format);
+  const result = renderEntityOnce(def, entity, bytes, wanted, ctx, format, proof ?? null);
   if (served) served.push(servedOf(result.result, result.eventTimeMs, ctx.readTimeMs));
   return result.result;
 }
@@ -205,6 +219,26 @@ function servedOf(result: EntityResult, eventTimeMs: number | undefined, readTim
   return { status: outside ? "outside_max_age" : "found", ageSeconds };
 }
 
+/**
+ * P8 for one entity: the contract's table (enclave/checkpoint-state.ts freshnessOf) against the
+ * held checkpoint the host's proof names. No proof, an unknown seq or a malformed proof: unproven.
+ */
+function freshnessFor(def: ViewDef, entity: string, proof: WireProof | null, ctx: RenderContext, served: ServedObject | null): Freshness {
+  if (proof === null || ctx.checkpoints === undefined) return UNPROVEN;
+  const checkpoint = ctx.checkpoints.get(def.name, proof.seq);
+  if (checkpoint === undefined) return UNPROVEN;
+  const path = fromWireProof(proof);
+  if (path === null) return UNPROVEN;
+  return freshnessOf(checkpoint, entityMapKey(def.name, entity), path, served);
+}
+
+/** The answer fields of a freshness verdict that serves (fresh or unproven). */
+function freshFields(f: Freshness, format: ReadRequest["format"]): { fresh_as_of: AnswerTime; checkpoint_seq?: number } {
+  return f.kind === "fresh" ? { fresh_as_of: timeFor(format, f.asOf), checkpoint_seq: f.seq } : { fresh_as_of: null };
+}
+
+const UNPROVEN_FIELDS = { fresh_as_of: null } as const;
+
 function renderEntityOnce(
   def: ViewDef,
   entity: string,
@@ -212,27 +246,35 @@ function renderEntityOnce(
   wanted: KeySelector | null,
   ctx: RenderContext,
   format: ReadRequest["format"],
+  proof: WireProof | null,
 ): { result: EntityResult; eventTimeMs?: number } {
   const done = (result: EntityResult, eventTimeMs?: number) => ({ result, eventTimeMs });
   if (bytes === null) {
-    return done({ entity, found: false, error: { code: "not_found", message: entityMessage("not_found") } });
+    // Not found is a claim too: only an absence proof makes it fresh; a presence proof means the host withheld the object.
+    const f = freshnessFor(def, entity, proof, ctx, null);
+    if (f.kind === "refused") return done({ entity, found: false, error: { code: f.code, message: FRESHNESS_MESSAGES[f.code] }, ...UNPROVEN_FIELDS });
+    return done({ entity, found: false, error: { code: "not_found", message: entityMessage("not_found") }, ...freshFields(f, format) });
   }
-  if (!ctx.seals) return done({ entity, found: false, error: { code: "seal_key_unavailable", message: entityMessage("seal_key_unavailable") } });
+  if (!ctx.seals) return done({ entity, found: false, error: { code: "seal_key_unavailable", message: entityMessage("seal_key_unavailable") }, ...UNPROVEN_FIELDS });
   // The host chose which bytes to send: the seal proves a writer made them, the identity check
   // that they are this entity's object in this view.
   const opened = ctx.seals.open(bytes, def.name, entity, wanted, ctx.readTimeMs);
-  if (!opened.ok) return done({ entity, found: false, error: { code: opened.code, message: opened.message } });
+  if (!opened.ok) return done({ entity, found: false, error: { code: opened.code, message: opened.message }, ...UNPROVEN_FIELDS });
   const object = opened.object;
+  // P8: the view's checkpoint says whether this is the newest version (the seal only says a writer
+  // made it). Before P2's guard, so an object the checkpoint refuses never raises a high-water mark.
+  const f = freshnessFor(def, entity, proof, ctx, { eventTimeMs: object.event_time, writtenTimeMs: object.written_time, bytes });
+  if (f.kind === "refused") return done({ entity, found: false, error: { code: f.code, message: FRESHNESS_MESSAGES[f.code] }, ...UNPROVEN_FIELDS });
   const refused = ctx.guard?.(def.name, entity, object.event_time);
-  if (refused) return done({ entity, found: false, error: refused });
+  if (refused) return done({ entity, found: false, error: refused, ...UNPROVEN_FIELDS });
   // A tombstone (a writer's delete, sealed like any write): the entity has no features.
-  if (object.deleted === true) return done({ entity, found: false, error: { code: "not_found", message: DELETED_MESSAGE } });
+  if (object.deleted === true) return done({ entity, found: false, error: { code: "not_found", message: DELETED_MESSAGE }, ...freshFields(f, format) });
   let projected: Pick<EntityFound, "features" | "status">;
   try {
     projected = project(object, def, wanted, ctx.readTimeMs, format);
   } catch (err) {
     // Fixed text: the decoder's own message may quote stored (host-chosen) bytes.
-    if (err instanceof ObjectFormatError) return done({ entity, found: false, error: { code: err.code, message: SEAL_FAILURE_MESSAGES.corrupt_object } });
+    if (err instanceof ObjectFormatError) return done({ entity, found: false, error: { code: err.code, message: SEAL_FAILURE_MESSAGES.corrupt_object }, ...UNPROVEN_FIELDS });
     throw err;
   }
   return done(
@@ -242,6 +284,7 @@ function renderEntityOnce(
       event_time: timeFor(format, object.event_time),
       written_time: timeFor(format, object.written_time),
       written_by: opened.writer,
+      ...freshFields(f, format),
       ...projected,
     },
     object.event_time,
@@ -268,7 +311,7 @@ export function encodeBody(format: ReadRequest["format"], value: unknown): { con
 }
 
 /** The whole answer for a parsed request and the objects the host fetched, in request order. */
-export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext): RenderedBody {
+export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext, proofs?: ReadonlyArray<WireProof | null>): RenderedBody {
   if (objects.length !== request.entities.length) {
     throw new LaneError("bad_body", `expected ${request.entities.length} objects, host sent ${objects.length}`);
   }
@@ -277,17 +320,22 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
   const wanted = request.features ? new KeySelector(request.features) : null;
   if (request.kind === "single") {
     const served: ServedEntity[] = [];
-    const result = renderEntity(def, request.entities[0], objects[0], wanted, ctx, request.format, served);
+    const result = renderEntity(def, request.entities[0], objects[0], wanted, ctx, request.format, served, proofs?.[0]);
     return {
       status: statusOf(result),
-      ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), ...result }),
+      ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), max_staleness: maxStalenessOf(def), ...result }),
       entityErrors: refusals([result]),
       served,
     };
   }
   const served: ServedEntity[] = [];
-  const results = request.entities.map((entity, i) => renderEntity(def, entity, objects[i], wanted, ctx, request.format, served));
-  return { status: 200, ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), results }), entityErrors: refusals(results), served };
+  const results = request.entities.map((entity, i) => renderEntity(def, entity, objects[i], wanted, ctx, request.format, served, proofs?.[i]));
+  return {
+    status: 200,
+    ...encodeBody(request.format, { view: request.view, ...registryFields(ctx.registryRef), max_staleness: maxStalenessOf(def), results }),
+    entityErrors: refusals(results),
+    served,
+  };
 }
 
 /**
@@ -296,18 +344,24 @@ export function renderRead(request: ReadRequest, objects: ReadonlyArray<Uint8Arr
  * as for our own reads (seal, identity, P2 guard, max age); a refused one is INVALID with a null
  * value and a line in `errors` — never PRESENT.
  */
-export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext): RenderedBody {
+export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8Array | null>, ctx: RenderContext, proofs?: ReadonlyArray<WireProof | null>): RenderedBody {
   const n = request.entities.length;
   if (objects.length !== request.views.length * n) throw new LaneError("bad_body", `expected ${request.views.length * n} objects, host sent ${objects.length}`);
   const columns = new Map<string, { values: unknown[]; statuses: FeastStatus[]; event_timestamps: string[] }>();
   const errors: { view: string; entity: string; code: string; message: string }[] = [];
   // In object order (view-major), as the host sent them.
   const served: ServedEntity[] = [];
+  // P8 per view: fresh_as_of / checkpoint_seq per entity (request order), and the view's bound.
+  const freshness: Array<{ view: string; max_staleness: number; fresh_as_of: AnswerTime[]; checkpoint_seq: Array<number | null> }> = [];
   request.views.forEach((view, v) => {
     const wanted = new KeySelector(view.features);
+    const fresh = { view: view.def.name, max_staleness: maxStalenessOf(view.def), fresh_as_of: [] as AnswerTime[], checkpoint_seq: [] as Array<number | null> };
+    freshness.push(fresh);
     for (const feature of view.features) columns.set(`${v}\u0000${feature}`, { values: [], statuses: [], event_timestamps: [] });
     for (let i = 0; i < n; i++) {
-      const result = renderEntity(view.def, request.entities[i]!, objects[v * n + i] ?? null, wanted, ctx, "json", served);
+      const result = renderEntity(view.def, request.entities[i]!, objects[v * n + i] ?? null, wanted, ctx, "json", served, proofs?.[v * n + i]);
+      fresh.fresh_as_of.push(result.fresh_as_of);
+      fresh.checkpoint_seq.push(result.checkpoint_seq ?? null);
       if (!result.found && result.error.code !== "not_found")
         errors.push({ view: view.def.name, entity: request.entities[i]!, code: result.error.code, message: result.error.message });
       for (const feature of view.features) {
@@ -333,6 +387,7 @@ export function renderFeast(request: FeastRequest, objects: ReadonlyArray<Uint8A
     metadata: { feature_names: [request.joinKey, ...request.references.map((r) => feastFeatureName(request, r))] },
     ...registryFields(ctx.registryRef),
     results,
+    freshness,
     ...(errors.length > 0 ? { errors } : {}),
   };
   return { status: 200, ...encodeBody("json", answer), entityErrors: errors.map((e) => e.code), served };

@@ -14,6 +14,7 @@ import { SigningKey } from "./key";
 import { LaneKeys } from "./lane-keys";
 import { SealKeyring } from "./seal";
 import { SharedHighWaterMarks } from "./shared-high-water";
+import { HeldCheckpoints } from "./checkpoint-state";
 import type { FromWorker, SignWorkerInit, SignWorkerState, ToWorker } from "./sign-workers";
 import { Signer } from "./signer";
 
@@ -28,6 +29,9 @@ export function runSignWorker(port: MessagePort, init: SignWorkerInit): void {
     for (const k of state.laneKeys) next.offer(k.kid, k.privateKey, k.notBefore, k.notAfter);
     laneKeys = next;
   };
+  // P8: the main thread's held checkpoints, replaced whole when it accepts new ones.
+  let checkpoints = HeldCheckpoints.fromSnapshot(init.state.checkpoints ?? []);
+  const checkpointLookup = { get: (view: string, seq: number) => checkpoints.get(view, seq) };
   apply(init.state);
   const highWater = new SharedHighWaterMarks(init.highWater.maxEntities, init.highWater);
   const key = SigningKey.fromPrivateKey(init.key);
@@ -45,14 +49,20 @@ export function runSignWorker(port: MessagePort, init: SignWorkerInit): void {
       traceStages: init.traceStages,
       registry: views!.registry,
       registryRef: views!.ref,
+      checkpoints: checkpointLookup,
     });
   let current = build();
   // The frame's arrival (main thread clock) on this thread's clock, so the trailer's stamps share one
   // clock (the runtime only uses differences within them and centres the span; runtime/stage-trace.ts).
   const toMainUs = (performance.timeOrigin - init.mainTimeOrigin) * 1000;
   port.on("message", (m: ToWorker) => {
+    if (m.type === "checkpoints") {
+      checkpoints = HeldCheckpoints.fromSnapshot(m.held);
+      return;
+    }
     if (m.type === "state") {
       apply(m.state);
+      if (m.state.checkpoints) checkpoints = HeldCheckpoints.fromSnapshot(m.state.checkpoints);
       current = build(); // lane keys are fixed per Signer; the shared table and key are the same
       return;
     }

@@ -26,6 +26,7 @@ import { Worker } from "node:worker_threads";
 import { encodeFrame, FrameKind, type ErrorReply, type Frame } from "../wire/frames";
 import type { SealKey } from "./seal";
 import type { SharedHighWaterHandle } from "./shared-high-water";
+import type { HeldCheckpoint } from "./checkpoint-state";
 
 /** What a worker starts with (workerData). */
 export interface SignWorkerInit {
@@ -45,10 +46,13 @@ export interface SignWorkerState {
   readonly laneKeys: ReadonlyArray<{ readonly kid: string; readonly privateKey: KeyObject; readonly notBefore: number; readonly notAfter: number }>;
   /** The registry the main thread answers with (views in document form, and the ref answers name). */
   readonly registry: { readonly views: readonly ViewDocument[]; readonly ref: RegistryRef };
+  /** The writer checkpoints the main thread holds (P8; it alone accepts them). */
+  readonly checkpoints?: readonly HeldCheckpoint[];
 }
 
 export type ToWorker =
   | { readonly type: "state"; readonly state: SignWorkerState }
+  | { readonly type: "checkpoints"; readonly held: readonly HeldCheckpoint[] }
   | { readonly type: "sign"; readonly seq: number; readonly id: number; readonly payload: Uint8Array; readonly receivedAt: number };
 export type FromWorker = { readonly type: "reply"; readonly seq: number; readonly frame: Uint8Array } | { readonly type: "ready" };
 
@@ -145,6 +149,12 @@ export class SignWorkerPool {
   setState(state: SignWorkerState): void {
     this.state = state;
     for (const s of this.slots) s.worker.postMessage({ type: "state", state } satisfies ToWorker);
+  }
+
+  /** New held checkpoints (P8): posted to every worker now, before the ProvideCheckpoints reply; kept for replacements. */
+  setCheckpoints(held: readonly HeldCheckpoint[]): void {
+    this.state = { ...this.state, checkpoints: held };
+    for (const s of this.slots) s.worker.postMessage({ type: "checkpoints", held } satisfies ToWorker);
   }
 
   /** Answer one SignRead frame on a worker: the finished reply (or error) frame. */

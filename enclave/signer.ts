@@ -44,6 +44,7 @@ import type { Nsm } from "./nsm/types";
 import { GcPauses, nowUs } from "./stage-trace";
 import { SharedHighWaterMarks } from "./shared-high-water";
 import { SignWorkerPool, type SignWorkerScript, type SignWorkerState } from "./sign-workers";
+import { CheckpointState, type CheckpointLookup } from "./checkpoint-state";
 import { contentDigest, DEFAULT_SIGNATURE_VALIDITY_S, serializeSignatureParams, signatureBase, signatureHeaders } from "../wire/envelope";
 import {
   AttestRequest,
@@ -51,6 +52,7 @@ import {
   ChannelRole,
   decodeAttest,
   decodeHello,
+  decodeProvideCheckpoints,
   decodeProvisionKeys,
   decodeProvisionRegistry,
   decodeSealWrite,
@@ -66,6 +68,8 @@ import {
   FRAME_PROTOCOL_VERSION,
   HelloReply,
   MAX_WRITE_ATTEMPTS,
+  ProvideCheckpointsRequest,
+  ProvideCheckpointsResponse,
   ProvisionKeysRequest,
   ProvisionKeysResponse,
   ProvisionRegistryRequest,
@@ -131,6 +135,13 @@ export interface SignerOptions {
   readonly workers?: number;
   /** Where the worker code is (tests; default: enclave/sign-workers.ts defaultWorkerScript). */
   readonly workerScript?: SignWorkerScript;
+  /**
+   * The lane whose checkpoints this signer accepts (P8; default: the key state's trust lane).
+   * Without one every checkpoint is refused and every answer's fresh_as_of is null.
+   */
+  readonly checkpointLane?: string;
+  /** A signing worker: the main thread's held checkpoints (read only; the main thread accepts). */
+  readonly checkpoints?: CheckpointLookup;
 }
 
 /** Limits on what one host can make us hold (P7): a restart would change the signing key. */
@@ -200,6 +211,9 @@ export class Signer {
   private workerKeyring: SealKeyring | null = null;
   private workerLaneKeys = -1;
   private workerRegistry = "";
+  /** P8: the checkpoints this thread accepts (absent in a signing worker, which reads `checkpointLookup`). */
+  readonly checkpointState?: CheckpointState;
+  private readonly checkpointLookup: CheckpointLookup;
 
   constructor(options: SignerOptions) {
     this.key = options.key ?? SigningKey.generate();
@@ -217,6 +231,16 @@ export class Signer {
     this.registryState = options.registryState;
     const workers = options.workers ?? 1;
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error("workers must be an integer in 1..64");
+    if (options.checkpoints) this.checkpointLookup = options.checkpoints;
+    else {
+      this.checkpointState = new CheckpointState({
+        lane: options.checkpointLane ?? options.provisioner?.state.trust.lane,
+        keyring: () => this.keys.keyring,
+        registry: () => this.registryNow().registry,
+        now: this.now,
+      });
+      this.checkpointLookup = this.checkpointState.held;
+    }
     this.highWater = options.highWater ?? (workers > 1 ? new SharedHighWaterMarks(options.maxTrackedEntities) : new HighWaterMarks(options.maxTrackedEntities));
     if (options.traceStages) this.gcPauses = new GcPauses();
     if (workers > 1) {
@@ -256,10 +280,10 @@ export class Signer {
     // The signed read time: max age (OUTSIDE_MAX_AGE) is judged against the `created` we sign.
     const created = Math.floor(this.now() / 1000);
     const { registry, ref } = this.registryNow();
-    const ctx = { seals: this.keys.keyring, readTimeMs: created * 1000, registry, registryRef: ref, guard: this.guard };
+    const ctx = { seals: this.keys.keyring, readTimeMs: created * 1000, registry, registryRef: ref, guard: this.guard, checkpoints: this.checkpointLookup };
     // Our own grammar, or Feast's (POST /get-online-features): both re-parsed from the exact request we sign.
     const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, registry) : parseReadRequest(raw, registry);
-    const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx) : renderRead(request, raw.objects, ctx);
+    const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx, raw.proofs) : renderRead(request, raw.objects, ctx, raw.proofs);
     const signed = this.signAnswer(rendered, raw, request.signature, created);
     return { ...signed, ...(rendered.entityErrors.length > 0 ? { entityErrors: rendered.entityErrors } : {}), served: rendered.served };
   }
@@ -272,6 +296,7 @@ export class Signer {
       laneKeys: (this.laneKeys?.list(this.now()) ?? []).map((h) => ({ kid: h.key.keyid, privateKey: h.key.threadKey(), notBefore: h.notBefore, notAfter: h.notAfter })),
       // The views this thread answers with now: workers answer with the same registry and name it.
       registry: (({ registry, ref }) => ({ views: registry.all.map(viewDocumentFromSpec), ref }))(this.registryNow()),
+      checkpoints: this.checkpointState?.held.snapshot() ?? [],
     };
   }
 
@@ -553,6 +578,19 @@ export class Signer {
     return { version: held.ref.version, digest: held.ref.digest, ...(held.signed ? { document: held.signed } : {}) };
   }
 
+  /**
+   * Writer checkpoints from the host (P8, enclave/checkpoint-state.ts): each accepted or refused on
+   * its own. Accepted ones reach every signing worker before this reply goes out (messages to a
+   * worker are ordered), so a read the host proves against them after the reply finds them held.
+   */
+  provideCheckpoints(message: ProvideCheckpointsRequest): ProvideCheckpointsResponse {
+    if (!this.checkpointState) throw new LaneError("bad_body", "a signing worker takes no checkpoints");
+    const before = this.checkpointState.version;
+    const reply = this.checkpointState.provide(message.checkpoints);
+    if (this.workerPool !== undefined && this.checkpointState.version !== before) this.workerPool.setCheckpoints(this.checkpointState.held.snapshot());
+    return reply;
+  }
+
   /** A fresh attestation document whose public_key is our signing key. */
   async attest(message: AttestRequest): Promise<AttestResponse> {
     if (!this.nsm) throw new LaneError("bad_body", "this signer has no NSM configured");
@@ -596,6 +634,8 @@ export class Signer {
           );
         case FrameKind.ProvisionRegistry:
           return encodeFrame(frame.id, FrameKind.Reply, this.provisionRegistry(decodeProvisionRegistry(frame.payload)));
+        case FrameKind.ProvideCheckpoints:
+          return encodeFrame(frame.id, FrameKind.Reply, this.provideCheckpoints(decodeProvideCheckpoints(frame.payload)));
         case FrameKind.Attest:
           return this.attest(decodeAttest(frame.payload)).then(
             (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),

@@ -32,7 +32,8 @@ export type VerificationCode =
   | "not_yet_valid"
   | "expired"
   | "nonce_mismatch"
-  | "registry_mismatch";
+  | "registry_mismatch"
+  | "stale_answer";
 
 export class VerificationError extends Error {
   constructor(
@@ -120,6 +121,29 @@ export interface VerifyOptions {
    * a minimum version (a host withholding a newer registry shows as an older version).
    */
   readonly expectRegistry?: { readonly version?: number; readonly minVersion?: number; readonly digest?: string };
+  /**
+   * P8 (docs/trust.md): the oldest `fresh_as_of` accepted, in seconds before `now`, for every
+   * entity a read answer makes a claim about (found, not_found, tombstone). Default: the bound the
+   * answer itself carries for the view (`max_staleness`, signed; 60 s when absent). An entity with
+   * fresh_as_of null, or older than the bound, fails verification as `stale_answer`.
+   * `Infinity` turns the check off: an explicit opt-out, for callers that only check signatures
+   * (the runtime's own sampled self-check) — never the default.
+   */
+  readonly maxStaleness?: number;
+}
+
+/** The default bound when an answer names none (an answer from a signer before P8 fails anyway: its fresh_as_of is missing). */
+export const DEFAULT_MAX_STALENESS_SECONDS = 60;
+
+/** One entity a read answer makes a claim about, and how fresh the signer proved it. */
+export interface EntityFreshness {
+  readonly view: string;
+  readonly entity: string;
+  /** ms since epoch; null = the signer could not prove it (no valid checkpoint proof). */
+  readonly freshAsOf: number | null;
+  readonly checkpointSeq?: number;
+  /** The view's bound as the answer states it (seconds). */
+  readonly maxStaleness: number;
 }
 
 /** The registry a signed answer names (registry_version, registry_digest; covered by the signature). */
@@ -136,6 +160,11 @@ export interface VerifiedResponse {
   readonly nonce?: string;
   /** The registry the signer built the answer with; undefined for an answer that names none. */
   readonly registry?: AnswerRegistry;
+  /**
+   * P8: the oldest fresh_as_of (ms) among the answer's entities, when the freshness check ran on
+   * a read answer; undefined for answers that are not reads or when the check was turned off.
+   */
+  readonly oldestFreshAsOf?: number;
 }
 
 /** Read registry_version / registry_digest from a signed body (JSON or MessagePack). */
@@ -151,6 +180,91 @@ export function answerRegistry(body: Uint8Array, contentType: string): AnswerReg
   return { version: v.registry_version, digest: v.registry_digest };
 }
 const registryUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+function timeMs(v: unknown): number | null {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.getTime();
+  if (typeof v === "string") {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? null : t;
+  }
+  return null;
+}
+const boundOf = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : DEFAULT_MAX_STALENESS_SECONDS);
+type Loose = Record<string, unknown>;
+const isMap = (v: unknown): v is Loose => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** An entity result makes a claim (found, or not_found / tombstone); a refusal carries no value and none. */
+function claimOf(view: string, r: unknown, bound: number): EntityFreshness | null {
+  if (!isMap(r)) return null;
+  const refused = r.found !== true && !(isMap(r.error) && r.error.code === "not_found");
+  if (refused) return null;
+  return {
+    view,
+    entity: String(r.entity),
+    freshAsOf: timeMs(r.fresh_as_of),
+    ...(typeof r.checkpoint_seq === "number" ? { checkpointSeq: r.checkpoint_seq } : {}),
+    maxStaleness: bound,
+  };
+}
+
+/**
+ * P8: the entities a signed read answer makes claims about, with their fresh_as_of; undefined for
+ * an answer that is not a read (a push answer, an error). Single and batch reads (JSON or
+ * MessagePack) and the Feast route (its `freshness` per view; entities it refused are skipped).
+ */
+export function answerFreshness(body: Uint8Array, contentType: string): EntityFreshness[] | undefined {
+  let value: unknown;
+  try {
+    value = contentType.startsWith("application/msgpack") ? registryUnpackr.unpack(body) : JSON.parse(Buffer.from(body).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  if (!isMap(value)) return undefined;
+  if (isMap(value.metadata) && Array.isArray(value.results)) {
+    // Feast: without a freshness section every entity is unproven (a signer before P8).
+    const keys = isMap(value.results[0]) && Array.isArray(value.results[0].values) ? (value.results[0].values as unknown[]).map(String) : [];
+    const refused = new Set(Array.isArray(value.errors) ? value.errors.filter(isMap).map((e) => `${String(e.view)}\u0000${String(e.entity)}`) : []);
+    const sections = Array.isArray(value.freshness) ? value.freshness.filter(isMap) : [];
+    if (sections.length === 0) return keys.map((entity) => ({ view: "", entity, freshAsOf: null, maxStaleness: DEFAULT_MAX_STALENESS_SECONDS }));
+    const out: EntityFreshness[] = [];
+    for (const f of sections) {
+      const view = String(f.view);
+      const times = Array.isArray(f.fresh_as_of) ? f.fresh_as_of : [];
+      const seqs = Array.isArray(f.checkpoint_seq) ? f.checkpoint_seq : [];
+      keys.forEach((entity, i) => {
+        if (refused.has(`${view}\u0000${entity}`)) return;
+        const seq = seqs[i];
+        out.push({ view, entity, freshAsOf: timeMs(times[i]), ...(typeof seq === "number" ? { checkpointSeq: seq } : {}), maxStaleness: boundOf(f.max_staleness) });
+      });
+    }
+    return out;
+  }
+  if (typeof value.view !== "string") return undefined;
+  const bound = boundOf(value.max_staleness);
+  if (Array.isArray(value.results)) {
+    // A push answer's rows have `result`, a read's `found`.
+    if (!value.results.every((r) => isMap(r) && typeof r.found === "boolean")) return undefined;
+    return value.results.map((r) => claimOf(value.view as string, r, bound)).filter((c): c is EntityFreshness => c !== null);
+  }
+  if (typeof value.found !== "boolean") return undefined;
+  const one = claimOf(value.view, value, bound);
+  return one ? [one] : [];
+}
+
+/** Throws stale_answer unless every claim is proven and within its bound; returns the oldest fresh_as_of (ms). */
+function checkFreshness(claims: readonly EntityFreshness[], nowSeconds: number, override: number | undefined): number | undefined {
+  let oldest: number | undefined;
+  for (const c of claims) {
+    if (c.freshAsOf === null)
+      throw new VerificationError("stale_answer", `entity ${JSON.stringify(c.entity)} of view ${c.view} has fresh_as_of null: the signer holds no checkpoint proof that it is the newest version (the host withheld one, or the view has no sequencer)`);
+    const bound = override ?? c.maxStaleness;
+    const age = nowSeconds - c.freshAsOf / 1000;
+    if (age > bound)
+      throw new VerificationError("stale_answer", `entity ${JSON.stringify(c.entity)} of view ${c.view} is proven fresh only as of ${new Date(c.freshAsOf).toISOString()} (${Math.round(age)} s ago, bound ${bound} s)`);
+    if (oldest === undefined || c.freshAsOf < oldest) oldest = c.freshAsOf;
+  }
+  return oldest;
+}
 
 const thumbprintCache = new WeakMap<object, { keyid: string; keyObject: KeyObject }>();
 
@@ -264,7 +378,17 @@ export function verifyResponse(response: ReceivedResponse, request: SentRequest,
   if (expires < now - skew) throw new VerificationError("expired", `signature expired at ${expires}`);
   if (options.nonce !== undefined && nonce !== options.nonce) throw new VerificationError("nonce_mismatch", "signature does not carry the nonce we sent");
 
-  const verified = { label, keyid, created, expires, nonce: typeof nonce === "string" ? nonce : undefined };
+  let verified: Omit<VerifiedResponse, "registry"> = { label, keyid, created, expires, nonce: typeof nonce === "string" ? nonce : undefined };
+  // P8, on by default: a read answer whose entities are not proven fresh within the bound fails.
+  const override = options.maxStaleness;
+  if (override !== undefined && (typeof override !== "number" || Number.isNaN(override) || override < 0)) throw new TypeError("maxStaleness must be a number of seconds ≥ 0 (Infinity: off)");
+  if (override !== Number.POSITIVE_INFINITY) {
+    const claims = answerFreshness(response.body, contentType);
+    if (claims !== undefined) {
+      const oldest = checkFreshness(claims, now, override);
+      if (oldest !== undefined) verified = { ...verified, oldestFreshAsOf: oldest };
+    }
+  }
   const expect = options.expectRegistry;
   if (expect) {
     const registry = answerRegistry(response.body, contentType);

@@ -103,6 +103,15 @@ export const ERROR_CATALOG = {
   bad_registry_document: { status: 400, from: "signer", message: "registry document is malformed, for another lane or not signed by an admin key" },
   registry_rollback: { status: 409, from: "signer", message: "registry document is not newer than the one the signer holds" },
   key_commitment_mismatch: { status: 400, from: "signer", message: "keys do not match the directory's commitments" },
+  // Writer checkpoints the host forwards (enclave/checkpoint-state.ts; per checkpoint in a ProvideCheckpoints reply).
+  checkpoint_malformed: { status: 400, from: "signer", message: "sealed checkpoint is malformed" },
+  checkpoint_wrong_lane: { status: 400, from: "signer", message: "checkpoint is for another lane" },
+  checkpoint_key_unknown: { status: 400, from: "signer", message: "checkpoint sealed under a key that is not a held write key" },
+  checkpoint_mac_invalid: { status: 400, from: "signer", message: "checkpoint MAC does not verify" },
+  checkpoint_unknown_view: { status: 400, from: "signer", message: "checkpoint for a view the held registry does not define" },
+  checkpoint_future: { status: 400, from: "signer", message: "checkpoint as_of is in the future" },
+  checkpoint_conflict: { status: 409, from: "signer", message: "a different checkpoint with a held seq (one sequencer per view)" },
+  checkpoint_rolled_back: { status: 409, from: "signer", message: "checkpoint is older than the one the signer holds for the view" },
 
   // Per-entity refusals in signed answers (enclave/render.ts, enclave/seal.ts, enclave/high-water.ts).
   not_found: { status: 404, from: "signer", message: "no features stored for this entity", entity: "no features stored for this entity" },
@@ -121,6 +130,12 @@ export const ERROR_CATALOG = {
     from: "signer",
     message: "an older version of this entity than one this signer has already served or sealed",
     entity: "an older version of this entity than one this signer has already served or sealed",
+  },
+  object_withheld: {
+    status: 502,
+    from: "signer",
+    message: "the view's checkpoint says this entity has an object, but the host sent none",
+    entity: "the view's checkpoint says this entity has an object, but the host sent none",
   },
   high_water_full: {
     status: 502,

@@ -51,6 +51,8 @@ export interface ViewDocument {
   readonly name: string;
   readonly entity_key: string;
   readonly max_age_seconds: number;
+  /** docs/trust.md P8; absent = the default (60 s). Omitted when absent, so older documents keep their digests. */
+  readonly max_staleness_seconds?: number;
   readonly owner: string;
   readonly description: string;
   readonly features: readonly FeatureDocument[];
@@ -125,6 +127,7 @@ export function viewSpecFromDocument(v: ViewDocument): ViewSpec {
     name: v.name,
     entityKey: v.entity_key,
     ttlSeconds: v.max_age_seconds,
+    ...(v.max_staleness_seconds !== undefined ? { maxStalenessSeconds: v.max_staleness_seconds } : {}),
     owner: v.owner,
     description: v.description,
     features: v.features.map((f): FeatureSpec => ({
@@ -141,6 +144,7 @@ export function viewDocumentFromSpec(v: ViewSpec): ViewDocument {
     name: v.name,
     entity_key: v.entityKey,
     max_age_seconds: v.ttlSeconds,
+    ...(v.maxStalenessSeconds !== undefined ? { max_staleness_seconds: v.maxStalenessSeconds } : {}),
     owner: v.owner,
     description: v.description,
     features: v.features.map((f): FeatureDocument => ({
@@ -162,7 +166,7 @@ function viewShape(raw: unknown, where: string, problems: string[]): ViewDocumen
     problems.push(`${where}: must be an object`);
     return null;
   }
-  onlyFields(raw, ["name", "entity_key", "max_age_seconds", "owner", "description", "features"], where, problems);
+  onlyFields(raw, ["name", "entity_key", "max_age_seconds", "max_staleness_seconds", "owner", "description", "features"], where, problems);
   const str = (field: string): string => {
     if (typeof raw[field] !== "string") problems.push(`${where}: ${field} must be a string`);
     return String(raw[field] ?? "");
@@ -173,6 +177,8 @@ function viewShape(raw: unknown, where: string, problems: string[]): ViewDocumen
   const description = str("description");
   const maxAge = raw.max_age_seconds;
   if (typeof maxAge !== "number" || !Number.isSafeInteger(maxAge)) problems.push(`${where}: max_age_seconds must be an integer`);
+  const maxStaleness = raw.max_staleness_seconds;
+  if (maxStaleness !== undefined && (typeof maxStaleness !== "number" || !Number.isSafeInteger(maxStaleness))) problems.push(`${where}: max_staleness_seconds must be an integer`);
   if (!Array.isArray(raw.features)) {
     problems.push(`${where}: features must be an array`);
     return null;
@@ -195,7 +201,7 @@ function viewShape(raw: unknown, where: string, problems: string[]): ViewDocumen
       ...(f.description !== undefined ? { description: f.description as string } : {}),
     };
   });
-  return { name, entity_key, max_age_seconds: maxAge as number, owner, description, features };
+  return { name, entity_key, max_age_seconds: maxAge as number, ...(maxStaleness !== undefined ? { max_staleness_seconds: maxStaleness as number } : {}), owner, description, features };
 }
 
 /** Views in document form → a validated Registry (every problem at once). */

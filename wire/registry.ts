@@ -32,6 +32,11 @@ export interface ViewSpec {
   readonly features: readonly FeatureSpec[];
   /** Max age: reads report OUTSIDE_MAX_AGE when the signed read time is past event_time + ttl. */
   readonly ttlSeconds: number;
+  /**
+   * Max staleness (docs/trust.md P8): the bound consumers enforce by default on each entity's
+   * signed fresh_as_of (now − fresh_as_of); signed into every read answer. @default 60 s
+   */
+  readonly maxStalenessSeconds?: number;
   readonly owner: string;
   readonly description: string;
 }
@@ -49,6 +54,14 @@ export const MAX_FLOAT_ARRAY_LENGTH = 16_384;
 /** Writes with an event time further than this in the future are refused (they would pin the object). */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 const MAX_TTL_SECONDS = 10 * 365 * 86_400;
+/** A view's max staleness when the registry names none (docs/trust.md P8). */
+export const DEFAULT_MAX_STALENESS_SECONDS = 60;
+const MAX_STALENESS_SECONDS = 365 * 86_400;
+
+/** The bound answers carry for a view (the registry's, or the default). */
+export function maxStalenessOf(spec: ViewSpec): number {
+  return spec.maxStalenessSeconds ?? DEFAULT_MAX_STALENESS_SECONDS;
+}
 
 export class RegistryError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -69,6 +82,9 @@ function validateView(spec: ViewSpec, problems: string[]): ViewDef | null {
   if (spec.entityKey === EVENT_TIME_COLUMN) problems.push(`${where}: entityKey may not be "${EVENT_TIME_COLUMN}"`);
   if (!Number.isInteger(spec.ttlSeconds) || spec.ttlSeconds < 1 || spec.ttlSeconds > MAX_TTL_SECONDS) {
     problems.push(`${where}: ttlSeconds must be an integer in 1..${MAX_TTL_SECONDS}`);
+  }
+  if (spec.maxStalenessSeconds !== undefined && (!Number.isInteger(spec.maxStalenessSeconds) || spec.maxStalenessSeconds < 1 || spec.maxStalenessSeconds > MAX_STALENESS_SECONDS)) {
+    problems.push(`${where}: maxStalenessSeconds must be an integer in 1..${MAX_STALENESS_SECONDS}`);
   }
   if (typeof spec.owner !== "string" || spec.owner.trim() === "") problems.push(`${where}: owner is required`);
   if (typeof spec.description !== "string" || spec.description.trim() === "") problems.push(`${where}: description is required`);

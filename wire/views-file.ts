@@ -8,6 +8,7 @@
  *     - name: merchant_risk            # [a-z][a-z0-9_]*
  *       entity_key: merchant_id        # the entity column in source files
  *       max_age: 1h                    # "<n>s|m|h|d" or integer seconds
+ *       max_staleness: 60s             # optional (default 60s): consumers reject older fresh_as_of (docs/trust.md P8)
  *       owner: risk-platform@example.com
  *       description: Hourly merchant risk signals
  *       features:
@@ -87,7 +88,7 @@ export function viewsFromFileValue(value: unknown, source: string, locate: (path
       const at: ValuePath = ["views", i];
       if (!isRecord(raw)) return push(at, "a view must be a mapping");
       for (const k of Object.keys(raw))
-        if (!["name", "entity_key", "max_age", "owner", "description", "features"].includes(k)) push([...at, k], `unknown field ${JSON.stringify(k)}`);
+        if (!["name", "entity_key", "max_age", "max_staleness", "owner", "description", "features"].includes(k)) push([...at, k], `unknown field ${JSON.stringify(k)}`);
       const text = (field: string): string => {
         const v = raw[field];
         if (typeof v !== "string" || v.trim() === "") push([...at, field], `${field} is required (a string)`);
@@ -99,6 +100,8 @@ export function viewsFromFileValue(value: unknown, source: string, locate: (path
       const description = text("description");
       const maxAge = parseMaxAge(raw.max_age);
       if (maxAge === null) push([...at, "max_age"], 'max_age must be a duration like "7d", "12h", "30m", "3600s" or integer seconds');
+      const maxStaleness = raw.max_staleness === undefined ? undefined : parseMaxAge(raw.max_staleness);
+      if (maxStaleness === null) push([...at, "max_staleness"], 'max_staleness must be a duration like "60s", "5m" or integer seconds');
       const features: FeatureDocument[] = [];
       if (!Array.isArray(raw.features) || raw.features.length === 0) push([...at, "features"], "features must be a non-empty list");
       else
@@ -117,7 +120,7 @@ export function viewsFromFileValue(value: unknown, source: string, locate: (path
             ...(typeof f.description === "string" ? { description: f.description } : {}),
           });
         });
-      views.push({ name, entity_key, max_age_seconds: maxAge ?? 0, owner, description, features });
+      views.push({ name, entity_key, max_age_seconds: maxAge ?? 0, ...(typeof maxStaleness === "number" ? { max_staleness_seconds: maxStaleness } : {}), owner, description, features });
     });
   }
   if (problems.length === 0) {
@@ -149,6 +152,7 @@ export function viewsFileValue(views: readonly ViewDocument[]): { views: unknown
       name: v.name,
       entity_key: v.entity_key,
       max_age: formatMaxAge(v.max_age_seconds),
+      ...(v.max_staleness_seconds !== undefined ? { max_staleness: formatMaxAge(v.max_staleness_seconds) } : {}),
       owner: v.owner,
       description: v.description,
       features: v.features,

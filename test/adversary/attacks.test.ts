@@ -45,10 +45,12 @@ const readFrame = (entity: string, object: Uint8Array | null, acceptSignature = 
 });
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are walked freely in assertions
 const bodyOf = (s: SignedResponse) => JSON.parse(Buffer.from(s.body).toString()) as Record<string, any>;
+// Freshness (P8) is test/adversary/freshness.test.ts's subject: this signer is given no checkpoints,
+// so these checks opt out of it explicitly (maxStaleness: Infinity) and test P1–P7 only.
 async function signedRead(entity: string, object: Uint8Array | null): Promise<SignedResponse> {
   const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, readFrame(entity, object)));
   // What a consumer does: verify against the pinned key, its own request and nonce.
-  verifyResponse(receivedFromSigned(signed), { method: "GET", path: `/v1/features/${VIEW}/${entity}`, query: "?features=country" }, { key: key.jwk, nonce: "consumer-nonce" });
+  verifyResponse(receivedFromSigned(signed), { method: "GET", path: `/v1/features/${VIEW}/${entity}`, query: "?features=country" }, { maxStaleness: Infinity, key: key.jwk, nonce: "consumer-nonce" });
   return signed;
 }
 async function sealed(entity: string, eventTime?: number): Promise<SealWriteResponse> {
@@ -148,7 +150,7 @@ describe("the signer's per-entity outcomes (SignedResponse.served, metrics only)
       verifyResponse(
         receivedFromSigned(tampered),
         { method: "GET", path: `/v1/features/${VIEW}/user_adv_served_3`, query: "?features=country" },
-        { key: key.jwk, nonce: "consumer-nonce" },
+        { maxStaleness: Infinity, key: key.jwk, nonce: "consumer-nonce" },
       ),
     ).not.toThrow();
     expect(bodyOf(tampered).found).toBe(false);
@@ -163,14 +165,14 @@ describe("attack 2: a batch answer for another request (P3 bound to the whole re
 
   test("legitimate: the answer to the consumer's own body verifies", async () => {
     const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, batch(consumerBody, [null, null])));
-    expect(verifyResponse(receivedFromSigned(signed), consumer, { key: key.jwk }).keyid).toBe(key.keyid);
+    expect(verifyResponse(receivedFromSigned(signed), consumer, { maxStaleness: Infinity, key: key.jwk }).keyid).toBe(key.keyid);
   });
 
   test("the answer to a body the host chose (other order) fails against the consumer's request", async () => {
     const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, batch(hostBody, [null, null])));
-    expect(() => verifyResponse(receivedFromSigned(signed), consumer, { key: key.jwk })).toThrow(VerificationError);
+    expect(() => verifyResponse(receivedFromSigned(signed), consumer, { maxStaleness: Infinity, key: key.jwk })).toThrow(VerificationError);
     try {
-      verifyResponse(receivedFromSigned(signed), consumer, { key: key.jwk });
+      verifyResponse(receivedFromSigned(signed), consumer, { maxStaleness: Infinity, key: key.jwk });
     } catch (err) {
       expect((err as VerificationError).code).toBe("bad_signature");
     }
@@ -294,14 +296,14 @@ describe("the Feast route and lane keys under a hostile host", () => {
   test("legitimate: a Feast answer verifies against the consumer's own body", async () => {
     const body = feastBody(["user_adv_1", "user_adv_20"]);
     const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, feastFrame(body, [null, null])));
-    expect(verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body }, { key: key.jwk }).keyid).toBe(key.keyid);
+    expect(verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body }, { maxStaleness: Infinity, key: key.jwk }).keyid).toBe(key.keyid);
   });
 
   test("a Feast answer the host had made for other entities fails against the consumer's body", async () => {
     const hostBody = feastBody(["user_adv_20", "user_adv_1"]);
     const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, feastFrame(hostBody, [null, null])));
     expect(() =>
-      verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body: feastBody(["user_adv_1", "user_adv_20"]) }, { key: key.jwk }),
+      verifyResponse(receivedFromSigned(signed), { method: "POST", path: "/get-online-features", query: "", body: feastBody(["user_adv_1", "user_adv_20"]) }, { maxStaleness: Infinity, key: key.jwk }),
     ).toThrow(/signature/);
   });
 
@@ -326,7 +328,7 @@ describe("routes by method and shape, one query grammar, under a hostile host (i
     const signed = decodeSignedResponse(await read.ok(FrameKind.SignRead, { ...get("batch"), objects: [object] }));
     expect(signed.status).toBe(200);
     expect(bodyOf(signed)).toMatchObject({ view: VIEW, entity: "batch", found: true, features: { country: "IN" } });
-    expect(verifyResponse(receivedFromSigned(signed), get("batch"), { key: key.jwk }).keyid).toBe(key.keyid);
+    expect(verifyResponse(receivedFromSigned(signed), get("batch"), { maxStaleness: Infinity, key: key.jwk }).keyid).toBe(key.keyid);
   });
 
   test("a GET …/batch with a batch body the host added is still one entity: extra objects are refused, never a batch answer", async () => {

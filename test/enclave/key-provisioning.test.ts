@@ -207,7 +207,7 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     expect(a.key.keyid).not.toBe(b.key.keyid); // different enclave-born keys…
     const pinned = laneKeysJwks([{ kid: k1.kid, publicKey: k1.publicKey, not_before: k1.notBefore, not_after: k1.notAfter }]).keys;
     for (const s of [a, b])
-      expect(verifyResponse(receivedFromSigned(readAt(s)), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: NOW / 1000 }).keyid).toBe(k1.kid); // …one lane key
+      expect(verifyResponse(receivedFromSigned(readAt(s)), { method: "GET", path: "/v1/features/users/u9", query: "" }, { maxStaleness: Infinity, key: pinned, now: NOW / 1000 }).keyid).toBe(k1.kid); // …one lane key
     // The attestation names the lane key, so an attested consumer learns it from any host.
     const doc = await a.attest({});
     const verified = verifyAttestation(Buffer.from(doc.document), { root: lane.root(), measurements: lane.measurements(), maxAgeMs: 600_000 });
@@ -222,7 +222,7 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     expect((await provisionLane(s, [k1, k2])).ok).toBe(true);
     const pinned = laneKeysJwks([k1, k2].map((k) => ({ kid: k.kid, publicKey: k.publicKey, not_before: k.notBefore, not_after: k.notAfter }))).keys;
     const verify = (signed: SignedResponse) =>
-      verifyResponse(receivedFromSigned(signed), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: now / 1000 });
+      verifyResponse(receivedFromSigned(signed), { method: "GET", path: "/v1/features/users/u9", query: "" }, { maxStaleness: Infinity, key: pinned, now: now / 1000 });
     expect(verify(readAt(s)).keyid).toBe(k1.kid);
     now = NOW + HOUR + 1000;
     expect(verify(readAt(s)).keyid).toBe(k2.kid);
@@ -232,7 +232,7 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     stale.offer(k1.kid, k1.privateKey, NOW - HOUR, NOW + 100 * HOUR);
     const retired = new Signer({ now: () => NOW + 3 * HOUR, registry, laneKeys: stale });
     const late = retired.signRead({ method: "GET", path: "/v1/features/users/u9", query: "", objects: [null] });
-    expect(() => verifyResponse(receivedFromSigned(late), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: (NOW + 3 * HOUR) / 1000 })).toThrow(
+    expect(() => verifyResponse(receivedFromSigned(late), { method: "GET", path: "/v1/features/users/u9", query: "" }, { maxStaleness: Infinity, key: pinned, now: (NOW + 3 * HOUR) / 1000 })).toThrow(
       /valid from/,
     );
   });
@@ -245,7 +245,7 @@ describe("lane signing keys: one trust anchor for every enclave of the lane (iss
     expect(r).toMatchObject({ ok: true, value: { unwrapped: [], laneKeys: [] } });
     // Without a lane key the signer signs with its own key, which a consumer pinned on the lane key refuses.
     const pinned = laneKeysJwks([{ kid: k.kid, publicKey: k.publicKey, not_before: k.notBefore, not_after: k.notAfter }]).keys;
-    expect(() => verifyResponse(receivedFromSigned(readAt(s)), { method: "GET", path: "/v1/features/users/u9", query: "" }, { key: pinned, now: NOW / 1000 })).toThrow(/expected/);
+    expect(() => verifyResponse(receivedFromSigned(readAt(s)), { method: "GET", path: "/v1/features/users/u9", query: "" }, { maxStaleness: Infinity, key: pinned, now: NOW / 1000 })).toThrow(/expected/);
   });
 
   test("a lane key blob made for another lane, or presented under another key's kid, is refused", async () => {

@@ -55,10 +55,11 @@ describe("enclave/render", () => {
           event_time: new Date(eventTime),
           written_time: new Date(writtenTime),
           written_by: "unknown",
+          fresh_as_of: null,
           features: projected ? { seen: new Date(seen), tags: null } : { seen: new Date(seen), score: 0.5, tags: null },
           status: projected ? { seen: "PRESENT", tags: "NOT_FOUND" } : { seen: "PRESENT", score: "PRESENT", tags: "NOT_FOUND" },
         };
-        expect(rendered.body.toString("utf8")).toBe(JSON.stringify({ view: "users", results: [one, one] }));
+        expect(rendered.body.toString("utf8")).toBe(JSON.stringify({ view: "users", max_staleness: 60, results: [one, one] }));
       }),
       { numRuns: 300 },
     );

@@ -30,7 +30,7 @@ const object = (view: string, entity: string) =>
   seals.seal({ view, entity, event_time: NOW - 5000, written_time: NOW - 1000, features: { a: 1, b: "two", c: [0.5, 1.5], d: null } });
 
 function verify(signer: Signer, signed: SignedResponse, path: string, query = "", nonce?: string) {
-  return verifyResponse(receivedFromSigned(signed), { method: "GET", path, query }, { key: signer.key.info.jwk, nonce, now: NOW / 1000 });
+  return verifyResponse(receivedFromSigned(signed), { method: "GET", path, query }, { maxStaleness: Infinity, key: signer.key.info.jwk, nonce, now: NOW / 1000 });
 }
 
 describe("enclave/signer", () => {
@@ -44,11 +44,13 @@ describe("enclave/signer", () => {
       view: "users",
       registry_version: 0,
       registry_digest: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      max_staleness: 60,
       entity: "u1",
       found: true,
       event_time: new Date(NOW - 5000).toISOString(),
       written_time: new Date(NOW - 1000).toISOString(),
       written_by: "loader",
+      fresh_as_of: null,
       features: { b: "two", zz: null },
       status: { b: "PRESENT", zz: "NOT_FOUND" },
     });

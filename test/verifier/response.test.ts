@@ -15,7 +15,7 @@ const other = { key: SigningKey.generate() };
 
 function signedResponse(): { response: ReceivedResponse; request: SentRequest } {
   const request: SentRequest = { method: "GET", path: "/v1/features/users/u1", query: "?features=a" };
-  const body = { view: "users", entity: "u1", found: true, features: { a: 1 }, status: { a: "PRESENT" } };
+  const body = { view: "users", entity: "u1", found: true, fresh_as_of: new Date(NOW - 2000).toISOString(), checkpoint_seq: 1, features: { a: 1 }, status: { a: "PRESENT" } };
   return { response: signAnswer({ key: signer.key, request, body, created: NOW / 1000, nonce: "abc" }), request };
 }
 
@@ -94,8 +94,8 @@ describe("verifier/response: envelope v2 binds POST answers to the request body"
   const answerBody = {
     view: "users",
     results: [
-      { entity: "u1", found: true },
-      { entity: "u2", found: true },
+      { entity: "u1", found: true, fresh_as_of: new Date(NOW - 2000).toISOString() },
+      { entity: "u2", found: true, fresh_as_of: new Date(NOW - 2000).toISOString() },
     ],
   };
   const answer = (overrides: Partial<Parameters<typeof signAnswer>[0]> = {}) => signAnswer({ key, request: asked, body: answerBody, created, nonce: "n-1", ...overrides });

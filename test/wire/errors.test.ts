@@ -12,6 +12,7 @@ import type { WriterAuthCode } from "../../wire/writer-auth";
 import type { NameError } from "../../wire/names";
 import type { SealFailure } from "../../enclave/seal";
 import type { KeyStateError } from "../../enclave/key-state";
+import type { CheckpointRefusal } from "../../enclave/checkpoint-state";
 import type { SealProvisioningError } from "../../enclave/key-provisioning";
 import type { FrameFieldError } from "../../wire/frames";
 
@@ -25,6 +26,7 @@ export type CatalogCovers = [
   Within<WriterAuthCode>,
   Within<NameError["code"]>,
   Within<KeyStateError["code"]>,
+  Within<CheckpointRefusal>,
   Within<SealProvisioningError["code"]>,
   Within<FrameFieldError["code"]>,
   Within<SealFailure & EntityErrorCode>,
@@ -95,6 +97,7 @@ describe("wire/errors: the one error catalog", () => {
         "key_directory_expired",
         "not_found",
         "object_mismatch",
+        "object_withheld",
         "rolled_back",
         "seal_invalid",
         "seal_key_unavailable",

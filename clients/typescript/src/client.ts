@@ -67,6 +67,10 @@ export interface FeatureRow {
   readonly writtenTime?: Date;
   /** The writer whose key sealed the stored object (named by the enclave, not the host). */
   readonly writtenBy?: string;
+  /** P8: no newer version of this entity existed at this time (signed; the view's sequencer vouched). Undefined = unproven. */
+  readonly freshAsOf?: Date;
+  /** The checkpoint freshAsOf comes from. */
+  readonly checkpointSeq?: number;
   readonly features: Readonly<Record<string, FeatureValue>>;
   readonly status: Readonly<Record<string, FeatureStatus>>;
   readonly error?: { readonly code: string; readonly message: string };
@@ -104,6 +108,13 @@ export interface ClientOptions {
   readonly batchSize?: number;
   /** Clock skew allowed for created/expires, seconds. @default 5 */
   readonly skewSeconds?: number;
+  /**
+   * Freshness (docs/trust.md P8): reject an answer with any entity whose signed `fresh_as_of` is
+   * null or more than this many seconds old (`stale_answer`). Default: the bound the answer
+   * carries for its view (`max_staleness`, 60 s unless the registry says otherwise). `Infinity`
+   * turns the check off — an explicit, loud opt-out (a warning is printed once per client).
+   */
+  readonly maxStaleness?: number;
   /** Injected for tests and custom transports. @default globalThis.fetch */
   readonly fetch?: typeof fetch;
   /** Injected clock for tests (ms). @default Date.now */
@@ -113,6 +124,8 @@ export interface ClientOptions {
 export interface ReadOptions {
   /** Project these features; default all of the view's. */
   readonly features?: readonly string[];
+  /** Per call: replaces ClientOptions.maxStaleness (seconds; Infinity = off). */
+  readonly maxStaleness?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -168,6 +181,7 @@ export class ExpressLaneClient {
   private readonly concurrency: number;
   private readonly batchSize: number;
   private readonly skewSeconds: number;
+  private warnedNoFreshness = false;
   /** Keys answers may be signed by, by keyid: from the anchor's JWKs, resolved keyids, attestation. */
   private readonly trusted = new Map<string, Ed25519Jwk>();
   /** One key refresh (attestation, keyid or TOFU lookup) at a time; concurrent callers share it. */
@@ -218,7 +232,7 @@ export class ExpressLaneClient {
     const features = options.features;
     const path = `/v1/features/${encodeURIComponent(view)}/${encodeURIComponent(entity)}`;
     const query = features && features.length > 0 ? `?features=${features.map(encodeURIComponent).join(",")}` : "";
-    const { body, verification } = await this.verifiedRequest("GET", path, query, undefined, options.signal);
+    const { body, verification } = await this.verifiedRequest("GET", path, query, undefined, options.signal, options.maxStaleness);
     const row = toRow(view, body, verification);
     if (row.view !== view || row.entity !== entity) throw new ExpressLaneError("unexpected_answer", "signed answer names another view or entity");
     return row;
@@ -248,7 +262,7 @@ export class ExpressLaneClient {
   private async batch(view: string, entities: readonly string[], options: ReadOptions): Promise<FeatureRow[]> {
     const sent = Buffer.from(JSON.stringify(options.features && options.features.length > 0 ? { entities, features: options.features } : { entities }), "utf8");
     const path = `/v1/features/${encodeURIComponent(view)}/batch`;
-    const { body, verification } = await this.verifiedRequest("POST", path, "", sent, options.signal);
+    const { body, verification } = await this.verifiedRequest("POST", path, "", sent, options.signal, options.maxStaleness);
     const b = body as { view?: unknown; results?: unknown };
     if (b.view !== view || !Array.isArray(b.results) || b.results.length !== entities.length) {
       throw new ExpressLaneError("unexpected_answer", "signed batch answer does not answer every entity of the request");
@@ -267,7 +281,12 @@ export class ExpressLaneClient {
     query: string,
     body: Buffer | undefined,
     signal?: AbortSignal,
+    maxStaleness: number | undefined = this.options.maxStaleness,
   ): Promise<{ body: unknown; verification: Verification }> {
+    if (maxStaleness === Number.POSITIVE_INFINITY && !this.warnedNoFreshness) {
+      this.warnedNoFreshness = true;
+      process.emitWarning("express-lane: freshness check is OFF (maxStaleness: Infinity): answers may be rolled back to an old version without notice", { code: "EXPRESS_LANE_NO_FRESHNESS" });
+    }
     await this.ensureKeys(signal);
     let lastError: ExpressLaneError | undefined;
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
@@ -294,7 +313,7 @@ export class ExpressLaneClient {
         }
         throw lastError;
       }
-      const verified = await this.verify(answer, { method, path, query, body }, nonce, signal);
+      const verified = await this.verify(answer, { method, path, query, body }, nonce, signal, maxStaleness);
       const decoded = decode(answer);
       const named = decoded as { registry_version?: unknown; registry_digest?: unknown } | null;
       const registry =
@@ -313,8 +332,21 @@ export class ExpressLaneClient {
     await sleep(Math.max(retryAfter ?? 0, Math.random() * exp), signal);
   }
 
-  private async verify(answer: RawAnswer, request: { method: string; path: string; query: string; body?: Buffer }, nonce: string, signal?: AbortSignal): Promise<VerifiedResponse> {
-    const attemptVerify = () => verifyResponse(answer, request, { key: [...this.trusted.values()], nonce, now: Math.floor(this.now() / 1000), skewSeconds: this.skewSeconds });
+  private async verify(
+    answer: RawAnswer,
+    request: { method: string; path: string; query: string; body?: Buffer },
+    nonce: string,
+    signal?: AbortSignal,
+    maxStaleness?: number,
+  ): Promise<VerifiedResponse> {
+    const attemptVerify = () =>
+      verifyResponse(answer, request, {
+        key: [...this.trusted.values()],
+        nonce,
+        now: Math.floor(this.now() / 1000),
+        skewSeconds: this.skewSeconds,
+        ...(maxStaleness !== undefined ? { maxStaleness } : {}),
+      });
     try {
       return attemptVerify();
     } catch (err) {
@@ -525,6 +557,8 @@ function toRow(view: string, raw: unknown, verification: Verification): FeatureR
     event_time?: unknown;
     written_time?: unknown;
     written_by?: unknown;
+    fresh_as_of?: unknown;
+    checkpoint_seq?: unknown;
     features?: Record<string, FeatureValue>;
     status?: Record<string, FeatureStatus>;
     error?: { code: string; message: string };
@@ -539,6 +573,8 @@ function toRow(view: string, raw: unknown, verification: Verification): FeatureR
     eventTime: asDate(r.event_time),
     writtenTime: asDate(r.written_time),
     writtenBy: typeof r.written_by === "string" ? r.written_by : undefined,
+    freshAsOf: asDate(r.fresh_as_of),
+    checkpointSeq: typeof r.checkpoint_seq === "number" ? r.checkpoint_seq : undefined,
     features: r.features ?? {},
     status: r.status ?? {},
     error: r.error,

@@ -15,6 +15,9 @@ import { SealKeyring } from "../../../enclave/seal";
 import { LocalNsm, measureLocalBundle } from "../../../enclave/nsm/local-nsm";
 import { LaneKeys } from "../../../enclave/lane-keys";
 import { loadPinnedRoot } from "../../../verifier/attestation";
+import { entityMapValue, sealCheckpoint, toWireProof } from "../../../wire/checkpoint";
+import { EntityMap, entityMapKey } from "../../../wire/entity-map";
+import { encodeFrame, FRAME_HEADER_BYTES, FrameKind } from "../../../wire/frames";
 import { attested, ExpressLaneClient, ExpressLaneError, laneKey, pinnedKeys, retryAfterMs, type ClientOptions } from "../src";
 
 const keyring = new SealKeyring([{ kid: "sdk-test", key: Buffer.alloc(32, 0x42), writer: "loader" }]);
@@ -34,6 +37,17 @@ for (let i = 0; i < 250; i++) {
   );
 }
 
+// P8: the view's sequencer (this test holds the writer key): the entity map of what is stored, and
+// a checkpoint of it every signer of the fake lane is given; the fake host attaches proofs.
+const entityMap = new EntityMap();
+for (const [entity, bytes] of stored) entityMap.set(entityMapKey("user_profile", entity), entityMapValue(NOW - 60_000, bytes));
+let checkpointAsOf = NOW - 1000;
+const FAKE_LANE = "sdk";
+function giveCheckpoint(signer: Signer, seq: number): void {
+  const sealed = sealCheckpoint({ lane: FAKE_LANE, view: "user_profile", seq, as_of: checkpointAsOf, root: entityMap.rootHash(), entities: entityMap.size }, "sdk-test", Buffer.alloc(32, 0x42));
+  signer.handle({ id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) }, "provision");
+}
+
 let devCaDir: string;
 beforeAll(async () => {
   devCaDir = mkdtempSync(join(tmpdir(), "sdk-ca-"));
@@ -51,6 +65,8 @@ interface FakeLane {
   /** Rewrite the signed answer before it is handed out (a hostile host). */
   tamper?: (a: { status: number; headers: Record<string, string>; body: Buffer }) => void;
   restart: () => void;
+  /** A host that attaches no entity-map proofs (every fresh_as_of null). */
+  withholdProofs?: boolean;
 }
 
 /** A lane key every signer of the fake lane holds (when `withLaneKey`), valid for a day around now. */
@@ -63,7 +79,9 @@ function fakeLane(withLaneKey = false): FakeLane {
   const make = () => {
     const laneKeys = new LaneKeys();
     if (withLaneKey) laneKeys.offer(LANE_KEY.keyid, LANE_PRIVATE_KEY, LANE_KEY_WINDOW.notBefore, LANE_KEY_WINDOW.notAfter);
-    return new Signer({ registry: DEFAULT_REGISTRY, key: SigningKey.generate(), nsm, keys: { keyring }, laneKeys });
+    const signer = new Signer({ registry: DEFAULT_REGISTRY, key: SigningKey.generate(), nsm, keys: { keyring }, laneKeys, checkpointLane: FAKE_LANE });
+    giveCheckpoint(signer, 1);
+    return signer;
   };
   const failures: Array<{ status: number; retryAfter?: string }> = [];
   const lane: FakeLane = {
@@ -103,6 +121,7 @@ function fakeLane(withLaneKey = false): FakeLane {
         contentType: headers["content-type"],
         body,
         objects: entities.map((e) => stored.get(e) ?? null),
+        proofs: lane.withholdProofs ? undefined : entities.map((e) => toWireProof(1, entityMap.prove(entityMapKey("user_profile", e)))),
       });
       const answer = {
         status: signed.status,
@@ -386,5 +405,44 @@ describe("retries and timeouts", () => {
     expect(retryAfterMs("2", 0)).toBe(2000);
     expect(retryAfterMs(new Date(10_000).toUTCString(), 4000)).toBe(6000);
     expect(retryAfterMs("soon", 0)).toBeUndefined();
+  });
+});
+
+describe("freshness (docs/trust.md P8)", () => {
+  it("exposes each row's signed freshAsOf and checkpointSeq", async () => {
+    const row = await client(fakeLane()).get("user_profile", "user_000001");
+    expect(row.freshAsOf).toEqual(new Date(checkpointAsOf));
+    expect(row.checkpointSeq).toBe(1);
+    const missing = (await client(fakeLane()).getMany("user_profile", ["user_000002", "nobody"]))[1]!;
+    expect(missing).toMatchObject({ found: false, checkpointSeq: 1 });
+  });
+
+  it("rejects by default an answer the signer could not prove fresh (no proofs: fresh_as_of null)", async () => {
+    const lane = fakeLane();
+    lane.withholdProofs = true;
+    await expect(client(lane).get("user_profile", "user_000001")).rejects.toMatchObject({ code: "verification_failed", details: { reason: "stale_answer" } });
+    await expect(client(lane).getMany("user_profile", ["user_000001", "user_000002"])).rejects.toMatchObject({ details: { reason: "stale_answer" } });
+  });
+
+  it("rejects an answer older than the view's bound; a per-call or per-client maxStaleness replaces it; Infinity is the loud opt-out", async () => {
+    const before = checkpointAsOf;
+    checkpointAsOf = NOW - 120_000; // a host that forwards only an old checkpoint
+    try {
+      const lane = fakeLane();
+      await expect(client(lane).get("user_profile", "user_000003")).rejects.toMatchObject({ details: { reason: "stale_answer" } });
+      expect((await client(lane).get("user_profile", "user_000003", { maxStaleness: 3600 })).found).toBe(true);
+      expect((await client(lane, { maxStaleness: 3600 }).get("user_profile", "user_000003")).found).toBe(true);
+      await expect(client(lane, { maxStaleness: 3600 }).get("user_profile", "user_000003", { maxStaleness: 10 })).rejects.toMatchObject({ details: { reason: "stale_answer" } });
+      const warn = jest.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+      try {
+        lane.withholdProofs = true;
+        expect((await client(lane, { maxStaleness: Infinity }).get("user_profile", "user_000003")).found).toBe(true);
+        expect(String(warn.mock.calls[0]?.[0])).toMatch(/freshness check is OFF/);
+      } finally {
+        warn.mockRestore();
+      }
+    } finally {
+      checkpointAsOf = before;
+    }
   });
 });

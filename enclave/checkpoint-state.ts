@@ -1,0 +1,235 @@
+/**
+ * Which writer checkpoints this enclave holds, and what they say about each entity it serves
+ * (docs/trust.md "P8 Provable freshness"; the sealed format is wire/checkpoint.ts).
+ *
+ *   sealed checkpoint (host)  →  accepted only if: it parses; it is for this lane; its kid is a
+ *                                "write" key of the held key directory whose material we hold and
+ *                                its MAC verifies under it; its view is in the held registry; its
+ *                                as_of is not beyond now + CHECKPOINT_FUTURE_SKEW_MS; its seq is
+ *                                above the newest held for the view (the newest seq with the same
+ *                                body is an idempotent re-send; any lower seq is refused, even a
+ *                                genuine one replayed) and its as_of not below that one's
+ *
+ * Per view we keep the newest CHECKPOINTS_PER_VIEW accepted checkpoints (seq → root, as_of), so a
+ * read whose proof was built against the previous checkpoint still verifies while the host catches
+ * up. Seq only moves forward; nothing persists (a restarted enclave starts empty: every answer says
+ * fresh_as_of null until the host forwards a checkpoint, which it cannot make).
+ *
+ * `freshnessOf` is the per-object rule table of the contract, pure: the signer calls it for every
+ * entity it renders (enclave/render.ts).
+ */
+import { timingSafeEqual } from "node:crypto";
+import { hash } from "node:crypto";
+import {
+  CHECKPOINT_FUTURE_SKEW_MS,
+  CHECKPOINT_REPORT_WINDOW_MS,
+  CheckpointFormatError,
+  checkpointMacValid,
+  parseEntityMapValue,
+  parseSealedCheckpoint,
+  type SealedCheckpoint,
+} from "../wire/checkpoint";
+import { verifyEntityMapProof, type EntityMapProof } from "../wire/entity-map";
+import type { ProvideCheckpointsResponse } from "../wire/frames";
+import type { Registry } from "../wire/registry";
+import { entityMessage } from "../wire/errors";
+import type { SealKeyring } from "./seal";
+
+/** Accepted checkpoints kept per view (older seqs fall out; proofs against them yield null). */
+export const CHECKPOINTS_PER_VIEW = 8;
+
+/** Why a sealed checkpoint was refused (wire/errors.ts has each code's status and text). */
+export type CheckpointRefusal =
+  | "checkpoint_malformed"
+  | "checkpoint_wrong_lane"
+  | "checkpoint_key_unknown"
+  | "checkpoint_mac_invalid"
+  | "checkpoint_unknown_view"
+  | "checkpoint_future"
+  | "checkpoint_conflict"
+  | "checkpoint_rolled_back";
+
+/** One accepted checkpoint, as the read path needs it. */
+export interface HeldCheckpoint {
+  readonly view: string;
+  readonly seq: number;
+  readonly as_of: number;
+  readonly root: Buffer;
+}
+
+/** What a read path asks: the held checkpoint of `view` with this seq, if any. */
+export interface CheckpointLookup {
+  get(view: string, seq: number): HeldCheckpoint | undefined;
+}
+
+/**
+ * The table itself (view → newest few seq → checkpoint). The main thread owns the one that
+ * accepts; signing workers get copies (snapshot → fromSnapshot) before the ProvideCheckpoints
+ * reply goes out (enclave/sign-workers.ts).
+ */
+export class HeldCheckpoints implements CheckpointLookup {
+  private readonly views = new Map<string, Map<number, HeldCheckpoint & { readonly body?: Buffer }>>();
+
+  get(view: string, seq: number): HeldCheckpoint | undefined {
+    return this.views.get(view)?.get(seq);
+  }
+
+  /** The newest held checkpoint of a view (the highest seq). */
+  newest(view: string): (HeldCheckpoint & { readonly body?: Buffer }) | undefined {
+    const byseq = this.views.get(view);
+    if (!byseq) return undefined;
+    let best: (HeldCheckpoint & { readonly body?: Buffer }) | undefined;
+    for (const c of byseq.values()) if (!best || c.seq > best.seq) best = c;
+    return best;
+  }
+
+  add(c: HeldCheckpoint, body?: Buffer): void {
+    let byseq = this.views.get(c.view);
+    if (!byseq) this.views.set(c.view, (byseq = new Map()));
+    byseq.set(c.seq, { view: c.view, seq: c.seq, as_of: c.as_of, root: Buffer.from(c.root), ...(body ? { body } : {}) });
+    // Seqs arrive in increasing order (the acceptor refuses lower ones), so the first key is the oldest.
+    while (byseq.size > CHECKPOINTS_PER_VIEW) byseq.delete(byseq.keys().next().value as number);
+  }
+
+  /** Newest per view, for the ProvideCheckpoints reply. */
+  heldSummary(): ProvideCheckpointsResponse["held"] {
+    const out: Array<{ view: string; seq: number; as_of: number }> = [];
+    for (const view of this.views.keys()) {
+      const n = this.newest(view)!;
+      out.push({ view, seq: n.seq, as_of: n.as_of });
+    }
+    return out;
+  }
+
+  /** Everything held, structured-clone friendly (a worker thread's copy; no bodies, no MACs). */
+  snapshot(): HeldCheckpoint[] {
+    const out: HeldCheckpoint[] = [];
+    for (const byseq of this.views.values()) for (const c of byseq.values()) out.push({ view: c.view, seq: c.seq, as_of: c.as_of, root: c.root });
+    return out;
+  }
+
+  static fromSnapshot(list: readonly HeldCheckpoint[]): HeldCheckpoints {
+    const table = new HeldCheckpoints();
+    for (const c of [...list].sort((a, b) => a.seq - b.seq)) table.add({ ...c, root: Buffer.from(c.root) });
+    return table;
+  }
+}
+
+export interface CheckpointTrust {
+  /** The lane the key directory is for (the image's trust config). Undefined: nothing is accepted. */
+  readonly lane: string | undefined;
+  /** The held keyring (the key directory ∩ held material); null before a directory. */
+  keyring(): SealKeyring | null;
+  /** The held registry: a checkpoint for a view it does not define is refused. */
+  registry(): Registry;
+  readonly now: () => number;
+}
+
+export type AcceptResult =
+  | { readonly ok: true; readonly checkpoint: HeldCheckpoint; readonly changed: boolean }
+  | { readonly ok: false; readonly code: CheckpointRefusal; readonly message: string };
+
+/** The enclave's acceptor of sealed checkpoints (FrameKind.ProvideCheckpoints). */
+export class CheckpointState {
+  readonly held = new HeldCheckpoints();
+  /** Bumped on every accepted new checkpoint (workers are re-sent the table when it moves). */
+  version = 0;
+
+  constructor(private readonly trust: CheckpointTrust) {}
+
+  accept(bytes: Uint8Array): AcceptResult {
+    const refuse = (code: CheckpointRefusal, message: string): AcceptResult => ({ ok: false, code, message });
+    let sealed: SealedCheckpoint;
+    try {
+      sealed = parseSealedCheckpoint(bytes);
+    } catch (err) {
+      if (err instanceof CheckpointFormatError) return refuse("checkpoint_malformed", err.message);
+      throw err;
+    }
+    const c = sealed.checkpoint;
+    if (this.trust.lane === undefined || c.lane !== this.trust.lane) return refuse("checkpoint_wrong_lane", `checkpoint is for lane ${c.lane}, this signer serves ${this.trust.lane ?? "(no lane)"}`);
+    const keyring = this.trust.keyring();
+    const now = this.trust.now();
+    const writeKey = keyring && now < keyring.expiresAt ? keyring.writeKey(sealed.kid) : undefined;
+    if (!writeKey) return refuse("checkpoint_key_unknown", "checkpoint kid is not a write key of the held key directory (unknown, verify-only, revoked, not provisioned or expired)");
+    if (!checkpointMacValid(sealed, writeKey.key)) return refuse("checkpoint_mac_invalid", "checkpoint MAC does not verify under its writer key");
+    if (!this.trust.registry().get(c.view)) return refuse("checkpoint_unknown_view", `the held registry defines no view ${JSON.stringify(c.view)}`);
+    if (c.as_of > now + CHECKPOINT_FUTURE_SKEW_MS) return refuse("checkpoint_future", "checkpoint as_of is in the future");
+    const newest = this.held.newest(c.view);
+    if (newest) {
+      // Any lower seq is refused, even one still held with the same bytes: a replay never moves state.
+      if (c.seq < newest.seq) return refuse("checkpoint_rolled_back", `checkpoint seq ${c.seq} is older than the held seq ${newest.seq} of view ${c.view}`);
+      if (c.seq === newest.seq) {
+        const body = newest.body!;
+        if (body.length === sealed.body.length && timingSafeEqual(body, sealed.body)) return { ok: true, checkpoint: newest, changed: false }; // idempotent re-send
+        return refuse("checkpoint_conflict", `a different checkpoint with the held seq ${c.seq} of view ${c.view}: one sequencer per view`);
+      }
+      if (c.as_of < newest.as_of) return refuse("checkpoint_rolled_back", `checkpoint as_of goes back in time (held seq ${newest.seq} is newer)`);
+    }
+    const held: HeldCheckpoint = { view: c.view, seq: c.seq, as_of: c.as_of, root: c.root };
+    this.held.add(held, Buffer.from(sealed.body));
+    this.version++;
+    return { ok: true, checkpoint: held, changed: true };
+  }
+
+  /** The ProvideCheckpoints answer: each one accepted or refused (with its index), then what is held. */
+  provide(list: readonly Uint8Array[]): ProvideCheckpointsResponse {
+    const refused: Array<{ index: number; code: string; message: string }> = [];
+    list.forEach((bytes, index) => {
+      const r = this.accept(bytes);
+      if (!r.ok) refused.push({ index, code: r.code, message: r.message });
+    });
+    return { held: this.held.heldSummary(), refused };
+  }
+}
+
+// ---- The per-object rule table ----
+
+/** What the host served for the entity: the verified object's times and its exact sealed bytes, or none. */
+export interface ServedObject {
+  readonly eventTimeMs: number;
+  readonly writtenTimeMs: number;
+  readonly bytes: Uint8Array;
+}
+
+export type Freshness =
+  /** No newer version existed at as_of (checkpoint seq). */
+  | { readonly kind: "fresh"; readonly asOf: number; readonly seq: number }
+  /** No valid proof against a held checkpoint: the value is served, fresh_as_of is null (consumers reject). */
+  | { readonly kind: "unproven" }
+  /** The checkpoint contradicts what the host served: a signed per-entity refusal, never the value. */
+  | { readonly kind: "refused"; readonly code: "rolled_back" | "object_withheld" };
+
+export const UNPROVEN: Freshness = { kind: "unproven" };
+
+/** Signer-authored fixed texts of the two refusals (P5: the host cannot choose them). */
+export const FRESHNESS_MESSAGES = {
+  rolled_back: "the view's checkpoint vouches for a newer version of this entity (or none) than the object served: an older object was put back",
+  object_withheld: entityMessage("object_withheld"),
+} as const;
+
+/**
+ * The contract's table. `checkpoint` = held[view][proof.seq] (undefined when not held), `key` =
+ * entityMapKey(view, entity), `served` = the verified object or null (the host sent none).
+ * Costs one SHA-256 per path node (~20) and, only when the leaf's event time equals or exceeds the
+ * object's, one SHA-256 of the served bytes.
+ */
+export function freshnessOf(checkpoint: HeldCheckpoint | undefined, key: Uint8Array, proof: EntityMapProof | null, served: ServedObject | null): Freshness {
+  if (checkpoint === undefined || proof === null) return UNPROVEN;
+  const checked = verifyEntityMapProof(checkpoint.root, key, proof);
+  if (!checked.ok) return UNPROVEN;
+  const fresh: Freshness = { kind: "fresh", asOf: checkpoint.as_of, seq: checkpoint.seq };
+  if (checked.present) {
+    if (served === null) return { kind: "refused", code: "object_withheld" };
+    const leaf = parseEntityMapValue(checked.value);
+    // Written after the checkpoint: at as_of, nothing newer than it existed either.
+    if (served.eventTimeMs > leaf.eventTimeMs) return fresh;
+    const digest = hash("sha256", served.bytes, "buffer") as Buffer;
+    if (served.eventTimeMs === leaf.eventTimeMs && digest.equals(leaf.digest)) return fresh;
+    return { kind: "refused", code: "rolled_back" };
+  }
+  if (served === null) return fresh;
+  // A new entity sealed shortly before (or after) as_of and not yet in the map: fresh as of as_of.
+  if (served.writtenTimeMs >= checkpoint.as_of - CHECKPOINT_REPORT_WINDOW_MS) return fresh;
+  return { kind: "refused", code: "rolled_back" };
+}
