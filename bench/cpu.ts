@@ -47,7 +47,8 @@ async function main(): Promise<void> {
   if (!wrk) throw new Error("wrk is not installed (apt-get install wrk)");
   await buildBundles(["runtime", "dev-signer", "local-store"]);
   const dataDir = mkdtempSync(join(tmpdir(), "express-lane-cpu-"));
-  const lane = await startLane({ dataDir, port: 0, demoEntities: opts.entities, storeKind: opts.store, quiet: true });
+  // EXPRESS_LANE_BENCH_SEQUENCER=off: no checkpoint sequencer (no proofs on reads): the before of #16.
+  const lane = await startLane({ dataDir, port: 0, demoEntities: opts.entities, storeKind: opts.store, quiet: true, sequencer: process.env.EXPRESS_LANE_BENCH_SEQUENCER !== "off" });
   const w = defaultWorkload(opts.entities, 100);
   const wanted = new Set(opts.scenarios.split(","));
   const scenarios = [
