@@ -25,6 +25,8 @@ import type { ObjectStore } from "./store/types";
 
 /** Deltas walked back from the head before the follower takes the snapshot instead. */
 const MAX_DELTA_WALK = 256;
+/** Map keys remembered for proofs (one SHA-256 each otherwise, on every read of every entity); cleared when full. */
+const KEY_CACHE_ENTRIES = 100_000;
 
 export interface CheckpointSigner {
   provideCheckpoints(checkpoints: readonly Uint8Array[]): Promise<ProvideCheckpointsResponse>;
@@ -55,6 +57,7 @@ export class CheckpointFollower {
   private readonly views = new Map<string, ViewState>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  private readonly keyCache = new Map<string, Buffer>();
 
   constructor(
     private readonly options: {
@@ -108,8 +111,19 @@ export class CheckpointFollower {
     return lookups.map(({ view, entity }) => {
       const s = this.views.get(view);
       if (!s?.proving) return null;
-      return toWireProof(s.proving.seq, s.map.prove(entityMapKey(view, entity)));
+      return toWireProof(s.proving.seq, s.map.prove(this.keyOf(view, entity)));
     });
+  }
+
+  private keyOf(view: string, entity: string): Buffer {
+    const id = `${view}\u0000${entity}`;
+    let key = this.keyCache.get(id);
+    if (key === undefined) {
+      if (this.keyCache.size >= KEY_CACHE_ENTRIES) this.keyCache.clear();
+      key = entityMapKey(view, entity);
+      this.keyCache.set(id, key);
+    }
+    return key;
   }
 
   /** Whether any view has a checkpoint to prove against (reads without one skip the proof work). */
