@@ -48,7 +48,14 @@ async function main(): Promise<void> {
   await buildBundles(["runtime", "dev-signer", "local-store"]);
   const dataDir = mkdtempSync(join(tmpdir(), "express-lane-cpu-"));
   // EXPRESS_LANE_BENCH_SEQUENCER=off: no checkpoint sequencer (no proofs on reads): the before of #16.
-  const lane = await startLane({ dataDir, port: 0, demoEntities: opts.entities, storeKind: opts.store, quiet: true, sequencer: process.env.EXPRESS_LANE_BENCH_SEQUENCER !== "off" });
+  const lane = await startLane({
+    dataDir,
+    port: 0,
+    demoEntities: opts.entities,
+    storeKind: opts.store,
+    quiet: true,
+    sequencer: process.env.EXPRESS_LANE_BENCH_SEQUENCER !== "off",
+  });
   const w = defaultWorkload(opts.entities, 100);
   const wanted = new Set(opts.scenarios.split(","));
   const scenarios = [

@@ -15,7 +15,6 @@ import { DEFAULT_STORE_CONNECTIONS } from "../runtime/config";
 import { ensureDevSealKeyFile, SealKeyring } from "../enclave/seal";
 import { BenchOptions, root } from "./options";
 import { entityMapValue } from "../wire/checkpoint";
-import { SequencerReporter } from "../cli/checkpoint-report";
 import { BENCH_VIEW } from "./targets";
 
 /**
@@ -78,8 +77,7 @@ export async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, 
   // The lane's signer only signs sealed objects (layout v2): seal with the lane's dev seal key, as
   // the local lane's own demo loader does.
   const paths = lanePaths(dataDir);
-  const sealKey = ensureDevSealKeyFile(paths.sealKeyFile);
-  const seals = new SealKeyring([sealKey]);
+  const seals = new SealKeyring([ensureDevSealKeyFile(paths.sealKeyFile)]);
   // What the seeding writer stored, for the view's checkpoint sequencer (issue #16): unreported
   // objects older than the report window would be refused as rolled_back.
   const seeded: Array<readonly [string, Buffer]> = [];
@@ -93,11 +91,7 @@ export async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, 
   };
   const report = async (lane: Lane): Promise<void> => {
     if (!lane.sequencerUrl) return;
-    const reporter = new SequencerReporter({ url: lane.sequencerUrl, view: BENCH_VIEW, key: sealKey, batch: 5000 });
-    for (const [entity, value] of seeded) reporter.add(entity, value);
-    const r = await reporter.close();
-    if (r.failed > 0) throw new Error(`seeded objects not reported to the sequencer: ${r.errors[0]}`);
-    log(`reported ${r.reported} seeded objects to the checkpoint sequencer`);
+    log(`reported ${await lane.reportWrites(BENCH_VIEW, seeded)} seeded objects to the checkpoint sequencer`);
   };
   // memory: the runtime loads the folder into RAM when it starts, so the objects go in first.
   let objectBytes = opts.store === "memory" ? await seed(new FileStore({ root: paths.objectsDir, etags: false })) : 0;

@@ -108,6 +108,8 @@ export interface Lane {
   /** Stop / start the in-process sequencer (its state stays in dataDir/sequencer): checkpoints stop, fresh_as_of ages. */
   stopSequencer(): Promise<void>;
   startSequencer(): Promise<void>;
+  /** Report objects a local writer stored directly (entity → entityMapValue) to the sequencer, as the dev writer; a no-op when it is off. */
+  reportWrites(view: string, writes: ReadonlyArray<readonly [string, Uint8Array | null]>): Promise<number>;
   /** Process ids of the running children (CPU accounting in bench/cpu.ts). */
   pids(): { readonly runtime?: number; readonly signer?: number; readonly store?: number };
   stopSigner(): Promise<void>;
@@ -407,6 +409,14 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       },
       startSequencer: async () => {
         if (!sequencer) await startSequencer();
+      },
+      reportWrites: async (view, writes) => {
+        if (!sequencer) return 0;
+        const reporter = new SequencerReporter({ url: sequencer.url, view, key: laneKeys.writer, batch: 5000 });
+        for (const [entity, value] of writes) reporter.add(entity, value);
+        const r = await reporter.close();
+        if (r.failed > 0) throw new Error(`${r.failed} writes not reported to the sequencer: ${r.errors[0]}`);
+        return r.reported;
       },
       pids: () => ({ runtime: children.runtime?.pid, signer: children.signer?.pid, store: children.store?.pid }),
       stopSigner: async () => {
