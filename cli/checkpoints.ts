@@ -82,7 +82,7 @@ export interface SequencerServerOptions {
   /** Writer keys whose reports are accepted (kid → key). */
   readonly reporters: ReadonlyMap<string, Uint8Array>;
   /** The lane's signing keys: push answers are accepted only when they verify against one. */
-  readonly pinned?: readonly Ed25519Jwk[];
+  readonly pinned?: readonly Ed25519Jwk[] | (() => readonly Ed25519Jwk[] | undefined);
   readonly nowSeconds?: () => number;
 }
 
@@ -144,7 +144,8 @@ export function createSequencerServer(o: SequencerServerOptions): Server {
 
   const pushAnswer = async (req: IncomingMessage, view: string): Promise<unknown> => {
     const sequencer = sequencerOf(view);
-    if (!o.pinned || o.pinned.length === 0) throw new HttpError(404, "not_found", "this sequencer pins no lane key (--key): it takes no push answers");
+    const pinned = typeof o.pinned === "function" ? o.pinned() : o.pinned;
+    if (!pinned || pinned.length === 0) throw new HttpError(404, "not_found", "this sequencer pins no lane key (--key): it takes no push answers");
     const m = parseJson(await readBody(req));
     const request = m.request as { method?: unknown; path?: unknown; body?: unknown } | undefined;
     const answer = m.answer as { status?: unknown; headers?: unknown; body?: unknown } | undefined;
@@ -162,7 +163,7 @@ export function createSequencerServer(o: SequencerServerOptions): Server {
       verified = verifyResponse(
         { status: answer.status, headers, body: answerBody },
         { method, path: request.path, query: "", body: request.body === undefined ? undefined : b64(request.body, "request.body") },
-        { key: o.pinned, nonce: typeof m.answer_nonce === "string" ? m.answer_nonce : undefined },
+        { key: pinned, nonce: typeof m.answer_nonce === "string" ? m.answer_nonce : undefined },
       );
     } catch (err) {
       if (err instanceof VerificationError) throw new HttpError(401, "push_answer_unverified", `${err.code}: ${err.message}`);
@@ -231,6 +232,8 @@ export interface RunningSequencer {
   readonly url: string;
   readonly port: number;
   readonly sequencers: ReadonlyMap<string, ViewSequencer>;
+  /** Pin (or re-pin) the lane keys push answers are verified against. */
+  pin(keys: readonly Ed25519Jwk[]): void;
   /** Stops heartbeats and the endpoint, folds each view's journal, releases the locks. */
   stop(): Promise<void>;
 }
@@ -264,7 +267,8 @@ export async function runSequencer(o: {
   }
   const reporters = new Map(o.reporters ?? []);
   reporters.set(o.key.kid, o.key.key);
-  const server = createSequencerServer({ sequencers, reporters, pinned: o.pinned });
+  const pins = { keys: o.pinned };
+  const server = createSequencerServer({ sequencers, reporters, pinned: () => pins.keys });
   const host = o.host ?? "127.0.0.1";
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, host, resolve));
   const address = server.address();
@@ -283,6 +287,9 @@ export async function runSequencer(o: {
     url: `http://${host}:${port}`,
     port,
     sequencers,
+    pin: (keys) => {
+      pins.keys = keys;
+    },
     stop: async () => {
       clearInterval(timer);
       await new Promise<void>((resolve) => {
