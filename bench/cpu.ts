@@ -47,7 +47,15 @@ async function main(): Promise<void> {
   if (!wrk) throw new Error("wrk is not installed (apt-get install wrk)");
   await buildBundles(["runtime", "dev-signer", "local-store"]);
   const dataDir = mkdtempSync(join(tmpdir(), "express-lane-cpu-"));
-  const lane = await startLane({ dataDir, port: 0, demoEntities: opts.entities, storeKind: opts.store, quiet: true });
+  const lane = await startLane({
+    dataDir,
+    port: 0,
+    demoEntities: opts.entities,
+    storeKind: opts.store,
+    quiet: true,
+    sequencer: process.env.EXPRESS_LANE_BENCH_SEQUENCER !== "off",
+  });
+  // EXPRESS_LANE_BENCH_SEQUENCER=off: no checkpoint sequencer (no proofs on reads): the before of #16.
   // The lane startLane loads is the demo view (user_profile, user_NNNNNN): ask for those. (It asked
   // for the benchmark dataset's ids, which this lane does not hold: every read was a 404.)
   const wanted = new Set(opts.scenarios.split(","));

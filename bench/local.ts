@@ -14,6 +14,8 @@ import { MemoryStore } from "../runtime/store/memory-store";
 import { DEFAULT_STORE_CONNECTIONS } from "../runtime/config";
 import { ensureDevSealKeyFile, SealKeyring } from "../enclave/seal";
 import { BenchOptions, root } from "./options";
+import { entityMapValue } from "../wire/checkpoint";
+import { BENCH_VIEW } from "./targets";
 
 /**
  * Pin the lane (runtime → CPU 0, signer → CPU 1) only where the load generator keeps cores of its
@@ -76,16 +78,30 @@ export async function startLocal(opts: BenchOptions, runtimeEnv: Record<string, 
   // the local lane's own demo loader does.
   const paths = lanePaths(dataDir);
   const seals = new SealKeyring([ensureDevSealKeyFile(paths.sealKeyFile)]);
+  // What the seeding writer stored, for the view's checkpoint sequencer (issue #16): unreported
+  // objects older than the report window would be refused as rolled_back.
+  const seeded: Array<readonly [string, Buffer]> = [];
   const seed = async (writer: ObjectWriter): Promise<number> => {
     log(`seeding ${opts.entities} objects of ~${opts.size} bytes into the ${opts.store} store…`);
-    return seedObjects(writer, opts.entities, opts.size, (o) => seals.seal(o));
+    return seedObjects(writer, opts.entities, opts.size, (o) => {
+      const bytes = seals.seal(o);
+      seeded.push([o.entity, entityMapValue(o.event_time, bytes)]);
+      return bytes;
+    });
+  };
+  const report = async (lane: Lane): Promise<void> => {
+    if (!lane.sequencerUrl) return;
+    log(`reported ${await lane.reportWrites(BENCH_VIEW, seeded)} seeded objects to the checkpoint sequencer`);
   };
   // memory: the runtime loads the folder into RAM when it starts, so the objects go in first.
   let objectBytes = opts.store === "memory" ? await seed(new FileStore({ root: paths.objectsDir, etags: false })) : 0;
-  const lane = await startLane({ dataDir, port: 0, demoEntities: 0, storeKind: opts.store, cpus: pins, quiet: true, runtimeEnv, signerEnv });
+  // EXPRESS_LANE_BENCH_SEQUENCER=off: no checkpoints (answers carry fresh_as_of null): the "before" of issue #16's read-path cost.
+  const sequencer = process.env.EXPRESS_LANE_BENCH_SEQUENCER !== "off";
+  const lane = await startLane({ dataDir, port: 0, demoEntities: 0, storeKind: opts.store, cpus: pins, quiet: true, runtimeEnv, signerEnv, sequencer });
   try {
     if (opts.store === "file") objectBytes = await seed(new FileStore({ root: lane.objectsDir, etags: false }));
     if (opts.store === "s3") objectBytes = await seed(lane.store);
+    await report(lane);
     // The baseline uses exactly the store client the runtime builds for this --store.
     const direct: ObjectStore =
       opts.store === "memory"

@@ -2,7 +2,7 @@
  * `lane.json`: what `npm start` (dev/lane/processes.ts startLane) writes into its data dir so
  * the CLI finds the local lane without flags — its URL, its store, and its dev key files.
  *
- * `attest`, `verify`, `load`, `parity`, `push` and `apply` take their defaults from it: the data dir is
+ * `attest`, `verify`, `load`, `parity`, `push`, `purge` and `apply` take their defaults from it: the data dir is
  * `--data-dir`, else `EXPRESS_LANE_DATA_DIR`, else `.lane`. A flag given on the command line or
  * through its environment variable always wins; lane.json only replaces built-in defaults. No
  * lane.json (and no `--data-dir`) = the built-in defaults, as before.
@@ -93,9 +93,26 @@ const DEFAULTS: Readonly<Record<string, Defaults>> = {
     anchorOptions: ["key", "jwk", "keyid", "attest", "trustOnFirstUse"],
   },
   attest: { options: { devCa: (c) => c.dev_ca_dir }, urlArgument: 0, urlUnlessOptions: ["document"] },
-  load: { options: { endpoint: (c) => c.store.endpoint, bucket: (c) => c.store.bucket, region: (c) => c.store.region, writerKeyFile: (c) => c.keys.writer_key } },
+  load: {
+    options: {
+      endpoint: (c) => c.store.endpoint,
+      bucket: (c) => c.store.bucket,
+      region: (c) => c.store.region,
+      writerKeyFile: (c) => c.keys.writer_key,
+      sequencer: (c) => c.sequencer,
+    },
+  },
   parity: { options: { url: (c) => c.url } },
-  push: { options: { url: (c) => c.url, writerKeyFile: (c) => c.keys.writer_key, key: pinnedKeys }, anchorOptions: ["key", "jwk", "keyid"] },
+  push: { options: { url: (c) => c.url, writerKeyFile: (c) => c.keys.writer_key, key: pinnedKeys, sequencer: (c) => c.sequencer }, anchorOptions: ["key", "jwk", "keyid"] },
+  purge: {
+    options: {
+      endpoint: (c) => c.store.endpoint,
+      bucket: (c) => c.store.bucket,
+      region: (c) => c.store.region,
+      writerKeyFile: (c) => c.keys.writer_key,
+      sequencer: (c) => c.sequencer,
+    },
+  },
   // The local lane's dev admin key signs the registry document, unless a KMS admin key is named.
   apply: { options: { url: (c) => c.url, adminKeyFile: (c) => c.keys.admin_key }, anchorOptions: ["adminKeyFile", "adminKeyKms"] },
   views: { options: { url: (c) => c.url } },

@@ -24,7 +24,9 @@ import { registryFor } from "./apply";
 import { mergeRow, WRITE_MODES, type WriteMode } from "../wire/merge";
 import type { Ed25519Jwk } from "../wire/keys";
 import { formatOf, newestPerEntity, parseRenames, readSource, type SourceOptions } from "./sources";
-import { pinnedKeys, push, type PushRowResult } from "./push";
+import { pinnedKeys, push, reportAnswer, type PushOptions, type PushRowResult } from "./push";
+import { entityMapValue } from "../wire/checkpoint";
+import { SequencerReporter } from "../sequencer/report";
 import { writerKeyOptions, writerKeysFromOptions } from "./writer-key";
 import type { WriterKey } from "../dev/key-files";
 
@@ -45,6 +47,11 @@ export interface LoadOptions extends SourceOptions {
   readonly registry?: Registry;
   readonly progress?: boolean;
   readonly now?: number;
+  /**
+   * The view's sequencer (sequencer/report.ts): told (entity, entityMapValue) of every object
+   * now stored — written, or already there unchanged — so its checkpoints vouch for them (issue #16).
+   */
+  readonly reporter?: { add(entity: string, value: Uint8Array | null): void };
 }
 
 export interface LoadSummary {
@@ -113,14 +120,22 @@ export async function load(options: LoadOptions): Promise<LoadSummary> {
       const { row, value } = winners[next++];
       try {
         const key = objectKey(view.name, value.entity, prefix);
+        // written_time per object, when it is sealed: the enclave accepts an object its view's
+        // checkpoint does not hold yet only if it was sealed shortly before (CHECKPOINT_REPORT_WINDOW_MS).
+        const writtenTime = options.now ?? Date.now();
         if ((options.mode ?? "merge") === "replace") {
-          const sealed = options.seals.seal({ view: view.name, entity: value.entity, event_time: value.event_time, written_time: now, features: value.features });
+          const sealed = options.seals.seal({ view: view.name, entity: value.entity, event_time: value.event_time, written_time: writtenTime, features: value.features });
           const result = await writeIfNewer(options.store, key, sealed, { trustCurrent: (bytes) => trustCurrent(options.seals, bytes, view.name, value.entity) });
           counts[result.outcome]++;
+          if (result.outcome === "written") options.reporter?.add(value.entity, entityMapValue(value.event_time, sealed));
+          else if (result.outcome === "unchanged" && result.current) options.reporter?.add(value.entity, entityMapValue(result.storedEventTime, result.current));
         } else {
-          const result = await writeMerged(options.store, options.seals, key, view.name, value, now);
+          const result = await writeMerged(options.store, options.seals, key, view.name, value, writtenTime);
           if (result.outcome === "refused") rejects.push({ row, entity: value.entity, code: result.code, reason: result.reason });
-          else counts[result.outcome]++;
+          else {
+            counts[result.outcome]++;
+            if (result.stored) options.reporter?.add(value.entity, entityMapValue(result.stored.eventTime, result.stored.bytes));
+          }
         }
       } catch (err) {
         if (!(err instanceof StoreError) && !(err instanceof WriteConflictError)) throw err;
@@ -162,7 +177,7 @@ async function writeMerged(
   view: string,
   row: ValidRow,
   now: number,
-): Promise<{ outcome: "written" | "unchanged" | "skipped_older" } | { outcome: "refused"; code: string; reason: string }> {
+): Promise<{ outcome: "written" | "unchanged" | "skipped_older"; stored?: { bytes: Buffer; eventTime: number } } | { outcome: "refused"; code: string; reason: string }> {
   const maxAttempts = 8;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const got = await store.get(key);
@@ -186,11 +201,12 @@ async function writeMerged(
     }
     const merged = mergeRow(view, base, row, "merge");
     if (!merged.ok) return { outcome: "skipped_older" };
-    if (merged.unchanged) return { outcome: "unchanged" };
+    // Unchanged: the stored object (ours, verified) is what the sequencer should hold.
+    if (merged.unchanged) return { outcome: "unchanged", ...(got.found && base ? { stored: { bytes: got.body, eventTime: base.event_time } } : {}) };
     const sealed = seals.seal({ ...merged.object, written_time: now });
     try {
       await store.put(key, sealed, { ...(got.found ? { ifMatch: got.etag! } : { ifNoneMatch: "*" as const }), contentType: "application/msgpack" });
-      return { outcome: "written" };
+      return { outcome: "written", stored: { bytes: sealed, eventTime: merged.object.event_time } };
     } catch (err) {
       if (!(err instanceof StoreError) || !(err.code === "precondition_failed" || err.httpStatus === 404 || err.httpStatus === 409)) throw err;
       await new Promise((r) => setTimeout(r, Math.min(50, 2 ** attempt) * Math.random()));
@@ -214,6 +230,8 @@ export interface LoadViaApiOptions extends SourceOptions {
   readonly retryDelayMs?: number;
   readonly rejectsFile?: string;
   readonly now?: number;
+  /** Each push answer, for the view's sequencer (cli/push.ts PushOptions.onAnswer). */
+  readonly onAnswer?: PushOptions["onAnswer"];
 }
 
 /**
@@ -240,6 +258,7 @@ export async function loadViaApi(options: LoadViaApiOptions): Promise<LoadSummar
     apiKey: options.apiKey,
     retries: options.retries ?? 4,
     retryDelayMs: options.retryDelayMs,
+    onAnswer: options.onAnswer,
     onResult: (r: PushRowResult) => {
       if (r.result === "rejected") {
         rejects.push({ row: rowOf.get(r.entity ?? "") ?? 0, entity: r.entity, code: r.error?.code ?? "rejected", reason: r.error?.message ?? "" });
@@ -352,6 +371,7 @@ export function registerLoadCommand(program: Command): void {
     .addOption(new Option("--api-key <key>", "with --url: writer API key for the host's gate").env("EXPRESS_LANE_API_KEY"))
     .addOption(new Option("--concurrency <n>", "entities written in parallel").default("16"))
     .option("--rejects <file>", "rejects file (default: <file>.rejects.jsonl)")
+    .addOption(new Option("--sequencer <url>", "report what was stored to the view's checkpoint sequencer (provable freshness; docs/operations.md)").env("EXPRESS_LANE_SEQUENCER"))
     .option("--no-progress", "no progress bar")
     .action(
       async (
@@ -381,6 +401,7 @@ export function registerLoadCommand(program: Command): void {
           writerKey?: string;
           key?: string[];
           apiKey?: string;
+          sequencer?: string;
         },
       ) => {
         const registry = await registryFor(o.url ?? o.registry, o.view);
@@ -415,6 +436,13 @@ export function registerLoadCommand(program: Command): void {
           );
           if (s.rejected > 0 || s.failed > 0) process.exitCode = 1;
         };
+        const unreported: string[] = [];
+        const reported = (n: number): string =>
+          o.sequencer === undefined
+            ? ""
+            : unreported.length === 0
+              ? `  reported ${n} to the sequencer ${o.sequencer}\n`
+              : `  sequencer: ${unreported.length} reports FAILED (${unreported[0]}); fresh_as_of of those entities lags until they are reported\n`;
         try {
           if (o.url !== undefined) {
             const pinned = await pinnedKeys({ key: o.key }, o.url);
@@ -429,34 +457,41 @@ export function registerLoadCommand(program: Command): void {
               pinned,
               apiKey: o.apiKey,
               rejectsFile: o.rejects,
+              onAnswer: o.sequencer ? (report) => reportAnswer(o.sequencer!, o.view, report, unreported) : undefined,
               ...source,
             });
             print(
               s,
-              `  through ${o.url} as ${keys[0]!.writer} (${keys[0]!.kid}); answers ${pinned ? (s.verified ? "verified against the pinned signer key" : "NOT all verified") : "not verified (no --key pinned)"}\n`,
+              reported(s.written + s.unchanged) +
+                `  through ${o.url} as ${keys[0]!.writer} (${keys[0]!.kid}); answers ${pinned ? (s.verified ? "verified against the pinned signer key" : "NOT all verified") : "not verified (no --key pinned)"}\n`,
             );
-            if (pinned && !s.verified) process.exitCode = 1;
+            if ((pinned && !s.verified) || unreported.length > 0) process.exitCode = 1;
             return;
           }
           const store = writerStore(o);
+          const reporter = o.sequencer ? new SequencerReporter({ url: o.sequencer, view: o.view, key: keys[0]! }) : undefined;
           try {
-            print(
-              await load({
-                file,
-                view: o.view,
-                registry,
-                format: o.format,
-                store,
-                seals,
-                mode: o.mode,
-                keyPrefix: o.keyPrefix,
-                concurrency: Number(o.concurrency),
-                rejectsFile: o.rejects,
-                progress: o.progress && process.stderr.isTTY,
-                ...source,
-              }),
-            );
+            const summary = await load({
+              file,
+              view: o.view,
+              registry,
+              format: o.format,
+              store,
+              seals,
+              mode: o.mode,
+              keyPrefix: o.keyPrefix,
+              concurrency: Number(o.concurrency),
+              rejectsFile: o.rejects,
+              progress: o.progress && process.stderr.isTTY,
+              reporter,
+              ...source,
+            });
+            const r = await reporter?.close();
+            if (r && r.failed > 0) unreported.push(...r.errors);
+            print(summary, reported(r?.reported ?? 0));
+            if (unreported.length > 0) process.exitCode = 1;
           } finally {
+            await reporter?.close();
             await store.close();
           }
         } finally {

@@ -15,6 +15,7 @@ import { registerPushCommand } from "./push";
 import { registerPurgeCommand } from "./purge";
 import { registerBenchDataCommand } from "./bench-data";
 import { registerApplyCommand, registerViewsCommand } from "./apply";
+import { registerCheckpointsCommand } from "./checkpoints";
 import { useLaneConfig } from "./lane-config";
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerBenchDataCommand(program);
   registerApplyCommand(program);
   registerViewsCommand(program);
+  registerCheckpointsCommand(program);
   // Last: adds --data-dir to the commands above that read the local lane's lane.json.
   useLaneConfig(program);
   return program;

@@ -10,6 +10,8 @@ import type { S3Store } from "../runtime/store/s3-store";
 import { StoreError } from "../runtime/store/types";
 import { checkView } from "../wire/names";
 import { storeOptions, writerStore } from "./load";
+import { SequencerReporter } from "../sequencer/report";
+import { writerKeyOptions, writerKeysFromOptions } from "./writer-key";
 
 /** What a purge needs from a store: list a prefix, delete a key (S3Store has both). */
 export type PurgeStore = Pick<S3Store, "list" | "delete">;
@@ -25,7 +27,14 @@ export interface PurgeSummary {
 export async function purgeView(
   store: PurgeStore,
   view: string,
-  o: { keyPrefix?: string; confirm: boolean; concurrency?: number; onFailure?: (key: string, err: Error) => void },
+  o: {
+    keyPrefix?: string;
+    confirm: boolean;
+    concurrency?: number;
+    onFailure?: (key: string, err: Error) => void;
+    /** Each deleted entity (decoded from its key): what the view's sequencer is told is gone. */
+    onDeleted?: (entity: string) => void;
+  },
 ): Promise<PurgeSummary> {
   const prefix = `${o.keyPrefix ?? ""}${checkView(view)}/`;
   let found = 0;
@@ -47,6 +56,7 @@ export async function purgeView(
           try {
             await store.delete(key);
             deleted++;
+            o.onDeleted?.(Buffer.from(key.slice(prefix.length), "base64url").toString("utf8"));
             break;
           } catch (err) {
             // 5xx / 503 SlowDown / 429 are retryable (S3 throttles bulk deletes; the local twin
@@ -68,31 +78,66 @@ export async function purgeView(
 }
 
 export function registerPurgeCommand(program: Command): void {
-  storeOptions(
-    program
-      .command("purge")
-      .description("operators: delete every stored object of a feature view from the bucket (reads then answer NOT_FOUND); without --yes, only count")
-      .requiredOption("--view <name>", "the feature view to purge"),
+  writerKeyOptions(
+    storeOptions(
+      program
+        .command("purge")
+        .description("operators: delete every stored object of a feature view from the bucket (reads then answer NOT_FOUND); without --yes, only count")
+        .requiredOption("--view <name>", "the feature view to purge"),
+    ),
   )
     .option("--yes", "really delete (without it: a dry run that counts the objects)")
     .addOption(new Option("--concurrency <n>", "deletes in flight").default("16"))
-    .action(async (o: { view: string; endpoint?: string; bucket: string; region: string; keyPrefix: string; yes?: boolean; concurrency: string }) => {
-      const store = writerStore(o);
-      try {
-        const s = await purgeView(store, o.view, {
-          keyPrefix: o.keyPrefix,
-          confirm: o.yes === true,
-          concurrency: Number(o.concurrency),
-          onFailure: (key, err) => process.stderr.write(`  ${key}: ${err.message}\n`),
-        });
-        process.stdout.write(
-          s.dryRun
-            ? `view ${s.view}: ${s.found} objects would be deleted from ${o.bucket}; run again with --yes to delete them\n`
-            : `view ${s.view}: deleted ${s.deleted} of ${s.found} objects from ${o.bucket}${s.failed ? ` (${s.failed} failed)` : ""}\n`,
-        );
-        if (s.failed > 0) process.exitCode = 1;
-      } finally {
-        await store.close();
-      }
-    });
+    .addOption(
+      new Option(
+        "--sequencer <url>",
+        "report the removals to the view's checkpoint sequencer, signed with the writer key (else reads of purged entities are refused as object_withheld)",
+      ).env("EXPRESS_LANE_SEQUENCER"),
+    )
+    .action(
+      async (o: {
+        view: string;
+        endpoint?: string;
+        bucket: string;
+        region: string;
+        keyPrefix: string;
+        yes?: boolean;
+        concurrency: string;
+        sequencer?: string;
+        writerKeyFile: string;
+        sealKeyKms?: string;
+        writer?: string;
+        kmsEndpoint?: string;
+      }) => {
+        const reporter =
+          o.sequencer && o.yes
+            ? new SequencerReporter({
+                url: o.sequencer,
+                view: o.view,
+                key: (await writerKeysFromOptions({ writerKeyFile: o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint })).keys[0]!,
+              })
+            : undefined;
+        const store = writerStore(o);
+        try {
+          const s = await purgeView(store, o.view, {
+            keyPrefix: o.keyPrefix,
+            confirm: o.yes === true,
+            concurrency: Number(o.concurrency),
+            onFailure: (key, err) => process.stderr.write(`  ${key}: ${err.message}\n`),
+            onDeleted: reporter ? (entity) => reporter.add(entity, null) : undefined,
+          });
+          const r = await reporter?.close();
+          if (r) process.stdout.write(r.failed ? `  sequencer: ${r.failed} removals NOT reported (${r.errors[0]})\n` : `  reported ${r.reported} removals to the sequencer\n`);
+          if (r && r.failed > 0) process.exitCode = 1;
+          process.stdout.write(
+            s.dryRun
+              ? `view ${s.view}: ${s.found} objects would be deleted from ${o.bucket}; run again with --yes to delete them\n`
+              : `view ${s.view}: deleted ${s.deleted} of ${s.found} objects from ${o.bucket}${s.failed ? ` (${s.failed} failed)` : ""}\n`,
+          );
+          if (s.failed > 0) process.exitCode = 1;
+        } finally {
+          await store.close();
+        }
+      },
+    );
 }

@@ -21,6 +21,7 @@ import type { Ed25519Jwk } from "../wire/keys";
 import { MAX_PUSH_ROWS, PUSH_BATCH_SEGMENT } from "../wire/write";
 import { signPush } from "../wire/writer-auth";
 import { resolveTrustAnchor } from "./verify";
+import { sendPushAnswer, type PushAnswerReport } from "../sequencer/report";
 import { writerKeyOptions, writerKeysFromOptions } from "./writer-key";
 import type { WriterKey } from "../dev/key-files";
 
@@ -114,6 +115,12 @@ export interface PushOptions {
   readonly retryDelayMs?: number;
   /** The push body's `mode` (merge is the API's default; docs/push-api.md). */
   readonly mode?: "merge" | "replace";
+  /**
+   * Every 2xx answer with the request it answers (after verification, when a key is pinned): what
+   * the view's sequencer takes as a report (sequencer/report.ts sendPushAnswer; it verifies
+   * the enclave's signature itself against the lane key it pins).
+   */
+  readonly onAnswer?: (report: PushAnswerReport) => Promise<void> | void;
 }
 
 async function* chunks(rows: AsyncIterable<unknown> | Iterable<unknown>, size: number): AsyncGenerator<unknown[]> {
@@ -215,6 +222,7 @@ export async function push(o: PushOptions): Promise<PushSummary> {
         continue;
       }
     }
+    await o.onAnswer?.({ request: { method: "POST", path: req.path, body: req.body }, answerNonce: req.answerNonce, answer });
     let body: { written_by?: unknown; results?: unknown };
     try {
       body = JSON.parse(Buffer.from(answer.body).toString("utf8")) as typeof body;
@@ -264,7 +272,8 @@ export function registerPushCommand(program: Command): void {
       .addOption(new Option("--keyid <keyid>", "same as --key <keyid>").hideHelp())
       .addOption(new Option("--batch-size <n>", `rows per request (1..${MAX_PUSH_ROWS})`).default(String(MAX_PUSH_ROWS)))
       .addOption(new Option("--retries <n>", "re-sends (freshly signed) of a request without an answer or with a 503").default("2"))
-      .option("--results <file>", "also write each row's outcome as JSONL"),
+      .option("--results <file>", "also write each row's outcome as JSONL")
+      .addOption(new Option("--sequencer <url>", "report every answer to the view's checkpoint sequencer (provable freshness; docs/operations.md)").env("EXPRESS_LANE_SEQUENCER")),
   ).action(
     async (
       file: string,
@@ -278,6 +287,7 @@ export function registerPushCommand(program: Command): void {
         batchSize: string;
         retries: string;
         results?: string;
+        sequencer?: string;
         writerKeyFile: string;
         sealKeyFile?: string;
         sealKeyKms?: string;
@@ -288,6 +298,7 @@ export function registerPushCommand(program: Command): void {
       const { keys } = await writerKeysFromOptions({ writerKeyFile: o.sealKeyFile ?? o.writerKeyFile, sealKeyKms: o.sealKeyKms, writer: o.writer, kmsEndpoint: o.kmsEndpoint });
       const pinned = await pinnedKeys(o, o.url);
       const lines: string[] = [];
+      const unreported: string[] = [];
       const s = await push({
         url: o.url,
         view: o.view,
@@ -298,6 +309,7 @@ export function registerPushCommand(program: Command): void {
         pinned,
         apiKey: o.apiKey,
         onResult: o.results ? (r) => lines.push(JSON.stringify(r)) : undefined,
+        onAnswer: o.sequencer ? (report) => reportAnswer(o.sequencer!, o.view, report, unreported) : undefined,
       });
       if (o.results) writeFileSync(o.results, lines.length ? `${lines.join("\n")}\n` : "");
       process.stdout.write(
@@ -306,7 +318,18 @@ export function registerPushCommand(program: Command): void {
           `  answers ${pinned ? (s.verified ? "verified against the pinned signer key" : "NOT all verified") : "not verified (no --key pinned)"}${s.written_by.length ? `; written_by ${s.written_by.join(", ")}` : ""}\n` +
           s.errors.map((e) => `  request ${e.request}: ${e.status} ${e.code}: ${e.message}\n`).join(""),
       );
-      if (s.rejected > 0 || s.failed > 0 || (pinned && !s.verified)) process.exitCode = 1;
+      if (unreported.length > 0)
+        process.stdout.write(`  sequencer: ${unreported.length} answers NOT reported (${unreported[0]}); fresh_as_of of those entities lags until their next report\n`);
+      if (s.rejected > 0 || s.failed > 0 || (pinned && !s.verified) || unreported.length > 0) process.exitCode = 1;
     },
   );
+}
+
+/** Report one push answer to the sequencer; a failure is noted, never thrown (the rows are stored either way). */
+export async function reportAnswer(sequencer: string, view: string, report: PushAnswerReport, failures: string[]): Promise<void> {
+  try {
+    await sendPushAnswer(sequencer, view, report);
+  } catch (err) {
+    failures.push((err as Error).message);
+  }
 }

@@ -31,6 +31,8 @@ export interface LaneConfig {
   readonly dev_ca_dir: string;
   /** The keyid answers are signed with at start (the lane key's, else the signer's own). */
   readonly keyid: string;
+  /** The lane's checkpoint sequencer (issue #16): `load`, `push` and `purge` report to it. */
+  readonly sequencer?: string;
 }
 
 export function writeLaneConfig(dataDir: string, config: LaneConfig): string {

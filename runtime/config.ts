@@ -16,6 +16,8 @@ export interface RuntimeConfig {
   readonly registryDocument?: string;
   /** Poll the fleet copy of the registry document in the store this often; 0 = never. */
   readonly registryPollMs: number;
+  /** Poll each view's checkpoint log (_lane/checkpoints/, issue #16) this often; 0 = never (answers carry fresh_as_of null). */
+  readonly checkpointPollMs: number;
   /** Production: wrapped writer keys document to provision the signer with (with keyDirectory). */
   readonly sealKeysFile?: string;
   /** Loopback clients may scrape /metrics without an API key (the host's own agents). */
@@ -98,6 +100,12 @@ export function runtimeCommand(): Command {
         .env("EXPRESS_LANE_REGISTRY_POLL_MS")
         .default(30_000)
         .argParser(int(0, 3_600_000)),
+    )
+    .addOption(
+      new Option("--checkpoint-poll-ms <n>", "poll each view's checkpoint log (_lane/checkpoints/) for its sequencer's newest checkpoint; 0 = off (fresh_as_of null)")
+        .env("EXPRESS_LANE_CHECKPOINT_POLL_MS")
+        .default(250)
+        .argParser(int(0, 60_000)),
     )
     .addOption(
       new Option("--lane-keys-file <path>", "production: the lane signing keys (KMS blobs, fetched at boot) the signer unwraps with attestation").env(

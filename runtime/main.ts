@@ -11,6 +11,7 @@ import { ReaderService } from "./server";
 import { SignerClient } from "./signer-client";
 import { KeyProvisioning } from "./key-provisioning";
 import { RegistrySync } from "./registry-sync";
+import { CheckpointFollower } from "./checkpoint-follower";
 import { DEFAULT_REGISTRY, DEFAULT_REGISTRY_REF } from "../registry/views";
 import { awsDefaultCredentials, StaticCredentials } from "./store/credentials";
 import { FileStore } from "./store/file-store";
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
   // without a directory in production; every (re)connect of the provision connection sends it.
   let sealProvisioning: KeyProvisioning | undefined;
   let registrySync: RegistrySync | undefined;
+  let checkpointFollower: CheckpointFollower | undefined;
   const stageTrace = config.traceStages ? new StageTraceLog(config.traceStages) : undefined;
   if (stageTrace) logger.warn({ file: config.traceStages }, "stage tracing on (--trace-stages): a benchmark instrument, not for production");
   const signer = new SignerClient({
@@ -112,6 +114,8 @@ async function main(): Promise<void> {
       if (up) void sealProvisioning?.trigger();
       // A restarted enclave starts from the image default: forward the newest document again.
       if (up) void registrySync?.sync();
+      // Nor any checkpoint: forward the current ones again before proving against them.
+      if (up) checkpointFollower?.signerReconnected();
     },
   });
   if (config.keyDirectory) {
@@ -138,6 +142,20 @@ async function main(): Promise<void> {
   });
   if (config.registryPollMs > 0) registrySync.start();
   else if (provisionSigner.up) void registrySync.sync();
+  if (config.checkpointPollMs > 0) {
+    const sync = registrySync;
+    checkpointFollower = new CheckpointFollower({
+      // A memory store is a copy taken at start: follow the log in the folder it was loaded from.
+      store: config.store === "memory" ? new FileStore({ root: config.storeDir!, etags: false }) : store,
+      signer: provisionSigner,
+      views: () => sync.current.registry.all.map((v) => v.name),
+      keyPrefix: config.keyPrefix,
+      pollMs: config.checkpointPollMs,
+      logger,
+      registry: metrics.registry,
+    });
+    checkpointFollower.start();
+  }
   const { gate, reload } = await gateFromConfig(config, metrics.registry, logger);
   const keysReady = config.keyDirectory ? () => (sealProvisioning?.last?.kids.length ?? 0) > 0 : undefined;
   const service = new ReaderService({
@@ -153,6 +171,7 @@ async function main(): Promise<void> {
     accessLog: config.accessLog,
     registry: registrySync,
     stageTrace,
+    checkpoints: checkpointFollower,
   });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
@@ -183,6 +202,7 @@ async function main(): Promise<void> {
     const drained = await drain(server, () => gate.inFlight, config.shutdownTimeoutMs);
     sealProvisioning?.stop();
     registrySync?.stop();
+    checkpointFollower?.stop();
     signer.close();
     writeSigner.close();
     provisionSigner.close();

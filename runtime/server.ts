@@ -8,6 +8,7 @@
  * signature all come from the signer. Errors the runtime produces (bad input, store or signer
  * down) are unsigned JSON `{error:{code,message}}` with a non-2xx status.
  */
+import type { WireProof } from "../wire/checkpoint";
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
@@ -77,6 +78,11 @@ export interface ReaderOptions {
   readonly writer?: ObjectStore & ObjectWriter;
   /** Stage tracing (`--trace-stages`, benchmarks; runtime/stage-trace.ts). Absent in production. */
   readonly stageTrace?: StageTraceLog;
+  /**
+   * Entity-map proofs for every read (runtime/checkpoint-follower.ts, issue #16): parallel to the
+   * objects; without it (or before any checkpoint is held) answers carry fresh_as_of null.
+   */
+  readonly checkpoints?: { proofs(lookups: ReadonlyArray<{ readonly view: string; readonly entity: string }>): Array<WireProof | null>; readonly active: boolean };
 }
 
 /** What a handler gets: the request, its matched route and path parameters, the parsed query. */
@@ -295,9 +301,12 @@ export class ReaderService {
     const storeSent = trace ? nowUs() : 0;
     const objects =
       lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
-    if (trace) return this.signTraced(res, raw, route, lookups, objects, trace, accepted, storeSent);
+    // Proved right after the objects arrived, in one synchronous step with the seq they name.
+    const checkpoints = this.options.checkpoints;
+    const proofs = checkpoints?.active ? { proofs: checkpoints.proofs(lookups) } : {};
+    if (trace) return this.signTraced(res, raw, route, lookups, objects, trace, accepted, storeSent, proofs);
     const signerStarted = process.hrtime.bigint();
-    const signed = await this.options.signer.signRead({ ...raw, objects });
+    const signed = await this.options.signer.signRead({ ...raw, objects, ...proofs });
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
     // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
@@ -318,10 +327,11 @@ export class ReaderService {
     log: StageTraceLog,
     accepted: number,
     storeSent: number,
+    proofs: { proofs?: Array<WireProof | null> } = {},
   ): Promise<void> {
     const storeAnswered = nowUs();
     const frame: FrameStamps = { queued: 0, sent: 0, received: 0 };
-    const signed = await this.options.signer.signReadTraced({ ...raw, objects }, frame);
+    const signed = await this.options.signer.signReadTraced({ ...raw, objects, ...proofs }, frame);
     this.metrics.signerDuration.observe((frame.received - frame.queued) / 1e6);
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
     this.metrics.observeServed(

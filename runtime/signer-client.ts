@@ -17,6 +17,7 @@ import {
   decodeHelloReply,
   decodeProvisionKeysResponse,
   decodeProvisionRegistryResponse,
+  decodeProvideCheckpointsResponse,
   decodeSealWriteResponse,
   decodeSignedResponse,
   encodeFrame,
@@ -30,6 +31,7 @@ import {
   ProvisionKeysRequest,
   ProvisionKeysResponse,
   ProvisionRegistryResponse,
+  ProvideCheckpointsResponse,
   SealWriteRequest,
   SealWriteResponse,
   SignedResponse,
@@ -151,6 +153,11 @@ export class SignerClient {
   /** Provision role: forward an admin-signed registry document (or none: ask which registry the signer holds). */
   provisionRegistry(document?: Uint8Array): Promise<ProvisionRegistryResponse> {
     return this.call(FrameKind.ProvisionRegistry, document ? { document } : {}, decodeProvisionRegistryResponse);
+  }
+
+  /** Provision role: forward writer-sealed checkpoints (wire/checkpoint.ts; none: ask what the signer holds). */
+  provideCheckpoints(checkpoints: readonly Uint8Array[]): Promise<ProvideCheckpointsResponse> {
+    return this.call(FrameKind.ProvideCheckpoints, { checkpoints }, decodeProvideCheckpointsResponse);
   }
 
   /** Attestation goes through the NSM (a device round trip, or the dev CA's first issuance): allow longer. */

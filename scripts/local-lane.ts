@@ -71,6 +71,7 @@ async function main(): Promise<void> {
   keyid     ${lane.keyid} (the lane key: pin ${lane.keys.laneJwksFile} once, it survives signer restarts)
   key       curl -s ${lane.url}/v1/signer
   writer    ${lane.writerKid} (dev writer "loader": ${lane.writerKeyFile}; directory ${lane.keys.directoryFile})
+  sequencer ${lane.sequencerUrl ?? "off"} (checkpoints every second: answers carry fresh_as_of; state in ${lane.dataDir}/sequencer)
 
   lane.json ${lane.dataDir}/lane.json (defaults for express-lane verify/attest/load/parity/push${dataDirHint})
 

@@ -86,8 +86,7 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 const bad = (message: string): never => {
   throw new CheckpointFormatError(message);
 };
-const asBuffer = (v: unknown): Buffer | null =>
-  Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : null;
+const asBuffer = (v: unknown): Buffer | null => (Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : null);
 
 function checkpointMacInput(kid: string, body: Uint8Array): Buffer {
   if (!SEAL_KID.test(kid)) bad(`checkpoint kid must match ${SEAL_KID.source}`);

@@ -11,7 +11,10 @@
  *   Signature:       wsig=:<base64 HMAC-SHA256(writer key, signature base)>:
  *
  * The label is free; the member tagged `express-lane-write` is the writer's. Parameters may come
- * in any order (the base uses them as sent, RFC 9421 §2.3). Shared by writers (sign) and the
+ * in any order (the base uses them as sent, RFC 9421 §2.3). The same scheme under another tag
+ * authenticates writers' reports to a view's sequencer (sequencer/server.ts, tag
+ * `express-lane-checkpoint-report`): a report signature can never pass as a push's or the other
+ * way round. Shared by writers (sign) and the
  * enclave (verify); no key storage and no I/O here.
  */
 import { createHmac } from "node:crypto";
@@ -87,7 +90,7 @@ function signatureBase(facts: PushRequestFacts, digest: string, serializedParams
  * Parse the writer's signature and rebuild its base from the facts the enclave holds. Checks
  * form, freshness and the body digest; the MAC itself needs the writer key (the caller's job).
  */
-export function parseWriterSignature(facts: PushRequestFacts, headers: WriterSignatureHeaders, nowSeconds: number): WriterSignature {
+export function parseWriterSignature(facts: PushRequestFacts, headers: WriterSignatureHeaders, nowSeconds: number, tag: string = WRITER_SIGNATURE_TAG): WriterSignature {
   const { signatureInput, signature } = headers;
   if (!signatureInput || !signature) return fail("writer_signature_missing", "pushes must carry a writer signature (Signature-Input / Signature, tag express-lane-write)");
   if (signatureInput.length > MAX_HEADER || signature.length > MAX_HEADER) return fail("writer_signature_malformed", "signature headers too long");
@@ -102,13 +105,13 @@ export function parseWriterSignature(facts: PushRequestFacts, headers: WriterSig
   let label: string | undefined;
   let member: InnerList | undefined;
   for (const [name, value] of inputs) {
-    if (isInnerList(value) && value[1].get("tag") === WRITER_SIGNATURE_TAG) {
+    if (isInnerList(value) && value[1].get("tag") === tag) {
       if (label !== undefined) fail("writer_signature_malformed", "more than one writer signature");
       label = name;
       member = value;
     }
   }
-  if (label === undefined || member === undefined) return fail("writer_signature_missing", `no signature tagged ${WRITER_SIGNATURE_TAG}`);
+  if (label === undefined || member === undefined) return fail("writer_signature_missing", `no signature tagged ${tag}`);
   const [items, params] = member;
   const names = items.map(([v, p]) => (typeof v === "string" && p.size === 0 ? v : "\u0000"));
   if (names.length !== WRITER_COMPONENTS.length || names.some((n, i) => n !== WRITER_COMPONENTS[i])) {
@@ -148,12 +151,12 @@ export function writerMac(key: Uint8Array, base: string): Buffer {
 export function signPush(
   facts: PushRequestFacts,
   key: { kid: string; key: Uint8Array },
-  options: { nowSeconds?: number; nonce: string; label?: string },
+  options: { nowSeconds?: number; nonce: string; label?: string; tag?: string },
 ): Required<WriterSignatureHeaders> {
   if (!WRITER_NONCE.test(options.nonce)) throw new Error(`nonce must match ${WRITER_NONCE.source}`);
   const created = options.nowSeconds ?? Math.floor(Date.now() / 1000);
   const label = options.label ?? WRITER_SIGNATURE_LABEL;
-  const params = `(${WRITER_COMPONENTS.map((c) => `"${c}"`).join(" ")});created=${created};keyid="${key.kid}";alg="${WRITER_SIGNATURE_ALG}";nonce="${options.nonce}";tag="${WRITER_SIGNATURE_TAG}"`;
+  const params = `(${WRITER_COMPONENTS.map((c) => `"${c}"`).join(" ")});created=${created};keyid="${key.kid}";alg="${WRITER_SIGNATURE_ALG}";nonce="${options.nonce}";tag="${options.tag ?? WRITER_SIGNATURE_TAG}"`;
   const digest = contentDigest(facts.body ?? new Uint8Array(0));
   const mac = writerMac(key.key, signatureBase(facts, digest, params));
   return { signatureInput: `${label}=${params}`, signature: `${label}=:${mac.toString("base64")}:`, contentDigest: digest };

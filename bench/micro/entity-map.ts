@@ -48,5 +48,5 @@ const proveNs = Number(process.hrtime.bigint() - t) / 10_000;
 console.log(`entity map — node ${process.version}, ${N.toLocaleString("en")} entities`);
 console.log(`memory: ${((after - before) / 1024 / 1024).toFixed(0)} MiB (${((after - before) / N).toFixed(0)} bytes per entity, keys and values included)`);
 console.log(`writer: ${(insertNs / 1000).toFixed(1)} µs per new entity, ${(updateNs / 1000).toFixed(1)} µs per update; host: ${(proveNs / 1000).toFixed(1)} µs per proof`);
-console.log(`proof depth: p50 ${depths[depths.length >> 1]}, max ${depths[depths.length - 1]} (${(depths[depths.length >> 1]! * 32)} bytes of siblings at p50)`);
+console.log(`proof depth: p50 ${depths[depths.length >> 1]}, max ${depths[depths.length - 1]} (${depths[depths.length >> 1]! * 32} bytes of siblings at p50)`);
 console.log(`enclave check: ${(verifyNs / 1000).toFixed(1)} µs per entity, ${((verifyNs * 100) / 1000).toFixed(0)} µs per 100-entity batch`);

@@ -4,7 +4,7 @@
  * runtime. Used by `npm start` and by the integration tests, so both exercise the same wiring.
  */
 import { ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { S3Store } from "../../runtime/store/s3-store";
@@ -17,8 +17,15 @@ import type { SealKeyring } from "../../enclave/seal";
 // The local lane plays the writer and the lane admin too: it holds the dev writer key and the dev
 // admin key (never the runtime), see ./dev-keys.ts.
 import { readWriterKeyFile, writerKeyring } from "../../dev/key-files";
-import { ensureDevLaneKey, ensureLaneKeys, ensureLaneRegistry, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
+import { DEV_LANE, ensureDevLaneKey, ensureLaneKeys, ensureLaneRegistry, laneKeyPaths, type LaneKeyPaths } from "./dev-keys";
 import { writeLaneConfig } from "../../dev/lane-config";
+// The lane plays the views' checkpoint sequencer too (issue #16): a writer-side process, in-process here.
+import { runSequencer, type RunningSequencer } from "../../sequencer/server";
+import { SequencerReporter } from "../../sequencer/report";
+import { jwkThumbprint } from "../../wire/keys";
+import { entityMapValue } from "../../wire/checkpoint";
+import { inspectSealed } from "../../runtime/store/conditional-write";
+import type { Ed25519Jwk } from "../../wire/keys";
 
 // From sources (dev/lane/) the repo is two levels up; from a bundle in dist/ it is one.
 const ROOT = existsSync(resolve(__dirname, "../../package.json")) ? resolve(__dirname, "../..") : resolve(__dirname, "..");
@@ -69,6 +76,12 @@ export interface LaneOptions {
   readonly cpus?: { readonly runtime?: string; readonly signer?: string; readonly store?: string };
   /** Extra node flags per process, before the script (benchmarks: `--cpu-prof`, which NODE_OPTIONS refuses). */
   readonly nodeArgs?: { readonly runtime?: readonly string[]; readonly signer?: readonly string[] };
+  /**
+   * Run the checkpoint sequencer of every view of the lane's registry (provable freshness, issue
+   * #16): the demo load reports to it, the runtime follows its log, answers carry fresh_as_of.
+   * Off: no checkpoints (answers' fresh_as_of is null). @default true
+   */
+  readonly sequencer?: boolean;
 }
 
 export interface Lane {
@@ -92,6 +105,13 @@ export interface Lane {
   readonly keys: LaneKeyPaths;
   /** The dev writer's kid (the directory lists it for "write"). */
   readonly writerKid: string;
+  /** The checkpoint sequencer's endpoint (writers report to it; lane.json `sequencer`); undefined when off. */
+  readonly sequencerUrl?: string;
+  /** Stop / start the in-process sequencer (its state stays in dataDir/sequencer): checkpoints stop, fresh_as_of ages. */
+  stopSequencer(): Promise<void>;
+  startSequencer(): Promise<void>;
+  /** Report objects a local writer stored directly (entity → entityMapValue) to the sequencer, as the dev writer; a no-op when it is off. */
+  reportWrites(view: string, writes: ReadonlyArray<readonly [string, Uint8Array | null]>): Promise<number>;
   /** Process ids of the running children (CPU accounting in bench/cpu.ts). */
   pids(): { readonly runtime?: number; readonly signer?: number; readonly store?: number };
   stopSigner(): Promise<void>;
@@ -184,14 +204,23 @@ async function demoAlreadyLoaded(store: S3Store | FileStore, count: number, seal
   return true;
 }
 
-async function loadDemo(store: S3Store | FileStore, count: number, seals: SealKeyring, onProgress?: (done: number, total: number) => void): Promise<void> {
+async function loadDemo(
+  store: S3Store | FileStore,
+  count: number,
+  seals: SealKeyring,
+  onProgress?: (done: number, total: number) => void,
+  reporter?: SequencerReporter,
+): Promise<void> {
   const now = Date.now();
   let next = 0;
   let done = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = next++;
-      await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), demoSealedBytes(i, now, seals), { contentType: "application/msgpack" });
+      const bytes = demoSealedBytes(i, now, seals);
+      await store.put(objectKey(DEMO_VIEW, demoEntityId(i)), bytes, { contentType: "application/msgpack" });
+      // A writer reports what it stored (the sequencer never scans the store).
+      reporter?.add(demoEntityId(i), entityMapValue(inspectSealed(bytes)!.eventTime, bytes));
       done++;
       if (done % 250 === 0 || done === count) onProgress?.(done, count);
     }
@@ -256,6 +285,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   const pinning: Record<string, string> = {};
   if (TASKSET) for (const [k, v] of Object.entries(cpus)) if (v !== undefined) pinning[k] = v;
   const children: { store: ChildProcess | null; signer: ChildProcess | null; runtime: ChildProcess | null } = { store: null, signer: null, runtime: null };
+  let sequencer = null as RunningSequencer | null;
   const base = { bundles, quiet: options.quiet };
 
   try {
@@ -272,7 +302,27 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     const demoTarget = storeKind !== "s3" ? new FileStore({ root: objectsDir }) : store;
     if (storeKind !== "s3") mkdirSync(objectsDir, { recursive: true });
     const demoCount = options.demoEntities ?? 3000;
-    if (demoCount > 0 && !(await demoAlreadyLoaded(demoTarget, demoCount, seals))) await loadDemo(demoTarget, demoCount, seals, options.onProgress);
+    // The sequencer publishes where the runtime reads (the file folder behind file/memory stores).
+    const sequencerOn = options.sequencer ?? true;
+    let pinned: Ed25519Jwk[] | undefined;
+    const startSequencer = async (): Promise<void> => {
+      sequencer = await runSequencer({
+        views: DEFAULT_REGISTRY.all.map((v) => v.name),
+        lane: DEV_LANE,
+        key: laneKeys.writer,
+        store: demoTarget,
+        stateDir: join(dataDir, "sequencer"),
+        pinned,
+      });
+    };
+    if (sequencerOn) await startSequencer();
+    const demoHeld = (sequencer?.sequencers.get(DEMO_VIEW)?.size ?? 0) >= demoCount;
+    if (demoCount > 0 && !((sequencer === null || demoHeld) && (await demoAlreadyLoaded(demoTarget, demoCount, seals)))) {
+      const reporter = sequencer ? new SequencerReporter({ url: sequencer.url, view: DEMO_VIEW, key: laneKeys.writer }) : undefined;
+      await loadDemo(demoTarget, demoCount, seals, options.onProgress, reporter);
+      const r = await reporter?.close();
+      if (r && r.failed > 0) throw new Error(`the demo load could not report to the sequencer: ${r.errors[0]}`);
+    }
 
     const startSigner = async (): Promise<string> => {
       const started = await spawnReady(
@@ -334,7 +384,14 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       },
       dev_ca_dir: join(dataDir, "dev-ca"),
       keyid,
+      ...(sequencer ? { sequencer: sequencer.url } : {}),
     });
+    // Push answers reported to the sequencer are checked against the lane's signing key.
+    const pinSequencer = async (): Promise<void> => {
+      if (!sequencer) return;
+      pinned = options.laneKey ? (JSON.parse(readFileSync(keyPaths.laneJwksFile, "utf8")) as { keys: Ed25519Jwk[] }).keys : await signingKeyOf(url, lane.keyid);
+      if (pinned) sequencer.pin(pinned);
+    };
 
     const lane: Lane = {
       url,
@@ -351,6 +408,24 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       writerKeyFile: sealKeyFile,
       keys: laneKeyPaths(dataDir),
       writerKid: laneKeys.writer.kid,
+      get sequencerUrl() {
+        return sequencer?.url;
+      },
+      stopSequencer: async () => {
+        await sequencer?.stop();
+        sequencer = null;
+      },
+      startSequencer: async () => {
+        if (!sequencer) await startSequencer();
+      },
+      reportWrites: async (view, writes) => {
+        if (!sequencer) return 0;
+        const reporter = new SequencerReporter({ url: sequencer.url, view, key: laneKeys.writer, batch: 5000 });
+        for (const [entity, value] of writes) reporter.add(entity, value);
+        const r = await reporter.close();
+        if (r.failed > 0) throw new Error(`${r.failed} writes not reported to the sequencer: ${r.errors[0]}`);
+        return r.reported;
+      },
       pids: () => ({ runtime: children.runtime?.pid, signer: children.signer?.pid, store: children.store?.pid }),
       stopSigner: async () => {
         await stopChild(children.signer);
@@ -358,17 +433,36 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       },
       startSigner: async () => {
         lane.keyid = await startSigner();
+        await pinSequencer().catch(() => undefined);
         return lane.keyid;
       },
       stop: async () => {
+        await sequencer?.stop();
+        sequencer = null;
         await Promise.all([stopChild(children.runtime), stopChild(children.signer)]);
         await store.close();
         await stopChild(children.store);
       },
     };
+    await pinSequencer();
     return lane;
   } catch (err) {
+    await sequencer?.stop().catch(() => undefined);
     await Promise.all([stopChild(children.runtime), stopChild(children.signer), stopChild(children.store)]);
     throw err;
   }
+}
+
+/**
+ * The lane's signing key as the runtime offers it (GET /v1/signer), kept only when its thumbprint is
+ * the keyid the signer announced at start to this process (the local lane's own child): the pin the
+ * in-process sequencer verifies push answers against. Not a trust anchor for anyone else.
+ */
+async function signingKeyOf(url: string, keyid: string): Promise<Ed25519Jwk[] | undefined> {
+  const res = await fetch(`${url}/v1/signer`);
+  if (!res.ok) return undefined;
+  const info = (await res.json()) as { jwk?: Ed25519Jwk; lane_keys?: Array<{ jwk: Ed25519Jwk }>; enclave_key?: { jwk: Ed25519Jwk } };
+  const offered = [info.jwk, info.enclave_key?.jwk, ...(info.lane_keys ?? []).map((k) => k.jwk)].filter((k): k is Ed25519Jwk => k !== undefined);
+  const match = offered.find((k) => jwkThumbprint(k) === keyid);
+  return match ? [match] : undefined;
 }

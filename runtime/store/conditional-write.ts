@@ -25,6 +25,8 @@ export interface WriteResult {
   readonly storedEventTime: number;
   readonly attempts: number;
   readonly etag?: string;
+  /** unchanged: the stored bytes (what a writer reports to the view's sequencer, sequencer/report.ts). */
+  readonly current?: Buffer;
 }
 
 export interface ConditionalWriteOptions {
@@ -87,7 +89,7 @@ export async function writeIfNewer(store: ObjectStore & ObjectWriter, key: strin
       if (current) {
         if (current.eventTime > mine.eventTime) return { outcome: "skipped_older", storedEventTime: current.eventTime, attempts: attempt };
         if (current.eventTime === mine.eventTime && current.fingerprint === mine.fingerprint) {
-          return { outcome: "unchanged", storedEventTime: current.eventTime, attempts: attempt, etag: got.etag };
+          return { outcome: "unchanged", storedEventTime: current.eventTime, attempts: attempt, etag: got.etag, current: got.body };
         }
       }
       precondition = { ifMatch: got.etag };

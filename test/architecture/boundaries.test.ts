@@ -55,6 +55,10 @@ const RULES: Array<[folder: string, forbidden: string[]]> = [
   ["bench", ["stacks", "constructs", "cli", "scripts"]],
   ["scripts", ["bench", "cli", "test"]],
   ["cli", ["bench", "scripts", "stacks", "constructs"]],
+  // The views' checkpoint sequencer (issue #16): writer-side and trusted like the CLI's writers; it
+  // seals with a writer key and writes the store through the runtime's store clients, never enclave
+  // or tool code. The CLI command and the local lane both run it.
+  ["sequencer", ["enclave", "stacks", "constructs", "scripts", "cli", "bench", "dev"]],
 ];
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Tests mirror the source: every module of wire/, runtime/, enclave/, verifier/ and constructs/ has
+ * Tests mirror the source: every module of wire/, runtime/, enclave/, verifier/, constructs/ and sequencer/ has
  * a test file at the mirrored path (runtime/x.ts → test/runtime/x.test.ts), so a reader looking for
  * a module's behaviour finds it in one place.
  *
@@ -12,7 +12,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
 const ROOT = resolve(__dirname, "../..");
-const MIRRORED = ["wire", "runtime", "enclave", "verifier", "constructs"];
+const MIRRORED = ["wire", "runtime", "enclave", "verifier", "constructs", "sequencer"];
 
 /** No behaviour of their own. */
 const NO_BEHAVIOUR: Readonly<Record<string, string>> = {

@@ -33,6 +33,28 @@ describe("entity map", () => {
     expect(verifyEntityMapProof(map.rootHash(), k, map.prove(k))).toEqual({ ok: true, present: false });
   });
 
+  it("key = SHA-256(domain ‖ 0x00 ‖ view ‖ 0x00 ‖ UTF-8(entity)), as documented, for any text", () => {
+    const { createHash } = jest.requireActual<typeof import("node:crypto")>("node:crypto");
+    const definition = (view: string, entity: string) =>
+      createHash("sha256")
+        .update("express-lane/entity-map/key/v1\0", "utf8")
+        .update(view, "utf8")
+        .update(Buffer.from([0]))
+        .update(entity, "utf8")
+        .digest();
+    const first = entityMapKey("user_profile", "user_000042");
+    for (const [view, entity] of [
+      ["user_profile", "user_000042"],
+      ["v", "ü-ß-€"],
+      ["v", "😀x"],
+      ["v", "x".repeat(5000)],
+      ["user_profile", "user_000042"],
+    ] as const) {
+      expect(entityMapKey(view, entity).equals(definition(view, entity))).toBe(true);
+    }
+    expect(first.equals(definition("user_profile", "user_000042"))).toBe(true); // not overwritten by later calls
+  });
+
   it("keys separate view and entity (no concatenation ambiguity)", () => {
     expect(entityMapKey("ab", "c").equals(entityMapKey("a", "bc"))).toBe(false);
     expect(entityMapKey("v", "1").equals(entityMapKey("v", "1"))).toBe(true);
