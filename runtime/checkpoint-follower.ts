@@ -48,6 +48,10 @@ interface ViewState {
   accepted: number;
   /** A root mismatch after deltas: rebuild from the snapshot next time. */
   needSnapshot: boolean;
+  /** The view has a published log (a sequencer): until the signer holds its checkpoint, reads wait. */
+  headSeen: boolean;
+  /** The signer refused the newest head, or the map could not be rebuilt: reads go on, unproven. */
+  stuck: boolean;
 }
 
 /** What a poll prepared before forwarding: either deltas to apply in place or a whole new map. */
@@ -57,6 +61,8 @@ export class CheckpointFollower {
   private readonly views = new Map<string, ViewState>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  /** A full round finished since the signer (re)connected. */
+  private polled = false;
   private readonly keyCache = new Map<string, Buffer>();
 
   constructor(
@@ -76,7 +82,7 @@ export class CheckpointFollower {
     },
   ) {
     if (options.registry) {
-      const follower = this;
+      const ages = (): Map<string, number> => this.ages();
       new Gauge({
         name: "lane_checkpoint_age_seconds",
         help: "Age of the newest checkpoint the signer holds and reads are proven against, per view (answers' fresh_as_of is at most this old)",
@@ -84,7 +90,7 @@ export class CheckpointFollower {
         registers: [options.registry],
         collect() {
           this.reset();
-          for (const [view, age] of follower.ages()) this.set({ view }, age);
+          for (const [view, age] of ages()) this.set({ view }, age);
         },
       });
     }
@@ -126,6 +132,25 @@ export class CheckpointFollower {
     return key;
   }
 
+  /**
+   * Whether reads of `view` should wait (503 checkpoint_pending): before the first poll after the
+   * signer (re)connected, or while the view's published checkpoint is being forwarded. A view with
+   * no log, or one whose checkpoint the signer refused, does not wait: its answers say fresh_as_of
+   * null, and consumers reject them.
+   */
+  pending(view: string): boolean {
+    if (!this.polled) return true;
+    const s = this.views.get(view);
+    return s !== undefined && s.headSeen && s.proving === null && !s.stuck;
+  }
+
+  /** For /health/ready: every view with a log is proven. */
+  get ready(): boolean {
+    if (!this.polled) return false;
+    for (const s of this.views.values()) if (s.headSeen && s.proving === null && !s.stuck) return false;
+    return true;
+  }
+
   /** Whether any view has a checkpoint to prove against (reads without one skip the proof work). */
   get active(): boolean {
     for (const s of this.views.values()) if (s.proving) return true;
@@ -137,7 +162,9 @@ export class CheckpointFollower {
     for (const s of this.views.values()) {
       s.accepted = 0;
       s.proving = null;
+      s.stuck = false;
     }
+    this.polled = false;
     void this.poll();
   }
 
@@ -161,9 +188,11 @@ export class CheckpointFollower {
         try {
           await this.followView(view);
         } catch (err) {
+          this.stateOf(view).stuck = true;
           this.options.logger?.warn({ view, err: (err as Error).message }, "checkpoint follow failed; retried at the next poll");
         }
       }
+      this.polled = true;
     })().finally(() => {
       this.running = null;
     });
@@ -173,7 +202,7 @@ export class CheckpointFollower {
   private stateOf(view: string): ViewState {
     let s = this.views.get(view);
     if (!s) {
-      s = { map: new EntityMap(), appliedChange: 0, proving: null, accepted: 0, needSnapshot: false };
+      s = { map: new EntityMap(), appliedChange: 0, proving: null, accepted: 0, needSnapshot: false, headSeen: false, stuck: false };
       this.views.set(view, s);
     }
     return s;
@@ -183,6 +212,7 @@ export class CheckpointFollower {
     const keys = checkpointLogKeys(view, this.options.keyPrefix);
     const got = await this.options.store.get(keys.head);
     if (!got.found) return;
+    this.stateOf(view).headSeen = true;
     const head = decodeLogHead(got.body, view);
     const sealed = parseSealedCheckpoint(head.checkpoint);
     if (sealed.checkpoint.view !== view || sealed.checkpoint.seq !== head.seq) throw new Error("log head names another checkpoint than it carries");
@@ -194,6 +224,7 @@ export class CheckpointFollower {
     const reply = await this.options.signer.provideCheckpoints([head.checkpoint]);
     const refused = reply.refused.find((r) => r.index === 0);
     if (refused) {
+      s.stuck = true;
       this.options.logger?.warn({ view, seq: head.seq, code: refused.code, message: refused.message }, "signer refused a checkpoint");
       return;
     }
@@ -201,12 +232,14 @@ export class CheckpointFollower {
     if (!held || held.seq !== head.seq) return;
     // From here to the end: synchronous, so reads see either the old map and seq or the new ones.
     if (!this.apply(s, view, plan, root)) {
+      s.stuck = s.proving === null;
       this.options.logger?.warn({ view, seq: head.seq }, "rebuilt entity map does not match the checkpoint root; proving against the previous checkpoint, snapshot next");
       return;
     }
     s.accepted = head.seq;
     s.appliedChange = head.last_change;
     s.proving = { seq: head.seq, asOf: sealed.checkpoint.as_of };
+    s.stuck = false;
   }
 
   /** Fetch what turns the map into the head's: nothing (same root), the deltas since ours, or a map from the snapshot. */

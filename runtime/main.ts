@@ -94,6 +94,9 @@ async function main(): Promise<void> {
     traceStages: stageTrace !== undefined,
     onStateChange: (up, key) => {
       metrics.signerUp.set(up ? 1 : 0);
+      // The signer may have restarted (it then holds no checkpoint): reads wait (503
+      // checkpoint_pending) until the follower has handed it the views' checkpoints again.
+      checkpointFollower?.signerReconnected();
       logger.info({ up, keyid: key?.keyid }, up ? "signer connected" : "signer disconnected");
       // lane_build_info's pcr0 from the signer's own attestation document (a label, not a check),
       // unless the host unit named it.

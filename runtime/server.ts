@@ -82,7 +82,13 @@ export interface ReaderOptions {
    * Entity-map proofs for every read (runtime/checkpoint-follower.ts, issue #16): parallel to the
    * objects; without it (or before any checkpoint is held) answers carry fresh_as_of null.
    */
-  readonly checkpoints?: { proofs(lookups: ReadonlyArray<{ readonly view: string; readonly entity: string }>): Array<WireProof | null>; readonly active: boolean };
+  readonly checkpoints?: {
+    proofs(lookups: ReadonlyArray<{ readonly view: string; readonly entity: string }>): Array<WireProof | null>;
+    readonly active: boolean;
+    /** The view's checkpoint is on its way to the signer (start, signer restart): answer 503, not an unproven 200. */
+    pending(view: string): boolean;
+    readonly ready: boolean;
+  };
 }
 
 /** What a handler gets: the request, its matched route and path parameters, the parsed query. */
@@ -298,11 +304,12 @@ export class ReaderService {
       body: grammar.bodyLimit > 0 ? await readBody(req, grammar.bodyLimit) : undefined,
     };
     const lookups = grammar.lookups(raw, this.options.registry.current.registry);
+    const checkpoints = this.options.checkpoints;
+    if (checkpoints) for (const l of lookups) if (checkpoints.pending(l.view)) throw new LaneError("checkpoint_pending");
     const storeSent = trace ? nowUs() : 0;
     const objects =
       lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
     // Proved right after the objects arrived, in one synchronous step with the seq they name.
-    const checkpoints = this.options.checkpoints;
     const proofs = checkpoints?.active ? { proofs: checkpoints.proofs(lookups) } : {};
     if (trace) return this.signTraced(res, raw, route, lookups, objects, trace, accepted, storeSent, proofs);
     const signerStarted = process.hrtime.bigint();
@@ -550,6 +557,7 @@ export class ReaderService {
       checks.store = err instanceof StoreError ? err.code : "unavailable";
     }
     if (this.options.keysReady) checks.keys = this.options.keysReady() ? "ok" : "missing";
+    if (this.options.checkpoints) checks.checkpoints = this.options.checkpoints.ready ? "ok" : "pending";
     const ok = Object.values(checks).every((c) => c === "ok");
     sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not_ready", checks }, ok ? {} : { "retry-after": "1" });
   }

@@ -49,7 +49,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const dir = mkdtempSync(join(tmpdir(), "lane-soak-"));
   const lane = await startLane({ dataDir: dir, port: 0, demoEntities: entities, quiet: true });
   const signer = await spawnSigner(join(dir, "soak-signer.sock"), lane.dataDir);
-  const runtime = await spawnRuntime(lane, { signerSocket: join(dir, "soak-signer.sock") });
+  const runtime = await spawnRuntime(lane, { signerSocket: join(dir, "soak-signer.sock"), waitForReady: true });
   const samples: Array<{ t: number; runtimeKiB: number; signerKiB: number }> = [];
   let done = 0;
   let errors = 0;

@@ -231,6 +231,11 @@ export interface RunningSequencer {
   readonly sequencers: ReadonlyMap<string, ViewSequencer>;
   /** Pin (or re-pin) the lane keys push answers are verified against. */
   pin(keys: readonly Ed25519Jwk[]): void;
+  /**
+   * Start sequencing another view (a view applied after start): its first checkpoint is published
+   * before this resolves. A no-op for a view already sequenced.
+   */
+  addView(view: string): Promise<void>;
   /** Stops heartbeats and the endpoint, folds each view's journal, releases the locks. */
   stop(): Promise<void>;
 }
@@ -251,13 +256,10 @@ export async function runSequencer(o: {
   readonly onError?: (view: string, err: Error) => void;
 }): Promise<RunningSequencer> {
   const sequencers = new Map<string, ViewSequencer>();
+  const sequencerOf = (view: string): ViewSequencer =>
+    new ViewSequencer({ view, lane: o.lane, key: o.key, store: o.store, stateDir: o.stateDir, keyPrefix: o.keyPrefix, onError: (err) => o.onError?.(view, err) });
   try {
-    for (const view of o.views) {
-      sequencers.set(
-        view,
-        new ViewSequencer({ view, lane: o.lane, key: o.key, store: o.store, stateDir: o.stateDir, keyPrefix: o.keyPrefix, onError: (err) => o.onError?.(view, err) }),
-      );
-    }
+    for (const view of o.views) sequencers.set(view, sequencerOf(view));
   } catch (err) {
     await Promise.all([...sequencers.values()].map((s) => s.close()));
     throw err;
@@ -286,6 +288,12 @@ export async function runSequencer(o: {
     sequencers,
     pin: (keys) => {
       pins.keys = keys;
+    },
+    addView: async (view) => {
+      if (sequencers.has(view)) return;
+      const s = sequencerOf(view);
+      sequencers.set(view, s);
+      await s.report([]).catch(() => undefined);
     },
     stop: async () => {
       clearInterval(timer);

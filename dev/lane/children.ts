@@ -91,7 +91,15 @@ export interface RuntimeChild extends Child {
 /** A runtime reading the lane's store through `storeEndpoint` (default: the lane's s3rver). */
 export async function spawnRuntime(
   lane: Pick<Lane, "storeEndpoint" | "bucket" | "dataDir">,
-  options: { signerSocket: string; storeEndpoint?: string; port?: number; env?: Record<string, string>; keyDirectory?: string },
+  options: {
+    signerSocket: string;
+    storeEndpoint?: string;
+    port?: number;
+    env?: Record<string, string>;
+    keyDirectory?: string;
+    /** Return only once /health/ready is 200 (signer, store, keys and the views' checkpoints), as a load balancer would send traffic. */
+    waitForReady?: boolean;
+  },
 ): Promise<RuntimeChild> {
   const c = await start(
     "runtime.js",
@@ -115,7 +123,20 @@ export async function spawnRuntime(
   );
   const port = Number(c.ready.port);
   const scheme = options.env?.EXPRESS_LANE_TLS_CERT ? "https" : "http";
-  return Object.assign(c, { port, url: `${scheme}://127.0.0.1:${port}` });
+  const url = `${scheme}://127.0.0.1:${port}`;
+  if (options.waitForReady) {
+    const until = Date.now() + 15_000;
+    for (;;) {
+      const res = await fetch(`${url}/health/ready`).catch(() => null);
+      if (res?.status === 200) break;
+      if (Date.now() > until) {
+        await c.stop();
+        throw new Error(`runtime not ready after 15 s: ${res ? await res.text() : "no answer"}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  return Object.assign(c, { port, url });
 }
 
 /** Resident set size of a process in KiB (VmRSS from /proc/<pid>/status); NaN when unknown. */

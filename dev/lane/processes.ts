@@ -286,6 +286,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
   if (TASKSET) for (const [k, v] of Object.entries(cpus)) if (v !== undefined) pinning[k] = v;
   const children: { store: ChildProcess | null; signer: ChildProcess | null; runtime: ChildProcess | null } = { store: null, signer: null, runtime: null };
   let sequencer = null as RunningSequencer | null;
+  let viewsWatch: NodeJS.Timeout | undefined;
   const base = { bundles, quiet: options.quiet };
 
   try {
@@ -305,9 +306,11 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     // The sequencer publishes where the runtime reads (the file folder behind file/memory stores).
     const sequencerOn = options.sequencer ?? true;
     let pinned: Ed25519Jwk[] | undefined;
+    // Views applied while the lane runs get a sequencer too (watchViews below): one per view.
+    const sequencedViews = new Set(DEFAULT_REGISTRY.all.map((v) => v.name));
     const startSequencer = async (): Promise<void> => {
       sequencer = await runSequencer({
-        views: DEFAULT_REGISTRY.all.map((v) => v.name),
+        views: [...sequencedViews],
         lane: DEV_LANE,
         key: laneKeys.writer,
         store: demoTarget,
@@ -437,6 +440,7 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
         return lane.keyid;
       },
       stop: async () => {
+        clearInterval(viewsWatch);
         await sequencer?.stop();
         sequencer = null;
         await Promise.all([stopChild(children.runtime), stopChild(children.signer)]);
@@ -445,6 +449,22 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       },
     };
     await pinSequencer();
+    // A view applied later (express-lane apply, PUT /v1/registry, the fleet copy) is served at once;
+    // the local lane starts its sequencer as soon as the runtime lists it, so its answers are proven
+    // within a poll or two. (In production each view's sequencer is started with it: docs/operations.md.)
+    const watchViews = async (): Promise<void> => {
+      if (!sequencer) return;
+      const res = await fetch(`${url}/v1/views`);
+      if (!res.ok) return;
+      const { views } = (await res.json()) as { views: Array<{ name: string }> };
+      for (const { name } of views) {
+        if (sequencedViews.has(name)) continue;
+        sequencedViews.add(name);
+        await sequencer.addView(name);
+      }
+    };
+    viewsWatch = setInterval(() => void watchViews().catch(() => undefined), 200);
+    viewsWatch.unref();
     return lane;
   } catch (err) {
     await sequencer?.stop().catch(() => undefined);

@@ -69,7 +69,7 @@ describe("one trust anchor for the lane", () => {
     const socket = join(dir, "second-signer.sock");
     const signer = await spawnSigner(socket, dir);
     extra.push(signer);
-    const runtime = await spawnRuntime(lane, { signerSocket: socket });
+    const runtime = await spawnRuntime(lane, { signerSocket: socket, waitForReady: true });
     extra.push(runtime);
     expect((await readAndVerify(runtime.url, demoEntityId(3))).keyid).toBe(pinned[0]!.kid);
   }, 30_000);

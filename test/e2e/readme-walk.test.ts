@@ -6,7 +6,7 @@
  * folder, outside this package). The lane is started by startLane, what `npm start` runs, with
  * `EXPRESS_LANE_DATA_DIR` pointing at its data dir so lane.json gives every command its defaults.
  */
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 (hasCurl ? describe : describe.skip)("the README walk", () => {
-  it("runs every step as written: read, verify, define a view, apply, load, push, read back, parity, metrics", () => {
+  it("runs every step as written: read, verify, define a view, apply, load, push, read back, parity, metrics", async () => {
     const steps = readmeWalk(readFileSync(join(ROOT, "README.md"), "utf8"));
     expect(steps.map((s) => s.name)).toEqual(["read", "verify", "define a view", "apply", "load", "push", "read back", "parity", "metrics"]);
 
@@ -63,11 +63,15 @@ afterAll(async () => {
         (s) => `echo '@@step ${s.name}'\n${s.script.replaceAll("http://127.0.0.1:8080", lane.url).replaceAll("npx express-lane", "express-lane")}printf '\\n@@done ${s.name}\\n'`,
       ),
     ].join("\n");
-    const run = spawnSync("bash", ["-c", script], {
-      cwd: work,
-      encoding: "utf8",
-      timeout: 180_000,
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, EXPRESS_LANE_DATA_DIR: lane.dataDir },
+    // Asynchronously: the lane's checkpoint sequencer runs in this process (as in `npm start`), and
+    // the walk's writers report to it while the script runs.
+    const run = await new Promise<{ stdout: string; status: number | null }>((resolve) => {
+      execFile(
+        "bash",
+        ["-c", script],
+        { cwd: work, encoding: "utf8", timeout: 180_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, EXPRESS_LANE_DATA_DIR: lane.dataDir } },
+        (err, stdout) => resolve({ stdout, status: err ? (typeof err.code === "number" ? err.code : 1) : 0 }),
+      );
     });
     const output: Record<string, string> = {};
     for (const part of run.stdout.split(/^@@step /m).slice(1)) {

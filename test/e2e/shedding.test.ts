@@ -30,7 +30,7 @@ beforeAll(async () => {
   proxy = new FaultProxy(portOf(lane.storeEndpoint));
   const endpoint = await proxy.start();
   proxy.setMode("delay", DELAY);
-  runtime = await spawnRuntime(lane, { signerSocket: lane.signerSocket, storeEndpoint: endpoint, env: { EXPRESS_LANE_MAX_IN_FLIGHT: String(MAX) } });
+  runtime = await spawnRuntime(lane, { signerSocket: lane.signerSocket, storeEndpoint: endpoint, env: { EXPRESS_LANE_MAX_IN_FLIGHT: String(MAX) }, waitForReady: true });
 }, 120_000);
 
 afterAll(async () => {

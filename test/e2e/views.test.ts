@@ -47,6 +47,20 @@ async function call(path: string, init: RequestInit = {}): Promise<{ status: num
   return { status: res.status, headers, body, json };
 }
 
+/**
+ * A view applied while the lane runs is unproven (fresh_as_of null, which verifiers reject) until its
+ * sequencer's first checkpoint reaches the signer: the local lane starts one within a poll (≈ 0.5 s).
+ */
+async function untilProven(view: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const res = await call(`/v1/features/${view}/never-written`);
+    if (res.status === 404 && (res.json as { fresh_as_of?: unknown } | undefined)?.fresh_as_of) return;
+    if (Date.now() > end) throw new Error(`view ${view} not proven within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function read(view: string, entity: string) {
   const path = `/v1/features/${view}/${entity}`;
   const res = await call(path);
@@ -160,6 +174,7 @@ describe("views without an image rebuild", () => {
     verifyResponse(pushed, pushed.request, { key: jwk, nonce: pushed.answerNonce });
     expect(pushed.json).toMatchObject({ registry_version: 2, registry_digest: r.digest });
 
+    await untilProven("orders");
     const registry = await registryFor(lane.url, "orders");
     const src = join(dir, "orders.jsonl");
     writeFileSync(src, `${JSON.stringify({ order_id: "o-2", event_time: Date.now() - 2000, amount: 5, items: 1, channel: "app" })}\n`);
@@ -246,6 +261,7 @@ describe("views without an image rebuild", () => {
     );
     await lane.store.put(REGISTRY_STORE_KEY, Buffer.from(signed), { contentType: "application/json" });
     await until(async () => (await call("/v1/views")).json.registry_version === 7);
+    await untilProven("from_fleet");
     expect((await read("from_fleet", "nobody")).json).toMatchObject({ registry_version: 7, found: false });
   });
 

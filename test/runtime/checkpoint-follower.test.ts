@@ -157,3 +157,35 @@ describe("CheckpointFollower", () => {
     await sequencer.close();
   });
 });
+
+describe("reads wait while a view's checkpoint is on its way to the signer (503 checkpoint_pending)", () => {
+  it("pending before the first poll and after a signer reconnect; not once proven; a view without a log never waits", async () => {
+    const { sequencer, signer, follower } = setup();
+    await sequencer.report([["user_000001", value(1000, "a")]]);
+    expect(follower.pending(VIEW)).toBe(true);
+    expect(follower.ready).toBe(false);
+    await follower.poll();
+    expect(follower.pending(VIEW)).toBe(false);
+    expect(follower.pending("view_without_a_sequencer")).toBe(false);
+    expect(follower.ready).toBe(true);
+    // A restarted signer holds nothing: reads wait until the next round handed it the checkpoint.
+    signer.up = false;
+    follower.signerReconnected();
+    expect(follower.pending(VIEW)).toBe(true);
+    expect(follower.ready).toBe(false);
+    await new Promise((r) => setImmediate(r)); // the round signerReconnected began (signer down) ends
+    signer.up = true;
+    await follower.poll();
+    expect(follower.pending(VIEW)).toBe(false);
+    expect(follower.proving(VIEW)).not.toBeNull();
+  });
+
+  it("a checkpoint the signer refuses does not hold reads back forever: they go on, unproven", async () => {
+    const { sequencer, signer, follower } = setup();
+    await sequencer.report([["user_000001", value(1000, "a")]]);
+    signer.provideCheckpoints = async () => ({ held: [], refused: [{ index: 0, code: "checkpoint_key_unknown", message: "not a write key" }] });
+    await follower.poll();
+    expect(follower.proving(VIEW)).toBeNull();
+    expect(follower.pending(VIEW)).toBe(false);
+  });
+});
