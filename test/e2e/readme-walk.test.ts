@@ -69,7 +69,13 @@ afterAll(async () => {
       execFile(
         "bash",
         ["-c", script],
-        { cwd: work, encoding: "utf8", timeout: 180_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, EXPRESS_LANE_DATA_DIR: lane.dataDir } },
+        {
+          cwd: work,
+          encoding: "utf8",
+          timeout: 180_000,
+          maxBuffer: 64 * 1024 * 1024,
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, EXPRESS_LANE_DATA_DIR: lane.dataDir },
+        },
         (err, stdout) => resolve({ stdout, status: err ? (typeof err.code === "number" ? err.code : 1) : 0 }),
       );
     });
