@@ -38,6 +38,9 @@ export interface FollowerLogger {
   warn(obj: object, msg: string): void;
 }
 
+/** The longest reads wait (503 checkpoint_pending) for a view's checkpoint to reach the signer. */
+export const PENDING_MAX_MS = 5000;
+
 interface ViewState {
   map: EntityMap;
   /** Seq of the last delta (or snapshot) the map reflects. */
@@ -63,6 +66,8 @@ export class CheckpointFollower {
   private running: Promise<void> | null = null;
   /** A full round finished since the signer (re)connected. */
   private polled = false;
+  /** When the follower started or the signer last (re)connected: reads wait at most PENDING_MAX_MS from here. */
+  private pendingSince = Date.now();
   private readonly keyCache = new Map<string, Buffer>();
 
   constructor(
@@ -139,6 +144,10 @@ export class CheckpointFollower {
    * null, and consumers reject them.
    */
   pending(view: string): boolean {
+    // Bounded: a follower that cannot reach the signer's provision channel or the store must not turn
+    // every read into a 503 forever; after PENDING_MAX_MS reads go on unproven (verifiers reject them;
+    // readiness and lane_checkpoint_age_seconds say why).
+    if (this.now() - this.pendingSince > PENDING_MAX_MS) return false;
     if (!this.polled) return true;
     const s = this.views.get(view);
     return s !== undefined && s.headSeen && s.proving === null && !s.stuck;
@@ -165,6 +174,7 @@ export class CheckpointFollower {
       s.stuck = false;
     }
     this.polled = false;
+    this.pendingSince = this.now();
     void this.poll();
   }
 

@@ -305,7 +305,8 @@ export class ReaderService {
     };
     const lookups = grammar.lookups(raw, this.options.registry.current.registry);
     const checkpoints = this.options.checkpoints;
-    if (checkpoints) for (const l of lookups) if (checkpoints.pending(l.view)) throw new LaneError("checkpoint_pending");
+    // (While the signer is down the read fails as signer_unavailable instead, further on.)
+    if (checkpoints && this.options.signer.up) for (const l of lookups) if (checkpoints.pending(l.view)) throw new LaneError("checkpoint_pending");
     const storeSent = trace ? nowUs() : 0;
     const objects =
       lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));

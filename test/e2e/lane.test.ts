@@ -155,7 +155,7 @@ describe("local lane", () => {
   it("reports health, readiness and metrics", async () => {
     expect((await get("/health/live")).status).toBe(200);
     const ready = await get("/health/ready");
-    expect(JSON.parse(ready.body.toString())).toEqual({ status: "ready", checks: { signer: "ok", store: "ok", keys: "ok" } });
+    expect(JSON.parse(ready.body.toString())).toEqual({ status: "ready", checks: { signer: "ok", store: "ok", keys: "ok", checkpoints: "ok" } });
     const metrics = (await get("/metrics")).body.toString();
     expect(metrics).toMatch(/lane_requests_total\{route="features",status="200",view="[a-z_]+"\} \d+/);
     expect(metrics).toMatch(/lane_signer_up 1/);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { MemoryStore } from "../../runtime/store/memory-store";
-import { CheckpointFollower, type CheckpointSigner } from "../../runtime/checkpoint-follower";
+import { CheckpointFollower, PENDING_MAX_MS, type CheckpointSigner } from "../../runtime/checkpoint-follower";
 import { ViewSequencer } from "../../sequencer/view-sequencer";
 import { checkpointMacValid, entityMapValue, fromWireProof, parseEntityMapValue, parseSealedCheckpoint } from "../../wire/checkpoint";
 import { checkpointLogKeys, decodeLogDelta, decodeLogHead, encodeLogDelta } from "../../wire/checkpoint-log";
@@ -188,4 +188,19 @@ describe("reads wait while a view's checkpoint is on its way to the signer (503 
     expect(follower.proving(VIEW)).toBeNull();
     expect(follower.pending(VIEW)).toBe(false);
   });
+});
+
+it(`reads wait at most PENDING_MAX_MS (${PENDING_MAX_MS} ms) when the signer's checkpoint cannot be delivered, then go on unproven`, async () => {
+  const store = new MemoryStore();
+  const sequencer = new ViewSequencer({ view: VIEW, lane: "local", key, store, stateDir: dir });
+  await sequencer.report([["user_000001", value(1000, "a")]]);
+  let now = Date.now();
+  const signer = new FakeSigner();
+  const follower = new CheckpointFollower({ store, signer, views: () => [VIEW], now: () => now });
+  signer.up = false; // e.g. no provision connection to be had
+  follower.signerReconnected();
+  expect(follower.pending(VIEW)).toBe(true);
+  now += PENDING_MAX_MS + 1;
+  expect(follower.pending(VIEW)).toBe(false);
+  expect(follower.proving(VIEW)).toBeNull();
 });
