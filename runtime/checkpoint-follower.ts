@@ -53,8 +53,6 @@ interface ViewState {
   needSnapshot: boolean;
   /** The view has a published log (a sequencer): until the signer holds its checkpoint, reads wait. */
   headSeen: boolean;
-  /** The signer refused the newest head, or the map could not be rebuilt: reads go on, unproven. */
-  stuck: boolean;
 }
 
 /** What a poll prepared before forwarding: either deltas to apply in place or a whole new map. */
@@ -139,9 +137,9 @@ export class CheckpointFollower {
 
   /**
    * Whether reads of `view` should wait (503 checkpoint_pending): before the first poll after the
-   * signer (re)connected, or while the view's published checkpoint is being forwarded. A view with
-   * no log, or one whose checkpoint the signer refused, does not wait: its answers say fresh_as_of
-   * null, and consumers reject them.
+   * signer (re)connected, or while the view's published checkpoint is being forwarded (or refused:
+   * often only until the key directory reaches a restarted signer). A view with no log does not
+   * wait: its answers say fresh_as_of null, and consumers reject them.
    */
   pending(view: string): boolean {
     // Bounded: a follower that cannot reach the signer's provision channel or the store must not turn
@@ -150,13 +148,13 @@ export class CheckpointFollower {
     if (this.now() - this.pendingSince > PENDING_MAX_MS) return false;
     if (!this.polled) return true;
     const s = this.views.get(view);
-    return s !== undefined && s.headSeen && s.proving === null && !s.stuck;
+    return s !== undefined && s.headSeen && s.proving === null;
   }
 
   /** For /health/ready: every view with a log is proven. */
   get ready(): boolean {
     if (!this.polled) return false;
-    for (const s of this.views.values()) if (s.headSeen && s.proving === null && !s.stuck) return false;
+    for (const s of this.views.values()) if (s.headSeen && s.proving === null) return false;
     return true;
   }
 
@@ -171,7 +169,6 @@ export class CheckpointFollower {
     for (const s of this.views.values()) {
       s.accepted = 0;
       s.proving = null;
-      s.stuck = false;
     }
     this.polled = false;
     this.pendingSince = this.now();
@@ -198,7 +195,7 @@ export class CheckpointFollower {
         try {
           await this.followView(view);
         } catch (err) {
-          this.stateOf(view).stuck = true;
+          // Transient (store or signer busy, reconnecting): reads keep waiting, within PENDING_MAX_MS.
           this.options.logger?.warn({ view, err: (err as Error).message }, "checkpoint follow failed; retried at the next poll");
         }
       }
@@ -212,7 +209,7 @@ export class CheckpointFollower {
   private stateOf(view: string): ViewState {
     let s = this.views.get(view);
     if (!s) {
-      s = { map: new EntityMap(), appliedChange: 0, proving: null, accepted: 0, needSnapshot: false, headSeen: false, stuck: false };
+      s = { map: new EntityMap(), appliedChange: 0, proving: null, accepted: 0, needSnapshot: false, headSeen: false };
       this.views.set(view, s);
     }
     return s;
@@ -234,7 +231,9 @@ export class CheckpointFollower {
     const reply = await this.options.signer.provideCheckpoints([head.checkpoint]);
     const refused = reply.refused.find((r) => r.index === 0);
     if (refused) {
-      s.stuck = true;
+      // Often transient (the key directory is still on its way to a restarted signer; another
+      // forwarder on the same signer was first with a newer seq): the next poll forwards again, and
+      // reads wait for at most PENDING_MAX_MS.
       this.options.logger?.warn({ view, seq: head.seq, code: refused.code, message: refused.message }, "signer refused a checkpoint");
       return;
     }
@@ -242,14 +241,12 @@ export class CheckpointFollower {
     if (!held || held.seq !== head.seq) return;
     // From here to the end: synchronous, so reads see either the old map and seq or the new ones.
     if (!this.apply(s, view, plan, root)) {
-      s.stuck = s.proving === null;
       this.options.logger?.warn({ view, seq: head.seq }, "rebuilt entity map does not match the checkpoint root; proving against the previous checkpoint, snapshot next");
       return;
     }
     s.accepted = head.seq;
     s.appliedChange = head.last_change;
     s.proving = { seq: head.seq, asOf: sealed.checkpoint.as_of };
-    s.stuck = false;
   }
 
   /** Fetch what turns the map into the head's: nothing (same root), the deltas since ours, or a map from the snapshot. */

@@ -180,12 +180,19 @@ describe("reads wait while a view's checkpoint is on its way to the signer (503 
     expect(follower.proving(VIEW)).not.toBeNull();
   });
 
-  it("a checkpoint the signer refuses does not hold reads back forever: they go on, unproven", async () => {
-    const { sequencer, signer, follower } = setup();
+  it("a checkpoint the signer refuses holds reads back only for PENDING_MAX_MS, then they go on, unproven", async () => {
+    const store = new MemoryStore();
+    const sequencer = new ViewSequencer({ view: VIEW, lane: "local", key, store, stateDir: dir });
     await sequencer.report([["user_000001", value(1000, "a")]]);
+    let now = Date.now();
+    const signer = new FakeSigner();
+    const follower = new CheckpointFollower({ store, signer, views: () => [VIEW], now: () => now });
     signer.provideCheckpoints = async () => ({ held: [], refused: [{ index: 0, code: "checkpoint_key_unknown", message: "not a write key" }] });
+    follower.signerReconnected();
     await follower.poll();
     expect(follower.proving(VIEW)).toBeNull();
+    expect(follower.pending(VIEW)).toBe(true); // the key directory may still be on its way
+    now += PENDING_MAX_MS + 1;
     expect(follower.pending(VIEW)).toBe(false);
   });
 });
