@@ -227,7 +227,10 @@ function servedOf(result: EntityResult, eventTimeMs: number | undefined, readTim
 function freshnessFor(def: ViewDef, entity: string, proof: WireProof | null, ctx: RenderContext, served: ServedObject | null): Freshness {
   if (proof === null || ctx.checkpoints === undefined) return UNPROVEN;
   const checkpoint = ctx.checkpoints.get(def.name, proof.seq);
-  if (checkpoint === undefined) return UNPROVEN;
+  // The host proves against a checkpoint it handed this signer; one it does not hold means this
+  // signer restarted (or the host lost track): refuse the whole read, unsigned and retryable, so
+  // the host hands it the checkpoint again — an unproven 200 would only be rejected by verifiers.
+  if (checkpoint === undefined) throw new LaneError("checkpoint_unheld", `this signer holds no checkpoint ${proof.seq} of view ${def.name}`);
   const path = fromWireProof(proof);
   if (path === null) return UNPROVEN;
   return freshnessOf(checkpoint, entityMapKey(def.name, entity), path, served);

@@ -87,6 +87,8 @@ export interface ReaderOptions {
     readonly active: boolean;
     /** The view's checkpoint is on its way to the signer (start, signer restart): answer 503, not an unproven 200. */
     pending(view: string): boolean;
+    /** The signer does not hold what we prove against: forward the checkpoints again. */
+    signerReconnected(): void;
     readonly ready: boolean;
   };
 }
@@ -305,16 +307,25 @@ export class ReaderService {
     };
     const lookups = grammar.lookups(raw, this.options.registry.current.registry);
     const checkpoints = this.options.checkpoints;
-    // (While the signer is down the read fails as signer_unavailable instead, further on.)
-    if (checkpoints && this.options.signer.up) for (const l of lookups) if (checkpoints.pending(l.view)) throw new LaneError("checkpoint_pending");
     const storeSent = trace ? nowUs() : 0;
     const objects =
       lookups.length === 1 ? [await this.getObject(lookups[0]!.view, lookups[0]!.entity)] : await Promise.all(lookups.map(({ view, entity }) => this.getObject(view, entity)));
-    // Proved right after the objects arrived, in one synchronous step with the seq they name.
+    // Proved right after the objects arrived, in one synchronous step with the seq they name. A view
+    // whose checkpoint is still on its way to the signer answers 503 instead of an unproven 200
+    // (and while the signer is down, or its state change not yet seen, as signer_unavailable: no read
+    // leaves without this check against the state the follower knows).
+    if (checkpoints) {
+      if (!this.options.signer.up) throw new LaneError("signer_unavailable");
+      for (const l of lookups) if (checkpoints.pending(l.view)) throw new LaneError("checkpoint_pending");
+    }
     const proofs = checkpoints?.active ? { proofs: checkpoints.proofs(lookups) } : {};
     if (trace) return this.signTraced(res, raw, route, lookups, objects, trace, accepted, storeSent, proofs);
     const signerStarted = process.hrtime.bigint();
-    const signed = await this.options.signer.signRead({ ...raw, objects, ...proofs });
+    const signed = await this.options.signer.signRead({ ...raw, objects, ...proofs }).catch((err: unknown) => {
+      // The signer lost the checkpoints (restarted): hand them over again; the client retries.
+      if (err instanceof LaneError && err.code === "checkpoint_unheld") checkpoints?.signerReconnected();
+      throw err;
+    });
     this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
     // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });

@@ -71,6 +71,7 @@ export const ERROR_CATALOG = {
   push_not_supported: { status: 501, from: "server", message: "this runtime's store cannot write" },
   push_unavailable: { status: 503, from: "server", message: "this runtime has no write connection to the signer", retryAfter: 1 },
   signer_unavailable: { status: 503, from: "server", message: "signer unavailable", retryAfter: 1 },
+  checkpoint_unheld: { status: 503, from: "signer", message: "the signer does not hold the checkpoint the read was proven against (it restarted); retry", retryAfter: 1 },
   checkpoint_pending: { status: 503, from: "server", message: "the view's newest checkpoint is being handed to the signer (start or signer restart); retry", retryAfter: 1 },
   store_unavailable: { status: 503, from: "server", message: "store unreachable", retryAfter: 1 },
   store_bad_response: { status: 502, from: "server", message: "the store answered something unusable" },

@@ -7,7 +7,7 @@ import { SealKeyring } from "../../enclave/seal";
 import { receivedFromSigned, verifyResponse } from "../../verifier/response";
 import { entityMapValue, sealCheckpoint, toWireProof } from "../../wire/checkpoint";
 import { EntityMap, entityMapKey } from "../../wire/entity-map";
-import { decodeKeyInfo, decodeProvideCheckpointsResponse, decodeSignedResponse, FrameKind, type KeyInfo } from "../../wire/frames";
+import { decodeErrorReply, decodeKeyInfo, decodeProvideCheckpointsResponse, decodeSignedResponse, FrameKind, type KeyInfo } from "../../wire/frames";
 import { DEMO_VIEW } from "../../dev/lane/demo-data";
 import { testWriterKey } from "../helpers/key-directory";
 import { HostConnection, LANE, startRealSigner, type RealSigner } from "./hostile-host";
@@ -47,10 +47,19 @@ async function readAll(seq: number, times = 24) {
   const answers = await Promise.all(Array.from({ length: times }, (_, i) => reads[i % reads.length]!.ok(FrameKind.SignRead, frame)));
   return answers.map((a) => decodeSignedResponse(a));
 }
+/** Every thread refuses a read proven against a checkpoint it does not hold (unsigned, retryable). */
+async function refusedAll(seq: number, times = 24): Promise<string[]> {
+  const frame = { method: "GET", path: `/v1/features/${DEMO_VIEW}/w1`, query: "", objects: [object], proofs: [toWireProof(seq, map.prove(entityMapKey(DEMO_VIEW, "w1")))] };
+  const replies = await Promise.all(Array.from({ length: times }, (_, i) => reads[i % reads.length]!.request(FrameKind.SignRead, frame)));
+  return replies.map((r) => (r === "closed" || r.kind !== FrameKind.Error ? "answered" : decodeErrorReply(r.payload).code));
+}
 const freshOf = (s: ReturnType<typeof decodeSignedResponse>) => (JSON.parse(Buffer.from(s.body).toString()) as { fresh_as_of: string | null }).fresh_as_of;
 
-test("before any checkpoint: every thread answers fresh_as_of null", async () => {
-  for (const s of await readAll(1)) expect(freshOf(s)).toBeNull();
+test("before any checkpoint: every thread refuses a proven read (checkpoint_unheld) and answers an unproven one with fresh_as_of null", async () => {
+  expect(new Set(await refusedAll(1))).toEqual(new Set(["checkpoint_unheld"]));
+  const frame = { method: "GET", path: `/v1/features/${DEMO_VIEW}/w1`, query: "", objects: [object] };
+  for (const a of await Promise.all(Array.from({ length: 24 }, (_, i) => reads[i % reads.length]!.ok(FrameKind.SignRead, frame))))
+    expect(freshOf(decodeSignedResponse(a))).toBeNull();
 });
 
 test("legitimate: right after the ProvideCheckpoints reply, every thread proves the read fresh and the consumer verifies", async () => {
@@ -63,7 +72,7 @@ test("legitimate: right after the ProvideCheckpoints reply, every thread proves 
 
 test("a host-keyed checkpoint is refused and reaches no worker: proofs against its seq are null on every thread", async () => {
   expect((await provide([checkpoint(2, testWriterKey("host"))])).refused[0]?.code).toBe("checkpoint_key_unknown");
-  for (const s of await readAll(2)) expect(freshOf(s)).toBeNull();
+  expect(new Set(await refusedAll(2))).toEqual(new Set(["checkpoint_unheld"]));
 });
 
 async function provide(checkpoints: Buffer[]) {

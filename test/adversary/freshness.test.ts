@@ -8,7 +8,7 @@ import { SealKeyring } from "../../enclave/seal";
 import { receivedFromSigned, verifyResponse, VerificationError } from "../../verifier/response";
 import { entityMapValue, sealCheckpoint, toWireProof, type WireProof } from "../../wire/checkpoint";
 import { EntityMap, entityMapKey } from "../../wire/entity-map";
-import { decodeKeyInfo, decodeProvideCheckpointsResponse, decodeSignedResponse, FrameKind, type KeyInfo, type SignedResponse } from "../../wire/frames";
+import { decodeErrorReply, decodeKeyInfo, decodeProvideCheckpointsResponse, decodeSignedResponse, FrameKind, type KeyInfo, type SignedResponse } from "../../wire/frames";
 import { DEMO_VIEW } from "../../dev/lane/demo-data";
 import { directoryOf, listed, testWriterKey } from "../helpers/key-directory";
 import { HostConnection, LANE, startRealSigner, type RealSigner } from "./hostile-host";
@@ -41,6 +41,13 @@ async function provide(checkpoints: Buffer[]) {
   return decodeProvideCheckpointsResponse(await provision.ok(FrameKind.ProvideCheckpoints, { checkpoints }));
 }
 const proofOf = (entity: string, atSeq: number, m: EntityMap = map): WireProof => toWireProof(atSeq, m.prove(entityMapKey(VIEW, entity)));
+/** A read the signer must refuse outright: its error reply (code), never a signed answer. */
+async function refusedRead(entity: string, object: Uint8Array | null, proof: WireProof | null): Promise<string> {
+  const reply = await read.request(FrameKind.SignRead, { method: "GET", path: `/v1/features/${VIEW}/${entity}`, query: QUERY, objects: [object], proofs: [proof] });
+  if (reply === "closed" || reply.kind !== FrameKind.Error) throw new Error("expected an error reply");
+  return decodeErrorReply(reply.payload).code;
+}
+
 async function signedRead(entity: string, object: Uint8Array | null, proof: WireProof | null): Promise<SignedResponse> {
   return decodeSignedResponse(await read.ok(FrameKind.SignRead, { method: "GET", path: `/v1/features/${VIEW}/${entity}`, query: QUERY, objects: [object], proofs: [proof] }));
 }
@@ -179,9 +186,8 @@ describe("P8 attacks: rolled-back objects", () => {
     expect(bodyOf(s)).toMatchObject({ found: false, error: { code: "object_withheld" }, fresh_as_of: null });
   });
 
-  test("a proof against a seq the signer does not hold → null", async () => {
-    const s = await signedRead("e_current", current, proofOf("e_current", seq + 50));
-    expect(bodyOf(s)).toMatchObject({ found: true, fresh_as_of: null });
+  test("a proof against a seq the signer does not hold → no answer at all (503 checkpoint_unheld, the host must hand it over)", async () => {
+    expect(await refusedRead("e_current", current, proofOf("e_current", seq + 50))).toBe("checkpoint_unheld");
   });
 });
 
@@ -218,7 +224,9 @@ describe("P8 attacks: checkpoints the host makes or replays", () => {
     ]);
     expect(reply.refused.map((r) => r.code)).toEqual(["checkpoint_key_unknown", "checkpoint_mac_invalid", "checkpoint_wrong_lane", "checkpoint_unknown_view", "checkpoint_future"]);
     expect(reply.held).toEqual([{ view: VIEW, seq, as_of: expect.any(Number) }]);
-    const s = await signedRead("e_three", threeOld, toWireProof(seq + 1, fake.prove(entityMapKey(VIEW, "e_three"))));
+    // A proof against the refused seq gets no answer; against the held one it does not verify (null).
+    expect(await refusedRead("e_three", threeOld, toWireProof(seq + 1, fake.prove(entityMapKey(VIEW, "e_three"))))).toBe("checkpoint_unheld");
+    const s = await signedRead("e_three", threeOld, toWireProof(seq, fake.prove(entityMapKey(VIEW, "e_three"))));
     expect(bodyOf(s)).toMatchObject({ found: true, fresh_as_of: null });
     expect(consumerVerdict("e_three", s)).toBe("stale_answer");
   });

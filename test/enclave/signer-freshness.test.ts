@@ -79,12 +79,14 @@ describe("enclave/signer: fresh_as_of in every read path", () => {
     expect(json(s)).toMatchObject({ max_staleness: 60, entity: "u1", found: true, fresh_as_of: iso, checkpoint_seq: 3, features: { a: 2 } });
   });
 
-  it("single read without a proof, or against a seq not held: served with fresh_as_of null", () => {
+  it("single read without a proof: served with fresh_as_of null; against a seq not held: refused (checkpoint_unheld)", () => {
     const none = json(signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "", objects: [current] }));
     expect(none).toMatchObject({ found: true, fresh_as_of: null });
     expect(none.checkpoint_seq).toBeUndefined();
-    const unknownSeq = json(signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "", objects: [current], proofs: [proof("u1", 99)] }));
-    expect(unknownSeq).toMatchObject({ found: true, fresh_as_of: null });
+    // Against a seq it does not hold: no answer at all, so the host hands the checkpoint over again.
+    expect(() => signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "", objects: [current], proofs: [proof("u1", 99)] })).toThrow(
+      expect.objectContaining({ code: "checkpoint_unheld" }),
+    );
   });
 
   it("batch: fresh, not_found (absence proof), rolled_back (older object), object_withheld, proof of another entity (null), unreported old object (rolled_back)", () => {
@@ -155,7 +157,7 @@ describe("enclave/signer --workers 2: accepted checkpoints reach every worker be
     try {
       await client.ready(20_000);
       const read = () => client.signRead({ method: "GET", path: "/v1/features/users/u1", query: "", objects: [current], proofs: [proof("u1", 4)] });
-      expect(json(await read()).fresh_as_of).toBeNull(); // seq 4 not held yet: null, never a wrong bound
+      await expect(read()).rejects.toMatchObject({ code: "checkpoint_unheld" }); // seq 4 not held yet: no answer, never a wrong bound
       provide(signer, [checkpoint(4)]);
       const answers = await Promise.all([read(), read(), read(), read()]);
       for (const a of answers) expect(json(a)).toMatchObject({ fresh_as_of: new Date(AS_OF).toISOString(), checkpoint_seq: 4 });
