@@ -1,23 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { MemoryStore } from "../../runtime/store/memory-store";
 import { runSequencer } from "../../sequencer/server";
 import { SequencerReporter } from "../../sequencer/report";
-import { entityMapValue } from "../../wire/checkpoint";
+import { useStateDir, key, value } from "./fixtures";
 
-const key = { kid: "dev-sequencer", key: randomBytes(32) };
-const value = (t: number, tag: string) => entityMapValue(t, Buffer.from(tag));
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "seq-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = useStateDir();
 
 describe("SequencerReporter", () => {
   it("SequencerReporter batches adds and counts failures without throwing", async () => {
-    const running = await runSequencer({ views: ["user_profile"], lane: "local", key, store: new MemoryStore(), stateDir: dir });
+    const running = await runSequencer({ views: ["user_profile"], lane: "local", key, store: new MemoryStore(), stateDir: tmp.path });
     try {
       const r = new SequencerReporter({ url: running.url, view: "user_profile", key, batch: 3 });
       for (let i = 0; i < 7; i++) r.add(`e${i}`, value(1000, `v${i}`));

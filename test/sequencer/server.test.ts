@@ -1,33 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { generateKeyPairSync } from "node:crypto";
 import { MemoryStore } from "../../runtime/store/memory-store";
 import { runSequencer } from "../../sequencer/server";
 import { signedReport, sendReport, reportPath } from "../../sequencer/report";
-import { entityMapValue, parseSealedCheckpoint } from "../../wire/checkpoint";
-import { checkpointLogKeys, decodeLogHead } from "../../wire/checkpoint-log";
+import { useStateDir, key, value, head } from "./fixtures";
 
-const key = { kid: "dev-sequencer", key: randomBytes(32) };
-const value = (t: number, tag: string) => entityMapValue(t, Buffer.from(tag));
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "seq-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-async function head(store: MemoryStore) {
-  const got = await store.get(checkpointLogKeys("user_profile").head);
-  if (!got.found) throw new Error("no head");
-  const h = decodeLogHead(got.body, "user_profile");
-  return { head: h, sealed: parseSealedCheckpoint(h.checkpoint) };
-}
+const tmp = useStateDir();
 
 describe("sequencer endpoint", () => {
   it("takes writer-signed reports, refuses bad signatures, replays, unknown views and bad values with JSON errors; heartbeats", async () => {
     const store = new MemoryStore();
-    const running = await runSequencer({ views: ["user_profile"], lane: "local", key, store, stateDir: dir, heartbeatMs: 100 });
+    const running = await runSequencer({ views: ["user_profile"], lane: "local", key, store, stateDir: tmp.path, heartbeatMs: 100 });
     try {
       const ok = await sendReport(running.url, "user_profile", [["a", value(1000, "a")]], key);
       expect(ok.seq).toBeGreaterThan(1);
@@ -75,7 +58,7 @@ describe("sequencer endpoint", () => {
   it("refuses push answers that do not verify against the pinned lane key", async () => {
     const { publicKey } = generateKeyPairSync("ed25519");
     const jwk = { ...(publicKey.export({ format: "jwk" }) as { kty: "OKP"; crv: "Ed25519"; x: string }), kid: "lane-x" };
-    const running = await runSequencer({ views: ["user_profile"], lane: "local", key, store: new MemoryStore(), stateDir: dir, pinned: [jwk] });
+    const running = await runSequencer({ views: ["user_profile"], lane: "local", key, store: new MemoryStore(), stateDir: tmp.path, pinned: [jwk] });
     try {
       const body = JSON.stringify({
         request: { path: "/v1/features/user_profile/_push", body: Buffer.from("{}").toString("base64") },

@@ -1,35 +1,21 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, unlinkSync, writeFileSync } from "node:fs";
 import { load } from "../../cli/load";
 import { purgeView } from "../../cli/purge";
 import { generateWriterKey, writerKeyring } from "../../dev/key-files";
 import { objectKey } from "../../wire/object";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryStore } from "../../runtime/store/memory-store";
 import { ViewSequencer, SequencerStateError } from "../../sequencer/view-sequencer";
 import { runSequencer } from "../../sequencer/server";
 import { SequencerReporter } from "../../sequencer/report";
-import { checkpointMacValid, entityMapValue, parseSealedCheckpoint } from "../../wire/checkpoint";
-import { checkpointLogKeys, decodeLogHead } from "../../wire/checkpoint-log";
+import { checkpointMacValid, entityMapValue } from "../../wire/checkpoint";
 import { EntityMap, entityMapKey } from "../../wire/entity-map";
+import { useStateDir, key, value, head } from "./fixtures";
 
-const key = { kid: "dev-sequencer", key: randomBytes(32) };
-const value = (t: number, tag: string) => entityMapValue(t, Buffer.from(tag));
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "seq-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = useStateDir();
 
-const make = (store: MemoryStore, stateDir = dir) => new ViewSequencer({ view: "user_profile", lane: "local", key, store, stateDir });
-
-async function head(store: MemoryStore) {
-  const got = await store.get(checkpointLogKeys("user_profile").head);
-  if (!got.found) throw new Error("no head");
-  const h = decodeLogHead(got.body, "user_profile");
-  return { head: h, sealed: parseSealedCheckpoint(h.checkpoint) };
-}
+const make = (store: MemoryStore, stateDir = tmp.path) => new ViewSequencer({ view: "user_profile", lane: "local", key, store, stateDir });
 
 describe("ViewSequencer", () => {
   it("seals a checkpoint of the map after each report; seq only moves forward; the MAC is the writer key's", async () => {
@@ -80,25 +66,25 @@ describe("ViewSequencer", () => {
     expect(next.seq).toBe(last.seq + 1);
     const rootB = s2.rootHash;
     // A crash: no close (journal not folded), lock left behind by a dead process.
-    unlinkSync(join(dir, "user_profile.lock"));
+    unlinkSync(join(tmp.path, "user_profile.lock"));
     const s3 = make(store);
     expect(s3.rootHash.equals(rootB)).toBe(true);
     expect((await s3.report([])).seq).toBe(next.seq + 1);
     await s3.close();
   });
 
-  it("one sequencer per view and state dir", async () => {
+  it("one sequencer per view and state tmp.path", async () => {
     const s = make(new MemoryStore());
     expect(() => make(new MemoryStore())).toThrow(SequencerStateError);
     await s.close();
-    expect(existsSync(join(dir, "user_profile.lock"))).toBe(false);
+    expect(existsSync(join(tmp.path, "user_profile.lock"))).toBe(false);
   });
 
   it("refuses another lane's state", async () => {
     const s = make(new MemoryStore());
     await s.report([["a", value(1, "a")]]);
     await s.close();
-    expect(() => new ViewSequencer({ view: "user_profile", lane: "other", key, store: new MemoryStore(), stateDir: dir })).toThrow(/lane/);
+    expect(() => new ViewSequencer({ view: "user_profile", lane: "other", key, store: new MemoryStore(), stateDir: tmp.path })).toThrow(/lane/);
   });
 });
 
@@ -107,11 +93,11 @@ describe("writers report what they stored", () => {
     const writer = generateWriterKey("loader");
     const seals = writerKeyring([writer]);
     const objects = new MemoryStore();
-    const running = await runSequencer({ views: ["merchant_risk"], lane: "local", key: writer, store: new MemoryStore(), stateDir: dir });
+    const running = await runSequencer({ views: ["merchant_risk"], lane: "local", key: writer, store: new MemoryStore(), stateDir: tmp.path });
     const s = running.sequencers.get("merchant_risk")!;
     try {
       const t = Date.now() - 1000;
-      const src = join(dir, "rows.jsonl");
+      const src = join(tmp.path, "rows.jsonl");
       writeFileSync(src, ["m1", "m2"].map((id) => JSON.stringify({ merchant_id: id, event_time: t, txn_count_1h: 1 })).join("\n") + "\n");
       for (const round of [1, 2]) {
         const reporter = new SequencerReporter({ url: running.url, view: "merchant_risk", key: writer });
