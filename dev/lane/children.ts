@@ -19,14 +19,32 @@ export interface Child {
   readonly lines: string[];
   /** Ready-event fields. */
   readonly ready: Record<string, unknown>;
+  /** With `heapProbe`: a full GC in the child, then its live heap (dev/lane/heap-probe.cjs). */
+  liveHeap(): Promise<LiveHeap>;
   readonly exited: Promise<number | null>;
   alive(): boolean;
   signal(sig: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
-function start(bundle: string, args: string[], env: Record<string, string>, event: string): Promise<Child> {
-  const child = spawn(process.execPath, [join(ROOT, "dist", bundle), ...args], {
+/** process.memoryUsage() of a child right after a full garbage collection, in bytes. */
+export interface LiveHeap {
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+  readonly rss: number;
+}
+
+export interface ChildOptions {
+  /** Preload dev/lane/heap-probe.cjs (with --expose-gc) so liveHeap() works; soak instrumentation only. */
+  readonly heapProbe?: boolean;
+}
+
+const HEAP_PROBE_ARGS = ["--expose-gc", "--require", join(ROOT, "dev", "lane", "heap-probe.cjs")];
+
+function start(bundle: string, args: string[], env: Record<string, string>, event: string, options: ChildOptions = {}): Promise<Child> {
+  const nodeArgs = options.heapProbe ? HEAP_PROBE_ARGS : [];
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "dist", bundle), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -34,6 +52,13 @@ function start(bundle: string, args: string[], env: Record<string, string>, even
   const lines: string[] = [];
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const probes: Array<(h: LiveHeap) => void> = [];
+  if (options.heapProbe)
+    createInterface({ input: child.stderr! }).on("line", (line) => {
+      if (!line.startsWith("heap_probe ")) return;
+      const h = JSON.parse(line.slice("heap_probe ".length)) as LiveHeap & { error?: string };
+      if (!h.error) probes.shift()?.(h);
+    });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   return new Promise((resolveReady, reject) => {
     const timer = setTimeout(() => reject(new Error(`${bundle} not ready after 30 s\n${stderr}`)), 30_000);
@@ -55,6 +80,17 @@ function start(bundle: string, args: string[], env: Record<string, string>, even
           alive,
           signal: (sig) => {
             if (alive()) child.kill(sig);
+          },
+          liveHeap: () => {
+            if (!options.heapProbe) return Promise.reject(new Error(`${bundle} was started without heapProbe`));
+            return new Promise<LiveHeap>((resolveHeap, rejectHeap) => {
+              const timer = setTimeout(() => rejectHeap(new Error(`${bundle}: no heap_probe answer in 10 s`)), 10_000);
+              probes.push((h) => {
+                clearTimeout(timer);
+                resolveHeap(h);
+              });
+              child.kill("SIGUSR2");
+            });
           },
           stop: async () => {
             if (!alive()) return;
@@ -79,8 +115,14 @@ function start(bundle: string, args: string[], env: Record<string, string>, even
  * A dev signer on `socket` with the keys of the lane in `dataDir` (its trust config, dev writer key
  * and signed directory, lanePaths()), so it accepts the lane's sealed objects and signed pushes.
  */
-export function spawnSigner(socket: string, dataDir: string, extraWriterKeyFiles: readonly string[] = []): Promise<Child> {
-  return start("dev-signer.js", ["--socket", socket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, extraWriterKeyFiles)], {}, "signer_ready");
+export function spawnSigner(socket: string, dataDir: string, extraWriterKeyFiles: readonly string[] = [], options: ChildOptions = {}): Promise<Child> {
+  return start(
+    "dev-signer.js",
+    ["--socket", socket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, extraWriterKeyFiles)],
+    {},
+    "signer_ready",
+    options,
+  );
 }
 
 export interface RuntimeChild extends Child {
@@ -99,7 +141,7 @@ export async function spawnRuntime(
     keyDirectory?: string;
     /** Return only once /health/ready is 200 (signer, store, keys and the views' checkpoints), as a load balancer would send traffic. */
     waitForReady?: boolean;
-  },
+  } & ChildOptions,
 ): Promise<RuntimeChild> {
   const c = await start(
     "runtime.js",
@@ -120,6 +162,7 @@ export async function spawnRuntime(
       ...options.env,
     },
     "runtime_ready",
+    options,
   );
   const port = Number(c.ready.port);
   const scheme = options.env?.EXPRESS_LANE_TLS_CERT ? "https" : "http";
