@@ -116,13 +116,7 @@ function start(bundle: string, args: string[], env: Record<string, string>, even
  * and signed directory, lanePaths()), so it accepts the lane's sealed objects and signed pushes.
  */
 export function spawnSigner(socket: string, dataDir: string, extraWriterKeyFiles: readonly string[] = [], options: ChildOptions = {}): Promise<Child> {
-  return start(
-    "dev-signer.js",
-    ["--socket", socket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, extraWriterKeyFiles)],
-    {},
-    "signer_ready",
-    options,
-  );
+  return start("dev-signer.js", ["--socket", socket, "--dev-ca-dir", join(dataDir, "dev-ca"), ...devSignerKeyArgs(dataDir, extraWriterKeyFiles)], {}, "signer_ready", options);
 }
 
 export interface RuntimeChild extends Child {

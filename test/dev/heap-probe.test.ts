@@ -49,4 +49,3 @@ it("reads a process that only makes garbage as flat", async () => {
 it("reads a process that keeps what it allocates as growing", async () => {
   expect(await growth(true)).toBeGreaterThan(0.5);
 }, 20_000);
-
