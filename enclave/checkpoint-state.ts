@@ -16,7 +16,8 @@
  * fresh_as_of null until the host forwards a checkpoint, which it cannot make).
  *
  * `freshnessOf` is the per-object rule table of the contract, pure: the signer calls it for every
- * entity it renders (enclave/render.ts).
+ * entity it renders (enclave/render.ts). `VerifiedLookups` remembers what verified proofs showed, so
+ * a hot entity's path is hashed once per map root, not once per read.
  */
 import { timingSafeEqual } from "node:crypto";
 import { hash } from "node:crypto";
@@ -29,7 +30,7 @@ import {
   parseSealedCheckpoint,
   type SealedCheckpoint,
 } from "../wire/checkpoint";
-import { verifyEntityMapProof, type EntityMapProof } from "../wire/entity-map";
+import { verifyEntityMapProof, type EntityMapProof, type ProofResult } from "../wire/entity-map";
 import type { ProvideCheckpointsResponse } from "../wire/frames";
 import type { Registry } from "../wire/registry";
 import { entityMessage } from "../wire/errors";
@@ -217,7 +218,11 @@ export const FRESHNESS_MESSAGES = {
  */
 export function freshnessOf(checkpoint: HeldCheckpoint | undefined, key: Uint8Array, proof: EntityMapProof | null, served: ServedObject | null): Freshness {
   if (checkpoint === undefined || proof === null) return UNPROVEN;
-  const checked = verifyEntityMapProof(checkpoint.root, key, proof);
+  return freshnessVerdict(checkpoint, verifyEntityMapProof(checkpoint.root, key, proof), served);
+}
+
+/** The table's verdict once the proof is checked (freshnessOf; VerifiedLookups hands a remembered check). */
+export function freshnessVerdict(checkpoint: HeldCheckpoint, checked: ProofResult, served: ServedObject | null): Freshness {
   if (!checked.ok) return UNPROVEN;
   const fresh: Freshness = { kind: "fresh", asOf: checkpoint.as_of, seq: checkpoint.seq };
   if (checked.present) {
@@ -233,4 +238,41 @@ export function freshnessOf(checkpoint: HeldCheckpoint | undefined, key: Uint8Ar
   // A new entity sealed shortly before (or after) as_of and not yet in the map: fresh as of as_of.
   if (served.writtenTimeMs >= checkpoint.as_of - CHECKPOINT_REPORT_WINDOW_MS) return fresh;
   return { kind: "refused", code: "rolled_back" };
+}
+
+/** Remembered lookups per signing thread: ≈ 200 B each (two 32-byte keys as a string, the 40-byte value), ≈ 6.5 MB at the bound. */
+export const VERIFIED_LOOKUPS_MAX = 32_768;
+
+/**
+ * What verified proofs showed: (map root, entity key) → present with value, or absent. A map root
+ * commits to exactly one answer per key (SHA-256 collision resistance), so once one proof for the
+ * pair verified, the answer is a fact about the root, true under every checkpoint with that root
+ * (the sequencer's heartbeats re-seal an unchanged root every second) and whatever proof the host
+ * sends next — a later malformed or forged proof for the pair changes nothing, because the
+ * outcome it could prove is already known. Only verified outcomes are kept (a failed check is the
+ * host's proof, not the root's answer). Bounded; the oldest entry goes first.
+ */
+export class VerifiedLookups {
+  private readonly entries = new Map<string, Extract<ProofResult, { ok: true }>>();
+
+  constructor(private readonly capacity: number = VERIFIED_LOOKUPS_MAX) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The check of `key` under `root`: remembered, or `proof()`'s verified now (null proof: unproven, not remembered). */
+  check(root: Buffer, key: Uint8Array, proof: () => EntityMapProof | null): ProofResult {
+    const id = root.toString("latin1") + Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
+    const known = this.entries.get(id);
+    if (known !== undefined) return known;
+    const path = proof();
+    if (path === null) return { ok: false, reason: "malformed" };
+    const checked = verifyEntityMapProof(root, key, path);
+    if (checked.ok && this.capacity > 0) {
+      if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+      this.entries.set(id, checked);
+    }
+    return checked;
+  }
 }

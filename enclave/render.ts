@@ -16,7 +16,7 @@ import type { RegistryRef } from "../wire/registry-document";
 import { maxStalenessOf } from "../wire/registry";
 import { fromWireProof, type WireProof } from "../wire/checkpoint";
 import { entityMapKey } from "../wire/entity-map";
-import { FRESHNESS_MESSAGES, freshnessOf, UNPROVEN, type CheckpointLookup, type Freshness, type ServedObject } from "./checkpoint-state";
+import { FRESHNESS_MESSAGES, freshnessOf, freshnessVerdict, UNPROVEN, type CheckpointLookup, type Freshness, type ServedObject, type VerifiedLookups } from "./checkpoint-state";
 
 /**
  * Per-feature status, Feast style. OUTSIDE_MAX_AGE: the object's event_time is older than the
@@ -66,6 +66,8 @@ export interface RenderContext {
   readonly registryRef?: RegistryRef;
   /** The writer checkpoints held (P8); absent = none, every entity's fresh_as_of is null. */
   readonly checkpoints?: CheckpointLookup;
+  /** Proof outcomes already verified by this thread (one per Signer or worker, outliving checkpoint tables); absent = every proof is checked. */
+  readonly verifiedLookups?: VerifiedLookups;
 }
 
 /** The answer's registry fields: which registry the signer validated and projected with. */
@@ -231,9 +233,16 @@ function freshnessFor(def: ViewDef, entity: string, proof: WireProof | null, ctx
   // signer restarted (or the host lost track): refuse the whole read, unsigned and retryable, so
   // the host hands it the checkpoint again — an unproven 200 would only be rejected by verifiers.
   if (checkpoint === undefined) throw new LaneError("checkpoint_unheld", `this signer holds no checkpoint ${proof.seq} of view ${def.name}`);
+  const key = entityMapKey(def.name, entity);
+  if (ctx.verifiedLookups)
+    return freshnessVerdict(
+      checkpoint,
+      ctx.verifiedLookups.check(checkpoint.root, key, () => fromWireProof(proof)),
+      served,
+    );
   const path = fromWireProof(proof);
   if (path === null) return UNPROVEN;
-  return freshnessOf(checkpoint, entityMapKey(def.name, entity), path, served);
+  return freshnessOf(checkpoint, key, path, served);
 }
 
 /** The answer fields of a freshness verdict that serves (fresh or unproven). */

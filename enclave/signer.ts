@@ -44,7 +44,7 @@ import type { Nsm } from "./nsm/types";
 import { GcPauses, nowUs } from "./stage-trace";
 import { SharedHighWaterMarks } from "./shared-high-water";
 import { SignWorkerPool, type SignWorkerScript, type SignWorkerState } from "./sign-workers";
-import { CheckpointState, type CheckpointLookup } from "./checkpoint-state";
+import { CheckpointState, VerifiedLookups, type CheckpointLookup } from "./checkpoint-state";
 import { contentDigest, DEFAULT_SIGNATURE_VALIDITY_S, serializeSignatureParams, signatureBase, signatureHeaders } from "../wire/envelope";
 import {
   AttestRequest,
@@ -140,6 +140,8 @@ export interface SignerOptions {
    * Without one every checkpoint is refused and every answer's fresh_as_of is null.
    */
   readonly checkpointLane?: string;
+  /** P8: how many verified proof outcomes this thread remembers (0: every proof is checked). @default VERIFIED_LOOKUPS_MAX */
+  readonly verifiedLookupsMax?: number;
   /** A signing worker: the main thread's held checkpoints (read only; the main thread accepts). */
   readonly checkpoints?: CheckpointLookup;
 }
@@ -214,6 +216,8 @@ export class Signer {
   /** P8: the checkpoints this thread accepts (absent in a signing worker, which reads `checkpointLookup`). */
   readonly checkpointState?: CheckpointState;
   private readonly checkpointLookup: CheckpointLookup;
+  /** P8: proof outcomes this thread has verified (enclave/checkpoint-state.ts VerifiedLookups). */
+  private readonly verifiedLookups: VerifiedLookups;
 
   constructor(options: SignerOptions) {
     this.key = options.key ?? SigningKey.generate();
@@ -231,6 +235,7 @@ export class Signer {
     this.registryState = options.registryState;
     const workers = options.workers ?? 1;
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error("workers must be an integer in 1..64");
+    this.verifiedLookups = new VerifiedLookups(options.verifiedLookupsMax);
     if (options.checkpoints) this.checkpointLookup = options.checkpoints;
     else {
       this.checkpointState = new CheckpointState({
@@ -280,7 +285,15 @@ export class Signer {
     // The signed read time: max age (OUTSIDE_MAX_AGE) is judged against the `created` we sign.
     const created = Math.floor(this.now() / 1000);
     const { registry, ref } = this.registryNow();
-    const ctx = { seals: this.keys.keyring, readTimeMs: created * 1000, registry, registryRef: ref, guard: this.guard, checkpoints: this.checkpointLookup };
+    const ctx = {
+      seals: this.keys.keyring,
+      readTimeMs: created * 1000,
+      registry,
+      registryRef: ref,
+      guard: this.guard,
+      checkpoints: this.checkpointLookup,
+      verifiedLookups: this.verifiedLookups,
+    };
     // Our own grammar, or Feast's (POST /get-online-features): both re-parsed from the exact request we sign.
     const request = isFeastRequest(raw.method, raw.path) ? parseFeastRequest(raw, registry) : parseReadRequest(raw, registry);
     const rendered = request.kind === "feast" ? renderFeast(request, raw.objects, ctx, raw.proofs) : renderRead(request, raw.objects, ctx, raw.proofs);

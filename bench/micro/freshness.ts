@@ -22,6 +22,8 @@ const now = Date.now();
 const writer = { ...generateSealKey("bench"), writer: "loader", use: "write" as const };
 const seals = new SealKeyring([writer]);
 const signer = new Signer({ registry: DEFAULT_REGISTRY, keys: { keyring: seals }, now: () => now, checkpointLane: "bench" });
+// The same signer without remembered lookups: every proof hashed (session 5's signer; a cold entity today).
+const checking = new Signer({ registry: DEFAULT_REGISTRY, keys: { keyring: seals }, now: () => now, checkpointLane: "bench", verifiedLookupsMax: 0 });
 const objects = Array.from({ length: 100 }, (_, i) => seals.seal(demoObject(i, now)));
 
 // The view's map: the 100 served entities plus filler up to ENTITIES (filler values need not be real objects).
@@ -30,11 +32,13 @@ const filler = Buffer.alloc(40, 1);
 for (let i = 100; i < ENTITIES; i++) map.set(entityMapKey(DEMO_VIEW, `filler_${i}`), filler);
 objects.forEach((o, i) => map.set(entityMapKey(DEMO_VIEW, demoEntityId(i)), entityMapValue(demoObject(i, now).event_time, o)));
 const sealed = sealCheckpoint({ lane: "bench", view: DEMO_VIEW, seq: 1, as_of: now - 1000, root: map.rootHash(), entities: map.size }, writer.kid, writer.key);
-const reply = signer.handle(
-  { id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) },
-  "provision",
-);
-if (!Buffer.isBuffer(reply) || reply.readUInt8(8) !== FrameKind.Reply) throw new Error("checkpoint not accepted");
+for (const s of [signer, checking]) {
+  const reply = s.handle(
+    { id: 1, kind: FrameKind.ProvideCheckpoints, payload: encodeFrame(1, FrameKind.ProvideCheckpoints, { checkpoints: [sealed] }).subarray(FRAME_HEADER_BYTES) },
+    "provision",
+  );
+  if (!Buffer.isBuffer(reply) || reply.readUInt8(8) !== FrameKind.Reply) throw new Error("checkpoint not accepted");
+}
 const proofs: WireProof[] = objects.map((_, i) => toWireProof(1, map.prove(entityMapKey(DEMO_VIEW, demoEntityId(i)))));
 const depth = proofs.reduce((s, p) => s + p.siblings.length / 32, 0) / proofs.length;
 
@@ -50,7 +54,8 @@ if (check.results.some((r) => r.fresh_as_of === null)) throw new Error("a proof 
 type Scenario = [name: string, batch: boolean, run: () => unknown];
 const scenarios: Scenario[] = [
   ["single, 10 features JSON — no proof", false, () => signer.signRead({ method: "GET", path, query: `?features=${TEN}`, objects: [objects[7]] })],
-  ["single, 10 features JSON — with proof", false, () => signer.signRead({ method: "GET", path, query: `?features=${TEN}`, objects: [objects[7]], proofs: [proofs[7]!] })],
+  ["single, 10 features JSON — proof checked", false, () => checking.signRead({ method: "GET", path, query: `?features=${TEN}`, objects: [objects[7]], proofs: [proofs[7]!] })],
+  ["single, 10 features JSON — proof remembered", false, () => signer.signRead({ method: "GET", path, query: `?features=${TEN}`, objects: [objects[7]], proofs: [proofs[7]!] })],
   ["single, full msgpack — no proof", false, () => signer.signRead({ method: "GET", path, query: "", accept: "application/msgpack", objects: [objects[7]] })],
   [
     "single, full msgpack — with proof",
@@ -58,7 +63,8 @@ const scenarios: Scenario[] = [
     () => signer.signRead({ method: "GET", path, query: "", accept: "application/msgpack", objects: [objects[7]], proofs: [proofs[7]!] }),
   ],
   ["batch 100×10 — no proofs (per batch)", true, () => signer.signRead(batch)],
-  ["batch 100×10 — with proofs (per batch)", true, () => signer.signRead({ ...batch, proofs })],
+  ["batch 100×10 — proofs checked (per batch)", true, () => checking.signRead({ ...batch, proofs })],
+  ["batch 100×10 — proofs remembered (per batch)", true, () => signer.signRead({ ...batch, proofs })],
 ];
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -175,10 +175,21 @@ describe("P8 attacks: rolled-back objects", () => {
 
   test("an absence proof for an entity that exists (built from a map without it) → null, never a fresh not_found", async () => {
     const forged = new EntityMap();
-    for (let i = 0; i < 200; i++) forged.set(entityMapKey(VIEW, `bulk_${i}`), map.get(entityMapKey(VIEW, `bulk_${i}`))!);
-    const s = await signedRead("e_current", null, proofOf("e_current", seq, forged));
+    for (let i = 0; i < 200; i++) if (i !== 7) forged.set(entityMapKey(VIEW, `bulk_${i}`), map.get(entityMapKey(VIEW, `bulk_${i}`))!);
+    forged.set(entityMapKey(VIEW, "e_current"), map.get(entityMapKey(VIEW, "e_current"))!);
+    // bulk_7: nothing proven about it under this root yet, so the forged path is all the signer sees: unproven.
+    const s = await signedRead("bulk_7", null, proofOf("bulk_7", seq, forged));
     expect(bodyOf(s)).toMatchObject({ found: false, error: { code: "not_found" }, fresh_as_of: null });
-    expect(consumerVerdict("e_current", s)).toBe("stale_answer");
+    expect(consumerVerdict("bulk_7", s)).toBe("stale_answer");
+  });
+
+  test("the same forgery for an entity this signer has already proven under the root → object_withheld (it remembers the root's answer)", async () => {
+    const forged = new EntityMap();
+    for (let i = 0; i < 200; i++) forged.set(entityMapKey(VIEW, `bulk_${i}`), map.get(entityMapKey(VIEW, `bulk_${i}`))!);
+    expect(bodyOf(await signedRead("e_current", current, proofOf("e_current", seq)))).toMatchObject({ found: true, checkpoint_seq: seq });
+    const s = await signedRead("e_current", null, proofOf("e_current", seq, forged));
+    // A signed refusal naming the withholding: the consumer verifies it and sees no value.
+    expect(bodyOf(s)).toMatchObject({ found: false, error: { code: "object_withheld" }, fresh_as_of: null });
   });
 
   test("the object withheld next to its (true) presence proof → object_withheld", async () => {

@@ -1,6 +1,6 @@
 // P8 (docs/trust.md): the enclave's acceptance of writer checkpoints and the per-object freshness
 // table (enclave/checkpoint-state.ts), one test per rule and per refusal.
-import { CHECKPOINTS_PER_VIEW, CheckpointState, freshnessOf, HeldCheckpoints, type HeldCheckpoint } from "../../enclave/checkpoint-state";
+import { CHECKPOINTS_PER_VIEW, CheckpointState, freshnessOf, HeldCheckpoints, VerifiedLookups, type HeldCheckpoint } from "../../enclave/checkpoint-state";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
 import { CHECKPOINT_FUTURE_SKEW_MS, CHECKPOINT_REPORT_WINDOW_MS, entityMapValue, sealCheckpoint } from "../../wire/checkpoint";
 import { EntityMap, entityMapKey } from "../../wire/entity-map";
@@ -179,5 +179,44 @@ describe("freshnessOf: the per-object table", () => {
     const forgedAbsence = { siblings: map.prove(k1).siblings };
     expect(freshnessOf(C, k1, forgedAbsence, null)).toEqual({ kind: "unproven" });
     expect(freshnessOf(C, k1, map.prove(kNew), null).kind).not.toBe("fresh");
+  });
+});
+
+describe("VerifiedLookups: what verified proofs showed, per map root", () => {
+  const m = new EntityMap();
+  for (let i = 0; i < 50; i++) m.set(entityMapKey("users", `e${i}`), Buffer.alloc(40, i));
+  const r = m.rootHash();
+  const key = (i: number) => entityMapKey("users", `e${i}`);
+
+  it("verifies once, then answers from memory without asking for the proof again", () => {
+    const lookups = new VerifiedLookups();
+    let asked = 0;
+    const proofOf = (i: number) => () => (asked++, m.prove(key(i)));
+    expect(lookups.check(r, key(1), proofOf(1))).toMatchObject({ ok: true, present: true, value: Buffer.alloc(40, 1) });
+    expect(lookups.check(r, key(1), proofOf(2))).toMatchObject({ ok: true, present: true, value: Buffer.alloc(40, 1) });
+    expect(asked).toBe(1);
+    // Absence is remembered too.
+    expect(lookups.check(r, entityMapKey("users", "nobody"), () => m.prove(entityMapKey("users", "nobody")))).toEqual({ ok: true, present: false });
+    expect(lookups.size).toBe(2);
+  });
+
+  it("never remembers a failed check or a missing proof, and keys by root", () => {
+    const lookups = new VerifiedLookups();
+    expect(lookups.check(r, key(1), () => m.prove(key(2)))).toMatchObject({ ok: false });
+    expect(lookups.check(r, key(1), () => null)).toMatchObject({ ok: false });
+    expect(lookups.size).toBe(0);
+    expect(lookups.check(r, key(1), () => m.prove(key(1)))).toMatchObject({ ok: true, present: true });
+    // Another root: nothing known; the proof under the old root does not verify against it.
+    expect(lookups.check(Buffer.alloc(32, 7), key(1), () => m.prove(key(1)))).toMatchObject({ ok: false, reason: "root_mismatch" });
+  });
+
+  it("is bounded: the oldest entry goes first", () => {
+    const lookups = new VerifiedLookups(3);
+    for (let i = 0; i < 5; i++) lookups.check(r, key(i), () => m.prove(key(i)));
+    expect(lookups.size).toBe(3);
+    let asked = 0;
+    lookups.check(r, key(0), () => (asked++, m.prove(key(0)))); // evicted: asked again
+    lookups.check(r, key(4), () => (asked++, m.prove(key(4)))); // kept
+    expect(asked).toBe(1);
   });
 });

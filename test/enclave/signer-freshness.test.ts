@@ -89,27 +89,50 @@ describe("enclave/signer: fresh_as_of in every read path", () => {
     );
   });
 
-  it("batch: fresh, not_found (absence proof), rolled_back (older object), object_withheld, proof of another entity (null), unreported old object (rolled_back)", () => {
-    const body = Buffer.from(JSON.stringify({ entities: ["u1", "nobody", "u1", "u1", "u1", "u9"] }));
+  it("batch: proof of another entity (null), fresh, not_found (absence proof), rolled_back (older object), object_withheld, unreported old object (rolled_back)", () => {
+    // A fresh signer: the other-entity proof comes before any proof of u1 verified (VerifiedLookups, next test).
+    const signer = new Signer({ now: () => NOW, registry, keys: { keyring: seals }, checkpointLane: LANE });
+    provide(signer, [checkpoint(3)]);
+    const body = Buffer.from(JSON.stringify({ entities: ["u1", "u1", "nobody", "u1", "u1", "u9"] }));
     const s = signer.signRead({
       method: "POST",
       path: "/v1/features/users/batch",
       query: "",
       contentType: "application/json",
       body,
-      objects: [current, null, older, null, current, stranger],
-      proofs: [proof("u1"), proof("nobody"), proof("u1"), proof("u1"), proof("o3"), proof("u9")],
+      objects: [current, current, null, older, null, stranger],
+      proofs: [proof("o3"), proof("u1"), proof("nobody"), proof("u1"), proof("u1"), proof("u9")],
     });
     const results = json(s).results;
     expect(json(s).max_staleness).toBe(60);
-    expect(results[0]).toMatchObject({ found: true, fresh_as_of: iso, checkpoint_seq: 3 });
-    expect(results[1]).toMatchObject({ found: false, error: { code: "not_found" }, fresh_as_of: iso, checkpoint_seq: 3 });
-    expect(results[2]).toMatchObject({ found: false, error: { code: "rolled_back" }, fresh_as_of: null });
-    expect(results[2].features).toBeUndefined();
-    expect(results[3]).toMatchObject({ found: false, error: { code: "object_withheld" }, fresh_as_of: null });
-    expect(results[4]).toMatchObject({ found: true, fresh_as_of: null });
+    expect(results[0]).toMatchObject({ found: true, fresh_as_of: null });
+    expect(results[1]).toMatchObject({ found: true, fresh_as_of: iso, checkpoint_seq: 3 });
+    expect(results[2]).toMatchObject({ found: false, error: { code: "not_found" }, fresh_as_of: iso, checkpoint_seq: 3 });
+    expect(results[3]).toMatchObject({ found: false, error: { code: "rolled_back" }, fresh_as_of: null });
+    expect(results[3].features).toBeUndefined();
+    expect(results[4]).toMatchObject({ found: false, error: { code: "object_withheld" }, fresh_as_of: null });
     expect(results[5]).toMatchObject({ found: false, error: { code: "rolled_back" }, fresh_as_of: null });
     expect(s.entityErrors).toEqual(["rolled_back", "object_withheld", "rolled_back"]);
+  });
+
+  it("a lookup once verified is remembered per map root: a later proof of another entity changes nothing, and the served object is still judged", () => {
+    const signer = new Signer({ now: () => NOW, registry, keys: { keyring: seals }, checkpointLane: LANE });
+    provide(signer, [checkpoint(3)]);
+    const read = (object: Uint8Array | null, p: WireProof) => json(signer.signRead({ method: "GET", path: "/v1/features/users/u1", query: "", objects: [object], proofs: [p] }));
+    expect(read(current, proof("o3"))).toMatchObject({ found: true, fresh_as_of: null }); // nothing known yet: unproven
+    expect(read(current, proof("u1"))).toMatchObject({ found: true, fresh_as_of: iso }); // verified, remembered
+    // The host now sends junk for u1: the root's answer for u1 is already known, and it is the truth.
+    expect(read(current, proof("o3"))).toMatchObject({ found: true, fresh_as_of: iso });
+    // The remembered answer is the map's leaf, not a pass: the older object is rolled back, a withheld one is caught.
+    expect(read(older, proof("o3"))).toMatchObject({ found: false, error: { code: "rolled_back" }, fresh_as_of: null });
+    expect(read(null, proof("o3"))).toMatchObject({ found: false, error: { code: "object_withheld" } });
+    // A new checkpoint with a different root knows nothing remembered under the old one.
+    const next = new EntityMap();
+    next.set(entityMapKey("users", "u1"), entityMapValue(NOW - 60_000, current));
+    for (let i = 0; i < 5; i++) next.set(entityMapKey("users", `o${i}`), entityMapValue(NOW - 500, obj(`o${i}`, NOW - 500)));
+    provide(signer, [checkpoint(4, "users", next.rootHash(), AS_OF + 1000)]);
+    expect(read(current, proof("o3", 4, "users", next))).toMatchObject({ found: true, fresh_as_of: null });
+    expect(read(current, proof("u1", 4, "users", next))).toMatchObject({ found: true, checkpoint_seq: 4 });
   });
 
   it("a tombstone proven current is not_found with a fresh bound", () => {
