@@ -99,13 +99,10 @@ export async function serveSigner(options: ServeOptions): Promise<void> {
     },
     "signer ready",
   );
+  // close() unlinks the socket file: "net.createServer() may create a Unix domain socket and
+  // server.close() will unlink it" (https://nodejs.org/api/net.html#identifying-paths-for-ipc-connections).
   const stop = (): void => {
     server.close();
-    try {
-      unlinkSync(options.socket);
-    } catch {
-      /* already gone */
-    }
     process.exit(0);
   };
   process.on("SIGTERM", stop);

@@ -181,6 +181,14 @@ function errorFrame(id: number, err: unknown): Buffer {
   return encodeFrame(id, FrameKind.Error, reply);
 }
 
+/** The frame for an answer that comes later (attestation, provisioning): its reply, or the error it failed with. */
+function replyFrameLater(id: number, answer: Promise<unknown>): Promise<Buffer> {
+  return answer.then(
+    (reply) => encodeFrame(id, FrameKind.Reply, reply),
+    (err: unknown) => errorFrame(id, err),
+  );
+}
+
 /** An error reply with the catalog's status and (unless given) message. */
 function errorReply(code: ErrorCode, message?: string): ErrorReply {
   const e = new LaneError(code, message);
@@ -644,19 +652,13 @@ export class Signer {
         case FrameKind.SignWriteOutcome:
           return encodeFrame(frame.id, FrameKind.Reply, this.signWriteOutcome(decodeSignWriteOutcome(frame.payload)));
         case FrameKind.ProvisionKeys:
-          return this.provisionKeys(decodeProvisionKeys(frame.payload)).then(
-            (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),
-            (err: unknown) => errorFrame(frame.id, err),
-          );
+          return replyFrameLater(frame.id, this.provisionKeys(decodeProvisionKeys(frame.payload)));
         case FrameKind.ProvisionRegistry:
           return encodeFrame(frame.id, FrameKind.Reply, this.provisionRegistry(decodeProvisionRegistry(frame.payload)));
         case FrameKind.ProvideCheckpoints:
           return encodeFrame(frame.id, FrameKind.Reply, this.provideCheckpoints(decodeProvideCheckpoints(frame.payload)));
         case FrameKind.Attest:
-          return this.attest(decodeAttest(frame.payload)).then(
-            (reply) => encodeFrame(frame.id, FrameKind.Reply, reply),
-            (err: unknown) => errorFrame(frame.id, err),
-          );
+          return replyFrameLater(frame.id, this.attest(decodeAttest(frame.payload)));
         default:
           return encodeFrame(frame.id, FrameKind.Error, errorReply("bad_frame", `unknown frame kind ${frame.kind}`));
       }

@@ -24,6 +24,7 @@ import { gateFromConfig } from "./gate";
 import { createListener, drain } from "./listener";
 import { lifecycleLogger } from "./log";
 import { StageTraceLog } from "./stage-trace";
+import type { ProvisionKeysResponse } from "../wire/frames";
 
 /** The configured store, wrapped: [hedging] → [SIMULATION latency] → store client. */
 export function createStore(config: RuntimeConfig, metrics?: LaneMetrics, logger?: pino.Logger): ObjectStore {
@@ -178,15 +179,12 @@ async function main(): Promise<void> {
   });
   // The lane keys the signer holds: /v1/signer publishes them, the self-check verifies with them.
   if (sealProvisioning) {
-    const provisioning = sealProvisioning;
-    sealProvisioning.onProvisioned = (reply) => {
+    const provisioned = (reply: ProvisionKeysResponse): void => {
       service.setLaneKeys(reply.laneKeys);
       metrics.observeProvisioned(reply);
     };
-    if (provisioning.last) {
-      service.setLaneKeys(provisioning.last.laneKeys);
-      metrics.observeProvisioned(provisioning.last);
-    }
+    sealProvisioning.onProvisioned = provisioned;
+    if (sealProvisioning.last) provisioned(sealProvisioning.last);
   }
   const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
@@ -216,8 +214,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-  // SIGHUP: re-read the keys document (keys and their limits); a bad document keeps the old one.
-  // and re-provision the signer's seal keys (user data re-fetched a rotated document).
+  // SIGHUP: re-read the API keys document (a bad one keeps the old), re-provision the signer's
+  // seal keys (the user data may have fetched a rotated directory) and re-sync the registry.
   process.on("SIGHUP", () => {
     void reload();
     void sealProvisioning?.trigger();

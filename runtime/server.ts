@@ -19,7 +19,7 @@ import { objectKey } from "../wire/object";
 import { currentLaneKey } from "../wire/lane-key";
 import { feastLookups, MAX_FEAST_BODY_BYTES, parseFeastRequest } from "../wire/feast";
 import { MAX_PUSH_BODY_BYTES, pushEntities, writeTarget, type RawWriteRequest } from "../wire/write";
-import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, ReadRequest, splitTarget } from "../wire/request";
+import { MAX_BATCH_BODY_BYTES, MAX_NONCE_LENGTH, parseReadRequest, RawReadRequest, splitTarget } from "../wire/request";
 import { isErrorCode, LaneError } from "../wire/errors";
 import { parseQuery } from "../wire/query";
 import { MAX_WRITE_ATTEMPTS, type LaneKeyInfo, type SealWriteResponse, type SignedResponse } from "../wire/frames";
@@ -29,8 +29,9 @@ import type { GateTicket, RequestGate } from "./gate";
 import { requestIdOf } from "./request-id";
 import { matchRoute, UNROUTED, type HandlerName, type RouteDef } from "./routes";
 import type { HeldRegistry } from "./registry-sync";
-import { MAX_SIGNED_REGISTRY_BYTES, type ViewDocument } from "../wire/registry-document";
+import { MAX_SIGNED_REGISTRY_BYTES, viewDocumentFromSpec, type ViewDocument } from "../wire/registry-document";
 import { formatMaxAge } from "../wire/views-file";
+import { nowUs, traceStamps, type FrameStamps, type StageTraceLog } from "./stage-trace";
 
 /** The registry the signer accepted, as the runtime keeps it (runtime/registry-sync.ts). */
 export interface RuntimeRegistry {
@@ -38,7 +39,6 @@ export interface RuntimeRegistry {
   /** Forward a signed document to the signer (PUT /v1/registry). Absent: this runtime does not publish (501). */
   publish?(bytes: Buffer): Promise<{ held: HeldRegistry; stored: boolean }>;
 }
-import { nowUs, traceStamps, type FrameStamps, type StageTraceLog } from "./stage-trace";
 
 export interface ReaderOptions {
   readonly store: ObjectStore;
@@ -153,12 +153,21 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Every (view, entity) a read or batch read names. */
+const readLookups = (raw: RawReadRequest, registry: Registry) => {
+  const request = parseReadRequest(raw, registry);
+  return request.entities.map((entity) => ({ view: request.view, entity }));
+};
+
 /** The read grammars (wire/): what each route's request fetches, and its body limit (0 = no body). */
 const READ_GRAMMARS = {
-  read: { bodyLimit: 0, lookups: (raw: RawReadRequest, registry: Registry) => entityLookups(parseReadRequest(raw, registry)) },
-  batch_read: { bodyLimit: MAX_BATCH_BODY_BYTES, lookups: (raw: RawReadRequest, registry: Registry) => entityLookups(parseReadRequest(raw, registry)) },
+  read: { bodyLimit: 0, lookups: readLookups },
+  batch_read: { bodyLimit: MAX_BATCH_BODY_BYTES, lookups: readLookups },
   feast: { bodyLimit: MAX_FEAST_BODY_BYTES, lookups: (raw: RawReadRequest, registry: Registry) => feastLookups(parseFeastRequest(raw, registry)) },
 };
+
+/** What a signed answer is bound to: the request's method, target and body. */
+type SignedRequest = { readonly method: string; readonly path: string; readonly query: string; readonly body?: Uint8Array };
 
 /** A path segment as the registry names it; undecodable → itself (the label is then "other"). */
 function decodeSegment(segment: string): string {
@@ -167,10 +176,6 @@ function decodeSegment(segment: string): string {
   } catch {
     return segment;
   }
-}
-
-function entityLookups(request: ReadRequest): { view: string; entity: string }[] {
-  return request.entities.map((entity) => ({ view: request.view, entity }));
 }
 
 /** A conditional PUT that lost a race: 412 precondition, 404 gone meanwhile, 409 concurrent conditional write. */
@@ -326,14 +331,18 @@ export class ReaderService {
       if (err instanceof LaneError && err.code === "checkpoint_unheld") checkpoints?.signerReconnected();
       throw err;
     });
-    this.metrics.signerDuration.observe(Number(process.hrtime.bigint() - signerStarted) / 1e9);
-    // Entities the signer refused (failed seal, wrong object, corrupt): counted, never served as values.
+    this.observeSigned(lookups, signed, Number(process.hrtime.bigint() - signerStarted) / 1e9);
+    this.writeSigned(res, signed, raw);
+  }
+
+  /** A read's signer round trip, the entities the signer refused (failed seal, wrong object, corrupt: counted, never served as values) and what it served. */
+  private observeSigned(lookups: readonly { view: string }[], signed: SignedResponse, signerSeconds: number): void {
+    this.metrics.signerDuration.observe(signerSeconds);
     if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
     this.metrics.observeServed(
       lookups.map((l) => l.view),
       signed.served,
     );
-    this.writeSigned(res, signed, raw);
   }
 
   /** The rest of read() with stage stamps (runtime/stage-trace.ts): the same steps in the same order. */
@@ -351,12 +360,7 @@ export class ReaderService {
     const storeAnswered = nowUs();
     const frame: FrameStamps = { queued: 0, sent: 0, received: 0 };
     const signed = await this.options.signer.signReadTraced({ ...raw, objects, ...proofs }, frame);
-    this.metrics.signerDuration.observe((frame.received - frame.queued) / 1e6);
-    if (Array.isArray(signed.entityErrors)) for (const code of signed.entityErrors) this.metrics.entityErrors.inc({ code: String(code).slice(0, 32) });
-    this.metrics.observeServed(
-      lookups.map((l) => l.view),
-      signed.served,
-    );
+    this.observeSigned(lookups, signed, (frame.received - frame.queued) / 1e6);
     const trailer = signed.trace;
     this.writeSigned(res, signed, raw);
     res.once("finish", () => {
@@ -385,9 +389,6 @@ export class ReaderService {
     const target = writeTarget(raw.method, path);
     if (!target) throw new LaneError("not_found_route");
     const writerSignature = { signatureInput: header(req, "signature-input"), signature: header(req, "signature"), contentDigest: header(req, "content-digest") };
-    // Merges happen in the signer (wire/merge.ts): we send each entity's current object, write the
-    // sealed result conditionally on the ETag we read, and on a lost race read again and let the
-    // signer re-seal under the ticket it issued (bounded by MAX_WRITE_ATTEMPTS).
     const entities = pushEntities(raw, this.options.registry.current.registry);
     /** Per row index: the outcome once settled (written stays written across retries). */
     const settled = new Map<number, { result: "written" | "unchanged" | "conflict"; storedEventTimeMs: number }>();
@@ -448,12 +449,7 @@ export class ReaderService {
   }
 
   /** Copy a signed answer to the wire, after the fail-closed check. */
-  private writeSigned(
-    res: ServerResponse,
-    signed: SignedResponse,
-    raw: { method: string; path: string; query: string; body?: Uint8Array },
-    signer: SignerClient = this.options.signer,
-  ): void {
+  private writeSigned(res: ServerResponse, signed: SignedResponse, raw: SignedRequest, signer: SignerClient = this.options.signer): void {
     this.checkSigned(signed, raw, signer);
     res.writeHead(signed.status, {
       "content-type": signed.contentType,
@@ -468,14 +464,15 @@ export class ReaderService {
 
   private async getObject(view: string, entity: string): Promise<Buffer | null> {
     const started = process.hrtime.bigint();
+    const observe = (result: string) => this.metrics.storeDuration.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
     let result: StoreGetResult;
     try {
       result = await this.options.store.get(objectKey(view, entity, this.keyPrefix));
     } catch (err) {
-      this.metrics.storeDuration.observe({ result: "error" }, Number(process.hrtime.bigint() - started) / 1e9);
+      observe("error");
       throw err;
     }
-    this.metrics.storeDuration.observe({ result: result.found ? "found" : "missing" }, Number(process.hrtime.bigint() - started) / 1e9);
+    observe(result.found ? "found" : "missing");
     return result.found ? result.body : null;
   }
 
@@ -483,7 +480,7 @@ export class ReaderService {
    * Fail closed: a signed answer must look signed; a sampled share is fully verified with the
    * signer's public key. Anything off is a 503, never a 2xx.
    */
-  private checkSigned(signed: SignedResponse, raw: { method: string; path: string; query: string; body?: Uint8Array }, signer: SignerClient): void {
+  private checkSigned(signed: SignedResponse, raw: SignedRequest, signer: SignerClient): void {
     const wellFormed =
       typeof signed.status === "number" &&
       typeof signed.signature === "string" &&
@@ -517,9 +514,7 @@ export class ReaderService {
    */
   private views({ res, pathParams }: RouteCall): void {
     const held = this.options.registry.current;
-    const views: readonly ViewDocument[] =
-      held.document?.views ??
-      held.registry.all.map((d) => ({ name: d.name, entity_key: d.entityKey, max_age_seconds: d.ttlSeconds, owner: d.owner, description: d.description, features: d.features }));
+    const views: readonly ViewDocument[] = held.document?.views ?? held.registry.all.map(viewDocumentFromSpec);
     const describe = (v: ViewDocument) => ({
       name: v.name,
       entity_key: v.entity_key,

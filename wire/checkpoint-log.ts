@@ -32,6 +32,7 @@
 import { Packr } from "msgpackr";
 import { DIGEST_BYTES, VALUE_BYTES } from "./entity-map";
 import { MAX_SEALED_CHECKPOINT_BYTES } from "./checkpoint";
+import { asBuffer } from "./msgpack-scan";
 
 export const CHECKPOINT_LOG_VERSION = 1;
 export const CHECKPOINT_LOG_PREFIX = "_lane/checkpoints/";
@@ -57,7 +58,6 @@ const bad = (message: string): never => {
   throw new CheckpointLogError(message);
 };
 const packr = new Packr({ useRecords: false, moreTypes: false });
-const asBuffer = (v: unknown): Buffer | null => (Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : null);
 const pad = (n: number, width: number): string => String(n).padStart(width, "0");
 
 function checkView(view: string): string {

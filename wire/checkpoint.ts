@@ -33,6 +33,7 @@ import { Packr } from "msgpackr";
 import { DIGEST_BYTES, KEY_BYTES, VALUE_BYTES, type EntityMapProof } from "./entity-map";
 import { LANE_NAME } from "./key-directory";
 import { SEAL_KID } from "./object";
+import { asBuffer } from "./msgpack-scan";
 
 export const CHECKPOINT_VERSION = 1;
 export const CHECKPOINT_DOMAIN = "express-lane/checkpoint/v1\n";
@@ -86,7 +87,6 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 const bad = (message: string): never => {
   throw new CheckpointFormatError(message);
 };
-const asBuffer = (v: unknown): Buffer | null => (Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : null);
 
 function checkpointMacInput(kid: string, body: Uint8Array): Buffer {
   if (!SEAL_KID.test(kid)) bad(`checkpoint kid must match ${SEAL_KID.source}`);

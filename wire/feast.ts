@@ -18,9 +18,9 @@
  * `view__feature` (Feast's convention). Statuses are Feast's FieldStatus names; a refused object
  * (failed seal, rollback, …) is `INVALID` with a null value, and `errors` says why — never PRESENT.
  */
-import { canonicalEntity, checkFeature, checkView, MAX_BATCH_ENTITIES, NameError } from "./names";
+import { canonicalEntity, checkFeature, checkView, MAX_BATCH_ENTITIES } from "./names";
 import type { Registry, ViewDef } from "./registry";
-import { jsonObjectBody, lookupView, parseAcceptSignature, type RawReadRequest } from "./request";
+import { jsonObjectBody, named, lookupView, parseAcceptSignature, type RawReadRequest } from "./request";
 import { LaneError } from "./errors";
 import { parseQuery } from "./query";
 
@@ -59,15 +59,8 @@ const bad = (message: string): never => {
   throw new LaneError("bad_body", message);
 };
 
-function entityId(value: unknown): string {
-  // One entity-key rule: ids are strings; Feast's typed integer keys are their decimal text.
-  try {
-    return canonicalEntity(value);
-  } catch (err) {
-    if (err instanceof NameError) throw new LaneError("bad_entity", err.message);
-    throw err;
-  }
-}
+// One entity-key rule: ids are strings; Feast's typed integer keys are their decimal text.
+const entityId = (value: unknown): string => named(() => canonicalEntity(value));
 
 export function isFeastRequest(method: string, path: string): boolean {
   return method === "POST" && path === FEAST_PATH;
@@ -103,13 +96,8 @@ export function parseFeastRequest(raw: RawReadRequest, registry: Registry): Feas
     if (colon <= 0) bad(`feature reference ${JSON.stringify((ref as string).slice(0, 128))} must be view:feature`);
     const viewName = (ref as string).slice(0, colon);
     const feature = (ref as string).slice(colon + 1);
-    try {
-      checkView(viewName);
-      checkFeature(feature);
-    } catch (err) {
-      if (err instanceof NameError) throw new LaneError(err.code, err.message);
-      throw err;
-    }
+    named(() => checkView(viewName));
+    named(() => checkFeature(feature));
     if (seen.has(ref as string)) continue;
     seen.add(ref as string);
     let index = views.findIndex((v) => v.def.name === viewName);

@@ -12,6 +12,7 @@
  */
 import { Packr, RESERVE_START_SPACE, Unpackr } from "msgpackr";
 import { MAX_SEALED_CHECKPOINT_BYTES, type WireProof } from "./checkpoint";
+import { asBuffer } from "./msgpack-scan";
 import type { Ed25519Jwk } from "./keys";
 import type { RawReadRequest } from "./request";
 import type { RawWriteRequest } from "./write";
@@ -380,9 +381,6 @@ function str(m: Fields, field: string, max = MAX_TEXT): string {
 }
 function optStr(m: Fields, field: string, max = MAX_TEXT): string | undefined {
   return m[field] === undefined || m[field] === null ? undefined : str(m, field, max);
-}
-function asBuffer(v: Uint8Array): Buffer {
-  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 function bin(m: Fields, field: string, max = MAX_FRAME_BYTES): Buffer {
   const v = m[field];

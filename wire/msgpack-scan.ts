@@ -20,6 +20,14 @@ export class MsgpackScanError extends Error {
 // The same options as wire/object.ts's decoder: plain maps, no msgpackr records.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
+/** A msgpackr bin value (a Buffer, or a Uint8Array) as a Buffer over the same memory, no copy; anything else is null. */
+export function asBuffer(value: Uint8Array): Buffer;
+export function asBuffer(value: unknown): Buffer | null;
+export function asBuffer(value: unknown): Buffer | null {
+  if (Buffer.isBuffer(value)) return value;
+  return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : null;
+}
+
 function truncated(): never {
   throw new MsgpackScanError("truncated");
 }

@@ -17,7 +17,7 @@
  */
 import { Packr, Unpackr } from "msgpackr";
 import { checkEntity, checkFeature, checkView } from "./names";
-import { binAt, isAscii, KeySelector, mapHeader, MsgpackScanError, readItem, selectKey, skipItem, strAt, unpackItem } from "./msgpack-scan";
+import { asBuffer, binAt, isAscii, KeySelector, mapHeader, MsgpackScanError, readItem, selectKey, skipItem, strAt, unpackItem } from "./msgpack-scan";
 
 export { KeySelector } from "./msgpack-scan";
 
@@ -209,16 +209,10 @@ export function encodeSealedObject(body: Buffer, kid: string, mac: Buffer): Buff
   return packr.pack({ v: OBJECT_LAYOUT_V2, body, seal: { kid, mac } });
 }
 
-function asBuffer(value: unknown): Buffer | null {
-  if (Buffer.isBuffer(value)) return value;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  return null;
-}
-
 /** Parse the outer layer of stored bytes (untrusted). Throws ObjectFormatError. */
 export function decodeStoredObject(bytes: Uint8Array): StoredObject {
   if (bytes.length <= MAX_OBJECT_BYTES) {
-    const fast = sealedEnvelopeFast(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const fast = sealedEnvelopeFast(asBuffer(bytes));
     if (fast !== null) return fast;
   }
   const raw = unpackStoredMap(bytes);
@@ -333,7 +327,7 @@ function sealedEnvelopeFast(src: Buffer): SealedEnvelope | null {
  * in the body.
  */
 export function decodeObjectBodyProjected(body: Uint8Array, wanted: KeySelector): FeatureObject {
-  const src = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const src = asBuffer(body);
   let raw: Record<string, unknown>;
   try {
     raw = scanBody(src, wanted);

@@ -357,10 +357,6 @@ function checkFeatures(view: ViewDef, values: Record<string, unknown>, source: V
   return features;
 }
 
-/**
- * A flat source row (JSONL object or CSV record): the entity key column, `event_time`, and feature
- * columns. Anything else is an unknown_feature (strict: a typo must not load silently).
- */
 /** Feast's usual event-time column: accepted when the file has no `event_time`. */
 export const FEAST_EVENT_TIME_COLUMN = "event_timestamp";
 /** Feast's created-timestamp column: not a feature, dropped unless the view defines a feature of that name. */
@@ -406,12 +402,7 @@ export function validatePushRow(view: ViewDef, row: unknown, now = Date.now(), u
   if (del !== undefined) {
     if (del !== true) throw new RowError("bad_row", "delete must be true when present");
     if (features !== undefined) throw new RowError("bad_row", "a delete row carries no features");
-    return { entity: checkRowEntity(entity, "entity"), event_time: checkEventTime(event_time, now, unit), features: {}, deleted: true };
-  }
-  if (typeof features !== "object" || features === null || Array.isArray(features)) throw new RowError("bad_row", "features must be an object");
-  return {
-    entity: checkRowEntity(entity, "entity"),
-    event_time: checkEventTime(event_time, now, unit),
-    features: checkFeatures(view, features as Record<string, unknown>, "json"),
-  };
+  } else if (typeof features !== "object" || features === null || Array.isArray(features)) throw new RowError("bad_row", "features must be an object");
+  const checked = { entity: checkRowEntity(entity, "entity"), event_time: checkEventTime(event_time, now, unit) };
+  return del ? { ...checked, features: {}, deleted: true } : { ...checked, features: checkFeatures(view, features as Record<string, unknown>, "json") };
 }

@@ -58,9 +58,14 @@ function decodeSegment(segment: string, code: "bad_view" | "bad_entity"): string
   }
 }
 
-function asLaneError(err: unknown): never {
-  if (err instanceof NameError) throw new LaneError(err.code, err.message);
-  throw err;
+/** A name check (wire/names.ts) whose refusal becomes the catalog error of the same code: bad_view, bad_entity, bad_feature. */
+export function named<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof NameError) throw new LaneError(err.code, err.message);
+    throw err;
+  }
 }
 
 function parseFeatureList(list: readonly unknown[], code: "bad_query" | "bad_body"): string[] {
@@ -69,11 +74,7 @@ function parseFeatureList(list: readonly unknown[], code: "bad_query" | "bad_bod
   const seen = new Set<string>();
   for (const f of list) {
     if (typeof f !== "string") throw new LaneError("bad_feature", "feature names must be strings");
-    try {
-      checkFeature(f);
-    } catch (err) {
-      asLaneError(err);
-    }
+    named(() => checkFeature(f));
     seen.add(f);
   }
   return [...seen];
@@ -168,14 +169,7 @@ function parseBatchBody(raw: RawReadRequest): { entities: string[]; features: st
   if (!Array.isArray(entities) || entities.length === 0) throw new LaneError("bad_body", "entities must be a non-empty array");
   if (entities.length > MAX_BATCH_ENTITIES) throw new LaneError("batch_too_large", `at most ${MAX_BATCH_ENTITIES} entities per batch`);
   // One entity-key rule (wire/names.ts canonicalEntity): integers are their decimal text.
-  const ids: string[] = [];
-  for (const e of entities) {
-    try {
-      ids.push(canonicalEntity(e));
-    } catch (err) {
-      asLaneError(err);
-    }
-  }
+  const ids = entities.map((e) => named(() => canonicalEntity(e)));
   let projected: string[] | null = null;
   if (features !== undefined && features !== null) {
     if (!Array.isArray(features)) throw new LaneError("bad_body", "features must be an array of names");
@@ -214,11 +208,7 @@ export function parseReadRequest(raw: RawReadRequest, registry: Registry): ReadR
   if (slash <= 0 || rest.indexOf("/", slash + 1) >= 0) throw new LaneError("not_found_route", "expected /v1/features/{view}/{entity} or /v1/features/{view}/batch");
   const view = decodeSegment(rest.slice(0, slash), "bad_view");
   const entitySegment = rest.slice(slash + 1);
-  try {
-    checkView(view);
-  } catch (err) {
-    asLaneError(err);
-  }
+  named(() => checkView(view));
   const format = negotiateFormat(raw.accept);
   const signature = parseAcceptSignature(raw.acceptSignature);
 
@@ -232,11 +222,7 @@ export function parseReadRequest(raw: RawReadRequest, registry: Registry): ReadR
   }
   if (raw.method !== "GET") throw new LaneError("method_not_allowed", "single reads use GET");
   const entity = decodeSegment(entitySegment, "bad_entity");
-  try {
-    checkEntity(entity);
-  } catch (err) {
-    asLaneError(err);
-  }
+  named(() => checkEntity(entity));
   const features = parseFeaturesQuery(raw.query);
   checkProjected(lookupView(view, registry), features);
   return { kind: "single", view, entities: [entity], features, format, signature };

@@ -2,7 +2,9 @@
  * Trust boundaries show in the imports, and this keeps them there: the host runtime never imports
  * enclave code (key, seal, NSM), the enclave never imports host code, consumers' verifier depends
  * on neither, and infrastructure code depends on no application code. Every folder has a rule,
- * and the source tree has no import cycles. docs/architecture.md explains the rooms.
+ * the rules have no exceptions (the last, scripts/ → cli/, went when the docs/cli.md generator
+ * moved into cli/, issue #17), and the source tree has no import cycles. docs/architecture.md
+ * explains the rooms.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve, dirname } from "node:path";
@@ -59,18 +61,6 @@ const RULES: Array<[folder: string, forbidden: string[]]> = [
   // seals with a writer key and writes the store through the runtime's store clients, never enclave
   // or tool code. The CLI command and the local lane both run it.
   ["sequencer", ["enclave", "stacks", "constructs", "scripts", "cli", "bench", "dev"]],
-];
-
-/**
- * Imports these rules forbid that are still there, each with its way out (issue #17). The list may
- * only shrink: a new violation fails, and so does an entry that no longer occurs.
- */
-const KNOWN: ReadonlyArray<[file: string, folder: string, why: string]> = [
-  [
-    "scripts/docs/cli-flags.ts",
-    "cli",
-    "generates docs/cli.md from the commands' own option objects (flags, env vars, defaults, choices); run as a process it would have to parse --help's wrapped prose back into them",
-  ],
 ];
 
 /** Every top-level folder that holds TypeScript, and the subfolders ruled on their own. */
@@ -134,7 +124,6 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
 }
 
 describe("import boundaries", () => {
-  const known = new Set(KNOWN.map(([file, folder]) => `${file} → ${folder}/`));
   // A subfolder with a rule of its own (dev/lane) is judged by that rule only.
   const ruledBy = (file: string): string =>
     RULES.map(([f]) => f)
@@ -146,12 +135,7 @@ describe("import boundaries", () => {
       .flatMap((file) => [...importedFolders(file)].filter((f) => forbidden.includes(f)).map((f) => `${file} → ${f}/`));
 
   it.each(RULES)("%s/ imports none of %j", (folder, forbidden) => {
-    expect(violationsOf(folder, forbidden).filter((v) => !known.has(v))).toEqual([]);
-  });
-
-  it("lists only known exceptions that still occur (the list only shrinks)", () => {
-    const all = new Set(RULES.flatMap(([folder, forbidden]) => violationsOf(folder, forbidden)));
-    expect([...known].filter((k) => !all.has(k))).toEqual([]);
+    expect(violationsOf(folder, forbidden)).toEqual([]);
   });
 
   it("keeps demo and benchmark helpers out of the runtime and the enclave", () => {

@@ -1,11 +1,11 @@
 /**
  * docs/cli.md's flag tables match the commands: for each command, the flags (and their env
  * variables) its `--help` lists are exactly the rows of its table. A new flag, a renamed one or a
- * new command fails here until `npx tsx scripts/docs/cli-flags.ts --write` updates the page.
+ * new command fails here until `npx tsx cli/docs-flags.ts --write` updates the page.
  */
 import { readFileSync } from "node:fs";
-import { buildProgram } from "../../../cli/main";
-import { CLI_DOC_PATH, leafCommands, withFlagTables } from "../../../scripts/docs/cli-flags";
+import { buildProgram } from "../../cli/main";
+import { CLI_DOC_PATH, leafCommands, withFlagTables } from "../../cli/docs-flags";
 
 /** Long flags in a commander help text's Options section, with the env variable it names. */
 export function helpFlags(help: string): Map<string, string | undefined> {

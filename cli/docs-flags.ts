@@ -1,17 +1,19 @@
 /**
  * The flag tables of docs/cli.md, generated from the commands themselves (cli/main.ts
  * buildProgram): every visible option of every command, its environment variable, default and
- * description. test/scripts/docs/cli-flags.test.ts compares the page with each command's `--help`.
+ * description. test/cli/docs-flags.test.ts compares the page with each command's `--help`. It lives
+ * with the CLI because it reads the commands' own option objects (flags, env vars, defaults,
+ * choices); it is not part of the CLI bundle (nothing in cli/main.ts imports it).
  *
- *   npx tsx scripts/docs/cli-flags.ts          prints the tables
- *   npx tsx scripts/docs/cli-flags.ts --write  rewrites them in docs/cli.md
+ *   npx tsx cli/docs-flags.ts          prints the tables
+ *   npx tsx cli/docs-flags.ts --write  rewrites them in docs/cli.md
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command, Option } from "commander";
-import { buildProgram } from "../../cli/main";
+import { buildProgram } from "./main";
 
-export const CLI_DOC_PATH = join(__dirname, "../../docs/cli.md");
+export const CLI_DOC_PATH = join(__dirname, "../docs/cli.md");
 export const FLAGS_MARKERS = ["<!-- cli-flags:start -->", "<!-- cli-flags:end -->"] as const;
 
 /** Every command with options, subcommands as `group sub`, in program order. */
