@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerVerifyCommand } from "../../cli/verify";
 import { programWith, runProgram, type CliRun } from "../helpers/cli";
@@ -261,7 +262,12 @@ describe("express-lane verify", () => {
   });
 
   test("as a command: exits 2 with the reason when nothing is pinned", () => {
-    const result = spawnSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "cli/main.ts"), "verify", `${base}/v1/features/users/u1`], { encoding: "utf8", timeout: 60_000 });
+    // A data dir with no lane.json: a developer's own .lane (from `npm start`) would pin its key and make the CLI fetch.
+    const result = spawnSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "cli/main.ts"), "verify", `${base}/v1/features/users/u1`], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, EXPRESS_LANE_DATA_DIR: join(tmpdir(), `no-lane-${process.pid}`) },
+    });
     expect(result.status).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toMatch(/^express-lane: no trust anchor/);
