@@ -18,6 +18,7 @@ import { GetPublicKeyCommand, SignCommand } from "@aws-sdk/client-kms";
 import { Command, InvalidArgumentError, Option } from "commander";
 import {
   ADMIN_KID,
+  ALL_VIEWS,
   adminKeyMap,
   adminPublicKey,
   DIRECTORY_CLOCK_SKEW_MS,
@@ -153,6 +154,23 @@ export function parseDirectoryKeySpec(spec: string): DirectoryKey {
   return { kid, writer, use: use as KeyUse, commitment };
 }
 
+/**
+ * `--sequencer <kid>=<view,view…|*>` (repeatable): name a listed write key as the checkpoint
+ * sequencer of those views (P8; an enclave accepts a view's checkpoints only under such a key).
+ */
+export function withSequencers(keys: readonly DirectoryKey[], specs: readonly string[]): DirectoryKey[] {
+  const byKid = new Map<string, string[]>();
+  for (const spec of specs) {
+    const m = /^([^=]+)=(.+)$/.exec(spec);
+    if (!m) fail(`--sequencer ${JSON.stringify(spec.slice(0, 80))}: expected kid=view[,view…] or kid=${ALL_VIEWS}`);
+    const [, kid, views] = m as unknown as [string, string, string];
+    if (!keys.some((k) => k.kid === kid)) fail(`--sequencer ${kid}: no such key in this directory (list it with --key or --from-wrapped)`);
+    if (byKid.has(kid)) fail(`--sequencer ${kid} given twice`);
+    byKid.set(kid, views.split(","));
+  }
+  return keys.map((k) => (byKid.has(k.kid) ? { ...k, sequences: byKid.get(k.kid)! } : k));
+}
+
 /** `7d`, `12h`, `30m`, `3600s` → ms. */
 export function parseDuration(text: string): number {
   const m = /^(\d+)([dhms])$/.exec(text.trim());
@@ -219,6 +237,7 @@ export function registerDirectoryCommands(program: Command): void {
     .option("--key <kid:writer:use:commitment>", "a key to list (repeatable); use = write | verify", collect, [])
     .option("--from-wrapped <file>", "list the keys of this wrapped keys document (first kid per writer: write, older: verify)")
     .option("--commitments <file>", "with --from-wrapped: the {kid, commitment} lines writer-key create printed")
+    .option("--sequencer <kid=views>", `name a write key the checkpoint sequencer of views (comma-separated, or ${ALL_VIEWS} for all; repeatable): only it may seal their checkpoints`, collect, [])
     .option("--epoch <n>", "directory epoch; must exceed the running one's (default: unix seconds now)", positiveInt)
     .addOption(new Option("--valid-for <duration>", `validity, at most ${MAX_DIRECTORY_VALIDITY_MS / 86_400_000}d`).default("7d"))
     .option("--admin-key-file <file>", "LOCAL DEV: Ed25519 admin key file {kid, privateKeyPem, publicKey}")
@@ -231,6 +250,7 @@ export function registerDirectoryCommands(program: Command): void {
       async (o: {
         lane: string;
         key: string[];
+        sequencer: string[];
         fromWrapped?: string;
         commitments?: string;
         epoch?: number;
@@ -244,7 +264,8 @@ export function registerDirectoryCommands(program: Command): void {
       }) => {
         if ((o.adminKeyFile === undefined) === (o.adminKeyKms === undefined)) fail("give exactly one of --admin-key-file and --admin-key-kms");
         if ((o.fromWrapped === undefined) !== (o.commitments === undefined)) fail("--from-wrapped and --commitments go together");
-        const keys = [...o.key.map(parseDirectoryKeySpec), ...(o.fromWrapped ? keysFromWrapped(o.fromWrapped, readFileSync(o.commitments!, "utf8")) : [])];
+        const listed = [...o.key.map(parseDirectoryKeySpec), ...(o.fromWrapped ? keysFromWrapped(o.fromWrapped, readFileSync(o.commitments!, "utf8")) : [])];
+        const keys = withSequencers(listed, o.sequencer);
         const directory = buildKeyDirectory({ lane: o.lane, keys, epoch: o.epoch, validForMs: parseDuration(o.validFor) });
         let signed: string;
         if (o.adminKeyFile) {

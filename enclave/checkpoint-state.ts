@@ -4,7 +4,8 @@
  *
  *   sealed checkpoint (host)  →  accepted only if: it parses; it is for this lane; its kid is a
  *                                "write" key of the held key directory whose material we hold and
- *                                its MAC verifies under it; its view is in the held registry; its
+ *                                its MAC verifies under it; its view is in the held registry and
+ *                                the directory names that key as the view's sequencer; its
  *                                as_of is not beyond now + CHECKPOINT_FUTURE_SKEW_MS; its seq is
  *                                above the newest held for the view (the newest seq with the same
  *                                body is an idempotent re-send; any lower seq is refused, even a
@@ -46,6 +47,7 @@ export type CheckpointRefusal =
   | "checkpoint_key_unknown"
   | "checkpoint_mac_invalid"
   | "checkpoint_unknown_view"
+  | "checkpoint_not_sequencer"
   | "checkpoint_future"
   | "checkpoint_conflict"
   | "checkpoint_rolled_back";
@@ -123,6 +125,8 @@ export interface CheckpointTrust {
   keyring(): SealKeyring | null;
   /** The held registry: a checkpoint for a view it does not define is refused. */
   registry(): Registry;
+  /** Whether the held key directory names `kid` as a sequencer of `view` (its `sequences`, wire/key-directory.ts). */
+  maySequence(kid: string, view: string): boolean;
   readonly now: () => number;
 }
 
@@ -156,6 +160,9 @@ export class CheckpointState {
       return refuse("checkpoint_key_unknown", "checkpoint kid is not a write key of the held key directory (unknown, verify-only, revoked, not provisioned or expired)");
     if (!checkpointMacValid(sealed, writeKey.key)) return refuse("checkpoint_mac_invalid", "checkpoint MAC does not verify under its writer key");
     if (!this.trust.registry().get(c.view)) return refuse("checkpoint_unknown_view", `the held registry defines no view ${JSON.stringify(c.view)}`);
+    // Any writer may write a view's objects (P1); only its sequencer may say what the view holds.
+    if (!this.trust.maySequence(sealed.kid, c.view))
+      return refuse("checkpoint_not_sequencer", `key ${sealed.kid} is not named in the key directory as a sequencer of view ${JSON.stringify(c.view)}`);
     if (c.as_of > now + CHECKPOINT_FUTURE_SKEW_MS) return refuse("checkpoint_future", "checkpoint as_of is in the future");
     const newest = this.held.newest(c.view);
     if (newest) {

@@ -20,6 +20,7 @@ import {
   keyCommitment,
   KeyDirectory,
   KeyDirectoryError,
+  keySequences,
   LANE_NAME,
   verifySignedKeyDirectory,
   type AdminKeyEntry,
@@ -75,6 +76,12 @@ export class KeyState {
   /** The writer the current directory names for a kid (used to unwrap its KMS blob). */
   writerOf(kid: string): string | undefined {
     return this.directory?.keys.find((k) => k.kid === kid)?.writer;
+  }
+
+  /** Whether the current directory names `kid` (a write key) as a sequencer of `view` (P8: only it may seal the view's checkpoints). */
+  maySequence(kid: string, view: string): boolean {
+    const key = this.directory?.keys.find((k) => k.kid === kid);
+    return key !== undefined && keySequences(key, view);
   }
 
   /** Kids the directory lists that have no matching material yet. */

@@ -97,6 +97,12 @@ import { parseWriterSignature, WriterAuthError, writerMac, WRITER_SIGNATURE_FUTU
 /** Where the signer gets its current keyring: KeyState in production and dev, a fixed one in unit tests. */
 export interface KeyringSource {
   readonly keyring: SealKeyring | null;
+  /**
+   * Whether the held key directory names `kid` as a sequencer of `view` (P8). Absent only for a
+   * fixed keyring — unit tests and micro-benchmarks; the entry points always provision through a
+   * key directory (enclave/serve.ts) — where any write key of the keyring may seal checkpoints.
+   */
+  maySequence?(kid: string, view: string): boolean;
 }
 
 export interface SignerOptions {
@@ -250,6 +256,7 @@ export class Signer {
         lane: options.checkpointLane ?? options.provisioner?.state.trust.lane,
         keyring: () => this.keys.keyring,
         registry: () => this.registryNow().registry,
+        maySequence: (kid, view) => (this.keys.maySequence ? this.keys.maySequence(kid, view) : this.keys.keyring?.writeKey(kid) !== undefined),
         now: this.now,
       });
       this.checkpointLookup = this.checkpointState.held;

@@ -111,6 +111,7 @@ export const ERROR_CATALOG = {
   checkpoint_key_unknown: { status: 400, from: "signer", message: "checkpoint sealed under a key that is not a held write key" },
   checkpoint_mac_invalid: { status: 400, from: "signer", message: "checkpoint MAC does not verify" },
   checkpoint_unknown_view: { status: 400, from: "signer", message: "checkpoint for a view the held registry does not define" },
+  checkpoint_not_sequencer: { status: 400, from: "signer", message: "checkpoint sealed under a write key the key directory does not name as the view's sequencer" },
   checkpoint_future: { status: 400, from: "signer", message: "checkpoint as_of is in the future" },
   checkpoint_conflict: { status: 409, from: "signer", message: "a different checkpoint with a held seq (one sequencer per view)" },
   checkpoint_rolled_back: { status: 409, from: "signer", message: "checkpoint is older than the one the signer holds for the view" },

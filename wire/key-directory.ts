@@ -6,7 +6,7 @@
  *
  *   signed directory = JSON {v: 1, payload: base64(directory JSON bytes), signer: <admin kid>,
  *                            signature: base64(Ed25519(admin key, KEY_DIRECTORY_DOMAIN || payload))}
- *   directory        = {v: 1, lane, epoch, issued_at, expires_at, keys: [{kid, writer, use, commitment}]}
+ *   directory        = {v: 1, lane, epoch, issued_at, expires_at, keys: [{kid, writer, use, commitment, sequences?}]}
  *
  * A writer key (the HMAC-SHA256 key that seals that writer's objects and authenticates its pushes)
  * is secret; the directory carries only its commitment HMAC-SHA256(key, KEY_COMMITMENT_DOMAIN). The
@@ -16,10 +16,14 @@
  *
  * `use`: "write" keys may seal pushes and verify objects; "verify" keys only verify objects
  * already written (rotation: the old key stays until its objects are rewritten). A kid not listed
- * is refused everywhere (revocation). Used by admins (cli, sign), the runtime (forwards) and the
+ * is refused everywhere (revocation). `sequences` (write keys only) names the views whose writer
+ * checkpoints this key may seal (provable freshness, wire/checkpoint.ts), or ["*"] for every view:
+ * an enclave accepts a view's checkpoint only under a key that lists the view, so a writer key
+ * that is not the view's sequencer cannot fork its seq or vouch for an old map. Used by admins (cli, sign), the runtime (forwards) and the
  * enclave (verifies); no I/O and no key material here.
  */
 import { createHmac, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
+import { VIEW_NAME } from "./names";
 import { SEAL_KID } from "./object";
 
 export const KEY_DIRECTORY_VERSION = 1;
@@ -47,6 +51,17 @@ export interface DirectoryKey {
   readonly use: KeyUse;
   /** base64url(HMAC-SHA256(key, KEY_COMMITMENT_DOMAIN)), 43 characters. */
   readonly commitment: string;
+  /** Views whose checkpoints this (write) key may seal, or [ALL_VIEWS]; absent = none. */
+  readonly sequences?: readonly string[];
+}
+
+/** `sequences: ["*"]`: the key may seal checkpoints of every view (a lane with one sequencer for all). */
+export const ALL_VIEWS = "*";
+export const MAX_VIEW_NAMES = 64;
+
+/** Whether a directory key may seal checkpoints of `view`. */
+export function keySequences(key: Pick<DirectoryKey, "use" | "sequences">, view: string): boolean {
+  return key.use === "write" && (key.sequences ?? []).some((v) => v === ALL_VIEWS || v === view);
 }
 
 export interface KeyDirectory {
@@ -128,16 +143,28 @@ export function parseKeyDirectory(payload: Uint8Array): KeyDirectory {
   const seen = new Set<string>();
   const keys = (raw.keys as unknown[]).map((k, i): DirectoryKey => {
     if (!isRecord(k)) return bad(`keys[${i}] must be an object`);
-    onlyFields(k, ["kid", "writer", "use", "commitment"], `keys[${i}]`);
+    onlyFields(k, ["kid", "writer", "use", "commitment", "sequences"], `keys[${i}]`);
     if (typeof k.kid !== "string" || !SEAL_KID.test(k.kid)) bad(`keys[${i}].kid must match ${SEAL_KID.source}`);
     if (seen.has(k.kid as string)) bad(`kid ${k.kid as string} listed twice`);
     seen.add(k.kid as string);
     if (typeof k.writer !== "string" || !WRITER_ID.test(k.writer)) bad(`keys[${i}].writer must match ${WRITER_ID.source}`);
     if (k.use !== "write" && k.use !== "verify") bad(`keys[${i}].use must be "write" or "verify"`);
     if (typeof k.commitment !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(k.commitment)) bad(`keys[${i}].commitment must be 43 base64url characters`);
-    return { kid: k.kid as string, writer: k.writer as string, use: k.use as KeyUse, commitment: k.commitment as string };
+    const key = { kid: k.kid as string, writer: k.writer as string, use: k.use as KeyUse, commitment: k.commitment as string };
+    if (k.sequences === undefined) return key;
+    return { ...key, sequences: parseSequences(k.sequences, key.use, `keys[${i}].sequences`) };
   });
   return { v: KEY_DIRECTORY_VERSION, lane: raw.lane as string, epoch: raw.epoch as number, issued_at: issued, expires_at: expires, keys };
+}
+
+function parseSequences(raw: unknown, use: KeyUse, at: string): readonly string[] {
+  if (use !== "write") bad(`${at}: only a "write" key may sequence views`);
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_VIEW_NAMES) bad(`${at} must be a non-empty array of at most ${MAX_VIEW_NAMES} view names`);
+  const views = raw as unknown[];
+  for (const v of views) if (typeof v !== "string" || (v !== ALL_VIEWS && !VIEW_NAME.test(v))) bad(`${at}: each entry must be a view name (${VIEW_NAME.source}) or "${ALL_VIEWS}"`);
+  if (new Set(views).size !== views.length) bad(`${at} lists a view twice`);
+  if (views.includes(ALL_VIEWS) && views.length > 1) bad(`${at}: "${ALL_VIEWS}" stands alone`);
+  return views as string[];
 }
 
 /** Parse the signed envelope (no signature check: that needs the pinned admin keys). */

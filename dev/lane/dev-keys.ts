@@ -21,7 +21,7 @@
 import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { buildKeyDirectory, keyCommitment, localAdminSigner, signKeyDirectory, type DirectoryKey } from "../../wire/key-directory";
+import { ALL_VIEWS, buildKeyDirectory, keyCommitment, localAdminSigner, signKeyDirectory, type DirectoryKey } from "../../wire/key-directory";
 import { createDevLaneKeyFile, ensureDevWriterKeyFile, generateAdminKey, readAdminKeyFile, writeAdminKeyFile, type AdminKeyFile, type WriterKey } from "../../dev/key-files";
 import type { ImageTrust as TrustConfig } from "../../enclave/trust-config";
 import type { DevLaneKeyFile } from "../../enclave/seal";
@@ -83,9 +83,13 @@ export function ensureDevAdminKeyFile(path: string): AdminKeyFile {
   return readAdminKeyFile(path);
 }
 
-/** The directory entry of a writer key: its kid, writer and commitment (never the key). */
-export function directoryKeyOf(key: WriterKey, use: DirectoryKey["use"] = "write"): DirectoryKey {
-  return { kid: key.kid, writer: key.writer, use, commitment: keyCommitment(key.key) };
+/**
+ * The directory entry of a writer key: its kid, writer and commitment (never the key). A dev
+ * lane has one writer, which also runs every view's sequencer: a "write" key is named sequencer of
+ * every view (`sequences: ["*"]`) unless the caller says otherwise.
+ */
+export function directoryKeyOf(key: WriterKey, use: DirectoryKey["use"] = "write", sequences: readonly string[] | undefined = use === "write" ? [ALL_VIEWS] : undefined): DirectoryKey {
+  return { kid: key.kid, writer: key.writer, use, commitment: keyCommitment(key.key), ...(sequences ? { sequences } : {}) };
 }
 
 /**

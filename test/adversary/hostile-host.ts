@@ -12,6 +12,7 @@ import { buildBundles } from "../../dev/build";
 import { writeSealKeyFile } from "../../enclave/seal";
 import { decodeErrorReply, encodeFrame, FrameDecoder, FrameKind, FRAME_PROTOCOL_VERSION, type ChannelRole, type ErrorReply, type Frame } from "../../wire/frames";
 import { directoryOf, listed, testAdmin, testWriterKey, type TestAdmin, type TestWriterKey } from "../helpers/key-directory";
+import type { DirectoryKey } from "../../wire/key-directory";
 
 export const LANE = "adversary";
 
@@ -68,6 +69,12 @@ export class HostConnection {
   }
 }
 
+/** Another writer key for startRealSigner: its material and its directory entry. */
+export interface DirectoryKeyOf {
+  readonly key: TestWriterKey;
+  readonly entry: DirectoryKey;
+}
+
 export interface RealSigner {
   readonly dir: string;
   readonly socket: string;
@@ -80,15 +87,20 @@ export interface RealSigner {
   stop(): void;
 }
 
-/** `extraArgs`: more dev-signer flags (e.g. `--workers 2`, `--trace-stages`). */
-export async function startRealSigner(extraArgs: readonly string[] = []): Promise<RealSigner> {
+/**
+ * `extraArgs`: more dev-signer flags (e.g. `--workers 2`, `--trace-stages`). `otherWriters`: more
+ * writer keys the signer holds, listed in the first directory as given (a dev signer reads its key
+ * files once, at start, and keeps material only for listed kids).
+ */
+export async function startRealSigner(extraArgs: readonly string[] = [], otherWriters: readonly DirectoryKeyOf[] = []): Promise<RealSigner> {
   await buildBundles(["dev-signer"]);
   const dir = mkdtempSync(join(tmpdir(), "el-adversary-"));
   const admin = testAdmin();
   const writer = testWriterKey("loader");
   writeFileSync(join(dir, "trust.json"), JSON.stringify({ lane: LANE, adminKeys: [admin.entry] }));
   writeSealKeyFile(join(dir, "writer.json"), writer);
-  writeFileSync(join(dir, "directory.json"), await admin.sign(directoryOf(LANE, 1, Date.now(), [listed(writer)])));
+  otherWriters.forEach((w, i) => writeSealKeyFile(join(dir, `writer-${i}.json`), w.key));
+  writeFileSync(join(dir, "directory.json"), await admin.sign(directoryOf(LANE, 1, Date.now(), [listed(writer), ...otherWriters.map((w) => w.entry)])));
   const socket = join(dir, "signer.sock");
   const child = spawn(
     process.execPath,
@@ -101,7 +113,7 @@ export async function startRealSigner(extraArgs: readonly string[] = []): Promis
       "--trust-config",
       join(dir, "trust.json"),
       "--writer-key-file",
-      join(dir, "writer.json"),
+      [join(dir, "writer.json"), ...otherWriters.map((_, i) => join(dir, `writer-${i}.json`))].join(","),
       "--key-directory",
       join(dir, "directory.json"),
       ...extraArgs,

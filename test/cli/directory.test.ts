@@ -13,6 +13,7 @@ import {
   parseDuration,
   rawEd25519FromSpki,
   verifyDirectoryAgainstTrust,
+  withSequencers,
   type TrustConfig,
 } from "../../cli/directory";
 import { generateAdminKey, readAdminKeyFile, writeAdminKeyFile } from "../../dev/key-files";
@@ -123,6 +124,23 @@ describe("directory sign / show with a dev admin key", () => {
     const bad = { ...generateAdminKey("a3"), publicKey: generateAdminKey("a4").publicKey };
     writeFileSync(join(dir, "bad-admin.json"), JSON.stringify(bad));
     expect(() => readAdminKeyFile(join(dir, "bad-admin.json"))).toThrow(/not the private key's/);
+  });
+
+  test("--sequencer kid=views names a write key the checkpoint sequencer of those views; the signed directory carries it", async () => {
+    const keys = [parseDirectoryKeySpec(`w1:loader:write:${C1}`), parseDirectoryKeySpec(`w0:loader:verify:${C2}`)];
+    expect(withSequencers(keys, ["w1=users,items"])[0]).toMatchObject({ kid: "w1", sequences: ["users", "items"] });
+    expect(withSequencers(keys, ["w1=*"])[0]!.sequences).toEqual(["*"]);
+    expect(withSequencers(keys, [])[0]).not.toHaveProperty("sequences");
+    expect(() => withSequencers(keys, ["w9=users"])).toThrow(/no such key/);
+    expect(() => withSequencers(keys, ["w1"])).toThrow(/expected kid=view/);
+    expect(() => withSequencers(keys, ["w1=users", "w1=items"])).toThrow(/given twice/);
+    // What an enclave would refuse is refused before signing: a verify key cannot sequence.
+    expect(() => buildKeyDirectory({ lane: "prod", keys: withSequencers(keys, ["w0=users"]) })).toThrow(/only a "write" key may sequence/);
+    const adminFile = join(dir, "admin-seq.json");
+    writeAdminKeyFile(adminFile, generateAdminKey("admin-seq"));
+    const out = join(dir, "directory-seq.json");
+    await cli(["directory", "sign", "--lane", "prod", "--key", `w1:loader:write:${C1}`, "--sequencer", "w1=users", "--admin-key-file", adminFile, "--out", out]);
+    expect(parseSignedKeyDirectory(readFileSync(out)).directory.keys[0]).toMatchObject({ kid: "w1", use: "write", sequences: ["users"] });
   });
 
   test("--from-wrapped + --commitments: the newest kid per writer writes, older ones verify", () => {

@@ -17,12 +17,14 @@ const registry = defineRegistry([
 ]);
 const root = (b: number) => Buffer.alloc(32, b);
 
-function state(options: { lane?: string | undefined; keyring?: SealKeyring | null; now?: number } = {}): CheckpointState {
+function state(options: { lane?: string | undefined; keyring?: SealKeyring | null; now?: number; sequencers?: Record<string, readonly string[]> } = {}): CheckpointState {
   return new CheckpointState({
     lane: "lane" in options ? options.lane : LANE,
     keyring: () => (options.keyring === undefined ? keyring : options.keyring),
     registry: () => registry,
     now: () => options.now ?? NOW,
+    // Default: every key sequences every view (the rule itself has its own tests below).
+    maySequence: (kid, view) => (options.sequencers ? (options.sequencers[kid] ?? []).includes(view) : true),
   });
 }
 const seal = (fields: Partial<{ lane: string; view: string; seq: number; as_of: number; root: Buffer; entities: number }> = {}, key: { kid: string; key: Buffer } = writer) =>
@@ -61,6 +63,13 @@ describe("CheckpointState: acceptance (ProvideCheckpoints)", () => {
 
   it("refuses a view the held registry does not define (checkpoint_unknown_view)", () => {
     expect(state().accept(seal({ view: "nope" }))).toMatchObject({ ok: false, code: "checkpoint_unknown_view" });
+  });
+
+  it("refuses a write key the directory does not name as the view's sequencer (checkpoint_not_sequencer), accepts the named one", () => {
+    const only = state({ sequencers: { [writer.kid]: ["items"] } });
+    expect(only.accept(seal({ view: "users" }))).toMatchObject({ ok: false, code: "checkpoint_not_sequencer" });
+    expect(only.accept(seal({ view: "items" }))).toMatchObject({ ok: true });
+    expect(state({ sequencers: {} }).accept(seal())).toMatchObject({ ok: false, code: "checkpoint_not_sequencer" });
   });
 
   it("refuses an as_of beyond the allowed skew (checkpoint_future), accepts one within it", () => {

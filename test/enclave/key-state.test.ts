@@ -44,6 +44,20 @@ describe("KeyState", () => {
     expect(s.keyring!.expiresAt).toBe(s.expiresAt);
   });
 
+  it("maySequence: only a write key the current directory names for the view (P8)", async () => {
+    const s = state();
+    expect(s.maySequence(alice.kid, "users")).toBe(false); // no directory yet
+    s.acceptDirectory(await admin.sign(directoryOf("lane-a", 1, NOW, [listed(alice, "write", ["users"]), listed(bob, "write", null)])));
+    expect(s.maySequence(alice.kid, "users")).toBe(true);
+    expect(s.maySequence(alice.kid, "items")).toBe(false);
+    expect(s.maySequence(bob.kid, "users")).toBe(false);
+    expect(s.maySequence("unlisted", "users")).toBe(false);
+    // The next directory takes the designation away: it goes at once.
+    s.acceptDirectory(await admin.sign(directoryOf("lane-a", 2, NOW, [listed(alice, "write", ["items"])])));
+    expect(s.maySequence(alice.kid, "users")).toBe(false);
+    expect(s.maySequence(alice.kid, "items")).toBe(true);
+  });
+
   it("material for a kid the directory does not list is dropped, not kept", async () => {
     const s = state();
     s.acceptDirectory(await admin.sign(directoryOf("lane-a", 1, NOW, [listed(alice)])));

@@ -1,7 +1,7 @@
 // Test fixtures for the admin-signed key directory: an admin key pair, writer keys with their
 // commitments, and directories signed the way `express-lane directory sign` signs them.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { keyCommitment, localAdminSigner, signKeyDirectory, type AdminKeyEntry, type KeyDirectory, type KeyUse } from "../../wire/key-directory";
+import { ALL_VIEWS, keyCommitment, localAdminSigner, signKeyDirectory, type AdminKeyEntry, type DirectoryKey, type KeyDirectory, type KeyUse } from "../../wire/key-directory";
 
 export interface TestAdmin {
   readonly entry: AdminKeyEntry;
@@ -31,9 +31,16 @@ export function testWriterKey(writer: string, kid = `${writer}-${randomBytes(4).
   return { kid, key: randomBytes(32), writer };
 }
 
-export const listed = (k: TestWriterKey, use: KeyUse = "write") => ({ kid: k.kid, writer: k.writer, use, commitment: keyCommitment(k.key) });
+/** A directory entry; a "write" key is named sequencer of every view unless `sequences` says otherwise (null: of none). */
+export const listed = (k: TestWriterKey, use: KeyUse = "write", sequences: readonly string[] | null = use === "write" ? [ALL_VIEWS] : null): DirectoryKey => ({
+  kid: k.kid,
+  writer: k.writer,
+  use,
+  commitment: keyCommitment(k.key),
+  ...(sequences ? { sequences } : {}),
+});
 
 /** A directory valid for a day from `now`. */
-export function directoryOf(lane: string, epoch: number, now: number, keys: ReturnType<typeof listed>[]): Omit<KeyDirectory, "v"> {
+export function directoryOf(lane: string, epoch: number, now: number, keys: DirectoryKey[]): Omit<KeyDirectory, "v"> {
   return { lane, epoch, issued_at: now - 1000, expires_at: now + 24 * 3600_000, keys };
 }

@@ -33,7 +33,7 @@ test("first start creates admin key, writer key, trust config and a signed direc
 
   const directory = verifyDirectoryAgainstTrust(readFileSync(p.directoryFile), readTrustConfig(p.trustConfigFile), now);
   expect(directory).toMatchObject({ lane: "local", epoch: Math.floor(now / 1000), issued_at: now, expires_at: now + DEV_DIRECTORY_VALIDITY_MS });
-  expect(directory.keys).toEqual([{ kid: writer.kid, writer: "loader", use: "write", commitment: keyCommitment(writer.key) }]);
+  expect(directory.keys).toEqual([{ kid: writer.kid, writer: "loader", use: "write", commitment: keyCommitment(writer.key), sequences: ["*"] }]); // the dev writer runs every view's sequencer
   expect(devSignerKeyArgs(dir)).toEqual(["--trust-config", p.trustConfigFile, "--writer-key-file", p.writerKeyFile, "--key-directory", p.directoryFile]);
 });
 

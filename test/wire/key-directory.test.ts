@@ -5,6 +5,7 @@ import {
   KEY_DIRECTORY_DOMAIN,
   keyCommitment,
   KeyDirectoryError,
+  keySequences,
   MAX_DIRECTORY_KEYS,
   MAX_DIRECTORY_VALIDITY_MS,
   parseKeyDirectory,
@@ -51,10 +52,29 @@ describe("parseKeyDirectory", () => {
     ["an unknown use", { ...directory(), keys: [{ ...listed(writer), use: "admin" }] }, /use must be "write" or "verify"/],
     ["a short commitment", { ...directory(), keys: [{ ...listed(writer), commitment: "abc" }] }, /43 base64url/],
     ["a key with the key itself in it", { ...directory(), keys: [{ ...listed(writer), key: "secret" }] }, /unknown field "key"/],
+    ["sequences on a verify key", { ...directory(), keys: [listed(writer, "verify", ["users"])] }, /only a "write" key may sequence/],
+    ["empty sequences", { ...directory(), keys: [listed(writer, "write", [])] }, /non-empty array/],
+    ["a bad view name in sequences", { ...directory(), keys: [listed(writer, "write", ["Users"])] }, /each entry must be a view name/],
+    ["a view sequenced twice", { ...directory(), keys: [listed(writer, "write", ["users", "users"])] }, /lists a view twice/],
+    ["'*' next to a view", { ...directory(), keys: [listed(writer, "write", ["*", "users"])] }, /stands alone/],
+    ["sequences that are not an array", { ...directory(), keys: [{ ...listed(writer), sequences: "users" }] }, /non-empty array/],
   ])("refuses %s", (_what, value, message) => {
     const payload = typeof value === "string" ? Buffer.from(value) : bytes(value);
     expect(() => parseKeyDirectory(payload)).toThrow(KeyDirectoryError);
     expect(() => parseKeyDirectory(payload)).toThrow(message);
+  });
+
+  it("keeps a write key's sequences (named views or '*'); without the field a key sequences nothing", () => {
+    const named = parseKeyDirectory(bytes(directory({ keys: [listed(writer, "write", ["users", "items"])] }))).keys[0]!;
+    expect(named.sequences).toEqual(["users", "items"]);
+    expect(keySequences(named, "users")).toBe(true);
+    expect(keySequences(named, "orders")).toBe(false);
+    const all = parseKeyDirectory(bytes(directory())).keys[0]!;
+    expect(keySequences(all, "anything")).toBe(true);
+    const none = parseKeyDirectory(bytes(directory({ keys: [listed(writer, "write", null)] }))).keys[0]!;
+    expect(none).not.toHaveProperty("sequences");
+    expect(keySequences(none, "users")).toBe(false);
+    expect(keySequences({ use: "verify", sequences: ["users"] }, "users")).toBe(false);
   });
 
   it("accepts an empty key list (everything revoked)", () => {
