@@ -237,7 +237,12 @@ export function registerDirectoryCommands(program: Command): void {
     .option("--key <kid:writer:use:commitment>", "a key to list (repeatable); use = write | verify", collect, [])
     .option("--from-wrapped <file>", "list the keys of this wrapped keys document (first kid per writer: write, older: verify)")
     .option("--commitments <file>", "with --from-wrapped: the {kid, commitment} lines writer-key create printed")
-    .option("--sequencer <kid=views>", `name a write key the checkpoint sequencer of views (comma-separated, or ${ALL_VIEWS} for all; repeatable): only it may seal their checkpoints`, collect, [])
+    .option(
+      "--sequencer <kid=views>",
+      `name a write key the checkpoint sequencer of views (comma-separated, or ${ALL_VIEWS} for all; repeatable): only it may seal their checkpoints`,
+      collect,
+      [],
+    )
     .option("--epoch <n>", "directory epoch; must exceed the running one's (default: unix seconds now)", positiveInt)
     .addOption(new Option("--valid-for <duration>", `validity, at most ${MAX_DIRECTORY_VALIDITY_MS / 86_400_000}d`).default("7d"))
     .option("--admin-key-file <file>", "LOCAL DEV: Ed25519 admin key file {kid, privateKeyPem, publicKey}")

@@ -16,6 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from "node:crypto";
 import { parseWriterSignature, writerMac, WriterAuthError, WRITER_SIGNATURE_MAX_AGE_S } from "../wire/writer-auth";
 import { VALUE_BYTES } from "../wire/entity-map";
+import { LaneError } from "../wire/errors";
 import type { Ed25519Jwk } from "../wire/keys";
 import { verifyResponse, VerificationError } from "../verifier/response";
 import { MAX_REPORT_CHANGES, REPORT_SIGNATURE_TAG, type ReportKey } from "./report";
@@ -23,16 +24,6 @@ import { HEARTBEAT_MS, ViewSequencer, type Change } from "./view-sequencer";
 import type { ObjectWriter } from "../runtime/store/types";
 
 const MAX_REPORT_BYTES = 4 * 1024 * 1024;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
@@ -47,7 +38,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on("data", (c: Buffer) => {
       size += c.length;
       if (size > MAX_REPORT_BYTES) {
-        reject(new HttpError(413, "report_too_large", `a report is at most ${MAX_REPORT_BYTES} bytes`));
+        reject(new LaneError("report_too_large", `a report is at most ${MAX_REPORT_BYTES} bytes`));
         req.removeAllListeners("data");
         req.resume();
         return;
@@ -66,11 +57,11 @@ function parseJson(body: Buffer): Record<string, unknown> {
   } catch {
     /* below */
   }
-  throw new HttpError(400, "bad_report", "the body must be a JSON object");
+  throw new LaneError("bad_report", "the body must be a JSON object");
 }
 
 function b64(v: unknown, what: string): Buffer {
-  if (typeof v !== "string") throw new HttpError(400, "bad_report", `${what} must be base64 text`);
+  if (typeof v !== "string") throw new LaneError("bad_report", `${what} must be base64 text`);
   return Buffer.from(v, "base64");
 }
 
@@ -91,13 +82,13 @@ export function createSequencerServer(o: SequencerServerOptions): Server {
   const remember = (nonce: string): void => {
     const now = nowSeconds();
     if (seen.size > 100_000) for (const [n, t] of seen) if (t < now - WRITER_SIGNATURE_MAX_AGE_S - 60) seen.delete(n);
-    if (seen.has(nonce)) throw new HttpError(401, "report_replayed", "this report was already accepted");
+    if (seen.has(nonce)) throw new LaneError("report_replayed", "this report was already accepted");
     seen.set(nonce, now);
   };
 
   const sequencerOf = (view: string): ViewSequencer => {
     const s = o.sequencers.get(view);
-    if (!s) throw new HttpError(404, "unknown_view", `this sequencer does not own view ${JSON.stringify(view.slice(0, 64))}`);
+    if (!s) throw new LaneError("unknown_view", `this sequencer does not own view ${JSON.stringify(view.slice(0, 64))}`);
     return s;
   };
 
@@ -117,23 +108,23 @@ export function createSequencerServer(o: SequencerServerOptions): Server {
         REPORT_SIGNATURE_TAG,
       );
     } catch (err) {
-      if (err instanceof WriterAuthError) throw new HttpError(401, "report_signature_invalid", `${err.code}: ${err.message}`);
+      if (err instanceof WriterAuthError) throw new LaneError("report_signature_invalid", `${err.code}: ${err.message}`);
       throw err;
     }
     const key = o.reporters.get(sig.kid);
     if (!key || !timingSafeEqual(writerMac(key, sig.base), sig.mac))
-      throw new HttpError(401, "report_signature_invalid", "the report is not signed by a writer key this sequencer accepts");
+      throw new LaneError("report_signature_invalid", "the report is not signed by a writer key this sequencer accepts");
     remember(sig.nonce);
     const m = parseJson(body);
-    if (!Array.isArray(m.changes) || m.changes.length > MAX_REPORT_CHANGES) throw new HttpError(400, "bad_report", `changes must be a list of at most ${MAX_REPORT_CHANGES}`);
+    if (!Array.isArray(m.changes) || m.changes.length > MAX_REPORT_CHANGES) throw new LaneError("bad_report", `changes must be a list of at most ${MAX_REPORT_CHANGES}`);
     const changes: Change[] = m.changes.map((c: unknown, i: number) => {
       const f = c as { entity?: unknown; value?: unknown } | null;
       if (typeof f !== "object" || f === null || typeof f.entity !== "string" || f.entity.length === 0 || Buffer.byteLength(f.entity) > 256) {
-        throw new HttpError(400, "bad_report", `changes[${i}].entity must be an entity id`);
+        throw new LaneError("bad_report", `changes[${i}].entity must be an entity id`);
       }
       if (f.value === null) return [f.entity, null] as const;
       const value = b64(f.value, `changes[${i}].value`);
-      if (value.length !== VALUE_BYTES) throw new HttpError(400, "bad_report", `changes[${i}].value must be ${VALUE_BYTES} bytes (base64)`);
+      if (value.length !== VALUE_BYTES) throw new LaneError("bad_report", `changes[${i}].value must be ${VALUE_BYTES} bytes (base64)`);
       return [f.entity, value] as const;
     });
     return sequencer.report(changes);
@@ -142,16 +133,16 @@ export function createSequencerServer(o: SequencerServerOptions): Server {
   const pushAnswer = async (req: IncomingMessage, view: string): Promise<unknown> => {
     const sequencer = sequencerOf(view);
     const pinned = typeof o.pinned === "function" ? o.pinned() : o.pinned;
-    if (!pinned || pinned.length === 0) throw new HttpError(404, "not_found", "this sequencer pins no lane key (--key): it takes no push answers");
+    if (!pinned || pinned.length === 0) throw new LaneError("push_answers_off");
     const m = parseJson(await readBody(req));
     const request = m.request as { method?: unknown; path?: unknown; body?: unknown } | undefined;
     const answer = m.answer as { status?: unknown; headers?: unknown; body?: unknown } | undefined;
     if (typeof request?.path !== "string" || typeof answer?.status !== "number" || typeof answer.headers !== "object" || answer.headers === null) {
-      throw new HttpError(400, "bad_report", "push-answer needs request {path, body} and answer {status, headers, body}");
+      throw new LaneError("bad_report", "push-answer needs request {path, body} and answer {status, headers, body}");
     }
     const method = typeof request.method === "string" ? request.method.toUpperCase() : "POST";
     const prefix = `/v1/features/${encodeURIComponent(view)}`;
-    if (!(request.path === prefix || request.path.startsWith(`${prefix}/`))) throw new HttpError(400, "bad_report", "the push was not to this view");
+    if (!(request.path === prefix || request.path.startsWith(`${prefix}/`))) throw new LaneError("bad_report", "the push was not to this view");
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(answer.headers as Record<string, unknown>)) if (typeof v === "string") headers[k.toLowerCase()] = v;
     const answerBody = b64(answer.body, "answer.body");
@@ -163,18 +154,18 @@ export function createSequencerServer(o: SequencerServerOptions): Server {
         { key: pinned, nonce: typeof m.answer_nonce === "string" ? m.answer_nonce : undefined },
       );
     } catch (err) {
-      if (err instanceof VerificationError) throw new HttpError(401, "push_answer_unverified", `${err.code}: ${err.message}`);
+      if (err instanceof VerificationError) throw new LaneError("push_answer_unverified", `${err.code}: ${err.message}`);
       throw err;
     }
     // An old answer replayed can only lose against newer event times, but keep the window short anyway.
-    if (verified.created < nowSeconds() - WRITER_SIGNATURE_MAX_AGE_S) throw new HttpError(401, "push_answer_unverified", "the push answer is too old to report");
+    if (verified.created < nowSeconds() - WRITER_SIGNATURE_MAX_AGE_S) throw new LaneError("push_answer_unverified", "the push answer is too old to report");
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(answerBody.toString("utf8")) as Record<string, unknown>;
     } catch {
-      throw new HttpError(400, "bad_report", "the push answer is not JSON");
+      throw new LaneError("bad_report", "the push answer is not JSON");
     }
-    if (parsed.view !== view) throw new HttpError(400, "bad_report", "the push answer is for another view");
+    if (parsed.view !== view) throw new LaneError("bad_report", "the push answer is for another view");
     const rows = Array.isArray(parsed.results) ? (parsed.results as Array<Record<string, unknown>>) : [parsed];
     const changes: Change[] = [];
     for (const r of rows) {
@@ -208,18 +199,18 @@ export function createSequencerServer(o: SequencerServerOptions): Server {
         try {
           view = decodeURIComponent(parts[3]!);
         } catch {
-          throw new HttpError(400, "bad_report", "bad view in path");
+          throw new LaneError("bad_report", "bad view in path");
         }
         if (parts[4] === "report") return report(req, url.pathname, view);
         if (parts[4] === "push-answer") return pushAnswer(req, view);
       }
-      throw new HttpError(404, "not_found", "no such route");
+      throw new LaneError("not_found_route");
     };
     handle().then(
       (value) => sendJson(res, 200, value),
       (err: unknown) => {
-        if (err instanceof HttpError) sendJson(res, err.status, { error: { code: err.code, message: err.message } });
-        else sendJson(res, 503, { error: { code: "publish_failed", message: `the checkpoint could not be sealed or published: ${(err as Error).message}` } });
+        const e = err instanceof LaneError ? err : new LaneError("publish_failed", `the checkpoint could not be sealed or published: ${(err as Error).message}`);
+        sendJson(res, e.status, { error: { code: e.code, message: e.message } });
       },
     );
   });

@@ -14,7 +14,7 @@
  * same code failing a whole request.
  */
 
-export type ErrorSource = "listener" | "server" | "gate" | "wire" | "registry" | "signer";
+export type ErrorSource = "listener" | "server" | "gate" | "wire" | "registry" | "signer" | "sequencer";
 
 export interface ErrorSpec {
   readonly status: number;
@@ -115,6 +115,20 @@ export const ERROR_CATALOG = {
   checkpoint_future: { status: 400, from: "signer", message: "checkpoint as_of is in the future" },
   checkpoint_conflict: { status: 409, from: "signer", message: "a different checkpoint with a held seq (one sequencer per view)" },
   checkpoint_rolled_back: { status: 409, from: "signer", message: "checkpoint is older than the one the signer holds for the view" },
+
+  // The checkpoint sequencer's endpoint (sequencer/server.ts; a writer-side service, not in the runtime's OpenAPI).
+  // It also answers unknown_view (a view it does not own) and not_found_route.
+  bad_report: { status: 400, from: "sequencer", message: "malformed write report" },
+  report_signature_invalid: { status: 401, from: "sequencer", message: "the report is not signed by a writer key this sequencer accepts" },
+  report_replayed: { status: 401, from: "sequencer", message: "this report was already accepted" },
+  push_answer_unverified: { status: 401, from: "sequencer", message: "the push answer does not verify against the pinned lane key" },
+  push_answers_off: { status: 404, from: "sequencer", message: "this sequencer pins no lane key (--key): it takes no push answers" },
+  report_too_large: { status: 413, from: "sequencer", message: "the report is over the size limit" },
+  publish_failed: {
+    status: 503,
+    from: "sequencer",
+    message: "the report is applied and journalled but its checkpoint could not be sealed or published: the next one carries it; a retry is harmless",
+  },
 
   // Per-entity refusals in signed answers (enclave/render.ts, enclave/seal.ts, enclave/high-water.ts).
   not_found: { status: 404, from: "signer", message: "no features stored for this entity", entity: "no features stored for this entity" },

@@ -88,7 +88,11 @@ export function ensureDevAdminKeyFile(path: string): AdminKeyFile {
  * lane has one writer, which also runs every view's sequencer: a "write" key is named sequencer of
  * every view (`sequences: ["*"]`) unless the caller says otherwise.
  */
-export function directoryKeyOf(key: WriterKey, use: DirectoryKey["use"] = "write", sequences: readonly string[] | undefined = use === "write" ? [ALL_VIEWS] : undefined): DirectoryKey {
+export function directoryKeyOf(
+  key: WriterKey,
+  use: DirectoryKey["use"] = "write",
+  sequences: readonly string[] | undefined = use === "write" ? [ALL_VIEWS] : undefined,
+): DirectoryKey {
   return { kid: key.kid, writer: key.writer, use, commitment: keyCommitment(key.key), ...(sequences ? { sequences } : {}) };
 }
 
