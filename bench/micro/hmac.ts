@@ -31,8 +31,8 @@ function oneShot(m: Uint8Array): Buffer {
     ipad.copy(inner, 0);
   }
   inner.set(m, 64);
-  outer.write(hash("sha256", inner.subarray(0, 64 + m.length), "latin1"), 64, "latin1");
-  return Buffer.from(hash("sha256", outer, "latin1"), "latin1");
+  outer.write(hash("sha256", inner.subarray(0, 64 + m.length), "binary"), 64, "latin1");
+  return Buffer.from(hash("sha256", outer, "binary"), "latin1");
 }
 const library = (m: Uint8Array): Buffer => createHmac("sha256", key).update(m).digest();
 if (!oneShot(message).equals(library(message))) throw new Error("the one-shot form disagrees with createHmac");
