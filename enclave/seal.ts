@@ -92,10 +92,7 @@ export class SealKeyring {
       if (k.key.length !== SEAL_KEY_BYTES) throw new Error(`seal key ${k.kid} must be ${SEAL_KEY_BYTES} bytes`);
     }
     this.keys = new Map(
-      keys.map((k) => [
-        k.kid,
-        { key: Buffer.from(k.key), writer: k.writer ?? "unknown", use: k.use ?? "write", hmac: new HmacSha256(k.key), prefix: sealPrefix(k.kid) },
-      ]),
+      keys.map((k) => [k.kid, { key: Buffer.from(k.key), writer: k.writer ?? "unknown", use: k.use ?? "write", hmac: new HmacSha256(k.key), prefix: sealPrefix(k.kid) }]),
     );
     if (activeKid !== "" && !this.keys.has(activeKid)) throw new Error(`active seal kid ${JSON.stringify(activeKid)} is not in the keyring`);
     this.expiresAt = options.expiresAt ?? Number.POSITIVE_INFINITY;

@@ -10,7 +10,10 @@ const KEY_SIZES = [SEAL_KEY_BYTES, 0, 1, 63, 64, 65, 200];
 const keyArb = fc.oneof(fc.constantFrom(...KEY_SIZES), fc.integer({ min: 0, max: 300 })).chain((n) => fc.uint8Array({ minLength: n, maxLength: n }));
 /** Prefixes like a seal's domain ‖ kid ‖ "\n" and bodies from empty to 20 KB (past the initial 4 KB scratch). */
 const headArb = fc.uint8Array({ minLength: 0, maxLength: 96 });
-const tailArb = fc.oneof(fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.integer({ min: 0, max: 20 * 1024 }).map((n) => new Uint8Array(randomBytes(n))));
+const tailArb = fc.oneof(
+  fc.uint8Array({ minLength: 0, maxLength: 300 }),
+  fc.integer({ min: 0, max: 20 * 1024 }).map((n) => new Uint8Array(randomBytes(n))),
+);
 
 describe("wire/hmac-sha256", () => {
   it("is createHmac('sha256') byte for byte, for random keys (0…300 B), prefixes and bodies (0…20 KB)", () => {
@@ -24,18 +27,14 @@ describe("wire/hmac-sha256", () => {
 
   it("stays correct across calls on one instance: the scratch grows, shrinking messages leave no residue, keys interleave", () => {
     fc.assert(
-      fc.property(
-        fc.array(keyArb, { minLength: 1, maxLength: 4 }),
-        fc.array(fc.tuple(fc.nat(), headArb, tailArb), { minLength: 1, maxLength: 12 }),
-        (keys, calls) => {
-          // A tiny initial scratch so that growth happens often (the default is 4 KB).
-          const macs = keys.map((k) => new HmacSha256(k, 8));
-          for (const [pick, head, tail] of calls) {
-            const i = pick % keys.length;
-            expect(macs[i]!.mac(head, tail).equals(reference(keys[i]!, head, tail))).toBe(true);
-          }
-        },
-      ),
+      fc.property(fc.array(keyArb, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.nat(), headArb, tailArb), { minLength: 1, maxLength: 12 }), (keys, calls) => {
+        // A tiny initial scratch so that growth happens often (the default is 4 KB).
+        const macs = keys.map((k) => new HmacSha256(k, 8));
+        for (const [pick, head, tail] of calls) {
+          const i = pick % keys.length;
+          expect(macs[i]!.mac(head, tail).equals(reference(keys[i]!, head, tail))).toBe(true);
+        }
+      }),
       { numRuns: 200 },
     );
   });
