@@ -16,7 +16,7 @@ import type { RegistryRef } from "../wire/registry-document";
 import { maxStalenessOf } from "../wire/registry";
 import { fromWireProof, type WireProof } from "../wire/checkpoint";
 import { entityMapKey } from "../wire/entity-map";
-import { FRESHNESS_MESSAGES, freshnessOf, freshnessVerdict, UNPROVEN, type CheckpointLookup, type Freshness, type ServedObject, type VerifiedLookups } from "./checkpoint-state";
+import { FRESHNESS_MESSAGES, freshnessVerdict, UNPROVEN, VerifiedLookups, type CheckpointLookup, type Freshness, type ServedObject } from "./checkpoint-state";
 
 /**
  * Per-feature status, Feast style. OUTSIDE_MAX_AGE: the object's event_time is older than the
@@ -222,6 +222,9 @@ function servedOf(result: EntityResult, eventTimeMs: number | undefined, readTim
   return { status: "found", ageSeconds };
 }
 
+/** A context without remembered lookups (unit tests) checks every proof: a VerifiedLookups that keeps nothing. */
+const CHECK_EVERY_PROOF = new VerifiedLookups(0);
+
 /**
  * P8 for one entity: the contract's table (enclave/checkpoint-state.ts freshnessOf) against the
  * held checkpoint the host's proof names. No proof, an unknown seq or a malformed proof: unproven.
@@ -233,16 +236,12 @@ function freshnessFor(def: ViewDef, entity: string, proof: WireProof | null, ctx
   // signer restarted (or the host lost track): refuse the whole read, unsigned and retryable, so
   // the host hands it the checkpoint again — an unproven 200 would only be rejected by verifiers.
   if (checkpoint === undefined) throw new LaneError("checkpoint_unheld", `this signer holds no checkpoint ${proof.seq} of view ${def.name}`);
-  const key = entityMapKey(def.name, entity);
-  if (ctx.verifiedLookups)
-    return freshnessVerdict(
-      checkpoint,
-      ctx.verifiedLookups.check(checkpoint.root, key, () => fromWireProof(proof)),
-      served,
-    );
-  const path = fromWireProof(proof);
-  if (path === null) return UNPROVEN;
-  return freshnessOf(checkpoint, key, path, served);
+  const lookups = ctx.verifiedLookups ?? CHECK_EVERY_PROOF;
+  return freshnessVerdict(
+    checkpoint,
+    lookups.check(checkpoint.root, entityMapKey(def.name, entity), () => fromWireProof(proof)),
+    served,
+  );
 }
 
 /** The answer fields of a freshness verdict that serves (fresh or unproven). */

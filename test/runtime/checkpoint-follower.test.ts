@@ -181,33 +181,34 @@ describe("reads wait while a view's checkpoint is on its way to the signer (503 
   });
 
   it("a checkpoint the signer refuses holds reads back only for PENDING_MAX_MS, then they go on, unproven", async () => {
-    const store = new MemoryStore();
-    const sequencer = new ViewSequencer({ view: VIEW, lane: "local", key, store, stateDir: dir });
-    await sequencer.report([["user_000001", value(1000, "a")]]);
-    let now = Date.now();
-    const signer = new FakeSigner();
-    const follower = new CheckpointFollower({ store, signer, views: () => [VIEW], now: () => now });
+    const { signer, follower, advance } = await followerAfterOneReport();
     signer.provideCheckpoints = async () => ({ held: [], refused: [{ index: 0, code: "checkpoint_key_unknown", message: "not a write key" }] });
     follower.signerReconnected();
     await follower.poll();
     expect(follower.proving(VIEW)).toBeNull();
     expect(follower.pending(VIEW)).toBe(true); // the key directory may still be on its way
-    now += PENDING_MAX_MS + 1;
+    advance(PENDING_MAX_MS + 1);
     expect(follower.pending(VIEW)).toBe(false);
   });
 });
 
 it(`reads wait at most PENDING_MAX_MS (${PENDING_MAX_MS} ms) when the signer's checkpoint cannot be delivered, then go on unproven`, async () => {
+  const { signer, follower, advance } = await followerAfterOneReport();
+  signer.up = false; // e.g. no provision connection to be had
+  follower.signerReconnected();
+  expect(follower.pending(VIEW)).toBe(true);
+  advance(PENDING_MAX_MS + 1);
+  expect(follower.pending(VIEW)).toBe(false);
+  expect(follower.proving(VIEW)).toBeNull();
+});
+
+/** A view with one reported write and a follower on a clock the test moves (`advance`). */
+async function followerAfterOneReport() {
   const store = new MemoryStore();
   const sequencer = new ViewSequencer({ view: VIEW, lane: "local", key, store, stateDir: dir });
   await sequencer.report([["user_000001", value(1000, "a")]]);
   let now = Date.now();
   const signer = new FakeSigner();
   const follower = new CheckpointFollower({ store, signer, views: () => [VIEW], now: () => now });
-  signer.up = false; // e.g. no provision connection to be had
-  follower.signerReconnected();
-  expect(follower.pending(VIEW)).toBe(true);
-  now += PENDING_MAX_MS + 1;
-  expect(follower.pending(VIEW)).toBe(false);
-  expect(follower.proving(VIEW)).toBeNull();
-});
+  return { signer, follower, advance: (ms: number) => (now += ms) };
+}
