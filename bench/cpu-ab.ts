@@ -23,13 +23,43 @@ const DEMO_VIEW = "user_profile";
 const demoId = (i: number) => `user_${String(i).padStart(6, "0")}`;
 
 /** wrk Lua for the demo view: single reads (all or 10 features) rotating entities, or 100 × 10 batches. */
-export function demoScript(kind: "full" | "projected" | "batch", entities: number): string {
-  if (kind === "batch") {
-    const bodies = Array.from({ length: 16 }, (_, b) => {
-      const ids = [...new Set(Array.from({ length: 100 }, (_, k) => demoId((b * 7919 + k * 13) % entities)))];
-      return JSON.stringify(JSON.stringify({ entities: ids, features: DEMO_TEN }));
-    });
-    return `local bodies = {${bodies.join(",\n")}}\nlocal i = 0\nlocal headers = { ["Content-Type"] = "application/json" }\nrequest = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", "/v1/features/${DEMO_VIEW}/batch", headers, bodies[i])\nend\n`;
+export type DemoKind = "full" | "projected" | "batch" | "batch-msgpack" | "batch-feast";
+
+/**
+ * One request of each kind, for answer sizes and checks: the batch kinds are the same 100 entities
+ * × 10 features as rows in JSON (the default), rows in MessagePack (`Accept: application/msgpack`)
+ * and Feast's columnar JSON (`POST /get-online-features`, docs/feast.md).
+ */
+export function demoRequest(kind: DemoKind, entities: number, b = 0): { method: string; path: string; headers: Record<string, string>; body?: string } {
+  const ids = [...new Set(Array.from({ length: 100 }, (_, k) => demoId((b * 7919 + k * 13) % entities)))];
+  const json = { "Content-Type": "application/json" };
+  if (kind === "batch") return { method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, headers: json, body: JSON.stringify({ entities: ids, features: DEMO_TEN }) };
+  if (kind === "batch-msgpack")
+    return {
+      method: "POST",
+      path: `/v1/features/${DEMO_VIEW}/batch`,
+      headers: { ...json, Accept: "application/msgpack" },
+      body: JSON.stringify({ entities: ids, features: DEMO_TEN }),
+    };
+  if (kind === "batch-feast")
+    return {
+      method: "POST",
+      path: "/get-online-features",
+      headers: json,
+      body: JSON.stringify({ entities: { user_id: ids }, features: DEMO_TEN.map((f) => `${DEMO_VIEW}:${f}`) }),
+    };
+  const query = kind === "projected" ? `?features=${DEMO_TEN.join(",")}` : "";
+  return { method: "GET", path: `/v1/features/${DEMO_VIEW}/${demoId(b % entities)}${query}`, headers: {} };
+}
+
+export function demoScript(kind: DemoKind, entities: number): string {
+  if (kind === "batch" || kind === "batch-msgpack" || kind === "batch-feast") {
+    const requests = Array.from({ length: 16 }, (_, b) => demoRequest(kind, entities, b));
+    const bodies = requests.map((r) => JSON.stringify(r.body));
+    const headers = Object.entries(requests[0]!.headers)
+      .map(([k, v]) => `["${k}"] = "${v}"`)
+      .join(", ");
+    return `local bodies = {${bodies.join(",\n")}}\nlocal i = 0\nlocal headers = { ${headers} }\nrequest = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", "${requests[0]!.path}", headers, bodies[i])\nend\n`;
   }
   const query = kind === "projected" ? `?features=${DEMO_TEN.join(",")}` : "";
   return `local n = ${entities}\nlocal i = 0\nrequest = function()\n  i = (i + 7919) % n\n  return wrk.format("GET", "/v1/features/${DEMO_VIEW}/" .. string.format("user_%06d", i) .. "${query}")\nend\n`;

@@ -16,7 +16,7 @@ import { Command, Option } from "commander";
 import { buildBundles } from "../dev/build";
 import { startLane } from "../dev/lane/processes";
 import { findWrk, runWrk } from "./wrk";
-import { demoScript } from "./cpu-ab";
+import { demoRequest, demoScript, type DemoKind } from "./cpu-ab";
 
 import { processCpu } from "./proc-cpu";
 // The /proc reader is bench/proc-cpu.ts (npm run bench uses it too).
@@ -40,7 +40,11 @@ async function main(): Promise<void> {
     .addOption(new Option("--runs <n>", "runs per scenario").argParser(Number).default(2))
     .addOption(new Option("--entities <n>").argParser(Number).default(2000))
     .addOption(new Option("-c, --concurrency <n>", "connections for single reads").argParser(Number).default(32))
-    .addOption(new Option("--scenarios <list>", "comma-separated: full, projected, batch").default("full,projected,batch"))
+    .addOption(
+      new Option("--scenarios <list>", "comma-separated: full, projected, batch, batch-msgpack (rows in MessagePack), batch-feast (Feast's columnar answer)").default(
+        "full,projected,batch",
+      ),
+    )
     .parse()
     .opts<Options>();
   const wrk = findWrk();
@@ -63,10 +67,21 @@ async function main(): Promise<void> {
     { key: "full", name: "single read, all 60 features", lua: demoScript("full", opts.entities), c: opts.concurrency },
     { key: "projected", name: "single read, 10 features", lua: demoScript("projected", opts.entities), c: opts.concurrency },
     { key: "batch", name: "batch 100 × 10 features", lua: demoScript("batch", opts.entities), c: 1 },
+    { key: "batch-msgpack", name: "batch 100 × 10, MessagePack rows", lua: demoScript("batch-msgpack", opts.entities), c: 1 },
+    { key: "batch-feast", name: "batch 100 × 10, Feast columnar JSON", lua: demoScript("batch-feast", opts.entities), c: 1 },
   ].filter((s) => wanted.has(s.key));
+  // The answer's size per scenario (one request, body bytes), next to its CPU: what a batch body format costs on the wire.
+  const answerBytes = new Map<string, number>();
+  for (const s of scenarios) {
+    const r = demoRequest(s.key as DemoKind, opts.entities);
+    const res = await fetch(lane.url + r.path, { method: r.method, headers: r.headers, body: r.body });
+    const body = Buffer.from(await res.arrayBuffer());
+    if (res.status !== 200 || res.headers.get("signature") === null) throw new Error(`${s.key}: HTTP ${res.status} ${body.subarray(0, 200).toString()}`);
+    answerBytes.set(s.key, body.length);
+  }
   process.stdout.write(
     `bench/cpu — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, node ${process.version}, store ${opts.store}, load average ${loadavg()[0].toFixed(2)} before\n\n` +
-      `| scenario | c | req/s | P50 | P99 | runtime CPU / req | signer CPU / req |\n|---|---|---|---|---|---|---|\n`,
+      `| scenario | c | answer bytes | req/s | P50 | P99 | runtime CPU / req | signer CPU / req |\n|---|---|---|---|---|---|---|---|\n`,
   );
   try {
     for (const s of scenarios) {
@@ -78,7 +93,7 @@ async function main(): Promise<void> {
         const requests = r.requests;
         const per = (after: number, was: number) => `${((after - was) / requests).toFixed(0)} µs`;
         process.stdout.write(
-          `| ${s.name} | ${s.c} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${per(processCpu(pids.runtime), before.runtime)} | ${per(processCpu(pids.signer), before.signer)} |${r.errors ? ` ${r.errors} errors` : ""}\n`,
+          `| ${s.name} | ${s.c} | ${answerBytes.get(s.key)} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${per(processCpu(pids.runtime), before.runtime)} | ${per(processCpu(pids.signer), before.signer)} |${r.errors ? ` ${r.errors} errors` : ""}\n`,
         );
       }
     }

@@ -199,6 +199,8 @@ export interface ServedObject {
   readonly eventTimeMs: number;
   readonly writtenTimeMs: number;
   readonly bytes: Uint8Array;
+  /** The seal that verified over these bytes' body (enclave/seal.ts open): lets VerifiedLookups skip re-hashing an object it matched before. */
+  readonly seal?: { readonly kid: string; readonly mac: Buffer };
 }
 
 export type Freshness =
@@ -229,7 +231,7 @@ export function freshnessOf(checkpoint: HeldCheckpoint | undefined, key: Uint8Ar
 }
 
 /** The table's verdict once the proof is checked (freshnessOf; VerifiedLookups hands a remembered check). */
-export function freshnessVerdict(checkpoint: HeldCheckpoint, checked: ProofResult, served: ServedObject | null): Freshness {
+export function freshnessVerdict(checkpoint: HeldCheckpoint, checked: ProofResult, served: ServedObject | null, lookups?: VerifiedLookups): Freshness {
   if (!checked.ok) return UNPROVEN;
   const fresh: Freshness = { kind: "fresh", asOf: checkpoint.as_of, seq: checkpoint.seq };
   if (checked.present) {
@@ -237,14 +239,17 @@ export function freshnessVerdict(checkpoint: HeldCheckpoint, checked: ProofResul
     const leaf = parseEntityMapValue(checked.value);
     // Written after the checkpoint: at as_of, nothing newer than it existed either.
     if (served.eventTimeMs > leaf.eventTimeMs) return fresh;
-    const digest = hash("sha256", served.bytes, "buffer") as Buffer;
-    if (served.eventTimeMs === leaf.eventTimeMs && digest.equals(leaf.digest)) return fresh;
+    if (served.eventTimeMs === leaf.eventTimeMs && (lookups ? lookups.isLeafObject(leaf.digest, served) : sha256Is(leaf.digest, served.bytes))) return fresh;
     return { kind: "refused", code: "rolled_back" };
   }
   if (served === null) return fresh;
   // A new entity sealed shortly before (or after) as_of and not yet in the map: fresh as of as_of.
   if (served.writtenTimeMs >= checkpoint.as_of - CHECKPOINT_REPORT_WINDOW_MS) return fresh;
   return { kind: "refused", code: "rolled_back" };
+}
+
+function sha256Is(digest: Buffer, bytes: Uint8Array): boolean {
+  return (hash("sha256", bytes, "buffer") as Buffer).equals(digest);
 }
 
 /** Remembered lookups per signing thread: ≈ 200 B each (two 32-byte keys as a string, the 40-byte value), ≈ 6.5 MB at the bound. */
@@ -261,6 +266,8 @@ export const VERIFIED_LOOKUPS_MAX = 32_768;
  */
 export class VerifiedLookups {
   private readonly entries = new Map<string, Extract<ProofResult, { ok: true }>>();
+  /** Seal (kid, MAC) → the leaf digest the sealed bytes were hashed and found equal to (isLeafObject). */
+  private readonly matched = new Map<string, Buffer>();
 
   constructor(private readonly capacity: number = VERIFIED_LOOKUPS_MAX) {}
 
@@ -281,5 +288,24 @@ export class VerifiedLookups {
       this.entries.set(id, checked);
     }
     return checked;
+  }
+
+  /**
+   * Whether the served object is the one whose SHA-256 a leaf names. Hashed once per object: the
+   * seal that just verified over the served body names that body (two bodies under one MAC would
+   * be an HMAC-SHA256 collision under the writer's key), so an object whose seal was matched to this
+   * digest before carries the same body — the same view, entity, times, writer and features — and
+   * needs no second pass over its bytes. (Its envelope bytes could differ only in encoding, which no
+   * answer shows.) A digest the seal was not matched to is hashed: a rollback always is.
+   */
+  isLeafObject(digest: Buffer, served: ServedObject): boolean {
+    const id = served.seal === undefined || this.capacity === 0 ? undefined : served.seal.kid + "\u0000" + served.seal.mac.toString("latin1");
+    if (id !== undefined && this.matched.get(id)?.equals(digest) === true) return true;
+    if (!sha256Is(digest, served.bytes)) return false;
+    if (id !== undefined) {
+      if (this.matched.size >= this.capacity) this.matched.delete(this.matched.keys().next().value as string);
+      this.matched.set(id, digest);
+    }
+    return true;
   }
 }

@@ -241,6 +241,7 @@ function freshnessFor(def: ViewDef, entity: string, proof: WireProof | null, ctx
     checkpoint,
     lookups.check(checkpoint.root, entityMapKey(def.name, entity), () => fromWireProof(proof)),
     served,
+    lookups,
   );
 }
 
@@ -275,7 +276,7 @@ function renderEntityOnce(
   const object = opened.object;
   // P8: the view's checkpoint says whether this is the newest version (the seal only says a writer
   // made it). Before P2's guard, so an object the checkpoint refuses never raises a high-water mark.
-  const f = freshnessFor(def, entity, proof, ctx, { eventTimeMs: object.event_time, writtenTimeMs: object.written_time, bytes });
+  const f = freshnessFor(def, entity, proof, ctx, { eventTimeMs: object.event_time, writtenTimeMs: object.written_time, bytes, seal: opened.seal });
   if (f.kind === "refused") return done({ entity, found: false, error: { code: f.code, message: FRESHNESS_MESSAGES[f.code] }, ...UNPROVEN_FIELDS });
   const refused = ctx.guard?.(def.name, entity, object.event_time);
   if (refused) return done({ entity, found: false, error: refused, ...UNPROVEN_FIELDS });

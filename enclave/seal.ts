@@ -57,7 +57,14 @@ export const SEAL_FAILURE_MESSAGES: Readonly<Record<SealFailure, string>> = {
 };
 
 export type OpenResult =
-  { readonly ok: true; readonly object: FeatureObject; readonly writer: string } | { readonly ok: false; readonly code: SealFailure; readonly message: string };
+  | {
+      readonly ok: true;
+      readonly object: FeatureObject;
+      readonly writer: string;
+      /** The verified seal (kid, MAC): names this body among all a writer key sealed (enclave/checkpoint-state.ts uses it to skip re-hashing). */
+      readonly seal: { readonly kid: string; readonly mac: Buffer };
+    }
+  | { readonly ok: false; readonly code: SealFailure; readonly message: string };
 
 export const SEAL_KEY_BYTES = 32;
 
@@ -159,7 +166,7 @@ export class SealKeyring {
       throw err;
     }
     if (object.view !== view || object.entity !== entity) return refuse("object_mismatch");
-    return { ok: true, object, writer: entry.writer };
+    return { ok: true, object, writer: entry.writer, seal: stored.seal };
   }
 }
 

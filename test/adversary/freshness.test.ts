@@ -77,6 +77,8 @@ let twoOld: Buffer;
 let twoNew: Buffer;
 let purged: Buffer;
 let threeOld: Buffer;
+let sameFirst: Buffer;
+let sameSecond: Buffer;
 
 beforeAll(async () => {
   signer = await startRealSigner();
@@ -95,6 +97,10 @@ beforeAll(async () => {
   const threeNew = write("e_three", T0 - 25_000, "AR");
   report("e_three", T0 - 25_000, threeNew);
   purged = write("e_purged", T0 - 7200_000, "US");
+  // e_same: two writes with one event time (a correction); the map holds the second.
+  sameFirst = write("e_same", T0 - 40_000, "CA", T0 - 39_000);
+  sameSecond = write("e_same", T0 - 40_000, "MX", T0 - 38_000);
+  report("e_same", T0 - 40_000, sameSecond);
   for (let i = 0; i < 200; i++) {
     const b = write(`bulk_${i}`, T0 - 50_000, "IN");
     report(`bulk_${i}`, T0 - 50_000, b);
@@ -153,6 +159,21 @@ describe("P8 attacks: rolled-back objects", () => {
     const ok = await signedRead("e_two", twoNew, proofOf("e_two", seq));
     expect(bodyOf(ok)).toMatchObject({ found: true, features: { country: "DE" } });
     expect(consumerVerdict("e_two", ok)).toBe("verified");
+  });
+
+  test("another object with the leaf's event time, after the leaf's own object was served (and remembered by its seal) → rolled_back", async () => {
+    // The legitimate path twice: hashed and matched the first time, recognised by its seal the second.
+    for (let i = 0; i < 2; i++) {
+      const ok = await signedRead("e_same", sameSecond, proofOf("e_same", seq));
+      expect(bodyOf(ok)).toMatchObject({ found: true, features: { country: "MX" }, checkpoint_seq: seq });
+      expect(consumerVerdict("e_same", ok)).toBe("verified");
+    }
+    // The first write put back: same view, entity and event time, another seal → hashed, refused.
+    const s = await signedRead("e_same", sameFirst, proofOf("e_same", seq));
+    expect(s.status).toBe(502);
+    expect(bodyOf(s)).toMatchObject({ found: false, error: { code: "rolled_back" }, fresh_as_of: null });
+    expect(bodyOf(s).features).toBeUndefined();
+    expect(bodyOf(await signedRead("e_same", sameSecond, proofOf("e_same", seq)))).toMatchObject({ found: true, features: { country: "MX" } });
   });
 
   test("the older object without a proof: served with fresh_as_of null, which the consumer rejects by default", async () => {

@@ -1,5 +1,6 @@
 // P8 (docs/trust.md): the enclave's acceptance of writer checkpoints and the per-object freshness
 // table (enclave/checkpoint-state.ts), one test per rule and per refusal.
+import { hash } from "node:crypto";
 import { CHECKPOINTS_PER_VIEW, CheckpointState, freshnessOf, HeldCheckpoints, VerifiedLookups, type HeldCheckpoint } from "../../enclave/checkpoint-state";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
 import { CHECKPOINT_FUTURE_SKEW_MS, CHECKPOINT_REPORT_WINDOW_MS, entityMapValue, sealCheckpoint } from "../../wire/checkpoint";
@@ -227,5 +228,59 @@ describe("VerifiedLookups: what verified proofs showed, per map root", () => {
     lookups.check(r, key(0), () => (asked++, m.prove(key(0)))); // evicted: asked again
     lookups.check(r, key(4), () => (asked++, m.prove(key(4)))); // kept
     expect(asked).toBe(1);
+  });
+});
+
+describe("VerifiedLookups.isLeafObject: the served object against a leaf's digest, hashed once per seal", () => {
+  const objectKeyring = new SealKeyring([writer], writer.kid, { expiresAt: NOW + 3600_000 });
+  const served = (country: number) => {
+    const bytes = objectKeyring.seal({ view: "users", entity: "u1", event_time: NOW - 1000, written_time: NOW - 900 + country, features: { score: country } });
+    const opened = objectKeyring.open(bytes, "users", "u1", null, NOW);
+    if (!opened.ok) throw new Error(opened.code);
+    return { eventTimeMs: NOW - 1000, writtenTimeMs: NOW - 900 + country, bytes, seal: opened.seal };
+  };
+  const digestOf = (b: Uint8Array) => hash("sha256", b, "buffer") as Buffer;
+
+  it("matches the bytes whose SHA-256 the leaf holds and refuses any other, remembered or not", () => {
+    const lookups = new VerifiedLookups();
+    const newest = served(1);
+    const other = served(2);
+    expect(lookups.isLeafObject(digestOf(newest.bytes), newest)).toBe(true);
+    expect(lookups.isLeafObject(digestOf(newest.bytes), newest)).toBe(true);
+    // Another object (its own valid seal) against the newest's digest: hashed, not the leaf's.
+    expect(lookups.isLeafObject(digestOf(newest.bytes), other)).toBe(false);
+    // The newest's seal remembered for its digest says nothing about another digest.
+    expect(lookups.isLeafObject(digestOf(other.bytes), newest)).toBe(false);
+    expect(lookups.isLeafObject(digestOf(other.bytes), other)).toBe(true);
+  });
+
+  it("once matched, recognises the object by its seal without hashing: same seal, same body (envelope bytes aside)", () => {
+    const lookups = new VerifiedLookups();
+    const newest = served(1);
+    const leaf = digestOf(newest.bytes);
+    // The same sealed body in an envelope encoded otherwise (one trailing byte here stands in for
+    // another MessagePack encoding): bytes that no longer hash to the leaf, same seal.
+    const reencoded = { ...newest, bytes: Buffer.concat([newest.bytes, Buffer.from([0xc0])]) };
+    expect(lookups.isLeafObject(leaf, reencoded)).toBe(false); // not seen yet: hashed
+    expect(lookups.isLeafObject(leaf, newest)).toBe(true); // hashed and remembered
+    expect(lookups.isLeafObject(leaf, reencoded)).toBe(true); // its seal names the remembered body
+    // An object without a seal is always hashed.
+    const { seal: _unused, ...unsealed } = reencoded;
+    expect(lookups.isLeafObject(leaf, unsealed)).toBe(false);
+  });
+
+  it("keeps nothing at capacity 0 (every object hashed) and is bounded, the oldest seal first", () => {
+    const none = new VerifiedLookups(0);
+    const newest = served(1);
+    const leaf = digestOf(newest.bytes);
+    const reencoded = { ...newest, bytes: Buffer.concat([newest.bytes, Buffer.from([0xc0])]) };
+    expect(none.isLeafObject(leaf, newest)).toBe(true);
+    expect(none.isLeafObject(leaf, reencoded)).toBe(false);
+    const small = new VerifiedLookups(2);
+    const objects = [served(1), served(2), served(3)];
+    for (const o of objects) expect(small.isLeafObject(digestOf(o.bytes), o)).toBe(true);
+    const again = (o: (typeof objects)[number]) => small.isLeafObject(digestOf(o.bytes), { ...o, bytes: Buffer.concat([o.bytes, Buffer.from([0xc0])]) });
+    expect(again(objects[2]!)).toBe(true); // kept
+    expect(again(objects[0]!)).toBe(false); // evicted: hashed, and these bytes do not match
   });
 });
