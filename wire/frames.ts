@@ -11,7 +11,7 @@
  * load without adding latency when idle).
  */
 import { Packr, RESERVE_START_SPACE, Unpackr } from "msgpackr";
-import { MAX_SEALED_CHECKPOINT_BYTES, type WireProof } from "./checkpoint";
+import { decodeProofList, encodeProofList, MAX_SEALED_CHECKPOINT_BYTES, ProofListError, type WireProof } from "./checkpoint";
 import { asBuffer } from "./msgpack-scan";
 import type { Ed25519Jwk } from "./keys";
 import type { RawReadRequest } from "./request";
@@ -337,6 +337,11 @@ export function encodeFrame(id: number, kind: FrameKind, message: unknown): Buff
   // frame is packed in place, no second buffer and no copy (a batch frame is ≈ 410 KB;
   // bench/micro/frame-encode.ts). msgpackr never writes over a buffer it returned: later packs go
   // after it or into a new one, so the frame stays valid while it waits in a FrameWriter queue.
+  // A SignRead's proofs travel as one proof list (wire/checkpoint.ts), not as MessagePack maps;
+  // bytes already encoded (a test's hostile list) pass as they are.
+  if (kind === FrameKind.SignRead && Array.isArray((message as { proofs?: unknown }).proofs)) {
+    message = { ...(message as SignReadRequest), proofs: encodeProofList((message as SignReadRequest).proofs!) };
+  }
   const frame = packr.pack(message, RESERVE_START_SPACE | FRAME_HEADER_BYTES);
   frame.writeUInt32BE(frame.length - 4, 0);
   frame.writeUInt32BE(id >>> 0, 4);
@@ -668,24 +673,17 @@ export const decodeProvisionRegistryResponse = (payload: Uint8Array): ProvisionR
   return { version, digest: str(m, "digest", 64), ...(document ? { document } : {}) };
 };
 
-// A proof is at most 256 siblings (wire/entity-map.ts MAX_PROOF_DEPTH).
-const MAX_PROOF_SIBLINGS_BYTES = 256 * 32;
+// One record per object: at most a tag, a header, 256 siblings and a leaf each (wire/checkpoint.ts).
+const MAX_PROOF_RECORD_BYTES = 9 + 256 * 32 + 72;
 
 function decodeProofs(m: Fields, objects: number): Array<WireProof | null> {
-  const proofs = list(m, "proofs", objects);
-  if (proofs.length !== objects) badField("proofs must be parallel to objects");
-  return proofs.map((p, i) => {
-    if (p === null || p === undefined) return null;
-    const f = map(p, `proofs[${i}]`);
-    const leafKey = optBin(f, "leaf_key", 32);
-    const leafValue = optBin(f, "leaf_value", 40);
-    return {
-      seq: int(f, "seq"),
-      siblings: bin(f, "siblings", MAX_PROOF_SIBLINGS_BYTES),
-      ...(leafKey ? { leaf_key: leafKey } : {}),
-      ...(leafValue ? { leaf_value: leafValue } : {}),
-    };
-  });
+  const bytes = bin(m, "proofs", Math.max(1, objects) * MAX_PROOF_RECORD_BYTES);
+  try {
+    return decodeProofList(bytes, objects);
+  } catch (err) {
+    if (err instanceof ProofListError) return badField(`proofs: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Sealed checkpoints are at most MAX_SEALED_CHECKPOINT_BYTES; a host forwards at most this many at once. */

@@ -6,7 +6,7 @@
 // legitimate path gives a fresh bound that verifies.
 import { SealKeyring } from "../../enclave/seal";
 import { receivedFromSigned, verifyResponse, VerificationError } from "../../verifier/response";
-import { entityMapValue, sealCheckpoint, toWireProof, type WireProof } from "../../wire/checkpoint";
+import { encodeProofList, entityMapValue, sealCheckpoint, toWireProof, type WireProof } from "../../wire/checkpoint";
 import { EntityMap, entityMapKey } from "../../wire/entity-map";
 import { decodeErrorReply, decodeKeyInfo, decodeProvideCheckpointsResponse, decodeSignedResponse, FrameKind, type KeyInfo, type SignedResponse } from "../../wire/frames";
 import { DEMO_VIEW } from "../../dev/lane/demo-data";
@@ -211,6 +211,26 @@ describe("P8 attacks: rolled-back objects", () => {
     const s = await signedRead("e_current", null, proofOf("e_current", seq, forged));
     // A signed refusal naming the withholding: the consumer verifies it and sees no value.
     expect(bodyOf(s)).toMatchObject({ found: false, error: { code: "object_withheld" }, fresh_as_of: null });
+  });
+
+  test("proof lists the host garbles (truncated, trailing bytes, another count, unknown tag, over-deep, a leaf swapped in) → bad_frame or no bound, never a value fresher than proven; the signer keeps serving", async () => {
+    const good = encodeProofList([proofOf("e_current", seq)]);
+    const leafless = encodeProofList([{ seq, siblings: proofOf("e_current", seq).siblings }]);
+    const tooDeep = Buffer.alloc(9 + 257 * 32);
+    tooDeep[0] = 1;
+    tooDeep.writeUInt16BE(257, 7);
+    for (const proofs of [good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.from([0])]), Buffer.concat([good, good]), Buffer.from([7]), tooDeep]) {
+      const reply = await read.request(FrameKind.SignRead, { method: "GET", path: `/v1/features/${VIEW}/e_current`, query: QUERY, objects: [current], proofs });
+      if (reply === "closed" || reply.kind !== FrameKind.Error) throw new Error("expected an error reply");
+      expect(decodeErrorReply(reply.payload).code).toBe("bad_frame");
+    }
+    // Well-formed bytes claiming absence for an entity in the map: the path does not verify → unproven.
+    const s = decodeSignedResponse(await read.ok(FrameKind.SignRead, { method: "GET", path: `/v1/features/${VIEW}/bulk_9`, query: QUERY, objects: [null], proofs: leafless }));
+    expect(bodyOf(s)).toMatchObject({ found: false, fresh_as_of: null });
+    // The legitimate list, as raw bytes: fresh.
+    const ok = decodeSignedResponse(await read.ok(FrameKind.SignRead, { method: "GET", path: `/v1/features/${VIEW}/e_current`, query: QUERY, objects: [current], proofs: good }));
+    expect(bodyOf(ok)).toMatchObject({ found: true, checkpoint_seq: seq });
+    expect(consumerVerdict("e_current", ok)).toBe("verified");
   });
 
   test("the object withheld next to its (true) presence proof → object_withheld", async () => {

@@ -5,11 +5,14 @@ import { Packr } from "msgpackr";
 import {
   CheckpointFormatError,
   checkpointMacValid,
+  decodeProofList,
+  encodeProofList,
   entityMapValue,
   fromWireProof,
   MAX_SEALED_CHECKPOINT_BYTES,
   parseEntityMapValue,
   parseSealedCheckpoint,
+  ProofListError,
   sealCheckpoint,
   toWireProof,
 } from "../../wire/checkpoint";
@@ -78,5 +81,48 @@ describe("wire/checkpoint", () => {
     expect(fromWireProof({ seq: 1, siblings: Buffer.alloc(33) })).toBeNull();
     expect(fromWireProof({ seq: 1, siblings: Buffer.alloc(32), leaf_key: Buffer.alloc(32) })).toBeNull();
     expect(fromWireProof({ seq: 1, siblings: Buffer.alloc(32), leaf_key: Buffer.alloc(31), leaf_value: Buffer.alloc(40) })).toBeNull();
+  });
+});
+
+describe("the proof list (SignReadRequest.proofs on the wire)", () => {
+  const map = new EntityMap();
+  for (let i = 0; i < 300; i++) map.set(entityMapKey("users", `u${i}`), entityMapValue(i, Buffer.from(`o${i}`)));
+  const root = map.rootHash();
+  const proofOf = (entity: string, seq = 5) => toWireProof(seq, map.prove(entityMapKey("users", entity)));
+
+  it("round trips inclusion, absence and no proof, in order, and the proofs still verify", () => {
+    const proofs = [proofOf("u7"), null, proofOf("nobody", 2 ** 48 - 1), proofOf("u299", 1), null];
+    const back = decodeProofList(encodeProofList(proofs), proofs.length);
+    expect(back).toEqual(
+      proofs.map((p) =>
+        p === null ? null : { seq: p.seq, siblings: Buffer.from(p.siblings), ...(p.leaf_key ? { leaf_key: Buffer.from(p.leaf_key), leaf_value: Buffer.from(p.leaf_value!) } : {}) },
+      ),
+    );
+    expect(verifyEntityMapProof(root, entityMapKey("users", "u7"), fromWireProof(back[0]!)!)).toMatchObject({ ok: true, present: true });
+    expect(verifyEntityMapProof(root, entityMapKey("users", "nobody"), fromWireProof(back[2]!)!)).toMatchObject({ ok: true, present: false });
+    expect(decodeProofList(encodeProofList([]), 0)).toEqual([]);
+    // A proof with no siblings (a map of one leaf) and one at the depth bound.
+    const deep = { seq: 3, siblings: Buffer.alloc(256 * 32, 1) };
+    expect(decodeProofList(encodeProofList([{ seq: 1, siblings: Buffer.alloc(0) }, deep]), 2)).toEqual([{ seq: 1, siblings: Buffer.alloc(0) }, deep]);
+  });
+
+  it("hostile bytes: a wrong count, truncation anywhere, trailing bytes, an unknown tag, too many siblings → ProofListError", () => {
+    const good = encodeProofList([proofOf("u7"), proofOf("nobody")]);
+    expect(() => decodeProofList(good, 3)).toThrow(ProofListError);
+    expect(() => decodeProofList(good, 1)).toThrow(/after the last/);
+    for (let cut = 0; cut < good.length; cut++) expect(() => decodeProofList(good.subarray(0, cut), 2)).toThrow(ProofListError);
+    expect(() => decodeProofList(Buffer.concat([good, Buffer.from([0])]), 2)).toThrow(ProofListError);
+    for (const tag of [3, 0x80, 0xff]) expect(() => decodeProofList(Buffer.from([tag]), 1)).toThrow(/unknown tag/);
+    const tooDeep = Buffer.alloc(9 + 257 * 32);
+    tooDeep[0] = 1;
+    tooDeep.writeUInt16BE(257, 7);
+    expect(() => decodeProofList(tooDeep, 1)).toThrow(/257 siblings/);
+  });
+
+  it("the encoder refuses a proof no record can carry", () => {
+    expect(() => encodeProofList([{ seq: 1, siblings: Buffer.alloc(33) }])).toThrow(RangeError);
+    expect(() => encodeProofList([{ seq: 1, siblings: Buffer.alloc(32), leaf_key: Buffer.alloc(32) }])).toThrow(RangeError);
+    expect(() => encodeProofList([{ seq: 2 ** 48, siblings: Buffer.alloc(0) }])).toThrow(RangeError);
+    expect(() => encodeProofList([{ seq: 1, siblings: Buffer.alloc(257 * 32) }])).toThrow(RangeError);
   });
 });

@@ -94,6 +94,17 @@ describe("the SignRead trace request and the SignedResponse timing trailer (stag
   const pack = (v: unknown) => new Packr({ useRecords: false }).pack(v);
   const answer = { status: 200, contentType: "application/json", contentDigest: "sha-256=:x:", signatureInput: "sig1=()", signature: "sig1=:y:", body: Buffer.from("{}") };
 
+  it("a SignRead's proofs travel as one proof list and decode back; a list that is not one is bad_frame", () => {
+    const base = { method: "GET", path: "/v1/features/v/e", query: "", objects: [Buffer.from("o"), null] };
+    const proofs = [{ seq: 9, siblings: Buffer.alloc(64, 2), leaf_key: Buffer.alloc(32, 3), leaf_value: Buffer.alloc(40, 4) }, null];
+    const frame = encodeFrame(1, FrameKind.SignRead, { ...base, proofs });
+    expect(decodeSignRead(frame.subarray(9)).proofs).toEqual(proofs);
+    for (const junk of [[{ seq: 1 }], "proofs", Buffer.from([1]), Buffer.from([0]), Buffer.from([0, 0, 0])]) {
+      expect(() => decodeSignRead(pack({ ...base, proofs: junk }))).toThrow(FrameFieldError);
+    }
+    expect(decodeSignRead(pack({ ...base, proofs: Buffer.from([0, 0]) })).proofs).toEqual([null, null]);
+  });
+
   it("reads trace only as `true`; anything else is no trace", () => {
     const base = { method: "GET", path: "/v1/features/v/e", query: "", objects: [null] };
     expect(decodeSignRead(pack({ ...base, trace: true })).trace).toBe(true);
