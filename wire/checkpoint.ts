@@ -214,8 +214,8 @@ export class ProofListError extends Error {
   }
 }
 
-/** The runtime's side: the proofs of one SignRead as one byte string (throws RangeError on a proof no record can carry). */
-export function encodeProofList(proofs: ReadonlyArray<WireProof | null | undefined>): Buffer {
+/** Bytes the proof list of `proofs` takes (throws RangeError on a proof no record can carry). */
+export function proofListBytes(proofs: ReadonlyArray<WireProof | null | undefined>): number {
   let size = 0;
   for (const p of proofs) {
     if (p === null || p === undefined) size += 1;
@@ -227,8 +227,11 @@ export function encodeProofList(proofs: ReadonlyArray<WireProof | null | undefin
       size += 9 + p.siblings.length + (leaf ? KEY_BYTES + VALUE_BYTES : 0);
     }
   }
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
+  return size;
+}
+
+/** Writes the proof list at `at` (room checked by the caller with proofListBytes, which also checks the proofs); returns the end. */
+export function writeProofList(out: Buffer, at: number, proofs: ReadonlyArray<WireProof | null | undefined>): number {
   for (const p of proofs) {
     if (p === null || p === undefined) {
       out[at++] = PROOF_NONE;
@@ -246,6 +249,13 @@ export function encodeProofList(proofs: ReadonlyArray<WireProof | null | undefin
       at += KEY_BYTES + VALUE_BYTES;
     }
   }
+  return at;
+}
+
+/** The runtime's side: the proofs of one SignRead as one byte string (throws RangeError on a proof no record can carry). */
+export function encodeProofList(proofs: ReadonlyArray<WireProof | null | undefined>): Buffer {
+  const out = Buffer.allocUnsafe(proofListBytes(proofs));
+  writeProofList(out, 0, proofs);
   return out;
 }
 
