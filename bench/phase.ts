@@ -1,4 +1,5 @@
 /** One measured scenario: drive a load pattern (dev load generator), sample runtime RSS and client CPU, attach the stage-trace breakdown. (Split out of bench/main.ts by job, issue #17.) */
+import { readFileSync } from "node:fs";
 import { SingleBar, Presets } from "cli-progress";
 import { clockFor, closedLoop, openLoop, type PhaseResult, type Progress, type Send } from "../dev/load";
 import { LaneTarget } from "./targets";
@@ -38,16 +39,35 @@ export async function scrape(url: string): Promise<MetricsSnapshot | undefined> 
   }
 }
 
+/**
+ * Where the runtime's RSS is read while a scenario runs: /proc/<pid>/status when the lane is local
+ * (costs the runtime nothing), else its /metrics. A scrape costs the runtime ≈ 2 ms of CPU in one
+ * piece (prom-client renders every series; docs/performance.md "Session 7"), which at two scrapes
+ * a second would put the instrument into the tail it measures.
+ */
+export type RssSource = { readonly pid: () => number | undefined } | { readonly url: string };
+
+/** VmRSS of a local process in bytes (undefined when it is gone). */
+export function procRss(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return kb ? Number(kb[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Polls the runtime's RSS while a scenario runs; returns the peak. */
-export function rssSampler(url: string | undefined): { stop(): Promise<number | undefined> } {
-  if (!url) return { stop: async () => undefined };
+export function rssSampler(source: RssSource | undefined): { stop(): Promise<number | undefined> } {
+  if (!source) return { stop: async () => undefined };
   let peak: number | undefined;
   let running = true;
   const loop = (async () => {
     while (running) {
-      const m = await scrape(url);
-      if (m?.rss !== undefined) peak = Math.max(peak ?? 0, m.rss);
-      await new Promise((r) => setTimeout(r, 500));
+      const rss = "pid" in source ? procRss(source.pid()) : (await scrape(source.url))?.rss;
+      if (rss !== undefined) peak = Math.max(peak ?? 0, rss);
+      await new Promise((r) => setTimeout(r, "pid" in source ? 100 : 500));
     }
   })();
   return {
@@ -71,7 +91,7 @@ export interface PhaseSpec {
   readonly simulation?: string;
 }
 
-export async function runPhase(spec: PhaseSpec, opts: BenchOptions, metricsUrl: string | undefined): Promise<ScenarioResult> {
+export async function runPhase(spec: PhaseSpec, opts: BenchOptions, rssFrom: RssSource | undefined): Promise<ScenarioResult> {
   const progress: Progress = { completed: 0, errors: 0 };
   const totalMs = (opts.warmup + opts.duration) * 1000;
   const bar = opts.progress
@@ -88,7 +108,7 @@ export async function runPhase(spec: PhaseSpec, opts: BenchOptions, metricsUrl: 
     lastT = now;
     bar?.update(Math.min(100, Math.round(((now - began) / totalMs) * 100)), { rps: rps.toFixed(0), errors: progress.errors });
   }, 250);
-  const rss = spec.target === "lane" ? rssSampler(metricsUrl) : rssSampler(undefined);
+  const rss = spec.target === "lane" ? rssSampler(rssFrom) : rssSampler(undefined);
   const verifyBefore = spec.laneTarget ? { ...spec.laneTarget.verify, byCode: { ...spec.laneTarget.verify.byCode } } : undefined;
   const traceFrom = opts.traceFile && spec.target === "lane" ? traceSize(opts.traceFile) : undefined;
   // CPU of this process over the measured part only: sample after warm-up.

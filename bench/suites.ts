@@ -14,7 +14,7 @@ import { objectKey } from "../wire/object";
 import { sizedObject } from "./targets";
 import type { Ed25519Jwk } from "../wire/keys";
 import { BenchOptions } from "./options";
-import { MetricsSnapshot, scrape, PhaseSpec, runPhase, tracedBreakdown } from "./phase";
+import { MetricsSnapshot, scrape, PhaseSpec, runPhase, tracedBreakdown, type RssSource } from "./phase";
 import { WrkResult, findWrk, singleScript, batchScript, runWrk, wrkScenario } from "./wrk";
 import { startLocal } from "./local";
 
@@ -30,6 +30,8 @@ export async function defaultSuite(
   pids?: () => { readonly runtime?: number; readonly signer?: number },
 ): Promise<{ scenarios: ScenarioResult[]; added?: BenchResult["added"]; maxRps: number; wrk?: WrkResult; cpuPerRead?: BenchResult["cpuPerRead"] }> {
   const w = defaultWorkload(opts.entities, opts.batchSize);
+  // A local lane's RSS from /proc (free); a remote one's from /metrics.
+  const rssFrom: RssSource = pids ? { pid: () => pids().runtime } : { url };
   const lane = new LaneTarget(url, opts.concurrency, key.jwk, opts.verifyShare, 11);
   const batchLane = new LaneTarget(url, opts.batchConcurrency, key.jwk, Math.max(opts.verifyShare, 0.1), 12);
   const scenarios: ScenarioResult[] = [];
@@ -52,10 +54,10 @@ export async function defaultSuite(
           undefined,
         ),
       );
-    const single = await runPhase(closed("single", `Signed single read, c=${c}`, "single"), opts, url);
+    const single = await runPhase(closed("single", `Signed single read, c=${c}`, "single"), opts, rssFrom);
     scenarios.push(single);
-    scenarios.push(await runPhase(closed("projected", `Signed read, 10 features, c=${c}`, "projected"), opts, url));
-    scenarios.push(await runPhase(closed("batch", `Signed batch ${opts.batchSize}×10 features, c=${opts.batchConcurrency}`, "batch"), opts, url));
+    scenarios.push(await runPhase(closed("projected", `Signed read, 10 features, c=${c}`, "projected"), opts, rssFrom));
+    scenarios.push(await runPhase(closed("batch", `Signed batch ${opts.batchSize}×10 features, c=${opts.batchConcurrency}`, "batch"), opts, rssFrom));
     let wrk: WrkResult | undefined;
     let cpuPerRead: BenchResult["cpuPerRead"];
     let peerSkipped: string | undefined;
@@ -157,7 +159,7 @@ export async function defaultSuite(
           laneTarget: openLane,
         },
         opts,
-        url,
+        rssFrom,
       );
       scenarios.push(laneHalf);
       if (directHalf) added = { rate, ...addedLatency(laneHalf.summary, directHalf.summary) };
@@ -234,7 +236,7 @@ export async function hedgingSuite(opts: BenchOptions, log: (s: string) => void)
           simulation: `SIMULATION ${opts.hedgeModel}`,
         },
         { ...opts, duration: opts.duration * 2 },
-        local.lane.url,
+        { pid: () => local.lane.pids().runtime },
       );
       await target.close();
       const after = await scrape(local.lane.url);
