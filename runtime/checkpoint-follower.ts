@@ -120,7 +120,7 @@ export class CheckpointFollower {
     return lookups.map(({ view, entity }) => {
       const s = this.views.get(view);
       if (!s?.proving) return null;
-      return toWireProof(s.proving.seq, s.map.prove(this.keyOf(view, entity)));
+      return toWireProof(s.proving.seq, s.map.provePacked(this.keyOf(view, entity)));
     });
   }
 

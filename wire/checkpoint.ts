@@ -30,7 +30,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { Packr } from "msgpackr";
-import { DIGEST_BYTES, KEY_BYTES, MAX_PROOF_DEPTH, VALUE_BYTES, type EntityMapProof } from "./entity-map";
+import { DIGEST_BYTES, KEY_BYTES, MAX_PROOF_DEPTH, VALUE_BYTES, type EntityMapProof, type PackedEntityMapProof } from "./entity-map";
 import { LANE_NAME } from "./key-directory";
 import { SEAL_KID } from "./object";
 import { asBuffer } from "./msgpack-scan";
@@ -182,8 +182,9 @@ export interface WireProof {
   readonly leaf_value?: Uint8Array;
 }
 
-export function toWireProof(seq: number, proof: EntityMapProof): WireProof {
-  const siblings = Buffer.concat(proof.siblings);
+export function toWireProof(seq: number, proof: EntityMapProof | PackedEntityMapProof): WireProof {
+  // EntityMap.provePacked's siblings are already one Buffer (the host's hot path); a verifier-shaped proof is joined.
+  const siblings = Buffer.isBuffer(proof.siblings) ? proof.siblings : Buffer.concat(proof.siblings as readonly Buffer[]);
   return proof.leaf ? { seq, siblings, leaf_key: proof.leaf.key, leaf_value: proof.leaf.value } : { seq, siblings };
 }
 

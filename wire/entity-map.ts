@@ -112,6 +112,12 @@ export interface EntityMapProof {
   readonly leaf?: EntityMapLeaf;
 }
 
+/** A proof as provePacked makes it: the siblings concatenated (32 bytes each, root-down). */
+export interface PackedEntityMapProof {
+  readonly siblings: Buffer;
+  readonly leaf?: EntityMapLeaf;
+}
+
 export type ProofResult =
   | { readonly ok: true; readonly present: true; readonly value: Buffer }
   | { readonly ok: true; readonly present: false }
@@ -148,37 +154,36 @@ export function verifyEntityMapProof(root: Uint8Array, key: Uint8Array, proof: E
 }
 
 // ---- The tree (writers and hosts hold it; the enclave only verifies proofs) ----
+//
+// Held in a slot pool rather than one JS object per leaf and node: a view's map lives in every
+// runtime and in its sequencer, and objects with Buffers cost ≈ 785 B per entity (a c7g.large's
+// 4 GiB held ≈ 4 M entities; bench/micro/entity-map.ts). A slot is 32 bytes of hash in `hashes`
+// plus two int32 in `links`: a node's children (NONE for an empty subtree), or a leaf's record
+// (LEAF_TAG | index into `records`, 72 bytes: key then value). Freed slots and records are reused.
+// Every Buffer the map hands out is a copy: slots are rewritten in place and the pool moves when
+// it grows.
 
-interface Leaf {
-  readonly kind: 0;
-  readonly key: Buffer;
-  value: Buffer;
-  hash: Buffer;
-}
-interface Node {
-  readonly kind: 1;
-  left: Tree;
-  right: Tree;
-  hash: Buffer;
-}
-type Tree = Leaf | Node | null;
-
-const hashOf = (t: Tree): Buffer => (t === null ? EMPTY : t.hash);
-
-function makeLeaf(key: Buffer, value: Buffer): Leaf {
-  return { kind: 0, key, value, hash: leafHash(key, value) };
-}
-
-function makeNode(left: Tree, right: Tree): Node {
-  return { kind: 1, left, right, hash: nodeHash(hashOf(left), hashOf(right)) };
-}
+const NONE = -1;
+/** Sibling slots of the path being proven (a path is at most MAX_PROOF_DEPTH deep); synchronous use only. */
+const pathSlots = new Int32Array(MAX_PROOF_DEPTH);
+const LEAF_TAG = 0x40000000;
+const RECORD_BYTES = KEY_BYTES + VALUE_BYTES;
+const INITIAL_SLOTS = 64;
 
 /**
  * A view's entity map in memory: set/delete by key, root, proofs. Updates cost one hash per level
  * of the path (≈ log2 n), so a writer can keep the map current while it writes.
  */
 export class EntityMap {
-  private root: Tree = null;
+  private hashes = Buffer.alloc(INITIAL_SLOTS * DIGEST_BYTES);
+  /** Per slot: [left, right] of a node, or [LEAF_TAG | record, 0] of a leaf. */
+  private links = new Int32Array(INITIAL_SLOTS * 2);
+  private records = Buffer.alloc(INITIAL_SLOTS * RECORD_BYTES);
+  private slotsUsed = 0;
+  private recordsUsed = 0;
+  private readonly freeSlots: number[] = [];
+  private readonly freeRecords: number[] = [];
+  private root = NONE;
   private count = 0;
 
   get size(): number {
@@ -186,14 +191,14 @@ export class EntityMap {
   }
 
   rootHash(): Buffer {
-    return hashOf(this.root);
+    return this.root === NONE ? Buffer.from(EMPTY) : Buffer.from(this.hashes.subarray(this.root * DIGEST_BYTES, (this.root + 1) * DIGEST_BYTES));
   }
 
   get(key: Uint8Array): Buffer | undefined {
     let t = this.root;
-    for (let d = 0; t !== null; d++) {
-      if (t.kind === 0) return t.key.equals(key) ? t.value : undefined;
-      t = keyBit(key, d) === 0 ? t.left : t.right;
+    for (let d = 0; t !== NONE; d++) {
+      if (this.isLeaf(t)) return this.keyIs(t, key) ? Buffer.from(this.valueOf(t)) : undefined;
+      t = keyBit(key, d) === 0 ? this.links[2 * t]! : this.links[2 * t + 1]!;
     }
     return undefined;
   }
@@ -201,72 +206,204 @@ export class EntityMap {
   /** Sets key's value (the digest of the entity's current object, or of its tombstone). */
   set(key: Uint8Array, value: Uint8Array): void {
     if (key.length !== KEY_BYTES || value.length !== VALUE_BYTES) throw new RangeError(`entity map keys are ${KEY_BYTES} bytes and values ${VALUE_BYTES}`);
-    const k = Buffer.from(key);
-    const v = Buffer.from(value);
-    this.root = this.insert(this.root, k, v, 0);
-  }
-
-  private insert(t: Tree, key: Buffer, value: Buffer, depth: number): Tree {
-    if (t === null) {
-      this.count++;
-      return makeLeaf(key, value);
-    }
-    if (t.kind === 0) {
-      if (t.key.equals(key)) {
-        if (!t.value.equals(value)) {
-          t.value = value;
-          t.hash = leafHash(key, value);
-        }
-        return t;
-      }
-      this.count++;
-      return split(t, makeLeaf(key, value), depth);
-    }
-    if (keyBit(key, depth) === 0) t.left = this.insert(t.left, key, value, depth + 1);
-    else t.right = this.insert(t.right, key, value, depth + 1);
-    t.hash = nodeHash(hashOf(t.left), hashOf(t.right));
-    return t;
+    this.root = this.insert(this.root, key, value, 0);
   }
 
   /** Removes key (the entity has no object any more). Returns whether it was there. */
   delete(key: Uint8Array): boolean {
+    if (key.length !== KEY_BYTES) return false;
     const before = this.count;
-    this.root = this.remove(this.root, Buffer.from(key), 0);
+    this.root = this.remove(this.root, key, 0);
     return this.count < before;
   }
 
-  private remove(t: Tree, key: Buffer, depth: number): Tree {
-    if (t === null) return null;
-    if (t.kind === 0) {
-      if (!t.key.equals(key)) return t;
-      this.count--;
-      return null;
+  prove(key: Uint8Array): EntityMapProof {
+    const packed = this.provePacked(key);
+    const siblings: Buffer[] = [];
+    for (let at = 0; at < packed.siblings.length; at += DIGEST_BYTES) siblings.push(packed.siblings.subarray(at, at + DIGEST_BYTES));
+    return packed.leaf ? { siblings, leaf: packed.leaf } : { siblings };
+  }
+
+  /**
+   * The proof with its siblings concatenated root-down, as it travels (wire/checkpoint.ts
+   * toWireProof takes either shape): one Buffer per proof, siblings and leaf in it — the host
+   * proves every entity it serves.
+   */
+  provePacked(key: Uint8Array): PackedEntityMapProof {
+    let depth = 0;
+    let t = this.root;
+    for (; t !== NONE && !this.isLeaf(t); depth++) {
+      const right = keyBit(key, depth) === 1;
+      pathSlots[depth] = right ? this.links[2 * t]! : this.links[2 * t + 1]!;
+      t = right ? this.links[2 * t + 1]! : this.links[2 * t]!;
     }
-    if (keyBit(key, depth) === 0) t.left = this.remove(t.left, key, depth + 1);
-    else t.right = this.remove(t.right, key, depth + 1);
-    // Keep the tree canonical: a node left with a single leaf and nothing else becomes that leaf.
-    if (t.left === null && (t.right === null || t.right.kind === 0)) return t.right;
-    if (t.right === null && t.left !== null && t.left.kind === 0) return t.left;
-    t.hash = nodeHash(hashOf(t.left), hashOf(t.right));
+    const out = Buffer.allocUnsafe(depth * DIGEST_BYTES + (t === NONE ? 0 : RECORD_BYTES));
+    for (let d = 0; d < depth; d++) {
+      const sibling = pathSlots[d]!;
+      if (sibling === NONE) out.fill(0, d * DIGEST_BYTES, (d + 1) * DIGEST_BYTES);
+      else this.hashes.copy(out, d * DIGEST_BYTES, sibling * DIGEST_BYTES, (sibling + 1) * DIGEST_BYTES);
+    }
+    const siblings = out.subarray(0, depth * DIGEST_BYTES);
+    if (t === NONE) return { siblings };
+    const r = this.recordAt(t);
+    const at = depth * DIGEST_BYTES;
+    this.records.copy(out, at, r, r + RECORD_BYTES);
+    return { siblings, leaf: { key: out.subarray(at, at + KEY_BYTES), value: out.subarray(at + KEY_BYTES, at + RECORD_BYTES) } };
+  }
+
+  // ---- slots ----
+
+  private isLeaf(t: number): boolean {
+    // NONE (−1) has every bit set: a leaf's first link is LEAF_TAG | record, never negative.
+    const first = this.links[2 * t]!;
+    return first >= LEAF_TAG;
+  }
+
+  private recordAt(t: number): number {
+    return (this.links[2 * t]! & ~LEAF_TAG) * RECORD_BYTES;
+  }
+
+  private keyIs(t: number, key: Uint8Array): boolean {
+    const r = this.recordAt(t);
+    return this.records.compare(key, 0, KEY_BYTES, r, r + KEY_BYTES) === 0;
+  }
+
+  private valueOf(t: number): Buffer {
+    const r = this.recordAt(t) + KEY_BYTES;
+    return this.records.subarray(r, r + VALUE_BYTES);
+  }
+
+  private newSlot(): number {
+    const free = this.freeSlots.pop();
+    if (free !== undefined) return free;
+    // A child index must stay below LEAF_TAG, which marks a leaf's record (≈ 2.5 slots per entity).
+    if (this.slotsUsed >= LEAF_TAG) throw new RangeError("entity map is full (2^30 slots)");
+    if (this.slotsUsed * DIGEST_BYTES === this.hashes.length) {
+      const hashes = Buffer.alloc(this.hashes.length * 2);
+      this.hashes.copy(hashes);
+      this.hashes = hashes;
+      const links = new Int32Array(this.links.length * 2);
+      links.set(this.links);
+      this.links = links;
+    }
+    return this.slotsUsed++;
+  }
+
+  private freeSlot(t: number): void {
+    if (this.isLeaf(t)) this.freeRecords.push(this.recordAt(t) / RECORD_BYTES);
+    this.freeSlots.push(t);
+  }
+
+  private newLeaf(key: Uint8Array, value: Uint8Array): number {
+    let record = this.freeRecords.pop();
+    if (record === undefined) {
+      if (this.recordsUsed * RECORD_BYTES === this.records.length) {
+        const records = Buffer.alloc(this.records.length * 2);
+        this.records.copy(records);
+        this.records = records;
+      }
+      record = this.recordsUsed++;
+    }
+    const t = this.newSlot();
+    this.links[2 * t] = LEAF_TAG | record;
+    this.links[2 * t + 1] = 0;
+    this.records.set(key, record * RECORD_BYTES);
+    this.records.set(value, record * RECORD_BYTES + KEY_BYTES);
+    this.rehashLeaf(t);
     return t;
   }
 
-  prove(key: Uint8Array): EntityMapProof {
-    const siblings: Buffer[] = [];
-    let t = this.root;
-    for (let d = 0; t !== null && t.kind === 1; d++) {
-      const right = keyBit(key, d) === 1;
-      siblings.push(hashOf(right ? t.left : t.right));
-      t = right ? t.right : t.left;
-    }
-    return t === null ? { siblings } : { siblings, leaf: { key: t.key, value: t.value } };
+  private newNode(left: number, right: number): number {
+    const t = this.newSlot();
+    this.links[2 * t] = left;
+    this.links[2 * t + 1] = right;
+    this.rehashNode(t);
+    return t;
   }
-}
 
-/** Two distinct leaves under one position at `depth`: nodes down to the first bit where they differ. */
-function split(a: Leaf, b: Leaf, depth: number): Node {
-  const differ = commonPrefixBits(a.key, b.key);
-  let node: Node = keyBit(a.key, differ) === 0 ? makeNode(a, b) : makeNode(b, a);
-  for (let d = differ - 1; d >= depth; d--) node = keyBit(a.key, d) === 0 ? makeNode(node, null) : makeNode(null, node);
-  return node;
+  private rehashLeaf(t: number): void {
+    const r = this.recordAt(t);
+    leafScratch[0] = 0x00;
+    this.records.copy(leafScratch, 1, r, r + RECORD_BYTES);
+    this.hashes.write(hash("sha256", leafScratch, "binary"), t * DIGEST_BYTES, "latin1");
+  }
+
+  private rehashNode(t: number): void {
+    scratch[0] = 0x01;
+    this.hashInto(this.links[2 * t]!, 1);
+    this.hashInto(this.links[2 * t + 1]!, 1 + DIGEST_BYTES);
+    this.hashes.write(hash("sha256", scratch, "binary"), t * DIGEST_BYTES, "latin1");
+  }
+
+  private hashInto(t: number, at: number): void {
+    if (t === NONE) scratch.fill(0, at, at + DIGEST_BYTES);
+    else this.hashes.copy(scratch, at, t * DIGEST_BYTES, (t + 1) * DIGEST_BYTES);
+  }
+
+  // ---- updates (recursive by depth, like the format's definition) ----
+
+  private insert(t: number, key: Uint8Array, value: Uint8Array, depth: number): number {
+    if (t === NONE) {
+      this.count++;
+      return this.newLeaf(key, value);
+    }
+    if (this.isLeaf(t)) {
+      if (this.keyIs(t, key)) {
+        const r = this.recordAt(t) + KEY_BYTES;
+        if (this.records.compare(value, 0, VALUE_BYTES, r, r + VALUE_BYTES) !== 0) {
+          this.records.set(value, r);
+          this.rehashLeaf(t);
+        }
+        return t;
+      }
+      this.count++;
+      return this.split(t, this.newLeaf(key, value), depth);
+    }
+    // The child first, then the store: inserting may grow the pool and replace `this.links`
+    // (`this.links[i] = this.insert(…)` would write into the old array).
+    const side = 2 * t + keyBit(key, depth);
+    const child = this.insert(this.links[side]!, key, value, depth + 1);
+    this.links[side] = child;
+    this.rehashNode(t);
+    return t;
+  }
+
+  private remove(t: number, key: Uint8Array, depth: number): number {
+    if (t === NONE) return NONE;
+    if (this.isLeaf(t)) {
+      if (!this.keyIs(t, key)) return t;
+      this.count--;
+      this.freeSlot(t);
+      return NONE;
+    }
+    const side = 2 * t + keyBit(key, depth);
+    const child = this.remove(this.links[side]!, key, depth + 1);
+    this.links[side] = child;
+    const left = this.links[2 * t]!;
+    const right = this.links[2 * t + 1]!;
+    // Keep the tree canonical: a node left with a single leaf and nothing else becomes that leaf.
+    if (left === NONE && (right === NONE || this.isLeaf(right))) {
+      this.freeSlot(t);
+      return right;
+    }
+    if (right === NONE && this.isLeaf(left)) {
+      this.freeSlot(t);
+      return left;
+    }
+    this.rehashNode(t);
+    return t;
+  }
+
+  /** Two distinct leaves under one position at `depth`: nodes down to the first bit where they differ. */
+  private split(a: number, b: number, depth: number): number {
+    const ra = this.recordAt(a);
+    const rb = this.recordAt(b);
+    const aKey = this.records.subarray(ra, ra + KEY_BYTES);
+    const differ = commonPrefixBits(aKey, this.records.subarray(rb, rb + KEY_BYTES));
+    const aLeft = keyBit(aKey, differ) === 0;
+    // (newNode grows only the slot pools, never `records`, so aKey stays a view of a's key.)
+    let node = aLeft ? this.newNode(a, b) : this.newNode(b, a);
+    for (let d = differ - 1; d >= depth; d--) node = keyBit(aKey, d) === 0 ? this.newNode(node, NONE) : this.newNode(NONE, node);
+    return node;
+  }
 }

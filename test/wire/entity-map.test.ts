@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { EMPTY, EntityMap, entityMapKey, keyBit, leafHash, nodeHash, verifyEntityMapProof, type EntityMapProof } from "../../wire/entity-map";
+import { ReferenceEntityMap } from "../helpers/entity-map-reference";
 
 /** The canonical root straight from the definition (docs/object-layout.md), independent of EntityMap. */
 function referenceRoot(pairs: ReadonlyMap<string, Buffer>, depth = 0): Buffer {
@@ -167,5 +168,49 @@ describe("entityMapKey is its definition, H(domain ‖ 0x00-joined view and enti
       ["", ""],
     ] as const)
       expect(entityMapKey(view, entity).equals(definition(view, entity))).toBe(true);
+  });
+
+  it("the slot pool answers exactly as the object tree it replaced: roots, values, proofs, through growth and reuse", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), clusteredKey, fc.string()), { maxLength: 300 }), (ops) => {
+        const map = new EntityMap();
+        const reference = new ReferenceEntityMap();
+        const keys: Buffer[] = [];
+        for (const [op, k, v] of ops) {
+          // 0–5 set a new or (half the time) an existing key, 6–8 delete one, 9 compare every proof.
+          const key = op % 2 === 1 && keys.length > 0 ? keys[v.length % keys.length]! : k;
+          if (op <= 5) {
+            map.set(key, digest(v));
+            reference.set(key, digest(v));
+            keys.push(key);
+          } else if (op <= 8 && keys.length > 0) {
+            const victim = keys[v.length % keys.length]!;
+            expect(map.delete(victim)).toBe(reference.delete(victim));
+          } else {
+            for (const probe of [...keys, k]) {
+              expect(map.prove(probe)).toEqual(reference.prove(probe));
+              expect(map.get(probe)).toEqual(reference.get(probe));
+            }
+          }
+          expect(map.size).toBe(reference.size);
+          expect(map.rootHash()).toEqual(reference.rootHash());
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("what it hands out are copies: later updates (and pool growth) change no root, value or proof already returned", () => {
+    const map = new EntityMap();
+    const k = entityMapKey("v", "first");
+    map.set(k, digest("a"));
+    const root = map.rootHash();
+    const value = map.get(k)!;
+    const proof = map.prove(k);
+    const held = [Buffer.from(root), Buffer.from(value), Buffer.from(proof.leaf!.value)];
+    map.set(k, digest("b"));
+    for (let i = 0; i < 500; i++) map.set(entityMapKey("v", `e${i}`), digest(String(i))); // grows the pools
+    expect([root, value, proof.leaf!.value]).toEqual(held);
+    expect(map.get(k)).toEqual(digest("b"));
   });
 });
