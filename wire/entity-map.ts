@@ -92,7 +92,8 @@ export function keyBit(key: Uint8Array, depth: number): 0 | 1 {
   return ((key[depth >> 3] >> (7 - (depth & 7))) & 1) as 0 | 1;
 }
 
-function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
+/** How many leading bits two keys share (256 when equal). */
+export function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < KEY_BYTES; i++) {
     const x = a[i] ^ b[i];
     if (x !== 0) return i * 8 + Math.clz32(x) - 24;

@@ -1,15 +1,7 @@
 // The entity map as it was before the compact slot pool (session 6 and earlier: one JS object per
 // leaf and node, ≈ 785 B per entity): the reference the compact wire/entity-map.ts EntityMap is
 // property-tested against (test/wire/entity-map.test.ts). Test-only; same roots, values and proofs.
-import { EMPTY, KEY_BYTES, VALUE_BYTES, keyBit, leafHash, nodeHash, type EntityMapProof } from "../../wire/entity-map";
-
-function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < KEY_BYTES; i++) {
-    const x = a[i]! ^ b[i]!;
-    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
-  }
-  return KEY_BYTES * 8;
-}
+import { commonPrefixBits, EMPTY, KEY_BYTES, VALUE_BYTES, keyBit, leafHash, nodeHash, type EntityMapProof } from "../../wire/entity-map";
 
 interface Leaf {
   readonly kind: 0;
