@@ -351,8 +351,18 @@ function scanBody(src: Buffer, wanted: KeySelector): Record<string, unknown> {
   let [count, pos] = header;
   for (; count > 0; count--) {
     if (pos >= src.length) throw new MsgpackScanError("truncated");
-    const keyEnd = skipItem(src, pos);
-    const key = selectKey(src, pos, keyEnd, BODY_FIELDS);
+    const t = src[pos];
+    let key: string | null;
+    let keyEnd: number;
+    if (t >= 0xa0 && t <= 0xbf) {
+      // fixstr (every field name a writer produces): matched in place, as in projectFeatures.
+      keyEnd = pos + 1 + (t & 0x1f);
+      if (keyEnd > src.length) throw new MsgpackScanError("truncated");
+      key = BODY_FIELDS.matchBytes(src, pos + 1, t & 0x1f);
+    } else {
+      keyEnd = skipItem(src, pos);
+      key = selectKey(src, pos, keyEnd, BODY_FIELDS);
+    }
     const valueEnd = skipItem(src, keyEnd);
     if (key === "features") raw.features = projectFeatures(src, keyEnd, valueEnd, wanted);
     else if (key !== null) raw[key] = readItem(src, keyEnd, valueEnd);
@@ -366,11 +376,24 @@ function scanBody(src: Buffer, wanted: KeySelector): Record<string, unknown> {
 function projectFeatures(src: Buffer, start: number, end: number, wanted: KeySelector): unknown {
   const header = mapHeader(src, start);
   if (header === null) return unpackItem(src, start, end);
-  const features: Record<string, FeatureValue> = Object.create(null);
+  // Only wanted names are ever stored, so a plain object is safe unless one of them is
+  // "__proto__" (its assignment would set the prototype); V8 keeps a plain object's properties in
+  // fast mode, where a null-prototype object starts as a dictionary (slower to fill and to read).
+  const features: Record<string, FeatureValue> = wanted.plainObjectSafe ? {} : Object.create(null);
   let [count, pos] = header;
   for (; count > 0; count--) {
-    const keyEnd = skipItem(src, pos);
-    const name = selectKey(src, pos, keyEnd, wanted);
+    // Feature names are short str keys (fixstr: one header byte): matched in place, no skipItem.
+    const t = src[pos];
+    let name: string | null;
+    let keyEnd: number;
+    if (t >= 0xa0 && t <= 0xbf) {
+      keyEnd = pos + 1 + (t & 0x1f);
+      if (keyEnd > src.length) throw new MsgpackScanError("truncated");
+      name = wanted.matchBytes(src, pos + 1, t & 0x1f);
+    } else {
+      keyEnd = skipItem(src, pos);
+      name = selectKey(src, pos, keyEnd, wanted);
+    }
     const valueEnd = skipItem(src, keyEnd);
     if (name !== null) features[name] = readItem(src, keyEnd, valueEnd) as FeatureValue;
     pos = valueEnd;
