@@ -38,7 +38,7 @@ function truncated(): never {
  */
 export class KeySelector {
   /** Wanted names' UTF-8 bytes, indexed by byte length: a key is compared only with equal-length names. */
-  private readonly byLength: Array<Array<{ readonly name: string; readonly bytes: Buffer }> | undefined> = [];
+  private readonly byLength: Array<Array<{ readonly name: string; readonly bytes: ArrayLike<number> }> | undefined> = [];
   private readonly nameSet: ReadonlySet<string>;
   /** No wanted name is "__proto__": values may be collected in a plain object keyed by the names. */
   readonly plainObjectSafe: boolean;
@@ -48,7 +48,7 @@ export class KeySelector {
     this.nameSet = new Set(names);
     this.plainObjectSafe = !this.nameSet.has("__proto__");
     for (const name of this.nameSet) {
-      const bytes = Buffer.from(name, "utf8");
+      const bytes = utf8Bytes(name);
       (this.byLength[bytes.length] ??= []).push({ name, bytes });
     }
   }
@@ -69,6 +69,21 @@ export class KeySelector {
   matchString(key: string): string | null {
     return this.nameSet.has(key) ? key : null;
   }
+}
+
+/**
+ * A name's UTF-8 bytes. Request selectors are made per request: for ASCII names (every registry
+ * feature name) the char codes are the bytes, which saves a Buffer per name (≈ 1 % of a 10-feature
+ * read's signer CPU in a profile).
+ */
+function utf8Bytes(name: string): ArrayLike<number> {
+  const codes: number[] = [];
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) return Buffer.from(name, "utf8");
+    codes.push(c);
+  }
+  return codes;
 }
 
 /**
