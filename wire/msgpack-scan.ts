@@ -311,7 +311,7 @@ function asciiAt(src: Buffer, start: number, length: number): string {
   if (length > 32) return src.toString("latin1", start, start + length);
   const codes: number[] = new Array(length);
   for (let i = 0; i < length; i++) codes[i] = src[start + i];
-  return fromCharCode.apply(null, codes);
+  return fromCharCode(...codes);
 }
 
 /**

@@ -10,7 +10,8 @@ import { defineRegistry, type FeatureSpec } from "../../wire/registry";
 import type { ReadRequest } from "../../wire/request";
 
 const seals = new SealKeyring([generateSealKey("render-fast")]);
-const registryOf = (features: FeatureSpec[]) => defineRegistry([{ name: "users", entityKey: "user_id", owner: "tests", description: "render fast paths", ttlSeconds: 3600, features }]);
+const registryOf = (features: FeatureSpec[]) =>
+  defineRegistry([{ name: "users", entityKey: "user_id", owner: "tests", description: "render fast paths", ttlSeconds: 3600, features }]);
 const request = (format: ReadRequest["format"], entities: string[], features: string[] | null): ReadRequest => ({
   kind: entities.length === 1 ? "single" : "batch",
   view: "users",
@@ -75,11 +76,15 @@ describe("enclave/render fast paths", () => {
 
   it("gives the same ISO text for a time however often and in whatever order times share a cache slot", () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.integer({ min: -1e13, max: 4e12 }), fc.constantFrom(-0, NaN, Infinity, 8.64e15, 8.64e15 + 1, 0.5)), { minLength: 1, maxLength: 40 }), fc.nat(4), (base, spread) => {
-        // Times 512 apart share a slot: interleave them.
-        const times = base.flatMap((ms) => [ms, ms + 512 * spread, ms]);
-        for (const ms of times) expect(isoTime(ms)).toBe(new Date(ms).toJSON());
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: -1e13, max: 4e12 }), fc.constantFrom(-0, NaN, Infinity, 8.64e15, 8.64e15 + 1, 0.5)), { minLength: 1, maxLength: 40 }),
+        fc.nat(4),
+        (base, spread) => {
+          // Times 512 apart share a slot: interleave them.
+          const times = base.flatMap((ms) => [ms, ms + 512 * spread, ms]);
+          for (const ms of times) expect(isoTime(ms)).toBe(new Date(ms).toJSON());
+        },
+      ),
       { numRuns: 500 },
     );
   });
