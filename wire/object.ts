@@ -301,9 +301,9 @@ function sealedEnvelopeFast(src: Buffer): SealedEnvelope | null {
         pos = sealKey[0] + sealKey[1];
         if (field === "kid") {
           const str = kid === null ? strAt(src, pos) : null;
-          if (str === null || str[0] + str[1] > src.length || !isAscii(src, str[0], str[1])) return null;
-          kid = src.toString("latin1", str[0], str[0] + str[1]);
-          if (!SEAL_KID.test(kid)) return null;
+          if (str === null || str[0] + str[1] > src.length) return null;
+          kid = sealKidAt(src, str[0], str[1]);
+          if (kid === null) return null;
           pos = str[0] + str[1];
         } else {
           const bin = mac === null ? binAt(src, pos) : null;
@@ -319,6 +319,28 @@ function sealedEnvelopeFast(src: Buffer): SealedEnvelope | null {
   if (pos !== src.length || !version || body === null || seal === null) return null;
   return { v: OBJECT_LAYOUT_V2, body, seal };
 }
+
+/**
+ * The kid spelled by src[start, start + length) if it is a valid one (ASCII, SEAL_KID), else null.
+ * A store holds few kids and a batch's objects mostly share one: the last valid kid is kept with
+ * its bytes, and a kid equal to it byte for byte is that string (no string made, no regex run).
+ */
+function sealKidAt(src: Buffer, start: number, length: number): string | null {
+  const last = lastKid;
+  if (last !== null && last.length === length) {
+    let i = 0;
+    while (i < length && src[start + i] === last.charCodeAt(i)) i++;
+    if (i === length) return last;
+  }
+  if (!isAscii(src, start, length)) return null;
+  const kid = src.toString("latin1", start, start + length);
+  if (!SEAL_KID.test(kid)) return null;
+  lastKid = kid;
+  return kid;
+}
+
+/** The last valid kid sealKidAt read (ASCII: its char codes are its bytes). */
+let lastKid: string | null = null;
 
 /**
  * Decode a v2 body keeping only the `wanted` features. Same contract as decodeObjectBody with

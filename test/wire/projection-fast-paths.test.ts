@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { Packr, Unpackr } from "msgpackr";
 import { KeySelector, readItem, skipItem, timestampAt } from "../../wire/msgpack-scan";
-import { decodeObjectBody, decodeObjectBodyProjected, ObjectFormatError, type FeatureObject } from "../../wire/object";
+import { decodeObjectBody, decodeObjectBodyProjected, decodeStoredObject, encodeObjectBody, encodeSealedObject, ObjectFormatError, type FeatureObject } from "../../wire/object";
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -232,5 +232,25 @@ describe("wire/object projected decode fast paths", () => {
     expect(projected.features.a).toBe(7);
     expect((projected.features as Record<string, unknown> & { polluted?: number }).polluted).toBeUndefined();
     expect(({} as { polluted?: number }).polluted).toBeUndefined();
+  });
+});
+
+describe("wire/object sealed envelope kid cache", () => {
+  it("reads each envelope's own kid whatever kids came before (same length, prefixes, invalid and non-ASCII kids)", () => {
+    const kids = ["k1", "k2", "k1x", "k", "writer-a.2026", "writer-b.2026", "bad kid", "é", "k1\u0000", ""];
+    const valid = /^[A-Za-z0-9_.-]{1,64}$/;
+    const body = encodeObjectBody({ view: "v", entity: "e", event_time: 1, written_time: 2, features: { a: 1 } });
+    const mac = Buffer.alloc(32, 7);
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...kids), { minLength: 1, maxLength: 12 }), (sequence) => {
+        for (const kid of sequence) {
+          // encodeSealedObject is what writers use; a kid it would refuse is packed by hand.
+          const bytes = valid.test(kid) ? encodeSealedObject(body, kid, mac) : packr.pack({ v: 2, body, seal: { kid, mac } });
+          if (valid.test(kid)) expect(decodeStoredObject(bytes)).toEqual({ v: 2, body, seal: { kid, mac } });
+          else expect(() => decodeStoredObject(bytes)).toThrow(ObjectFormatError);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
