@@ -292,6 +292,9 @@ export function readItem(src: Buffer, start: number, end: number): unknown {
   } else if (t === 0xd9 && start + 2 <= src.length) {
     const length = src[start + 1];
     if (length <= 64 && start + 2 + length <= src.length && isAscii(src, start + 2, length)) return asciiAt(src, start + 2, length);
+  } else if ((t >= 0x90 && t <= 0x9f) || t === 0xdc) {
+    const floats = float64ArrayAt(src, start, end);
+    if (floats !== null) return floats;
   } else if ((t === 0xd6 || t === 0xd7 || t === 0xc7) && end - start >= 6) {
     // The timestamp extension (type -1) of a timestamp feature: msgpackr's own arithmetic, in place.
     const date = timestampAt(src, start, end);
@@ -301,6 +304,24 @@ export function readItem(src: Buffer, start: number, end: number): unknown {
 }
 
 const fromCharCode = String.fromCharCode;
+
+/**
+ * A fixarray or array16 of float64s only (an embedding, as writers store it) in src[start, end),
+ * read in place into a packed array (msgpackr reads float64 with DataView#getFloat64: the same
+ * doubles); null for any other array, which the caller leaves to msgpackr.
+ */
+function float64ArrayAt(src: Buffer, start: number, end: number): number[] | null {
+  const t = src[start];
+  const count = t === 0xdc ? src.readUInt16BE(start + 1) : t & 0x0f;
+  let pos = t === 0xdc ? start + 3 : start + 1;
+  if (pos + 9 * count !== end || end > src.length) return null;
+  const values: number[] = [];
+  for (let i = 0; i < count; i++, pos += 9) {
+    if (src[pos] !== 0xcb) return null;
+    values.push(src.readDoubleBE(pos + 1));
+  }
+  return values;
+}
 
 /**
  * The ASCII bytes src[start, start + length) as a string (the caller checked they are ASCII).

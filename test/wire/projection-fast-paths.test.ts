@@ -110,6 +110,41 @@ describe("wire/msgpack-scan fast paths", () => {
     expect(timestampAt(Buffer.from([0xc7, 8, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]), 0, 11)).toBeNull(); // ext8 of 8: msgpackr's
   });
 
+  it("reads arrays of float64 (fixarray, array16) in place as msgpackr does, and leaves any other array to it (9-byte strings and int64s included)", () => {
+    const float64 = (x: number) => {
+      const b = Buffer.alloc(9);
+      b[0] = 0xcb;
+      b.writeDoubleBE(x, 1);
+      return b;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            { weight: 9, arbitrary: fc.double().map(float64) },
+            {
+              weight: 1,
+              arbitrary: fc
+                .oneof(fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null), fc.stringMatching(/^[a-z]{8}$/), fc.bigInt({ min: 2n ** 32n, max: 2n ** 63n - 1n }))
+                .map((v) => packr.pack(v)),
+            },
+          ),
+          { maxLength: 40 },
+        ),
+        fc.boolean(),
+        (elements, wide) => {
+          const n = elements.length;
+          const header = wide || n > 15 ? Buffer.from([0xdc, n >> 8, n & 0xff]) : Buffer.from([0x90 | n]);
+          const bytes = Buffer.concat([header, ...elements]);
+          const got = fast(bytes);
+          expect(got).toEqual(simple(bytes));
+          if (got !== "throws") expect((got.value as number[]).map((x) => Object.is(x, -0))).toEqual((unpackr.unpack(bytes) as number[]).map((x) => Object.is(x, -0)));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it("matches names with and without non-ASCII characters by their UTF-8 bytes", () => {
     fc.assert(
       fc.property(fc.uniqueArray(fc.oneof(anyString, fc.constantFrom("é", "ß", "名前", "x\u0080", "a\u07ff", "😀", "\ud800")), { maxLength: 12 }), anyString, (names, probe) => {
