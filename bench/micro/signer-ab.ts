@@ -29,7 +29,7 @@ interface SealModule {
 }
 
 const TEN = "country,risk_score,segment,txn_count_1d,flag_0,spend_30d_cat_0,spend_30d_cat_1,device,referrer,signup_time";
-const SCENARIOS = ["batch 100×10", "10 features", "full JSON", "full msgpack"] as const;
+const SCENARIOS = ["batch 100×10", "10 features", "3 embeddings", "full JSON", "full msgpack"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** One checkout's signer, seal and registry modules as one bundle (what its enclave would run). */
@@ -57,6 +57,7 @@ function side(signerModule: SignerModule, sealModule: SealModule, registry: unkn
   return {
     "batch 100×10": () => signer.signRead({ method: "POST", path: `/v1/features/${DEMO_VIEW}/batch`, query: "", contentType: "application/json", body: batchBody, objects }),
     "10 features": () => signer.signRead({ method: "GET", path, query: `?features=${TEN}`, objects: [objects[7]] }),
+    "3 embeddings": () => signer.signRead({ method: "GET", path, query: "?features=embedding_0,embedding_1,embedding_2", objects: [objects[7]] }),
     "full JSON": () => signer.signRead({ method: "GET", path, query: "", objects: [objects[7]] }),
     "full msgpack": () => signer.signRead({ method: "GET", path, query: "", accept: "application/msgpack", objects: [objects[7]] }),
   };
