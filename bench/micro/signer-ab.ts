@@ -96,7 +96,14 @@ async function main(): Promise<void> {
   for (const scenario of SCENARIOS) {
     const a = median(samples.get(`${scenario}|other`)!);
     const b = median(samples.get(`${scenario}|this`)!);
-    process.stdout.write(`${scenario.padEnd(14)} other ${a.toFixed(1).padStart(8)}   this ${b.toFixed(1).padStart(8)}   this/other ${(b / a).toFixed(2)}\n`);
+    // Per round: this/other of that round's two samples (run back to back), lowest and highest.
+    const perRound = samples
+      .get(`${scenario}|this`)!
+      .map((x, i) => x / samples.get(`${scenario}|other`)![i])
+      .sort((p, q) => p - q);
+    process.stdout.write(
+      `${scenario.padEnd(14)} other ${a.toFixed(1).padStart(8)}   this ${b.toFixed(1).padStart(8)}   this/other ${(b / a).toFixed(2)}   per round ${perRound[0].toFixed(2)}–${perRound[perRound.length - 1].toFixed(2)}\n`,
+    );
   }
 }
 
