@@ -185,6 +185,22 @@ interface ProjectionPlan {
   readonly names: readonly string[];
   /** Their registry specs, by index (undefined only for a name the view lacks, which parsers refuse). */
   readonly specs: ReadonlyArray<FeatureSpec | undefined>;
+  /**
+   * An object with every name, in answer order (null values): each entity's features and status
+   * objects start as copies of it. project() sets every name, so the copy has the shape the answer
+   * gets — same keys, same order, same JSON — and each store overwrites a property instead of adding
+   * one (a map transition per property, through a megamorphic store: the hottest lines of project()
+   * in a batch's profile). Null when a name is "__proto__", whose assignment sets the prototype: such
+   * a plan builds its objects property by property, as before.
+   */
+  readonly template: Readonly<Record<string, null>> | null;
+}
+
+function templateOf(names: readonly string[]): Record<string, null> | null {
+  if (names.includes("__proto__")) return null;
+  const template: Record<string, null> = {};
+  for (const name of names) template[name] = null;
+  return template;
 }
 
 /**
@@ -201,7 +217,7 @@ function planFor(def: ViewDef, wanted: KeySelector | null): ProjectionPlan {
   // Full reads return the view's features as the registry defines them now (not whatever else an
   // older object may carry); explicit projections were checked against the view by the parser.
   const names = wanted?.names ?? def.featureNames;
-  lastPlan = { def, wanted, names, specs: names.map((name) => def.featureIndex.get(name)) };
+  lastPlan = { def, wanted, names, specs: names.map((name) => def.featureIndex.get(name)), template: templateOf(names) };
   return lastPlan;
 }
 
@@ -221,9 +237,9 @@ function jsonReady(value: Date | number[]): FeatureValue {
 }
 
 function project(object: FeatureObject, def: ViewDef, wanted: KeySelector | null, readTimeMs: number, format: ReadRequest["format"]): Pick<EntityFound, "features" | "status"> {
-  const features: Record<string, FeatureValue> = {};
-  const status: Record<string, FeatureStatus> = {};
-  const { names, specs } = planFor(def, wanted);
+  const { names, specs, template } = planFor(def, wanted);
+  const features: Record<string, FeatureValue> = template === null ? {} : { ...template };
+  const status = (template === null ? {} : { ...template }) as unknown as Record<string, FeatureStatus>;
   const maxAgeMs = def.ttlSeconds * 1000;
   const objectTooOld = readTimeMs - object.event_time > maxAgeMs;
   // A merged object keeps older features' own event times (wire/merge.ts): max age is per feature.

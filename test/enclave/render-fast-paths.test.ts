@@ -74,6 +74,47 @@ describe("enclave/render fast paths", () => {
     }
   });
 
+  it("answers features named like Object.prototype's properties (and __proto__) exactly as property-by-property objects serialize", () => {
+    const pool = ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__", "a", "b"];
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom(...pool), { minLength: 1 }),
+        fc.array(fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.constant(null)), { minLength: 7, maxLength: 7 }),
+        fc.boolean(),
+        (names, values, projected) => {
+          const registry = registryOf(names.map((name) => ({ name, type: "string" as const })));
+          const stored: Record<string, unknown> = {};
+          names.forEach((name, i) => Object.defineProperty(stored, name, { value: values[i], enumerable: true, writable: true, configurable: true }));
+          const bytes = seals.seal({ view: "users", entity: "u1", event_time: 1_000, written_time: 2_000, features: stored as never });
+          const wanted = projected ? [...names].reverse() : null;
+          const body = renderRead(request("json", ["u1"], wanted), [bytes], { seals, readTimeMs: 1_000, registry }).body.toString("utf8");
+          // The objects as project() built them before plans had templates: {} and one store per name.
+          const features: Record<string, unknown> = {};
+          const status: Record<string, string> = {};
+          for (const name of wanted ?? names) {
+            const value = values[names.indexOf(name)];
+            features[name] = typeof value === "number" ? null : value;
+            status[name] = value === null ? "NULL_VALUE" : typeof value === "number" ? "TYPE_MISMATCH" : "PRESENT";
+          }
+          const expected = {
+            view: "users",
+            max_staleness: 60,
+            entity: "u1",
+            found: true,
+            event_time: new Date(1_000),
+            written_time: new Date(2_000),
+            written_by: "unknown",
+            fresh_as_of: null,
+            features,
+            status,
+          };
+          expect(body).toBe(JSON.stringify(expected));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("gives the same ISO text for a time however often and in whatever order times share a cache slot", () => {
     fc.assert(
       fc.property(
