@@ -136,6 +136,22 @@ const YEAR_10000_MS = 253_402_300_800_000;
  * toISOString. Property-tested against it in test/enclave/render.test.ts.
  */
 export function isoTime(ms: number): string | null {
+  // The same times render again and again (a hot entity's event_time, a writer run's written_time):
+  // a small direct-mapped cache of the last texts made, keyed by the exact ms value.
+  const slot = ms & (ISO_CACHE_SIZE - 1);
+  if (isoCacheKeys[slot] === ms) return isoCacheTexts[slot];
+  const text = formatIsoTime(ms);
+  isoCacheKeys[slot] = ms;
+  isoCacheTexts[slot] = text;
+  return text;
+}
+
+const ISO_CACHE_SIZE = 512;
+/** NaN never equals a key: empty slots never hit. */
+const isoCacheKeys = new Float64Array(ISO_CACHE_SIZE).fill(NaN);
+const isoCacheTexts: Array<string | null> = new Array<string | null>(ISO_CACHE_SIZE).fill(null);
+
+function formatIsoTime(ms: number): string | null {
   if (Number.isInteger(ms) && ms >= 0 && ms < YEAR_10000_MS) {
     // Days → civil date: H. Hinnant's days_from_civil inverse (proleptic Gregorian, as Date).
     const days = Math.floor(ms / 86_400_000);
@@ -161,32 +177,91 @@ export function isoTime(ms: number): string | null {
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
-function project(object: FeatureObject, def: ViewDef, wanted: KeySelector | null, readTimeMs: number, format: ReadRequest["format"]): Pick<EntityFound, "features" | "status"> {
-  const features: Record<string, FeatureValue> = {};
-  const status: Record<string, FeatureStatus> = {};
+/** What project() needs per (view, selector), looked up once per request rather than per entity. */
+interface ProjectionPlan {
+  readonly def: ViewDef;
+  readonly wanted: KeySelector | null;
+  /** The answer's feature names, in answer order. */
+  readonly names: readonly string[];
+  /** Their registry specs, by index (undefined only for a name the view lacks, which parsers refuse). */
+  readonly specs: ReadonlyArray<FeatureSpec | undefined>;
+  /**
+   * An object with every name, in answer order (null values): each entity's features and status
+   * objects start as copies of it. project() sets every name, so the copy has the shape the answer
+   * gets — same keys, same order, same JSON — and each store overwrites a property instead of adding
+   * one (a map transition per property, through a megamorphic store: the hottest lines of project()
+   * in a batch's profile). Null when a name is "__proto__", whose assignment sets the prototype: such
+   * a plan builds its objects property by property, as before.
+   */
+  readonly template: Readonly<Record<string, null>> | null;
+}
+
+function templateOf(names: readonly string[]): Record<string, null> | null {
+  if (names.includes("__proto__")) return null;
+  const template: Record<string, null> = {};
+  for (const name of names) template[name] = null;
+  return template;
+}
+
+/**
+ * The last plan made: a batch (and the entities of a Feast view) reuses it for every entity, full
+ * reads of one view for every request. Keyed by identity: a new registry makes new ViewDefs, and a
+ * request's selector is made per request (renderRead). Module state is per thread, as each worker
+ * signer runs its own copy.
+ */
+let lastPlan: ProjectionPlan | null = null;
+
+function planFor(def: ViewDef, wanted: KeySelector | null): ProjectionPlan {
+  const plan = lastPlan;
+  if (plan !== null && plan.def === def && plan.wanted === wanted) return plan;
   // Full reads return the view's features as the registry defines them now (not whatever else an
   // older object may carry); explicit projections were checked against the view by the parser.
   const names = wanted?.names ?? def.featureNames;
+  lastPlan = { def, wanted, names, specs: names.map((name) => def.featureIndex.get(name)), template: templateOf(names) };
+  return lastPlan;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * A Date or an array value as the JSON answer holds it: a Date as its JSON text (see AnswerTime);
+ * an array copied into a packed one. msgpackr decodes arrays into holey arrays (`new Array(n)`, then
+ * filled), which V8's JSON.stringify serializes element by element through its slow path; the copy
+ * (≈ free) halves an embedding's encoding (bench/micro/signer-render.ts). Same elements, same text.
+ */
+function jsonReady(value: Date | number[]): FeatureValue {
+  if (value instanceof Date) return isoTime(value.getTime()) as FeatureValue;
+  const packed: number[] = [];
+  for (let i = 0; i < value.length; i++) packed.push(value[i]);
+  return packed;
+}
+
+function project(object: FeatureObject, def: ViewDef, wanted: KeySelector | null, readTimeMs: number, format: ReadRequest["format"]): Pick<EntityFound, "features" | "status"> {
+  const { names, specs, template } = planFor(def, wanted);
+  const features: Record<string, FeatureValue> = template === null ? {} : { ...template };
+  const status = (template === null ? {} : { ...template }) as unknown as Record<string, FeatureStatus>;
   const maxAgeMs = def.ttlSeconds * 1000;
   const objectTooOld = readTimeMs - object.event_time > maxAgeMs;
   // A merged object keeps older features' own event times (wire/merge.ts): max age is per feature.
   const times = object.feature_times;
-  for (const name of names) {
-    const value = Object.prototype.hasOwnProperty.call(object.features, name) ? object.features[name] : undefined;
+  const stored = object.features;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const value = hasOwn.call(stored, name) ? stored[name] : undefined;
     // The body was decoded without per-feature checks (wire/object.ts): check what we output.
     if (value !== undefined && !isFeatureValue(value)) throw new ObjectFormatError(`feature ${name} has an unsupported value type`);
-    const own = times !== undefined && Object.prototype.hasOwnProperty.call(times, name) ? times[name] : undefined;
+    const own = times !== undefined && hasOwn.call(times, name) ? times[name] : undefined;
     if (objectTooOld || (own !== undefined && readTimeMs - own > maxAgeMs)) {
       features[name] = null;
       status[name] = "OUTSIDE_MAX_AGE";
     } else if (value === undefined) {
       features[name] = null;
       status[name] = "NOT_FOUND";
-    } else if (value !== null && !valueMatchesType(def.featureIndex.get(name)!, value)) {
+    } else if (value !== null && !valueMatchesType(specs[i]!, value)) {
       features[name] = null;
       status[name] = "TYPE_MISMATCH";
     } else {
-      features[name] = format === "json" && value instanceof Date ? (isoTime(value.getTime()) as FeatureValue) : value;
+      features[name] = format === "json" && value !== null && typeof value === "object" ? jsonReady(value) : value;
       status[name] = value === null ? "NULL_VALUE" : "PRESENT";
     }
   }
