@@ -345,6 +345,209 @@ export function encodeFrame(id: number, kind: FrameKind, message: unknown): Buff
 }
 
 // ---------------------------------------------------------------------------------------------
+// SignRead without msgpackr's generic object walk: the runtime sends one per read, and packing it
+// was ≈ 10 % of the runtime's busy CPU on a 10-feature read (docs/performance.md "Session 7:
+// runtime read path"; bench/micro/sign-read-encode.ts). Same MessagePack map decodeSignRead reads
+// (test/wire/sign-read-frame.test.ts decodes both encodings to the same request), written field by
+// field into a buffer the caller owns (runtime/frame-slab.ts: one pooled slab, no per-frame
+// allocation). Fields that are undefined are left out: decodeSignRead reads absent and undefined
+// alike. Strings get a header wide enough for 3 bytes per UTF-16 unit (valid MessagePack, not
+// always the shortest form), so no length pass over them is needed.
+
+const keyBytes = (name: string): Buffer => Buffer.concat([Buffer.from([0xa0 | name.length]), Buffer.from(name, "latin1")]);
+const SIGN_READ_KEYS = {
+  method: keyBytes("method"),
+  path: keyBytes("path"),
+  query: keyBytes("query"),
+  accept: keyBytes("accept"),
+  acceptSignature: keyBytes("acceptSignature"),
+  contentType: keyBytes("contentType"),
+  body: keyBytes("body"),
+  objects: keyBytes("objects"),
+  proofs: keyBytes("proofs"),
+  trace: keyBytes("trace"),
+  seq: keyBytes("seq"),
+  siblings: keyBytes("siblings"),
+  leaf_key: keyBytes("leaf_key"),
+  leaf_value: keyBytes("leaf_value"),
+};
+
+/** Bytes writeSignReadFrame needs at most for `request` (frame header included). */
+export function signReadFrameBound(request: SignReadRequest): number {
+  // Per field: key (≤ 17) + header (≤ 5) + content; strings at 3 bytes per UTF-16 unit.
+  let n = FRAME_HEADER_BYTES + 1 + 10 * 22;
+  n += 3 * (request.method.length + request.path.length + request.query.length);
+  n += 3 * ((request.accept?.length ?? 0) + (request.acceptSignature?.length ?? 0) + (request.contentType?.length ?? 0));
+  n += request.body?.length ?? 0;
+  const objects = request.objects;
+  n += 5 * objects.length;
+  for (let i = 0; i < objects.length; i++) n += objects[i]?.length ?? 0;
+  const proofs = request.proofs;
+  if (proofs) {
+    n += 5;
+    // A proof: map header, 4 keys (≤ 11 + 1 each), seq (≤ 9), 3 bin headers (≤ 5 each) + bytes.
+    for (let i = 0; i < proofs.length; i++) {
+      const p = proofs[i];
+      n += p ? 1 + 48 + 9 + 15 + p.siblings.length + (p.leaf_key?.length ?? 0) + (p.leaf_value?.length ?? 0) : 1;
+    }
+  }
+  return n;
+}
+
+function putKey(target: Buffer, pos: number, key: Buffer): number {
+  for (let i = 0; i < key.length; i++) target[pos + i] = key[i]!;
+  return pos + key.length;
+}
+
+function putStr(target: Buffer, pos: number, value: string): number {
+  const most = 3 * value.length;
+  if (most < 32) {
+    const n = value.length === 0 ? 0 : target.write(value, pos + 1);
+    target[pos] = 0xa0 | n;
+    return pos + 1 + n;
+  }
+  if (most < 0x100) {
+    const n = target.write(value, pos + 2);
+    target[pos] = 0xd9;
+    target[pos + 1] = n;
+    return pos + 2 + n;
+  }
+  if (most < 0x10000) {
+    const n = target.write(value, pos + 3);
+    target[pos] = 0xda;
+    target.writeUInt16BE(n, pos + 1);
+    return pos + 3 + n;
+  }
+  const n = target.write(value, pos + 5);
+  target[pos] = 0xdb;
+  target.writeUInt32BE(n, pos + 1);
+  return pos + 5 + n;
+}
+
+function putBin(target: Buffer, pos: number, value: Uint8Array): number {
+  const n = value.length;
+  if (n < 0x100) {
+    target[pos] = 0xc4;
+    target[pos + 1] = n;
+    pos += 2;
+  } else if (n < 0x10000) {
+    target[pos] = 0xc5;
+    target.writeUInt16BE(n, pos + 1);
+    pos += 3;
+  } else {
+    target[pos] = 0xc6;
+    target.writeUInt32BE(n, pos + 1);
+    pos += 5;
+  }
+  if (n < 64) for (let i = 0; i < n; i++) target[pos + i] = value[i]!;
+  else target.set(value, pos);
+  return pos + n;
+}
+
+function putArrayHeader(target: Buffer, pos: number, n: number): number {
+  if (n < 16) {
+    target[pos] = 0x90 | n;
+    return pos + 1;
+  }
+  if (n < 0x10000) {
+    target[pos] = 0xdc;
+    target.writeUInt16BE(n, pos + 1);
+    return pos + 3;
+  }
+  target[pos] = 0xdd;
+  target.writeUInt32BE(n, pos + 1);
+  return pos + 5;
+}
+
+function putUint(target: Buffer, pos: number, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    // Not a seq this runtime makes; encoded as a float so the signer refuses it as it would msgpackr's.
+    target[pos] = 0xcb;
+    target.writeDoubleBE(value, pos + 1);
+    return pos + 9;
+  }
+  if (value < 0x80) {
+    target[pos] = value;
+    return pos + 1;
+  }
+  if (value <= 0xffffffff) {
+    target[pos] = 0xce;
+    target.writeUInt32BE(value, pos + 1);
+    return pos + 5;
+  }
+  // Above 2^32 msgpackr would pack a uint64 and decode it as a number when safe; a float64 decodes as the same number.
+  target[pos] = 0xcb;
+  target.writeDoubleBE(value, pos + 1);
+  return pos + 9;
+}
+
+/**
+ * Write the SignRead frame for `request` at `offset` of `target` (at least signReadFrameBound bytes
+ * free there); returns the offset after it.
+ */
+export function writeSignReadFrame(target: Buffer, offset: number, id: number, request: SignReadRequest): number {
+  const K = SIGN_READ_KEYS;
+  const mapAt = offset + FRAME_HEADER_BYTES;
+  let pos = mapAt + 1;
+  let fields = 4; // method, path, query, objects
+  pos = putStr(target, putKey(target, pos, K.method), request.method);
+  pos = putStr(target, putKey(target, pos, K.path), request.path);
+  pos = putStr(target, putKey(target, pos, K.query), request.query);
+  if (request.accept !== undefined) {
+    pos = putStr(target, putKey(target, pos, K.accept), request.accept);
+    fields++;
+  }
+  if (request.acceptSignature !== undefined) {
+    pos = putStr(target, putKey(target, pos, K.acceptSignature), request.acceptSignature);
+    fields++;
+  }
+  if (request.contentType !== undefined) {
+    pos = putStr(target, putKey(target, pos, K.contentType), request.contentType);
+    fields++;
+  }
+  if (request.body !== undefined) {
+    pos = putBin(target, putKey(target, pos, K.body), request.body);
+    fields++;
+  }
+  const objects = request.objects;
+  pos = putArrayHeader(target, putKey(target, pos, K.objects), objects.length);
+  for (let i = 0; i < objects.length; i++) {
+    const o = objects[i];
+    if (o === null || o === undefined) target[pos++] = 0xc0;
+    else pos = putBin(target, pos, o);
+  }
+  const proofs = request.proofs;
+  if (proofs !== undefined) {
+    pos = putArrayHeader(target, putKey(target, pos, K.proofs), proofs.length);
+    for (let i = 0; i < proofs.length; i++) {
+      const p = proofs[i];
+      if (p === null || p === undefined) {
+        target[pos++] = 0xc0;
+        continue;
+      }
+      const hasKey = p.leaf_key !== undefined;
+      const hasValue = p.leaf_value !== undefined;
+      target[pos++] = 0x80 | (2 + (hasKey ? 1 : 0) + (hasValue ? 1 : 0));
+      pos = putUint(target, putKey(target, pos, K.seq), p.seq);
+      pos = putBin(target, putKey(target, pos, K.siblings), p.siblings);
+      if (hasKey) pos = putBin(target, putKey(target, pos, K.leaf_key), p.leaf_key!);
+      if (hasValue) pos = putBin(target, putKey(target, pos, K.leaf_value), p.leaf_value!);
+    }
+    fields++;
+  }
+  if (request.trace !== undefined) {
+    pos = putKey(target, pos, K.trace);
+    target[pos++] = request.trace ? 0xc3 : 0xc2;
+    fields++;
+  }
+  target[mapAt] = 0x80 | fields;
+  target.writeUInt32BE(pos - offset - 4, offset);
+  target.writeUInt32BE(id >>> 0, offset + 4);
+  target[offset + 8] = FrameKind.SignRead;
+  return pos;
+}
+
+// ---------------------------------------------------------------------------------------------
 // One typed decoder per frame kind, used by both ends: the signer decodes requests with them, the
 // runtime decodes replies with them. A payload that does not have the kind's exact shape is a
 // FrameFieldError (an error reply), never a partially trusted object.

@@ -1,0 +1,101 @@
+import { createHash } from "node:crypto";
+import fc from "fast-check";
+import { decodeSignRead, encodeFrame, FrameDecoder, FrameFieldError, FrameKind, signReadFrameBound, writeSignReadFrame, type SignReadRequest } from "../../wire/frames";
+
+/** The field writer's frame for `request` at `offset` of a buffer filled with `fill` (to catch reads of stale bytes). */
+function written(id: number, request: SignReadRequest, offset = 0, fill = 0xee): { frame: Buffer; bound: number; used: number } {
+  const bound = signReadFrameBound(request);
+  const target = Buffer.alloc(offset + bound + 16, fill);
+  const end = writeSignReadFrame(target, offset, id, request);
+  return { frame: target.subarray(offset, end), bound, used: end - offset };
+}
+
+function onlyFrame(bytes: Buffer) {
+  const frames = new FrameDecoder().push(bytes);
+  expect(frames).toHaveLength(1);
+  return frames[0]!;
+}
+
+/** Bytes as their digest: jest's element-wise Buffer comparison is far too slow for 70 KB objects. */
+function comparable(value: unknown): unknown {
+  if (value instanceof Uint8Array) return `bytes ${value.length} ${createHash("sha256").update(value).digest("hex")}`;
+  if (Array.isArray(value)) return value.map(comparable);
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, comparable(v)]));
+  return value;
+}
+
+const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a));
+// Lengths around every header width the writer picks (fixstr < 32, str8 < 256, str16 < 65536 at 3 bytes per unit).
+const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "grapheme", maxLength: 40 }), fc.string({ minLength: 80, maxLength: 90 }), fc.string({ unit: "binary", minLength: 20, maxLength: 300 }));
+const proof = fc.option(
+  fc.record(
+    {
+      seq: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 0xffffffff }), fc.maxSafeInteger()),
+      siblings: bytes(600),
+      leaf_key: bytes(32),
+      leaf_value: bytes(40),
+    },
+    { requiredKeys: ["seq", "siblings"] },
+  ),
+  { nil: null },
+);
+const request: fc.Arbitrary<SignReadRequest> = fc
+  .record(
+    {
+      method: fc.constantFrom("GET", "POST"),
+      path: text,
+      query: text,
+      accept: fc.option(text, { nil: undefined }),
+      acceptSignature: fc.option(text, { nil: undefined }),
+      contentType: fc.option(text, { nil: undefined }),
+      body: fc.option(fc.oneof(bytes(300), fc.integer({ min: 65_530, max: 65_540 }).map((n) => Buffer.alloc(n, 7))), { nil: undefined }),
+      objects: fc.array(fc.option(fc.oneof(bytes(300), fc.constant(Buffer.alloc(70_000, 3))), { nil: null }), { maxLength: 12 }),
+      trace: fc.option(fc.boolean(), { nil: undefined }),
+    },
+    { requiredKeys: ["method", "path", "query", "objects"] },
+  )
+  .chain((r) =>
+    fc.option(fc.array(proof, { minLength: r.objects.length, maxLength: r.objects.length }), { nil: undefined }).map((proofs) => (proofs === undefined ? r : { ...r, proofs })),
+  );
+
+describe("wire/frames writeSignReadFrame (the runtime's SignRead without msgpackr's object walk)", () => {
+  it("decodes to the same request as msgpackr's encoding, within its bound, at any offset", () => {
+    fc.assert(
+      fc.property(request, fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 50 }), (r, id, offset) => {
+        const { frame, bound, used } = written(id, r, offset);
+        expect(used).toBeLessThanOrEqual(bound);
+        const ours = onlyFrame(frame);
+        const theirs = onlyFrame(encodeFrame(id, FrameKind.SignRead, r));
+        expect(ours.id).toBe(id >>> 0);
+        expect(ours.kind).toBe(FrameKind.SignRead);
+        expect(comparable(decodeSignRead(ours.payload))).toEqual(comparable(decodeSignRead(theirs.payload)));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("a read as the runtime sends it: same fields, proofs and trace flag", () => {
+    const r: SignReadRequest = {
+      method: "GET",
+      path: "/v1/features/user_profile/user_000007",
+      query: "?features=country,segment",
+      accept: "application/json",
+      acceptSignature: undefined,
+      contentType: undefined,
+      body: undefined,
+      objects: [Buffer.from("sealed object")],
+      proofs: [{ seq: 42, siblings: Buffer.alloc(64, 1), leaf_key: Buffer.alloc(32, 2), leaf_value: Buffer.alloc(40, 3) }],
+      trace: true,
+    };
+    const decoded = decodeSignRead(onlyFrame(written(9, r).frame).payload);
+    expect(decoded).toEqual({ ...r, objects: [Buffer.from("sealed object")], acceptSignature: undefined, contentType: undefined, body: undefined });
+    expect(decodeSignRead(onlyFrame(written(9, { ...r, proofs: undefined, trace: undefined }).frame).payload)).not.toHaveProperty("proofs");
+  });
+
+  it("a seq outside the unsigned integers decodes as msgpackr's encoding of it does (accepted as the number, or refused alike)", () => {
+    const r = (seq: number): SignReadRequest => ({ method: "GET", path: "/p", query: "", objects: [null], proofs: [{ seq, siblings: Buffer.alloc(32) }] });
+    expect(decodeSignRead(onlyFrame(written(1, r(-1)).frame).payload).proofs).toEqual(decodeSignRead(onlyFrame(encodeFrame(1, FrameKind.SignRead, r(-1))).payload).proofs);
+    expect(() => decodeSignRead(onlyFrame(encodeFrame(1, FrameKind.SignRead, r(1.5))).payload)).toThrow(FrameFieldError);
+    expect(() => decodeSignRead(onlyFrame(written(1, r(1.5)).frame).payload)).toThrow(FrameFieldError);
+  });
+});
