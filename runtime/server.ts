@@ -338,7 +338,18 @@ export class ReaderService {
     const signerStarted = process.hrtime.bigint();
     let signed: SignedResponse;
     try {
-      signed = await this.options.signer.signRead({ ...raw, objects, ...proofs });
+      // One object of one shape (no spreads): the frame writer reads these fields once each.
+      signed = await this.options.signer.signRead({
+        method: raw.method,
+        path: raw.path,
+        query: raw.query,
+        accept: raw.accept,
+        acceptSignature: raw.acceptSignature,
+        contentType: raw.contentType,
+        body: raw.body,
+        objects,
+        proofs: proofs.proofs,
+      });
     } catch (err) {
       // The signer lost the checkpoints (restarted): hand them over again; the client retries.
       if (err instanceof LaneError && err.code === "checkpoint_unheld") checkpoints?.signerReconnected();
