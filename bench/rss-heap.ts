@@ -8,7 +8,9 @@
  *
  *   npx tsx bench/rss-heap.ts [--rounds 2] [--duration 8] [--variants "none;--max-old-space-size=96"]
  *
- * A variant is the extra flags after the lane's own `--max-semi-space-size=2` (NODE_OPTIONS).
+ * A variant is the extra node flags after the lane's own (`--max-semi-space-size=2` in NODE_OPTIONS,
+ * `--heap-growing-percent=50` as an argument, dev/lane/processes.ts); V8 takes the last of a flag
+ * given twice, so `--heap-growing-percent=0` is V8's own growth (the lane before session 7).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -26,7 +28,7 @@ const SCENARIOS = [
   ["batch", 1],
 ] as const;
 
-const DEFAULT_VARIANTS = "none;--max-old-space-size=128;--max-old-space-size=96;--max-old-space-size=64";
+const DEFAULT_VARIANTS = "--heap-growing-percent=0;none;--max-old-space-size=128;--heap-growing-percent=100";
 
 async function main(): Promise<void> {
   const o = new Command("rss-heap")
