@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
+import { unpack } from "msgpackr";
 import { decodeSignRead, encodeFrame, FrameDecoder, FrameFieldError, FrameKind, signReadFrameBound, writeSignReadFrame, type SignReadRequest } from "../../wire/frames";
 
 /** The field writer's frame for `request` at `offset` of a buffer filled with `fill` (to catch reads of stale bytes). */
@@ -72,6 +73,19 @@ describe("wire/frames writeSignReadFrame (the runtime's SignRead without msgpack
       }),
       { numRuns: 200 },
     );
+  });
+
+  it("strings at every header-width boundary, in 1-, 2-, 3- and 4-byte characters, decode exactly (as MessagePack; the frame decoder's own length limits aside)", () => {
+    const units = ["a", "é", "€", "😀"];
+    const lengths = [0, 1, 10, 11, 12, 31, 32, 84, 85, 86, 255, 256, 21_844, 21_845, 21_846, 65_535, 65_536];
+    for (const unit of units) {
+      for (const n of lengths) {
+        const text = unit.repeat(Math.ceil(n / unit.length)).slice(0, n - (n % unit.length));
+        const r: SignReadRequest = { method: "GET", path: text, query: text, accept: text, objects: [] };
+        const decoded = unpack(onlyFrame(written(3, r).frame).payload) as Record<string, unknown>;
+        expect([unit, n, decoded.path === text, decoded.query === text, decoded.accept === text]).toEqual([unit, n, true, true, true]);
+      }
+    }
   });
 
   it("a read as the runtime sends it: same fields, proofs and trace flag", () => {
