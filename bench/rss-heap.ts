@@ -3,8 +3,8 @@
  * path"). Starts the local lane (memory store, sequencer on) once per variant of the runtime's
  * node flags, variants in rotating order per round so drift on this shared VM lands on all of
  * them, drives wrk c=32 projected and full reads and c=1 batches, and samples the runtime's VmRSS
- * every 200 ms. Prints per variant and round: idle RSS, each scenario's peak, req/s and the
- * batch P50/P99 (a lower old-space limit must not buy RSS with batch latency).
+ * every 200 ms. Prints per variant and round: idle RSS, each scenario's peak, req/s, the runtime's
+ * CPU µs per request and the batch P50/P99 (a lower old-space limit must not buy RSS with batch latency).
  *
  *   npx tsx bench/rss-heap.ts [--rounds 2] [--duration 8] [--variants "none;--max-old-space-size=96"]
  *
@@ -21,6 +21,7 @@ import { LANE_BUNDLES, startLane } from "../dev/lane/processes";
 import { rssKiB } from "../dev/lane/children";
 import { findWrk, runWrk } from "./wrk";
 import { demoScript } from "./cpu-ab";
+import { processCpu } from "./proc-cpu";
 
 const SCENARIOS = [
   ["projected", 32],
@@ -58,11 +59,13 @@ async function main(): Promise<void> {
         for (const [kind, concurrency] of SCENARIOS) {
           let peak = 0;
           const timer = setInterval(() => (peak = Math.max(peak, rssKiB(pid) / 1024)), 200);
+          const cpu0 = processCpu(pid);
           const r = await runWrk(wrk, lane.url, demoScript(kind, entities), concurrency, { duration: Number(o.duration) }, dir);
           clearInterval(timer);
           peak = Math.max(peak, rssKiB(pid) / 1024);
           const latency = kind === "batch" ? ` P50 ${r.p50.toFixed(2)} P99 ${r.p99.toFixed(2)} ms` : "";
-          parts.push(`${kind} ${peak.toFixed(0)} MB ${r.rps.toFixed(0)} req/s${latency}${r.errors ? ` ${r.errors} ERRORS` : ""}`);
+          const cpuUs = (processCpu(pid) - cpu0) / r.requests;
+          parts.push(`${kind} ${peak.toFixed(0)} MB ${r.rps.toFixed(0)} req/s runtime ${cpuUs.toFixed(0)} µs${latency}${r.errors ? ` ${r.errors} ERRORS` : ""}`);
         }
         process.stdout.write(`round ${round + 1} [${variant}] idle ${idle.toFixed(0)} MB | ${parts.join(" | ")} | load ${loadavg()[0]!.toFixed(2)}\n`);
       } finally {
