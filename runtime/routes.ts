@@ -92,6 +92,9 @@ function compile(route: RouteDef): Compiled {
 
 /** Compiled once; most specific first, so the first match for a method is the one. */
 const COMPILED: readonly Compiled[] = ROUTES.map(compile).sort((a, b) => b.literals - a.literals);
+/** The same, by segment count: a path is only tried against routes of its length (same order). */
+const BY_LENGTH = new Map<number, readonly Compiled[]>();
+for (const c of COMPILED) BY_LENGTH.set(c.segments.length, [...(BY_LENGTH.get(c.segments.length) ?? []), c]);
 
 function matchShape(c: Compiled, parts: readonly string[]): Record<string, string> | null {
   if (parts.length !== c.segments.length) return null;
@@ -115,7 +118,7 @@ export function matchRoute(method: string, path: string): RouteMatch {
   if (!path.startsWith("/")) return { kind: "no_route" };
   const parts = path.split("/").slice(1);
   let allow: Set<string> | undefined;
-  for (const c of COMPILED) {
+  for (const c of BY_LENGTH.get(parts.length) ?? []) {
     const params = matchShape(c, parts);
     if (params === null) continue;
     if (c.route.method === method) return { kind: "route", route: c.route, params };

@@ -173,6 +173,7 @@ type SignedRequest = { readonly method: string; readonly path: string; readonly 
 
 /** A path segment as the registry names it; undecodable → itself (the label is then "other"). */
 function decodeSegment(segment: string): string {
+  if (segment.indexOf("%") < 0) return segment; // nothing to decode (every request's metrics label)
   try {
     return decodeURIComponent(segment);
   } catch {
