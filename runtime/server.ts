@@ -266,8 +266,7 @@ export class ReaderService {
       if (!res.headersSent) {
         res.setHeader("x-request-id", requestId);
         sendError(res, laneError);
-      }
-      else res.destroy();
+      } else res.destroy();
     } finally {
       ticket?.release();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

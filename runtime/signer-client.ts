@@ -198,7 +198,8 @@ export class SignerClient {
         this.tracedQueued.push(stamps);
       }
       // Reads (the hot path) are written straight into the writer's slab; other frames go through msgpackr.
-      if (kind === FrameKind.SignRead) writer.frame(signReadFrameBound(message as SignReadRequest), (target, offset) => writeSignReadFrame(target, offset, id, message as SignReadRequest));
+      if (kind === FrameKind.SignRead)
+        writer.frame(signReadFrameBound(message as SignReadRequest), (target, offset) => writeSignReadFrame(target, offset, id, message as SignReadRequest));
       else writer.send(encodeFrame(id, kind, message));
     });
   }

@@ -22,7 +22,13 @@ const loud = pino({ level: "info" }, devNull);
 
 /** lane_request_duration_seconds and lane_requests_total as prom-client metrics (before session 7), for the A/B. */
 const requestsRegistryBefore = new Registry();
-const requestDurationBefore = new Histogram({ name: "rd_before", help: "h", labelNames: ["route", "status", "view"] as const, buckets: [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [requestsRegistryBefore] });
+const requestDurationBefore = new Histogram({
+  name: "rd_before",
+  help: "h",
+  labelNames: ["route", "status", "view"] as const,
+  buckets: [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  registers: [requestsRegistryBefore],
+});
 const requestsBefore = new Counter({ name: "r_before", help: "h", labelNames: ["route", "status", "view"] as const, registers: [requestsRegistryBefore] });
 
 /** The store histogram's series for one label value, looked up once. */

@@ -5,7 +5,18 @@
 // same encoding with a swapped object or a lying length header gets what any hostile frame gets.
 import { randomBytes } from "node:crypto";
 import { receivedFromSigned, verifyResponse } from "../../verifier/response";
-import { decodeErrorReply, decodeKeyInfo, decodeSealWriteResponse, decodeSignedResponse, encodeFrame, FrameKind, signReadFrameBound, writeSignReadFrame, type KeyInfo, type SignReadRequest } from "../../wire/frames";
+import {
+  decodeErrorReply,
+  decodeKeyInfo,
+  decodeSealWriteResponse,
+  decodeSignedResponse,
+  encodeFrame,
+  FrameKind,
+  signReadFrameBound,
+  writeSignReadFrame,
+  type KeyInfo,
+  type SignReadRequest,
+} from "../../wire/frames";
 import { DEMO_VIEW } from "../../dev/lane/demo-data";
 import { signPush } from "../../wire/writer-auth";
 import { HostConnection, startRealSigner, type RealSigner } from "./hostile-host";
@@ -23,8 +34,16 @@ const fieldWritten = (request: SignReadRequest) => (id: number) => {
 };
 
 async function sealedObject(entity: string): Promise<Buffer> {
-  const facts = { method: "POST", path: `/v1/features/${VIEW}/_push`, query: "", contentType: "application/json", body: Buffer.from(JSON.stringify({ rows: [{ entity, event_time: Date.now() - 1000, features: { country: "IN" } }] })) };
-  const sealed = decodeSealWriteResponse(await write.ok(FrameKind.SealWrite, { ...facts, writerSignature: signPush(facts, signer.writer, { nonce: randomBytes(16).toString("base64url") }) }));
+  const facts = {
+    method: "POST",
+    path: `/v1/features/${VIEW}/_push`,
+    query: "",
+    contentType: "application/json",
+    body: Buffer.from(JSON.stringify({ rows: [{ entity, event_time: Date.now() - 1000, features: { country: "IN" } }] })),
+  };
+  const sealed = decodeSealWriteResponse(
+    await write.ok(FrameKind.SealWrite, { ...facts, writerSignature: signPush(facts, signer.writer, { nonce: randomBytes(16).toString("base64url") }) }),
+  );
   const row = sealed.rows[0]!;
   if (!("object" in row)) throw new Error(`not sealed: ${JSON.stringify(row)}`);
   return Buffer.from(row.object);
@@ -63,7 +82,11 @@ describe("SignRead written field by field (the runtime's encoding) under a hosti
     const body = JSON.parse(Buffer.from(signed.body).toString()) as { entity: string; features: Record<string, unknown> };
     expect(body).toMatchObject({ entity: "user_enc_1", features: { country: "IN" } });
     expect(signed.served).toEqual(decodeSignedResponse(theirs.payload).served);
-    verifyResponse(receivedFromSigned(signed), { method: "GET", path: `/v1/features/${VIEW}/user_enc_1`, query: "?features=country" }, { maxStaleness: Infinity, key: key.jwk, nonce: "consumer-nonce" });
+    verifyResponse(
+      receivedFromSigned(signed),
+      { method: "GET", path: `/v1/features/${VIEW}/user_enc_1`, query: "?features=country" },
+      { maxStaleness: Infinity, key: key.jwk, nonce: "consumer-nonce" },
+    );
   });
 
   it("attack: another entity's sealed object in the runtime's encoding is refused, never served as this entity's values", async () => {

@@ -111,7 +111,14 @@ describe("CheckpointFollower", () => {
     const entities = Array.from({ length: 40 }, (_, i) => `e${i}`);
     await sequencer.report(entities.filter((_, i) => i % 3 !== 0).map((e, i) => [e, value(1000 + i, e)] as [string, Buffer]));
     await follower.poll();
-    const lookups = entities.flatMap((entity, i) => (i === 7 ? [{ view: "not_followed", entity }, { view: VIEW, entity }] : [{ view: VIEW, entity }]));
+    const lookups = entities.flatMap((entity, i) =>
+      i === 7
+        ? [
+            { view: "not_followed", entity },
+            { view: VIEW, entity },
+          ]
+        : [{ view: VIEW, entity }],
+    );
     const batch = follower.proofs(lookups);
     expect(batch).toEqual(lookups.map((l) => follower.proofs([l])[0]));
     lookups.forEach((l, i) => {

@@ -27,7 +27,12 @@ function comparable(value: unknown): unknown {
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a));
 // Lengths around every header width the writer picks (fixstr < 32, str8 < 256, str16 < 65536 at 3 bytes per unit).
-const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "grapheme", maxLength: 40 }), fc.string({ minLength: 80, maxLength: 90 }), fc.string({ unit: "binary", minLength: 20, maxLength: 300 }));
+const text = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: "grapheme", maxLength: 40 }),
+  fc.string({ minLength: 80, maxLength: 90 }),
+  fc.string({ unit: "binary", minLength: 20, maxLength: 300 }),
+);
 const proof = fc.option(
   fc.record(
     {
@@ -49,7 +54,13 @@ const request: fc.Arbitrary<SignReadRequest> = fc
       accept: fc.option(text, { nil: undefined }),
       acceptSignature: fc.option(text, { nil: undefined }),
       contentType: fc.option(text, { nil: undefined }),
-      body: fc.option(fc.oneof(bytes(300), fc.integer({ min: 65_530, max: 65_540 }).map((n) => Buffer.alloc(n, 7))), { nil: undefined }),
+      body: fc.option(
+        fc.oneof(
+          bytes(300),
+          fc.integer({ min: 65_530, max: 65_540 }).map((n) => Buffer.alloc(n, 7)),
+        ),
+        { nil: undefined },
+      ),
       objects: fc.array(fc.option(fc.oneof(bytes(300), fc.constant(Buffer.alloc(70_000, 3))), { nil: null }), { maxLength: 12 }),
       trace: fc.option(fc.boolean(), { nil: undefined }),
     },
