@@ -22,7 +22,7 @@ interface Slab {
   retired: boolean;
 }
 
-export const DEFAULT_SLAB_BYTES = 1 << 20;
+const DEFAULT_SLAB_BYTES = 1 << 20;
 
 export class FrameSlabWriter {
   private slab: Slab;
