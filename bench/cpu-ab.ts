@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   if (!wrk) throw new Error("wrk is not installed (apt-get install wrk)");
   const dirs = { other: mkdtempSync(join(tmpdir(), "lane-ab-other-")), this: mkdtempSync(join(tmpdir(), "lane-ab-this-")) };
   const lanes = { other: await startTree(other, o.entities, dirs.other), this: await startTree(here, o.entities, dirs.this) };
-  const samples = new Map<string, { runtime: number[]; signer: number[]; rps: number[]; errors: number }>();
+  const samples = new Map<string, { runtime: number[]; signer: number[]; rps: number[]; p50: number[]; p99: number[]; errors: number }>();
   process.stdout.write(
     `bench/cpu-ab — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, node ${process.version}, memory store, load average ${loadavg()[0].toFixed(2)} before\nother = ${other}\n`,
   );
@@ -115,14 +115,16 @@ async function main(): Promise<void> {
           const before = { runtime: processCpu(pids.runtime), signer: processCpu(pids.signer) };
           const r = await runWrk(wrk, lane.url, lua, c, { duration: o.duration }, dirs.this);
           const key = `${kind}|${name}`;
-          const s = samples.get(key) ?? { runtime: [], signer: [], rps: [], errors: 0 };
+          const s = samples.get(key) ?? { runtime: [], signer: [], rps: [], p50: [], p99: [], errors: 0 };
           s.runtime.push((processCpu(pids.runtime) - before.runtime) / r.requests);
           s.signer.push((processCpu(pids.signer) - before.signer) / r.requests);
           s.rps.push(r.rps);
+          s.p50.push(r.p50);
+          s.p99.push(r.p99);
           s.errors += r.errors;
           samples.set(key, s);
           process.stdout.write(
-            `round ${round + 1} ${kind} ${name}: ${r.rps.toFixed(0)} req/s, runtime ${s.runtime.at(-1)!.toFixed(0)} µs, signer ${s.signer.at(-1)!.toFixed(0)} µs${r.errors ? `, ${r.errors} ERRORS` : ""}\n`,
+            `round ${round + 1} ${kind} ${name}: ${r.rps.toFixed(0)} req/s, P50 ${r.p50.toFixed(2)} P99 ${r.p99.toFixed(2)} ms, runtime ${s.runtime.at(-1)!.toFixed(0)} µs, signer ${s.signer.at(-1)!.toFixed(0)} µs${r.errors ? `, ${r.errors} ERRORS` : ""}\n`,
           );
         }
       }
@@ -133,14 +135,14 @@ async function main(): Promise<void> {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   process.stdout.write(
-    `\nmedians of ${o.rounds} rounds, load average ${loadavg()[0].toFixed(2)} after\n| scenario | other req/s | this req/s | other runtime µs | this runtime µs | other signer µs | this signer µs |\n|---|---|---|---|---|---|---|\n`,
+    `\nmedians of ${o.rounds} rounds, load average ${loadavg()[0].toFixed(2)} after\n| scenario | other req/s | this req/s | other P50 / P99 ms | this P50 / P99 ms | other runtime µs | this runtime µs | other signer µs | this signer µs | runtime this/other |\n|---|---|---|---|---|---|---|---|---|---|\n`,
   );
   for (const kind of o.scenarios.split(",")) {
     const a = samples.get(`${kind}|other`)!;
     const b = samples.get(`${kind}|this`)!;
     const f = (x: number[]) => median(x).toFixed(0);
     process.stdout.write(
-      `| ${kind} | ${f(a.rps)} | ${f(b.rps)} | ${f(a.runtime)} | ${f(b.runtime)} | ${f(a.signer)} | ${f(b.signer)} |${a.errors + b.errors ? ` errors ${a.errors}/${b.errors}` : ""}\n`,
+      `| ${kind} | ${f(a.rps)} | ${f(b.rps)} | ${median(a.p50).toFixed(2)} / ${median(a.p99).toFixed(2)} | ${median(b.p50).toFixed(2)} / ${median(b.p99).toFixed(2)} | ${f(a.runtime)} | ${f(b.runtime)} | ${f(a.signer)} | ${f(b.signer)} | ${(median(b.runtime) / median(a.runtime)).toFixed(2)}× (per round ${b.runtime.map((x, i) => (x / a.runtime[i]!).toFixed(2)).join(", ")}) |${a.errors + b.errors ? ` errors ${a.errors}/${b.errors}` : ""}\n`,
     );
   }
 }

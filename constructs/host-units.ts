@@ -177,8 +177,12 @@ export function renderHostUnits(o: HostUnitOptions): UnitFiles {
         `Group=${SERVICE_USER}`,
         ...Object.entries(runtimeEnvironment(o)).map(([k, v]) => `Environment=${k}=${v}`),
         // A 2 MB young generation keeps peak RSS under load at 141 MB vs 156 MB by default, at no
-        // measurable throughput cost (docs/performance.md, "Runtime RSS").
-        `ExecStart=${node} --max-semi-space-size=2 ${INSTALL_DIR}/runtime.js`,
+        // measurable throughput cost (docs/performance.md, "Runtime RSS"). --heap-growing-percent=50:
+        // after a full GC the old generation may grow to 1.5× what survived, not V8's up to 4× on a
+        // host with this much memory — peak RSS 116–120 MB against 130–163 MB in the lane, with no
+        // cap on live data (an old-space limit would crash a runtime whose entity maps outgrow it);
+        // the lane uses the same flags (dev/lane/processes.ts; docs/performance.md "Session 7").
+        `ExecStart=${node} --max-semi-space-size=2 --heap-growing-percent=50 ${INSTALL_DIR}/runtime.js`,
         `ReadWritePaths=${LOG_DIR}`,
         `StandardOutput=append:${LOG_DIR}/runtime.log`,
         `StandardError=append:${LOG_DIR}/runtime.log`,

@@ -66,7 +66,9 @@ export class CheckpointFollower {
   private polled = false;
   /** When the follower started or the signer last (re)connected: reads wait at most PENDING_MAX_MS from here. */
   private pendingSince = Date.now();
-  private readonly keyCache = new Map<string, Buffer>();
+  /** view → entity → map key: two lookups, no joined string to build and hash on every read. */
+  private readonly keyCache = new Map<string, Map<string, Buffer>>();
+  private keyCacheSize = 0;
 
   constructor(
     private readonly options: {
@@ -117,6 +119,8 @@ export class CheckpointFollower {
 
   /** One proof per lookup, parallel to the objects of a SignRead; null where the view has no usable checkpoint. */
   proofs(lookups: ReadonlyArray<{ readonly view: string; readonly entity: string }>): Array<WireProof | null> {
+    // provePacked: one Buffer per proof (siblings and leaf), no Buffer.concat; the SignRead
+    // frame writes them as one proof list (wire/checkpoint.ts).
     return lookups.map(({ view, entity }) => {
       const s = this.views.get(view);
       if (!s?.proving) return null;
@@ -125,12 +129,22 @@ export class CheckpointFollower {
   }
 
   private keyOf(view: string, entity: string): Buffer {
-    const id = `${view}\u0000${entity}`;
-    let key = this.keyCache.get(id);
+    let byEntity = this.keyCache.get(view);
+    if (byEntity === undefined) {
+      byEntity = new Map();
+      this.keyCache.set(view, byEntity);
+    }
+    let key = byEntity.get(entity);
     if (key === undefined) {
-      if (this.keyCache.size >= KEY_CACHE_ENTRIES) this.keyCache.clear();
+      if (this.keyCacheSize >= KEY_CACHE_ENTRIES) {
+        this.keyCache.clear();
+        this.keyCacheSize = 0;
+        byEntity = new Map();
+        this.keyCache.set(view, byEntity);
+      }
       key = entityMapKey(view, entity);
-      this.keyCache.set(id, key);
+      byEntity.set(entity, key);
+      this.keyCacheSize++;
     }
     return key;
   }

@@ -59,29 +59,53 @@ export class FastHistogram<L extends string> {
   readonly type = "histogram";
   readonly aggregator = "sum";
   private readonly series = new Map<string, HistogramSeries>();
+  private readonly labelNames: readonly L[];
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelName: L,
+    labelNames: L | readonly L[],
     private readonly upperBounds: readonly number[],
     registry: Registry,
   ) {
+    this.labelNames = typeof labelNames === "string" ? [labelNames] : labelNames;
     registry.registerMetric(this as unknown as Metric);
   }
 
-  /** The series of one label value (made on first use, then reused: keep it for a hot path). */
+  /** The series of one label value (one-label histograms; made on first use, then reused: keep it for a hot path). */
   child(value: string): HistogramSeries {
     let series = this.series.get(value);
     if (series === undefined) {
-      series = new HistogramSeries({ [this.labelName]: value }, this.upperBounds);
+      series = new HistogramSeries({ [this.labelNames[0]!]: value }, this.upperBounds);
       this.series.set(value, series);
     }
     return series;
   }
 
+  /**
+   * The series of a label set, found by `key` (any string that is one-to-one with the label
+   * values, e.g. them joined by NUL); `labels` is only read when the series is new.
+   */
+  seriesOf(key: string, labels: () => Readonly<Record<L, string>>): HistogramSeries {
+    let series = this.series.get(key);
+    if (series === undefined) {
+      const given = labels();
+      const own: Record<string, string> = {};
+      for (const n of this.labelNames) own[n] = given[n];
+      series = new HistogramSeries(own, this.upperBounds);
+      this.series.set(key, series);
+    }
+    return series;
+  }
+
   observe(labels: Readonly<Record<L, string>>, value: number): void {
-    this.child(labels[this.labelName]).observe(value);
+    if (this.labelNames.length === 1) this.child(labels[this.labelNames[0]!]).observe(value);
+    else this.seriesOf(this.labelNames.map((n) => labels[n]).join("\u0000"), () => labels).observe(value);
+  }
+
+  /** Each series' labels and observation count, in first-use order (SeriesCounter exports them). */
+  counts(): IterableIterator<HistogramSeries> {
+    return this.series.values();
   }
 
   reset(): void {
@@ -113,6 +137,34 @@ export class FastHistogram<L extends string> {
       return { ...rest, labels: { ...labels, ...sharedLabels } };
     });
     return data;
+  }
+}
+
+/**
+ * A counter that is, by definition, a FastHistogram's per-series observation count
+ * (lane_requests_total is lane_request_duration_seconds_count under another name): one
+ * observation updates both, and the exposition is prom-client's counter format (same lines: test/runtime/metrics.test.ts).
+ */
+export class SeriesCounter {
+  readonly type = "counter";
+  readonly aggregator = "sum";
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly of: FastHistogram<string>,
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: object[] } {
+    const values: object[] = [];
+    for (const s of this.of.counts()) values.push({ value: s.count, labels: s.labels });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.of.reset();
   }
 }
 
@@ -151,19 +203,20 @@ export interface LaneMetricsOptions {
 
 export class LaneMetrics {
   readonly registry = new Registry();
-  readonly requestDuration = new Histogram({
-    name: "lane_request_duration_seconds",
-    help: "Reader request latency, from request start to response end",
-    labelNames: ["route", "status", "view"] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly requests = new Counter({
-    name: "lane_requests_total",
-    help: "Reader requests by route, status and view (empty for routes without one)",
-    labelNames: ["route", "status", "view"] as const,
-    registers: [this.registry],
-  });
+  /**
+   * One observation per request: a FastHistogram (prom-client hashes the three labels on every
+   * observe and again on the counter's inc: ≈ 3 µs a read; docs/performance.md "Session 7").
+   * Record requests with observeRequest(), which updates lane_requests_total with it.
+   */
+  readonly requestDuration = new FastHistogram<"route" | "status" | "view">(
+    "lane_request_duration_seconds",
+    "Reader request latency, from request start to response end",
+    ["route", "status", "view"],
+    LATENCY_BUCKETS,
+    this.registry,
+  );
+  /** lane_requests_total: requestDuration's per-series count. */
+  readonly requests = new SeriesCounter("lane_requests_total", "Reader requests by route, status and view (empty for routes without one)", this.requestDuration, this.registry);
   readonly signerDuration = new Histogram({
     name: "lane_signer_duration_seconds",
     help: "Round trip to the signer (enclave) per signed answer",
@@ -233,6 +286,11 @@ export class LaneMetrics {
     collectDefaultMetrics({ register: this.registry });
     this.build = options.buildInfo ?? buildInfoFromEnv();
     this.buildInfo.set({ ...this.build }, 1);
+  }
+
+  /** One request answered: lane_request_duration_seconds and lane_requests_total. */
+  observeRequest(route: string, status: string, view: string, seconds: number): void {
+    this.requestDuration.seriesOf(`${route}\u0000${status}\u0000${view}`, () => ({ route, status, view })).observe(seconds);
   }
 
   /** The label value for a view name: itself when the registry knows it, else "other". */

@@ -92,20 +92,23 @@ function compile(route: RouteDef): Compiled {
 
 /** Compiled once; most specific first, so the first match for a method is the one. */
 const COMPILED: readonly Compiled[] = ROUTES.map(compile).sort((a, b) => b.literals - a.literals);
+/** The same, by segment count: a path is only tried against routes of its length (same order). */
+const BY_LENGTH = new Map<number, readonly Compiled[]>();
+for (const c of COMPILED) BY_LENGTH.set(c.segments.length, [...(BY_LENGTH.get(c.segments.length) ?? []), c]);
 
 function matchShape(c: Compiled, parts: readonly string[]): Record<string, string> | null {
   if (parts.length !== c.segments.length) return null;
-  const params: Record<string, string> = {};
+  // Literals and non-empty parameters first: a miss (most routes, every request) allocates nothing.
   for (let i = 0; i < parts.length; i++) {
     const seg = c.segments[i]!;
     const part = parts[i]!;
-    if ("literal" in seg) {
-      if (part !== seg.literal) return null;
-    } else {
-      if (part === "") return null;
-      // Raw (still percent-encoded): the route's grammar decodes and checks it.
-      params[seg.param] = part;
-    }
+    if ("literal" in seg ? part !== seg.literal : part === "") return null;
+  }
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const seg = c.segments[i]!;
+    // Raw (still percent-encoded): the route's grammar decodes and checks it.
+    if ("param" in seg) params[seg.param] = parts[i]!;
   }
   return params;
 }
@@ -114,12 +117,12 @@ function matchShape(c: Compiled, parts: readonly string[]): Record<string, strin
 export function matchRoute(method: string, path: string): RouteMatch {
   if (!path.startsWith("/")) return { kind: "no_route" };
   const parts = path.split("/").slice(1);
-  const allow = new Set<string>();
-  for (const c of COMPILED) {
+  let allow: Set<string> | undefined;
+  for (const c of BY_LENGTH.get(parts.length) ?? []) {
     const params = matchShape(c, parts);
     if (params === null) continue;
     if (c.route.method === method) return { kind: "route", route: c.route, params };
-    allow.add(c.route.method);
+    (allow ??= new Set<string>()).add(c.route.method);
   }
-  return allow.size === 0 ? { kind: "no_route" } : { kind: "wrong_method", allow: [...allow].sort() };
+  return allow === undefined ? { kind: "no_route" } : { kind: "wrong_method", allow: [...allow].sort() };
 }

@@ -103,6 +103,8 @@ interface RouteCall {
   readonly params: ReadonlyMap<string, string>;
   /** The route's `{param}` path segments, still percent-encoded. */
   readonly pathParams: Readonly<Record<string, string>>;
+  /** Echoed in `x-request-id`: reads put it in their one writeHead; other routes have it set before they run. */
+  readonly requestId: string;
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
@@ -171,6 +173,7 @@ type SignedRequest = { readonly method: string; readonly path: string; readonly 
 
 /** A path segment as the registry names it; undecodable → itself (the label is then "other"). */
 function decodeSegment(segment: string): string {
+  if (segment.indexOf("%") < 0) return segment; // nothing to decode (every request's metrics label)
   try {
     return decodeURIComponent(segment);
   } catch {
@@ -235,7 +238,6 @@ export class ReaderService {
     const started = process.hrtime.bigint();
     const { path, query } = splitTarget(req.url ?? "/");
     const requestId = requestIdOf(req);
-    res.setHeader("x-request-id", requestId);
     const match = matchRoute(req.method ?? "GET", path);
     const route = match.kind === "route" ? match.route : UNROUTED;
     let ticket: GateTicket | undefined;
@@ -249,20 +251,28 @@ export class ReaderService {
         throw new LaneError("method_not_allowed", `${String(req.method).slice(0, 16)} not allowed here (allowed: ${match.allow.join(", ")})`);
       }
       const params = parseQuery(query, match.route.query);
-      await this.handlers[match.route.handler]({ req, res, route: match.route, path, query, params, pathParams: match.params });
+      const call: RouteCall = { req, res, route: match.route, path, query, params, pathParams: match.params, requestId };
+      // Reads write their signed answer with one writeHead that carries the request id (no
+      // setHeader on the hot path: Node then takes writeHead's fast path); other routes get it first.
+      if (match.route.handler === "read") await this.read(call);
+      else {
+        res.setHeader("x-request-id", requestId);
+        await this.handlers[match.route.handler](call);
+      }
     } catch (err) {
       const laneError = toLaneError(err);
       errorCode = laneError.code;
       if (laneError.status >= 500 && laneError.code !== "overloaded") this.options.logger?.warn({ err, requestId, route: route.label, code: laneError.code }, "request failed");
-      if (!res.headersSent) sendError(res, laneError);
-      else res.destroy();
+      if (!res.headersSent) {
+        res.setHeader("x-request-id", requestId);
+        sendError(res, laneError);
+      } else res.destroy();
     } finally {
       ticket?.release();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = String(res.statusCode);
       const viewLabel = this.metrics.viewLabel(match.kind === "route" && match.params.view !== undefined ? decodeSegment(match.params.view) : undefined);
-      this.metrics.requestDuration.observe({ route: route.label, status, view: viewLabel }, seconds);
-      this.metrics.requests.inc({ route: route.label, status, view: viewLabel });
+      this.metrics.observeRequest(route.label, status, viewLabel, seconds);
       if (this.options.accessLog) {
         this.options.logger?.info(
           { requestId, method: req.method, route: route.label, status: res.statusCode, code: errorCode, keyId: ticket?.keyId, ms: seconds * 1000 },
@@ -296,7 +306,7 @@ export class ReaderService {
    * grammar (the signer re-parses the same bytes), GET each (view, entity) object, the signer
    * checks every object and signs the answer, bound to the request.
    */
-  private async read({ req, res, route, path, query }: RouteCall): Promise<void> {
+  private async read({ req, res, route, path, query, requestId }: RouteCall): Promise<void> {
     // Stage tracing (--trace-stages, a benchmark instrument): off, it costs these `trace` checks.
     const trace = this.options.stageTrace;
     const accepted = trace ? nowUs() : 0;
@@ -324,15 +334,29 @@ export class ReaderService {
       for (const l of lookups) if (checkpoints.pending(l.view)) throw new LaneError("checkpoint_pending");
     }
     const proofs = checkpoints?.active ? { proofs: checkpoints.proofs(lookups) } : {};
-    if (trace) return this.signTraced(res, raw, route, lookups, objects, trace, accepted, storeSent, proofs);
+    if (trace) return this.signTraced(res, raw, route, lookups, objects, trace, accepted, storeSent, proofs, requestId);
     const signerStarted = process.hrtime.bigint();
-    const signed = await this.options.signer.signRead({ ...raw, objects, ...proofs }).catch((err: unknown) => {
+    let signed: SignedResponse;
+    try {
+      // One object of one shape (no spreads): the frame writer reads these fields once each.
+      signed = await this.options.signer.signRead({
+        method: raw.method,
+        path: raw.path,
+        query: raw.query,
+        accept: raw.accept,
+        acceptSignature: raw.acceptSignature,
+        contentType: raw.contentType,
+        body: raw.body,
+        objects,
+        proofs: proofs.proofs,
+      });
+    } catch (err) {
       // The signer lost the checkpoints (restarted): hand them over again; the client retries.
       if (err instanceof LaneError && err.code === "checkpoint_unheld") checkpoints?.signerReconnected();
       throw err;
-    });
+    }
     this.observeSigned(lookups, signed, Number(process.hrtime.bigint() - signerStarted) / 1e9);
-    this.writeSigned(res, signed, raw);
+    this.writeSigned(res, signed, raw, this.options.signer, requestId);
   }
 
   /** A read's signer round trip, the entities the signer refused (failed seal, wrong object, corrupt: counted, never served as values) and what it served. */
@@ -356,13 +380,14 @@ export class ReaderService {
     accepted: number,
     storeSent: number,
     proofs: { proofs?: Array<WireProof | null> } = {},
+    requestId?: string,
   ): Promise<void> {
     const storeAnswered = nowUs();
     const frame: FrameStamps = { queued: 0, sent: 0, received: 0 };
     const signed = await this.options.signer.signReadTraced({ ...raw, objects, ...proofs }, frame);
     this.observeSigned(lookups, signed, (frame.received - frame.queued) / 1e6);
     const trailer = signed.trace;
-    this.writeSigned(res, signed, raw);
+    this.writeSigned(res, signed, raw, this.options.signer, requestId);
     res.once("finish", () => {
       const { stamps, signerGc } = traceStamps({ accepted, storeSent, storeAnswered, responseWritten: nowUs() }, frame, trailer);
       log.read({ route: route.label, status: res.statusCode, stamps }, signerGc);
@@ -448,31 +473,42 @@ export class ReaderService {
     this.writeSigned(res, signed, raw, writeSigner);
   }
 
-  /** Copy a signed answer to the wire, after the fail-closed check. */
-  private writeSigned(res: ServerResponse, signed: SignedResponse, raw: SignedRequest, signer: SignerClient = this.options.signer): void {
+  /**
+   * Copy a signed answer to the wire, after the fail-closed check. The headers go as one raw array
+   * (with the request id when the caller has not set it already): no header object for Node to
+   * walk and re-validate through setHeader.
+   */
+  private writeSigned(res: ServerResponse, signed: SignedResponse, raw: SignedRequest, signer: SignerClient = this.options.signer, requestId?: string): void {
     this.checkSigned(signed, raw, signer);
-    res.writeHead(signed.status, {
-      "content-type": signed.contentType,
-      "content-length": signed.body.length,
-      "content-digest": signed.contentDigest,
-      "signature-input": signed.signatureInput,
-      signature: signed.signature,
-      "cache-control": "no-store",
-    });
+    const headers = [
+      "content-type",
+      signed.contentType,
+      "content-length",
+      String(signed.body.length),
+      "content-digest",
+      signed.contentDigest,
+      "signature-input",
+      signed.signatureInput,
+      "signature",
+      signed.signature,
+      "cache-control",
+      "no-store",
+    ];
+    if (requestId !== undefined) headers.push("x-request-id", requestId);
+    res.writeHead(signed.status, headers);
     res.end(signed.body);
   }
 
   private async getObject(view: string, entity: string): Promise<Buffer | null> {
     const started = process.hrtime.bigint();
-    const observe = (result: string) => this.metrics.storeDuration.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
     let result: StoreGetResult;
     try {
       result = await this.options.store.get(objectKey(view, entity, this.keyPrefix));
     } catch (err) {
-      observe("error");
+      this.metrics.storeDuration.child("error").observe(Number(process.hrtime.bigint() - started) / 1e9);
       throw err;
     }
-    observe(result.found ? "found" : "missing");
+    this.metrics.storeDuration.child(result.found ? "found" : "missing").observe(Number(process.hrtime.bigint() - started) / 1e9);
     return result.found ? result.body : null;
   }
 

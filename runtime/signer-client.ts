@@ -25,7 +25,6 @@ import {
   Frame,
   FrameDecoder,
   FrameKind,
-  FrameWriter,
   FRAME_PROTOCOL_VERSION,
   KeyInfo,
   ProvisionKeysRequest,
@@ -37,7 +36,10 @@ import {
   SignedResponse,
   SignReadRequest,
   SignWriteOutcomeRequest,
+  signReadFrameBound,
+  writeSignReadFrame,
 } from "../wire/frames";
+import { FrameSlabWriter } from "./frame-slab";
 import { nowUs, type FrameStamps } from "./stage-trace";
 
 /** The signer is down, reconnecting, timed out or saturated: 503 signer_unavailable, Retry-After. */
@@ -82,7 +84,7 @@ interface Pending {
 
 export class SignerClient {
   private socket: Socket | null = null;
-  private writer: FrameWriter | null = null;
+  private writer: FrameSlabWriter | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
@@ -195,7 +197,10 @@ export class SignerClient {
         stamps.queued = nowUs();
         this.tracedQueued.push(stamps);
       }
-      writer.send(encodeFrame(id, kind, message));
+      // Reads (the hot path) are written straight into the writer's slab; other frames go through msgpackr.
+      if (kind === FrameKind.SignRead)
+        writer.frame(signReadFrameBound(message as SignReadRequest), (target, offset) => writeSignReadFrame(target, offset, id, message as SignReadRequest));
+      else writer.send(encodeFrame(id, kind, message));
     });
   }
 
@@ -206,7 +211,7 @@ export class SignerClient {
     const decoder = new FrameDecoder();
     socket.on("connect", () => {
       this.socket = socket;
-      this.writer = new FrameWriter((data) => socket.write(data), this.options.traceStages ? this.stampSent : undefined);
+      this.writer = new FrameSlabWriter((data, done) => socket.write(data, done), this.options.traceStages ? this.stampSent : undefined);
       this.reconnectDelay = this.options.reconnectMinMs ?? 50;
       // The first frame declares the role; the reply carries the signer's key.
       this.call(FrameKind.Hello, { role: this.role, protocol: FRAME_PROTOCOL_VERSION }, decodeHelloReply).then(
@@ -240,7 +245,7 @@ export class SignerClient {
       const wasUp = this.key !== null;
       if (this.socket === socket) {
         this.socket = null;
-        this.writer?.clear();
+        this.writer?.close();
         this.writer = null;
         this.key = null;
       }

@@ -11,7 +11,7 @@
  * load without adding latency when idle).
  */
 import { Packr, RESERVE_START_SPACE, Unpackr } from "msgpackr";
-import { decodeProofList, encodeProofList, MAX_SEALED_CHECKPOINT_BYTES, ProofListError, type WireProof } from "./checkpoint";
+import { decodeProofList, encodeProofList, MAX_SEALED_CHECKPOINT_BYTES, ProofListError, proofListBytes, writeProofList, type WireProof } from "./checkpoint";
 import { asBuffer } from "./msgpack-scan";
 import type { Ed25519Jwk } from "./keys";
 import type { RawReadRequest } from "./request";
@@ -347,6 +347,169 @@ export function encodeFrame(id: number, kind: FrameKind, message: unknown): Buff
   frame.writeUInt32BE(id >>> 0, 4);
   frame.writeUInt8(kind, 8);
   return frame;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SignRead without msgpackr's generic object walk: the runtime sends one per read, and packing it
+// was ≈ 10 % of the runtime's busy CPU on a 10-feature read (docs/performance.md "Session 7:
+// runtime read path"; bench/micro/sign-read-encode.ts). Same MessagePack map decodeSignRead reads
+// (test/wire/sign-read-frame.test.ts decodes both encodings to the same request), written field by
+// field into a buffer the caller owns (runtime/frame-slab.ts: one pooled slab, no per-frame
+// allocation). Fields that are undefined are left out: decodeSignRead reads absent and undefined
+// alike. Strings get a header wide enough for 3 bytes per UTF-16 unit (valid MessagePack, not
+// always the shortest form), so no length pass over them is needed.
+
+const keyBytes = (name: string): Buffer => Buffer.concat([Buffer.from([0xa0 | name.length]), Buffer.from(name, "latin1")]);
+const SIGN_READ_KEYS = {
+  method: keyBytes("method"),
+  path: keyBytes("path"),
+  query: keyBytes("query"),
+  accept: keyBytes("accept"),
+  acceptSignature: keyBytes("acceptSignature"),
+  contentType: keyBytes("contentType"),
+  body: keyBytes("body"),
+  objects: keyBytes("objects"),
+  proofs: keyBytes("proofs"),
+  trace: keyBytes("trace"),
+};
+
+/** Bytes writeSignReadFrame needs at most for `request` (frame header included). */
+export function signReadFrameBound(request: SignReadRequest): number {
+  // Per field: key (≤ 17) + header (≤ 5) + content; strings at 3 bytes per UTF-16 unit.
+  let n = FRAME_HEADER_BYTES + 1 + 10 * 22;
+  n += 3 * (request.method.length + request.path.length + request.query.length);
+  n += 3 * ((request.accept?.length ?? 0) + (request.acceptSignature?.length ?? 0) + (request.contentType?.length ?? 0));
+  n += request.body?.length ?? 0;
+  const objects = request.objects;
+  n += 5 * objects.length;
+  for (let i = 0; i < objects.length; i++) n += objects[i]?.length ?? 0;
+  // The proofs: one bin (header ≤ 5) holding the proof list (wire/checkpoint.ts).
+  if (request.proofs) n += 5 + proofListBytes(request.proofs);
+  return n;
+}
+
+function putKey(target: Buffer, pos: number, key: Buffer): number {
+  for (let i = 0; i < key.length; i++) target[pos + i] = key[i]!;
+  return pos + key.length;
+}
+
+function putStr(target: Buffer, pos: number, value: string): number {
+  const most = 3 * value.length;
+  if (most < 32) {
+    const n = value.length === 0 ? 0 : target.write(value, pos + 1);
+    target[pos] = 0xa0 | n;
+    return pos + 1 + n;
+  }
+  if (most < 0x100) {
+    const n = target.write(value, pos + 2);
+    target[pos] = 0xd9;
+    target[pos + 1] = n;
+    return pos + 2 + n;
+  }
+  if (most < 0x10000) {
+    const n = target.write(value, pos + 3);
+    target[pos] = 0xda;
+    target.writeUInt16BE(n, pos + 1);
+    return pos + 3 + n;
+  }
+  const n = target.write(value, pos + 5);
+  target[pos] = 0xdb;
+  target.writeUInt32BE(n, pos + 1);
+  return pos + 5 + n;
+}
+
+function putBin(target: Buffer, pos: number, value: Uint8Array): number {
+  const n = value.length;
+  pos = putBinHeader(target, pos, n);
+  if (n < 64) for (let i = 0; i < n; i++) target[pos + i] = value[i]!;
+  else target.set(value, pos);
+  return pos + n;
+}
+
+function putBinHeader(target: Buffer, pos: number, n: number): number {
+  if (n < 0x100) {
+    target[pos] = 0xc4;
+    target[pos + 1] = n;
+    pos += 2;
+  } else if (n < 0x10000) {
+    target[pos] = 0xc5;
+    target.writeUInt16BE(n, pos + 1);
+    pos += 3;
+  } else {
+    target[pos] = 0xc6;
+    target.writeUInt32BE(n, pos + 1);
+    pos += 5;
+  }
+  return pos;
+}
+
+function putArrayHeader(target: Buffer, pos: number, n: number): number {
+  if (n < 16) {
+    target[pos] = 0x90 | n;
+    return pos + 1;
+  }
+  if (n < 0x10000) {
+    target[pos] = 0xdc;
+    target.writeUInt16BE(n, pos + 1);
+    return pos + 3;
+  }
+  target[pos] = 0xdd;
+  target.writeUInt32BE(n, pos + 1);
+  return pos + 5;
+}
+
+/**
+ * Write the SignRead frame for `request` at `offset` of `target` (at least signReadFrameBound bytes
+ * free there); returns the offset after it.
+ */
+export function writeSignReadFrame(target: Buffer, offset: number, id: number, request: SignReadRequest): number {
+  const K = SIGN_READ_KEYS;
+  const mapAt = offset + FRAME_HEADER_BYTES;
+  let pos = mapAt + 1;
+  let fields = 4; // method, path, query, objects
+  pos = putStr(target, putKey(target, pos, K.method), request.method);
+  pos = putStr(target, putKey(target, pos, K.path), request.path);
+  pos = putStr(target, putKey(target, pos, K.query), request.query);
+  if (request.accept !== undefined) {
+    pos = putStr(target, putKey(target, pos, K.accept), request.accept);
+    fields++;
+  }
+  if (request.acceptSignature !== undefined) {
+    pos = putStr(target, putKey(target, pos, K.acceptSignature), request.acceptSignature);
+    fields++;
+  }
+  if (request.contentType !== undefined) {
+    pos = putStr(target, putKey(target, pos, K.contentType), request.contentType);
+    fields++;
+  }
+  if (request.body !== undefined) {
+    pos = putBin(target, putKey(target, pos, K.body), request.body);
+    fields++;
+  }
+  const objects = request.objects;
+  pos = putArrayHeader(target, putKey(target, pos, K.objects), objects.length);
+  for (let i = 0; i < objects.length; i++) {
+    const o = objects[i];
+    if (o === null || o === undefined) target[pos++] = 0xc0;
+    else pos = putBin(target, pos, o);
+  }
+  const proofs = request.proofs;
+  if (proofs !== undefined) {
+    // The proof list written in place (no intermediate Buffer): bin header, then its records.
+    pos = putBinHeader(target, putKey(target, pos, K.proofs), proofListBytes(proofs));
+    pos = writeProofList(target, pos, proofs);
+    fields++;
+  }
+  if (request.trace !== undefined) {
+    pos = putKey(target, pos, K.trace);
+    target[pos++] = request.trace ? 0xc3 : 0xc2;
+    fields++;
+  }
+  target[mapAt] = 0x80 | fields;
+  target.writeUInt32BE(pos - offset - 4, offset);
+  target.writeUInt32BE(id >>> 0, offset + 4);
+  target[offset + 8] = FrameKind.SignRead;
+  return pos;
 }
 
 // ---------------------------------------------------------------------------------------------

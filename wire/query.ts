@@ -12,6 +12,8 @@
 import { LaneError } from "./errors";
 
 function decode(text: string): string {
+  // Most names and values need no decoding (the runtime's per-read path: docs/performance.md "Session 7").
+  if (text.indexOf("%") < 0 && text.indexOf("+") < 0) return text;
   try {
     return decodeURIComponent(text.replace(/\+/g, " "));
   } catch {

@@ -20,6 +20,17 @@ const devNull = pino.destination({ fd: openSync("/dev/null", "w"), sync: true })
 const quiet = pino({ level: "warn" }, devNull);
 const loud = pino({ level: "info" }, devNull);
 
+/** lane_request_duration_seconds and lane_requests_total as prom-client metrics (before session 7), for the A/B. */
+const requestsRegistryBefore = new Registry();
+const requestDurationBefore = new Histogram({
+  name: "rd_before",
+  help: "h",
+  labelNames: ["route", "status", "view"] as const,
+  buckets: [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  registers: [requestsRegistryBefore],
+});
+const requestsBefore = new Counter({ name: "r_before", help: "h", labelNames: ["route", "status", "view"] as const, registers: [requestsRegistryBefore] });
+
 /** The store histogram's series for one label value, looked up once. */
 const storeFound = metrics.storeDuration.child("found");
 
@@ -55,20 +66,23 @@ const variants: Record<string, (i: number) => void> = {
   "metrics, single read": (i) => {
     metrics.storeDuration.observe({ result: "found" }, 0.0001 + (i % 7) * 1e-5);
     metrics.signerDuration.observe(0.0002);
-    metrics.requestDuration.observe({ route: "features", status: "200" }, 0.0005);
-    metrics.requests.inc({ route: "features", status: "200" });
+    metrics.observeRequest("features", "200", "user_profile", 0.0005);
+  },
+  "metrics, single read, before (prom-client request histogram + counter)": (i) => {
+    metrics.storeDuration.observe({ result: "found" }, 0.0001 + (i % 7) * 1e-5);
+    metrics.signerDuration.observe(0.0002);
+    requestDurationBefore.observe({ route: "features", status: "200", view: "user_profile" }, 0.0005);
+    requestsBefore.inc({ route: "features", status: "200", view: "user_profile" });
   },
   "metrics, batch of 100": (i) => {
     for (let k = 0; k < 100; k++) metrics.storeDuration.observe({ result: "found" }, 0.0001 + ((i + k) % 7) * 1e-5);
     metrics.signerDuration.observe(0.003);
-    metrics.requestDuration.observe({ route: "batch", status: "200" }, 0.004);
-    metrics.requests.inc({ route: "batch", status: "200" });
+    metrics.observeRequest("batch", "200", "user_profile", 0.004);
   },
   "metrics, batch of 100, store series kept": (i) => {
     for (let k = 0; k < 100; k++) storeFound.observe(0.0001 + ((i + k) % 7) * 1e-5);
     metrics.signerDuration.observe(0.003);
-    metrics.requestDuration.observe({ route: "batch", status: "200" }, 0.004);
-    metrics.requests.inc({ route: "batch", status: "200" });
+    metrics.observeRequest("batch", "200", "user_profile", 0.004);
   },
   "access log, level warn (lane default)": (i) => quiet.info({ requestId: `r${i}`, method: "GET", route: "features", status: 200, keyId: "k1", ms: 0.5 }, "request"),
   "access log, level info": (i) => loud.info({ requestId: `r${i}`, method: "GET", route: "features", status: 200, keyId: "k1", ms: 0.5 }, "request"),

@@ -348,7 +348,12 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
       {
         ...base,
         cpu: cpus.runtime,
-        nodeArgs: options.nodeArgs?.runtime,
+        // Same heap growth as the production unit (constructs/host-units.ts): after each full GC the
+        // old generation may grow to 1.5× what survived instead of V8's up to 4× on a machine with
+        // this much memory — runtime peak RSS 116–120 MB against 130–163 MB, no cap on live data
+        // (a large view's entity map still fits), batch latency no worse (docs/performance.md
+        // "Session 7: runtime read path"). A V8 flag NODE_OPTIONS does not accept: a node argument.
+        nodeArgs: ["--heap-growing-percent=50", ...(options.nodeArgs?.runtime ?? [])],
         env: {
           EXPRESS_LANE_HOST: "127.0.0.1",
           EXPRESS_LANE_PORT: String(options.port ?? 8080),

@@ -33,6 +33,11 @@ export class HostConnection {
 
   /** Send one frame, wait for its reply frame (or the connection closing). */
   request(kind: FrameKind, message: unknown, timeoutMs = 10_000): Promise<Frame | "closed"> {
+    return this.requestBytes((id) => encodeFrame(id, kind, message), timeoutMs);
+  }
+
+  /** Send the frame `build` makes for a fresh request id (any bytes at all), wait for its reply frame. */
+  requestBytes(build: (id: number) => Buffer, timeoutMs = 10_000): Promise<Frame | "closed"> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve("closed"), timeoutMs);
@@ -44,7 +49,7 @@ export class HostConnection {
         clearTimeout(timer);
         resolve("closed");
       });
-      this.socket.write(encodeFrame(id, kind, message));
+      this.socket.write(build(id));
     });
   }
 

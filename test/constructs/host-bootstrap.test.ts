@@ -41,7 +41,7 @@ describe("systemd units", () => {
 
   test("runtime: node runtime.js with signer socket, bucket, region, port", () => {
     const u = units["express-lane-runtime.service"];
-    expect(u).toMatch(/^ExecStart=\/usr\/bin\/node-24 --max-semi-space-size=2 \/opt\/express-lane\/runtime\.js$/m);
+    expect(u).toMatch(/^ExecStart=\/usr\/bin\/node-24 --max-semi-space-size=2 --heap-growing-percent=50 \/opt\/express-lane\/runtime\.js$/m);
     for (const env of [
       "EXPRESS_LANE_SIGNER_SOCKET=/run/express-lane/signer.sock",
       "EXPRESS_LANE_BUCKET=lane--aps1-az1--x-s3",

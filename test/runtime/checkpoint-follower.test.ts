@@ -106,6 +106,29 @@ describe("CheckpointFollower", () => {
     await sequencer.close();
   });
 
+  it("a batch's proofs (siblings of all in one buffer) are each the proof of its lookup alone, and verify; other views get null", async () => {
+    const { follower, sequencer, signer } = setup();
+    const entities = Array.from({ length: 40 }, (_, i) => `e${i}`);
+    await sequencer.report(entities.filter((_, i) => i % 3 !== 0).map((e, i) => [e, value(1000 + i, e)] as [string, Buffer]));
+    await follower.poll();
+    const lookups = entities.flatMap((entity, i) =>
+      i === 7
+        ? [
+            { view: "not_followed", entity },
+            { view: VIEW, entity },
+          ]
+        : [{ view: VIEW, entity }],
+    );
+    const batch = follower.proofs(lookups);
+    expect(batch).toEqual(lookups.map((l) => follower.proofs([l])[0]));
+    lookups.forEach((l, i) => {
+      if (l.view !== VIEW) return expect(batch[i]).toBeNull();
+      const present = entities.indexOf(l.entity) % 3 !== 0;
+      expect(signer.check(l.entity, batch[i]!)).toMatchObject({ ok: true, present });
+    });
+    await sequencer.close();
+  });
+
   it("a tampered delta never becomes a proof: root mismatch → keep proving against the last good checkpoint, then rebuild from the snapshot", async () => {
     const { store, follower, sequencer, signer } = setup();
     await sequencer.report([["a", value(1000, "a")]]);

@@ -1,5 +1,5 @@
-import { Histogram, Registry } from "prom-client";
-import { FastHistogram, LaneMetrics, buildInfoFromEnv, OTHER_VIEW, FRESHNESS_BUCKETS } from "../../runtime/metrics";
+import { Counter, Histogram, Registry } from "prom-client";
+import { FastHistogram, SeriesCounter, LaneMetrics, buildInfoFromEnv, OTHER_VIEW, FRESHNESS_BUCKETS } from "../../runtime/metrics";
 
 async function text(m: LaneMetrics): Promise<string> {
   return m.registry.metrics();
@@ -67,6 +67,36 @@ describe("runtime/metrics", () => {
     fast.reset();
     slow.reset();
     expect(await a.metrics()).toBe(await b.metrics());
+  });
+
+  it("a three-label FastHistogram and its SeriesCounter export exactly what prom-client's Histogram and Counter export (lane_request_duration_seconds, lane_requests_total)", async () => {
+    const [a, b] = [new Registry(), new Registry()];
+    const fast = new FastHistogram<"route" | "status" | "view">("r_seconds", "latency", ["route", "status", "view"], [0.001, 0.01, 0.1], a);
+    new SeriesCounter("r_total", "requests", fast as unknown as FastHistogram<string>, a);
+    const slow = new Histogram({ name: "r_seconds", help: "latency", labelNames: ["route", "status", "view"] as const, buckets: [0.001, 0.01, 0.1], registers: [b] });
+    const slowCount = new Counter({ name: "r_total", help: "requests", labelNames: ["route", "status", "view"] as const, registers: [b] });
+    const calls = [
+      ["features", "200", "user_profile", 0.0005],
+      ["features", "404", "other", 0.02],
+      ["live", "200", "", 0.00001],
+      ["features", "200", "user_profile", 0.5],
+      ["batch", "200", 'quo"te', 0.01],
+      ["live", "200", "", 0.2],
+    ] as const;
+    for (const [route, status, view, seconds] of calls) {
+      fast.seriesOf(`${route}\u0000${status}\u0000${view}`, () => ({ route, status, view })).observe(seconds);
+      slow.observe({ route, status, view }, seconds);
+      slowCount.inc({ route, status, view });
+    }
+    expect(await a.metrics()).toBe(await b.metrics());
+    expect(await a.getMetricsAsJSON()).toEqual(await b.getMetricsAsJSON());
+    const lane = new LaneMetrics();
+    lane.observeRequest("features", "200", "user_profile", 0.0005);
+    lane.observeRequest("features", "200", "user_profile", 0.002);
+    const text = await lane.registry.metrics();
+    expect(text).toContain('lane_requests_total{route="features",status="200",view="user_profile"} 2');
+    expect(text).toContain('lane_request_duration_seconds_bucket{le="0.0005",route="features",status="200",view="user_profile"} 1');
+    expect(text).toContain('lane_request_duration_seconds_count{route="features",status="200",view="user_profile"} 2');
   });
 
   it("exports Node and process metrics under their standard names (no lane_ prefix)", async () => {

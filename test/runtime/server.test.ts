@@ -114,6 +114,16 @@ describe("runtime/server: dispatch from the route table", () => {
     }
   });
 
+  it("a signed answer carries the request id once, with its signature headers (the reads' one raw-array writeHead)", async () => {
+    const r = await call(lane, "GET", `/v1/features/${VIEW}/someone`, { "x-request-id": "trace-7:abc" });
+    expect(r.headers.get("x-request-id")).toBe("trace-7:abc");
+    for (const h of ["signature", "signature-input", "content-digest"]) expect(r.headers.get(h)).toBeTruthy();
+    expect(r.headers.get("cache-control")).toBe("no-store");
+    expect(Number(r.headers.get("content-length"))).toBe(Buffer.byteLength(r.text));
+    const generated = await call(lane, "GET", `/v1/features/${VIEW}/someone`);
+    expect(generated.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it("refuses invalid percent-encoding in the query on every route, attestation included", async () => {
     const before = nonces.length;
     for (const path of ["/v1/attestation?nonce=%%%zz", `/v1/features/${VIEW}/e1?features=%zz`, "/v1/signer?%E0%A4%A", "/health/live?x=%"]) {
