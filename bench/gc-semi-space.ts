@@ -9,11 +9,12 @@
  *
  *   npx tsx bench/gc-semi-space.ts [--rounds 2] [--duration 6] [--settings 2/-,16/-,32/-,64/-,16/16]
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import { buildBundles } from "../dev/build";
+import { rssKiB } from "../dev/lane/children";
 import { startLane } from "../dev/lane/processes";
 import { demoScript } from "./cpu-ab";
 import { processCpu } from "./proc-cpu";
@@ -37,14 +38,7 @@ export function minorGc(metrics: string): { count: number; seconds: number } {
   return { count: count ? Number(count[1]) : NaN, seconds: sum ? Number(sum[1]) : NaN };
 }
 
-const rssMb = (pid: number | undefined): number => {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-};
+const rssMb = (pid: number | undefined): number => (pid === undefined ? NaN : rssKiB(pid) / 1024);
 
 async function main(): Promise<void> {
   const o = new Command("gc-semi-space")

@@ -1,7 +1,7 @@
 /** One measured scenario: drive a load pattern (dev load generator), sample runtime RSS and client CPU, attach the stage-trace breakdown. (Split out of bench/main.ts by job, issue #17.) */
-import { readFileSync } from "node:fs";
 import { SingleBar, Presets } from "cli-progress";
 import { clockFor, closedLoop, openLoop, type PhaseResult, type Progress, type Send } from "../dev/load";
+import { rssKiB } from "../dev/lane/children";
 import { LaneTarget } from "./targets";
 import { type ScenarioResult } from "./report";
 import { phaseBreakdown, traceSince, traceSize } from "./trace-report";
@@ -47,19 +47,15 @@ export async function scrape(url: string): Promise<MetricsSnapshot | undefined> 
  */
 export type RssSource = { readonly pid: () => number | undefined } | { readonly url: string };
 
-/** VmRSS of a local process in bytes (undefined when it is gone). */
+/** VmRSS of a local process in bytes (undefined when it is gone): dev/lane/children.ts rssKiB. */
 export function procRss(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
-  try {
-    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return kb ? Number(kb[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
+  const kib = rssKiB(pid);
+  return Number.isNaN(kib) ? undefined : kib * 1024;
 }
 
-/** Polls the runtime's RSS while a scenario runs; returns the peak. */
-export function rssSampler(source: RssSource | undefined): { stop(): Promise<number | undefined> } {
+/** Polls the runtime's RSS while a scenario runs (every `everyMs`: 100 from /proc, 500 by scrape); returns the peak in bytes. */
+export function rssSampler(source: RssSource | undefined, everyMs = source && "pid" in source ? 100 : 500): { stop(): Promise<number | undefined> } {
   if (!source) return { stop: async () => undefined };
   let peak: number | undefined;
   let running = true;
@@ -67,7 +63,7 @@ export function rssSampler(source: RssSource | undefined): { stop(): Promise<num
     while (running) {
       const rss = "pid" in source ? procRss(source.pid()) : (await scrape(source.url))?.rss;
       if (rss !== undefined) peak = Math.max(peak ?? 0, rss);
-      await new Promise((r) => setTimeout(r, "pid" in source ? 100 : 500));
+      await new Promise((r) => setTimeout(r, everyMs));
     }
   })();
   return {

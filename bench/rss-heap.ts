@@ -22,6 +22,9 @@ import { rssKiB } from "../dev/lane/children";
 import { findWrk, runWrk } from "./wrk";
 import { demoScript } from "./cpu-ab";
 import { processCpu } from "./proc-cpu";
+import { procRss, rssSampler } from "./phase";
+
+const MIB = 1024 * 1024;
 
 const SCENARIOS = [
   ["projected", 32],
@@ -57,12 +60,10 @@ async function main(): Promise<void> {
         const idle = rssKiB(pid) / 1024;
         const parts: string[] = [];
         for (const [kind, concurrency] of SCENARIOS) {
-          let peak = 0;
-          const timer = setInterval(() => (peak = Math.max(peak, rssKiB(pid) / 1024)), 200);
+          const sampler = rssSampler({ pid: () => pid }, 200);
           const cpu0 = processCpu(pid);
           const r = await runWrk(wrk, lane.url, demoScript(kind, entities), concurrency, { duration: Number(o.duration) }, dir);
-          clearInterval(timer);
-          peak = Math.max(peak, rssKiB(pid) / 1024);
+          const peak = Math.max((await sampler.stop()) ?? 0, procRss(pid) ?? 0) / MIB;
           const latency = kind === "batch" ? ` P50 ${r.p50.toFixed(2)} P99 ${r.p99.toFixed(2)} ms` : "";
           const cpuUs = (processCpu(pid) - cpu0) / r.requests;
           parts.push(`${kind} ${peak.toFixed(0)} MB ${r.rps.toFixed(0)} req/s runtime ${cpuUs.toFixed(0)} µs${latency}${r.errors ? ` ${r.errors} ERRORS` : ""}`);

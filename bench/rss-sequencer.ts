@@ -15,6 +15,7 @@ import { LANE_BUNDLES, startLane } from "../dev/lane/processes";
 import { rssKiB } from "../dev/lane/children";
 import { findWrk, runWrk } from "./wrk";
 import { demoScript } from "./cpu-ab";
+import { rssSampler } from "./phase";
 
 const SCENARIOS = [
   ["projected", 32],
@@ -43,10 +44,9 @@ async function main(): Promise<void> {
         const idle = rssKiB(pid) / 1024;
         const peaks: string[] = [];
         for (const [kind, concurrency] of SCENARIOS) {
-          let peak = 0;
-          const timer = setInterval(() => (peak = Math.max(peak, rssKiB(pid) / 1024)), 300);
+          const sampler = rssSampler({ pid: () => pid }, 300);
           await runWrk(wrk, lane.url, demoScript(kind, entities), concurrency, { duration: Number(o.duration) }, dir);
-          clearInterval(timer);
+          const peak = ((await sampler.stop()) ?? 0) / (1024 * 1024);
           peaks.push(`${kind} ${peak.toFixed(0)}`);
         }
         process.stdout.write(`round ${round + 1} sequencer ${sequencer ? "on " : "off"}: idle ${idle.toFixed(0)}, peak ${peaks.join(", ")}\n`);
