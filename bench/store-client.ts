@@ -1,5 +1,6 @@
 /**
- * Client CPU per 4 KB GET: S3Store vs raw undici vs the AWS SDK's GetObject, in one run, in two
+ * Client CPU per 4 KB GET: S3Store (its reads on the lane's own HTTP/1.1 client, the default, and
+ * on undici, `readClient: "undici"`) vs raw undici vs the AWS SDK's GetObject, in one run, in two
  * request shapes:
  *
  * - `seq`: sequential GETs (c=1) — a single read's store GET, the per-request cost with nothing
@@ -130,6 +131,7 @@ async function main(): Promise<void> {
   const endpoint = `http://127.0.0.1:${server.port}`;
 
   const store = new S3Store({ bucket: "lane", endpoint, credentials: new StaticCredentials(CREDS), connections: CONNECTIONS });
+  const storeOnUndici = new S3Store({ bucket: "lane", endpoint, credentials: new StaticCredentials(CREDS), connections: CONNECTIONS, readClient: "undici" });
   const pool = new Pool(endpoint, { connections: CONNECTIONS, pipelining: 1 });
   const sdk = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: CREDS });
   const bare = Array.from({ length: WAVE }, () => new BareHttpConnection(server.port));
@@ -140,9 +142,17 @@ async function main(): Promise<void> {
 
   const clients: Array<{ label: string; get: Get; shapes: ReadonlyArray<"seq" | "wave"> }> = [
     {
-      label: "S3Store (SigV4+undici)",
+      label: "S3Store (lane client)",
       get: async (i) => {
         const r = await store.get(key(i));
+        return r.found ? r.body.length : 0;
+      },
+      shapes: ["seq", "wave"],
+    },
+    {
+      label: "S3Store (undici)",
+      get: async (i) => {
+        const r = await storeOnUndici.get(key(i));
         return r.found ? r.body.length : 0;
       },
       shapes: ["seq", "wave"],
@@ -198,6 +208,7 @@ async function main(): Promise<void> {
 
   for (const b of bare) b.close();
   await store.close();
+  await storeOnUndici.close();
   await pool.close();
   sdk.destroy();
   server.stop();

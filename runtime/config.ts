@@ -35,6 +35,8 @@ export interface RuntimeConfig {
   readonly keyPrefix: string;
   readonly storeTimeoutMs: number;
   readonly storeConnections: number;
+  /** GET/HEAD over the lane's bare HTTP/1.1 client (default) or undici (runtime/store/http1-client.ts). */
+  readonly storeReadClient: "lane" | "undici";
   readonly signerTimeoutMs: number;
   readonly selfVerifyRate: number;
   readonly logLevel: string;
@@ -130,6 +132,12 @@ export function runtimeCommand(): Command {
     .addOption(new Option("--store-timeout-ms <n>", "per-GET deadline").env("EXPRESS_LANE_STORE_TIMEOUT_MS").default(1000).argParser(int(10, 60000)))
     .addOption(
       new Option("--store-connections <n>", "keep-alive connections to the store").env("EXPRESS_LANE_STORE_CONNECTIONS").default(DEFAULT_STORE_CONNECTIONS).argParser(int(1, 4096)),
+    )
+    .addOption(
+      new Option("--store-read-client <client>", "HTTP client of store GETs: lane (bare HTTP/1.1, the default) or undici (the fallback)")
+        .env("EXPRESS_LANE_STORE_READ_CLIENT")
+        .choices(["lane", "undici"])
+        .default("lane"),
     )
     .addOption(new Option("--signer-timeout-ms <n>", "per-signature deadline").env("EXPRESS_LANE_SIGNER_TIMEOUT_MS").default(1000).argParser(int(10, 60000)))
     .addOption(new Option("--self-verify-rate <0..1>", "share of answers verified before sending").env("EXPRESS_LANE_SELF_VERIFY_RATE").default(0.01).argParser(fraction))

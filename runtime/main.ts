@@ -54,6 +54,7 @@ function createBaseStore(config: RuntimeConfig): ObjectStore {
     // Express mode gets session credentials from CreateSession (the SDK's default chain).
     credentials: express ? undefined : (credentials ?? awsDefaultCredentials()),
     connections: config.storeConnections,
+    readClient: config.storeReadClient,
     timeoutMs: config.storeTimeoutMs,
     // The reader only reads: ask CreateSession for a ReadOnly session (the bucket policy allows
     // hosts nothing else).

@@ -56,4 +56,11 @@ describe("runtime/config", () => {
     expect(await peakInFlight(64, MAX_BATCH_ENTITIES)).toBe(64);
     expect(parseRuntimeConfig([], { EXPRESS_LANE_STORE_CONNECTIONS: "32" }).storeConnections).toBe(32);
   });
+
+  it("store GETs go over the lane's HTTP/1.1 client unless the operator falls back to undici", () => {
+    expect(parseRuntimeConfig([], {}).storeReadClient).toBe("lane");
+    expect(parseRuntimeConfig(["--store-read-client", "undici"], {}).storeReadClient).toBe("undici");
+    expect(parseRuntimeConfig([], { EXPRESS_LANE_STORE_READ_CLIENT: "undici" }).storeReadClient).toBe("undici");
+    expect(() => parseRuntimeConfig(["--store-read-client", "fetch"], {})).toThrow();
+  });
 });
