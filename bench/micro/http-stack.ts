@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { processCpu } from "../proc-cpu";
 import { findWrk, runWrk, type WrkResult } from "../wrk";
+import { createLaneHttpServer } from "../../runtime/http1";
 
 const BODY = Buffer.from(
   JSON.stringify({
@@ -82,7 +83,7 @@ function serveNet(port: number): void {
       for (;;) {
         const end = buf.indexOf("\r\n\r\n");
         if (end < 0) break;
-        const text = buf.latin1Slice(0, end);
+        const text = buf.toString("latin1", 0, end);
         const lines = text.split("\r\n");
         const m = /^([A-Z]+) (\/[^ ]*) HTTP\/1\.[01]$/.exec(lines[0]!);
         if (!m) return void socket.destroy();
@@ -116,8 +117,7 @@ function pairs(h: readonly string[]): string {
 }
 
 /** C: the lane's own server (runtime/http1.ts) with the calls the runtime makes. */
-async function serveLane(port: number): Promise<void> {
-  const { createLaneHttpServer } = (await import("../../runtime/http1")) as typeof import("../../runtime/http1");
+function serveLane(port: number): void {
   const server = createLaneHttpServer({}, (req, res) => {
     const sig = req.headers["accept-signature"];
     const finish = (): void => {
@@ -223,11 +223,13 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === "--serve") {
+  // A clean exit on SIGTERM, so `node --cpu-prof` writes its profile when a run profiles one server.
+  process.on("SIGTERM", () => process.exit(0));
   const side = process.argv[3] as Side;
   const port = Number(process.argv[4]);
   if (side === "node") serveNode(port);
   else if (side === "net") serveNet(port);
-  else void serveLane(port);
+  else serveLane(port);
 } else {
   main().catch((err) => {
     console.error(err);
