@@ -395,6 +395,27 @@ function httpDate(): string {
   return dateText;
 }
 
+const FIELD_OTHER = 0;
+const FIELD_LENGTH = 1;
+const FIELD_DATE = 2;
+const FIELD_CONNECTION = 3;
+const FIELD_KEEP_ALIVE = 4;
+/** The response fields the server writes itself (by length first: most names are none of them). */
+function specialField(name: string): number {
+  switch (name.length) {
+    case 4:
+      return name.toLowerCase() === "date" ? FIELD_DATE : FIELD_OTHER;
+    case 10: {
+      const lower = name.toLowerCase();
+      return lower === "connection" ? FIELD_CONNECTION : lower === "keep-alive" ? FIELD_KEEP_ALIVE : FIELD_OTHER;
+    }
+    case 14:
+      return name.toLowerCase() === "content-length" ? FIELD_LENGTH : FIELD_OTHER;
+    default:
+      return FIELD_OTHER;
+  }
+}
+
 const NO_BODY_STATUS = (status: number): boolean => status < 200 || status === 204 || status === 304;
 /** One write below this size (head and body copied into one buffer); above, a corked head + body. */
 const ONE_BUFFER_BYTES = 16 * 1024;
@@ -434,6 +455,16 @@ export class LaneServerResponse implements LaneResponse {
   writeHead(status: number, headers?: Record<string, string | number | string[] | undefined> | string[]): this {
     if (this.headWritten) throw Object.assign(new Error("Cannot write headers after they are sent to the client"), { code: "ERR_HTTP_HEADERS_SENT" });
     if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`invalid status code ${status}`);
+    // Checked here, as node:http does: a bad field throws before anything counts as sent.
+    if (Array.isArray(headers)) {
+      if (headers.length % 2 !== 0) throw new TypeError("a raw header array holds name, value pairs");
+      for (let i = 0; i < headers.length; i += 2) checkHeader(headers[i]!, headers[i + 1]!);
+    } else if (headers) {
+      for (const name of Object.keys(headers)) {
+        const value = headers[name];
+        if (value !== undefined) for (const v of typeof value === "object" ? value : [String(value)]) checkHeader(name, v);
+      }
+    }
     this.statusCode = status;
     this.head = headers;
     this.headWritten = true;
@@ -450,42 +481,49 @@ export class LaneServerResponse implements LaneResponse {
     let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "unknown"}\r\n`;
     let hasLength = false;
     let hasDate = false;
-    const add = (name: string, value: HeaderValue | undefined): void => {
-      if (value === undefined) return;
-      const lower = name.toLowerCase();
-      if (lower === "content-length") hasLength = true;
-      else if (lower === "date") hasDate = true;
-      else if (lower === "connection") {
-        if (/\bclose\b/i.test(String(value))) this.closeAfter = true;
-        return; // written below, from closeAfter
-      } else if (lower === "keep-alive") return;
-      for (const v of typeof value === "object" ? value : [String(value)]) text += `${name}: ${v}\r\n`;
-    };
     const head = this.head;
+    let fields: Iterable<[string, HeaderValue]> | undefined;
     if (this.fields) {
       // setHeader's fields merged with writeHead's, writeHead's winning (node:http's rule).
-      const fields = this.fields;
-      if (Array.isArray(head)) for (let i = 0; i < head.length; i += 2) fields.set(head[i]!.toLowerCase(), [head[i]!, head[i + 1]!]);
-      else if (head) for (const name of Object.keys(head)) if (head[name] !== undefined) fields.set(name.toLowerCase(), [name, head[name]!]);
-      for (const [name, value] of fields.values()) {
-        for (const v of typeof value === "object" ? value : [String(value)]) checkHeader(name, v);
-        add(name, value);
-      }
-    } else if (Array.isArray(head)) {
+      const merged = this.fields;
+      if (Array.isArray(head)) for (let i = 0; i < head.length; i += 2) merged.set(head[i]!.toLowerCase(), [head[i]!, head[i + 1]!]);
+      else if (head) for (const name of Object.keys(head)) if (head[name] !== undefined) merged.set(name.toLowerCase(), [name, head[name]!]);
+      fields = merged.values();
+    } else if (head && !Array.isArray(head)) {
+      fields = Object.keys(head)
+        .filter((name) => head[name] !== undefined)
+        .map((name): [string, HeaderValue] => [name, head[name]!]);
+    }
+    if (fields === undefined && Array.isArray(head)) {
+      // The read path: a raw array of single values (no merge, no arrays).
       for (let i = 0; i < head.length; i += 2) {
-        checkHeader(head[i]!, head[i + 1]!);
-        add(head[i]!, head[i + 1]!);
+        const name = head[i]!;
+        const kind = specialField(name);
+        if (kind === FIELD_LENGTH) hasLength = true;
+        else if (kind === FIELD_DATE) hasDate = true;
+        else if (kind === FIELD_CONNECTION) {
+          if (/\bclose\b/i.test(head[i + 1]!)) this.closeAfter = true;
+          continue;
+        } else if (kind === FIELD_KEEP_ALIVE) continue;
+        text += `${name}: ${head[i + 1]!}\r\n`;
       }
-    } else if (head) {
-      for (const name of Object.keys(head)) {
-        const value = head[name];
-        if (value !== undefined) for (const v of typeof value === "object" ? value : [String(value)]) checkHeader(name, v);
-        add(name, value);
+    } else if (fields) {
+      for (const [name, value] of fields) {
+        const kind = specialField(name);
+        if (kind === FIELD_LENGTH) hasLength = true;
+        else if (kind === FIELD_DATE) hasDate = true;
+        else if (kind === FIELD_CONNECTION) {
+          if (/\bclose\b/i.test(String(value))) this.closeAfter = true;
+          continue;
+        } else if (kind === FIELD_KEEP_ALIVE) continue;
+        if (typeof value === "object") for (const v of value) text += `${name}: ${v}\r\n`;
+        else text += `${name}: ${value}\r\n`;
       }
     }
     if (!hasDate) text += `date: ${httpDate()}\r\n`;
     if (!hasLength && !noBody) text += `content-length: ${bytes ? bytes.byteLength : 0}\r\n`;
-    const close = this.closeAfter || this.connection.closing;
+    // A body not read to its end is not skipped over: say so, and the connection ends after this answer.
+    const close = this.closeAfter || this.connection.closing || this.connection.bodyUnread;
     if (close) text += "connection: close\r\n\r\n";
     else if (this.minor === 0) text += `connection: keep-alive\r\nkeep-alive: timeout=${this.connection.keepAliveSeconds}\r\n\r\n`;
     else text += `keep-alive: timeout=${this.connection.keepAliveSeconds}\r\n\r\n`;
@@ -554,6 +592,8 @@ class Connection {
   private started = false;
   private inParse = false;
   private paused = false;
+  /** The client half-closed: answer what it sent, then close. */
+  private peerEnded = false;
 
   constructor(
     readonly socket: Socket,
@@ -561,8 +601,24 @@ class Connection {
   ) {
     this.headStarted = server.now();
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        this.onData(chunk);
+      } catch {
+        // A bug here must cost one connection, never the process (fail closed: no answer).
+        this.destroy();
+      }
+    });
     socket.on("error", () => socket.destroy());
+    socket.on("end", () => {
+      this.peerEnded = true;
+      if (this.phase === Phase.Head && !this.inParse) this.end();
+      else if (this.phase === Phase.Busy && this.request && this.request.remaining > 0) {
+        // The body can never complete: the request fails (its reader sees an error), the connection ends.
+        this.request.abort();
+        this.end();
+      }
+    });
     socket.on("close", () => {
       this.phase = Phase.Closed;
       this.request?.abort();
@@ -610,7 +666,10 @@ class Connection {
     try {
       while (this.phase === Phase.Head && this.pending) {
         const result = this.parser.feed(this.pending);
-        if (result.kind === "incomplete") return;
+        if (result.kind === "incomplete") {
+          if (this.peerEnded) this.end();
+          return;
+        }
         if (result.kind === "error") {
           this.refuse(new LaneError(result.code as ErrorCode, result.message));
           return;
@@ -669,13 +728,17 @@ class Connection {
     this.socket.uncork();
   }
 
-  /** The answer is written: next request, or close. */
+  /** The current request's body is still arriving, or held unread. */
+  get bodyUnread(): boolean {
+    const req = this.request;
+    return req !== undefined && (req.remaining > 0 || req.buffered > 0);
+  }
+
+  /** The answer is written: next request, or close (`close`: the answer said `connection: close`). */
   responseDone(close: boolean): void {
     if (this.phase === Phase.Closed) return;
-    const req = this.request;
     this.request = undefined;
-    // A body nobody read (or still arriving) is not skipped over: the connection ends after the answer.
-    if (close || (req !== undefined && (req.remaining > 0 || req.buffered > 0))) {
+    if (close) {
       this.end();
       return;
     }
@@ -683,7 +746,8 @@ class Connection {
     this.headStarted = this.server.now();
     this.started = this.pending !== undefined;
     this.unpause();
-    if (!this.inParse) this.parse();
+    if (this.peerEnded && this.pending === undefined) this.end();
+    else if (!this.inParse) this.parse();
   }
 
   /** The request's held body went to its reader: read more. */
@@ -703,6 +767,7 @@ class Connection {
   /** Half-close after the last answer; a peer that never closes its side is cut off after a while. */
   private end(): void {
     this.phase = Phase.Closed;
+    if (this.socket.writableEnded) return;
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 5_000).unref();
   }
@@ -756,7 +821,8 @@ export class LaneHttpServer implements LaneServer {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 65_000;
     const accept = (socket: Socket): void => void this.connections.add(new Connection(socket, this));
-    this.net = options.tls ? createTlsServer(options.tls, accept) : createNetServer(accept);
+    // Half-open allowed: a client that ends its side after a request still gets the answer.
+    this.net = options.tls ? createTlsServer({ ...options.tls, allowHalfOpen: true }, accept) : createNetServer({ allowHalfOpen: true }, accept);
     const every = Math.max(10, Math.min(1000, Math.floor(Math.min(this.headersTimeoutMs, this.requestTimeoutMs, this.keepAliveTimeoutMs) / 4)));
     this.timer = setInterval(() => {
       const now = this.now();
