@@ -186,11 +186,7 @@ async function main(): Promise<void> {
     sealProvisioning.onProvisioned = provisioned;
     if (sealProvisioning.last) provisioned(sealProvisioning.last);
   }
-  const server = createListener(
-    service,
-    config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined,
-    config.httpServer,
-  );
+  const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined, config.httpServer);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;

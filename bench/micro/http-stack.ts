@@ -212,7 +212,9 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const base = results.get(sides[0]!)!;
-  process.stdout.write(`\nmedians, load average ${loadavg()[0]!.toFixed(2)} after\n| server | CPU µs/request | of which kernel | req/s | P99 ms | CPU vs ${sides[0]} (per round) |\n|---|---|---|---|---|---|\n`);
+  process.stdout.write(
+    `\nmedians, load average ${loadavg()[0]!.toFixed(2)} after\n| server | CPU µs/request | of which kernel | req/s | P99 ms | CPU vs ${sides[0]} (per round) |\n|---|---|---|---|---|---|\n`,
+  );
   for (const side of sides) {
     const rs = results.get(side)!;
     const ratios = rs.map((r, i) => r.cpuUs / base[i]!.cpuUs);

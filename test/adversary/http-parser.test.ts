@@ -92,15 +92,17 @@ async function differential(input: Buffer | readonly Buffer[], pauseMs = 0): Pro
   const parts = Buffer.isBuffer(input) ? [input] : input;
   const [n, l] = await Promise.all([exchange(nodePort, nodeLog, parts, pauseMs), exchange(lanePort, laneLog, parts, pauseMs)]);
   const shown = JSON.stringify(Buffer.concat(parts).toString("latin1").slice(0, 300));
-  if (l.seen.length > n.seen.length) throw new Error(`lane accepted ${l.seen.length} requests, node ${n.seen.length}: ${shown}\nlane: ${JSON.stringify(l.seen)}\nnode: ${JSON.stringify(n.seen)}`);
+  if (l.seen.length > n.seen.length)
+    throw new Error(`lane accepted ${l.seen.length} requests, node ${n.seen.length}: ${shown}\nlane: ${JSON.stringify(l.seen)}\nnode: ${JSON.stringify(n.seen)}`);
   for (let i = 0; i < l.seen.length; i++) {
-    if (JSON.stringify(l.seen[i]) !== JSON.stringify(n.seen[i])) throw new Error(`request ${i} differs for ${shown}\nlane: ${JSON.stringify(l.seen[i])}\nnode: ${JSON.stringify(n.seen[i])}`);
+    if (JSON.stringify(l.seen[i]) !== JSON.stringify(n.seen[i]))
+      throw new Error(`request ${i} differs for ${shown}\nlane: ${JSON.stringify(l.seen[i])}\nnode: ${JSON.stringify(n.seen[i])}`);
   }
   return { node: n.seen, lane: l.seen, laneReply: l.reply };
 }
 
 const B = (s: string): Buffer => Buffer.from(s, "latin1");
-const GET = "GET /v1/features/user_profile/u1?features=a,b HTTP/1.1\r\nHost: lane\r\nAccept-Signature: sig1=();nonce=\"n\"\r\n\r\n";
+const GET = 'GET /v1/features/user_profile/u1?features=a,b HTTP/1.1\r\nHost: lane\r\nAccept-Signature: sig1=();nonce="n"\r\n\r\n';
 const POST = 'POST /v1/features/user_profile/batch HTTP/1.1\r\nHost: lane\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"entities":[1]}';
 
 describe("the legitimate path: both servers accept ordinary requests identically", () => {
@@ -214,7 +216,10 @@ describe("hostile inputs: ours refuses what node refuses, and is never the more 
   it("generated requests from a grammar with mutations (seeded): never more lenient than node", async () => {
     const random = seededRandom(20261202);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
-    const bytes = (n: number): string => Array.from({ length: n }, () => String.fromCharCode(pick([0, 9, 10, 13, 32, 58, 127, 128, 255, ...Array.from({ length: 20 }, () => 33 + Math.floor(random() * 94))]))).join("");
+    const bytes = (n: number): string =>
+      Array.from({ length: n }, () => String.fromCharCode(pick([0, 9, 10, 13, 32, 58, 127, 128, 255, ...Array.from({ length: 20 }, () => 33 + Math.floor(random() * 94))]))).join(
+        "",
+      );
     const methods = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "FOO", "get", "G ET", ""];
     const targets = ["/a", "/v1/features/v/e?features=a,b", "*", "http://x/a", "/a b", "/a\tb", "/%00", "/caf\xe9", "", `/${bytes(4)}`];
     const versions = ["HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "HTTP/2.0", "http/1.1", "HTTP/1.1 ", " HTTP/1.1", "HTTP/11"];
@@ -227,7 +232,8 @@ describe("hostile inputs: ours refuses what node refuses, and is never the more 
       let text = `${random() < 0.95 ? pick(methods.slice(0, 7)) : pick(methods)} ${random() < 0.85 ? pick(targets.slice(0, 2)) : pick(targets)} ${random() < 0.85 ? pick(versions.slice(0, 2)) : pick(versions)}${eol()}`;
       if (random() < 0.9) text += `Host: x${eol()}`;
       const fields = Math.floor(random() * 5);
-      for (let f = 0; f < fields; f++) text += `${random() < 0.8 ? pick(names.slice(0, 10)) : pick(names)}${random() < 0.9 ? ":" : pick([" :", "\t:", ""])}${random() < 0.7 ? " " : ""}${pick(values)}${eol()}`;
+      for (let f = 0; f < fields; f++)
+        text += `${random() < 0.8 ? pick(names.slice(0, 10)) : pick(names)}${random() < 0.9 ? ":" : pick([" :", "\t:", ""])}${random() < 0.7 ? " " : ""}${pick(values)}${eol()}`;
       text += eol();
       text += random() < 0.5 ? "hello" : random() < 0.5 ? `GET /b HTTP/1.1\r\nHost: x\r\n\r\n` : "";
       const { lane } = await differential(B(text));
