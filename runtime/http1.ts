@@ -594,6 +594,8 @@ class Connection {
   private paused = false;
   /** The client half-closed: answer what it sent, then close. */
   private peerEnded = false;
+  /** Answers written on this connection (a fresh one waits headersTimeoutMs for its first byte, not the keep-alive time). */
+  private served = 0;
 
   constructor(
     readonly socket: Socket,
@@ -738,6 +740,7 @@ class Connection {
   responseDone(close: boolean): void {
     if (this.phase === Phase.Closed) return;
     this.request = undefined;
+    this.served++;
     if (close) {
       this.end();
       return;
@@ -781,7 +784,8 @@ class Connection {
   check(now: number): void {
     const server = this.server;
     if (this.phase === Phase.Head) {
-      if (this.started ? now - this.headStarted > server.headersTimeoutMs : now - this.headStarted > server.keepAliveTimeoutMs) {
+      const limit = this.started || this.served === 0 ? server.headersTimeoutMs : server.keepAliveTimeoutMs;
+      if (now - this.headStarted > limit) {
         if (this.started) this.refuse(new LaneError("request_timeout"));
         else this.destroy();
       }

@@ -310,6 +310,14 @@ describe("timeouts", () => {
     await stop(server);
   });
 
+  it("a fresh connection that sends nothing is closed after headersTimeoutMs, not held for the keep-alive time", async () => {
+    const { server, port } = await serve(echo, { headersTimeoutMs: 200, keepAliveTimeoutMs: 60_000 });
+    const c = new Client(port);
+    await c.until(() => c.closed);
+    expect(c.text).toBe("");
+    await stop(server);
+  });
+
   it("a head that does not arrive within headersTimeoutMs is 408", async () => {
     const { server, port } = await serve(echo, { headersTimeoutMs: 300 });
     const c = new Client(port);
