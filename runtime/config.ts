@@ -56,6 +56,8 @@ export interface RuntimeConfig {
   readonly tlsClientCa?: string;
   readonly shutdownTimeoutMs: number;
   readonly accessLog: boolean;
+  /** Which HTTP/1.1 server answers: the lane's own (runtime/http1.ts) or node:http (the fallback). */
+  readonly httpServer: "lane" | "node";
   /** Benchmarks only: append per-read stage stamps and GC pauses to this file (runtime/stage-trace.ts). */
   readonly traceStages?: string;
 }
@@ -174,6 +176,12 @@ export function runtimeCommand(): Command {
         .env("EXPRESS_LANE_LOOPBACK_METRICS")
         .choices(["on", "off"])
         .default("off"),
+    )
+    .addOption(
+      new Option("--http-server <lane|node>", "the HTTP/1.1 server: the lane's own (less CPU per request) or node:http (the fallback)")
+        .env("EXPRESS_LANE_HTTP_SERVER")
+        .choices(["lane", "node"])
+        .default("lane"),
     )
     .addOption(new Option("--access-log <on|off>", "one log line per request (id, route, status, key id)").env("EXPRESS_LANE_ACCESS_LOG").choices(["on", "off"]).default("on"))
     .addOption(

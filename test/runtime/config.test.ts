@@ -48,6 +48,13 @@ async function peakInFlight(connections: number, gets: number): Promise<number> 
 }
 
 describe("runtime/config", () => {
+  it("serves on the lane's HTTP server by default; --http-server node (or the environment) falls back; anything else is refused", () => {
+    expect(parseRuntimeConfig([], {}).httpServer).toBe("lane");
+    expect(parseRuntimeConfig(["--http-server", "node"], {}).httpServer).toBe("node");
+    expect(parseRuntimeConfig([], { EXPRESS_LANE_HTTP_SERVER: "node" }).httpServer).toBe("node");
+    expect(() => parseRuntimeConfig(["--http-server", "uws"], {})).toThrow();
+  });
+
   it("defaults the store connections above the largest batch, so its GETs go out in one wave", async () => {
     expect(parseRuntimeConfig([], {}).storeConnections).toBe(DEFAULT_STORE_CONNECTIONS);
     expect(DEFAULT_STORE_CONNECTIONS).toBeGreaterThanOrEqual(MAX_BATCH_ENTITIES);
