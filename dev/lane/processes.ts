@@ -470,12 +470,33 @@ export async function startLane(options: LaneOptions = {}): Promise<Lane> {
     };
     viewsWatch = setInterval(() => void watchViews().catch(() => undefined), 200);
     viewsWatch.unref();
+    // Ready means the runtime has a view's first checkpoint once it has seen one; it may not have
+    // seen the sequencer's first head yet (it polls every 250 ms), and until then its answers are
+    // unproven, which consumers reject. Hand the lane out once the demo view's answers are proven.
+    if (sequencer && demoCount > 0) await waitUntilProven(url, DEMO_VIEW);
     return lane;
   } catch (err) {
     await sequencer?.stop().catch(() => undefined);
     await Promise.all([stopChild(children.runtime), stopChild(children.signer), stopChild(children.store)]);
     throw err;
   }
+}
+
+/**
+ * Until a read of `view` carries a checkpoint proof (`fresh_as_of` set on a not-found answer for an
+ * id never written). A runtime that asks for API keys cannot be probed without one: not waited for.
+ */
+async function waitUntilProven(url: string, view: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < until) {
+    const res = await fetch(`${url}/v1/features/${view}/never-written`);
+    if (res.status === 401 || res.status === 403) return;
+    last = await res.text();
+    if (res.status === 404 && (JSON.parse(last) as { fresh_as_of?: unknown }).fresh_as_of) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`view ${view} not proven after ${timeoutMs} ms: ${last.slice(0, 300)}`);
 }
 
 /**
