@@ -122,6 +122,8 @@ export class SignWorkerPool {
   private state: SignWorkerState;
   /** Workers started in all (replacements included): tests and logs. */
   started = 0;
+  /** Sign messages posted to workers and the reads they carried (the benchmark's reads per message). */
+  readonly dispatched = { messages: 0, reads: 0 };
 
   constructor(
     readonly size: number,
@@ -239,6 +241,8 @@ export class SignWorkerPool {
       const seq = ++this.seq;
       const slot = this.slots[w];
       slot.pending.set(seq, { ids: g.ids, send });
+      this.dispatched.messages++;
+      this.dispatched.reads += g.ids.length;
       slot.worker.postMessage({ type: "sign", seq, ids: g.ids, ends, payloads, receivedAt } satisfies ToWorker, [payloads]);
     }
   }
