@@ -15,6 +15,11 @@
  *   kept and verified with the verifier against the signer's key after the timed window.
  * - `client`: the runtime's SignerClient, encoding every frame and decoding every reply, as the
  *   lane does: its CPU competes with the signer's on this 2-core machine.
+ * Scenarios `loop-10` / `loop-batch` run no socket and no pool: the same reads through Signer.handle
+ * in a loop (pre-encoded payloads, the shared high-water table the workers use) on this main thread
+ * alone, on one worker thread alone, and on two worker threads at once, alternating: thread CPU per
+ * read (what an isolate of its own costs, apart from messages and sockets) and reads/s — two
+ * loops at once against one is this machine's ceiling for the signer's ratio at that moment.
  * Scenario `ceiling` runs no signer: 1 vs 2 threads of bare Ed25519 signing in this process, the
  * machine's own ratio under the load of the moment (the bound any signer ratio is read against).
  *
@@ -41,7 +46,6 @@ import { SealKeyring, type SealKey } from "../../enclave/seal";
 import { SignerClient } from "../../runtime/signer-client";
 import { BENCH_VIEW, benchEntityId, PROJECTED_FEATURES, sizedFeatureObject } from "../targets";
 import { percentile } from "../../dev/stats";
-import { processCpu } from "../proc-cpu";
 import {
   decodeHelloReply,
   decodeSignedResponse,
@@ -57,7 +61,9 @@ import {
 } from "../../wire/frames";
 import type { Ed25519Jwk } from "../../wire/keys";
 import { receivedFromSigned, verifyResponse } from "../../verifier/response";
-import { isMainThread, Worker } from "node:worker_threads";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { SharedHighWaterMarks } from "../../enclave/shared-high-water";
+import { cpuMicros, processCpu } from "../proc-cpu";
 // The bundle is also the workers' script: loaded in a worker thread, this runs the signing worker.
 import "../../enclave/sign-worker";
 
@@ -402,12 +408,51 @@ async function ceiling(threads: number, seconds: number): Promise<number> {
   return rates.reduce((a, b) => a + b, 0);
 }
 
+const threadCpu = (): number => cpuMicros(readFileSync("/proc/thread-self/stat", "utf8"));
+
+/** Scenario loop-*: Signer.handle over the scenario's frames for `seconds` (after a warm-up): reads per second and this thread's CPU µs per read. */
+function signLoop(name: string, keyHex: string, seconds: number): { rate: number; cpu: number } {
+  const signer = new Signer({ registry: DEFAULT_REGISTRY, keys: { keyring: new SealKeyring([sealKey(keyHex)]) }, highWater: new SharedHighWaterMarks() });
+  const payloads = scenarioOf(name, keyHex).requests.map((r) => {
+    const buf = Buffer.allocUnsafe(signReadFrameBound(r));
+    return buf.subarray(FRAME_HEADER_BYTES, writeSignReadFrame(buf, 0, 0, r));
+  });
+  // SIGN_WORKERS_LOOP_FRESH=1: each read in a fresh ArrayBuffer and its reply copied into one, as the pool's messages carry them.
+  const fresh = process.env.SIGN_WORKERS_LOOP_FRESH === "1";
+  const run = (i: number): void => {
+    let payload = payloads[i % payloads.length];
+    if (fresh) {
+      const ab = new ArrayBuffer(payload.length);
+      new Uint8Array(ab).set(payload);
+      payload = Buffer.from(ab);
+    }
+    const reply = signer.handle({ id: i, kind: FrameKind.SignRead, payload }, "read", 0);
+    if (!Buffer.isBuffer(reply) || reply[8] !== FrameKind.Reply) throw new Error("loop: not a reply");
+    if (fresh) new Uint8Array(new ArrayBuffer(reply.length)).set(reply);
+  };
+  let i = 0;
+  for (const until = Date.now() + WARM_MS; Date.now() < until;) run(i++);
+  const cpu0 = threadCpu();
+  const t0 = performance.now();
+  let n = 0;
+  for (const until = Date.now() + seconds * 1000; Date.now() < until; n++) run(i++);
+  return { rate: n / ((performance.now() - t0) / 1000), cpu: (threadCpu() - cpu0) / n };
+}
+
+function signLoopInWorker(name: string, keyHex: string, seconds: number): Promise<{ rate: number; cpu: number }> {
+  const worker = new Worker(__filename, { workerData: { signWorkersLoop: { name, keyHex, seconds } } });
+  return new Promise((resolve, reject) => {
+    worker.once("message", (r: { rate: number; cpu: number }) => void worker.terminate().then(() => resolve(r)));
+    worker.once("error", reject);
+  });
+}
+
 function scenarioOf(name: string, keyHex: string): Scenario {
   const seals = new SealKeyring([sealKey(keyHex)]);
   const now = Date.now();
   const objects = Array.from({ length: 200 }, (_, i) => seals.seal(sizedFeatureObject(i, 4096, now)));
   const projection = `?features=${PROJECTED_FEATURES.join(",")}`;
-  if (name === "batch") {
+  if (name === "batch" || name === "loop-batch") {
     const body = Buffer.from(JSON.stringify({ entities: objects.slice(0, 100).map((_, i) => benchEntityId(i)), features: PROJECTED_FEATURES }));
     return { requests: [{ method: "POST", path: `/v1/features/${BENCH_VIEW}/batch`, query: "", contentType: "application/json", body, objects: objects.slice(0, 100) }] };
   }
@@ -427,7 +472,7 @@ async function main(): Promise<void> {
   const inFlight = Number(process.argv[5] ?? (scenarioName === "batch" ? 4 : 64));
   const driverArg = process.argv[6] ?? "both";
   const drivers: DriverKind[] = driverArg === "both" ? ["lean", "client"] : [driverArg as DriverKind];
-  if (!["10", "batch", "ceiling"].includes(scenarioName) || drivers.some((d) => d !== "lean" && d !== "client"))
+  if (!["10", "batch", "ceiling", "loop-10", "loop-batch"].includes(scenarioName) || drivers.some((d) => d !== "lean" && d !== "client"))
     throw new Error("usage: [rounds] [seconds] 10|batch|ceiling [inFlight] both|lean|client");
   process.stderr.write(`machine: ${cpus().length} × ${cpus()[0]?.model}, load average ${load()}; scenario ${scenarioName}, ${rounds} rounds × ${seconds} s\n`);
 
@@ -447,6 +492,29 @@ async function main(): Promise<void> {
   }
 
   const keyHex = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7 + 1)).toString("hex");
+  if (scenarioName.startsWith("loop-")) {
+    type Where = "main" | "worker" | "2 workers";
+    const wheres: Where[] = ["main", "worker", "2 workers"];
+    const per: Record<Where, { rate: number[]; cpu: number[] }> = { main: { rate: [], cpu: [] }, worker: { rate: [], cpu: [] }, "2 workers": { rate: [], cpu: [] } };
+    for (let r = 0; r < rounds; r++) {
+      for (const where of r % 2 === 0 ? wheres : [...wheres].reverse()) {
+        let x: { rate: number; cpu: number };
+        if (where === "main") x = signLoop(scenarioName, keyHex, seconds);
+        else if (where === "worker") x = await signLoopInWorker(scenarioName, keyHex, seconds);
+        else {
+          const both = await Promise.all([signLoopInWorker(scenarioName, keyHex, seconds), signLoopInWorker(scenarioName, keyHex, seconds)]);
+          x = { rate: both[0].rate + both[1].rate, cpu: (both[0].cpu + both[1].cpu) / 2 };
+        }
+        per[where].rate.push(x.rate);
+        per[where].cpu.push(x.cpu);
+        process.stderr.write(`round ${r + 1}: ${where.padEnd(9)} ${r0(x.rate)} reads/s, ${x.cpu.toFixed(1)} µs CPU per read (load ${load()})\n`);
+      }
+    }
+    const out = Object.fromEntries(wheres.map((w) => [w, { readsPerSecond: per[w].rate.map(r0), cpuPerReadUs: per[w].cpu.map(r0) }]));
+    const ratio = +(median(per["2 workers"].rate) / median(per.worker.rate)).toFixed(2);
+    process.stdout.write(`${JSON.stringify({ scenario: scenarioName, rounds, seconds, ...out, twoLoopsVsOneRatio: ratio, loadavg: loadavg() })}\n`);
+    return;
+  }
   const scenario = scenarioOf(scenarioName, keyHex);
   const profileDir = process.env.SIGN_WORKERS_CPU_PROF;
   const dir = mkdtempSync(join(tmpdir(), "sign-workers-bench-"));
@@ -524,8 +592,10 @@ async function viaBundle(): Promise<number> {
   return code;
 }
 
+const loopJob = (workerData as { signWorkersLoop?: { name: string; keyHex: string; seconds: number } } | null)?.signWorkersLoop;
 if (!isMainThread) {
-  // a signing worker (the import above runs it)
+  // a signing worker (the import above runs it), or scenario loop-*'s thread
+  if (loopJob !== undefined) parentPort!.postMessage(signLoop(loopJob.name, loopJob.keyHex, loopJob.seconds));
 } else if (__filename.endsWith(".ts")) {
   viaBundle().then(
     (code) => process.exit(code),
