@@ -8,6 +8,10 @@
  * structured-cloned), `reuse` (the same Uint8Array cloned each time: no allocation on the sender).
  *
  *   npx tsx bench/micro/worker-post.ts [rounds=3] [messages=20000] [bytes=6000]
+ *   npx tsx bench/micro/worker-post.ts copy [bytes=430000] [count=2000]
+ *
+ * `copy`: what the pool's copy of a frame into a fresh ArrayBuffer costs the main thread (the copy
+ * a batch-sized frame no longer takes: FrameDecoder's `exclusive` frames are transferred whole).
  */
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -62,7 +66,25 @@ async function round(variant: Variant, messages: number, bytes: number): Promise
   return { main: main / messages, worker: result / messages };
 }
 
+function copyCost(bytes: number, count: number): void {
+  const payload = Buffer.alloc(bytes, 7);
+  const once = (): void => {
+    const ab = new ArrayBuffer(bytes);
+    new Uint8Array(ab).set(payload);
+  };
+  for (let i = 0; i < 200; i++) once();
+  for (let r = 0; r < 3; r++) {
+    const cpu0 = threadCpu();
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) once();
+    process.stdout.write(
+      `copy of ${bytes} B into a fresh ArrayBuffer: ${((threadCpu() - cpu0) / count).toFixed(1)} µs CPU, ${((1000 * (performance.now() - t0)) / count).toFixed(1)} µs wall each (load ${loadavg()[0].toFixed(2)})\n`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "copy") return copyCost(Number(process.argv[3] ?? 430_000), Number(process.argv[4] ?? 2000));
   const [rounds = 3, messages = 20_000, bytes = 6000] = process.argv.slice(2).map(Number);
   process.stdout.write(
     `worker-post: ${messages} round trips of ${bytes} B per run, load average ${loadavg()
