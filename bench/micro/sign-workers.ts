@@ -558,6 +558,14 @@ async function main(): Promise<void> {
           twoWorkers: two.map((x) => r0(x.rate)),
           ratioOfMedians: +(median(two.map((x) => x.rate)) / median(one.map((x) => x.rate))).toFixed(2),
           ratiosPerRound: two.map((x, i) => +(x.rate / one[i].rate).toFixed(2)),
+          // The ratio two free cores would give at the CPU per read measured (the rate each side could
+          // reach if nothing else ran: one thread is bound by its own core, unless signer + driver
+          // exceed two; two workers by signer + driver over two cores, or by the main thread's own
+          // core). A reading aid for a loaded VM, not the result.
+          twoIdleCoresBound: +(
+            Math.min(2e6 / (m(two, (x) => x.signer.total) + m(two, (x) => x.driver)), 1e6 / m(two, (x) => x.signer.main)) /
+            Math.min(1e6 / m(one, (x) => x.signer.total), 2e6 / (m(one, (x) => x.signer.total) + m(one, (x) => x.driver)))
+          ).toFixed(2),
           cpuPerReadUs: {
             oneThread: { signer: m(one, (x) => x.signer.total), driver: m(one, (x) => x.driver) },
             twoWorkers: { signer: m(two, (x) => x.signer.total), main: m(two, (x) => x.signer.main), workers: m(two, (x) => x.signer.workers), driver: m(two, (x) => x.driver) },
