@@ -20,6 +20,11 @@
  * alone, on one worker thread alone, and on two worker threads at once, alternating: thread CPU per
  * read (what an isolate of its own costs, apart from messages and sockets) and reads/s — two
  * loops at once against one is this machine's ceiling for the signer's ratio at that moment.
+ * Scenarios `pool-10` / `pool-batch` run the pool without a socket or a driver: this process's
+ * Signer with 2 workers, its SignWorkerPool.signMany fed the frames directly (each in a buffer of
+ * its own, as FrameDecoder hands over a frame that spanned reads), `inFlight` outstanding, the frames
+ * of SIGN_WORKERS_POOL_BATCH reads (default 1) per call, as one socket read brings them; CPU per read
+ * of this (main) thread and of the workers — the pool's own cost, apart from sockets and driver.
  * Scenario `ceiling` runs no signer: 1 vs 2 threads of bare Ed25519 signing in this process, the
  * machine's own ratio under the load of the moment (the bound any signer ratio is read against).
  *
@@ -56,6 +61,7 @@ import {
   FRAME_PROTOCOL_VERSION,
   signReadFrameBound,
   writeSignReadFrame,
+  type Frame,
   type SignedResponse,
   type SignReadRequest,
 } from "../../wire/frames";
@@ -447,12 +453,64 @@ function signLoopInWorker(name: string, keyHex: string, seconds: number): Promis
   });
 }
 
+/** Scenario pool-*: SignWorkerPool.signMany fed directly, `inFlight` reads outstanding, for `seconds` after the warm-up. */
+async function poolRun(name: string, keyHex: string, seconds: number, inFlight: number, perCall: number): Promise<{ rate: number; main: number; workers: number }> {
+  const before = new Set(taskIds(process.pid));
+  const signer = new Signer({ registry: DEFAULT_REGISTRY, keys: { keyring: new SealKeyring([sealKey(keyHex)]) }, workers: 2 });
+  await signer.workerPool!.ready();
+  const tids = taskIds(process.pid).filter((t) => !before.has(t));
+  const frames = scenarioOf(name, keyHex).requests.map((r) => {
+    const buf = Buffer.allocUnsafe(signReadFrameBound(r));
+    return buf.subarray(0, writeSignReadFrame(buf, 0, 0, r));
+  });
+  const workersCpu = (): number => tids.reduce((a, t) => a + processCpu(process.pid, t), 0);
+  let i = 0;
+  let counted = 0;
+  let window: { t0: number; main0: number; workers0: number } | null = null;
+  const start = performance.now();
+  const until = start + WARM_MS + seconds * 1000;
+  let finished: () => void = () => undefined;
+  const done = new Promise<void>((r) => (finished = r));
+  let outstanding = 0;
+  const frame = (): Frame => {
+    const f = frames[i++ % frames.length];
+    const own = Buffer.allocUnsafeSlow(f.length); // a buffer of its own, as FrameDecoder gives a frame that spanned reads
+    f.copy(own);
+    return { id: i, kind: FrameKind.SignRead, payload: own.subarray(FRAME_HEADER_BYTES), exclusive: true };
+  };
+  // `perCall` frames per signMany call (SIGN_WORKERS_POOL_BATCH): as one socket read brings them; the answers come back per worker message.
+  const send = (n: number): void => {
+    outstanding += n;
+    signer.workerPool!.signMany(Array.from({ length: n }, frame), 0, (replies) => {
+      let count = 0;
+      for (let at = 0; at < replies.length; at += 4 + replies.readUInt32BE(at)) {
+        if (replies[at + 8] !== FrameKind.Reply) throw new Error("pool: not a reply");
+        count++;
+      }
+      outstanding -= count;
+      const now = performance.now();
+      if (now >= start + WARM_MS && now < until) {
+        window ??= { t0: now, main0: threadCpu(), workers0: workersCpu() };
+        counted += count;
+      }
+      if (now < until) send(count);
+      else if (outstanding === 0) finished();
+    });
+  };
+  for (let k = 0; k < inFlight; k += perCall) send(Math.min(perCall, inFlight - k));
+  await done;
+  const w = window!;
+  const result = { rate: counted / ((performance.now() - w.t0) / 1000), main: (threadCpu() - w.main0) / counted, workers: (workersCpu() - w.workers0) / counted };
+  await signer.close();
+  return result;
+}
+
 function scenarioOf(name: string, keyHex: string): Scenario {
   const seals = new SealKeyring([sealKey(keyHex)]);
   const now = Date.now();
   const objects = Array.from({ length: 200 }, (_, i) => seals.seal(sizedFeatureObject(i, 4096, now)));
   const projection = `?features=${PROJECTED_FEATURES.join(",")}`;
-  if (name === "batch" || name === "loop-batch") {
+  if (name === "batch" || name === "loop-batch" || name === "pool-batch") {
     const body = Buffer.from(JSON.stringify({ entities: objects.slice(0, 100).map((_, i) => benchEntityId(i)), features: PROJECTED_FEATURES }));
     return { requests: [{ method: "POST", path: `/v1/features/${BENCH_VIEW}/batch`, query: "", contentType: "application/json", body, objects: objects.slice(0, 100) }] };
   }
@@ -472,7 +530,7 @@ async function main(): Promise<void> {
   const inFlight = Number(process.argv[5] ?? (scenarioName === "batch" ? 4 : 64));
   const driverArg = process.argv[6] ?? "both";
   const drivers: DriverKind[] = driverArg === "both" ? ["lean", "client"] : [driverArg as DriverKind];
-  if (!["10", "batch", "ceiling", "loop-10", "loop-batch"].includes(scenarioName) || drivers.some((d) => d !== "lean" && d !== "client"))
+  if (!["10", "batch", "ceiling", "loop-10", "loop-batch", "pool-10", "pool-batch"].includes(scenarioName) || drivers.some((d) => d !== "lean" && d !== "client"))
     throw new Error("usage: [rounds] [seconds] 10|batch|ceiling [inFlight] both|lean|client");
   process.stderr.write(`machine: ${cpus().length} × ${cpus()[0]?.model}, load average ${load()}; scenario ${scenarioName}, ${rounds} rounds × ${seconds} s\n`);
 
@@ -492,6 +550,21 @@ async function main(): Promise<void> {
   }
 
   const keyHex = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7 + 1)).toString("hex");
+  if (scenarioName.startsWith("pool-")) {
+    const runs: Array<{ rate: number; main: number; workers: number }> = [];
+    for (let r = 0; r < rounds; r++) {
+      const x = await poolRun(scenarioName, keyHex, seconds, inFlight, Number(process.env.SIGN_WORKERS_POOL_BATCH ?? 1));
+      runs.push(x);
+      process.stderr.write(
+        `round ${r + 1}: pool of 2, ${r0(x.rate)} reads/s; CPU per read: main thread ${x.main.toFixed(1)} µs, workers ${x.workers.toFixed(1)} µs (load ${load()})\n`,
+      );
+    }
+    const med = (f: (x: (typeof runs)[number]) => number) => r0(median(runs.map(f)));
+    process.stdout.write(
+      `${JSON.stringify({ scenario: scenarioName, rounds, seconds, inFlight, readsPerSecond: med((x) => x.rate), mainUs: med((x) => x.main), workersUs: med((x) => x.workers), loadavg: loadavg() })}\n`,
+    );
+    return;
+  }
   if (scenarioName.startsWith("loop-")) {
     type Where = "main" | "worker" | "2 workers";
     const wheres: Where[] = ["main", "worker", "2 workers"];
