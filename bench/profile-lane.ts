@@ -6,7 +6,8 @@
  *
  *   npx tsx bench/profile-lane.ts [projected|full|batch] [out-dir] [top=40]
  *
- * Profiling slows both processes; read shares, not rates. Needs wrk.
+ * Profiling slows both processes; read shares, not rates. Needs wrk. EXPRESS_LANE_BENCH_SEQUENCER=off
+ * starts the lane without its sequencer (reads carry no proofs: what provable freshness costs).
  */
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -69,7 +70,8 @@ async function main(): Promise<void> {
     demoEntities: 2000,
     storeKind: "memory",
     quiet: true,
-    sequencer: true,
+    // EXPRESS_LANE_BENCH_SEQUENCER=off: no checkpoint sequencer, so reads carry no proofs (as bench/cpu.ts).
+    sequencer: process.env.EXPRESS_LANE_BENCH_SEQUENCER !== "off",
     nodeArgs: { runtime: ["--cpu-prof", `--cpu-prof-dir=${join(out, "runtime")}`], signer: ["--cpu-prof", `--cpu-prof-dir=${join(out, "signer")}`] },
   });
   const c = kind === "batch" ? 1 : 32;

@@ -31,7 +31,7 @@ import {
   parseSealedCheckpoint,
   type SealedCheckpoint,
 } from "../wire/checkpoint";
-import { verifyEntityMapProof, type EntityMapProof, type ProofResult } from "../wire/entity-map";
+import { entityMapKey, verifyEntityMapProof, type EntityMapProof, type ProofResult } from "../wire/entity-map";
 import type { ProvideCheckpointsResponse } from "../wire/frames";
 import type { Registry } from "../wire/registry";
 import { entityMessage } from "../wire/errors";
@@ -277,18 +277,43 @@ export class VerifiedLookups {
 
   /** The check of `key` under `root`: remembered, or `proof()`'s verified now (null proof: unproven, not remembered). */
   check(root: Buffer, key: Uint8Array, proof: () => EntityMapProof | null): ProofResult {
-    const id = root.toString("latin1") + Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
+    return this.remembered(this.rootId(root) + "\u0001" + Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1"), root, () => key, proof);
+  }
+
+  /**
+   * The same check for the entity `entity` of view `view` (key = entityMapKey(view, entity)), named
+   * by its names instead of its key: a remembered outcome costs no SHA-256 for the key — the key is
+   * derived only when a proof must be verified. The id (root ‖ 0x02 ‖ view ‖ 0x00 ‖ entity) is
+   * injective — the root is 32 bytes, a view name has no NUL (wire/names.ts), the tags keep these
+   * ids apart from check()'s — and names exactly the pair (root, entityMapKey(view, entity)).
+   */
+  checkEntity(root: Buffer, view: string, entity: string, proof: () => EntityMapProof | null): ProofResult {
+    return this.remembered(this.rootId(root) + "\u0002" + view + "\u0000" + entity, root, () => entityMapKey(view, entity), proof);
+  }
+
+  private remembered(id: string, root: Buffer, key: () => Uint8Array, proof: () => EntityMapProof | null): ProofResult {
     const known = this.entries.get(id);
     if (known !== undefined) return known;
     const path = proof();
     if (path === null) return { ok: false, reason: "malformed" };
-    const checked = verifyEntityMapProof(root, key, path);
+    const checked = verifyEntityMapProof(root, key(), path);
     if (checked.ok && this.capacity > 0) {
       if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value as string);
       this.entries.set(id, checked);
     }
     return checked;
   }
+
+  /** A root's bytes as an id prefix, converted once per root (a batch proves against one checkpoint); compared by content, kept as a copy. */
+  private rootId(root: Buffer): string {
+    if (this.lastRoot === undefined || !root.equals(this.lastRoot)) {
+      this.lastRoot = Buffer.from(root);
+      this.lastRootId = root.toString("latin1");
+    }
+    return this.lastRootId;
+  }
+  private lastRoot: Buffer | undefined;
+  private lastRootId = "";
 
   /**
    * Whether the served object is the one whose SHA-256 a leaf names. Hashed once per object: the

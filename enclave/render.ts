@@ -15,7 +15,6 @@ import type { ServedEntity } from "../wire/frames";
 import type { RegistryRef } from "../wire/registry-document";
 import { maxStalenessOf } from "../wire/registry";
 import { fromWireProof, type WireProof } from "../wire/checkpoint";
-import { entityMapKey } from "../wire/entity-map";
 import { FRESHNESS_MESSAGES, freshnessVerdict, UNPROVEN, VerifiedLookups, type CheckpointLookup, type Freshness, type ServedObject } from "./checkpoint-state";
 
 /**
@@ -314,7 +313,7 @@ function freshnessFor(def: ViewDef, entity: string, proof: WireProof | null, ctx
   const lookups = ctx.verifiedLookups ?? CHECK_EVERY_PROOF;
   return freshnessVerdict(
     checkpoint,
-    lookups.check(checkpoint.root, entityMapKey(def.name, entity), () => fromWireProof(proof)),
+    lookups.checkEntity(checkpoint.root, def.name, entity, () => fromWireProof(proof)),
     served,
     lookups,
   );

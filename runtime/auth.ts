@@ -14,7 +14,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { IncomingHttpHeaders } from "node:http";
+import type { LaneHeaders } from "./http-types";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 
 export type Role = "reader" | "writer" | "admin";
@@ -95,7 +95,7 @@ export function parseKeys(text: string): ApiKeyRecord[] {
 }
 
 /** The key a request presents: `Authorization: Bearer <key>` or `x-api-key: <key>`. */
-export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
+export function presentedKey(headers: LaneHeaders): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === "string") {
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(auth);

@@ -35,6 +35,8 @@ export interface RuntimeConfig {
   readonly keyPrefix: string;
   readonly storeTimeoutMs: number;
   readonly storeConnections: number;
+  /** GET/HEAD over the lane's bare HTTP/1.1 client (default) or undici (runtime/store/http1-client.ts). */
+  readonly storeReadClient: "lane" | "undici";
   readonly signerTimeoutMs: number;
   readonly selfVerifyRate: number;
   readonly logLevel: string;
@@ -54,6 +56,8 @@ export interface RuntimeConfig {
   readonly tlsClientCa?: string;
   readonly shutdownTimeoutMs: number;
   readonly accessLog: boolean;
+  /** Which HTTP/1.1 server answers: the lane's own (runtime/http1.ts) or node:http (the fallback). */
+  readonly httpServer: "lane" | "node";
   /** Benchmarks only: append per-read stage stamps and GC pauses to this file (runtime/stage-trace.ts). */
   readonly traceStages?: string;
 }
@@ -131,6 +135,12 @@ export function runtimeCommand(): Command {
     .addOption(
       new Option("--store-connections <n>", "keep-alive connections to the store").env("EXPRESS_LANE_STORE_CONNECTIONS").default(DEFAULT_STORE_CONNECTIONS).argParser(int(1, 4096)),
     )
+    .addOption(
+      new Option("--store-read-client <client>", "HTTP client of store GETs: lane (bare HTTP/1.1, the default) or undici (the fallback)")
+        .env("EXPRESS_LANE_STORE_READ_CLIENT")
+        .choices(["lane", "undici"])
+        .default("lane"),
+    )
     .addOption(new Option("--signer-timeout-ms <n>", "per-signature deadline").env("EXPRESS_LANE_SIGNER_TIMEOUT_MS").default(1000).argParser(int(10, 60000)))
     .addOption(new Option("--self-verify-rate <0..1>", "share of answers verified before sending").env("EXPRESS_LANE_SELF_VERIFY_RATE").default(0.01).argParser(fraction))
     .addOption(new Option("--log-level <level>", "pino log level").env("EXPRESS_LANE_LOG_LEVEL").default("info"))
@@ -166,6 +176,12 @@ export function runtimeCommand(): Command {
         .env("EXPRESS_LANE_LOOPBACK_METRICS")
         .choices(["on", "off"])
         .default("off"),
+    )
+    .addOption(
+      new Option("--http-server <lane|node>", "the HTTP/1.1 server: the lane's own (less CPU per request) or node:http (the fallback)")
+        .env("EXPRESS_LANE_HTTP_SERVER")
+        .choices(["lane", "node"])
+        .default("lane"),
     )
     .addOption(new Option("--access-log <on|off>", "one log line per request (id, route, status, key id)").env("EXPRESS_LANE_ACCESS_LOG").choices(["on", "off"]).default("on"))
     .addOption(

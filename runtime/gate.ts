@@ -8,7 +8,7 @@
  * flight: a request holds the ticket it was admitted with.
  */
 import { lifecycleLogger } from "./log";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { LaneRequest, LaneResponse } from "./http-types";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
 import { Admission } from "./admission";
@@ -117,7 +117,7 @@ export class RequestGate {
   }
 
   /** Admit a request to a route (runtime/routes.ts) or throw the LaneError to answer (401, 403, 429, 503). */
-  enter(req: IncomingMessage, res: ServerResponse, route: Pick<RouteDef, "access" | "unshed" | "loopbackOpen">): GateTicket {
+  enter(req: LaneRequest, res: LaneResponse, route: Pick<RouteDef, "access" | "unshed" | "loopbackOpen">): GateTicket {
     if (this.drainingFlag) res.setHeader("connection", "close");
     const need = route.access;
     if (need === "open") return OPEN;

@@ -1,15 +1,18 @@
 /**
  * The reader's listening socket: plain HTTP, or HTTPS with optional mutual TLS (clients must show a
- * certificate issued by --tls-client-ca). Also turns Node's bare parser errors (malformed request
- * line, oversized headers) into the JSON error shape, and implements the graceful drain.
+ * certificate issued by --tls-client-ca), served by the lane's own HTTP/1.1 server (runtime/http1.ts,
+ * `--http-server lane`) or by node:http (`--http-server node`, the fallback). Also turns Node's bare
+ * parser errors (malformed request line, oversized headers) into the JSON error shape, and
+ * implements the graceful drain (for either server).
  */
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { STATUS_CODES, type Server as HttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { type Server as HttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { ReaderService } from "./server";
 import { LaneError } from "../wire/errors";
+import type { LaneServer } from "./http-types";
+import { clientErrorResponse, createLaneHttpServer } from "./http1";
 
 export interface TlsOptions {
   readonly certFile: string;
@@ -18,7 +21,28 @@ export interface TlsOptions {
   readonly clientCaFile?: string;
 }
 
-export function createListener(service: ReaderService, tls?: TlsOptions): HttpServer {
+/** Which HTTP/1.1 implementation serves the runtime (`--http-server`). */
+export type HttpServerKind = "lane" | "node";
+
+export function createListener(service: ReaderService, tls?: TlsOptions, kind: HttpServerKind = "node"): LaneServer {
+  if (kind === "lane") {
+    return createLaneHttpServer(
+      {
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
+        keepAliveTimeoutMs: 65_000,
+        tls: tls
+          ? {
+              cert: readFileSync(tls.certFile),
+              key: readFileSync(tls.keyFile),
+              ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: true } : {}),
+              minVersion: "TLSv1.2",
+            }
+          : undefined,
+      },
+      (req, res) => void service.handle(req, res),
+    );
+  }
   let server: HttpServer;
   if (tls) {
     server = createHttpsServer(
@@ -48,11 +72,7 @@ export function installClientErrorHandler(server: HttpServer): void {
       return;
     }
     const code = err.code ?? "";
-    const error = new LaneError(code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : code === "ERR_HTTP_REQUEST_TIMEOUT" ? "request_timeout" : "bad_request");
-    const body = JSON.stringify({ error: { code: error.code, message: error.message } });
-    socket.end(
-      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nx-request-id: ${randomUUID()}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    socket.end(clientErrorResponse(new LaneError(code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : code === "ERR_HTTP_REQUEST_TIMEOUT" ? "request_timeout" : "bad_request")));
   });
 }
 
@@ -61,7 +81,7 @@ export function installClientErrorHandler(server: HttpServer): void {
  * refused), let requests in flight finish, close idle keep-alive connections as they become idle,
  * and give up after `timeoutMs` (then close everything). Resolves true when drained in time.
  */
-export function drain(server: HttpServer, inFlight: () => number, timeoutMs: number): Promise<boolean> {
+export function drain(server: LaneServer, inFlight: () => number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (drained: boolean): void => {

@@ -54,6 +54,7 @@ function createBaseStore(config: RuntimeConfig): ObjectStore {
     // Express mode gets session credentials from CreateSession (the SDK's default chain).
     credentials: express ? undefined : (credentials ?? awsDefaultCredentials()),
     connections: config.storeConnections,
+    readClient: config.storeReadClient,
     timeoutMs: config.storeTimeoutMs,
     // The reader only reads: ask CreateSession for a ReadOnly session (the bucket policy allows
     // hosts nothing else).
@@ -186,12 +187,12 @@ async function main(): Promise<void> {
     sealProvisioning.onProvisioned = provisioned;
     if (sealProvisioning.last) provisioned(sealProvisioning.last);
   }
-  const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined);
+  const server = createListener(service, config.tlsCert ? { certFile: config.tlsCert, keyFile: config.tlsKey!, clientCaFile: config.tlsClientCa } : undefined, config.httpServer);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   // The ready line the local lane and systemd logs wait for: a pino line at any --log-level.
-  lifecycleLogger(logger).info({ event: "runtime_ready", host: config.host, port }, "runtime listening");
+  lifecycleLogger(logger).info({ event: "runtime_ready", host: config.host, port, httpServer: config.httpServer }, "runtime listening");
 
   // SIGTERM: stop accepting, answer what is in flight, then close store and signer connections.
   let stopping = false;

@@ -9,7 +9,8 @@
  * down) are unsigned JSON `{error:{code,message}}` with a non-2xx status.
  */
 import type { WireProof } from "../wire/checkpoint";
-import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer, Server } from "node:http";
+import type { LaneRequest, LaneResponse } from "./http-types";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { LaneMetrics } from "./metrics";
@@ -95,8 +96,8 @@ export interface ReaderOptions {
 
 /** What a handler gets: the request, its matched route and path parameters, the parsed query. */
 interface RouteCall {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: LaneRequest;
+  readonly res: LaneResponse;
   readonly route: RouteDef;
   readonly path: string;
   readonly query: string;
@@ -107,13 +108,13 @@ interface RouteCall {
   readonly requestId: string;
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+function sendJson(res: LaneResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), "cache-control": "no-store", ...headers });
   res.end(body);
 }
 
-export function sendError(res: ServerResponse, err: LaneError): void {
+export function sendError(res: LaneResponse, err: LaneError): void {
   const headers: Record<string, string> = err.retryAfterSeconds !== undefined ? { "retry-after": String(err.retryAfterSeconds) } : {};
   sendJson(res, err.status, { error: { code: err.code, message: err.message } }, headers);
 }
@@ -130,7 +131,7 @@ export function toLaneError(err: unknown): LaneError {
   return new LaneError("internal");
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: LaneRequest, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? "0");
     if (declared > limit) {
@@ -186,7 +187,7 @@ function isConditionalConflict(err: unknown): boolean {
   return err instanceof StoreError && (err.code === "precondition_failed" || err.httpStatus === 404 || err.httpStatus === 409);
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
+function header(req: LaneRequest, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(", ") : value;
 }
@@ -234,7 +235,7 @@ export class ReaderService {
     },
   };
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async handle(req: LaneRequest, res: LaneResponse): Promise<void> {
     const started = process.hrtime.bigint();
     const { path, query } = splitTarget(req.url ?? "/");
     const requestId = requestIdOf(req);
@@ -287,7 +288,7 @@ export class ReaderService {
    * lane's published JWKS. Top level: the key answers are signed with now (the current lane key
    * when the signer holds one, else the enclave's own); `enclave_key` is the attested one.
    */
-  private signerInfo(res: ServerResponse): void {
+  private signerInfo(res: LaneResponse): void {
     const info = this.options.signer.keyInfo;
     if (!info) throw new LaneError("signer_unavailable", "signer key not known yet");
     const laneKeys = this.laneKeys.map((k) => ({
@@ -371,7 +372,7 @@ export class ReaderService {
 
   /** The rest of read() with stage stamps (runtime/stage-trace.ts): the same steps in the same order. */
   private async signTraced(
-    res: ServerResponse,
+    res: LaneResponse,
     raw: RawReadRequest,
     route: RouteDef,
     lookups: readonly { view: string }[],
@@ -478,7 +479,7 @@ export class ReaderService {
    * (with the request id when the caller has not set it already): no header object for Node to
    * walk and re-validate through setHeader.
    */
-  private writeSigned(res: ServerResponse, signed: SignedResponse, raw: SignedRequest, signer: SignerClient = this.options.signer, requestId?: string): void {
+  private writeSigned(res: LaneResponse, signed: SignedResponse, raw: SignedRequest, signer: SignerClient = this.options.signer, requestId?: string): void {
     this.checkSigned(signed, raw, signer);
     const headers = [
       "content-type",
@@ -589,7 +590,7 @@ export class ReaderService {
     sendJson(res, 200, { registry_version: held.ref.version, registry_digest: held.ref.digest, stored });
   }
 
-  private async ready(res: ServerResponse): Promise<void> {
+  private async ready(res: LaneResponse): Promise<void> {
     const checks: Record<string, string> = {};
     const signerUp = this.options.signer.up;
     checks.signer = signerUp ? "ok" : "unavailable";

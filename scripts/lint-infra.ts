@@ -24,6 +24,7 @@ import { renderPrometheusConfig } from "../constructs/cloudwatch-agent";
 import { renderHostUnits } from "../constructs/host-units";
 import { resolveConfig } from "../stacks/config";
 import { buildApp } from "../stacks/main";
+import { unitParseProblems } from "./unit-parse-check";
 
 const ROOT = path.resolve(__dirname, "..");
 const failures: string[] = [];
@@ -110,26 +111,9 @@ if (requireTool("systemd-analyze", "systemd-analyze verify of the host units", "
   for (const name of Object.keys(units)) run(`systemd-analyze verify: ${name}`, "systemd-analyze", ["verify", "--man=no", `--root=${root}`, name], { quietOk: true });
 } else if (!CI) {
   console.log("      (running the fallback unit parse check instead)");
-  const known: Record<string, RegExp> = {
-    Unit: /^(Description|Requires|Wants|After|Before|PartOf|StartLimitIntervalSec)$/,
-    Timer: /^(OnBootSec|OnUnitActiveSec|AccuracySec)$/,
-    Service:
-      /^(Type|RemainAfterExit|ExecStart|ExecStop|ExecStopPost|User|Group|DynamicUser|Environment|RuntimeDirectory\w*|StateDirectory|ReadWritePaths|Standard(Output|Error)|Limit\w+|NoNewPrivileges|Protect\w+|PrivateTmp|Restart|RestartSec|TimeoutStartSec)$/,
-    Install: /^WantedBy$/,
-  };
-  for (const [name, text] of Object.entries(units)) {
-    let section = "";
-    const bad: string[] = [];
-    for (const line of text.split("\n")) {
-      if (line === "") continue;
-      const sec = /^\[(\w+)\]$/.exec(line);
-      if (sec) section = sec[1];
-      else if (!/^[A-Za-z]+=.+$/.test(line) || !known[section]?.test(line.split("=")[0])) bad.push(line);
-      else if (/^Exec\w+=/.test(line) && !/^Exec\w+=-?\//.test(line)) bad.push(`${line} (not an absolute path)`);
-    }
-    if (bad.length) failures.push(`unit parse check: ${name}\n${bad.join("\n")}`);
-    else console.log(`ok   unit parse check (fallback): ${name}`);
-  }
+  const problems = unitParseProblems(units);
+  for (const p of problems) failures.push(`unit parse check: ${p.unit}\n${p.lines.join("\n")}`);
+  for (const name of Object.keys(units)) if (!problems.some((p) => p.unit === name)) console.log(`ok   unit parse check (fallback): ${name}`);
 }
 
 // 3. workflows

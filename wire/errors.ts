@@ -28,9 +28,11 @@ export interface ErrorSpec {
 }
 
 export const ERROR_CATALOG = {
-  // Node's HTTP parser refused the request (runtime/listener.ts).
+  // The HTTP parser refused the request (runtime/http1.ts, or Node's: runtime/listener.ts).
   bad_request: { status: 400, from: "listener", message: "malformed HTTP request" },
   request_timeout: { status: 408, from: "listener", message: "the request did not arrive in time" },
+  // RFC 9112 §6.3: a body without a Content-Length; the lane's server takes no Transfer-Encoding (no chunked bodies).
+  length_required: { status: 411, from: "listener", message: "a request body needs a Content-Length (Transfer-Encoding is not accepted)" },
   headers_too_large: { status: 431, from: "listener", message: "request headers over the size limit" },
 
   // The route table and the request grammars (runtime/routes.ts, wire/request.ts, wire/write.ts, wire/feast.ts, wire/query.ts).

@@ -18,6 +18,7 @@ import { SigV4Signer, canonicalQueryString, encodeS3KeyPath, EMPTY_PAYLOAD_SHA25
 import type { CredentialSource } from "./credentials";
 import { ExpressSessionCache, createSessionWithSdk, type ExpressSessionMode } from "./express-session";
 import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./types";
+import { Http1Client } from "./http1-client";
 
 /** The key ping() HEADs on a directory bucket (never written: a 404 proves the session works). */
 export const EXPRESS_PING_KEY = ".express-lane/ready";
@@ -78,6 +79,12 @@ export interface S3StoreOptions {
   readonly sessionMode?: ExpressSessionMode;
   /** Clock seam for signing (tests). */
   readonly now?: () => Date;
+  /**
+   * Which HTTP client carries GET and HEAD (the read path): "lane" — the bare keep-alive HTTP/1.1
+   * client (runtime/store/http1-client.ts, ≈ 0.5× undici's CPU per GET, bench/store-client.ts) —
+   * or "undici". PUT, DELETE and LIST always go through undici. @default "lane"
+   */
+  readonly readClient?: "lane" | "undici";
 }
 
 const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024;
@@ -93,6 +100,8 @@ export class S3Store implements ObjectStore, ObjectWriter {
   /** "/bucket/" in path mode, "/" in express mode. */
   private readonly pathPrefix: string;
   private readonly pool: Pool;
+  /** GET and HEAD, unless readClient is "undici". */
+  private readonly reads: Http1Client | undefined;
   private readonly signer: SigV4Signer;
   private readonly credentials: CredentialSource;
   private readonly ownedSessionCache: ExpressSessionCache | undefined;
@@ -144,6 +153,11 @@ export class S3Store implements ObjectStore, ObjectWriter {
       bodyTimeout: this.timeoutMs,
       connect: { timeout: this.timeoutMs },
     });
+    // Reads get the connections; writes are rare (the loader and pushes go through other hosts' runtimes).
+    this.reads =
+      options.readClient === "undici"
+        ? undefined
+        : new Http1Client(url.origin, { connections: options.connections ?? 32, keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 20_000, connectTimeoutMs: this.timeoutMs });
   }
 
   /** Obtain credentials / the first S3 Express session now, so no request waits for them. */
@@ -225,6 +239,7 @@ export class S3Store implements ObjectStore, ObjectWriter {
   async close(): Promise<void> {
     this.ownedSessionCache?.close();
     this.ownedSdkClient?.destroy();
+    this.reads?.close();
     await this.pool.close();
   }
 
@@ -246,6 +261,7 @@ export class S3Store implements ObjectStore, ObjectWriter {
     const bucketPath = key === "" && this.addressing === "path" ? this.pathPrefix.slice(0, -1) : this.pathPrefix + encodeS3KeyPath(key);
     const headers: SignedHeaders = this.signer.sign({ method, host: this.host, path: bucketPath, query, headers: extraHeaders, payloadHash }, credentials, this.now());
     const path = query === "" ? bucketPath : `${bucketPath}?${query}`;
+    if (this.reads !== undefined && (method === "GET" || method === "HEAD") && body === undefined) return this.sendRead(method, path, headers, signal, bodyLimit, key);
     return new Promise<RawResponse>((resolve, reject) => {
       const handler = new BufferingHandler(resolve, reject, bodyLimit, signal, this.timeoutMs, `${method} ${key}`, (error) =>
         this.transportError(error, signal, `${method} ${key}`),
@@ -253,6 +269,48 @@ export class S3Store implements ObjectStore, ObjectWriter {
       // The handler's own timer is the deadline (queueing + connect + headers + body); undici's
       // headersTimeout / bodyTimeout (coarse ~1 s "fast timers") are a backstop only.
       this.pool.dispatch({ method, path, headers, body, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs }, handler);
+    });
+  }
+
+  /** GET / HEAD on the bare client, with the same deadline, abort and error mapping as the undici path. */
+  private sendRead(method: "GET" | "HEAD", path: string, headers: SignedHeaders, signal: AbortSignal | undefined, bodyLimit: number, key: string): Promise<RawResponse> {
+    const what = `${method} ${key}`;
+    let head = `${method} ${path} HTTP/1.1\r\n`;
+    for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+    return new Promise<RawResponse>((resolve, reject) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(deadline);
+        if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+        return true;
+      };
+      const exchange = this.reads!.request(method, head, bodyLimit);
+      // One plain timer per request (queueing + connect + headers + body), as on the undici path.
+      const deadline = setTimeout(() => {
+        if (!settle()) return;
+        exchange.cancel();
+        reject(new StoreError("timeout", `${what}: no complete answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      let onAbort: (() => void) | undefined;
+      if (signal !== undefined) {
+        onAbort = () => {
+          if (!settle()) return;
+          exchange.cancel();
+          reject(new StoreError("timeout", `${what}: aborted by the caller`));
+        };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }
+      exchange.response.then(
+        (response) => {
+          if (settle()) resolve(response);
+        },
+        (error: unknown) => {
+          if (settle()) reject(this.transportError(error, signal, what));
+        },
+      );
     });
   }
 

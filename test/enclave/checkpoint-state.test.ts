@@ -220,6 +220,25 @@ describe("VerifiedLookups: what verified proofs showed, per map root", () => {
     expect(lookups.check(Buffer.alloc(32, 7), key(1), () => m.prove(key(1)))).toMatchObject({ ok: false, reason: "root_mismatch" });
   });
 
+  it("checkEntity: by names, the same outcomes as check under the derived key, remembered per (root, view, entity)", () => {
+    const lookups = new VerifiedLookups();
+    let asked = 0;
+    const proofOf = (k: Buffer) => () => (asked++, m.prove(k));
+    for (let i = 0; i < 5; i++) expect(lookups.checkEntity(r, "users", `e${i}`, proofOf(key(i)))).toEqual(new VerifiedLookups().check(r, key(i), proofOf(key(i))));
+    asked = 0;
+    expect(lookups.checkEntity(r, "users", "e3", proofOf(key(3)))).toMatchObject({ ok: true, present: true, value: Buffer.alloc(40, 3) });
+    expect(asked).toBe(0); // remembered
+    // Another entity's proof does not verify for this one (its key is derived, not taken from the proof), and is not remembered.
+    expect(lookups.checkEntity(r, "users", "e7", proofOf(key(8)))).toMatchObject({ ok: false });
+    expect(lookups.checkEntity(r, "users", "e7", proofOf(key(7)))).toMatchObject({ ok: true, present: true, value: Buffer.alloc(40, 7) });
+    // Names the view: the same entity id in another view is another key (here absent from the map).
+    const other = entityMapKey("orders", "e3");
+    expect(lookups.checkEntity(r, "orders", "e3", proofOf(other))).toEqual({ ok: true, present: false });
+    // Another root (content, not object identity): nothing known, the old proof does not verify.
+    expect(lookups.checkEntity(Buffer.alloc(32, 7), "users", "e3", proofOf(key(3)))).toMatchObject({ ok: false, reason: "root_mismatch" });
+    expect(lookups.checkEntity(Buffer.from(r), "users", "e3", () => null)).toMatchObject({ ok: true, present: true }); // same root, a copy
+  });
+
   it("is bounded: the oldest entry goes first", () => {
     const lookups = new VerifiedLookups(3);
     for (let i = 0; i < 5; i++) lookups.check(r, key(i), () => m.prove(key(i)));

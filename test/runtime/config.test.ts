@@ -48,6 +48,13 @@ async function peakInFlight(connections: number, gets: number): Promise<number> 
 }
 
 describe("runtime/config", () => {
+  it("serves on the lane's HTTP server by default; --http-server node (or the environment) falls back; anything else is refused", () => {
+    expect(parseRuntimeConfig([], {}).httpServer).toBe("lane");
+    expect(parseRuntimeConfig(["--http-server", "node"], {}).httpServer).toBe("node");
+    expect(parseRuntimeConfig([], { EXPRESS_LANE_HTTP_SERVER: "node" }).httpServer).toBe("node");
+    expect(() => parseRuntimeConfig(["--http-server", "uws"], {})).toThrow();
+  });
+
   it("defaults the store connections above the largest batch, so its GETs go out in one wave", async () => {
     expect(parseRuntimeConfig([], {}).storeConnections).toBe(DEFAULT_STORE_CONNECTIONS);
     expect(DEFAULT_STORE_CONNECTIONS).toBeGreaterThanOrEqual(MAX_BATCH_ENTITIES);
@@ -55,5 +62,12 @@ describe("runtime/config", () => {
     // The old default: a 100-entity batch waited for a second wave.
     expect(await peakInFlight(64, MAX_BATCH_ENTITIES)).toBe(64);
     expect(parseRuntimeConfig([], { EXPRESS_LANE_STORE_CONNECTIONS: "32" }).storeConnections).toBe(32);
+  });
+
+  it("store GETs go over the lane's HTTP/1.1 client unless the operator falls back to undici", () => {
+    expect(parseRuntimeConfig([], {}).storeReadClient).toBe("lane");
+    expect(parseRuntimeConfig(["--store-read-client", "undici"], {}).storeReadClient).toBe("undici");
+    expect(parseRuntimeConfig([], { EXPRESS_LANE_STORE_READ_CLIENT: "undici" }).storeReadClient).toBe("undici");
+    expect(() => parseRuntimeConfig(["--store-read-client", "fetch"], {})).toThrow();
   });
 });

@@ -2,6 +2,8 @@ import { createServer, type Server } from "node:http";
 import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import { drain, installClientErrorHandler } from "../../runtime/listener";
+import { createLaneHttpServer } from "../../runtime/http1";
+import type { LaneRequest, LaneResponse, LaneServer } from "../../runtime/http-types";
 
 /** Send raw bytes, collect everything the server writes until it closes the connection. */
 function raw(port: number, bytes: string): Promise<string> {
@@ -14,7 +16,7 @@ function raw(port: number, bytes: string): Promise<string> {
   });
 }
 
-function listen(server: Server): Promise<number> {
+function listen(server: Server | LaneServer): Promise<number> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
 }
 
@@ -54,7 +56,14 @@ describe("client errors are answered in the JSON error shape", () => {
   });
 });
 
-describe("drain", () => {
+/** The drain works the same on both HTTP servers (`--http-server lane|node`). */
+const servers: Record<string, (handler: (req: LaneRequest, res: LaneResponse) => void) => LaneServer> = {
+  node: (handler) => createServer(handler),
+  lane: (handler) => createLaneHttpServer({}, handler),
+};
+
+describe.each(["lane", "node"])("drain (%s server)", (kind) => {
+  const createServer = servers[kind]!;
   it("resolves true at once when nothing is in flight, and refuses new connections", async () => {
     const server = createServer((_req, res) => res.end("ok"));
     const port = await listen(server);

@@ -200,6 +200,24 @@ describe("entityMapKey is its definition, H(domain ‖ 0x00-joined view and enti
     );
   });
 
+  it("proofs are the same bytes whether the output buffer is word-aligned (word copies) or not (Buffer.copy)", () => {
+    const map = new EntityMap();
+    const keys = Array.from({ length: 300 }, (_, i) => entityMapKey("v", `e${i}`));
+    keys.forEach((k, i) => i % 3 !== 0 && map.set(k, digest(String(i)))); // every third absent
+    const aligned = keys.map((k) => map.provePacked(k));
+    expect(aligned.every((p) => (p.siblings.byteOffset & 3) === 0)).toBe(true);
+    // Node's pool hands out 8-byte-aligned slices; force odd offsets to take the fallback.
+    const real = Buffer.allocUnsafe;
+    const spy = jest.spyOn(Buffer, "allocUnsafe").mockImplementation((n: number) => real(n + 1).subarray(1));
+    try {
+      const unaligned = keys.map((k) => map.provePacked(k));
+      expect(unaligned.every((p) => (p.siblings.byteOffset & 3) !== 0)).toBe(true);
+      expect(unaligned).toEqual(aligned);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it("what it hands out are copies: later updates (and pool growth) change no root, value or proof already returned", () => {
     const map = new EntityMap();
     const k = entityMapKey("v", "first");

@@ -28,7 +28,8 @@ interface ReceivedRequest {
 const CREDS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const REGION = "us-east-1";
 
-describe("S3Store (path-style) against s3rver", () => {
+// Both read clients (runtime/store/http1-client.ts and undici) against the same real s3rver.
+describe.each(["lane", "undici"] as const)("S3Store (path-style, reads on %s) against s3rver", (readClient) => {
   let s3rver: { close(): Promise<void>; middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>> };
   let directory: string;
   let endpoint: string;
@@ -65,7 +66,7 @@ describe("S3Store (path-style) against s3rver", () => {
     });
     const address = (await (s3rver as unknown as { run(): Promise<AddressInfo> }).run()) as AddressInfo;
     endpoint = `http://127.0.0.1:${address.port}`;
-    store = new S3Store({ bucket: "lane", region: REGION, endpoint, credentials: new StaticCredentials(CREDS) });
+    store = new S3Store({ readClient, bucket: "lane", region: REGION, endpoint, credentials: new StaticCredentials(CREDS) });
   });
 
   afterAll(async () => {
@@ -123,7 +124,7 @@ describe("S3Store (path-style) against s3rver", () => {
 
   it("ping: HEAD bucket, or HEAD pingKey where 404 still means reachable", async () => {
     await expect(store.ping()).resolves.toBeUndefined();
-    const withKey = new S3Store({ bucket: "lane", endpoint, credentials: new StaticCredentials(CREDS), pingKey: "health/none" });
+    const withKey = new S3Store({ readClient, bucket: "lane", endpoint, credentials: new StaticCredentials(CREDS), pingKey: "health/none" });
     await expect(withKey.ping()).resolves.toBeUndefined();
     await withKey.close();
   });
@@ -145,7 +146,7 @@ describe("S3Store (path-style) against s3rver", () => {
   });
 
   it("a slow answer → timeout after timeoutMs; the store keeps working afterwards", async () => {
-    const fast = new S3Store({ bucket: "lane", endpoint, credentials: new StaticCredentials(CREDS), timeoutMs: 100 });
+    const fast = new S3Store({ readClient, bucket: "lane", endpoint, credentials: new StaticCredentials(CREDS), timeoutMs: 100 });
     // The injected answer comes after 400 ms, so a `timeout` rejection is the 100 ms timer firing.
     await expect(fast.get("inject/200-slow")).rejects.toMatchObject({ code: "timeout" });
     await store.put("after/timeout", Buffer.from("ok"));
@@ -163,7 +164,7 @@ describe("S3Store (path-style) against s3rver", () => {
   it("objects above maxObjectBytes are refused (GET and PUT)", async () => {
     const big = Buffer.alloc(64 * 1024, 7);
     await store.put("big/one", big);
-    const small = new S3Store({ bucket: "lane", endpoint, credentials: new StaticCredentials(CREDS), maxObjectBytes: 32 * 1024 });
+    const small = new S3Store({ readClient, bucket: "lane", endpoint, credentials: new StaticCredentials(CREDS), maxObjectBytes: 32 * 1024 });
     await expect(small.get("big/one")).rejects.toMatchObject({ code: "bad_response" });
     await expect(small.put("big/two", big)).rejects.toMatchObject({ code: "bad_response" });
     // exactly at the limit is fine
@@ -178,7 +179,7 @@ describe("S3Store (path-style) against s3rver", () => {
     await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
     const port = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
-    const dead = new S3Store({ bucket: "lane", endpoint: `http://127.0.0.1:${port}`, credentials: new StaticCredentials(CREDS) });
+    const dead = new S3Store({ readClient, bucket: "lane", endpoint: `http://127.0.0.1:${port}`, credentials: new StaticCredentials(CREDS) });
     await expect(dead.get("k")).rejects.toMatchObject({ code: "unavailable" });
     await dead.close();
   });
