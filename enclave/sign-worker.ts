@@ -69,7 +69,7 @@ export function runSignWorker(port: MessagePort, init: SignWorkerInit): void {
     // The batch's reply frames, back to back in one buffer of their own (transferred, not copied).
     const replies: Buffer[] = new Array<Buffer>(m.ids.length);
     let bytes = 0;
-    let start = 0;
+    let start = m.start;
     for (let i = 0; i < m.ids.length; i++) {
       const payload = Buffer.from(m.payloads, start, m.ends[i] - start);
       start = m.ends[i];

@@ -63,9 +63,11 @@ export type ToWorker =
   | {
       readonly type: "sign";
       readonly seq: number;
-      /** Request ids, in order; payload i is `payloads[ends[i-1] ?? 0 .. ends[i])`. */
+      /** Request ids, in order; payload i is `payloads[ends[i-1] ?? start .. ends[i])`. */
       readonly ids: readonly number[];
       readonly ends: readonly number[];
+      /** Where the first payload starts (a large frame travels in the buffer it arrived in, behind its header). */
+      readonly start: number;
       readonly payloads: ArrayBuffer;
       readonly receivedAt: number;
     };
@@ -73,6 +75,14 @@ export type FromWorker = { readonly type: "reply"; readonly seq: number; readonl
 
 /** Bound on reads queued to the workers in all (beyond it: signer_busy). */
 export const MAX_WORKER_IN_FLIGHT = 4096;
+
+/**
+ * A frame at least this large that has a buffer of its own (FrameDecoder's `exclusive`: it spanned
+ * socket reads) goes to its worker in a message of its own, in that buffer, transferred: no copy on
+ * this thread (a 100-entity batch frame is ≈ 430 KB). Smaller frames are gathered and copied, so
+ * reads that arrive together still cost one message.
+ */
+export const TRANSFER_WHOLE_BYTES = 64 * 1024;
 
 export interface SignWorkerScript {
   readonly file: string;
@@ -122,6 +132,8 @@ export class SignWorkerPool {
   private state: SignWorkerState;
   /** Workers started in all (replacements included): tests and logs. */
   started = 0;
+  /** Sign messages posted to workers, the reads they carried, and the frames sent in their own buffer (uncopied). */
+  readonly dispatched = { messages: 0, reads: 0, whole: 0 };
 
   constructor(
     readonly size: number,
@@ -217,6 +229,13 @@ export class SignWorkerPool {
       this.next = best + 1;
       this.slots[best].reads++;
       this.inFlight++;
+      const payload = frame.payload;
+      if (frame.exclusive === true && payload.byteLength >= TRANSFER_WHOLE_BYTES && payload.buffer instanceof ArrayBuffer) {
+        // Its own buffer (header, then payload to the end): transferred as it is; this frame's Buffer is empty after.
+        this.dispatched.whole++;
+        this.post(best, [frame.id], payload.byteOffset, [payload.byteOffset + payload.byteLength], payload.buffer, receivedAt, send);
+        continue;
+      }
       const g = (gathered[best] ??= { ids: [], payloads: [], bytes: 0 });
       g.ids.push(frame.id);
       g.payloads.push(frame.payload);
@@ -236,11 +255,17 @@ export class SignWorkerPool {
         at += g.payloads[i].byteLength;
         ends[i] = at;
       }
-      const seq = ++this.seq;
-      const slot = this.slots[w];
-      slot.pending.set(seq, { ids: g.ids, send });
-      slot.worker.postMessage({ type: "sign", seq, ids: g.ids, ends, payloads, receivedAt } satisfies ToWorker, [payloads]);
+      this.post(w, g.ids, 0, ends, payloads, receivedAt, send);
     }
+  }
+
+  private post(w: number, ids: readonly number[], start: number, ends: readonly number[], payloads: ArrayBuffer, receivedAt: number, send: (replies: Buffer) => void): void {
+    const seq = ++this.seq;
+    const slot = this.slots[w];
+    slot.pending.set(seq, { ids, send });
+    this.dispatched.messages++;
+    this.dispatched.reads += ids.length;
+    slot.worker.postMessage({ type: "sign", seq, ids, ends, start, payloads, receivedAt } satisfies ToWorker, [payloads]);
   }
 
   /** Resolves when every worker has loaded its code and key (the signer says ready after this). */

@@ -327,6 +327,12 @@ export interface Frame {
   readonly id: number;
   readonly kind: FrameKind;
   readonly payload: Buffer;
+  /**
+   * Set by FrameDecoder on a frame that spanned chunks: `payload.buffer` holds this frame alone
+   * (header at 0, payload from FRAME_HEADER_BYTES to its end) and nothing else refers to it, so its
+   * consumer may transfer that ArrayBuffer to another thread instead of copying the payload.
+   */
+  readonly exclusive?: true;
 }
 
 const packr = new Packr({ useRecords: false });
@@ -896,8 +902,11 @@ export class FrameError extends Error {
 /**
  * Incremental decoder: feed it stream chunks, get whole frames. Whole frames inside one chunk are
  * sliced, not copied. A frame that spans chunks (a 100-entity batch is ≈ 410 KB, delivered in
- * 64 KB reads) is collected as a list and concatenated once, when its last byte has arrived —
- * not once per chunk, which copied ≈ 1.8 MB per batch frame.
+ * 64 KB reads) is collected as a list and copied once, when its last byte has arrived — not once
+ * per chunk, which copied ≈ 1.8 MB per batch frame — into a buffer of its own that holds that frame
+ * and nothing else (`Frame.exclusive`): the signer hands such a frame's memory to a signing worker
+ * without copying it again (enclave/sign-workers.ts). The bytes after it in the last chunk are
+ * decoded from that chunk, as usual.
  */
 export class FrameDecoder {
   private buffer: Buffer = Buffer.alloc(0);
@@ -911,16 +920,27 @@ export class FrameDecoder {
   constructor(public maxFrameBytes = MAX_FRAME_BYTES) {}
 
   push(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
     if (this.held === 0) {
       this.buffer = chunk;
     } else {
       this.parts.push(chunk);
       this.held += chunk.length;
-      if (this.needed !== 0 && this.held < this.needed) return []; // 0: the length itself is still incomplete
-      this.buffer = Buffer.concat([this.buffer, ...this.parts], this.held);
+      if (this.needed === 0) {
+        // The length itself was incomplete: join what is held (a few bytes and this chunk) and split it.
+        this.buffer = Buffer.concat([this.buffer, ...this.parts], this.held);
+      } else {
+        if (this.held < this.needed) return [];
+        // The frame is complete: its bytes, and only its bytes, into a buffer of its own.
+        const whole = Buffer.allocUnsafeSlow(this.needed);
+        let at = this.buffer.copy(whole, 0);
+        for (const part of this.parts) at += part.copy(whole, at, 0, Math.min(part.length, this.needed - at));
+        frames.push({ id: whole.readUInt32BE(4), kind: whole.readUInt8(8) as FrameKind, payload: whole.subarray(FRAME_HEADER_BYTES), exclusive: true });
+        // Whatever follows it came in this last chunk.
+        this.buffer = chunk.subarray(chunk.length - (this.held - this.needed));
+      }
       this.parts = [];
     }
-    const frames: Frame[] = [];
     let offset = 0;
     this.needed = 0;
     while (this.buffer.length - offset >= 4) {

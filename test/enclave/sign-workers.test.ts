@@ -6,6 +6,7 @@ import { Worker } from "node:worker_threads";
 import { Signer } from "../../enclave/signer";
 import { generateSealKey, SealKeyring } from "../../enclave/seal";
 import { HighWaterMarks } from "../../enclave/high-water";
+import { SigningKey } from "../../enclave/key";
 import { SharedHighWaterMarks } from "../../enclave/shared-high-water";
 import { SignerClient } from "../../runtime/signer-client";
 import { LaneError } from "../../wire/errors";
@@ -152,6 +153,48 @@ describe("enclave/sign-workers (--workers 2)", () => {
       expect(sent.length).toBeLessThan(40);
     } finally {
       await lane.stop();
+    }
+  });
+
+  it("a batch-sized frame goes to its worker in the buffer it arrived in, and is answered byte for byte as one thread answers it", async () => {
+    const key = SigningKey.generate();
+    const one = new Signer({ registry: DEFAULT_REGISTRY, keys: { keyring: seals }, key });
+    const two = new Signer({ registry: DEFAULT_REGISTRY, keys: { keyring: seals }, key, workers: 2 });
+    const a = await serve(one, "whole-one");
+    const b = await serve(two, "whole-two");
+    try {
+      // 100 entities: sealed objects of ≈ 1 KB, two hostile ones (junk, another entity's): a frame of > 100 KB, which spans socket reads.
+      const entities = Array.from({ length: 100 }, (_, i) => `big${i}`);
+      const large = (e: string) =>
+        seals.seal({ view: VIEW, entity: e, event_time: T, written_time: T + 10, features: { country: "IN", segment: `${e}-${"s".repeat(1000)}`, txn_count_1d: 3 } });
+      const objects = entities.map((e, i) => (i === 7 ? Buffer.alloc(3000, 0xee) : i === 8 ? large("big9") : large(e)));
+      const request = {
+        method: "POST",
+        path: `/v1/features/${VIEW}/batch`,
+        query: "",
+        contentType: "application/json",
+        body: Buffer.from(JSON.stringify({ entities, features: ["country", "segment"] })),
+        objects,
+      };
+      const before = { ...two.workerPool!.dispatched };
+      const [single, pooled] = await Promise.all([a.client.signRead(request), b.client.signRead(request)]);
+      expect(two.workerPool!.dispatched.whole).toBe(before.whole + 1);
+      expect(Buffer.from(pooled.body).equals(Buffer.from(single.body))).toBe(true);
+      expect(pooled.contentDigest).toBe(single.contentDigest);
+      const sent = { method: request.method, path: request.path, query: "", body: request.body };
+      expect(verifyResponse(receivedFromSigned(pooled), sent, { maxStaleness: Infinity, key: key.info.jwk }).keyid).toBe(key.keyid);
+      const results = body(pooled).results as Array<{ entity: string; found: boolean; error?: { code: string } }>;
+      expect(results.filter((r) => r.found)).toHaveLength(98);
+      expect(results[7].error?.code).toBe("corrupt_object");
+      expect(results[8].found).toBe(false);
+      // Many at once, interleaved with small reads: every answer is the one-thread answer.
+      const mixed = Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? request : { method: "GET", path: path(`m${i}`), query: QUERY, objects: [object(`m${i}`)] }));
+      const [singles, pooleds] = await Promise.all([Promise.all(mixed.map((r) => a.client.signRead(r))), Promise.all(mixed.map((r) => b.client.signRead(r)))]);
+      pooleds.forEach((p, i) => expect(Buffer.from(p.body).equals(Buffer.from(singles[i].body))).toBe(true));
+      expect(two.workerPool!.dispatched.whole).toBeGreaterThanOrEqual(before.whole + 1 + 8);
+    } finally {
+      await a.stop();
+      await b.stop();
     }
   });
 

@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { MessageChannel } from "node:worker_threads";
 import { Packr } from "msgpackr";
 import { decodePayload, decodeSignedResponse, decodeSignRead, encodeFrame, FrameDecoder, FrameError, FrameFieldError, FrameKind, FrameWriter } from "../../wire/frames";
 
@@ -49,6 +50,71 @@ describe("wire/frames", () => {
     }
     expect(frames.map((f) => f.id)).toEqual([1, 2, 3]);
     expect(decodePayload<typeof big>(frames[1]).objects.map((o) => o[0])).toEqual(big.objects.map((_, i) => i));
+    expect(decoder.pending).toBe(0);
+  });
+
+  it("gives a frame that spans reads a buffer of its own (exclusive: that frame only); frames inside one read are views", () => {
+    const big = { objects: Array.from({ length: 30 }, (_, i) => Buffer.alloc(4096, i)) };
+    const stream = Buffer.concat([encodeFrame(1, FrameKind.KeyInfo, {}), encodeFrame(2, FrameKind.SignRead, big), encodeFrame(3, FrameKind.KeyInfo, {})]);
+    const decoder = new FrameDecoder();
+    const frames = [];
+    for (let offset = 0; offset < stream.length; offset += 65_536) frames.push(...decoder.push(stream.subarray(offset, offset + 65_536)));
+    const [first, whole, last] = frames;
+    expect([first.exclusive, whole.exclusive, last.exclusive]).toEqual([undefined, true, undefined]);
+    // The frame's own bytes, header first, and nothing after them.
+    expect(whole.payload.byteOffset).toBe(9);
+    expect(whole.payload.buffer.byteLength).toBe(9 + whole.payload.length);
+    expect(Buffer.from(whole.payload.buffer).equals(encodeFrame(2, FrameKind.SignRead, big))).toBe(true);
+    expect(last.payload.buffer).not.toBe(whole.payload.buffer);
+  });
+
+  it("gives the same frames, split into two reads at every offset, as the stream read at once", () => {
+    const stream = Buffer.concat([
+      encodeFrame(1, FrameKind.Hello, { role: "read", protocol: 2 }),
+      encodeFrame(2, FrameKind.SignRead, { objects: [Buffer.alloc(5000, 7)] }),
+      encodeFrame(0xffffffff, FrameKind.SignRead, { text: "é".repeat(40) }),
+      encodeFrame(4, FrameKind.KeyInfo, {}),
+      encodeFrame(5, FrameKind.SignRead, { objects: [Buffer.alloc(300, 9), null] }),
+    ]);
+    const facts = (frames: ReturnType<FrameDecoder["push"]>) => frames.map((f) => [f.id, f.kind, Buffer.from(f.payload).toString("hex")]);
+    const reference = facts(new FrameDecoder().push(stream));
+    expect(reference).toHaveLength(5);
+    for (let k = 0; k <= stream.length; k++) {
+      const decoder = new FrameDecoder();
+      const got = facts([...decoder.push(stream.subarray(0, k)), ...decoder.push(stream.subarray(k))]);
+      if (JSON.stringify(got) !== JSON.stringify(reference)) throw new Error(`split at ${k}: other frames`);
+      expect(decoder.pending).toBe(0);
+    }
+    // And three reads, anywhere.
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: stream.length }), fc.integer({ min: 0, max: stream.length }), (a, b) => {
+        const [i, j] = a <= b ? [a, b] : [b, a];
+        const decoder = new FrameDecoder();
+        const got = facts([...decoder.push(stream.subarray(0, i)), ...decoder.push(stream.subarray(i, j)), ...decoder.push(stream.subarray(j))]);
+        expect(got).toEqual(reference);
+      }),
+    );
+  });
+
+  it("keeps decoding after an exclusive frame's buffer was transferred to another thread", async () => {
+    const big = { objects: [Buffer.alloc(100_000, 3)] };
+    const first = encodeFrame(1, FrameKind.SignRead, big);
+    const stream = Buffer.concat([first, encodeFrame(2, FrameKind.SignRead, { objects: [Buffer.alloc(10, 4)] })]);
+    const decoder = new FrameDecoder();
+    const [whole] = decoder.push(stream.subarray(0, 70_000));
+    expect(whole).toBeUndefined();
+    const cut = first.length + 5; // the big frame's end and 5 bytes of the next one
+    const frames = decoder.push(stream.subarray(70_000, cut));
+    expect(frames.map((f) => f.exclusive)).toEqual([true]);
+    const { port1, port2 } = new MessageChannel();
+    const moved = new Promise<ArrayBuffer>((resolve) => port2.once("message", resolve));
+    port1.postMessage(frames[0].payload.buffer, [frames[0].payload.buffer as ArrayBuffer]);
+    expect(frames[0].payload.length).toBe(0); // detached here
+    const arrived = await moved;
+    port1.close();
+    expect(decodePayload<typeof big>({ ...frames[0], payload: Buffer.from(arrived, 9) }).objects[0]).toEqual(big.objects[0]);
+    const rest = decoder.push(stream.subarray(cut));
+    expect(rest.map((f) => [f.id, decodePayload<{ objects: Buffer[] }>(f).objects[0]])).toEqual([[2, Buffer.alloc(10, 4)]]);
     expect(decoder.pending).toBe(0);
   });
 
