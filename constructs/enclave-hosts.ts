@@ -54,6 +54,8 @@ export interface EnclaveHostsProps {
   readonly expectedPcr0: string;
   /** Enclave memory (allocator `memory_mib`). @default 1536 */
   readonly enclaveMemoryMib?: number;
+  /** Enclave vCPUs (allocator `cpu_count`, `run-enclave --cpu-count`); the signer signs on one thread per vCPU. @default 1 */
+  readonly enclaveCpuCount?: number;
   /** Root volume size in GiB. @default 16 */
   readonly rootVolumeGib?: number;
   readonly agent: AgentConfigOptions;
@@ -127,6 +129,7 @@ export class EnclaveHosts extends Construct implements IGrantable {
       bucketName: props.bucketName,
       readerPort: props.readerPort,
       enclaveMemoryMib: props.enclaveMemoryMib ?? 1536,
+      enclaveCpuCount: props.enclaveCpuCount ?? 1,
       artifactBucket: props.artifactBucketName,
       releaseId: props.releaseId,
       expectedPcr0: props.expectedPcr0,

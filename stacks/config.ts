@@ -141,6 +141,8 @@ export interface LaneConfig {
   readonly vpcCidr: string;
   readonly subnetCidr: string;
   readonly enclaveMemoryMib: number;
+  /** vCPUs for the enclave (allocator `cpu_count`, `nitro-cli run-enclave --cpu-count`); the signer runs one signing thread per vCPU (`--workers auto`). */
+  readonly enclaveCpuCount: number;
   readonly logRetentionDays: number;
   // Hosts, network and paging (issue #12, constructs/enclave-hosts.ts, constructs/observability.ts).
   /** ACM certificate of the NLB's TLS listener; undefined = plain TCP (development only). */
@@ -181,6 +183,7 @@ export interface RawConfig {
   readonly releaseId?: string;
   readonly readerPort?: string | number;
   readonly enclaveMemoryMib?: string | number;
+  readonly enclaveCpuCount?: string | number;
   readonly logRetentionDays?: string | number;
   readonly laneName?: string;
   readonly accountId?: string;
@@ -232,6 +235,7 @@ export function rawConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RawConfi
     releaseId: env.EXPRESS_LANE_RELEASE,
     readerPort: env.EXPRESS_LANE_PORT,
     enclaveMemoryMib: env.EXPRESS_LANE_ENCLAVE_MEMORY_MIB,
+    enclaveCpuCount: env.EXPRESS_LANE_ENCLAVE_CPU_COUNT,
     logRetentionDays: env.EXPRESS_LANE_LOG_RETENTION_DAYS,
     laneName: env.EXPRESS_LANE_NAME,
     accountId: env.EXPRESS_LANE_ACCOUNT_ID,
@@ -310,6 +314,13 @@ function checkGeneralBucketName(name: string): string | undefined {
   return undefined;
 }
 
+/** vCPUs of a Graviton size (one thread per core: vCPUs = cores), undefined for a size this table does not know. */
+export function instanceVcpus(instanceType: string): number | undefined {
+  const size = /^[a-z0-9]+\.([a-z0-9]+)$/.exec(instanceType)?.[1];
+  const table: Record<string, number> = { large: 2, xlarge: 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "12xlarge": 48, "16xlarge": 64 };
+  return size === undefined ? undefined : table[size];
+}
+
 export function checkInstanceType(instanceType: string): string | undefined {
   const m = /^([a-z0-9]+)\.([a-z0-9]+)$/.exec(instanceType);
   const ok = m !== null && ENCLAVE_GRAVITON_FAMILIES.includes(m[1]) && ENCLAVE_SIZES.includes(m[2]);
@@ -379,6 +390,12 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
   const hostCount = integer("host count (EXPRESS_LANE_HOST_COUNT)", raw.hostCount, 1, 1, 20, problems);
   const readerPort = integer("reader port (EXPRESS_LANE_PORT)", raw.readerPort, 8080, 1024, 65535, problems);
   const enclaveMemoryMib = integer("enclave memory (EXPRESS_LANE_ENCLAVE_MEMORY_MIB)", raw.enclaveMemoryMib, 1536, 256, 1_048_576, problems);
+  const enclaveCpuCount = integer("enclave vCPUs (EXPRESS_LANE_ENCLAVE_CPU_COUNT)", raw.enclaveCpuCount, 1, 1, 63, problems);
+  // "CPU 0 and its siblings have to remain available for the primary / parent VM" (the Nitro
+  // Enclaves kernel driver, Documentation/virt/ne_overview.rst); Graviton has one thread per core.
+  const vcpus = instanceVcpus(instanceType);
+  if (vcpus !== undefined && enclaveCpuCount > vcpus - 1)
+    problems.push(`enclave vCPUs ${enclaveCpuCount} leave the parent of a ${instanceType} (${vcpus} vCPUs) none: at most ${vcpus - 1}`);
   const logRetentionDays = integer("log retention days", raw.logRetentionDays, 30, 1, 3653, problems);
   if (!LOG_RETENTION_DAYS.includes(logRetentionDays))
     problems.push(`log retention ${logRetentionDays} days is not a CloudWatch Logs retention value (${LOG_RETENTION_DAYS.join(", ")})`);
@@ -565,6 +582,7 @@ export function resolveConfig(raw: RawConfig = {}, cwd: string = process.cwd()):
     vpcCidr,
     subnetCidr,
     enclaveMemoryMib,
+    enclaveCpuCount,
     logRetentionDays,
     tlsCertificateArn,
     endpointServiceAllowedPrincipals,

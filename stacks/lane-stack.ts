@@ -99,6 +99,7 @@ export class LaneStack extends TerraformStack {
       releaseId: config.releaseId,
       expectedPcr0: config.measurements.pcr0,
       enclaveMemoryMib: config.enclaveMemoryMib,
+      enclaveCpuCount: config.enclaveCpuCount,
       agent: this.observability.agentOptions,
       tlsCertificateArn: config.tlsCertificateArn,
       endpointServiceAllowedPrincipals: config.endpointServiceAllowedPrincipals,

@@ -32,6 +32,8 @@ export const WORKFLOW_VARIABLES: Readonly<Record<string, WorkflowVariable>> = {
   EXPRESS_LANE_ARTIFACT_BUCKET: { scope: "plan", required: true, meaning: "release artifact bucket (bootstrap output)" },
   EXPRESS_LANE_CLIENT_CIDRS: { scope: "plan", required: false, meaning: "client networks allowed to reach the NLB" },
   EXPRESS_LANE_HOST_COUNT: { scope: "plan", required: false, meaning: "number of enclave hosts" },
+  EXPRESS_LANE_INSTANCE_TYPE: { scope: "plan", required: false, meaning: "host instance type (default c7g.large)" },
+  EXPRESS_LANE_ENCLAVE_CPU_COUNT: { scope: "plan", required: false, meaning: "enclave vCPUs (default 1; ≤ the instance's vCPUs − 1)" },
   EXPRESS_LANE_SEAL_KEY_ARN: { scope: "plan", required: true, meaning: "seal KMS key ARN (bootstrap output seal_key_arn), baked into the EIF" },
   EXPRESS_LANE_ADMIN_KEYS: {
     scope: "plan",

@@ -60,6 +60,15 @@ describe("config", () => {
     expect(problems(() => resolveConfig({ bucketBaseName: base }))).toMatch(msg);
   });
 
+  test("enclave vCPUs: 1 by default, more on a bigger host, never all of the host's", () => {
+    expect(resolveConfig({}).enclaveCpuCount).toBe(1);
+    expect(resolveConfig(rawConfigFromEnv({ EXPRESS_LANE_INSTANCE_TYPE: "c7g.xlarge", EXPRESS_LANE_ENCLAVE_CPU_COUNT: "2" })).enclaveCpuCount).toBe(2);
+    expect(resolveConfig({ instanceType: "c7g.2xlarge", enclaveCpuCount: 7 }).enclaveCpuCount).toBe(7);
+    expect(problems(() => resolveConfig({ enclaveCpuCount: 2 }))).toMatch(/enclave vCPUs 2 leave the parent of a c7g\.large \(2 vCPUs\) none: at most 1/);
+    expect(problems(() => resolveConfig({ instanceType: "c7g.xlarge", enclaveCpuCount: 4 }))).toMatch(/at most 3/);
+    expect(problems(() => resolveConfig({ enclaveCpuCount: 0 }))).toMatch(/EXPRESS_LANE_ENCLAVE_CPU_COUNT/);
+  });
+
   test.each(["m7g.large", "c7gn.large", "c7g.medium", "c6i.large", "t4g.large"])("instance type %s fails", (it) => {
     expect(problems(() => resolveConfig({ instanceType: it }))).toMatch(/not a Graviton \(arm64\) type that supports Nitro Enclaves/);
   });

@@ -210,6 +210,14 @@ describe("lane stack: enclave hosts", () => {
     expect(lt.user_data).toMatch(/^\$\{base64gzip\(/);
   });
 
+  test("a bigger host's enclave gets the vCPUs the config names (allocator and run-enclave), one by default", () => {
+    expect(lt.user_data).toContain("cpu_count: 1\\n");
+    const big = one(synthStacks({ instanceType: "c7g.xlarge", enclaveCpuCount: 2 }).laneJson, "aws_launch_template");
+    expect(big.instance_type).toBe("c7g.xlarge");
+    expect(big.user_data).toContain("cpu_count: 2\\n");
+    expect(big.user_data).toContain("--cpu-count 2 --memory 1536");
+  });
+
   test("AMI from the AL2023 arm64 SSM public parameter", () => {
     const params = Object.values(lane.data.aws_ssm_parameter as Record<string, Json>);
     expect(params.map((p) => p.name)).toEqual(["/express-lane/bootstrap/break-glass-admin-arn", "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"]);
