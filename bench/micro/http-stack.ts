@@ -26,6 +26,7 @@ import { readFileSync } from "node:fs";
 import { processCpu } from "../proc-cpu";
 import { findWrk, runWrk, type WrkResult } from "../wrk";
 import { createLaneHttpServer } from "../../runtime/http1";
+import type { LaneRequest, LaneResponse } from "../../runtime/http-types";
 
 const BODY = Buffer.from(
   JSON.stringify({
@@ -52,20 +53,26 @@ const HEADERS: string[] = [
 ];
 const REQUEST_ID = "0b7e4c1a-6c3e-4a55-9a0f-3f1f0c2d9e11";
 
+/**
+ * What A and C do per request, through the calls the runtime makes: read the header the runtime
+ * reads, collect a POST body, one writeHead with a raw header array, end.
+ */
+function answerAsTheRuntime(req: LaneRequest, res: LaneResponse): void {
+  void req.headers["accept-signature"];
+  const finish = (): void => {
+    res.writeHead(200, [...HEADERS, "x-request-id", REQUEST_ID]);
+    res.end(BODY);
+  };
+  if (req.method === "POST") {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", finish);
+  } else finish();
+}
+
 /** A: node:http as the runtime uses it. */
 function serveNode(port: number): void {
-  const server = createHttpServer((req, res) => {
-    const sig = req.headers["accept-signature"];
-    const finish = (): void => {
-      res.writeHead(200, [...HEADERS, "x-request-id", typeof sig === "string" ? REQUEST_ID : REQUEST_ID]);
-      res.end(BODY);
-    };
-    if (req.method === "POST") {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", finish);
-    } else finish();
-  });
+  const server = createHttpServer(answerAsTheRuntime);
   server.keepAliveTimeout = 65_000;
   server.listen(port, "127.0.0.1", () => process.send?.("ready"));
 }
@@ -118,18 +125,7 @@ function pairs(h: readonly string[]): string {
 
 /** C: the lane's own server (runtime/http1.ts) with the calls the runtime makes. */
 function serveLane(port: number): void {
-  const server = createLaneHttpServer({}, (req, res) => {
-    const sig = req.headers["accept-signature"];
-    const finish = (): void => {
-      res.writeHead(200, [...HEADERS, "x-request-id", typeof sig === "string" ? REQUEST_ID : REQUEST_ID]);
-      res.end(BODY);
-    };
-    if (req.method === "POST") {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", finish);
-    } else finish();
-  });
+  const server = createLaneHttpServer({}, answerAsTheRuntime);
   server.listen(port, "127.0.0.1", () => process.send?.("ready"));
 }
 

@@ -18,7 +18,7 @@ import { SigV4Signer, canonicalQueryString, encodeS3KeyPath, EMPTY_PAYLOAD_SHA25
 import type { CredentialSource } from "./credentials";
 import { ExpressSessionCache, createSessionWithSdk, type ExpressSessionMode } from "./express-session";
 import { StoreError, type ObjectStore, type ObjectWriter, type StoreGetResult } from "./types";
-import { Http1Client } from "./http1-client";
+import { Http1Client, type Http1Response } from "./http1-client";
 
 /** The key ping() HEADs on a directory bucket (never written: a 404 proves the session works). */
 export const EXPRESS_PING_KEY = ".express-lane/ready";
@@ -346,14 +346,8 @@ export class S3Store implements ObjectStore, ObjectWriter {
   }
 }
 
-interface RawResponse {
-  readonly statusCode: number;
-  readonly etag: string | undefined;
-  /** The whole body (2xx) or its first bytes (errors: enough for the XML <Code>). */
-  readonly body: Buffer;
-  /** The body went over the limit; collection stopped. */
-  readonly oversize: boolean;
-}
+/** An answer as either read path hands it over (one shape: runtime/store/http1-client.ts). */
+type RawResponse = Http1Response;
 
 const EMPTY_BUFFER = Buffer.alloc(0);
 
